@@ -1,0 +1,267 @@
+"""The scenario format: units, experts, contracts, requests, pins and exclusions.
+
+This is the one shape of the planning data, shared by `expertshare load`, `expertshare solve`, the
+messages that register reference data and the matcher's engine. It validates everything a single
+record can tell (ranges, enums, known skills) and, on a whole `Scenario`, every cross reference, so
+that an error always names the field that is wrong (``requests[3].unit: unknown unit 'w9'``).
+
+It owns no rule of matching: eligibility, travel estimates and costs live in the matcher.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: The skills the provinces ask for, with plain-language names for people (vi, en).
+SKILLS: dict[str, tuple[str, str]] = {
+    "office_it": ("Tin học văn phòng", "Office IT"),
+    "digital_signature": ("Chữ ký số", "Digital signatures"),
+    "public_service_portal": ("Cổng dịch vụ công trực tuyến", "Online public-service portal"),
+    "e_records": ("Hồ sơ điện tử", "Electronic records"),
+    "national_database": ("Cơ sở dữ liệu quốc gia", "National databases"),
+    "info_security": ("An toàn thông tin", "Information security"),
+    "network_infra": ("Hạ tầng mạng", "Network infrastructure"),
+    "video_conference": ("Họp trực tuyến", "Video conferencing"),
+    "cashless_payment": ("Thanh toán không dùng tiền mặt", "Cashless payment"),
+    "data_analysis": ("Phân tích dữ liệu", "Data analysis"),
+}
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Level = Annotated[int, Field(ge=1, le=5, description="skill level, 1 (basic) to 5 (expert)")]
+Hours = Annotated[float, Field(gt=0, le=10_000)]
+NonNegHours = Annotated[float, Field(ge=0, le=1_000_000)]
+Dong = Annotated[int, Field(ge=0, description="an amount in whole Vietnamese dong")]
+Network = Literal["weak", "ok", "good"]
+Mode = Literal["onsite", "remote", "either"]
+
+
+class Record(BaseModel):
+    """A record of the format: immutable, unknown fields ignored (newer producers may add some)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+
+def _whole_minutes(value: float, what: str) -> float:
+    if abs(value * 60 - round(value * 60)) > 1e-6:
+        raise ValueError(f"{what} must be a whole number of minutes, got {value} h")
+    return value
+
+
+def _check_skills(skills: dict[str, int]) -> dict[str, int]:
+    unknown = sorted(set(skills) - set(SKILLS))
+    if unknown:
+        raise ValueError(f"unknown skill {unknown[0]!r}; known skills: {', '.join(SKILLS)}")
+    return skills
+
+
+def minutes(hours: float) -> int:
+    """Hours as whole minutes (the format only admits whole minutes)."""
+    return round(hours * 60)
+
+
+class Horizon(Record):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Horizon:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Location(Record):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Unit(Record):
+    id: Id
+    name: str = Field(min_length=1, max_length=200)
+    province: str = Field(min_length=1, max_length=100)
+    network: Network
+    location: Location | None = None
+
+
+class TravelTime(Record):
+    from_unit: Id = Field(alias="from")
+    to_unit: Id = Field(alias="to")
+    minutes: int = Field(ge=0, le=10_000)
+
+
+class Expert(Record):
+    id: Id
+    name: str = Field(min_length=1, max_length=200)
+    home_unit: Id
+    kind: Literal["shared", "contract", "community"]
+    skills: dict[str, Level]
+    languages: list[str] = Field(default_factory=lambda: ["vi"])
+    remote: bool
+    onsite: bool
+    max_travel_minutes: int = Field(ge=0, le=10_000)
+    capacity_hours: NonNegHours
+    committed_hours: NonNegHours = 0
+
+    _skills = field_validator("skills")(_check_skills)
+
+    @field_validator("capacity_hours", "committed_hours")
+    @classmethod
+    def _minutes(cls, v: float) -> float:
+        return _whole_minutes(v, "hours")
+
+
+class Contract(Record):
+    id: Id
+    expert: Id
+    kind: Literal["sharing", "project"]
+    hourly_rate_vnd: Dong
+    hours_cap: NonNegHours
+    hours_used: NonNegHours = 0
+    budget_cap_vnd: Dong | None = None
+    budget_used_vnd: Dong = 0
+    max_concurrent: int = Field(ge=0, le=10_000)
+    active_assignments: int = Field(default=0, ge=0)
+    start: dt.date
+    end: dt.date
+    scope_units: list[Id] | None = None
+
+    @field_validator("hours_cap", "hours_used")
+    @classmethod
+    def _minutes(cls, v: float) -> float:
+        return _whole_minutes(v, "hours")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Contract:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Slot(Record):
+    skills: dict[str, Level]
+    hours: Hours
+
+    _skills = field_validator("skills")(_check_skills)
+
+    @field_validator("hours")
+    @classmethod
+    def _minutes(cls, v: float) -> float:
+        return _whole_minutes(v, "hours")
+
+
+class Request(Record):
+    id: Id
+    unit: Id
+    title: str = Field(min_length=1, max_length=300)
+    skills: dict[str, Level] = Field(default_factory=dict)
+    mode: Mode
+    hours: Hours
+    priority: int = Field(ge=1, le=5, description="1 (can wait) to 5 (most urgent)")
+    deadline: dt.date
+    language: str | None = None
+    slots: list[Slot] | None = Field(default=None, min_length=1, max_length=20)
+
+    _skills = field_validator("skills")(_check_skills)
+
+    @field_validator("hours")
+    @classmethod
+    def _minutes(cls, v: float) -> float:
+        return _whole_minutes(v, "hours")
+
+    def effective_slots(self) -> list[Slot]:
+        """The slots to fill: the request's own skills and hours when it names no slots."""
+        return list(self.slots) if self.slots else [Slot(skills=self.skills, hours=self.hours)]
+
+
+class Pin(Record):
+    request: Id
+    expert: Id
+    contract: Id
+    slot: int = Field(default=0, ge=0)
+
+
+class Exclusion(Record):
+    request: Id
+    expert: Id
+
+
+class Scenario(Record):
+    """A whole planning problem; cross references are checked here."""
+
+    horizon: Horizon
+    units: list[Unit] = Field(default_factory=list)
+    travel_minutes: list[TravelTime] = Field(default_factory=list)
+    experts: list[Expert] = Field(default_factory=list)
+    contracts: list[Contract] = Field(default_factory=list)
+    requests: list[Request] = Field(default_factory=list)
+    pinned: list[Pin] = Field(default_factory=list)
+    excluded: list[Exclusion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Scenario:
+        errors = scenario_reference_errors(self)
+        if errors:
+            raise ValueError("; ".join(errors[:20]) + (" ..." if len(errors) > 20 else ""))
+        return self
+
+
+def _duplicates(kind: str, ids: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for i, x in enumerate(ids):
+        if x in seen:
+            out.append(f"{kind}[{i}].id: duplicate id {x!r}")
+        seen.add(x)
+    return out
+
+
+def scenario_reference_errors(s: Scenario) -> list[str]:
+    """Every broken cross reference of a scenario, each naming its field."""
+    units = {u.id for u in s.units}
+    experts = {e.id for e in s.experts}
+    contracts = {c.id: c for c in s.contracts}
+    requests = {r.id: r for r in s.requests}
+    errs = [
+        *_duplicates("units", [u.id for u in s.units]),
+        *_duplicates("experts", [e.id for e in s.experts]),
+        *_duplicates("contracts", [c.id for c in s.contracts]),
+        *_duplicates("requests", [r.id for r in s.requests]),
+    ]
+    for i, t in enumerate(s.travel_minutes):
+        for field, uid in (("from", t.from_unit), ("to", t.to_unit)):
+            if uid not in units:
+                errs.append(f"travel_minutes[{i}].{field}: unknown unit {uid!r}")
+    for i, e in enumerate(s.experts):
+        if e.home_unit not in units:
+            errs.append(f"experts[{i}].home_unit: unknown unit {e.home_unit!r}")
+    for i, c in enumerate(s.contracts):
+        if c.expert not in experts:
+            errs.append(f"contracts[{i}].expert: unknown expert {c.expert!r}")
+        for uid in c.scope_units or []:
+            if uid not in units:
+                errs.append(f"contracts[{i}].scope_units: unknown unit {uid!r}")
+    for i, r in enumerate(s.requests):
+        if r.unit not in units:
+            errs.append(f"requests[{i}].unit: unknown unit {r.unit!r}")
+    for i, p in enumerate(s.pinned):
+        req = requests.get(p.request)
+        if req is None:
+            errs.append(f"pinned[{i}].request: unknown request {p.request!r}")
+        elif p.slot >= len(req.effective_slots()):
+            errs.append(f"pinned[{i}].slot: request {p.request!r} has no slot {p.slot}")
+        if p.expert not in experts:
+            errs.append(f"pinned[{i}].expert: unknown expert {p.expert!r}")
+        c = contracts.get(p.contract)
+        if c is None:
+            errs.append(f"pinned[{i}].contract: unknown contract {p.contract!r}")
+        elif c.expert != p.expert:
+            errs.append(f"pinned[{i}].contract: contract {p.contract!r} is not {p.expert!r}'s")
+    for i, x in enumerate(s.excluded):
+        if x.request not in requests:
+            errs.append(f"excluded[{i}].request: unknown request {x.request!r}")
+        if x.expert not in experts:
+            errs.append(f"excluded[{i}].expert: unknown expert {x.expert!r}")
+    return errs

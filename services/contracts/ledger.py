@@ -1,0 +1,145 @@
+"""The hours-and-budget ledger: reserve on approval, consume on logged work, release the rest.
+
+Every movement is one conditional UPDATE whose WHERE clause is the cap itself, so two approvals
+racing for the last hours of a contract cannot both pass, on SQLite or PostgreSQL, whatever the
+isolation level: the database applies them one after the other and the second finds no room.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session
+
+from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, LedgerLine
+from shared.bus import Rejected
+
+
+def cost_of(minutes: int, hourly_rate_vnd: int) -> int:
+    """Minutes at an hourly rate, rounded up to a whole dong (integer arithmetic only)."""
+    return -(-minutes * hourly_rate_vnd // 60)
+
+
+def _hours(minutes: int) -> str:
+    return f"{minutes / 60:g} h"
+
+
+def _dong(vnd: int) -> str:
+    return f"{vnd:,} ₫".replace(",", ".")
+
+
+@dataclass(frozen=True)
+class Movement:
+    minutes: int
+    vnd: int
+
+
+def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
+    contract = session.get(ContractRow, a.contract_id)
+    if contract is None:
+        raise Rejected(f"unknown contract {a.contract_id!r}", "contract_id")
+    m, v = a.minutes, cost_of(a.minutes, contract.hourly_rate_vnd)
+    c = ContractRow
+    won = session.execute(
+        update(c)
+        .where(
+            c.id == a.contract_id,
+            c.status == "active",
+            c.used_minutes_before + c.reserved_minutes + c.consumed_minutes + m <= c.cap_minutes,
+            or_(
+                c.budget_cap_vnd == None,  # noqa: E711
+                c.budget_used_before_vnd + c.reserved_vnd + c.consumed_vnd + v <= c.budget_cap_vnd,
+            ),
+            c.active_before + c.active_count + 1 <= c.max_concurrent,
+        )
+        .values(
+            reserved_minutes=c.reserved_minutes + m,
+            reserved_vnd=c.reserved_vnd + v,
+            active_count=c.active_count + 1,
+        )
+    ).rowcount
+    if not won:
+        session.refresh(contract)
+        raise Rejected(_why_no_room(contract, m, v), "assignment_id")
+    e = ExpertRow
+    fits = session.execute(
+        update(e)
+        .where(and_(e.id == a.expert_id, e.committed_minutes + e.booked_minutes + m <= e.capacity_minutes))
+        .values(booked_minutes=e.booked_minutes + m)
+    ).rowcount
+    if not fits:
+        expert = session.get(ExpertRow, a.expert_id)
+        left = expert.capacity_minutes - expert.committed_minutes - expert.booked_minutes if expert else 0
+        raise Rejected(
+            f"expert {a.expert_id} capacity: {_hours(left)} left in the horizon, "
+            f"this assignment needs {_hours(m)}",
+            "assignment_id",
+        )
+    session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="reserve", minutes=m, vnd=v, by=by))
+    a.reserved_minutes, a.reserved_vnd = m, v
+    return Movement(m, v)
+
+
+def _why_no_room(c: ContractRow, m: int, v: int) -> str:
+    if c.status != "active":
+        return f"contract {c.id} is {c.status}"
+    left = c.cap_minutes - c.used_minutes
+    if m > left:
+        return (
+            f"contract {c.id} hours cap {_hours(c.cap_minutes)}: {_hours(c.used_minutes)} used or "
+            f"reserved, {_hours(left)} left; this assignment needs {_hours(m)}"
+        )
+    if c.budget_cap_vnd is not None and v > c.budget_cap_vnd - c.used_vnd:
+        return (
+            f"contract {c.id} budget cap {_dong(c.budget_cap_vnd)}: {_dong(c.used_vnd)} used or "
+            f"reserved, {_dong(c.budget_cap_vnd - c.used_vnd)} left; this assignment needs {_dong(v)}"
+        )
+    return (
+        f"contract {c.id} allows {c.max_concurrent} concurrent assignments and has "
+        f"{c.active_before + c.active_count} active"
+    )
+
+
+def consume(session: Session, a: AssignmentRow, minutes: int, by: str) -> Movement:
+    """Turn reserved time into used time; the caller has checked it stays within the reservation."""
+    contract = session.get(ContractRow, a.contract_id)
+    assert contract is not None
+    total_vnd = min(a.reserved_vnd, cost_of(a.logged_minutes + minutes, contract.hourly_rate_vnd))
+    v = total_vnd - a.consumed_vnd
+    c = ContractRow
+    session.execute(
+        update(c)
+        .where(c.id == a.contract_id)
+        .values(
+            reserved_minutes=c.reserved_minutes - minutes,
+            consumed_minutes=c.consumed_minutes + minutes,
+            reserved_vnd=c.reserved_vnd - v,
+            consumed_vnd=c.consumed_vnd + v,
+        )
+    )
+    session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="consume", minutes=minutes, vnd=v, by=by))
+    a.logged_minutes += minutes
+    a.consumed_vnd += v
+    return Movement(minutes, v)
+
+
+def release(session: Session, a: AssignmentRow, by: str) -> Movement:
+    """Give back what an assignment reserved and did not use, and free its concurrency slot."""
+    m = a.reserved_minutes - a.logged_minutes
+    v = a.reserved_vnd - a.consumed_vnd
+    c, e = ContractRow, ExpertRow
+    session.execute(
+        update(c)
+        .where(c.id == a.contract_id)
+        .values(
+            reserved_minutes=c.reserved_minutes - m,
+            reserved_vnd=c.reserved_vnd - v,
+            active_count=c.active_count - 1,
+        )
+    )
+    session.execute(update(e).where(e.id == a.expert_id).values(booked_minutes=e.booked_minutes - m))
+    session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="release", minutes=m, vnd=v, by=by))
+    a.reserved_minutes -= m
+    a.reserved_vnd -= v
+    return Movement(m, v)

@@ -1,0 +1,268 @@
+"""Delivery semantics shared by every service: how messages are consumed, refused and published.
+
+- Events are consumed by durable pull consumers in batches, acknowledged only after the handler's
+  transaction commits (`NACK_ON_ERROR`), retried with a growing delay on an unexpected error, and
+  dead-lettered once `max_deliver` is reached: never retried forever.
+- A message that is malformed, invalid or refused by a rule goes at once to `deadletter.<service>`
+  with the reason; a command's caller also gets a `Reply` naming what is wrong.
+- `run_once` wraps a use case in one transaction that also records the message id: a redelivered
+  or repeated message changes nothing twice, and a repeated command gets its first answer again.
+- `OutboxRelay` publishes committed outbox rows to JetStream with `Nats-Msg-Id` = event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import structlog
+from faststream import AckPolicy, BaseMiddleware
+from faststream.exceptions import NackMessage
+from faststream.nats import JStream, NatsBroker, PullSub
+from nats.js.api import ConsumerConfig
+from pydantic import ValidationError
+from sqlalchemy import Engine, update
+from sqlmodel import Session
+
+from shared import subjects
+from shared.db import (
+    OutboxRow,
+    already_processed,
+    mark_processed,
+    pending_outbox,
+    transaction,
+    utcnow,
+)
+from shared.messages import DeadLetter, FieldError, Reply
+from shared.nats import stream_for
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger("bus")
+T = TypeVar("T")
+
+
+class Rejected(Exception):
+    """A well-formed message that a rule refuses; `field` names the culprit when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def reply(self) -> Reply:
+        errs = [FieldError(field=self.field, message=self.message)] if self.field else []
+        return Reply.failure(self.message, *errs)
+
+
+def validation_reply(err: ValidationError) -> Reply:
+    fields = [
+        # The first location is the handler's parameter name, which means nothing to a caller.
+        FieldError(field=".".join(str(p) for p in e["loc"][1:]) or "message", message=e["msg"])
+        for e in err.errors()
+    ]
+    summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:10])
+    return Reply.failure(f"invalid message: {summary}", *fields)
+
+
+def deadletter_stream() -> JStream:
+    return JStream(name="DEADLETTER", subjects=subjects.DEADLETTER_STREAM_SUBJECTS, declare=True)
+
+
+class DeadLetterMiddleware(BaseMiddleware):
+    """Turns bad input and exhausted retries into a dead letter (and a Reply for commands)."""
+
+    service: str = "service"
+    max_deliver: int = 5
+
+    @classmethod
+    def for_service(cls, service: str, max_deliver: int) -> type[DeadLetterMiddleware]:
+        return type(f"DeadLetter_{service}", (cls,), {"service": service, "max_deliver": max_deliver})
+
+    async def consume_scope(self, call_next: Callable[..., Any], msg: Any) -> Any:
+        raw = msg.raw_message
+        structlog.contextvars.bind_contextvars(subject=raw.subject)
+        try:
+            return await call_next(msg)
+        except ValidationError as err:
+            reply = validation_reply(err)
+            await self._dead_letter(msg, reply.error or "invalid message")
+            return reply if msg.reply_to else None
+        except Rejected as err:
+            if msg.reply_to:
+                return err.reply()
+            await self._dead_letter(msg, f"refused: {err.message}")
+            return None
+        except Exception as err:  # noqa: BLE001 - every other failure is retried, then parked
+            deliveries = _deliveries(raw)
+            reason = f"{type(err).__name__}: {err}"
+            log.warning("handler_failed", reason=reason, deliveries=deliveries)
+            if msg.reply_to or deliveries >= self.max_deliver:
+                await self._dead_letter(msg, f"failed after {deliveries} deliveries: {reason}")
+                return Reply.failure(f"internal error: {reason}") if msg.reply_to else None
+            raise NackMessage(delay=min(30.0, 0.5 * 2**deliveries)) from err
+        finally:
+            structlog.contextvars.unbind_contextvars("subject", "event_id", "correlation_id")
+
+    async def _dead_letter(self, msg: Any, reason: str) -> None:
+        raw = msg.raw_message
+        letter = DeadLetter(
+            service=self.service,
+            subject=raw.subject,
+            reason=reason[:2000],
+            payload=raw.data.decode("utf-8", errors="replace")[:100_000],
+            headers={k: str(v) for k, v in (raw.headers or {}).items()},
+            deliveries=_deliveries(raw),
+        )
+        log.warning("dead_lettered", reason=letter.reason)
+        broker = self.context.get("broker")
+        await broker.publish(
+            letter.model_dump(mode="json"),
+            subjects.deadletter(self.service),
+            stream="DEADLETTER",
+        )
+
+
+def _deliveries(raw: Any) -> int:
+    try:
+        return int(raw.metadata.num_delivered)
+    except Exception:  # noqa: BLE001 - core NATS messages have no JetStream metadata
+        return 1
+
+
+def event_subscriber(
+    broker: NatsBroker, settings: ServiceSettings, subject: str, *, name: str, description: str
+) -> Callable[[Callable[..., Any]], Any]:
+    """A durable pull consumer of one event subject, owned by this service."""
+    owner = subject.split(".")[0]
+    return broker.subscriber(  # type: ignore[no-any-return]
+        subject,
+        stream=stream_for(owner),
+        durable=f"{settings.service}-{name}",
+        pull_sub=PullSub(batch_size=settings.batch_size, timeout=1.0),
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        config=ConsumerConfig(max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s),
+        description=description,
+    )
+
+
+def command_subscriber(
+    broker: NatsBroker, settings: ServiceSettings, subject: str, *, description: str
+) -> Callable[[Callable[..., Any]], Any]:
+    """A request-reply handler; instances of a service share the work through a queue group."""
+    return broker.subscriber(  # type: ignore[no-any-return]
+        subject, queue=settings.service, description=description
+    )
+
+
+def declare_publishers(broker: NatsBroker, owner: str, schemas: dict[str, type]) -> None:
+    """Register the owner's event subjects (with their schemas) for its stream and the docs."""
+    for subject, schema in schemas.items():
+        broker.publisher(
+            subject,
+            stream=stream_for(owner),
+            schema=schema,
+            description=(schema.__doc__ or subject).strip().splitlines()[0],
+        )
+    broker.publisher(
+        subjects.deadletter(owner),
+        stream=deadletter_stream(),
+        schema=DeadLetter,
+        description="Messages this service could not process, with the reason.",
+    )
+
+
+def run_once(
+    engine: Engine, key: str, subject: str, use_case: Callable[[Session], Reply | None]
+) -> Reply | None:
+    """Run `use_case` in one transaction, at most once per `key` (a message id)."""
+    with transaction(engine) as session:
+        done = already_processed(session, key)
+        if done is not None:
+            log.info("duplicate_ignored", key=key)
+            return Reply.model_validate_json(done.reply) if done.reply else None
+        result = use_case(session)
+        mark_processed(session, key, subject, result.model_dump_json() if result else "")
+        return result
+
+
+async def in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Blocking work (database sessions, the solver) never runs on the event loop."""
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order; woken after each commit, else polls."""
+
+    def __init__(self, engine: Engine, broker: NatsBroker, interval_s: float = 0.2) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.interval_s = interval_s
+        self.wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                sent = await self.flush()
+                failures = 0
+            except Exception as err:  # noqa: BLE001 - NATS down: keep the rows, try again later
+                failures += 1
+                log.warning("outbox_publish_failed", error=str(err), attempt=failures)
+                sent = 0
+            if sent:
+                continue
+            self.wake.clear()
+            delay = self.interval_s if not failures else min(10.0, self.interval_s * 2**failures)
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def flush(self) -> int:
+        rows = await in_thread(self._pending)
+        sent: list[int | None] = []
+        try:
+            for row in rows:
+                await self.broker.publish(
+                    json.loads(row.payload),
+                    row.subject,
+                    headers={"Nats-Msg-Id": row.event_id},
+                    correlation_id=row.correlation_id or None,
+                    stream=row.subject.split(".")[0].upper(),
+                    timeout=5.0,
+                )
+                sent.append(row.id)
+        finally:
+            if sent:
+                await in_thread(self._mark, sent)
+        return len(sent)
+
+    def _pending(self) -> list[OutboxRow]:
+        with Session(self.engine) as s:
+            return pending_outbox(s)
+
+    def _mark(self, ids: list[int | None]) -> None:
+        with transaction(self.engine) as s:
+            s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
+                .values(published_at=utcnow())
+            )

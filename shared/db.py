@@ -1,0 +1,130 @@
+"""Database helpers every service uses: engines, one transaction per message, outbox, dedup.
+
+- `make_engine` gives SQLite (the embedded default: WAL, a busy timeout so concurrent writers
+  queue instead of failing) or PostgreSQL from one URL.
+- `OutboxRow` holds events written in the same transaction as the change that caused them; the
+  relay in `shared.bus` publishes them afterwards, so a crash between commit and publish loses
+  nothing (the row is published on restart, deduplicated by the server on its event id).
+- `ProcessedMessage` records each command or event id handled, in that same transaction, with the
+  reply given: a redelivered or repeated message changes nothing twice and gets the same answer.
+Each service keeps these tables in its own database; none reads another's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Column, DateTime, Engine, Text, event
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def tz_column(nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # isolation_level=None hands transaction control to us: BEGIN IMMEDIATE below takes
+            # the write lock up front, so two writers never both read-then-write the same row.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One session, one commit; rolled back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(index=True, unique=True, max_length=64)
+    subject: str = Field(max_length=200)
+    correlation_id: str = Field(default="", max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    published_at: dt.datetime | None = tz_column(nullable=True)
+
+
+class ProcessedMessage(SQLModel, table=True):
+    __tablename__ = "processed_message"
+
+    message_id: str = Field(primary_key=True, max_length=200)
+    subject: str = Field(max_length=200)
+    reply: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    processed_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+SHARED_TABLES = [OutboxRow.__table__, ProcessedMessage.__table__]  # type: ignore[attr-defined]
+
+
+def create_tables(engine: Engine, tables: Sequence[Any]) -> None:
+    SQLModel.metadata.create_all(engine, tables=[*SHARED_TABLES, *tables])
+
+
+def add_event(session: Session, subject: str, message: BaseModel) -> None:
+    """Queue an event for publication when this transaction commits."""
+    data = message.model_dump(mode="json")
+    session.add(
+        OutboxRow(
+            event_id=data["event_id"],
+            subject=subject,
+            correlation_id=data.get("correlation_id", ""),
+            payload=json.dumps(data, ensure_ascii=False),
+        )
+    )
+
+
+def already_processed(session: Session, message_id: str) -> ProcessedMessage | None:
+    return session.get(ProcessedMessage, message_id)
+
+
+def mark_processed(session: Session, message_id: str, subject: str, reply: str = "") -> None:
+    session.add(ProcessedMessage(message_id=message_id, subject=subject, reply=reply))
+
+
+def pending_outbox(session: Session, limit: int = 200) -> list[OutboxRow]:
+    stmt = (
+        select(OutboxRow)
+        .where(OutboxRow.published_at == None)  # noqa: E711
+        .order_by(OutboxRow.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return list(session.exec(stmt))

@@ -1,0 +1,50 @@
+"""structlog, configured once per process: readable console on a TTY, JSON lines otherwise.
+
+Handlers bind `service`, `subject`, `event_id` and `correlation_id` into the context variables, so
+every line a message causes can be followed through every service by its correlation id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+_configured = False
+
+
+def configure(service: str, *, level: str | None = None, json: bool | None = None) -> None:
+    global _configured
+    level_name = (level or os.environ.get("EXPERTSHARE_LOG_LEVEL", "INFO")).upper()
+    if json is None:
+        fmt = os.environ.get("EXPERTSHARE_LOG_FORMAT", "auto")
+        json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+    # FastStream and nats-py log through the standard library: keep their warnings, not chatter.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s %(message)s")
+    _configured = True
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)  # type: ignore[no-any-return]

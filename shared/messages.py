@@ -1,0 +1,301 @@
+"""The one catalogue of messages: commands (imperative), events (past tense), replies.
+
+Every message is a frozen pydantic model carrying `event_id`, `occurred_at` (tz-aware) and
+`correlation_id`; `version` lets a consumer tell a newer shape. Add fields, never repurpose one;
+consumers ignore fields they do not know. Subjects live in `shared.subjects`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.scenario import Contract, Expert, Id, Request, TravelTime, Unit
+
+Party = Annotated[
+    str,
+    Field(
+        pattern=r"^(expert|unit|staff):[A-Za-z0-9_.:-]+$",
+        description="who a notification is for: expert:<id>, unit:<id> or staff:<name>",
+    ),
+]
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Text = Annotated[str, Field(max_length=2000)]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: int = 1
+    event_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    occurred_at: dt.datetime = Field(default_factory=now)
+    correlation_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+
+    def caused(self, cls: type["M"], **fields: Any) -> "M":
+        """A message caused by this one: same correlation id, new event id."""
+        return cls(correlation_id=self.correlation_id, **fields)
+
+
+M = TypeVar("M", bound=Message)
+
+
+# ---------------------------------------------------------------- replies to commands/queries
+class FieldError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    field: str
+    message: str
+
+
+class Reply(BaseModel):
+    """The answer to every command and query: ok with data, or an error that names the field."""
+
+    model_config = ConfigDict(frozen=True)
+    ok: bool
+    error: str | None = None
+    field_errors: list[FieldError] = Field(default_factory=list)
+    data: dict[str, Any] | None = None
+
+    @classmethod
+    def success(cls, **data: Any) -> Reply:
+        return cls(ok=True, data=data)
+
+    @classmethod
+    def failure(cls, error: str, *field_errors: FieldError) -> Reply:
+        return cls(ok=False, error=error, field_errors=list(field_errors))
+
+
+# ---------------------------------------------------------------- matcher: commands
+class SubmitRequest(Message):
+    request: Request
+    by: Name = "commune"
+
+
+class CancelRequest(Message):
+    request_id: Id
+    by: Name
+    reason: Text = ""
+
+
+class GetStatus(Message):
+    pass
+
+
+# ---------------------------------------------------------------- matcher: events
+class RequestSubmitted(Message):
+    request: Request
+    by: str
+
+
+class RequestCancelled(Message):
+    request_id: str
+    unit_id: str
+    by: str
+    reason: str = ""
+
+
+class RequestUnmatched(Message):
+    request_id: str
+    unit_id: str
+    reason_code: str
+    reason: str
+
+
+class AssignmentProposed(Message):
+    assignment_id: str
+    request: Request
+    slot: int = 0
+    expert_id: str
+    expert_name: str
+    contract_id: str
+    mode: Literal["onsite", "remote"]
+    travel_minutes: int
+    minutes: int
+    cost_vnd: int
+    explanation: dict[str, Any] = Field(default_factory=dict)
+    plan_input_sha256: str = ""
+
+
+class AssignmentWithdrawn(Message):
+    assignment_id: str
+    request_id: str
+    expert_id: str
+    reason: str
+
+
+# ---------------------------------------------------------------- contracts: commands
+class RegisterReference(Message):
+    """Units, travel times, experts and contracts to add or replace (a load, in chunks)."""
+
+    units: list[Unit] = Field(default_factory=list, max_length=5000)
+    travel_minutes: list[TravelTime] = Field(default_factory=list, max_length=50000)
+    experts: list[Expert] = Field(default_factory=list, max_length=5000)
+    contracts: list[Contract] = Field(default_factory=list, max_length=5000)
+
+
+class ApproveAssignment(Message):
+    assignment_id: Id
+    by: Name
+    comment: Text = ""
+
+
+class RejectAssignment(Message):
+    assignment_id: Id
+    by: Name
+    reason: Text = ""
+
+
+class AcceptAssignment(Message):
+    assignment_id: Id
+    expert_id: Id
+
+
+class DeclineAssignment(Message):
+    assignment_id: Id
+    expert_id: Id
+    reason: Text = ""
+
+
+class LogHours(Message):
+    assignment_id: Id
+    expert_id: Id
+    hours: float = Field(gt=0, le=24 * 31, description="hours worked, in whole minutes")
+    note: Text = ""
+
+
+class CompleteRequest(Message):
+    request_id: Id
+    by: Name
+    rating: int | None = Field(default=None, ge=1, le=5)
+    comment: Text = ""
+
+
+# ---------------------------------------------------------------- contracts: events
+class UnitRegistered(Message):
+    unit: Unit
+
+
+class TravelRegistered(Message):
+    pairs: list[TravelTime]
+
+
+class ExpertRegistered(Message):
+    expert: Expert
+
+
+class ContractRegistered(Message):
+    contract: Contract
+
+
+class BalanceChanged(Message):
+    """What a contract and its expert may still be given: the matcher plans with this."""
+
+    contract_id: str
+    expert_id: str
+    hours_used: float = Field(description="hours consumed or reserved under the contract")
+    budget_used_vnd: int = Field(description="dong consumed or reserved under the contract")
+    active_assignments: int
+    expert_committed_hours: float = Field(description="the expert's hours consumed or reserved")
+    hours_cap: float | None = None
+    budget_cap_vnd: int | None = None
+    end: dt.date | None = Field(default=None, description="the contract's last day")
+
+
+class AssignmentDecision(Message):
+    assignment_id: str
+    request_id: str
+    unit_id: str
+    expert_id: str
+    contract_id: str
+    title: str = ""
+
+
+class AssignmentApproved(AssignmentDecision):
+    by: str
+    comment: str = ""
+    mode: str
+    hours: float
+    deadline: dt.date
+    reserved_minutes: int
+    reserved_vnd: int
+
+
+class AssignmentRejected(AssignmentDecision):
+    by: str
+    reason: str = ""
+
+
+class AssignmentAccepted(AssignmentDecision):
+    pass
+
+
+class AssignmentDeclined(AssignmentDecision):
+    reason: str = ""
+    released_minutes: int = 0
+    released_vnd: int = 0
+
+
+class AssignmentCancelled(AssignmentDecision):
+    reason: str = ""
+    released_minutes: int = 0
+    released_vnd: int = 0
+
+
+class HoursLogged(AssignmentDecision):
+    minutes: int
+    cost_vnd: int
+    total_minutes: int
+    reserved_minutes: int
+
+
+class RequestCompleted(Message):
+    request_id: str
+    unit_id: str
+    by: str
+    rating: int | None = None
+    assignments: list[AssignmentDecision] = Field(default_factory=list)
+    released_minutes: int = 0
+    released_vnd: int = 0
+
+
+# ---------------------------------------------------------------- notifier
+class GetInbox(Message):
+    party: Party
+    unread_only: bool = False
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class MarkRead(Message):
+    party: Party
+    notification_ids: list[str] = Field(default_factory=list, max_length=500)
+
+
+class NotificationDelivered(Message):
+    notification_id: str
+    party: str
+    channel: str
+    kind: str
+    source_event_id: str
+
+
+class DeadLetter(BaseModel):
+    """A message a service could not process, kept with the reason (never retried forever)."""
+
+    model_config = ConfigDict(frozen=True)
+    service: str
+    subject: str
+    reason: str
+    payload: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    deliveries: int = 1
+    occurred_at: dt.datetime = Field(default_factory=now)

@@ -1,0 +1,143 @@
+"""The composition root every service shares: broker, engine, outbox relay, thin handlers.
+
+A service module builds one `Service`, registers its use cases with `command`, `event` and
+`query`, and runs `app()`. The handlers registered here are the whole of the messaging layer:
+typed message in, one use case in a worker thread, exactly once per message id, `Reply` out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+
+import structlog
+from faststream import FastStream
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from shared import subjects
+from shared.bus import (
+    DeadLetterMiddleware,
+    OutboxRelay,
+    command_subscriber,
+    declare_publishers,
+    event_subscriber,
+    in_thread,
+    run_once,
+)
+from shared.db import make_engine
+from shared.logging import configure
+from shared.messages import Message, Reply
+from shared.nats import make_broker
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger("service")
+
+
+def _bind(msg: Message) -> None:
+    structlog.contextvars.bind_contextvars(event_id=msg.event_id, correlation_id=msg.correlation_id)
+
+
+class Service:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        events: dict[str, type[Message]],
+        create_schema: Callable[[Engine], None],
+        on_started: Callable[[Service], Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service
+        self.engine = make_engine(settings.db_url())
+        self.broker = make_broker(
+            settings.nats_url,
+            name=self.name,
+            middlewares=[DeadLetterMiddleware.for_service(self.name, settings.max_deliver)],
+        )
+        self.relay = OutboxRelay(self.engine, self.broker, settings.outbox_interval_s)
+        self._create_schema = create_schema
+        self._on_started = on_started
+        self._background: list[Any] = []
+        # Called after an event's transaction commits (the matcher schedules a re-solve).
+        self.after_event: Callable[[str, Message], Any] | None = None
+        declare_publishers(self.broker, self.name, events)
+        self.query(subjects.health(self.name), Message, lambda _s, _m: Reply.success(service=self.name),
+                   description=f"Is the {self.name} service up?")
+
+    # ---------------------------------------------------------------- registration
+    def command(
+        self, subject: str, model: type[Message], use_case: Callable[[Session, Any], Reply], *, description: str
+    ) -> None:
+        async def handle(cmd: model) -> Reply:  # type: ignore[valid-type]
+            _bind(cmd)
+            reply = await in_thread(run_once, self.engine, cmd.event_id, subject, partial(_call, use_case, cmd))
+            self.relay.notify()
+            log.info("command_handled", ok=reply.ok if reply else None)
+            return reply or Reply.success()
+
+        handle.__name__ = f"{subject.replace('.', '_')}"
+        command_subscriber(self.broker, self.settings, subject, description=description)(handle)
+
+    def event(
+        self, subject: str, model: type[Message], use_case: Callable[[Session, Any], None], *, name: str, description: str
+    ) -> None:
+        async def handle(evt: model) -> None:  # type: ignore[valid-type]
+            _bind(evt)
+            await in_thread(run_once, self.engine, f"{name}:{evt.event_id}", subject, partial(_call, use_case, evt))
+            self.relay.notify()
+            if self.after_event is not None:
+                await self.after_event(subject, evt)
+
+        handle.__name__ = f"on_{name}"
+        event_subscriber(self.broker, self.settings, subject, name=name, description=description)(handle)
+
+    def query(
+        self, subject: str, model: type[Message], fn: Callable[[Session, Any], Reply], *, description: str
+    ) -> None:
+        async def handle(q: model) -> Reply:  # type: ignore[valid-type]
+            return await in_thread(self._read, fn, q)
+
+        handle.__name__ = f"{subject.replace('.', '_')}"
+        command_subscriber(self.broker, self.settings, subject, description=description)(handle)
+
+    def _read(self, fn: Callable[[Session, Any], Reply], q: Message) -> Reply:
+        with Session(self.engine) as session:
+            return fn(session, q)
+
+    def background(self, start: Callable[[], Any]) -> None:
+        self._background.append(start)
+
+    # ---------------------------------------------------------------- running
+    def app(self) -> FastStream:
+        @asynccontextmanager
+        async def lifespan() -> AsyncIterator[None]:
+            await in_thread(self._create_schema, self.engine)
+            yield
+            await self.relay.stop()
+
+        app = FastStream(self.broker, lifespan=lifespan)
+
+        @app.after_startup
+        async def _started() -> None:
+            self.relay.start()
+            for start in self._background:
+                start()
+            if self._on_started:
+                await self._on_started(self)
+            log.info("service_started", nats=self.settings.nats_url)
+
+        return app
+
+
+def _call(use_case: Callable[[Session, Any], Any], msg: Message, session: Session) -> Any:
+    return use_case(session, msg)
+
+
+def run(service: Service) -> None:
+    import anyio
+
+    configure(service.name)
+    anyio.run(service.app().run)

@@ -1,0 +1,42 @@
+"""Typed settings, read from the environment once at start and validated there.
+
+Each service subclasses `ServiceSettings` with its own prefix (`MATCHER_`, `CONTRACTS_`, ...).
+`NATS_URL` is shared by all; a database URL is each service's own (`CONTRACTS_DATABASE_URL`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def var_dir() -> Path:
+    import os
+
+    return Path(os.environ.get("EXPERTSHARE_VAR", "var")).resolve()
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service: str = "service"
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        validation_alias=AliasChoices("NATS_URL", "nats_url"),
+    )
+    database_url: str = ""
+    # Consumers: pull in batches (a batch of 1 is several times slower), retry a failing message
+    # a bounded number of times, then dead-letter it with the reason.
+    batch_size: int = Field(default=64, ge=1, le=1000)
+    max_deliver: int = Field(default=5, ge=1, le=100)
+    ack_wait_s: float = Field(default=30.0, gt=0)
+    outbox_interval_s: float = Field(default=0.2, gt=0)
+
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        d = var_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{d / (self.service + '.db')}"

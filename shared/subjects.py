@@ -1,0 +1,74 @@
+"""Every NATS subject of the system, owner first.
+
+Three kinds, told apart by the name's last word:
+- events (past tense: `matcher.assignment.proposed`) are published from an owner's outbox into the
+  owner's JetStream stream and consumed by durable pull consumers;
+- commands (imperative: `contracts.assignment.approve`) are core-NATS request-reply to one handler
+  (a queue group), answered with a `Reply`; their effects are committed before the answer;
+- queries (`...get`) are request-reply reads.
+A stream captures exactly its owner's event subjects, never a command, so a request is never
+answered by a JetStream publish acknowledgement.
+"""
+
+from __future__ import annotations
+
+# --- matcher -------------------------------------------------------------------------------
+REQUEST_SUBMIT = "matcher.request.submit"
+REQUEST_CANCEL = "matcher.request.cancel"
+MATCHER_STATUS_GET = "matcher.status.get"
+REQUEST_SUBMITTED = "matcher.request.submitted"
+REQUEST_CANCELLED = "matcher.request.cancelled"
+REQUEST_UNMATCHED = "matcher.request.unmatched"
+ASSIGNMENT_PROPOSED = "matcher.assignment.proposed"
+ASSIGNMENT_WITHDRAWN = "matcher.assignment.withdrawn"
+
+# --- contracts -----------------------------------------------------------------------------
+REFERENCE_REGISTER = "contracts.reference.register"
+ASSIGNMENT_APPROVE = "contracts.assignment.approve"
+ASSIGNMENT_REJECT = "contracts.assignment.reject"
+ASSIGNMENT_ACCEPT = "contracts.assignment.accept"
+ASSIGNMENT_DECLINE = "contracts.assignment.decline"
+HOURS_LOG = "contracts.hours.log"
+REQUEST_COMPLETE = "contracts.request.complete"
+CONTRACTS_STATUS_GET = "contracts.status.get"
+UNIT_REGISTERED = "contracts.unit.registered"
+TRAVEL_REGISTERED = "contracts.travel.registered"
+EXPERT_REGISTERED = "contracts.expert.registered"
+CONTRACT_REGISTERED = "contracts.contract.registered"
+BALANCE_CHANGED = "contracts.balance.changed"
+ASSIGNMENT_APPROVED = "contracts.assignment.approved"
+ASSIGNMENT_REJECTED = "contracts.assignment.rejected"
+ASSIGNMENT_ACCEPTED = "contracts.assignment.accepted"
+ASSIGNMENT_DECLINED = "contracts.assignment.declined"
+ASSIGNMENT_CANCELLED = "contracts.assignment.cancelled"
+HOURS_LOGGED = "contracts.hours.logged"
+REQUEST_COMPLETED = "contracts.request.completed"
+
+# --- notifier ------------------------------------------------------------------------------
+INBOX_GET = "notifier.inbox.get"
+INBOX_MARK_READ = "notifier.inbox.mark_read"
+NOTIFICATION_DELIVERED = "notifier.notification.delivered"
+
+# --- dead letters --------------------------------------------------------------------------
+DEADLETTER_PREFIX = "deadletter"
+DEADLETTER_STREAM_SUBJECTS = ["deadletter.>"]
+
+
+def health(service: str) -> str:
+    return f"{service}.health.get"
+
+
+def deadletter(service: str) -> str:
+    return f"{DEADLETTER_PREFIX}.{service}"
+
+
+_EVENT_ENDINGS = ("ed", "ted")
+
+
+def all_subjects() -> list[str]:
+    return sorted(v for k, v in globals().items() if k.isupper() and isinstance(v, str) and "." in v)
+
+
+def events_of(owner: str) -> list[str]:
+    """The event subjects an owner publishes (the subjects of its stream)."""
+    return [s for s in all_subjects() if s.split(".")[0] == owner and s.endswith(_EVENT_ENDINGS)]

@@ -1,0 +1,83 @@
+"""The CLI's NATS client: request-reply to the running services, nothing else.
+
+The server is found from `NATS_URL`, else from `var/nats.url`, which `expertshare up` writes
+when it starts its embedded server (on 4222, or on the free port it picked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import nats
+from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+from pydantic import BaseModel
+
+from shared.messages import Reply
+from shared.settings import var_dir
+
+
+class ClientError(RuntimeError):
+    """Something the user must fix or wait for: the message says which."""
+
+
+def nats_url() -> str:
+    if os.environ.get("NATS_URL"):
+        return os.environ["NATS_URL"]
+    saved = var_dir() / "nats.url"
+    if saved.exists():
+        return saved.read_text().strip()
+    return "nats://127.0.0.1:4222"
+
+
+class Client:
+    def __init__(self, nc: Any, timeout: float) -> None:
+        self.nc = nc
+        self.timeout = timeout
+
+    async def call(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> Reply:
+        payload = message.model_dump_json(by_alias=True).encode()
+        service = subject.split(".")[0]
+        try:
+            msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout)
+        except NoRespondersError:
+            raise ClientError(f"the {service} service is not running (no responder on {subject})") from None
+        except NatsTimeout:
+            raise ClientError(f"the {service} service did not answer on {subject} in time") from None
+        try:
+            return Reply.model_validate_json(msg.data)
+        except ValueError:
+            raise ClientError(f"unexpected answer on {subject}: {msg.data[:200]!r}") from None
+
+    async def ok(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> dict[str, Any]:
+        """Call and return the data; a refusal becomes a ClientError naming what is wrong."""
+        reply = await self.call(subject, message, timeout=timeout)
+        if not reply.ok:
+            details = "; ".join(f"{f.field}: {f.message}" for f in reply.field_errors)
+            raise ClientError(reply.error if not details or details in (reply.error or "") else f"{reply.error} ({details})")
+        return reply.data or {}
+
+
+@asynccontextmanager
+async def connect(url: str | None = None, *, timeout: float = 10.0) -> AsyncIterator[Client]:
+    target = url or nats_url()
+    try:
+        nc = await nats.connect(target, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True)
+    except (OSError, NatsTimeout, nats.errors.NoServersError) as err:
+        raise ClientError(f"cannot reach NATS at {target}: is the system running (make run)? ({err})") from None
+    try:
+        yield Client(nc, timeout)
+    finally:
+        await nc.drain()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)

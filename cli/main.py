@@ -1,0 +1,215 @@
+"""`expertshare`: the command line of all three kinds of users, speaking to the system over NATS.
+
+Every command here is a thin translation: arguments to a message, the reply to a line (or JSON).
+A refusal prints what is wrong and exits with status 1; bad arguments exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+from rich.progress import Progress
+
+from cli import views
+from cli.client import Client, ClientError, connect, dumps, run
+from shared import messages as m
+from shared import subjects as s
+
+app = typer.Typer(help="expertshare: IT experts for communes, under the limits of their contracts.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+request_app = typer.Typer(help="Commune officers: submit and follow support requests.", no_args_is_help=True)
+app.add_typer(request_app, name="request")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def call(work: Callable[[Client], Awaitable[Any]]) -> Any:
+    async def go() -> Any:
+        async with connect() as client:
+            return await work(client)
+
+    try:
+        return run(go())
+    except ClientError as err:
+        fail(str(err))
+
+
+def build(model: type[m.Message], **fields: Any) -> m.Message:
+    try:
+        return model(**fields)
+    except ValidationError as err:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()), 2)
+        raise  # unreachable: fail raises
+
+
+def command(subject: str, message: m.Message, done: Callable[[dict[str, Any]], str]) -> None:
+    data = call(lambda c: c.ok(subject, message))
+    typer.echo(done(data))
+
+
+# ------------------------------------------------------------------ running the system
+@app.command()
+def up(
+    demo: bool = typer.Option(True, help="Load the Tuyen Quang demo when the system is empty."),
+    nats_port: int = typer.Option(4222, envvar="EXPERTSHARE_NATS_PORT", help="Port of the embedded NATS."),
+) -> None:
+    """Start NATS (unless NATS_URL is set) and every service; Ctrl-C stops them all."""
+    from cli.up import up as start
+
+    sys.exit(start(demo=demo, nats_port=nats_port))
+
+
+@app.command()
+def load(scenario: Path) -> None:
+    """Load a scenario (units, experts, contracts, requests) into the running system."""
+    from cli.load import load as send
+    from cli.load import read_scenario, total_steps
+
+    try:
+        sc = read_scenario(scenario)
+    except ClientError as err:
+        fail(str(err), 2)
+
+    async def work(client: Client) -> dict[str, Any]:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("loading", total=total_steps(sc))
+            return await send(client, sc, lambda n: progress.advance(task, n))
+
+    result = call(work)
+    typer.echo(f"loaded {result['units']} units, {result['experts']} experts, "
+               f"{result['contracts']} contracts, {result['requests']} requests")
+    for line in result["refused"]:
+        typer.echo(f"refused {line}", err=True)
+    if result["refused"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+    """Requests, proposals, assignments and contract balances."""
+
+    async def work(client: Client) -> dict[str, Any]:
+        return {"matcher": await client.ok(s.MATCHER_STATUS_GET, m.GetStatus()),
+                "contracts": await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus())}
+
+    data = call(work)
+    if as_json:
+        typer.echo(dumps(views.status_json(data)))
+    else:
+        views.print_status(data)
+
+
+# ------------------------------------------------------------------ commune officers
+@request_app.command("submit")
+def request_submit(
+    id: str = typer.Option(..., "--id", help="A new request id, e.g. r-2026-0042."),
+    unit: str = typer.Option(..., help="Your commune's unit id."),
+    title: str = typer.Option(..., help="What is needed, in a few words."),
+    skill: list[str] = typer.Option(..., help="skill=min level (1..5), repeatable: digital_signature=2"),
+    mode: str = typer.Option("either", help="onsite, remote or either."),
+    hours: float = typer.Option(..., help="Hours of work needed."),
+    priority: int = typer.Option(3, help="1 (can wait) to 5 (most urgent)."),
+    deadline: str = typer.Option(..., help="By when, YYYY-MM-DD."),
+    language: str | None = typer.Option(None, help="A language the expert must speak (e.g. dao)."),
+    by: str = typer.Option("commune", help="Who submits."),
+) -> None:
+    """Submit a support request."""
+    skills: dict[str, Any] = {}
+    for item in skill:
+        name, _, level = item.partition("=")
+        skills[name.strip()] = level.strip() or "1"
+    req = dict(id=id, unit=unit, title=title, skills=skills, mode=mode, hours=hours,
+               priority=priority, deadline=deadline, language=language)
+    cmd = build(m.SubmitRequest, request=req, by=by)
+    command(s.REQUEST_SUBMIT, cmd, lambda d: f"request {d['request_id']} submitted ({d['status']})")
+
+
+@request_app.command("cancel")
+def request_cancel(request_id: str, by: str = typer.Option(...), reason: str = "") -> None:
+    """Cancel a request: whatever it reserved is released."""
+    cmd = build(m.CancelRequest, request_id=request_id, by=by, reason=reason)
+    command(s.REQUEST_CANCEL, cmd, lambda d: f"request {d['request_id']} cancelled")
+
+
+@app.command()
+def complete(request_id: str, by: str = typer.Option(...), rating: int | None = None, comment: str = "") -> None:
+    """Commune: confirm that the help was given."""
+    cmd = build(m.CompleteRequest, request_id=request_id, by=by, rating=rating, comment=comment)
+    command(s.REQUEST_COMPLETE, cmd, lambda d: f"request {d['request_id']} completed")
+
+
+# ------------------------------------------------------------------ home-affairs staff
+@app.command()
+def approve(assignment: list[str], by: str = typer.Option(...), comment: str = "") -> None:
+    """Approve one or more proposed assignments: hours and budget are reserved."""
+    for a in assignment:
+        cmd = build(m.ApproveAssignment, assignment_id=a, by=by, comment=comment)
+        command(s.ASSIGNMENT_APPROVE, cmd, lambda d: f"{d['assignment_id']} approved: "
+                f"{d['reserved_minutes'] / 60:g} h and {views.dong(d['reserved_vnd'])} reserved")
+
+
+@app.command()
+def reject(assignment: list[str], by: str = typer.Option(...), reason: str = "") -> None:
+    """Reject proposed assignments: the requests go back to matching without those experts."""
+    for a in assignment:
+        cmd = build(m.RejectAssignment, assignment_id=a, by=by, reason=reason)
+        command(s.ASSIGNMENT_REJECT, cmd, lambda d: f"{d['assignment_id']} rejected")
+
+
+# ------------------------------------------------------------------ experts
+@app.command()
+def accept(assignment: str, expert: str = typer.Option(...)) -> None:
+    """Expert: accept an approved task."""
+    cmd = build(m.AcceptAssignment, assignment_id=assignment, expert_id=expert)
+    command(s.ASSIGNMENT_ACCEPT, cmd, lambda d: f"{d['assignment_id']} accepted")
+
+
+@app.command()
+def decline(assignment: str, expert: str = typer.Option(...), reason: str = "") -> None:
+    """Expert: decline a task; the request is matched again without you."""
+    cmd = build(m.DeclineAssignment, assignment_id=assignment, expert_id=expert, reason=reason)
+    command(s.ASSIGNMENT_DECLINE, cmd, lambda d: f"{d['assignment_id']} declined")
+
+
+@app.command("log-hours")
+def log_hours(assignment: str, expert: str = typer.Option(...), hours: float = typer.Option(...), note: str = "") -> None:
+    """Expert: log hours worked on a task."""
+    cmd = build(m.LogHours, assignment_id=assignment, expert_id=expert, hours=hours, note=note)
+    command(s.HOURS_LOG, cmd, lambda d: f"{d['assignment_id']}: {d['logged_minutes'] / 60:g} h logged in all")
+
+
+@app.command()
+def inbox(
+    party: str = typer.Argument(..., help="expert:<id>, unit:<id> or staff:home-affairs"),
+    unread: bool = typer.Option(False, help="Only unread notifications."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """A party's notifications."""
+    q = build(m.GetInbox, party=party, unread_only=unread)
+    data = call(lambda c: c.ok(s.INBOX_GET, q))
+    if as_json:
+        typer.echo(dumps(data))
+    else:
+        views.print_inbox(party, data)
+
+
+def _register_solver_commands() -> None:
+    try:
+        from cli.solve_commands import register
+    except ImportError:
+        return
+    register(app)
+
+
+_register_solver_commands()
+
+if __name__ == "__main__":
+    app()

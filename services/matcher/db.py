@@ -1,0 +1,115 @@
+"""The matcher's tables: its copy of the reference data (fed by the contracts service's events),
+the requests it plans for, its proposals, the pairs it must never propose again, and every plan it
+made with the input it planned from (for the audit trail). Nothing else reads these tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Column, DateTime, Engine, Text
+from sqlmodel import Field, SQLModel
+
+from shared.db import create_tables, utcnow
+
+
+def _json() -> Column:  # type: ignore[type-arg]
+    return Column(JSON, nullable=False)
+
+
+class UnitCopy(SQLModel, table=True):
+    __tablename__ = "unit_copy"
+    id: str = Field(primary_key=True, max_length=64)
+    record: dict = Field(sa_column=_json())
+
+
+class TravelCopy(SQLModel, table=True):
+    __tablename__ = "travel_copy"
+    from_unit: str = Field(primary_key=True, max_length=64)
+    to_unit: str = Field(primary_key=True, max_length=64)
+    minutes: int
+
+
+class ExpertCopy(SQLModel, table=True):
+    __tablename__ = "expert_copy"
+    id: str = Field(primary_key=True, max_length=64)
+    record: dict = Field(sa_column=_json())
+    committed_hours: float | None = Field(default=None, description="from the ledger's balances")
+
+
+class ContractCopy(SQLModel, table=True):
+    __tablename__ = "contract_copy"
+    id: str = Field(primary_key=True, max_length=64)
+    record: dict = Field(sa_column=_json())
+    hours_used: float | None = None
+    budget_used_vnd: int | None = None
+    active_assignments: int | None = None
+
+
+class RequestRow(SQLModel, table=True):
+    __tablename__ = "request"
+    id: str = Field(primary_key=True, max_length=64)
+    unit_id: str = Field(index=True, max_length=64)
+    record: dict = Field(sa_column=_json())
+    status: str = Field(default="open", index=True, max_length=20)
+    reason_code: str = ""
+    reason: str = ""
+    submitted_by: str = ""
+    submitted_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Proposal(SQLModel, table=True):
+    __tablename__ = "proposal"
+    id: str = Field(primary_key=True, max_length=64)
+    request_id: str = Field(index=True, max_length=64)
+    slot: int = 0
+    expert_id: str = Field(max_length=64)
+    contract_id: str = Field(max_length=64)
+    mode: str = Field(max_length=10)
+    travel_minutes: int = 0
+    minutes: int
+    cost_vnd: int
+    # pending (waiting for staff), approved, accepted, rejected, declined, withdrawn, cancelled, completed
+    status: str = Field(default="pending", index=True, max_length=20)
+    plan_id: int | None = None
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class Exclusion(SQLModel, table=True):
+    __tablename__ = "exclusion"
+    request_id: str = Field(primary_key=True, max_length=64)
+    expert_id: str = Field(primary_key=True, max_length=64)
+    reason: str = ""
+
+
+class PlanRun(SQLModel, table=True):
+    """One re-solve: the scenario it planned from and what it decided, kept for the audit trail."""
+
+    __tablename__ = "plan_run"
+    id: int | None = Field(default=None, primary_key=True)
+    input_sha256: str = Field(max_length=64)
+    scenario: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=20)
+    objective: dict = Field(default_factory=dict, sa_column=_json())
+    proposed: int = 0
+    seconds: float = 0
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+LIVE = ("pending", "approved", "accepted")
+HELD = ("approved", "accepted")
+
+TABLES = [
+    m.__table__  # type: ignore[attr-defined]
+    for m in (UnitCopy, TravelCopy, ExpertCopy, ContractCopy, RequestRow, Proposal, Exclusion, PlanRun)
+]
+
+
+def create_schema(engine: Engine) -> None:
+    create_tables(engine, TABLES)

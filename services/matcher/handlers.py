@@ -1,0 +1,201 @@
+"""Use cases of the matcher service, one transaction each: requests in, decisions back.
+
+The matcher keeps a copy of the reference data the contracts service publishes, owns the
+requests and its proposals, and remembers every (request, expert) pair that was declined or
+rejected so it never proposes it again. Planning itself is in `planner`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, select
+
+from services.matcher.db import (
+    HELD,
+    LIVE,
+    ContractCopy,
+    Exclusion,
+    ExpertCopy,
+    Proposal,
+    RequestRow,
+    TravelCopy,
+    UnitCopy,
+)
+from shared import messages as m
+from shared import subjects as s
+from shared.bus import Rejected
+from shared.db import add_event
+
+OPEN = ("open", "unmatched", "proposed")
+
+
+def local_today(offset_hours: int) -> dt.date:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=offset_hours)).date()
+
+
+# ------------------------------------------------------------------ commands
+def submit_request(session: Session, cmd: m.SubmitRequest, *, today: dt.date) -> m.Reply:
+    r = cmd.request
+    if session.get(UnitCopy, r.unit) is None:
+        raise Rejected(f"unknown unit {r.unit!r}", "request.unit")
+    if r.deadline < today:
+        raise Rejected(f"deadline {r.deadline} is already past (today is {today})", "request.deadline")
+    existing = session.get(RequestRow, r.id)
+    if existing is not None:
+        if existing.record == r.model_dump(mode="json"):
+            return m.Reply.success(request_id=r.id, status=existing.status)
+        raise Rejected(f"request id {r.id!r} is already used by another request", "request.id")
+    session.add(RequestRow(id=r.id, unit_id=r.unit, record=r.model_dump(mode="json"), submitted_by=cmd.by))
+    add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=cmd.by))
+    return m.Reply.success(request_id=r.id, status="open")
+
+
+def cancel_request(session: Session, cmd: m.CancelRequest) -> m.Reply:
+    row = session.get(RequestRow, cmd.request_id)
+    if row is None:
+        raise Rejected(f"unknown request {cmd.request_id!r}", "request_id")
+    if row.status in ("completed", "cancelled"):
+        raise Rejected(f"request {row.id} is already {row.status}", "request_id")
+    row.status = "cancelled"
+    for p in _proposals(session, row.id, *LIVE):
+        p.status = "cancelled"
+        session.add(p)
+    session.add(row)
+    add_event(
+        session, s.REQUEST_CANCELLED,
+        cmd.caused(m.RequestCancelled, request_id=row.id, unit_id=row.unit_id, by=cmd.by, reason=cmd.reason),
+    )
+    return m.Reply.success(request_id=row.id, status=row.status)
+
+
+# ------------------------------------------------------------------ reference data copies
+def copy_unit(session: Session, evt: m.UnitRegistered) -> None:
+    session.merge(UnitCopy(id=evt.unit.id, record=evt.unit.model_dump(mode="json", by_alias=True)))
+
+
+def copy_travel(session: Session, evt: m.TravelRegistered) -> None:
+    for t in evt.pairs:
+        session.merge(TravelCopy(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
+
+
+def copy_expert(session: Session, evt: m.ExpertRegistered) -> None:
+    row = session.get(ExpertCopy, evt.expert.id) or ExpertCopy(id=evt.expert.id, record={})
+    row.record = evt.expert.model_dump(mode="json")
+    session.add(row)
+
+
+def copy_contract(session: Session, evt: m.ContractRegistered) -> None:
+    row = session.get(ContractCopy, evt.contract.id) or ContractCopy(id=evt.contract.id, record={})
+    row.record = evt.contract.model_dump(mode="json")
+    session.add(row)
+
+
+def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
+    contract = session.get(ContractCopy, evt.contract_id)
+    if contract is None:
+        raise Rejected(f"balance for unknown contract {evt.contract_id!r}", "contract_id")
+    contract.hours_used = evt.hours_used
+    contract.budget_used_vnd = evt.budget_used_vnd
+    contract.active_assignments = evt.active_assignments
+    session.add(contract)
+    expert = session.get(ExpertCopy, evt.expert_id)
+    if expert is not None:
+        expert.committed_hours = evt.expert_committed_hours
+        session.add(expert)
+
+
+# ------------------------------------------------------------------ decisions
+def _proposals(session: Session, request_id: str, *states: str) -> list[Proposal]:
+    stmt = select(Proposal).where(Proposal.request_id == request_id, Proposal.status.in_(states))  # type: ignore[attr-defined]
+    return list(session.exec(stmt))
+
+
+def _set_proposal(session: Session, assignment_id: str, status: str) -> Proposal | None:
+    p = session.get(Proposal, assignment_id)
+    if p is not None:
+        p.status = status
+        session.add(p)
+    return p
+
+
+def refresh_request(session: Session, request_id: str) -> None:
+    """A request's status follows its proposals: open, proposed, approved, accepted."""
+    row = session.get(RequestRow, request_id)
+    if row is None or row.status in ("completed", "cancelled"):
+        return
+    slots = len(m.Request.model_validate(row.record).effective_slots())
+    live = _proposals(session, request_id, *LIVE)
+    by_status = {p.status for p in live}
+    if len(live) < slots:
+        row.status = "open"
+    elif by_status == {"accepted"}:
+        row.status = "accepted"
+    elif by_status <= set(HELD):
+        row.status = "approved"
+    else:
+        row.status = "proposed"
+    session.add(row)
+
+
+def on_approved(session: Session, evt: m.AssignmentApproved) -> None:
+    _set_proposal(session, evt.assignment_id, "approved")
+    refresh_request(session, evt.request_id)
+
+
+def on_accepted(session: Session, evt: m.AssignmentAccepted) -> None:
+    _set_proposal(session, evt.assignment_id, "accepted")
+    refresh_request(session, evt.request_id)
+
+
+def _exclude(session: Session, evt: m.AssignmentDecision, status: str, reason: str) -> None:
+    """A declined or rejected pair is never proposed again; the request goes back to matching."""
+    _set_proposal(session, evt.assignment_id, status)
+    session.merge(Exclusion(request_id=evt.request_id, expert_id=evt.expert_id, reason=reason[:500]))
+    refresh_request(session, evt.request_id)
+
+
+def on_rejected(session: Session, evt: m.AssignmentRejected) -> None:
+    _exclude(session, evt, "rejected", f"rejected by {evt.by}: {evt.reason}")
+
+
+def on_declined(session: Session, evt: m.AssignmentDeclined) -> None:
+    _exclude(session, evt, "declined", f"declined: {evt.reason}")
+
+
+def on_cancelled(session: Session, evt: m.AssignmentCancelled) -> None:
+    _set_proposal(session, evt.assignment_id, "cancelled")
+    refresh_request(session, evt.request_id)
+
+
+def on_completed(session: Session, evt: m.RequestCompleted) -> None:
+    row = session.get(RequestRow, evt.request_id)
+    if row is None:
+        raise Rejected(f"completion of unknown request {evt.request_id!r}", "request_id")
+    row.status = "completed"
+    session.add(row)
+    done = {a.assignment_id for a in evt.assignments}
+    for p in _proposals(session, evt.request_id, *LIVE):
+        p.status = "completed" if p.id in done and p.status == "accepted" else "cancelled"
+        session.add(p)
+
+
+# ------------------------------------------------------------------ queries
+def status(session: Session) -> m.Reply:
+    requests = [
+        dict(id=r.id, unit=r.unit_id, title=r.record.get("title"), priority=r.record.get("priority"),
+             hours=r.record.get("hours"), mode=r.record.get("mode"), deadline=r.record.get("deadline"),
+             status=r.status, reason_code=r.reason_code, reason=r.reason)
+        for r in session.exec(select(RequestRow).order_by(RequestRow.submitted_at, RequestRow.id))
+    ]
+    proposals = [
+        p.model_dump(mode="json")
+        for p in session.exec(select(Proposal).order_by(Proposal.created_at, Proposal.id))
+    ]
+    counts = {
+        "units": len(session.exec(select(UnitCopy.id)).all()),
+        "experts": len(session.exec(select(ExpertCopy.id)).all()),
+        "contracts": len(session.exec(select(ContractCopy.id)).all()),
+        "requests": len(requests),
+    }
+    return m.Reply.success(requests=requests, proposals=proposals, counts=counts)

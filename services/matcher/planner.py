@@ -1,0 +1,209 @@
+"""Re-planning: from the matcher's tables to a scenario, through the engine, back to proposals.
+
+What the engine sees: every request still needing an expert; experts and contracts with the
+ledger's balances; pending proposals and approved slots of those requests as pins (approved
+ones are taken out of the balances first, since the ledger already counts them); every
+declined or rejected pair as an exclusion. Its new assignments become proposals for staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlmodel import Session, select
+
+from services.matcher.db import (
+    HELD,
+    LIVE,
+    ContractCopy,
+    Exclusion,
+    ExpertCopy,
+    PlanRun,
+    Proposal,
+    RequestRow,
+    TravelCopy,
+    UnitCopy,
+)
+from services.matcher.handlers import OPEN, refresh_request
+from services.matcher.solver import Plan, solve
+from shared import messages as m
+from shared import subjects as s
+from shared.db import add_event, transaction
+from shared.scenario import Contract, Expert, Request, Scenario
+
+log = structlog.get_logger("planner")
+
+
+@dataclass
+class Snapshot:
+    scenario: Scenario
+    requests: dict[str, RequestRow]
+    pins: dict[tuple[str, int], Proposal] = field(default_factory=dict)
+
+
+def _held_usage(proposals: list[Proposal]) -> tuple[dict[str, list[Proposal]], dict[str, int]]:
+    by_contract: dict[str, list[Proposal]] = {}
+    by_expert: dict[str, int] = {}
+    for p in proposals:
+        if p.status in HELD:
+            by_contract.setdefault(p.contract_id, []).append(p)
+            by_expert[p.expert_id] = by_expert.get(p.expert_id, 0) + p.minutes
+    return by_contract, by_expert
+
+
+def _contract(row: ContractCopy, held: list[Proposal]) -> Contract:
+    rec = dict(row.record)
+    if row.hours_used is not None:
+        rec["hours_used"] = max(0.0, row.hours_used - sum(p.minutes for p in held) / 60)
+        rec["budget_used_vnd"] = max(0, (row.budget_used_vnd or 0) - sum(p.cost_vnd for p in held))
+        rec["active_assignments"] = max(0, (row.active_assignments or 0) - len(held))
+    return Contract.model_validate(rec)
+
+
+def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
+    rec = dict(row.record)
+    if row.committed_hours is not None:
+        rec["committed_hours"] = max(0.0, row.committed_hours - held_minutes / 60)
+    return Expert.model_validate(rec)
+
+
+def snapshot(session: Session, today: dt.date) -> Snapshot:
+    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.status.in_(OPEN)))}  # type: ignore[attr-defined]
+    proposals = [
+        p for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE)))  # type: ignore[attr-defined]
+        if p.request_id in rows
+    ]
+    held_c, held_e = _held_usage(proposals)
+    requests = [Request.model_validate(r.record) for r in rows.values()]
+    scenario = Scenario(
+        horizon={"start": today, "end": max([today, *(r.deadline for r in requests)])},
+        units=[u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))],
+        travel_minutes=[
+            {"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes}
+            for t in session.exec(select(TravelCopy))
+        ],
+        experts=[_expert(e, held_e.get(e.id, 0)) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
+        contracts=[_contract(c, held_c.get(c.id, [])) for c in session.exec(select(ContractCopy).order_by(ContractCopy.id))],
+        requests=sorted(requests, key=lambda r: r.id),
+        pinned=[{"request": p.request_id, "expert": p.expert_id, "contract": p.contract_id, "slot": p.slot} for p in proposals],
+        excluded=[
+            {"request": x.request_id, "expert": x.expert_id}
+            for x in session.exec(select(Exclusion)) if x.request_id in rows
+        ],
+    )
+    return Snapshot(scenario=scenario, requests=rows, pins={(p.request_id, p.slot): p for p in proposals})
+
+
+def digest(scenario: Scenario) -> tuple[str, str]:
+    text = scenario.model_dump_json(by_alias=True)
+    return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int) -> Plan:
+    plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    if plan.status == "infeasible" and snap.scenario.pinned:
+        # Balances moved under the pending proposals (a manual change, an import): let go of
+        # the proposals staff have not decided on, keep the approved ones, and plan again.
+        log.warning("pins_infeasible", reason=plan.reason)
+        held = [p for p in snap.scenario.pinned if snap.pins[(p.request, p.slot)].status in HELD]
+        snap.scenario = snap.scenario.model_copy(update={"pinned": held})
+        plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    return plan
+
+
+def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message) -> int:
+    """Write what the plan decided; returns the number of new proposals."""
+    text, sha = digest(snap.scenario)
+    run = PlanRun(input_sha256=sha, scenario=text, status=plan.status, seconds=round(seconds, 3),
+                  objective=plan.objective.model_dump(mode="json") if plan.objective else {})
+    session.add(run)
+    session.flush()
+    kept = {(p.request, p.slot) for p in snap.scenario.pinned}
+    for key, pin in snap.pins.items():
+        if key not in kept and pin.status == "pending":
+            _withdraw(session, pin, cause, "the plan changed under it")
+    new = 0
+    by_id = {r.id: r for r in snap.scenario.requests}
+    for a in plan.assignments:
+        if (a.request, a.slot) in kept:
+            continue
+        row = session.get(RequestRow, a.request, with_for_update=True)
+        if row is None or row.status not in OPEN or _slot_taken(session, a.request, a.slot):
+            continue  # changed since the snapshot (a cancellation, another matcher instance)
+        p = Proposal(id=f"a-{uuid.uuid4().hex[:10]}", request_id=a.request, slot=a.slot, expert_id=a.expert,
+                     contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
+                     minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=run.id)
+        session.add(p)
+        add_event(session, s.ASSIGNMENT_PROPOSED, cause.caused(
+            m.AssignmentProposed, assignment_id=p.id, request=by_id[a.request], slot=a.slot,
+            expert_id=a.expert, expert_name=_expert_name(snap.scenario, a.expert), contract_id=a.contract,
+            mode=a.mode, travel_minutes=a.travel_minutes, minutes=a.minutes, cost_vnd=a.cost_vnd,
+            explanation=_explanation(a), plan_input_sha256=sha,
+        ))
+        new += 1
+    run.proposed = new
+    session.flush()
+    _mark_requests(session, snap, plan, cause)
+    return new
+
+
+def _slot_taken(session: Session, request_id: str, slot: int) -> bool:
+    stmt = select(Proposal.id).where(
+        Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(LIVE)  # type: ignore[attr-defined]
+    )
+    return session.exec(stmt).first() is not None
+
+
+def _withdraw(session: Session, p: Proposal, cause: m.Message, reason: str) -> None:
+    p.status = "withdrawn"
+    session.add(p)
+    add_event(session, s.ASSIGNMENT_WITHDRAWN, cause.caused(
+        m.AssignmentWithdrawn, assignment_id=p.id, request_id=p.request_id, expert_id=p.expert_id, reason=reason))
+
+
+def _expert_name(scenario: Scenario, expert_id: str) -> str:
+    return next((e.name for e in scenario.experts if e.id == expert_id), expert_id)
+
+
+def _explanation(a: Any) -> dict[str, Any]:
+    exp = getattr(a, "explanation", None)
+    if exp is None:
+        return {}
+    return exp.model_dump(mode="json") if hasattr(exp, "model_dump") else dict(exp)
+
+
+def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message) -> None:
+    unassigned = {u.request: u for u in plan.unassigned}
+    for rid in snap.requests:
+        refresh_request(session, rid)
+        row = session.get(RequestRow, rid)
+        u = unassigned.get(rid)
+        if row is None or u is None or row.status not in ("open", "unmatched"):
+            continue
+        code, text = u.code, u.message
+        if (row.status, row.reason_code, row.reason) != ("unmatched", code, text):
+            row.status, row.reason_code, row.reason = "unmatched", code, text
+            session.add(row)
+            add_event(session, s.REQUEST_UNMATCHED, cause.caused(
+                m.RequestUnmatched, request_id=rid, unit_id=row.unit_id, reason_code=code, reason=text))
+
+
+def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, seed: int, cause: m.Message) -> int:
+    """One re-solve: read, solve outside any transaction, then write in one transaction."""
+    with Session(engine) as session:
+        snap = snapshot(session, today)
+    if not snap.requests:
+        return 0
+    started = time.monotonic()
+    plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    seconds = time.monotonic() - started
+    with transaction(engine) as session:
+        new = apply(session, snap, plan, seconds=seconds, cause=cause)
+    log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new, seconds=round(seconds, 2))
+    return new

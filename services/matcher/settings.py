@@ -1,0 +1,17 @@
+"""Settings of the matcher service (environment prefix `MATCHER_`)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class MatcherSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MATCHER_", extra="ignore", frozen=True)
+
+    service: str = "matcher"
+    time_limit_s: float = Field(default=5.0, gt=0, le=600, description="per re-solve")
+    workers: int = Field(default=2, ge=1, le=64)
+    seed: int = 0
+    debounce_s: float = Field(default=0.3, ge=0, description="batch changes before a re-solve")
+    timezone_offset_hours: int = Field(default=7, description="Vietnam: the day a deadline falls")

@@ -5,8 +5,8 @@ A service module builds one `Service`, registers its use cases with `command`, `
 typed message in, one use case in a worker thread, exactly once per message id, `Reply` out.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: handlers below annotate their parameter with a model
+# chosen at run time, which FastStream must see as a class, not a string.
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -47,7 +47,7 @@ class Service:
         *,
         events: dict[str, type[Message]],
         create_schema: Callable[[Engine], None],
-        on_started: Callable[[Service], Any] | None = None,
+        on_started: "Callable[[Service], Any] | None" = None,
     ) -> None:
         self.settings = settings
         self.name = settings.service

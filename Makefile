@@ -1,0 +1,36 @@
+# The catalogue of commands. `make run` and `make test` are all a newcomer needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## Start the whole system on the embedded default (NATS + services, data under ./var/).
+run: $(STAMP)
+	$(BIN)/expertshare up
+
+## Run every test: unit, integration (real nats-server, SQLite, PostgreSQL if EXPERTSHARE_TEST_PG), e2e.
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared services cli scenarios tests bench
+	$(BIN)/lint-imports
+
+## Solver benchmark: figures go into docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python bench/bench_solver.py
+
+## Regenerate the AsyncAPI document of every subject (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/python -m cli.asyncapi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,42 @@
+"""The project's promises about its own files: compose names every service, docs are current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli.asyncapi import DOCS, SERVICES, document
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_compose_parses_and_runs_every_service_from_one_image() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    for name in SERVICES:
+        assert name in services, f"compose.yaml has no {name} service"
+        assert services[name]["command"] == ["python", "-m", f"services.{name}"]
+        assert services[name]["build"] == "."
+        env = services[name]["environment"]
+        assert env["NATS_URL"].count("nats://") == 3, "services must know every NATS node"
+        assert env[f"{name.upper()}_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert {"nats1", "nats2", "nats3", "postgres"} <= set(services)
+    for node in ("nats1", "nats2", "nats3"):
+        assert "-c" in services[node]["command"]
+
+
+def test_nats_config_enables_jetstream_cluster() -> None:
+    text = (ROOT / "deploy" / "nats.conf").read_text()
+    assert "jetstream" in text and "cluster" in text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_asyncapi_document_is_current(service: str) -> None:
+    committed = DOCS / f"{service}.json"
+    assert committed.exists(), f"run `make docs` to write {committed}"
+    assert json.loads(committed.read_text()) == json.loads(document(service)), (
+        f"{committed} is stale: run `make docs`"
+    )

@@ -117,8 +117,11 @@ def make_broker(url: str, *, name: str, **kwargs: object) -> NatsBroker:
     """A broker that keeps reconnecting through a NATS restart (nats-py stops after 60 tries)."""
     import logging
 
+    import structlog
+
     return NatsBroker(
         url.split(","),
+        logger=structlog.get_logger("faststream"),
         log_level=logging.DEBUG,
         name=name,
         allow_reconnect=True,

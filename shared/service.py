@@ -118,7 +118,7 @@ class Service:
             yield
             await self.relay.stop()
 
-        app = FastStream(self.broker, lifespan=lifespan)
+        app = FastStream(self.broker, lifespan=lifespan, logger=structlog.get_logger("faststream"))
 
         @app.after_startup
         async def _started() -> None:

@@ -1,0 +1,158 @@
+"""Delivery semantics on a real nats-server: retries then a dead letter, exactly-once effects,
+the outbox surviving a NATS outage, and clients reconnecting through a NATS restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import nats
+import pytest
+from sqlmodel import Session, select
+
+from shared import subjects as s
+from shared.bus import Rejected
+from shared.db import OutboxRow, ProcessedMessage, add_event, create_tables, transaction
+from shared.messages import GetStatus, Message, Reply, RequestCancelled
+from shared.nats import free_port, start_nats
+from shared.service import Service
+from shared.settings import ServiceSettings
+
+
+class Probe:
+    """A tiny service: counts what it handles, fails on demand."""
+
+    def __init__(self, url: str, db_url: str, name: str = "probe") -> None:
+        settings = ServiceSettings(service=name, nats_url=url, database_url=db_url, max_deliver=3)
+        self.svc = Service(settings, events={}, create_schema=lambda e: create_tables(e, []))
+        self.handled: list[str] = []
+        self.fail_times = 0
+        self.svc.event(s.REQUEST_CANCELLED, RequestCancelled, self.on_cancelled, name="cancelled", description="test")
+        self.svc.command("probe.thing.do", Message, self.do, description="test")
+
+    def on_cancelled(self, session: Session, evt: RequestCancelled) -> None:
+        if evt.reason == "refuse":
+            raise Rejected("this one is refused", "reason")
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise RuntimeError("database briefly unavailable")
+        self.handled.append(evt.request_id)
+
+    def do(self, session: Session, cmd: Message) -> Reply:
+        add_event(session, s.REQUEST_CANCELLED, cmd.caused(RequestCancelled, request_id="from-outbox", unit_id="u", by="t"))
+        return Reply.success(n=len(self.handled))
+
+    async def __aenter__(self) -> Probe:
+        self.svc._create_schema(self.svc.engine)
+        await self.svc.broker.start()
+        self.svc.relay.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.svc.relay.stop()
+        await self.svc.broker.stop()
+
+
+async def publish(url: str, evt: RequestCancelled) -> None:
+    nc = await nats.connect(url)
+    await nc.jetstream().publish(s.REQUEST_CANCELLED, evt.model_dump_json().encode(), stream="MATCHER")
+    await nc.drain()
+
+
+async def eventually(check, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.1)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    assert check()
+
+
+def evt(rid: str, reason: str = "") -> RequestCancelled:
+    return RequestCancelled(request_id=rid, unit_id="u1", by="test", reason=reason)
+
+
+@pytest.fixture
+def fresh_nats(tmp_path: Path):  # type: ignore[no-untyped-def]
+    server = start_nats(tmp_path / "nats", free_port())
+    yield server
+    server.stop()
+
+
+async def test_duplicate_event_changes_nothing_twice(fresh_nats, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    async with Probe(fresh_nats.url, db_url) as probe:
+        e = evt("r1")
+        await publish(fresh_nats.url, e)
+        await publish(fresh_nats.url, e)  # same event id: a duplicate
+        await publish(fresh_nats.url, evt("r2"))
+        await eventually(lambda: "r2" in probe.handled)
+        await asyncio.sleep(0.3)
+        assert probe.handled == ["r1", "r2"]
+
+
+async def test_failing_handler_is_retried_then_succeeds(fresh_nats, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    async with Probe(fresh_nats.url, db_url) as probe:
+        probe.fail_times = 2  # fails twice, max_deliver is 3
+        await publish(fresh_nats.url, evt("r1"))
+        await eventually(lambda: probe.handled == ["r1"], timeout=20)
+
+
+async def test_always_failing_message_is_dead_lettered_not_retried_forever(fresh_nats, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    async with Probe(fresh_nats.url, db_url) as probe:
+        probe.fail_times = 100
+        await publish(fresh_nats.url, evt("r1"))
+        await publish(fresh_nats.url, evt("r2", reason="refuse"))
+        letters = await read_dead_letters(fresh_nats.url, want=2, timeout=25)
+        reasons = sorted(d["reason"] for d in letters)
+        assert reasons[0].startswith("failed after 3 deliveries: RuntimeError: database briefly unavailable")
+        assert reasons[1] == "refused: this one is refused"
+        assert probe.fail_times == 100 - 3 and probe.handled == []
+
+
+async def read_dead_letters(url: str, want: int, timeout: float) -> list[dict]:
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    out: list[dict] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            sub = await js.pull_subscribe("deadletter.>", durable=None, stream="DEADLETTER")
+            msgs = await sub.fetch(want, timeout=0.5)
+            out = [json.loads(m.data) for m in msgs]
+            await sub.unsubscribe()
+            if len(out) >= want:
+                break
+            await asyncio.sleep(0.5)
+        except (nats.errors.TimeoutError, nats.js.errors.NotFoundError):
+            await asyncio.sleep(0.5)
+    await nc.drain()
+    return out
+
+
+async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url: str) -> None:
+    port = free_port()
+    server = start_nats(tmp_path / "nats", port)
+    probe = Probe(server.url, db_url)
+    try:
+        async with probe:
+            nc = await nats.connect(server.url)
+            reply = Reply.model_validate_json((await nc.request("probe.thing.do", Message().model_dump_json().encode(), timeout=5)).data)
+            assert reply.ok
+            await eventually(lambda: "from-outbox" in probe.handled)
+            await nc.close()
+            server.stop()
+            # NATS is down: a change made now waits in the outbox
+            with transaction(probe.svc.engine) as session:
+                add_event(session, s.REQUEST_CANCELLED, evt("written-while-down"))
+            await asyncio.sleep(1.5)
+            server = start_nats(tmp_path / "nats", port)  # same store: the streams are still there
+            await eventually(lambda: "written-while-down" in probe.handled, timeout=30)
+            with Session(probe.svc.engine) as session:
+                assert all(r.published_at for r in session.exec(select(OutboxRow)))
+                assert len(session.exec(select(ProcessedMessage)).all()) == 3
+            nc = await nats.connect(server.url)  # and commands are answered again
+            reply = Reply.model_validate_json((await nc.request("probe.thing.do", GetStatus().model_dump_json().encode(), timeout=5)).data)
+            assert reply.ok
+            await nc.close()
+    finally:
+        server.stop()

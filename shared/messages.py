@@ -137,6 +137,7 @@ class AssignmentWithdrawn(Message):
 class RegisterReference(Message):
     """Units, travel times, experts and contracts to add or replace (a load, in chunks)."""
 
+    by: Name = "import"
     units: list[Unit] = Field(default_factory=list, max_length=5000)
     travel_minutes: list[TravelTime] = Field(default_factory=list, max_length=50000)
     experts: list[Expert] = Field(default_factory=list, max_length=5000)
@@ -178,6 +179,11 @@ class CompleteRequest(Message):
     by: Name
     rating: int | None = Field(default=None, ge=1, le=5)
     comment: Text = ""
+
+
+class GetAudit(Message):
+    subject: str | None = Field(default=None, max_length=120, description="e.g. assignment:a-1")
+    limit: int = Field(default=1000, ge=1, le=100_000)
 
 
 # ---------------------------------------------------------------- contracts: events

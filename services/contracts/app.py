@@ -47,6 +47,10 @@ def build(settings: ContractsSettings | None = None) -> Service:
                 description="The commune confirms completion: what was not used is released.")
     svc.query(s.CONTRACTS_STATUS_GET, m.GetStatus, lambda session, _q: h.status(session),
               description="Assignments and contract balances.")
+    svc.query(s.AUDIT_GET, m.GetAudit, h.audit_trail,
+              description="The audit trail: every decision, who, when, before and after.")
+    svc.query(s.AUDIT_VERIFY_GET, m.GetStatus, h.audit_verify,
+              description="Recompute the audit trail's hash chain: is it intact?")
     svc.event(s.ASSIGNMENT_PROPOSED, m.AssignmentProposed, h.record_proposal, name="proposals",
               description="Record the matcher's proposals, waiting for staff.")
     svc.event(s.ASSIGNMENT_WITHDRAWN, m.AssignmentWithdrawn, h.withdraw_proposal, name="withdrawals",

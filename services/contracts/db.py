@@ -112,11 +112,12 @@ class LedgerLine(SQLModel, table=True):
     )
 
 
-TABLES = [
-    m.__table__  # type: ignore[attr-defined]
-    for m in (UnitRow, TravelRow, ExpertRow, ContractRow, AssignmentRow, LedgerLine)
-]
+def _tables() -> list[object]:
+    from services.contracts.audit import AuditEntry, AuditHead
+
+    models = (UnitRow, TravelRow, ExpertRow, ContractRow, AssignmentRow, LedgerLine, AuditEntry, AuditHead)
+    return [m.__table__ for m in models]  # type: ignore[attr-defined]
 
 
 def create_schema(engine: Engine) -> None:
-    create_tables(engine, TABLES)
+    create_tables(engine, _tables())

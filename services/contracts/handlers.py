@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from services.contracts import ledger
+from services.contracts import audit, ledger
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, TravelRow, UnitRow
 from shared import messages as m
 from shared import subjects as s
@@ -39,6 +39,10 @@ def register_reference(session: Session, cmd: m.RegisterReference) -> m.Reply:
         add_event(session, s.CONTRACT_REGISTERED, cmd.caused(m.ContractRegistered, contract=c))
         session.flush()
         publish_balance(session, cmd, row)
+    audit.record(session, actor=cmd.by, action="register", subject="reference",
+                 after={"units": [u.id for u in cmd.units], "experts": [e.id for e in cmd.experts],
+                        "contracts": [c.model_dump(mode="json") for c in cmd.contracts]},
+                 correlation_id=cmd.correlation_id)
     return m.Reply.success(
         units=len(cmd.units), experts=len(cmd.experts), contracts=len(cmd.contracts),
         travel_minutes=len(cmd.travel_minutes),
@@ -131,6 +135,11 @@ def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
             explanation=evt.explanation, plan_input_sha256=evt.plan_input_sha256,
         )
     )
+    audit.record(session, actor="matcher", action="propose", subject=f"assignment:{evt.assignment_id}",
+                 after={"status": "proposed", "expert": evt.expert_id, "contract": evt.contract_id,
+                        "minutes": evt.minutes, "cost_vnd": evt.cost_vnd},
+                 detail={"request": r.id, "explanation": evt.explanation, "plan_input_sha256": evt.plan_input_sha256},
+                 correlation_id=evt.correlation_id)
 
 
 def withdraw_proposal(session: Session, evt: m.AssignmentWithdrawn) -> None:
@@ -160,6 +169,20 @@ def _set(a: AssignmentRow, status: str, by: str, note: str = "") -> None:
     a.status, a.decided_by, a.note, a.updated_at = status, by, note, utcnow()
 
 
+def _audit(session: Session, cause: m.Message, a: AssignmentRow, action: str, before: str, by: str,
+           note: str = "", moved: ledger.Movement | None = None) -> None:
+    """One trail entry per decision, with the solver's reason and the contract line charged."""
+    detail: dict[str, object] = {"request": a.request_id, "unit": a.unit_id, "expert": a.expert_id, "note": note}
+    if moved is not None:
+        detail["contract_line"] = {"contract": a.contract_id, "minutes": moved.minutes, "vnd": moved.vnd}
+    if action == "approve":
+        detail["explanation"] = a.explanation
+        detail["plan_input_sha256"] = a.plan_input_sha256
+    audit.record(session, actor=by, action=action, subject=f"assignment:{a.id}",
+                 before={"status": before}, after={"status": a.status}, detail=detail,
+                 correlation_id=cause.correlation_id)
+
+
 def _decision(a: AssignmentRow) -> dict[str, str]:
     return dict(
         assignment_id=a.id, request_id=a.request_id, unit_id=a.unit_id,
@@ -173,6 +196,7 @@ def approve(session: Session, cmd: m.ApproveAssignment) -> m.Reply:
     moved = ledger.reserve(session, a, cmd.by)
     _set(a, "approved", cmd.by, cmd.comment)
     session.add(a)
+    _audit(session, cmd, a, "approve", "proposed", cmd.by, cmd.comment, moved)
     add_event(
         session,
         s.ASSIGNMENT_APPROVED,
@@ -190,6 +214,7 @@ def reject(session: Session, cmd: m.RejectAssignment) -> m.Reply:
     _require(a, "proposed")
     _set(a, "rejected", cmd.by, cmd.reason)
     session.add(a)
+    _audit(session, cmd, a, "reject", "proposed", cmd.by, cmd.reason)
     add_event(session, s.ASSIGNMENT_REJECTED, cmd.caused(m.AssignmentRejected, **_decision(a), by=cmd.by, reason=cmd.reason))
     return m.Reply.success(assignment_id=a.id, status=a.status)
 
@@ -205,6 +230,7 @@ def accept(session: Session, cmd: m.AcceptAssignment) -> m.Reply:
     _require(a, "approved")
     _set(a, "accepted", cmd.expert_id)
     session.add(a)
+    _audit(session, cmd, a, "accept", "approved", cmd.expert_id)
     add_event(session, s.ASSIGNMENT_ACCEPTED, cmd.caused(m.AssignmentAccepted, **_decision(a)))
     return m.Reply.success(assignment_id=a.id, status=a.status)
 
@@ -215,9 +241,11 @@ def decline(session: Session, cmd: m.DeclineAssignment) -> m.Reply:
     _require(a, *LIVE)
     if a.logged_minutes:
         raise Rejected(f"assignment {a.id} already has hours logged; ask staff to close it", "assignment_id")
+    before = a.status
     moved = ledger.release(session, a, cmd.expert_id)
     _set(a, "declined", cmd.expert_id, cmd.reason)
     session.add(a)
+    _audit(session, cmd, a, "decline", before, cmd.expert_id, cmd.reason, moved)
     add_event(
         session, s.ASSIGNMENT_DECLINED,
         cmd.caused(m.AssignmentDeclined, **_decision(a), reason=cmd.reason, released_minutes=moved.minutes, released_vnd=moved.vnd),
@@ -240,6 +268,7 @@ def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
         )
     moved = ledger.consume(session, a, worked, cmd.expert_id)
     session.add(a)
+    _audit(session, cmd, a, "log_hours", a.status, cmd.expert_id, cmd.note, moved)
     add_event(
         session, s.HOURS_LOGGED,
         cmd.caused(m.HoursLogged, **_decision(a), minutes=worked, cost_vnd=moved.vnd,
@@ -260,10 +289,12 @@ def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
     done = []
     for a in rows:
         if a.status in LIVE:
+            before = a.status
             moved = ledger.release(session, a, cmd.by)
             released_m, released_v = released_m + moved.minutes, released_v + moved.vnd
             _set(a, "completed" if a.status == "accepted" else "cancelled", cmd.by, cmd.comment)
             session.add(a)
+            _audit(session, cmd, a, "complete", before, cmd.by, cmd.comment, moved)
             done.append(m.AssignmentDecision(**_decision(a)))
     add_event(
         session, s.REQUEST_COMPLETED,
@@ -282,8 +313,10 @@ def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
         if a.status == "proposed":
             _set(a, "withdrawn", evt.by, "request cancelled")
         elif a.status in LIVE:
+            before = a.status
             moved = ledger.release(session, a, evt.by)
             _set(a, "cancelled", evt.by, evt.reason)
+            _audit(session, evt, a, "cancel", before, evt.by, evt.reason, moved)
             add_event(
                 session, s.ASSIGNMENT_CANCELLED,
                 evt.caused(m.AssignmentCancelled, **_decision(a), reason=evt.reason or "request cancelled",
@@ -318,3 +351,13 @@ def status(session: Session) -> m.Reply:
         "experts": len(session.exec(select(ExpertRow.id)).all()),
     }
     return m.Reply.success(assignments=assignments, contracts=contracts, counts=counts)
+
+
+def audit_trail(session: Session, q: m.GetAudit) -> m.Reply:
+    return m.Reply.success(entries=audit.rows(session, subject=q.subject, limit=q.limit))
+
+
+def audit_verify(session: Session, _q: m.Message) -> m.Reply:
+    problems = audit.verify(session)
+    head = session.get(audit.AuditHead, 1)
+    return m.Reply.success(intact=not problems, problems=problems, entries=head.seq if head else 0)

@@ -201,6 +201,43 @@ def inbox(
         views.print_inbox(party, data)
 
 
+audit_app = typer.Typer(help="Home-affairs staff: the tamper-evident audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.callback(invoke_without_command=True)
+def audit(
+    ctx: typer.Context,
+    subject: str | None = typer.Option(None, help="Only one thing, e.g. assignment:a-1f2e3d."),
+    csv: Path | None = typer.Option(None, help="Write the trail to this CSV file."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Print the audit trail (or export it as CSV)."""
+    if ctx.invoked_subcommand:
+        return
+    q = build(m.GetAudit, subject=subject)
+    entries = call(lambda c: c.ok(s.AUDIT_GET, q, timeout=60))["entries"]
+    if csv is not None:
+        views.write_audit_csv(csv, entries)
+        typer.echo(f"wrote {len(entries)} entries to {csv}")
+    elif as_json:
+        typer.echo(dumps(entries))
+    else:
+        views.print_audit(entries)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain: any edited or deleted entry is reported (exit status 1)."""
+    data = call(lambda c: c.ok(s.AUDIT_VERIFY_GET, m.GetStatus(), timeout=120))
+    if data["intact"]:
+        typer.echo(f"audit trail intact: {data['entries']} entries")
+        return
+    for problem in data["problems"]:
+        typer.echo(f"TAMPERED: {problem}", err=True)
+    raise typer.Exit(1)
+
+
 def _register_solver_commands() -> None:
     try:
         from cli.solve_commands import register

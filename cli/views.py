@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -83,3 +86,28 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
     if kind == "request.completed":
         return f"completed {e['request_id']}"
     return None
+
+
+AUDIT_COLUMNS = ("seq", "at", "actor", "action", "subject", "before", "after", "detail", "correlation_id",
+                 "prev_hash", "hash")
+
+
+def write_audit_csv(path: Path, entries: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(AUDIT_COLUMNS)
+        for e in entries:
+            w.writerow([json.dumps(e[c], ensure_ascii=False) if isinstance(e[c], dict) else e[c]
+                        for c in AUDIT_COLUMNS])
+
+
+def print_audit(entries: list[dict[str, Any]]) -> None:
+    t = Table(title="Audit trail")
+    for col in ("#", "when (UTC)", "who", "what", "on", "change", "contract line"):
+        t.add_column(col)
+    for e in entries:
+        line = e["detail"].get("contract_line")
+        change = f"{e['before'].get('status', '')} -> {e['after'].get('status', '')}" if e["before"] else ""
+        t.add_row(str(e["seq"]), e["at"][:19], e["actor"], e["action"], e["subject"], change,
+                  f"{line['contract']}: {line['minutes'] / 60:g} h, {dong(line['vnd'])}" if line else "")
+    console.print(t)

@@ -107,6 +107,7 @@ class RequestCancelled(Message):
 class RequestUnmatched(Message):
     request_id: str
     unit_id: str
+    title: str = ""
     reason_code: str
     reason: str
 

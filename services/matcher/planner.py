@@ -191,7 +191,8 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
             row.status, row.reason_code, row.reason = "unmatched", code, text
             session.add(row)
             add_event(session, s.REQUEST_UNMATCHED, cause.caused(
-                m.RequestUnmatched, request_id=rid, unit_id=row.unit_id, reason_code=code, reason=text))
+                m.RequestUnmatched, request_id=rid, unit_id=row.unit_id, title=row.record.get("title", ""),
+                reason_code=code, reason=text))
 
 
 def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, seed: int, cause: m.Message) -> int:

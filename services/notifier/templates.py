@@ -1,0 +1,90 @@
+"""What each party reads, in Vietnamese (the default) and English.
+
+A template is a subject and a plain-text body with named fields; `render` formats dates as
+dd/mm/yyyy, money as `1.500.000 ₫` and the work mode in the reader's language. A field missing
+from the data is an error, never a silent blank: the tests render every template in both languages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+LANGUAGES = ("vi", "en")
+
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "request_received": {
+        "vi": ("Đã nhận yêu cầu {request_id}", "{unit_name} đã gửi yêu cầu «{title}» ({hours} giờ, hạn {deadline}).\nHệ thống đang tìm chuyên gia phù hợp."),
+        "en": ("Request {request_id} received", "{unit_name} asked for «{title}» ({hours} h, by {deadline}).\nWe are looking for an expert."),
+    },
+    "proposal_waiting": {
+        "vi": ("Đề xuất {assignment_id} chờ phê duyệt", "Yêu cầu {request_id} «{title}» của {unit_name}: đề xuất {expert_name}, {mode}, {hours} giờ, chi phí {cost}.\nLý do: {why}\nPhê duyệt: expertshare approve {assignment_id} --by <tên>"),
+        "en": ("Proposal {assignment_id} awaits approval", "Request {request_id} «{title}» of {unit_name}: {expert_name}, {mode}, {hours} h, cost {cost}.\nWhy: {why}\nApprove: expertshare approve {assignment_id} --by <name>"),
+    },
+    "request_matched": {
+        "vi": ("Đã tìm được chuyên gia cho yêu cầu {request_id}", "{expert_name} được đề xuất hỗ trợ «{title}», {mode}, {hours} giờ. Đang chờ Sở Nội vụ phê duyệt."),
+        "en": ("An expert was found for request {request_id}", "{expert_name} is proposed for «{title}», {mode}, {hours} h. Waiting for home-affairs approval."),
+    },
+    "request_unmatched": {
+        "vi": ("Chưa có chuyên gia cho yêu cầu {request_id}", "Yêu cầu «{title}» của {unit_name} chưa được đáp ứng: {reason}"),
+        "en": ("No expert yet for request {request_id}", "Request «{title}» of {unit_name} is not covered yet: {reason}"),
+    },
+    "task_new": {
+        "vi": ("Nhiệm vụ mới {assignment_id} tại {unit_name}", "Bạn được giao hỗ trợ «{title}» tại {unit_name}, {mode}, {hours} giờ, hạn {deadline}.\nNhận: expertshare accept {assignment_id} --expert {expert_id}\nTừ chối: expertshare decline {assignment_id} --expert {expert_id} --reason <lý do>"),
+        "en": ("New task {assignment_id} at {unit_name}", "You are assigned «{title}» at {unit_name}, {mode}, {hours} h, by {deadline}.\nAccept: expertshare accept {assignment_id} --expert {expert_id}\nDecline: expertshare decline {assignment_id} --expert {expert_id} --reason <why>"),
+    },
+    "request_approved": {
+        "vi": ("Yêu cầu {request_id} đã được phê duyệt", "{expert_name} sẽ hỗ trợ «{title}», {mode}, {hours} giờ, trước {deadline}."),
+        "en": ("Request {request_id} approved", "{expert_name} will help with «{title}», {mode}, {hours} h, by {deadline}."),
+    },
+    "task_accepted": {
+        "vi": ("{expert_name} đã nhận nhiệm vụ {assignment_id}", "{expert_name} đã nhận hỗ trợ «{title}» tại {unit_name}."),
+        "en": ("{expert_name} accepted task {assignment_id}", "{expert_name} accepted «{title}» at {unit_name}."),
+    },
+    "task_declined": {
+        "vi": ("{expert_name} đã từ chối nhiệm vụ {assignment_id}", "{expert_name} từ chối «{title}» tại {unit_name} ({reason}). Hệ thống sẽ tìm chuyên gia khác."),
+        "en": ("{expert_name} declined task {assignment_id}", "{expert_name} declined «{title}» at {unit_name} ({reason}). Another expert will be sought."),
+    },
+    "task_cancelled": {
+        "vi": ("Nhiệm vụ {assignment_id} đã bị hủy", "Nhiệm vụ «{title}» tại {unit_name} đã bị hủy: {reason}"),
+        "en": ("Task {assignment_id} cancelled", "Task «{title}» at {unit_name} was cancelled: {reason}"),
+    },
+    "hours_logged": {
+        "vi": ("{expert_name} đã ghi {hours} giờ cho yêu cầu {request_id}", "Tổng cộng {total_hours} giờ đã làm cho «{title}»."),
+        "en": ("{expert_name} logged {hours} h on request {request_id}", "{total_hours} h worked on «{title}» so far."),
+    },
+    "request_completed": {
+        "vi": ("Yêu cầu {request_id} đã hoàn thành", "{unit_name} xác nhận đã hoàn thành «{title}». Cảm ơn!"),
+        "en": ("Request {request_id} completed", "{unit_name} confirmed «{title}» is done. Thank you!"),
+    },
+    "balance_low": {
+        "vi": ("Hợp đồng {contract_id} sắp hết hạn mức", "Hợp đồng {contract_id} ({expert_name}) còn {hours_left} giờ trên {hours_cap} giờ và {budget_left} ngân sách."),
+        "en": ("Contract {contract_id} is running low", "Contract {contract_id} ({expert_name}) has {hours_left} h of {hours_cap} h and {budget_left} of budget left."),
+    },
+}
+
+MODES = {"vi": {"onsite": "trực tiếp", "remote": "từ xa"}, "en": {"onsite": "on site", "remote": "remotely"}}
+
+
+def dong(vnd: int | None, language: str = "vi") -> str:
+    if vnd is None:
+        return "không giới hạn" if language == "vi" else "unlimited"
+    return f"{vnd:,} ₫".replace(",", ".")
+
+
+def _value(key: str, value: Any, language: str) -> Any:
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if key == "mode":
+        return MODES[language].get(value, value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value
+
+
+def render(kind: str, language: str, **fields: Any) -> tuple[str, str]:
+    """Subject and body of one notification; raises KeyError naming a missing field."""
+    lang = language if language in LANGUAGES else "vi"
+    subject, body = TEMPLATES[kind][lang]
+    values = {k: _value(k, v, lang) for k, v in fields.items()}
+    return subject.format(**values), body.format(**values)

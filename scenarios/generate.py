@@ -1,0 +1,90 @@
+"""Realistic scenarios: real communes (from the `vietnam-provinces` package), plausible experts,
+contracts and requests, deterministic for a seed.
+
+The package has no coordinates, so each commune gets a location drawn inside its province's rough
+box; networks are mostly weak or ok, as in the mountains. Instances are tight like the provinces'
+own: far more hours requested than the experts can give.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from vietnam_provinces import Province, Ward
+
+from shared.scenario import SKILLS, Scenario
+
+TUYEN_QUANG = 8
+# Rough (lat, lon) boxes; provinces not listed get a box around the country's middle.
+BOXES = {TUYEN_QUANG: (21.5, 23.3, 104.8, 105.9)}
+DEFAULT_BOX = (11.0, 21.0, 105.0, 108.5)
+SKILL_NAMES = list(SKILLS)
+
+
+def communes(provinces: list[int] | None) -> list[tuple[Any, str]]:
+    wanted = set(provinces) if provinces else None
+    names = {int(p.code): p.name for p in Province.iter_all()}
+    return [(w, names[int(w.province_code)]) for w in Ward.iter_all()
+            if wanted is None or int(w.province_code) in wanted]
+
+
+def _unit(rng: random.Random, ward: Any, province: str, code: int) -> dict[str, Any]:
+    la0, la1, lo0, lo1 = BOXES.get(code, DEFAULT_BOX)
+    return {"id": f"w{int(ward.code)}", "name": ward.name, "province": province,
+            "network": rng.choices(["weak", "ok", "good"], [4, 5, 1])[0],
+            "location": {"lat": round(rng.uniform(la0, la1), 5), "lon": round(rng.uniform(lo0, lo1), 5)}}
+
+
+def _expert(rng: random.Random, i: int, home: str) -> dict[str, Any]:
+    kind = rng.choices(["shared", "contract", "community"], [3, 4, 3])[0]
+    skills = {s: rng.randint(2, 5) for s in rng.sample(SKILL_NAMES, rng.randint(2, 5))}
+    return {"id": f"e{i}", "name": f"Expert {i}", "home_unit": home, "kind": kind, "skills": skills,
+            "languages": ["vi"] + (["dao"] if rng.random() < 0.1 else []) + (["tay"] if rng.random() < 0.1 else []),
+            "remote": rng.random() < 0.8, "onsite": rng.random() < 0.85,
+            "max_travel_minutes": rng.choice([60, 90, 120, 180]), "capacity_hours": rng.choice([16, 24, 32, 40])}
+
+
+def _contract(rng: random.Random, e: dict[str, Any], start: dt.date, unit_ids: list[str]) -> dict[str, Any]:
+    project = e["kind"] == "contract"
+    scope = None if rng.random() < 0.6 else rng.sample(unit_ids, min(len(unit_ids), rng.randint(5, 30)))
+    if scope is not None and e["home_unit"] not in scope:
+        scope.append(e["home_unit"])
+    return {"id": f"c{e['id'][1:]}", "expert": e["id"], "kind": "project" if project else "sharing",
+            "hourly_rate_vnd": rng.choice([150_000, 200_000, 250_000, 300_000]) if project else rng.choice([0, 50_000]),
+            "hours_cap": rng.choice([20, 30, 40, 60]), "hours_used": rng.choice([0, 0, 4, 10]),
+            "budget_cap_vnd": rng.choice([3_000_000, 5_000_000, 8_000_000]) if project else None,
+            "budget_used_vnd": 0, "max_concurrent": rng.choice([2, 3, 5, 8]),
+            "start": str(start - dt.timedelta(days=30)), "end": str(start + dt.timedelta(days=rng.choice([20, 90, 180]))),
+            "scope_units": scope}
+
+
+def _request(rng: random.Random, i: int, unit: str, start: dt.date, days: int) -> dict[str, Any]:
+    skills = {s: rng.randint(1, 4) for s in rng.sample(SKILL_NAMES, rng.choice([1, 1, 2]))}
+    label = SKILLS[next(iter(skills))][0]
+    return {"id": f"r{i}", "unit": unit, "title": f"Hỗ trợ {label.lower()}", "skills": skills,
+            "mode": rng.choices(["onsite", "remote", "either"], [3, 2, 5])[0], "hours": rng.choice([2, 3, 4, 6, 8]),
+            "priority": rng.choices([1, 2, 3, 4, 5], [1, 2, 3, 2, 1])[0],
+            "deadline": str(start + dt.timedelta(days=rng.randint(3, days)))}
+
+
+def generate(n_requests: int, n_experts: int, *, seed: int = 0, provinces: list[int] | None = None,
+             start: dt.date | None = None, days: int = 14) -> Scenario:
+    rng = random.Random(seed)
+    start = start or dt.date.today()
+    pool = communes(provinces)
+    n_units = min(len(pool), max(10, n_requests // 3))
+    chosen = rng.sample(pool, n_units)
+    units = [_unit(rng, w, prov, int(w.province_code)) for w, prov in chosen]
+    ids = [u["id"] for u in units]
+    experts = [_expert(rng, i, rng.choice(ids)) for i in range(n_experts)]
+    contracts = [_contract(rng, e, start, ids) for e in experts]
+    requests = [_request(rng, i, rng.choice(ids), start, days) for i in range(n_requests)]
+    return Scenario.model_validate({"horizon": {"start": str(start), "end": str(start + dt.timedelta(days=days))},
+                                    "units": units, "experts": experts, "contracts": contracts, "requests": requests})
+
+
+def demo(seed: int = 0) -> Scenario:
+    """Tuyên Quang: 20 communes, 30 experts, 60 requests, dated from today."""
+    return generate(60, 30, seed=seed, provinces=[TUYEN_QUANG])

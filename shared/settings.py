@@ -31,7 +31,9 @@ class ServiceSettings(BaseSettings):
     # a bounded number of times, then dead-letter it with the reason.
     batch_size: int = Field(default=64, ge=1, le=1000)
     max_deliver: int = Field(default=5, ge=1, le=100)
-    ack_wait_s: float = Field(default=30.0, gt=0)
+    # How long a fetched message may stay unacknowledged before JetStream redelivers it (also how
+    # long messages held by a killed instance wait before another instance gets them).
+    ack_wait_s: float = Field(default=10.0, gt=0)
     outbox_interval_s: float = Field(default=0.2, gt=0)
 
     def db_url(self) -> str:

@@ -101,7 +101,7 @@ class System:
         return {"matcher": await self.ok(s.MATCHER_STATUS_GET, GetStatus()),
                 "contracts": await self.ok(s.CONTRACTS_STATUS_GET, GetStatus())}
 
-    async def until(self, predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+    async def until(self, predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
         """Poll `predicate(status)` until it returns something truthy."""
         deadline = time.monotonic() + timeout
         last: Any = None

@@ -20,7 +20,8 @@ def listened_subjects(service: str) -> list[tuple[str, bool]]:
     settings_mod = importlib.import_module(f"services.{service}.settings")
     cls = next(v for k, v in vars(settings_mod).items() if k.endswith("Settings") and v.__module__ == settings_mod.__name__)
     svc = app.build(cls(database_url="sqlite://"))
-    return [(sub.subject, sub.stream is not None) for sub in svc.broker.subscribers]
+    return [(str(sub._resolved_subject_string), getattr(sub, "stream", None) is not None)
+            for sub in svc.broker.subscribers]
 
 
 @pytest.mark.slow

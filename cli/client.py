@@ -57,7 +57,10 @@ class Client:
         """Call and return the data; a refusal becomes a ClientError naming what is wrong."""
         reply = await self.call(subject, message, timeout=timeout)
         if not reply.ok:
-            details = "; ".join(f"{f.field}: {f.message}" for f in reply.field_errors)
+            fields = reply.field_errors
+            if len(fields) == 1 and fields[0].message == reply.error:
+                raise ClientError(f"{fields[0].field}: {fields[0].message}")
+            details = "; ".join(f"{f.field}: {f.message}" for f in fields)
             raise ClientError(reply.error if not details or details in (reply.error or "") else f"{reply.error} ({details})")
         return reply.data or {}
 

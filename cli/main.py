@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress
 
-from cli import views
+from cli import solve_commands, views
 from cli.client import Client, ClientError, connect, dumps, run
 from shared import messages as m
 from shared import subjects as s
@@ -153,7 +153,7 @@ def approve(assignment: list[str], by: str = typer.Option(...), comment: str = "
     for a in assignment:
         cmd = build(m.ApproveAssignment, assignment_id=a, by=by, comment=comment)
         command(s.ASSIGNMENT_APPROVE, cmd, lambda d: f"{d['assignment_id']} approved: "
-                f"{d['reserved_minutes'] / 60:g} h and {views.dong(d['reserved_vnd'])} reserved")
+                f"{d['reserved_minutes'] / 60:.1f} h and {views.dong(d['reserved_vnd'])} reserved")
 
 
 @app.command()
@@ -238,15 +238,7 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
-def _register_solver_commands() -> None:
-    try:
-        from cli.solve_commands import register
-    except ImportError:
-        return
-    register(app)
-
-
-_register_solver_commands()
+solve_commands.register(app)
 
 if __name__ == "__main__":
     app()

@@ -75,7 +75,7 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
     if kind == "assignment.proposed":
         r = e["request"]
         return (f"proposed  {e['assignment_id']}: {e['expert_name']} -> {r['unit']} «{r['title']}» "
-                f"{e['mode']} {e['minutes'] / 60:g} h {dong(e['cost_vnd'])} (priority {r['priority']})")
+                f"{e['mode']} {e['minutes'] / 60:.1f} h {dong(e['cost_vnd'])} (priority {r['priority']})")
     if kind == "request.unmatched":
         return f"unmatched {e['request_id']}: {e['reason']}"
     if kind in ("assignment.approved", "assignment.rejected", "assignment.accepted",

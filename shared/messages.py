@@ -125,6 +125,7 @@ class AssignmentProposed(Message):
     cost_vnd: int
     explanation: dict[str, Any] = Field(default_factory=dict)
     plan_input_sha256: str = ""
+    manual: ManualOverride | None = Field(default=None, description="set for staff's own assignments")
 
 
 class AssignmentWithdrawn(Message):
@@ -132,6 +133,27 @@ class AssignmentWithdrawn(Message):
     request_id: str
     expert_id: str
     reason: str
+
+
+class AssignManually(Message):
+    """Staff assign an expert by hand (an override): checked by the solver's rules; `force`
+    lets it through a broken rule, never a contract cap, and needs a reason."""
+
+    request_id: Id
+    slot: int = Field(default=0, ge=0)
+    expert_id: Id
+    contract_id: Id
+    by: Name
+    force: bool = False
+    reason: Text = ""
+
+
+class ManualOverride(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    by: str
+    forced: bool = False
+    reason: str = ""
+    violations: list[str] = Field(default_factory=list, description="rules a forced override breaks")
 
 
 # ---------------------------------------------------------------- contracts: commands
@@ -143,6 +165,11 @@ class RegisterReference(Message):
     travel_minutes: list[TravelTime] = Field(default_factory=list, max_length=50000)
     experts: list[Expert] = Field(default_factory=list, max_length=5000)
     contracts: list[Contract] = Field(default_factory=list, max_length=5000)
+    contract_status: dict[str, ContractStatus] = Field(
+        default_factory=dict,
+        description="a new contract starts active unless named here as draft; for an existing "
+        "contract the status, when given, must be the one it has",
+    )
 
 
 class ApproveAssignment(Message):
@@ -166,6 +193,10 @@ class DeclineAssignment(Message):
     assignment_id: Id
     expert_id: Id
     reason: Text = ""
+    unanswered_only: bool = Field(
+        default=False,
+        description="the system declining for an expert who never answered: only while unanswered",
+    )
 
 
 class LogHours(Message):
@@ -187,6 +218,51 @@ class GetAudit(Message):
     limit: int = Field(default=1000, ge=1, le=100_000)
 
 
+ContractStatus = Literal["draft", "active", "suspended", "exhausted", "expired", "terminated"]
+
+
+class ChangeContractStatus(Message):
+    """Staff move a contract through its lifecycle; exhausted and expired are the system's."""
+
+    contract_id: Id
+    to: Literal["active", "suspended", "terminated"]
+    by: Name
+    reason: Text = ""
+
+
+class ExpireContracts(Message):
+    """Mark every contract whose last day is before `today` expired (the service's daily sweep)."""
+
+    today: dt.date | None = Field(default=None, description="the service's local date when unset")
+
+
+class DecideAssignments(Message):
+    """Staff approve or reject a batch of proposals; each is decided on its own."""
+
+    assignment_ids: list[Id] = Field(min_length=1, max_length=500)
+    decision: Literal["approve", "reject"]
+    by: Name
+    comment: Text = ""
+
+
+class DecideExtraHours(Message):
+    """Staff approve (consume) or refuse the hours an expert logged beyond the reservation."""
+
+    assignment_id: Id
+    approve: bool
+    by: Name
+    comment: Text = ""
+
+
+class GetReport(Message):
+    kind: Literal["contracts", "units", "experts"]
+    today: dt.date | None = Field(default=None, description="for days to expiry; the service's date")
+
+
+class GetReference(Message):
+    """Units, experts and contracts as registered (for export to the staff's sheets)."""
+
+
 # ---------------------------------------------------------------- contracts: events
 class UnitRegistered(Message):
     unit: Unit
@@ -201,6 +277,21 @@ class ExpertRegistered(Message):
 
 
 class ContractRegistered(Message):
+    contract: Contract
+    status: ContractStatus = "active"
+    revision: int = Field(default=0, description="a consumer ignores a revision older than its copy")
+
+
+class ContractStatusChanged(Message):
+    """A contract moved in its lifecycle; only an active one may be given new work."""
+
+    contract_id: str
+    expert_id: str
+    status: ContractStatus
+    previous: ContractStatus
+    by: str
+    reason: str = ""
+    revision: int
     contract: Contract
 
 
@@ -263,6 +354,20 @@ class HoursLogged(AssignmentDecision):
     cost_vnd: int
     total_minutes: int
     reserved_minutes: int
+
+
+class HoursFlagged(AssignmentDecision):
+    """Hours logged beyond the reservation: held until staff approve or refuse them."""
+
+    minutes: int = Field(description="the minutes now waiting for staff")
+    reserved_minutes: int
+    logged_minutes: int
+
+
+class HoursRefused(AssignmentDecision):
+    minutes: int
+    by: str
+    reason: str = ""
 
 
 class RequestCompleted(Message):

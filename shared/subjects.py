@@ -21,6 +21,7 @@ REQUEST_CANCELLED = "matcher.request.cancelled"
 REQUEST_UNMATCHED = "matcher.request.unmatched"
 ASSIGNMENT_PROPOSED = "matcher.assignment.proposed"
 ASSIGNMENT_WITHDRAWN = "matcher.assignment.withdrawn"
+ASSIGNMENT_ASSIGN = "matcher.assignment.assign"
 
 # --- contracts -----------------------------------------------------------------------------
 REFERENCE_REGISTER = "contracts.reference.register"
@@ -33,6 +34,15 @@ REQUEST_COMPLETE = "contracts.request.complete"
 CONTRACTS_STATUS_GET = "contracts.status.get"
 AUDIT_GET = "contracts.audit.get"
 AUDIT_VERIFY_GET = "contracts.audit_verify.get"
+CONTRACT_STATUS_CHANGE = "contracts.contract.change_status"
+CONTRACTS_EXPIRE = "contracts.contract.expire"
+ASSIGNMENTS_DECIDE = "contracts.assignments.decide"
+EXTRA_HOURS_DECIDE = "contracts.hours.decide_extra"
+REPORT_GET = "contracts.report.get"
+REFERENCE_GET = "contracts.reference.get"
+CONTRACT_STATUS_CHANGED = "contracts.contract.status_changed"
+HOURS_FLAGGED = "contracts.hours.flagged"
+HOURS_REFUSED = "contracts.hours.refused"
 UNIT_REGISTERED = "contracts.unit.registered"
 TRAVEL_REGISTERED = "contracts.travel.registered"
 EXPERT_REGISTERED = "contracts.expert.registered"
@@ -64,7 +74,8 @@ def deadletter(service: str) -> str:
     return f"{DEADLETTER_PREFIX}.{service}"
 
 
-_EVENT_ENDINGS = ("ed", "ted")
+# Past participles: most end in -ed, a few are irregular (withdrawn).
+_EVENT_ENDINGS = ("ed", "withdrawn")
 
 
 def all_subjects() -> list[str]:

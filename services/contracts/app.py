@@ -1,23 +1,38 @@
 """Composition root of the contracts service: which message goes to which use case.
 
 The contracts service is the source of truth for experts, contracts and the ledger; it records
-the matcher's proposals and every decision on them, and publishes balances for the matcher.
+the matcher's proposals and every decision on them, and publishes balances and each contract's
+lifecycle for the matcher. A background task expires contracts past their last day.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import structlog
+from sqlmodel import Session
+
 from services.contracts import handlers as h
+from services.contracts import lifecycle, reference, reports, work
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
 from shared import messages as m
 from shared import subjects as s
+from shared.bus import in_thread, run_once
 from shared.service import Service
+
+log = structlog.get_logger("contracts")
 
 EVENTS: dict[str, type[m.Message]] = {
     s.UNIT_REGISTERED: m.UnitRegistered,
     s.TRAVEL_REGISTERED: m.TravelRegistered,
     s.EXPERT_REGISTERED: m.ExpertRegistered,
     s.CONTRACT_REGISTERED: m.ContractRegistered,
+    s.CONTRACT_STATUS_CHANGED: m.ContractStatusChanged,
     s.BALANCE_CHANGED: m.BalanceChanged,
     s.ASSIGNMENT_APPROVED: m.AssignmentApproved,
     s.ASSIGNMENT_REJECTED: m.AssignmentRejected,
@@ -25,36 +40,95 @@ EVENTS: dict[str, type[m.Message]] = {
     s.ASSIGNMENT_DECLINED: m.AssignmentDeclined,
     s.ASSIGNMENT_CANCELLED: m.AssignmentCancelled,
     s.HOURS_LOGGED: m.HoursLogged,
+    s.HOURS_FLAGGED: m.HoursFlagged,
+    s.HOURS_REFUSED: m.HoursRefused,
     s.REQUEST_COMPLETED: m.RequestCompleted,
 }
 
 
+def local_today(offset_hours: int) -> dt.date:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=offset_hours)).date()
+
+
+Handler = Callable[[Session, Any], m.Reply]
+
+
+def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Handler:
+    """A use case that needs today's date in the provinces' time zone."""
+    return lambda session, msg: use_case(session, msg, today=local_today(st.timezone_offset_hours))
+
+
 def build(settings: ContractsSettings | None = None) -> Service:
-    svc = Service(settings or ContractsSettings(), events=EVENTS, create_schema=create_schema)
-    svc.command(s.REFERENCE_REGISTER, m.RegisterReference, h.register_reference,
-                description="Add or replace units, travel times, experts and contracts.")
-    svc.command(s.ASSIGNMENT_APPROVE, m.ApproveAssignment, h.approve,
-                description="Staff approve a proposal: the hours and budget are reserved.")
-    svc.command(s.ASSIGNMENT_REJECT, m.RejectAssignment, h.reject,
-                description="Staff reject a proposal: the request goes back to matching.")
-    svc.command(s.ASSIGNMENT_ACCEPT, m.AcceptAssignment, h.accept,
-                description="The expert accepts an approved task.")
-    svc.command(s.ASSIGNMENT_DECLINE, m.DeclineAssignment, h.decline,
-                description="The expert declines: the reservation is released.")
-    svc.command(s.HOURS_LOG, m.LogHours, h.log_hours,
-                description="The expert logs hours worked: reserved time is consumed.")
-    svc.command(s.REQUEST_COMPLETE, m.CompleteRequest, h.complete_request,
-                description="The commune confirms completion: what was not used is released.")
-    svc.query(s.CONTRACTS_STATUS_GET, m.GetStatus, lambda session, _q: h.status(session),
-              description="Assignments and contract balances.")
-    svc.query(s.AUDIT_GET, m.GetAudit, h.audit_trail,
-              description="The audit trail: every decision, who, when, before and after.")
-    svc.query(s.AUDIT_VERIFY_GET, m.GetStatus, h.audit_verify,
-              description="Recompute the audit trail's hash chain: is it intact?")
-    svc.event(s.ASSIGNMENT_PROPOSED, m.AssignmentProposed, h.record_proposal, name="proposals",
-              description="Record the matcher's proposals, waiting for staff.")
-    svc.event(s.ASSIGNMENT_WITHDRAWN, m.AssignmentWithdrawn, h.withdraw_proposal, name="withdrawals",
-              description="The matcher withdrew a proposal staff had not decided on.")
-    svc.event(s.REQUEST_CANCELLED, m.RequestCancelled, h.cancel_request, name="cancellations",
-              description="A cancelled request releases what it reserved.")
+    st = settings or ContractsSettings()
+    svc = Service(st, events=EVENTS, create_schema=create_schema)
+    for subject, model, use_case, description in (
+        (s.REFERENCE_REGISTER, m.RegisterReference, dated(reference.register_reference, st),
+         "Add or replace units, travel times, experts and contracts (all or nothing)."),
+        (s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus, dated(lifecycle.change_status, st),
+         "Staff activate, suspend, resume or terminate a contract."),
+        (s.CONTRACTS_EXPIRE, m.ExpireContracts, dated(lifecycle.expire_due, st),
+         "Expire every contract past its last day (also run periodically)."),
+        (s.ASSIGNMENT_APPROVE, m.ApproveAssignment, h.approve,
+         "Staff approve a proposal: the hours and budget are reserved."),
+        (s.ASSIGNMENT_REJECT, m.RejectAssignment, h.reject,
+         "Staff reject a proposal: the request goes back to matching."),
+        (s.ASSIGNMENTS_DECIDE, m.DecideAssignments, h.decide_batch,
+         "Staff approve or reject a batch of proposals, each on its own."),
+        (s.ASSIGNMENT_ACCEPT, m.AcceptAssignment, h.accept, "The expert accepts an approved task."),
+        (s.ASSIGNMENT_DECLINE, m.DeclineAssignment, h.decline,
+         "The expert declines: the reservation is released."),
+        (s.HOURS_LOG, m.LogHours, work.log_hours,
+         "The expert logs hours worked: reserved time is consumed, any excess flagged for staff."),
+        (s.EXTRA_HOURS_DECIDE, m.DecideExtraHours, work.decide_extra,
+         "Staff approve or refuse hours logged beyond the reservation."),
+        (s.REQUEST_COMPLETE, m.CompleteRequest, work.complete_request,
+         "The commune confirms completion: what was not used is released."),
+    ):
+        svc.command(subject, model, use_case, description=description)
+    for subject, model, fn, description in (
+        (s.CONTRACTS_STATUS_GET, m.GetStatus, lambda session, _q: h.status(session),
+         "Assignments and contract balances."),
+        (s.AUDIT_GET, m.GetAudit, h.audit_trail,
+         "The audit trail: every decision, who, when, before and after."),
+        (s.AUDIT_VERIFY_GET, m.GetStatus, h.audit_verify,
+         "Recompute the audit trail's hash chain: is it intact?"),
+        (s.REPORT_GET, m.GetReport, dated(reports.report, st),
+         "A report per contract, unit or expert."),
+        (s.REFERENCE_GET, m.GetReference, reference.reference,
+         "Units, experts and contracts as registered (for export)."),
+    ):
+        svc.query(subject, model, fn, description=description)
+    for subject, model, use_case, name, description in (
+        (s.ASSIGNMENT_PROPOSED, m.AssignmentProposed, h.record_proposal, "proposals",
+         "Record the matcher's proposals, waiting for staff (staff's own are approved at once)."),
+        (s.ASSIGNMENT_WITHDRAWN, m.AssignmentWithdrawn, h.withdraw_proposal, "withdrawals",
+         "The matcher withdrew a proposal staff had not decided on."),
+        (s.REQUEST_SUBMITTED, m.RequestSubmitted, work.copy_request, "requests",
+         "What each unit asked for, for the reports."),
+        (s.REQUEST_CANCELLED, m.RequestCancelled, work.cancel_request, "cancellations",
+         "A cancelled request releases what it reserved."),
+    ):
+        svc.event(subject, model, use_case, name=name, description=description)
+    svc.background(lambda: asyncio.create_task(_expiry_sweeps(svc, st), name="expiry"))
     return svc
+
+
+def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply:
+    assert cmd.today is not None
+    return lifecycle.expire_due(session, cmd, today=cmd.today)
+
+
+async def _expiry_sweeps(svc: Service, st: ContractsSettings) -> None:
+    """Contracts pass their last day while the service runs: expire them, once a day is enough
+    but a restart or a late clock must not wait a day, so check every `expiry_check_s`."""
+    while True:
+        cmd = m.ExpireContracts(today=local_today(st.timezone_offset_hours))
+        try:
+            reply = await in_thread(run_once, svc.engine, f"expire:{cmd.event_id}", s.CONTRACTS_EXPIRE,
+                                    partial(_expire, cmd))
+            svc.relay.notify()
+            if reply and reply.data and reply.data["expired"]:
+                log.info("contracts_expired", contracts=reply.data["expired"])
+        except Exception:  # noqa: BLE001 - a failed sweep is logged and tried again next time
+            log.exception("expiry_sweep_failed")
+        await asyncio.sleep(st.expiry_check_s)

@@ -1,16 +1,19 @@
 """The contracts service's tables: units, travel, experts, contracts with their ledger balances,
-assignments and ledger lines. Money is integer dong, time integer minutes. No other service reads
-these tables; what others need is published as events.
+assignments, ledger lines and a copy of the requests (for the reports). Money is integer dong in
+64-bit columns (a province's budget passes the 2.1 billion of a 32-bit integer), time integer
+minutes. The schema is made by the Alembic migrations in `migrations/`; a test checks they match
+these models. No other service reads these tables; what others need is published as events.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Engine
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Engine, MetaData
 from sqlmodel import Field, SQLModel
 
-from shared.db import create_tables, utcnow
+from shared.db import SHARED_TABLES, utcnow
 
 
 class UnitRow(SQLModel, table=True):
@@ -36,23 +39,34 @@ class ExpertRow(SQLModel, table=True):
     booked_minutes: int = 0
 
 
+def dong(default: int | None = 0, *, nullable: bool = False) -> Any:
+    return Field(default=default, sa_type=BigInteger, nullable=nullable)
+
+
 class ContractRow(SQLModel, table=True):
     __tablename__ = "contract"
     id: str = Field(primary_key=True, max_length=64)
     expert_id: str = Field(index=True, max_length=64)
     record: dict = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(default="active", max_length=20)
-    hourly_rate_vnd: int
+    kind: str = Field(default="project", max_length=10, description="project or sharing")
+    # draft, active, suspended, exhausted, expired, terminated (see `lifecycle`)
+    status: str = Field(default="active", index=True, max_length=20)
+    status_reason: str = Field(default="", max_length=2000)
+    # Bumped on every change the matcher must know of, so it can ignore a stale event.
+    revision: int = 0
+    starts_on: dt.date
+    ends_on: dt.date = Field(index=True)
+    hourly_rate_vnd: int = dong()
     cap_minutes: int
     used_minutes_before: int = Field(description="hours_used at registration, as minutes")
-    budget_cap_vnd: int | None = None
-    budget_used_before_vnd: int = 0
+    budget_cap_vnd: int | None = dong(None, nullable=True)
+    budget_used_before_vnd: int = dong()
     max_concurrent: int
     active_before: int = 0
     reserved_minutes: int = 0
     consumed_minutes: int = 0
-    reserved_vnd: int = 0
-    consumed_vnd: int = 0
+    reserved_vnd: int = dong()
+    consumed_vnd: int = dong()
     active_count: int = 0
 
     @property
@@ -78,14 +92,17 @@ class AssignmentRow(SQLModel, table=True):
     deadline: dt.date
     travel_minutes: int
     minutes: int
-    cost_vnd: int = Field(description="the matcher's estimate; the ledger prices from the contract")
+    cost_vnd: int = Field(sa_type=BigInteger, description="the matcher's estimate; the ledger prices from the contract")
     explanation: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     plan_input_sha256: str = ""
     status: str = Field(default="proposed", index=True, max_length=20)
+    origin: str = Field(default="solver", max_length=10, description="solver, or manual (a staff override)")
     reserved_minutes: int = 0
-    reserved_vnd: int = 0
+    reserved_vnd: int = dong()
     logged_minutes: int = 0
-    consumed_vnd: int = 0
+    consumed_vnd: int = dong()
+    # Minutes logged beyond the reservation: not consumed until staff approve them.
+    extra_minutes_pending: int = 0
     decided_by: str = ""
     note: str = ""
     created_at: dt.datetime = Field(
@@ -105,9 +122,24 @@ class LedgerLine(SQLModel, table=True):
     assignment_id: str = Field(index=True, max_length=64)
     kind: str = Field(max_length=10)
     minutes: int
-    vnd: int
+    vnd: int = Field(sa_type=BigInteger)
     by: str = ""
     at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class RequestCopy(SQLModel, table=True):
+    """The matcher's requests as its events told them: what each unit asked for (reports)."""
+
+    __tablename__ = "request_copy"
+    id: str = Field(primary_key=True, max_length=64)
+    unit_id: str = Field(index=True, max_length=64)
+    title: str = ""
+    priority: int = 3
+    hours: float = 0
+    status: str = Field(default="open", max_length=20, description="open, cancelled or completed")
+    submitted_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
 
@@ -115,9 +147,20 @@ class LedgerLine(SQLModel, table=True):
 def _tables() -> list[object]:
     from services.contracts.audit import AuditEntry, AuditHead
 
-    models = (UnitRow, TravelRow, ExpertRow, ContractRow, AssignmentRow, LedgerLine, AuditEntry, AuditHead)
+    models = (UnitRow, TravelRow, ExpertRow, ContractRow, AssignmentRow, LedgerLine, RequestCopy,
+              AuditEntry, AuditHead)
     return [m.__table__ for m in models]  # type: ignore[attr-defined]
 
 
+def metadata() -> MetaData:
+    """This service's tables alone (SQLModel's metadata also holds other services' models)."""
+    md = MetaData()
+    for table in [*SHARED_TABLES, *_tables()]:
+        table.to_metadata(md)  # type: ignore[attr-defined]
+    return md
+
+
 def create_schema(engine: Engine) -> None:
-    create_tables(engine, _tables())
+    from services.contracts.migrate import upgrade
+
+    upgrade(engine)

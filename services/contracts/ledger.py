@@ -81,9 +81,9 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
     return Movement(m, v)
 
 
-def _why_no_room(c: ContractRow, m: int, v: int) -> str:
-    if c.status != "active":
-        return f"contract {c.id} is {c.status}"
+def _why_no_room(c: ContractRow, m: int, v: int, *, check_status: bool = True) -> str:
+    if check_status and c.status not in ("active", "exhausted"):
+        return f"contract {c.id} is {c.status}{': ' + c.status_reason if c.status_reason else ''}"
     left = c.cap_minutes - c.used_minutes
     if m > left:
         return (
@@ -143,3 +143,40 @@ def release(session: Session, a: AssignmentRow, by: str) -> Movement:
     a.reserved_minutes -= m
     a.reserved_vnd -= v
     return Movement(m, v)
+
+
+def consume_extra(session: Session, a: AssignmentRow, minutes: int, by: str) -> Movement:
+    """Hours worked beyond the reservation, approved by staff: reserved and consumed at once, in
+    one conditional UPDATE whose WHERE is the caps (an approval never breaks one either)."""
+    contract = session.get(ContractRow, a.contract_id)
+    if contract is None:
+        raise Rejected(f"unknown contract {a.contract_id!r}", "assignment_id")
+    v = max(0, cost_of(a.logged_minutes + minutes, contract.hourly_rate_vnd) - a.consumed_vnd)
+    c = ContractRow
+    won = session.execute(
+        update(c)
+        .where(
+            c.id == a.contract_id,
+            c.used_minutes_before + c.reserved_minutes + c.consumed_minutes + minutes <= c.cap_minutes,
+            or_(
+                c.budget_cap_vnd == None,  # noqa: E711
+                c.budget_used_before_vnd + c.reserved_vnd + c.consumed_vnd + v <= c.budget_cap_vnd,
+            ),
+        )
+        .values(consumed_minutes=c.consumed_minutes + minutes, consumed_vnd=c.consumed_vnd + v)
+    ).rowcount
+    if not won:
+        session.refresh(contract)
+        why = _why_no_room(contract, minutes, v, check_status=False)
+        raise Rejected(why.replace("this assignment", "the extra hours"), "assignment_id")
+    e = ExpertRow
+    # The time was worked already: the expert's load grows even past the planning capacity.
+    session.execute(update(e).where(e.id == a.expert_id).values(booked_minutes=e.booked_minutes + minutes))
+    for kind in ("reserve", "consume"):
+        session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind=kind,
+                               minutes=minutes, vnd=v, by=by))
+    a.reserved_minutes += minutes
+    a.reserved_vnd += v
+    a.logged_minutes += minutes
+    a.consumed_vnd += v
+    return Movement(minutes, v)

@@ -1,0 +1,129 @@
+"""A contract's lifecycle and what the matcher is told about it.
+
+    draft --activate--> active <--resume/suspend--> suspended
+    active <--(system: nothing left / room again)--> exhausted
+    any but expired/terminated --(system: past its last day)--> expired
+    any but expired/terminated --terminate (with a reason)--> terminated
+
+Only an active contract takes a new reservation (the ledger's conditional UPDATE checks it).
+Suspension and expiry stop new work and leave agreed work alone; termination also cancels the
+work not yet done under it and releases what it reserved. Each change bumps the contract's
+revision, is audited and published as `ContractStatusChanged`; every balance change is published
+as `BalanceChanged`. Those two events are all the matcher knows of a contract's state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, select
+
+from services.contracts import assignments as asg
+from services.contracts import audit, ledger
+from services.contracts.db import AssignmentRow, ContractRow, ExpertRow
+from shared import messages as m
+from shared import subjects as s
+from shared.bus import Rejected
+from shared.db import add_event
+
+TERMINAL = ("expired", "terminated")
+# Staff moves: the target and the statuses it may be reached from.
+STAFF_MOVES = {
+    "active": ("draft", "suspended"),
+    "suspended": ("active", "exhausted"),
+    "terminated": ("draft", "active", "suspended", "exhausted"),
+}
+
+
+def has_room(c: ContractRow) -> bool:
+    budget_left = c.budget_cap_vnd is None or c.budget_cap_vnd - c.used_vnd > 0
+    return c.cap_minutes - c.used_minutes > 0 and budget_left
+
+
+def set_status(session: Session, c: ContractRow, new: str, *, by: str, reason: str,
+               cause: m.Message) -> None:
+    old = c.status
+    c.status, c.status_reason, c.revision = new, reason, c.revision + 1
+    session.add(c)
+    session.flush()
+    audit.record(session, actor=by, action="contract_status", subject=f"contract:{c.id}",
+                 before={"status": old}, after={"status": new},
+                 detail={"reason": reason, "revision": c.revision}, correlation_id=cause.correlation_id)
+    add_event(session, s.CONTRACT_STATUS_CHANGED, cause.caused(
+        m.ContractStatusChanged, contract_id=c.id, expert_id=c.expert_id, status=new, previous=old,
+        by=by, reason=reason, revision=c.revision, contract=c.record))
+
+
+def settle(session: Session, c: ContractRow, cause: m.Message) -> None:
+    """Exhausted when nothing is left to give; active again when a release frees room."""
+    if c.status == "active" and not has_room(c):
+        set_status(session, c, "exhausted", by="ledger", reason="no hours or budget left", cause=cause)
+    elif c.status == "exhausted" and has_room(c):
+        set_status(session, c, "active", by="ledger", reason="room freed", cause=cause)
+
+
+def publish_balance(session: Session, cause: m.Message, contract: ContractRow | None) -> None:
+    assert contract is not None
+    session.refresh(contract)
+    settle(session, contract, cause)
+    expert = session.get(ExpertRow, contract.expert_id)
+    booked = (expert.committed_minutes + expert.booked_minutes) if expert else 0
+    add_event(session, s.BALANCE_CHANGED, cause.caused(
+        m.BalanceChanged, contract_id=contract.id, expert_id=contract.expert_id,
+        hours_used=contract.used_minutes / 60, budget_used_vnd=contract.used_vnd,
+        active_assignments=contract.active_before + contract.active_count,
+        expert_committed_hours=booked / 60, hours_cap=contract.cap_minutes / 60,
+        budget_cap_vnd=contract.budget_cap_vnd, end=contract.ends_on))
+
+
+def change_status(session: Session, cmd: m.ChangeContractStatus, *, today: dt.date) -> m.Reply:
+    c = session.get(ContractRow, cmd.contract_id, with_for_update=True)
+    if c is None:
+        raise Rejected(f"unknown contract {cmd.contract_id!r}", "contract_id")
+    if c.status == cmd.to:
+        raise Rejected(f"contract {c.id} is already {c.status}", "to")
+    if c.status not in STAFF_MOVES[cmd.to]:
+        raise Rejected(f"contract {c.id} is {c.status}; it cannot become {cmd.to}", "to")
+    if cmd.to != "active" and not cmd.reason.strip():
+        raise Rejected(f"a reason is required to make contract {c.id} {cmd.to}", "reason")
+    target = cmd.to
+    if target == "active" and c.ends_on < today:
+        raise Rejected(f"contract {c.id} ended on {c.ends_on}; extend it before activating", "to")
+    if target == "active" and not has_room(c):
+        target = "exhausted"
+    cancelled = _cancel_open_work(session, c, cmd) if target == "terminated" else 0
+    set_status(session, c, target, by=cmd.by, reason=cmd.reason, cause=cmd)
+    if cancelled:
+        publish_balance(session, cmd, c)
+    return m.Reply.success(contract_id=c.id, status=c.status, revision=c.revision,
+                           cancelled_assignments=cancelled)
+
+
+def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractStatus) -> int:
+    """Terminated: work not yet done under it is cancelled and its reservation released."""
+    rows = session.exec(select(AssignmentRow).where(
+        AssignmentRow.contract_id == c.id, AssignmentRow.status.in_(asg.LIVE)))  # type: ignore[attr-defined]
+    n = 0
+    for a in rows:
+        before = a.status
+        moved = ledger.release(session, a, cmd.by)
+        why = f"contract {c.id} terminated: {cmd.reason}"
+        asg.set_status(a, "cancelled", cmd.by, why)
+        session.add(a)
+        asg.record(session, cmd, a, "cancel", before, cmd.by, why, moved)
+        add_event(session, s.ASSIGNMENT_CANCELLED, cmd.caused(
+            m.AssignmentCancelled, **asg.decision(a), reason=why, released_minutes=moved.minutes,
+            released_vnd=moved.vnd))
+        n += 1
+    return n
+
+
+def expire_due(session: Session, cmd: m.ExpireContracts, *, today: dt.date) -> m.Reply:
+    day = cmd.today or today
+    due = session.exec(select(ContractRow).where(
+        ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL)))  # type: ignore[attr-defined]
+    expired = []
+    for c in due:
+        set_status(session, c, "expired", by="system", reason=f"its last day was {c.ends_on}", cause=cmd)
+        expired.append(c.id)
+    return m.Reply.success(expired=expired, today=str(day))

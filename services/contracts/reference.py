@@ -1,0 +1,142 @@
+"""Reference data: units, travel times, experts and contracts, registered (a load or a sheet
+import) in one transaction, and read back for export.
+
+A whole registration is refused at the first broken rule, with the field at fault
+(`contracts[3].hourly_rate_vnd`), and nothing of it is kept. The two kinds of contract differ:
+a project contract pays an expert by the hour (a rate above zero), a sharing agreement lends a
+unit's staff member (a shared or community expert) for no fee or an internal allowance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, select
+
+from services.contracts import audit, lifecycle
+from services.contracts.db import ContractRow, ExpertRow, TravelRow, UnitRow
+from shared import messages as m
+from shared import subjects as s
+from shared.bus import Rejected
+from shared.db import add_event
+from shared.scenario import minutes
+
+LENT_KINDS = ("shared", "community")
+
+
+def register_reference(session: Session, cmd: m.RegisterReference, *, today: dt.date) -> m.Reply:
+    _check_references(session, cmd)
+    for u in cmd.units:
+        session.merge(UnitRow(id=u.id, record=u.model_dump(mode="json", by_alias=True)))
+        add_event(session, s.UNIT_REGISTERED, cmd.caused(m.UnitRegistered, unit=u))
+    for t in cmd.travel_minutes:
+        session.merge(TravelRow(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
+    if cmd.travel_minutes:
+        add_event(session, s.TRAVEL_REGISTERED, cmd.caused(m.TravelRegistered, pairs=cmd.travel_minutes))
+    for e in cmd.experts:
+        _upsert_expert(session, e)
+        add_event(session, s.EXPERT_REGISTERED, cmd.caused(m.ExpertRegistered, expert=e))
+    session.flush()
+    for i, c in enumerate(cmd.contracts):
+        row = _upsert_contract(session, cmd, i, today)
+        add_event(session, s.CONTRACT_REGISTERED, cmd.caused(
+            m.ContractRegistered, contract=c, status=row.status, revision=row.revision))
+        session.flush()
+        lifecycle.publish_balance(session, cmd, row)
+    audit.record(session, actor=cmd.by, action="register", subject="reference",
+                 after={"units": [u.id for u in cmd.units], "experts": [e.id for e in cmd.experts],
+                        "contracts": [c.model_dump(mode="json") for c in cmd.contracts],
+                        "contract_status": cmd.contract_status},
+                 correlation_id=cmd.correlation_id)
+    return m.Reply.success(units=len(cmd.units), experts=len(cmd.experts),
+                           contracts=len(cmd.contracts), travel_minutes=len(cmd.travel_minutes))
+
+
+def _check_references(session: Session, cmd: m.RegisterReference) -> None:
+    units = {u.id for u in cmd.units}
+    experts = {e.id: e.kind for e in cmd.experts}
+
+    def known(model: type, key: str, new: set[str] | dict[str, str]) -> bool:
+        return key in new or session.get(model, key) is not None
+
+    for i, t in enumerate(cmd.travel_minutes):
+        for field, uid in (("from", t.from_unit), ("to", t.to_unit)):
+            if not known(UnitRow, uid, units):
+                raise Rejected(f"unknown unit {uid!r}", f"travel_minutes[{i}].{field}")
+    for i, e in enumerate(cmd.experts):
+        if not known(UnitRow, e.home_unit, units):
+            raise Rejected(f"unknown unit {e.home_unit!r}", f"experts[{i}].home_unit")
+    for i, c in enumerate(cmd.contracts):
+        if not known(ExpertRow, c.expert, experts):
+            raise Rejected(f"unknown expert {c.expert!r}", f"contracts[{i}].expert")
+        for uid in c.scope_units or []:
+            if not known(UnitRow, uid, units):
+                raise Rejected(f"unknown unit {uid!r}", f"contracts[{i}].scope_units")
+        _check_kind(session, i, c, experts)
+
+
+def _check_kind(session: Session, i: int, c: m.Contract, new_experts: dict[str, str]) -> None:
+    if c.kind == "project" and c.hourly_rate_vnd <= 0:
+        raise Rejected("a project contract pays by the hour: the rate must be above 0 "
+                       "(a sharing agreement may have none)", f"contracts[{i}].hourly_rate_vnd")
+    if c.kind == "sharing":
+        row = session.get(ExpertRow, c.expert)
+        kind = new_experts.get(c.expert) or (row.record.get("kind") if row else None)
+        if kind not in LENT_KINDS:
+            raise Rejected(f"a sharing agreement lends a unit's staff member; expert {c.expert} "
+                           f"is a {kind} expert (use a project contract)", f"contracts[{i}].kind")
+
+
+def _upsert_expert(session: Session, e: m.Expert) -> None:
+    row = session.get(ExpertRow, e.id) or ExpertRow(id=e.id, record={}, capacity_minutes=0,
+                                                    committed_minutes=0)
+    row.record = e.model_dump(mode="json")
+    row.capacity_minutes = minutes(e.capacity_hours)
+    row.committed_minutes = minutes(e.committed_hours)
+    session.add(row)
+
+
+def _upsert_contract(session: Session, cmd: m.RegisterReference, i: int, today: dt.date) -> ContractRow:
+    c = cmd.contracts[i]
+    wanted = cmd.contract_status.get(c.id)
+    row = session.get(ContractRow, c.id)
+    if row is None:
+        if wanted not in (None, "draft", "active"):
+            raise Rejected(f"a new contract starts as draft or active, not {wanted}", f"contracts[{i}].status")
+        row = ContractRow(id=c.id, expert_id=c.expert, record={}, status=wanted or "active",
+                          starts_on=c.start, ends_on=c.end, cap_minutes=0, used_minutes_before=0,
+                          max_concurrent=0)
+    elif wanted is not None and wanted != row.status:
+        raise Rejected(f"contract {c.id} is {row.status}; change its status with `expertshare contract`, "
+                       "not by registering it again", f"contracts[{i}].status")
+    row.expert_id, row.kind, row.record = c.expert, c.kind, c.model_dump(mode="json")
+    row.starts_on, row.ends_on, row.hourly_rate_vnd = c.start, c.end, c.hourly_rate_vnd
+    row.cap_minutes, row.used_minutes_before = minutes(c.hours_cap), minutes(c.hours_used)
+    row.budget_cap_vnd, row.budget_used_before_vnd = c.budget_cap_vnd, c.budget_used_vnd
+    row.max_concurrent, row.active_before = c.max_concurrent, c.active_assignments
+    row.revision += 1
+    session.add(row)
+    session.flush()
+    _dates_moved(session, cmd, row, today)
+    return row
+
+
+def _dates_moved(session: Session, cmd: m.RegisterReference, row: ContractRow, today: dt.date) -> None:
+    """A contract registered past its last day is expired; an expired one extended is active again."""
+    if row.ends_on < today and row.status not in lifecycle.TERMINAL:
+        lifecycle.set_status(session, row, "expired", by=cmd.by, reason=f"its last day was {row.ends_on}",
+                             cause=cmd)
+    elif row.ends_on >= today and row.status == "expired":
+        lifecycle.set_status(session, row, "active", by=cmd.by, reason=f"extended to {row.ends_on}",
+                             cause=cmd)
+
+
+def reference(session: Session, _q: m.GetReference) -> m.Reply:
+    """Everything registered, in the registration format, with each contract's status."""
+    contracts = [{**c.record, "status": c.status}
+                 for c in session.exec(select(ContractRow).order_by(ContractRow.id))]
+    return m.Reply.success(
+        units=[u.record for u in session.exec(select(UnitRow).order_by(UnitRow.id))],
+        experts=[e.record for e in session.exec(select(ExpertRow).order_by(ExpertRow.id))],
+        contracts=contracts,
+    )

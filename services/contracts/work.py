@@ -1,0 +1,135 @@
+"""Work under an approved assignment: hours logged, extra hours decided by staff, completion and
+cancellation.
+
+Logged hours within the reservation are consumed at once. Hours beyond it are flagged and wait:
+nothing is charged to the contract until staff approve them (and the caps must still hold then),
+or refuse them.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from services.contracts import assignments as asg
+from services.contracts import ledger
+from services.contracts.db import AssignmentRow, ContractRow, RequestCopy
+from services.contracts.lifecycle import publish_balance
+from shared import messages as m
+from shared import subjects as s
+from shared.bus import Rejected
+from shared.db import add_event
+
+
+def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
+    a = asg.get(session, cmd.assignment_id)
+    asg.own(a, cmd.expert_id)
+    asg.require(a, "accepted")
+    worked = round(cmd.hours * 60)
+    within = min(worked, a.reserved_minutes - a.logged_minutes)
+    extra = worked - within
+    cost = 0
+    if within:
+        moved = ledger.consume(session, a, within, cmd.expert_id)
+        cost = moved.vnd
+        asg.record(session, cmd, a, "log_hours", a.status, cmd.expert_id, cmd.note, moved)
+        add_event(session, s.HOURS_LOGGED, cmd.caused(
+            m.HoursLogged, **asg.decision(a), minutes=within, cost_vnd=moved.vnd,
+            total_minutes=a.logged_minutes, reserved_minutes=a.reserved_minutes))
+    if extra:
+        a.extra_minutes_pending += extra
+        asg.record(session, cmd, a, "flag_hours", a.status, cmd.expert_id, cmd.note,
+                   extra_minutes=extra, extra_minutes_pending=a.extra_minutes_pending)
+        add_event(session, s.HOURS_FLAGGED, cmd.caused(
+            m.HoursFlagged, **asg.decision(a), minutes=a.extra_minutes_pending,
+            reserved_minutes=a.reserved_minutes, logged_minutes=a.logged_minutes))
+    session.add(a)
+    if within:
+        publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
+    return m.Reply.success(assignment_id=a.id, logged_minutes=a.logged_minutes, cost_vnd=cost,
+                           flagged_minutes=a.extra_minutes_pending)
+
+
+def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
+    a = asg.get(session, cmd.assignment_id)
+    extra = a.extra_minutes_pending
+    if not extra:
+        raise Rejected(f"assignment {a.id} has no extra hours waiting for a decision", "assignment_id")
+    a.extra_minutes_pending = 0
+    if not cmd.approve:
+        session.add(a)
+        asg.record(session, cmd, a, "refuse_hours", a.status, cmd.by, cmd.comment, extra_minutes=extra)
+        add_event(session, s.HOURS_REFUSED, cmd.caused(
+            m.HoursRefused, **asg.decision(a), minutes=extra, by=cmd.by, reason=cmd.comment))
+        return m.Reply.success(assignment_id=a.id, approved_minutes=0, refused_minutes=extra)
+    moved = ledger.consume_extra(session, a, extra, cmd.by)
+    session.add(a)
+    asg.record(session, cmd, a, "approve_hours", a.status, cmd.by, cmd.comment, moved)
+    add_event(session, s.HOURS_LOGGED, cmd.caused(
+        m.HoursLogged, **asg.decision(a), minutes=extra, cost_vnd=moved.vnd,
+        total_minutes=a.logged_minutes, reserved_minutes=a.reserved_minutes))
+    publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
+    return m.Reply.success(assignment_id=a.id, approved_minutes=extra, cost_vnd=moved.vnd)
+
+
+def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
+    rows = list(session.exec(select(AssignmentRow).where(AssignmentRow.request_id == cmd.request_id)))
+    if not rows:
+        raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
+    if not any(a.status == "accepted" for a in rows):
+        raise Rejected(f"request {cmd.request_id} has no accepted assignment to confirm", "request_id")
+    released_m = released_v = 0
+    done, touched = [], set()
+    for a in rows:
+        if a.status in asg.LIVE:
+            before = a.status
+            moved = ledger.release(session, a, cmd.by)
+            released_m, released_v = released_m + moved.minutes, released_v + moved.vnd
+            asg.set_status(a, "completed" if a.status == "accepted" else "cancelled", cmd.by, cmd.comment)
+            session.add(a)
+            asg.record(session, cmd, a, "complete", before, cmd.by, cmd.comment, moved)
+            done.append(m.AssignmentDecision(**asg.decision(a)))
+            touched.add(a.contract_id)
+    _copy_status(session, cmd.request_id, "completed")
+    add_event(session, s.REQUEST_COMPLETED, cmd.caused(
+        m.RequestCompleted, request_id=cmd.request_id, unit_id=rows[0].unit_id, by=cmd.by,
+        rating=cmd.rating, assignments=done, released_minutes=released_m, released_vnd=released_v))
+    for cid in sorted(touched):
+        publish_balance(session, cmd, session.get(ContractRow, cid))
+    return m.Reply.success(request_id=cmd.request_id, completed=len(done), released_minutes=released_m)
+
+
+def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
+    """The commune cancelled: free everything its request reserved."""
+    _copy_status(session, evt.request_id, "cancelled")
+    rows = session.exec(select(AssignmentRow).where(AssignmentRow.request_id == evt.request_id))
+    for a in rows:
+        if a.status == "proposed":
+            asg.set_status(a, "withdrawn", evt.by, "request cancelled")
+        elif a.status in asg.LIVE:
+            before = a.status
+            moved = ledger.release(session, a, evt.by)
+            asg.set_status(a, "cancelled", evt.by, evt.reason)
+            asg.record(session, evt, a, "cancel", before, evt.by, evt.reason, moved)
+            add_event(session, s.ASSIGNMENT_CANCELLED, evt.caused(
+                m.AssignmentCancelled, **asg.decision(a), reason=evt.reason or "request cancelled",
+                released_minutes=moved.minutes, released_vnd=moved.vnd))
+            session.add(a)
+            session.flush()
+            publish_balance(session, evt, session.get(ContractRow, a.contract_id))
+        session.add(a)
+
+
+def copy_request(session: Session, evt: m.RequestSubmitted) -> None:
+    """Keep what each unit asked for, for the reports."""
+    r = evt.request
+    if session.get(RequestCopy, r.id) is None:
+        session.add(RequestCopy(id=r.id, unit_id=r.unit, title=r.title, priority=r.priority,
+                                hours=sum(x.hours for x in r.effective_slots()),
+                                submitted_at=evt.occurred_at))
+
+
+def _copy_status(session: Session, request_id: str, status: str) -> None:
+    row = session.get(RequestCopy, request_id)
+    if row is not None:
+        row.status = status
+        session.add(row)

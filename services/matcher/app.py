@@ -14,6 +14,7 @@ import structlog
 
 from services.matcher import handlers as h
 from services.matcher.db import create_schema
+from services.matcher.overrides import assign_manually
 from services.matcher.planner import replan
 from services.matcher.settings import MatcherSettings
 from shared import messages as m
@@ -85,6 +86,14 @@ def build(settings: MatcherSettings | None = None) -> Service:
                 description="A commune submits a support request.")
     svc.command(s.REQUEST_CANCEL, m.CancelRequest, h.cancel_request,
                 description="A commune cancels a request: what it reserved is released.")
+
+    def assign(session, cmd: m.AssignManually) -> m.Reply:  # type: ignore[no-untyped-def]
+        reply = assign_manually(session, cmd, today=h.local_today(st.timezone_offset_hours))
+        planner.mark(cmd)
+        return reply
+
+    svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, assign,
+                description="Staff assign an expert by hand, checked by the solver's rules.")
     svc.query(s.MATCHER_STATUS_GET, m.GetStatus, lambda session, _q: h.status(session),
               description="Requests and proposals with their status.")
     for subject, model, use_case, name, description in (
@@ -92,6 +101,8 @@ def build(settings: MatcherSettings | None = None) -> Service:
         (s.TRAVEL_REGISTERED, m.TravelRegistered, h.copy_travel, "travel", "Copy of travel times."),
         (s.EXPERT_REGISTERED, m.ExpertRegistered, h.copy_expert, "experts", "Copy of an expert."),
         (s.CONTRACT_REGISTERED, m.ContractRegistered, h.copy_contract, "contracts", "Copy of a contract."),
+        (s.CONTRACT_STATUS_CHANGED, m.ContractStatusChanged, h.copy_contract_status, "contract-status",
+         "A contract's lifecycle: only active ones are planned with."),
         (s.BALANCE_CHANGED, m.BalanceChanged, h.copy_balance, "balances", "A contract's new balance."),
         (s.ASSIGNMENT_APPROVED, m.AssignmentApproved, h.on_approved, "approvals", "Approved: pinned."),
         (s.ASSIGNMENT_ACCEPTED, m.AssignmentAccepted, h.on_accepted, "acceptances", "Accepted by the expert."),

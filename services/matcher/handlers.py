@@ -85,10 +85,22 @@ def copy_expert(session: Session, evt: m.ExpertRegistered) -> None:
     session.add(row)
 
 
-def copy_contract(session: Session, evt: m.ContractRegistered) -> None:
-    row = session.get(ContractCopy, evt.contract.id) or ContractCopy(id=evt.contract.id, record={})
-    row.record = evt.contract.model_dump(mode="json")
+def _copy_contract(session: Session, contract: m.Contract, status: str, revision: int) -> None:
+    """Keep the newest state: events of two subjects may arrive out of order, the revision tells.
+    Status and revision ride in the record; the engine's format ignores them."""
+    row = session.get(ContractCopy, contract.id) or ContractCopy(id=contract.id, record={})
+    if row.record and row.record.get("revision", 0) > revision:
+        return
+    row.record = {**contract.model_dump(mode="json"), "status": status, "revision": revision}
     session.add(row)
+
+
+def copy_contract(session: Session, evt: m.ContractRegistered) -> None:
+    _copy_contract(session, evt.contract, evt.status, evt.revision)
+
+
+def copy_contract_status(session: Session, evt: m.ContractStatusChanged) -> None:
+    _copy_contract(session, evt.contract, evt.status, evt.revision)
 
 
 def copy_balance(session: Session, evt: m.BalanceChanged) -> None:

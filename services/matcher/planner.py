@@ -66,6 +66,33 @@ def _contract(row: ContractCopy, held: list[Proposal]) -> Contract:
     return Contract.model_validate(rec)
 
 
+def _active(row: ContractCopy) -> bool:
+    return row.record.get("status", "active") == "active"
+
+
+def _frozen(row: ContractCopy, held: list[Proposal]) -> Contract:
+    """A contract no longer active (suspended, exhausted, expired, terminated) that still carries
+    approved work: kept so that work stays pinned, with room for exactly that work and no more."""
+    c = _contract(row, held)
+    minutes = sum(p.minutes for p in held)
+    return c.model_copy(update={
+        "hours_cap": c.hours_used + minutes / 60,
+        "budget_cap_vnd": None if c.budget_cap_vnd is None else c.budget_used_vnd + sum(p.cost_vnd for p in held),
+        "max_concurrent": c.active_assignments + len(held),
+    })
+
+
+def _contracts(session: Session, held: dict[str, list[Proposal]]) -> list[Contract]:
+    """Only active contracts take new work; the others appear only to carry approved work."""
+    out = []
+    for row in session.exec(select(ContractCopy).order_by(ContractCopy.id)):
+        if _active(row):
+            out.append(_contract(row, held.get(row.id, [])))
+        elif held.get(row.id):
+            out.append(_frozen(row, held[row.id]))
+    return out
+
+
 def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
     rec = dict(row.record)
     if row.committed_hours is not None:
@@ -75,9 +102,11 @@ def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
 
 def snapshot(session: Session, today: dt.date) -> Snapshot:
     rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.status.in_(OPEN)))}  # type: ignore[attr-defined]
+    active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
+    # A pending proposal under a contract that stopped being active is let go (withdrawn).
     proposals = [
         p for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE)))  # type: ignore[attr-defined]
-        if p.request_id in rows
+        if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
     held_c, held_e = _held_usage(proposals)
     requests = [Request.model_validate(r.record) for r in rows.values()]
@@ -89,7 +118,7 @@ def snapshot(session: Session, today: dt.date) -> Snapshot:
             for t in session.exec(select(TravelCopy))
         ],
         experts=[_expert(e, held_e.get(e.id, 0)) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
-        contracts=[_contract(c, held_c.get(c.id, [])) for c in session.exec(select(ContractCopy).order_by(ContractCopy.id))],
+        contracts=_contracts(session, held_c),
         requests=sorted(requests, key=lambda r: r.id),
         pinned=[{"request": p.request_id, "expert": p.expert_id, "contract": p.contract_id, "slot": p.slot} for p in proposals],
         excluded=[
@@ -97,7 +126,10 @@ def snapshot(session: Session, today: dt.date) -> Snapshot:
             for x in session.exec(select(Exclusion)) if x.request_id in rows
         ],
     )
-    return Snapshot(scenario=scenario, requests=rows, pins={(p.request_id, p.slot): p for p in proposals})
+    pending = session.exec(select(Proposal).where(Proposal.status == "pending"))
+    pins = {(p.request_id, p.slot): p for p in pending if p.request_id in rows}
+    pins.update({(p.request_id, p.slot): p for p in proposals})
+    return Snapshot(scenario=scenario, requests=rows, pins=pins)
 
 
 def digest(scenario: Scenario) -> tuple[str, str]:

@@ -1,0 +1,142 @@
+"""The contracts and matcher services in this test process, on a nats-server of the test's own.
+
+Each service runs exactly as in production (its Service, durable consumers, outbox relay and
+background tasks) but in the test's event loop, so a test can also read its tables directly.
+The contracts database is the test's `db_url` (SQLite, and PostgreSQL when asked); the matcher
+keeps a SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import nats
+from pydantic import BaseModel
+
+from services.contracts.app import build as build_contracts
+from services.contracts.settings import ContractsSettings
+from services.matcher.app import build as build_matcher
+from services.matcher.settings import MatcherSettings
+from shared import messages as m
+from shared import subjects as s
+from shared.bus import in_thread
+from shared.messages import Reply
+from shared.service import Service
+
+TODAY = dt.date.today()
+UNITS = [
+    {"id": "u1", "name": "Xã Thượng Lâm", "province": "Tuyên Quang", "network": "ok",
+     "location": {"lat": 22.45, "lon": 105.25}},
+    {"id": "u2", "name": "Xã Lâm Bình", "province": "Tuyên Quang", "network": "weak",
+     "location": {"lat": 22.50, "lon": 105.20}},
+]
+
+
+def expert(i: int, **over: Any) -> dict[str, Any]:
+    return {"id": f"e{i}", "name": f"Expert {i}", "home_unit": "u2", "kind": "contract",
+            "skills": {"digital_signature": 3}, "languages": ["vi"], "remote": True, "onsite": True,
+            "max_travel_minutes": 120, "capacity_hours": 100, **over}
+
+
+def contract(i: int, **over: Any) -> dict[str, Any]:
+    return {"id": f"c{i}", "expert": f"e{i}", "kind": "project", "hourly_rate_vnd": 100_000 * (i + 1),
+            "hours_cap": 40, "budget_cap_vnd": None, "max_concurrent": 5,
+            "start": str(TODAY - dt.timedelta(days=30)), "end": str(TODAY + dt.timedelta(days=90)),
+            "scope_units": None, **over}
+
+
+def request(rid: str, **over: Any) -> dict[str, Any]:
+    return {"id": rid, "unit": "u1", "title": f"Chữ ký số {rid}", "skills": {"digital_signature": 2},
+            "mode": "remote", "hours": 4, "priority": 4, "deadline": str(TODAY + dt.timedelta(days=10)),
+            **over}
+
+
+class Stack:
+    def __init__(self, nats_url: str, contracts_db: str, tmp: Path) -> None:
+        self.url = nats_url
+        self.contracts = build_contracts(ContractsSettings(nats_url=nats_url, database_url=contracts_db))
+        self.matcher = build_matcher(MatcherSettings(
+            nats_url=nats_url, database_url=f"sqlite:///{tmp / 'matcher.db'}", time_limit_s=2, debounce_s=0.05))
+        self.nc: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def __aenter__(self) -> Stack:
+        before = asyncio.all_tasks()
+        for svc in (self.contracts, self.matcher):
+            await _start(svc)
+        self._tasks = asyncio.all_tasks() - before
+        self.nc = await nats.connect(self.url)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.nc.drain()
+        for svc in (self.matcher, self.contracts):
+            await svc.relay.stop()
+            await svc.broker.stop()
+        for task in self._tasks:
+            if task.get_name() in ("replanner", "expiry"):
+                task.cancel()
+        for svc in (self.matcher, self.contracts):
+            svc.engine.dispose()
+
+    async def call(self, subject: str, message: BaseModel, timeout: float = 15) -> Reply:
+        msg = await self.nc.request(subject, message.model_dump_json(by_alias=True).encode(), timeout=timeout)
+        return Reply.model_validate_json(msg.data)
+
+    async def ok(self, subject: str, message: BaseModel, timeout: float = 15) -> dict[str, Any]:
+        reply = await self.call(subject, message, timeout)
+        assert reply.ok, reply.error
+        return reply.data or {}
+
+    async def status(self) -> dict[str, Any]:
+        return {"matcher": await self.ok(s.MATCHER_STATUS_GET, m.GetStatus()),
+                "contracts": await self.ok(s.CONTRACTS_STATUS_GET, m.GetStatus())}
+
+    async def until(self, predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = await self.status()
+            found = predicate(last)
+            if found:
+                return found
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}:\n{json.dumps(last, indent=1)[:4000]}")
+
+    async def register(self, experts: list[dict[str, Any]], contracts: list[dict[str, Any]],
+                       **fields: Any) -> None:
+        await self.ok(s.REFERENCE_REGISTER, m.RegisterReference(
+            units=UNITS, experts=experts, contracts=contracts, **fields))
+        await self.until(lambda st: st["matcher"]["counts"]["contracts"] >= len(contracts),
+                         what="the matcher's copies")
+
+    async def submit(self, rid: str, **over: Any) -> None:
+        await self.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=request(rid, **over)))
+
+    async def proposal(self, rid: str, status: str = "proposed", contract: str | None = None) -> dict[str, Any]:
+        def find(st: dict[str, Any]) -> dict[str, Any] | None:
+            return next((a for a in st["contracts"]["assignments"] if a["request_id"] == rid
+                         and a["status"] == status and contract in (None, a["contract_id"])), None)
+
+        return await self.until(find, what=f"a {status} assignment for {rid}")
+
+    async def assignment(self, aid: str) -> dict[str, Any]:
+        st = await self.status()
+        return next(a for a in st["contracts"]["assignments"] if a["id"] == aid)
+
+
+async def _start(svc: Service) -> None:
+    await in_thread(svc._create_schema, svc.engine)
+    await svc.broker.start()
+    svc.relay.start()
+    for start in svc._background:
+        start()
+
+
+def request_status(st: dict[str, Any], rid: str) -> str:
+    return next(r["status"] for r in st["matcher"]["requests"] if r["id"] == rid)

@@ -1,0 +1,91 @@
+"""A contract's lifecycle over a real nats-server: the matcher plans only with active contracts.
+
+Suspending or terminating a contract is an event; the matcher, which knows contracts only from
+events, withdraws what it proposed under it and plans with the others. Termination also cancels
+approved work and releases its reservation; a draft is not planned with until activated; a
+contract past its last day is expired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shared import messages as m
+from shared import subjects as s
+from tests.integration.services_harness import TODAY, Stack, contract, expert, request_status
+
+
+async def test_a_suspended_contract_is_no_longer_offered_and_a_resumed_one_is(stack: Stack) -> None:
+    # c0 is the cheaper one: the matcher proposes it first.
+    await stack.register([expert(0), expert(1)], [contract(0), contract(1)])
+    await stack.submit("r1")
+    first = await stack.proposal("r1", contract="c0")
+
+    done = await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
+        contract_id="c0", to="suspended", by="Sở Nội vụ", reason="invoice dispute"))
+    assert done["status"] == "suspended"
+    await stack.until(lambda st: any(a["id"] == first["id"] and a["status"] == "withdrawn"
+                                     for a in st["contracts"]["assignments"]), what="c0's proposal withdrawn")
+    second = await stack.proposal("r1", contract="c1")
+    assert second["expert_id"] == "e1"
+    refused = await stack.call(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=first["id"], by="staff"))
+    assert not refused.ok and "withdrawn" in refused.error
+
+    # with both suspended nothing can be offered; resuming brings the contract back
+    await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
+        contract_id="c1", to="suspended", by="Sở Nội vụ", reason="audit"))
+    await stack.until(lambda st: request_status(st, "r1") == "unmatched", what="r1 unmatched")
+    await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(contract_id="c0", to="active", by="Sở Nội vụ"))
+    again = await stack.proposal("r1", contract="c0")
+    approved = await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=again["id"], by="staff"))
+    assert approved["reserved_minutes"] == 240
+
+
+async def test_terminating_a_contract_cancels_its_open_work_and_releases_it(stack: Stack) -> None:
+    await stack.register([expert(0), expert(1)], [contract(0), contract(1)])
+    await stack.submit("r1")
+    p = await stack.proposal("r1", contract="c0")
+    await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="staff"))
+
+    no_reason = await stack.call(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
+        contract_id="c0", to="terminated", by="Sở Nội vụ"))
+    assert not no_reason.ok and no_reason.field_errors[0].field == "reason"
+    done = await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
+        contract_id="c0", to="terminated", by="Sở Nội vụ", reason="expert left the province"))
+    assert done["cancelled_assignments"] == 1
+
+    st = await stack.status()
+    c0 = next(c for c in st["contracts"]["contracts"] if c["id"] == "c0")
+    assert (c0["status"], c0["hours_reserved"], c0["active_assignments"]) == ("terminated", 0, 0)
+    assert (await stack.assignment(p["id"]))["status"] == "cancelled"
+    await stack.proposal("r1", contract="c1")  # back to matching, under the other contract
+    again = await stack.call(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
+        contract_id="c0", to="active", by="Sở Nội vụ"))
+    assert not again.ok and "terminated" in again.error
+
+    trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject="contract:c0")))["entries"]
+    assert [(e["before"]["status"], e["after"]["status"], e["actor"]) for e in trail] == [
+        ("active", "terminated", "Sở Nội vụ")]
+    assert trail[0]["detail"]["reason"] == "expert left the province"
+
+
+async def test_a_draft_is_planned_with_only_once_activated(stack: Stack) -> None:
+    await stack.register([expert(0)], [contract(0)], contract_status={"c0": "draft"})
+    await stack.submit("r1")
+    await stack.until(lambda st: request_status(st, "r1") == "unmatched", what="r1 unmatched")
+    await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(contract_id="c0", to="active", by="staff"))
+    await stack.proposal("r1", contract="c0")
+
+
+async def test_contracts_past_their_last_day_expire(stack: Stack) -> None:
+    ended = contract(1, start=str(TODAY - dt.timedelta(days=60)), end=str(TODAY - dt.timedelta(days=1)))
+    await stack.register([expert(0), expert(1)], [contract(0, end=str(TODAY + dt.timedelta(days=3))), ended])
+    st = await stack.status()
+    assert {c["id"]: c["status"] for c in st["contracts"]["contracts"]} == {"c0": "active", "c1": "expired"}
+
+    swept = await stack.ok(s.CONTRACTS_EXPIRE, m.ExpireContracts(today=TODAY + dt.timedelta(days=4)))
+    assert swept["expired"] == ["c0"]
+    await stack.submit("r1")
+    await stack.until(lambda st: request_status(st, "r1") == "unmatched", what="r1 unmatched")
+    matcher = (await stack.status())["matcher"]
+    assert not [p for p in matcher["proposals"] if p["request_id"] == "r1"]

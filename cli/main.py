@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress
 
-from cli import solve_commands, views
+from cli import notify_commands, solve_commands, views
 from cli.client import Client, ClientError, connect, dumps, run
 from shared import messages as m
 from shared import subjects as s
@@ -239,6 +239,7 @@ def audit_verify() -> None:
 
 
 solve_commands.register(app)
+notify_commands.register(app, call=call, build=build)
 
 if __name__ == "__main__":
     app()

@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from shared.scenario import Contract, Expert, Id, Request, TravelTime, Unit
 
@@ -398,6 +398,58 @@ class NotificationDelivered(Message):
     channel: str
     kind: str
     source_event_id: str
+
+
+class NotificationFailed(Message):
+    """A send the notifier gave up on after its retries (or at once, when retrying cannot help)."""
+
+    delivery_id: str
+    notification_id: str | None = None
+    party: str
+    channel: str
+    kind: str
+    source_event_id: str
+    attempts: int
+    reason: str
+
+
+ChannelName = Literal["inbox", "email", "webhook"]
+
+
+class SetPreferences(Message):
+    """A party's notification choices: a field left None stays as it was; the inbox is always on."""
+
+    party: Party
+    channels: list[ChannelName] | None = Field(default=None, max_length=3)
+    language: Literal["vi", "en"] | None = None
+    email: str | None = Field(
+        default=None, max_length=254, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
+        description="an empty string clears it",
+    )
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
+    digest: bool | None = Field(
+        default=None, description="one daily digest instead of one message per event"
+    )
+
+
+class GetPreferences(Message):
+    party: Party
+
+
+class GetDeliveries(Message):
+    status: Literal["pending", "sent", "failed"] | None = None
+    party: Party | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class RetryDeliveries(Message):
+    """Send failed deliveries again: the ones named, or every failed one."""
+
+    delivery_ids: list[Annotated[str, Field(pattern=r"^[0-9]{1,18}$")]] = Field(
+        default_factory=list, max_length=1000
+    )
+    all: bool = False
 
 
 class DeadLetter(BaseModel):

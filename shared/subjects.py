@@ -60,6 +60,11 @@ REQUEST_COMPLETED = "contracts.request.completed"
 INBOX_GET = "notifier.inbox.get"
 INBOX_MARK_READ = "notifier.inbox.mark_read"
 NOTIFICATION_DELIVERED = "notifier.notification.delivered"
+NOTIFICATION_FAILED = "notifier.notification.failed"
+PREFERENCES_SET = "notifier.preferences.set"
+PREFERENCES_GET = "notifier.preferences.get"
+DELIVERIES_GET = "notifier.deliveries.get"
+DELIVERIES_RETRY = "notifier.deliveries.retry"
 
 # --- dead letters --------------------------------------------------------------------------
 DEADLETTER_PREFIX = "deadletter"

@@ -1,43 +1,194 @@
-"""Composition root of the notifier service: which event tells which party.
+"""Composition root of the notifier service: which event tells which party, and the background
+tasks that deliver on external channels (`worker.py`) and act on time (`clock.py`).
 
 The notifier listens to the matcher's and the contracts service's events and keeps an inbox per
-party (`expert:<id>`, `unit:<id>`, `staff:home-affairs`), in the party's language.
+party (`expert:<id>`, `unit:<id>`, `staff:home-affairs`), in the party's language; email and
+webhook sends are queued in the same transaction and worked outside it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 from services.notifier import handlers as h
+from services.notifier import inbox, preferences, queue
+from services.notifier.channels import Channel, SmtpChannel, WebhookChannel
+from services.notifier.clock import Clock
 from services.notifier.db import create_schema
 from services.notifier.settings import NotifierSettings
+from services.notifier.worker import DeliveryWorker
 from shared import messages as m
 from shared import subjects as s
 from shared.service import Service
 
-EVENTS: dict[str, type[m.Message]] = {s.NOTIFICATION_DELIVERED: m.NotificationDelivered}
+EVENTS: dict[str, type[m.Message]] = {
+    s.NOTIFICATION_DELIVERED: m.NotificationDelivered,
+    s.NOTIFICATION_FAILED: m.NotificationFailed,
+}
 
 
-def build(settings: NotifierSettings | None = None) -> Service:
+class NotifierService(Service):
+    worker: DeliveryWorker
+    clock: Clock
+
+
+def channels_of(st: NotifierSettings) -> dict[str, Channel]:
+    return {
+        "email": SmtpChannel(
+            st.smtp_host,
+            st.smtp_port,
+            st.smtp_sender,
+            username=st.smtp_username,
+            password=st.smtp_password,
+            starttls=st.smtp_starttls,
+            timeout=st.smtp_timeout_s,
+        ),
+        "webhook": WebhookChannel(st.webhook_timeout_s),
+    }
+
+
+def build(
+    settings: NotifierSettings | None = None, channels: Mapping[str, Channel] | None = None
+) -> NotifierService:
     st = settings or NotifierSettings()
-    svc = Service(st, events=EVENTS, create_schema=create_schema)
-    svc.query(s.INBOX_GET, m.GetInbox, h.inbox, description="A party's notifications, newest first.")
-    svc.command(s.INBOX_MARK_READ, m.MarkRead, h.mark_read, description="Mark a party's notifications read.")
+    svc = NotifierService(st, events=EVENTS, create_schema=create_schema)
+    svc.worker = DeliveryWorker(
+        svc.engine,
+        channels or channels_of(st),
+        concurrency=st.concurrency,
+        poll_s=st.poll_s,
+        lease_s=st.lease_s,
+        backoff=queue.Backoff(st.retry_base_s, st.retry_max_s, st.max_attempts),
+        on_recorded=svc.relay.notify,
+    )
+    svc.clock = Clock(
+        svc.engine, svc.broker, st, on_written=lambda: (svc.relay.notify(), svc.worker.notify())
+    )
+    svc.background(svc.worker.start)
+    svc.background(svc.clock.start)
+
+    async def after_event(_subject: str, _evt: m.Message) -> None:
+        svc.worker.notify()  # sends were queued in the handler's transaction: start them now
+
+    svc.after_event = after_event
+    _commands(svc)
     for subject, model, use_case, name, description in (
         (s.UNIT_REGISTERED, m.UnitRegistered, h.remember_unit, "units", "Names of communes."),
-        (s.EXPERT_REGISTERED, m.ExpertRegistered, h.remember_expert, "experts", "Names and languages of experts."),
-        (s.REQUEST_SUBMITTED, m.RequestSubmitted, h.request_submitted, "submitted", "Commune: request received."),
-        (s.ASSIGNMENT_PROPOSED, m.AssignmentProposed, h.assignment_proposed, "proposed",
-         "Staff: a proposal waits; commune: an expert was found."),
-        (s.REQUEST_UNMATCHED, m.RequestUnmatched, h.request_unmatched, "unmatched", "Commune and staff: no expert yet."),
-        (s.ASSIGNMENT_APPROVED, m.AssignmentApproved, h.approved, "approved", "Expert: a new task; commune: approved."),
-        (s.ASSIGNMENT_ACCEPTED, m.AssignmentAccepted, h.accepted, "accepted", "Commune and staff: accepted."),
-        (s.ASSIGNMENT_DECLINED, m.AssignmentDeclined, h.declined, "declined", "Commune and staff: declined."),
-        (s.ASSIGNMENT_CANCELLED, m.AssignmentCancelled, h.cancelled, "cancelled", "Expert: task cancelled."),
+        (
+            s.EXPERT_REGISTERED,
+            m.ExpertRegistered,
+            h.remember_expert,
+            "experts",
+            "Names and languages of experts.",
+        ),
+        (
+            s.CONTRACT_REGISTERED,
+            m.ContractRegistered,
+            h.contract_registered,
+            "contracts",
+            "When contracts end, to warn staff 14 days before.",
+        ),
+        (
+            s.REQUEST_SUBMITTED,
+            m.RequestSubmitted,
+            h.request_submitted,
+            "submitted",
+            "Commune: request received.",
+        ),
+        (
+            s.ASSIGNMENT_PROPOSED,
+            m.AssignmentProposed,
+            h.assignment_proposed,
+            "proposed",
+            "Staff: a proposal waits; commune: an expert was found.",
+        ),
+        (
+            s.REQUEST_UNMATCHED,
+            m.RequestUnmatched,
+            h.request_unmatched,
+            "unmatched",
+            "Commune and staff: no expert yet.",
+        ),
+        (
+            s.ASSIGNMENT_APPROVED,
+            m.AssignmentApproved,
+            h.approved,
+            "approved",
+            "Expert: a new task (watched until answered); commune: approved.",
+        ),
+        (
+            s.ASSIGNMENT_ACCEPTED,
+            m.AssignmentAccepted,
+            h.accepted,
+            "accepted",
+            "Commune and staff: accepted.",
+        ),
+        (
+            s.ASSIGNMENT_DECLINED,
+            m.AssignmentDeclined,
+            h.declined,
+            "declined",
+            "Commune and staff: declined.",
+        ),
+        (
+            s.ASSIGNMENT_CANCELLED,
+            m.AssignmentCancelled,
+            h.cancelled,
+            "cancelled",
+            "Expert: task cancelled.",
+        ),
         (s.HOURS_LOGGED, m.HoursLogged, h.hours_logged, "hours", "Commune: hours worked."),
-        (s.REQUEST_COMPLETED, m.RequestCompleted, h.completed, "completed", "Everyone: request completed."),
-        (s.BALANCE_CHANGED, m.BalanceChanged, partial(h.balance_changed, ratio=st.low_balance_ratio), "balances",
-         "Staff: a contract under 10% of its hours or budget."),
+        (
+            s.REQUEST_COMPLETED,
+            m.RequestCompleted,
+            h.completed,
+            "completed",
+            "Everyone: request completed.",
+        ),
+        (
+            s.BALANCE_CHANGED,
+            m.BalanceChanged,
+            partial(h.balance_changed, ratio=st.low_balance_ratio),
+            "balances",
+            "Staff: a contract under 10% of its hours or budget.",
+        ),
     ):
         svc.event(subject, model, use_case, name=name, description=description)
     return svc
+
+
+def _commands(svc: Service) -> None:
+    svc.query(
+        s.INBOX_GET, m.GetInbox, inbox.inbox, description="A party's notifications, newest first."
+    )
+    svc.command(
+        s.INBOX_MARK_READ,
+        m.MarkRead,
+        inbox.mark_read,
+        description="Mark a party's notifications read.",
+    )
+    svc.command(
+        s.PREFERENCES_SET,
+        m.SetPreferences,
+        preferences.set_preferences,
+        description="Set a party's channels, language, addresses and digest choice.",
+    )
+    svc.query(
+        s.PREFERENCES_GET,
+        m.GetPreferences,
+        preferences.get_preferences,
+        description="A party's notification preferences (never the webhook secret).",
+    )
+    svc.query(
+        s.DELIVERIES_GET,
+        m.GetDeliveries,
+        queue.list_deliveries,
+        description="Email and webhook sends, e.g. the failed ones.",
+    )
+    svc.command(
+        s.DELIVERIES_RETRY,
+        m.RetryDeliveries,
+        queue.retry,
+        description="Send failed deliveries again (named ones, or all).",
+    )

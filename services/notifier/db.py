@@ -1,26 +1,54 @@
-"""The notifier's tables: a directory of parties (names, language) fed by the contracts service's
-events, and the inbox. One notification per party per event per kind, enforced by the database."""
+"""The notifier's tables: the party directory and preferences, the inbox, the delivery queue of
+the external channels, digests, and what the periodic checks watch (unanswered tasks, contracts).
+
+One notification per party per event per kind and one delivery per notification per channel are
+enforced by the database, so a repeated event or a crash mid-way never doubles anything.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, Engine, Text, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, Engine, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from shared.db import create_tables, utcnow
+from shared.db import create_tables, tz_column, utcnow
+
+
+def _created() -> dt.datetime:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class Party(SQLModel, table=True):
+    """Names and languages learnt from the contracts service's events."""
+
     __tablename__ = "party"
     id: str = Field(primary_key=True, max_length=80, description="expert:e1, unit:w2269, staff:...")
     name: str = Field(max_length=200)
     language: str = Field(default="vi", max_length=5)
 
 
+class Preference(SQLModel, table=True):
+    """What a party asked for; a field left None falls back to the directory or the default."""
+
+    __tablename__ = "preference"
+    party: str = Field(primary_key=True, max_length=80)
+    language: str | None = Field(default=None, max_length=5)
+    channels: str = Field(
+        default="", max_length=100, description="external channels, comma separated"
+    )
+    email: str | None = Field(default=None, max_length=254)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_secret: str | None = Field(default=None, max_length=200)
+    digest: bool = False
+    updated_at: dt.datetime = _created()
+
+
 class Notification(SQLModel, table=True):
     __tablename__ = "notification"
-    __table_args__ = (UniqueConstraint("source_event_id", "party", "kind", name="one_per_party_event"),)
+    __table_args__ = (
+        UniqueConstraint("source_event_id", "party", "kind", name="one_per_party_event"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     party: str = Field(index=True, max_length=80)
     kind: str = Field(max_length=40)
@@ -29,9 +57,54 @@ class Notification(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     source_event_id: str = Field(max_length=64)
     read: bool = False
-    created_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    created_at: dt.datetime = _created()
+
+
+class Delivery(SQLModel, table=True):
+    """One send on an external channel: the queue the delivery worker works, outside any
+    consumer's transaction. `key` makes it unique per notification (or digest) and channel."""
+
+    __tablename__ = "delivery"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=120)
+    party: str = Field(index=True, max_length=80)
+    channel: str = Field(max_length=20)
+    kind: str = Field(max_length=40)
+    notification_id: int | None = None
+    source_event_id: str = Field(max_length=64)
+    subject: str = Field(max_length=300)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    html: str = Field(sa_column=Column(Text, nullable=False))
+    payload: str = Field(
+        sa_column=Column(Text, nullable=False), description="the webhook's JSON body"
     )
+    status: str = Field(
+        default="pending", index=True, max_length=10, description="pending, sent, failed"
+    )
+    attempts: int = 0
+    next_attempt_at: dt.datetime = _created()
+    lease_until: dt.datetime | None = tz_column(nullable=True)
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: dt.datetime = _created()
+    finished_at: dt.datetime | None = tz_column(nullable=True)
+
+
+class DigestItem(SQLModel, table=True):
+    """A notification held for its party's next digest instead of being sent at once."""
+
+    __tablename__ = "digest_item"
+    notification_id: int = Field(primary_key=True)
+    party: str = Field(index=True, max_length=80)
+    digest_id: int | None = Field(default=None, index=True)
+
+
+class Digest(SQLModel, table=True):
+    __tablename__ = "digest"
+    __table_args__ = (UniqueConstraint("party", "period", name="one_digest_per_period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    party: str = Field(max_length=80)
+    period: int = Field(description="which digest period (since the epoch) this one closed")
+    created_at: dt.datetime = _created()
 
 
 class LowBalanceAlert(SQLModel, table=True):
@@ -42,7 +115,48 @@ class LowBalanceAlert(SQLModel, table=True):
     low: bool = False
 
 
-TABLES = [m.__table__ for m in (Party, Notification, LowBalanceAlert)]  # type: ignore[attr-defined]
+class ContractWatch(SQLModel, table=True):
+    """When each contract ends, and for which end date staff were already warned."""
+
+    __tablename__ = "contract_watch"
+    contract_id: str = Field(primary_key=True, max_length=64)
+    expert_id: str = Field(max_length=64)
+    end: dt.date = Field(sa_column=Column(Date, nullable=False))
+    warned_end: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+
+
+class AnswerWatch(SQLModel, table=True):
+    """An approved task waiting for its expert's answer: waiting, reminded, escalated, declining,
+    closed (answered, cancelled or declined for the expert)."""
+
+    __tablename__ = "answer_watch"
+    assignment_id: str = Field(primary_key=True, max_length=64)
+    expert_id: str = Field(max_length=64)
+    unit_id: str = Field(max_length=64)
+    request_id: str = Field(max_length=64)
+    title: str = Field(max_length=300)
+    mode: str = Field(max_length=10)
+    hours: float
+    deadline: dt.date = Field(sa_column=Column(Date, nullable=False))
+    correlation_id: str = Field(max_length=64, description="the approval's, so the trail follows")
+    approved_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    stage: str = Field(default="waiting", index=True, max_length=12)
+
+
+TABLES = [
+    t.__table__  # type: ignore[attr-defined]
+    for t in (
+        Party,
+        Preference,
+        Notification,
+        Delivery,
+        DigestItem,
+        Digest,
+        LowBalanceAlert,
+        ContractWatch,
+        AnswerWatch,
+    )
+]
 
 
 def create_schema(engine: Engine) -> None:

@@ -8,62 +8,224 @@ from the data is an error, never a silent blank: the tests render every template
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import Any
 
 LANGUAGES = ("vi", "en")
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "request_received": {
-        "vi": ("Đã nhận yêu cầu {request_id}", "{unit_name} đã gửi yêu cầu «{title}» ({hours} giờ, hạn {deadline}).\nHệ thống đang tìm chuyên gia phù hợp."),
-        "en": ("Request {request_id} received", "{unit_name} asked for «{title}» ({hours} h, by {deadline}).\nWe are looking for an expert."),
+        "vi": (
+            "Đã nhận yêu cầu {request_id}",
+            "{unit_name} đã gửi yêu cầu «{title}» ({hours} giờ, hạn {deadline}).\n"
+            "Hệ thống đang tìm chuyên gia phù hợp.",
+        ),
+        "en": (
+            "Request {request_id} received",
+            "{unit_name} asked for «{title}» ({hours} h, by {deadline}).\n"
+            "We are looking for an expert.",
+        ),
     },
     "proposal_waiting": {
-        "vi": ("Đề xuất {assignment_id} chờ phê duyệt", "Yêu cầu {request_id} «{title}» của {unit_name}: đề xuất {expert_name}, {mode}, {hours} giờ, chi phí {cost}.\nLý do: {why}\nPhê duyệt: expertshare approve {assignment_id} --by <tên>"),
-        "en": ("Proposal {assignment_id} awaits approval", "Request {request_id} «{title}» of {unit_name}: {expert_name}, {mode}, {hours} h, cost {cost}.\nWhy: {why}\nApprove: expertshare approve {assignment_id} --by <name>"),
+        "vi": (
+            "Đề xuất {assignment_id} chờ phê duyệt",
+            "Yêu cầu {request_id} «{title}» của {unit_name}: đề xuất {expert_name}, {mode}, "
+            "{hours} giờ, chi phí {cost}.\n"
+            "Lý do: {why}\n"
+            "Phê duyệt: expertshare approve {assignment_id} --by <tên>",
+        ),
+        "en": (
+            "Proposal {assignment_id} awaits approval",
+            "Request {request_id} «{title}» of {unit_name}: {expert_name}, {mode}, {hours} h, "
+            "cost {cost}.\n"
+            "Why: {why}\n"
+            "Approve: expertshare approve {assignment_id} --by <name>",
+        ),
     },
     "request_matched": {
-        "vi": ("Đã tìm được chuyên gia cho yêu cầu {request_id}", "{expert_name} được đề xuất hỗ trợ «{title}», {mode}, {hours} giờ. Đang chờ Sở Nội vụ phê duyệt."),
-        "en": ("An expert was found for request {request_id}", "{expert_name} is proposed for «{title}», {mode}, {hours} h. Waiting for home-affairs approval."),
+        "vi": (
+            "Đã tìm được chuyên gia cho yêu cầu {request_id}",
+            "{expert_name} được đề xuất hỗ trợ «{title}», {mode}, {hours} giờ, trước {deadline}. "
+            "Đang chờ Sở Nội vụ phê duyệt.",
+        ),
+        "en": (
+            "An expert was found for request {request_id}",
+            "{expert_name} is proposed for «{title}», {mode}, {hours} h, by {deadline}. Waiting "
+            "for home-affairs approval.",
+        ),
     },
     "request_unmatched": {
-        "vi": ("Chưa có chuyên gia cho yêu cầu {request_id}", "Yêu cầu «{title}» của {unit_name} chưa được đáp ứng: {reason}"),
-        "en": ("No expert yet for request {request_id}", "Request «{title}» of {unit_name} is not covered yet: {reason}"),
+        "vi": (
+            "Chưa có chuyên gia cho yêu cầu {request_id}",
+            "Yêu cầu «{title}» của {unit_name} chưa được đáp ứng: {reason}",
+        ),
+        "en": (
+            "No expert yet for request {request_id}",
+            "Request «{title}» of {unit_name} is not covered yet: {reason}",
+        ),
     },
     "task_new": {
-        "vi": ("Nhiệm vụ mới {assignment_id} tại {unit_name}", "Bạn được giao hỗ trợ «{title}» tại {unit_name}, {mode}, {hours} giờ, hạn {deadline}.\nNhận: expertshare accept {assignment_id} --expert {expert_id}\nTừ chối: expertshare decline {assignment_id} --expert {expert_id} --reason <lý do>"),
-        "en": ("New task {assignment_id} at {unit_name}", "You are assigned «{title}» at {unit_name}, {mode}, {hours} h, by {deadline}.\nAccept: expertshare accept {assignment_id} --expert {expert_id}\nDecline: expertshare decline {assignment_id} --expert {expert_id} --reason <why>"),
+        "vi": (
+            "Nhiệm vụ mới {assignment_id} tại {unit_name}",
+            "Bạn được giao hỗ trợ «{title}» tại {unit_name}, {mode}, {hours} giờ, hạn "
+            "{deadline}.\n"
+            "Nhận: expertshare accept {assignment_id} --expert {expert_id}\n"
+            "Từ chối: expertshare decline {assignment_id} --expert {expert_id} --reason <lý do>",
+        ),
+        "en": (
+            "New task {assignment_id} at {unit_name}",
+            "You are assigned «{title}» at {unit_name}, {mode}, {hours} h, by {deadline}.\n"
+            "Accept: expertshare accept {assignment_id} --expert {expert_id}\n"
+            "Decline: expertshare decline {assignment_id} --expert {expert_id} --reason <why>",
+        ),
     },
     "request_approved": {
-        "vi": ("Yêu cầu {request_id} đã được phê duyệt", "{expert_name} sẽ hỗ trợ «{title}», {mode}, {hours} giờ, trước {deadline}."),
-        "en": ("Request {request_id} approved", "{expert_name} will help with «{title}», {mode}, {hours} h, by {deadline}."),
+        "vi": (
+            "Yêu cầu {request_id} đã được phê duyệt",
+            "{expert_name} sẽ hỗ trợ «{title}», {mode}, {hours} giờ, trước {deadline}.",
+        ),
+        "en": (
+            "Request {request_id} approved",
+            "{expert_name} will help with «{title}», {mode}, {hours} h, by {deadline}.",
+        ),
     },
     "task_accepted": {
-        "vi": ("{expert_name} đã nhận nhiệm vụ {assignment_id}", "{expert_name} đã nhận hỗ trợ «{title}» tại {unit_name}."),
-        "en": ("{expert_name} accepted task {assignment_id}", "{expert_name} accepted «{title}» at {unit_name}."),
+        "vi": (
+            "{expert_name} đã nhận nhiệm vụ {assignment_id}",
+            "{expert_name} đã nhận hỗ trợ «{title}» tại {unit_name}.",
+        ),
+        "en": (
+            "{expert_name} accepted task {assignment_id}",
+            "{expert_name} accepted «{title}» at {unit_name}.",
+        ),
     },
     "task_declined": {
-        "vi": ("{expert_name} đã từ chối nhiệm vụ {assignment_id}", "{expert_name} từ chối «{title}» tại {unit_name} ({reason}). Hệ thống sẽ tìm chuyên gia khác."),
-        "en": ("{expert_name} declined task {assignment_id}", "{expert_name} declined «{title}» at {unit_name} ({reason}). Another expert will be sought."),
+        "vi": (
+            "{expert_name} đã từ chối nhiệm vụ {assignment_id}",
+            "{expert_name} từ chối «{title}» tại {unit_name} ({reason}). Hệ thống sẽ tìm chuyên "
+            "gia khác.",
+        ),
+        "en": (
+            "{expert_name} declined task {assignment_id}",
+            "{expert_name} declined «{title}» at {unit_name} ({reason}). Another expert will be "
+            "sought.",
+        ),
     },
     "task_cancelled": {
-        "vi": ("Nhiệm vụ {assignment_id} đã bị hủy", "Nhiệm vụ «{title}» tại {unit_name} đã bị hủy: {reason}"),
-        "en": ("Task {assignment_id} cancelled", "Task «{title}» at {unit_name} was cancelled: {reason}"),
+        "vi": (
+            "Nhiệm vụ {assignment_id} đã bị hủy",
+            "Nhiệm vụ «{title}» tại {unit_name} đã bị hủy: {reason}",
+        ),
+        "en": (
+            "Task {assignment_id} cancelled",
+            "Task «{title}» at {unit_name} was cancelled: {reason}",
+        ),
     },
     "hours_logged": {
-        "vi": ("{expert_name} đã ghi {hours} giờ cho yêu cầu {request_id}", "Tổng cộng {total_hours} giờ đã làm cho «{title}»."),
-        "en": ("{expert_name} logged {hours} h on request {request_id}", "{total_hours} h worked on «{title}» so far."),
+        "vi": (
+            "{expert_name} đã ghi {hours} giờ cho yêu cầu {request_id}",
+            "Tổng cộng {total_hours} giờ đã làm cho «{title}».",
+        ),
+        "en": (
+            "{expert_name} logged {hours} h on request {request_id}",
+            "{total_hours} h worked on «{title}» so far.",
+        ),
     },
     "request_completed": {
-        "vi": ("Yêu cầu {request_id} đã hoàn thành", "{unit_name} xác nhận đã hoàn thành «{title}». Cảm ơn!"),
-        "en": ("Request {request_id} completed", "{unit_name} confirmed «{title}» is done. Thank you!"),
+        "vi": (
+            "Yêu cầu {request_id} đã hoàn thành",
+            "{unit_name} xác nhận đã hoàn thành «{title}». Cảm ơn!",
+        ),
+        "en": (
+            "Request {request_id} completed",
+            "{unit_name} confirmed «{title}» is done. Thank you!",
+        ),
+    },
+    "task_reminder": {
+        "vi": (
+            "Nhắc: nhiệm vụ {assignment_id} chờ bạn trả lời",
+            "Nhiệm vụ «{title}» tại {unit_name} ({mode}, {hours} giờ, hạn {deadline}) chưa được "
+            "trả lời sau {waited}.\n"
+            "Nhận: expertshare accept {assignment_id} --expert {expert_id}\n"
+            "Từ chối: expertshare decline {assignment_id} --expert {expert_id} --reason <lý do>\n"
+            "Nếu không trả lời trong {decline_after} kể từ khi được giao, nhiệm vụ sẽ được từ "
+            "chối thay bạn.",
+        ),
+        "en": (
+            "Reminder: task {assignment_id} awaits your answer",
+            "Task «{title}» at {unit_name} ({mode}, {hours} h, by {deadline}) has had no answer "
+            "for {waited}.\n"
+            "Accept: expertshare accept {assignment_id} --expert {expert_id}\n"
+            "Decline: expertshare decline {assignment_id} --expert {expert_id} --reason <why>\n"
+            "Without an answer within {decline_after} of approval, it will be declined on your "
+            "behalf.",
+        ),
+    },
+    "task_escalated": {
+        "vi": (
+            "{expert_name} chưa trả lời nhiệm vụ {assignment_id}",
+            "{expert_name} chưa nhận hay từ chối «{title}» tại {unit_name} sau {waited}. Hãy "
+            "liên hệ chuyên gia; nếu không có trả lời trong {decline_after} kể từ khi được giao, "
+            "nhiệm vụ sẽ tự động bị từ chối và yêu cầu {request_id} được ghép lại.",
+        ),
+        "en": (
+            "{expert_name} has not answered task {assignment_id}",
+            "{expert_name} has neither accepted nor declined «{title}» at {unit_name} after "
+            "{waited}. Please contact the expert; without an answer within {decline_after} of "
+            "approval, it is declined automatically and request {request_id} is matched again.",
+        ),
+    },
+    "task_expired": {
+        "vi": (
+            "Nhiệm vụ {assignment_id} đã được từ chối thay bạn",
+            "Bạn chưa trả lời nhiệm vụ «{title}» tại {unit_name} sau {waited}, nên hệ thống đã "
+            "từ chối thay bạn và tìm chuyên gia khác.",
+        ),
+        "en": (
+            "Task {assignment_id} was declined on your behalf",
+            "You did not answer «{title}» at {unit_name} within {waited}, so it was declined on "
+            "your behalf and another expert will be sought.",
+        ),
+    },
+    "contract_expiring": {
+        "vi": (
+            "Hợp đồng {contract_id} hết hạn sau {days} ngày",
+            "Hợp đồng {contract_id} ({expert_name}) kết thúc ngày {end}. Hãy gia hạn hoặc chuẩn "
+            "bị thay thế.",
+        ),
+        "en": (
+            "Contract {contract_id} ends in {days} days",
+            "Contract {contract_id} ({expert_name}) ends on {end}. Renew it or plan a replacement.",
+        ),
+    },
+    "digest": {
+        "vi": (
+            "Tóm tắt: {count} thông báo đến {date}",
+            "{count} thông báo mới:\n\n{items}",
+        ),
+        "en": (
+            "Digest: {count} notifications to {date}",
+            "{count} new notifications:\n\n{items}",
+        ),
     },
     "balance_low": {
-        "vi": ("Hợp đồng {contract_id} sắp hết hạn mức", "Hợp đồng {contract_id} ({expert_name}) còn {hours_left} giờ trên {hours_cap} giờ và {budget_left} ngân sách."),
-        "en": ("Contract {contract_id} is running low", "Contract {contract_id} ({expert_name}) has {hours_left} h of {hours_cap} h and {budget_left} of budget left."),
+        "vi": (
+            "Hợp đồng {contract_id} sắp hết hạn mức",
+            "Hợp đồng {contract_id} ({expert_name}) còn {hours_left} giờ trên {hours_cap} giờ và "
+            "{budget_left} ngân sách.",
+        ),
+        "en": (
+            "Contract {contract_id} is running low",
+            "Contract {contract_id} ({expert_name}) has {hours_left} h of {hours_cap} h and "
+            "{budget_left} of budget left.",
+        ),
     },
 }
 
-MODES = {"vi": {"onsite": "trực tiếp", "remote": "từ xa"}, "en": {"onsite": "on site", "remote": "remotely"}}
+MODES = {
+    "vi": {"onsite": "trực tiếp", "remote": "từ xa"},
+    "en": {"onsite": "on site", "remote": "remotely"},
+}
 
 
 def dong(vnd: int | None, language: str = "vi") -> str:
@@ -72,7 +234,28 @@ def dong(vnd: int | None, language: str = "vi") -> str:
     return f"{vnd:,} ₫".replace(",", ".")
 
 
+def duration(seconds: float, language: str = "vi") -> str:
+    """12 giờ / 12 h, 5 phút / 5 min, 3 giây / 3 s: limits are read by people, not machines."""
+    units = (("giờ", "h", 3600), ("phút", "min", 60), ("giây", "s", 1))
+    vi, en, size = next(u for u in units if seconds >= u[2] or u[2] == 1)
+    return f"{round(seconds / size, 1):g} {vi if language == 'vi' else en}"
+
+
+def html_body(subject: str, body: str) -> str:
+    """The short HTML part of an email: the same words, escaped, one paragraph per line."""
+    paragraphs = "".join(
+        f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line.strip()
+    )
+    title = html.escape(subject)
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h3>{title}</h3>{paragraphs}</body></html>"
+    )
+
+
 def _value(key: str, value: Any, language: str) -> Any:
+    if isinstance(value, dt.timedelta):
+        return duration(value.total_seconds(), language)
     if isinstance(value, dt.date):
         return value.strftime("%d/%m/%Y")
     if key == "mode":

@@ -1,0 +1,117 @@
+"""The notifier's clock: every `watch_interval_s`, the checks that time alone triggers.
+
+Reminders, escalations, contract expiry warnings and digests are written in one transaction per
+check; a task past its last limit is declined for its expert by the contracts service's own
+decline command, sent over NATS as the system, so the request goes back to matching exactly as
+if the expert had declined. A check that fails is logged and run again on the next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine
+
+from services.notifier import watch
+from services.notifier.digest import make_digests
+from services.notifier.settings import NotifierSettings
+from shared import messages as m
+from shared import subjects as s
+from shared.bus import in_thread
+from shared.db import transaction, utcnow
+
+log = structlog.get_logger("notifier.clock")
+
+
+def limits_of(st: NotifierSettings) -> watch.Limits:
+    return watch.Limits(
+        remind=dt.timedelta(seconds=st.remind_after_s),
+        escalate=dt.timedelta(seconds=st.escalate_after_s),
+        decline=dt.timedelta(seconds=st.decline_after_s),
+    )
+
+
+class Clock:
+    def __init__(
+        self,
+        engine: Engine,
+        broker: Any,
+        settings: NotifierSettings,
+        on_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.engine, self.broker, self.st = engine, broker, settings
+        self.limits = limits_of(settings)
+        self.on_written = on_written  # wakes the outbox relay and the delivery worker
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier-clock")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 - e.g. the database briefly away: next tick
+                log.exception("clock_tick_failed")
+            await asyncio.sleep(self.st.watch_interval_s)
+
+    async def tick(self, now: dt.datetime | None = None) -> None:
+        now = now or utcnow()
+        to_decline = await in_thread(self._checks, now)
+        self.on_written()
+        for w in to_decline:
+            declined = await self._decline(w)
+            if declined is not None:
+                await in_thread(self._closed, w.assignment_id, declined)
+        if to_decline:
+            self.on_written()
+
+    def _checks(self, now: dt.datetime) -> list[Any]:
+        st = self.st
+        with transaction(self.engine) as session:
+            to_decline = watch.advance_answers(
+                session, now=now, limits=self.limits, staff=st.staff_party
+            )
+        today = (now + dt.timedelta(hours=st.timezone_offset_hours)).date()
+        with transaction(self.engine) as session:
+            watch.warn_expiring(
+                session, today=today, days=st.expiry_warning_days, staff=st.staff_party
+            )
+        with transaction(self.engine) as session:
+            make_digests(
+                session,
+                now=now,
+                period_s=st.digest_period_s,
+                offset_s=st.digest_offset_s,
+                tz_hours=st.timezone_offset_hours,
+            )
+        return to_decline
+
+    async def _decline(self, w: Any) -> bool | None:
+        """True: declined; False: refused (the expert answered meanwhile); None: ask again later."""
+        cmd = watch.decline_command(w, self.limits)
+        try:
+            msg = await self.broker.request(cmd, s.ASSIGNMENT_DECLINE, timeout=10.0)
+            reply = m.Reply.model_validate_json(msg.body)
+        except Exception as err:  # noqa: BLE001 - contracts down or slow: the same command next tick
+            log.warning(
+                "auto_decline_unanswered",
+                assignment=w.assignment_id,
+                error=f"{type(err).__name__}: {err}",
+            )
+            return None
+        log.info("auto_decline", assignment=w.assignment_id, ok=reply.ok, error=reply.error)
+        return reply.ok
+
+    def _closed(self, assignment_id: str, declined: bool) -> None:
+        with transaction(self.engine) as session:
+            watch.closed_by_system(session, assignment_id, declined=declined, limits=self.limits)

@@ -1,0 +1,166 @@
+"""The inbox, and the one door every notification goes through (`notify`).
+
+`notify` runs inside the consuming handler's transaction: it writes the inbox row, and for each
+external channel the party chose either queues a send (`Delivery`, worked later by the delivery
+worker, never in this transaction) or holds the notification for the party's daily digest. A
+repeated event finds its row by (event id, party, kind) and adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session, func, select
+
+from services.notifier.db import Delivery, DigestItem, Notification, Preference
+from services.notifier.preferences import channels_of, language_of
+from services.notifier.templates import html_body, render
+from shared import messages as m
+from shared import subjects as s
+from shared.db import add_event
+
+
+def notify(
+    session: Session, evt: m.Message, party: str, kind: str, **fields: Any
+) -> Notification | None:
+    dup = select(Notification.id).where(
+        Notification.source_event_id == evt.event_id,
+        Notification.party == party,
+        Notification.kind == kind,
+    )
+    if session.exec(dup).first() is not None:
+        return None
+    language = language_of(session, party)
+    subject, body = render(kind, language, **fields)
+    note = Notification(
+        party=party,
+        kind=kind,
+        language=language,
+        subject=subject,
+        body=body,
+        source_event_id=evt.event_id,
+    )
+    session.add(note)
+    session.flush()
+    add_event(
+        session,
+        s.NOTIFICATION_DELIVERED,
+        evt.caused(
+            m.NotificationDelivered,
+            notification_id=str(note.id),
+            party=party,
+            channel="inbox",
+            kind=kind,
+            source_event_id=evt.event_id,
+        ),
+    )
+    pref = session.get(Preference, party)
+    if pref and pref.digest and channels_of(pref):
+        session.add(DigestItem(notification_id=note.id, party=party))
+    else:
+        for channel in channels_of(pref):
+            enqueue(session, note, channel, event=evt)
+    return note
+
+
+def webhook_body(
+    *,
+    key: str,
+    kind: str,
+    party: str,
+    language: str,
+    subject: str,
+    text: str,
+    notification_id: int | None,
+    source_event_id: str,
+    event: Any = None,
+    **extra: Any,
+) -> str:
+    """The JSON a webhook receives: the rendered words, and the event itself for machines."""
+    body = dict(
+        delivery=key,
+        kind=kind,
+        party=party,
+        language=language,
+        subject=subject,
+        text=text,
+        notification_id=notification_id,
+        source_event_id=source_event_id,
+        **extra,
+    )
+    if event is not None:
+        body.update(event_type=type(event).__name__, event=event.model_dump(mode="json"))
+    return json.dumps(body, ensure_ascii=False, sort_keys=True)
+
+
+def enqueue(session: Session, note: Notification, channel: str, *, event: m.Message) -> None:
+    key = f"n:{note.id}:{channel}"
+    session.add(
+        Delivery(
+            key=key,
+            party=note.party,
+            channel=channel,
+            kind=note.kind,
+            notification_id=note.id,
+            source_event_id=note.source_event_id,
+            subject=note.subject,
+            text=note.body,
+            html=html_body(note.subject, note.body),
+            payload=webhook_body(
+                key=key,
+                kind=note.kind,
+                party=note.party,
+                language=note.language,
+                subject=note.subject,
+                text=note.body,
+                notification_id=note.id,
+                source_event_id=note.source_event_id,
+                created_at=note.created_at.isoformat(),
+                event=event,
+            ),
+        )
+    )
+
+
+# ------------------------------------------------------------------ reading the inbox
+def inbox(session: Session, q: m.GetInbox) -> m.Reply:
+    stmt = select(Notification).where(Notification.party == q.party)
+    if q.unread_only:
+        stmt = stmt.where(Notification.read.is_(False))  # type: ignore[attr-defined]
+    rows = session.exec(stmt.order_by(Notification.id.desc()).limit(q.limit)).all()  # type: ignore[union-attr]
+    unread = session.exec(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.party == q.party, Notification.read.is_(False))  # type: ignore[attr-defined]
+    ).one()
+    return m.Reply.success(
+        unread=unread,
+        notifications=[
+            dict(
+                id=str(n.id),
+                kind=n.kind,
+                subject=n.subject,
+                body=n.body,
+                language=n.language,
+                read=n.read,
+                created_at=n.created_at.isoformat(),
+                source_event_id=n.source_event_id,
+            )
+            for n in rows
+        ],
+    )
+
+
+def mark_read(session: Session, cmd: m.MarkRead) -> m.Reply:
+    ids = [int(i) for i in cmd.notification_ids if i.isdigit()]
+    stmt = select(Notification).where(Notification.party == cmd.party)
+    if ids:
+        stmt = stmt.where(Notification.id.in_(ids))  # type: ignore[union-attr]
+    changed = 0
+    for n in session.exec(stmt):
+        if not n.read:
+            n.read = True
+            session.add(n)
+            changed += 1
+    return m.Reply.success(marked=changed)

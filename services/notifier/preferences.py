@@ -1,0 +1,70 @@
+"""Per-party preferences: which external channels, which language, the addresses, digest or not.
+
+The inbox is always on. A channel can only be chosen once the party has its address (an email,
+a webhook url and secret), so a preference never points at nowhere. The secret is never read back.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from services.notifier.db import Party, Preference
+from shared import messages as m
+from shared.bus import Rejected
+from shared.db import utcnow
+
+LANGUAGE_DEFAULT = "vi"
+
+
+def language_of(session: Session, party: str) -> str:
+    pref = session.get(Preference, party)
+    if pref and pref.language:
+        return pref.language
+    row = session.get(Party, party)
+    return row.language if row else LANGUAGE_DEFAULT
+
+
+def channels_of(pref: Preference | None) -> list[str]:
+    return [c for c in (pref.channels.split(",") if pref else []) if c]
+
+
+def set_preferences(session: Session, cmd: m.SetPreferences) -> m.Reply:
+    pref = session.get(Preference, cmd.party) or Preference(party=cmd.party)
+    # None leaves a field as it was (the wire carries every field); an empty email clears it.
+    if cmd.language is not None:
+        pref.language = cmd.language
+    if cmd.email is not None:
+        pref.email = cmd.email or None
+    if cmd.webhook_url is not None:
+        pref.webhook_url = str(cmd.webhook_url)
+    if cmd.webhook_secret is not None:
+        pref.webhook_secret = cmd.webhook_secret
+    if cmd.digest is not None:
+        pref.digest = cmd.digest
+    if cmd.channels is not None:
+        pref.channels = ",".join(dict.fromkeys(c for c in cmd.channels if c != "inbox"))
+    channels = channels_of(pref)
+    if "email" in channels and not pref.email:
+        raise Rejected("the email channel needs an email address", "email")
+    if "webhook" in channels and not (pref.webhook_url and pref.webhook_secret):
+        field = "webhook_url" if not pref.webhook_url else "webhook_secret"
+        raise Rejected("the webhook channel needs a webhook url and a secret", field)
+    pref.updated_at = utcnow()
+    session.add(pref)
+    return m.Reply.success(**describe(session, cmd.party, pref))
+
+
+def describe(session: Session, party: str, pref: Preference | None) -> dict[str, object]:
+    return dict(
+        party=party,
+        channels=["inbox", *channels_of(pref)],
+        language=language_of(session, party),
+        email=pref.email if pref else None,
+        webhook_url=pref.webhook_url if pref else None,
+        webhook_secret_set=bool(pref and pref.webhook_secret),
+        digest=bool(pref and pref.digest),
+    )
+
+
+def get_preferences(session: Session, q: m.GetPreferences) -> m.Reply:
+    return m.Reply.success(**describe(session, q.party, session.get(Preference, q.party)))

@@ -1,0 +1,167 @@
+"""What time alone makes worth telling: approved tasks their expert has not answered, and contracts
+about to end. Each step is a function of the database and `now`, run by the clock (`clock.py`).
+
+An unanswered task goes waiting -> reminded (the expert, once) -> escalated (staff) -> declining
+(the clock asks the contracts service to decline it for the expert) -> closed. Answering,
+cancelling or completing closes it at any stage. Each notification here has an event id made
+from what it is about, so a check repeated after a crash adds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from services.notifier.db import AnswerWatch, ContractWatch, Party
+from services.notifier.inbox import notify
+from shared import messages as m
+
+OPEN = ("waiting", "reminded", "escalated", "declining")
+
+
+@dataclass(frozen=True)
+class Limits:
+    remind: dt.timedelta
+    escalate: dt.timedelta
+    decline: dt.timedelta
+
+
+def stable_id(*parts: str) -> str:
+    return hashlib.sha256(":".join(parts).encode()).hexdigest()[:32]
+
+
+def aware(t: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; every time this service stores is UTC.
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+def name(session: Session, party: str) -> str:
+    row = session.get(Party, party)
+    return row.name if row else party.split(":", 1)[1]
+
+
+def task_fields(session: Session, w: AnswerWatch) -> dict[str, Any]:
+    return dict(
+        assignment_id=w.assignment_id,
+        request_id=w.request_id,
+        title=w.title,
+        mode=w.mode,
+        hours=w.hours,
+        deadline=w.deadline,
+        expert_id=w.expert_id,
+        unit_name=name(session, f"unit:{w.unit_id}"),
+        expert_name=name(session, f"expert:{w.expert_id}"),
+    )
+
+
+def _because(w: AnswerWatch, step: str) -> m.Message:
+    return m.Message(event_id=stable_id(step, w.assignment_id), correlation_id=w.correlation_id)
+
+
+def advance_answers(
+    session: Session, *, now: dt.datetime, limits: Limits, staff: str
+) -> list[AnswerWatch]:
+    """Remind and escalate what is due; return the tasks to decline for their expert now."""
+    to_decline = []
+    for w in session.exec(select(AnswerWatch).where(AnswerWatch.stage.in_(OPEN))):  # type: ignore[attr-defined]
+        waited = now - aware(w.approved_at)
+        fields = dict(task_fields(session, w), decline_after=limits.decline)
+        if w.stage == "waiting" and waited >= limits.remind:
+            notify(
+                session,
+                _because(w, "remind"),
+                f"expert:{w.expert_id}",
+                "task_reminder",
+                **fields,
+                waited=limits.remind,
+            )
+            w.stage = "reminded"
+        if w.stage == "reminded" and waited >= limits.escalate:
+            notify(
+                session,
+                _because(w, "escalate"),
+                staff,
+                "task_escalated",
+                **fields,
+                waited=limits.escalate,
+            )
+            w.stage = "escalated"
+        if w.stage == "escalated" and waited >= limits.decline:
+            w.stage = "declining"
+        if w.stage == "declining":
+            to_decline.append(AnswerWatch.model_validate(w.model_dump()))
+        session.add(w)
+    return to_decline
+
+
+def decline_command(w: AnswerWatch, limits: Limits) -> m.DeclineAssignment:
+    # A fixed event id: a resend after a lost reply is answered from the contracts service's record.
+    return m.DeclineAssignment(
+        event_id=stable_id("decline", w.assignment_id),
+        correlation_id=w.correlation_id,
+        assignment_id=w.assignment_id,
+        expert_id=w.expert_id,
+        unanswered_only=True,
+        reason=f"no answer within {limits.decline.total_seconds() / 3600:g} h: "
+        "declined by the system",
+    )
+
+
+def closed_by_system(
+    session: Session, assignment_id: str, *, declined: bool, limits: Limits
+) -> None:
+    """The decline was answered: tell the expert when it went through, and stop watching. The
+    declined event may have closed the watch first; the notification's fixed id keeps it single."""
+    w = session.get(AnswerWatch, assignment_id)
+    if w is None:
+        return
+    if declined:
+        notify(
+            session,
+            _because(w, "expired"),
+            f"expert:{w.expert_id}",
+            "task_expired",
+            **task_fields(session, w),
+            waited=limits.decline,
+        )
+    w.stage = "closed"
+    session.add(w)
+
+
+def close(session: Session, assignment_id: str) -> None:
+    w = session.get(AnswerWatch, assignment_id)
+    if w is not None and w.stage != "closed":
+        w.stage = "closed"
+        session.add(w)
+
+
+def warn_expiring(session: Session, *, today: dt.date, days: int, staff: str) -> int:
+    """Tell staff once per end date about each contract ending within `days` days."""
+    rows = session.exec(
+        select(ContractWatch).where(
+            ContractWatch.end >= today, ContractWatch.end <= today + dt.timedelta(days=days)
+        )
+    )  # type: ignore[operator]
+    warned = 0
+    for c in rows:
+        if c.warned_end == c.end:
+            continue
+        because = m.Message(event_id=stable_id("expiring", c.contract_id, c.end.isoformat()))
+        notify(
+            session,
+            because,
+            staff,
+            "contract_expiring",
+            contract_id=c.contract_id,
+            end=c.end,
+            expert_name=name(session, f"expert:{c.expert_id}"),
+            days=(c.end - today).days,
+        )
+        c.warned_end = c.end
+        session.add(c)
+        warned += 1
+    return warned

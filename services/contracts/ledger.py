@@ -168,7 +168,7 @@ def consume_extra(session: Session, a: AssignmentRow, minutes: int, by: str) -> 
     if not won:
         session.refresh(contract)
         why = _why_no_room(contract, minutes, v, check_status=False)
-        raise Rejected(why.replace("this assignment", "the extra hours"), "assignment_id")
+        raise Rejected(why.replace("this assignment needs", "the extra hours need"), "assignment_id")
     e = ExpertRow
     # The time was worked already: the expert's load grows even past the planning capacity.
     session.execute(update(e).where(e.id == a.expert_id).values(booked_minutes=e.booked_minutes + minutes))

@@ -112,8 +112,8 @@ class Stack:
                        **fields: Any) -> None:
         await self.ok(s.REFERENCE_REGISTER, m.RegisterReference(
             units=UNITS, experts=experts, contracts=contracts, **fields))
-        await self.until(lambda st: st["matcher"]["counts"]["contracts"] >= len(contracts),
-                         what="the matcher's copies")
+        await self.until(lambda st: st["matcher"]["counts"]["contracts"] >= len(contracts)
+                         and st["matcher"]["counts"]["units"] >= len(UNITS), what="the matcher's copies")
 
     async def submit(self, rid: str, **over: Any) -> None:
         await self.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=request(rid, **over)))
@@ -132,7 +132,17 @@ class Stack:
 
 async def _start(svc: Service) -> None:
     await in_thread(svc._create_schema, svc.engine)
-    await svc.broker.start()
+    for attempt in range(5):
+        try:
+            await svc.broker.start()
+            break
+        except nats.js.errors.NotFoundError:
+            # A fresh server sometimes answers "stream not found" to a consumer created right
+            # after its stream; `expertshare up` restarts a service that dies of it, we retry.
+            await svc.broker.stop()
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.5)
     svc.relay.start()
     for start in svc._background:
         start()

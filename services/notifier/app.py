@@ -90,6 +90,13 @@ def build(
             "When contracts end, to warn staff 14 days before.",
         ),
         (
+            s.CONTRACT_STATUS_CHANGED,
+            m.ContractStatusChanged,
+            h.contract_status_changed,
+            "contract_status",
+            "Contracts terminated or expired are not warned about.",
+        ),
+        (
             s.REQUEST_SUBMITTED,
             m.RequestSubmitted,
             h.request_submitted,

@@ -116,18 +116,22 @@ class LowBalanceAlert(SQLModel, table=True):
 
 
 class ContractWatch(SQLModel, table=True):
-    """When each contract ends, and for which end date staff were already warned."""
+    """When each contract ends, its lifecycle status, and for which end date staff were warned."""
 
     __tablename__ = "contract_watch"
     contract_id: str = Field(primary_key=True, max_length=64)
     expert_id: str = Field(max_length=64)
     end: dt.date = Field(sa_column=Column(Date, nullable=False))
+    status: str = Field(default="active", max_length=12)
+    revision: int = Field(default=0, description="the contracts service's; older ones are ignored")
     warned_end: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 
 
 class AnswerWatch(SQLModel, table=True):
     """An approved task waiting for its expert's answer: waiting, reminded, escalated, declining,
-    closed (answered, cancelled or declined for the expert)."""
+    closed (answered, cancelled or declined for the expert). Events of different subjects are not
+    ordered: an answer that arrives before its approval leaves a closed row without the approval's
+    fields, so the late approval does not open a watch on a task already answered."""
 
     __tablename__ = "answer_watch"
     assignment_id: str = Field(primary_key=True, max_length=64)
@@ -135,11 +139,13 @@ class AnswerWatch(SQLModel, table=True):
     unit_id: str = Field(max_length=64)
     request_id: str = Field(max_length=64)
     title: str = Field(max_length=300)
-    mode: str = Field(max_length=10)
-    hours: float
-    deadline: dt.date = Field(sa_column=Column(Date, nullable=False))
-    correlation_id: str = Field(max_length=64, description="the approval's, so the trail follows")
-    approved_at: dt.datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    mode: str = Field(default="", max_length=10)
+    hours: float = 0
+    deadline: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    correlation_id: str = Field(
+        default="", max_length=64, description="the approval's, for the trail"
+    )
+    approved_at: dt.datetime | None = tz_column(nullable=True)
     stage: str = Field(default="waiting", index=True, max_length=12)
 
 

@@ -16,6 +16,7 @@ from services.notifier.templates import dong
 from services.notifier.watch import close
 from services.notifier.watch import name as _name
 from shared import messages as m
+from shared.scenario import Contract
 
 STAFF = "staff:home-affairs"
 
@@ -110,7 +111,7 @@ def approved(session: Session, evt: m.AssignmentApproved) -> None:
 
 
 def accepted(session: Session, evt: m.AssignmentAccepted) -> None:
-    close(session, evt.assignment_id)
+    close(session, evt)
     for party in (f"unit:{evt.unit_id}", STAFF):
         notify(session, evt, party, "task_accepted", **_about(session, evt))
 
@@ -120,7 +121,7 @@ def declined(session: Session, evt: m.AssignmentDeclined) -> None:
     if (
         watched is None or watched.stage != "declining"
     ):  # else the clock closes it and tells the expert
-        close(session, evt.assignment_id)
+        close(session, evt)
     for party in (f"unit:{evt.unit_id}", STAFF):
         notify(
             session, evt, party, "task_declined", **_about(session, evt), reason=evt.reason or "-"
@@ -128,7 +129,7 @@ def declined(session: Session, evt: m.AssignmentDeclined) -> None:
 
 
 def cancelled(session: Session, evt: m.AssignmentCancelled) -> None:
-    close(session, evt.assignment_id)
+    close(session, evt)
     notify(
         session,
         evt,
@@ -159,17 +160,25 @@ def completed(session: Session, evt: m.RequestCompleted) -> None:
     for party in dict.fromkeys(parties):
         notify(session, evt, party, "request_completed", **fields)
     for a in evt.assignments:
-        close(session, a.assignment_id)
+        close(session, a)
 
 
 # ------------------------------------------------------------------ contracts
-def contract_registered(session: Session, evt: m.ContractRegistered) -> None:
-    c = evt.contract
-    row = session.get(ContractWatch, c.id) or ContractWatch(
-        contract_id=c.id, expert_id=c.expert, end=c.end
-    )
-    row.expert_id, row.end = c.expert, c.end
+def _watch_contract(session: Session, c: Contract, status: str, revision: int) -> None:
+    row = session.get(ContractWatch, c.id)
+    if row is not None and row.revision > revision:
+        return  # an older copy arriving late (events of two subjects are not ordered)
+    row = row or ContractWatch(contract_id=c.id, expert_id=c.expert, end=c.end)
+    row.expert_id, row.end, row.status, row.revision = c.expert, c.end, status, revision
     session.add(row)
+
+
+def contract_registered(session: Session, evt: m.ContractRegistered) -> None:
+    _watch_contract(session, evt.contract, evt.status, evt.revision)
+
+
+def contract_status_changed(session: Session, evt: m.ContractStatusChanged) -> None:
+    _watch_contract(session, evt.contract, evt.status, evt.revision)
 
 
 def balance_changed(session: Session, evt: m.BalanceChanged, *, ratio: float = 0.10) -> None:
@@ -197,9 +206,3 @@ def balance_changed(session: Session, evt: m.BalanceChanged, *, ratio: float = 0
         )
     state.low = bool(low)
     session.add(state)
-    if evt.end is not None:  # a contract renewed or cut short: warn again about its new end
-        watched = session.get(ContractWatch, evt.contract_id) or ContractWatch(
-            contract_id=evt.contract_id, expert_id=evt.expert_id, end=evt.end
-        )
-        watched.end = evt.end
-        session.add(watched)

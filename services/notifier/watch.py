@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from services.notifier.db import AnswerWatch, ContractWatch, Party
 from services.notifier.inbox import notify
+from services.notifier.templates import duration
 from shared import messages as m
 
 OPEN = ("waiting", "reminded", "escalated", "declining")
@@ -68,7 +69,7 @@ def advance_answers(
     """Remind and escalate what is due; return the tasks to decline for their expert now."""
     to_decline = []
     for w in session.exec(select(AnswerWatch).where(AnswerWatch.stage.in_(OPEN))):  # type: ignore[attr-defined]
-        waited = now - aware(w.approved_at)
+        waited = now - aware(w.approved_at or now)
         fields = dict(task_fields(session, w), decline_after=limits.decline)
         if w.stage == "waiting" and waited >= limits.remind:
             notify(
@@ -100,14 +101,14 @@ def advance_answers(
 
 def decline_command(w: AnswerWatch, limits: Limits) -> m.DeclineAssignment:
     # A fixed event id: a resend after a lost reply is answered from the contracts service's record.
+    waited = duration(limits.decline.total_seconds(), "en")
     return m.DeclineAssignment(
         event_id=stable_id("decline", w.assignment_id),
         correlation_id=w.correlation_id,
         assignment_id=w.assignment_id,
         expert_id=w.expert_id,
         unanswered_only=True,
-        reason=f"no answer within {limits.decline.total_seconds() / 3600:g} h: "
-        "declined by the system",
+        reason=f"no answer within {waited}: declined by the system",
     )
 
 
@@ -132,18 +133,26 @@ def closed_by_system(
     session.add(w)
 
 
-def close(session: Session, assignment_id: str) -> None:
-    w = session.get(AnswerWatch, assignment_id)
-    if w is not None and w.stage != "closed":
-        w.stage = "closed"
-        session.add(w)
+def close(session: Session, d: m.AssignmentDecision) -> None:
+    """The expert answered, or the task ended: stop watching (or never start, see AnswerWatch)."""
+    w = session.get(AnswerWatch, d.assignment_id) or AnswerWatch(
+        assignment_id=d.assignment_id,
+        expert_id=d.expert_id,
+        unit_id=d.unit_id,
+        request_id=d.request_id,
+        title=d.title or d.request_id,
+    )
+    w.stage = "closed"
+    session.add(w)
 
 
 def warn_expiring(session: Session, *, today: dt.date, days: int, staff: str) -> int:
     """Tell staff once per end date about each contract ending within `days` days."""
     rows = session.exec(
         select(ContractWatch).where(
-            ContractWatch.end >= today, ContractWatch.end <= today + dt.timedelta(days=days)
+            ContractWatch.status.in_(("active", "suspended")),  # type: ignore[attr-defined]
+            ContractWatch.end >= today,
+            ContractWatch.end <= today + dt.timedelta(days=days),
         )
     )  # type: ignore[operator]
     warned = 0

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from services.notifier import watch
 from services.notifier.digest import make_digests
+from services.notifier.handlers import STAFF
 from services.notifier.settings import NotifierSettings
 from shared import messages as m
 from shared import subjects as s
@@ -78,14 +79,10 @@ class Clock:
     def _checks(self, now: dt.datetime) -> list[Any]:
         st = self.st
         with transaction(self.engine) as session:
-            to_decline = watch.advance_answers(
-                session, now=now, limits=self.limits, staff=st.staff_party
-            )
+            to_decline = watch.advance_answers(session, now=now, limits=self.limits, staff=STAFF)
         today = (now + dt.timedelta(hours=st.timezone_offset_hours)).date()
         with transaction(self.engine) as session:
-            watch.warn_expiring(
-                session, today=today, days=st.expiry_warning_days, staff=st.staff_party
-            )
+            watch.warn_expiring(session, today=today, days=st.expiry_warning_days, staff=STAFF)
         with transaction(self.engine) as session:
             make_digests(
                 session,

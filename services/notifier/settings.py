@@ -12,7 +12,6 @@ class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
 
     service: str = "notifier"
-    staff_party: str = "staff:home-affairs"
     low_balance_ratio: float = Field(default=0.10, gt=0, lt=1)
     expiry_warning_days: int = Field(default=14, ge=0, le=365)
     timezone_offset_hours: int = Field(default=7, description="Vietnam: the day a contract ends")

@@ -1,10 +1,12 @@
 """`expertshare up`: the whole system on one machine, as separate processes, like compose would.
 
 NATS: `NATS_URL` if set, else the embedded `nats-server` with JetStream, its store in var/nats
-(on the requested port, or on a free one if that is taken: it says which). Services: matcher,
-contracts and notifier, each `python -m services.<name>` with its own SQLite file in var/ unless
-its database URL is set. A service that dies is started again. Ctrl-C stops everything; the data
-stays for the next start. On an empty system it loads the Tuyen Quang demo.
+(on the requested port, else the one it used last time, else a free one: it says which).
+Services: matcher, contracts and notifier (`cli.supervisor`), each with its own SQLite file in
+var/ unless its database URL is set. Ctrl-C stops the services, then NATS; the data stays for
+the next start. On an empty system it loads the Tuyen Quang demo. The console tells the story:
+what started, what the system decides as it happens (proposals, approvals, notifications),
+warnings and errors; every service's full log is in var/log/.
 """
 
 from __future__ import annotations
@@ -13,78 +15,60 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import nats
 
 from cli import views
 from cli.client import ClientError, connect
+from cli.supervisor import SERVICES, Supervisor, child_env
 from shared import subjects as s
 from shared.messages import GetStatus, Message
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
 from shared.settings import var_dir
+from shared.streams import owners
 
-SERVICES = ("contracts", "matcher", "notifier")
+
+class AlreadyRunning(RuntimeError):
+    pass
 
 
 def say(line: str) -> None:
     print(f"expertshare | {line}", flush=True)
 
 
-def start_embedded_nats(var: Path, port: int) -> EmbeddedNats:
-    if not port_is_free(port):
-        chosen = free_port()
-        say(f"port {port} is taken on 127.0.0.1; starting NATS on port {chosen} instead")
-        port = chosen
-    server = start_nats(var / "nats", port, log_file=var / "nats.log")
-    (var / "nats.url").write_text(server.url)
-    say(f"NATS with JetStream on {server.url} (store {var / 'nats'})")
-    return server
+def choose_port(var: Path, wanted: int) -> int:
+    if port_is_free(wanted):
+        return wanted
+    last = _last_port(var)
+    chosen = last if last and last != wanted and port_is_free(last) else free_port()
+    say(f"port {wanted} is taken on 127.0.0.1; starting NATS on port {chosen} instead")
+    return chosen
 
 
-class Supervisor:
-    def __init__(self, url: str, var: Path) -> None:
-        self.url, self.var = url, var
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.stopping = False
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "NATS_URL": self.url, "EXPERTSHARE_VAR": str(self.var),
-                "EXPERTSHARE_LOG_FORMAT": os.environ.get("EXPERTSHARE_LOG_FORMAT", "console")}
-
-    def spawn(self, name: str) -> None:
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=self.env())
-        say(f"started {name} (pid {self.procs[name].pid})")
-
-    async def watch(self) -> None:
-        """Start again any service that exits on its own, with a pause so a crash loop is visible."""
-        while not self.stopping:
-            await asyncio.sleep(1.0)
-            for name, proc in list(self.procs.items()):
-                if proc.poll() is not None and not self.stopping:
-                    say(f"{name} exited with status {proc.returncode}; starting it again")
-                    await asyncio.sleep(1.0)
-                    self.spawn(name)
-
-    def stop(self) -> None:
-        self.stopping = True
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name, proc in self.procs.items():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop in 15 s; killing it")
-                proc.kill()
+def _last_port(var: Path) -> int | None:
+    try:
+        return int((var / "nats.url").read_text().strip().rsplit(":", 1)[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
-async def wait_healthy(url: str, timeout: float = 60.0) -> None:
+def claim(var: Path) -> None:
+    """One `up` per data directory: two would share the NATS store and the SQLite files."""
+    pid_file = var / "up.pid"
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        pid_file.write_text(str(os.getpid()))
+        return
+    raise AlreadyRunning(f"expertshare up is already running on {var} (pid {pid}); stop it first")
+
+
+async def wait_healthy(url: str, within_s: float = 60.0) -> None:
     async with connect(url) as client:
         for name in SERVICES:
-            deadline = asyncio.get_running_loop().time() + timeout
+            deadline = asyncio.get_running_loop().time() + within_s
             while True:
                 try:
                     await client.ok(s.health(name), Message(), timeout=2)
@@ -103,72 +87,98 @@ async def load_demo_if_empty(url: str) -> None:
     async with connect(url) as client:
         counts = (await client.ok(s.CONTRACTS_STATUS_GET, GetStatus()))["counts"]
         if counts["units"]:
-            say(f"existing data: {counts['units']} units, {counts['experts']} experts")
+            say(f"existing data: {counts['units']} units, {counts['experts']} experts, "
+                f"{counts.get('contracts', 0)} contracts; no demo loaded")
             return
         sc = demo()
         say(f"empty system: loading the Tuyen Quang demo ({len(sc.units)} communes, {len(sc.experts)} experts, "
             f"{len(sc.requests)} requests)")
         result = await load(client, sc, lambda _n: None)
         say(f"demo loaded: {result['requests']} requests submitted")
+        for line in result["refused"]:
+            say(f"demo request refused: {line}")
 
 
-async def tail_events(url: str) -> None:
+async def tail_events(url: str) -> nats.aio.client.Client:
+    """Show what the system decides as it happens: one line per event worth telling."""
     nc = await nats.connect(url, max_reconnect_attempts=-1)
 
     async def show(msg: nats.aio.msg.Msg) -> None:
         try:
             line = views.event_line(msg.subject, json.loads(msg.data))
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             line = None
         if line:
             say(line)
 
-    for owner in ("matcher", "contracts"):
+    for owner in owners():
         for subject in s.events_of(owner):
             await nc.subscribe(subject, cb=show)
+    return nc
 
 
-async def main(demo: bool, nats_port: int) -> int:
+async def run(demo: bool, nats_port: int) -> int:
     var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
-    server = None
+    claim(var)
+    server: EmbeddedNats | None = None
     url = os.environ.get("NATS_URL")
     if url:
-        say(f"using NATS at {url}")
+        say(f"using NATS at {url} (NATS_URL)")
     else:
-        server = start_embedded_nats(var, nats_port)
+        server = start_nats(var / "nats", choose_port(var, nats_port), log_file=var / "log" / "nats.log",
+                            own_session=True)
         url = server.url
-    sup = Supervisor(url, var)
+        say(f"NATS with JetStream on {url} (store {var / 'nats'})")
+    (var / "nats.url").write_text(url)  # where the CLI finds the system from another terminal
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
+    sup = Supervisor(child_env(url, var), var / "log", say)
+    tail = None
+    ready = asyncio.ensure_future(asyncio.sleep(0))
     try:
         for name in SERVICES:
-            sup.spawn(name)
-        await tail_events(url)
-        watcher = asyncio.create_task(sup.watch())
-        await wait_healthy(url)
-        if demo:
-            await load_demo_if_empty(url)
-        say("running; Ctrl-C stops everything")
-        await stop.wait()
-        watcher.cancel()
+            await sup.start(name)
+        tail = await tail_events(url)
+        ready = asyncio.ensure_future(_get_ready(url, demo))
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([ready, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if ready.done() and not ready.result():
+            return 1
+        await stopped
         return 0
-    except (ClientError, NatsServerError) as err:
-        say(f"error: {err}")
-        return 1
     finally:
-        say("stopping")
-        sup.stop()
+        ready.cancel()
+        say("stopping: services first, then NATS")
+        await sup.stop()
+        if tail is not None:
+            await tail.close()
         if server is not None:
             server.stop()
-        say("stopped; data kept in " + str(var))
+        (var / "up.pid").unlink(missing_ok=True)
+        say(f"stopped; data kept in {var}")
+
+
+async def _get_ready(url: str, demo: bool) -> bool:
+    try:
+        await wait_healthy(url)
+    except ClientError as err:
+        say(f"error: the services did not come up: {err} (see {var_dir() / 'log'})")
+        return False
+    if demo:
+        try:
+            await load_demo_if_empty(url)
+        except ClientError as err:  # the system runs on; the demo is a convenience
+            say(f"the demo could not be loaded: {err}")
+    say("running; Ctrl-C stops everything")
+    return True
 
 
 def up(*, demo: bool, nats_port: int) -> int:
     try:
-        return asyncio.run(main(demo, nats_port))
-    except NatsServerError as err:
+        return asyncio.run(run(demo, nats_port))
+    except (NatsServerError, AlreadyRunning) as err:
         say(f"error: {err}")
         return 1

@@ -21,7 +21,7 @@ import anyio
 import structlog
 from faststream import AckPolicy, BaseMiddleware
 from faststream.exceptions import NackMessage
-from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats import NatsBroker, PullSub
 from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 from sqlalchemy import Engine, update
@@ -37,8 +37,8 @@ from shared.db import (
     utcnow,
 )
 from shared.messages import DeadLetter, FieldError, Reply
-from shared.nats import stream_for
 from shared.settings import ServiceSettings
+from shared.streams import DEADLETTER, deadletter_stream, stream_for
 
 log = structlog.get_logger("bus")
 T = TypeVar("T")
@@ -57,6 +57,12 @@ class Rejected(Exception):
         return Reply.failure(self.message, *errs)
 
 
+class NotYet(Exception):
+    """An event that refers to something this service has not heard of yet. Events of different
+    subjects arrive in any order (a contract's balance before the contract): the event is
+    delivered again a little later, and dead-lettered only if what it waits for never comes."""
+
+
 def validation_reply(err: ValidationError) -> Reply:
     fields = [
         # The first location is the handler's parameter name, which means nothing to a caller.
@@ -65,10 +71,6 @@ def validation_reply(err: ValidationError) -> Reply:
     ]
     summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:10])
     return Reply.failure(f"invalid message: {summary}", *fields)
-
-
-def deadletter_stream() -> JStream:
-    return JStream(name="DEADLETTER", subjects=subjects.DEADLETTER_STREAM_SUBJECTS, declare=True)
 
 
 class DeadLetterMiddleware(BaseMiddleware):
@@ -95,6 +97,13 @@ class DeadLetterMiddleware(BaseMiddleware):
                 return err.reply()
             await self._dead_letter(msg, f"refused: {err.message}")
             return None
+        except NotYet as err:
+            deliveries = _deliveries(raw)
+            if msg.reply_to or deliveries >= self.max_deliver:
+                await self._dead_letter(msg, f"still unknown after {deliveries} deliveries: {err}")
+                return Reply.failure(str(err)) if msg.reply_to else None
+            log.info("waiting_for_earlier_event", reason=str(err), deliveries=deliveries)
+            raise NackMessage(delay=_backoff(deliveries)) from err
         except Exception as err:  # noqa: BLE001 - every other failure is retried, then parked
             deliveries = _deliveries(raw)
             reason = f"{type(err).__name__}: {err}"
@@ -102,7 +111,7 @@ class DeadLetterMiddleware(BaseMiddleware):
             if msg.reply_to or deliveries >= self.max_deliver:
                 await self._dead_letter(msg, f"failed after {deliveries} deliveries: {reason}")
                 return Reply.failure(f"internal error: {reason}") if msg.reply_to else None
-            raise NackMessage(delay=min(30.0, 0.5 * 2**deliveries)) from err
+            raise NackMessage(delay=_backoff(deliveries)) from err
         finally:
             structlog.contextvars.unbind_contextvars("subject", "event_id", "correlation_id")
 
@@ -121,8 +130,12 @@ class DeadLetterMiddleware(BaseMiddleware):
         await broker.publish(
             letter.model_dump(mode="json"),
             subjects.deadletter(self.service),
-            stream="DEADLETTER",
+            stream=DEADLETTER,
         )
+
+
+def _backoff(deliveries: int) -> float:
+    return min(30.0, 0.5 * 2**deliveries)
 
 
 def _deliveries(raw: Any) -> int:

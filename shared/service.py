@@ -28,10 +28,11 @@ from shared.bus import (
     run_once,
 )
 from shared.db import make_engine
-from shared.logging import configure
+from shared.logging import configure, library_logger
 from shared.messages import Message, Reply
 from shared.nats import make_broker
 from shared.settings import ServiceSettings
+from shared.streams import declare_streams
 
 log = structlog.get_logger("service")
 
@@ -88,6 +89,7 @@ class Service:
             _bind(evt)
             await in_thread(run_once, self.engine, f"{name}:{evt.event_id}", subject, partial(_call, use_case, evt))
             self.relay.notify()
+            log.info("event_handled", consumer=name)
             if self.after_event is not None:
                 await self.after_event(subject, evt)
 
@@ -111,14 +113,19 @@ class Service:
         self._background.append(start)
 
     # ---------------------------------------------------------------- running
+    async def prepare(self) -> None:
+        """Before subscribing: this service's tables, and every stream as `shared.streams` says."""
+        await in_thread(self._create_schema, self.engine)
+        await declare_streams(self.settings.nats_url)
+
     def app(self) -> FastStream:
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
-            await in_thread(self._create_schema, self.engine)
+            await self.prepare()
             yield
             await self.relay.stop()
 
-        app = FastStream(self.broker, lifespan=lifespan, logger=structlog.get_logger("faststream"))
+        app = FastStream(self.broker, lifespan=lifespan, logger=library_logger())
 
         @app.after_startup
         async def _started() -> None:

@@ -24,7 +24,7 @@ from services.matcher.db import (
 )
 from shared import messages as m
 from shared import subjects as s
-from shared.bus import Rejected
+from shared.bus import NotYet, Rejected
 from shared.db import add_event
 
 OPEN = ("open", "unmatched", "proposed")
@@ -106,7 +106,7 @@ def copy_contract_status(session: Session, evt: m.ContractStatusChanged) -> None
 def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     contract = session.get(ContractCopy, evt.contract_id)
     if contract is None:
-        raise Rejected(f"balance for unknown contract {evt.contract_id!r}", "contract_id")
+        raise NotYet(f"balance for contract {evt.contract_id!r}, not registered here yet")
     contract.hours_used = evt.hours_used
     contract.budget_used_vnd = evt.budget_used_vnd
     contract.active_assignments = evt.active_assignments

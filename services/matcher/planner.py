@@ -100,6 +100,19 @@ def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
     return Expert.model_validate(rec)
 
 
+def _whole(
+    units: set[str], travel: list[dict[str, Any]], experts: list[Expert], contracts: list[Contract]
+) -> tuple[list[dict[str, Any]], list[Expert], list[Contract]]:
+    """The copies as far as they are whole. Units, experts and contracts arrive on subjects of their
+    own, in any order: plan without what refers to something not arrived yet; its arrival is a
+    change that plans again."""
+    travel = [t for t in travel if t["from"] in units and t["to"] in units]
+    experts = [e for e in experts if e.home_unit in units]
+    known = {e.id for e in experts}
+    contracts = [c for c in contracts if c.expert in known and set(c.scope_units or ()) <= units]
+    return travel, experts, contracts
+
+
 def snapshot(session: Session, today: dt.date) -> Snapshot:
     rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.status.in_(OPEN)))}  # type: ignore[attr-defined]
     active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
@@ -110,20 +123,27 @@ def snapshot(session: Session, today: dt.date) -> Snapshot:
     ]
     held_c, held_e = _held_usage(proposals)
     requests = [Request.model_validate(r.record) for r in rows.values()]
+    units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
+    travel, experts, contracts = _whole(
+        {u["id"] for u in units},
+        [{"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes} for t in session.exec(select(TravelCopy))],
+        [_expert(e, held_e.get(e.id, 0)) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
+        _contracts(session, held_c),
+    )
+    owner = {c.id: c.expert for c in contracts}
+    expert_ids = {e.id for e in experts}
     scenario = Scenario(
         horizon={"start": today, "end": max([today, *(r.deadline for r in requests)])},
-        units=[u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))],
-        travel_minutes=[
-            {"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes}
-            for t in session.exec(select(TravelCopy))
-        ],
-        experts=[_expert(e, held_e.get(e.id, 0)) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
-        contracts=_contracts(session, held_c),
+        units=units,
+        travel_minutes=travel,
+        experts=experts,
+        contracts=contracts,
         requests=sorted(requests, key=lambda r: r.id),
-        pinned=[{"request": p.request_id, "expert": p.expert_id, "contract": p.contract_id, "slot": p.slot} for p in proposals],
+        pinned=[{"request": p.request_id, "expert": p.expert_id, "contract": p.contract_id, "slot": p.slot}
+                for p in proposals if owner.get(p.contract_id) == p.expert_id],
         excluded=[
             {"request": x.request_id, "expert": x.expert_id}
-            for x in session.exec(select(Exclusion)) if x.request_id in rows
+            for x in session.exec(select(Exclusion)) if x.request_id in rows and x.expert_id in expert_ids
         ],
     )
     pending = session.exec(select(Proposal).where(Proposal.status == "pending"))

@@ -24,7 +24,6 @@ from services.matcher.app import build as build_matcher
 from services.matcher.settings import MatcherSettings
 from shared import messages as m
 from shared import subjects as s
-from shared.bus import in_thread
 from shared.messages import Reply
 from shared.service import Service
 
@@ -131,7 +130,7 @@ class Stack:
 
 
 async def _start(svc: Service) -> None:
-    await in_thread(svc._create_schema, svc.engine)
+    await svc.prepare()
     for attempt in range(5):
         try:
             await svc.broker.start()

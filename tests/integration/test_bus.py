@@ -44,7 +44,7 @@ class Probe:
         return Reply.success(n=len(self.handled))
 
     async def __aenter__(self) -> Probe:
-        self.svc._create_schema(self.svc.engine)
+        await self.svc.prepare()
         await self.svc.broker.start()
         self.svc.relay.start()
         return self

@@ -8,10 +8,11 @@ consumers ignore fields they do not know. Subjects live in `shared.subjects`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
 from shared.scenario import Contract, Expert, Id, Request, TravelTime, Unit
 
@@ -422,15 +423,19 @@ class SetPreferences(Message):
     party: Party
     channels: list[ChannelName] | None = Field(default=None, max_length=3)
     language: Literal["vi", "en"] | None = None
-    email: str | None = Field(
-        default=None, max_length=254, pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
-        description="an empty string clears it",
-    )
+    email: str | None = Field(default=None, max_length=254, description="an empty string clears it")
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
     digest: bool | None = Field(
         default=None, description="one daily digest instead of one message per event"
     )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError(f"not an email address: {v!r}")
+        return v
 
 
 class GetPreferences(Message):

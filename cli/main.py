@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress
 
-from cli import notify_commands, solve_commands, views
+from cli import notify_commands, sheet_commands, solve_commands, staff_commands, views
 from cli.client import Client, ClientError, connect, dumps, run
 from shared import messages as m
 from shared import subjects as s
@@ -149,19 +149,16 @@ def complete(request_id: str, by: str = typer.Option(...), rating: int | None = 
 # ------------------------------------------------------------------ home-affairs staff
 @app.command()
 def approve(assignment: list[str], by: str = typer.Option(...), comment: str = "") -> None:
-    """Approve one or more proposed assignments: hours and budget are reserved."""
-    for a in assignment:
-        cmd = build(m.ApproveAssignment, assignment_id=a, by=by, comment=comment)
-        command(s.ASSIGNMENT_APPROVE, cmd, lambda d: f"{d['assignment_id']} approved: "
-                f"{d['reserved_minutes'] / 60:.1f} h and {views.dong(d['reserved_vnd'])} reserved")
+    """Approve one or more proposed assignments (a batch, each on its own): hours and budget are reserved."""
+    cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="approve", by=by, comment=comment)
+    staff_commands.print_decisions(call(lambda c: c.ok(s.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
 
 
 @app.command()
 def reject(assignment: list[str], by: str = typer.Option(...), reason: str = "") -> None:
     """Reject proposed assignments: the requests go back to matching without those experts."""
-    for a in assignment:
-        cmd = build(m.RejectAssignment, assignment_id=a, by=by, reason=reason)
-        command(s.ASSIGNMENT_REJECT, cmd, lambda d: f"{d['assignment_id']} rejected")
+    cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="reject", by=by, comment=reason)
+    staff_commands.print_decisions(call(lambda c: c.ok(s.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
 
 
 # ------------------------------------------------------------------ experts
@@ -240,6 +237,8 @@ def audit_verify() -> None:
 
 solve_commands.register(app)
 notify_commands.register(app, call=call, build=build)
+staff_commands.register(app, call=call, build=build)
+sheet_commands.register(app, call=call)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,164 @@
+"""Home-affairs staff's commands beyond approve/reject: assign by hand, a contract's lifecycle,
+extra hours, and the reports.
+
+expertshare assign r-0042 --expert e3 --contract c3 --by "Sở Nội vụ" [--force --reason "..."]
+expertshare contract suspend c3 --by "Sở Nội vụ" --reason "invoice dispute"   # also activate,
+expertshare contract resume c3 --by "Sở Nội vụ"                                # terminate, expire
+expertshare hours approve a-1f2e3d --by "Sở Nội vụ"        # or refuse, for hours past the reservation
+expertshare report contracts|units|experts [--csv | --json]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.client import Client, dumps
+from shared import messages as m
+from shared import subjects as s
+
+console = Console()
+
+
+def print_decisions(data: dict[str, Any]) -> None:
+    """One line per assignment of a batch decision; refusals on stderr."""
+    for r in data["results"]:
+        if not r["ok"]:
+            typer.echo(f"{r['assignment_id']} refused: {r['error']}", err=True)
+        elif data["decision"] == "approve":
+            typer.echo(f"{r['assignment_id']} approved: {r['reserved_minutes'] / 60:g} h and "
+                       f"{r['reserved_vnd']:,} ₫ reserved".replace(",", "."))
+        else:
+            typer.echo(f"{r['assignment_id']} rejected")
+    if data["refused"]:
+        raise typer.Exit(1)
+
+
+async def _outcome(client: Client, assignment_id: str, wait_s: float = 15.0) -> dict[str, Any]:
+    """The contracts service approves a manual assignment as it arrives, or the ledger refuses it."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        rows = (await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus()))["assignments"]
+        found = next((a for a in rows if a["id"] == assignment_id and a["status"] != "proposed"), None)
+        if found:
+            return found
+        await asyncio.sleep(0.2)
+    return {"id": assignment_id, "status": "proposed", "note": "not yet decided by the contracts service"}
+
+
+def table(rows: list[dict[str, Any]], title: str) -> None:
+    t = Table(title=title)
+    cols = list(rows[0]) if rows else []
+    for col in cols:
+        t.add_column(col)
+    for r in rows:
+        t.add_row(*["" if r[c] is None else f"{r[c]:g}" if isinstance(r[c], float) else str(r[c]) for c in cols])
+    console.print(t)
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if rows:
+        w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return out.getvalue()
+
+
+def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[..., Any]) -> None:
+    contract_app = typer.Typer(help="Home-affairs staff: a contract's lifecycle.", no_args_is_help=True)
+    hours_app = typer.Typer(help="Home-affairs staff: hours logged past the reservation.", no_args_is_help=True)
+    app.add_typer(contract_app, name="contract")
+    app.add_typer(hours_app, name="hours")
+
+    @app.command()
+    def assign(request: str, expert: str = typer.Option(...), contract: str = typer.Option(...),
+               by: str = typer.Option(...), slot: int = 0,
+               force: bool = typer.Option(False, help="Override a broken rule (never a contract's terms)."),
+               reason: str = typer.Option("", help="Why: required with --force.")) -> None:
+        """Assign an expert by hand: the solver's rules are checked, then it is approved at once."""
+        cmd = build(m.AssignManually, request_id=request, slot=slot, expert_id=expert, contract_id=contract,
+                    by=by, force=force, reason=reason)
+
+        async def work(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
+            done = await client.ok(s.ASSIGNMENT_ASSIGN, cmd)
+            return done, await _outcome(client, done["assignment_id"])
+
+        done, outcome = call(work)
+        if done["violations"]:
+            typer.echo(f"forced past: {'; '.join(done['violations'])}")
+        typer.echo(f"{done['assignment_id']}: {expert} for {request}/{slot} under {contract}, "
+                   f"{done['mode']}, {done['minutes'] / 60:g} h: {outcome['status']}"
+                   + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else ""))
+        if outcome["status"] != "approved":
+            raise typer.Exit(1)
+
+    def move(contract_id: str, to: str, by: str, reason: str) -> None:
+        cmd = build(m.ChangeContractStatus, contract_id=contract_id, to=to, by=by, reason=reason)
+        d = call(lambda c: c.ok(s.CONTRACT_STATUS_CHANGE, cmd))
+        extra = f"; {d['cancelled_assignments']} open assignment(s) cancelled" if d["cancelled_assignments"] else ""
+        typer.echo(f"contract {d['contract_id']} is {d['status']}{extra}")
+
+    @contract_app.command("activate")
+    def activate(contract_id: str, by: str = typer.Option(...)) -> None:
+        """A draft becomes active: it can be given work."""
+        move(contract_id, "active", by, "")
+
+    @contract_app.command("resume")
+    def resume(contract_id: str, by: str = typer.Option(...), reason: str = "") -> None:
+        """A suspended contract is active again (or exhausted, if nothing is left)."""
+        move(contract_id, "active", by, reason)
+
+    @contract_app.command("suspend")
+    def suspend(contract_id: str, by: str = typer.Option(...), reason: str = typer.Option(...)) -> None:
+        """No new work under it; agreed work goes on."""
+        move(contract_id, "suspended", by, reason)
+
+    @contract_app.command("terminate")
+    def terminate(contract_id: str, by: str = typer.Option(...), reason: str = typer.Option(...)) -> None:
+        """End it for good: work not done yet is cancelled and its reservation released."""
+        move(contract_id, "terminated", by, reason)
+
+    @contract_app.command("expire")
+    def expire(today: str | None = typer.Option(None, help="YYYY-MM-DD; the service's date if unset.")) -> None:
+        """Expire every contract past its last day now (the service also does it by itself)."""
+        d = call(lambda c: c.ok(s.CONTRACTS_EXPIRE, build(m.ExpireContracts, today=today)))
+        typer.echo(f"expired: {', '.join(d['expired']) or 'none'} (today {d['today']})")
+
+    def extra(assignment: str, approve: bool, by: str, comment: str) -> dict[str, Any]:
+        cmd = build(m.DecideExtraHours, assignment_id=assignment, approve=approve, by=by, comment=comment)
+        return call(lambda c: c.ok(s.EXTRA_HOURS_DECIDE, cmd))  # type: ignore[no-any-return]
+
+    @hours_app.command("approve")
+    def hours_approve(assignment: str, by: str = typer.Option(...), comment: str = "") -> None:
+        """Charge the extra hours to the contract (its caps must still hold)."""
+        d = extra(assignment, True, by, comment)
+        typer.echo(f"{assignment}: {d['approved_minutes'] / 60:g} extra h approved, {d['cost_vnd']:,} ₫".replace(",", "."))
+
+    @hours_app.command("refuse")
+    def hours_refuse(assignment: str, by: str = typer.Option(...), comment: str = "") -> None:
+        """Refuse the extra hours: they are not charged."""
+        d = extra(assignment, False, by, comment)
+        typer.echo(f"{assignment}: {d['refused_minutes'] / 60:g} extra h refused")
+
+    @app.command()
+    def report(kind: str = typer.Argument(..., help="contracts, units or experts"),
+               as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
+               as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+        """The province's reports: per contract, per unit or per expert."""
+        q = build(m.GetReport, kind=kind)
+        data = call(lambda c: c.ok(s.REPORT_GET, q, timeout=60))
+        if as_csv:
+            typer.echo(csv_text(data["rows"]), nl=False)
+        elif as_json:
+            typer.echo(dumps(data["rows"]))
+        else:
+            table(data["rows"], f"{kind} ({data['today']})")

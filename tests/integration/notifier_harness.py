@@ -42,7 +42,7 @@ class Notifier:
         self.nc: Any = None
 
     async def __aenter__(self) -> Notifier:
-        self.svc._create_schema(self.svc.engine)
+        await self.svc.prepare()
         await self.svc.broker.start()
         self.svc.relay.start()
         self.svc.worker.start()

@@ -233,15 +233,18 @@ def _explanation(a: Any) -> dict[str, Any]:
 def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message) -> None:
     unassigned = {u.request: u for u in plan.unassigned}
     for rid in snap.requests:
-        refresh_request(session, rid)
         row = session.get(RequestRow, rid)
+        # Told once: refresh_request turns an unmatched request back to open, so compare with
+        # what the request said before this plan, or every re-plan would announce it again.
+        before = (row.status, row.reason_code, row.reason) if row is not None else None
+        refresh_request(session, rid)
         u = unassigned.get(rid)
         if row is None or u is None or row.status not in ("open", "unmatched"):
             continue
         code, text = u.code, u.message
-        if (row.status, row.reason_code, row.reason) != ("unmatched", code, text):
-            row.status, row.reason_code, row.reason = "unmatched", code, text
-            session.add(row)
+        row.status, row.reason_code, row.reason = "unmatched", code, text
+        session.add(row)
+        if before != ("unmatched", code, text):
             add_event(session, s.REQUEST_UNMATCHED, cause.caused(
                 m.RequestUnmatched, request_id=rid, unit_id=row.unit_id, title=row.record.get("title", ""),
                 reason_code=code, reason=text))

@@ -1,0 +1,95 @@
+"""The matcher's copies of reference data over a real nats-server, whatever order events arrive in.
+
+Units, experts, contracts and balances are events of different subjects, each read by its own
+durable consumer: a balance can arrive before its contract, a contract before its expert. Nothing
+may be lost (dead-lettered) for that, and planning goes on with what is whole meanwhile. A request
+nobody can take is announced once, not at every re-plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlmodel import Session, select
+
+from services.matcher.db import ContractCopy, PlanRun
+from shared import messages as m
+from shared import subjects as s
+from shared.db import OutboxRow
+from tests.integration.services_harness import Stack, contract, expert
+
+U9 = {"id": "u9", "name": "Xã Hồng Quang", "province": "Tuyên Quang", "network": "ok",
+      "location": {"lat": 22.40, "lon": 105.30}}
+
+
+async def publish(stack: Stack, subject: str, event: m.Message) -> None:
+    await stack.nc.jetstream().publish(subject, event.model_dump_json(by_alias=True).encode(), stream="CONTRACTS")
+
+
+def matcher_rows(stack: Stack, model: Any) -> list[Any]:
+    with Session(stack.matcher.engine) as session:
+        return list(session.exec(select(model)))
+
+
+async def eventually(check: Any, what: str, timeout: float = 30.0) -> Any:
+    for _ in range(int(timeout / 0.1)):
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_reference_events_in_any_order_are_all_kept_and_planning_goes_on(stack: Stack) -> None:
+    await stack.register([expert(0)], [contract(0)])
+    await stack.submit("r1", skills={"e_records": 2})  # nobody can: keeps a request open for planning
+    plans = len(matcher_rows(stack, PlanRun))
+
+    # The balance and the contract come before the expert and the unit they refer to.
+    c9 = contract(9, expert="e9", scope_units=["u9"])
+    await publish(stack, s.BALANCE_CHANGED, m.BalanceChanged(
+        contract_id="c9", expert_id="e9", hours_used=6.0, budget_used_vnd=600_000, active_assignments=1,
+        expert_committed_hours=6.0))
+    await publish(stack, s.CONTRACT_REGISTERED, m.ContractRegistered(contract=c9))
+    # The contract's arrival is a change: the matcher plans again, without the contract it cannot use yet.
+    await eventually(lambda: len(matcher_rows(stack, PlanRun)) > plans, "a plan made while c9's expert is unknown")
+
+    e9 = expert(9, home_unit="u9", skills={"e_records": 3})
+    await publish(stack, s.EXPERT_REGISTERED, m.ExpertRegistered(expert=e9))
+    await publish(stack, s.UNIT_REGISTERED, m.UnitRegistered(unit=U9))
+    copy = await eventually(
+        lambda: next((c for c in matcher_rows(stack, ContractCopy) if c.id == "c9" and c.hours_used), None),
+        "c9's balance applied once c9 arrived")
+    assert (copy.hours_used, copy.budget_used_vnd, copy.active_assignments) == (6.0, 600_000, 1)
+
+    await stack.submit("r2", unit="u9", skills={"e_records": 2})  # only e9, under c9, can
+    # (the contracts service never heard of c9: these events were the test's, so read the matcher)
+    proposal = await stack.until(lambda st: next(
+        (p for p in st["matcher"]["proposals"] if p["request_id"] == "r2"), None), what="r2 proposed")
+    assert (proposal["expert_id"], proposal["contract_id"]) == ("e9", "c9")
+    assert [d for d in await dead_letters(stack) if d["service"] == "matcher"] == []
+
+
+async def test_a_request_nobody_can_take_is_announced_once(stack: Stack) -> None:
+    await stack.register([expert(0)], [contract(0)])
+    await stack.submit("r1", skills={"e_records": 2})
+    for i in range(2, 5):  # each new request is a re-plan
+        await stack.submit(f"r{i}")
+        await stack.proposal(f"r{i}")
+    runs = len(matcher_rows(stack, PlanRun))
+    assert runs >= 3, "the matcher planned again for each request"
+    told = [row for row in matcher_rows(stack, OutboxRow)
+            if row.subject == s.REQUEST_UNMATCHED and json.loads(row.payload)["request_id"] == "r1"]
+    assert len(told) == 1, f"r1 announced unmatched {len(told)} times over {runs} plans"
+
+
+async def dead_letters(stack: Stack) -> list[dict[str, Any]]:
+    sub = await stack.nc.jetstream().pull_subscribe("deadletter.>", stream="DEADLETTER")
+    try:
+        return [json.loads(msg.data) for msg in await sub.fetch(100, timeout=1)]
+    except TimeoutError:
+        return []
+    finally:
+        await sub.unsubscribe()

@@ -85,10 +85,12 @@ async def load_demo_if_empty(url: str) -> None:
     from scenarios.generate import demo
 
     async with connect(url) as client:
-        counts = (await client.ok(s.CONTRACTS_STATUS_GET, GetStatus()))["counts"]
+        held = await client.ok(s.CONTRACTS_STATUS_GET, GetStatus())
+        counts = held["counts"]
         if counts["units"]:
+            requests = (await client.ok(s.MATCHER_STATUS_GET, GetStatus()))["counts"]["requests"]
             say(f"existing data: {counts['units']} units, {counts['experts']} experts, "
-                f"{counts.get('contracts', 0)} contracts; no demo loaded")
+                f"{len(held['contracts'])} contracts, {requests} requests; no demo loaded")
             return
         sc = demo()
         say(f"empty system: loading the Tuyen Quang demo ({len(sc.units)} communes, {len(sc.experts)} experts, "

@@ -1,0 +1,140 @@
+"""`expertshare up` as a person runs it (what `make run` does): the real command in a process of
+its own, its console read line by line, Ctrl-C sent to it alone, as a terminal would.
+
+It starts NATS and every service, says in one line that the usual port is taken and which it
+took instead, loads the demo and shows proposals, keeps the console to the story and warnings,
+stops everything on Ctrl-C, keeps the data for the next start (no second demo), and uses the
+server named by NATS_URL instead of starting one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.nats import free_port, start_nats
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE_LINE = re.compile(r"^(expertshare|contracts|matcher|notifier) *\| ")
+
+
+class Up:
+    def __init__(self, var: Path, *args: str, **env: str) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "up", *args], cwd=ROOT, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env={**os.environ, "EXPERTSHARE_VAR": str(var), "MATCHER_TIME_LIMIT_S": "5", **env})
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 120.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((x for x in self.lines if re.search(pattern, x)), None)
+            if found:
+                return found
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"no line matching {pattern!r}; console:\n" + "\n".join(self.lines[-80:]))
+
+    def ctrl_c(self, timeout: float = 40.0) -> int:
+        self.proc.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches only `up`'s group
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def child_pids(self) -> list[int]:
+        return [int(p) for p in re.findall(r"started \w+ \(pid (\d+)", "\n".join(self.lines))]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def status(var: Path, **env: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "cli.main", "status", "--json"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "EXPERTSHARE_VAR": str(var), **env})
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something else listens on, as 4222 may be on a developer's machine."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, taken_port: int) -> None:
+    var = tmp_path / "var"
+    up = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port))
+    up.wait_for(r"demo loaded: 60 requests submitted")
+    up.wait_for(r"proposed  a-")
+    moved = [x for x in up.lines if str(taken_port) in x]
+    assert len(moved) == 1 and re.search(rf"port {taken_port} is taken.*on port (\d+) instead", moved[0]), moved
+    first = status(var)
+    assert first["counts"]["requests"] == 60 and first["proposals"], first["counts"]
+    pids = up.child_pids()
+
+    assert up.ctrl_c() == 0
+    assert "stopped; data kept in" in up.lines[-1]
+    assert not [p for p in pids if alive(p)], "a service outlived Ctrl-C"
+    assert all(SERVICE_LINE.match(x) for x in up.lines), "console lines that are not the story"
+    noise = [x for x in up.lines if re.search(r"callback for|Traceback|\berror\b", x)]
+    assert not noise, noise
+    # every line of every service is in its log file, as JSON carrying the correlation id
+    for name in ("contracts", "matcher", "notifier"):
+        entries = [json.loads(x) for x in (var / "log" / f"{name}.log").read_text().splitlines()]
+        handled = [e for e in entries if e["event"] in ("command_handled", "event_handled")]
+        assert handled and all(e["correlation_id"] for e in handled), name
+
+    again = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port))
+    again.wait_for(r"running; Ctrl-C stops everything")
+    assert any("existing data: 20 units, 30 experts, 30 contracts, 60 requests" in x for x in again.lines)
+    assert not any("loading the Tuyen Quang demo" in x for x in again.lines)
+    second = status(var)
+    assert second["counts"] == first["counts"]
+    assert {r["id"]: r["status"] for r in second["requests"]}.keys() == {r["id"] for r in first["requests"]}
+    assert again.ctrl_c() == 0
+
+
+def test_up_uses_the_server_named_by_nats_url(tmp_path: Path) -> None:
+    theirs = start_nats(tmp_path / "their-nats", free_port())
+    try:
+        var = tmp_path / "var"
+        up = Up(var, "--no-demo", NATS_URL=theirs.url)
+        up.wait_for(r"running; Ctrl-C stops everything", timeout=90)
+        assert any(f"using NATS at {theirs.url}" in x for x in up.lines)
+        assert not any("NATS with JetStream on" in x for x in up.lines), "it started a server of its own"
+        assert not (var / "nats").exists()
+        assert (var / "nats.url").read_text() == theirs.url  # the CLI in another terminal finds it
+        assert status(var)["counts"]["units"] == 0
+        assert up.ctrl_c() == 0
+        assert theirs.process.poll() is None, "a server it did not start is left running"
+    finally:
+        theirs.stop()

@@ -235,6 +235,21 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+@audit_app.command("input")
+def audit_input(sha256: str, out: Path | None = typer.Option(None, help="Write the scenario here.")) -> None:
+    """The scenario the solver planned from, by the digest an audit entry carries (checked)."""
+    import hashlib
+
+    data = call(lambda c: c.ok(s.PLAN_INPUT_GET, build(m.GetPlanInput, sha256=sha256), timeout=60))
+    if hashlib.sha256(data["scenario"].encode()).hexdigest() != sha256:
+        fail(f"the stored input does not match its digest {sha256}: it was altered")
+    if out is None:
+        typer.echo(data["scenario"])
+    else:
+        out.write_text(data["scenario"], encoding="utf-8")
+        typer.echo(f"wrote the {data['status']} plan's input ({data['created_at'][:19]}) to {out}; digest checked")
+
+
 solve_commands.register(app)
 notify_commands.register(app, call=call, build=build)
 staff_commands.register(app, call=call, build=build)

@@ -92,6 +92,12 @@ class GetStatus(Message):
     pass
 
 
+class GetPlanInput(Message):
+    """The scenario a plan (or a manual assignment's check) was made from, by its digest."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 # ---------------------------------------------------------------- matcher: events
 class RequestSubmitted(Message):
     request: Request

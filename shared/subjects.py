@@ -22,6 +22,7 @@ REQUEST_UNMATCHED = "matcher.request.unmatched"
 ASSIGNMENT_PROPOSED = "matcher.assignment.proposed"
 ASSIGNMENT_WITHDRAWN = "matcher.assignment.withdrawn"
 ASSIGNMENT_ASSIGN = "matcher.assignment.assign"
+PLAN_INPUT_GET = "matcher.plan_input.get"
 
 # --- contracts -----------------------------------------------------------------------------
 REFERENCE_REGISTER = "contracts.reference.register"

@@ -55,6 +55,8 @@ class Replanner:
             await asyncio.sleep(self.settings.debounce_s)
             self.dirty.clear()
             st = self.settings
+            # The plan's lines and proposals carry the correlation id of the change that caused it.
+            structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
                 await in_thread(partial(
                     replan, self.svc.engine, today=h.local_today(st.timezone_offset_hours),
@@ -96,6 +98,8 @@ def build(settings: MatcherSettings | None = None) -> Service:
                 description="Staff assign an expert by hand, checked by the solver's rules.")
     svc.query(s.MATCHER_STATUS_GET, m.GetStatus, lambda session, _q: h.status(session),
               description="Requests and proposals with their status.")
+    svc.query(s.PLAN_INPUT_GET, m.GetPlanInput, h.plan_input,
+              description="The scenario a plan was made from, by the digest the audit trail keeps.")
     for subject, model, use_case, name, description in (
         (s.UNIT_REGISTERED, m.UnitRegistered, h.copy_unit, "units", "Copy of a registered unit."),
         (s.TRAVEL_REGISTERED, m.TravelRegistered, h.copy_travel, "travel", "Copy of travel times."),

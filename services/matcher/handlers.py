@@ -17,6 +17,7 @@ from services.matcher.db import (
     ContractCopy,
     Exclusion,
     ExpertCopy,
+    PlanRun,
     Proposal,
     RequestRow,
     TravelCopy,
@@ -211,3 +212,12 @@ def status(session: Session) -> m.Reply:
         "requests": len(requests),
     }
     return m.Reply.success(requests=requests, proposals=proposals, counts=counts)
+
+
+def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:
+    """What the solver planned from: the audit trail names it by digest, this returns it whole."""
+    run = session.exec(select(PlanRun).where(PlanRun.input_sha256 == q.sha256).limit(1)).first()
+    if run is None:
+        raise Rejected(f"no plan was made from an input with digest {q.sha256}", "sha256")
+    return m.Reply.success(sha256=run.input_sha256, scenario=run.scenario, status=run.status,
+                           created_at=run.created_at.isoformat())

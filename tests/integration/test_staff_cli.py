@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
 import sys
 from pathlib import Path
@@ -92,6 +93,12 @@ async def test_reports_batch_approval_lifecycle_and_audit_verify(stack: Stack, t
 
     code, out, err = await cli(stack, "audit", "verify")
     assert code == 0 and "audit trail intact" in out, err
+    trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{p['id']}")))["entries"]
+    sha = trail[-1]["detail"]["plan_input_sha256"]
+    code, out, err = await cli(stack, "audit", "input", sha, "--out", str(tmp_path / "input.json"))
+    assert code == 0 and "digest checked" in out, err
+    planned = json.loads((tmp_path / "input.json").read_text(encoding="utf-8"))
+    assert [r["id"] for r in planned["requests"]] == ["r1"]
     with stack.contracts.engine.begin() as c:
         c.execute(text("UPDATE audit_entry SET actor = 'someone else' WHERE action = 'approve'"))
     code, out, err = await cli(stack, "audit", "verify")

@@ -1,8 +1,9 @@
-"""`expertshare notifications`: what could not be delivered, sending it again, and preferences.
+"""`expertshare notifications`: what could not be delivered, sending it again, preferences, read.
 
 expertshare notifications --failed            # email/webhook sends given up on, with the reason
 expertshare notifications retry 12 15         # send those again (or --all)
 expertshare notifications prefs expert:e3 --channel email --email e3@example.vn --language en
+expertshare notifications read expert:e3      # mark the inbox read (or some ids)
 """
 
 from __future__ import annotations
@@ -48,9 +49,7 @@ def describe(p: dict[str, Any]) -> str:
     )
 
 
-def register(
-    app: typer.Typer, *, call: Callable[..., Any], build: Callable[..., m.Message]
-) -> None:
+def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[..., m.Message]) -> None:
     notes = typer.Typer(help="Email and webhook deliveries: failures, retries, preferences.")
     app.add_typer(notes, name="notifications")
 
@@ -73,17 +72,23 @@ def register(
 
     @notes.command("retry")
     def retry(
-        ids: Annotated[
-            list[str] | None, typer.Argument(help="Delivery ids from `notifications --failed`.")
-        ] = None,
+        ids: Annotated[list[str] | None, typer.Argument(help="Delivery ids from `notifications --failed`.")] = None,
         all_: bool = typer.Option(False, "--all", help="Every failed delivery."),
     ) -> None:
         """Send failed deliveries again, with fresh tries."""
         cmd = build(m.RetryDeliveries, delivery_ids=ids or [], all=all_)
         data = call(lambda c: c.ok(s.DELIVERIES_RETRY, cmd))
-        typer.echo(
-            f"{len(data['retried'])} deliveries queued again: {', '.join(data['retried']) or '-'}"
-        )
+        typer.echo(f"{len(data['retried'])} deliveries queued again: {', '.join(data['retried']) or '-'}")
+
+    @notes.command("read")
+    def read(
+        party: str = typer.Argument(..., help="expert:<id>, unit:<id> or staff:<name>"),
+        ids: Annotated[list[str] | None, typer.Argument(help="Notification ids; none: all.")] = None,
+    ) -> None:
+        """Mark a party's inbox notifications read (`expertshare inbox` shows them starred)."""
+        cmd = build(m.MarkRead, party=party, notification_ids=ids or [])
+        data = call(lambda c: c.ok(s.INBOX_MARK_READ, cmd))
+        typer.echo(f"{data['marked']} notifications marked read")
 
     @notes.command("prefs")
     def prefs(
@@ -95,12 +100,8 @@ def register(
         language: str | None = typer.Option(None, help="vi (default) or en."),
         email: str | None = typer.Option(None, help="Email address ('' clears it)."),
         webhook_url: str | None = typer.Option(None, help="Where webhook POSTs go."),
-        webhook_secret: str | None = typer.Option(
-            None, help="HMAC-SHA256 secret, at least 16 characters."
-        ),
-        digest: bool | None = typer.Option(
-            None, "--digest/--no-digest", help="One daily digest instead."
-        ),
+        webhook_secret: str | None = typer.Option(None, help="HMAC-SHA256 secret, at least 16 characters."),
+        digest: bool | None = typer.Option(None, "--digest/--no-digest", help="One daily digest instead."),
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Show a party's preferences, or change the ones given."""

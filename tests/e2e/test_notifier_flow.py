@@ -65,9 +65,7 @@ async def wait_for(system: System, party: str, aid: str, kind: str, within: floa
         if kind in await kinds_about(system, party, aid):
             return
         await asyncio.sleep(0.2)
-    raise AssertionError(
-        f"{party} never heard {kind} about {aid}: {await flow.inbox(system, party)}"
-    )
+    raise AssertionError(f"{party} never heard {kind} about {aid}: {await flow.inbox(system, party)}")
 
 
 async def test_an_unanswered_task_is_reminded_escalated_then_declined_for_the_expert(
@@ -79,9 +77,7 @@ async def test_an_unanswered_task_is_reminded_escalated_then_declined_for_the_ex
     silent = await flow.proposal_for(system, "r1")
     answered = await flow.proposal_for(system, "r2")
     for p in (silent, answered):
-        await system.ok(
-            s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="Sở Nội vụ")
-        )
+        await system.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="Sở Nội vụ"))
     await system.ok(
         s.ASSIGNMENT_ACCEPT,
         m.AcceptAssignment(assignment_id=answered["id"], expert_id=answered["expert_id"]),
@@ -145,19 +141,12 @@ async def test_the_cli_sets_preferences_lists_a_failed_webhook_and_sends_it_agai
         )
         assert done.returncode == 0, done.stderr
         assert "channels inbox, webhook; language en" in done.stdout and "secret set" in done.stdout
-        refused = await asyncio.to_thread(
-            cli, system, "notifications", "prefs", "expert:e0", "--channel", "email"
-        )
-        assert (
-            refused.returncode == 1
-            and "email: the email channel needs an email address" in refused.stderr
-        )
+        refused = await asyncio.to_thread(cli, system, "notifications", "prefs", "expert:e0", "--channel", "email")
+        assert refused.returncode == 1 and "email: the email channel needs an email address" in refused.stderr
 
         await flow.submit(system, "r1")
         p = await flow.proposal_for(system, "r1")
-        await system.ok(
-            s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="Sở Nội vụ")
-        )
+        await system.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="Sở Nội vụ"))
         failed: list[dict[str, Any]] = []
         for _ in range(100):
             listed = await asyncio.to_thread(cli, system, "notifications", "--failed", "--json")
@@ -165,17 +154,12 @@ async def test_the_cli_sets_preferences_lists_a_failed_webhook_and_sends_it_agai
             if failed:
                 break
             await asyncio.sleep(0.2)
-        assert [(f["party"], f["kind"], f["attempts"]) for f in failed] == [
-            ("expert:e0", "task_new", 2)
-        ]
+        assert [(f["party"], f["kind"], f["attempts"]) for f in failed] == [("expert:e0", "task_new", 2)]
         assert "HTTP 503" in failed[0]["last_error"] and len(hook.to("/sms")) == 2
 
         hook.behaviour["/sms"] = 200
         again = await asyncio.to_thread(cli, system, "notifications", "retry", failed[0]["id"])
-        assert (
-            again.returncode == 0
-            and f"1 deliveries queued again: {failed[0]['id']}" in again.stdout
-        )
+        assert again.returncode == 0 and f"1 deliveries queued again: {failed[0]['id']}" in again.stdout
         for _ in range(100):
             if len(hook.to("/sms")) == 3:
                 break
@@ -183,5 +167,10 @@ async def test_the_cli_sets_preferences_lists_a_failed_webhook_and_sends_it_agai
         assert hook.to("/sms")[-1].json()["subject"] == f"New task {p['id']} at Xã Thượng Lâm"
         listed = await asyncio.to_thread(cli, system, "notifications", "--failed", "--json")
         assert json.loads(listed.stdout) == []
+
+        unread = (await system.ok(s.INBOX_GET, m.GetInbox(party="expert:e0")))["unread"]
+        marked = await asyncio.to_thread(cli, system, "notifications", "read", "expert:e0")
+        assert marked.returncode == 0 and f"{unread} notifications marked read" in marked.stdout
+        assert unread >= 1 and (await system.ok(s.INBOX_GET, m.GetInbox(party="expert:e0")))["unread"] == 0
     finally:
         hook.stop()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -236,7 +236,7 @@ def audit_verify() -> None:
 
 
 @audit_app.command("input")
-def audit_input(sha256: str, out: Path | None = typer.Option(None, help="Write the scenario here.")) -> None:
+def audit_input(sha256: str, out: Annotated[Path | None, typer.Option(help="Write the scenario here.")] = None) -> None:
     """The scenario the solver planned from, by the digest an audit entry carries (checked)."""
     import hashlib
 

@@ -20,8 +20,7 @@ from shared import messages as m
 from shared import subjects as s
 
 
-def _paths(directory: Path | None, units: Path | None, experts: Path | None,
-           contracts: Path | None) -> dict[str, Path]:
+def _paths(directory: Path | None, units: Path | None, experts: Path | None, contracts: Path | None) -> dict[str, Path]:
     given = {"units": units, "experts": experts, "contracts": contracts}
     if directory is not None:
         for kind in given:
@@ -31,37 +30,54 @@ def _paths(directory: Path | None, units: Path | None, experts: Path | None,
 
 
 def message(read: fmt.Sheets, by: str) -> m.RegisterReference:
-    cmd = m.RegisterReference(by=by, units=read.units, experts=read.experts, contracts=read.contracts,
-                              contract_status=read.contract_status)  # type: ignore[arg-type]
+    cmd = m.RegisterReference(
+        by=by, units=read.units, experts=read.experts, contracts=read.contracts, contract_status=read.contract_status
+    )  # type: ignore[arg-type]
     # The same sheets give the same message id: importing them twice changes nothing twice.
-    digest = hashlib.sha256(cmd.model_dump_json(exclude={"event_id", "occurred_at", "correlation_id"})
-                            .encode()).hexdigest()[:32]
+    digest = hashlib.sha256(
+        cmd.model_dump_json(exclude={"event_id", "occurred_at", "correlation_id"}).encode()
+    ).hexdigest()[:32]
     return cmd.model_copy(update={"event_id": f"sheets-{digest}"})
 
 
 async def send(client: Client, read: fmt.Sheets, cmd: m.RegisterReference) -> dict[str, Any]:
     size = len(cmd.model_dump_json(by_alias=True).encode())
     if size > client.nc.max_payload:
-        raise ClientError(f"the sheets make {size:,} bytes, more than the {client.nc.max_payload:,} one "
-                          "message may carry; import them in parts (units, then experts, then contracts)")
+        raise ClientError(
+            f"the sheets make {size:,} bytes, more than the {client.nc.max_payload:,} one "
+            "message may carry; import them in parts (units, then experts, then contracts)"
+        )
     reply = await client.call(s.REFERENCE_REGISTER, cmd, timeout=120)
     if reply.ok:
         return reply.data or {}
     where = [fmt.field_to_cell(read, f.field) for f in reply.field_errors]
-    raise ClientError("nothing was imported: " + "; ".join(
-        f"{w}: {f.message}" if w else f"{f.field}: {f.message}"
-        for w, f in zip(where, reply.field_errors, strict=True)) if where else f"nothing was imported: {reply.error}")
+    raise ClientError(
+        "nothing was imported: "
+        + "; ".join(
+            f"{w}: {f.message}" if w else f"{f.field}: {f.message}"
+            for w, f in zip(where, reply.field_errors, strict=True)
+        )
+        if where
+        else f"nothing was imported: {reply.error}"
+    )
 
 
 def register(app: typer.Typer, *, call: Callable[..., Any]) -> None:
-    sheets_app = typer.Typer(help="Home-affairs staff: import and export the CSV sheets (docs/sheets.md).",
-                             no_args_is_help=True)
+    sheets_app = typer.Typer(
+        help="Home-affairs staff: import and export the CSV sheets (docs/sheets.md).", no_args_is_help=True
+    )
     app.add_typer(sheets_app, name="sheets")
 
     @sheets_app.command("import")
-    def import_(directory: Annotated[Path | None, typer.Argument(help="A folder with units.csv, experts.csv, contracts.csv.")] = None,
-                units: Path | None = None, experts: Path | None = None, contracts: Path | None = None,
-                by: str = typer.Option(..., help="Who imports (kept in the audit trail).")) -> None:
+    def import_(
+        directory: Annotated[
+            Path | None, typer.Argument(help="A folder with units.csv, experts.csv, contracts.csv.")
+        ] = None,
+        units: Path | None = None,
+        experts: Path | None = None,
+        contracts: Path | None = None,
+        by: str = typer.Option(..., help="Who imports (kept in the audit trail)."),
+    ) -> None:
         """Import units, experts and contracts: all of it, or nothing with every error named."""
         paths = _paths(directory, units, experts, contracts)
         if not paths:

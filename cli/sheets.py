@@ -22,16 +22,49 @@ from shared.scenario import Contract, Expert, Unit
 
 COLUMNS = {
     "units": ["id", "name", "province", "network", "lat", "lon"],
-    "experts": ["id", "name", "home_unit", "kind", "skills", "languages", "remote", "onsite",
-                "max_travel_minutes", "capacity_hours", "committed_hours"],
-    "contracts": ["id", "expert", "kind", "hourly_rate_vnd", "hours_cap", "hours_used", "budget_cap_vnd",
-                  "budget_used_vnd", "max_concurrent", "active_assignments", "start", "end",
-                  "scope_units", "status"],
+    "experts": [
+        "id",
+        "name",
+        "home_unit",
+        "kind",
+        "skills",
+        "languages",
+        "remote",
+        "onsite",
+        "max_travel_minutes",
+        "capacity_hours",
+        "committed_hours",
+    ],
+    "contracts": [
+        "id",
+        "expert",
+        "kind",
+        "hourly_rate_vnd",
+        "hours_cap",
+        "hours_used",
+        "budget_cap_vnd",
+        "budget_used_vnd",
+        "max_concurrent",
+        "active_assignments",
+        "start",
+        "end",
+        "scope_units",
+        "status",
+    ],
 }
 REQUIRED = {
     "units": {"id", "name", "province", "network"},
-    "experts": {"id", "name", "home_unit", "kind", "skills", "remote", "onsite", "max_travel_minutes",
-                "capacity_hours"},
+    "experts": {
+        "id",
+        "name",
+        "home_unit",
+        "kind",
+        "skills",
+        "remote",
+        "onsite",
+        "max_travel_minutes",
+        "capacity_hours",
+    },
     "contracts": {"id", "expert", "kind", "hourly_rate_vnd", "hours_cap", "max_concurrent", "start", "end"},
 }
 MODELS: dict[str, type[BaseModel]] = {"units": Unit, "experts": Expert, "contracts": Contract}
@@ -77,9 +110,19 @@ def _skills(v: str) -> dict[str, str]:
 
 
 CELLS: dict[str, Callable[[str], Any]] = {
-    "lat": _hours, "lon": _hours, "skills": _skills, "languages": _list, "remote": _bool, "onsite": _bool,
-    "capacity_hours": _hours, "committed_hours": _hours, "hours_cap": _hours, "hours_used": _hours,
-    "hourly_rate_vnd": _money, "budget_cap_vnd": _money, "budget_used_vnd": _money,
+    "lat": _hours,
+    "lon": _hours,
+    "skills": _skills,
+    "languages": _list,
+    "remote": _bool,
+    "onsite": _bool,
+    "capacity_hours": _hours,
+    "committed_hours": _hours,
+    "hours_cap": _hours,
+    "hours_used": _hours,
+    "hourly_rate_vnd": _money,
+    "budget_cap_vnd": _money,
+    "budget_used_vnd": _money,
     "scope_units": lambda v: _list(v) or None,
 }
 STATUSES = ("draft", "active", "suspended", "exhausted", "expired", "terminated")
@@ -125,8 +168,7 @@ def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader) -> None:  # type
             continue
         status = row.get("status", "") if kind == "contracts" else ""
         if status and status not in STATUSES:
-            out.errors.append(f"{out.where(kind, i, 'status')}: write one of {', '.join(STATUSES)}, "
-                              f"not {status!r}")
+            out.errors.append(f"{out.where(kind, i, 'status')}: write one of {', '.join(STATUSES)}, not {status!r}")
             continue
         getattr(out, kind).append(record)
         if status:

@@ -34,8 +34,10 @@ def print_decisions(data: dict[str, Any]) -> None:
         if not r["ok"]:
             typer.echo(f"{r['assignment_id']} refused: {r['error']}", err=True)
         elif data["decision"] == "approve":
-            typer.echo(f"{r['assignment_id']} approved: {r['reserved_minutes'] / 60:g} h and "
-                       f"{r['reserved_vnd']:,} ₫ reserved".replace(",", "."))
+            typer.echo(
+                f"{r['assignment_id']} approved: {r['reserved_minutes'] / 60:g} h and "
+                f"{r['reserved_vnd']:,} ₫ reserved".replace(",", ".")
+            )
         else:
             typer.echo(f"{r['assignment_id']} rejected")
     if data["refused"]:
@@ -80,13 +82,26 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     app.add_typer(hours_app, name="hours")
 
     @app.command()
-    def assign(request: str, expert: str = typer.Option(...), contract: str = typer.Option(...),
-               by: str = typer.Option(...), slot: int = 0,
-               force: bool = typer.Option(False, help="Override a broken rule (never a contract's terms)."),
-               reason: str = typer.Option("", help="Why: required with --force.")) -> None:
+    def assign(
+        request: str,
+        expert: str = typer.Option(...),
+        contract: str = typer.Option(...),
+        by: str = typer.Option(...),
+        slot: int = 0,
+        force: bool = typer.Option(False, help="Override a broken rule (never a contract's terms)."),
+        reason: str = typer.Option("", help="Why: required with --force."),
+    ) -> None:
         """Assign an expert by hand: the solver's rules are checked, then it is approved at once."""
-        cmd = build(m.AssignManually, request_id=request, slot=slot, expert_id=expert, contract_id=contract,
-                    by=by, force=force, reason=reason)
+        cmd = build(
+            m.AssignManually,
+            request_id=request,
+            slot=slot,
+            expert_id=expert,
+            contract_id=contract,
+            by=by,
+            force=force,
+            reason=reason,
+        )
 
         async def work(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
             done = await client.ok(s.ASSIGNMENT_ASSIGN, cmd)
@@ -95,9 +110,11 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         done, outcome = call(work)
         if done["violations"]:
             typer.echo(f"forced past: {'; '.join(done['violations'])}")
-        typer.echo(f"{done['assignment_id']}: {expert} for {request}/{slot} under {contract}, "
-                   f"{done['mode']}, {done['minutes'] / 60:g} h: {outcome['status']}"
-                   + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else ""))
+        typer.echo(
+            f"{done['assignment_id']}: {expert} for {request}/{slot} under {contract}, "
+            f"{done['mode']}, {done['minutes'] / 60:g} h: {outcome['status']}"
+            + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else "")
+        )
         if outcome["status"] != "approved":
             raise typer.Exit(1)
 
@@ -141,7 +158,9 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     def hours_approve(assignment: str, by: str = typer.Option(...), comment: str = "") -> None:
         """Charge the extra hours to the contract (its caps must still hold)."""
         d = extra(assignment, True, by, comment)
-        typer.echo(f"{assignment}: {d['approved_minutes'] / 60:g} extra h approved, {d['cost_vnd']:,} ₫".replace(",", "."))
+        typer.echo(
+            f"{assignment}: {d['approved_minutes'] / 60:g} extra h approved, {d['cost_vnd']:,} ₫".replace(",", ".")
+        )
 
     @hours_app.command("refuse")
     def hours_refuse(assignment: str, by: str = typer.Option(...), comment: str = "") -> None:
@@ -150,9 +169,11 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         typer.echo(f"{assignment}: {d['refused_minutes'] / 60:g} extra h refused")
 
     @app.command()
-    def report(kind: str = typer.Argument(..., help="contracts, units or experts"),
-               as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
-               as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")) -> None:
+    def report(
+        kind: str = typer.Argument(..., help="contracts, units or experts"),
+        as_csv: bool = typer.Option(False, "--csv", help="CSV on stdout."),
+        as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+    ) -> None:
         """The province's reports: per contract, per unit or per expert."""
         q = build(m.GetReport, kind=kind)
         data = call(lambda c: c.ok(s.REPORT_GET, q, timeout=60))

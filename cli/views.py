@@ -50,10 +50,10 @@ def print_status(data: dict[str, Any]) -> None:
                   f"{a['minutes'] / 60:g}", dong(a["cost_vnd"]), a["status"])
     console.print(t)
     t = Table(title="Contract balances")
-    for col in ("contract", "expert", "hours cap", "used", "reserved", "left", "budget left", "active"):
+    for col in ("contract", "status", "expert", "hours cap", "used", "reserved", "left", "budget left", "active"):
         t.add_column(col)
     for c in view["contracts"]:
-        t.add_row(c["id"], c["expert_id"], f"{c['hours_cap']:g}", f"{c['hours_used']:g}",
+        t.add_row(c["id"], c.get("status", ""), c["expert_id"], f"{c['hours_cap']:g}", f"{c['hours_used']:g}",
                   f"{c['hours_reserved']:g}", f"{c['hours_left']:g}", dong(c["budget_left_vnd"]),
                   f"{c['active_assignments']}/{c['max_concurrent']}")
     console.print(t)

@@ -62,51 +62,111 @@ def build(settings: ContractsSettings | None = None) -> Service:
     st = settings or ContractsSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
     for subject, model, use_case, description in (
-        (s.REFERENCE_REGISTER, m.RegisterReference, dated(reference.register_reference, st),
-         "Add or replace units, travel times, experts and contracts (all or nothing)."),
-        (s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus, dated(lifecycle.change_status, st),
-         "Staff activate, suspend, resume or terminate a contract."),
-        (s.CONTRACTS_EXPIRE, m.ExpireContracts, dated(lifecycle.expire_due, st),
-         "Expire every contract past its last day (also run periodically)."),
-        (s.ASSIGNMENT_APPROVE, m.ApproveAssignment, h.approve,
-         "Staff approve a proposal: the hours and budget are reserved."),
-        (s.ASSIGNMENT_REJECT, m.RejectAssignment, h.reject,
-         "Staff reject a proposal: the request goes back to matching."),
-        (s.ASSIGNMENTS_DECIDE, m.DecideAssignments, h.decide_batch,
-         "Staff approve or reject a batch of proposals, each on its own."),
+        (
+            s.REFERENCE_REGISTER,
+            m.RegisterReference,
+            dated(reference.register_reference, st),
+            "Add or replace units, travel times, experts and contracts (all or nothing).",
+        ),
+        (
+            s.CONTRACT_STATUS_CHANGE,
+            m.ChangeContractStatus,
+            dated(lifecycle.change_status, st),
+            "Staff activate, suspend, resume or terminate a contract.",
+        ),
+        (
+            s.CONTRACTS_EXPIRE,
+            m.ExpireContracts,
+            dated(lifecycle.expire_due, st),
+            "Expire every contract past its last day (also run periodically).",
+        ),
+        (
+            s.ASSIGNMENT_APPROVE,
+            m.ApproveAssignment,
+            h.approve,
+            "Staff approve a proposal: the hours and budget are reserved.",
+        ),
+        (
+            s.ASSIGNMENT_REJECT,
+            m.RejectAssignment,
+            h.reject,
+            "Staff reject a proposal: the request goes back to matching.",
+        ),
+        (
+            s.ASSIGNMENTS_DECIDE,
+            m.DecideAssignments,
+            h.decide_batch,
+            "Staff approve or reject a batch of proposals, each on its own.",
+        ),
         (s.ASSIGNMENT_ACCEPT, m.AcceptAssignment, h.accept, "The expert accepts an approved task."),
-        (s.ASSIGNMENT_DECLINE, m.DeclineAssignment, h.decline,
-         "The expert declines: the reservation is released."),
-        (s.HOURS_LOG, m.LogHours, work.log_hours,
-         "The expert logs hours worked: reserved time is consumed, any excess flagged for staff."),
-        (s.EXTRA_HOURS_DECIDE, m.DecideExtraHours, work.decide_extra,
-         "Staff approve or refuse hours logged beyond the reservation."),
-        (s.REQUEST_COMPLETE, m.CompleteRequest, work.complete_request,
-         "The commune confirms completion: what was not used is released."),
+        (s.ASSIGNMENT_DECLINE, m.DeclineAssignment, h.decline, "The expert declines: the reservation is released."),
+        (
+            s.HOURS_LOG,
+            m.LogHours,
+            work.log_hours,
+            "The expert logs hours worked: reserved time is consumed, any excess flagged for staff.",
+        ),
+        (
+            s.EXTRA_HOURS_DECIDE,
+            m.DecideExtraHours,
+            work.decide_extra,
+            "Staff approve or refuse hours logged beyond the reservation.",
+        ),
+        (
+            s.REQUEST_COMPLETE,
+            m.CompleteRequest,
+            work.complete_request,
+            "The commune confirms completion: what was not used is released.",
+        ),
     ):
         svc.command(subject, model, use_case, description=description)
     for subject, model, fn, description in (
-        (s.CONTRACTS_STATUS_GET, m.GetStatus, lambda session, _q: h.status(session),
-         "Assignments and contract balances."),
-        (s.AUDIT_GET, m.GetAudit, h.audit_trail,
-         "The audit trail: every decision, who, when, before and after."),
-        (s.AUDIT_VERIFY_GET, m.GetStatus, h.audit_verify,
-         "Recompute the audit trail's hash chain: is it intact?"),
-        (s.REPORT_GET, m.GetReport, dated(reports.report, st),
-         "A report per contract, unit or expert."),
-        (s.REFERENCE_GET, m.GetReference, reference.reference,
-         "Units, experts and contracts as registered (for export)."),
+        (
+            s.CONTRACTS_STATUS_GET,
+            m.GetStatus,
+            lambda session, _q: h.status(session),
+            "Assignments and contract balances.",
+        ),
+        (s.AUDIT_GET, m.GetAudit, h.audit_trail, "The audit trail: every decision, who, when, before and after."),
+        (s.AUDIT_VERIFY_GET, m.GetStatus, h.audit_verify, "Recompute the audit trail's hash chain: is it intact?"),
+        (s.REPORT_GET, m.GetReport, dated(reports.report, st), "A report per contract, unit or expert."),
+        (
+            s.REFERENCE_GET,
+            m.GetReference,
+            reference.reference,
+            "Units, experts and contracts as registered (for export).",
+        ),
     ):
         svc.query(subject, model, fn, description=description)
     for subject, model, use_case, name, description in (
-        (s.ASSIGNMENT_PROPOSED, m.AssignmentProposed, h.record_proposal, "proposals",
-         "Record the matcher's proposals, waiting for staff (staff's own are approved at once)."),
-        (s.ASSIGNMENT_WITHDRAWN, m.AssignmentWithdrawn, h.withdraw_proposal, "withdrawals",
-         "The matcher withdrew a proposal staff had not decided on."),
-        (s.REQUEST_SUBMITTED, m.RequestSubmitted, work.copy_request, "requests",
-         "What each unit asked for, for the reports."),
-        (s.REQUEST_CANCELLED, m.RequestCancelled, work.cancel_request, "cancellations",
-         "A cancelled request releases what it reserved."),
+        (
+            s.ASSIGNMENT_PROPOSED,
+            m.AssignmentProposed,
+            h.record_proposal,
+            "proposals",
+            "Record the matcher's proposals, waiting for staff (staff's own are approved at once).",
+        ),
+        (
+            s.ASSIGNMENT_WITHDRAWN,
+            m.AssignmentWithdrawn,
+            h.withdraw_proposal,
+            "withdrawals",
+            "The matcher withdrew a proposal staff had not decided on.",
+        ),
+        (
+            s.REQUEST_SUBMITTED,
+            m.RequestSubmitted,
+            work.copy_request,
+            "requests",
+            "What each unit asked for, for the reports.",
+        ),
+        (
+            s.REQUEST_CANCELLED,
+            m.RequestCancelled,
+            work.cancel_request,
+            "cancellations",
+            "A cancelled request releases what it reserved.",
+        ),
     ):
         svc.event(subject, model, use_case, name=name, description=description)
     svc.background(lambda: asyncio.create_task(_expiry_sweeps(svc, st), name="expiry"))
@@ -124,8 +184,9 @@ async def _expiry_sweeps(svc: Service, st: ContractsSettings) -> None:
     while True:
         cmd = m.ExpireContracts(today=local_today(st.timezone_offset_hours))
         try:
-            reply = await in_thread(run_once, svc.engine, f"expire:{cmd.event_id}", s.CONTRACTS_EXPIRE,
-                                    partial(_expire, cmd))
+            reply = await in_thread(
+                run_once, svc.engine, f"expire:{cmd.event_id}", s.CONTRACTS_EXPIRE, partial(_expire, cmd)
+            )
             svc.relay.notify()
             if reply and reply.data and reply.data["expired"]:
                 log.info("contracts_expired", contracts=reply.data["expired"])

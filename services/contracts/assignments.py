@@ -46,27 +46,61 @@ def contract_line(session: Session, a: AssignmentRow, moved: ledger.Movement) ->
     c = session.get(ContractRow, a.contract_id)
     assert c is not None  # a ledger movement was just made under it
     session.refresh(c)  # the ledger moved it with a conditional UPDATE, behind the ORM's back
-    return {"contract": a.contract_id, "kind": c.kind, "minutes": moved.minutes, "vnd": moved.vnd,
-            "hourly_rate_vnd": c.hourly_rate_vnd, "left_minutes_after": c.cap_minutes - c.used_minutes,
-            "left_vnd_after": None if c.budget_cap_vnd is None else c.budget_cap_vnd - c.used_vnd}
+    return {
+        "contract": a.contract_id,
+        "kind": c.kind,
+        "minutes": moved.minutes,
+        "vnd": moved.vnd,
+        "hourly_rate_vnd": c.hourly_rate_vnd,
+        "left_minutes_after": c.cap_minutes - c.used_minutes,
+        "left_vnd_after": None if c.budget_cap_vnd is None else c.budget_cap_vnd - c.used_vnd,
+    }
 
 
-def record(session: Session, cause: m.Message, a: AssignmentRow, action: str, before: str, by: str,
-           note: str = "", moved: ledger.Movement | None = None, **extra: Any) -> None:
+def record(
+    session: Session,
+    cause: m.Message,
+    a: AssignmentRow,
+    action: str,
+    before: str,
+    by: str,
+    note: str = "",
+    moved: ledger.Movement | None = None,
+    **extra: Any,
+) -> None:
     """One trail entry per decision."""
-    detail: dict[str, Any] = {"request": a.request_id, "slot": a.slot, "unit": a.unit_id,
-                              "expert": a.expert_id, "note": note, **extra}
+    detail: dict[str, Any] = {
+        "request": a.request_id,
+        "slot": a.slot,
+        "unit": a.unit_id,
+        "expert": a.expert_id,
+        "note": note,
+        **extra,
+    }
     if moved is not None:
         detail["contract_line"] = contract_line(session, a, moved)
     if action in ("approve", "assign"):
         detail["explanation"] = a.explanation
         detail["plan_input_sha256"] = a.plan_input_sha256
-    audit.record(session, actor=by, action=action, subject=f"assignment:{a.id}",
-                 before={"status": before}, after={"status": a.status}, detail=detail,
-                 correlation_id=cause.correlation_id)
+    audit.record(
+        session,
+        actor=by,
+        action=action,
+        subject=f"assignment:{a.id}",
+        before={"status": before},
+        after={"status": a.status},
+        detail=detail,
+        correlation_id=cause.correlation_id,
+    )
 
 
 def decision(a: AssignmentRow) -> dict[str, str]:
     """The fields every assignment event carries."""
-    return dict(assignment_id=a.id, request_id=a.request_id, unit_id=a.unit_id,
-                expert_id=a.expert_id, contract_id=a.contract_id, title=a.title)
+    return dict(
+        assignment_id=a.id,
+        request_id=a.request_id,
+        unit_id=a.unit_id,
+        expert_id=a.expert_id,
+        contract_id=a.contract_id,
+        title=a.title,
+    )

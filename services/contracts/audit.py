@@ -46,18 +46,38 @@ class AuditHead(SQLModel, table=True):
     hash: str = GENESIS
 
 
-def seal(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: str, subject: str,
-         before: dict[str, Any], after: dict[str, Any], detail: dict[str, Any], correlation_id: str) -> str:
+def seal(
+    prev_hash: str,
+    seq: int,
+    at: dt.datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    detail: dict[str, Any],
+    correlation_id: str,
+) -> str:
     body = json.dumps(
         [seq, at.astimezone(dt.UTC).isoformat(), actor, action, subject, before, after, detail, correlation_id],
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
 def record(
-    session: Session, *, actor: str, action: str, subject: str, before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None, detail: dict[str, Any] | None = None, correlation_id: str = "",
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+    correlation_id: str = "",
 ) -> AuditEntry:
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
@@ -66,8 +86,15 @@ def record(
         session.flush()
     at = utcnow().replace(microsecond=0)
     seq = head.seq + 1
-    fields = dict(actor=actor, action=action, subject=subject, before=_plain(before), after=_plain(after),
-                  detail=_plain(detail), correlation_id=correlation_id)
+    fields = dict(
+        actor=actor,
+        action=action,
+        subject=subject,
+        before=_plain(before),
+        after=_plain(after),
+        detail=_plain(detail),
+        correlation_id=correlation_id,
+    )
     digest = seal(head.hash, seq, at, **fields)
     entry = AuditEntry(seq=seq, at=at, prev_hash=head.hash, hash=digest, **fields)
     head.seq, head.hash = seq, digest
@@ -90,13 +117,17 @@ def verify(session: Session) -> list[str]:
         if e.prev_hash != prev:
             problems.append(f"entry {e.seq} does not follow the entry before it (one was deleted or replaced)")
         at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC)
-        if seal(e.prev_hash, e.seq, at, e.actor, e.action, e.subject, e.before, e.after, e.detail,
-                e.correlation_id) != e.hash:
+        if (
+            seal(e.prev_hash, e.seq, at, e.actor, e.action, e.subject, e.before, e.after, e.detail, e.correlation_id)
+            != e.hash
+        ):
             problems.append(f"entry {e.seq} was edited after it was written ({e.action} {e.subject})")
         prev, expected_seq = e.hash, e.seq + 1
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq, head.hash) != (expected_seq - 1, prev):
-        problems.append(f"the trail ends at entry {expected_seq - 1} but {head.seq} were written (the last were deleted)")
+        problems.append(
+            f"the trail ends at entry {expected_seq - 1} but {head.seq} were written (the last were deleted)"
+        )
     return problems
 
 

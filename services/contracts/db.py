@@ -105,12 +105,8 @@ class AssignmentRow(SQLModel, table=True):
     extra_minutes_pending: int = 0
     decided_by: str = ""
     note: str = ""
-    created_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    updated_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class LedgerLine(SQLModel, table=True):
@@ -124,9 +120,7 @@ class LedgerLine(SQLModel, table=True):
     minutes: int
     vnd: int = Field(sa_type=BigInteger)
     by: str = ""
-    at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class RequestCopy(SQLModel, table=True):
@@ -139,16 +133,13 @@ class RequestCopy(SQLModel, table=True):
     priority: int = 3
     hours: float = 0
     status: str = Field(default="open", max_length=20, description="open, cancelled or completed")
-    submitted_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    submitted_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 def _tables() -> list[object]:
     from services.contracts.audit import AuditEntry, AuditHead
 
-    models = (UnitRow, TravelRow, ExpertRow, ContractRow, AssignmentRow, LedgerLine, RequestCopy,
-              AuditEntry, AuditHead)
+    models = (UnitRow, TravelRow, ExpertRow, ContractRow, AssignmentRow, LedgerLine, RequestCopy, AuditEntry, AuditHead)
     return [m.__table__ for m in models]  # type: ignore[attr-defined]
 
 

@@ -31,29 +31,52 @@ def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
         raise Rejected(f"proposal names unknown contract {evt.contract_id!r}", "contract_id")
     r = evt.request
     a = AssignmentRow(
-        id=evt.assignment_id, request_id=r.id, slot=evt.slot, unit_id=r.unit, title=r.title,
-        expert_id=evt.expert_id, contract_id=evt.contract_id, mode=evt.mode,
-        hours=r.effective_slots()[evt.slot].hours, deadline=r.deadline,
-        travel_minutes=evt.travel_minutes, minutes=evt.minutes, cost_vnd=evt.cost_vnd,
-        explanation=evt.explanation, plan_input_sha256=evt.plan_input_sha256,
+        id=evt.assignment_id,
+        request_id=r.id,
+        slot=evt.slot,
+        unit_id=r.unit,
+        title=r.title,
+        expert_id=evt.expert_id,
+        contract_id=evt.contract_id,
+        mode=evt.mode,
+        hours=r.effective_slots()[evt.slot].hours,
+        deadline=r.deadline,
+        travel_minutes=evt.travel_minutes,
+        minutes=evt.minutes,
+        cost_vnd=evt.cost_vnd,
+        explanation=evt.explanation,
+        plan_input_sha256=evt.plan_input_sha256,
         origin="manual" if evt.manual else "solver",
     )
     session.add(a)
     override = evt.manual.model_dump() if evt.manual else None
-    audit.record(session, actor=evt.manual.by if evt.manual else "matcher", action="propose",
-                 subject=f"assignment:{a.id}",
-                 after={"status": "proposed", "expert": evt.expert_id, "contract": evt.contract_id,
-                        "minutes": evt.minutes, "cost_vnd": evt.cost_vnd, "mode": evt.mode},
-                 detail={"request": r.model_dump(mode="json"), "explanation": evt.explanation,
-                         "plan_input_sha256": evt.plan_input_sha256, "override": override},
-                 correlation_id=evt.correlation_id)
+    audit.record(
+        session,
+        actor=evt.manual.by if evt.manual else "matcher",
+        action="propose",
+        subject=f"assignment:{a.id}",
+        after={
+            "status": "proposed",
+            "expert": evt.expert_id,
+            "contract": evt.contract_id,
+            "minutes": evt.minutes,
+            "cost_vnd": evt.cost_vnd,
+            "mode": evt.mode,
+        },
+        detail={
+            "request": r.model_dump(mode="json"),
+            "explanation": evt.explanation,
+            "plan_input_sha256": evt.plan_input_sha256,
+            "override": override,
+        },
+        correlation_id=evt.correlation_id,
+    )
     if evt.manual:
         session.flush()
         _approve_override(session, evt, a, evt.manual)
 
 
-def _approve_override(session: Session, evt: m.AssignmentProposed, a: AssignmentRow,
-                      manual: m.ManualOverride) -> None:
+def _approve_override(session: Session, evt: m.AssignmentProposed, a: AssignmentRow, manual: m.ManualOverride) -> None:
     """Staff's own assignment is approved as it arrives, if the ledger has room for it."""
     try:
         with session.begin_nested():
@@ -62,21 +85,44 @@ def _approve_override(session: Session, evt: m.AssignmentProposed, a: Assignment
         asg.set_status(a, "rejected", "ledger", err.message)
         session.add(a)
         asg.record(session, evt, a, "refuse", "proposed", "ledger", err.message)
-        add_event(session, s.ASSIGNMENT_REJECTED, evt.caused(
-            m.AssignmentRejected, **asg.decision(a), by="ledger", reason=err.message))
+        add_event(
+            session,
+            s.ASSIGNMENT_REJECTED,
+            evt.caused(m.AssignmentRejected, **asg.decision(a), by="ledger", reason=err.message),
+        )
         return
-    _approved(session, evt, a, manual.by, manual.reason, moved, action="assign",
-              override=manual.model_dump())
+    _approved(session, evt, a, manual.by, manual.reason, moved, action="assign", override=manual.model_dump())
 
 
-def _approved(session: Session, cause: m.Message, a: AssignmentRow, by: str, comment: str,
-              moved: ledger.Movement, *, action: str = "approve", **extra: Any) -> None:
+def _approved(
+    session: Session,
+    cause: m.Message,
+    a: AssignmentRow,
+    by: str,
+    comment: str,
+    moved: ledger.Movement,
+    *,
+    action: str = "approve",
+    **extra: Any,
+) -> None:
     asg.set_status(a, "approved", by, comment)
     session.add(a)
     asg.record(session, cause, a, action, "proposed", by, comment, moved, **extra)
-    add_event(session, s.ASSIGNMENT_APPROVED, cause.caused(
-        m.AssignmentApproved, **asg.decision(a), by=by, comment=comment, mode=a.mode, hours=a.hours,
-        deadline=a.deadline, reserved_minutes=moved.minutes, reserved_vnd=moved.vnd))
+    add_event(
+        session,
+        s.ASSIGNMENT_APPROVED,
+        cause.caused(
+            m.AssignmentApproved,
+            **asg.decision(a),
+            by=by,
+            comment=comment,
+            mode=a.mode,
+            hours=a.hours,
+            deadline=a.deadline,
+            reserved_minutes=moved.minutes,
+            reserved_vnd=moved.vnd,
+        ),
+    )
     publish_balance(session, cause, session.get(ContractRow, a.contract_id))
 
 
@@ -88,26 +134,28 @@ def withdraw_proposal(session: Session, evt: m.AssignmentWithdrawn) -> None:
 
 
 # ------------------------------------------------------------------ staff decisions
-def approve(session: Session, cmd: m.ApproveAssignment | m.DecideAssignments,
-            assignment_id: str | None = None) -> m.Reply:
+def approve(
+    session: Session, cmd: m.ApproveAssignment | m.DecideAssignments, assignment_id: str | None = None
+) -> m.Reply:
     a = asg.get(session, assignment_id or cmd.assignment_id)  # type: ignore[union-attr]
     asg.require(a, "proposed")
     moved = ledger.reserve(session, a, cmd.by)
     _approved(session, cmd, a, cmd.by, cmd.comment, moved)
-    return m.Reply.success(assignment_id=a.id, status=a.status, reserved_minutes=moved.minutes,
-                           reserved_vnd=moved.vnd)
+    return m.Reply.success(assignment_id=a.id, status=a.status, reserved_minutes=moved.minutes, reserved_vnd=moved.vnd)
 
 
-def reject(session: Session, cmd: m.RejectAssignment | m.DecideAssignments,
-           assignment_id: str | None = None) -> m.Reply:
+def reject(
+    session: Session, cmd: m.RejectAssignment | m.DecideAssignments, assignment_id: str | None = None
+) -> m.Reply:
     a = asg.get(session, assignment_id or cmd.assignment_id)  # type: ignore[union-attr]
     asg.require(a, "proposed")
     reason = cmd.reason if isinstance(cmd, m.RejectAssignment) else cmd.comment
     asg.set_status(a, "rejected", cmd.by, reason)
     session.add(a)
     asg.record(session, cmd, a, "reject", "proposed", cmd.by, reason)
-    add_event(session, s.ASSIGNMENT_REJECTED, cmd.caused(
-        m.AssignmentRejected, **asg.decision(a), by=cmd.by, reason=reason))
+    add_event(
+        session, s.ASSIGNMENT_REJECTED, cmd.caused(m.AssignmentRejected, **asg.decision(a), by=cmd.by, reason=reason)
+    )
     return m.Reply.success(assignment_id=a.id, status=a.status)
 
 
@@ -124,8 +172,7 @@ def decide_batch(session: Session, cmd: m.DecideAssignments) -> m.Reply:
         except Rejected as err:
             results.append({"assignment_id": aid, "ok": False, "error": err.message})
     done = sum(r["ok"] for r in results)
-    return m.Reply.success(decision=cmd.decision, decided=done, refused=len(results) - done,
-                           results=results)
+    return m.Reply.success(decision=cmd.decision, decided=done, refused=len(results) - done, results=results)
 
 
 # ------------------------------------------------------------------ the expert's answer
@@ -148,38 +195,59 @@ def decline(session: Session, cmd: m.DeclineAssignment) -> m.Reply:
     asg.require(a, *(("approved",) if cmd.unanswered_only else asg.LIVE))
     actor = "system (no answer)" if cmd.unanswered_only else cmd.expert_id
     if a.logged_minutes or a.extra_minutes_pending:
-        raise Rejected(f"assignment {a.id} already has hours logged; ask staff to close it",
-                       "assignment_id")
+        raise Rejected(f"assignment {a.id} already has hours logged; ask staff to close it", "assignment_id")
     before = a.status
     moved = ledger.release(session, a, actor)
     asg.set_status(a, "declined", actor, cmd.reason)
     session.add(a)
     asg.record(session, cmd, a, "decline", before, actor, cmd.reason, moved)
-    add_event(session, s.ASSIGNMENT_DECLINED, cmd.caused(
-        m.AssignmentDeclined, **asg.decision(a), reason=cmd.reason, released_minutes=moved.minutes,
-        released_vnd=moved.vnd))
+    add_event(
+        session,
+        s.ASSIGNMENT_DECLINED,
+        cmd.caused(
+            m.AssignmentDeclined,
+            **asg.decision(a),
+            reason=cmd.reason,
+            released_minutes=moved.minutes,
+            released_vnd=moved.vnd,
+        ),
+    )
     publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
     return m.Reply.success(assignment_id=a.id, status=a.status, released_minutes=moved.minutes)
 
 
 # ------------------------------------------------------------------ queries
 def status(session: Session) -> m.Reply:
-    assignments = [a.model_dump(mode="json", exclude={"explanation"})
-                   for a in session.exec(select(AssignmentRow).order_by(AssignmentRow.created_at))]
+    assignments = [
+        a.model_dump(mode="json", exclude={"explanation"})
+        for a in session.exec(select(AssignmentRow).order_by(AssignmentRow.created_at))
+    ]
     contracts = [
-        dict(id=c.id, expert_id=c.expert_id, kind=c.kind, status=c.status,
-             hourly_rate_vnd=c.hourly_rate_vnd, hours_cap=c.cap_minutes / 60,
-             hours_used=(c.used_minutes_before + c.consumed_minutes) / 60,
-             hours_reserved=c.reserved_minutes / 60, hours_left=(c.cap_minutes - c.used_minutes) / 60,
-             budget_cap_vnd=c.budget_cap_vnd, budget_used_vnd=c.budget_used_before_vnd + c.consumed_vnd,
-             budget_reserved_vnd=c.reserved_vnd,
-             budget_left_vnd=None if c.budget_cap_vnd is None else c.budget_cap_vnd - c.used_vnd,
-             active_assignments=c.active_before + c.active_count, max_concurrent=c.max_concurrent,
-             start=str(c.starts_on), end=str(c.ends_on))
+        dict(
+            id=c.id,
+            expert_id=c.expert_id,
+            kind=c.kind,
+            status=c.status,
+            hourly_rate_vnd=c.hourly_rate_vnd,
+            hours_cap=c.cap_minutes / 60,
+            hours_used=(c.used_minutes_before + c.consumed_minutes) / 60,
+            hours_reserved=c.reserved_minutes / 60,
+            hours_left=(c.cap_minutes - c.used_minutes) / 60,
+            budget_cap_vnd=c.budget_cap_vnd,
+            budget_used_vnd=c.budget_used_before_vnd + c.consumed_vnd,
+            budget_reserved_vnd=c.reserved_vnd,
+            budget_left_vnd=None if c.budget_cap_vnd is None else c.budget_cap_vnd - c.used_vnd,
+            active_assignments=c.active_before + c.active_count,
+            max_concurrent=c.max_concurrent,
+            start=str(c.starts_on),
+            end=str(c.ends_on),
+        )
         for c in session.exec(select(ContractRow).order_by(ContractRow.id))
     ]
-    counts = {"units": len(session.exec(select(UnitRow.id)).all()),
-              "experts": len(session.exec(select(ExpertRow.id)).all())}
+    counts = {
+        "units": len(session.exec(select(UnitRow.id)).all()),
+        "experts": len(session.exec(select(ExpertRow.id)).all()),
+    }
     return m.Reply.success(assignments=assignments, contracts=contracts, counts=counts)
 
 

@@ -72,8 +72,7 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
         expert = session.get(ExpertRow, a.expert_id)
         left = expert.capacity_minutes - expert.committed_minutes - expert.booked_minutes if expert else 0
         raise Rejected(
-            f"expert {a.expert_id} capacity: {_hours(left)} left in the horizon, "
-            f"this assignment needs {_hours(m)}",
+            f"expert {a.expert_id} capacity: {_hours(left)} left in the horizon, this assignment needs {_hours(m)}",
             "assignment_id",
         )
     session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="reserve", minutes=m, vnd=v, by=by))
@@ -118,7 +117,9 @@ def consume(session: Session, a: AssignmentRow, minutes: int, by: str) -> Moveme
             consumed_vnd=c.consumed_vnd + v,
         )
     )
-    session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="consume", minutes=minutes, vnd=v, by=by))
+    session.add(
+        LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="consume", minutes=minutes, vnd=v, by=by)
+    )
     a.logged_minutes += minutes
     a.consumed_vnd += v
     return Movement(minutes, v)
@@ -173,8 +174,7 @@ def consume_extra(session: Session, a: AssignmentRow, minutes: int, by: str) -> 
     # The time was worked already: the expert's load grows even past the planning capacity.
     session.execute(update(e).where(e.id == a.expert_id).values(booked_minutes=e.booked_minutes + minutes))
     for kind in ("reserve", "consume"):
-        session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind=kind,
-                               minutes=minutes, vnd=v, by=by))
+        session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind=kind, minutes=minutes, vnd=v, by=by))
     a.reserved_minutes += minutes
     a.reserved_vnd += v
     a.logged_minutes += minutes

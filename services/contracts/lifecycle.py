@@ -40,18 +40,36 @@ def has_room(c: ContractRow) -> bool:
     return c.cap_minutes - c.used_minutes > 0 and budget_left
 
 
-def set_status(session: Session, c: ContractRow, new: str, *, by: str, reason: str,
-               cause: m.Message) -> None:
+def set_status(session: Session, c: ContractRow, new: str, *, by: str, reason: str, cause: m.Message) -> None:
     old = c.status
     c.status, c.status_reason, c.revision = new, reason, c.revision + 1
     session.add(c)
     session.flush()
-    audit.record(session, actor=by, action="contract_status", subject=f"contract:{c.id}",
-                 before={"status": old}, after={"status": new},
-                 detail={"reason": reason, "revision": c.revision}, correlation_id=cause.correlation_id)
-    add_event(session, s.CONTRACT_STATUS_CHANGED, cause.caused(
-        m.ContractStatusChanged, contract_id=c.id, expert_id=c.expert_id, status=new, previous=old,
-        by=by, reason=reason, revision=c.revision, contract=c.record))
+    audit.record(
+        session,
+        actor=by,
+        action="contract_status",
+        subject=f"contract:{c.id}",
+        before={"status": old},
+        after={"status": new},
+        detail={"reason": reason, "revision": c.revision},
+        correlation_id=cause.correlation_id,
+    )
+    add_event(
+        session,
+        s.CONTRACT_STATUS_CHANGED,
+        cause.caused(
+            m.ContractStatusChanged,
+            contract_id=c.id,
+            expert_id=c.expert_id,
+            status=new,
+            previous=old,
+            by=by,
+            reason=reason,
+            revision=c.revision,
+            contract=c.record,
+        ),
+    )
 
 
 def settle(session: Session, c: ContractRow, cause: m.Message) -> None:
@@ -68,12 +86,22 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
     settle(session, contract, cause)
     expert = session.get(ExpertRow, contract.expert_id)
     booked = (expert.committed_minutes + expert.booked_minutes) if expert else 0
-    add_event(session, s.BALANCE_CHANGED, cause.caused(
-        m.BalanceChanged, contract_id=contract.id, expert_id=contract.expert_id,
-        hours_used=contract.used_minutes / 60, budget_used_vnd=contract.used_vnd,
-        active_assignments=contract.active_before + contract.active_count,
-        expert_committed_hours=booked / 60, hours_cap=contract.cap_minutes / 60,
-        budget_cap_vnd=contract.budget_cap_vnd, end=contract.ends_on))
+    add_event(
+        session,
+        s.BALANCE_CHANGED,
+        cause.caused(
+            m.BalanceChanged,
+            contract_id=contract.id,
+            expert_id=contract.expert_id,
+            hours_used=contract.used_minutes / 60,
+            budget_used_vnd=contract.used_vnd,
+            active_assignments=contract.active_before + contract.active_count,
+            expert_committed_hours=booked / 60,
+            hours_cap=contract.cap_minutes / 60,
+            budget_cap_vnd=contract.budget_cap_vnd,
+            end=contract.ends_on,
+        ),
+    )
 
 
 def change_status(session: Session, cmd: m.ChangeContractStatus, *, today: dt.date) -> m.Reply:
@@ -95,14 +123,14 @@ def change_status(session: Session, cmd: m.ChangeContractStatus, *, today: dt.da
     set_status(session, c, target, by=cmd.by, reason=cmd.reason, cause=cmd)
     if cancelled:
         publish_balance(session, cmd, c)
-    return m.Reply.success(contract_id=c.id, status=c.status, revision=c.revision,
-                           cancelled_assignments=cancelled)
+    return m.Reply.success(contract_id=c.id, status=c.status, revision=c.revision, cancelled_assignments=cancelled)
 
 
 def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractStatus) -> int:
     """Terminated: work not yet done under it is cancelled and its reservation released."""
-    rows = session.exec(select(AssignmentRow).where(
-        AssignmentRow.contract_id == c.id, AssignmentRow.status.in_(asg.LIVE)))  # type: ignore[attr-defined]
+    rows = session.exec(
+        select(AssignmentRow).where(AssignmentRow.contract_id == c.id, AssignmentRow.status.in_(asg.LIVE))
+    )  # type: ignore[attr-defined]
     n = 0
     for a in rows:
         before = a.status
@@ -111,17 +139,24 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
         asg.set_status(a, "cancelled", cmd.by, why)
         session.add(a)
         asg.record(session, cmd, a, "cancel", before, cmd.by, why, moved)
-        add_event(session, s.ASSIGNMENT_CANCELLED, cmd.caused(
-            m.AssignmentCancelled, **asg.decision(a), reason=why, released_minutes=moved.minutes,
-            released_vnd=moved.vnd))
+        add_event(
+            session,
+            s.ASSIGNMENT_CANCELLED,
+            cmd.caused(
+                m.AssignmentCancelled,
+                **asg.decision(a),
+                reason=why,
+                released_minutes=moved.minutes,
+                released_vnd=moved.vnd,
+            ),
+        )
         n += 1
     return n
 
 
 def expire_due(session: Session, cmd: m.ExpireContracts, *, today: dt.date) -> m.Reply:
     day = cmd.today or today
-    due = session.exec(select(ContractRow).where(
-        ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL)))  # type: ignore[attr-defined]
+    due = session.exec(select(ContractRow).where(ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL)))  # type: ignore[attr-defined]
     expired = []
     for c in due:
         set_status(session, c, "expired", by="system", reason=f"its last day was {c.ends_on}", cause=cmd)

@@ -39,17 +39,32 @@ def register_reference(session: Session, cmd: m.RegisterReference, *, today: dt.
     session.flush()
     for i, c in enumerate(cmd.contracts):
         row = _upsert_contract(session, cmd, i, today)
-        add_event(session, s.CONTRACT_REGISTERED, cmd.caused(
-            m.ContractRegistered, contract=c, status=row.status, revision=row.revision))
+        add_event(
+            session,
+            s.CONTRACT_REGISTERED,
+            cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision),
+        )
         session.flush()
         lifecycle.publish_balance(session, cmd, row)
-    audit.record(session, actor=cmd.by, action="register", subject="reference",
-                 after={"units": [u.id for u in cmd.units], "experts": [e.id for e in cmd.experts],
-                        "contracts": [c.model_dump(mode="json") for c in cmd.contracts],
-                        "contract_status": cmd.contract_status},
-                 correlation_id=cmd.correlation_id)
-    return m.Reply.success(units=len(cmd.units), experts=len(cmd.experts),
-                           contracts=len(cmd.contracts), travel_minutes=len(cmd.travel_minutes))
+    audit.record(
+        session,
+        actor=cmd.by,
+        action="register",
+        subject="reference",
+        after={
+            "units": [u.id for u in cmd.units],
+            "experts": [e.id for e in cmd.experts],
+            "contracts": [c.model_dump(mode="json") for c in cmd.contracts],
+            "contract_status": cmd.contract_status,
+        },
+        correlation_id=cmd.correlation_id,
+    )
+    return m.Reply.success(
+        units=len(cmd.units),
+        experts=len(cmd.experts),
+        contracts=len(cmd.contracts),
+        travel_minutes=len(cmd.travel_minutes),
+    )
 
 
 def _check_references(session: Session, cmd: m.RegisterReference) -> None:
@@ -77,19 +92,23 @@ def _check_references(session: Session, cmd: m.RegisterReference) -> None:
 
 def _check_kind(session: Session, i: int, c: m.Contract, new_experts: dict[str, str]) -> None:
     if c.kind == "project" and c.hourly_rate_vnd <= 0:
-        raise Rejected("a project contract pays by the hour: the rate must be above 0 "
-                       "(a sharing agreement may have none)", f"contracts[{i}].hourly_rate_vnd")
+        raise Rejected(
+            "a project contract pays by the hour: the rate must be above 0 (a sharing agreement may have none)",
+            f"contracts[{i}].hourly_rate_vnd",
+        )
     if c.kind == "sharing":
         row = session.get(ExpertRow, c.expert)
         kind = new_experts.get(c.expert) or (row.record.get("kind") if row else None)
         if kind not in LENT_KINDS:
-            raise Rejected(f"a sharing agreement lends a unit's staff member; expert {c.expert} "
-                           f"is a {kind} expert (use a project contract)", f"contracts[{i}].kind")
+            raise Rejected(
+                f"a sharing agreement lends a unit's staff member; expert {c.expert} "
+                f"is a {kind} expert (use a project contract)",
+                f"contracts[{i}].kind",
+            )
 
 
 def _upsert_expert(session: Session, e: m.Expert) -> None:
-    row = session.get(ExpertRow, e.id) or ExpertRow(id=e.id, record={}, capacity_minutes=0,
-                                                    committed_minutes=0)
+    row = session.get(ExpertRow, e.id) or ExpertRow(id=e.id, record={}, capacity_minutes=0, committed_minutes=0)
     row.record = e.model_dump(mode="json")
     row.capacity_minutes = minutes(e.capacity_hours)
     row.committed_minutes = minutes(e.committed_hours)
@@ -103,12 +122,23 @@ def _upsert_contract(session: Session, cmd: m.RegisterReference, i: int, today: 
     if row is None:
         if wanted not in (None, "draft", "active"):
             raise Rejected(f"a new contract starts as draft or active, not {wanted}", f"contracts[{i}].status")
-        row = ContractRow(id=c.id, expert_id=c.expert, record={}, status=wanted or "active",
-                          starts_on=c.start, ends_on=c.end, cap_minutes=0, used_minutes_before=0,
-                          max_concurrent=0)
+        row = ContractRow(
+            id=c.id,
+            expert_id=c.expert,
+            record={},
+            status=wanted or "active",
+            starts_on=c.start,
+            ends_on=c.end,
+            cap_minutes=0,
+            used_minutes_before=0,
+            max_concurrent=0,
+        )
     elif wanted is not None and wanted != row.status:
-        raise Rejected(f"contract {c.id} is {row.status}; change its status with `expertshare contract`, "
-                       "not by registering it again", f"contracts[{i}].status")
+        raise Rejected(
+            f"contract {c.id} is {row.status}; change its status with `expertshare contract`, "
+            "not by registering it again",
+            f"contracts[{i}].status",
+        )
     row.expert_id, row.kind, row.record = c.expert, c.kind, c.model_dump(mode="json")
     row.starts_on, row.ends_on, row.hourly_rate_vnd = c.start, c.end, c.hourly_rate_vnd
     row.cap_minutes, row.used_minutes_before = minutes(c.hours_cap), minutes(c.hours_used)
@@ -124,17 +154,14 @@ def _upsert_contract(session: Session, cmd: m.RegisterReference, i: int, today: 
 def _dates_moved(session: Session, cmd: m.RegisterReference, row: ContractRow, today: dt.date) -> None:
     """A contract registered past its last day is expired; an expired one extended is active again."""
     if row.ends_on < today and row.status not in lifecycle.TERMINAL:
-        lifecycle.set_status(session, row, "expired", by=cmd.by, reason=f"its last day was {row.ends_on}",
-                             cause=cmd)
+        lifecycle.set_status(session, row, "expired", by=cmd.by, reason=f"its last day was {row.ends_on}", cause=cmd)
     elif row.ends_on >= today and row.status == "expired":
-        lifecycle.set_status(session, row, "active", by=cmd.by, reason=f"extended to {row.ends_on}",
-                             cause=cmd)
+        lifecycle.set_status(session, row, "active", by=cmd.by, reason=f"extended to {row.ends_on}", cause=cmd)
 
 
 def reference(session: Session, _q: m.GetReference) -> m.Reply:
     """Everything registered, in the registration format, with each contract's status."""
-    contracts = [{**c.record, "status": c.status}
-                 for c in session.exec(select(ContractRow).order_by(ContractRow.id))]
+    contracts = [{**c.record, "status": c.status} for c in session.exec(select(ContractRow).order_by(ContractRow.id))]
     return m.Reply.success(
         units=[u.record for u in session.exec(select(UnitRow).order_by(UnitRow.id))],
         experts=[e.record for e in session.exec(select(ExpertRow).order_by(ExpertRow.id))],

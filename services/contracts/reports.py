@@ -25,15 +25,26 @@ def report(session: Session, q: m.GetReport, *, today: dt.date) -> m.Reply:
 
 def contracts(session: Session, today: dt.date) -> list[dict[str, Any]]:
     return [
-        {"contract": c.id, "kind": c.kind, "expert": c.expert_id, "status": c.status,
-         "start": str(c.starts_on), "end": str(c.ends_on), "days_to_expiry": (c.ends_on - today).days,
-         "hourly_rate_vnd": c.hourly_rate_vnd, "hours_cap": c.cap_minutes / 60,
-         "hours_used": (c.used_minutes_before + c.consumed_minutes) / 60,
-         "hours_reserved": c.reserved_minutes / 60, "hours_left": (c.cap_minutes - c.used_minutes) / 60,
-         "budget_cap_vnd": c.budget_cap_vnd, "budget_used_vnd": c.budget_used_before_vnd + c.consumed_vnd,
-         "budget_reserved_vnd": c.reserved_vnd,
-         "budget_left_vnd": None if c.budget_cap_vnd is None else c.budget_cap_vnd - c.used_vnd,
-         "active_assignments": c.active_before + c.active_count, "max_concurrent": c.max_concurrent}
+        {
+            "contract": c.id,
+            "kind": c.kind,
+            "expert": c.expert_id,
+            "status": c.status,
+            "start": str(c.starts_on),
+            "end": str(c.ends_on),
+            "days_to_expiry": (c.ends_on - today).days,
+            "hourly_rate_vnd": c.hourly_rate_vnd,
+            "hours_cap": c.cap_minutes / 60,
+            "hours_used": (c.used_minutes_before + c.consumed_minutes) / 60,
+            "hours_reserved": c.reserved_minutes / 60,
+            "hours_left": (c.cap_minutes - c.used_minutes) / 60,
+            "budget_cap_vnd": c.budget_cap_vnd,
+            "budget_used_vnd": c.budget_used_before_vnd + c.consumed_vnd,
+            "budget_reserved_vnd": c.reserved_vnd,
+            "budget_left_vnd": None if c.budget_cap_vnd is None else c.budget_cap_vnd - c.used_vnd,
+            "active_assignments": c.active_before + c.active_count,
+            "max_concurrent": c.max_concurrent,
+        }
         for c in session.exec(select(ContractRow).order_by(ContractRow.id))
     ]
 
@@ -54,9 +65,15 @@ def units(session: Session, today: dt.date) -> list[dict[str, Any]]:
         money[a.unit_id][kinds.get(a.contract_id, "project")] += a.consumed_vnd
     names = {u.id: u.record.get("name", "") for u in session.exec(select(UnitRow))}
     return [
-        {"unit": uid, "name": names.get(uid, ""), "requests": len(asked[uid]),
-         "covered": len(covered[uid]), "hours_received": minutes[uid] / 60,
-         "cost_vnd": money[uid]["project"], "allowance_vnd": money[uid]["sharing"]}
+        {
+            "unit": uid,
+            "name": names.get(uid, ""),
+            "requests": len(asked[uid]),
+            "covered": len(covered[uid]),
+            "hours_received": minutes[uid] / 60,
+            "cost_vnd": money[uid]["project"],
+            "allowance_vnd": money[uid]["sharing"],
+        }
         for uid in sorted(set(names) | set(asked))
     ]
 
@@ -70,11 +87,17 @@ def experts(session: Session, today: dt.date) -> list[dict[str, Any]]:
     rows = []
     for e in session.exec(select(ExpertRow).order_by(ExpertRow.id)):
         load = e.committed_minutes + e.booked_minutes
-        rows.append({
-            "expert": e.id, "name": e.record.get("name", ""), "kind": e.record.get("kind", ""),
-            "home_unit": e.record.get("home_unit", ""), "capacity_hours": e.capacity_minutes / 60,
-            "load_hours": load / 60, "hours_logged": logged[e.id] / 60,
-            "load_pct": round(100 * load / e.capacity_minutes, 1) if e.capacity_minutes else None,
-            **{f"assignments_{state}": counts[e.id][state] for state in STATES},
-        })
+        rows.append(
+            {
+                "expert": e.id,
+                "name": e.record.get("name", ""),
+                "kind": e.record.get("kind", ""),
+                "home_unit": e.record.get("home_unit", ""),
+                "capacity_hours": e.capacity_minutes / 60,
+                "load_hours": load / 60,
+                "hours_logged": logged[e.id] / 60,
+                "load_pct": round(100 * load / e.capacity_minutes, 1) if e.capacity_minutes else None,
+                **{f"assignments_{state}": counts[e.id][state] for state in STATES},
+            }
+        )
     return rows

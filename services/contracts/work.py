@@ -32,21 +32,48 @@ def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
         moved = ledger.consume(session, a, within, cmd.expert_id)
         cost = moved.vnd
         asg.record(session, cmd, a, "log_hours", a.status, cmd.expert_id, cmd.note, moved)
-        add_event(session, s.HOURS_LOGGED, cmd.caused(
-            m.HoursLogged, **asg.decision(a), minutes=within, cost_vnd=moved.vnd,
-            total_minutes=a.logged_minutes, reserved_minutes=a.reserved_minutes))
+        add_event(
+            session,
+            s.HOURS_LOGGED,
+            cmd.caused(
+                m.HoursLogged,
+                **asg.decision(a),
+                minutes=within,
+                cost_vnd=moved.vnd,
+                total_minutes=a.logged_minutes,
+                reserved_minutes=a.reserved_minutes,
+            ),
+        )
     if extra:
         a.extra_minutes_pending += extra
-        asg.record(session, cmd, a, "flag_hours", a.status, cmd.expert_id, cmd.note,
-                   extra_minutes=extra, extra_minutes_pending=a.extra_minutes_pending)
-        add_event(session, s.HOURS_FLAGGED, cmd.caused(
-            m.HoursFlagged, **asg.decision(a), minutes=a.extra_minutes_pending,
-            reserved_minutes=a.reserved_minutes, logged_minutes=a.logged_minutes))
+        asg.record(
+            session,
+            cmd,
+            a,
+            "flag_hours",
+            a.status,
+            cmd.expert_id,
+            cmd.note,
+            extra_minutes=extra,
+            extra_minutes_pending=a.extra_minutes_pending,
+        )
+        add_event(
+            session,
+            s.HOURS_FLAGGED,
+            cmd.caused(
+                m.HoursFlagged,
+                **asg.decision(a),
+                minutes=a.extra_minutes_pending,
+                reserved_minutes=a.reserved_minutes,
+                logged_minutes=a.logged_minutes,
+            ),
+        )
     session.add(a)
     if within:
         publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
-    return m.Reply.success(assignment_id=a.id, logged_minutes=a.logged_minutes, cost_vnd=cost,
-                           flagged_minutes=a.extra_minutes_pending)
+    return m.Reply.success(
+        assignment_id=a.id, logged_minutes=a.logged_minutes, cost_vnd=cost, flagged_minutes=a.extra_minutes_pending
+    )
 
 
 def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
@@ -58,15 +85,27 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
     if not cmd.approve:
         session.add(a)
         asg.record(session, cmd, a, "refuse_hours", a.status, cmd.by, cmd.comment, extra_minutes=extra)
-        add_event(session, s.HOURS_REFUSED, cmd.caused(
-            m.HoursRefused, **asg.decision(a), minutes=extra, by=cmd.by, reason=cmd.comment))
+        add_event(
+            session,
+            s.HOURS_REFUSED,
+            cmd.caused(m.HoursRefused, **asg.decision(a), minutes=extra, by=cmd.by, reason=cmd.comment),
+        )
         return m.Reply.success(assignment_id=a.id, approved_minutes=0, refused_minutes=extra)
     moved = ledger.consume_extra(session, a, extra, cmd.by)
     session.add(a)
     asg.record(session, cmd, a, "approve_hours", a.status, cmd.by, cmd.comment, moved)
-    add_event(session, s.HOURS_LOGGED, cmd.caused(
-        m.HoursLogged, **asg.decision(a), minutes=extra, cost_vnd=moved.vnd,
-        total_minutes=a.logged_minutes, reserved_minutes=a.reserved_minutes))
+    add_event(
+        session,
+        s.HOURS_LOGGED,
+        cmd.caused(
+            m.HoursLogged,
+            **asg.decision(a),
+            minutes=extra,
+            cost_vnd=moved.vnd,
+            total_minutes=a.logged_minutes,
+            reserved_minutes=a.reserved_minutes,
+        ),
+    )
     publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
     return m.Reply.success(assignment_id=a.id, approved_minutes=extra, cost_vnd=moved.vnd)
 
@@ -90,9 +129,20 @@ def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
             done.append(m.AssignmentDecision(**asg.decision(a)))
             touched.add(a.contract_id)
     _copy_status(session, cmd.request_id, "completed")
-    add_event(session, s.REQUEST_COMPLETED, cmd.caused(
-        m.RequestCompleted, request_id=cmd.request_id, unit_id=rows[0].unit_id, by=cmd.by,
-        rating=cmd.rating, assignments=done, released_minutes=released_m, released_vnd=released_v))
+    add_event(
+        session,
+        s.REQUEST_COMPLETED,
+        cmd.caused(
+            m.RequestCompleted,
+            request_id=cmd.request_id,
+            unit_id=rows[0].unit_id,
+            by=cmd.by,
+            rating=cmd.rating,
+            assignments=done,
+            released_minutes=released_m,
+            released_vnd=released_v,
+        ),
+    )
     for cid in sorted(touched):
         publish_balance(session, cmd, session.get(ContractRow, cid))
     return m.Reply.success(request_id=cmd.request_id, completed=len(done), released_minutes=released_m)
@@ -110,9 +160,17 @@ def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
             moved = ledger.release(session, a, evt.by)
             asg.set_status(a, "cancelled", evt.by, evt.reason)
             asg.record(session, evt, a, "cancel", before, evt.by, evt.reason, moved)
-            add_event(session, s.ASSIGNMENT_CANCELLED, evt.caused(
-                m.AssignmentCancelled, **asg.decision(a), reason=evt.reason or "request cancelled",
-                released_minutes=moved.minutes, released_vnd=moved.vnd))
+            add_event(
+                session,
+                s.ASSIGNMENT_CANCELLED,
+                evt.caused(
+                    m.AssignmentCancelled,
+                    **asg.decision(a),
+                    reason=evt.reason or "request cancelled",
+                    released_minutes=moved.minutes,
+                    released_vnd=moved.vnd,
+                ),
+            )
             session.add(a)
             session.flush()
             publish_balance(session, evt, session.get(ContractRow, a.contract_id))
@@ -123,9 +181,16 @@ def copy_request(session: Session, evt: m.RequestSubmitted) -> None:
     """Keep what each unit asked for, for the reports."""
     r = evt.request
     if session.get(RequestCopy, r.id) is None:
-        session.add(RequestCopy(id=r.id, unit_id=r.unit, title=r.title, priority=r.priority,
-                                hours=sum(x.hours for x in r.effective_slots()),
-                                submitted_at=evt.occurred_at))
+        session.add(
+            RequestCopy(
+                id=r.id,
+                unit_id=r.unit,
+                title=r.title,
+                priority=r.priority,
+                hours=sum(x.hours for x in r.effective_slots()),
+                submitted_at=evt.occurred_at,
+            )
+        )
 
 
 def _copy_status(session: Session, request_id: str, status: str) -> None:

@@ -54,8 +54,10 @@ def assign_manually(session: Session, cmd: m.AssignManually, *, today: dt.date) 
     hard = [v for v in violations if v.startswith(HARD)]
     if hard or (violations and not cmd.force):
         hint = "" if hard else " (force it with a reason to override)"
-        raise Rejected(f"{cmd.expert_id} for {req.id}/{cmd.slot} breaks the rules: {'; '.join(violations)}{hint}",
-                       "contract_id" if hard else "expert_id")
+        raise Rejected(
+            f"{cmd.expert_id} for {req.id}/{cmd.slot} breaks the rules: {'; '.join(violations)}{hint}",
+            "contract_id" if hard else "expert_id",
+        )
     if replaced is not None:
         planner._withdraw(session, replaced, cmd, f"replaced by {cmd.by}'s manual assignment")
     return _propose(session, snap.scenario, req, assignment, cmd, violations)
@@ -66,21 +68,22 @@ def _check_contract(session: Session, cmd: m.AssignManually) -> None:
     if contract is None:
         raise Rejected(f"unknown contract {cmd.contract_id!r}", "contract_id")
     if contract.record.get("expert") != cmd.expert_id:
-        raise Rejected(f"contract {contract.id} is {contract.record.get('expert')}'s, not {cmd.expert_id}'s",
-                       "contract_id")
+        raise Rejected(
+            f"contract {contract.id} is {contract.record.get('expert')}'s, not {cmd.expert_id}'s", "contract_id"
+        )
     status = contract.record.get("status", "active")
     if status != "active":
         raise Rejected(f"contract {contract.id} is {status}; it takes no new work", "contract_id")
 
 
 def _live_for_slot(session: Session, request_id: str, slot: int) -> Proposal | None:
-    stmt = select(Proposal).where(Proposal.request_id == request_id, Proposal.slot == slot,
-                                  Proposal.status.in_(("pending", *HELD)))  # type: ignore[attr-defined]
+    stmt = select(Proposal).where(
+        Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(("pending", *HELD))
+    )  # type: ignore[attr-defined]
     return session.exec(stmt).first()
 
 
-def check(sc: Scenario, req: Request, cmd: m.AssignManually,
-          held: list[Proposal]) -> tuple[Assignment, list[str]]:
+def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal]) -> tuple[Assignment, list[str]]:
     """The manual assignment with its figures, and every rule it breaks (validator sentences),
     judged together with the approved work (`held`) that already uses the same capacity."""
     experts = {e.id: e for e in sc.experts}
@@ -95,35 +98,90 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually,
         chosen = ("remote", 0) if req.mode == "remote" or not e.onsite else ("onsite", t or 0)
     mode, one_way = chosen
     work = minutes(req.effective_slots()[cmd.slot].hours) + 2 * one_way
-    a = Assignment(request=req.id, slot=cmd.slot, expert=e.id, contract=c.id, mode=mode,  # type: ignore[arg-type]
-                   travel_minutes=one_way, minutes=work, cost_vnd=cost_of(work, c.hourly_rate_vnd))
-    kept = [Assignment(request=p.request_id, slot=p.slot, expert=p.expert_id, contract=p.contract_id,
-                       mode=p.mode, travel_minutes=p.travel_minutes, minutes=p.minutes,  # type: ignore[arg-type]
-                       cost_vnd=p.cost_vnd) for p in held]
+    a = Assignment(
+        request=req.id,
+        slot=cmd.slot,
+        expert=e.id,
+        contract=c.id,
+        mode=mode,  # type: ignore[arg-type]
+        travel_minutes=one_way,
+        minutes=work,
+        cost_vnd=cost_of(work, c.hourly_rate_vnd),
+    )
+    kept = [
+        Assignment(
+            request=p.request_id,
+            slot=p.slot,
+            expert=p.expert_id,
+            contract=p.contract_id,
+            mode=p.mode,
+            travel_minutes=p.travel_minutes,
+            minutes=p.minutes,  # type: ignore[arg-type]
+            cost_vnd=p.cost_vnd,
+        )
+        for p in held
+    ]
     pins = [Pin(request=p.request_id, slot=p.slot, expert=p.expert_id, contract=p.contract_id) for p in held]
     checked = sc.model_copy(update={"pinned": pins})
     mine = (f"{req.id}/{cmd.slot} -> {e.id}:", f"contract {c.id}:", f"expert {e.id}:")
     errors = validate(checked, Plan(status="feasible", assignments=[*kept, a]))
-    return a, [err.split(": ", 1)[1] if err.startswith(req.id) else err
-               for err in errors if err.startswith(mine)]
+    return a, [err.split(": ", 1)[1] if err.startswith(req.id) else err for err in errors if err.startswith(mine)]
 
 
-def _propose(session: Session, sc: Scenario, req: Request, a: Assignment, cmd: m.AssignManually,
-             violations: list[str]) -> m.Reply:
+def _propose(
+    session: Session, sc: Scenario, req: Request, a: Assignment, cmd: m.AssignManually, violations: list[str]
+) -> m.Reply:
     text, sha = planner.digest(sc)
     session.add(PlanRun(input_sha256=sha, scenario=text, status="manual", proposed=1))
-    p = Proposal(id=f"a-{uuid.uuid4().hex[:10]}", request_id=req.id, slot=a.slot, expert_id=a.expert,
-                 contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes, minutes=a.minutes,
-                 cost_vnd=a.cost_vnd)
+    p = Proposal(
+        id=f"a-{uuid.uuid4().hex[:10]}",
+        request_id=req.id,
+        slot=a.slot,
+        expert_id=a.expert,
+        contract_id=a.contract,
+        mode=a.mode,
+        travel_minutes=a.travel_minutes,
+        minutes=a.minutes,
+        cost_vnd=a.cost_vnd,
+    )
     session.add(p)
     manual = m.ManualOverride(by=cmd.by, forced=cmd.force, reason=cmd.reason, violations=violations)
     name = next((e.name for e in sc.experts if e.id == a.expert), a.expert)
-    add_event(session, s.ASSIGNMENT_PROPOSED, cmd.caused(
-        m.AssignmentProposed, assignment_id=p.id, request=req, slot=a.slot, expert_id=a.expert,
-        expert_name=name, contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
-        minutes=a.minutes, cost_vnd=a.cost_vnd, plan_input_sha256=sha, manual=manual,
-        explanation={"manual": True, "by": cmd.by, "forced": cmd.force, "reason": cmd.reason,
-                     "violations": violations}))
-    return m.Reply.success(assignment_id=p.id, request_id=req.id, slot=a.slot, expert_id=a.expert,
-                           contract_id=a.contract, mode=a.mode, minutes=a.minutes, cost_vnd=a.cost_vnd,
-                           forced=cmd.force, violations=violations)
+    add_event(
+        session,
+        s.ASSIGNMENT_PROPOSED,
+        cmd.caused(
+            m.AssignmentProposed,
+            assignment_id=p.id,
+            request=req,
+            slot=a.slot,
+            expert_id=a.expert,
+            expert_name=name,
+            contract_id=a.contract,
+            mode=a.mode,
+            travel_minutes=a.travel_minutes,
+            minutes=a.minutes,
+            cost_vnd=a.cost_vnd,
+            plan_input_sha256=sha,
+            manual=manual,
+            explanation={
+                "manual": True,
+                "by": cmd.by,
+                "forced": cmd.force,
+                "reason": cmd.reason,
+                "violations": violations,
+            },
+        ),
+    )
+    return m.Reply.success(
+        assignment_id=p.id,
+        request_id=req.id,
+        slot=a.slot,
+        expert_id=a.expert,
+        contract_id=a.contract,
+        mode=a.mode,
+        minutes=a.minutes,
+        cost_vnd=a.cost_vnd,
+        forced=cmd.force,
+        violations=violations,
+    )

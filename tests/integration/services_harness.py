@@ -29,38 +29,78 @@ from shared.service import Service
 
 TODAY = dt.date.today()
 UNITS = [
-    {"id": "u1", "name": "Xã Thượng Lâm", "province": "Tuyên Quang", "network": "ok",
-     "location": {"lat": 22.45, "lon": 105.25}},
-    {"id": "u2", "name": "Xã Lâm Bình", "province": "Tuyên Quang", "network": "weak",
-     "location": {"lat": 22.50, "lon": 105.20}},
+    {
+        "id": "u1",
+        "name": "Xã Thượng Lâm",
+        "province": "Tuyên Quang",
+        "network": "ok",
+        "location": {"lat": 22.45, "lon": 105.25},
+    },
+    {
+        "id": "u2",
+        "name": "Xã Lâm Bình",
+        "province": "Tuyên Quang",
+        "network": "weak",
+        "location": {"lat": 22.50, "lon": 105.20},
+    },
 ]
 
 
 def expert(i: int, **over: Any) -> dict[str, Any]:
-    return {"id": f"e{i}", "name": f"Expert {i}", "home_unit": "u2", "kind": "contract",
-            "skills": {"digital_signature": 3}, "languages": ["vi"], "remote": True, "onsite": True,
-            "max_travel_minutes": 120, "capacity_hours": 100, **over}
+    return {
+        "id": f"e{i}",
+        "name": f"Expert {i}",
+        "home_unit": "u2",
+        "kind": "contract",
+        "skills": {"digital_signature": 3},
+        "languages": ["vi"],
+        "remote": True,
+        "onsite": True,
+        "max_travel_minutes": 120,
+        "capacity_hours": 100,
+        **over,
+    }
 
 
 def contract(i: int, **over: Any) -> dict[str, Any]:
-    return {"id": f"c{i}", "expert": f"e{i}", "kind": "project", "hourly_rate_vnd": 100_000 * (i + 1),
-            "hours_cap": 40, "budget_cap_vnd": None, "max_concurrent": 5,
-            "start": str(TODAY - dt.timedelta(days=30)), "end": str(TODAY + dt.timedelta(days=90)),
-            "scope_units": None, **over}
+    return {
+        "id": f"c{i}",
+        "expert": f"e{i}",
+        "kind": "project",
+        "hourly_rate_vnd": 100_000 * (i + 1),
+        "hours_cap": 40,
+        "budget_cap_vnd": None,
+        "max_concurrent": 5,
+        "start": str(TODAY - dt.timedelta(days=30)),
+        "end": str(TODAY + dt.timedelta(days=90)),
+        "scope_units": None,
+        **over,
+    }
 
 
 def request(rid: str, **over: Any) -> dict[str, Any]:
-    return {"id": rid, "unit": "u1", "title": f"Chữ ký số {rid}", "skills": {"digital_signature": 2},
-            "mode": "remote", "hours": 4, "priority": 4, "deadline": str(TODAY + dt.timedelta(days=10)),
-            **over}
+    return {
+        "id": rid,
+        "unit": "u1",
+        "title": f"Chữ ký số {rid}",
+        "skills": {"digital_signature": 2},
+        "mode": "remote",
+        "hours": 4,
+        "priority": 4,
+        "deadline": str(TODAY + dt.timedelta(days=10)),
+        **over,
+    }
 
 
 class Stack:
     def __init__(self, nats_url: str, contracts_db: str, tmp: Path) -> None:
         self.url = nats_url
         self.contracts = build_contracts(ContractsSettings(nats_url=nats_url, database_url=contracts_db))
-        self.matcher = build_matcher(MatcherSettings(
-            nats_url=nats_url, database_url=f"sqlite:///{tmp / 'matcher.db'}", time_limit_s=2, debounce_s=0.05))
+        self.matcher = build_matcher(
+            MatcherSettings(
+                nats_url=nats_url, database_url=f"sqlite:///{tmp / 'matcher.db'}", time_limit_s=2, debounce_s=0.05
+            )
+        )
         self.nc: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -83,21 +123,23 @@ class Stack:
         for svc in (self.matcher, self.contracts):
             svc.engine.dispose()
 
-    async def call(self, subject: str, message: BaseModel, timeout: float = 15) -> Reply:
-        msg = await self.nc.request(subject, message.model_dump_json(by_alias=True).encode(), timeout=timeout)
+    async def call(self, subject: str, message: BaseModel, wait_s: float = 15) -> Reply:
+        msg = await self.nc.request(subject, message.model_dump_json(by_alias=True).encode(), timeout=wait_s)
         return Reply.model_validate_json(msg.data)
 
-    async def ok(self, subject: str, message: BaseModel, timeout: float = 15) -> dict[str, Any]:
-        reply = await self.call(subject, message, timeout)
+    async def ok(self, subject: str, message: BaseModel, wait_s: float = 15) -> dict[str, Any]:
+        reply = await self.call(subject, message, wait_s)
         assert reply.ok, reply.error
         return reply.data or {}
 
     async def status(self) -> dict[str, Any]:
-        return {"matcher": await self.ok(s.MATCHER_STATUS_GET, m.GetStatus()),
-                "contracts": await self.ok(s.CONTRACTS_STATUS_GET, m.GetStatus())}
+        return {
+            "matcher": await self.ok(s.MATCHER_STATUS_GET, m.GetStatus()),
+            "contracts": await self.ok(s.CONTRACTS_STATUS_GET, m.GetStatus()),
+        }
 
-    async def until(self, predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
+    async def until(self, predicate: Any, wait_s: float = 30.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + wait_s
         last: Any = None
         while time.monotonic() < deadline:
             last = await self.status()
@@ -107,20 +149,31 @@ class Stack:
             await asyncio.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}:\n{json.dumps(last, indent=1)[:4000]}")
 
-    async def register(self, experts: list[dict[str, Any]], contracts: list[dict[str, Any]],
-                       **fields: Any) -> None:
-        await self.ok(s.REFERENCE_REGISTER, m.RegisterReference(
-            units=UNITS, experts=experts, contracts=contracts, **fields))
-        await self.until(lambda st: st["matcher"]["counts"]["contracts"] >= len(contracts)
-                         and st["matcher"]["counts"]["units"] >= len(UNITS), what="the matcher's copies")
+    async def register(self, experts: list[dict[str, Any]], contracts: list[dict[str, Any]], **fields: Any) -> None:
+        await self.ok(
+            s.REFERENCE_REGISTER, m.RegisterReference(units=UNITS, experts=experts, contracts=contracts, **fields)
+        )
+        await self.until(
+            lambda st: (
+                st["matcher"]["counts"]["contracts"] >= len(contracts)
+                and st["matcher"]["counts"]["units"] >= len(UNITS)
+            ),
+            what="the matcher's copies",
+        )
 
     async def submit(self, rid: str, **over: Any) -> None:
         await self.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=request(rid, **over)))
 
     async def proposal(self, rid: str, status: str = "proposed", contract: str | None = None) -> dict[str, Any]:
         def find(st: dict[str, Any]) -> dict[str, Any] | None:
-            return next((a for a in st["contracts"]["assignments"] if a["request_id"] == rid
-                         and a["status"] == status and contract in (None, a["contract_id"])), None)
+            return next(
+                (
+                    a
+                    for a in st["contracts"]["assignments"]
+                    if a["request_id"] == rid and a["status"] == status and contract in (None, a["contract_id"])
+                ),
+                None,
+            )
 
         return await self.until(find, what=f"a {status} assignment for {rid}")
 

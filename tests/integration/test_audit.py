@@ -32,8 +32,14 @@ def test_every_decision_is_in_the_trail_with_reason_and_contract_line(db_url: st
     assert approve["actor"] == "Trần Thị B" and approve["before"] == {"status": "proposed"}
     assert approve["after"] == {"status": "approved"}
     assert approve["detail"]["contract_line"] == {
-        "contract": "c1", "kind": "project", "minutes": 120, "vnd": 200_000, "hourly_rate_vnd": 100_000,
-        "left_minutes_after": 480, "left_vnd_after": None}
+        "contract": "c1",
+        "kind": "project",
+        "minutes": 120,
+        "vnd": 200_000,
+        "hourly_rate_vnd": 100_000,
+        "left_minutes_after": 480,
+        "left_vnd_after": None,
+    }
     propose = trail[1]
     assert propose["actor"] == "matcher" and propose["detail"]["request"]["id"] == "r0"
     assert "plan_input_sha256" in approve["detail"] and "explanation" in approve["detail"]

@@ -21,19 +21,25 @@ async def test_a_suspended_contract_is_no_longer_offered_and_a_resumed_one_is(st
     await stack.submit("r1")
     first = await stack.proposal("r1", contract="c0")
 
-    done = await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
-        contract_id="c0", to="suspended", by="Sở Nội vụ", reason="invoice dispute"))
+    done = await stack.ok(
+        s.CONTRACT_STATUS_CHANGE,
+        m.ChangeContractStatus(contract_id="c0", to="suspended", by="Sở Nội vụ", reason="invoice dispute"),
+    )
     assert done["status"] == "suspended"
-    await stack.until(lambda st: any(a["id"] == first["id"] and a["status"] == "withdrawn"
-                                     for a in st["contracts"]["assignments"]), what="c0's proposal withdrawn")
+    await stack.until(
+        lambda st: any(a["id"] == first["id"] and a["status"] == "withdrawn" for a in st["contracts"]["assignments"]),
+        what="c0's proposal withdrawn",
+    )
     second = await stack.proposal("r1", contract="c1")
     assert second["expert_id"] == "e1"
     refused = await stack.call(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=first["id"], by="staff"))
     assert not refused.ok and "withdrawn" in refused.error
 
     # with both suspended nothing can be offered; resuming brings the contract back
-    await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
-        contract_id="c1", to="suspended", by="Sở Nội vụ", reason="audit"))
+    await stack.ok(
+        s.CONTRACT_STATUS_CHANGE,
+        m.ChangeContractStatus(contract_id="c1", to="suspended", by="Sở Nội vụ", reason="audit"),
+    )
     await stack.until(lambda st: request_status(st, "r1") == "unmatched", what="r1 unmatched")
     await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(contract_id="c0", to="active", by="Sở Nội vụ"))
     again = await stack.proposal("r1", contract="c0")
@@ -47,11 +53,14 @@ async def test_terminating_a_contract_cancels_its_open_work_and_releases_it(stac
     p = await stack.proposal("r1", contract="c0")
     await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="staff"))
 
-    no_reason = await stack.call(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
-        contract_id="c0", to="terminated", by="Sở Nội vụ"))
+    no_reason = await stack.call(
+        s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(contract_id="c0", to="terminated", by="Sở Nội vụ")
+    )
     assert not no_reason.ok and no_reason.field_errors[0].field == "reason"
-    done = await stack.ok(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
-        contract_id="c0", to="terminated", by="Sở Nội vụ", reason="expert left the province"))
+    done = await stack.ok(
+        s.CONTRACT_STATUS_CHANGE,
+        m.ChangeContractStatus(contract_id="c0", to="terminated", by="Sở Nội vụ", reason="expert left the province"),
+    )
     assert done["cancelled_assignments"] == 1
 
     st = await stack.status()
@@ -59,13 +68,15 @@ async def test_terminating_a_contract_cancels_its_open_work_and_releases_it(stac
     assert (c0["status"], c0["hours_reserved"], c0["active_assignments"]) == ("terminated", 0, 0)
     assert (await stack.assignment(p["id"]))["status"] == "cancelled"
     await stack.proposal("r1", contract="c1")  # back to matching, under the other contract
-    again = await stack.call(s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(
-        contract_id="c0", to="active", by="Sở Nội vụ"))
+    again = await stack.call(
+        s.CONTRACT_STATUS_CHANGE, m.ChangeContractStatus(contract_id="c0", to="active", by="Sở Nội vụ")
+    )
     assert not again.ok and "terminated" in again.error
 
     trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject="contract:c0")))["entries"]
     assert [(e["before"]["status"], e["after"]["status"], e["actor"]) for e in trail] == [
-        ("active", "terminated", "Sở Nội vụ")]
+        ("active", "terminated", "Sở Nội vụ")
+    ]
     assert trail[0]["detail"]["reason"] == "expert left the province"
 
 

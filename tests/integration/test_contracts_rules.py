@@ -37,9 +37,14 @@ def test_project_contracts_pay_and_sharing_agreements_lend_staff(db_url: str) ->
     err = refused(engine, contracts=[contract(id="c2", kind="sharing", hourly_rate_vnd=0)])
     assert err.field == "contracts[0].kind" and "expert e1 is a contract expert" in err.message
     # a shared staff member lent with no fee, another with an internal allowance
-    register(engine, experts=[SHARED], contracts=[
-        contract(id="s1", expert="e2", kind="sharing", hourly_rate_vnd=0),
-        contract(id="s2", expert="e2", kind="sharing", hourly_rate_vnd=50_000)])
+    register(
+        engine,
+        experts=[SHARED],
+        contracts=[
+            contract(id="s1", expert="e2", kind="sharing", hourly_rate_vnd=0),
+            contract(id="s2", expert="e2", kind="sharing", hourly_rate_vnd=50_000),
+        ],
+    )
     with Session(engine) as s:
         assert s.get(ContractRow, "s1").kind == "sharing"
 
@@ -47,8 +52,12 @@ def test_project_contracts_pay_and_sharing_agreements_lend_staff(db_url: str) ->
 def test_nothing_of_a_refused_registration_is_kept(db_url: str) -> None:
     engine = setup(db_url, n=0, hours=1)
     # refused at the second contract, after the unit and the first contract were written
-    err = refused(engine, units=[{**UNIT, "id": "u9"}], contracts=[contract(id="c2"), contract(id="c3")],
-                  contract_status={"c3": "expired"})
+    err = refused(
+        engine,
+        units=[{**UNIT, "id": "u9"}],
+        contracts=[contract(id="c2"), contract(id="c3")],
+        contract_status={"c3": "expired"},
+    )
     assert err.field == "contracts[1].status"
     with Session(engine) as s:
         assert s.get(ContractRow, "c2") is None
@@ -60,8 +69,9 @@ def test_status_is_set_by_the_lifecycle_not_by_registering_again(db_url: str) ->
     err = refused(engine, contracts=[contract(id="c2")], contract_status={"c2": "suspended"})
     assert err.field == "contracts[0].status"
     with transaction(engine) as s:
-        lifecycle.change_status(s, m.ChangeContractStatus(contract_id="c1", to="suspended", by="staff",
-                                                         reason="audit"), today=TODAY)
+        lifecycle.change_status(
+            s, m.ChangeContractStatus(contract_id="c1", to="suspended", by="staff", reason="audit"), today=TODAY
+        )
     err = refused(engine, contracts=[contract()], contract_status={"c1": "active"})
     assert "c1 is suspended" in err.message
     register(engine, contracts=[contract(hours_cap=20)], contract_status={"c1": "suspended"})
@@ -70,18 +80,24 @@ def test_status_is_set_by_the_lifecycle_not_by_registering_again(db_url: str) ->
         assert (c.status, c.cap_minutes) == ("suspended", 1200)
 
 
-@pytest.mark.parametrize(("start", "to", "reason", "error"), [
-    ("active", "active", "", "already active"),
-    ("active", "suspended", "", "a reason is required"),
-    ("draft", "suspended", "x", "draft; it cannot become suspended"),
-])
+@pytest.mark.parametrize(
+    ("start", "to", "reason", "error"),
+    [
+        ("active", "active", "", "already active"),
+        ("active", "suspended", "", "a reason is required"),
+        ("draft", "suspended", "x", "draft; it cannot become suspended"),
+    ],
+)
 def test_lifecycle_moves_are_checked(db_url: str, start: str, to: str, reason: str, error: str) -> None:
     engine = setup(db_url, n=0, hours=1)
     if start == "draft":
         register(engine, contracts=[contract(id="c2")], contract_status={"c2": "draft"})
     with pytest.raises(Rejected, match=error), transaction(engine) as s:
-        lifecycle.change_status(s, m.ChangeContractStatus(
-            contract_id="c2" if start == "draft" else "c1", to=to, by="staff", reason=reason), today=TODAY)
+        lifecycle.change_status(
+            s,
+            m.ChangeContractStatus(contract_id="c2" if start == "draft" else "c1", to=to, by="staff", reason=reason),
+            today=TODAY,
+        )
 
 
 def test_a_contract_with_nothing_left_is_exhausted_until_room_is_freed(db_url: str) -> None:
@@ -104,13 +120,26 @@ def test_a_contract_with_nothing_left_is_exhausted_until_room_is_freed(db_url: s
 def test_reports_per_contract_unit_and_expert(db_url: str) -> None:
     engine = setup(db_url, n=2, hours=2, budget_cap_vnd=1_000_000)
     with transaction(engine) as s:
-        work.copy_request(s, m.RequestSubmitted(request=m.Request(
-            id="r9", unit="u1", title="never matched", mode="remote", hours=1, priority=1,
-            deadline=dt.date(2026, 7, 1)), by="commune"))
+        work.copy_request(
+            s,
+            m.RequestSubmitted(
+                request=m.Request(
+                    id="r9",
+                    unit="u1",
+                    title="never matched",
+                    mode="remote",
+                    hours=1,
+                    priority=1,
+                    deadline=dt.date(2026, 7, 1),
+                ),
+                by="commune",
+            ),
+        )
         h.approve(s, m.ApproveAssignment(assignment_id="a0", by="staff"))
         h.accept(s, m.AcceptAssignment(assignment_id="a0", expert_id="e1"))
         work.log_hours(s, m.LogHours(assignment_id="a0", expert_id="e1", hours=1.5))
     with Session(engine) as s:
+
         def rows(kind: str) -> list[dict]:
             return reports.report(s, m.GetReport(kind=kind), today=TODAY).data["rows"]  # type: ignore[index, arg-type]
 
@@ -121,5 +150,10 @@ def test_reports_per_contract_unit_and_expert(db_url: str) -> None:
         (u,) = rows("units")
         assert (u["requests"], u["covered"], u["hours_received"], u["cost_vnd"]) == (3, 1, 1.5, 150_000)
         (e,) = rows("experts")
-        assert (e["load_hours"], e["hours_logged"], e["assignments_accepted"], e["assignments_proposed"]) == (2, 1.5, 1, 1)
+        assert (e["load_hours"], e["hours_logged"], e["assignments_accepted"], e["assignments_proposed"]) == (
+            2,
+            1.5,
+            1,
+            1,
+        )
         assert e["load_pct"] == 0.2

@@ -39,17 +39,25 @@ def test_a_database_from_before_migrations_is_adopted_and_upgraded(db_url: str) 
     with engine.begin() as c:  # what `create_all` made before: no alembic_version
         c.execute(text("DROP TABLE alembic_version"))
         record = {"id": "c1", "expert": "e1", "kind": "sharing", "start": "2026-01-01", "end": "2026-12-31"}
-        c.execute(text(
-            "INSERT INTO contract (id, expert_id, record, status, hourly_rate_vnd, cap_minutes, "
-            "used_minutes_before, budget_cap_vnd, budget_used_before_vnd, max_concurrent, active_before, "
-            "reserved_minutes, consumed_minutes, reserved_vnd, consumed_vnd, active_count) VALUES "
-            "('c1', 'e1', :r, 'active', 0, 600, 0, NULL, 0, 3, 0, 60, 0, 0, 0, 1)"), {"r": json.dumps(record)})
+        c.execute(
+            text(
+                "INSERT INTO contract (id, expert_id, record, status, hourly_rate_vnd, cap_minutes, "
+                "used_minutes_before, budget_cap_vnd, budget_used_before_vnd, max_concurrent, active_before, "
+                "reserved_minutes, consumed_minutes, reserved_vnd, consumed_vnd, active_count) VALUES "
+                "('c1', 'e1', :r, 'active', 0, 600, 0, NULL, 0, 3, 0, 60, 0, 0, 0, 1)"
+            ),
+            {"r": json.dumps(record)},
+        )
     create_schema(engine)
     assert migrate.current(engine) == "0002" and _diff(engine) == []
     with Session(engine) as s:
         c = s.get(ContractRow, "c1")
         assert (c.kind, c.starts_on, c.ends_on, c.reserved_minutes) == (
-            "sharing", dt.date(2026, 1, 1), dt.date(2026, 12, 31), 60)
+            "sharing",
+            dt.date(2026, 1, 1),
+            dt.date(2026, 12, 31),
+            60,
+        )
 
 
 def test_money_columns_hold_more_than_32_bits(db_url: str) -> None:
@@ -57,9 +65,20 @@ def test_money_columns_hold_more_than_32_bits(db_url: str) -> None:
     create_schema(engine)
     big = 12_500_000_000  # 12.5 billion dong: a province's programme budget
     with transaction(engine) as s:
-        s.add(ContractRow(id="c1", expert_id="e1", record={}, starts_on=dt.date(2026, 1, 1),
-                          ends_on=dt.date(2026, 12, 31), hourly_rate_vnd=300_000, cap_minutes=60,
-                          used_minutes_before=0, budget_cap_vnd=big, max_concurrent=1))
+        s.add(
+            ContractRow(
+                id="c1",
+                expert_id="e1",
+                record={},
+                starts_on=dt.date(2026, 1, 1),
+                ends_on=dt.date(2026, 12, 31),
+                hourly_rate_vnd=300_000,
+                cap_minutes=60,
+                used_minutes_before=0,
+                budget_cap_vnd=big,
+                max_concurrent=1,
+            )
+        )
     with Session(engine) as s:
         assert s.get(ContractRow, "c1").budget_cap_vnd == big
 

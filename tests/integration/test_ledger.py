@@ -22,16 +22,32 @@ from shared.scenario import Request
 TODAY = dt.date(2026, 6, 1)
 UNIT = {"id": "u1", "name": "Xã Thượng Lâm", "province": "Tuyên Quang", "network": "ok"}
 EXPERT = {
-    "id": "e1", "name": "Expert 1", "home_unit": "u1", "kind": "contract", "skills": {"office_it": 3},
-    "remote": True, "onsite": True, "max_travel_minutes": 60, "capacity_hours": 1000,
+    "id": "e1",
+    "name": "Expert 1",
+    "home_unit": "u1",
+    "kind": "contract",
+    "skills": {"office_it": 3},
+    "remote": True,
+    "onsite": True,
+    "max_travel_minutes": 60,
+    "capacity_hours": 1000,
 }
 
 
 def contract(**over: object) -> dict[str, object]:
     base = {
-        "id": "c1", "expert": "e1", "kind": "project", "hourly_rate_vnd": 100_000, "hours_cap": 10,
-        "hours_used": 0, "budget_cap_vnd": None, "budget_used_vnd": 0, "max_concurrent": 100,
-        "start": "2026-01-01", "end": "2027-12-31", "scope_units": None,
+        "id": "c1",
+        "expert": "e1",
+        "kind": "project",
+        "hourly_rate_vnd": 100_000,
+        "hours_cap": 10,
+        "hours_used": 0,
+        "budget_cap_vnd": None,
+        "budget_used_vnd": 0,
+        "max_concurrent": 100,
+        "start": "2026-01-01",
+        "end": "2027-12-31",
+        "scope_units": None,
     }
     return {**base, **over}
 
@@ -40,14 +56,34 @@ def setup(db_url: str, n: int, hours: float, **contract_over: object):  # type: 
     engine = make_engine(db_url)
     create_schema(engine)
     with transaction(engine) as s:
-        reference.register_reference(s, m.RegisterReference(
-            units=[UNIT], experts=[EXPERT], contracts=[contract(**contract_over)]), today=TODAY)
+        reference.register_reference(
+            s, m.RegisterReference(units=[UNIT], experts=[EXPERT], contracts=[contract(**contract_over)]), today=TODAY
+        )
         for i in range(n):
-            req = Request(id=f"r{i}", unit="u1", title="help", skills={"office_it": 1}, mode="remote",
-                          hours=hours, priority=3, deadline=dt.date(2027, 1, 1))
-            h.record_proposal(s, m.AssignmentProposed(
-                assignment_id=f"a{i}", request=req, expert_id="e1", expert_name="Expert 1", contract_id="c1",
-                mode="remote", travel_minutes=0, minutes=round(hours * 60), cost_vnd=0))
+            req = Request(
+                id=f"r{i}",
+                unit="u1",
+                title="help",
+                skills={"office_it": 1},
+                mode="remote",
+                hours=hours,
+                priority=3,
+                deadline=dt.date(2027, 1, 1),
+            )
+            h.record_proposal(
+                s,
+                m.AssignmentProposed(
+                    assignment_id=f"a{i}",
+                    request=req,
+                    expert_id="e1",
+                    expert_name="Expert 1",
+                    contract_id="c1",
+                    mode="remote",
+                    travel_minutes=0,
+                    minutes=round(hours * 60),
+                    cost_vnd=0,
+                ),
+            )
     return engine
 
 

@@ -21,7 +21,8 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     # e1 lacks the skill level and works remotely only; c2 covers another unit only.
     await stack.register(
         [expert(0), expert(1, skills={"digital_signature": 1}), expert(2)],
-        [contract(0), contract(1), contract(2, scope_units=["u2"])])
+        [contract(0), contract(1), contract(2, scope_units=["u2"])],
+    )
     await stack.submit("r1")
     proposed = await stack.proposal("r1", contract="c0")
 
@@ -40,16 +41,23 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     approved = await stack.proposal("r1", status="approved")
     assert approved["id"] == done["assignment_id"] and approved["origin"] == "manual"
     assert (await stack.assignment(proposed["id"]))["status"] == "withdrawn"  # the solver's one replaced
-    await stack.until(lambda st: any(p["id"] == done["assignment_id"] and p["status"] == "approved"
-                                     for p in st["matcher"]["proposals"]), what="the matcher pins it")
+    await stack.until(
+        lambda st: any(
+            p["id"] == done["assignment_id"] and p["status"] == "approved" for p in st["matcher"]["proposals"]
+        ),
+        what="the matcher pins it",
+    )
 
     trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{done['assignment_id']}")))["entries"]
     assert [e["action"] for e in trail] == ["propose", "assign"]
     entry = trail[-1]
     assert entry["actor"] == "Trần Thị B" and entry["after"] == {"status": "approved"}
-    assert entry["detail"]["override"] == {"by": "Trần Thị B", "forced": True,
-                                           "reason": "only one who knows this commune",
-                                           "violations": ["lacks digital_signature 2"]}
+    assert entry["detail"]["override"] == {
+        "by": "Trần Thị B",
+        "forced": True,
+        "reason": "only one who knows this commune",
+        "violations": ["lacks digital_signature 2"],
+    }
     assert entry["detail"]["contract_line"]["contract"] == "c1" and entry["detail"]["plan_input_sha256"]
 
 
@@ -66,20 +74,32 @@ async def test_batch_decisions_are_each_taken_on_their_own(stack: Stack) -> None
     for rid in ("r1", "r2", "r3"):
         await stack.submit(rid)
     # two 4-hour proposals fit the 9-hour cap; the solver leaves the third request out
-    proposed = await stack.until(lambda st: [a["id"] for a in st["contracts"]["assignments"]
-                                             if a["status"] == "proposed"][:2]
-                                 if sum(a["status"] == "proposed" for a in st["contracts"]["assignments"]) == 2
-                                 else None, what="two proposals")
-    batch = await stack.ok(s.ASSIGNMENTS_DECIDE, m.DecideAssignments(
-        assignment_ids=[proposed[0], proposed[0], "a-nope", proposed[1]], decision="approve",
-        by="Sở Nội vụ", comment="đồng ý"))
+    proposed = await stack.until(
+        lambda st: (
+            [a["id"] for a in st["contracts"]["assignments"] if a["status"] == "proposed"][:2]
+            if sum(a["status"] == "proposed" for a in st["contracts"]["assignments"]) == 2
+            else None
+        ),
+        what="two proposals",
+    )
+    batch = await stack.ok(
+        s.ASSIGNMENTS_DECIDE,
+        m.DecideAssignments(
+            assignment_ids=[proposed[0], proposed[0], "a-nope", proposed[1]],
+            decision="approve",
+            by="Sở Nội vụ",
+            comment="đồng ý",
+        ),
+    )
     assert (batch["decided"], batch["refused"]) == (2, 1)
     assert [r["ok"] for r in batch["results"]] == [True, False, True]
     assert "unknown assignment 'a-nope'" in batch["results"][1]["error"]
     c0 = next(c for c in (await stack.status())["contracts"]["contracts"] if c["id"] == "c0")
     assert c0["hours_reserved"] == 8
-    again = await stack.ok(s.ASSIGNMENTS_DECIDE, m.DecideAssignments(
-        assignment_ids=proposed, decision="reject", by="Sở Nội vụ", comment="trùng lặp"))
+    again = await stack.ok(
+        s.ASSIGNMENTS_DECIDE,
+        m.DecideAssignments(assignment_ids=proposed, decision="reject", by="Sở Nội vụ", comment="trùng lặp"),
+    )
     assert again["decided"] == 0 and all("is approved" in r["error"] for r in again["results"])
     trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{proposed[0]}")))["entries"]
     assert trail[-1]["action"] == "approve" and trail[-1]["detail"]["note"] == "đồng ý"
@@ -98,8 +118,9 @@ async def test_hours_beyond_the_reservation_wait_for_staff(stack: Stack) -> None
 
     over = await stack.call(s.EXTRA_HOURS_DECIDE, m.DecideExtraHours(assignment_id=p["id"], approve=True, by="staff"))
     assert not over.ok and "hours cap 5 h" in over.error and "the extra hours need 2 h" in over.error
-    refused = await stack.ok(s.EXTRA_HOURS_DECIDE, m.DecideExtraHours(
-        assignment_id=p["id"], approve=False, by="staff", comment="not agreed"))
+    refused = await stack.ok(
+        s.EXTRA_HOURS_DECIDE, m.DecideExtraHours(assignment_id=p["id"], approve=False, by="staff", comment="not agreed")
+    )
     assert refused["refused_minutes"] == 120
     await stack.ok(s.HOURS_LOG, m.LogHours(assignment_id=p["id"], expert_id="e0", hours=1))
     ok = await stack.ok(s.EXTRA_HOURS_DECIDE, m.DecideExtraHours(assignment_id=p["id"], approve=True, by="staff"))
@@ -107,6 +128,16 @@ async def test_hours_beyond_the_reservation_wait_for_staff(stack: Stack) -> None
     st = await stack.status()
     c0 = next(c for c in st["contracts"]["contracts"] if c["id"] == "c0")
     assert (c0["hours_used"], c0["budget_used_vnd"], c0["status"]) == (5, 500_000, "exhausted")
-    actions = [e["action"] for e in (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{p['id']}")))["entries"]]
-    assert actions == ["propose", "approve", "accept", "log_hours", "flag_hours", "refuse_hours",
-                       "flag_hours", "approve_hours"]
+    actions = [
+        e["action"] for e in (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{p['id']}")))["entries"]
+    ]
+    assert actions == [
+        "propose",
+        "approve",
+        "accept",
+        "log_hours",
+        "flag_hours",
+        "refuse_hours",
+        "flag_hours",
+        "approve_hours",
+    ]

@@ -18,19 +18,31 @@ from shared import subjects as s
 from tests.integration.services_harness import TODAY, Stack
 
 CLI = [sys.executable, "-m", "cli.main"]
-UNITS = "id,name,province,network,lat,lon\nw1,Xã Thượng Lâm,Tuyên Quang,ok,22.45,105.25\nw2,Xã Lâm Bình,Tuyên Quang,weak,22.5,105.2\n"
-EXPERTS = ("id,name,home_unit,kind,skills,languages,remote,onsite,max_travel_minutes,capacity_hours\n"
-           "e1,Hoàng Văn A,w2,contract,digital_signature=3,vi,yes,yes,120,40\n"
-           "e2,Lý Thị B,w1,shared,digital_signature=2; office_it=3,vi; dao,yes,no,0,20\n")
-CONTRACTS = ("id,expert,kind,hourly_rate_vnd,hours_cap,budget_cap_vnd,max_concurrent,start,end,scope_units,status\n"
-             f"c1,e1,project,200.000,40,5.000.000,3,{TODAY},{TODAY.replace(year=TODAY.year + 1)},,\n"
-             f"s2,e2,sharing,0,20,,2,{TODAY},{TODAY.replace(year=TODAY.year + 1)},w1; w2,draft\n")
+UNITS = (
+    "id,name,province,network,lat,lon\n"
+    "w1,Xã Thượng Lâm,Tuyên Quang,ok,22.45,105.25\n"
+    "w2,Xã Lâm Bình,Tuyên Quang,weak,22.5,105.2\n"
+)
+EXPERTS = (
+    "id,name,home_unit,kind,skills,languages,remote,onsite,max_travel_minutes,capacity_hours\n"
+    "e1,Hoàng Văn A,w2,contract,digital_signature=3,vi,yes,yes,120,40\n"
+    "e2,Lý Thị B,w1,shared,digital_signature=2; office_it=3,vi; dao,yes,no,0,20\n"
+)
+CONTRACTS = (
+    "id,expert,kind,hourly_rate_vnd,hours_cap,budget_cap_vnd,max_concurrent,start,end,scope_units,status\n"
+    f"c1,e1,project,200.000,40,5.000.000,3,{TODAY},{TODAY.replace(year=TODAY.year + 1)},,\n"
+    f"s2,e2,sharing,0,20,,2,{TODAY},{TODAY.replace(year=TODAY.year + 1)},w1; w2,draft\n"
+)
 
 
 async def cli(stack: Stack, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        *CLI, *args, env={**os.environ, "NATS_URL": stack.url}, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
+        *CLI,
+        *args,
+        env={**os.environ, "NATS_URL": stack.url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()
 
@@ -82,7 +94,10 @@ async def test_reports_batch_approval_lifecycle_and_audit_verify(stack: Stack, t
     assert code == 0, err
     rows = {r["contract"]: r for r in csv.DictReader(io.StringIO(out))}
     assert (rows["c1"]["hours_reserved"], rows["c1"]["budget_left_vnd"], rows["s2"]["status"]) == (
-        "4.0", "4200000", "draft")
+        "4.0",
+        "4200000",
+        "draft",
+    )
     code, out, _ = await cli(stack, "report", "units", "--json")
     assert '"covered": 1' in out
 

@@ -55,6 +55,9 @@ class RequestRow(SQLModel, table=True):
     reason_code: str = ""
     reason: str = ""
     submitted_by: str = ""
+    # Of the last message that acted on this request (its submission, a rejection, a decline):
+    # what the matcher decides for it next carries this id, so one id follows the request.
+    correlation_id: str = Field(default="", max_length=64)
     submitted_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )

@@ -47,7 +47,8 @@ def submit_request(session: Session, cmd: m.SubmitRequest, *, today: dt.date) ->
         if existing.record == r.model_dump(mode="json"):
             return m.Reply.success(request_id=r.id, status=existing.status)
         raise Rejected(f"request id {r.id!r} is already used by another request", "request.id")
-    session.add(RequestRow(id=r.id, unit_id=r.unit, record=r.model_dump(mode="json"), submitted_by=cmd.by))
+    session.add(RequestRow(id=r.id, unit_id=r.unit, record=r.model_dump(mode="json"), submitted_by=cmd.by,
+                           correlation_id=cmd.correlation_id))
     add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=cmd.by))
     return m.Reply.success(request_id=r.id, status="open")
 
@@ -165,6 +166,10 @@ def _exclude(session: Session, evt: m.AssignmentDecision, status: str, reason: s
     """A declined or rejected pair is never proposed again; the request goes back to matching."""
     _set_proposal(session, evt.assignment_id, status)
     session.merge(Exclusion(request_id=evt.request_id, expert_id=evt.expert_id, reason=reason[:500]))
+    row = session.get(RequestRow, evt.request_id)
+    if row is not None:  # the next proposal for it answers this decision
+        row.correlation_id = evt.correlation_id
+        session.add(row)
     refresh_request(session, evt.request_id)
 
 

@@ -192,7 +192,7 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
                      contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
                      minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=run.id)
         session.add(p)
-        add_event(session, s.ASSIGNMENT_PROPOSED, cause.caused(
+        add_event(session, s.ASSIGNMENT_PROPOSED, _on_behalf(row, cause).caused(
             m.AssignmentProposed, assignment_id=p.id, request=by_id[a.request], slot=a.slot,
             expert_id=a.expert, expert_name=_expert_name(snap.scenario, a.expert), contract_id=a.contract,
             mode=a.mode, travel_minutes=a.travel_minutes, minutes=a.minutes, cost_vnd=a.cost_vnd,
@@ -210,6 +210,12 @@ def _slot_taken(session: Session, request_id: str, slot: int) -> bool:
         Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(LIVE)  # type: ignore[attr-defined]
     )
     return session.exec(stmt).first() is not None
+
+
+def _on_behalf(row: RequestRow, cause: m.Message) -> m.Message:
+    """A plan answers many changes at once; what it decides for one request carries the
+    correlation id of the last message that acted on that request."""
+    return cause.model_copy(update={"correlation_id": row.correlation_id}) if row.correlation_id else cause
 
 
 def _withdraw(session: Session, p: Proposal, cause: m.Message, reason: str) -> None:
@@ -245,7 +251,7 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
         row.status, row.reason_code, row.reason = "unmatched", code, text
         session.add(row)
         if before != ("unmatched", code, text):
-            add_event(session, s.REQUEST_UNMATCHED, cause.caused(
+            add_event(session, s.REQUEST_UNMATCHED, _on_behalf(row, cause).caused(
                 m.RequestUnmatched, request_id=rid, unit_id=row.unit_id, title=row.record.get("title", ""),
                 reason_code=code, reason=text))
 

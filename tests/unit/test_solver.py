@@ -138,7 +138,8 @@ def test_unassigned_requests_carry_a_reason() -> None:
     sc = Scenario.model_validate(json.loads((DATA / "example-small.json").read_text()))
     plan = checked(sc)
     assert plan.unassigned and all(u.code and u.message for u in plan.unassigned)
-    lonely = sc.model_copy(update={"requests": [sc.requests[0].model_copy(update={"skills": {"data_analysis": 5}, "language": "hmong"})]})
+    odd = sc.requests[0].model_copy(update={"skills": {"data_analysis": 5}, "language": "hmong"})
+    lonely = sc.model_copy(update={"requests": [odd]})
     plan = checked(lonely)
     assert plan.unassigned[0].code in ("no_skill", "language")
 

@@ -1,27 +1,44 @@
 """The matching engine: a pure function from a `Scenario` to a `Plan`.
 
-`solve` builds the eligible options, applies the pins, starts from the greedy plan (a verified
-feasible plan within a moment, whatever happens) and improves it with the CP-SAT model within the
-time limit. No database, broker or logging setup in here.
+1. Every eligible option, as arrays (`table.py`); the pins taken out (`problem.py`).
+2. The greedy baseline: a verified feasible plan within a moment, whatever happens.
+3. Small problems: CP-SAT on every option; its own bound proves optimality.
+   Large ones: the LP relaxation by column generation (`relax.py`) prices every option; its
+   duals give two proven upper bounds (`relax.py`, `bound.py`: the tighter is reported); the LP
+   solution rounded is the better start; then CP-SAT on the options the LP uses, from there.
+4. Phase 2 of the model: at that coverage, the cheapest, least travelled, fairest, most local plan.
+
+No database, broker or logging setup in here.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections import Counter, defaultdict
 
+import numpy as np
+
+from services.matcher.solver import bound, greedy, relax
 from services.matcher.solver import model as cpsat
-from services.matcher.solver.explain import explanation, unassigned
-from services.matcher.solver.greedy import greedy
-from services.matcher.solver.limits import DEFAULT_WEIGHTS, Limits, weight
-from services.matcher.solver.options import Option, Travel, all_options, options_for_slot
+from services.matcher.solver.limits import DEFAULT_WEIGHTS, Limits
+from services.matcher.solver.options import Option, Travel, options_for_slot
 from services.matcher.solver.plan import Assignment, Objective, Plan, Unassigned
+from services.matcher.solver.problem import Problem, build_problem
+from services.matcher.solver.report import build_plan
+from services.matcher.solver.table import build
 from shared.scenario import Scenario
 
 __all__ = ["DEFAULT_WEIGHTS", "Assignment", "Objective", "Plan", "Unassigned", "solve"]
 
+#: Up to this many options the model gets them all and proves optimality itself.
+FULL_MODEL_OPTIONS = 15_000
+#: Share of the time limit the LP relaxation may use on a large problem.
+LP_SHARE = 0.5
+#: Seconds kept at the end to explain the plan.
+REPORT_RESERVE_S = 0.3
 
-def _pin_options(sc: Scenario) -> tuple[list[Option], str]:
+
+def pin_options(sc: Scenario) -> tuple[list[Option], str]:
     travel = Travel(sc)
     requests = {r.id: r for r in sc.requests}
     experts = {e.id: e for e in sc.experts}
@@ -41,60 +58,43 @@ def _pin_options(sc: Scenario) -> tuple[list[Option], str]:
     return pins, (f"pinned assignments no longer fit: {over}" if over else "")
 
 
-def covered_weight(sc: Scenario, chosen: list[Option], weights: dict[int, int] | None) -> int:
-    filled = Counter(o.request for o in chosen)
-    return sum(weight(r.priority, weights) for r in sc.requests if filled[r.id] == len(r.effective_slots()))
-
-
 def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: int = 0,
           weights: dict[int, int] | None = None) -> Plan:
     began = time.monotonic()
-    pins, problem = _pin_options(sc)
+    pins, problem = pin_options(sc)
     if problem:
         return Plan(status="infeasible", reason=problem)
-    options = all_options(sc)
-    start = greedy(sc, options, pins, weights)
-    limits = Limits.of(sc)
-    for p in pins:
-        limits.take(p)
-    model = cpsat.Model(sc, options, pins, limits, weights)
-    left = time_limit_s - (time.monotonic() - began)
-    solved = cpsat.run(model, start, left, workers, seed)
-    chosen, optimal = solved.chosen, solved.optimal
-    if covered_weight(sc, chosen, weights) < covered_weight(sc, start, weights):
-        chosen, optimal = start, False
-    return _plan(sc, options, chosen, optimal, max(solved.bound, covered_weight(sc, chosen, weights)),
-                 weights, {"phases": solved.phases, "seconds": round(time.monotonic() - began, 3)})
+    p = build_problem(sc, build(sc), pins, weights)
+    best = greedy.baseline(p)
+    info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best)}
+    proven: int | None = None
+    if p.n <= FULL_MODEL_OPTIONS:
+        columns = np.arange(p.n)
+    else:
+        rx = relax.relax(p, best, began + LP_SHARE * time_limit_s)
+        if rx.rounds:
+            proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value)) + 1e-6)
+            rounded = greedy.rounded(p, rx.price, rx.columns, rx.x)
+            best = max(best, rounded, key=p.covered)
+            info.update(rounded=p.covered(rounded))
+        columns = np.union1d(rx.columns[rx.x > 1e-6], np.asarray(best, dtype=np.int64))
+        info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3),
+                    model_options=int(columns.size))
+    left = time_limit_s - (time.monotonic() - began) - REPORT_RESERVE_S
+    solved = cpsat.run(cpsat.Model(p, columns), best, 0.75 * left, 0.25 * left, workers, seed)
+    chosen = solved.chosen if solved.covered >= p.covered(best) else best
+    covered = p.covered(chosen)
+    upper = _upper_bound(p, solved, proven, covered)
+    info.update(phases=solved.phases, seconds=round(time.monotonic() - began, 3))
+    return build_plan(p, chosen, status="optimal" if covered == upper else "feasible", bound=upper, info=info)
 
 
-def _plan(sc: Scenario, options: list[Option], chosen: list[Option], optimal: bool, bound: int,
-          weights: dict[int, int] | None, info: dict[str, object]) -> Plan:
-    per_slot: dict[tuple[str, int], int] = Counter((o.request, o.slot) for o in options)
-    limits = Limits.of(sc)
-    for o in chosen:
-        limits.take(o)
-    filled = Counter(o.request for o in chosen)
-    by_request: dict[str, list[Option]] = defaultdict(list)
-    for o in options:
-        by_request[o.request].append(o)
-    gaps = [unassigned(sc, r, by_request.get(r.id, []), limits)
-            for r in sc.requests if filled[r.id] < len(r.effective_slots())]
-    assignments = [Assignment(request=o.request, slot=o.slot, expert=o.expert, contract=o.contract, mode=o.mode,
-                              travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost,
-                              explanation=explanation(o, per_slot[(o.request, o.slot)]))
-                   for o in sorted(chosen, key=lambda o: (o.request, o.slot))]
-    return Plan(status="optimal" if optimal else "feasible", assignments=assignments, unassigned=gaps,
-                objective=_objective(sc, chosen, bound, weights), solver=info)
-
-
-def _objective(sc: Scenario, chosen: list[Option], bound: int, weights: dict[int, int] | None) -> Objective:
-    used: Counter[str] = Counter()
-    for o in chosen:
-        used[o.expert] += o.minutes
-    util = max((100 * used[e.id] / max(1, round(e.capacity_hours * 60)) for e in sc.experts), default=0.0)
-    covered = {o.request for o in chosen}
-    unit_of = {r.id: r.unit for r in sc.requests}
-    return Objective(covered_weight=covered_weight(sc, chosen, weights), upper_bound=bound,
-                     cost_vnd=sum(o.cost for o in chosen), travel_minutes=sum(o.travel for o in chosen),
-                     max_utilization_pct=round(util, 1), units_covered=len({unit_of[r] for r in covered}),
-                     units_requesting=len(set(unit_of.values())))
+def _upper_bound(p: Problem, solved: cpsat.Solved, proven: int | None, covered: int) -> int:
+    """CP-SAT's bound when its model had every option; else the relaxations'. Never above what
+    could be covered at all, never below a plan that exists."""
+    upper = int(p.weight[p.free_request].sum()) + p.pinned_weight
+    if proven is not None:
+        upper = min(upper, proven)
+    elif solved.bound >= 0 and solved.model_is_complete:
+        upper = min(upper, solved.bound)
+    return max(upper, covered)

@@ -3,12 +3,13 @@ greedy plan of every other request, so each candidate says what it would displac
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import BaseModel
 
 from services.matcher.solver import model
-from services.matcher.solver.greedy import greedy
-from services.matcher.solver.limits import Limits, weight
-from services.matcher.solver.options import Option, all_options
+from services.matcher.solver.greedy import Room, baseline
+from services.matcher.solver.problem import Problem, build_problem
+from services.matcher.solver.table import build
 from shared.scenario import Scenario
 
 
@@ -25,39 +26,47 @@ class Candidate(BaseModel):
     displaces: list[str]  # requests (least urgent first) that would lose their expert
 
 
-def score(o: Option) -> int:
-    return model.W_COST * (o.cost // 1000) + model.W_TRAVEL * o.travel + model.W_LOCAL * o.local_rank
+def score(p: Problem, i: int) -> int:
+    t, row = p.table, int(p.idx[i])
+    return int(model.W_COST * (p.cost[i] // 1000) + model.W_TRAVEL * t.travel[row] + model.W_LOCAL * t.local_rank[row])
 
 
-def _displaced(o: Option, plan: list[Option], limits: Limits, priority: dict[str, int]) -> list[str]:
-    """Free the expert and contract by dropping their least urgent assignments until `o` fits."""
+def _args(p: Problem, i: int) -> tuple[int, int, int, int]:
+    return int(p.e[i]), int(p.c[i]), int(p.minutes[i]), int(p.cost[i])
+
+
+def _displaced(p: Problem, i: int, plan: list[int], room: Room) -> list[str]:
+    """Free the expert and contract by dropping their least urgent assignments until `i` fits."""
+    e, c = int(p.e[i]), int(p.c[i])
+    sharing = sorted((o for o in plan if int(p.e[o]) == e or int(p.c[o]) == c),
+                     key=lambda o: (int(p.weight[p.r[o]]), p.sc.requests[int(p.r[o])].id))
     freed: list[str] = []
-    sharing = sorted((p for p in plan if p.expert == o.expert or p.contract == o.contract),
-                     key=lambda p: (weight(priority[p.request]), p.request))
-    for p in sharing:
-        if limits.blocker(o) is None:
+    for o in sharing:
+        if room.fits(*_args(p, i)):
             break
-        limits.take(p, -1)
-        freed.append(p.request)
-    return freed if limits.blocker(o) is None else [*freed, "(still does not fit)"]
+        room.take(*_args(p, o), sign=-1)
+        freed.append(p.sc.requests[int(p.r[o])].id)
+    return freed if room.fits(*_args(p, i)) else [*freed, "(still does not fit)"]
 
 
 def candidates(sc: Scenario, request_id: str, *, limit: int = 5) -> list[Candidate]:
-    options = all_options(sc)
-    mine = [o for o in options if o.request == request_id]
-    others = [o for o in options if o.request != request_id]
-    rest = sc.model_copy(update={"requests": [r for r in sc.requests if r.id != request_id],
-                                 "pinned": [p for p in sc.pinned if p.request != request_id]})
-    plan = greedy(rest, others, [], None)
-    priority = {r.id: r.priority for r in sc.requests}
+    from services.matcher.solver import pin_options
+
+    pins, _ = pin_options(sc)
+    p = build_problem(sc, build(sc), pins, None)
+    target = next(k for k, r in enumerate(sc.requests) if r.id == request_id)
+    room = Room(p)
+    plan = baseline(p, room, without=target)
+    mine = sorted(np.flatnonzero(p.r == target).tolist(), key=lambda i: (score(p, i), int(p.e[i]), int(p.c[i])))
     out: list[Candidate] = []
-    for o in sorted(mine, key=lambda o: (score(o), o.expert, o.contract))[: max(limit * 3, limit)]:
-        limits = Limits.of(sc)
-        for p in plan:
-            limits.take(p)
-        fits = limits.blocker(o) is None
+    for i in mine[: limit * 3]:
+        fits = room.fits(*_args(p, i))
+        trial = Room(p)
+        for o in plan:
+            trial.take(*_args(p, o))
+        o = p.option(i)
         out.append(Candidate(expert=o.expert, contract=o.contract, slot=o.slot, mode=o.mode,
-                             travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost, score=score(o),
-                             fits_now=fits, displaces=[] if fits else _displaced(o, plan, limits, priority)))
+                             travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost, score=score(p, i),
+                             fits_now=fits, displaces=[] if fits else _displaced(p, i, plan, trial)))
     out.sort(key=lambda c: (len(c.displaces), c.score, c.expert))
     return out[:limit]

@@ -9,12 +9,13 @@ contract hours, budget or concurrent slots; otherwise more urgent requests took 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from services.matcher.solver.limits import Limits
-from services.matcher.solver.options import Option, Travel, choose_mode, contract_fits, has_skills
+from services.matcher.solver.options import Option
 from services.matcher.solver.plan import Unassigned
-from shared.scenario import Request, Scenario
+from shared.scenario import Request
 
 MESSAGES = {
     "no_skill": "no expert has the required skills at the required level",
@@ -39,29 +40,10 @@ def explanation(o: Option, alternatives: int) -> dict[str, Any]:
             "local_rank": o.local_rank, "alternatives": alternatives}
 
 
-def _static_reason(sc: Scenario, travel: Travel, r: Request) -> str | None:
-    slot = max(r.effective_slots(), key=lambda s: len(s.skills))
-    skilled = [e for e in sc.experts if has_skills(e, slot.skills)]
-    if not skilled:
-        return "no_skill"
-    if r.language:
-        skilled = [e for e in skilled if r.language in e.languages]
-        if not skilled:
-            return "language"
-    network = travel.units[r.unit].network
-    reach = [e for e in skilled if choose_mode(r, e, network, travel.minutes(e.home_unit, r.unit))]
-    if not reach:
-        onsite_possible = r.mode != "remote" and any(e.onsite for e in skilled)
-        return "out_of_travel_range" if onsite_possible else "mode_unavailable"
-    ids = {e.id for e in reach}
-    if not any(c.expert in ids and contract_fits(c, r, r.unit, sc.horizon.start) for c in sc.contracts):
-        return "contract_scope_or_dates"
-    return "excluded"
-
-
-def unassigned(sc: Scenario, r: Request, options: list[Option], limits_left: Limits) -> Unassigned:
+def unassigned(r: Request, options: list[Option], limits_left: Limits,
+               why_none: Callable[[Request], str]) -> Unassigned:
     if not options:
-        code = _static_reason(sc, Travel(sc), r)
+        code = why_none(r)
     else:
         blockers = Counter(limits_left.blocker(o) for o in options)
         code = "outcompeted" if blockers.get(None) else blockers.most_common(1)[0][0] or "outcompeted"

@@ -83,7 +83,8 @@ def choose_mode(r: Request, e: Expert, network: str, travel: int | None) -> tupl
 
 
 def options_for_slot(sc: Scenario, travel: Travel, r: Request, k: int, slot: Slot,
-                     experts: list[Expert], contracts: dict[str, list[Contract]], excluded: set[tuple[str, str]]) -> Iterator[Option]:
+                     experts: list[Expert], contracts: dict[str, list[Contract]],
+                     excluded: set[tuple[str, str]]) -> Iterator[Option]:
     unit = travel.units[r.unit]
     for e in experts:
         if (r.id, e.id) in excluded or not has_skills(e, slot.skills):

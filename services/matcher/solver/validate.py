@@ -83,13 +83,15 @@ def validate(sc: Scenario, plan: Plan) -> list[str]:
         minutes = round(need.hours * 60) + 2 * travel
         cost = -(-minutes * c.hourly_rate_vnd // 60)
         if (a.travel_minutes, a.minutes, a.cost_vnd) != (travel, minutes, cost):
-            errs.append(f"{where}: figures {a.travel_minutes}/{a.minutes}/{a.cost_vnd} should be {travel}/{minutes}/{cost}")
+            errs.append(f"{where}: figures {a.travel_minutes}/{a.minutes}/{a.cost_vnd} "
+                        f"should be {travel}/{minutes}/{cost}")
         e_min[e.id] += minutes
         c_min[c.id] += minutes
         c_vnd[c.id] += cost
         c_n[c.id] += 1
     for p in sc.pinned:
-        if not any((a.request, a.slot, a.expert, a.contract) == (p.request, p.slot, p.expert, p.contract) for a in plan.assignments):
+        pin = (p.request, p.slot, p.expert, p.contract)
+        if not any((a.request, a.slot, a.expert, a.contract) == pin for a in plan.assignments):
             errs.append(f"pin {p.request}/{p.slot} -> {p.expert} not kept")
     for eid, used in e_min.items():
         e = exp[eid]

@@ -1,0 +1,213 @@
+"""The linear relaxation, solved by column generation, and the upper bound it proves.
+
+Coverage can be no better than the LP relaxation's optimum, and that optimum is found without
+handing the LP every option: start from a few promising columns, solve with GLOP, price every
+option against the duals (one numpy pass), add those that would improve, repeat. At any moment
+the duals also give a Lagrangian bound valid for the whole problem, converged or not:
+
+    bound = sum over limits of (dual x room)
+          + sum over free requests of max(0, weight - sum over its slots of the cheapest price)
+          + weight of fully pinned requests
+
+where an option's price is what its minutes, money and concurrent slot cost at the duals. So the
+upper bound a plan reports is proven even when time runs out. The prices are also the engine's
+sense of scarcity: the CP-SAT model is restricted to options priced low.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.linear_solver.python import model_builder_helper as mbh
+
+from services.matcher.solver.problem import Problem
+
+PER_SLOT = 3  # columns added per slot and round
+SUBGRADIENT_STEPS = 400
+EPS = 1e-7
+
+
+@dataclass
+class Relaxation:
+    bound: float  # proven upper bound on covered weight (pinned requests included); inf if no LP solved
+    lp_value: float  # the restricted LP's optimum (equals the bound once converged)
+    price: np.ndarray  # per free option, at the final duals
+    columns: np.ndarray  # free options the last LP used
+    x: np.ndarray  # their LP values
+    slot_value: np.ndarray  # per slot, what filling it is worth at the LP optimum (minus its dual)
+    rounds: int
+    converged: bool
+
+
+def prices(p: Problem, duals: np.ndarray) -> np.ndarray:
+    e_min, c_min, c_vnd, c_n = np.split(duals, p.limit_splits)
+    money = np.where(p.has_budget[p.c], p.cost, 0)
+    return e_min[p.e] * p.minutes + c_min[p.c] * p.minutes + c_vnd[p.c] * money + c_n[p.c]
+
+
+def cheapest_per_slot(p: Problem, price: np.ndarray) -> np.ndarray:
+    cheapest = np.full(p.n_slots, np.inf)
+    np.minimum.at(cheapest, p.s, price)
+    return cheapest
+
+
+def lagrangian_bound(p: Problem, duals: np.ndarray, price: np.ndarray) -> float:
+    need = np.zeros(p.n_requests)
+    np.add.at(need, p.slot_request, cheapest_per_slot(p, price))
+    profit = np.where(p.free_request, np.maximum(0.0, p.weight - need), 0.0)
+    return float(duals @ p.room + profit.sum() + p.pinned_weight)
+
+
+def best_per_slot(p: Problem, score: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+    """Up to `k` candidates per slot with the lowest score."""
+    if candidates.size == 0:
+        return candidates
+    order = candidates[np.lexsort((score[candidates], p.s[candidates]))]
+    slots = p.s[order]
+    first = np.searchsorted(slots, slots, side="left")
+    rank = np.arange(order.size) - first
+    return order[rank < k]
+
+
+def _normalised_rows(p: Problem) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    """Every limit row scaled to a room of 1 (a row with no room at all prices its users out)."""
+    rows, sizes = [], []
+    for key, coef, room in p.limit_rows():
+        r = room[key].astype(float)
+        rows.append((key, np.where(r > 0, coef / np.maximum(r, 1.0), np.where(coef > 0, 1e3, 0.0))))
+        sizes.append(room.size)
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    return rows, offsets, np.concatenate([np.where(room > 0, 1.0, 0.0) for _, _, room in p.limit_rows()])
+
+
+def subgradient(p: Problem, target: float, iterations: int, deadline: float) -> tuple[np.ndarray, float]:
+    """Prices of options from a few hundred cheap subgradient steps on the Lagrangian dual
+    (capacities relaxed): close to the LP's prices, at a fraction of its cost. They rank the
+    columns the LP starts from, so that column generation converges in a round or two. The best
+    dual value seen is itself a proven bound (any non-negative multipliers give one)."""
+    rows, offsets, room = _normalised_rows(p)
+    order = np.argsort(p.s, kind="stable")
+    starts = np.searchsorted(p.s[order], np.arange(p.n_slots))
+    has = np.zeros(p.n_slots, dtype=bool)
+    has[p.s] = True
+    lam = np.zeros(room.size)
+    best, best_lam, step, stall = np.inf, lam, 1.0, 0
+    for _ in range(iterations):
+        price = sum(lam[off + key] * coef for (key, coef), off in zip(rows, offsets, strict=False))
+        cheapest = np.minimum.reduceat(price[order], starts)
+        cheapest[~has] = np.inf
+        need = np.zeros(p.n_requests)
+        np.add.at(need, p.slot_request, cheapest)
+        profit = np.where(p.free_request, p.weight - need, 0.0)
+        value = float(lam @ room + profit[profit > 0].sum())
+        if value < best - 1e-9:
+            best, best_lam, stall = value, lam, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                step, stall = step / 2, 0
+        if time.monotonic() > deadline:
+            break
+        # The subgradient: room minus what the cheapest option of every profitable slot uses.
+        pick = _argmin_per_slot(p, price, order, starts, cheapest)
+        pick = pick[profit[p.r[pick]] > 0]
+        use = np.zeros(room.size)
+        for (key, coef), off in zip(rows, offsets, strict=False):
+            np.add.at(use, off + key[pick], coef[pick])
+        g = room - use
+        norm = float(g @ g)
+        if norm == 0:
+            break
+        lam = np.maximum(0.0, lam - step * (value - target) / norm * g)
+    price = sum(best_lam[off + key] * coef for (key, coef), off in zip(rows, offsets, strict=False))
+    return price, best + p.pinned_weight
+
+
+def _argmin_per_slot(p: Problem, price: np.ndarray, order: np.ndarray, starts: np.ndarray,
+                     cheapest: np.ndarray) -> np.ndarray:
+    sizes = np.diff(np.append(starts, p.n))
+    at_min = np.flatnonzero(price[order] == np.repeat(cheapest, sizes))
+    slots = p.s[order][at_min]
+    first = np.ones(at_min.size, dtype=bool)
+    first[1:] = slots[1:] != slots[:-1]
+    return order[at_min[first]]
+
+
+def initial_columns(p: Problem, start: list[int], deadline: float) -> tuple[np.ndarray, float]:
+    price, bound = subgradient(p, float(p.covered(start) - p.pinned_weight), SUBGRADIENT_STEPS, deadline)
+    cheap = best_per_slot(p, price, np.arange(p.n), PER_SLOT)
+    return np.union1d(np.asarray(start, dtype=np.int64), cheap), bound
+
+
+def solve_lp(p: Problem, cols: np.ndarray, time_limit: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """(objective, duals of the limit rows, duals of the slot rows, x) of the LP on `cols`."""
+    h = mbh.ModelBuilderHelper()
+    xs = h.add_var_array_with_bounds(np.zeros(cols.size), np.ones(cols.size), np.zeros(cols.size, dtype=bool), "x")
+    ys = h.add_var_array_with_bounds(np.zeros(p.n_requests), p.free_request.astype(float),
+                                     np.zeros(p.n_requests, dtype=bool), "y")
+    slot_rows = []
+    for sid in range(p.n_slots):
+        ct = h.add_linear_constraint()
+        h.set_constraint_lower_bound(ct, 0.0)
+        h.set_constraint_upper_bound(ct, 0.0)
+        h.set_constraint_coefficient(ct, int(ys[p.slot_request[sid]]), -1.0)
+        slot_rows.append(ct)
+    for j, o in enumerate(cols.tolist()):
+        h.set_constraint_coefficient(slot_rows[p.s[o]], int(xs[j]), 1.0)
+    limit_rows = []
+    for key, coef, room in p.limit_rows():
+        rows = []
+        for v in room.tolist():
+            ct = h.add_linear_constraint()
+            h.set_constraint_upper_bound(ct, float(v))
+            rows.append(ct)
+        for j, (kk, a) in enumerate(zip(key[cols].tolist(), coef[cols].tolist(), strict=True)):
+            if a:
+                h.set_constraint_coefficient(rows[kk], int(xs[j]), float(a))
+        limit_rows.extend(rows)
+    h.set_objective_coefficients([int(v) for v in ys], [float(w) for w in p.weight])
+    h.set_maximize(True)
+    solver = mbh.ModelSolverHelper("GLOP")
+    import os
+    if os.environ.get("GLOP_PARAMS"):
+        solver.set_solver_specific_parameters(os.environ["GLOP_PARAMS"])
+    solver.set_time_limit_in_seconds(max(0.1, time_limit))
+    solver.solve(h)
+    if not solver.has_solution():
+        raise TimeoutError(f"LP relaxation: {solver.status_string()}")
+    duals = solver.dual_values()
+    limit_duals = np.maximum(np.array([duals[ct] for ct in limit_rows]), 0.0)
+    slot_duals = np.array([duals[ct] for ct in slot_rows])
+    values = solver.variable_values()
+    return solver.objective_value(), limit_duals, slot_duals, values[xs]
+
+
+def relax(p: Problem, start: list[int], deadline: float, max_rounds: int = 30) -> Relaxation:
+    began = time.monotonic()
+    cols, best = initial_columns(p, start, began + 0.4 * (deadline - began))
+    price = np.zeros(p.n)
+    lp, x, rounds, converged = 0.0, np.zeros(0), 0, False
+    slot_duals = np.zeros(p.n_slots)
+    used = cols[:0]
+    while rounds < max_rounds:
+        try:
+            lp, duals, slot_duals, x = solve_lp(p, cols, deadline - time.monotonic())
+        except TimeoutError:
+            break  # the last round's duals still give a valid bound
+        rounds += 1
+        used = cols
+        lp += p.pinned_weight
+        price = prices(p, duals)
+        best = min(best, lagrangian_bound(p, duals, price))
+        # An option improves the LP when its slot's dual exceeds its price (reduced cost > 0).
+        gain = -slot_duals[p.s] - price if slot_duals.size else np.zeros(p.n)
+        fresh = np.setdiff1d(np.flatnonzero(gain > EPS), cols, assume_unique=True)
+        if fresh.size == 0 or best - lp <= 1e-6:
+            converged = True
+            break
+        if time.monotonic() > deadline:
+            break
+        cols = np.union1d(cols, best_per_slot(p, -gain, fresh, PER_SLOT))
+    return Relaxation(best, lp, price, used, x, -slot_duals, rounds, converged)

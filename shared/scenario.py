@@ -230,10 +230,17 @@ def scenario_reference_errors(s: Scenario) -> list[str]:
         *_duplicates("contracts", [c.id for c in s.contracts]),
         *_duplicates("requests", [r.id for r in s.requests]),
     ]
+    given: dict[frozenset[str], int] = {}
     for i, t in enumerate(s.travel_minutes):
         for field, uid in (("from", t.from_unit), ("to", t.to_unit)):
             if uid not in units:
                 errs.append(f"travel_minutes[{i}].{field}: unknown unit {uid!r}")
+        pair = frozenset((t.from_unit, t.to_unit))
+        if t.from_unit == t.to_unit and t.minutes:
+            errs.append(f"travel_minutes[{i}].minutes: a unit is 0 minutes from itself, got {t.minutes}")
+        elif given.setdefault(pair, t.minutes) != t.minutes:
+            errs.append(f"travel_minutes[{i}].minutes: {t.from_unit}-{t.to_unit} is already given as "
+                        f"{given[pair]} minutes (travel is symmetric), got {t.minutes}")
     for i, e in enumerate(s.experts):
         if e.home_unit not in units:
             errs.append(f"experts[{i}].home_unit: unknown unit {e.home_unit!r}")

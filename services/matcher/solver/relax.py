@@ -89,15 +89,14 @@ def subgradient(p: Problem, target: float, iterations: int, deadline: float) -> 
     dual value seen is itself a proven bound (any non-negative multipliers give one)."""
     rows, offsets, room = _normalised_rows(p)
     order = np.argsort(p.s, kind="stable")
-    starts = np.searchsorted(p.s[order], np.arange(p.n_slots))
-    has = np.zeros(p.n_slots, dtype=bool)
-    has[p.s] = True
+    present, starts = np.unique(p.s[order], return_index=True)  # slots with options, where each begins
     lam = np.zeros(room.size)
     best, best_lam, step, stall = np.inf, lam, 1.0, 0
     for _ in range(iterations):
         price = sum(lam[off + key] * coef for (key, coef), off in zip(rows, offsets, strict=False))
-        cheapest = np.minimum.reduceat(price[order], starts)
-        cheapest[~has] = np.inf
+        cheapest = np.full(p.n_slots, np.inf)
+        if present.size:
+            cheapest[present] = np.minimum.reduceat(price[order], starts)
         need = np.zeros(p.n_requests)
         np.add.at(need, p.slot_request, cheapest)
         profit = np.where(p.free_request, p.weight - need, 0.0)
@@ -111,7 +110,7 @@ def subgradient(p: Problem, target: float, iterations: int, deadline: float) -> 
         if time.monotonic() > deadline:
             break
         # The subgradient: room minus what the cheapest option of every profitable slot uses.
-        pick = _argmin_per_slot(p, price, order, starts, cheapest)
+        pick = _argmin_per_slot(p, price, order, cheapest)
         pick = pick[profit[p.r[pick]] > 0]
         use = np.zeros(room.size)
         for (key, coef), off in zip(rows, offsets, strict=False):
@@ -125,10 +124,8 @@ def subgradient(p: Problem, target: float, iterations: int, deadline: float) -> 
     return price, best + p.pinned_weight
 
 
-def _argmin_per_slot(p: Problem, price: np.ndarray, order: np.ndarray, starts: np.ndarray,
-                     cheapest: np.ndarray) -> np.ndarray:
-    sizes = np.diff(np.append(starts, p.n))
-    at_min = np.flatnonzero(price[order] == np.repeat(cheapest, sizes))
+def _argmin_per_slot(p: Problem, price: np.ndarray, order: np.ndarray, cheapest: np.ndarray) -> np.ndarray:
+    at_min = np.flatnonzero(price[order] == cheapest[p.s[order]])
     slots = p.s[order][at_min]
     first = np.ones(at_min.size, dtype=bool)
     first[1:] = slots[1:] != slots[:-1]

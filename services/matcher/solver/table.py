@@ -99,9 +99,9 @@ class ExpertArrays:
         km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
         with np.errstate(invalid="ignore"):
             est = np.where(np.isnan(km), FAR, np.ceil(km * WINDING / KMH * 60)).astype(np.int64)
-        est[self.home == unit] = 0
         for other, m in self.given.get(unit, {}).items():
             est[self.home == other] = m
+        est[self.home == unit] = 0  # as in Travel.minutes: the same unit is 0, whatever is given
         return est
 
 

@@ -65,5 +65,39 @@ async def test_services_killed_mid_flow_finish_it_without_loss_or_duplicates(sys
         box = await flow.inbox(system, f"expert:{p['expert_id']}")
         told = [n for n in box if p["id"] in n["body"]]
         assert len(told) == 1, f"expert told {len(told)} times of {p['id']}: {[n['subject'] for n in box]}"
+
+    # The rest of the flow; the matcher and the notifier die before they have necessarily heard of
+    # the acceptances, the hours and the completions.
+    for p in proposals:
+        await system.ok(s.ASSIGNMENT_ACCEPT, m.AcceptAssignment(assignment_id=p["id"], expert_id=p["expert_id"]))
+        await system.ok(s.HOURS_LOG, m.LogHours(assignment_id=p["id"], expert_id=p["expert_id"], hours=2))
+    system.kill("matcher", signal.SIGKILL)
+    system.kill("notifier", signal.SIGKILL)
+    for p in proposals:
+        await system.ok(s.REQUEST_COMPLETE, m.CompleteRequest(request_id=p["request_id"], by="commune officer"))
+    system.start("matcher")
+    system.start("notifier")
+    await system.healthy("matcher")
+    await system.healthy("notifier")
+    done = {p["request_id"] for p in proposals}
+    st = await system.until(
+        lambda st: st if {r["id"] for r in st["matcher"]["requests"] if r["status"] == "completed"} == done else None,
+        what="the four requests completed in the matcher")
+    used = [c for c in st["contracts"]["contracts"] if c["id"] in {p["contract_id"] for p in proposals}]
+    assert sum(c["hours_used"] for c in used) == 4 * 2, "each logged hour consumed exactly once"
+    assert all(c["hours_reserved"] == 0 and c["active_assignments"] == 0 for c in used), used
+    for p in proposals:
+        unit = next(r["unit"] for r in st["matcher"]["requests"] if r["id"] == p["request_id"])
+        told: list[dict] = []
+        for _ in range(150):
+            told = [n for n in await flow.inbox(system, f"unit:{unit}")
+                    if n["kind"] == "request_completed" and p["request_id"] in n["body"]]
+            if told:
+                break
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(0.3)
+        told = [n for n in await flow.inbox(system, f"unit:{unit}")
+                if n["kind"] == "request_completed" and p["request_id"] in n["body"]]
+        assert len(told) == 1, f"unit:{unit} told {len(told)} times that {p['request_id']} is completed"
     for name in ("contracts", "matcher", "notifier"):
         assert system.alive(name)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from shared import subjects as s
@@ -156,3 +157,23 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
             await nc.close()
     finally:
         server.stop()
+
+
+async def test_an_outbox_row_sent_twice_after_a_crash_is_stored_once(fresh_nats, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    async with Probe(fresh_nats.url, db_url) as probe:
+        await probe.svc.relay.stop()  # this test drives the relay by hand
+        once = evt("once")
+        with transaction(probe.svc.engine) as session:
+            add_event(session, s.REQUEST_CANCELLED, once)
+        assert await probe.svc.relay.flush() == 1
+        # The process died after publishing and before marking the row: the next start sends it again.
+        with transaction(probe.svc.engine) as session:
+            session.execute(update(OutboxRow).values(published_at=None))
+        assert await probe.svc.relay.flush() == 1
+        nc = await nats.connect(fresh_nats.url)
+        js = nc.jetstream()
+        stored = await js.get_last_msg("MATCHER", s.REQUEST_CANCELLED)
+        assert (await js.stream_info("MATCHER")).state.messages == 1, "the server kept the resend"
+        assert stored.headers and stored.headers["Nats-Msg-Id"] == once.event_id
+        await nc.drain()
+        await eventually(lambda: probe.handled == ["once"])

@@ -10,6 +10,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from faststream.specification import AsyncAPI
 
@@ -17,13 +18,25 @@ SERVICES = ("matcher", "contracts", "notifier")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
 
-def document(service: str) -> str:
+def built(service: str) -> Any:
+    """The service as its composition root builds it, connected to nothing."""
     module = importlib.import_module(f"services.{service}.app")
     settings_mod = importlib.import_module(f"services.{service}.settings")
     settings_cls = next(
         v for k, v in vars(settings_mod).items() if k.endswith("Settings") and v.__module__ == settings_mod.__name__
     )
-    svc = module.build(settings_cls(database_url="sqlite://", nats_url="nats://nats:4222"))
+    return module.build(settings_cls(database_url="sqlite://", nats_url="nats://nats:4222"))
+
+
+def listened_subjects(service: str) -> list[tuple[str, bool]]:
+    """(subject, is_jetstream) for every subscriber the service registers."""
+    return [(str(sub._resolved_subject_string), getattr(sub, "stream", None) is not None)
+            for sub in built(service).broker.subscribers]
+
+
+def document(service: str) -> str:
+    module = importlib.import_module(f"services.{service}.app")
+    svc = built(service)
     spec = AsyncAPI(
         svc.broker, title=f"expertshare {service}", version="1",
         description=(module.__doc__ or "").strip().splitlines()[0],

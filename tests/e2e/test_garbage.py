@@ -9,11 +9,11 @@ a subject added to a service is covered without touching this test.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections import Counter
 
 import pytest
 
+from cli.asyncapi import listened_subjects
 from shared import messages as m
 from shared import subjects as s
 from tests.e2e import flow
@@ -29,16 +29,6 @@ GARBAGE = [
     b'{"event_id": 42, "correlation_id": null, "unexpected": true}',  # an object of the wrong shape
     b'{"event_id": "' + b"x" * 500 + b'"}',  # a field beyond its limit
 ]
-
-
-def listened_subjects(service: str) -> list[tuple[str, bool]]:
-    """(subject, is_jetstream) for every subscriber the service's composition root registers."""
-    app = importlib.import_module(f"services.{service}.app")
-    settings_mod = importlib.import_module(f"services.{service}.settings")
-    cls = next(v for k, v in vars(settings_mod).items() if k.endswith("Settings") and v.__module__ == settings_mod.__name__)
-    svc = app.build(cls(database_url="sqlite://"))
-    return [(str(sub._resolved_subject_string), getattr(sub, "stream", None) is not None)
-            for sub in svc.broker.subscribers]
 
 
 def test_every_service_listens_to_its_commands_queries_and_events() -> None:

@@ -6,23 +6,13 @@ tries by default)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 import pytest
 from faststream import AckPolicy
 from faststream.nats.subscriber.usecases.core_subscriber import CoreSubscriber
 from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 
-from cli.asyncapi import SERVICES
+from cli.asyncapi import SERVICES, built
 from shared import subjects as s
-
-
-def built(service: str) -> Any:
-    app = importlib.import_module(f"services.{service}.app")
-    settings_mod = importlib.import_module(f"services.{service}.settings")
-    cls = next(v for k, v in vars(settings_mod).items() if k.endswith("Settings") and v.__module__ == settings_mod.__name__)
-    return app.build(cls(database_url="sqlite://"))
 
 
 @pytest.mark.parametrize("service", SERVICES)

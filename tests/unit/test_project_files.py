@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli.asyncapi import DOCS, SERVICES, document
+from cli.asyncapi import DOCS, SERVICES, document, listened_subjects
+from shared import subjects as s
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,3 +41,30 @@ def test_asyncapi_document_is_current(service: str) -> None:
     assert json.loads(committed.read_text()) == json.loads(document(service)), (
         f"{committed} is stale: run `make docs`"
     )
+
+
+def _addresses(doc: dict, action: str) -> set[str]:
+    channels = doc["channels"]
+    return {channels[op["channel"]["$ref"].rsplit("/", 1)[1]]["address"]
+            for op in doc["operations"].values() if op["action"] == action}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_asyncapi_document_names_every_subject_the_service_uses(service: str) -> None:
+    doc = json.loads((DOCS / f"{service}.json").read_text())
+    received, sent = _addresses(doc, "receive"), _addresses(doc, "send")
+    listened = {subject for subject, _ in listened_subjects(service)}
+    assert listened <= received, f"undocumented subscriptions: {sorted(listened - received)}"
+    mine = set(s.events_of(service)) | {s.deadletter(service)}
+    assert mine <= sent, f"undocumented events: {sorted(mine - sent)}"
+    for address in received | sent:
+        channel = next(c for c in doc["channels"].values() if c["address"] == address)
+        assert channel.get("description"), f"{address} has no description"
+
+
+def test_every_subject_is_documented_by_the_service_that_answers_or_publishes_it() -> None:
+    documented: set[str] = set()
+    for service in SERVICES:
+        doc = json.loads((DOCS / f"{service}.json").read_text())
+        documented |= {c["address"] for c in doc["channels"].values()}
+    assert not set(s.all_subjects()) - documented, sorted(set(s.all_subjects()) - documented)

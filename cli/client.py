@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import nats
-from nats.errors import NoRespondersError, TimeoutError as NatsTimeout
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
 from shared.messages import Reply
@@ -61,7 +62,8 @@ class Client:
             if len(fields) == 1 and fields[0].message == reply.error:
                 raise ClientError(f"{fields[0].field}: {fields[0].message}")
             details = "; ".join(f"{f.field}: {f.message}" for f in fields)
-            raise ClientError(reply.error if not details or details in (reply.error or "") else f"{reply.error} ({details})")
+            said = reply.error or ""
+            raise ClientError(said if not details or details in said else f"{said} ({details})")
         return reply.data or {}
 
 

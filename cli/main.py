@@ -177,7 +177,9 @@ def decline(assignment: str, expert: str = typer.Option(...), reason: str = "") 
 
 
 @app.command("log-hours")
-def log_hours(assignment: str, expert: str = typer.Option(...), hours: float = typer.Option(...), note: str = "") -> None:
+def log_hours(
+    assignment: str, expert: str = typer.Option(...), hours: float = typer.Option(...), note: str = ""
+) -> None:
     """Expert: log hours worked on a task."""
     cmd = build(m.LogHours, assignment_id=assignment, expert_id=expert, hours=hours, note=note)
     command(s.HOURS_LOG, cmd, lambda d: f"{d['assignment_id']}: {d['logged_minutes'] / 60:g} h logged in all")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -222,10 +223,8 @@ class OutboxRelay:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     def notify(self) -> None:
         self.wake.set()
@@ -244,10 +243,8 @@ class OutboxRelay:
                 continue
             self.wake.clear()
             delay = self.interval_s if not failures else min(10.0, self.interval_s * 2**failures)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
 
     async def flush(self) -> int:
         rows = await in_thread(self._pending)

@@ -43,7 +43,7 @@ class Message(BaseModel):
     occurred_at: dt.datetime = Field(default_factory=now)
     correlation_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
 
-    def caused(self, cls: type["M"], **fields: Any) -> "M":
+    def caused(self, cls: type[M], **fields: Any) -> M:
         """A message caused by this one: same correlation id, new event id."""
         return cls(correlation_id=self.correlation_id, **fields)
 

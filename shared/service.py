@@ -83,7 +83,8 @@ class Service:
         command_subscriber(self.broker, self.settings, subject, description=description)(handle)
 
     def event(
-        self, subject: str, model: type[Message], use_case: Callable[[Session, Any], None], *, name: str, description: str
+        self, subject: str, model: type[Message], use_case: Callable[[Session, Any], None], *,
+        name: str, description: str,
     ) -> None:
         async def handle(evt: model) -> None:  # type: ignore[valid-type]
             _bind(evt)

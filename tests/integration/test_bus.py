@@ -41,7 +41,8 @@ class Probe:
         self.handled.append(evt.request_id)
 
     def do(self, session: Session, cmd: Message) -> Reply:
-        add_event(session, s.REQUEST_CANCELLED, cmd.caused(RequestCancelled, request_id="from-outbox", unit_id="u", by="t"))
+        event = cmd.caused(RequestCancelled, request_id="from-outbox", unit_id="u", by="t")
+        add_event(session, s.REQUEST_CANCELLED, event)
         return Reply.success(n=len(self.handled))
 
     async def __aenter__(self) -> Probe:
@@ -137,7 +138,8 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
     try:
         async with probe:
             nc = await nats.connect(server.url)
-            reply = Reply.model_validate_json((await nc.request("probe.thing.do", Message().model_dump_json().encode(), timeout=5)).data)
+            answer = await nc.request("probe.thing.do", Message().model_dump_json().encode(), timeout=5)
+            reply = Reply.model_validate_json(answer.data)
             assert reply.ok
             await eventually(lambda: "from-outbox" in probe.handled)
             await nc.close()
@@ -152,7 +154,8 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
                 assert all(r.published_at for r in session.exec(select(OutboxRow)))
                 assert len(session.exec(select(ProcessedMessage)).all()) == 3
             nc = await nats.connect(server.url)  # and commands are answered again
-            reply = Reply.model_validate_json((await nc.request("probe.thing.do", GetStatus().model_dump_json().encode(), timeout=5)).data)
+            answer = await nc.request("probe.thing.do", GetStatus().model_dump_json().encode(), timeout=5)
+            reply = Reply.model_validate_json(answer.data)
             assert reply.ok
             await nc.close()
     finally:

@@ -71,7 +71,7 @@ class Client:
 async def connect(url: str | None = None, *, timeout: float = 10.0) -> AsyncIterator[Client]:
     target = url or nats_url()
     try:
-        nc = await nats.connect(target, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True)
+        nc = await nats.connect(target.split(","), connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True)
     except (OSError, NatsTimeout, nats.errors.NoServersError) as err:
         raise ClientError(f"cannot reach NATS at {target}: is the system running (make run)? ({err})") from None
     try:

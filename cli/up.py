@@ -103,7 +103,7 @@ async def load_demo_if_empty(url: str) -> None:
 
 async def tail_events(url: str) -> nats.aio.client.Client:
     """Show what the system decides as it happens: one line per event worth telling."""
-    nc = await nats.connect(url, max_reconnect_attempts=-1)
+    nc = await nats.connect(url.split(","), max_reconnect_attempts=-1)
 
     async def show(msg: nats.aio.msg.Msg) -> None:
         try:

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,9 +60,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 15.0) -> None:
+def wait_for_port(
+    port: int, *, host: str = "127.0.0.1", timeout: float = 15.0, alive: Callable[[], bool] = lambda: True
+) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.05)
@@ -118,7 +120,7 @@ def start_nats(
     session: dict[str, Any] = {"start_new_session": True, "preexec_fn": die_with_parent} if own_session else {}
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, **session)
     try:
-        wait_for_port(port)
+        wait_for_port(port, alive=lambda: proc.poll() is None)  # a server that exits says why at once
     except NatsServerError:
         proc.kill()
         tail = log_file.read_text(errors="replace").strip().splitlines()[-3:] if log_file.exists() else []

@@ -23,6 +23,7 @@ def test_compose_parses_and_runs_every_service_from_one_image() -> None:
         assert services[name]["build"] == "."
         env = services[name]["environment"]
         assert env["NATS_URL"].count("nats://") == 3, "services must know every NATS node"
+        assert env["EXPERTSHARE_STREAM_REPLICAS"] == "3", "a stream must outlive the loss of a node"
         assert env[f"{name.upper()}_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert {"nats1", "nats2", "nats3", "postgres"} <= set(services)
     for node in ("nats1", "nats2", "nats3"):

@@ -36,7 +36,7 @@ def run(name: str, time_limit: float | None) -> str:
     ob = plan.objective
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return (f"| {name} | {n_req} x {n_exp} | {n_options} | {limit:g} | {wall:.2f} | {plan.status} | "
-            f"{ob.covered_weight} | {ob.upper_bound} | {100 * ob.covered_weight / max(1, ob.upper_bound):.1f}% | "
+            f"{ob.covered_weight} | {ob.upper_bound} | {100 * ob.covered_weight / max(1, ob.upper_bound):.2f}% | "
             f"{base_w} ({100 * base_w / max(1, ob.upper_bound):.1f}%, {t_greedy:.2f} s) | {peak_mb:.0f} | "
             f"{'ok' if not errors else len(errors)} |")
 

@@ -3,10 +3,12 @@
 1. Every eligible option, as arrays (`table.py`); the pins taken out (`problem.py`).
 2. The greedy baseline: a verified feasible plan within a moment, whatever happens.
 3. Small problems: CP-SAT on every option; its own bound proves optimality.
-   Large ones: the LP relaxation by column generation (`relax.py`) prices every option; its
-   duals give two proven upper bounds (`relax.py`, `bound.py`: the tighter is reported); the LP
-   solution rounded is the better start; then CP-SAT on the options the LP uses, from there.
-4. Phase 2 of the model: at that coverage, the cheapest, least travelled, fairest, most local plan.
+   Large ones: subgradient prices seed the LP relaxation, solved by column generation
+   (`relax.py`); its duals give two proven upper bounds (`relax.py`, `bound.py`: the tighter is
+   reported); the LP solution rounded is a better start; SCIP then solves coverage exactly on the
+   few thousand options that matter (the LP's support and the bound's knapsack choices, `mip.py`).
+4. Phase 2 (CP-SAT, `model.py`): at that coverage, the cheapest, least travelled, fairest, most
+   local plan.
 
 No database, broker or logging setup in here.
 """
@@ -18,7 +20,7 @@ import time
 
 import numpy as np
 
-from services.matcher.solver import bound, greedy, relax
+from services.matcher.solver import bound, greedy, mip, relax
 from services.matcher.solver import model as cpsat
 from services.matcher.solver.limits import DEFAULT_WEIGHTS, Limits
 from services.matcher.solver.options import Option, Travel, options_for_slot
@@ -34,8 +36,9 @@ __all__ = ["DEFAULT_WEIGHTS", "Assignment", "Objective", "Plan", "Unassigned", "
 FULL_MODEL_OPTIONS = 15_000
 #: Share of the time limit the LP relaxation may use on a large problem.
 LP_SHARE = 0.5
-#: Seconds kept at the end to explain the plan.
+#: Seconds kept at the end to explain the plan: a base and a share per option (measured).
 REPORT_RESERVE_S = 0.3
+REPORT_S_PER_OPTION = 2e-6
 
 
 def pin_options(sc: Scenario) -> tuple[list[Option], str]:
@@ -68,25 +71,43 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     best = greedy.baseline(p)
     info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best)}
     proven: int | None = None
+    reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     if p.n <= FULL_MODEL_OPTIONS:
-        columns = np.arange(p.n)
+        left = time_limit_s - (time.monotonic() - began) - reserve
+        solved = cpsat.run(cpsat.Model(p, np.arange(p.n)), best, 0.75 * left, 0.25 * left, workers, seed)
     else:
-        rx = relax.relax(p, best, began + LP_SHARE * time_limit_s)
-        if rx.rounds:
-            proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value)) + 1e-6)
-            rounded = greedy.rounded(p, rx.price, rx.columns, rx.x)
-            best = max(best, rounded, key=p.covered)
-            info.update(rounded=p.covered(rounded))
-        columns = np.union1d(rx.columns[rx.x > 1e-6], np.asarray(best, dtype=np.int64))
-        info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3),
-                    model_options=int(columns.size))
-    left = time_limit_s - (time.monotonic() - began) - REPORT_RESERVE_S
-    solved = cpsat.run(cpsat.Model(p, columns), best, 0.75 * left, 0.25 * left, workers, seed)
+        best, proven, columns = _large(p, best, began + LP_SHARE * time_limit_s, info)
+        left = time_limit_s - (time.monotonic() - began) - reserve
+        exact = mip.best_coverage(p, columns, best, 0.7 * left)
+        if exact is not None and p.covered(exact) >= p.covered(best):
+            best = exact
+        info.update(mip=p.covered(best))
+        left = time_limit_s - (time.monotonic() - began) - reserve
+        solved = cpsat.run(cpsat.Model(p, columns), best, 0.0, left, workers, seed)
     chosen = solved.chosen if solved.covered >= p.covered(best) else best
     covered = p.covered(chosen)
     upper = _upper_bound(p, solved, proven, covered)
     info.update(phases=solved.phases, seconds=round(time.monotonic() - began, 3))
     return build_plan(p, chosen, status="optimal" if covered == upper else "feasible", bound=upper, info=info)
+
+
+def _large(p: Problem, best: list[int], lp_deadline: float,
+           info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray]:
+    """LP relaxation, the bounds, the rounded plan and the restricted set of options."""
+    rx = relax.relax(p, best, lp_deadline)
+    info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3))
+    if not rx.rounds:
+        return best, (math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None), np.asarray(best)
+    picked: list[np.ndarray] = []
+    proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value, picked)) + 1e-6)
+    rounded = greedy.rounded(p, rx.price, rx.columns, rx.x)
+    info.update(rounded=p.covered(rounded))
+    best = max(best, rounded, key=p.covered)
+    columns = np.union1d(rx.columns[rx.x > 1e-6], np.asarray(best, dtype=np.int64))
+    if picked:
+        columns = np.union1d(columns, np.concatenate(picked))
+    info.update(model_options=int(columns.size))
+    return best, proven, columns
 
 
 def _upper_bound(p: Problem, solved: cpsat.Solved, proven: int | None, covered: int) -> int:

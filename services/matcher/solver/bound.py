@@ -67,24 +67,38 @@ def knapsacks(p: Problem) -> Knapsacks:
     return Knapsacks(options, grains, cap, count)
 
 
-def _knapsack(profit: np.ndarray, grains: np.ndarray, cap: int, count: int) -> float:
-    """Best value of a knapsack with a capacity (in grains) and a limit on the number of items."""
-    count = min(count, profit.size)
-    if profit.size == 0 or count <= 0 or cap < 0:
-        return 0.0
+def _knapsack(profit: np.ndarray, grains: np.ndarray, cap: int, count: int, trace: bool) -> tuple[float, np.ndarray]:
+    """Best value of a knapsack with a capacity (in grains) and a limit on the number of items;
+    with `trace`, also which items."""
+    n = profit.size
+    take = np.zeros(n, dtype=bool)
+    count = min(count, n)
+    if n == 0 or count <= 0 or cap < 0:
+        return 0.0, take
     best = np.full((count + 1, cap + 1), -np.inf)
     best[0, :] = 0.0
-    for value, w in zip(profit.tolist(), grains.tolist(), strict=True):
+    keep = np.zeros((n, count + 1, cap + 1), dtype=bool) if trace else None
+    for i, (value, w) in enumerate(zip(profit.tolist(), grains.tolist(), strict=True)):
         if w > cap:
             continue
         # Items one at a time, each at most once: read the table as it was before this item.
         cand = best[:-1, : cap + 1 - w] + value
+        if keep is not None:
+            keep[i, 1:, w:] = cand > best[1:, w:]
         np.maximum(best[1:, w:], cand, out=best[1:, w:])
-    return float(best.max())
+    k, c = np.unravel_index(int(np.argmax(best)), best.shape)
+    value = float(best[k, c])
+    if keep is not None:
+        for i in range(n - 1, -1, -1):
+            if k > 0 and keep[i, k, c]:
+                take[i] = True
+                c -= int(grains[i])
+                k -= 1
+    return value, take
 
 
-def evaluate(p: Problem, u: np.ndarray) -> float:
-    """bound(u): valid for any u."""
+def evaluate(p: Problem, u: np.ndarray, picked: list[np.ndarray] | None = None) -> float:
+    """bound(u): valid for any u. The options the experts' knapsacks chose go into `picked`."""
     ks = knapsacks(p)
     u = np.maximum(u, 0.0)
     need = np.zeros(p.n_requests)
@@ -99,8 +113,11 @@ def evaluate(p: Problem, u: np.ndarray) -> float:
         if not live.any():
             continue
         # One option per slot: the same slot under two contracts is one piece of work.
-        _, live_g, live_p = _one_per_slot(p, os[live], grains[live], profit[live])
-        total += _knapsack(live_p, live_g, int(cap), int(count))
+        live_os, live_g, live_p = _one_per_slot(p, os[live], grains[live], profit[live])
+        value, take = _knapsack(live_p, live_g, int(cap), int(count), picked is not None)
+        total += value
+        if picked is not None:
+            picked.append(live_os[take])
     return total
 
 

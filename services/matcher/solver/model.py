@@ -9,8 +9,9 @@ order of weight:
     W_TRAVEL  per minute of one-way travel
     W_COST    per thousand dong
 
-On a small problem the model gets every option and CP-SAT's own bound is the proof; on a large one
-it gets the options the LP relaxation prices low (`relax.py`), and the bound comes from there.
+On a small problem the model gets every option and runs both phases: CP-SAT's own bound is the
+proof. On a large one coverage comes from SCIP on a restricted set (`mip.py`) and only phase 2
+runs here, on that set.
 
 OR-Tools 9.15 can certify a wrong optimum with at-most-one plus linear constraints (issue 5293):
 `presolve_inclusion_work_limit = 0` avoids it, and the tests cross-check against SCIP.
@@ -139,19 +140,24 @@ def _solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
 
 
 def run(model: Model, start: list[int], coverage_s: float, secondary_s: float, workers: int, seed: int) -> Solved:
+    """Phase 1 (skipped when `coverage_s` is 0: `start` already has the coverage to keep), then
+    phase 2 at that coverage."""
     p = model.p
     complete = model.cols.size == p.n
-    model.hint(start)
-    model.m.maximize(model.coverage())
-    s1 = _solver(coverage_s, workers, seed)
-    st1 = s1.solve(model.m)
-    phases: list[dict[str, object]] = [{"phase": "coverage", "status": s1.status_name(st1),
-                                        "seconds": round(s1.wall_time, 3)}]
-    if st1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Solved(start, p.covered(start), -1, False, phases, complete)
-    chosen = model.chosen(s1)
-    covered = p.covered(chosen)
-    bound = int(s1.best_objective_bound + 1e-6) + p.pinned_weight
+    chosen, covered, bound, optimal = start, p.covered(start), -1, False
+    phases: list[dict[str, object]] = []
+    if coverage_s > 0:
+        model.hint(start)
+        model.m.maximize(model.coverage())
+        s1 = _solver(coverage_s, workers, seed)
+        st1 = s1.solve(model.m)
+        phases.append({"phase": "coverage", "status": s1.status_name(st1), "seconds": round(s1.wall_time, 3)})
+        if st1 not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return Solved(start, covered, -1, False, phases, complete)
+        chosen = model.chosen(s1)
+        covered = p.covered(chosen)
+        bound = int(s1.best_objective_bound + 1e-6) + p.pinned_weight
+        optimal = st1 == cp_model.OPTIMAL
     if secondary_s > 0.1:
         model.hint(chosen)
         model.m.add(model.coverage() >= covered - p.pinned_weight)
@@ -161,4 +167,4 @@ def run(model: Model, start: list[int], coverage_s: float, secondary_s: float, w
         phases.append({"phase": "secondary", "status": s2.status_name(st2), "seconds": round(s2.wall_time, 3)})
         if st2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             chosen = model.chosen(s2)
-    return Solved(chosen, covered, bound, st1 == cp_model.OPTIMAL, phases, complete)
+    return Solved(chosen, covered, bound, optimal, phases, complete)

@@ -167,9 +167,6 @@ def solve_lp(p: Problem, cols: np.ndarray, time_limit: float) -> tuple[float, np
     h.set_objective_coefficients([int(v) for v in ys], [float(w) for w in p.weight])
     h.set_maximize(True)
     solver = mbh.ModelSolverHelper("GLOP")
-    import os
-    if os.environ.get("GLOP_PARAMS"):
-        solver.set_solver_specific_parameters(os.environ["GLOP_PARAMS"])
     solver.set_time_limit_in_seconds(max(0.1, time_limit))
     solver.solve(h)
     if not solver.has_solution():

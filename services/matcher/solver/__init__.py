@@ -2,12 +2,13 @@
 
 1. Every eligible option, as arrays (`table.py`); the pins taken out (`problem.py`).
 2. The greedy baseline: a verified feasible plan within a moment, whatever happens.
-3. Small problems: CP-SAT on every option; its own bound proves optimality.
-   Large ones: subgradient prices seed the LP relaxation, solved by column generation
-   (`relax.py`); its duals give two proven upper bounds (`relax.py`, `bound.py`: the tighter is
-   reported); the LP solution rounded is a better start; SCIP then solves coverage exactly on the
-   few thousand options that matter (the LP's support and the bound's knapsack choices, `mip.py`).
-4. Phase 2 (CP-SAT, `model.py`): at that coverage, the cheapest, least travelled, fairest, most
+3. Subgradient prices seed the LP relaxation, solved by column generation (`relax.py`); its
+   duals give two proven upper bounds (`relax.py`, `bound.py`: the tighter is reported); the LP
+   solution rounded is a better start.
+4. Small problems: CP-SAT on every option (its own bound is a third proof). Large ones: SCIP
+   solves coverage exactly on the few thousand options that matter (the LP's support and the
+   bound's knapsack choices, `mip.py`).
+5. Phase 2 (CP-SAT, `model.py`): at that coverage, the cheapest, least travelled, fairest, most
    local plan.
 
 No database, broker or logging setup in here.
@@ -70,20 +71,18 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     p = build_problem(sc, build(sc), pins, weights)
     best = greedy.baseline(p)
     info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best)}
-    proven: int | None = None
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
+    best, proven, columns = _relaxation(p, best, began + LP_SHARE * time_limit_s, info)
+    left = time_limit_s - (time.monotonic() - began) - reserve
     if p.n <= FULL_MODEL_OPTIONS:
-        left = time_limit_s - (time.monotonic() - began) - reserve
-        solved = cpsat.run(cpsat.Model(p, np.arange(p.n)), best, 0.75 * left, 0.25 * left, workers, seed)
+        solved = cpsat.run(cpsat.Model(p, np.arange(p.n)), best, left, 0.85, workers, seed)
     else:
-        best, proven, columns = _large(p, best, began + LP_SHARE * time_limit_s, info)
-        left = time_limit_s - (time.monotonic() - began) - reserve
         exact = mip.best_coverage(p, columns, best, 0.7 * left)
         if exact is not None and p.covered(exact) >= p.covered(best):
             best = exact
         info.update(mip=p.covered(best))
         left = time_limit_s - (time.monotonic() - began) - reserve
-        solved = cpsat.run(cpsat.Model(p, columns), best, 0.0, left, workers, seed)
+        solved = cpsat.run(cpsat.Model(p, columns), best, left, 0.0, workers, seed)
     chosen = solved.chosen if solved.covered >= p.covered(best) else best
     covered = p.covered(chosen)
     upper = _upper_bound(p, solved, proven, covered)
@@ -91,8 +90,8 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     return build_plan(p, chosen, status="optimal" if covered == upper else "feasible", bound=upper, info=info)
 
 
-def _large(p: Problem, best: list[int], lp_deadline: float,
-           info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray]:
+def _relaxation(p: Problem, best: list[int], lp_deadline: float,
+                info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray]:
     """LP relaxation, the bounds, the rounded plan and the restricted set of options."""
     rx = relax.relax(p, best, lp_deadline)
     info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3))
@@ -111,11 +110,11 @@ def _large(p: Problem, best: list[int], lp_deadline: float,
 
 
 def _upper_bound(p: Problem, solved: cpsat.Solved, proven: int | None, covered: int) -> int:
-    """CP-SAT's bound when its model had every option; else the relaxations'. Never above what
-    could be covered at all, never below a plan that exists."""
+    """The least of the relaxations' bounds and CP-SAT's (when its model had every option).
+    Never above what could be covered at all, never below a plan that exists."""
     upper = int(p.weight[p.free_request].sum()) + p.pinned_weight
     if proven is not None:
         upper = min(upper, proven)
-    elif solved.bound >= 0 and solved.model_is_complete:
+    if solved.bound >= 0 and solved.model_is_complete:
         upper = min(upper, solved.bound)
     return max(upper, covered)

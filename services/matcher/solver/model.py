@@ -19,6 +19,7 @@ OR-Tools 9.15 can certify a wrong optimum with at-most-one plus linear constrain
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -139,9 +140,11 @@ def _solver(time_limit: float, workers: int, seed: int) -> cp_model.CpSolver:
     return s
 
 
-def run(model: Model, start: list[int], coverage_s: float, secondary_s: float, workers: int, seed: int) -> Solved:
-    """Phase 1 (skipped when `coverage_s` is 0: `start` already has the coverage to keep), then
-    phase 2 at that coverage."""
+def run(model: Model, start: list[int], budget_s: float, coverage_share: float, workers: int, seed: int) -> Solved:
+    """Phase 1 within `coverage_share` of the budget (skipped when 0: `start` already has the
+    coverage to keep), then phase 2 at that coverage with whatever time is left."""
+    began = time.monotonic()
+    coverage_s = coverage_share * budget_s
     p = model.p
     complete = model.cols.size == p.n
     chosen, covered, bound, optimal = start, p.covered(start), -1, False
@@ -158,6 +161,7 @@ def run(model: Model, start: list[int], coverage_s: float, secondary_s: float, w
         covered = p.covered(chosen)
         bound = int(s1.best_objective_bound + 1e-6) + p.pinned_weight
         optimal = st1 == cp_model.OPTIMAL
+    secondary_s = budget_s - (time.monotonic() - began)
     if secondary_s > 0.1:
         model.hint(chosen)
         model.m.add(model.coverage() >= covered - p.pinned_weight)

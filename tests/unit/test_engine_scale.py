@@ -118,3 +118,32 @@ def test_travel_times_given_twice_must_agree() -> None:
     d["travel_minutes"] = [{"from": a, "to": a, "minutes": 5}]
     with pytest.raises(ValueError, match=r"travel_minutes\[0\].minutes: a unit is 0 minutes from itself"):
         Scenario.model_validate(d)
+
+
+def test_a_request_blocked_by_a_limit_says_which() -> None:
+    sc = Scenario.model_validate(json.loads((DATA / "example-small.json").read_text()))
+    plan = engine.solve(sc, time_limit_s=2)
+    e = next(a.expert for a in plan.assignments)
+    # Every other expert gone and this one's capacity down to what it already does: whoever is
+    # left over was stopped by that capacity (or by the contract, checked after it).
+    used = sum(a.minutes for a in plan.assignments if a.expert == e) / 60
+    experts = [x.model_copy(update={"capacity_hours": used}) for x in sc.experts if x.id == e]
+    only = Scenario.model_validate({**sc.model_dump(mode="json", by_alias=True),
+                                    "experts": [x.model_dump(mode="json") for x in experts],
+                                    "contracts": [c.model_dump(mode="json") for c in sc.contracts if c.expert == e],
+                                    "pinned": [], "excluded": []})
+    again = engine.solve(only, time_limit_s=2)
+    assert validate(only, again) == []
+    eligible = {o.request for o in all_options(only)}
+    blocked = [u for u in again.unassigned if u.request in eligible]
+    assert blocked and all(u.code in ("expert_capacity", "contract_hours", "contract_budget", "contract_concurrency",
+                                      "outcompeted") for u in blocked)
+    assert any(u.code == "expert_capacity" for u in blocked)
+    assert all(u.code not in ("expert_capacity", "outcompeted") for u in again.unassigned if u.request not in eligible)
+
+
+def test_a_short_time_limit_still_gives_a_verified_plan() -> None:
+    sc = generate(400, 80, seed=2)
+    plan = engine.solve(sc, time_limit_s=0.01)
+    assert validate(sc, plan) == []
+    assert plan.objective.covered_weight > 0 and plan.objective.upper_bound >= plan.objective.covered_weight

@@ -37,6 +37,8 @@ __all__ = ["DEFAULT_WEIGHTS", "Assignment", "Objective", "Plan", "Unassigned", "
 FULL_MODEL_OPTIONS = 15_000
 #: Share of the time limit the LP relaxation may use on a large problem.
 LP_SHARE = 0.5
+#: Below this many seconds left, no search starts: the plan so far is returned.
+MIN_SEARCH_S = 0.2
 #: Seconds kept at the end to explain the plan: a base and a share per option (measured).
 REPORT_RESERVE_S = 0.3
 REPORT_S_PER_OPTION = 2e-6
@@ -74,7 +76,9 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     best, proven, columns = _relaxation(p, best, began + LP_SHARE * time_limit_s, info)
     left = time_limit_s - (time.monotonic() - began) - reserve
-    if p.n <= FULL_MODEL_OPTIONS:
+    if left < MIN_SEARCH_S:
+        solved = cpsat.Solved(best, p.covered(best), -1, False)
+    elif p.n <= FULL_MODEL_OPTIONS:
         solved = cpsat.run(cpsat.Model(p, np.arange(p.n)), best, left, 0.85, workers, seed)
     else:
         exact = mip.best_coverage(p, columns, best, 0.7 * left)
@@ -92,11 +96,16 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
 
 def _relaxation(p: Problem, best: list[int], lp_deadline: float,
                 info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray]:
-    """LP relaxation, the bounds, the rounded plan and the restricted set of options."""
+    """LP relaxation, the bounds, the rounded plan and the restricted set of options; each step
+    only while there is time (a short limit still gets the greedy plan at once)."""
+    columns = np.asarray(best, dtype=np.int64)
+    if time.monotonic() >= lp_deadline:
+        return best, None, columns
     rx = relax.relax(p, best, lp_deadline)
     info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3))
-    if not rx.rounds:
-        return best, (math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None), np.asarray(best)
+    proven = math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None
+    if not rx.rounds or time.monotonic() >= lp_deadline:
+        return best, proven, columns
     picked: list[np.ndarray] = []
     proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value, picked)) + 1e-6)
     rounded = greedy.rounded(p, rx.price, rx.columns, rx.x)

@@ -8,14 +8,12 @@ contract hours, budget or concurrent slots; otherwise more urgent requests took 
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
-from services.matcher.solver.limits import Limits
 from services.matcher.solver.options import Option
-from services.matcher.solver.plan import Unassigned
-from shared.scenario import Request
+
+#: The limits an option can hit once others are planned, in the order they are checked.
+BLOCKERS = ("expert_capacity", "contract_hours", "contract_budget", "contract_concurrency")
 
 MESSAGES = {
     "no_skill": "no expert has the required skills at the required level",
@@ -38,13 +36,3 @@ def explanation(o: Option, alternatives: int) -> dict[str, Any]:
     summary = f"{o.mode}, {o.minutes / 60:g} h incl. travel, {cost}; {where}; {alternatives} eligible option(s)"
     return {"summary": summary, "mode": o.mode, "cost_vnd": o.cost, "travel_minutes": o.travel,
             "local_rank": o.local_rank, "alternatives": alternatives}
-
-
-def unassigned(r: Request, options: list[Option], limits_left: Limits,
-               why_none: Callable[[Request], str]) -> Unassigned:
-    if not options:
-        code = why_none(r)
-    else:
-        blockers = Counter(limits_left.blocker(o) for o in options)
-        code = "outcompeted" if blockers.get(None) else blockers.most_common(1)[0][0] or "outcompeted"
-    return Unassigned(request=r.id, code=code, message=MESSAGES[code].format(language=r.language))

@@ -74,7 +74,8 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     best = greedy.baseline(p)
     info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best)}
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
-    best, proven, columns = _relaxation(p, best, began + LP_SHARE * time_limit_s, info)
+    stop = began + time_limit_s - reserve - MIN_SEARCH_S
+    best, proven, columns = _relaxation(p, best, min(stop, began + LP_SHARE * time_limit_s), stop, info)
     left = time_limit_s - (time.monotonic() - began) - reserve
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)
@@ -94,7 +95,7 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     return build_plan(p, chosen, status="optimal" if covered == upper else "feasible", bound=upper, info=info)
 
 
-def _relaxation(p: Problem, best: list[int], lp_deadline: float,
+def _relaxation(p: Problem, best: list[int], lp_deadline: float, stop: float,
                 info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray]:
     """LP relaxation, the bounds, the rounded plan and the restricted set of options; each step
     only while there is time (a short limit still gets the greedy plan at once)."""
@@ -104,7 +105,7 @@ def _relaxation(p: Problem, best: list[int], lp_deadline: float,
     rx = relax.relax(p, best, lp_deadline)
     info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3))
     proven = math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None
-    if not rx.rounds or time.monotonic() >= lp_deadline:
+    if not rx.rounds or time.monotonic() >= stop:
         return best, proven, columns
     picked: list[np.ndarray] = []
     proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value, picked)) + 1e-6)

@@ -14,7 +14,7 @@ benchmark's provinces, where that is the difference between 99.5% and 99%).
 
 Each expert's knapsack is itself relaxed a little so that it is fast and still valid: money
 turned into minutes through the hourly rate (cost is never below minutes x rate), an expert with
-several contracts pooling their room, and minutes counted in grains of `GRAIN`, rounded down (a
+several contracts pooling their room, and minutes counted in grains, rounded down (a
 feasible set stays feasible).
 """
 
@@ -27,9 +27,11 @@ import numpy as np
 
 from services.matcher.solver.problem import Problem
 
-#: Minutes per knapsack cell. 1 is exact; a coarser grain is faster and looser (on the medium
-#: benchmark: 1 -> 7192.7, 5 -> 7195.3, 15 -> 7197.9, 30 -> 7210.1, in 0.44 s to 0.22 s).
-GRAIN = 1
+#: Minutes per knapsack cell: 1 (exact) up to this many options, `COARSE_GRAIN` beyond. A coarser
+#: grain is faster and looser: on the medium benchmark 1 -> 7192.7, 5 -> 7195.3, 15 -> 7197.9,
+#: 30 -> 7210.1, in 0.44 s to 0.22 s; on the large one, 1 takes about 15 s.
+EXACT_UP_TO = 200_000
+COARSE_GRAIN = 15
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Knapsacks:
 
 
 def knapsacks(p: Problem) -> Knapsacks:
+    grain = 1 if p.n <= EXACT_UP_TO else COARSE_GRAIN
     e_room, c_min, c_vnd, c_n = (a.astype(np.int64) for a in np.split(p.room, p.limit_splits))
     rates = np.array([c.hourly_rate_vnd for c in p.sc.contracts], dtype=np.int64)
     by_money = np.where(p.has_budget & (rates > 0), (60 * c_vnd) // np.maximum(rates, 1), np.iinfo(np.int64).max)
@@ -61,11 +64,11 @@ def knapsacks(p: Problem) -> Knapsacks:
     for e in range(n_e):
         cs = contracts_of.get(e, [])
         pooled = int(sum(min(int(c_cap[c]), 10**9) for c in cs))
-        cap[e] = min(int(e_room[e]), pooled) // GRAIN
+        cap[e] = min(int(e_room[e]), pooled) // grain
         count[e] = sum(int(c_n[c]) for c in cs)
         os = np.array(per_expert.get(e, []), dtype=np.int64)
         options.append(os)
-        grains.append(p.minutes[os] // GRAIN if os.size else os)
+        grains.append(p.minutes[os] // grain if os.size else os)
     return Knapsacks(options, grains, cap, count)
 
 

@@ -216,11 +216,15 @@ class OutboxRelay:
         self.interval_s = interval_s
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
+        self._stopping = True
+        self.wake.set()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -231,7 +235,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 sent = await self.flush()
                 failures = 0
@@ -243,8 +247,11 @@ class OutboxRelay:
                 continue
             self.wake.clear()
             delay = self.interval_s if not failures else min(10.0, self.interval_s * 2**failures)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation that
+            # stop() sends when the event is set at the same moment, and the relay never ends.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self.wake.wait()
 
     async def flush(self) -> int:
         rows = await in_thread(self._pending)

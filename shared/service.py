@@ -124,9 +124,13 @@ class Service:
         async def lifespan() -> AsyncIterator[None]:
             await self.prepare()
             yield
-            await self.relay.stop()
 
         app = FastStream(self.broker, lifespan=lifespan, logger=library_logger())
+
+        @app.on_shutdown
+        async def _stopping() -> None:
+            # Before the broker drains: a publish into a draining connection only fails.
+            await self.relay.stop()
 
         @app.after_startup
         async def _started() -> None:

@@ -3,8 +3,9 @@ its own, its console read line by line, Ctrl-C sent to it alone, as a terminal w
 
 It starts NATS and every service, says in one line that the usual port is taken and which it
 took instead, loads the demo and shows proposals, keeps the console to the story and warnings,
-stops everything on Ctrl-C, keeps the data for the next start (no second demo), and uses the
-server named by NATS_URL instead of starting one.
+starts a service that dies again, stops everything on Ctrl-C, keeps the data for the next start
+(no second demo), and uses the server named by NATS_URL and a database named by its URL instead
+of its own.
 """
 
 from __future__ import annotations
@@ -74,11 +75,15 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
 
 
-def status(var: Path, **env: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "cli.main", "status", "--json"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, env={**os.environ, "EXPERTSHARE_VAR": str(var), **env})
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+def status(var: Path, attempts: int = 1) -> dict:
+    """`expertshare status --json`, asked again (every 0.5 s) while a service is still starting."""
+    for _ in range(attempts):
+        out = subprocess.run([sys.executable, "-m", "cli.main", "status", "--json"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60, env={**os.environ, "EXPERTSHARE_VAR": str(var)})
+        if out.returncode == 0:
+            return json.loads(out.stdout)
+        time.sleep(0.5)
+    raise AssertionError(out.stderr)
 
 
 @pytest.fixture
@@ -99,6 +104,12 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, tak
     assert len(moved) == 1 and re.search(rf"port {taken_port} is taken.*on port (\d+) instead", moved[0]), moved
     first = status(var)
     assert first["counts"]["requests"] == 60 and first["proposals"], first["counts"]
+    # a service that dies is started again
+    matcher = int(re.search(r"started matcher \(pid (\d+)", up.wait_for(r"started matcher")).group(1))
+    os.kill(matcher, signal.SIGKILL)
+    up.wait_for(r"matcher exited with status -9; starting it again")
+    up.wait_for(rf"started matcher \(pid (?!{matcher}\b)\d+")
+    assert status(var, attempts=60)["counts"] == first["counts"]
     pids = up.child_pids()
 
     assert up.ctrl_c() == 0
@@ -123,17 +134,21 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, tak
     assert again.ctrl_c() == 0
 
 
-def test_up_uses_the_server_named_by_nats_url(tmp_path: Path) -> None:
+def test_up_uses_the_server_and_database_named_by_their_urls(tmp_path: Path) -> None:
     theirs = start_nats(tmp_path / "their-nats", free_port())
     try:
         var = tmp_path / "var"
-        up = Up(var, "--no-demo", NATS_URL=theirs.url)
+        elsewhere = tmp_path / "elsewhere" / "contracts.db"
+        elsewhere.parent.mkdir()
+        up = Up(var, "--no-demo", NATS_URL=theirs.url, CONTRACTS_DATABASE_URL=f"sqlite:///{elsewhere}")
         up.wait_for(r"running; Ctrl-C stops everything", timeout=90)
         assert any(f"using NATS at {theirs.url}" in x for x in up.lines)
         assert not any("NATS with JetStream on" in x for x in up.lines), "it started a server of its own"
         assert not (var / "nats").exists()
         assert (var / "nats.url").read_text() == theirs.url  # the CLI in another terminal finds it
         assert status(var)["counts"]["units"] == 0
+        assert elsewhere.exists() and not (var / "contracts.db").exists(), "CONTRACTS_DATABASE_URL not used"
+        assert (var / "matcher.db").exists()
         assert up.ctrl_c() == 0
         assert theirs.process.poll() is None, "a server it did not start is left running"
     finally:

@@ -150,9 +150,14 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
             await asyncio.sleep(1.5)
             server = start_nats(tmp_path / "nats", port)  # same store: the streams are still there
             await eventually(lambda: "written-while-down" in probe.handled, timeout=30)
+
+            def settled() -> bool:  # the handler ran; its transaction commits right after
+                with Session(probe.svc.engine) as session:
+                    return len(session.exec(select(ProcessedMessage)).all()) == 3
+
+            await eventually(settled)
             with Session(probe.svc.engine) as session:
                 assert all(r.published_at for r in session.exec(select(OutboxRow)))
-                assert len(session.exec(select(ProcessedMessage)).all()) == 3
             nc = await nats.connect(server.url)  # and commands are answered again
             answer = await nc.request("probe.thing.do", GetStatus().model_dump_json().encode(), timeout=5)
             reply = Reply.model_validate_json(answer.data)

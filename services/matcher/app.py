@@ -110,8 +110,10 @@ def build(settings: MatcherSettings | None = None) -> Service:
         (s.BALANCE_CHANGED, m.BalanceChanged, h.copy_balance, "balances", "A contract's new balance."),
         (s.ASSIGNMENT_APPROVED, m.AssignmentApproved, h.on_approved, "approvals", "Approved: pinned."),
         (s.ASSIGNMENT_ACCEPTED, m.AssignmentAccepted, h.on_accepted, "acceptances", "Accepted by the expert."),
-        (s.ASSIGNMENT_REJECTED, m.AssignmentRejected, h.on_rejected, "rejections", "Rejected: re-match without that expert."),
-        (s.ASSIGNMENT_DECLINED, m.AssignmentDeclined, h.on_declined, "declines", "Declined: re-match without that expert."),
+        (s.ASSIGNMENT_REJECTED, m.AssignmentRejected, h.on_rejected, "rejections",
+         "Rejected: re-match without that expert."),
+        (s.ASSIGNMENT_DECLINED, m.AssignmentDeclined, h.on_declined, "declines",
+         "Declined: re-match without that expert."),
         (s.ASSIGNMENT_CANCELLED, m.AssignmentCancelled, h.on_cancelled, "cancellations", "Cancelled assignment."),
         (s.REQUEST_COMPLETED, m.RequestCompleted, h.on_completed, "completions", "The commune confirmed completion."),
     ):

@@ -88,7 +88,9 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
             best = exact
         info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
-        solved = cpsat.run(cpsat.Model(p, columns), best, left, 0.0, workers, seed)
+        # Phase 2 keeps the coverage, so only the covered requests' options matter to it.
+        columns = columns[np.isin(p.r[columns], p.r[np.asarray(best, dtype=np.int64)])]
+        solved = cpsat.run(cpsat.Model(p, np.union1d(columns, best)), best, left, 0.0, workers, seed)
     chosen = solved.chosen if solved.covered >= p.covered(best) else best
     covered = p.covered(chosen)
     upper = _upper_bound(p, solved, proven, covered)

@@ -179,13 +179,15 @@ def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply:
 
 
 async def _expiry_sweeps(svc: Service, st: ContractsSettings) -> None:
-    """Contracts pass their last day while the service runs: expire them, once a day is enough
-    but a restart or a late clock must not wait a day, so check every `expiry_check_s`."""
+    """Contracts pass their last day while the service runs: expire them once per local day (the
+    sweep is keyed by the date, so instances and restarts do it once), checking every
+    `expiry_check_s` for the day to turn. A contract registered already past its end is expired
+    at registration."""
     while True:
         cmd = m.ExpireContracts(today=local_today(st.timezone_offset_hours))
         try:
             reply = await in_thread(
-                run_once, svc.engine, f"expire:{cmd.event_id}", s.CONTRACTS_EXPIRE, partial(_expire, cmd)
+                run_once, svc.engine, f"expire:{cmd.today}", s.CONTRACTS_EXPIRE, partial(_expire, cmd)
             )
             svc.relay.notify()
             if reply and reply.data and reply.data["expired"]:

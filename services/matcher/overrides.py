@@ -7,7 +7,8 @@ the expert's capacity refuse it outright: the ledger would refuse them too. Othe
 (skills, language, mode, travel, a pair declined or rejected before) refuse it unless staff
 force it, and a forced override needs a reason. The assignment then goes to the contracts
 service as a proposal marked manual, which approves it at once if the ledger has room; the
-audit trail there records who, why and which rules were overridden.
+audit trail there records who, why and which rules were overridden. From then on the re-planning
+leaves that request to staff (`planner.manual_requests`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def assign_manually(session: Session, cmd: m.AssignManually, *, today: dt.date) 
     replaced = _live_for_slot(session, req.id, cmd.slot)
     if replaced is not None and replaced.status in HELD:
         raise Rejected(f"slot {cmd.slot} of {req.id} already has {replaced.expert_id} ({replaced.status})", "slot")
-    snap = planner.snapshot(session, today)
+    snap = planner.snapshot(session, today, keep=req.id)
     held = [p for key, p in snap.pins.items() if p.status in HELD and key != (req.id, cmd.slot)]
     assignment, violations = check(snap.scenario, req, cmd, held)
     hard = [v for v in violations if v.startswith(HARD)]
@@ -132,8 +133,11 @@ def _propose(
     session: Session, sc: Scenario, req: Request, a: Assignment, cmd: m.AssignManually, violations: list[str]
 ) -> m.Reply:
     text, sha = planner.digest(sc)
-    session.add(PlanRun(input_sha256=sha, scenario=text, status="manual", proposed=1))
+    run = PlanRun(input_sha256=sha, scenario=text, status="manual", proposed=1)
+    session.add(run)
+    session.flush()  # its id marks the proposal as staff's (see `planner.manual_requests`)
     p = Proposal(
+        plan_id=run.id,
         id=f"a-{uuid.uuid4().hex[:10]}",
         request_id=req.id,
         slot=a.slot,

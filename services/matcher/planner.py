@@ -113,8 +113,22 @@ def _whole(
     return travel, experts, contracts
 
 
-def snapshot(session: Session, today: dt.date) -> Snapshot:
-    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.status.in_(OPEN)))}  # type: ignore[attr-defined]
+def manual_requests(session: Session) -> set[str]:
+    """Requests staff assigned by hand: left to staff, since a forced assignment may break a rule
+    the engine would then refuse to keep (its usage is in the ledger's balances already)."""
+    runs = select(PlanRun.id).where(PlanRun.status == "manual")
+    stmt = select(Proposal.request_id).where(Proposal.status.in_(LIVE), Proposal.plan_id.in_(runs))  # type: ignore[attr-defined, union-attr]
+    return set(session.exec(stmt))
+
+
+def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snapshot:
+    """What the engine plans from; `keep` keeps one request even if staff assigned it by hand."""
+    manual = manual_requests(session) - {keep}
+    rows = {
+        r.id: r
+        for r in session.exec(select(RequestRow).where(RequestRow.status.in_(OPEN)))  # type: ignore[attr-defined]
+        if r.id not in manual
+    }
     active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
     # A pending proposal under a contract that stopped being active is let go (withdrawn).
     proposals = [

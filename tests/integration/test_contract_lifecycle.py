@@ -100,3 +100,33 @@ async def test_contracts_past_their_last_day_expire(stack: Stack) -> None:
     await stack.until(lambda st: request_status(st, "r1") == "unmatched", what="r1 unmatched")
     matcher = (await stack.status())["matcher"]
     assert not [p for p in matcher["proposals"] if p["request_id"] == "r1"]
+
+
+async def test_the_service_expires_contracts_by_itself(tmp_path, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    # registered yesterday, when its last day had not passed: the running service's sweep expires it
+    from services.contracts import reference
+    from services.contracts.db import create_schema
+    from shared.db import make_engine, transaction
+    from shared.nats import free_port, start_nats
+    from tests.integration.services_harness import UNITS
+
+    engine = make_engine(db_url)
+    create_schema(engine)
+    yesterday = TODAY - dt.timedelta(days=1)
+    with transaction(engine) as s_:
+        reference.register_reference(
+            s_,
+            m.RegisterReference(units=UNITS, experts=[expert(0)], contracts=[contract(0, end=str(yesterday))]),
+            today=yesterday,
+        )
+    engine.dispose()
+    server = start_nats(tmp_path / "nats", free_port())
+    try:
+        async with Stack(server.url, db_url, tmp_path) as stack:
+            await stack.until(
+                lambda st: st["contracts"]["contracts"][0]["status"] == "expired", what="c0 expired by the sweep"
+            )
+            trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject="contract:c0")))["entries"]
+            assert [(e["actor"], e["after"]["status"]) for e in trail] == [("system", "expired")]
+    finally:
+        server.stop()

@@ -184,17 +184,7 @@ class Stack:
 
 async def _start(svc: Service) -> None:
     await svc.prepare()
-    for attempt in range(5):
-        try:
-            await svc.broker.start()
-            break
-        except nats.js.errors.NotFoundError:
-            # A fresh server sometimes answers "stream not found" to a consumer created right
-            # after its stream; `expertshare up` restarts a service that dies of it, we retry.
-            await svc.broker.stop()
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.5)
+    await svc.broker.start()
     svc.relay.start()
     for start in svc._background:
         start()

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.matcher.db import ContractCopy, PlanRun
+from services.matcher.db import ContractCopy, PlanRun, UnitCopy
 from shared import messages as m
 from shared import subjects as s
 from shared.db import OutboxRow
@@ -64,6 +64,8 @@ async def test_reference_events_in_any_order_are_all_kept_and_planning_goes_on(s
         "c9's balance applied once c9 arrived")
     assert (copy.hours_used, copy.budget_used_vnd, copy.active_assignments) == (6.0, 600_000, 1)
 
+    # The request names u9: wait until the matcher has it (its events come on their own consumer).
+    await eventually(lambda: any(u.id == "u9" for u in matcher_rows(stack, UnitCopy)), "u9 known to the matcher")
     await stack.submit("r2", unit="u9", skills={"e_records": 2})  # only e9, under c9, can
     # (the contracts service never heard of c9: these events were the test's, so read the matcher)
     proposal = await stack.until(lambda st: next(

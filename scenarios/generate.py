@@ -56,8 +56,8 @@ def _contract(rng: random.Random, e: dict[str, Any], start: dt.date, unit_ids: l
             "hours_cap": rng.choice([20, 30, 40, 60]), "hours_used": rng.choice([0, 0, 4, 10]),
             "budget_cap_vnd": rng.choice([3_000_000, 5_000_000, 8_000_000]) if project else None,
             "budget_used_vnd": 0, "max_concurrent": rng.choice([2, 3, 5, 8]),
-            "start": str(start - dt.timedelta(days=30)), "end": str(start + dt.timedelta(days=rng.choice([20, 90, 180]))),
-            "scope_units": scope}
+            "start": str(start - dt.timedelta(days=30)),
+            "end": str(start + dt.timedelta(days=rng.choice([20, 90, 180]))), "scope_units": scope}
 
 
 def _request(rng: random.Random, i: int, unit: str, start: dt.date, days: int) -> dict[str, Any]:

@@ -75,8 +75,11 @@ class DeliveryWorker:
             if claimed and len(claimed) == free:
                 continue  # more may be due: take them as soon as a slot frees
             self.wake.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation that
+            # stopping the worker sends, and the worker never ends (as the outbox relay once did).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self.wake.wait()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)

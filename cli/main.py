@@ -182,7 +182,7 @@ def log_hours(
 ) -> None:
     """Expert: log hours worked on a task."""
     cmd = build(m.LogHours, assignment_id=assignment, expert_id=expert, hours=hours, note=note)
-    command(s.HOURS_LOG, cmd, lambda d: f"{d['assignment_id']}: {d['logged_minutes'] / 60:g} h logged in all")
+    command(s.HOURS_LOG, cmd, lambda d: f"{d['assignment_id']}: {views.hours(d['logged_minutes'])} logged in all")
 
 
 @app.command()

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import Client, dumps
+from cli.views import dong, hours
 from shared import messages as m
 from shared import subjects as s
 
@@ -35,7 +36,7 @@ def print_decisions(data: dict[str, Any]) -> None:
             typer.echo(f"{r['assignment_id']} refused: {r['error']}", err=True)
         elif data["decision"] == "approve":
             typer.echo(
-                f"{r['assignment_id']} approved: {r['reserved_minutes'] / 60:g} h and "
+                f"{r['assignment_id']} approved: {hours(r['reserved_minutes'])} and "
                 f"{r['reserved_vnd']:,} ₫ reserved".replace(",", ".")
             )
         else:
@@ -112,7 +113,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             typer.echo(f"forced past: {'; '.join(done['violations'])}")
         typer.echo(
             f"{done['assignment_id']}: {expert} for {request}/{slot} under {contract}, "
-            f"{done['mode']}, {done['minutes'] / 60:g} h: {outcome['status']}"
+            f"{done['mode']}, {hours(done['minutes'])}: {outcome['status']}"
             + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else "")
         )
         if outcome["status"] != "approved":
@@ -159,14 +160,14 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         """Charge the extra hours to the contract (its caps must still hold)."""
         d = extra(assignment, True, by, comment)
         typer.echo(
-            f"{assignment}: {d['approved_minutes'] / 60:g} extra h approved, {d['cost_vnd']:,} ₫".replace(",", ".")
+            f"{assignment}: {hours(d['approved_minutes'])} extra approved, {dong(d['cost_vnd'])}"
         )
 
     @hours_app.command("refuse")
     def hours_refuse(assignment: str, by: str = typer.Option(...), comment: str = "") -> None:
         """Refuse the extra hours: they are not charged."""
         d = extra(assignment, False, by, comment)
-        typer.echo(f"{assignment}: {d['refused_minutes'] / 60:g} extra h refused")
+        typer.echo(f"{assignment}: {hours(d['refused_minutes'])} extra refused")
 
     @app.command()
     def report(

@@ -13,6 +13,12 @@ from rich.table import Table
 console = Console()
 
 
+def hours(minutes: int) -> str:
+    """460 -> '7 h 40', 480 -> '8 h': whole minutes, never '7.66667 h'."""
+    h, m = divmod(int(minutes), 60)
+    return f"{h} h {m:02d}" if m else f"{h} h"
+
+
 def dong(vnd: int | None) -> str:
     """1500000 -> '1.500.000 ₫' (Vietnamese grouping)."""
     if vnd is None:
@@ -47,7 +53,7 @@ def print_status(data: dict[str, Any]) -> None:
         if a["status"] in ("withdrawn",):
             continue
         t.add_row(a["id"], a["request_id"], a["expert_id"], a["contract_id"], a["mode"],
-                  f"{a['minutes'] / 60:g}", dong(a["cost_vnd"]), a["status"])
+                  hours(a["minutes"]), dong(a["cost_vnd"]), a["status"])
     console.print(t)
     t = Table(title="Contract balances")
     for col in ("contract", "status", "expert", "hours cap", "used", "reserved", "left", "budget left", "active"):
@@ -82,7 +88,7 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
                 "assignment.declined", "assignment.cancelled"):
         return f"{kind.split('.')[1]:9} {e['assignment_id']}: {e['expert_id']} for {e['request_id']}"
     if kind == "hours.logged":
-        return f"logged    {e['assignment_id']}: {e['minutes'] / 60:g} h ({dong(e['cost_vnd'])})"
+        return f"logged    {e['assignment_id']}: {hours(e['minutes'])} ({dong(e['cost_vnd'])})"
     if kind == "request.completed":
         return f"completed {e['request_id']}"
     return None
@@ -109,5 +115,5 @@ def print_audit(entries: list[dict[str, Any]]) -> None:
         line = e["detail"].get("contract_line")
         change = f"{e['before'].get('status', '')} -> {e['after'].get('status', '')}" if e["before"] else ""
         t.add_row(str(e["seq"]), e["at"][:19], e["actor"], e["action"], e["subject"], change,
-                  f"{line['contract']}: {line['minutes'] / 60:g} h, {dong(line['vnd'])}" if line else "")
+                  f"{line['contract']}: {hours(line['minutes'])}, {dong(line['vnd'])}" if line else "")
     console.print(t)

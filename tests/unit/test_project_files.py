@@ -69,3 +69,9 @@ def test_every_subject_is_documented_by_the_service_that_answers_or_publishes_it
         doc = json.loads((DOCS / f"{service}.json").read_text())
         documented |= {c["address"] for c in doc["channels"].values()}
     assert not set(s.all_subjects()) - documented, sorted(set(s.all_subjects()) - documented)
+
+
+def test_hours_are_shown_as_hours_and_minutes() -> None:
+    from cli.views import hours
+
+    assert (hours(460), hours(480), hours(5)) == ("7 h 40", "8 h", "0 h 05")

@@ -314,6 +314,11 @@ class BalanceChanged(Message):
     hours_cap: float | None = None
     budget_cap_vnd: int | None = None
     end: dt.date | None = Field(default=None, description="the contract's last day")
+    revision: int | None = Field(
+        default=None,
+        description="the contract's balance revision, higher for a newer balance; a consumer ignores one "
+        "lower than the last it applied (absent from events of earlier versions: taken as 0)",
+    )
 
 
 class AssignmentDecision(Message):

@@ -54,6 +54,9 @@ class ContractRow(SQLModel, table=True):
     status_reason: str = Field(default="", max_length=2000)
     # Bumped on every change the matcher must know of, so it can ignore a stale event.
     revision: int = 0
+    # Bumped with every published balance (in the ledger change's transaction): balances carry
+    # absolute values, so a consumer keeps the highest revision and drops an older one.
+    balance_revision: int = 0
     starts_on: dt.date
     ends_on: dt.date = Field(index=True)
     hourly_rate_vnd: int = dong()

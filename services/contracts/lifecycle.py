@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from services.contracts import assignments as asg
@@ -81,7 +82,14 @@ def settle(session: Session, c: ContractRow, cause: m.Message) -> None:
 
 
 def publish_balance(session: Session, cause: m.Message, contract: ContractRow | None) -> None:
+    """Publish the contract's balance under a new balance revision. The bump is an UPDATE in the
+    ledger change's transaction: on PostgreSQL it waits for the row lock of any concurrent change,
+    so revisions follow the order the balances were committed in."""
     assert contract is not None
+    row = ContractRow
+    session.execute(
+        update(row).where(row.id == contract.id).values(balance_revision=row.balance_revision + 1)  # type: ignore[arg-type]
+    )
     session.refresh(contract)
     settle(session, contract, cause)
     expert = session.get(ExpertRow, contract.expert_id)
@@ -100,6 +108,7 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
             hours_cap=contract.cap_minutes / 60,
             budget_cap_vnd=contract.budget_cap_vnd,
             end=contract.ends_on,
+            revision=contract.balance_revision,
         ),
     )
 

@@ -44,6 +44,8 @@ class ContractCopy(SQLModel, table=True):
     hours_used: float | None = None
     budget_used_vnd: int | None = None
     active_assignments: int | None = None
+    # The revision of the balance applied last: an older one arriving late is ignored.
+    balance_revision: int | None = None
 
 
 class RequestRow(SQLModel, table=True):

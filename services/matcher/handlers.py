@@ -106,9 +106,16 @@ def copy_contract_status(session: Session, evt: m.ContractStatusChanged) -> None
 
 
 def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
-    contract = session.get(ContractCopy, evt.contract_id)
+    """Balances are absolute and consumed in concurrent batches: one older than the balance last
+    applied would plan with hours and money already given away, so it is dropped. An event of an
+    earlier version has no revision and counts as 0 (older than any that has one)."""
+    contract = session.get(ContractCopy, evt.contract_id, with_for_update=True)
     if contract is None:
         raise NotYet(f"balance for contract {evt.contract_id!r}, not registered here yet")
+    revision = evt.revision or 0
+    if revision < (contract.balance_revision or 0):
+        return
+    contract.balance_revision = revision
     contract.hours_used = evt.hours_used
     contract.budget_used_vnd = evt.budget_used_vnd
     contract.active_assignments = evt.active_assignments

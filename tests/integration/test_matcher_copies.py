@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from services.matcher.db import ContractCopy, PlanRun, UnitCopy
+from services.matcher.db import ContractCopy, ExpertCopy, PlanRun, UnitCopy
 from shared import messages as m
 from shared import subjects as s
 from shared.db import OutboxRow
@@ -95,3 +95,57 @@ async def dead_letters(stack: Stack) -> list[dict[str, Any]]:
         return []
     finally:
         await sub.unsubscribe()
+
+
+def balance(revision: int | None, hours_used: float) -> m.BalanceChanged:
+    return m.BalanceChanged(contract_id="c0", expert_id="e0", hours_used=hours_used, budget_used_vnd=0,
+                            active_assignments=0, expert_committed_hours=hours_used, revision=revision)
+
+
+async def balances_applied_up_to(stack: Stack, seq: int) -> None:
+    """Wait until the matcher's balance consumer has acknowledged every event up to stream `seq`."""
+    js = stack.nc.jetstream()
+
+    async def done() -> bool:
+        info = await js.consumer_info("CONTRACTS", "matcher-balances")
+        return info.ack_floor.stream_seq >= seq and not info.num_ack_pending
+
+    for _ in range(300):
+        if await done():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the matcher did not acknowledge the balances up to stream sequence {seq}")
+
+
+def c0_copy(stack: Stack) -> ContractCopy:
+    return next(c for c in matcher_rows(stack, ContractCopy) if c.id == "c0")
+
+
+async def test_an_older_balance_arriving_after_a_newer_one_is_ignored(stack: Stack) -> None:
+    await stack.register([expert(0)], [contract(0)])
+    # The contracts service numbers its balances: registration is the first, an approval the next.
+    await eventually(lambda: c0_copy(stack).balance_revision == 1, "c0's first balance, revision 1")
+    await stack.submit("r1")
+    p = await stack.proposal("r1")
+    await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="staff"))
+    copy = await eventually(lambda: (c := c0_copy(stack)).balance_revision == 2 and c, "the approval's balance")
+    assert copy.hours_used == 4.0 and copy.active_assignments == 1
+
+    # A newer balance, then an older one delivered late (as two concurrent batches can): the newer stays.
+    await publish(stack, s.BALANCE_CHANGED, balance(revision=11, hours_used=9.0))
+    await eventually(lambda: c0_copy(stack).balance_revision == 11, "balance revision 11 applied")
+    ack = await stack.nc.jetstream().publish(
+        s.BALANCE_CHANGED, balance(revision=10, hours_used=3.0).model_dump_json().encode(), stream="CONTRACTS")
+    await balances_applied_up_to(stack, ack.seq)
+    copy = c0_copy(stack)
+    assert (copy.balance_revision, copy.hours_used) == (11, 9.0)
+    expert_copy = next(e for e in matcher_rows(stack, ExpertCopy) if e.id == "e0")
+    assert expert_copy.committed_hours == 9.0
+
+    # An event of an earlier version (no revision) is still accepted, and is older than any numbered one.
+    old = balance(revision=None, hours_used=1.0).model_dump(mode="json")
+    del old["revision"]
+    ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, json.dumps(old).encode(), stream="CONTRACTS")
+    await balances_applied_up_to(stack, ack.seq)
+    assert (c0_copy(stack).balance_revision, c0_copy(stack).hours_used) == (11, 9.0)
+    assert [d for d in await dead_letters(stack) if d["service"] == "matcher"] == []

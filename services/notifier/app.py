@@ -147,6 +147,13 @@ def build(
         ),
         (s.HOURS_LOGGED, m.HoursLogged, h.hours_logged, "hours", "Commune: hours worked."),
         (
+            s.HOURS_FLAGGED,
+            m.HoursFlagged,
+            h.hours_flagged,
+            "hours_flagged",
+            "Staff: hours logged beyond the reservation wait for approval or refusal.",
+        ),
+        (
             s.REQUEST_COMPLETED,
             m.RequestCompleted,
             h.completed,

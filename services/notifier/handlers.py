@@ -152,6 +152,21 @@ def hours_logged(session: Session, evt: m.HoursLogged) -> None:
     )
 
 
+def hours_flagged(session: Session, evt: m.HoursFlagged) -> None:
+    """Hours past the reservation are charged only once staff approve them: staff must hear of it."""
+    notify(
+        session,
+        evt,
+        STAFF,
+        "hours_flagged",
+        **_about(session, evt),
+        contract_id=evt.contract_id,
+        logged_hours=(evt.logged_minutes + evt.minutes) / 60,
+        reserved_hours=evt.reserved_minutes / 60,
+        extra_hours=evt.minutes / 60,
+    )
+
+
 def completed(session: Session, evt: m.RequestCompleted) -> None:
     unit_name = _name(session, f"unit:{evt.unit_id}")
     title = evt.assignments[0].title if evt.assignments else evt.request_id

@@ -131,6 +131,24 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "{total_hours} h worked on «{title}» so far.",
         ),
     },
+    "hours_flagged": {
+        "vi": (
+            "{expert_name} ghi giờ vượt mức đặt trước: {assignment_id}",
+            "{expert_name} ({expert_id}) đã ghi {logged_hours} giờ cho yêu cầu {request_id} «{title}» "
+            "tại {unit_name}, trong khi chỉ đặt trước {reserved_hours} giờ: {extra_hours} giờ vượt "
+            "mức chờ quyết định và chưa được tính vào hợp đồng {contract_id}.\n"
+            "Chấp thuận: expertshare hours approve {assignment_id} --by <tên>\n"
+            "Từ chối: expertshare hours refuse {assignment_id} --by <tên> --comment <lý do>",
+        ),
+        "en": (
+            "{expert_name} logged hours beyond the reservation: {assignment_id}",
+            "{expert_name} ({expert_id}) logged {logged_hours} h on request {request_id} «{title}» "
+            "at {unit_name}, against {reserved_hours} h reserved: {extra_hours} h beyond it await "
+            "your decision and are not charged to contract {contract_id} yet.\n"
+            "Approve: expertshare hours approve {assignment_id} --by <name>\n"
+            "Refuse: expertshare hours refuse {assignment_id} --by <name> --comment <why>",
+        ),
+    },
     "request_completed": {
         "vi": (
             "Yêu cầu {request_id} đã hoàn thành",

@@ -20,7 +20,7 @@ from typing import Any
 
 from shared.nats import die_with_parent
 
-SERVICES = ("contracts", "matcher", "notifier")
+SERVICES = ("contracts", "matcher", "notifier", "portal")
 # INFO lines worth a console line; everything at warning and above is shown anyway.
 STORY_EVENTS = frozenset({"service_started"})
 _HIDDEN_KEYS = ("timestamp", "level", "event", "service", "exception")

@@ -2,7 +2,7 @@
 
 NATS: `NATS_URL` if set, else the embedded `nats-server` with JetStream, its store in var/nats
 (on the requested port, else the one it used last time, else a free one: it says which).
-Services: matcher, contracts and notifier (`cli.supervisor`), each with its own SQLite file in
+Services: matcher, contracts, notifier and the portal (`cli.supervisor`; the portal's address is printed), each with its own SQLite file in
 var/ unless its database URL is set. Ctrl-C stops the services, then NATS; the data stays for
 the next start. On an empty system it loads the Tuyen Quang demo. The console tells the story:
 what started, what the system decides as it happens (proposals, approvals, notifications),
@@ -169,6 +169,9 @@ async def _get_ready(url: str, demo: bool) -> bool:
     except ClientError as err:
         say(f"error: the services did not come up: {err} (see {var_dir() / 'log'})")
         return False
+    portal = var_dir() / "portal.url"
+    if portal.exists():  # the portal writes its address once it has chosen a port
+        say(f"portal on {portal.read_text().strip()} (users: expertshare portal user-add)")
     if demo:
         try:
             await load_demo_if_empty(url)

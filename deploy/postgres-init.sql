@@ -2,3 +2,4 @@
 CREATE DATABASE matcher;
 CREATE DATABASE contracts;
 CREATE DATABASE notifier;
+CREATE DATABASE portal;

@@ -22,13 +22,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shared.nats import free_port, start_nats
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-SERVICE_LINE = re.compile(r"^(expertshare|contracts|matcher|notifier) *\| ")
+SERVICE_LINE = re.compile(r"^(expertshare|contracts|matcher|notifier|portal) *\| ")
 
 
 class Up:
@@ -100,6 +101,8 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, tak
     up = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port))
     up.wait_for(r"demo loaded: 60 requests submitted")
     up.wait_for(r"proposed  a-")
+    portal = re.search(r"portal on (http://\S+)", up.wait_for(r"portal on http://")).group(1)
+    assert "Đăng nhập" in httpx.get(portal + "/login", timeout=10).text, "the portal answers, in Vietnamese"
     moved = [x for x in up.lines if str(taken_port) in x]
     assert len(moved) == 1 and re.search(rf"port {taken_port} is taken.*on port (\d+) instead", moved[0]), moved
     first = status(var)

@@ -1,0 +1,99 @@
+"""What users do, sent as commands to the owning service; a refusal comes back per field.
+
+Each function returns {field: message} ({} when it was done). The form's own checks use the
+same models the services use, so the message beside a field is the one the service would give.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.portal.bus import Bus, errors_by_field
+from services.portal.users import User
+from shared import messages as m
+from shared import subjects as s
+from shared.scenario import Request
+
+Errors = dict[str, str]
+
+
+def _validation_errors(err: ValidationError) -> Errors:
+    out: Errors = {}
+    for e in err.errors():
+        loc = [str(p) for p in e["loc"] if not isinstance(p, int)]
+        field = "skill" if "skills" in loc else (loc[-1] if loc else "_")
+        out.setdefault(field, e["msg"])
+    return out
+
+
+def request_from_form(unit_id: str, form: dict[str, Any]) -> tuple[Request | None, Errors]:
+    skill, level = str(form.get("skill", "")), str(form.get("level", "") or "1")
+    raw = {"id": f"r-{secrets.token_hex(4)}", "unit": unit_id, "title": str(form.get("title", "")).strip(),
+           "skills": {skill: level} if skill else {}, "mode": form.get("mode", ""),
+           "hours": form.get("hours", ""), "priority": form.get("priority", ""),
+           "deadline": form.get("deadline", "")}
+    errors: Errors = {} if skill else {"skill": "choose what is needed"}
+    try:
+        req = Request.model_validate(raw)
+    except ValidationError as err:
+        return None, {**_validation_errors(err), **errors}
+    return (None, errors) if errors else (req, {})
+
+
+async def submit_request(bus: Bus, user: User, form: dict[str, Any]) -> tuple[str | None, Errors]:
+    req, errors = request_from_form(user.unit_id or "", form)
+    if req is None:
+        return None, errors
+    reply = await bus.call(s.REQUEST_SUBMIT, m.SubmitRequest(request=req, by=user.display_name))
+    return (req.id, {}) if reply.ok else (None, errors_by_field(reply))
+
+
+async def _command(bus: Bus, subject: str, message: m.Message) -> Errors:
+    reply = await bus.call(subject, message)
+    return {} if reply.ok else errors_by_field(reply)
+
+
+async def decide(bus: Bus, user: User, ids: list[str], decision: str, comment: str) -> dict[str, Any]:
+    if not ids:
+        return {"decided": 0, "refused": 0, "results": [], "errors": {"ids": "choose at least one proposal"}}
+    try:
+        cmd = m.DecideAssignments(assignment_ids=ids, decision=decision, by=user.display_name, comment=comment)
+    except ValidationError as err:
+        return {"decided": 0, "refused": len(ids), "results": [], "errors": _validation_errors(err)}
+    reply = await bus.call(s.ASSIGNMENTS_DECIDE, cmd)
+    if not reply.ok:
+        return {"decided": 0, "refused": len(ids), "results": [], "errors": errors_by_field(reply)}
+    return {**(reply.data or {}), "errors": {}}
+
+
+async def accept(bus: Bus, user: User, assignment_id: str) -> Errors:
+    return await _command(bus, s.ASSIGNMENT_ACCEPT,
+                          m.AcceptAssignment(assignment_id=assignment_id, expert_id=user.expert_id or ""))
+
+
+async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Errors:
+    if not reason.strip():
+        return {"reason": "say why you decline"}
+    return await _command(bus, s.ASSIGNMENT_DECLINE, m.DeclineAssignment(
+        assignment_id=assignment_id, expert_id=user.expert_id or "", reason=reason.strip()[:2000]))
+
+
+async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: str = "") -> Errors:
+    try:
+        cmd = m.LogHours(assignment_id=assignment_id, expert_id=user.expert_id or "",
+                         hours=hours.replace(",", "."), note=note[:2000])
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.HOURS_LOG, cmd)
+
+
+async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: str) -> Errors:
+    try:
+        cmd = m.CompleteRequest(request_id=request_id, by=user.display_name, rating=rating or None,
+                                comment=comment[:2000])
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.REQUEST_COMPLETE, cmd)

@@ -1,0 +1,102 @@
+"""Composition root of the portal: FastAPI pages and the /api/v1 JSON API over NATS.
+
+The portal owns only its users and API tokens (its own tables); everything else it asks the
+owning service for over NATS request-reply, and every action is a command to the owner. It
+answers `portal.health.get` like the other services, so `expertshare up` knows it is up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from services.portal.auth import Forbidden, LoginRequired
+from services.portal.bus import Bus, Unavailable
+from services.portal.routes import admin, api, commune, expert, session, staff
+from services.portal.settings import PortalSettings
+from services.portal.users import create_schema
+from services.portal.web import render, see_other
+from shared import subjects
+from shared.db import make_engine
+from shared.messages import Reply
+
+log = structlog.get_logger("portal")
+
+
+def create_app(settings: PortalSettings | None = None) -> FastAPI:
+    st = settings or PortalSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        create_schema(app.state.engine)
+        await app.state.bus.connect()
+        health = Reply.success(service=st.service).model_dump_json().encode()
+
+        async def answer(msg: object) -> None:
+            await msg.respond(health)  # type: ignore[attr-defined]
+
+        await app.state.bus.nc.subscribe(subjects.health(st.service), queue=st.service, cb=answer)
+        log.info("service_started", nats=st.nats_url)
+        yield
+        await app.state.bus.close()
+
+    app = FastAPI(title="expertshare portal", version="1", lifespan=lifespan,
+                  description="Requests, proposals, contracts and tasks; authenticate with `Bearer <API token>`.")
+    app.state.engine = make_engine(st.db_url())
+    app.state.bus = Bus(st.nats_url, st.request_timeout_s)
+    app.add_middleware(SessionMiddleware, secret_key=st.secret(), session_cookie="expertshare_session",
+                       same_site="lax", https_only=st.secure_cookies, max_age=12 * 3600)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    for module in (session, commune, staff, expert, admin, api):
+        app.include_router(module.router)
+    _errors(app)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> Response:
+        return see_other("/login")
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, _exc: Forbidden) -> Response:
+        return render(request, "error.html", None, status_code=403, message_key="no_access")
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        return render(request, "error.html", None, status_code=503, message_key="unavailable", detail=str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        key = exc.detail if exc.detail in ("expired_form",) else None
+        return render(request, "error.html", None, status_code=exc.status_code, message_key=key,
+                      detail=None if key else str(exc.detail))
+
+
+def main() -> None:
+    import uvicorn
+
+    from shared.logging import configure
+    from shared.nats import free_port, port_is_free
+    from shared.settings import var_dir
+
+    configure("portal")
+    st = PortalSettings()
+    port = st.port if st.port and port_is_free(st.port) else free_port()
+    address = f"http://{st.host}:{port}"
+    var_dir().mkdir(parents=True, exist_ok=True)
+    (var_dir() / "portal.url").write_text(address)  # where `expertshare up` and people find it
+    log.info("portal_listening", address=address, requested_port=st.port)
+    uvicorn.run(create_app(st), host=st.host, port=port, log_config=None, access_log=False)
+

@@ -1,0 +1,114 @@
+"""Words of the pages in Vietnamese (the default) and English, and Vietnamese number formats.
+
+Money is whole dong grouped by dots (1.500.000 ₫), dates are day/month/year (24/11/2026).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from shared.scenario import SKILLS
+
+LANGUAGES = ("vi", "en")
+
+WORDS: dict[str, tuple[str, str]] = {
+    "app": ("Chia sẻ chuyên gia CNTT", "IT expert sharing"),
+    "sign_in": ("Đăng nhập", "Sign in"), "sign_out": ("Đăng xuất", "Sign out"),
+    "username": ("Tên đăng nhập", "Username"), "password": ("Mật khẩu", "Password"),
+    "bad_login": ("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password"),
+    "language": ("English", "Tiếng Việt"),
+    "my_requests": ("Yêu cầu của xã", "Our requests"), "new_request": ("Gửi yêu cầu mới", "New request"),
+    "title": ("Nội dung cần hỗ trợ", "What is needed"), "skill": ("Lĩnh vực", "Skill"),
+    "level": ("Mức độ (1-5)", "Level (1-5)"), "mode": ("Hình thức", "Mode"),
+    "onsite": ("Tại chỗ", "On site"), "remote": ("Từ xa", "Remote"), "either": ("Từ xa hoặc tại chỗ", "Either"),
+    "hours": ("Số giờ", "Hours"), "deadline": ("Hạn chót", "Deadline"), "priority": ("Mức khẩn", "Urgency"),
+    "send": ("Gửi", "Send"), "status": ("Trạng thái", "Status"), "request": ("Yêu cầu", "Request"),
+    "timeline": ("Tiến trình", "Timeline"), "expert": ("Chuyên gia", "Expert"),
+    "contract": ("Hợp đồng", "Contract"), "cost": ("Chi phí", "Cost"),
+    "confirm_done": ("Xác nhận hoàn thành", "Confirm completion"), "rating": ("Đánh giá (1-5)", "Rating (1-5)"),
+    "comment": ("Ghi chú", "Comment"), "reason": ("Lý do", "Reason"),
+    "proposals": ("Đề xuất chờ duyệt", "Proposals waiting"), "approve": ("Duyệt", "Approve"),
+    "reject": ("Từ chối", "Reject"), "approve_selected": ("Duyệt các mục đã chọn", "Approve selected"),
+    "reject_selected": ("Từ chối các mục đã chọn", "Reject selected"),
+    "why": ("Lý do đề xuất", "Why this expert"), "contracts": ("Hợp đồng", "Contracts"),
+    "hours_left": ("Giờ còn lại", "Hours left"), "budget_left": ("Kinh phí còn lại", "Budget left"),
+    "hours_used": ("Giờ đã dùng/giữ", "Hours used/reserved"), "cap": ("Hạn mức", "Cap"),
+    "my_tasks": ("Nhiệm vụ của tôi", "My tasks"), "accept": ("Nhận việc", "Accept"),
+    "decline": ("Từ chối việc", "Decline"), "log_hours": ("Ghi giờ làm", "Log hours"),
+    "logged": ("Đã ghi", "Logged"), "none": ("Chưa có gì.", "Nothing yet."),
+    "done": ("Đã xong", "Done"), "unit": ("Đơn vị", "Unit"), "users": ("Người dùng", "Users"),
+    "role": ("Vai trò", "Role"), "saved": ("Đã lưu.", "Saved."), "audit": ("Nhật ký", "Audit log"),
+    "unavailable": ("Dịch vụ tạm thời không trả lời", "A service is not answering"),
+    "no_access": ("Bạn không có quyền xem trang này", "You may not open this page"),
+    "expired_form": ("Biểu mẫu đã hết hạn, vui lòng gửi lại", "The form expired, please send it again"),
+    "home": ("Trang chính", "Home"), "when": ("Thời điểm", "When"), "who": ("Người thực hiện", "Who"),
+    "action": ("Hành động", "Action"), "balance": ("Số dư", "Balance"),
+}
+
+STATUS: dict[str, tuple[str, str]] = {
+    "open": ("Đang tìm chuyên gia", "Looking for an expert"), "unmatched": ("Chưa tìm được", "No expert yet"),
+    "proposed": ("Đã đề xuất, chờ duyệt", "Proposed, waiting for approval"),
+    "pending": ("Chờ duyệt", "Waiting for approval"), "approved": ("Đã duyệt", "Approved"),
+    "accepted": ("Chuyên gia đã nhận", "Expert accepted"), "completed": ("Hoàn thành", "Completed"),
+    "rejected": ("Bị từ chối", "Rejected"), "declined": ("Chuyên gia từ chối", "Declined by the expert"),
+    "cancelled": ("Đã hủy", "Cancelled"), "withdrawn": ("Đã rút", "Withdrawn"),
+    "assigned": ("Đã phân công", "Assigned"), "active": ("Hiệu lực", "Active"),
+    "submitted": ("Đã gửi", "Submitted"), "draft": ("Dự thảo", "Draft"), "suspended": ("Tạm dừng", "Suspended"),
+    "exhausted": ("Hết hạn mức", "Exhausted"), "expired": ("Hết hạn", "Expired"),
+    "terminated": ("Chấm dứt", "Terminated"),
+}
+
+PRIORITIES = {1: ("Có thể chờ", "Can wait"), 2: ("Thấp", "Low"), 3: ("Bình thường", "Normal"),
+              4: ("Khẩn", "Urgent"), 5: ("Rất khẩn", "Most urgent")}
+
+
+def _pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[1] if lang == "en" else pair[0]
+
+
+def money(vnd: Any) -> str:
+    if vnd is None:
+        return "—"
+    return f"{int(vnd):,}".replace(",", ".") + " ₫"
+
+
+def number(x: Any) -> str:
+    """Hours and the like: a decimal comma, no trailing zeros (2,5)."""
+    if x is None:
+        return "—"
+    text = f"{float(x):.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+def date(value: Any) -> str:
+    if not value:
+        return "—"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        local = value.astimezone(dt.timezone(dt.timedelta(hours=7)))  # Vietnam time
+        return local.strftime("%H:%M %d/%m/%Y")
+    return value.strftime("%d/%m/%Y")
+
+
+class Words:
+    """What a template calls `t`: t('send'), t.status('open'), t.skill('digital_signature')."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang if lang in LANGUAGES else "vi"
+
+    def __call__(self, key: str) -> str:
+        return _pick(WORDS[key], self.lang)
+
+    def status(self, key: str) -> str:
+        return _pick(STATUS[key], self.lang) if key in STATUS else key
+
+    def skill(self, key: str) -> str:
+        return _pick(SKILLS[key], self.lang) if key in SKILLS else key
+
+    def priority(self, p: Any) -> str:
+        return _pick(PRIORITIES[int(p)], self.lang) if p in PRIORITIES else str(p)
+
+    def mode(self, key: str) -> str:
+        return self(key) if key in ("onsite", "remote", "either") else key

@@ -1,0 +1,135 @@
+"""The JSON API under /api/v1 (API tokens), the same rules as the pages: a commune officer sees
+its unit's requests only, an expert its own tasks only, only staff decide proposals."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from services.portal import actions, views
+from services.portal.auth import api_user
+from services.portal.i18n import SKILLS
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+Text = Annotated[str, Field(max_length=2000)]
+
+
+class NewRequest(BaseModel):
+    title: str = Field(max_length=300)
+    skill: Literal[tuple(SKILLS)]  # type: ignore[valid-type]
+    level: int = Field(default=1, ge=1, le=5)
+    mode: Literal["onsite", "remote", "either"]
+    hours: float = Field(gt=0, le=10_000)
+    priority: int = Field(ge=1, le=5)
+    deadline: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")
+
+
+class Completion(BaseModel):
+    rating: int | None = Field(default=None, ge=1, le=5)
+    comment: Text = ""
+
+
+class Decision(BaseModel):
+    assignment_ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]] = \
+        Field(min_length=1, max_length=500)
+    decision: Literal["approve", "reject"]
+    comment: Text = ""
+
+
+class Decline(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Hours(BaseModel):
+    hours: float = Field(gt=0, le=24 * 31)
+    note: Text = ""
+
+
+def _refused(errors: dict[str, str]) -> JSONResponse:
+    return JSONResponse({"detail": [{"field": k, "message": v} for k, v in errors.items()]}, status_code=422)
+
+
+@router.get("/me")
+async def me(request: Request) -> dict[str, Any]:
+    user = api_user(request)
+    return {"username": user.username, "role": user.role, "unit_id": user.unit_id, "expert_id": user.expert_id}
+
+
+@router.get("/requests")
+async def list_requests(request: Request) -> list[dict[str, Any]]:
+    user = api_user(request, "commune", "staff")
+    return await views.unit_requests(request.app.state.bus, user.unit_id if user.role == "commune" else None)
+
+
+@router.post("/requests", status_code=201, response_model=None)
+async def submit(request: Request, body: NewRequest) -> dict[str, Any] | JSONResponse:
+    user = api_user(request, "commune")
+    rid, errors = await actions.submit_request(request.app.state.bus, user, body.model_dump())
+    return _refused(errors) if errors else {"request_id": rid}
+
+
+@router.get("/requests/{rid}")
+async def get_request(request: Request, rid: str) -> dict[str, Any]:
+    user = api_user(request, "commune", "staff")
+    rows = await views.unit_requests(request.app.state.bus, user.unit_id if user.role == "commune" else None)
+    found = next((r for r in rows if r["id"] == rid), None)
+    if found is None:
+        raise HTTPException(status_code=404, detail="no such request")
+    return found
+
+
+@router.post("/requests/{rid}/complete", response_model=None)
+async def complete(request: Request, rid: str, body: Completion) -> dict[str, Any] | JSONResponse:
+    user = api_user(request, "commune")
+    await get_request(request, rid)
+    errors = await actions.complete(request.app.state.bus, user, rid, str(body.rating or ""), body.comment)
+    return _refused(errors) if errors else {"request_id": rid, "status": "completed"}
+
+
+@router.get("/proposals")
+async def proposals(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "staff")
+    return await views.proposals(request.app.state.bus)
+
+
+@router.post("/proposals/decide", response_model=None)
+async def decide(request: Request, body: Decision) -> dict[str, Any] | JSONResponse:
+    user = api_user(request, "staff")
+    outcome = await actions.decide(request.app.state.bus, user, body.assignment_ids, body.decision, body.comment)
+    return _refused(outcome["errors"]) if outcome["errors"] else outcome
+
+
+@router.get("/contracts")
+async def contracts(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "staff")
+    return await views.contracts(request.app.state.bus)
+
+
+@router.get("/tasks")
+async def tasks(request: Request) -> list[dict[str, Any]]:
+    user = api_user(request, "expert")
+    return await views.expert_tasks(request.app.state.bus, user.expert_id or "")
+
+
+@router.post("/tasks/{aid}/accept", response_model=None)
+async def accept(request: Request, aid: str) -> dict[str, Any] | JSONResponse:
+    user = api_user(request, "expert")
+    errors = await actions.accept(request.app.state.bus, user, aid)
+    return _refused(errors) if errors else {"assignment_id": aid, "status": "accepted"}
+
+
+@router.post("/tasks/{aid}/decline", response_model=None)
+async def decline(request: Request, aid: str, body: Decline) -> dict[str, Any] | JSONResponse:
+    user = api_user(request, "expert")
+    errors = await actions.decline(request.app.state.bus, user, aid, body.reason)
+    return _refused(errors) if errors else {"assignment_id": aid, "status": "declined"}
+
+
+@router.post("/tasks/{aid}/hours", response_model=None)
+async def hours(request: Request, aid: str, body: Hours) -> dict[str, Any] | JSONResponse:
+    user = api_user(request, "expert")
+    errors = await actions.log_hours(request.app.state.bus, user, aid, str(body.hours), body.note)
+    return _refused(errors) if errors else {"assignment_id": aid, "logged_hours": body.hours}

@@ -1,0 +1,64 @@
+"""Commune officer: submit a request, follow its timeline, confirm completion with a rating."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.portal import actions, views
+from services.portal.auth import check_csrf, page_user
+from services.portal.web import render, see_other
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/requests", response_class=HTMLResponse)
+async def my_requests(request: Request) -> Response:
+    user = page_user(request, "commune")
+    rows = await views.unit_requests(request.app.state.bus, user.unit_id)
+    return render(request, "requests.html", user, requests=rows)
+
+
+@router.get("/requests/new", response_class=HTMLResponse)
+async def new_request(request: Request) -> Response:
+    user = page_user(request, "commune")
+    return render(request, "request_form.html", user, form={"priority": "3", "mode": "either", "level": "2"},
+                  errors={})
+
+
+@router.post("/requests", response_class=HTMLResponse)
+async def submit(request: Request) -> Response:
+    user = page_user(request, "commune")
+    form = dict(await request.form())
+    check_csrf(request, form)
+    rid, errors = await actions.submit_request(request.app.state.bus, user, form)
+    if errors:
+        return render(request, "request_form.html", user, status_code=422, form=form, errors=errors)
+    return see_other(f"/requests/{rid}")
+
+
+async def _own(request: Request, rid: str) -> tuple[object, dict]:
+    user = page_user(request, "commune")
+    rows = await views.unit_requests(request.app.state.bus, user.unit_id)
+    found = next((r for r in rows if r["id"] == rid), None)
+    if found is None:  # another unit's request is as unknown as a missing one
+        raise HTTPException(status_code=404, detail="no such request")
+    return user, found
+
+
+@router.get("/requests/{rid}", response_class=HTMLResponse)
+async def request_page(request: Request, rid: str) -> Response:
+    user, found = await _own(request, rid)
+    return render(request, "request.html", user, r=found, errors={})
+
+
+@router.post("/requests/{rid}/complete", response_class=HTMLResponse)
+async def complete(request: Request, rid: str) -> Response:
+    user, found = await _own(request, rid)
+    form = await request.form()
+    check_csrf(request, form)
+    errors = await actions.complete(request.app.state.bus, user, rid, str(form.get("rating", "")),
+                                    str(form.get("comment", "")))
+    if errors:
+        return render(request, "request.html", user, status_code=422, r=found, errors=errors)
+    return see_other(f"/requests/{rid}")

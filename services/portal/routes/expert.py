@@ -1,0 +1,42 @@
+"""Expert: my tasks, accept or decline with a reason, log hours."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.portal import actions, views
+from services.portal.auth import check_csrf, page_user
+from services.portal.web import render, see_other
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _page(request: Request, user: object, status_code: int = 200, **context: object) -> Response:
+    tasks = await views.expert_tasks(request.app.state.bus, user.expert_id)  # type: ignore[attr-defined]
+    return render(request, "tasks.html", user, status_code=status_code, tasks=tasks,  # type: ignore[arg-type]
+                  errors=context.get("errors", {}), failed=context.get("failed"))
+
+
+@router.get("/tasks", response_class=HTMLResponse)
+async def tasks(request: Request) -> Response:
+    return await _page(request, page_user(request, "expert"))
+
+
+@router.post("/tasks/{aid}/{what}", response_class=HTMLResponse)
+async def act(request: Request, aid: str, what: str) -> Response:
+    user = page_user(request, "expert")
+    form = await request.form()
+    check_csrf(request, form)
+    bus = request.app.state.bus
+    if what == "accept":
+        errors = await actions.accept(bus, user, aid)
+    elif what == "decline":
+        errors = await actions.decline(bus, user, aid, str(form.get("reason", "")))
+    elif what == "hours":
+        errors = await actions.log_hours(bus, user, aid, str(form.get("hours", "")), str(form.get("note", "")))
+    else:
+        return await _page(request, user, 404)
+    if errors:
+        return await _page(request, user, 422, errors=errors, failed=aid)
+    return see_other("/tasks")

@@ -1,0 +1,80 @@
+"""What each role sees, read from the owners over NATS and cut to what the user may see.
+
+A commune officer sees its own unit's requests only; an expert its own tasks only; staff see all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.portal.bus import Bus
+
+STEPS = ("submitted", "proposed", "approved", "accepted", "completed")
+# How far along an assignment status puts a request (rejected/declined go back to matching).
+_REACHED = {"proposed": 1, "approved": 2, "accepted": 3, "completed": 4}
+
+
+async def unit_requests(bus: Bus, unit_id: str | None) -> list[dict[str, Any]]:
+    matcher, contracts = await bus.matcher_status(), await bus.contracts_status()
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for a in contracts["assignments"]:
+        by_request.setdefault(a["request_id"], []).append(a)
+    out = []
+    for r in matcher["requests"]:
+        if unit_id is not None and r["unit"] != unit_id:
+            continue
+        assignments = by_request.get(r["id"], [])
+        out.append({**r, "assignments": assignments, "timeline": timeline(r, assignments)})
+    return out[::-1]
+
+
+def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The five steps of a request, each reached or not, with when it was last moved."""
+    reached = 0
+    when: str | None = None
+    for a in assignments:
+        step = _REACHED.get(a["status"], 0)
+        if step >= reached:
+            reached, when = step, a.get("updated_at")
+    if r["status"] == "completed":
+        reached = 4
+    return [{"step": name, "done": i <= reached, "at": when if i == reached and i > 0 else None}
+            for i, name in enumerate(STEPS)]
+
+
+async def proposals(bus: Bus, limit: int = 50) -> list[dict[str, Any]]:
+    """Proposals waiting for staff, each with the solver's explanation from the audit trail."""
+    contracts = await bus.contracts_status()
+    waiting = [a for a in contracts["assignments"] if a["status"] == "proposed"][:limit]
+    for a in waiting:
+        entries = await bus.audit(f"assignment:{a['id']}", limit=20)
+        propose = next((e for e in entries if e["action"] == "propose"), None)
+        a["explanation"] = (propose or {}).get("detail", {}).get("explanation") or {}
+    return waiting
+
+
+def explanation_lines(explanation: dict[str, Any]) -> list[str]:
+    """The explanation as short lines, whatever its shape (a sentence, terms, alternatives)."""
+    lines = []
+    for key, value in explanation.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "; ".join(str(v) for v in value[:5])
+        lines.append(f"{key}: {value}")
+    return lines[:12]
+
+
+async def contracts(bus: Bus) -> list[dict[str, Any]]:
+    return (await bus.contracts_status())["contracts"]
+
+
+async def expert_tasks(bus: Bus, expert_id: str) -> list[dict[str, Any]]:
+    """An expert's assignments once staff approved them (a proposal is not a task yet)."""
+    status = await bus.contracts_status()
+    shown = ("approved", "accepted", "completed", "declined", "cancelled")
+    return [a for a in status["assignments"] if a["expert_id"] == expert_id and a["status"] in shown][::-1]
+
+
+async def audit_log(bus: Bus, limit: int = 200) -> list[dict[str, Any]]:
+    return (await bus.audit(None, limit=limit))[::-1]

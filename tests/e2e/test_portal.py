@@ -1,0 +1,133 @@
+"""The portal against the real system: every service its own process, the portal too.
+
+A commune officer submits (a wrong field is named beside it), staff approve on the board, the
+expert accepts and logs hours, the commune confirms completion; then every route is tried with
+every role: a commune sees only its unit's requests, an expert only its tasks, only staff decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+import pytest
+
+from tests.e2e.flow import TODAY, load_reference
+from tests.e2e.portal import Browser, add_users, start_portal
+from tests.e2e.system import System
+
+pytestmark = pytest.mark.slow
+DEADLINE = str(TODAY + dt.timedelta(days=10))
+
+
+async def _wait_for(check, what: str, tries: int = 150):  # type: ignore[no-untyped-def]
+    import asyncio
+
+    for _ in range(tries):
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _commune_submits(commune: Browser) -> str:
+    bad = await commune.submit("/requests/new", "/requests", {
+        "title": "Cài chữ ký số", "skill": "digital_signature", "level": "2", "mode": "remote",
+        "hours": "-3", "priority": "4", "deadline": DEADLINE})
+    assert bad.status_code == 422
+    assert re.search(r'id="err-hours">[^<]*greater than 0', bad.text), "the error is beside the hours field"
+    assert 'value="Cài chữ ký số"' in bad.text, "what was typed is kept"
+    ok = await commune.submit("/requests/new", "/requests", {
+        "title": "Cài chữ ký số cho bộ phận một cửa", "skill": "digital_signature", "level": "2",
+        "mode": "remote", "hours": "4", "priority": "4", "deadline": DEADLINE})
+    assert ok.status_code == 200 and "Tiến trình" in ok.text
+    return str(ok.url).rsplit("/", 1)[1]
+
+
+async def test_portal_flow_and_every_route_against_every_role(system: System) -> None:
+    await load_reference(system, n_experts=2)
+    base = await start_portal(system)
+    tokens = add_users(system)
+    commune, staff, expert = Browser(base), Browser(base), Browser(base)
+    try:
+        assert (await commune.sign_in("xa-thuonglam", "wrong-password")).status_code == 401
+        for b, name in ((commune, "xa-thuonglam"), (staff, "sonoivu")):
+            assert (await b.sign_in(name)).status_code == 200
+        rid = await _commune_submits(commune)
+
+        async def board() -> str | None:
+            page = (await staff.http.get("/proposals")).text
+            found = re.search(r'name="ids" value="([^"]+)"', page)
+            return found.group(1) if found and rid in page else None
+
+        aid = await _wait_for(board, "a proposal on the board")
+        decided = await staff.submit("/proposals", "/proposals/decide", {"ids": aid, "decision": "approve"})
+        assert "Đã lưu. 1 / 1" in decided.text
+        owner = next(a for a in (await system.status())["contracts"]["assignments"] if a["id"] == aid)
+        who = {"e0": "chuyengia0", "e1": "chuyengia1"}[owner["expert_id"]]
+        other = "chuyengia1" if who == "chuyengia0" else "chuyengia0"
+        assert (await expert.sign_in(who)).status_code == 200
+        assert (await expert.submit("/tasks", f"/tasks/{aid}/accept", {})).status_code == 200
+        wrong = await expert.submit("/tasks", f"/tasks/{aid}/hours", {"hours": "0"})
+        assert wrong.status_code == 422 and "greater than 0" in wrong.text
+        assert (await expert.submit("/tasks", f"/tasks/{aid}/hours", {"hours": "2,5"})).status_code == 200
+        assert "2,5 h" in (await expert.http.get("/tasks")).text
+        done = await commune.submit(f"/requests/{rid}", f"/requests/{rid}/complete", {"rating": "5"})
+        assert done.status_code == 200 and "Hoàn thành" in done.text
+        contracts = (await staff.http.get("/contracts")).text
+        assert re.search(r"\d{1,3}(\.\d{3})+ ₫", contracts), "money in Vietnamese format"
+        await _every_route_against_every_role(base, tokens, rid, aid, who, other)
+    finally:
+        for b in (commune, staff, expert):
+            await b.close()
+
+
+async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid: str, aid: str,
+                                          owner: str, other: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+        async def api(method: str, path: str, user: str | None, **kw: object) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {tokens[user]}"} if user else {}
+            return await http.request(method, f"/api/v1{path}", headers=headers, **kw)  # type: ignore[arg-type]
+
+        everyone = ["xa-thuonglam", "xa-lambinh", "sonoivu", "chuyengia0", "chuyengia1", "quantri"]
+        allowed = {
+            ("GET", "/requests"): {"xa-thuonglam", "xa-lambinh", "sonoivu"},
+            ("GET", f"/requests/{rid}"): {"xa-thuonglam", "sonoivu"},
+            ("GET", "/proposals"): {"sonoivu"},
+            ("GET", "/contracts"): {"sonoivu"},
+            ("GET", "/tasks"): {"chuyengia0", "chuyengia1"},
+            ("GET", "/me"): set(everyone),
+        }
+        for (method, path), who in allowed.items():
+            assert (await api(method, path, None)).status_code == 401, path
+            for user in everyone:
+                code = (await api(method, path, user)).status_code
+                assert (code == 200) == (user in who), f"{user} {method} {path}: {code}"
+        mine = await api("GET", "/requests", "xa-lambinh")
+        assert rid not in mine.text, "another unit's request is not shown"
+        assert rid in (await api("GET", "/requests", "xa-thuonglam")).text
+        assert aid in (await api("GET", "/tasks", owner)).text and aid not in (await api("GET", "/tasks", other)).text
+        body = {"assignment_ids": [aid], "decision": "approve"}
+        for user in everyone:
+            if user != "sonoivu":
+                assert (await api("POST", "/proposals/decide", user, json=body)).status_code == 403, user
+        assert (await api("POST", f"/tasks/{aid}/hours", other, json={"hours": 1})).status_code == 422
+        pages = {"/requests": "commune", "/proposals": "staff", "/contracts": "staff", "/audit": "staff",
+                 "/tasks": "expert", "/users": "admin"}
+        roles = {"xa-lambinh": "commune", "sonoivu": "staff", "chuyengia0": "expert", "quantri": "admin"}
+        for user, role in roles.items():
+            b = Browser(base)
+            await b.sign_in(user)
+            for path, needed in pages.items():
+                r = await b.http.get(path)
+                assert (r.status_code == 200) == (role == needed), f"{user} {path}: {r.status_code}"
+                assert len(r.content) < 100_000
+            assert (await b.http.get(f"/requests/{rid}")).status_code in (403, 404)
+            await b.close()
+        assert (await http.get("/proposals", follow_redirects=False)).status_code == 303
+        b = Browser(base)
+        await b.sign_in("sonoivu")
+        assert (await b.http.post("/proposals/decide", data={"ids": aid})).status_code == 403, "no CSRF, no action"
+        await b.close()

@@ -2,9 +2,10 @@
 
 NATS: `NATS_URL` if set, else the embedded `nats-server` with JetStream, its store in var/nats
 (on the requested port, else the one it used last time, else a free one: it says which).
-Services: matcher, contracts, notifier and the portal (`cli.supervisor`; the portal's address is printed), each with its own SQLite file in
-var/ unless its database URL is set. Ctrl-C stops the services, then NATS; the data stays for
-the next start. On an empty system it loads the Tuyen Quang demo. The console tells the story:
+Services: matcher, contracts, notifier and the portal (`cli.supervisor`; the portal's address
+is printed), each with its own SQLite file in var/ unless its database URL is set. Ctrl-C
+stops the services, then NATS; the data stays for the next start. On an empty system it loads
+the Tuyen Quang demo. The console tells the story:
 what started, what the system decides as it happens (proposals, approvals, notifications),
 warnings and errors; every service's full log is in var/log/.
 """

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench docs clean
+.PHONY: run test lint bench docs clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,9 +16,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/expertshare up
 
-## Run every test: unit, integration (real nats-server, SQLite, PostgreSQL if EXPERTSHARE_TEST_PG), e2e.
-test: $(STAMP)
+## Run every test: unit, integration (real nats-server, SQLite, PostgreSQL if EXPERTSHARE_TEST_PG), e2e
+## (the portal's browser tests drive Debian's chromium through Playwright; never `playwright install`).
+test: $(STAMP) chromium
 	$(BIN)/pytest
+
+## Debian's chromium for the browser tests, installed when missing (needs root or sudo).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else sudo apt-get update && sudo apt-get install -y chromium; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services cli scenarios tests bench

@@ -70,15 +70,22 @@ async def decide(bus: Bus, user: User, ids: list[str], decision: str, comment: s
 
 
 async def accept(bus: Bus, user: User, assignment_id: str) -> Errors:
-    return await _command(bus, s.ASSIGNMENT_ACCEPT,
-                          m.AcceptAssignment(assignment_id=assignment_id, expert_id=user.expert_id or ""))
+    try:
+        cmd = m.AcceptAssignment(assignment_id=assignment_id, expert_id=user.expert_id or "")
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.ASSIGNMENT_ACCEPT, cmd)
 
 
 async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Errors:
     if not reason.strip():
         return {"reason": "say why you decline"}
-    return await _command(bus, s.ASSIGNMENT_DECLINE, m.DeclineAssignment(
-        assignment_id=assignment_id, expert_id=user.expert_id or "", reason=reason.strip()[:2000]))
+    try:
+        cmd = m.DeclineAssignment(assignment_id=assignment_id, expert_id=user.expert_id or "",
+                                  reason=reason.strip()[:2000])
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.ASSIGNMENT_DECLINE, cmd)
 
 
 async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: str = "") -> Errors:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -15,6 +15,7 @@ from services.portal.i18n import SKILLS
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 Text = Annotated[str, Field(max_length=2000)]
+AnId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class NewRequest(BaseModel):
@@ -72,7 +73,7 @@ async def submit(request: Request, body: NewRequest) -> dict[str, Any] | JSONRes
 
 
 @router.get("/requests/{rid}")
-async def get_request(request: Request, rid: str) -> dict[str, Any]:
+async def get_request(request: Request, rid: AnId) -> dict[str, Any]:
     user = api_user(request, "commune", "staff")
     rows = await views.unit_requests(request.app.state.bus, user.unit_id if user.role == "commune" else None)
     found = next((r for r in rows if r["id"] == rid), None)
@@ -82,7 +83,7 @@ async def get_request(request: Request, rid: str) -> dict[str, Any]:
 
 
 @router.post("/requests/{rid}/complete", response_model=None)
-async def complete(request: Request, rid: str, body: Completion) -> dict[str, Any] | JSONResponse:
+async def complete(request: Request, rid: AnId, body: Completion) -> dict[str, Any] | JSONResponse:
     user = api_user(request, "commune")
     await get_request(request, rid)
     errors = await actions.complete(request.app.state.bus, user, rid, str(body.rating or ""), body.comment)
@@ -115,21 +116,21 @@ async def tasks(request: Request) -> list[dict[str, Any]]:
 
 
 @router.post("/tasks/{aid}/accept", response_model=None)
-async def accept(request: Request, aid: str) -> dict[str, Any] | JSONResponse:
+async def accept(request: Request, aid: AnId) -> dict[str, Any] | JSONResponse:
     user = api_user(request, "expert")
     errors = await actions.accept(request.app.state.bus, user, aid)
     return _refused(errors) if errors else {"assignment_id": aid, "status": "accepted"}
 
 
 @router.post("/tasks/{aid}/decline", response_model=None)
-async def decline(request: Request, aid: str, body: Decline) -> dict[str, Any] | JSONResponse:
+async def decline(request: Request, aid: AnId, body: Decline) -> dict[str, Any] | JSONResponse:
     user = api_user(request, "expert")
     errors = await actions.decline(request.app.state.bus, user, aid, body.reason)
     return _refused(errors) if errors else {"assignment_id": aid, "status": "declined"}
 
 
 @router.post("/tasks/{aid}/hours", response_model=None)
-async def hours(request: Request, aid: str, body: Hours) -> dict[str, Any] | JSONResponse:
+async def hours(request: Request, aid: AnId, body: Hours) -> dict[str, Any] | JSONResponse:
     user = api_user(request, "expert")
     errors = await actions.log_hours(request.app.state.bus, user, aid, str(body.hours), body.note)
     return _refused(errors) if errors else {"assignment_id": aid, "logged_hours": body.hours}

@@ -104,3 +104,33 @@ async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: 
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, s.REQUEST_COMPLETE, cmd)
+
+
+async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
+    """A staff override: the matcher checks it by the solver's rules; forcing needs a reason."""
+    force = form.get("force") == "on"
+    reason = str(form.get("reason", "")).strip()
+    if force and not reason:
+        return {"reason": "a forced assignment needs a reason"}
+    try:
+        cmd = m.AssignManually(request_id=str(form.get("request_id", "")).strip(),
+                               expert_id=str(form.get("expert_id", "")).strip(),
+                               contract_id=str(form.get("contract_id", "")).strip(),
+                               slot=form.get("slot") or 0, by=user.display_name, force=force, reason=reason[:2000])
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.ASSIGNMENT_ASSIGN, cmd)
+
+
+def party_of(user: User) -> str | None:
+    """Whose inbox a user reads: the unit's, the expert's, or the home-affairs staff's."""
+    if user.role == "commune":
+        return f"unit:{user.unit_id}"
+    if user.role == "expert":
+        return f"expert:{user.expert_id}"
+    return "staff:home-affairs" if user.role == "staff" else None
+
+
+async def mark_read(bus: Bus, user: User) -> Errors:
+    party = party_of(user)
+    return await _command(bus, s.INBOX_MARK_READ, m.MarkRead(party=party)) if party else {}

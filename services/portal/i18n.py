@@ -44,6 +44,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "expired_form": ("Biểu mẫu đã hết hạn, vui lòng gửi lại", "The form expired, please send it again"),
     "home": ("Trang chính", "Home"), "when": ("Thời điểm", "When"), "who": ("Người thực hiện", "Who"),
     "action": ("Hành động", "Action"), "balance": ("Số dư", "Balance"),
+    "local_0": ("cùng xã", "same commune"), "local_1": ("trong vòng một giờ đi lại", "within an hour"),
+    "local_2": ("từ xa hoặc xa hơn", "remote or farther"), "travel": ("Đi lại (phút)", "Travel (minutes)"),
+    "alternatives": ("Số phương án phù hợp", "Eligible options"),
+    "coverage": ("Mức đáp ứng theo xã", "Unit coverage"), "covered": ("Đã có chuyên gia", "Covered"),
+    "hours_received": ("Giờ hỗ trợ đã nhận", "Hours received"), "requests": ("Số yêu cầu", "Requests"),
+    "assign": ("Phân công thủ công", "Assign by hand"),
+    "force": ("Bỏ qua quy tắc (cần lý do)", "Force (needs a reason)"),
+    "slot": ("Vị trí (slot)", "Slot"), "assigned_ok": ("Đã phân công và duyệt.", "Assigned and approved."),
+    "inbox": ("Thông báo", "Notifications"), "unread": ("chưa đọc", "unread"),
+    "mark_read": ("Đánh dấu đã đọc", "Mark all read"),
 }
 
 STATUS: dict[str, tuple[str, str]] = {

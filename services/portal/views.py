@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.portal.bus import Bus
+from shared import messages as m
+from shared import subjects as s
 
 STEPS = ("submitted", "proposed", "approved", "accepted", "completed")
 # How far along an assignment status puts a request (rejected/declined go back to matching).
@@ -78,3 +80,11 @@ async def expert_tasks(bus: Bus, expert_id: str) -> list[dict[str, Any]]:
 
 async def audit_log(bus: Bus, limit: int = 200) -> list[dict[str, Any]]:
     return (await bus.audit(None, limit=limit))[::-1]
+
+
+async def unit_coverage(bus: Bus) -> list[dict[str, Any]]:
+    return (await bus.data(s.REPORT_GET, m.GetReport(kind="units")))["rows"]
+
+
+async def inbox(bus: Bus, party: str) -> dict[str, Any]:
+    return await bus.data(s.INBOX_GET, m.GetInbox(party=party, limit=100))

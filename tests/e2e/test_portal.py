@@ -114,15 +114,16 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
             if user != "sonoivu":
                 assert (await api("POST", "/proposals/decide", user, json=body)).status_code == 403, user
         assert (await api("POST", f"/tasks/{aid}/hours", other, json={"hours": 1})).status_code == 422
-        pages = {"/requests": "commune", "/proposals": "staff", "/contracts": "staff", "/audit": "staff",
-                 "/tasks": "expert", "/users": "admin"}
+        pages = {"/requests": {"commune"}, "/requests/new": {"commune"}, "/proposals": {"staff"},
+                 "/contracts": {"staff"}, "/audit": {"staff"}, "/coverage": {"staff"}, "/assign": {"staff"},
+                 "/tasks": {"expert"}, "/users": {"admin"}, "/inbox": {"commune", "staff", "expert"}}
         roles = {"xa-lambinh": "commune", "sonoivu": "staff", "chuyengia0": "expert", "quantri": "admin"}
         for user, role in roles.items():
             b = Browser(base)
             await b.sign_in(user)
             for path, needed in pages.items():
                 r = await b.http.get(path)
-                assert (r.status_code == 200) == (role == needed), f"{user} {path}: {r.status_code}"
+                assert (r.status_code == 200) == (role in needed), f"{user} {path}: {r.status_code}"
                 assert len(r.content) < 100_000
             assert (await b.http.get(f"/requests/{rid}")).status_code in (403, 404)
             await b.close()
@@ -131,3 +132,53 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
         await b.sign_in("sonoivu")
         assert (await b.http.post("/proposals/decide", data={"ids": aid})).status_code == 403, "no CSRF, no action"
         await b.close()
+
+
+async def test_staff_assign_by_hand_see_coverage_and_everyone_reads_their_inbox(system: System) -> None:
+    await load_reference(system, n_experts=2)
+    base = await start_portal(system)
+    add_users(system)
+    commune, staff = Browser(base), Browser(base)
+    try:
+        await commune.sign_in("xa-thuonglam")
+        await staff.sign_in("sonoivu")
+        sent = await commune.submit("/requests/new", "/requests", {
+            "title": "Phân tích số liệu dân cư", "skill": "data_analysis", "level": "3", "mode": "remote",
+            "hours": "3", "priority": "3", "deadline": DEADLINE})
+        rid = str(sent.url).rsplit("/", 1)[1]
+
+        async def unmatched() -> bool:
+            return "Chưa tìm được" in (await commune.http.get(f"/requests/{rid}")).text
+
+        await _wait_for(unmatched, "the request to be unmatched (no expert has the skill)")
+        unknown = await staff.submit("/assign", "/assign", {"request_id": "r-none", "expert_id": "e1",
+                                                            "contract_id": "c1"})
+        assert unknown.status_code == 422 and re.search(r'id="err-request_id">unknown request', unknown.text)
+        no_reason = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1",
+                                                              "contract_id": "c1", "force": "on"})
+        assert no_reason.status_code == 422 and 'id="err-reason"' in no_reason.text
+        unforced = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1",
+                                                             "contract_id": "c1"})
+        assert unforced.status_code == 422, "a broken skill rule needs force"
+        forced = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1", "contract_id": "c1",
+                                                           "force": "on", "reason": "biết số liệu của xã"})
+        assert forced.status_code == 200 and "Đã phân công và duyệt." in forced.text
+
+        async def approved() -> bool:
+            return "✔ Đã duyệt" in (await commune.http.get(f"/requests/{rid}")).text
+
+        await _wait_for(approved, "the forced assignment to be approved")
+        coverage = (await staff.http.get("/coverage")).text
+        assert re.search(r"Xã Thượng Lâm \(w2269\)</td><td>1</td>\s*<td>1 ", coverage), coverage[-2000:]
+
+        async def told() -> str | None:
+            page = (await commune.http.get("/inbox")).text
+            return page if "chưa đọc" in page and "★" in page else None
+
+        await _wait_for(told, "the commune's notifications")
+        await commune.submit("/inbox", "/inbox/read", {})
+        assert "★" not in (await commune.http.get("/inbox")).text
+        assert (await staff.http.get("/inbox")).status_code == 200
+    finally:
+        await commune.close()
+        await staff.close()

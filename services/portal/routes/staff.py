@@ -42,3 +42,25 @@ async def contracts(request: Request) -> Response:
 async def audit(request: Request) -> Response:
     user = page_user(request, "staff")
     return render(request, "audit.html", user, entries=await views.audit_log(request.app.state.bus))
+
+
+@router.get("/coverage", response_class=HTMLResponse)
+async def coverage(request: Request) -> Response:
+    user = page_user(request, "staff")
+    return render(request, "coverage.html", user, rows=await views.unit_coverage(request.app.state.bus))
+
+
+@router.get("/assign", response_class=HTMLResponse)
+async def assign_form(request: Request) -> Response:
+    user = page_user(request, "staff")
+    return render(request, "assign.html", user, form=dict(request.query_params), errors={}, done=False)
+
+
+@router.post("/assign", response_class=HTMLResponse)
+async def assign(request: Request) -> Response:
+    user = page_user(request, "staff")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_csrf(request, form)
+    errors = await actions.assign(request.app.state.bus, user, form)
+    return render(request, "assign.html", user, status_code=422 if errors else 200,
+                  form=form if errors else {}, errors=errors, done=not errors)

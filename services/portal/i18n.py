@@ -54,6 +54,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "slot": ("Vị trí (slot)", "Slot"), "assigned_ok": ("Đã phân công và duyệt.", "Assigned and approved."),
     "inbox": ("Thông báo", "Notifications"), "unread": ("chưa đọc", "unread"),
     "mark_read": ("Đánh dấu đã đọc", "Mark all read"),
+    "use_over_time": ("Giờ đã dùng/giữ theo thời gian (khung trên = hạn mức)",
+                      "Hours used or reserved over time (the top of the box is the cap)"),
 }
 
 STATUS: dict[str, tuple[str, str]] = {

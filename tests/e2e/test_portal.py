@@ -78,6 +78,9 @@ async def test_portal_flow_and_every_route_against_every_role(system: System) ->
         assert done.status_code == 200 and "Hoàn thành" in done.text
         contracts = (await staff.http.get("/contracts")).text
         assert re.search(r"\d{1,3}(\.\d{3})+ ₫", contracts), "money in Vietnamese format"
+        use = (await staff.http.get(f"/contracts/{owner['contract_id']}")).text
+        assert "<svg" in use and "<td>approve</td>" in use and "<td>log_hours</td>" in use, use[-1500:]
+        assert (await staff.http.get("/contracts/c-none")).status_code == 404
         await _every_route_against_every_role(base, tokens, rid, aid, who, other)
     finally:
         for b in (commune, staff, expert):

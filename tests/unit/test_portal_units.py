@@ -9,7 +9,7 @@ import pytest
 import yaml
 from sqlmodel import Session
 
-from services.portal import i18n
+from services.portal import chart, i18n
 from services.portal.actions import request_from_form
 from services.portal.users import UserError, authenticate, create_schema, create_user, issue_token, user_for_token
 from shared.db import make_engine
@@ -71,3 +71,20 @@ def test_compose_runs_the_portal_from_the_one_image() -> None:
     assert portal["build"] == "."
     assert portal["environment"]["PORTAL_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "CREATE DATABASE portal" in (ROOT / "deploy" / "postgres-init.sql").read_text()
+
+
+def test_contract_use_over_time_from_the_trail() -> None:
+    entries = [
+        {"at": "2026-11-01T01:00:00+00:00", "action": "approve", "detail": {"contract_line": {
+            "contract": "c1", "left_minutes_after": 2100}}},
+        {"at": "2026-11-02T01:00:00+00:00", "action": "approve", "detail": {"contract_line": {
+            "contract": "c2", "left_minutes_after": 10}}},
+        {"at": "2026-11-03T01:00:00+00:00", "action": "accept", "detail": {}},
+        {"at": "2026-11-04T01:00:00+00:00", "action": "decline", "detail": {"contract_line": {
+            "contract": "c1", "left_minutes_after": 2400}}},
+    ]
+    points = chart.use_over_time(entries, "c1", cap_minutes=2400)
+    assert [(p["action"], p["used_minutes"]) for p in points] == [("approve", 300), ("decline", 0)]
+    drawn = chart.svg(points, 2400)
+    assert drawn.startswith("<svg") and "polyline" in drawn and len(drawn) < 2000
+    assert chart.svg([], 2400) == ""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal import actions, views
+from services.portal import actions, chart, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.web import render
 
@@ -64,3 +64,16 @@ async def assign(request: Request) -> Response:
     errors = await actions.assign(request.app.state.bus, user, form)
     return render(request, "assign.html", user, status_code=422 if errors else 200,
                   form=form if errors else {}, errors=errors, done=not errors)
+
+
+@router.get("/contracts/{cid}", response_class=HTMLResponse)
+async def contract(request: Request, cid: str) -> Response:
+    """One contract's balance and a chart of its use over time, from the audit trail."""
+    user = page_user(request, "staff")
+    bus = request.app.state.bus
+    found = next((c for c in await views.contracts(bus) if c["id"] == cid), None)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no contract {cid}")
+    cap = round(found["hours_cap"] * 60)
+    points = chart.use_over_time(await bus.audit(None, limit=5000), cid, cap)
+    return render(request, "contract.html", user, c=found, points=points, chart=chart.svg(points, cap))

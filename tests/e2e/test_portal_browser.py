@@ -84,6 +84,9 @@ async def test_commune_staff_and_expert_in_a_real_browser(system: System, chromi
     await staff.goto("/contracts")
     assert "₫" in await staff.content()
     await shot(staff, "staff-contracts")
+    await staff.get_by_role("link", name="c0").click()
+    await staff.wait_for_selector("svg")
+    await shot(staff, "staff-contract-use")
 
     expert = await signed_in(chromium, base, "chuyengia0")
     await shot(expert, "expert-tasks")
@@ -101,3 +104,8 @@ async def test_commune_staff_and_expert_in_a_real_browser(system: System, chromi
     await shot(commune, "commune-request-done")
     await commune.get_by_role("button", name="English").click()
     assert await commune.locator("#status").inner_text() == "Completed"
+    await commune.get_by_role("link", name="Notifications").click()
+    await shot(commune, "commune-inbox-en")
+    for path, name in (("/coverage", "staff-coverage"), ("/audit", "staff-audit"), ("/assign", "staff-assign")):
+        await staff.goto(path)
+        await shot(staff, name)

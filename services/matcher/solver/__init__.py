@@ -72,11 +72,11 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
         return Plan(status="infeasible", reason=problem)
     p = build_problem(sc, build(sc), pins, weights)
     best = greedy.baseline(p)
-    info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best), "began": began,
+    info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best),
                                "baseline_done_s": round(time.monotonic() - began, 3)}
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     stop = began + time_limit_s - reserve - MIN_SEARCH_S
-    best, proven, columns = _relaxation(p, best, min(stop, began + LP_SHARE * time_limit_s), stop, info)
+    best, proven, columns = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop, info)
     left = time_limit_s - (time.monotonic() - began) - reserve
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)
@@ -94,12 +94,11 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     chosen = solved.chosen if solved.covered >= p.covered(best) else best
     covered = p.covered(chosen)
     upper = _upper_bound(p, solved, proven, covered)
-    info.pop("began")
     info.update(phases=solved.phases, seconds=round(time.monotonic() - began, 3))
     return build_plan(p, chosen, status="optimal" if covered == upper else "feasible", bound=upper, info=info)
 
 
-def _relaxation(p: Problem, best: list[int], lp_deadline: float, stop: float,
+def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, stop: float,
                 info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray]:
     """LP relaxation, the bounds, the rounded plan and the restricted set of options; each step
     only while there is time (a short limit still gets the greedy plan at once)."""
@@ -108,24 +107,20 @@ def _relaxation(p: Problem, best: list[int], lp_deadline: float, stop: float,
         return best, None, columns
     rx = relax.relax(p, best, lp_deadline)
     info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3),
-                lp_done_s=round(time.monotonic() - began_at(info), 3))
+                lp_done_s=round(time.monotonic() - began, 3))
     proven = math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None
     if not rx.rounds or time.monotonic() >= stop:
         return best, proven, columns
     picked: list[np.ndarray] = []
     proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value, picked)) + 1e-6)
     rounded = greedy.rounded(p, rx.price, rx.columns, rx.x)
-    info.update(rounded=p.covered(rounded), bounds_done_s=round(time.monotonic() - began_at(info), 3))
+    info.update(rounded=p.covered(rounded), bounds_done_s=round(time.monotonic() - began, 3))
     best = max(best, rounded, key=p.covered)
     columns = np.union1d(rx.columns[rx.x > 1e-6], np.asarray(best, dtype=np.int64))
     if picked:
         columns = np.union1d(columns, np.concatenate(picked))
     info.update(model_options=int(columns.size))
     return best, proven, columns
-
-
-def began_at(info: dict[str, object]) -> float:
-    return float(info["began"])  # type: ignore[arg-type]
 
 
 def _upper_bound(p: Problem, solved: cpsat.Solved, proven: int | None, covered: int) -> int:

@@ -15,7 +15,7 @@ from services.portal.bus import Bus, errors_by_field
 from services.portal.users import User
 from shared import messages as m
 from shared import subjects as s
-from shared.scenario import Request
+from shared.scenario import Expert, Request
 
 Errors = dict[str, str]
 
@@ -134,3 +134,16 @@ def party_of(user: User) -> str | None:
 async def mark_read(bus: Bus, user: User) -> Errors:
     party = party_of(user)
     return await _command(bus, s.INBOX_MARK_READ, m.MarkRead(party=party)) if party else {}
+
+
+async def set_availability(bus: Bus, user: User, record: dict[str, Any], form: dict[str, Any]) -> Errors:
+    """An expert's own availability: capacity in the horizon, travel range, remote or on site.
+    Re-registered as the expert's record with only these fields changed; the matcher re-plans."""
+    changed = {**record, "capacity_hours": str(form.get("capacity_hours", "")).replace(",", "."),
+               "max_travel_minutes": form.get("max_travel_minutes", ""),
+               "remote": form.get("remote") == "on", "onsite": form.get("onsite") == "on"}
+    try:
+        expert = Expert.model_validate(changed)
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.REFERENCE_REGISTER, m.RegisterReference(experts=[expert], by=user.display_name))

@@ -54,6 +54,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "slot": ("Vị trí (slot)", "Slot"), "assigned_ok": ("Đã phân công và duyệt.", "Assigned and approved."),
     "inbox": ("Thông báo", "Notifications"), "unread": ("chưa đọc", "unread"),
     "mark_read": ("Đánh dấu đã đọc", "Mark all read"),
+    "availability": ("Thời gian có thể hỗ trợ", "My availability"),
+    "capacity_hours": ("Số giờ có thể nhận trong kỳ", "Hours I can take in the period"),
+    "max_travel_minutes": ("Đi lại tối đa (phút)", "Longest travel (minutes)"),
+    "can_remote": ("Hỗ trợ từ xa", "I work remotely"), "can_onsite": ("Đến tận nơi", "I go on site"),
     "use_over_time": ("Giờ đã dùng/giữ theo thời gian (khung trên = hạn mức)",
                       "Hours used or reserved over time (the top of the box is the cap)"),
 }

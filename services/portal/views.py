@@ -88,3 +88,8 @@ async def unit_coverage(bus: Bus) -> list[dict[str, Any]]:
 
 async def inbox(bus: Bus, party: str) -> dict[str, Any]:
     return await bus.data(s.INBOX_GET, m.GetInbox(party=party, limit=100))
+
+
+async def expert_record(bus: Bus, expert_id: str) -> dict[str, Any] | None:
+    """The expert as registered with the contracts service (capacity, travel, remote, on site)."""
+    return next((e for e in (await bus.reference())["experts"] if e["id"] == expert_id), None)

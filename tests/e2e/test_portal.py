@@ -13,6 +13,8 @@ import re
 import httpx
 import pytest
 
+from shared import messages as m
+from shared import subjects as s
 from tests.e2e.flow import TODAY, load_reference
 from tests.e2e.portal import Browser, add_users, start_portal
 from tests.e2e.system import System
@@ -74,6 +76,14 @@ async def test_portal_flow_and_every_route_against_every_role(system: System) ->
         assert wrong.status_code == 422 and "greater than 0" in wrong.text
         assert (await expert.submit("/tasks", f"/tasks/{aid}/hours", {"hours": "2,5"})).status_code == 200
         assert "2,5 h" in (await expert.http.get("/tasks")).text
+        bad = await expert.submit("/availability", "/availability", {"capacity_hours": "-5", "max_travel_minutes": "60",
+                                                                     "remote": "on"})
+        assert bad.status_code == 422 and 'id="err-capacity_hours"' in bad.text
+        saved = await expert.submit("/availability", "/availability", {"capacity_hours": "30,5",
+                                                                       "max_travel_minutes": "60", "remote": "on"})
+        assert saved.status_code == 200 and "Đã lưu." in saved.text and 'value="30,5"' in saved.text
+        experts = (await system.ok(s.REFERENCE_GET, m.GetReference()))["experts"]
+        assert next(e for e in experts if e["id"] == owner["expert_id"])["capacity_hours"] == 30.5
         done = await commune.submit(f"/requests/{rid}", f"/requests/{rid}/complete", {"rating": "5"})
         assert done.status_code == 200 and "Hoàn thành" in done.text
         contracts = (await staff.http.get("/contracts")).text
@@ -119,7 +129,8 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
         assert (await api("POST", f"/tasks/{aid}/hours", other, json={"hours": 1})).status_code == 422
         pages = {"/requests": {"commune"}, "/requests/new": {"commune"}, "/proposals": {"staff"},
                  "/contracts": {"staff"}, "/audit": {"staff"}, "/coverage": {"staff"}, "/assign": {"staff"},
-                 "/tasks": {"expert"}, "/users": {"admin"}, "/inbox": {"commune", "staff", "expert"}}
+                 "/tasks": {"expert"}, "/availability": {"expert"}, "/users": {"admin"},
+                 "/inbox": {"commune", "staff", "expert"}}
         roles = {"xa-lambinh": "commune", "sonoivu": "staff", "chuyengia0": "expert", "quantri": "admin"}
         for user, role in roles.items():
             b = Browser(base)

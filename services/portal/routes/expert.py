@@ -1,8 +1,8 @@
-"""Expert: my tasks, accept or decline with a reason, log hours."""
+"""Expert: my tasks, accept or decline with a reason, log hours, my availability."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, views
@@ -40,3 +40,31 @@ async def act(request: Request, aid: str, what: str) -> Response:
     if errors:
         return await _page(request, user, 422, errors=errors, failed=aid)
     return see_other("/tasks")
+
+
+async def _record(request: Request, expert_id: str) -> dict:  # type: ignore[type-arg]
+    record = await views.expert_record(request.app.state.bus, expert_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"expert {expert_id} is not registered")
+    return record
+
+
+@router.get("/availability", response_class=HTMLResponse)
+async def availability(request: Request) -> Response:
+    user = page_user(request, "expert")
+    record = await _record(request, user.expert_id or "")
+    return render(request, "availability.html", user, form=record, errors={}, saved=False)
+
+
+@router.post("/availability", response_class=HTMLResponse)
+async def set_availability(request: Request) -> Response:
+    user = page_user(request, "expert")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_csrf(request, form)
+    record = await _record(request, user.expert_id or "")
+    errors = await actions.set_availability(request.app.state.bus, user, record, form)
+    if errors:
+        shown = {**form, "remote": form.get("remote") == "on", "onsite": form.get("onsite") == "on"}
+        return render(request, "availability.html", user, status_code=422, form=shown, errors=errors, saved=False)
+    return render(request, "availability.html", user, form=await _record(request, user.expert_id or ""),
+                  errors={}, saved=True)

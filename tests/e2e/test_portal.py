@@ -112,6 +112,8 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
             ("GET", "/contracts"): {"sonoivu"},
             ("GET", "/tasks"): {"chuyengia0", "chuyengia1"},
             ("GET", "/me"): set(everyone),
+            ("GET", "/coverage"): {"sonoivu"},
+            ("GET", "/inbox"): set(everyone) - {"quantri"},
         }
         for (method, path), who in allowed.items():
             assert (await api(method, path, None)).status_code == 401, path
@@ -127,6 +129,12 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
             if user != "sonoivu":
                 assert (await api("POST", "/proposals/decide", user, json=body)).status_code == 403, user
         assert (await api("POST", f"/tasks/{aid}/hours", other, json={"hours": 1})).status_code == 422
+        manual = {"request_id": rid, "expert_id": "e1", "contract_id": "c1", "force": True}
+        for user in everyone:
+            if user != "sonoivu":
+                assert (await api("POST", "/assignments", user, json=manual)).status_code == 403, user
+        refused = await api("POST", "/assignments", "sonoivu", json=manual)
+        assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "reason"
         pages = {"/requests": {"commune"}, "/requests/new": {"commune"}, "/proposals": {"staff"},
                  "/contracts": {"staff"}, "/audit": {"staff"}, "/coverage": {"staff"}, "/assign": {"staff"},
                  "/tasks": {"expert"}, "/availability": {"expert"}, "/users": {"admin"},

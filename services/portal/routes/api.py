@@ -134,3 +134,34 @@ async def hours(request: Request, aid: AnId, body: Hours) -> dict[str, Any] | JS
     user = api_user(request, "expert")
     errors = await actions.log_hours(request.app.state.bus, user, aid, str(body.hours), body.note)
     return _refused(errors) if errors else {"assignment_id": aid, "logged_hours": body.hours}
+
+
+class Assignment(BaseModel):
+    request_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    slot: int = Field(default=0, ge=0, le=19)
+    expert_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    contract_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    force: bool = False
+    reason: Text = ""
+
+
+@router.post("/assignments", status_code=201, response_model=None)
+async def assign(request: Request, body: Assignment) -> dict[str, Any] | JSONResponse:
+    """Staff assign by hand (an override, checked by the solver's rules; forcing needs a reason)."""
+    user = api_user(request, "staff")
+    form = {**body.model_dump(), "force": "on" if body.force else ""}
+    errors = await actions.assign(request.app.state.bus, user, form)
+    return _refused(errors) if errors else {"request_id": body.request_id, "status": "assigned"}
+
+
+@router.get("/coverage")
+async def coverage(request: Request) -> list[dict[str, Any]]:
+    api_user(request, "staff")
+    return await views.unit_coverage(request.app.state.bus)
+
+
+@router.get("/inbox")
+async def inbox(request: Request) -> dict[str, Any]:
+    """The caller's party's notifications: its unit's, its own (expert) or the staff's."""
+    user = api_user(request, "commune", "expert", "staff")
+    return await views.inbox(request.app.state.bus, actions.party_of(user) or "")

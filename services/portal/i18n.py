@@ -53,7 +53,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "force": ("Bỏ qua quy tắc (cần lý do)", "Force (needs a reason)"),
     "slot": ("Vị trí (slot)", "Slot"), "assigned_ok": ("Đã phân công và duyệt.", "Assigned and approved."),
     "inbox": ("Thông báo", "Notifications"), "unread": ("chưa đọc", "unread"),
-    "mark_read": ("Đánh dấu đã đọc", "Mark all read"),
+    "mark_read": ("Đánh dấu đã đọc", "Mark all read"), "history": ("Diễn biến", "History"),
     "availability": ("Thời gian có thể hỗ trợ", "My availability"),
     "capacity_hours": ("Số giờ có thể nhận trong kỳ", "Hours I can take in the period"),
     "max_travel_minutes": ("Đi lại tối đa (phút)", "Longest travel (minutes)"),
@@ -73,6 +73,16 @@ STATUS: dict[str, tuple[str, str]] = {
     "submitted": ("Đã gửi", "Submitted"), "draft": ("Dự thảo", "Draft"), "suspended": ("Tạm dừng", "Suspended"),
     "exhausted": ("Hết hạn mức", "Exhausted"), "expired": ("Hết hạn", "Expired"),
     "terminated": ("Chấm dứt", "Terminated"),
+}
+
+ACTIONS: dict[str, tuple[str, str]] = {
+    "propose": ("Hệ thống đề xuất chuyên gia", "Expert proposed"), "approve": ("Sở Nội vụ duyệt", "Approved"),
+    "assign": ("Phân công thủ công", "Assigned by hand"), "reject": ("Không duyệt", "Rejected"),
+    "refuse": ("Vượt hạn mức hợp đồng", "Over the contract's caps"), "accept": ("Chuyên gia nhận việc", "Accepted"),
+    "decline": ("Chuyên gia từ chối", "Declined"), "log_hours": ("Ghi giờ làm", "Hours logged"),
+    "approve_hours": ("Duyệt giờ vượt", "Extra hours approved"), "refuse_hours": ("Không duyệt giờ vượt",
+                                                                              "Extra hours refused"),
+    "complete": ("Xã xác nhận hoàn thành", "Completion confirmed"), "cancel": ("Đã hủy", "Cancelled"),
 }
 
 PRIORITIES = {1: ("Có thể chờ", "Can wait"), 2: ("Thấp", "Low"), 3: ("Bình thường", "Normal"),
@@ -125,6 +135,9 @@ class Words:
 
     def priority(self, p: Any) -> str:
         return _pick(PRIORITIES[int(p)], self.lang) if p in PRIORITIES else str(p)
+
+    def action(self, key: str) -> str:
+        return _pick(ACTIONS[key], self.lang) if key in ACTIONS else key
 
     def mode(self, key: str) -> str:
         return self(key) if key in ("onsite", "remote", "either") else key

@@ -44,6 +44,16 @@ def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[
             for i, name in enumerate(STEPS)]
 
 
+async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every decision on a request's assignments, in order, from the audit trail."""
+    events = []
+    for a in r["assignments"]:
+        for e in await bus.audit(f"assignment:{a['id']}", limit=100):
+            events.append({"at": e["at"], "action": e["action"], "expert": a["expert_id"],
+                           "note": (e.get("detail") or {}).get("note", "")})
+    return sorted(events, key=lambda e: e["at"])
+
+
 async def proposals(bus: Bus, limit: int = 50) -> list[dict[str, Any]]:
     """Proposals waiting for staff, each with the solver's explanation from the audit trail."""
     contracts = await bus.contracts_status()

@@ -86,6 +86,10 @@ async def test_portal_flow_and_every_route_against_every_role(system: System) ->
         assert next(e for e in experts if e["id"] == owner["expert_id"])["capacity_hours"] == 30.5
         done = await commune.submit(f"/requests/{rid}", f"/requests/{rid}/complete", {"rating": "5"})
         assert done.status_code == 200 and "Hoàn thành" in done.text
+        told = [x for x in ("Hệ thống đề xuất chuyên gia", "Sở Nội vụ duyệt", "Chuyên gia nhận việc", "Ghi giờ làm",
+                            "Xã xác nhận hoàn thành") if x in done.text]
+        assert len(told) == 5, f"the history tells each step: {told}"
+        assert done.text.index("Sở Nội vụ duyệt") < done.text.index("Ghi giờ làm"), "in order"
         contracts = (await staff.http.get("/contracts")).text
         assert re.search(r"\d{1,3}(\.\d{3})+ ₫", contracts), "money in Vietnamese format"
         use = (await staff.http.get(f"/contracts/{owner['contract_id']}")).text

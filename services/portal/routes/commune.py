@@ -49,7 +49,8 @@ async def _own(request: Request, rid: str) -> tuple[object, dict]:
 @router.get("/requests/{rid}", response_class=HTMLResponse)
 async def request_page(request: Request, rid: str) -> Response:
     user, found = await _own(request, rid)
-    return render(request, "request.html", user, r=found, errors={})
+    events = await views.history(request.app.state.bus, found)
+    return render(request, "request.html", user, r=found, events=events, errors={})
 
 
 @router.post("/requests/{rid}/complete", response_class=HTMLResponse)
@@ -60,5 +61,6 @@ async def complete(request: Request, rid: str) -> Response:
     errors = await actions.complete(request.app.state.bus, user, rid, str(form.get("rating", "")),
                                     str(form.get("comment", "")))
     if errors:
-        return render(request, "request.html", user, status_code=422, r=found, errors=errors)
+        events = await views.history(request.app.state.bus, found)
+        return render(request, "request.html", user, status_code=422, r=found, events=events, errors=errors)
     return see_other(f"/requests/{rid}")

@@ -98,6 +98,13 @@ class GetPlanInput(Message):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class GetCandidates(Message):
+    """The best few experts for one open request, each with what taking it would displace."""
+
+    request_id: Id
+    limit: int = Field(default=5, ge=1, le=20)
+
+
 # ---------------------------------------------------------------- matcher: events
 class RequestSubmitted(Message):
     request: Request

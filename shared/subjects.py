@@ -23,6 +23,7 @@ ASSIGNMENT_PROPOSED = "matcher.assignment.proposed"
 ASSIGNMENT_WITHDRAWN = "matcher.assignment.withdrawn"
 ASSIGNMENT_ASSIGN = "matcher.assignment.assign"
 PLAN_INPUT_GET = "matcher.plan_input.get"
+CANDIDATES_GET = "matcher.candidates.get"
 
 # --- contracts -----------------------------------------------------------------------------
 REFERENCE_REGISTER = "contracts.reference.register"

@@ -13,6 +13,7 @@ from functools import partial
 import structlog
 
 from services.matcher import handlers as h
+from services.matcher.alternatives import candidates
 from services.matcher.db import create_schema
 from services.matcher.overrides import assign_manually
 from services.matcher.planner import replan
@@ -100,6 +101,12 @@ def build(settings: MatcherSettings | None = None) -> Service:
               description="Requests and proposals with their status.")
     svc.query(s.PLAN_INPUT_GET, m.GetPlanInput, h.plan_input,
               description="The scenario a plan was made from, by the digest the audit trail keeps.")
+
+    def alternatives(session, q: m.GetCandidates) -> m.Reply:  # type: ignore[no-untyped-def]
+        return candidates(session, q, today=h.local_today(st.timezone_offset_hours))
+
+    svc.query(s.CANDIDATES_GET, m.GetCandidates, alternatives,
+              description="The best few experts for one open request, with what each would displace.")
     for subject, model, use_case, name, description in (
         (s.UNIT_REGISTERED, m.UnitRegistered, h.copy_unit, "units", "Copy of a registered unit."),
         (s.TRAVEL_REGISTERED, m.TravelRegistered, h.copy_travel, "travel", "Copy of travel times."),

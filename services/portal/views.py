@@ -65,6 +65,14 @@ async def proposals(bus: Bus, limit: int = 50) -> list[dict[str, Any]]:
     return waiting
 
 
+async def alternatives(bus: Bus, request_id: str) -> dict[str, Any]:
+    """The matcher's best few experts for one request, or why it has none (no longer open, say)."""
+    reply = await bus.call(s.CANDIDATES_GET, m.GetCandidates(request_id=request_id, limit=5))
+    if not reply.ok:
+        return {"request_id": request_id, "candidates": [], "error": reply.error}
+    return {**(reply.data or {}), "error": None}
+
+
 def explanation_lines(explanation: dict[str, Any]) -> list[str]:
     """The explanation as short lines, whatever its shape (a sentence, terms, alternatives)."""
     lines = []

@@ -65,6 +65,10 @@ async def test_portal_flow_and_every_route_against_every_role(system: System) ->
             return found.group(1) if found and rid in page else None
 
         aid = await _wait_for(board, "a proposal on the board")
+        alternatives = (await staff.http.get("/proposals", params={"request_id": rid})).text
+        rows = re.findall(r'<tr class="candidate"><td>[^<]*\((e\d)\)', alternatives)
+        assert "Các chuyên gia khác có thể nhận" in alternatives and set(rows) <= {"e0", "e1"} and rows, alternatives
+        assert f'value="{aid}"' in alternatives, "the board narrowed to the request still shows its proposal"
         decided = await staff.submit("/proposals", "/proposals/decide", {"ids": aid, "decision": "approve"})
         assert "Đã lưu. 1 / 1" in decided.text
         owner = next(a for a in (await system.status())["contracts"]["assignments"] if a["id"] == aid)

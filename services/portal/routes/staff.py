@@ -14,9 +14,17 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/proposals", response_class=HTMLResponse)
 async def board(request: Request) -> Response:
+    """The board; `?request_id=` narrows it to one request and adds the solver's alternatives."""
     user = page_user(request, "staff")
-    rows = await views.proposals(request.app.state.bus)
-    return render(request, "proposals.html", user, proposals=rows, lines=views.explanation_lines, outcome=None)
+    bus = request.app.state.bus
+    rid = request.query_params.get("request_id")
+    rows = await views.proposals(bus)
+    others = None
+    if rid:
+        rows = [a for a in rows if a["request_id"] == rid]
+        others = await views.alternatives(bus, rid)
+    return render(request, "proposals.html", user, proposals=rows, lines=views.explanation_lines, outcome=None,
+                  others=others)
 
 
 @router.post("/proposals/decide", response_class=HTMLResponse)
@@ -29,7 +37,7 @@ async def decide(request: Request) -> Response:
     outcome = await actions.decide(request.app.state.bus, user, ids, decision, str(form.get("comment", "")))
     rows = await views.proposals(request.app.state.bus)
     return render(request, "proposals.html", user, status_code=422 if outcome["errors"] else 200,
-                  proposals=rows, lines=views.explanation_lines, outcome=outcome)
+                  proposals=rows, lines=views.explanation_lines, outcome=outcome, others=None)
 
 
 @router.get("/contracts", response_class=HTMLResponse)

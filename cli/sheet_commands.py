@@ -7,17 +7,17 @@ service applies in one transaction or refuses whole, naming the row and column a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli import sheets as fmt
 from cli.client import Client, ClientError
 from shared import messages as m
+from shared import sheets as fmt
 from shared import subjects as s
+from shared.sheets import message
 
 
 def _paths(directory: Path | None, units: Path | None, experts: Path | None, contracts: Path | None) -> dict[str, Path]:
@@ -27,17 +27,6 @@ def _paths(directory: Path | None, units: Path | None, experts: Path | None, con
             if given[kind] is None and (directory / f"{kind}.csv").exists():
                 given[kind] = directory / f"{kind}.csv"
     return {k: p for k, p in given.items() if p is not None}
-
-
-def message(read: fmt.Sheets, by: str) -> m.RegisterReference:
-    cmd = m.RegisterReference(
-        by=by, units=read.units, experts=read.experts, contracts=read.contracts, contract_status=read.contract_status
-    )  # type: ignore[arg-type]
-    # The same sheets give the same message id: importing them twice changes nothing twice.
-    digest = hashlib.sha256(
-        cmd.model_dump_json(exclude={"event_id", "occurred_at", "correlation_id"}).encode()
-    ).hexdigest()[:32]
-    return cmd.model_copy(update={"event_id": f"sheets-{digest}"})
 
 
 async def send(client: Client, read: fmt.Sheets, cmd: m.RegisterReference) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli import sheets
+from shared import sheets
 
 
 def write(tmp: Path, name: str, text: str) -> Path:

@@ -1,7 +1,8 @@
 """The CSV sheets staff keep of units, experts and contracts: reading them into registration
 records with an error per bad cell (file, row, column), and writing them back in the same format.
 
-The columns are documented in docs/sheets.md. Row numbers are the spreadsheet's: the header is
+Shared by the CLI (`expertshare sheets`) and the portal's upload page, so both read a sheet
+the same way. The columns are documented in docs/sheets.md. Row numbers are the spreadsheet's: the header is
 row 1. Lists (skills, languages, scope units) are separated by `;`; yes/no columns take
 yes/no, true/false, 1/0 or có/không; money may use `.`, `,` or spaces between thousands
 (1.500.000); hours may use a decimal comma (1,5).
@@ -10,6 +11,7 @@ yes/no, true/false, 1/0 or có/không; money may use `.`, `,` or spaces between 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from shared import messages as m
 from shared.scenario import Contract, Expert, Unit
 
 COLUMNS = {
@@ -152,6 +155,31 @@ def read(paths: dict[str, Path]) -> Sheets:
             continue
         _read_sheet(out, kind, csv.DictReader(io.StringIO(text)))
     return out
+
+
+def read_uploaded(files: dict[str, tuple[str, bytes]]) -> Sheets:
+    """Like `read`, for sheets uploaded as {kind: (file name, content)}: one more error if a file
+    is not UTF-8 text (a spreadsheet saved as .xlsx, say)."""
+    out = Sheets(files={k: name for k, (name, _) in files.items()})
+    for kind, (name, content) in files.items():
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            out.errors.append(f"{name}: not a CSV file in UTF-8 (save the sheet as CSV UTF-8)")
+            continue
+        _read_sheet(out, kind, csv.DictReader(io.StringIO(text)))
+    return out
+
+
+def message(read: Sheets, by: str) -> m.RegisterReference:
+    cmd = m.RegisterReference(
+        by=by, units=read.units, experts=read.experts, contracts=read.contracts, contract_status=read.contract_status
+    )  # type: ignore[arg-type]
+    # The same sheets give the same message id: importing them twice changes nothing twice.
+    digest = hashlib.sha256(
+        cmd.model_dump_json(exclude={"event_id", "occurred_at", "correlation_id"}).encode()
+    ).hexdigest()[:32]
+    return cmd.model_copy(update={"event_id": f"sheets-{digest}"})
 
 
 def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,70 @@
+"""Home-affairs staff: import the CSV sheets of experts and contracts (docs/sheets.md) by upload.
+
+Read the same way as `expertshare sheets import` (shared.sheets): all or nothing. Every bad
+row and column is listed beside the form and nothing is sent; sheets that read well go to the
+contracts service as one registration, which it applies in one transaction or refuses whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
+
+from services.portal.auth import check_csrf, page_user
+from services.portal.web import render
+from shared import sheets
+from shared import subjects as s
+
+router = APIRouter(include_in_schema=False)
+KINDS = ("experts", "contracts")
+MAX_BYTES = 2_000_000  # a sheet of 5000 rows is well under this; more is not a sheet of ours
+
+
+@router.get("/sheets", response_class=HTMLResponse)
+async def sheets_form(request: Request) -> Response:
+    user = page_user(request, "staff")
+    return render(request, "sheets.html", user, errors=[], imported=None)
+
+
+@router.post("/sheets", response_class=HTMLResponse)
+async def sheets_upload(request: Request) -> Response:
+    user = page_user(request, "staff")
+    form = await request.form(max_part_size=MAX_BYTES)
+    check_csrf(request, form)
+    files, errors = await _files(form)
+    imported = None
+    if not errors:
+        read = sheets.read_uploaded(files)
+        errors = read.errors or await _send(request, read, user.display_name or user.username)
+        if not errors:
+            imported = {"experts": len(read.experts), "contracts": len(read.contracts)}
+    return render(request, "sheets.html", user, status_code=422 if errors else 200, errors=errors, imported=imported)
+
+
+async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
+    files: dict[str, tuple[str, bytes]] = {}
+    errors = []
+    for kind in KINDS:
+        upload = form.get(kind)
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        content = await upload.read(MAX_BYTES + 1)
+        if len(content) > MAX_BYTES:
+            errors.append(f"{upload.filename}: larger than {MAX_BYTES:,} bytes")
+        files[kind] = (upload.filename, content)
+    if not files and not errors:
+        errors.append("no file chosen: choose experts.csv, contracts.csv or both")
+    return files, errors
+
+
+async def _send(request: Request, read: sheets.Sheets, by: str) -> list[str]:
+    """The registration's refusal, each field as the file, row and column it came from."""
+    reply = await request.app.state.bus.call(s.REFERENCE_REGISTER, sheets.message(read, by))
+    if reply.ok:
+        return []
+    if not reply.field_errors:
+        return [f"nothing was imported: {reply.error}"]
+    return [f"{sheets.field_to_cell(read, f.field) or f.field}: {f.message}" for f in reply.field_errors]

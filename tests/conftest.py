@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from shared.nats import EmbeddedNats, free_port, start_nats
+from tests.integration.sinks import HttpSink, SmtpSink
 
 PG = os.environ.get("EXPERTSHARE_TEST_PG", "")
 DB_KINDS = ["sqlite", "postgresql"] if PG else ["sqlite"]
@@ -59,3 +60,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         _drop_pg_database(name)
+
+
+@pytest.fixture
+def nats_fresh(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A nats-server of this test's own (for tests that restart or fill it)."""
+    server = start_nats(tmp_path / "nats", free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback that keeps what it receives."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[HttpSink]:
+    """A real HTTP server on loopback that keeps what it receives."""
+    sink = HttpSink().start()
+    yield sink
+    sink.stop()

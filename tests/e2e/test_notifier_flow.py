@@ -8,7 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 
 from shared import messages as m
 from shared import subjects as s
-from shared.nats import EmbeddedNats, free_port, start_nats
+from shared.nats import EmbeddedNats
 from tests.e2e import flow
 from tests.e2e.system import System
 from tests.integration.sinks import HttpSink
@@ -35,13 +35,6 @@ RETRIES = {
     "NOTIFIER_RETRY_BASE_S": "0.2",
     "NOTIFIER_RETRY_MAX_S": "0.5",
 }
-
-
-@pytest.fixture
-def nats_fresh(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    server = start_nats(tmp_path / "nats", free_port())
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the webhook. What arrives, how it is signed, and how each kind of failure is cla
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,20 +21,6 @@ from shared.nats import free_port
 from tests.integration.sinks import HttpSink, SmtpSink
 
 SECRET = "s3cret-of-the-gateway"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[HttpSink]:
-    sink = HttpSink().start()
-    yield sink
-    sink.stop()
 
 
 def outgoing(**over: object) -> Outgoing:

@@ -5,34 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from services.notifier.digest import period_of
 from shared import messages as m
 from shared import subjects as s
 from shared.db import utcnow
-from shared.nats import EmbeddedNats, free_port, start_nats
+from shared.nats import EmbeddedNats
 from tests.integration.notifier_harness import TODAY, Notifier, approved, eventually
 from tests.integration.sinks import SmtpSink
 
 STAFF = "staff:home-affairs"
-
-
-@pytest.fixture
-def nats_fresh(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    server = start_nats(tmp_path / "nats", free_port())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 async def test_a_digest_party_gets_one_message_per_period(

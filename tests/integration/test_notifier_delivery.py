@@ -5,41 +5,16 @@ server, sends surviving an outage and a crash, retry on demand, preferences refu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from services.notifier import queue
 from services.notifier.channels import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from shared import messages as m
 from shared import subjects as s
-from shared.nats import EmbeddedNats, free_port, start_nats
+from shared.nats import EmbeddedNats, free_port
 from tests.integration.notifier_harness import Notifier, approved, eventually, expert
 from tests.integration.sinks import HttpSink, SmtpSink
 
 SECRET = "gateway-secret-0123456789"
-
-
-@pytest.fixture
-def nats_fresh(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    server = start_nats(tmp_path / "nats", free_port())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
-def http() -> Iterator[HttpSink]:
-    sink = HttpSink().start()
-    yield sink
-    sink.stop()
 
 
 def prefs(party: str, http: HttpSink, path: str, **over: object) -> m.SetPreferences:

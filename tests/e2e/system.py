@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from pydantic import BaseModel
 
 from shared import subjects as s
-from shared.messages import GetStatus, Message, Reply
+from shared.messages import Message
+from tests.status_client import StatusClient
 
 SERVICES = ("contracts", "matcher", "notifier")
 
 
-class System:
+class System(StatusClient):
     def __init__(self, nats_url: str, var: Path, env: dict[str, str] | None = None) -> None:
         self.nats_url, self.var = nats_url, var
         self.extra_env = env or {}
@@ -86,32 +86,6 @@ class System:
                 raise AssertionError(f"{name} exited:\n{self.log(name)[-3000:]}")
             await asyncio.sleep(0.2)
         raise AssertionError(f"{name} not healthy after {timeout} s:\n{self.log(name)[-3000:]}")
-
-    async def call(self, subject: str, message: BaseModel | bytes, timeout: float = 10) -> Reply:
-        data = message if isinstance(message, bytes) else message.model_dump_json(by_alias=True).encode()
-        msg = await self.nc.request(subject, data, timeout=timeout)
-        return Reply.model_validate_json(msg.data)
-
-    async def ok(self, subject: str, message: BaseModel, timeout: float = 10) -> dict[str, Any]:
-        reply = await self.call(subject, message, timeout)
-        assert reply.ok, reply.error
-        return reply.data or {}
-
-    async def status(self) -> dict[str, Any]:
-        return {"matcher": await self.ok(s.MATCHER_STATUS_GET, GetStatus()),
-                "contracts": await self.ok(s.CONTRACTS_STATUS_GET, GetStatus())}
-
-    async def until(self, predicate: Any, timeout: float = 60.0, what: str = "condition") -> Any:
-        """Poll `predicate(status)` until it returns something truthy."""
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = await self.status()
-            found = predicate(last)
-            if found:
-                return found
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}; last status:\n{json.dumps(last, indent=1)[:4000]}")
 
     async def dead_letters(self) -> list[dict[str, Any]]:
         js = self.nc.jetstream()

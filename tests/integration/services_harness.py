@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
-import time
 from pathlib import Path
 from typing import Any
 
 import nats
-from pydantic import BaseModel
 
 from services.contracts.app import build as build_contracts
 from services.contracts.settings import ContractsSettings
@@ -24,8 +21,8 @@ from services.matcher.app import build as build_matcher
 from services.matcher.settings import MatcherSettings
 from shared import messages as m
 from shared import subjects as s
-from shared.messages import Reply
 from shared.service import Service
+from tests.status_client import StatusClient
 
 TODAY = dt.date.today()
 UNITS = [
@@ -92,7 +89,9 @@ def request(rid: str, **over: Any) -> dict[str, Any]:
     }
 
 
-class Stack:
+class Stack(StatusClient):
+    call_s, until_s, poll_s = 15.0, 30.0, 0.1
+
     def __init__(self, nats_url: str, contracts_db: str, tmp: Path) -> None:
         self.url = nats_url
         self.contracts = build_contracts(ContractsSettings(nats_url=nats_url, database_url=contracts_db))
@@ -122,32 +121,6 @@ class Stack:
                 task.cancel()
         for svc in (self.matcher, self.contracts):
             svc.engine.dispose()
-
-    async def call(self, subject: str, message: BaseModel, wait_s: float = 15) -> Reply:
-        msg = await self.nc.request(subject, message.model_dump_json(by_alias=True).encode(), timeout=wait_s)
-        return Reply.model_validate_json(msg.data)
-
-    async def ok(self, subject: str, message: BaseModel, wait_s: float = 15) -> dict[str, Any]:
-        reply = await self.call(subject, message, wait_s)
-        assert reply.ok, reply.error
-        return reply.data or {}
-
-    async def status(self) -> dict[str, Any]:
-        return {
-            "matcher": await self.ok(s.MATCHER_STATUS_GET, m.GetStatus()),
-            "contracts": await self.ok(s.CONTRACTS_STATUS_GET, m.GetStatus()),
-        }
-
-    async def until(self, predicate: Any, wait_s: float = 30.0, what: str = "condition") -> Any:
-        deadline = time.monotonic() + wait_s
-        last: Any = None
-        while time.monotonic() < deadline:
-            last = await self.status()
-            found = predicate(last)
-            if found:
-                return found
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}:\n{json.dumps(last, indent=1)[:4000]}")
 
     async def register(self, experts: list[dict[str, Any]], contracts: list[dict[str, Any]], **fields: Any) -> None:
         await self.ok(

@@ -1,0 +1,50 @@
+"""What the in-process harness and the e2e system have in common: request-reply calls to the
+running services, and polling their status until a condition holds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+from pydantic import BaseModel
+
+from shared import subjects as s
+from shared.messages import GetStatus, Reply
+
+
+class StatusClient:
+    """Mixed into a harness that sets `nc`; the class attributes set its patience."""
+
+    nc: NatsClient
+    call_s: float = 10.0
+    until_s: float = 60.0
+    poll_s: float = 0.2
+
+    async def call(self, subject: str, message: BaseModel | bytes, timeout: float | None = None) -> Reply:
+        data = message if isinstance(message, bytes) else message.model_dump_json(by_alias=True).encode()
+        msg = await self.nc.request(subject, data, timeout=timeout or self.call_s)
+        return Reply.model_validate_json(msg.data)
+
+    async def ok(self, subject: str, message: BaseModel, timeout: float | None = None) -> dict[str, Any]:
+        reply = await self.call(subject, message, timeout)
+        assert reply.ok, reply.error
+        return reply.data or {}
+
+    async def status(self) -> dict[str, Any]:
+        return {"matcher": await self.ok(s.MATCHER_STATUS_GET, GetStatus()),
+                "contracts": await self.ok(s.CONTRACTS_STATUS_GET, GetStatus())}
+
+    async def until(self, predicate: Any, timeout: float | None = None, what: str = "condition") -> Any:
+        """Poll `predicate(status)` until it returns something truthy."""
+        deadline = time.monotonic() + (timeout or self.until_s)
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = await self.status()
+            found = predicate(last)
+            if found:
+                return found
+            await asyncio.sleep(self.poll_s)
+        raise AssertionError(f"timed out waiting for {what}; last status:\n{json.dumps(last, indent=1)[:4000]}")

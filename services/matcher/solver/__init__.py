@@ -86,6 +86,7 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
         exact = mip.best_coverage(p, columns, best, 0.7 * left)
         if exact is not None and p.covered(exact) >= p.covered(best):
             best = exact
+        best = greedy.complete(p, best)
         info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
         # Phase 2 keeps the coverage, so only the covered requests' options matter to it.

@@ -14,8 +14,9 @@ benchmark's provinces, where that is the difference between 99.5% and 99%).
 
 Each expert's knapsack is itself relaxed a little so that it is fast and still valid: money
 turned into minutes through the hourly rate (cost is never below minutes x rate), an expert with
-several contracts pooling their room, and minutes counted in grains, rounded down (a
-feasible set stays feasible).
+several contracts pooling their room, and, only for an expert whose table would be huge (hundreds
+of hours and dozens of concurrent tasks), minutes counted in coarser grains, rounded down (a
+feasible set stays feasible). Options that enough others dominate are dropped first.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import numpy as np
 
 from services.matcher.solver.problem import Problem
 
-#: Minutes per knapsack cell: 1 (exact) up to this many options, `COARSE_GRAIN` beyond. A coarser
-#: grain is faster and looser: on the medium benchmark 1 -> 7192.7, 5 -> 7195.3, 15 -> 7197.9,
-#: 30 -> 7210.1, in 0.44 s to 0.22 s; on the large one, 1 takes about 15 s.
-EXACT_UP_TO = 200_000
-COARSE_GRAIN = 15
+#: Cells (count x minutes) an expert's knapsack table may have; beyond, minutes are counted in
+#: grains just coarse enough. The benchmark's experts (up to 60 hours, 8 tasks) stay exact: the
+#: coarser the looser (country benchmark: 1 minute -> 41 160, 5 -> 41 189, 15 -> 41 267).
+MAX_CELLS = 200_000
+#: Beyond this many cells for all its options, an expert's choice is not traced (the bound stands).
+MAX_TRACE_CELLS = 50_000_000
 
 
 @dataclass
@@ -45,28 +47,28 @@ class Knapsacks:
 
 
 def knapsacks(p: Problem) -> Knapsacks:
-    grain = 1 if p.n <= EXACT_UP_TO else COARSE_GRAIN
     e_room, c_min, c_vnd, c_n = (a.astype(np.int64) for a in np.split(p.room, p.limit_splits))
     rates = np.array([c.hourly_rate_vnd for c in p.sc.contracts], dtype=np.int64)
     by_money = np.where(p.has_budget & (rates > 0), (60 * c_vnd) // np.maximum(rates, 1), np.iinfo(np.int64).max)
     c_cap = np.minimum(c_min, by_money)
-    per_expert: dict[int, list[int]] = defaultdict(list)
-    for o, e in enumerate(p.e.tolist()):
-        per_expert[e].append(o)
+    n_e = len(p.sc.experts)
+    by_expert = np.argsort(p.e, kind="stable")
+    per_expert = np.split(by_expert, np.searchsorted(p.e[by_expert], np.arange(1, n_e)))
     contracts_of: dict[int, list[int]] = defaultdict(list)
     expert_pos = {x.id: k for k, x in enumerate(p.sc.experts)}
     for k, c in enumerate(p.sc.contracts):
         contracts_of[expert_pos[c.expert]].append(k)
-    n_e = len(p.sc.experts)
     cap = np.zeros(n_e, dtype=np.int64)
     count = np.zeros(n_e, dtype=np.int64)
     options, grains = [], []
     for e in range(n_e):
         cs = contracts_of.get(e, [])
         pooled = int(sum(min(int(c_cap[c]), 10**9) for c in cs))
-        cap[e] = min(int(e_room[e]), pooled) // grain
-        count[e] = sum(int(c_n[c]) for c in cs)
-        os = np.array(per_expert.get(e, []), dtype=np.int64)
+        os = per_expert[e].astype(np.int64)
+        room = min(int(e_room[e]), pooled)
+        count[e] = min(sum(int(c_n[c]) for c in cs), os.size)
+        grain = max(1, -(-(int(count[e]) + 1) * (room + 1) // MAX_CELLS))
+        cap[e] = room // grain
         options.append(os)
         grains.append(p.minutes[os] // grain if os.size else os)
     return Knapsacks(options, grains, cap, count)
@@ -80,6 +82,7 @@ def _knapsack(profit: np.ndarray, grains: np.ndarray, cap: int, count: int, trac
     count = min(count, n)
     if n == 0 or count <= 0 or cap < 0:
         return 0.0, take
+    trace = trace and n * (count + 1) * (cap + 1) <= MAX_TRACE_CELLS  # the choice is a hint only
     best = np.full((count + 1, cap + 1), -np.inf)
     best[0, :] = 0.0
     keep = np.zeros((n, count + 1, cap + 1), dtype=bool) if trace else None
@@ -119,12 +122,27 @@ def evaluate(p: Problem, u: np.ndarray, picked: list[np.ndarray] | None = None,
         if not live.any():
             continue
         # One option per slot: the same slot under two contracts is one piece of work.
-        live_os, live_g, live_p = _one_per_slot(p, os[live], grains[live], profit[live])
+        live_os, live_g, live_p = _undominated(*_one_per_slot(p, os[live], grains[live], profit[live]), int(count))
         value, take = _knapsack(live_p, live_g, int(cap), int(count), picked is not None)
         total += value
         if picked is not None:
             picked.append(live_os[take])
     return total
+
+
+def _undominated(os: np.ndarray, grains: np.ndarray, profit: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
+    """Drop every option that at least `count` others dominate (worth as much, no longer; ties
+    broken by position): some best set never needs it, since one of those others is always free
+    to take its place. On the country benchmark this leaves a few percent of the options."""
+    n = os.size
+    if n <= count:
+        return os, grains, profit
+    order = np.lexsort((grains, -profit))  # best first: the only possible dominators come before
+    g, pr = grains[order], profit[order]
+    earlier = np.tri(n, k=-1, dtype=bool).T  # earlier[j, i]: j comes before i
+    dominated_by = ((pr[:, None] >= pr[None, :]) & (g[:, None] <= g[None, :]) & earlier).sum(axis=0)
+    keep = np.sort(order[dominated_by < count])
+    return os[keep], grains[keep], profit[keep]
 
 
 def _one_per_slot(p: Problem, os: np.ndarray, grains: np.ndarray, profit: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -110,3 +110,19 @@ def rounded(p: Problem, price: np.ndarray, lp_columns: np.ndarray, lp_x: np.ndar
     reqs = p.sc.requests
     order = sorted(range(len(reqs)), key=lambda k: (-y[k], -int(p.weight[k]), reqs[k].deadline, reqs[k].id))
     return fill(p, order, Ranking(p, (np.round(price, 6), -np.round(x, 6))), Room(p), [])
+
+
+def complete(p: Problem, chosen: list[int]) -> list[int]:
+    """`chosen` plus every request that still fits in what it leaves, the heaviest first and, among
+    equals, the one that needs the fewest minutes; each slot takes its shortest fitting option (a
+    plan found on a restricted set of options can leave room that options outside it fill)."""
+    room = Room(p)
+    for o in chosen:
+        room.take(int(p.e[o]), int(p.c[o]), int(p.minutes[o]), int(p.cost[o]))
+    need = np.zeros(p.n_requests, dtype=np.int64)
+    shortest = np.full(p.n_slots, np.iinfo(np.int64).max)
+    np.minimum.at(shortest, p.s, p.minutes)
+    np.add.at(need, p.slot_request, np.where(shortest == np.iinfo(np.int64).max, 0, shortest))
+    reqs = p.sc.requests
+    order = sorted(range(len(reqs)), key=lambda k: (-int(p.weight[k]), int(need[k]), reqs[k].deadline, reqs[k].id))
+    return fill(p, order, Ranking(p, (p.cost, p.minutes)), room, list(chosen))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import services.matcher.solver as engine
 from scenarios.generate import generate
 from services.matcher.solver import bound, greedy, relax
-from services.matcher.solver.candidates import candidates
+from services.matcher.solver.candidates import Index, candidates
 from services.matcher.solver.options import all_options
 from services.matcher.solver.problem import build_problem
 from services.matcher.solver.table import build
@@ -107,6 +107,21 @@ def test_candidates_are_eligible_ranked_and_say_what_they_displace() -> None:
         assert all(c.displaces for c in found if not c.fits_now)
         ranks = [(len(c.displaces), c.score) for c in found]
         assert ranks == sorted(ranks)
+
+
+def test_the_index_answers_as_a_fresh_build_would_and_takes_new_requests() -> None:
+    sc = Scenario.model_validate(json.loads((DATA / "example-small.json").read_text()))
+    index = Index(sc)
+    for r in sc.requests[:10]:
+        assert index.best(r.id, limit=4) == candidates(sc, r.id, limit=4)
+    # A request not in the scenario yet: the same answer as if it had been added (nobody held it).
+    like = next(r for r in sc.requests if candidates(sc, r.id))
+    new = like.model_copy(update={"id": "r-new", "priority": 5})
+    grown = sc.model_copy(update={"requests": [*sc.requests, new]})
+    eligible = {(o.expert, o.contract) for o in all_options(grown) if o.request == "r-new"}
+    found = index.best(new, limit=4)
+    assert found and all((c.expert, c.contract) in eligible for c in found)
+    assert all(c.displaces == [] for c in found if c.fits_now)
 
 
 def test_travel_times_given_twice_must_agree() -> None:

@@ -23,6 +23,12 @@ class Room:
         self.e, self.c_min, self.c_vnd, self.c_n = e.tolist(), c_min.tolist(), c_vnd.tolist(), c_n.tolist()
         self.budget = p.has_budget.tolist()
 
+    def copy(self) -> Room:
+        twin = object.__new__(Room)
+        twin.e, twin.c_min, twin.c_vnd, twin.c_n = self.e[:], self.c_min[:], self.c_vnd[:], self.c_n[:]
+        twin.budget = self.budget
+        return twin
+
     def fits(self, e: int, c: int, m: int, cost: int) -> bool:
         return (self.e[e] >= m and self.c_min[c] >= m and self.c_n[c] >= 1
                 and (not self.budget[c] or self.c_vnd[c] >= cost))

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 import services.matcher.solver as engine
 from scenarios.generate import generate
-from services.matcher.solver import bound, greedy, relax
+from services.matcher.solver import bound, greedy, moves, relax
 from services.matcher.solver.candidates import Index, candidates
 from services.matcher.solver.options import all_options
 from services.matcher.solver.problem import build_problem
+from services.matcher.solver.report import build_plan
 from services.matcher.solver.table import build
 from services.matcher.solver.validate import validate
 from shared.scenario import Scenario
@@ -162,3 +163,26 @@ def test_a_short_time_limit_still_gives_a_verified_plan() -> None:
     plan = engine.solve(sc, time_limit_s=0.01)
     assert validate(sc, plan) == []
     assert plan.objective.covered_weight > 0 and plan.objective.upper_bound >= plan.objective.covered_weight
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000))
+def test_local_moves_keep_every_rule_and_never_lose_weight(seed: int) -> None:
+    sc = tricky(seed, n_req=80, n_exp=12)
+    p = build_problem(sc, build(sc), [], None)
+    start = greedy.baseline(p)
+    moved = moves.improve(p, start, deadline=float("inf"))
+    assert p.covered(moved) >= p.covered(start)
+    plan = build_plan(p, moved, status="feasible", bound=p.covered(moved), info={})
+    assert validate(sc, plan) == []
+    assert plan.objective.covered_weight == p.covered(moved)
+
+
+def test_local_moves_find_what_the_greedy_plan_missed() -> None:
+    gains = []
+    for seed in range(5):
+        sc = generate(150, 25, seed=seed, provinces=[8])
+        p = build_problem(sc, build(sc), [], None)
+        start = greedy.baseline(p)
+        gains.append(p.covered(moves.improve(p, start, deadline=float("inf"))) - p.covered(start))
+    assert min(gains) >= 0 and max(gains) > 0

@@ -7,7 +7,8 @@
    solution rounded is a better start.
 4. Small problems: CP-SAT on every option (its own bound is a third proof). Large ones: SCIP
    solves coverage exactly on the few thousand options that matter (the LP's support and the
-   bound's knapsack choices, `mip.py`).
+   bound's knapsack choices, `mip.py`), then local moves that need options outside that set
+   (`moves.py`).
 5. Phase 2 (CP-SAT, `model.py`): at that coverage, the cheapest, least travelled, fairest, most
    local plan.
 
@@ -21,7 +22,7 @@ import time
 
 import numpy as np
 
-from services.matcher.solver import bound, greedy, mip, relax
+from services.matcher.solver import bound, greedy, mip, moves, relax
 from services.matcher.solver import model as cpsat
 from services.matcher.solver.limits import DEFAULT_WEIGHTS, Limits
 from services.matcher.solver.options import Option, Travel, options_for_slot
@@ -37,6 +38,10 @@ __all__ = ["DEFAULT_WEIGHTS", "Assignment", "Objective", "Plan", "Unassigned", "
 FULL_MODEL_OPTIONS = 15_000
 #: Share of the time limit the LP relaxation may use on a large problem.
 LP_SHARE = 0.5
+#: Share of the time left after SCIP that local moves may use (they stop sooner when a pass gains nothing).
+MOVES_SHARE = 0.5
+#: A second SCIP run on a wider set when this share of the time limit is still left after the first.
+WIDEN_SHARE = 0.4
 #: Below this many seconds left, no search starts: the plan so far is returned.
 MIN_SEARCH_S = 0.2
 #: Seconds kept at the end to explain the plan: a base and a share per option (measured).
@@ -76,18 +81,16 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
                                "baseline_done_s": round(time.monotonic() - began, 3)}
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     stop = began + time_limit_s - reserve - MIN_SEARCH_S
-    best, proven, columns = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop, info)
+    best, proven, columns, reduced = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop,
+                                                 info)
     left = time_limit_s - (time.monotonic() - began) - reserve
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)
     elif p.n <= FULL_MODEL_OPTIONS:
         solved = cpsat.run(cpsat.Model(p, np.arange(p.n)), best, left, 0.85, workers, seed)
     else:
-        exact = mip.best_coverage(p, columns, best, 0.7 * left)
-        if exact is not None and p.covered(exact) >= p.covered(best):
-            best = exact
-        best = greedy.complete(p, best)
-        info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))
+        best, columns = _restricted(p, columns, reduced, best, began + time_limit_s - reserve, time_limit_s, info)
+        info.update(coverage_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
         # Phase 2 keeps the coverage, so only the covered requests' options matter to it.
         columns = columns[np.isin(p.r[columns], p.r[np.asarray(best, dtype=np.int64)])]
@@ -100,18 +103,18 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
 
 
 def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, stop: float,
-                info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray]:
+                info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray, np.ndarray | None]:
     """LP relaxation, the bounds, the rounded plan and the restricted set of options; each step
     only while there is time (a short limit still gets the greedy plan at once)."""
     columns = np.asarray(best, dtype=np.int64)
     if time.monotonic() >= lp_deadline:
-        return best, None, columns
+        return best, None, columns, None
     rx = relax.relax(p, best, lp_deadline)
     info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3),
                 lp_done_s=round(time.monotonic() - began, 3))
     proven = math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None
     if not rx.rounds or time.monotonic() >= stop:
-        return best, proven, columns
+        return best, proven, columns, None
     picked: list[np.ndarray] = []
     proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value, picked)) + 1e-6)
     rounded = greedy.rounded(p, rx.price, rx.columns, rx.x)
@@ -121,7 +124,28 @@ def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, s
     if picked:
         columns = np.union1d(columns, np.concatenate(picked))
     info.update(model_options=int(columns.size))
-    return best, proven, columns
+    return best, proven, columns, rx.price - rx.slot_value[p.s]
+
+
+def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, best: list[int], end: float,
+                time_limit_s: float, info: dict[str, object]) -> tuple[list[int], np.ndarray]:
+    """Coverage on a large problem: SCIP on the restricted set, the plan completed and improved by
+    local moves. When SCIP proved its set's optimum early (WIDEN_SHARE of the limit still left),
+    once more on a wider set: two more options per slot, the lowest by reduced cost."""
+
+    def improved(chosen: list[int] | None, share: float) -> list[int]:
+        if chosen is None or p.covered(chosen) < p.covered(best):
+            chosen = best
+        left = end - time.monotonic()
+        return greedy.complete(p, moves.improve(p, greedy.complete(p, chosen), time.monotonic() + share * left))
+
+    best = improved(mip.best_coverage(p, columns, best, 0.7 * (end - time.monotonic())), MOVES_SHARE)
+    info.update(mip=p.covered(best))
+    if reduced is not None and end - time.monotonic() > WIDEN_SHARE * time_limit_s:
+        columns = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, np.arange(p.n), 2))
+        best = improved(mip.best_coverage(p, columns, best, 0.6 * (end - time.monotonic())), MOVES_SHARE)
+        info.update(widened=p.covered(best), widened_options=int(columns.size))
+    return best, columns
 
 
 def _upper_bound(p: Problem, solved: cpsat.Solved, proven: int | None, covered: int) -> int:

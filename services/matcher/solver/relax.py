@@ -26,7 +26,7 @@ from ortools.linear_solver import pywraplp
 from services.matcher.solver.problem import Problem
 
 PER_SLOT = 3  # columns added per slot and round
-SUBGRADIENT_STEPS = 400
+SUBGRADIENT_STEPS = 150
 #: Share of the LP's time the subgradient seed may use.
 SUBGRADIENT_SHARE = 0.2
 EPS = 1e-7

@@ -157,14 +157,47 @@ class Master:
             ct.SetCoefficient(self.y[r], -1.0)
             self.slot_rows.append(ct)
         self.families = p.limit_rows()
-        self.limit_rows = [[self.solver.Constraint(-inf, float(v)) for v in room.tolist()]
-                           for _, _, room in self.families]
+        self.limit_rows, self.own_dual = self._limit_rows(inf)
         objective = self.solver.Objective()
         for y, w in zip(self.y, p.weight.tolist(), strict=True):
             objective.SetCoefficient(y, float(w))
         objective.SetMaximization()
         self.columns = np.zeros(0, dtype=np.int64)
         self.x: list[pywraplp.Variable] = []
+
+    def _limit_rows(self, inf: float) -> tuple[list[list[pywraplp.Constraint | None]], np.ndarray]:
+        """One constraint per limit row, except: rows no option uses (a contract without budget, an
+        expert without options) are left out, and the minutes row of an expert's only contract is
+        the expert's own row with the lesser room (the same options, the same coefficients). A
+        sixth fewer rows on the benchmark, and GLOP's rounds are that much faster. `own_dual`:
+        which limit rows carry the dual of their constraint (of an alias pair, the one whose room
+        the constraint has; the other carries 0)."""
+        p = self.p
+        ne, nc = len(p.sc.experts), len(p.sc.contracts)
+        used = [np.bincount(key[coef != 0], minlength=room.size) > 0 for key, coef, room in self.families]
+        pairs = np.unique(p.e * nc + p.c)
+        e_of, c_of = pairs // nc, pairs % nc
+        sole = np.bincount(e_of, minlength=ne)[e_of] == 1  # the expert's only contract among the options
+        alias = np.full(nc, -1, dtype=np.int64)
+        alias[c_of[sole]] = e_of[sole]
+        e_room = self.families[0][2].astype(float).copy()
+        c_min_room = self.families[1][2]
+        has = alias >= 0
+        np.minimum.at(e_room, alias[has], c_min_room[has].astype(float))
+        rows: list[list[pywraplp.Constraint | None]] = []
+        for f, (_, _, room) in enumerate(self.families):
+            ub = e_room if f == 0 else room.astype(float)
+            rows.append([self.solver.Constraint(-inf, float(ub[k])) if used[f][k] and not (f == 1 and has[k]) else None
+                         for k in range(room.size)])
+        rows[1] = [rows[0][alias[k]] if has[k] else ct for k, ct in enumerate(rows[1])]
+        # The shared constraint's dual goes to the row whose room it is, so that duals x room
+        # (the Lagrangian bound) stays what it would be with both rows.
+        own = np.ones(ne + 3 * nc, dtype=bool)
+        contract_binds = has & (c_min_room < self.families[0][2][np.maximum(alias, 0)])
+        own[alias[contract_binds]] = False
+        own[ne + np.flatnonzero(has & ~contract_binds)] = False
+        self.aliased = has
+        return rows, own
 
     def add(self, cols: np.ndarray) -> None:
         p = self.p
@@ -174,9 +207,10 @@ class Master:
             v = self.solver.NumVar(0.0, 1.0, "")
             self.x.append(v)
             self.slot_rows[p.s[o]].SetCoefficient(v, 1.0)
-            for (key, coef), rows in zip(keys, self.limit_rows, strict=True):
-                if coef[j]:
-                    rows[key[j]].SetCoefficient(v, float(coef[j]))
+            for f, ((key, coef), rows) in enumerate(zip(keys, self.limit_rows, strict=True)):
+                ct = rows[key[j]]
+                if coef[j] and ct is not None and not (f == 1 and self.aliased[key[j]]):
+                    ct.SetCoefficient(v, float(coef[j]))
         self.columns = np.concatenate([self.columns, fresh])
 
     def solve(self, time_limit: float) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -186,7 +220,8 @@ class Master:
         status = self.solver.Solve()
         if status != pywraplp.Solver.OPTIMAL:
             raise TimeoutError(f"LP relaxation: status {status}")
-        limit_duals = np.maximum(np.array([ct.dual_value() for rows in self.limit_rows for ct in rows]), 0.0)
+        duals = np.array([ct.dual_value() if ct is not None else 0.0 for rows in self.limit_rows for ct in rows])
+        limit_duals = np.where(self.own_dual, np.maximum(duals, 0.0), 0.0)
         slot_duals = np.array([ct.dual_value() for ct in self.slot_rows])
         x = np.array([v.solution_value() for v in self.x])
         return self.solver.Objective().Value(), limit_duals, slot_duals, x

@@ -122,6 +122,32 @@ async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
     return await _command(bus, s.ASSIGNMENT_ASSIGN, cmd)
 
 
+async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str, reason: str) -> Errors:
+    """Staff suspend, resume or end a contract; suspending or ending it needs a reason (the audit
+    trail keeps it, and the open assignments it cancels are told why)."""
+    if to in ("suspended", "terminated") and not reason.strip():
+        return {"reason": "say why the contract is suspended or ended"}
+    try:
+        cmd = m.ChangeContractStatus(contract_id=contract_id, to=to, by=user.display_name,  # type: ignore[arg-type]
+                                     reason=reason.strip()[:2000])
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.CONTRACT_STATUS_CHANGE, cmd)
+
+
+async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision: str, comment: str) -> Errors:
+    """Hours an expert logged beyond the reservation: charged to the contract (its caps must still
+    hold) or refused."""
+    if decision not in ("approve", "refuse"):
+        return {"decision": "approve or refuse"}
+    try:
+        cmd = m.DecideExtraHours(assignment_id=assignment_id, approve=decision == "approve", by=user.display_name,
+                                 comment=comment.strip()[:2000])
+    except ValidationError as err:
+        return _validation_errors(err)
+    return await _command(bus, s.EXTRA_HOURS_DECIDE, cmd)
+
+
 def party_of(user: User) -> str | None:
     """Whose inbox a user reads: the unit's, the expert's, or the home-affairs staff's."""
     if user.role == "commune":

@@ -86,7 +86,14 @@ def explanation_lines(explanation: dict[str, Any]) -> list[str]:
 
 
 async def contracts(bus: Bus) -> list[dict[str, Any]]:
-    return (await bus.contracts_status())["contracts"]
+    """Every contract, each with `extra_waiting`: its assignments whose expert logged hours beyond
+    the reservation, waiting for staff to approve or refuse them."""
+    status = await bus.contracts_status()
+    waiting: dict[str, list[dict[str, Any]]] = {}
+    for a in status["assignments"]:
+        if a.get("extra_minutes_pending"):
+            waiting.setdefault(a["contract_id"], []).append(a)
+    return [{**c, "extra_waiting": waiting.get(c["id"], [])} for c in status["contracts"]]
 
 
 async def expert_tasks(bus: Bus, expert_id: str) -> list[dict[str, Any]]:

@@ -141,6 +141,16 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
         for user in everyone:
             if user != "sonoivu":
                 assert (await api("POST", "/assignments", user, json=manual)).status_code == 403, user
+        for user in everyone:
+            if user != "sonoivu":
+                changed = await api("POST", "/contracts/c0/status", user, json={"to": "suspended", "reason": "x"})
+                assert changed.status_code == 403, user
+                extra = await api("POST", f"/assignments/{aid}/extra-hours", user, json={"decision": "approve"})
+                assert extra.status_code == 403, user
+        unexplained = await api("POST", "/contracts/c0/status", "sonoivu", json={"to": "terminated"})
+        assert unexplained.status_code == 422 and unexplained.json()["detail"][0]["field"] == "reason"
+        nothing = await api("POST", f"/assignments/{aid}/extra-hours", "sonoivu", json={"decision": "approve"})
+        assert nothing.status_code == 422, "no extra hours wait on it"
         refused = await api("POST", "/assignments", "sonoivu", json=manual)
         assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "reason"
         pages = {"/requests": {"commune"}, "/requests/new": {"commune"}, "/proposals": {"staff"},
@@ -212,3 +222,67 @@ async def test_staff_assign_by_hand_see_coverage_and_everyone_reads_their_inbox(
     finally:
         await commune.close()
         await staff.close()
+
+
+async def test_staff_decide_extra_hours_and_move_a_contract_through_its_lifecycle(system: System) -> None:
+    await load_reference(system, n_experts=2)
+    base = await start_portal(system)
+    add_users(system)
+    commune, staff, expert = Browser(base), Browser(base), Browser(base)
+    try:
+        await commune.sign_in("xa-thuonglam")
+        await staff.sign_in("sonoivu")
+        rid = await _commune_submits(commune)
+
+        async def board() -> str | None:
+            found = re.search(r'name="ids" value="([^"]+)"', (await staff.http.get("/proposals")).text)
+            return found.group(1) if found else None
+
+        aid = await _wait_for(board, "a proposal on the board")
+        await staff.submit("/proposals", "/proposals/decide", {"ids": aid, "decision": "approve"})
+        owner = next(a for a in (await system.status())["contracts"]["assignments"] if a["id"] == aid)
+        cid = owner["contract_id"]
+        await expert.sign_in({"e0": "chuyengia0", "e1": "chuyengia1"}[owner["expert_id"]])
+        assert (await expert.submit("/tasks", f"/tasks/{aid}/accept", {})).status_code == 200
+        # 4 hours were reserved; 6 are logged: 2 wait for staff.
+        assert (await expert.submit("/tasks", f"/tasks/{aid}/hours", {"hours": "6"})).status_code == 200
+
+        async def contract() -> dict | None:  # type: ignore[type-arg]
+            return next(c for c in (await system.status())["contracts"]["contracts"] if c["id"] == cid)
+
+        before = await contract()
+        listing = (await staff.http.get("/contracts")).text
+        assert re.search(rf'href="/contracts/{cid}">1 giờ làm vượt', listing), listing[-1500:]
+        page = (await staff.http.get(f"/contracts/{cid}")).text
+        assert re.search(rf'<tr class="extra"><td>{aid}</td>.*?<td>2 h</td>', page, re.S), page[-3000:]
+        bogus = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/extra",
+                                   {"assignment_id": aid, "decision": "maybe"})
+        assert bogus.status_code == 422 and "approve or refuse" in bogus.text
+        ok = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/extra",
+                                {"assignment_id": aid, "decision": "approve", "comment": "đã kiểm tra"})
+        assert ok.status_code == 200 and "Đã lưu." in ok.text and 'class="extra"' not in ok.text
+        after = await contract()
+        assert after["hours_used"] + after["hours_reserved"] == pytest.approx(
+            before["hours_used"] + before["hours_reserved"] + 2), (before, after)
+        again = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/extra",
+                                   {"assignment_id": aid, "decision": "approve"})
+        assert again.status_code == 422, "nothing is waiting any more: refused, with the reason shown"
+
+        why = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "suspended"})
+        assert why.status_code == 422 and 'id="err-reason"' in why.text
+        held = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status",
+                                  {"to": "suspended", "reason": "chờ gia hạn kinh phí"})
+        assert held.status_code == 200 and "· Tạm dừng</h1>" in held.text
+        assert (await contract())["status"] == "suspended"
+        back = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "active"})
+        assert back.status_code == 200 and "· Hiệu lực</h1>" in back.text
+        wrong = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "exhausted",
+                                                                                     "reason": "x"})
+        assert wrong.status_code == 422, "exhausted and expired are the system's to set"
+        # With a valid CSRF token of its own, a commune officer is still not staff.
+        denied = await commune.submit("/requests", f"/contracts/{cid}/status", {"to": "terminated", "reason": "x"})
+        assert denied.status_code == 403
+        assert (await contract())["status"] == "active"
+    finally:
+        for b in (commune, staff, expert):
+            await b.close()

@@ -154,6 +154,32 @@ async def assign(request: Request, body: Assignment) -> dict[str, Any] | JSONRes
     return _refused(errors) if errors else {"request_id": body.request_id, "status": "assigned"}
 
 
+class ContractStatusChange(BaseModel):
+    to: Literal["active", "suspended", "terminated"]
+    reason: Text = ""
+
+
+@router.post("/contracts/{cid}/status", response_model=None)
+async def contract_status(request: Request, cid: AnId, body: ContractStatusChange) -> dict[str, Any] | JSONResponse:
+    """Staff suspend, resume or end a contract (suspending or ending needs a reason)."""
+    user = api_user(request, "staff")
+    errors = await actions.change_contract_status(request.app.state.bus, user, cid, body.to, body.reason)
+    return _refused(errors) if errors else {"contract_id": cid, "status": body.to}
+
+
+class ExtraHours(BaseModel):
+    decision: Literal["approve", "refuse"]
+    comment: Text = ""
+
+
+@router.post("/assignments/{aid}/extra-hours", response_model=None)
+async def extra_hours(request: Request, aid: AnId, body: ExtraHours) -> dict[str, Any] | JSONResponse:
+    """Staff charge (approve) or refuse the hours an expert logged beyond the reservation."""
+    user = api_user(request, "staff")
+    errors = await actions.decide_extra_hours(request.app.state.bus, user, aid, body.decision, body.comment)
+    return _refused(errors) if errors else {"assignment_id": aid, "decision": body.decision}
+
+
 @router.get("/coverage")
 async def coverage(request: Request) -> list[dict[str, Any]]:
     api_user(request, "staff")

@@ -1,4 +1,5 @@
-"""Home-affairs staff: the proposals board (approve or reject one or many), contracts, audit log."""
+"""Home-affairs staff: the proposals board (approve or reject one or many), contracts (their
+lifecycle and the extra hours waiting), coverage, manual assignment, audit log."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, chart, views
 from services.portal.auth import check_csrf, page_user
+from services.portal.users import User
 from services.portal.web import render
 
 router = APIRouter(include_in_schema=False)
@@ -76,12 +78,40 @@ async def assign(request: Request) -> Response:
 
 @router.get("/contracts/{cid}", response_class=HTMLResponse)
 async def contract(request: Request, cid: str) -> Response:
-    """One contract's balance and a chart of its use over time, from the audit trail."""
+    """One contract: its balance, a chart of its use over time (from the audit trail), the extra
+    hours waiting for a decision, and its lifecycle (suspend, resume, end)."""
+    return await _contract_page(request, page_user(request, "staff"), cid)
+
+
+@router.post("/contracts/{cid}/status", response_class=HTMLResponse)
+async def contract_status(request: Request, cid: str) -> Response:
     user = page_user(request, "staff")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_csrf(request, form)
+    errors = await actions.change_contract_status(request.app.state.bus, user, cid, form.get("to", ""),
+                                                  form.get("reason", ""))
+    return await _contract_page(request, user, cid, errors=errors, form=form if errors else {},
+                                saved="status" if not errors else None)
+
+
+@router.post("/contracts/{cid}/extra", response_class=HTMLResponse)
+async def extra_hours(request: Request, cid: str) -> Response:
+    user = page_user(request, "staff")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    check_csrf(request, form)
+    errors = await actions.decide_extra_hours(request.app.state.bus, user, form.get("assignment_id", ""),
+                                              form.get("decision", ""), form.get("comment", ""))
+    return await _contract_page(request, user, cid, errors=errors, form=form if errors else {},
+                                saved="extra" if not errors else None)
+
+
+async def _contract_page(request: Request, user: User, cid: str, *, errors: dict[str, str] | None = None,
+                         form: dict[str, str] | None = None, saved: str | None = None) -> Response:
     bus = request.app.state.bus
     found = next((c for c in await views.contracts(bus) if c["id"] == cid), None)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no contract {cid}")
     cap = round(found["hours_cap"] * 60)
     points = chart.use_over_time(await bus.audit(None, limit=5000), cid, cap)
-    return render(request, "contract.html", user, c=found, points=points, chart=chart.svg(points, cap))
+    return render(request, "contract.html", user, status_code=422 if errors else 200, c=found, points=points,
+                  chart=chart.svg(points, cap), errors=errors or {}, form=form or {}, saved=saved)

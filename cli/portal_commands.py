@@ -57,3 +57,22 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error: username: no user {username!r}", err=True)
                 raise typer.Exit(2)
             typer.echo(issue_token(session, username, label))
+
+    @portal.command("token-revoke")
+    def token_revoke(
+        username: str,
+        token: Annotated[str, typer.Option(help="the start of its SHA-256 (as /account shows); all when empty")] = "",
+    ) -> None:
+        """Revoke a user's API tokens: one (by the start of its SHA-256) or all."""
+        from services.portal.users import User, UserError, revoke_tokens
+
+        with _session() as session:
+            if session.get(User, username) is None:
+                typer.echo(f"error: username: no user {username!r}", err=True)
+                raise typer.Exit(2)
+            try:
+                gone = revoke_tokens(session, username, token)
+            except UserError as err:
+                typer.echo(f"error: {err}", err=True)
+                raise typer.Exit(2) from None
+        typer.echo(f"revoked {gone} token(s) of {username}")

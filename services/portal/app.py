@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from services.portal.auth import Forbidden, LoginRequired
 from services.portal.bus import Bus, Unavailable
-from services.portal.routes import admin, api, commune, expert, inbox, session, sheets, staff
+from services.portal.routes import account, admin, api, commune, expert, inbox, session, sheets, staff
 from services.portal.settings import PortalSettings
 from services.portal.users import create_schema
 from services.portal.web import render, see_other
@@ -54,7 +54,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=st.secret(), session_cookie="expertshare_session",
                        same_site="lax", https_only=st.secure_cookies, max_age=12 * 3600)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    for module in (session, commune, staff, sheets, expert, admin, inbox, api):
+    for module in (session, account, commune, staff, sheets, expert, admin, inbox, api):
         app.include_router(module.router)
     _errors(app)
     return app

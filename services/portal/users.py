@@ -2,6 +2,11 @@
 
 Roles: `commune` (bound to a unit id), `staff` (home affairs), `expert` (bound to an expert id),
 `admin`. Passwords are hashed with argon2; an API token is stored as its SHA-256 only.
+
+Repeated failed sign-ins are throttled per user name: after `MAX_FAILURES` within `WINDOW`, that
+name is refused without checking the password until the window has passed. The failures are rows
+in the portal's database, so every portal instance sees them. (Someone can lock a name out for
+the window by guessing wrong on purpose; they cannot guess its password.)
 """
 
 from __future__ import annotations
@@ -45,6 +50,18 @@ class ApiToken(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class SignInFailure(SQLModel, table=True):
+    __tablename__ = "portal_sign_in_failure"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, max_length=64)
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                                      index=True))
+
+
+MAX_FAILURES = 5
+WINDOW = dt.timedelta(minutes=15)
+
+
 class UserError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -72,6 +89,63 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
     session.commit()
     session.refresh(user)
     return user
+
+
+def locked_until(session: Session, username: str, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When a name throttled by failed sign-ins may try again (None: it may now)."""
+    now = now or utcnow()
+    recent = sorted(_aware(f.at) for f in session.exec(
+        select(SignInFailure).where(SignInFailure.username == username, SignInFailure.at > now - WINDOW)))
+    return recent[-MAX_FAILURES] + WINDOW if len(recent) >= MAX_FAILURES else None
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives the time back without its zone
+
+
+def sign_in(session: Session, username: str, password: str) -> tuple[User | None, dt.datetime | None]:
+    """(the user, None) on success; (None, None) on a wrong name or password; (None, until) while
+    the name is throttled (the password is not even checked)."""
+    username = username[:64]
+    until = locked_until(session, username)
+    if until is not None:
+        return None, until
+    user = authenticate(session, username, password)
+    if user is None:
+        session.add(SignInFailure(username=username))
+    else:
+        for f in session.exec(select(SignInFailure).where(SignInFailure.username == username)):
+            session.delete(f)
+    session.commit()
+    if user is not None:
+        session.refresh(user)  # loaded again after the commit: the caller reads it once the session is closed
+    return user, None
+
+
+def change_password(session: Session, username: str, current: str, new: str) -> None:
+    user = authenticate(session, username, current)
+    if user is None:
+        raise UserError("current", "the current password is wrong")
+    if len(new) < 8:
+        raise UserError("new", "at least 8 characters")
+    user.password_hash = _hasher.hash(new)
+    session.add(user)
+    session.commit()
+
+
+def tokens_of(session: Session, username: str) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).where(ApiToken.username == username).order_by(ApiToken.created_at)))
+
+
+def revoke_tokens(session: Session, username: str, prefix: str = "") -> int:
+    """Delete a user's API tokens: all, or the one whose SHA-256 starts with `prefix`."""
+    gone = [t for t in tokens_of(session, username) if t.token_sha256.startswith(prefix)]
+    if prefix and len(gone) != 1:
+        raise UserError("token", f"{len(gone)} tokens of {username} start with {prefix!r}: name exactly one")
+    for t in gone:
+        session.delete(t)
+    session.commit()
+    return len(gone)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -103,4 +177,5 @@ def all_users(session: Session) -> list[User]:
 
 
 def create_schema(engine: object) -> None:
-    SQLModel.metadata.create_all(engine, tables=[User.__table__, ApiToken.__table__])  # type: ignore[arg-type,attr-defined]
+    tables = [User.__table__, ApiToken.__table__, SignInFailure.__table__]  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]

@@ -156,7 +156,7 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
         pages = {"/requests": {"commune"}, "/requests/new": {"commune"}, "/proposals": {"staff"},
                  "/contracts": {"staff"}, "/audit": {"staff"}, "/coverage": {"staff"}, "/assign": {"staff"},
                  "/tasks": {"expert"}, "/availability": {"expert"}, "/users": {"admin"},
-                 "/inbox": {"commune", "staff", "expert"}}
+                 "/inbox": {"commune", "staff", "expert"}, "/account": {"commune", "staff", "expert", "admin"}}
         roles = {"xa-lambinh": "commune", "sonoivu": "staff", "chuyengia0": "expert", "quantri": "admin"}
         for user, role in roles.items():
             b = Browser(base)
@@ -232,7 +232,7 @@ async def test_staff_decide_extra_hours_and_move_a_contract_through_its_lifecycl
     try:
         await commune.sign_in("xa-thuonglam")
         await staff.sign_in("sonoivu")
-        rid = await _commune_submits(commune)
+        await _commune_submits(commune)
 
         async def board() -> str | None:
             found = re.search(r'name="ids" value="([^"]+)"', (await staff.http.get("/proposals")).text)

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal.auth import check_csrf, db, page_user
 from services.portal.i18n import LANGUAGES
-from services.portal.users import authenticate
+from services.portal.users import sign_in
 from services.portal.web import render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -29,10 +29,10 @@ async def login(request: Request) -> Response:
     form = await request.form()
     check_csrf(request, form)
     with db(request) as session:
-        user = authenticate(session, str(form.get("username", "")), str(form.get("password", "")))
+        user, until = sign_in(session, str(form.get("username", "")), str(form.get("password", "")))
     if user is None:
-        return render(request, "login.html", None, status_code=401, error=True,
-                      username=str(form.get("username", ""))[:64])
+        return render(request, "login.html", None, status_code=429 if until else 401, error=True,
+                      until=until, username=str(form.get("username", ""))[:64])
     language = request.session.get("lang", user.language)
     request.session.clear()  # a new session on sign-in: no fixation of an earlier one
     request.session.update(user=user.username, lang=language)

@@ -91,7 +91,7 @@ def total_steps(sc: Scenario) -> int:
 async def wait_for_matcher(client: Client, sc: Scenario, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        counts = (await client.ok(s.MATCHER_STATUS_GET, m.GetStatus()))["counts"]
+        counts = (await client.ok(s.MATCHER_STATUS_GET, m.GetStatus(limit=1)))["counts"]
         if counts["units"] >= len({u.id for u in sc.units}) and counts["contracts"] >= len(sc.contracts):
             return
         if time.monotonic() > deadline:

@@ -93,12 +93,17 @@ def load(scenario: Path) -> None:
 
 
 @app.command()
-def status(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
-    """Requests, proposals, assignments and contract balances."""
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    limit: int = typer.Option(200, min=1, max=10_000, help="The newest this many requests and assignments."),
+    unit: str | None = typer.Option(None, help="Only this unit's requests and assignments."),
+) -> None:
+    """Requests, proposals, assignments and contract balances (the newest; the counts are whole)."""
 
     async def work(client: Client) -> dict[str, Any]:
-        return {"matcher": await client.ok(s.MATCHER_STATUS_GET, m.GetStatus()),
-                "contracts": await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus())}
+        q = m.GetStatus(limit=limit, unit_id=unit)
+        return {"matcher": await client.ok(s.MATCHER_STATUS_GET, q),
+                "contracts": await client.ok(s.CONTRACTS_STATUS_GET, q)}
 
     data = call(work)
     if as_json:

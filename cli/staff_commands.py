@@ -45,11 +45,12 @@ def print_decisions(data: dict[str, Any]) -> None:
         raise typer.Exit(1)
 
 
-async def _outcome(client: Client, assignment_id: str, wait_s: float = 15.0) -> dict[str, Any]:
+async def _outcome(client: Client, request_id: str, assignment_id: str, wait_s: float = 15.0) -> dict[str, Any]:
     """The contracts service approves a manual assignment as it arrives, or the ledger refuses it."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        rows = (await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus()))["assignments"]
+        rows = (await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus(request_ids=[request_id], with_contracts=False)))[
+            "assignments"]
         found = next((a for a in rows if a["id"] == assignment_id and a["status"] != "proposed"), None)
         if found:
             return found
@@ -106,7 +107,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
 
         async def work(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
             done = await client.ok(s.ASSIGNMENT_ASSIGN, cmd)
-            return done, await _outcome(client, done["assignment_id"])
+            return done, await _outcome(client, cmd.request_id, done["assignment_id"])
 
         done, outcome = call(work)
         if done["violations"]:

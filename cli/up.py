@@ -86,12 +86,11 @@ async def load_demo_if_empty(url: str) -> None:
     from scenarios.generate import demo
 
     async with connect(url) as client:
-        held = await client.ok(s.CONTRACTS_STATUS_GET, GetStatus())
-        counts = held["counts"]
+        counts = (await client.ok(s.CONTRACTS_STATUS_GET, GetStatus(limit=1, with_contracts=False)))["counts"]
         if counts["units"]:
-            requests = (await client.ok(s.MATCHER_STATUS_GET, GetStatus()))["counts"]["requests"]
+            requests = (await client.ok(s.MATCHER_STATUS_GET, GetStatus(limit=1)))["counts"]["requests"]
             say(f"existing data: {counts['units']} units, {counts['experts']} experts, "
-                f"{len(held['contracts'])} contracts, {requests} requests; no demo loaded")
+                f"{counts['contracts']} contracts, {requests} requests; no demo loaded")
             return
         sc = demo()
         say(f"empty system: loading the Tuyen Quang demo ({len(sc.units)} communes, {len(sc.experts)} experts, "

@@ -34,6 +34,7 @@ def status_json(data: dict[str, Any]) -> dict[str, Any]:
         "assignments": contracts["assignments"],
         "contracts": contracts["contracts"],
         "counts": {**contracts["counts"], **matcher["counts"]},
+        "truncated": bool(matcher.get("truncated") or contracts.get("truncated")),
     }
 
 
@@ -63,6 +64,9 @@ def print_status(data: dict[str, Any]) -> None:
                   f"{c['hours_reserved']:g}", f"{c['hours_left']:g}", dong(c["budget_left_vnd"]),
                   f"{c['active_assignments']}/{c['max_concurrent']}")
     console.print(t)
+    if view["truncated"]:
+        console.print(f"the newest {len(view['requests'])} of {view['counts']['requests']} requests shown: "
+                      "see --limit and --unit")
 
 
 def print_inbox(party: str, data: dict[str, Any]) -> None:

@@ -153,3 +153,13 @@ def pending_outbox(session: Session, limit: int = 200) -> list[OutboxRow]:
         .limit(limit)
     )
     return list(session.exec(stmt))
+
+
+def newest(session: Session, query: Any, order: Sequence[Any], limit: int | None, oldest: bool = False) -> list[Any]:
+    """The rows of `query` oldest first by `order`; with `limit`, only the newest that many (the
+    oldest, with `oldest`)."""
+    if limit is None:
+        return list(session.exec(query.order_by(*order)))
+    if oldest:
+        return list(session.exec(query.order_by(*order).limit(limit)))
+    return list(session.exec(query.order_by(*(c.desc() for c in order)).limit(limit)))[::-1]

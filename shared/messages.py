@@ -89,7 +89,20 @@ class CancelRequest(Message):
 
 
 class GetStatus(Message):
-    pass
+    """Requests (matcher) or assignments (contracts) with their status, oldest first. Every filter
+    given narrows the list; `limit` keeps the newest that many (the reply says `truncated`). The
+    counts are always whole. A national system holds more than one NATS message can carry: the
+    portal asks for what its page shows."""
+
+    unit_id: Id | None = None
+    request_ids: list[Id] | None = Field(default=None, max_length=1000)
+    expert_id: Id | None = Field(default=None, description="contracts service only")
+    contract_id: Id | None = Field(default=None, description="contracts service only")
+    statuses: list[Annotated[str, Field(max_length=20)]] | None = Field(default=None, max_length=20)
+    extra_pending: bool = Field(default=False, description="only assignments with extra hours waiting")
+    limit: int | None = Field(default=None, ge=1, le=10_000)
+    oldest_first: bool = Field(default=False, description="with `limit`: the oldest that many instead")
+    with_contracts: bool = Field(default=True, description="contracts service: include every balance")
 
 
 class GetPlanInput(Message):

@@ -65,8 +65,10 @@ class Service:
         # Called after an event's transaction commits (the matcher schedules a re-solve).
         self.after_event: Callable[[str, Message], Any] | None = None
         declare_publishers(self.broker, self.name, events)
-        self.query(subjects.health(self.name), Message, lambda _s, _m: Reply.success(service=self.name),
-                   description=f"Is the {self.name} service up?")
+        # Subscribers start one by one: healthy only once all of them (and the background tasks) are.
+        self.started = False
+        self.query(subjects.health(self.name), Message, lambda _s, _m: self._health(),
+                   description=f"Is the {self.name} service up? (ok once every subscriber is)")
 
     # ---------------------------------------------------------------- registration
     def command(
@@ -106,6 +108,9 @@ class Service:
         handle.__name__ = f"{subject.replace('.', '_')}"
         command_subscriber(self.broker, self.settings, subject, description=description)(handle)
 
+    def _health(self) -> Reply:
+        return Reply.success(service=self.name) if self.started else Reply.failure(f"{self.name} is starting")
+
     def _read(self, fn: Callable[[Session, Any], Reply], q: Message) -> Reply:
         with Session(self.engine) as session:
             return fn(session, q)
@@ -139,6 +144,7 @@ class Service:
                 start()
             if self._on_started:
                 await self._on_started(self)
+            self.started = True
             log.info("service_started", nats=self.settings.nats_url)
 
         return app

@@ -124,7 +124,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
         (
             s.CONTRACTS_STATUS_GET,
             m.GetStatus,
-            lambda session, _q: h.status(session),
+            h.status,
             "Assignments and contract balances.",
         ),
         (s.AUDIT_GET, m.GetAudit, h.audit_trail, "The audit trail: every decision, who, when, before and after."),

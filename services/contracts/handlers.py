@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from services.contracts import assignments as asg
@@ -20,7 +21,7 @@ from services.contracts.lifecycle import publish_balance
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
-from shared.db import add_event
+from shared.db import add_event, newest
 
 
 # ------------------------------------------------------------------ proposals from the matcher
@@ -217,11 +218,27 @@ def decline(session: Session, cmd: m.DeclineAssignment) -> m.Reply:
 
 
 # ------------------------------------------------------------------ queries
-def status(session: Session) -> m.Reply:
-    assignments = [
-        a.model_dump(mode="json", exclude={"explanation"})
-        for a in session.exec(select(AssignmentRow).order_by(AssignmentRow.created_at))
-    ]
+def status(session: Session, q: m.GetStatus) -> m.Reply:
+    """Assignments (narrowed by unit, requests, expert, contract, status, extra hours waiting; the
+    newest `limit`), the contracts' balances (one with `contract_id`, none without
+    `with_contracts`) and the counts."""
+    query = select(AssignmentRow)
+    for column, value in ((AssignmentRow.unit_id, q.unit_id), (AssignmentRow.expert_id, q.expert_id),
+                          (AssignmentRow.contract_id, q.contract_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if q.request_ids is not None:
+        query = query.where(AssignmentRow.request_id.in_(q.request_ids))  # type: ignore[attr-defined]
+    if q.statuses:
+        query = query.where(AssignmentRow.status.in_(q.statuses))  # type: ignore[attr-defined]
+    if q.extra_pending:
+        query = query.where(AssignmentRow.extra_minutes_pending > 0)
+    rows = newest(session, query, (AssignmentRow.created_at, AssignmentRow.id), q.limit, q.oldest_first)
+    assignments = [a.model_dump(mode="json", exclude={"explanation"}) for a in rows]
+    contract_rows = select(ContractRow).order_by(ContractRow.id)
+    if q.contract_id is not None:
+        contract_rows = contract_rows.where(ContractRow.id == q.contract_id)
+
     contracts = [
         dict(
             id=c.id,
@@ -242,13 +259,16 @@ def status(session: Session) -> m.Reply:
             start=str(c.starts_on),
             end=str(c.ends_on),
         )
-        for c in session.exec(select(ContractRow).order_by(ContractRow.id))
+        for c in (session.exec(contract_rows) if q.with_contracts else [])
     ]
     counts = {
-        "units": len(session.exec(select(UnitRow.id)).all()),
-        "experts": len(session.exec(select(ExpertRow.id)).all()),
+        "units": session.exec(select(func.count()).select_from(UnitRow)).one(),
+        "experts": session.exec(select(func.count()).select_from(ExpertRow)).one(),
+        "contracts": session.exec(select(func.count()).select_from(ContractRow)).one(),
+        "assignments": session.exec(select(func.count()).select_from(AssignmentRow)).one(),
     }
-    return m.Reply.success(assignments=assignments, contracts=contracts, counts=counts)
+    return m.Reply.success(assignments=assignments, contracts=contracts, counts=counts,
+                           truncated=q.limit is not None and len(rows) == q.limit)
 
 
 def audit_trail(session: Session, q: m.GetAudit) -> m.Reply:

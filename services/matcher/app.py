@@ -97,7 +97,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
 
     svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, assign,
                 description="Staff assign an expert by hand, checked by the solver's rules.")
-    svc.query(s.MATCHER_STATUS_GET, m.GetStatus, lambda session, _q: h.status(session),
+    svc.query(s.MATCHER_STATUS_GET, m.GetStatus, h.status,
               description="Requests and proposals with their status.")
     svc.query(s.PLAN_INPUT_GET, m.GetPlanInput, h.plan_input,
               description="The scenario a plan was made from, by the digest the audit trail keeps.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from services.matcher.db import (
@@ -26,7 +27,7 @@ from services.matcher.db import (
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import NotYet, Rejected
-from shared.db import add_event
+from shared.db import add_event, newest
 
 OPEN = ("open", "unmatched", "proposed")
 
@@ -206,24 +207,36 @@ def on_completed(session: Session, evt: m.RequestCompleted) -> None:
 
 
 # ------------------------------------------------------------------ queries
-def status(session: Session) -> m.Reply:
+def status(session: Session, q: m.GetStatus) -> m.Reply:
+    """Requests (narrowed by unit, request, status; the newest `limit`) and their proposals."""
+    query = select(RequestRow)
+    if q.unit_id is not None:
+        query = query.where(RequestRow.unit_id == q.unit_id)
+    if q.request_ids is not None:
+        query = query.where(RequestRow.id.in_(q.request_ids))  # type: ignore[attr-defined]
+    if q.statuses:
+        query = query.where(RequestRow.status.in_(q.statuses))  # type: ignore[attr-defined]
+    rows = newest(session, query, (RequestRow.submitted_at, RequestRow.id), q.limit, q.oldest_first)
     requests = [
         dict(id=r.id, unit=r.unit_id, title=r.record.get("title"), priority=r.record.get("priority"),
              hours=r.record.get("hours"), mode=r.record.get("mode"), deadline=r.record.get("deadline"),
              status=r.status, reason_code=r.reason_code, reason=r.reason)
-        for r in session.exec(select(RequestRow).order_by(RequestRow.submitted_at, RequestRow.id))
+        for r in rows
     ]
-    proposals = [
-        p.model_dump(mode="json")
-        for p in session.exec(select(Proposal).order_by(Proposal.created_at, Proposal.id))
-    ]
+    narrowed = q.unit_id is not None or q.request_ids is not None or q.statuses or q.limit
+    proposals_query = select(Proposal).order_by(Proposal.created_at, Proposal.id)
+    if narrowed:
+        proposals_query = proposals_query.where(Proposal.request_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+    proposals = [p.model_dump(mode="json") for p in session.exec(proposals_query)]
+    total = session.exec(select(func.count()).select_from(RequestRow)).one()
     counts = {
-        "units": len(session.exec(select(UnitCopy.id)).all()),
-        "experts": len(session.exec(select(ExpertCopy.id)).all()),
-        "contracts": len(session.exec(select(ContractCopy.id)).all()),
-        "requests": len(requests),
+        "units": session.exec(select(func.count()).select_from(UnitCopy)).one(),
+        "experts": session.exec(select(func.count()).select_from(ExpertCopy)).one(),
+        "contracts": session.exec(select(func.count()).select_from(ContractCopy)).one(),
+        "requests": total,
     }
-    return m.Reply.success(requests=requests, proposals=proposals, counts=counts)
+    return m.Reply.success(requests=requests, proposals=proposals, counts=counts,
+                           truncated=q.limit is not None and len(rows) == q.limit)
 
 
 def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:

@@ -49,11 +49,11 @@ class Bus:
             raise Unavailable(reply.error or f"{subject} refused")
         return reply.data or {}
 
-    async def matcher_status(self) -> dict[str, Any]:
-        return await self.data(s.MATCHER_STATUS_GET, GetStatus())
+    async def matcher_status(self, **filters: Any) -> dict[str, Any]:
+        return await self.data(s.MATCHER_STATUS_GET, GetStatus(**filters))
 
-    async def contracts_status(self) -> dict[str, Any]:
-        return await self.data(s.CONTRACTS_STATUS_GET, GetStatus())
+    async def contracts_status(self, **filters: Any) -> dict[str, Any]:
+        return await self.data(s.CONTRACTS_STATUS_GET, GetStatus(**filters))
 
     async def audit(self, subject: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         return (await self.data(s.AUDIT_GET, GetAudit(subject=subject, limit=limit)))["entries"]

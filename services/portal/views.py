@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.portal.bus import Bus
 from shared import messages as m
 from shared import subjects as s
@@ -16,15 +18,26 @@ STEPS = ("submitted", "proposed", "approved", "accepted", "completed")
 _REACHED = {"proposed": 1, "approved": 2, "accepted": 3, "completed": 4}
 
 
-async def unit_requests(bus: Bus, unit_id: str | None) -> list[dict[str, Any]]:
-    matcher, contracts = await bus.matcher_status(), await bus.contracts_status()
+#: The most requests or tasks a list shows (the newest); a whole country's would not fit a page.
+LIST_LIMIT = 300
+
+
+async def unit_requests(bus: Bus, unit_id: str | None, request_id: str | None = None) -> list[dict[str, Any]]:
+    """A unit's requests (every unit's, for staff), newest first, at most LIST_LIMIT; or one."""
+    if request_id is not None:
+        try:
+            matcher = await bus.matcher_status(unit_id=unit_id, request_ids=[request_id])
+        except ValidationError:
+            return []  # not an id at all: as unknown as a missing one
+    else:
+        matcher = await bus.matcher_status(unit_id=unit_id, limit=LIST_LIMIT)
+    ids = [r["id"] for r in matcher["requests"]]
+    contracts = await bus.contracts_status(request_ids=ids, with_contracts=False) if ids else {"assignments": []}
     by_request: dict[str, list[dict[str, Any]]] = {}
     for a in contracts["assignments"]:
         by_request.setdefault(a["request_id"], []).append(a)
     out = []
     for r in matcher["requests"]:
-        if unit_id is not None and r["unit"] != unit_id:
-            continue
         assignments = by_request.get(r["id"], [])
         out.append({**r, "assignments": assignments, "timeline": timeline(r, assignments)})
     return out[::-1]
@@ -56,8 +69,9 @@ async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
 
 async def proposals(bus: Bus, limit: int = 50) -> list[dict[str, Any]]:
     """Proposals waiting for staff, each with the solver's explanation from the audit trail."""
-    contracts = await bus.contracts_status()
-    waiting = [a for a in contracts["assignments"] if a["status"] == "proposed"][:limit]
+    contracts = await bus.contracts_status(statuses=["proposed"], limit=limit, oldest_first=True,
+                                           with_contracts=False)
+    waiting = contracts["assignments"]
     for a in waiting:
         entries = await bus.audit(f"assignment:{a['id']}", limit=20)
         propose = next((e for e in entries if e["action"] == "propose"), None)
@@ -85,10 +99,13 @@ def explanation_lines(explanation: dict[str, Any]) -> list[str]:
     return lines[:12]
 
 
-async def contracts(bus: Bus) -> list[dict[str, Any]]:
-    """Every contract, each with `extra_waiting`: its assignments whose expert logged hours beyond
-    the reservation, waiting for staff to approve or refuse them."""
-    status = await bus.contracts_status()
+async def contracts(bus: Bus, contract_id: str | None = None) -> list[dict[str, Any]]:
+    """Every contract (or one), each with `extra_waiting`: its assignments whose expert logged
+    hours beyond the reservation, waiting for staff to approve or refuse them."""
+    try:
+        status = await bus.contracts_status(contract_id=contract_id, extra_pending=True)
+    except ValidationError:
+        return []  # not an id at all: no such contract
     waiting: dict[str, list[dict[str, Any]]] = {}
     for a in status["assignments"]:
         if a.get("extra_minutes_pending"):
@@ -98,9 +115,9 @@ async def contracts(bus: Bus) -> list[dict[str, Any]]:
 
 async def expert_tasks(bus: Bus, expert_id: str) -> list[dict[str, Any]]:
     """An expert's assignments once staff approved them (a proposal is not a task yet)."""
-    status = await bus.contracts_status()
-    shown = ("approved", "accepted", "completed", "declined", "cancelled")
-    return [a for a in status["assignments"] if a["expert_id"] == expert_id and a["status"] in shown][::-1]
+    shown = ["approved", "accepted", "completed", "declined", "cancelled"]
+    status = await bus.contracts_status(expert_id=expert_id, statuses=shown, limit=LIST_LIMIT, with_contracts=False)
+    return status["assignments"][::-1]
 
 
 async def audit_log(bus: Bus, limit: int = 200) -> list[dict[str, Any]]:

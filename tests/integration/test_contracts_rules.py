@@ -61,7 +61,7 @@ def test_nothing_of_a_refused_registration_is_kept(db_url: str) -> None:
     assert err.field == "contracts[1].status"
     with Session(engine) as s:
         assert s.get(ContractRow, "c2") is None
-        assert h.status(s).data["counts"]["units"] == 1
+        assert h.status(s, m.GetStatus()).data["counts"]["units"] == 1
 
 
 def test_status_is_set_by_the_lifecycle_not_by_registering_again(db_url: str) -> None:

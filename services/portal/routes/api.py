@@ -75,8 +75,8 @@ async def submit(request: Request, body: NewRequest) -> dict[str, Any] | JSONRes
 @router.get("/requests/{rid}")
 async def get_request(request: Request, rid: AnId) -> dict[str, Any]:
     user = api_user(request, "commune", "staff")
-    rows = await views.unit_requests(request.app.state.bus, user.unit_id if user.role == "commune" else None)
-    found = next((r for r in rows if r["id"] == rid), None)
+    rows = await views.unit_requests(request.app.state.bus, user.unit_id if user.role == "commune" else None, rid)
+    found = next(iter(rows), None)
     if found is None:
         raise HTTPException(status_code=404, detail="no such request")
     return found

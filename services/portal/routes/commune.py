@@ -39,8 +39,8 @@ async def submit(request: Request) -> Response:
 
 async def _own(request: Request, rid: str) -> tuple[object, dict]:
     user = page_user(request, "commune")
-    rows = await views.unit_requests(request.app.state.bus, user.unit_id)
-    found = next((r for r in rows if r["id"] == rid), None)
+    rows = await views.unit_requests(request.app.state.bus, user.unit_id, rid)
+    found = next(iter(rows), None)
     if found is None:  # another unit's request is as unknown as a missing one
         raise HTTPException(status_code=404, detail="no such request")
     return user, found

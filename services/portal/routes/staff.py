@@ -108,7 +108,7 @@ async def extra_hours(request: Request, cid: str) -> Response:
 async def _contract_page(request: Request, user: User, cid: str, *, errors: dict[str, str] | None = None,
                          form: dict[str, str] | None = None, saved: str | None = None) -> Response:
     bus = request.app.state.bus
-    found = next((c for c in await views.contracts(bus) if c["id"] == cid), None)
+    found = next(iter(await views.contracts(bus, cid)), None)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no contract {cid}")
     cap = round(found["hours_cap"] * 60)

@@ -11,7 +11,7 @@ the duals also give a Lagrangian bound valid for the whole problem, converged or
 
 where an option's price is what its minutes, money and concurrent slot cost at the duals. So the
 upper bound a plan reports is proven even when time runs out. The prices are also the engine's
-sense of scarcity: the CP-SAT model is restricted to options priced low.
+sense of scarcity: on a large problem they choose the options SCIP and CP-SAT are given.
 """
 
 from __future__ import annotations
@@ -142,9 +142,10 @@ def initial_columns(p: Problem, start: list[int], deadline: float) -> tuple[np.n
 
 
 class Master:
-    """The restricted LP, kept alive between rounds: column generation only appends columns, so
-    GLOP starts each round from the previous basis instead of from scratch (on the country-sized
-    benchmark a round takes 0.5 to 5 s this way; rebuilt every round, 10 s and more)."""
+    """The restricted LP, kept alive between rounds: column generation only appends columns, and
+    GLOP is handed the grown model (whose last basis it can start from) rather than a new one.
+    Measured on the country-sized benchmark: a round takes 0.5 to 5 s this way, 10 s and more when
+    the model was rebuilt every round."""
 
     def __init__(self, p: Problem) -> None:
         self.p = p

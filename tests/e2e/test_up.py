@@ -96,6 +96,11 @@ def taken_port() -> Iterator[int]:
         yield s.getsockname()[1]
 
 
+def kept(st: dict) -> dict:  # type: ignore[type-arg]
+    """The counts of what was loaded (assignments come and go as the matcher re-plans)."""
+    return {k: v for k, v in st["counts"].items() if k != "assignments"}
+
+
 def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, taken_port: int) -> None:
     var = tmp_path / "var"
     up = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port))
@@ -112,7 +117,7 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, tak
     os.kill(matcher, signal.SIGKILL)
     up.wait_for(r"matcher exited with status -9; starting it again")
     up.wait_for(rf"started matcher \(pid (?!{matcher}\b)\d+")
-    assert status(var, attempts=60)["counts"] == first["counts"]
+    assert kept(status(var, attempts=60)) == kept(first)
     pids = up.child_pids()
 
     assert up.ctrl_c() == 0
@@ -132,7 +137,7 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, tak
     assert any("existing data: 20 units, 30 experts, 30 contracts, 60 requests" in x for x in again.lines)
     assert not any("loading the Tuyen Quang demo" in x for x in again.lines)
     second = status(var)
-    assert second["counts"] == first["counts"]
+    assert kept(second) == kept(first)
     assert {r["id"]: r["status"] for r in second["requests"]}.keys() == {r["id"] for r in first["requests"]}
     assert again.ctrl_c() == 0
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from services.matcher.solver import model
 from services.matcher.solver.greedy import Room, baseline
-from services.matcher.solver.problem import build_problem
+from services.matcher.solver.problem import Problem, build_problem
 from services.matcher.solver.table import ExpertArrays, _slot_rows, build
 from shared.scenario import Request, Scenario
 
@@ -107,7 +107,7 @@ class Index:
         return freed if room.fits(*args) else [*freed, "(still does not fit)"]
 
 
-def _args(p, i: int) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
+def _args(p: Problem, i: int) -> tuple[int, int, int, int]:
     return int(p.e[i]), int(p.c[i]), int(p.minutes[i]), int(p.cost[i])
 
 

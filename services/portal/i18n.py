@@ -64,7 +64,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "score": ("Điểm (thấp là tốt)", "Score (lower is better)"), "all_proposals": ("Tất cả đề xuất", "All proposals"),
     "no_alternatives": ("Không có phương án khác", "No alternatives"),
     "import_sheets": ("Nhập danh sách CSV", "Import CSV sheets"), "imported": ("Đã nhập", "Imported"),
-    "experts_n": ("chuyên gia", "experts"), "contracts_n": ("hợp đồng", "contracts"),
+    "units_n": ("đơn vị", "units"), "experts_n": ("chuyên gia", "experts"), "contracts_n": ("hợp đồng", "contracts"),
     "nothing_imported": ("Chưa nhập gì, các lỗi cần sửa", "Nothing was imported; errors to fix"),
     "sheets_help": ("Cột theo docs/sheets.md; nhập tất cả hoặc không nhập gì.",
                     "Columns as in docs/sheets.md; all of it is imported, or nothing."),

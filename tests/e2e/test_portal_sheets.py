@@ -1,4 +1,4 @@
-"""Staff import experts and contracts by uploading the CSV sheets on the portal, against the real
+"""Staff import units, experts and contracts by uploading the CSV sheets on the portal, against the real
 system: a bad sheet lists every bad row and column beside the form and sends nothing; a refusal
 by the contracts service names the cell; a good sheet is registered and counted."""
 
@@ -65,10 +65,26 @@ async def test_staff_upload_sheets_all_or_nothing(system: System) -> None:
 
         good = await _upload(staff, EXPERTS, CONTRACTS)
         assert good.status_code == 200, good.text
-        assert "Đã nhập: 1 chuyên gia, 1 hợp đồng" in good.text
+        assert "Đã nhập: 0 đơn vị, 1 chuyên gia, 1 hợp đồng" in good.text
         assert "e7" in await _expert_ids(system)
         statuses = {c["id"]: c["status"] for c in (await system.status())["contracts"]["contracts"]}
         assert statuses.get("c7") == "active"
+
+        # A new commune, an expert living there and a contract covering it, in one upload.
+        page = await staff.http.get("/sheets")
+        units = "id,name,province,network,lat,lon\nw9901,Xã Mới,Tuyên Quang,weak,22.1,105.2\n"
+        files = {"units": ("units.csv", units.encode(), "text/csv"),
+                 "experts": ("experts.csv", EXPERTS.replace("e7,", "e8,").replace("w2269", "w9901").encode()),
+                 "contracts": ("contracts.csv", CONTRACTS.replace("c7,e7", "c8,e8").replace("w2269; w2266",
+                                                                                          "w9901").encode())}
+        bad_unit = {**files, "units": ("units.csv", units.replace("weak", "patchy").encode(), "text/csv")}
+        refused = await staff.http.post("/sheets", data={"csrf": csrf_of(page.text)}, files=bad_unit)
+        assert refused.status_code == 422 and "units.csv row 2, column network" in refused.text
+        assert "e8" not in await _expert_ids(system), "nothing of a refused upload is kept"
+        together = await staff.http.post("/sheets", data={"csrf": csrf_of(page.text)}, files=files)
+        assert together.status_code == 200 and "Đã nhập: 1 đơn vị, 1 chuyên gia, 1 hợp đồng" in together.text
+        units_now = {u["id"] for u in (await system.ok(s.REFERENCE_GET, m.GetReference()))["units"]}
+        assert "w9901" in units_now and "e8" in await _expert_ids(system)
     finally:
         await staff.close()
         await commune.close()

@@ -1,4 +1,5 @@
-"""Home-affairs staff: import the CSV sheets of experts and contracts (docs/sheets.md) by upload.
+"""Home-affairs staff: import the CSV sheets of units, experts and contracts (docs/sheets.md) by
+upload (a new commune, its experts and their contracts can come in one import).
 
 Read the same way as `expertshare sheets import` (shared.sheets): all or nothing. Every bad
 row and column is listed beside the form and nothing is sent; sheets that read well go to the
@@ -19,7 +20,7 @@ from shared import sheets
 from shared import subjects as s
 
 router = APIRouter(include_in_schema=False)
-KINDS = ("experts", "contracts")
+KINDS = ("units", "experts", "contracts")
 MAX_BYTES = 2_000_000  # a sheet of 5000 rows is well under this; more is not a sheet of ours
 
 
@@ -40,7 +41,7 @@ async def sheets_upload(request: Request) -> Response:
         read = sheets.read_uploaded(files)
         errors = read.errors or await _send(request, read, user.display_name or user.username)
         if not errors:
-            imported = {"experts": len(read.experts), "contracts": len(read.contracts)}
+            imported = {"units": len(read.units), "experts": len(read.experts), "contracts": len(read.contracts)}
     return render(request, "sheets.html", user, status_code=422 if errors else 200, errors=errors, imported=imported)
 
 
@@ -56,7 +57,7 @@ async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
             errors.append(f"{upload.filename}: larger than {MAX_BYTES:,} bytes")
         files[kind] = (upload.filename, content)
     if not files and not errors:
-        errors.append("no file chosen: choose experts.csv, contracts.csv or both")
+        errors.append("no file chosen: choose units.csv, experts.csv, contracts.csv or several")
     return files, errors
 
 

@@ -11,16 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
+import structlog
+from sqlalchemy import Engine
+
 from services.notifier import handlers as h
 from services.notifier import inbox, preferences, queue
 from services.notifier.channels import Channel, SmtpChannel, WebhookChannel
 from services.notifier.clock import Clock
 from services.notifier.db import create_schema
+from services.notifier.sealed import Sealer, seal_plaintext
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import DeliveryWorker
 from shared import messages as m
 from shared import subjects as s
 from shared.service import Service
+
+log = structlog.get_logger("notifier")
 
 EVENTS: dict[str, type[m.Message]] = {
     s.NOTIFICATION_DELIVERED: m.NotificationDelivered,
@@ -52,10 +58,18 @@ def build(
     settings: NotifierSettings | None = None, channels: Mapping[str, Channel] | None = None
 ) -> NotifierService:
     st = settings or NotifierSettings()
-    svc = NotifierService(st, events=EVENTS, create_schema=create_schema)
+    sealer = Sealer(st.secret())
+
+    def schema(engine: Engine) -> None:
+        create_schema(engine)
+        if sealed := seal_plaintext(engine, sealer):
+            log.info("webhook_secrets_sealed", count=sealed)
+
+    svc = NotifierService(st, events=EVENTS, create_schema=schema)
     svc.worker = DeliveryWorker(
         svc.engine,
         channels or channels_of(st),
+        sealer=sealer,
         concurrency=st.concurrency,
         poll_s=st.poll_s,
         lease_s=st.lease_s,
@@ -72,7 +86,7 @@ def build(
         svc.worker.notify()  # sends were queued in the handler's transaction: start them now
 
     svc.after_event = after_event
-    _commands(svc)
+    _commands(svc, sealer)
     for subject, model, use_case, name, description in (
         (s.UNIT_REGISTERED, m.UnitRegistered, h.remember_unit, "units", "Names of communes."),
         (
@@ -172,7 +186,7 @@ def build(
     return svc
 
 
-def _commands(svc: Service) -> None:
+def _commands(svc: Service, sealer: Sealer) -> None:
     svc.query(
         s.INBOX_GET, m.GetInbox, inbox.inbox, description="A party's notifications, newest first."
     )
@@ -185,8 +199,8 @@ def _commands(svc: Service) -> None:
     svc.command(
         s.PREFERENCES_SET,
         m.SetPreferences,
-        preferences.set_preferences,
-        description="Set a party's channels, language, addresses and digest choice.",
+        lambda session, cmd: preferences.set_preferences(session, cmd, sealer),
+        description="Set a party's channels, language, addresses and digest choice (the secret sealed).",
     )
     svc.query(
         s.PREFERENCES_GET,

@@ -141,7 +141,9 @@ class WebhookChannel:
     async def send(self, out: Outgoing) -> None:
         if not out.webhook_url or not out.webhook_secret:
             raise ChannelError(
-                "the party has no webhook url and secret in its preferences", permanent=True
+                "the party has no webhook url and secret in its preferences (or its secret was "
+                "sealed under another NOTIFIER_SECRET_KEY: set it again)",
+                permanent=True,
             )
         headers = {
             "Content-Type": "application/json; charset=utf-8",

@@ -39,7 +39,10 @@ class Preference(SQLModel, table=True):
     )
     email: str | None = Field(default=None, max_length=254)
     webhook_url: str | None = Field(default=None, max_length=2000)
-    webhook_secret: str | None = Field(default=None, max_length=200)
+    webhook_secret: str | None = Field(
+        default=None, max_length=200, description="in clear: only before sealing (sealed.py)"
+    )
+    webhook_secret_sealed: str | None = Field(default=None, max_length=500)
     digest: bool = False
     updated_at: dt.datetime = _created()
 

@@ -1,7 +1,8 @@
 """Per-party preferences: which external channels, which language, the addresses, digest or not.
 
 The inbox is always on. A channel can only be chosen once the party has its address (an email,
-a webhook url and secret), so a preference never points at nowhere. The secret is never read back.
+a webhook url and secret), so a preference never points at nowhere. The secret is sealed before
+it is stored (`sealed.py`) and never read back.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from services.notifier.db import Party, Preference
+from services.notifier.sealed import Sealer
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import utcnow
@@ -28,7 +30,7 @@ def channels_of(pref: Preference | None) -> list[str]:
     return [c for c in (pref.channels.split(",") if pref else []) if c]
 
 
-def set_preferences(session: Session, cmd: m.SetPreferences) -> m.Reply:
+def set_preferences(session: Session, cmd: m.SetPreferences, sealer: Sealer) -> m.Reply:
     pref = session.get(Preference, cmd.party) or Preference(party=cmd.party)
     # None leaves a field as it was (the wire carries every field); an empty email clears it.
     if cmd.language is not None:
@@ -38,7 +40,7 @@ def set_preferences(session: Session, cmd: m.SetPreferences) -> m.Reply:
     if cmd.webhook_url is not None:
         pref.webhook_url = str(cmd.webhook_url)
     if cmd.webhook_secret is not None:
-        pref.webhook_secret = cmd.webhook_secret
+        pref.webhook_secret_sealed, pref.webhook_secret = sealer.seal(cmd.webhook_secret), None
     if cmd.digest is not None:
         pref.digest = cmd.digest
     if cmd.channels is not None:
@@ -46,7 +48,7 @@ def set_preferences(session: Session, cmd: m.SetPreferences) -> m.Reply:
     channels = channels_of(pref)
     if "email" in channels and not pref.email:
         raise Rejected("the email channel needs an email address", "email")
-    if "webhook" in channels and not (pref.webhook_url and pref.webhook_secret):
+    if "webhook" in channels and not (pref.webhook_url and pref.webhook_secret_sealed):
         field = "webhook_url" if not pref.webhook_url else "webhook_secret"
         raise Rejected("the webhook channel needs a webhook url and a secret", field)
     pref.updated_at = utcnow()
@@ -61,7 +63,7 @@ def describe(session: Session, party: str, pref: Preference | None) -> dict[str,
         language=language_of(session, party),
         email=pref.email if pref else None,
         webhook_url=pref.webhook_url if pref else None,
-        webhook_secret_set=bool(pref and pref.webhook_secret),
+        webhook_secret_set=bool(pref and pref.webhook_secret_sealed),
         digest=bool(pref and pref.digest),
     )
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from services.notifier.channels import Outgoing
 from services.notifier.db import Delivery, Preference
+from services.notifier.sealed import Sealer, webhook_secret
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
@@ -42,7 +43,7 @@ class Backoff:
         return step / 2 + rng.uniform(0, step / 2)
 
 
-def claim(engine: Engine, limit: int, lease_s: float) -> list[Claimed]:
+def claim(engine: Engine, limit: int, lease_s: float, sealer: Sealer) -> list[Claimed]:
     now = utcnow()
     with transaction(engine) as session:
         due = session.exec(
@@ -68,11 +69,11 @@ def claim(engine: Engine, limit: int, lease_s: float) -> list[Claimed]:
                 .execution_options(synchronize_session=False)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(Claimed(d.id or 0, d.channel, _outgoing(session, d)))
+                claimed.append(Claimed(d.id or 0, d.channel, _outgoing(session, d, sealer)))
         return claimed
 
 
-def _outgoing(session: Session, d: Delivery) -> Outgoing:
+def _outgoing(session: Session, d: Delivery, sealer: Sealer) -> Outgoing:
     # The address is read now, not when queued: a retry after fixing a wrong email uses the new one.
     pref = session.get(Preference, d.party)
     return Outgoing(
@@ -84,7 +85,7 @@ def _outgoing(session: Session, d: Delivery) -> Outgoing:
         payload=d.payload.encode(),
         email=pref.email if pref else None,
         webhook_url=pref.webhook_url if pref else None,
-        webhook_secret=pref.webhook_secret if pref else None,
+        webhook_secret=webhook_secret(pref, sealer),
     )
 
 

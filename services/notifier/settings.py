@@ -12,6 +12,7 @@ class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
 
     service: str = "notifier"
+    secret_key: str = Field(default="", description="seals webhook secrets at rest; var/notifier.key when empty")
     low_balance_ratio: float = Field(default=0.10, gt=0, lt=1)
     expiry_warning_days: int = Field(default=14, ge=0, le=365)
     timezone_offset_hours: int = Field(default=7, description="Vietnam: the day a contract ends")
@@ -56,3 +57,18 @@ class NotifierSettings(ServiceSettings):
         if not self.remind_after_s <= self.escalate_after_s <= self.decline_after_s:
             raise ValueError("remind_after_s <= escalate_after_s <= decline_after_s must hold")
         return self
+
+    def secret(self) -> str:
+        """`secret_key`, else a key of this installation made once in var/notifier.key."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        from shared.settings import var_dir
+
+        path = var_dir() / "notifier.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()

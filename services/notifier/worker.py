@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from services.notifier import queue
 from services.notifier.channels import Channel, ChannelError
+from services.notifier.sealed import Sealer
 from shared.bus import in_thread
 
 log = structlog.get_logger("notifier.worker")
@@ -29,13 +30,14 @@ class DeliveryWorker:
         channels: Mapping[str, Channel],
         *,
         backoff: queue.Backoff,
+        sealer: Sealer,
         concurrency: int = 16,
         poll_s: float = 1.0,
         lease_s: float = 120.0,
         on_recorded: Callable[[], None] = lambda: None,
         seed: int | None = None,
     ) -> None:
-        self.engine, self.channels, self.backoff = engine, channels, backoff
+        self.engine, self.channels, self.backoff, self.sealer = engine, channels, backoff, sealer
         self.concurrency, self.poll_s, self.lease_s = concurrency, poll_s, lease_s
         self.on_recorded = (
             on_recorded  # wakes the outbox relay: delivered/failed events are waiting
@@ -65,7 +67,7 @@ class DeliveryWorker:
             claimed: list[queue.Claimed] = []
             if free > 0:
                 try:
-                    claimed = await in_thread(queue.claim, self.engine, free, self.lease_s)
+                    claimed = await in_thread(queue.claim, self.engine, free, self.lease_s, self.sealer)
                 except Exception:  # noqa: BLE001 - database briefly away: the rows wait, look again
                     log.exception("claim_failed")
             for c in claimed:

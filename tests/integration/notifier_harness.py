@@ -33,6 +33,7 @@ class Notifier:
             watch_interval_s=0.2,
             smtp_timeout_s=2,
             webhook_timeout_s=1,
+            secret_key="the test installation's key",
         )
         self.settings = NotifierSettings(
             nats_url=nats_url, database_url=db_url, **{**base, **settings}

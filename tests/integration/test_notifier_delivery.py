@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import time
 
+from sqlmodel import Session
+
 from services.notifier import queue
 from services.notifier.channels import DELIVERY_HEADER, SIGNATURE_HEADER, verify
+from services.notifier.db import Preference
 from shared import messages as m
 from shared import subjects as s
 from shared.nats import EmbeddedNats, free_port
@@ -149,8 +152,9 @@ async def test_a_send_claimed_by_a_dead_worker_is_sent_once_after_its_lease(
         await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1", channels=["webhook"]))
         await n.publish(s.ASSIGNMENT_APPROVED, approved("a-1", "e1"))
         await eventually(lambda: n.deliveries(), what="queued")
-        [taken] = queue.claim(n.svc.engine, 10, 1.5)  # claimed, then the claimant dies mid-send
-        assert queue.claim(n.svc.engine, 10, 1.5) == [], "a leased send is not taken twice"
+        sealer = n.svc.worker.sealer
+        [taken] = queue.claim(n.svc.engine, 10, 1.5, sealer)  # claimed, then the claimant dies mid-send
+        assert queue.claim(n.svc.engine, 10, 1.5, sealer) == [], "a leased send is not taken twice"
         n.svc.worker.start()  # a new worker
         await eventually(
             lambda: n.deliveries(status="sent"), within=10, what="sent after the lease"
@@ -198,3 +202,31 @@ async def test_preferences_are_refused_with_the_field_at_fault(
         assert again == data
         reply = await n.call(s.DELIVERIES_RETRY, m.RetryDeliveries())
         assert not reply.ok and reply.field_errors[0].field == "delivery_ids"
+
+
+async def test_webhook_secrets_are_sealed_at_rest_and_a_foreign_key_fails_clearly(
+    nats_fresh: EmbeddedNats, db_url: str, http: HttpSink
+) -> None:
+    async with Notifier(nats_fresh.url, db_url) as n:
+        await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1", channels=["webhook"]))
+        with Session(n.svc.engine) as session:
+            pref = session.get(Preference, "expert:e1")
+            assert pref is not None and pref.webhook_secret is None and pref.webhook_secret_sealed
+            assert SECRET not in pref.webhook_secret_sealed, "never in clear in the database"
+            # As an earlier version left it: the secret in clear.
+            pref.webhook_secret, pref.webhook_secret_sealed = SECRET, None
+            session.add(pref)
+            session.commit()
+    async with Notifier(nats_fresh.url, db_url) as n:  # a restart seals it
+        with Session(n.svc.engine) as session:
+            pref = session.get(Preference, "expert:e1")
+            assert pref is not None and pref.webhook_secret is None and pref.webhook_secret_sealed
+        await n.publish(s.ASSIGNMENT_APPROVED, approved("a-1", "e1"))
+        await eventually(lambda: http.to("/e1"), what="the webhook, signed with the opened secret")
+        [hook] = http.to("/e1")
+        assert verify(SECRET, hook.body, hook.headers[SIGNATURE_HEADER])
+    async with Notifier(nats_fresh.url, db_url, secret_key="another installation", max_attempts=1) as n:
+        await n.publish(s.ASSIGNMENT_APPROVED, approved("a-2", "e1"))
+        [failed] = await eventually(lambda: n.deliveries(status="failed"), what="the send under a foreign key")
+        assert "another NOTIFIER_SECRET_KEY" in (failed.last_error or ""), failed
+        assert len(http.to("/e1")) == 1, "nothing was sent unsigned or signed wrong"

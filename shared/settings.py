@@ -18,6 +18,19 @@ def var_dir() -> Path:
     return Path(os.environ.get("EXPERTSHARE_VAR", "var")).resolve()
 
 
+def installation_secret(file_name: str) -> str:
+    """A secret of this installation, made once in var/`file_name` (readable by its owner only)
+    and the same ever after: for a service whose key is not set in its environment."""
+    import secrets
+
+    path = var_dir() / file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 

@@ -3,7 +3,7 @@
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, installation_secret
 
 DAY = 24 * 3600.0
 
@@ -60,15 +60,4 @@ class NotifierSettings(ServiceSettings):
 
     def secret(self) -> str:
         """`secret_key`, else a key of this installation made once in var/notifier.key."""
-        if self.secret_key:
-            return self.secret_key
-        import secrets
-
-        from shared.settings import var_dir
-
-        path = var_dir() / "notifier.key"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        return self.secret_key or installation_secret("notifier.key")

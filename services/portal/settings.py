@@ -3,7 +3,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings, var_dir
+from shared.settings import ServiceSettings, installation_secret
 
 
 class PortalSettings(ServiceSettings):
@@ -17,14 +17,5 @@ class PortalSettings(ServiceSettings):
     secure_cookies: bool = Field(default=False, description="set behind HTTPS in production")
 
     def secret(self) -> str:
-        if self.secret_key:
-            return self.secret_key
-        # A secret of this installation, made once: sessions survive a restart of the portal.
-        import secrets
-
-        path = var_dir() / "portal.secret"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
-        return path.read_text().strip()
+        # Else a secret of this installation: sessions survive a restart of the portal.
+        return self.secret_key or installation_secret("portal.secret")

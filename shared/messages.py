@@ -339,6 +339,11 @@ class BalanceChanged(Message):
         description="the contract's balance revision, higher for a newer balance; a consumer ignores one "
         "lower than the last it applied (absent from events of earlier versions: taken as 0)",
     )
+    counted: list[str] = Field(
+        default_factory=list,
+        description="the live assignments (approved, accepted) whose reservation this balance includes: a "
+        "consumer that has not heard of an approval yet must not count that work twice",
+    )
 
 
 class AssignmentDecision(Message):

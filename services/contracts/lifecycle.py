@@ -109,6 +109,8 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
             budget_cap_vnd=contract.budget_cap_vnd,
             end=contract.ends_on,
             revision=contract.balance_revision,
+            counted=sorted(session.exec(select(AssignmentRow.id).where(
+                AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))),  # type: ignore[attr-defined]
         ),
     )
 

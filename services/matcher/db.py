@@ -46,6 +46,8 @@ class ContractCopy(SQLModel, table=True):
     active_assignments: int | None = None
     # The revision of the balance applied last: an older one arriving late is ignored.
     balance_revision: int | None = None
+    # The live assignments that balance includes, comma separated (BalanceChanged.counted).
+    counted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class RequestRow(SQLModel, table=True):

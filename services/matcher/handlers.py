@@ -120,6 +120,7 @@ def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     contract.hours_used = evt.hours_used
     contract.budget_used_vnd = evt.budget_used_vnd
     contract.active_assignments = evt.active_assignments
+    contract.counted = ",".join(evt.counted)
     session.add(contract)
     expert = session.get(ExpertCopy, evt.expert_id)
     if expert is not None:

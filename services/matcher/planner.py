@@ -47,11 +47,17 @@ class Snapshot:
     pins: dict[tuple[str, int], Proposal] = field(default_factory=dict)
 
 
-def _held_usage(proposals: list[Proposal]) -> tuple[dict[str, list[Proposal]], dict[str, int]]:
+def _counted(session: Session) -> set[str]:
+    """Assignments the ledger's balances already include, whether or not their approval has reached
+    this service yet (a balance and its approval travel on different subjects)."""
+    return {a for row in session.exec(select(ContractCopy.counted)) if row for a in row.split(",") if a}
+
+
+def _held_usage(proposals: list[Proposal], counted: set[str]) -> tuple[dict[str, list[Proposal]], dict[str, int]]:
     by_contract: dict[str, list[Proposal]] = {}
     by_expert: dict[str, int] = {}
     for p in proposals:
-        if p.status in HELD:
+        if p.status in HELD or p.id in counted:
             by_contract.setdefault(p.contract_id, []).append(p)
             by_expert[p.expert_id] = by_expert.get(p.expert_id, 0) + p.minutes
     return by_contract, by_expert
@@ -135,7 +141,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         p for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE)))  # type: ignore[attr-defined]
         if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
-    held_c, held_e = _held_usage(proposals)
+    held_c, held_e = _held_usage(proposals, _counted(session))
     requests = [Request.model_validate(r.record) for r in rows.values()]
     units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
     travel, experts, contracts = _whole(

@@ -18,7 +18,7 @@ from services.matcher.db import ContractCopy, ExpertCopy, PlanRun, UnitCopy
 from shared import messages as m
 from shared import subjects as s
 from shared.db import OutboxRow
-from tests.integration.services_harness import Stack, contract, expert
+from tests.integration.services_harness import Stack, contract, expert, request_status
 
 U9 = {"id": "u9", "name": "Xã Hồng Quang", "province": "Tuyên Quang", "network": "ok",
       "location": {"lat": 22.40, "lon": 105.30}}
@@ -149,3 +149,21 @@ async def test_an_older_balance_arriving_after_a_newer_one_is_ignored(stack: Sta
     await balances_applied_up_to(stack, ack.seq)
     assert (c0_copy(stack).balance_revision, c0_copy(stack).hours_used) == (11, 9.0)
     assert [d for d in await dead_letters(stack) if d["service"] == "matcher"] == []
+
+
+async def test_a_balance_that_counts_an_approval_not_heard_of_yet_is_not_counted_twice(stack: Stack) -> None:
+    """A balance and its approval travel on different subjects: the balance can come first. The
+    work it counts is then still a pending proposal here, pinned in the next re-plan; counted twice,
+    the contract (room for one task) would look full and the proposal would be let go."""
+    await stack.register([expert(0)], [contract(0, max_concurrent=1)])
+    await eventually(lambda: c0_copy(stack).balance_revision == 1, "c0's first balance")
+    await stack.submit("r1")
+    p = await stack.proposal("r1")
+    counted = balance(revision=7, hours_used=4.0).model_copy(update={"active_assignments": 1, "counted": [p["id"]]})
+    ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, counted.model_dump_json().encode(), stream="CONTRACTS")
+    await balances_applied_up_to(stack, ack.seq)
+    assert c0_copy(stack).counted == p["id"]
+    await stack.submit("r2")  # a re-plan, with r1's proposal still pending here
+    st = await stack.until(lambda st: st if request_status(st, "r2") == "unmatched" else None, what="r2 planned")
+    live = [(x["id"], x["status"]) for x in st["matcher"]["proposals"] if x["request_id"] == "r1"]
+    assert live == [(p["id"], "pending")], "r1 keeps its proposal: the contract's one task is r1's"

@@ -58,7 +58,7 @@ def build(
     settings: NotifierSettings | None = None, channels: Mapping[str, Channel] | None = None
 ) -> NotifierService:
     st = settings or NotifierSettings()
-    sealer = Sealer(st.secret())
+    sealer = Sealer(st.secret)
 
     def schema(engine: Engine) -> None:
         create_schema(engine)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine
@@ -21,8 +22,18 @@ from services.notifier.db import Preference
 
 
 class Sealer:
-    def __init__(self, key_text: str) -> None:
-        self._fernet = Fernet(base64.urlsafe_b64encode(hashlib.sha256(key_text.encode()).digest()))
+    """`key`: the key's text, read when first needed (building the service, for its documents
+    say, makes no key file)."""
+
+    def __init__(self, key: Callable[[], str]) -> None:
+        self._key = key
+        self._cached: Fernet | None = None
+
+    @property
+    def _fernet(self) -> Fernet:
+        if self._cached is None:
+            self._cached = Fernet(base64.urlsafe_b64encode(hashlib.sha256(self._key().encode()).digest()))
+        return self._cached
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

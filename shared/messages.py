@@ -339,6 +339,11 @@ class BalanceChanged(Message):
         description="the contract's balance revision, higher for a newer balance; a consumer ignores one "
         "lower than the last it applied (absent from events of earlier versions: taken as 0)",
     )
+    expert_revision: int | None = Field(
+        default=None,
+        description="the expert's booking revision (across all its contracts): a consumer applies "
+        "expert_committed_hours only when it is higher than the last it applied",
+    )
     counted: list[str] = Field(
         default_factory=list,
         description="the live assignments (approved, accepted) whose reservation this balance includes: a "

@@ -37,6 +37,8 @@ class ExpertRow(SQLModel, table=True):
     committed_minutes: int = Field(description="committed before this system: from the record")
     # The ledger's share of the expert's time: reserved by approvals, consumed by logged work.
     booked_minutes: int = 0
+    # Bumped with every balance published for any of the expert's contracts (BalanceChanged.expert_revision).
+    booking_revision: int = 0
 
 
 def dong(default: int | None = 0, *, nullable: bool = False) -> Any:

@@ -92,7 +92,14 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
     )
     session.refresh(contract)
     settle(session, contract, cause)
+    # The expert's total spans its contracts: its own revision, bumped under the expert's row lock.
+    session.execute(
+        update(ExpertRow).where(ExpertRow.id == contract.expert_id)  # type: ignore[arg-type]
+        .values(booking_revision=ExpertRow.booking_revision + 1)
+    )
     expert = session.get(ExpertRow, contract.expert_id)
+    if expert is not None:
+        session.refresh(expert)
     booked = (expert.committed_minutes + expert.booked_minutes) if expert else 0
     add_event(
         session,
@@ -109,6 +116,7 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
             budget_cap_vnd=contract.budget_cap_vnd,
             end=contract.ends_on,
             revision=contract.balance_revision,
+            expert_revision=expert.booking_revision if expert else None,
             counted=sorted(session.exec(select(AssignmentRow.id).where(
                 AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))),  # type: ignore[attr-defined]
         ),

@@ -35,6 +35,8 @@ class ExpertCopy(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     record: dict = Field(sa_column=_json())
     committed_hours: float | None = Field(default=None, description="from the ledger's balances")
+    # The expert revision of the total applied last: an older one (another contract's) is ignored.
+    booking_revision: int | None = None
 
 
 class ContractCopy(SQLModel, table=True):

@@ -109,7 +109,8 @@ def copy_contract_status(session: Session, evt: m.ContractStatusChanged) -> None
 def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     """Balances are absolute and consumed in concurrent batches: one older than the balance last
     applied would plan with hours and money already given away, so it is dropped. An event of an
-    earlier version has no revision and counts as 0 (older than any that has one)."""
+    earlier version has no revision and counts as 0 (older than any that has one). The expert's
+    total hours follow the expert's own revision, since several contracts carry it."""
     contract = session.get(ContractCopy, evt.contract_id, with_for_update=True)
     if contract is None:
         raise NotYet(f"balance for contract {evt.contract_id!r}, not registered here yet")
@@ -122,9 +123,13 @@ def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     contract.active_assignments = evt.active_assignments
     contract.counted = ",".join(evt.counted)
     session.add(contract)
-    expert = session.get(ExpertCopy, evt.expert_id)
-    if expert is not None:
+    expert = session.get(ExpertCopy, evt.expert_id, with_for_update=True)
+    # The expert's total is numbered across its contracts: a newer one may have come with another
+    # contract's balance. Without an expert revision (an earlier version), the contract's order holds.
+    if expert is not None and (evt.expert_revision is None
+                               or evt.expert_revision >= (expert.booking_revision or 0)):
         expert.committed_hours = evt.expert_committed_hours
+        expert.booking_revision = evt.expert_revision if evt.expert_revision is not None else expert.booking_revision
         session.add(expert)
 
 

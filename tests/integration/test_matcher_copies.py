@@ -167,3 +167,20 @@ async def test_a_balance_that_counts_an_approval_not_heard_of_yet_is_not_counted
     st = await stack.until(lambda st: st if request_status(st, "r2") == "unmatched" else None, what="r2 planned")
     live = [(x["id"], x["status"]) for x in st["matcher"]["proposals"] if x["request_id"] == "r1"]
     assert live == [(p["id"], "pending")], "r1 keeps its proposal: the contract's one task is r1's"
+
+
+async def test_an_experts_total_follows_the_experts_revision_across_its_contracts(stack: Stack) -> None:
+    """Two contracts of one expert publish balances, each numbered for its contract; the expert's
+    total hours travel in both. The newer total stays, whichever contract's balance arrives last."""
+    await stack.register([expert(0)], [contract(0), contract(9, expert="e0")])
+    await eventually(lambda: {c.id for c in matcher_rows(stack, ContractCopy)} >= {"c0", "c9"}, "both contracts")
+    newer = balance(revision=20, hours_used=2.0).model_copy(
+        update={"contract_id": "c9", "expert_committed_hours": 10.0, "expert_revision": 50})
+    older = balance(revision=21, hours_used=1.0).model_copy(
+        update={"expert_committed_hours": 4.0, "expert_revision": 49})
+    for evt in (newer, older):
+        ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, evt.model_dump_json().encode(), stream="CONTRACTS")
+        await balances_applied_up_to(stack, ack.seq)
+    expert_copy = next(e for e in matcher_rows(stack, ExpertCopy) if e.id == "e0")
+    assert (expert_copy.committed_hours, expert_copy.booking_revision) == (10.0, 50)
+    assert c0_copy(stack).hours_used == 1.0, "the contract's own balance still applies"

@@ -64,6 +64,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "score": ("Điểm (thấp là tốt)", "Score (lower is better)"), "all_proposals": ("Tất cả đề xuất", "All proposals"),
     "no_alternatives": ("Không có phương án khác", "No alternatives"),
     "import_sheets": ("Nhập danh sách CSV", "Import CSV sheets"), "imported": ("Đã nhập", "Imported"),
+    "filter": ("Lọc", "Filter"), "page": ("Trang", "Page"), "previous": ("Trang trước", "Previous"),
+    "next": ("Trang sau", "Next"),
     "units_n": ("đơn vị", "units"), "experts_n": ("chuyên gia", "experts"), "contracts_n": ("hợp đồng", "contracts"),
     "nothing_imported": ("Chưa nhập gì, các lỗi cần sửa", "Nothing was imported; errors to fix"),
     "sheets_help": ("Cột theo docs/sheets.md; nhập tất cả hoặc không nhập gì.",

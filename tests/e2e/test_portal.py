@@ -286,3 +286,30 @@ async def test_staff_decide_extra_hours_and_move_a_contract_through_its_lifecycl
     finally:
         for b in (commune, staff, expert):
             await b.close()
+
+
+async def test_the_contracts_list_pages_and_filters(system: System) -> None:
+    await load_reference(system, n_experts=120)
+    base = await start_portal(system)
+    add_users(system)
+    staff = Browser(base)
+    try:
+        await staff.sign_in("sonoivu")
+
+        async def rows(**params: str) -> tuple[int, str]:
+            page = await staff.http.get("/contracts", params=params)
+            assert page.status_code == 200 and len(page.content) < 100_000
+            return page.text.count('<tr><td><a href="/contracts/'), page.text
+
+        first, text = await rows()
+        assert first == 100 and "120 hợp đồng · Trang 1 / 2" in text and 'rel="next"' in text
+        second, text = await rows(page="2")
+        assert second == 20 and 'rel="prev"' in text and 'rel="next"' not in text
+        assert (await rows(page="99"))[0] == 20, "past the end: the last page"
+        assert (await rows(page="abc"))[0] == 100, "not a number: the first page"
+        found, text = await rows(q="C11")
+        assert found == 11 and "11 hợp đồng" in text, "c11 and c110 to c119, any case"
+        none, text = await rows(status="suspended")
+        assert none == 0 and "Chưa có gì." in text
+    finally:
+        await staff.close()

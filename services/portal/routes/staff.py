@@ -42,10 +42,27 @@ async def decide(request: Request) -> Response:
                   proposals=rows, lines=views.explanation_lines, outcome=outcome, others=None)
 
 
+#: Contracts per page of the list: a country's thousands would make a page of megabytes.
+PAGE = 100
+
+
 @router.get("/contracts", response_class=HTMLResponse)
 async def contracts(request: Request) -> Response:
+    """The contracts, a page at a time; `status` and `q` (a contract or expert id, or part of one)
+    narrow the list, and those with extra hours waiting come first."""
     user = page_user(request, "staff")
-    return render(request, "contracts.html", user, contracts=await views.contracts(request.app.state.bus))
+    status = request.query_params.get("status", "")
+    q = request.query_params.get("q", "").strip().lower()
+    rows = [c for c in await views.contracts(request.app.state.bus)
+            if (not status or c["status"] == status) and (not q or q in c["id"].lower() or q in c["expert_id"].lower())]
+    rows.sort(key=lambda c: (not c["extra_waiting"], c["id"]))
+    pages = max(1, -(-len(rows) // PAGE))
+    try:
+        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    return render(request, "contracts.html", user, contracts=rows[(page - 1) * PAGE: page * PAGE], page=page,
+                  pages=pages, total=len(rows), status=status, q=q)
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -155,11 +155,12 @@ def pending_outbox(session: Session, limit: int = 200) -> list[OutboxRow]:
     return list(session.exec(stmt))
 
 
-def newest(session: Session, query: Any, order: Sequence[Any], limit: int | None, oldest: bool = False) -> list[Any]:
-    """The rows of `query` oldest first by `order`; with `limit`, only the newest that many (the
-    oldest, with `oldest`)."""
+def in_order(session: Session, query: Any, order: Sequence[Any], limit: int | None,
+             oldest_first: bool = False) -> list[Any]:
+    """The rows of `query` oldest first by `order`; with `limit`, only the newest that many (or the
+    oldest, with `oldest_first`)."""
     if limit is None:
         return list(session.exec(query.order_by(*order)))
-    if oldest:
+    if oldest_first:
         return list(session.exec(query.order_by(*order).limit(limit)))
     return list(session.exec(query.order_by(*(c.desc() for c in order)).limit(limit)))[::-1]

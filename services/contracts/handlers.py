@@ -21,7 +21,7 @@ from services.contracts.lifecycle import publish_balance
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
-from shared.db import add_event, newest
+from shared.db import add_event, in_order
 
 
 # ------------------------------------------------------------------ proposals from the matcher
@@ -233,7 +233,7 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
         query = query.where(AssignmentRow.status.in_(q.statuses))  # type: ignore[attr-defined]
     if q.extra_pending:
         query = query.where(AssignmentRow.extra_minutes_pending > 0)
-    rows = newest(session, query, (AssignmentRow.created_at, AssignmentRow.id), q.limit, q.oldest_first)
+    rows = in_order(session, query, (AssignmentRow.created_at, AssignmentRow.id), q.limit, q.oldest_first)
     assignments = [a.model_dump(mode="json", exclude={"explanation"}) for a in rows]
     contract_rows = select(ContractRow).order_by(ContractRow.id)
     if q.contract_id is not None:

@@ -27,7 +27,7 @@ from services.matcher.db import (
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import NotYet, Rejected
-from shared.db import add_event, newest
+from shared.db import add_event, in_order
 
 OPEN = ("open", "unmatched", "proposed")
 
@@ -222,7 +222,7 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
         query = query.where(RequestRow.id.in_(q.request_ids))  # type: ignore[attr-defined]
     if q.statuses:
         query = query.where(RequestRow.status.in_(q.statuses))  # type: ignore[attr-defined]
-    rows = newest(session, query, (RequestRow.submitted_at, RequestRow.id), q.limit, q.oldest_first)
+    rows = in_order(session, query, (RequestRow.submitted_at, RequestRow.id), q.limit, q.oldest_first)
     requests = [
         dict(id=r.id, unit=r.unit_id, title=r.record.get("title"), priority=r.record.get("priority"),
              hours=r.record.get("hours"), mode=r.record.get("mode"), deadline=r.record.get("deadline"),

@@ -65,7 +65,7 @@ WINDOW = dt.timedelta(minutes=15)
 class UserError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
-        self.field = field
+        self.field, self.message = field, message
 
 
 def create_user(session: Session, *, username: str, password: str, role: str, display_name: str = "",

@@ -133,17 +133,17 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
     local moves. When SCIP proved its set's optimum early (WIDEN_SHARE of the limit still left),
     once more on a wider set: two more options per slot, the lowest by reduced cost."""
 
-    def improved(chosen: list[int] | None, share: float) -> list[int]:
-        if chosen is None or p.covered(chosen) < p.covered(best):
-            chosen = best
-        left = end - time.monotonic()
-        return greedy.complete(p, moves.improve(p, greedy.complete(p, chosen), time.monotonic() + share * left))
+    def improved(found: list[int] | None, start: list[int]) -> list[int]:
+        """SCIP's plan (or `start`, when it found nothing better) completed, then improved by moves."""
+        chosen = found if found is not None and p.covered(found) >= p.covered(start) else start
+        until = time.monotonic() + MOVES_SHARE * (end - time.monotonic())
+        return greedy.complete(p, moves.improve(p, greedy.complete(p, chosen), until))
 
-    best = improved(mip.best_coverage(p, columns, best, 0.7 * (end - time.monotonic())), MOVES_SHARE)
+    best = improved(mip.best_coverage(p, columns, best, 0.7 * (end - time.monotonic())), best)
     info.update(mip=p.covered(best))
     if reduced is not None and end - time.monotonic() > WIDEN_SHARE * time_limit_s:
         columns = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, np.arange(p.n), 2))
-        best = improved(mip.best_coverage(p, columns, best, 0.6 * (end - time.monotonic())), MOVES_SHARE)
+        best = improved(mip.best_coverage(p, columns, best, 0.6 * (end - time.monotonic())), best)
         info.update(widened=p.covered(best), widened_options=int(columns.size))
     return best, columns
 

@@ -28,7 +28,7 @@ async def password(request: Request) -> Response:
         with db(request) as session:
             change_password(session, user.username, form.get("current", ""), form.get("new", ""))
     except UserError as err:
-        return _page(request, user, errors={err.field: str(err).split(": ", 1)[1]})
+        return _page(request, user, errors={err.field: err.message})
     return _page(request, user, saved=True)
 
 
@@ -41,7 +41,7 @@ async def revoke(request: Request) -> Response:
         with db(request) as session:
             revoke_tokens(session, user.username, form.get("token", ""))
     except UserError as err:
-        return _page(request, user, errors={err.field: str(err).split(": ", 1)[1]})
+        return _page(request, user, errors={err.field: err.message})
     return _page(request, user, saved=True)
 
 

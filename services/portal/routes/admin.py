@@ -32,5 +32,5 @@ async def add_user(request: Request) -> Response:
                         unit_id=form.get("unit_id") or None, expert_id=form.get("expert_id") or None)
         except UserError as err:
             return render(request, "users.html", user, status_code=422, users=all_users(session), roles=ROLES,
-                          errors={err.field: str(err).split(": ", 1)[1]}, form=form)
+                          errors={err.field: err.message}, form=form)
     return see_other("/users")

@@ -14,6 +14,7 @@ from typing import Any
 
 from vietnam_provinces import Province, Ward
 
+from shared.clock import local_today
 from shared.scenario import SKILLS, Scenario
 
 TUYEN_QUANG = 8
@@ -72,7 +73,7 @@ def _request(rng: random.Random, i: int, unit: str, start: dt.date, days: int) -
 def generate(n_requests: int, n_experts: int, *, seed: int = 0, provinces: list[int] | None = None,
              start: dt.date | None = None, days: int = 14) -> Scenario:
     rng = random.Random(seed)
-    start = start or dt.date.today()
+    start = start or local_today()
     pool = communes(provinces)
     n_units = min(len(pool), max(10, n_requests // 3))
     chosen = rng.sample(pool, n_units)

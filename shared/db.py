@@ -22,9 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, DateTime, Engine, Text, event, inspect, literal
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from shared.clock import utcnow
 
 
 def tz_column(nullable: bool = False) -> Any:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
+from shared.clock import utcnow
 from shared.scenario import Contract, Expert, Id, Request, TravelTime, Unit
 
 Party = Annotated[
@@ -32,7 +33,7 @@ def new_id() -> str:
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return utcnow()
 
 
 class Message(BaseModel):

@@ -2,10 +2,16 @@
 
 Set EXPERTSHARE_TEST_PG to a PostgreSQL URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)
 and every test using `db_url` also runs against a fresh PostgreSQL database.
+
+The hour: set EXPERTSHARE_TEST_UTC=HH:MM to run the whole suite as if the clock read that UTC time
+when it started (every service it starts reads the same clock, `shared.clock`). A test that counts
+days takes the `utc_hour` fixture and runs twice, on either side of Vietnam's midnight, whatever
+the hour of the machine.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -14,11 +20,37 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from shared import clock
 from shared.nats import EmbeddedNats, free_port, start_nats
 from tests.integration.sinks import HttpSink, SmtpSink
 
 PG = os.environ.get("EXPERTSHARE_TEST_PG", "")
 DB_KINDS = ["sqlite", "postgresql"] if PG else ["sqlite"]
+# 16:30 UTC is 23:30 in Vietnam, the same day as UTC; 23:30 UTC is 06:30 of the next day there.
+EITHER_SIDE_OF_VIETNAM_MIDNIGHT = ("16:30", "23:30")
+
+
+def _hour(text: str) -> tuple[int, int]:
+    try:
+        hour, minute = (int(x) for x in text.split(":"))
+        dt.time(hour, minute)
+    except ValueError as err:
+        raise pytest.UsageError(f"an hour must be HH:MM (00:00 to 23:59), got {text!r}") from err
+    return hour, minute
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    at = os.environ.get("EXPERTSHARE_TEST_UTC", "")
+    if at:
+        os.environ[clock.OFFSET_ENV] = str(clock.at_utc(*_hour(at)))
+
+
+@pytest.fixture(params=EITHER_SIDE_OF_VIETNAM_MIDNIGHT, ids=lambda h: f"{h.replace(':', 'h')}utc")
+def utc_hour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
+    """Runs the test as if it were this UTC hour now (it keeps running from there), in this process
+    and in every process the test starts. Returns the clock's reading."""
+    monkeypatch.setenv(clock.OFFSET_ENV, str(clock.at_utc(*_hour(request.param))))
+    return clock.utcnow()
 
 
 @pytest.fixture(scope="session")

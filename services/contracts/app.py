@@ -8,7 +8,6 @@ lifecycle for the matcher. A background task expires contracts past their last d
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -23,6 +22,7 @@ from services.contracts.settings import ContractsSettings
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread, run_once
+from shared.clock import local_today
 from shared.service import Service
 
 log = structlog.get_logger("contracts")
@@ -44,10 +44,6 @@ EVENTS: dict[str, type[m.Message]] = {
     s.HOURS_REFUSED: m.HoursRefused,
     s.REQUEST_COMPLETED: m.RequestCompleted,
 }
-
-
-def local_today(offset_hours: int) -> dt.date:
-    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=offset_hours)).date()
 
 
 Handler = Callable[[Session, Any], m.Reply]

@@ -21,6 +21,7 @@ from services.matcher.settings import MatcherSettings
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread
+from shared.clock import local_today
 from shared.service import Service
 
 log = structlog.get_logger("matcher")
@@ -60,7 +61,7 @@ class Replanner:
             structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
                 await in_thread(partial(
-                    replan, self.svc.engine, today=h.local_today(st.timezone_offset_hours),
+                    replan, self.svc.engine, today=local_today(st.timezone_offset_hours),
                     time_limit_s=st.time_limit_s, workers=st.workers, seed=st.seed, cause=self.cause,
                 ))
                 self.svc.relay.notify()
@@ -81,7 +82,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
     svc.after_event = after_event
 
     def submit(session, cmd: m.SubmitRequest) -> m.Reply:  # type: ignore[no-untyped-def]
-        reply = h.submit_request(session, cmd, today=h.local_today(st.timezone_offset_hours))
+        reply = h.submit_request(session, cmd, today=local_today(st.timezone_offset_hours))
         planner.mark(cmd)
         return reply
 
@@ -91,7 +92,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
                 description="A commune cancels a request: what it reserved is released.")
 
     def assign(session, cmd: m.AssignManually) -> m.Reply:  # type: ignore[no-untyped-def]
-        reply = assign_manually(session, cmd, today=h.local_today(st.timezone_offset_hours))
+        reply = assign_manually(session, cmd, today=local_today(st.timezone_offset_hours))
         planner.mark(cmd)
         return reply
 
@@ -103,7 +104,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
               description="The scenario a plan was made from, by the digest the audit trail keeps.")
 
     def alternatives(session, q: m.GetCandidates) -> m.Reply:  # type: ignore[no-untyped-def]
-        return candidates(session, q, today=h.local_today(st.timezone_offset_hours))
+        return candidates(session, q, today=local_today(st.timezone_offset_hours))
 
     svc.query(s.CANDIDATES_GET, m.GetCandidates, alternatives,
               description="The best few experts for one open request, with what each would displace.")

@@ -32,10 +32,6 @@ from shared.db import add_event, in_order
 OPEN = ("open", "unmatched", "proposed")
 
 
-def local_today(offset_hours: int) -> dt.date:
-    return (dt.datetime.now(dt.UTC) + dt.timedelta(hours=offset_hours)).date()
-
-
 # ------------------------------------------------------------------ commands
 def submit_request(session: Session, cmd: m.SubmitRequest, *, today: dt.date) -> m.Reply:
     r = cmd.request

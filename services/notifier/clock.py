@@ -23,6 +23,7 @@ from services.notifier.settings import NotifierSettings
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread
+from shared.clock import local_day
 from shared.db import transaction, utcnow
 
 log = structlog.get_logger("notifier.clock")
@@ -48,6 +49,7 @@ class Clock:
         self.limits = limits_of(settings)
         self.on_written = on_written  # wakes the outbox relay and the delivery worker
         self._task: asyncio.Task[None] | None = None
+        self.ticks = 0  # checks completed since start
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="notifier-clock")
@@ -75,12 +77,13 @@ class Clock:
                 await in_thread(self._closed, w.assignment_id, declined)
         if to_decline:
             self.on_written()
+        self.ticks += 1
 
     def _checks(self, now: dt.datetime) -> list[Any]:
         st = self.st
         with transaction(self.engine) as session:
             to_decline = watch.advance_answers(session, now=now, limits=self.limits, staff=STAFF)
-        today = (now + dt.timedelta(hours=st.timezone_offset_hours)).date()
+        today = local_day(now, st.timezone_offset_hours)
         with transaction(self.engine) as session:
             watch.warn_expiring(session, today=today, days=st.expiry_warning_days, staff=STAFF)
         with transaction(self.engine) as session:

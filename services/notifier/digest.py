@@ -15,6 +15,7 @@ from services.notifier.db import Delivery, Digest, DigestItem, Notification, Pre
 from services.notifier.inbox import webhook_body
 from services.notifier.preferences import channels_of, language_of
 from services.notifier.templates import html_body, render
+from shared import clock
 
 
 def period_of(now: dt.datetime, *, period_s: float, offset_s: float) -> tuple[int, dt.datetime]:
@@ -53,7 +54,7 @@ def make_digests(
             session,
             digest,
             [n for _, n in items],
-            local_day=(boundary + dt.timedelta(hours=tz_hours)).date(),
+            local_day=clock.local_day(boundary, tz_hours),
         )
         made += 1
     return made

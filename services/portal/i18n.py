@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from shared import clock
 from shared.scenario import SKILLS
 
 LANGUAGES = ("vi", "en")
@@ -136,7 +137,7 @@ def date(value: Any) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        local = value.astimezone(dt.timezone(dt.timedelta(hours=7)))  # Vietnam time
+        local = value.astimezone(clock.zone())  # Vietnam time
         return local.strftime("%H:%M %d/%m/%Y")
     return value.strftime("%d/%m/%Y")
 

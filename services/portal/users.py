@@ -21,13 +21,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field, Session, SQLModel, select
 
+from shared.clock import utcnow
+
 Role = Literal["commune", "staff", "expert", "admin"]
 ROLES: tuple[str, ...] = ("commune", "staff", "expert", "admin")
 _hasher = PasswordHasher()
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class User(SQLModel, table=True):

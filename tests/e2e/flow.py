@@ -7,9 +7,9 @@ from typing import Any
 
 from shared import messages as m
 from shared import subjects as s
+from shared.clock import local_today
 from tests.e2e.system import System
 
-TODAY = dt.date.today()
 UNITS = [
     {"id": "w2269", "name": "Xã Thượng Lâm", "province": "Tuyên Quang", "network": "ok",
      "location": {"lat": 22.45, "lon": 105.25}},
@@ -27,13 +27,13 @@ def expert(i: int, home: str = "w2266", **over: Any) -> dict[str, Any]:
 def contract(i: int, **over: Any) -> dict[str, Any]:
     return {"id": f"c{i}", "expert": f"e{i}", "kind": "project", "hourly_rate_vnd": 100_000 * (i + 1),
             "hours_cap": 40, "hours_used": 0, "budget_cap_vnd": 50_000_000, "budget_used_vnd": 0,
-            "max_concurrent": 5, "start": str(TODAY - dt.timedelta(days=30)),
-            "end": str(TODAY + dt.timedelta(days=180)), "scope_units": None, **over}
+            "max_concurrent": 5, "start": str(local_today() - dt.timedelta(days=30)),
+            "end": str(local_today() + dt.timedelta(days=180)), "scope_units": None, **over}
 
 
 def request(rid: str, unit: str = "w2269", **over: Any) -> dict[str, Any]:
     return {"id": rid, "unit": unit, "title": f"Cài đặt chữ ký số {rid}", "skills": {"digital_signature": 2},
-            "mode": "remote", "hours": 4, "priority": 4, "deadline": str(TODAY + dt.timedelta(days=10)), **over}
+            "mode": "remote", "hours": 4, "priority": 4, "deadline": str(local_today() + dt.timedelta(days=10)), **over}
 
 
 async def load_reference(system: System, n_experts: int = 3) -> None:

@@ -15,12 +15,13 @@ import pytest
 
 from shared import messages as m
 from shared import subjects as s
-from tests.e2e.flow import TODAY, load_reference
+from shared.clock import local_today
+from tests.e2e.flow import load_reference
 from tests.e2e.portal import Browser, add_users, start_portal
 from tests.e2e.system import System
 
 pytestmark = pytest.mark.slow
-DEADLINE = str(TODAY + dt.timedelta(days=10))
+DEADLINE = str(local_today() + dt.timedelta(days=10))
 
 
 async def _wait_for(check, what: str, tries: int = 150):  # type: ignore[no-untyped-def]

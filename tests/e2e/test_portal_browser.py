@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.e2e.flow import TODAY, load_reference
+from shared.clock import local_today
+from tests.e2e.flow import load_reference
 from tests.e2e.portal import PASSWORD, add_users, start_portal
 from tests.e2e.system import System
 
@@ -68,7 +69,7 @@ async def test_commune_staff_and_expert_in_a_real_browser(system: System, chromi
     await commune.get_by_label("Lĩnh vực").select_option(label="Chữ ký số")
     await commune.get_by_label("Từ xa", exact=True).check()
     await commune.get_by_label("Số giờ").fill("4")
-    await commune.get_by_label("Hạn chót").fill(str(TODAY + dt.timedelta(days=10)))
+    await commune.get_by_label("Hạn chót").fill(str(local_today() + dt.timedelta(days=10)))
     await shot(commune, "commune-new-request")
     await commune.get_by_role("button", name="Gửi").click()
     await commune.wait_for_selector("text=Tiến trình")

@@ -10,19 +10,20 @@ import pytest
 
 from shared import messages as m
 from shared import subjects as s
-from tests.e2e.flow import TODAY, load_reference
+from shared.clock import local_today
+from tests.e2e.flow import load_reference
 from tests.e2e.portal import Browser, add_users, csrf_of, start_portal
 from tests.e2e.system import System
 
 pytestmark = pytest.mark.slow
-END = TODAY + dt.timedelta(days=365)
+END = local_today() + dt.timedelta(days=365)
 EXPERTS = (
     "id,name,home_unit,kind,skills,languages,remote,onsite,max_travel_minutes,capacity_hours\n"
     "e7,Hoàng Văn Bảy,w2269,contract,digital_signature=3,vi,yes,yes,120,40\n"
 )
 CONTRACTS = (
     "id,expert,kind,hourly_rate_vnd,hours_cap,budget_cap_vnd,max_concurrent,start,end,scope_units,status\n"
-    f"c7,e7,project,200.000,40,5.000.000,3,{TODAY},{END},w2269; w2266,\n"
+    f"c7,e7,project,200.000,40,5.000.000,3,{local_today()},{END},w2269; w2266,\n"
 )
 
 

@@ -19,8 +19,7 @@ from services.notifier.db import Delivery
 from services.notifier.settings import NotifierSettings
 from shared import messages as m
 from shared import subjects as s
-
-TODAY = dt.date.today()
+from shared.clock import local_today
 
 
 class Notifier:
@@ -140,7 +139,7 @@ def approved(aid: str, eid: str, unit: str = "w1", **over: Any) -> m.AssignmentA
         by="Sở Nội vụ",
         mode="remote",
         hours=4.0,
-        deadline=TODAY + dt.timedelta(days=10),
+        deadline=local_today() + dt.timedelta(days=10),
         reserved_minutes=240,
         reserved_vnd=400_000,
     )

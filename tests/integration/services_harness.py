@@ -21,10 +21,10 @@ from services.matcher.app import build as build_matcher
 from services.matcher.settings import MatcherSettings
 from shared import messages as m
 from shared import subjects as s
+from shared.clock import local_today
 from shared.service import Service
 from tests.status_client import StatusClient
 
-TODAY = dt.date.today()
 UNITS = [
     {
         "id": "u1",
@@ -68,8 +68,8 @@ def contract(i: int, **over: Any) -> dict[str, Any]:
         "hours_cap": 40,
         "budget_cap_vnd": None,
         "max_concurrent": 5,
-        "start": str(TODAY - dt.timedelta(days=30)),
-        "end": str(TODAY + dt.timedelta(days=90)),
+        "start": str(local_today() - dt.timedelta(days=30)),
+        "end": str(local_today() + dt.timedelta(days=90)),
         "scope_units": None,
         **over,
     }
@@ -84,7 +84,7 @@ def request(rid: str, **over: Any) -> dict[str, Any]:
         "mode": "remote",
         "hours": 4,
         "priority": 4,
-        "deadline": str(TODAY + dt.timedelta(days=10)),
+        "deadline": str(local_today() + dt.timedelta(days=10)),
         **over,
     }
 

@@ -12,7 +12,8 @@ import datetime as dt
 
 from shared import messages as m
 from shared import subjects as s
-from tests.integration.services_harness import TODAY, Stack, contract, expert, request_status
+from shared.clock import local_today
+from tests.integration.services_harness import Stack, contract, expert, request_status
 
 
 async def test_a_suspended_contract_is_no_longer_offered_and_a_resumed_one_is(stack: Stack) -> None:
@@ -88,13 +89,13 @@ async def test_a_draft_is_planned_with_only_once_activated(stack: Stack) -> None
     await stack.proposal("r1", contract="c0")
 
 
-async def test_contracts_past_their_last_day_expire(stack: Stack) -> None:
-    ended = contract(1, start=str(TODAY - dt.timedelta(days=60)), end=str(TODAY - dt.timedelta(days=1)))
-    await stack.register([expert(0), expert(1)], [contract(0, end=str(TODAY + dt.timedelta(days=3))), ended])
+async def test_contracts_past_their_last_day_expire(utc_hour: dt.datetime, stack: Stack) -> None:
+    ended = contract(1, start=str(local_today() - dt.timedelta(days=60)), end=str(local_today() - dt.timedelta(days=1)))
+    await stack.register([expert(0), expert(1)], [contract(0, end=str(local_today() + dt.timedelta(days=3))), ended])
     st = await stack.status()
     assert {c["id"]: c["status"] for c in st["contracts"]["contracts"]} == {"c0": "active", "c1": "expired"}
 
-    swept = await stack.ok(s.CONTRACTS_EXPIRE, m.ExpireContracts(today=TODAY + dt.timedelta(days=4)))
+    swept = await stack.ok(s.CONTRACTS_EXPIRE, m.ExpireContracts(today=local_today() + dt.timedelta(days=4)))
     assert swept["expired"] == ["c0"]
     await stack.submit("r1")
     # The status event may reach the matcher after r1 did: a proposal made meanwhile is withdrawn.
@@ -103,7 +104,7 @@ async def test_contracts_past_their_last_day_expire(stack: Stack) -> None:
     assert not [p for p in matcher["proposals"] if p["request_id"] == "r1" and p["status"] != "withdrawn"]
 
 
-async def test_the_service_expires_contracts_by_itself(tmp_path, db_url: str) -> None:  # type: ignore[no-untyped-def]
+async def test_the_service_expires_contracts_by_itself(utc_hour, tmp_path, db_url: str) -> None:  # type: ignore[no-untyped-def]
     # registered yesterday, when its last day had not passed: the running service's sweep expires it
     from services.contracts import reference
     from services.contracts.db import create_schema
@@ -113,7 +114,7 @@ async def test_the_service_expires_contracts_by_itself(tmp_path, db_url: str) ->
 
     engine = make_engine(db_url)
     create_schema(engine)
-    yesterday = TODAY - dt.timedelta(days=1)
+    yesterday = local_today() - dt.timedelta(days=1)
     with transaction(engine) as s_:
         reference.register_reference(
             s_,

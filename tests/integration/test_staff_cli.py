@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -15,7 +16,8 @@ from sqlalchemy import text
 
 from shared import messages as m
 from shared import subjects as s
-from tests.integration.services_harness import TODAY, Stack
+from shared.clock import local_today
+from tests.integration.services_harness import Stack
 
 CLI = [sys.executable, "-m", "cli.main"]
 UNITS = (
@@ -28,10 +30,12 @@ EXPERTS = (
     "e1,Hoàng Văn A,w2,contract,digital_signature=3,vi,yes,yes,120,40\n"
     "e2,Lý Thị B,w1,shared,digital_signature=2; office_it=3,vi; dao,yes,no,0,20\n"
 )
+START = local_today()
+END = START + dt.timedelta(days=365)
 CONTRACTS = (
     "id,expert,kind,hourly_rate_vnd,hours_cap,budget_cap_vnd,max_concurrent,start,end,scope_units,status\n"
-    f"c1,e1,project,200.000,40,5.000.000,3,{TODAY},{TODAY.replace(year=TODAY.year + 1)},,\n"
-    f"s2,e2,sharing,0,20,,2,{TODAY},{TODAY.replace(year=TODAY.year + 1)},w1; w2,draft\n"
+    f"c1,e1,project,200.000,40,5.000.000,3,{START},{END},,\n"
+    f"s2,e2,sharing,0,20,,2,{START},{END},w1; w2,draft\n"
 )
 
 

@@ -46,12 +46,17 @@ async def test_a_correlation_id_follows_a_request_through_every_service(system: 
         if any(second["id"] in n["body"] for n in box):
             break
         await asyncio.sleep(0.2)
-    await asyncio.sleep(1.0)  # let the last consumers log what they handled
+    def reached(entries: dict[str, list[dict[str, Any]]], corr: str) -> set[str]:
+        return {name for name, lines in entries.items() if any(e.get("correlation_id") == corr for e in lines)}
 
-    entries = log_entries(system)
-    for corr in ("corr-submit-r1", "corr-reject-r1", "corr-approve-r1"):
-        reached = {name for name, lines in entries.items() if any(e.get("correlation_id") == corr for e in lines)}
-        assert reached == set(SERVICES), f"{corr} seen only in {sorted(reached)}"
+    ids = ("corr-submit-r1", "corr-reject-r1", "corr-approve-r1")
+    for _ in range(150):  # until the last consumers have logged what they handled
+        entries = log_entries(system)
+        if all(reached(entries, corr) == set(SERVICES) for corr in ids):
+            break
+        await asyncio.sleep(0.2)
+    for corr in ids:
+        assert reached(entries, corr) == set(SERVICES), f"{corr} seen only in {sorted(reached(entries, corr))}"
 
     def handled(service: str, subject: str) -> set[str]:
         return {e["correlation_id"] for e in entries[service]

@@ -1,0 +1,263 @@
+"""The production shape on loopback: a three-node NATS JetStream cluster, R3 streams, one database
+per service (PostgreSQL when EXPERTSHARE_TEST_PG is set, else SQLite files) and any number of
+copies of each service, each its own OS process that can be killed and started again.
+
+What `compose.yaml` promises is what this runs: `NATS_URL` lists the three nodes, every stream
+keeps three replicas, and the copies of a service share its database and its durable consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+from sqlalchemy import create_engine, text
+
+from shared import subjects as s
+from shared.messages import Message
+from shared.nats import NatsServerError, free_port, nats_server_binary, wait_for_port
+from tests.status_client import StatusClient
+
+SERVICES = ("contracts", "matcher", "notifier")
+
+
+@dataclass
+class Node:
+    name: str
+    port: int
+    cluster_port: int
+    conf: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class NatsCluster:
+    """Three nats-server processes in one JetStream cluster, each with its own store on disk."""
+
+    root: Path
+    nodes: list[Node] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, root: Path, size: int = 3) -> NatsCluster:
+        cluster = cls(root)
+        ports = [(free_port(), free_port()) for _ in range(size)]
+        routes = ", ".join(f"nats-route://127.0.0.1:{cp}" for _, cp in ports)
+        for i, (port, cport) in enumerate(ports, 1):
+            d = root / f"n{i}"
+            d.mkdir(parents=True, exist_ok=True)
+            conf = d / "nats.conf"
+            conf.write_text(
+                f'server_name: n{i}\nlisten: "127.0.0.1:{port}"\n'
+                f'jetstream {{ store_dir: "{d / "js"}" }}\n'
+                f'cluster {{ name: expertshare-test, listen: "127.0.0.1:{cport}", routes: [{routes}] }}\n'
+            )
+            cluster.nodes.append(Node(f"n{i}", port, cport, conf, d / "nats.log"))
+        for node in cluster.nodes:
+            cluster.launch(node)
+        for node in cluster.nodes:
+            wait_for_port(node.port, alive=node.alive)
+        return cluster
+
+    @property
+    def url(self) -> str:
+        return ",".join(n.url for n in self.nodes)
+
+    def launch(self, node: Node) -> None:
+        node.process = subprocess.Popen(
+            [nats_server_binary(), "-c", str(node.conf), "-l", str(node.log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, i: int) -> None:
+        node = self.nodes[i]
+        assert node.process is not None
+        node.process.send_signal(signal.SIGKILL)
+        node.process.wait(10)
+
+    def restart(self, i: int) -> None:
+        node = self.nodes[i]
+        self.launch(node)
+        try:
+            wait_for_port(node.port, alive=node.alive)
+        except NatsServerError as err:
+            raise NatsServerError(f"{err}: {node.log.read_text(errors='replace')[-2000:]}") from None
+
+    async def ready(self, timeout: float = 60.0) -> None:
+        """JetStream answers (its meta leader is elected) through the cluster."""
+        deadline = time.monotonic() + timeout
+        nc = await nats.connect(self.url.split(","))
+        try:
+            while True:
+                try:
+                    await nc.jetstream().account_info()
+                    return
+                except Exception:  # noqa: BLE001 - not ready yet: the cluster is electing
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+        finally:
+            await nc.close()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.alive():
+                assert node.process is not None
+                node.process.terminate()
+        for node in self.nodes:
+            if node.process is not None:
+                try:
+                    node.process.wait(10)
+                except subprocess.TimeoutExpired:
+                    node.process.kill()
+
+
+class Databases:
+    """One database per service, shared by its copies."""
+
+    def __init__(self, pg: str, root: Path) -> None:
+        self.pg, self.root = pg, root
+        self.created: list[str] = []
+        self.urls: dict[str, str] = {}
+        for name in SERVICES:
+            if pg:
+                db = f"es_cluster_{name}_{uuid.uuid4().hex[:8]}"
+                self._admin(f'CREATE DATABASE "{db}"')
+                self.created.append(db)
+                self.urls[name] = pg.rsplit("/", 1)[0] + "/" + db
+            else:
+                self.urls[name] = f"sqlite:///{root / (name + '.db')}"
+
+    def _admin(self, sql: str) -> None:
+        admin = create_engine(self.pg, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(sql))
+        admin.dispose()
+
+    def rows(self, service: str, sql: str, **params: Any) -> list[dict[str, Any]]:
+        engine = create_engine(self.urls[service])
+        try:
+            with engine.connect() as c:
+                return [dict(r._mapping) for r in c.execute(text(sql), params)]
+        finally:
+            engine.dispose()
+
+    def drop(self) -> None:
+        for db in self.created:
+            self._admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+class Copies(StatusClient):
+    """`copies` processes of every service on the cluster, each `name#i` killable on its own."""
+
+    call_s, until_s, poll_s = 15.0, 120.0, 0.3
+
+    def __init__(self, cluster: NatsCluster, dbs: Databases, var: Path, copies: int = 2,
+                 env: dict[str, str] | None = None) -> None:
+        self.cluster, self.dbs, self.var, self.copies = cluster, dbs, var, copies
+        self.extra_env = env or {}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.nc: Any = None
+
+    def env(self, name: str) -> dict[str, str]:
+        return {**os.environ, "NATS_URL": self.cluster.url, "EXPERTSHARE_STREAM_REPLICAS": "3",
+                "EXPERTSHARE_VAR": str(self.var), "EXPERTSHARE_LOG_FORMAT": "json",
+                f"{name.upper()}_DATABASE_URL": self.dbs.urls[name],
+                "NOTIFIER_SECRET_KEY": "the cluster test's sealing key",
+                "MATCHER_TIME_LIMIT_S": "2", "MATCHER_DEBOUNCE_S": "0.1", **self.extra_env}
+
+    def names(self) -> list[str]:
+        return [f"{svc}#{i}" for i in range(self.copies) for svc in SERVICES]
+
+    def start(self, copy: str) -> None:
+        service = copy.split("#")[0]
+        log = open(self.var / f"{copy}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.procs[copy] = subprocess.Popen([sys.executable, "-m", f"services.{service}"],
+                                            env=self.env(service), stdout=log, stderr=log)
+
+    def kill(self, copy: str) -> None:
+        proc = self.procs[copy]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(15)
+
+    def log(self, copy: str) -> str:
+        return (self.var / f"{copy}.log").read_text(errors="replace")
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        out = []
+        for copy in self.procs:
+            out += [json.loads(x) for x in self.log(copy).splitlines() if x.startswith("{")]
+        return out
+
+    async def __aenter__(self) -> Copies:
+        self.var.mkdir(parents=True, exist_ok=True)
+        self.nc = await nats.connect(self.cluster.url.split(","), max_reconnect_attempts=-1,
+                                     reconnect_time_wait=0.5)
+        for copy in self.names():
+            self.start(copy)
+        for service in SERVICES:
+            await self.healthy(service)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await self.nc.close()
+
+    async def healthy(self, service: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if (await self.call(s.health(service), Message(), timeout=1)).ok:
+                    return
+            except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                pass
+            dead = [c for c, p in self.procs.items() if c.startswith(service) and p.poll() is not None]
+            if dead:
+                raise AssertionError(f"{dead[0]} exited:\n{self.log(dead[0])[-3000:]}")
+            await asyncio.sleep(0.3)
+        raise AssertionError(f"{service} not healthy after {timeout} s")
+
+    async def stream(self, stream: str) -> list[dict[str, Any]]:
+        """Every message in `stream` (an ephemeral consumer from the start)."""
+        js = self.nc.jetstream()
+        sub = await js.pull_subscribe(">", stream=stream)
+        out: list[dict[str, Any]] = []
+        try:
+            while True:
+                msgs = await sub.fetch(200, timeout=2)
+                for msg in msgs:
+                    out.append({"subject": msg.subject, **json.loads(msg.data)})
+                    await msg.ack()
+        except nats.errors.TimeoutError:
+            pass
+        finally:
+            await sub.unsubscribe()
+        return out
+
+    async def consumers(self, stream: str) -> list[Any]:
+        js = self.nc.jetstream()
+        return list(await js.consumers_info(stream))

@@ -186,7 +186,8 @@ async def test_two_copies_of_each_service_on_a_three_node_cluster_book_each_slot
     rng = random.Random(12)
     await send(system, s.REFERENCE_REGISTER, m.RegisterReference(
         units=UNITS, experts=[expert(i) for i in range(6)], contracts=[contract(i) for i in range(6)]))
-    await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= 6, what="the matcher's copies")
+    await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= 6 and st["matcher"]["counts"]["units"] >= 2,
+                       what="the matcher's copies")
 
     seen: collections.Counter[str] = collections.Counter()
     killed: list[str] = []

@@ -40,7 +40,9 @@ async def load_reference(system: System, n_experts: int = 3) -> None:
     await system.ok(s.REFERENCE_REGISTER, m.RegisterReference(
         units=UNITS, experts=[expert(i) for i in range(n_experts)],
         contracts=[contract(i) for i in range(n_experts)]))
-    await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= n_experts, what="matcher copies")
+    # Units, experts and contracts reach the matcher on subjects of their own, in any order.
+    await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= n_experts
+                       and st["matcher"]["counts"]["units"] >= len(UNITS), what="matcher copies")
 
 
 async def submit(system: System, rid: str, **over: Any) -> None:

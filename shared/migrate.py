@@ -18,6 +18,7 @@ Each service's `migrations/env.py` is two lines: it hands the service's metadata
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from alembic import command, context
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -59,6 +61,12 @@ class Migrations:
                 command.stamp(cfg, self.baseline)
             command.upgrade(cfg, revision)
 
+    def head(self) -> str:
+        """The newest revision in the service's migrations folder."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(self.folder))
+        return str(ScriptDirectory.from_config(cfg).get_current_head())
+
     def diff(self, engine: Engine, metadata: MetaData) -> list[Any]:
         """What the database lacks or has beyond `metadata` (Alembic's autogenerate comparison,
         types included); empty when the migrated schema is exactly the models'."""
@@ -74,7 +82,12 @@ class Migrations:
             engine = make_engine(f"sqlite:///{Path(tmp) / 'head.db'}")
             self.upgrade(engine)
             with engine.begin() as conn:
-                script = command.revision(self.config(conn), message, autogenerate=True, rev_id=rev_id)
+                cfg = self.config(conn)
+                cfg.set_section_option("post_write_hooks", "hooks", "ruff")  # the project's style
+                cfg.set_section_option("post_write_hooks", "ruff.type", "exec")
+                cfg.set_section_option("post_write_hooks", "ruff.executable", sys.executable)
+                cfg.set_section_option("post_write_hooks", "ruff.options", "-m ruff format REVISION_SCRIPT_FILENAME")
+                script = command.revision(cfg, message, autogenerate=True, rev_id=rev_id)
             engine.dispose()
         return Path(script.path)  # type: ignore[union-attr]
 

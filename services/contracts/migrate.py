@@ -1,9 +1,11 @@
-"""The contracts schema, created and upgraded by Alembic at the service's start (`shared.migrate`).
+"""The contracts schema, created and upgraded by Alembic at the service's start, under a lock
+(`shared.migrate`; adding a migration: docs/migrations.md).
 
-A database made before migrations existed (tables but no `alembic_version`) is stamped at the
-first revision, which is exactly the schema it had, and upgraded from there.
+A database made by `create_all` before migrations existed (its tables, no `alembic_version`) is
+stamped at the baseline, which is exactly the schema it had, and upgraded from there.
 `python -m services.contracts.migrate` upgrades the database of `CONTRACTS_DATABASE_URL` (or the
-embedded SQLite file) by hand.
+embedded SQLite file) by hand; `python -m services.contracts.migrate revision NEXT_ID "what changes"`
+writes the next migration from the models.
 """
 
 from __future__ import annotations

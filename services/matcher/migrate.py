@@ -1,9 +1,11 @@
-"""The matcher schema, created and upgraded by Alembic at the service's start (`shared.migrate`).
+"""The matcher schema, created and upgraded by Alembic at the service's start, under a lock
+(`shared.migrate`; adding a migration: docs/migrations.md).
 
-A database made by `create_all` before migrations existed (its tables, no `matcher_alembic_version`)
-is stamped at the baseline, which is exactly the schema it had, and upgraded from there.
+A database made by `create_all` before migrations existed (its tables, no `matcher_alembic_version`) is
+stamped at the baseline, which is exactly the schema it had, and upgraded from there.
 `python -m services.matcher.migrate` upgrades the database of `MATCHER_DATABASE_URL` (or the
-embedded SQLite file) by hand.
+embedded SQLite file) by hand; `python -m services.matcher.migrate revision NEXT_ID "what changes"`
+writes the next migration from the models.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""The portal's schema, created and upgraded by Alembic at its start (`shared.migrate`).
+"""The portal's schema, created and upgraded by Alembic at the service's start, under a lock
+(`shared.migrate`; adding a migration: docs/migrations.md).
 
-A database made by `create_all` before migrations existed (its tables, no
-`portal_alembic_version`) is stamped at the baseline, which is exactly the schema it had, and
-upgraded from there. `python -m services.portal.migrate` upgrades the database of
-`PORTAL_DATABASE_URL` (or the embedded SQLite file) by hand.
+A database made by `create_all` before migrations existed (its tables, no `portal_alembic_version`) is
+stamped at the baseline, which is exactly the schema it had, and upgraded from there.
+`python -m services.portal.migrate` upgrades the database of `PORTAL_DATABASE_URL` (or the
+embedded SQLite file) by hand; `python -m services.portal.migrate revision NEXT_ID "what changes"`
+writes the next migration from the models.
 """
 
 from __future__ import annotations

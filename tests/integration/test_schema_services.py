@@ -39,26 +39,25 @@ class Schema:
     migrate: ModuleType
     create_schema: Callable[[Engine], None]
     metadata: Callable[[], MetaData]
-    head: str
     # What the previous version ran at start (`shared.db.create_tables`, the portal's own create_all).
     previous_tables: list[Any]
     row: Callable[[], SQLModel] | None = None  # a row of the previous version's data
 
 
 SCHEMAS = {
-    "contracts": Schema(contracts_migrate, contracts_db.create_schema, contracts_db.metadata, "0004", []),
+    "contracts": Schema(contracts_migrate, contracts_db.create_schema, contracts_db.metadata, []),
     "matcher": Schema(
-        matcher_migrate, matcher_db.create_schema, matcher_db.metadata, "0001",
+        matcher_migrate, matcher_db.create_schema, matcher_db.metadata,
         [*SHARED_TABLES, *matcher_db.TABLES],
         lambda: matcher_db.RequestRow(id="r1", unit_id="w2269", record={"title": "Máy in"}, status="open"),
     ),
     "notifier": Schema(
-        notifier_migrate, notifier_db.create_schema, notifier_db.metadata, "0001",
+        notifier_migrate, notifier_db.create_schema, notifier_db.metadata,
         [*SHARED_TABLES, *notifier_db.TABLES],
         lambda: notifier_db.Party(id="expert:e1", name="Nguyễn Văn An", language="vi"),
     ),
     "portal": Schema(
-        portal_migrate, portal_users.create_schema, portal_users.metadata, "0001", portal_users.TABLES,
+        portal_migrate, portal_users.create_schema, portal_users.metadata, portal_users.TABLES,
         lambda: portal_users.User(username="admin", display_name="Admin", role="admin", password_hash="h"),
     ),
 }
@@ -78,10 +77,10 @@ def _diff(schema: Schema, engine: Engine) -> list[Any]:
 def test_the_migrated_schema_matches_the_models(service: str, db_url: str) -> None:
     schema, engine = SCHEMAS[service], make_engine(db_url)
     schema.create_schema(engine)
-    assert schema.migrate.current(engine) == schema.head
+    assert schema.migrate.current(engine) == schema.migrate.MIGRATIONS.head()
     assert _diff(schema, engine) == []
     schema.create_schema(engine)  # a second start changes nothing
-    assert schema.migrate.current(engine) == schema.head and _diff(schema, engine) == []
+    assert schema.migrate.current(engine) == schema.migrate.MIGRATIONS.head() and _diff(schema, engine) == []
     engine.dispose()
 
 
@@ -149,7 +148,7 @@ def test_two_copies_starting_at_once_on_a_new_database_both_succeed(service: str
     first.join(60)
     second.join(60)
     assert (first.error, second.error) == (None, None)
-    assert schema.migrate.current(watcher) == schema.head and _diff(schema, watcher) == []
+    assert schema.migrate.current(watcher) == schema.migrate.MIGRATIONS.head() and _diff(schema, watcher) == []
     for engine in (first.engine, second.engine, watcher):
         engine.dispose()
 
@@ -165,7 +164,7 @@ def test_a_database_of_the_previous_version_keeps_its_rows(service: str, db_url:
     key = row.__mapper__.primary_key_from_instance(row)  # type: ignore[attr-defined]
     assert schema.migrate.current(engine) is None
     schema.create_schema(engine)
-    assert schema.migrate.current(engine) == schema.head and _diff(schema, engine) == []
+    assert schema.migrate.current(engine) == schema.migrate.MIGRATIONS.head() and _diff(schema, engine) == []
     with Session(engine) as s:
         kept = s.get(type(row), key)
         assert kept is not None and _data(kept) == _data(row)

@@ -10,7 +10,8 @@ PostgreSQL an advisory lock (`pg_advisory_xact_lock`, freed at commit), on SQLit
 together on a new database therefore take turns: the first creates the schema, the second finds
 it at head and does nothing. A database made by `create_all` before migrations existed (the
 marker table present, no version table) is stamped at the baseline, which is exactly the schema
-that code made, and upgraded from there, its rows kept.
+that code made, and upgraded from there, its rows kept. (One made by an even older version,
+lacking a table or column of the baseline, is refused with what it lacks, and left unchanged.)
 
 Each service's `migrations/env.py` is two lines: it hands the service's metadata to
 `run_migrations` below. Adding a migration: see `docs/migrations.md`.
@@ -18,6 +19,7 @@ Each service's `migrations/env.py` is two lines: it hands the service's metadata
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 from collections.abc import Callable
@@ -38,6 +40,7 @@ from shared.db import make_engine
 
 @dataclass(frozen=True)
 class Migrations:
+    service: str
     folder: Path  # the service's `migrations` package: env.py and versions/
     version_table: str
     baseline: str  # the first revision: the schema `create_all` made before migrations existed
@@ -58,8 +61,39 @@ class Migrations:
             cfg = self.config(conn)
             tables = set(inspect(conn).get_table_names())
             if self.marker in tables and self.version_table not in tables:
-                command.stamp(cfg, self.baseline)
+                self._adopt(conn, cfg)
             command.upgrade(cfg, revision)
+
+    def _adopt(self, conn: Connection, cfg: Config) -> None:
+        """A database `create_all` made is stamped at the baseline, if it has every table and column
+        the baseline has; one made by a version older than that is refused, naming what it lacks."""
+        found = inspect(conn)
+        have = {t: {c["name"] for c in found.get_columns(t)} for t in found.get_table_names()}
+        lacking = [
+            f"{table}.{column}" if table in have else f"table {table}"
+            for table, columns in sorted(self._baseline_columns().items())
+            for column in (sorted(columns - have[table]) if table in have else [""])
+        ]
+        if lacking:
+            raise RuntimeError(
+                f"{self.service} database: made before migrations by a "
+                f"version older than the baseline {self.baseline}, it lacks {', '.join(lacking)}. Start the "
+                "version before migrations once (it adds what is missing), then this one; nothing was changed."
+            )
+        command.stamp(cfg, self.baseline)
+
+    @functools.cache  # noqa: B019 - one per service, for the process's life
+    def _baseline_columns(self) -> dict[str, set[str]]:
+        """The baseline's tables and their columns: migrated on a throwaway SQLite database."""
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'baseline.db'}")
+            self.upgrade(engine, self.baseline)
+            with engine.connect() as conn:
+                found = inspect(conn)
+                tables = {t: {c["name"] for c in found.get_columns(t)} for t in found.get_table_names()}
+            engine.dispose()
+        tables.pop(self.version_table)
+        return tables
 
     def head(self) -> str:
         """The newest revision in the service's migrations folder."""
@@ -121,14 +155,14 @@ def _render_item(kind: str, obj: Any, _autogen: Any) -> str | Literal[False]:
     return False
 
 
-def main(migrations: Migrations, service: str, db_url: Callable[[], str], argv: list[str]) -> None:
+def main(migrations: Migrations, db_url: Callable[[], str], argv: list[str]) -> None:
     """Each service's `python -m services.<service>.migrate`: with no argument, upgrade its database
     (from its settings) to head; with `revision REV_ID MESSAGE`, write its next migration."""
     if len(argv) == 3 and argv[0] == "revision":
         print(migrations.revision(argv[2], argv[1]))
         return
     if argv:
-        raise SystemExit(f"usage: python -m services.{service}.migrate [revision REV_ID MESSAGE]")
+        raise SystemExit(f"usage: python -m services.{migrations.service}.migrate [revision REV_ID MESSAGE]")
     engine = make_engine(db_url())
     migrations.upgrade(engine)
-    print(f"{service} schema at revision {migrations.current(engine)}")
+    print(f"{migrations.service} schema at revision {migrations.current(engine)}")

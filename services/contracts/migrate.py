@@ -17,6 +17,7 @@ from shared.migrate import Migrations, main
 
 FIRST = "0001"
 MIGRATIONS = Migrations(
+    service="contracts",
     folder=Path(__file__).with_name("migrations"),
     version_table="alembic_version",  # the first service migrated kept Alembic's default name
     baseline=FIRST,
@@ -31,4 +32,4 @@ current = MIGRATIONS.current
 if __name__ == "__main__":
     from services.contracts.settings import ContractsSettings
 
-    main(MIGRATIONS, "contracts", lambda: ContractsSettings().db_url(), sys.argv[1:])
+    main(MIGRATIONS, lambda: ContractsSettings().db_url(), sys.argv[1:])

@@ -16,6 +16,7 @@ from pathlib import Path
 from shared.migrate import Migrations, main
 
 MIGRATIONS = Migrations(
+    service="matcher",
     folder=Path(__file__).with_name("migrations"),
     version_table="matcher_alembic_version",
     baseline="0001",
@@ -30,4 +31,4 @@ current = MIGRATIONS.current
 if __name__ == "__main__":
     from services.matcher.settings import MatcherSettings
 
-    main(MIGRATIONS, "matcher", lambda: MatcherSettings().db_url(), sys.argv[1:])
+    main(MIGRATIONS, lambda: MatcherSettings().db_url(), sys.argv[1:])

@@ -16,6 +16,7 @@ from pathlib import Path
 from shared.migrate import Migrations, main
 
 MIGRATIONS = Migrations(
+    service="portal",
     folder=Path(__file__).with_name("migrations"),
     version_table="portal_alembic_version",
     baseline="0001",
@@ -30,4 +31,4 @@ current = MIGRATIONS.current
 if __name__ == "__main__":
     from services.portal.settings import PortalSettings
 
-    main(MIGRATIONS, "portal", lambda: PortalSettings().db_url(), sys.argv[1:])
+    main(MIGRATIONS, lambda: PortalSettings().db_url(), sys.argv[1:])

@@ -169,3 +169,21 @@ def test_a_database_of_the_previous_version_keeps_its_rows(service: str, db_url:
         kept = s.get(type(row), key)
         assert kept is not None and _data(kept) == _data(row)
     engine.dispose()
+
+
+def test_a_database_older_than_the_baseline_is_refused_unchanged(db_url: str) -> None:
+    engine = make_engine(db_url)
+    older = [t for t in SCHEMAS["matcher"].previous_tables if t.name not in ("request", "plan_run")]
+    SQLModel.metadata.create_all(engine, tables=older)
+    with engine.begin() as c:  # `request` before it had a correlation id
+        c.execute(text("CREATE TABLE request (id VARCHAR(64) PRIMARY KEY, unit_id VARCHAR(64) NOT NULL, "
+                       "record JSON NOT NULL, status VARCHAR(20) NOT NULL, reason_code VARCHAR NOT NULL, "
+                       "reason VARCHAR NOT NULL, submitted_by VARCHAR NOT NULL, submitted_at TIMESTAMP NOT NULL)"))
+        c.execute(text("INSERT INTO request VALUES ('r1', 'w1', '{}', 'open', '', '', 'u', CURRENT_TIMESTAMP)"))
+    with pytest.raises(RuntimeError, match=r"matcher database: .* older than the baseline 0001, it lacks "
+                                           r"table plan_run, request\.correlation_id\."):
+        matcher_db.create_schema(engine)
+    assert matcher_migrate.current(engine) is None
+    with engine.begin() as c:
+        assert c.execute(text("SELECT id FROM request")).scalar() == "r1"
+    engine.dispose()

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Engine, Text, event, inspect, literal
+from sqlalchemy import Column, DateTime, Engine, MetaData, Text, event
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from shared.clock import utcnow
@@ -93,33 +93,19 @@ class ProcessedMessage(SQLModel, table=True):
 SHARED_TABLES = [OutboxRow.__table__, ProcessedMessage.__table__]  # type: ignore[attr-defined]
 
 
+def service_metadata(tables: Sequence[Any]) -> MetaData:
+    """One service's tables alone, with the shared ones (SQLModel's metadata holds every service's
+    models): what its migrations must make, and what the schema tests compare the database with."""
+    md = MetaData()
+    for table in [*SHARED_TABLES, *tables]:
+        table.to_metadata(md)
+    return md
+
+
 def create_tables(engine: Engine, tables: Sequence[Any]) -> None:
+    """`create_all` of the shared tables and `tables`: for tests of the shared code only. A service
+    never calls it (two copies starting together race on it); its migrations make its schema."""
     SQLModel.metadata.create_all(engine, tables=[*SHARED_TABLES, *tables])
-    add_missing_columns(engine, [*SHARED_TABLES, *tables])
-
-
-def add_missing_columns(engine: Engine, tables: Sequence[Any]) -> None:
-    """Columns a model gained after its table was created (create_all never alters a table) are
-    added with their default, so the data of an earlier version is kept and still read."""
-    with engine.begin() as conn:
-        found = inspect(conn)  # on this connection: SQLite lets one writer in at a time
-        for table in tables:
-            if not found.has_table(table.name):
-                continue
-            have = {c["name"] for c in found.get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have:
-                    conn.exec_driver_sql(_add_column(engine, table.name, col))
-
-
-def _add_column(engine: Engine, table: str, col: Any) -> str:
-    ddl = f"ALTER TABLE {table} ADD COLUMN {col.name} {col.type.compile(dialect=engine.dialect)}"
-    if col.default is not None and col.default.is_scalar:
-        value = literal(col.default.arg).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-        return f"{ddl} DEFAULT {value}"
-    if not col.nullable:
-        raise RuntimeError(f"{table}.{col.name} is new, required and has no default: write a migration")
-    return ddl
 
 
 def add_event(session: Session, subject: str, message: BaseModel) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Engine, MetaData
 from sqlmodel import Field, SQLModel
 
-from shared.db import SHARED_TABLES, utcnow
+from shared.db import service_metadata, utcnow
 
 
 class UnitRow(SQLModel, table=True):
@@ -150,10 +150,7 @@ def _tables() -> list[object]:
 
 def metadata() -> MetaData:
     """This service's tables alone (SQLModel's metadata also holds other services' models)."""
-    md = MetaData()
-    for table in [*SHARED_TABLES, *_tables()]:
-        table.to_metadata(md)  # type: ignore[attr-defined]
-    return md
+    return service_metadata(_tables())
 
 
 def create_schema(engine: Engine) -> None:

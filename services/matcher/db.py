@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, Engine, Text
+from sqlalchemy import JSON, Column, DateTime, Engine, MetaData, Text
 from sqlmodel import Field, SQLModel
 
-from shared.db import create_tables, utcnow
+from services.matcher.migrate import upgrade
+from shared.db import service_metadata, utcnow
 
 
 def _json() -> Column:  # type: ignore[type-arg]
@@ -120,5 +121,11 @@ TABLES = [
 ]
 
 
+def metadata() -> MetaData:
+    """This service's tables alone, the shared ones included: what its migrations make."""
+    return service_metadata(TABLES)
+
+
 def create_schema(engine: Engine) -> None:
-    create_tables(engine, TABLES)
+    """Made and upgraded by this service's migrations, under a lock (`services.matcher.migrate`)."""
+    upgrade(engine)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Date, DateTime, Engine, Text, UniqueConstraint
+from sqlalchemy import Column, Date, DateTime, Engine, MetaData, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from shared.db import create_tables, tz_column, utcnow
+from services.notifier.migrate import upgrade
+from shared.db import service_metadata, tz_column, utcnow
 
 
 def _created() -> dt.datetime:
@@ -168,5 +169,11 @@ TABLES = [
 ]
 
 
+def metadata() -> MetaData:
+    """This service's tables alone, the shared ones included: what its migrations make."""
+    return service_metadata(TABLES)
+
+
 def create_schema(engine: Engine) -> None:
-    create_tables(engine, TABLES)
+    """Made and upgraded by this service's migrations, under a lock (`services.notifier.migrate`)."""
+    upgrade(engine)

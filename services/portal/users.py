@@ -18,9 +18,10 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Engine, MetaData
 from sqlmodel import Field, Session, SQLModel, select
 
+from services.portal.migrate import upgrade
 from shared.clock import utcnow
 
 Role = Literal["commune", "staff", "expert", "admin"]
@@ -174,6 +175,17 @@ def all_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(User.role, User.username)))
 
 
-def create_schema(engine: object) -> None:
-    tables = [User.__table__, ApiToken.__table__, SignInFailure.__table__]  # type: ignore[attr-defined]
-    SQLModel.metadata.create_all(engine, tables=tables)  # type: ignore[arg-type]
+TABLES = [User.__table__, ApiToken.__table__, SignInFailure.__table__]  # type: ignore[attr-defined]
+
+
+def metadata() -> MetaData:
+    """The portal's tables alone (it has no outbox: it sends commands and reads replies)."""
+    md = MetaData()
+    for table in TABLES:
+        table.to_metadata(md)
+    return md
+
+
+def create_schema(engine: Engine) -> None:
+    """Made and upgraded by the portal's migrations, under a lock (`services.portal.migrate`)."""
+    upgrade(engine)

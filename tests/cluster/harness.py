@@ -24,7 +24,7 @@ import nats
 from sqlalchemy import create_engine, text
 
 from shared import subjects as s
-from shared.messages import Message
+from shared.messages import Message, Reply
 from shared.nats import NatsServerError, free_port, nats_server_binary, wait_for_port
 from tests.status_client import StatusClient
 
@@ -176,6 +176,16 @@ class Copies(StatusClient):
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.nc: Any = None
 
+    async def call(self, subject: str, message: Any, timeout: float | None = None) -> Reply:
+        """Until answered: the same message (the same id) again when a node or a copy was killed
+        under it, as any client would; the services answer a repeated id as the first time."""
+        for _ in range(60):
+            try:
+                return await StatusClient.call(self, subject, message, timeout or 5.0)
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError):
+                await asyncio.sleep(0.5)
+        raise AssertionError(f"{subject}: never answered")
+
     def env(self, name: str) -> dict[str, str]:
         return {**os.environ, "NATS_URL": self.cluster.url, "EXPERTSHARE_STREAM_REPLICAS": "3",
                 "EXPERTSHARE_VAR": str(self.var), "EXPERTSHARE_LOG_FORMAT": "json",
@@ -231,7 +241,7 @@ class Copies(StatusClient):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if (await self.call(s.health(service), Message(), timeout=1)).ok:
+                if (await StatusClient.call(self, s.health(service), Message(), timeout=1)).ok:
                     return
             except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
                 pass

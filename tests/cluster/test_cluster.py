@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 
 from shared import messages as m
@@ -83,13 +82,7 @@ async def system(tmp_path: Path) -> AsyncIterator[Copies]:
 
 
 async def send(system: Copies, subject: str, cmd: m.Message) -> m.Reply:
-    """A command until it is answered: the same message (the same id) again after a timeout."""
-    for _ in range(40):
-        try:
-            return await system.call(subject, cmd, timeout=5)
-        except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError):
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"{subject} never answered")
+    return await system.call(subject, cmd)
 
 
 async def chaos(system: Copies, rng: random.Random, stop: asyncio.Event) -> list[str]:

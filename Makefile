@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench docs clean chromium
+.PHONY: run test chaos lint bench docs clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 ## (the portal's browser tests drive Debian's chromium through Playwright; never `playwright install`).
 test: $(STAMP) chromium
 	$(BIN)/pytest
+
+## The cluster test, longer: three NATS nodes, two copies of every service, more rounds of racing
+## decisions and more kills (PostgreSQL when EXPERTSHARE_TEST_PG is set). Figures: docs/reliability.md.
+chaos: $(STAMP)
+	mkdir -p var && EXPERTSHARE_CHAOS_REPORT=var/chaos.json EXPERTSHARE_CHAOS_ROUNDS=$${EXPERTSHARE_CHAOS_ROUNDS:-8} $(BIN)/pytest -q -p no:cacheprovider tests/cluster
 
 ## Debian's chromium for the browser tests, installed when missing (needs root or sudo).
 chromium:

@@ -9,6 +9,7 @@ keeps three replicas, and the copies of a service share its database and its dur
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import signal
@@ -175,14 +176,17 @@ class Copies(StatusClient):
         self.extra_env = env or {}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.nc: Any = None
+        self.calls: collections.Counter[str] = collections.Counter()
 
     async def call(self, subject: str, message: Any, timeout: float | None = None) -> Reply:
         """Until answered: the same message (the same id) again when a node or a copy was killed
         under it, as any client would; the services answer a repeated id as the first time."""
+        self.calls[subject] += 1
         for _ in range(60):
             try:
                 return await StatusClient.call(self, subject, message, timeout or 5.0)
             except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError):
+                self.calls["retried"] += 1
                 await asyncio.sleep(0.5)
         raise AssertionError(f"{subject}: never answered")
 

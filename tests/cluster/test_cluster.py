@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import json
 import os
 import random
 import time
@@ -176,7 +177,7 @@ async def quiet(system: Copies) -> dict[str, Any]:
 
 
 async def test_two_copies_of_each_service_on_a_three_node_cluster_book_each_slot_once(system: Copies) -> None:
-    rng = random.Random(12)
+    rng, began = random.Random(12), time.monotonic()
     await send(system, s.REFERENCE_REGISTER, m.RegisterReference(
         units=UNITS, experts=[expert(i) for i in range(6)], contracts=[contract(i) for i in range(6)]))
     await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= 6 and st["matcher"]["counts"]["units"] >= 2,
@@ -200,6 +201,17 @@ async def test_two_copies_of_each_service_on_a_three_node_cluster_book_each_slot
     check_ledger(system)
     await check_streams(system)
     check_told_once(system)
+    report = os.environ.get("EXPERTSHARE_CHAOS_REPORT")
+    if report:
+        write_report(report, {
+            "rounds": ROUNDS, "requests": ROUNDS * REQUESTS_PER_ROUND, "seconds": round(time.monotonic() - began, 1),
+            "kills": killed, "driver": dict(seen), "commands": dict(system.calls),
+            "assignments": collections.Counter(a["status"] for a in st["contracts"]["assignments"]),
+        })
+
+
+def write_report(path: str, figures: dict[str, Any]) -> None:
+    Path(path).write_text(json.dumps(figures, indent=1, ensure_ascii=False))
 
 
 def check_slots(system: Copies, st: dict[str, Any]) -> None:

@@ -27,10 +27,10 @@ def _diff(engine) -> list:  # type: ignore[no-untyped-def]
 def test_the_migrated_schema_matches_the_models(db_url: str) -> None:
     engine = make_engine(db_url)
     create_schema(engine)
-    assert migrate.current(engine) == "0004"
+    assert migrate.current(engine) == "0005"
     assert _diff(engine) == []
     create_schema(engine)  # a second start changes nothing
-    assert migrate.current(engine) == "0004" and _diff(engine) == []
+    assert migrate.current(engine) == "0005" and _diff(engine) == []
 
 
 def test_a_database_from_before_migrations_is_adopted_and_upgraded(db_url: str) -> None:
@@ -49,7 +49,7 @@ def test_a_database_from_before_migrations_is_adopted_and_upgraded(db_url: str) 
             {"r": json.dumps(record)},
         )
     create_schema(engine)
-    assert migrate.current(engine) == "0004" and _diff(engine) == []
+    assert migrate.current(engine) == "0005" and _diff(engine) == []
     with Session(engine) as s:
         c = s.get(ContractRow, "c1")
         assert (c.kind, c.starts_on, c.ends_on, c.reserved_minutes) == (

@@ -41,7 +41,8 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     approved = await stack.proposal("r1", status="approved")
     assert approved["id"] == done["assignment_id"] and approved["origin"] == "manual"
     await stack.until(  # the solver's one replaced (the withdrawal has a consumer of its own)
-        lambda st: any(a["id"] == proposed["id"] and a["status"] == "withdrawn" for a in st["contracts"]["assignments"]),
+        lambda st: any(a["id"] == proposed["id"] and a["status"] == "withdrawn"
+                       for a in st["contracts"]["assignments"]),
         what="the solver's proposal withdrawn",
     )
     await stack.until(

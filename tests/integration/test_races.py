@@ -13,8 +13,9 @@ import datetime as dt
 import pytest
 from sqlmodel import Session, select
 
+from services.contracts import assignments as asg
+from services.contracts import audit, ledger, reference, work
 from services.contracts import handlers as h
-from services.contracts import ledger, reference, work
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, LedgerLine
 from shared import messages as m
 from shared.bus import Rejected, run_once
@@ -24,11 +25,12 @@ from tests.integration.race import Hold, race
 from tests.integration.test_ledger import EXPERT, TODAY, UNIT, contract, setup
 
 
-def propose(engine, aid: str, rid: str, *, slot: int = 0, hours: float = 3, expert: str = "e1") -> None:  # type: ignore[no-untyped-def]
+def propose(engine, aid: str, rid: str, *, slot: int = 0, hours: float = 3, expert: str = "e1",  # type: ignore[no-untyped-def]
+            contract_id: str = "c1") -> None:
     req = request(rid, hours)
     with transaction(engine) as s:
         h.record_proposal(s, m.AssignmentProposed(
-            assignment_id=aid, request=req, slot=slot, expert_id=expert, expert_name=expert, contract_id="c1",
+            assignment_id=aid, request=req, slot=slot, expert_id=expert, expert_name=expert, contract_id=contract_id,
             mode="remote", travel_minutes=0, minutes=round(hours * 60), cost_vnd=0))
 
 
@@ -148,6 +150,34 @@ def test_two_completions_at_once_release_once(db_url: str, monkeypatch: pytest.M
         assert (c.reserved_minutes, c.active_count) == (0, 0)
         assert s.get(ExpertRow, "e1").booked_minutes == 60
     assert_ledger_equals_its_lines(engine)
+
+
+def test_writers_lock_in_one_order_and_never_deadlock_on_the_audit_head(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An approval under c2 holds c2 and waits for the audit head; a completion of a request with
+    work under c1 and c2 must not hold the head while it waits for c2 (the deadlock of issue 12)."""
+    engine = setup(db_url, n=0, hours=3, hours_cap=100)
+    with transaction(engine) as s:
+        reference.register_reference(s, m.RegisterReference(
+            experts=[{**EXPERT, "id": "e2", "name": "Expert 2"}],
+            contracts=[contract(id="c2", expert="e2", hours_cap=100)]), today=TODAY)
+    propose(engine, "a1", "r1", slot=0)
+    propose(engine, "a2", "r1", slot=1, expert="e2", contract_id="c2")
+    propose(engine, "b", "r2", expert="e2", contract_id="c2")
+    for aid, eid in (("a1", "e1"), ("a2", "e2")):
+        approve(engine, aid)
+        do(engine, h.accept, m.AcceptAssignment(assignment_id=aid, expert_id=eid))
+    hold = Hold(monkeypatch, asg, "record")  # the approval of b, its ledger rows moved, before its trail entry
+    out = race(engine, hold, lambda: approve(engine, "b"),
+               lambda: do(engine, work.complete_request, m.CompleteRequest(request_id="r1", by="commune")))
+    assert isinstance(out["first"], m.Reply) and out["first"].ok, out
+    assert isinstance(out["second"], m.Reply) and out["second"].ok, out
+    with Session(engine) as s:
+        assert [s.get(AssignmentRow, x).status for x in ("a1", "a2", "b")] == ["completed", "completed", "approved"]
+        assert s.get(ContractRow, "c2").reserved_minutes == 180
+    with Session(engine) as s:
+        assert audit.verify(s) == []
 
 
 def test_an_approval_after_completion_is_refused(db_url: str) -> None:

@@ -125,10 +125,6 @@ def own(a: AssignmentRow, expert_id: str) -> None:
         raise Rejected(f"assignment {a.id} is not expert {expert_id}'s", "expert_id")
 
 
-def set_status(a: AssignmentRow, status: str, by: str, note: str = "") -> None:
-    a.status, a.decided_by, a.note, a.updated_at = status, by, note, utcnow()
-
-
 def contract_line(session: Session, a: AssignmentRow, moved: ledger.Movement) -> dict[str, Any]:
     c = session.get(ContractRow, a.contract_id)
     assert c is not None  # a ledger movement was just made under it

@@ -190,3 +190,19 @@ def test_a_pending_proposal_a_balance_made_impossible_is_withdrawn_alone(db_url:
     replan(engine)
     assert status_of(engine, p1.id) == "withdrawn" and p1.id in withdrawals(engine)
     assert one(engine, "r2").id == p2.id  # the other request's proposal stays
+
+
+def test_the_database_holds_one_live_proposal_per_slot(db_url: str) -> None:
+    engine = matcher(db_url, [expert(0), expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1")
+    replan(engine)
+    p1 = one(engine, "r1")
+    def twin(aid: str, status: str) -> Proposal:
+        return Proposal(id=aid, request_id="r1", slot=0, expert_id="e1", contract_id="c1", mode="remote",
+                        minutes=240, cost_vnd=0, status=status)
+
+    with pytest.raises(Exception, match="(?i)unique"), transaction(engine) as ses:
+        ses.add(twin("a-twin", "pending"))
+    handle(engine, h.on_approved, approved(p1))
+    with transaction(engine) as ses:  # a withdrawn or finished one does not count
+        ses.add(twin("a-gone", "withdrawn"))

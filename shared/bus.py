@@ -34,6 +34,7 @@ from shared.db import (
     already_processed,
     mark_processed,
     pending_outbox,
+    retrying,
     transaction,
     utcnow,
 )
@@ -189,17 +190,37 @@ def declare_publishers(broker: NatsBroker, owner: str, schemas: dict[str, type])
 
 
 def run_once(
-    engine: Engine, key: str, subject: str, use_case: Callable[[Session], Reply | None]
+    engine: Engine, key: str, subject: str, use_case: Callable[[Session], Reply | None],
+    *, remember_refusal: bool = False,
 ) -> Reply | None:
-    """Run `use_case` in one transaction, at most once per `key` (a message id)."""
+    """Run `use_case` in one transaction, at most once per `key` (a message id). A deadlock or a
+    serialization failure runs the whole transaction again (`retrying`). With `remember_refusal`
+    (commands), a refusal is kept with the id too: the use case's changes are rolled back, the
+    refusal is raised, and the same id repeated gets that same answer, not a new decision."""
+    return retrying(lambda: _run_once(engine, key, subject, use_case, remember_refusal))
+
+
+def _run_once(
+    engine: Engine, key: str, subject: str, use_case: Callable[[Session], Reply | None], remember_refusal: bool
+) -> Reply | None:
+    refusal: Rejected | None = None
     with transaction(engine) as session:
         done = already_processed(session, key)
         if done is not None:
             log.info("duplicate_ignored", key=key)
             return Reply.model_validate_json(done.reply) if done.reply else None
-        result = use_case(session)
+        if remember_refusal:
+            try:
+                with session.begin_nested():
+                    result = use_case(session)
+            except Rejected as err:
+                refusal, result = err, err.reply()
+        else:
+            result = use_case(session)
         mark_processed(session, key, subject, result.model_dump_json() if result else "")
-        return result
+    if refusal is not None:
+        raise refusal
+    return result
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:

@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import structlog
 from pydantic import BaseModel
 from sqlalchemy import Column, DateTime, Engine, MetaData, Text, event
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from shared.clock import utcnow
@@ -63,6 +67,32 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+T = TypeVar("T")
+#: PostgreSQL's deadlock_detected and serialization_failure: the transaction did nothing and may
+#: simply run again. SQLite queues writers (BEGIN IMMEDIATE, busy timeout) and never deadlocks.
+TRANSIENT_SQLSTATES = ("40P01", "40001")
+RETRIES = 4
+
+
+def is_transient(err: BaseException) -> bool:
+    orig = getattr(err, "orig", None)
+    return isinstance(err, DBAPIError) and getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retrying(fn: Callable[[], T], attempts: int = RETRIES) -> T:
+    """Run a whole transaction again when the database aborted it for a deadlock or a
+    serialization failure, a few times with a short random pause; any other error passes."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except DBAPIError as err:
+            if not is_transient(err) or attempt == attempts:
+                raise
+            structlog.get_logger("db").warning("transaction_retried", attempt=attempt, error=type(err.orig).__name__)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)  # noqa: S311 - jitter, not security
+    raise AssertionError("unreachable")
 
 
 class OutboxRow(SQLModel, table=True):

@@ -421,6 +421,9 @@ class RequestCompleted(Message):
     assignments: list[AssignmentDecision] = Field(default_factory=list)
     released_minutes: int = 0
     released_vnd: int = 0
+    # Of `assignments`, those that ended completed (the others were cancelled); None from an
+    # earlier version, which did not say.
+    completed: list[str] | None = Field(default=None, max_length=100)
 
 
 # ---------------------------------------------------------------- notifier

@@ -76,7 +76,8 @@ class Service:
     ) -> None:
         async def handle(cmd: model) -> Reply:  # type: ignore[valid-type]
             _bind(cmd)
-            reply = await in_thread(run_once, self.engine, cmd.event_id, subject, partial(_call, use_case, cmd))
+            reply = await in_thread(partial(run_once, self.engine, cmd.event_id, subject,
+                                            partial(_call, use_case, cmd), remember_refusal=True))
             self.relay.notify()
             log.info("command_handled", ok=reply.ok if reply else None)
             return reply or Reply.success()

@@ -1,5 +1,19 @@
-"""What every decision on an assignment needs: finding it, checking its state, recording the
-change in the audit trail with the solver's reason and the contract line charged.
+"""What every decision on an assignment needs: finding and locking it, checking its state,
+moving it (the shared state machine, `shared.assignment`), recording the change in the audit
+trail with the solver's reason and the contract line charged.
+
+Lock order, the same for every writer of this service, so two writers queue instead of
+deadlocking (PostgreSQL; SQLite lets one writer in at a time anyway):
+
+    1. assignment rows, in id order (an approval or a completion takes every assignment of the
+       request, so approvals of one slot and the request's completion are serialised);
+    2. contract rows, in id order;
+    3. expert rows, in id order;
+    4. the audit trail's head row, last (`audit.record` takes it; nothing is locked after it).
+
+`take` and `lock_in_order` take 1-3 up front, before any write, so the ledger's UPDATEs and the
+balances published afterwards (`lifecycle.publish_balance`) only touch rows already held. A
+transaction that still meets a deadlock is run again (`shared.db.retrying`, in `run_once`).
 
 The trail entry of a decision carries who, when (the trail's clock), what, the status before and
 after, the request and unit, the solver's explanation with the digest of the input it planned
@@ -8,17 +22,22 @@ from, any staff override, and the ledger movement under the contract.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, select
 
 from services.contracts import audit, ledger
-from services.contracts.db import AssignmentRow, ContractRow
+from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, RequestCopy
+from shared import assignment as sm
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import utcnow
 
-LIVE = ("approved", "accepted")
+LIVE = tuple(str(x) for x in sm.HELD)  # approved or accepted: what the ledger holds
+CLOSED = ("completed", "cancelled")
 
 
 def get(session: Session, assignment_id: str, field: str = "assignment_id") -> AssignmentRow:
@@ -26,6 +45,74 @@ def get(session: Session, assignment_id: str, field: str = "assignment_id") -> A
     if a is None:
         raise Rejected(f"unknown assignment {assignment_id!r}", field)
     return a
+
+
+def lock_in_order(
+    session: Session, *, assignments: Iterable[str] = (), contracts: Iterable[str] = (), experts: Iterable[str] = ()
+) -> None:
+    """Row locks in the module's order, each kind in id order; the rows are read afresh."""
+    for model, ids in ((AssignmentRow, assignments), (ContractRow, contracts), (ExpertRow, experts)):
+        wanted = sorted(set(ids))
+        if wanted:
+            stmt = select(model).where(model.id.in_(wanted)).order_by(model.id).with_for_update()  # type: ignore[attr-defined]
+            list(session.exec(stmt.execution_options(populate_existing=True)))
+
+
+def take(session: Session, assignment_id: str, *, whole_request: bool = False, ledger_rows: bool = True,
+         field: str = "assignment_id") -> AssignmentRow:
+    """The assignment, locked (with every assignment of its request, and its contract and
+    expert rows, when asked) and read afresh: what a decision checks is what it changes."""
+    a = get(session, assignment_id, field)
+    ids = [a.id]
+    if whole_request:
+        ids = list(session.exec(select(AssignmentRow.id).where(AssignmentRow.request_id == a.request_id)))
+    lock_in_order(session, assignments=ids, contracts=[a.contract_id] if ledger_rows else (),
+                  experts=[a.expert_id] if ledger_rows else ())
+    return a
+
+
+def lock_request(session: Session, request_id: str) -> list[AssignmentRow]:
+    """Every assignment of a request with their contracts and experts, locked in order."""
+    rows = list(session.exec(select(AssignmentRow).where(AssignmentRow.request_id == request_id)))
+    lock_in_order(session, assignments=[a.id for a in rows], contracts=[a.contract_id for a in rows],
+                  experts=[a.expert_id for a in rows])
+    return sorted(rows, key=lambda a: a.id)
+
+
+def slot_free(session: Session, a: AssignmentRow) -> None:
+    """Refuse to approve a second expert for a slot, or anything for a request already closed."""
+    others = list(session.exec(select(AssignmentRow).where(
+        AssignmentRow.request_id == a.request_id, AssignmentRow.id != a.id)))
+    for o in others:
+        if o.slot == a.slot and o.status in LIVE:
+            raise Rejected(f"slot {a.slot} of request {a.request_id} is already taken: assignment {o.id} "
+                           f"({o.expert_id}) is {o.status}", "assignment_id")
+    copy = session.get(RequestCopy, a.request_id)
+    status = copy.status if copy is not None and copy.status in CLOSED else None
+    if status is None and any(o.status == "completed" for o in others):
+        status = "completed"
+    if status is not None:
+        raise Rejected(f"request {a.request_id} is already {status}; nothing more can be approved for it",
+                       "assignment_id")
+
+
+def move(session: Session, a: AssignmentRow, status: str, by: str, note: str = "") -> None:
+    """One move of the state machine as a conditional UPDATE: refused (with the status found)
+    when the assignment is not in a status the target may be reached from."""
+    session.flush()
+    sources = [str(x) for x in sm.sources(status)]
+    now = utcnow()
+    done = session.execute(
+        update(AssignmentRow)
+        .where(AssignmentRow.id == a.id, AssignmentRow.status.in_(sources))  # type: ignore[attr-defined]
+        .values(status=status, decided_by=by, note=note, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if not done:
+        session.refresh(a)
+        raise Rejected(f"assignment {a.id} is {a.status}; it cannot become {status}", "assignment_id")
+    for key, value in (("status", status), ("decided_by", by), ("note", note), ("updated_at", now)):
+        set_committed_value(a, key, value)  # what the UPDATE wrote; nothing left to flush
 
 
 def require(a: AssignmentRow, *states: str, field: str = "assignment_id") -> None:
@@ -36,10 +123,6 @@ def require(a: AssignmentRow, *states: str, field: str = "assignment_id") -> Non
 def own(a: AssignmentRow, expert_id: str) -> None:
     if a.expert_id != expert_id:
         raise Rejected(f"assignment {a.id} is not expert {expert_id}'s", "expert_id")
-
-
-def set_status(a: AssignmentRow, status: str, by: str, note: str = "") -> None:
-    a.status, a.decided_by, a.note, a.updated_at = status, by, note, utcnow()
 
 
 def contract_line(session: Session, a: AssignmentRow, moved: ledger.Movement) -> dict[str, Any]:

@@ -6,7 +6,9 @@ the chain: an edited entry breaks its own hash, a deleted one breaks the link of
 deleted last entry no longer matches the head row that every append updates.
 
 Appends are serialised by locking the single head row, so two concurrent decisions can never
-both chain onto the same predecessor.
+both chain onto the same predecessor. That lock is the last a writer takes (the lock order is in
+`assignments`): every assignment, contract and expert row it changes is locked before its first
+entry, so a writer holding the head never waits for another's row.
 """
 
 from __future__ import annotations

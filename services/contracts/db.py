@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Engine, MetaData
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Engine, Index, MetaData, text
 from sqlmodel import Field, SQLModel
 
 from shared.db import service_metadata, utcnow
@@ -83,8 +83,16 @@ class ContractRow(SQLModel, table=True):
         return self.budget_used_before_vnd + self.reserved_vnd + self.consumed_vnd
 
 
+_HELD_SQL = text("status IN ('approved', 'accepted')")
+
+
 class AssignmentRow(SQLModel, table=True):
     __tablename__ = "assignment"
+    # One approved or accepted assignment per request slot, enforced by the database (migration 0005).
+    __table_args__ = (
+        Index("uq_assignment_held_slot", "request_id", "slot", unique=True,
+              sqlite_where=_HELD_SQL, postgresql_where=_HELD_SQL),
+    )
     id: str = Field(primary_key=True, max_length=64)
     request_id: str = Field(index=True, max_length=64)
     slot: int = 0

@@ -9,6 +9,7 @@ the lifecycle in `lifecycle`, logged work in `work`.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import func
@@ -50,6 +51,10 @@ def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
         origin="manual" if evt.manual else "solver",
     )
     session.add(a)
+    if evt.manual:  # approved below: the ledger's rows are locked before the audit head
+        session.flush()
+        ids = session.exec(select(AssignmentRow.id).where(AssignmentRow.request_id == r.id))
+        asg.lock_in_order(session, assignments=ids, contracts=[a.contract_id], experts=[a.expert_id])
     override = evt.manual.model_dump() if evt.manual else None
     audit.record(
         session,
@@ -81,10 +86,10 @@ def _approve_override(session: Session, evt: m.AssignmentProposed, a: Assignment
     """Staff's own assignment is approved as it arrives, if the ledger has room for it."""
     try:
         with session.begin_nested():
+            asg.slot_free(session, a)
             moved = ledger.reserve(session, a, manual.by)
     except Rejected as err:
-        asg.set_status(a, "rejected", "ledger", err.message)
-        session.add(a)
+        asg.move(session, a, "rejected", "ledger", err.message)
         asg.record(session, evt, a, "refuse", "proposed", "ledger", err.message)
         add_event(
             session,
@@ -106,8 +111,8 @@ def _approved(
     action: str = "approve",
     **extra: Any,
 ) -> None:
-    asg.set_status(a, "approved", by, comment)
     session.add(a)
+    asg.move(session, a, "approved", by, comment)
     asg.record(session, cause, a, action, "proposed", by, comment, moved, **extra)
     add_event(
         session,
@@ -128,18 +133,21 @@ def _approved(
 
 
 def withdraw_proposal(session: Session, evt: m.AssignmentWithdrawn) -> None:
+    """Only a proposal staff have not decided on: an approval that crossed the withdrawal wins."""
     a = session.get(AssignmentRow, evt.assignment_id)
-    if a is not None and a.status == "proposed":
-        asg.set_status(a, "withdrawn", "matcher", evt.reason)
-        session.add(a)
+    if a is None:
+        return
+    with contextlib.suppress(Rejected):  # decided meanwhile: that decision stands, the matcher follows it
+        asg.move(session, a, "withdrawn", "matcher", evt.reason)
 
 
 # ------------------------------------------------------------------ staff decisions
 def approve(
     session: Session, cmd: m.ApproveAssignment | m.DecideAssignments, assignment_id: str | None = None
 ) -> m.Reply:
-    a = asg.get(session, assignment_id or cmd.assignment_id)  # type: ignore[union-attr]
+    a = asg.take(session, assignment_id or cmd.assignment_id, whole_request=True)  # type: ignore[arg-type]
     asg.require(a, "proposed")
+    asg.slot_free(session, a)
     moved = ledger.reserve(session, a, cmd.by)
     _approved(session, cmd, a, cmd.by, cmd.comment, moved)
     return m.Reply.success(assignment_id=a.id, status=a.status, reserved_minutes=moved.minutes, reserved_vnd=moved.vnd)
@@ -148,11 +156,10 @@ def approve(
 def reject(
     session: Session, cmd: m.RejectAssignment | m.DecideAssignments, assignment_id: str | None = None
 ) -> m.Reply:
-    a = asg.get(session, assignment_id or cmd.assignment_id)  # type: ignore[union-attr]
+    a = asg.take(session, assignment_id or cmd.assignment_id, ledger_rows=False)  # type: ignore[arg-type]
     asg.require(a, "proposed")
     reason = cmd.reason if isinstance(cmd, m.RejectAssignment) else cmd.comment
-    asg.set_status(a, "rejected", cmd.by, reason)
-    session.add(a)
+    asg.move(session, a, "rejected", cmd.by, reason)
     asg.record(session, cmd, a, "reject", "proposed", cmd.by, reason)
     add_event(
         session, s.ASSIGNMENT_REJECTED, cmd.caused(m.AssignmentRejected, **asg.decision(a), by=cmd.by, reason=reason)
@@ -178,18 +185,17 @@ def decide_batch(session: Session, cmd: m.DecideAssignments) -> m.Reply:
 
 # ------------------------------------------------------------------ the expert's answer
 def accept(session: Session, cmd: m.AcceptAssignment) -> m.Reply:
-    a = asg.get(session, cmd.assignment_id)
+    a = asg.take(session, cmd.assignment_id, ledger_rows=False)
     asg.own(a, cmd.expert_id)
     asg.require(a, "approved")
-    asg.set_status(a, "accepted", cmd.expert_id)
-    session.add(a)
+    asg.move(session, a, "accepted", cmd.expert_id)
     asg.record(session, cmd, a, "accept", "approved", cmd.expert_id)
     add_event(session, s.ASSIGNMENT_ACCEPTED, cmd.caused(m.AssignmentAccepted, **asg.decision(a)))
     return m.Reply.success(assignment_id=a.id, status=a.status)
 
 
 def decline(session: Session, cmd: m.DeclineAssignment) -> m.Reply:
-    a = asg.get(session, cmd.assignment_id)
+    a = asg.take(session, cmd.assignment_id)
     asg.own(a, cmd.expert_id)
     # The notifier declines for an expert who never answered: only while the task is unanswered,
     # so an acceptance that raced it wins; the trail names the system as the one who declined.
@@ -199,8 +205,8 @@ def decline(session: Session, cmd: m.DeclineAssignment) -> m.Reply:
         raise Rejected(f"assignment {a.id} already has hours logged; ask staff to close it", "assignment_id")
     before = a.status
     moved = ledger.release(session, a, actor)
-    asg.set_status(a, "declined", actor, cmd.reason)
     session.add(a)
+    asg.move(session, a, "declined", actor, cmd.reason)
     asg.record(session, cmd, a, "decline", before, actor, cmd.reason, moved)
     add_event(
         session,

@@ -3,6 +3,9 @@
 Every movement is one conditional UPDATE whose WHERE clause is the cap itself, so two approvals
 racing for the last hours of a contract cannot both pass, on SQLite or PostgreSQL, whatever the
 isolation level: the database applies them one after the other and the second finds no room.
+The callers lock the assignment, contract and expert rows first, in the order `assignments`
+documents, and read the assignment afresh: what a movement computes from it (minutes logged,
+reserved) is never stale, so two movements of one assignment never both count the same minutes.
 """
 
 from __future__ import annotations

@@ -124,6 +124,10 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
 
 
 def change_status(session: Session, cmd: m.ChangeContractStatus, *, today: dt.date) -> m.Reply:
+    # The lock order of `assignments`: the contract's live assignments before the contract itself.
+    live = select(AssignmentRow.id).where(AssignmentRow.contract_id == cmd.contract_id,
+                                          AssignmentRow.status.in_(asg.LIVE))  # type: ignore[attr-defined]
+    asg.lock_in_order(session, assignments=session.exec(live), contracts=[cmd.contract_id])
     c = session.get(ContractRow, cmd.contract_id, with_for_update=True)
     if c is None:
         raise Rejected(f"unknown contract {cmd.contract_id!r}", "contract_id")
@@ -155,8 +159,8 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
         before = a.status
         moved = ledger.release(session, a, cmd.by)
         why = f"contract {c.id} terminated: {cmd.reason}"
-        asg.set_status(a, "cancelled", cmd.by, why)
         session.add(a)
+        asg.move(session, a, "cancelled", cmd.by, why)
         asg.record(session, cmd, a, "cancel", before, cmd.by, why, moved)
         add_event(
             session,
@@ -175,7 +179,11 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
 
 def expire_due(session: Session, cmd: m.ExpireContracts, *, today: dt.date) -> m.Reply:
     day = cmd.today or today
-    due = session.exec(select(ContractRow).where(ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL)))  # type: ignore[attr-defined]
+    # Locked in id order, all before the first audit entry (the lock order of `assignments`).
+    due = list(session.exec(
+        select(ContractRow).where(ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL))  # type: ignore[attr-defined]
+        .order_by(ContractRow.id).with_for_update()
+    ))
     expired = []
     for c in due:
         set_status(session, c, "expired", by="system", reason=f"its last day was {c.ends_on}", cause=cmd)

@@ -13,6 +13,7 @@ import datetime as dt
 
 from sqlmodel import Session, select
 
+from services.contracts import assignments as asg
 from services.contracts import audit, lifecycle
 from services.contracts.db import ContractRow, ExpertRow, TravelRow, UnitRow
 from shared import messages as m
@@ -25,6 +26,8 @@ LENT_KINDS = ("shared", "community")
 
 
 def register_reference(session: Session, cmd: m.RegisterReference, *, today: dt.date) -> m.Reply:
+    # The lock order of `assignments`: contracts, then experts, before the audit head.
+    asg.lock_in_order(session, contracts=[c.id for c in cmd.contracts], experts=[e.id for e in cmd.experts])
     _check_references(session, cmd)
     for u in cmd.units:
         session.merge(UnitRow(id=u.id, record=u.model_dump(mode="json", by_alias=True)))
@@ -81,6 +84,7 @@ def _check_references(session: Session, cmd: m.RegisterReference) -> None:
     for i, e in enumerate(cmd.experts):
         if not known(UnitRow, e.home_unit, units):
             raise Rejected(f"unknown unit {e.home_unit!r}", f"experts[{i}].home_unit")
+        _check_availability(session, i, e)
     for i, c in enumerate(cmd.contracts):
         if not known(ExpertRow, c.expert, experts):
             raise Rejected(f"unknown expert {c.expert!r}", f"contracts[{i}].expert")
@@ -88,6 +92,23 @@ def _check_references(session: Session, cmd: m.RegisterReference) -> None:
             if not known(UnitRow, uid, units):
                 raise Rejected(f"unknown unit {uid!r}", f"contracts[{i}].scope_units")
         _check_kind(session, i, c, experts)
+
+
+def _check_availability(session: Session, i: int, e: m.Expert) -> None:
+    """Availability lowered below the work already approved (and what was committed before) is
+    refused with the numbers: that work stays, so the plan would have no room to keep it."""
+    row = session.get(ExpertRow, e.id)
+    if row is None:
+        return
+    new = minutes(e.capacity_hours)
+    held = minutes(e.committed_hours) + row.booked_minutes
+    if new < row.capacity_minutes and new < held:
+        raise Rejected(
+            f"expert {e.id}: availability {new / 60:g} h is below the {held / 60:g} h already approved or "
+            f"committed ({row.booked_minutes / 60:g} h approved here, {e.committed_hours:g} h committed before); "
+            f"at least {held / 60:g} h is needed",
+            f"experts[{i}].capacity_hours",
+        )
 
 
 def _check_kind(session: Session, i: int, c: m.Contract, new_experts: dict[str, str]) -> None:

@@ -8,11 +8,11 @@ or refuse them.
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from services.contracts import assignments as asg
 from services.contracts import ledger
-from services.contracts.db import AssignmentRow, ContractRow, RequestCopy
+from services.contracts.db import ContractRow, RequestCopy
 from services.contracts.lifecycle import publish_balance
 from shared import messages as m
 from shared import subjects as s
@@ -21,7 +21,8 @@ from shared.db import add_event
 
 
 def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
-    a = asg.get(session, cmd.assignment_id)
+    # Locked and read afresh: two logs at once each see what the other consumed (no lost update).
+    a = asg.take(session, cmd.assignment_id)
     asg.own(a, cmd.expert_id)
     asg.require(a, "accepted")
     worked = round(cmd.hours * 60)
@@ -77,7 +78,7 @@ def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
 
 
 def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
-    a = asg.get(session, cmd.assignment_id)
+    a = asg.take(session, cmd.assignment_id)
     extra = a.extra_minutes_pending
     if not extra:
         raise Rejected(f"assignment {a.id} has no extra hours waiting for a decision", "assignment_id")
@@ -111,22 +112,26 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
 
 
 def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
-    rows = list(session.exec(select(AssignmentRow).where(AssignmentRow.request_id == cmd.request_id)))
+    rows = asg.lock_request(session, cmd.request_id)
     if not rows:
         raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
     if not any(a.status == "accepted" for a in rows):
         raise Rejected(f"request {cmd.request_id} has no accepted assignment to confirm", "request_id")
     released_m = released_v = 0
-    done, touched = [], set()
+    done, completed, touched = [], [], set()
     for a in rows:
-        if a.status in asg.LIVE:
+        if a.status == "proposed":  # nothing more will be approved for a completed request
+            asg.move(session, a, "withdrawn", cmd.by, "request completed")
+        elif a.status in asg.LIVE:
             before = a.status
             moved = ledger.release(session, a, cmd.by)
             released_m, released_v = released_m + moved.minutes, released_v + moved.vnd
-            asg.set_status(a, "completed" if a.status == "accepted" else "cancelled", cmd.by, cmd.comment)
             session.add(a)
+            asg.move(session, a, "completed" if before == "accepted" else "cancelled", cmd.by, cmd.comment)
             asg.record(session, cmd, a, "complete", before, cmd.by, cmd.comment, moved)
             done.append(m.AssignmentDecision(**asg.decision(a)))
+            if a.status == "completed":
+                completed.append(a.id)
             touched.add(a.contract_id)
     _copy_status(session, cmd.request_id, "completed")
     add_event(
@@ -141,6 +146,7 @@ def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
             assignments=done,
             released_minutes=released_m,
             released_vnd=released_v,
+            completed=completed,
         ),
     )
     for cid in sorted(touched):
@@ -150,15 +156,16 @@ def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
 
 def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
     """The commune cancelled: free everything its request reserved."""
+    rows = asg.lock_request(session, evt.request_id)
     _copy_status(session, evt.request_id, "cancelled")
-    rows = session.exec(select(AssignmentRow).where(AssignmentRow.request_id == evt.request_id))
     for a in rows:
         if a.status == "proposed":
-            asg.set_status(a, "withdrawn", evt.by, "request cancelled")
+            asg.move(session, a, "withdrawn", evt.by, "request cancelled")
         elif a.status in asg.LIVE:
             before = a.status
             moved = ledger.release(session, a, evt.by)
-            asg.set_status(a, "cancelled", evt.by, evt.reason)
+            session.add(a)
+            asg.move(session, a, "cancelled", evt.by, evt.reason)
             asg.record(session, evt, a, "cancel", before, evt.by, evt.reason, moved)
             add_event(
                 session,
@@ -171,10 +178,8 @@ def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
                     released_vnd=moved.vnd,
                 ),
             )
-            session.add(a)
             session.flush()
             publish_balance(session, evt, session.get(ContractRow, a.contract_id))
-        session.add(a)
 
 
 def copy_request(session: Session, evt: m.RequestSubmitted) -> None:

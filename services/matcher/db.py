@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, Engine, MetaData, Text
+from sqlalchemy import JSON, Column, DateTime, Engine, Index, MetaData, Text, text
 from sqlmodel import Field, SQLModel
 
 from services.matcher.migrate import upgrade
+from shared import assignment as sm
 from shared.db import service_metadata, utcnow
 
 
@@ -70,8 +71,18 @@ class RequestRow(SQLModel, table=True):
     )
 
 
+LIVE = sm.matcher_words(sm.LIVE)  # pending, approved, accepted
+HELD = sm.matcher_words(sm.HELD)
+_LIVE_SQL = text("status IN ('pending', 'approved', 'accepted')")
+
+
 class Proposal(SQLModel, table=True):
     __tablename__ = "proposal"
+    # At most one live proposal per request slot, whatever a plan or an event does.
+    __table_args__ = (
+        Index("uq_proposal_live_slot", "request_id", "slot", unique=True,
+              sqlite_where=_LIVE_SQL, postgresql_where=_LIVE_SQL),
+    )
     id: str = Field(primary_key=True, max_length=64)
     request_id: str = Field(index=True, max_length=64)
     slot: int = 0
@@ -107,13 +118,13 @@ class PlanRun(SQLModel, table=True):
     objective: dict = Field(default_factory=dict, sa_column=_json())
     proposed: int = 0
     seconds: float = 0
+    # Approved work that no longer fits its expert's availability or its contract (kept, reported
+    # here for staff), and pending proposals let go because they no longer fit: sentences.
+    overcommitted: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
 
-
-LIVE = ("pending", "approved", "accepted")
-HELD = ("approved", "accepted")
 
 TABLES = [
     m.__table__  # type: ignore[attr-defined]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func
+import structlog
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from services.matcher.db import (
@@ -24,12 +25,14 @@ from services.matcher.db import (
     TravelCopy,
     UnitCopy,
 )
+from shared import assignment as sm
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import NotYet, Rejected
 from shared.db import add_event, in_order
 
 OPEN = ("open", "unmatched", "proposed")
+log = structlog.get_logger("matcher")
 
 
 # ------------------------------------------------------------------ commands
@@ -51,15 +54,14 @@ def submit_request(session: Session, cmd: m.SubmitRequest, *, today: dt.date) ->
 
 
 def cancel_request(session: Session, cmd: m.CancelRequest) -> m.Reply:
-    row = session.get(RequestRow, cmd.request_id)
+    row = lock_request(session, cmd.request_id)
     if row is None:
         raise Rejected(f"unknown request {cmd.request_id!r}", "request_id")
     if row.status in ("completed", "cancelled"):
         raise Rejected(f"request {row.id} is already {row.status}", "request_id")
     row.status = "cancelled"
     for p in _proposals(session, row.id, *LIVE):
-        p.status = "cancelled"
-        session.add(p)
+        move(session, p.id, "cancelled", LIVE)
     session.add(row)
     add_event(
         session, s.REQUEST_CANCELLED,
@@ -130,17 +132,64 @@ def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
 
 
 # ------------------------------------------------------------------ decisions
+# Lock order for every writer here: the request row first, then its proposals (conditional
+# UPDATEs), so a re-plan's `apply` and these handlers queue instead of deadlocking.
 def _proposals(session: Session, request_id: str, *states: str) -> list[Proposal]:
     stmt = select(Proposal).where(Proposal.request_id == request_id, Proposal.status.in_(states))  # type: ignore[attr-defined]
     return list(session.exec(stmt))
 
 
-def _set_proposal(session: Session, assignment_id: str, status: str) -> Proposal | None:
-    p = session.get(Proposal, assignment_id)
-    if p is not None:
-        p.status = status
-        session.add(p)
-    return p
+def lock_request(session: Session, request_id: str) -> RequestRow | None:
+    return session.get(RequestRow, request_id, with_for_update=True)
+
+
+def move(session: Session, assignment_id: str, target: str, sources: tuple[str, ...]) -> bool:
+    """One conditional move of a proposal; False when it was not in one of `sources` (someone
+    else moved it first, or the move would go backwards)."""
+    stmt = (
+        update(Proposal)
+        .where(Proposal.id == assignment_id, Proposal.status.in_(sources))  # type: ignore[attr-defined]
+        .values(status=target)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def withdraw(session: Session, p: Proposal, cause: m.Message, reason: str) -> bool:
+    """Withdraw a proposal only while it is still pending: an approval (or any decision) that
+    landed since it was read is never overwritten. Contracts is told only when it happened."""
+    if not move(session, p.id, "withdrawn", sm.matcher_words(sm.sources(sm.S.WITHDRAWN))):
+        return False
+    add_event(session, s.ASSIGNMENT_WITHDRAWN, cause.caused(
+        m.AssignmentWithdrawn, assignment_id=p.id, request_id=p.request_id, expert_id=p.expert_id, reason=reason))
+    return True
+
+
+def follow(session: Session, evt: m.AssignmentDecision, target: sm.Status) -> bool:
+    """Apply contracts' news that an assignment is now `target`, forward only. Contracts decides:
+    an approval of a proposal this service had withdrawn meanwhile wins, and any other pending
+    proposal of that slot is withdrawn (a slot holds one live proposal)."""
+    lock_request(session, evt.request_id)
+    p = session.get(Proposal, evt.assignment_id)
+    if p is None or p.status not in sm.matcher_words(sm.overwrites(target)):
+        log.info("assignment_event_ignored", assignment_id=evt.assignment_id, status=p and p.status, news=target)
+        return False
+    if target in sm.HELD:
+        for other in _slot_live(session, p.request_id, p.slot):
+            if other.id == p.id:
+                continue
+            if other.status in HELD:
+                log.error("slot_held_twice", assignment_id=p.id, other=other.id, request_id=p.request_id)
+                return False
+            withdraw(session, other, evt, f"contracts approved {p.id} for this slot")
+    return move(session, p.id, sm.to_matcher(target), sm.matcher_words(sm.overwrites(target)))
+
+
+def _slot_live(session: Session, request_id: str, slot: int) -> list[Proposal]:
+    stmt = select(Proposal).where(
+        Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(LIVE)  # type: ignore[attr-defined]
+    )
+    return list(session.exec(stmt))
 
 
 def refresh_request(session: Session, request_id: str) -> None:
@@ -163,18 +212,18 @@ def refresh_request(session: Session, request_id: str) -> None:
 
 
 def on_approved(session: Session, evt: m.AssignmentApproved) -> None:
-    _set_proposal(session, evt.assignment_id, "approved")
+    follow(session, evt, sm.S.APPROVED)
     refresh_request(session, evt.request_id)
 
 
 def on_accepted(session: Session, evt: m.AssignmentAccepted) -> None:
-    _set_proposal(session, evt.assignment_id, "accepted")
+    follow(session, evt, sm.S.ACCEPTED)
     refresh_request(session, evt.request_id)
 
 
-def _exclude(session: Session, evt: m.AssignmentDecision, status: str, reason: str) -> None:
+def _exclude(session: Session, evt: m.AssignmentDecision, status: sm.Status, reason: str) -> None:
     """A declined or rejected pair is never proposed again; the request goes back to matching."""
-    _set_proposal(session, evt.assignment_id, status)
+    follow(session, evt, status)
     session.merge(Exclusion(request_id=evt.request_id, expert_id=evt.expert_id, reason=reason[:500]))
     row = session.get(RequestRow, evt.request_id)
     if row is not None:  # the next proposal for it answers this decision
@@ -184,28 +233,38 @@ def _exclude(session: Session, evt: m.AssignmentDecision, status: str, reason: s
 
 
 def on_rejected(session: Session, evt: m.AssignmentRejected) -> None:
-    _exclude(session, evt, "rejected", f"rejected by {evt.by}: {evt.reason}")
+    _exclude(session, evt, sm.S.REJECTED, f"rejected by {evt.by}: {evt.reason}")
 
 
 def on_declined(session: Session, evt: m.AssignmentDeclined) -> None:
-    _exclude(session, evt, "declined", f"declined: {evt.reason}")
+    _exclude(session, evt, sm.S.DECLINED, f"declined: {evt.reason}")
 
 
 def on_cancelled(session: Session, evt: m.AssignmentCancelled) -> None:
-    _set_proposal(session, evt.assignment_id, "cancelled")
+    follow(session, evt, sm.S.CANCELLED)
     refresh_request(session, evt.request_id)
 
 
 def on_completed(session: Session, evt: m.RequestCompleted) -> None:
-    row = session.get(RequestRow, evt.request_id)
+    """Each assignment the completion closed ends as contracts says (completed or cancelled, from
+    any status before it, even one whose acceptance has not arrived yet); the request's other
+    live proposals are cancelled."""
+    row = lock_request(session, evt.request_id)
     if row is None:
         raise Rejected(f"completion of unknown request {evt.request_id!r}", "request_id")
     row.status = "completed"
     session.add(row)
     done = {a.assignment_id for a in evt.assignments}
+    if evt.completed is not None:
+        completed = set(evt.completed)
+    else:  # an event of an earlier version: the accepted ones were completed
+        completed = {p.id for p in _proposals(session, evt.request_id, "accepted") if p.id in done}
+    for aid in sorted(done):
+        target = sm.S.COMPLETED if aid in completed else sm.S.CANCELLED
+        move(session, aid, sm.to_matcher(target), sm.matcher_words(sm.overwrites(target)))
     for p in _proposals(session, evt.request_id, *LIVE):
-        p.status = "completed" if p.id in done and p.status == "accepted" else "cancelled"
-        session.add(p)
+        if p.id not in done:
+            move(session, p.id, "cancelled", LIVE)
 
 
 # ------------------------------------------------------------------ queries
@@ -247,4 +306,4 @@ def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:
     if run is None:
         raise Rejected(f"no plan was made from an input with digest {q.sha256}", "sha256")
     return m.Reply.success(sha256=run.input_sha256, scenario=run.scenario, status=run.status,
-                           created_at=run.created_at.isoformat())
+                           created_at=run.created_at.isoformat(), overcommitted=run.overcommitted or [])

@@ -59,8 +59,11 @@ def assign_manually(session: Session, cmd: m.AssignManually, *, today: dt.date) 
             f"{cmd.expert_id} for {req.id}/{cmd.slot} breaks the rules: {'; '.join(violations)}{hint}",
             "contract_id" if hard else "expert_id",
         )
-    if replaced is not None:
-        planner._withdraw(session, replaced, cmd, f"replaced by {cmd.by}'s manual assignment")
+    why = f"replaced by {cmd.by}'s manual assignment"
+    if replaced is not None and not planner._withdraw(session, replaced, cmd, why):
+        # Decided while this was checked (the withdrawal is conditional): the decision stands.
+        session.refresh(replaced)
+        raise Rejected(f"slot {cmd.slot} of {req.id} already has {replaced.expert_id} ({replaced.status})", "slot")
     return _propose(session, snap.scenario, req, assignment, cmd, violations)
 
 

@@ -30,11 +30,12 @@ from services.matcher.db import (
     TravelCopy,
     UnitCopy,
 )
-from services.matcher.handlers import OPEN, refresh_request
+from services.matcher.handlers import OPEN, refresh_request, withdraw
 from services.matcher.solver import Plan, solve
+from services.matcher.solver.limits import Limits
 from shared import messages as m
 from shared import subjects as s
-from shared.db import add_event, transaction
+from shared.db import add_event, retrying, transaction
 from shared.scenario import Contract, Expert, Request, Scenario
 
 log = structlog.get_logger("planner")
@@ -45,6 +46,13 @@ class Snapshot:
     scenario: Scenario
     requests: dict[str, RequestRow]
     pins: dict[tuple[str, int], Proposal] = field(default_factory=dict)
+    # Per request, its live proposals as (id, status) when the snapshot was taken: `apply` writes
+    # nothing for a request whose proposals moved since (an approval landed during the solve).
+    seen: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    # Proposals whose hours the ledger holds (approved, or counted in a balance already).
+    held: set[str] = field(default_factory=set)
+    # What no longer fits, for staff: over-committed approved work, pending proposals let go.
+    overcommitted: list[str] = field(default_factory=list)
 
 
 def _counted(session: Session) -> set[str]:
@@ -166,10 +174,16 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
             for x in session.exec(select(Exclusion)) if x.request_id in rows and x.expert_id in expert_ids
         ],
     )
-    pending = session.exec(select(Proposal).where(Proposal.status == "pending"))
-    pins = {(p.request_id, p.slot): p for p in pending if p.request_id in rows}
+    live = [p for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE))) if p.request_id in rows]  # type: ignore[attr-defined]
+    pins = {(p.request_id, p.slot): p for p in live if p.status == "pending"}
     pins.update({(p.request_id, p.slot): p for p in proposals})
-    return Snapshot(scenario=scenario, requests=rows, pins=pins)
+    seen: dict[str, set[tuple[str, str]]] = {rid: set() for rid in rows}
+    for p in live:
+        seen[p.request_id].add((p.id, p.status))
+    counted = _counted(session)
+    held = {p.id for p in proposals if p.status in HELD or p.id in counted}
+    return Snapshot(scenario=scenario, requests=rows, pins=pins, held=held,
+                    seen={rid: frozenset(v) for rid, v in seen.items()})
 
 
 def digest(scenario: Scenario) -> tuple[str, str]:
@@ -178,40 +192,125 @@ def digest(scenario: Scenario) -> tuple[str, str]:
 
 
 def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int) -> Plan:
+    fit_pins(snap)
     plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     if plan.status == "infeasible" and snap.scenario.pinned:
-        # Balances moved under the pending proposals (a manual change, an import): let go of
-        # the proposals staff have not decided on, keep the approved ones, and plan again.
+        # A pin breaks a rule other than a limit (a skill or contract changed): let go of the
+        # proposals staff have not decided on, keep the approved ones, and plan again.
         log.warning("pins_infeasible", reason=plan.reason)
-        held = [p for p in snap.scenario.pinned if snap.pins[(p.request, p.slot)].status in HELD]
+        held = [p for p in snap.scenario.pinned if snap.pins[(p.request, p.slot)].id in snap.held]
+        snap.overcommitted.append(f"pending proposals let go: {plan.reason}")
         snap.scenario = snap.scenario.model_copy(update={"pinned": held})
         plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     return plan
 
 
+@dataclass(frozen=True)
+class _Use:
+    """A pin's draw on the limits, in the shape `Limits` takes."""
+
+    expert: str
+    contract: str
+    minutes: int
+    cost: int
+
+
+def fit_pins(snap: Snapshot) -> None:
+    """Pins that no longer fit never stop matching. Approved work stays: where it alone is over
+    an expert's availability or a contract's limits (availability lowered, a balance moved), that
+    expert or contract gets room for exactly that work and no more, and staff are told. A pending
+    proposal that no longer fits is let go (withdrawn, since staff could not approve it); the
+    other pins and every other request are planned as usual."""
+    sc = snap.scenario
+    limits = Limits.of(sc)
+    held, pending = [], []
+    for pin in sc.pinned:
+        p = snap.pins[(pin.request, pin.slot)]
+        (held if p.id in snap.held else pending).append(pin)
+    for pin in held:
+        p = snap.pins[(pin.request, pin.slot)]
+        limits.take(_Use(p.expert_id, p.contract_id, p.minutes, p.cost_vnd))  # type: ignore[arg-type]
+    experts, contracts = _relaxed(sc, limits, snap.overcommitted)
+    kept = list(held)
+    for pin in pending:
+        p = snap.pins[(pin.request, pin.slot)]
+        use = _Use(p.expert_id, p.contract_id, p.minutes, p.cost_vnd)
+        blocker = limits.blocker(use)  # type: ignore[arg-type]
+        if blocker is None:
+            limits.take(use)  # type: ignore[arg-type]
+            kept.append(pin)
+        else:
+            snap.overcommitted.append(
+                f"proposal {p.id} ({p.request_id}/{p.slot} -> {p.expert_id}) no longer fits: {blocker}")
+    if snap.overcommitted:
+        log.warning("pins_overcommitted", notes=snap.overcommitted)
+    snap.scenario = sc.model_copy(update={"experts": experts, "contracts": contracts, "pinned": kept})
+
+
+def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Expert], list[Contract]]:
+    """The experts and contracts, those over-committed by approved work given exactly that room."""
+    experts = []
+    for e in sc.experts:
+        over = -limits.expert_minutes[e.id]
+        if over > 0:
+            notes.append(f"expert {e.id}: approved work is {over / 60:g} h over the availability of "
+                         f"{e.capacity_hours:g} h; it is kept, nothing new is planned for this expert")
+            e = e.model_copy(update={"capacity_hours": e.capacity_hours + over / 60})
+            limits.expert_minutes[e.id] = 0
+        experts.append(e)
+    contracts = []
+    for c in sc.contracts:
+        update: dict[str, Any] = {}
+        if limits.contract_minutes[c.id] < 0:
+            update["hours_cap"] = c.hours_cap - limits.contract_minutes[c.id] / 60
+            limits.contract_minutes[c.id] = 0
+        budget = limits.contract_budget[c.id]
+        if budget is not None and budget < 0:
+            update["budget_cap_vnd"] = (c.budget_cap_vnd or 0) - budget
+            limits.contract_budget[c.id] = 0
+        if limits.contract_slots[c.id] < 0:
+            update["max_concurrent"] = c.max_concurrent - limits.contract_slots[c.id]
+            limits.contract_slots[c.id] = 0
+        if update:
+            notes.append(f"contract {c.id}: approved work is over its limits ({', '.join(sorted(update))}); "
+                         "it is kept, nothing new is planned under this contract")
+            c = c.model_copy(update=update)
+        contracts.append(c)
+    return experts, contracts
+
+
 def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message) -> int:
-    """Write what the plan decided; returns the number of new proposals."""
+    """Write what the plan decided; returns the number of new proposals. Every write is
+    conditional on what the snapshot saw: the requests are locked (in id order, before their
+    proposals, as the event handlers do), and a request whose live proposals moved since the
+    snapshot (an approval, a rejection landed during the solve) keeps them untouched and gets
+    nothing from this plan: the event that moved them plans again."""
     text, sha = digest(snap.scenario)
     run = PlanRun(input_sha256=sha, scenario=text, status=plan.status, seconds=round(seconds, 3),
-                  objective=plan.objective.model_dump(mode="json") if plan.objective else {})
+                  objective=plan.objective.model_dump(mode="json") if plan.objective else {},
+                  overcommitted=snap.overcommitted or None)
     session.add(run)
     session.flush()
+    stale = _stale(session, snap)
+    if stale:
+        log.info("plan_stale_for_requests", requests=sorted(stale))
     kept = {(p.request, p.slot) for p in snap.scenario.pinned}
     for key, pin in snap.pins.items():
-        if key not in kept and pin.status == "pending":
-            _withdraw(session, pin, cause, "the plan changed under it")
+        if key not in kept and pin.request_id not in stale:
+            withdraw(session, pin, cause, "the plan changed under it")
     new = 0
     by_id = {r.id: r for r in snap.scenario.requests}
     for a in plan.assignments:
-        if (a.request, a.slot) in kept:
+        if (a.request, a.slot) in kept or a.request in stale:
             continue
-        row = session.get(RequestRow, a.request, with_for_update=True)
+        row = session.get(RequestRow, a.request)
         if row is None or row.status not in OPEN or _slot_taken(session, a.request, a.slot):
-            continue  # changed since the snapshot (a cancellation, another matcher instance)
+            continue
         p = Proposal(id=f"a-{uuid.uuid4().hex[:10]}", request_id=a.request, slot=a.slot, expert_id=a.expert,
                      contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
                      minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=run.id)
         session.add(p)
+        session.flush()  # the partial unique index sees it before the next slot is checked
         add_event(session, s.ASSIGNMENT_PROPOSED, _on_behalf(row, cause).caused(
             m.AssignmentProposed, assignment_id=p.id, request=by_id[a.request], slot=a.slot,
             expert_id=a.expert, expert_name=_expert_name(snap.scenario, a.expert), contract_id=a.contract,
@@ -221,8 +320,23 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
         new += 1
     run.proposed = new
     session.flush()
-    _mark_requests(session, snap, plan, cause)
+    _mark_requests(session, snap, plan, cause, stale)
     return new
+
+
+def _stale(session: Session, snap: Snapshot) -> set[str]:
+    """Lock the snapshot's requests and name those that changed since it was taken."""
+    ids = sorted(snap.requests)
+    rows = {r.id: r for r in session.exec(
+        select(RequestRow).where(RequestRow.id.in_(ids)).order_by(RequestRow.id).with_for_update()  # type: ignore[attr-defined]
+    )}
+    now: dict[str, set[tuple[str, str]]] = {rid: set() for rid in ids}
+    live = select(Proposal).where(Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))  # type: ignore[attr-defined]
+    for p in session.exec(live):
+        now[p.request_id].add((p.id, p.status))
+    seen = snap.seen
+    return {rid for rid in ids
+            if rid not in rows or rows[rid].status not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
 
 
 def _slot_taken(session: Session, request_id: str, slot: int) -> bool:
@@ -238,11 +352,7 @@ def _on_behalf(row: RequestRow, cause: m.Message) -> m.Message:
     return cause.model_copy(update={"correlation_id": row.correlation_id}) if row.correlation_id else cause
 
 
-def _withdraw(session: Session, p: Proposal, cause: m.Message, reason: str) -> None:
-    p.status = "withdrawn"
-    session.add(p)
-    add_event(session, s.ASSIGNMENT_WITHDRAWN, cause.caused(
-        m.AssignmentWithdrawn, assignment_id=p.id, request_id=p.request_id, expert_id=p.expert_id, reason=reason))
+_withdraw = withdraw  # staff's manual assignment replaces a pending proposal the same way
 
 
 def _expert_name(scenario: Scenario, expert_id: str) -> str:
@@ -256,9 +366,12 @@ def _explanation(a: Any) -> dict[str, Any]:
     return exp.model_dump(mode="json") if hasattr(exp, "model_dump") else dict(exp)
 
 
-def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message) -> None:
+def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str]) -> None:
     unassigned = {u.request: u for u in plan.unassigned}
     for rid in snap.requests:
+        if rid in stale:
+            refresh_request(session, rid)
+            continue
         row = session.get(RequestRow, rid)
         # Told once: refresh_request turns an unmatched request back to open, so compare with
         # what the request said before this plan, or every re-plan would announce it again.
@@ -276,6 +389,11 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
                 reason_code=code, reason=text))
 
 
+def _apply_in_transaction(engine: Any, snap: Snapshot, plan: Plan, seconds: float, cause: m.Message) -> int:
+    with transaction(engine) as session:
+        return apply(session, snap, plan, seconds=seconds, cause=cause)
+
+
 def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, seed: int, cause: m.Message) -> int:
     """One re-solve: read, solve outside any transaction, then write in one transaction."""
     with Session(engine) as session:
@@ -285,7 +403,6 @@ def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, se
     started = time.monotonic()
     plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed)
     seconds = time.monotonic() - started
-    with transaction(engine) as session:
-        new = apply(session, snap, plan, seconds=seconds, cause=cause)
+    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause))
     log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new, seconds=round(seconds, 2))
     return new

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import Session
 
@@ -38,7 +39,7 @@ def test_a_database_from_before_migrations_is_adopted_and_upgraded(db_url: str) 
             {"r": json.dumps(record)},
         )
     create_schema(engine)
-    assert migrate.current(engine) == "0004" and _diff(engine) == []
+    assert migrate.current(engine) == "0005" and _diff(engine) == []
     with Session(engine) as s:
         c = s.get(ContractRow, "c1")
         assert (c.kind, c.starts_on, c.ends_on, c.reserved_minutes) == (
@@ -83,3 +84,21 @@ def test_downgrade_then_upgrade_round_trips(db_url: str) -> None:
     assert "request_copy" not in names and "contract" in names
     create_schema(engine)
     assert _diff(engine) == []
+
+
+def test_a_database_holding_a_double_booked_slot_is_not_upgraded_behind_staffs_back(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate.upgrade(engine, "0004")
+    with engine.begin() as c:
+        for aid in ("a1", "a2"):
+            c.execute(text(
+                "INSERT INTO assignment (id, request_id, slot, unit_id, title, expert_id, contract_id, mode, hours, "
+                "deadline, travel_minutes, minutes, cost_vnd, explanation, plan_input_sha256, status, origin, "
+                "reserved_minutes, reserved_vnd, logged_minutes, consumed_vnd, extra_minutes_pending, decided_by, "
+                "note, created_at, updated_at) VALUES (:id, 'r130', 0, 'u1', '', 'e1', 'c1', 'remote', 1, "
+                "'2026-12-31', 0, 60, 0, '{}', '', 'approved', 'solver', 60, 0, 0, 0, 0, '', '', "
+                "'2026-06-01 00:00:00+00:00', '2026-06-01 00:00:00+00:00')"
+            ), {"id": aid})
+    with pytest.raises(RuntimeError, match=r"r130/0 \(2 assignments\)"):
+        create_schema(engine)
+    assert migrate.current(engine) == "0004"

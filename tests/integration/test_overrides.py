@@ -40,7 +40,11 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     assert done["violations"] == ["lacks digital_signature 2"] and done["forced"]
     approved = await stack.proposal("r1", status="approved")
     assert approved["id"] == done["assignment_id"] and approved["origin"] == "manual"
-    assert (await stack.assignment(proposed["id"]))["status"] == "withdrawn"  # the solver's one replaced
+    await stack.until(  # the solver's one replaced (the withdrawal has a consumer of its own)
+        lambda st: any(a["id"] == proposed["id"] and a["status"] == "withdrawn"
+                       for a in st["contracts"]["assignments"]),
+        what="the solver's proposal withdrawn",
+    )
     await stack.until(
         lambda st: any(
             p["id"] == done["assignment_id"] and p["status"] == "approved" for p in st["matcher"]["proposals"]

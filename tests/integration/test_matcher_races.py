@@ -18,8 +18,9 @@ from services.matcher import planner
 from services.matcher.db import PlanRun, Proposal, RequestRow, create_schema
 from shared import messages as m
 from shared import subjects as s
+from shared.clock import local_today
 from shared.db import OutboxRow, make_engine, transaction
-from tests.integration.services_harness import TODAY, UNITS, contract, expert, request
+from tests.integration.services_harness import UNITS, contract, expert, request
 
 
 def matcher(db_url: str, experts: list[dict[str, Any]], contracts: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
@@ -37,11 +38,11 @@ def matcher(db_url: str, experts: list[dict[str, Any]], contracts: list[dict[str
 
 def submit(engine, rid: str, **over: Any) -> None:  # type: ignore[no-untyped-def]
     with transaction(engine) as ses:
-        h.submit_request(ses, m.SubmitRequest(request=request(rid, **over)), today=TODAY)
+        h.submit_request(ses, m.SubmitRequest(request=request(rid, **over)), today=local_today())
 
 
 def replan(engine) -> int:  # type: ignore[no-untyped-def]
-    return planner.replan(engine, today=TODAY, time_limit_s=2, workers=1, seed=0, cause=m.Message())
+    return planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message())
 
 
 def proposals(engine, rid: str | None = None) -> list[Proposal]:  # type: ignore[no-untyped-def]
@@ -63,7 +64,7 @@ def decision(p: Proposal) -> dict[str, Any]:
 
 def approved(p: Proposal) -> m.AssignmentApproved:
     return m.AssignmentApproved(**decision(p), by="staff", mode=p.mode, hours=p.minutes / 60,
-                                deadline=TODAY, reserved_minutes=p.minutes, reserved_vnd=p.cost_vnd)
+                                deadline=local_today(), reserved_minutes=p.minutes, reserved_vnd=p.cost_vnd)
 
 
 def handle(engine, fn, evt) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column, DateTime, Engine, Text
 from sqlmodel import Field, SQLModel
 
 from shared.db import create_tables, utcnow
+from shared.leader import TABLES as LEADER_TABLES
 
 
 def _json() -> Column:  # type: ignore[type-arg]
@@ -117,7 +118,7 @@ HELD = ("approved", "accepted")
 TABLES = [
     m.__table__  # type: ignore[attr-defined]
     for m in (UnitCopy, TravelCopy, ExpertCopy, ContractCopy, RequestRow, Proposal, Exclusion, PlanRun)
-]
+] + LEADER_TABLES  # the plan's fence and the change counter copies raise for the leader
 
 
 def create_schema(engine: Engine) -> None:

@@ -37,6 +37,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from sqlalchemy import BigInteger, Column, update
 from sqlmodel import Field, Session, SQLModel, select
 
+from shared.nats import connection_callbacks
 from shared.streams import LEADER_TTL_S, LEADERS, leaders_bucket
 
 log = structlog.get_logger("leader")
@@ -166,7 +167,8 @@ class Leadership:
 
     async def start(self) -> None:
         self._nc = await nats.connect(self.url.split(","), name=f"leader-{self.key}", max_reconnect_attempts=-1,
-                                      reconnect_time_wait=0.5, connect_timeout=5)
+                                      reconnect_time_wait=0.5, connect_timeout=5,
+                                      **connection_callbacks(f"leader-{self.key}"))
         js = self._nc.jetstream()
         self._kv = await leaders_bucket(js, self.bucket, self.ttl_s)
         info = (await self._kv.status()).stream_info
@@ -216,7 +218,8 @@ class Leadership:
 
     def _lost(self, why: str) -> None:
         if self.term is not None:
-            log.warning("leadership_lost", key=self.key, term=self.term, reason=why)
+            (log.info if why == "stopped" else log.warning)("leadership_lost", key=self.key, term=self.term,
+                                                             reason=why)
             self.term = None
             self._signal(False)
         self._rev = None

@@ -140,7 +140,6 @@ class Leadership:
         self._nc: Any = None
         self._kv: Any = None
         self._task: asyncio.Task[None] | None = None
-        self.changed = asyncio.Event()  # set at every change of leadership (for whoever waits on one)
 
     @property
     def leading(self) -> bool:
@@ -226,7 +225,6 @@ class Leadership:
         self._lease_until = 0.0
 
     def _signal(self, leading: bool) -> None:
-        self.changed.set()
         try:
             self.on_change(leading)
         except Exception:  # noqa: BLE001 - a listener's failure is not the election's

@@ -68,11 +68,10 @@ TABLES = [Fence.__table__, ChangeMark.__table__]  # type: ignore[attr-defined]
 
 
 def _insert_absent(session: Session, model: type[SQLModel], **values: Any) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())  # type: ignore[attr-defined]
 
 
 def advance_fence(session: Session, name: str, epoch: int, generation: int) -> bool:

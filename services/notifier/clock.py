@@ -91,11 +91,11 @@ class Clock:
             contracts = watch.expiring(session, today=today, days=st.expiry_warning_days)
         self._each("expiry_warning", contracts, lambda s, cid: watch.warn_expiring(
             s, cid, today=today, days=st.expiry_warning_days, staff=STAFF))
-        period = dict(now=now, period_s=st.digest_period_s, offset_s=st.digest_offset_s)
+        period_s, offset_s = st.digest_period_s, st.digest_offset_s
         with Session(self.engine) as session:
-            parties = waiting_parties(session, **period)
+            parties = waiting_parties(session, now=now, period_s=period_s, offset_s=offset_s)
         self._each("digest", parties, lambda s, party: make_digest(
-            s, party, **period, tz_hours=st.timezone_offset_hours))
+            s, party, now=now, period_s=period_s, offset_s=offset_s, tz_hours=st.timezone_offset_hours))
         return [w for w in declining if w is not None]
 
     def _each(self, what: str, keys: list[str], work: Callable[[Session, str], Any]) -> list[Any]:

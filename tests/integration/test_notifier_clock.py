@@ -175,17 +175,18 @@ EVERYTHING_ONCE = {
 }
 
 
+@pytest.mark.parametrize("held", ["task_reminder", "contract_expiring", "digest"])
 async def test_two_clocks_ticking_at_once_do_each_thing_once_without_error(
-    db_url: str, monkeypatch: Any
+    db_url: str, monkeypatch: Any, held: str
 ) -> None:
-    """Two copies' clocks on one PostgreSQL database. The first holds its first item written but not
-    committed while the second ticks: the second must leave that item to it, not collide on the
-    unique key (which rolled back the second's whole tick)."""
+    """Two copies' clocks on one PostgreSQL database. The first holds one item (`held`) written but
+    not committed while the second ticks: the second must leave that item to it, not collide on the
+    unique key (which rolled back the second's whole check)."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer: the second clock waits; PostgreSQL lets both work at once")
     from sqlalchemy import text
 
-    from services.notifier import watch
+    from services.notifier import digest, watch
     from services.notifier.clock import Clock
     from shared.db import make_engine
 
@@ -194,16 +195,26 @@ async def test_two_clocks_ticking_at_once_do_each_thing_once_without_error(
     engines = [make_engine(db_url), make_engine(db_url)]  # two copies, each its own connections
     first, second = (Clock(e, broker=None, settings=clock_settings(db_url)) for e in engines)
     holding, release = threading.Event(), threading.Event()
-    original = watch.notify
 
-    def notify(session: Any, *args: Any, **kw: Any) -> Any:
-        note = original(session, *args, **kw)
-        if session.get_bind() is engines[0] and not holding.is_set():
+    def hold(session: Any, kind: str) -> None:
+        if kind == held and session.get_bind() is engines[0] and not holding.is_set():
             holding.set()  # written, not committed: held until the other clock has done what it can
             assert release.wait(30)
+
+    original_notify, original_queue = watch.notify, digest._queue
+
+    def notify(session: Any, evt: Any, party: str, kind: str, **fields: Any) -> Any:
+        note = original_notify(session, evt, party, kind, **fields)
+        hold(session, kind)
         return note
 
+    def queue(session: Any, *args: Any, **kw: Any) -> None:
+        original_queue(session, *args, **kw)
+        session.flush()
+        hold(session, "digest")
+
     monkeypatch.setattr(watch, "notify", notify)
+    monkeypatch.setattr(digest, "_queue", queue)
 
     def waiting_on_a_lock() -> bool:
         with engines[1].connect() as c:
@@ -214,7 +225,7 @@ async def test_two_clocks_ticking_at_once_do_each_thing_once_without_error(
     try:
         with structlog.testing.capture_logs() as logs:
             ticking = asyncio.create_task(first.tick(now))
-            await eventually(holding.is_set, what="the first clock inside its first item")
+            await eventually(holding.is_set, what=f"the first clock inside its {held}")
             other = asyncio.create_task(second.tick(now))
             await eventually(lambda: other.done() or waiting_on_a_lock(), what="the second clock done or stuck")
             release.set()

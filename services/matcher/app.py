@@ -62,7 +62,8 @@ class Replanner:
         self.svc, self.settings = svc, settings
         self.dirty = asyncio.Event()
         self.cause: m.Message = m.Message()
-        self.leadership = leadership or Leadership(settings.nats_url, PLAN, on_change=self._on_leadership)
+        self.leadership = leadership or Leadership(settings.nats_url, PLAN)
+        self.leadership.on_change = self._on_leadership
         self._task: asyncio.Task[None] | None = None
 
     def mark(self, cause: m.Message) -> None:

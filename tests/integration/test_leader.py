@@ -207,7 +207,6 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
         svc = Service(st, events=matcher_app.EVENTS, create_schema=create_schema)
         copies_.append(Replanner(svc, st, Leadership(nats_fresh.url, PLAN, bucket="two", ttl_s=TTL, holder=name)))
     for r in copies_:
-        r.leadership.on_change = r._on_leadership
         r.start()
     engine = make_engine(matcher_db)
     try:

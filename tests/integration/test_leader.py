@@ -232,3 +232,19 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
             await r.stop()
             r.svc.engine.dispose()
         engine.dispose()
+
+
+async def test_every_service_declares_the_leaders_bucket_with_its_ttl(nats_fresh: EmbeddedNats) -> None:
+    import nats
+
+    from shared.streams import LEADER_TTL_S, LEADERS, declare_streams
+
+    await declare_streams(nats_fresh.url)
+    await declare_streams(nats_fresh.url)  # a second copy: nothing to change, no conflict
+    nc = await nats.connect(nats_fresh.url)
+    try:
+        info = (await (await nc.jetstream().key_value(LEADERS)).status()).stream_info
+        assert info.config.max_age == LEADER_TTL_S and info.config.num_replicas == 1
+        assert info.config.max_msgs_per_subject == 1, "no history: only the holder's last renewal"
+    finally:
+        await nc.close()

@@ -65,6 +65,7 @@ class Replanner:
         self.leadership = leadership or Leadership(settings.nats_url, PLAN)
         self.leadership.on_change = self._on_leadership
         self._task: asyncio.Task[None] | None = None
+        self._seen: int | None = None  # the change counter as read before the last plan's snapshot
 
     def mark(self, cause: m.Message) -> None:
         self.cause = cause
@@ -105,6 +106,7 @@ class Replanner:
             # The plan's lines and proposals carry the correlation id of the change that caused it.
             structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
+                self._seen = await in_thread(self._changes)  # read before the snapshot: it includes them
                 await in_thread(partial(
                     replan, self.svc.engine, today=h.local_today(st.timezone_offset_hours),
                     time_limit_s=st.time_limit_s, workers=st.workers, seed=st.seed, cause=self.cause,
@@ -116,20 +118,21 @@ class Replanner:
                 await asyncio.sleep(1.0)
 
     async def _watch_changes(self) -> None:
-        seen: int | None = None
+        """In the leader: a plan when the counter moved past what the last plan included, unless a
+        plan is due anyway (then the change it knows of gives the plan its correlation id)."""
         while True:
             await asyncio.sleep(self.settings.change_poll_s)
             if not self.leadership.leading:
-                seen = None
+                self._seen = None
                 continue
             try:
                 now = await in_thread(self._changes)
             except Exception as err:  # noqa: BLE001 - the database briefly away: look again
                 log.warning("change_poll_failed", error=f"{type(err).__name__}: {err}")
                 continue
-            if seen is not None and now != seen:
+            if self._seen is not None and now != self._seen and not self.dirty.is_set():
                 self.mark(m.Message())
-            seen = now
+            self._seen = now
 
     def _changes(self) -> int:
         with Session(self.svc.engine) as session:

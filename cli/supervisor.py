@@ -4,6 +4,8 @@ Each service runs as `python -m services.<name>` in a process group of its own, 
 only `expertshare up`, which then stops the services before NATS (they drain against a live
 server). Each child writes JSON log lines to a pipe: all of them go to var/log/<name>.log, and the
 console gets the lines a person running the system needs (a service started, warnings, errors).
+A process `up` started itself (the embedded nats-server) is watched too (`watch`), and started
+again with the same store and port when it dies.
 """
 
 from __future__ import annotations
@@ -90,6 +92,32 @@ class Supervisor:
         await asyncio.sleep(pause)
         if not self.stopping:
             await self.start(name)
+
+    def watch(self, name: str, exit_code: Callable[[], int | None], restart: Callable[[], str],
+              poll_s: float = 0.2) -> None:
+        """Keep a process started outside this supervisor running (the embedded nats-server): when
+        `exit_code` says it ended, `restart` (blocking; in a thread) starts it again and says where."""
+        self.tasks.append(asyncio.create_task(self._watch(name, exit_code, restart, poll_s), name=f"watch-{name}"))
+
+    async def _watch(self, name: str, exit_code: Callable[[], int | None], restart: Callable[[], str],
+                     poll_s: float) -> None:
+        failures = 0
+        while not self.stopping:
+            await asyncio.sleep(poll_s)
+            code = exit_code()
+            if code is None or self.stopping:
+                continue
+            try:
+                where = await asyncio.to_thread(restart)
+            except Exception as err:  # noqa: BLE001 - e.g. its port taken meanwhile: say so, try again
+                failures += 1
+                pause = min(30.0, 2.0**failures)
+                self.show(f"{name} exited with status {code} and could not be started again: {err}; "
+                          f"trying again in {pause:.0f} s")
+                await asyncio.sleep(pause)
+                continue
+            failures = 0
+            self.show(f"{name} exited with status {code}; started it again {where}")
 
     async def stop(self, grace_s: float = 15.0) -> None:
         self.stopping = True

@@ -2,9 +2,11 @@
 
 NATS: `NATS_URL` if set, else the embedded `nats-server` with JetStream, its store in var/nats
 (on the requested port, else the one it used last time, else a free one: it says which).
-Services: matcher, contracts, notifier and the portal (`cli.supervisor`; the portal's address
-is printed), each with its own SQLite file in var/ unless its database URL is set. Ctrl-C
-stops the services, then NATS; the data stays for the next start. On an empty system it loads
+If that server dies, it is started again with the same store and port, in one console line,
+and the services reconnect. Services: matcher, contracts, notifier and the portal
+(`cli.supervisor`; the portal's address is printed), each with its own SQLite file in var/
+unless its database URL is set. Ctrl-C stops the services, then NATS; the data stays for the
+next start. On an empty system it loads
 the Tuyen Quang demo. The console tells the story:
 what started, what the system decides as it happens (proposals, approvals, notifications),
 warnings and errors; every service's full log is in var/log/.
@@ -103,7 +105,10 @@ async def load_demo_if_empty(url: str) -> None:
 
 async def tail_events(url: str) -> nats.aio.client.Client:
     """Show what the system decides as it happens: one line per event worth telling."""
-    nc = await nats.connect(url.split(","), max_reconnect_attempts=-1)
+    async def quiet(*_args: object) -> None:  # the server's restart is told in one line, by the watch
+        return None
+
+    nc = await nats.connect(url.split(","), max_reconnect_attempts=-1, error_cb=quiet, disconnected_cb=quiet)
 
     async def show(msg: nats.aio.msg.Msg) -> None:
         try:
@@ -131,6 +136,7 @@ async def run(demo: bool, nats_port: int) -> int:
         server = start_nats(var / "nats", choose_port(var, nats_port), log_file=var / "log" / "nats.log",
                             own_session=True)
         url = server.url
+        (var / "nats.pid").write_text(str(server.process.pid))
         say(f"NATS with JetStream on {url} (store {var / 'nats'})")
     (var / "nats.url").write_text(url)  # where the CLI finds the system from another terminal
     stop = asyncio.Event()
@@ -138,6 +144,18 @@ async def run(demo: bool, nats_port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     sup = Supervisor(child_env(url, var), var / "log", say)
+    if server is not None:
+        running = server
+
+        def restart_nats() -> str:
+            """The same store and port: the streams, consumers and the services' URL stay as they were."""
+            nonlocal running
+            running = start_nats(running.store_dir, running.port, log_file=var / "log" / "nats.log",
+                                 own_session=True)
+            (var / "nats.pid").write_text(str(running.process.pid))
+            return f"on {running.url} (store {running.store_dir}, pid {running.process.pid})"
+
+        sup.watch("nats-server", lambda: running.process.poll(), restart_nats)
     tail = None
     ready = asyncio.ensure_future(asyncio.sleep(0))
     try:
@@ -158,7 +176,8 @@ async def run(demo: bool, nats_port: int) -> int:
         if tail is not None:
             await tail.close()
         if server is not None:
-            server.stop()
+            running.stop()
+            (var / "nats.pid").unlink(missing_ok=True)
         (var / "up.pid").unlink(missing_ok=True)
         say(f"stopped; data kept in {var}")
 

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -229,12 +230,31 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in order; woken after each commit, else polls."""
+    """Publishes committed outbox rows, oldest first; woken after each commit, else polls.
 
-    def __init__(self, engine: Engine, broker: NatsBroker, interval_s: float = 0.2) -> None:
+    Any number of copies of a service may run a relay on one database. On PostgreSQL each relay
+    claims the rows it publishes (`FOR UPDATE SKIP LOCKED`, in one transaction that marks them
+    published when done), so two relays never publish the same rows: the other takes the next
+    ones. The transaction is held across the publishes, against the usual rule, because the rows
+    it locks are outbox rows only, which nothing but relays ever updates: no handler waits on it
+    (a lease would need a column in every service's schema for the same effect). On SQLite (one
+    process per file) nothing is claimed: holding its single write lock over network calls would
+    stall every handler, so rows are read, published, then marked.
+
+    A row that fails to publish is left pending and the others still go (and are marked); after
+    `max_failures` failures in a row the batch ends (the server is away) and the relay backs off.
+    """
+
+    def __init__(
+        self, engine: Engine, broker: NatsBroker, interval_s: float = 0.2, *, batch_size: int = 200,
+        max_failures: int = 3,
+    ) -> None:
         self.engine = engine
         self.broker = broker
         self.interval_s = interval_s
+        self.batch_size = batch_size
+        self.max_failures = max_failures
+        self.claims = engine.dialect.name == "postgresql"
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -275,32 +295,68 @@ class OutboxRelay:
                     await self.wake.wait()
 
     async def flush(self) -> int:
-        rows = await in_thread(self._pending)
+        """Publish a batch of pending rows; the number published. Raises only if none could be."""
+        if not self.claims:
+            rows = await in_thread(self._pending)
+            return await self._publish_all(rows, lambda sent: in_thread(self._mark, sent))
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            rows = await in_thread(partial(pending_outbox, session, self.batch_size, claim=True))
+            return await self._publish_all(rows, lambda sent: in_thread(self._mark_claimed, session, sent))
+        finally:
+            await in_thread(session.close)  # releases the claim on whatever was not published
+
+    async def _publish_all(self, rows: list[OutboxRow], mark: Callable[[list[int | None]], Any]) -> int:
         sent: list[int | None] = []
+        failed: Exception | None = None
+        in_a_row = 0
         try:
             for row in rows:
-                await self.broker.publish(
-                    json.loads(row.payload),
-                    row.subject,
-                    headers={"Nats-Msg-Id": row.event_id},
-                    correlation_id=row.correlation_id or None,
-                    stream=row.subject.split(".")[0].upper(),
-                    timeout=5.0,
-                )
+                try:
+                    await self._publish(row)
+                except Exception as err:  # noqa: BLE001 - this row waits for the next round, the others go
+                    failed, in_a_row = err, in_a_row + 1
+                    log.warning("outbox_row_failed", event_id=row.event_id, subject=row.subject,
+                                error=f"{type(err).__name__}: {err}")
+                    if in_a_row >= self.max_failures:
+                        break
+                    continue
+                in_a_row = 0
                 sent.append(row.id)
         finally:
             if sent:
-                await in_thread(self._mark, sent)
+                await mark(sent)
+        if failed is not None and not sent:
+            raise failed
         return len(sent)
+
+    async def _publish(self, row: OutboxRow) -> None:
+        await self.broker.publish(
+            json.loads(row.payload),
+            row.subject,
+            headers={"Nats-Msg-Id": row.event_id},
+            correlation_id=row.correlation_id or None,
+            stream=row.subject.split(".")[0].upper(),
+            timeout=5.0,
+        )
 
     def _pending(self) -> list[OutboxRow]:
         with Session(self.engine) as s:
-            return pending_outbox(s)
+            return pending_outbox(s, self.batch_size)
 
     def _mark(self, ids: list[int | None]) -> None:
         with transaction(self.engine) as s:
-            s.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
-                .values(published_at=utcnow())
-            )
+            _mark_published(s, ids)
+
+    @staticmethod
+    def _mark_claimed(session: Session, ids: list[int | None]) -> None:
+        _mark_published(session, ids)
+        session.commit()
+
+
+def _mark_published(session: Session, ids: list[int | None]) -> None:
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
+        .values(published_at=utcnow())
+    )

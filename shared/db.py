@@ -159,13 +159,17 @@ def mark_processed(session: Session, message_id: str, subject: str, reply: str =
     session.add(ProcessedMessage(message_id=message_id, subject=subject, reply=reply))
 
 
-def pending_outbox(session: Session, limit: int = 200) -> list[OutboxRow]:
+def pending_outbox(session: Session, limit: int = 200, *, claim: bool = False) -> list[OutboxRow]:
+    """The oldest rows not published yet. `claim` (PostgreSQL) locks them for this transaction and
+    skips rows another relay holds (`FOR UPDATE SKIP LOCKED`): copies publish disjoint rows."""
     stmt = (
         select(OutboxRow)
         .where(OutboxRow.published_at == None)  # noqa: E711
         .order_by(OutboxRow.id)  # type: ignore[arg-type]
         .limit(limit)
     )
+    if claim:
+        stmt = stmt.with_for_update(skip_locked=True)
     return list(session.exec(stmt))
 
 

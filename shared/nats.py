@@ -177,5 +177,29 @@ def _fetch_timeouts_as_nats_errors() -> None:
     PullSubscription.fetch = fetch  # type: ignore[method-assign]
 
 
+def connection_callbacks(name: str) -> dict[str, Any]:
+    """For a plain nats-py client: a lost connection is one line in the log, not nats-py's traceback
+    at every failed reconnect attempt (the client keeps trying; `up` restarts its server)."""
+    import structlog
+
+    log = structlog.get_logger("nats")
+    state = {"down": False}
+
+    async def error(err: Exception) -> None:
+        if not state["down"]:
+            log.debug("nats_client_error", client=name, error=f"{type(err).__name__}: {err}")
+
+    async def disconnected() -> None:
+        if not state["down"]:
+            state["down"] = True
+            log.info("nats_disconnected", client=name)  # the broker's own warning tells the console
+
+    async def reconnected() -> None:
+        state["down"] = False
+        log.info("nats_reconnected", client=name)
+
+    return {"error_cb": error, "disconnected_cb": disconnected, "reconnected_cb": reconnected}
+
+
 def env_nats_url() -> str | None:
     return os.environ.get("NATS_URL") or None

@@ -62,6 +62,7 @@ class Service:
         self._create_schema = create_schema
         self._on_started = on_started
         self._background: list[Any] = []
+        self._stops: list[Callable[[], Any]] = []
         # Called after an event's transaction commits (the matcher schedules a re-solve).
         self.after_event: Callable[[str, Message], Any] | None = None
         declare_publishers(self.broker, self.name, events)
@@ -116,8 +117,11 @@ class Service:
         with Session(self.engine) as session:
             return fn(session, q)
 
-    def background(self, start: Callable[[], Any]) -> None:
+    def background(self, start: Callable[[], Any], stop: Callable[[], Any] | None = None) -> None:
+        """`start` after the subscribers; `stop` (awaited) at shutdown, before the relay stops."""
         self._background.append(start)
+        if stop is not None:
+            self._stops.append(stop)
 
     # ---------------------------------------------------------------- running
     async def prepare(self) -> None:
@@ -135,6 +139,8 @@ class Service:
 
         @app.on_shutdown
         async def _stopping() -> None:
+            for stop in self._stops:
+                await stop()
             # Before the broker drains: a publish into a draining connection only fails.
             await self.relay.stop()
 

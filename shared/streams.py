@@ -16,14 +16,20 @@ from dataclasses import replace
 import nats
 import structlog
 from faststream.nats import JStream
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.api import DiscardPolicy, KeyValueConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.client import JetStreamContext
+from nats.js.errors import BadRequestError, BucketNotFoundError
+from nats.js.kv import KeyValue
 
 from shared import subjects
 
 log = structlog.get_logger("streams")
 
 DEADLETTER = "DEADLETTER"
+# The key-value bucket of work only one copy may do at a time (`shared.leader`). Its TTL is the
+# lease: a holder that stops renewing loses its key this long after its last renewal.
+LEADERS = "leaders"
+LEADER_TTL_S = 5.0
 _STREAM_IN_USE = 10058  # JetStream: stream name already in use with a different configuration
 
 
@@ -64,6 +70,19 @@ def deadletter_config() -> StreamConfig:
     )
 
 
+def leaders_config(bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S) -> KeyValueConfig:
+    return KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, storage=StorageType.FILE, replicas=_replicas(),
+                          description="Leaders: one key per kind of work, held by one copy at a time")
+
+
+async def leaders_bucket(js: JetStreamContext, bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S) -> KeyValue:
+    """The leaders bucket, made on first use with the TTL given (an existing bucket keeps its own)."""
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        return await js.create_key_value(leaders_config(bucket, ttl_s))
+
+
 def stream_for(owner: str) -> JStream:
     """The owner's stream as FastStream sees it: already declared, never declared by FastStream."""
     return JStream(name=owner.upper(), declare=False)
@@ -90,5 +109,6 @@ async def declare_streams(url: str) -> None:
                     # Subjects only grow: an older instance may still publish on the ones it knows.
                     await js.update_stream(replace(current, subjects=wanted))
                     log.info("stream_widened", stream=config.name, subjects=wanted)
+        await leaders_bucket(js)
     finally:
         await nc.close()

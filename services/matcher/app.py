@@ -1,16 +1,20 @@
 """Composition root of the matcher service: requests in, proposals out, re-solving in batches.
 
 Every change that can alter the plan (a request, reference data, a balance, a decision) marks
-the plan dirty; one background task waits a moment to batch what else arrives, then re-solves in
-a worker thread. The engine is the pure `services.matcher.solver`.
+the plan dirty; in the copy that leads (one among any number of copies, `Replanner`), one
+background task waits a moment to batch what else arrives, then re-solves in a worker thread.
+The engine is the pure `services.matcher.solver`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import structlog
+from sqlmodel import Session
 
 from services.matcher import handlers as h
 from services.matcher.alternatives import candidates
@@ -22,6 +26,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread
 from shared.clock import local_today
+from shared.leader import Leadership, changes_seen, note_change
 from shared.service import Service
 
 log = structlog.get_logger("matcher")
@@ -35,46 +40,122 @@ EVENTS: dict[str, type[m.Message]] = {
 }
 
 
-class Replanner:
-    """At most one re-solve at a time; changes arriving meanwhile are batched into the next."""
+PLAN = "plan"  # the leader key, and the name of the plan's fence and change counter
 
-    def __init__(self, svc: Service, settings: MatcherSettings) -> None:
+
+class Replanner:
+    """One planner among all copies of the matcher: only the leader (`shared.leader`) re-solves,
+    at most one re-solve at a time, and a plan is written only if this copy still leads the term
+    it planned under (`replan`'s fence); changes arriving meanwhile are batched into the next.
+
+    Every copy handles commands and events (queue groups and durable consumers share them out)
+    and raises the change counter in the same transaction (`changing`). The leader re-plans at
+    once on the changes it handled itself, and on the other copies' when its poll of that counter
+    (every `change_poll_s`) finds it moved. Why a counter in the database rather than a non-queue
+    subscription to the change events: an event reaches every copy at the same moment, so the
+    leader would often plan before the copy handling it has committed it, and then miss the change
+    until the next one; the counter moves in the change's own transaction, so a plan whose snapshot
+    follows the read of the counter includes the change. Its cost: one single-row update per
+    message, the last statement of its transaction, and a one-row read per poll.
+    """
+
+    def __init__(self, svc: Service, settings: MatcherSettings, leadership: Leadership | None = None) -> None:
         self.svc, self.settings = svc, settings
         self.dirty = asyncio.Event()
         self.cause: m.Message = m.Message()
+        self.leadership = leadership or Leadership(settings.nats_url, PLAN)
+        self.leadership.on_change = self._on_leadership
+        self._task: asyncio.Task[None] | None = None
+        self._seen: int | None = None  # the change counter as read before the last plan's snapshot
 
     def mark(self, cause: m.Message) -> None:
         self.cause = cause
         self.dirty.set()
 
-    def start(self) -> None:
-        asyncio.create_task(self._run(), name="replanner")
+    def _on_leadership(self, leading: bool) -> None:
+        if leading:
+            self.mark(m.Message())  # plan whatever is open (the last leader may have died mid-plan)
 
-    async def _run(self) -> None:
-        self.dirty.set()  # plan whatever is open at start (after a crash, say)
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._main(), name="replanner")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.leadership.stop(release=True)  # another copy takes over at once
+
+    async def _main(self) -> None:
+        while True:
+            try:
+                await self.leadership.start()
+                break
+            except Exception as err:  # noqa: BLE001 - NATS not there yet: try again
+                log.warning("leadership_unavailable", error=f"{type(err).__name__}: {err}")
+                await asyncio.sleep(1.0)
+        await asyncio.gather(self._plan_loop(), self._watch_changes())
+
+    async def _plan_loop(self) -> None:
         while True:
             await self.dirty.wait()
             await asyncio.sleep(self.settings.debounce_s)
             self.dirty.clear()
+            term = self.leadership.term
+            if not self.leadership.holds(term):
+                continue  # the leader plans: it sees this change through the counter
             st = self.settings
             # The plan's lines and proposals carry the correlation id of the change that caused it.
             structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
+                self._seen = await in_thread(self._changes)  # read before the snapshot: it includes them
                 await in_thread(partial(
                     replan, self.svc.engine, today=local_today(st.timezone_offset_hours),
                     time_limit_s=st.time_limit_s, workers=st.workers, seed=st.seed, cause=self.cause,
+                    fence=self.leadership.fence(PLAN, term),
                 ))
                 self.svc.relay.notify()
             except Exception:  # noqa: BLE001 - a failed re-solve is logged and retried on the next change
                 log.exception("replan_failed")
                 await asyncio.sleep(1.0)
 
+    async def _watch_changes(self) -> None:
+        """In the leader: a plan when the counter moved past what the last plan included, unless a
+        plan is due anyway (then the change it knows of gives the plan its correlation id)."""
+        while True:
+            await asyncio.sleep(self.settings.change_poll_s)
+            if not self.leadership.leading:
+                self._seen = None
+                continue
+            try:
+                now = await in_thread(self._changes)
+            except Exception as err:  # noqa: BLE001 - the database briefly away: look again
+                log.warning("change_poll_failed", error=f"{type(err).__name__}: {err}")
+                continue
+            if self._seen is not None and now != self._seen and not self.dirty.is_set():
+                self.mark(m.Message())
+            self._seen = now
+
+    def _changes(self) -> int:
+        with Session(self.svc.engine) as session:
+            return changes_seen(session, PLAN)
+
+
+def changing(use_case: Callable[[Session, Any], Any]) -> Callable[[Session, Any], Any]:
+    """The use case, then the change counter raised in its transaction (see `Replanner`)."""
+
+    def run(session: Session, msg: Any) -> Any:
+        result = use_case(session, msg)
+        note_change(session, PLAN)
+        return result
+
+    return run
+
 
 def build(settings: MatcherSettings | None = None) -> Service:
     st = settings or MatcherSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
     planner = Replanner(svc, st)
-    svc.background(planner.start)
+    svc.background(planner.start, planner.stop)
 
     async def after_event(_subject: str, evt: m.Message) -> None:
         planner.mark(evt)
@@ -86,9 +167,9 @@ def build(settings: MatcherSettings | None = None) -> Service:
         planner.mark(cmd)
         return reply
 
-    svc.command(s.REQUEST_SUBMIT, m.SubmitRequest, submit,
+    svc.command(s.REQUEST_SUBMIT, m.SubmitRequest, changing(submit),
                 description="A commune submits a support request.")
-    svc.command(s.REQUEST_CANCEL, m.CancelRequest, h.cancel_request,
+    svc.command(s.REQUEST_CANCEL, m.CancelRequest, changing(h.cancel_request),
                 description="A commune cancels a request: what it reserved is released.")
 
     def assign(session, cmd: m.AssignManually) -> m.Reply:  # type: ignore[no-untyped-def]
@@ -96,7 +177,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         planner.mark(cmd)
         return reply
 
-    svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, assign,
+    svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, changing(assign),
                 description="Staff assign an expert by hand, checked by the solver's rules.")
     svc.query(s.MATCHER_STATUS_GET, m.GetStatus, h.status,
               description="Requests and proposals with their status.")
@@ -125,5 +206,5 @@ def build(settings: MatcherSettings | None = None) -> Service:
         (s.ASSIGNMENT_CANCELLED, m.AssignmentCancelled, h.on_cancelled, "cancellations", "Cancelled assignment."),
         (s.REQUEST_COMPLETED, m.RequestCompleted, h.on_completed, "completions", "The commune confirmed completion."),
     ):
-        svc.event(subject, model, use_case, name=name, description=description)
+        svc.event(subject, model, changing(use_case), name=name, description=description)
     return svc

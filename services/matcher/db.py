@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from services.matcher.migrate import upgrade
 from shared import assignment as sm
 from shared.db import service_metadata, utcnow
+from shared.leader import TABLES as LEADER_TABLES
 
 
 def _json() -> Column:  # type: ignore[type-arg]
@@ -129,7 +130,7 @@ class PlanRun(SQLModel, table=True):
 TABLES = [
     m.__table__  # type: ignore[attr-defined]
     for m in (UnitCopy, TravelCopy, ExpertCopy, ContractCopy, RequestRow, Proposal, Exclusion, PlanRun)
-]
+] + LEADER_TABLES  # the plan's fence and the change counter copies raise for the leader
 
 
 def metadata() -> MetaData:

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,13 +390,20 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
                 reason_code=code, reason=text))
 
 
-def _apply_in_transaction(engine: Any, snap: Snapshot, plan: Plan, seconds: float, cause: m.Message) -> int:
+def _apply_in_transaction(engine: Any, snap: Snapshot, plan: Plan, seconds: float, cause: m.Message,
+                          fence: Callable[[Session], bool] | None) -> int | None:
     with transaction(engine) as session:
+        if fence is not None and not fence(session):
+            return None
         return apply(session, snap, plan, seconds=seconds, cause=cause)
 
 
-def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, seed: int, cause: m.Message) -> int:
-    """One re-solve: read, solve outside any transaction, then write in one transaction."""
+def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, seed: int, cause: m.Message,
+           fence: Callable[[Session], bool] | None = None) -> int:
+    """One re-solve: read, solve outside any transaction, then write in one transaction.
+
+    `fence`, first thing in that transaction, says whether this copy may still write the plan (it
+    still leads the term it planned under, and no newer term has written): if not, nothing is."""
     with Session(engine) as session:
         snap = snapshot(session, today)
     if not snap.requests:
@@ -403,6 +411,9 @@ def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, se
     started = time.monotonic()
     plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed)
     seconds = time.monotonic() - started
-    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause))
+    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause, fence))
+    if new is None:
+        log.warning("plan_dropped_deposed", requests=len(snap.requests), seconds=round(seconds, 2))
+        return 0
     log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new, seconds=round(seconds, 2))
     return new

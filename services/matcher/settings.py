@@ -15,3 +15,4 @@ class MatcherSettings(ServiceSettings):
     seed: int = 0
     debounce_s: float = Field(default=0.3, ge=0, description="batch changes before a re-solve")
     timezone_offset_hours: int = Field(default=7, description="Vietnam: the day a deadline falls")
+    change_poll_s: float = Field(default=0.5, gt=0, description="the leader's look for other copies' changes")

@@ -1,9 +1,11 @@
 """The notifier's clock: every `watch_interval_s`, the checks that time alone triggers.
 
 Reminders, escalations, contract expiry warnings and digests are written in one transaction per
-check; a task past its last limit is declined for its expert by the contracts service's own
-decline command, sent over NATS as the system, so the request goes back to matching exactly as
-if the expert had declined. A check that fails is logged and run again on the next tick.
+item, which claims the item's rows (`FOR UPDATE SKIP LOCKED`): with several copies ticking at once
+each item is done by one of them, and an item that fails undoes no other (it is logged and tried
+again on the next tick). A task past its last limit is declined for its expert by the contracts
+service's own decline command, sent over NATS as the system, so the request goes back to
+matching exactly as if the expert had declined.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
 from services.notifier import watch
-from services.notifier.digest import make_digests
+from services.notifier.digest import make_digest, waiting_parties
 from services.notifier.handlers import STAFF
 from services.notifier.settings import NotifierSettings
 from shared import messages as m
@@ -81,20 +85,35 @@ class Clock:
 
     def _checks(self, now: dt.datetime) -> list[Any]:
         st = self.st
-        with transaction(self.engine) as session:
-            to_decline = watch.advance_answers(session, now=now, limits=self.limits, staff=STAFF)
+        with Session(self.engine) as session:
+            answers = watch.open_answers(session)
+        declining = self._each("answer", answers, lambda s, aid: watch.advance_answer(
+            s, aid, now=now, limits=self.limits, staff=STAFF))
         today = local_day(now, st.timezone_offset_hours)
-        with transaction(self.engine) as session:
-            watch.warn_expiring(session, today=today, days=st.expiry_warning_days, staff=STAFF)
-        with transaction(self.engine) as session:
-            make_digests(
-                session,
-                now=now,
-                period_s=st.digest_period_s,
-                offset_s=st.digest_offset_s,
-                tz_hours=st.timezone_offset_hours,
-            )
-        return to_decline
+        with Session(self.engine) as session:
+            contracts = watch.expiring(session, today=today, days=st.expiry_warning_days)
+        self._each("expiry_warning", contracts, lambda s, cid: watch.warn_expiring(
+            s, cid, today=today, days=st.expiry_warning_days, staff=STAFF))
+        period_s, offset_s = st.digest_period_s, st.digest_offset_s
+        with Session(self.engine) as session:
+            parties = waiting_parties(session, now=now, period_s=period_s, offset_s=offset_s)
+        self._each("digest", parties, lambda s, party: make_digest(
+            s, party, now=now, period_s=period_s, offset_s=offset_s, tz_hours=st.timezone_offset_hours))
+        return [w for w in declining if w is not None]
+
+    def _each(self, what: str, keys: list[str], work: Callable[[Session, str], Any]) -> list[Any]:
+        """`work` for each key in a transaction of its own, which claims the key's rows: each item is
+        done by one copy, and one that fails (logged, tried again next tick) undoes no other."""
+        done = []
+        for key in keys:
+            try:
+                with transaction(self.engine) as session:
+                    done.append(work(session, key))
+            except IntegrityError:  # another copy's clock wrote it first: done, once
+                log.info("clock_item_done_elsewhere", what=what, key=key)
+            except Exception:  # noqa: BLE001 - this item again next tick; the others stand
+                log.exception("clock_item_failed", what=what, key=key)
+        return done
 
     async def _decline(self, w: Any) -> bool | None:
         """True: declined; False: refused (the expert answered meanwhile); None: ask again later."""

@@ -2,7 +2,9 @@
 
 Notifications held for a digest (`DigestItem`) are gathered at the first check after a period's
 boundary; only those created before the boundary go in, so a digest is never sent mid-period.
-One digest per party per period (a unique key), so two instances or a repeated check send one.
+One digest per party per period (a unique key), made in a transaction of its own with the
+party's held items claimed, so two instances or a repeated check send one, and a failure for one
+party holds back no other's.
 """
 
 from __future__ import annotations
@@ -24,40 +26,50 @@ def period_of(now: dt.datetime, *, period_s: float, offset_s: float) -> tuple[in
     return n, dt.datetime.fromtimestamp(n * period_s + offset_s, dt.UTC)
 
 
-def make_digests(
-    session: Session, *, now: dt.datetime, period_s: float, offset_s: float, tz_hours: int = 7
-) -> int:
-    period, boundary = period_of(now, period_s=period_s, offset_s=offset_s)
+def waiting_parties(session: Session, *, now: dt.datetime, period_s: float, offset_s: float) -> list[str]:
+    """Parties with notifications held from before the current period's boundary."""
+    _, boundary = period_of(now, period_s=period_s, offset_s=offset_s)
     held = session.exec(
-        select(DigestItem, Notification)
+        select(DigestItem.party)
         .join(Notification, Notification.id == DigestItem.notification_id)  # type: ignore[arg-type]
         .where(DigestItem.digest_id == None, Notification.created_at < boundary)  # noqa: E711
+        .distinct()
+    )
+    return sorted(held)
+
+
+def make_digest(
+    session: Session, party: str, *, now: dt.datetime, period_s: float, offset_s: float, tz_hours: int = 7
+) -> bool:
+    """The party's digest of the period just closed, if not made yet. Its held items are claimed
+    (`FOR UPDATE SKIP LOCKED`): a copy that finds them held by another leaves the digest to it."""
+    period, boundary = period_of(now, period_s=period_s, offset_s=offset_s)
+    items = session.exec(
+        select(DigestItem, Notification)
+        .join(Notification, Notification.id == DigestItem.notification_id)  # type: ignore[arg-type]
+        .where(DigestItem.party == party, DigestItem.digest_id == None,  # noqa: E711
+               Notification.created_at < boundary)
         .order_by(Notification.id)  # type: ignore[arg-type]
+        .with_for_update(of=DigestItem, skip_locked=True)  # type: ignore[arg-type]
     ).all()
-    by_party: dict[str, list[tuple[DigestItem, Notification]]] = {}
-    for item, note in held:
-        by_party.setdefault(item.party, []).append((item, note))
-    made = 0
-    for party, items in by_party.items():
-        done = session.exec(
-            select(Digest).where(Digest.party == party, Digest.period == period)
-        ).first()
-        if done is not None:
-            continue
-        digest = Digest(party=party, period=period)
-        session.add(digest)
-        session.flush()
-        for item, _ in items:
-            item.digest_id = digest.id
-            session.add(item)
-        _queue(
-            session,
-            digest,
-            [n for _, n in items],
-            local_day=clock.local_day(boundary, tz_hours),
-        )
-        made += 1
-    return made
+    if not items:
+        return False
+    done = session.exec(select(Digest).where(Digest.party == party, Digest.period == period)).first()
+    if done is not None:
+        return False
+    digest = Digest(party=party, period=period)
+    session.add(digest)
+    session.flush()
+    for item, _ in items:
+        item.digest_id = digest.id
+        session.add(item)
+    _queue(
+        session,
+        digest,
+        [n for _, n in items],
+        local_day=clock.local_day(boundary, tz_hours),
+    )
+    return True
 
 
 def _queue(

@@ -63,40 +63,52 @@ def _because(w: AnswerWatch, step: str) -> m.Message:
     return m.Message(event_id=stable_id(step, w.assignment_id), correlation_id=w.correlation_id)
 
 
-def advance_answers(
-    session: Session, *, now: dt.datetime, limits: Limits, staff: str
-) -> list[AnswerWatch]:
-    """Remind and escalate what is due; return the tasks to decline for their expert now."""
-    to_decline = []
-    for w in session.exec(select(AnswerWatch).where(AnswerWatch.stage.in_(OPEN))):  # type: ignore[attr-defined]
-        waited = now - aware(w.approved_at or now)
-        fields = dict(task_fields(session, w), decline_after=limits.decline)
-        if w.stage == "waiting" and waited >= limits.remind:
-            notify(
-                session,
-                _because(w, "remind"),
-                f"expert:{w.expert_id}",
-                "task_reminder",
-                **fields,
-                waited=limits.remind,
-            )
-            w.stage = "reminded"
-        if w.stage == "reminded" and waited >= limits.escalate:
-            notify(
-                session,
-                _because(w, "escalate"),
-                staff,
-                "task_escalated",
-                **fields,
-                waited=limits.escalate,
-            )
-            w.stage = "escalated"
-        if w.stage == "escalated" and waited >= limits.decline:
-            w.stage = "declining"
-        if w.stage == "declining":
-            to_decline.append(AnswerWatch.model_validate(w.model_dump()))
-        session.add(w)
-    return to_decline
+def claim(session: Session, stmt: Any) -> Any:
+    """The row of `stmt`, locked for this transaction, or None if another copy's clock holds it
+    (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's one writer needs no lock)."""
+    return session.exec(stmt.with_for_update(skip_locked=True)).first()
+
+
+def open_answers(session: Session) -> list[str]:
+    """The tasks still waiting for their expert: each is advanced in a transaction of its own."""
+    return list(session.exec(select(AnswerWatch.assignment_id).where(AnswerWatch.stage.in_(OPEN))))  # type: ignore[attr-defined]
+
+
+def advance_answer(
+    session: Session, assignment_id: str, *, now: dt.datetime, limits: Limits, staff: str
+) -> AnswerWatch | None:
+    """Remind and escalate one task if due (claimed: one copy does it); the task if it is to be
+    declined for its expert now."""
+    w = claim(session, select(AnswerWatch).where(
+        AnswerWatch.assignment_id == assignment_id, AnswerWatch.stage.in_(OPEN)))  # type: ignore[attr-defined]
+    if w is None:
+        return None  # answered meanwhile, or another copy is on it
+    waited = now - aware(w.approved_at or now)
+    fields = dict(task_fields(session, w), decline_after=limits.decline)
+    if w.stage == "waiting" and waited >= limits.remind:
+        notify(
+            session,
+            _because(w, "remind"),
+            f"expert:{w.expert_id}",
+            "task_reminder",
+            **fields,
+            waited=limits.remind,
+        )
+        w.stage = "reminded"
+    if w.stage == "reminded" and waited >= limits.escalate:
+        notify(
+            session,
+            _because(w, "escalate"),
+            staff,
+            "task_escalated",
+            **fields,
+            waited=limits.escalate,
+        )
+        w.stage = "escalated"
+    if w.stage == "escalated" and waited >= limits.decline:
+        w.stage = "declining"
+    session.add(w)
+    return AnswerWatch.model_validate(w.model_dump()) if w.stage == "declining" else None
 
 
 def decline_command(w: AnswerWatch, limits: Limits) -> m.DeclineAssignment:
@@ -146,8 +158,8 @@ def close(session: Session, d: m.AssignmentDecision) -> None:
     session.add(w)
 
 
-def warn_expiring(session: Session, *, today: dt.date, days: int, staff: str) -> int:
-    """Tell staff once per end date about each contract ending within `days` days."""
+def expiring(session: Session, *, today: dt.date, days: int) -> list[str]:
+    """Contracts ending within `days` days whose staff have not been warned of that end."""
     rows = session.exec(
         select(ContractWatch).where(
             ContractWatch.status.in_(("active", "suspended")),  # type: ignore[attr-defined]
@@ -155,22 +167,27 @@ def warn_expiring(session: Session, *, today: dt.date, days: int, staff: str) ->
             ContractWatch.end <= today + dt.timedelta(days=days),
         )
     )  # type: ignore[operator]
-    warned = 0
-    for c in rows:
-        if c.warned_end == c.end:
-            continue
-        because = m.Message(event_id=stable_id("expiring", c.contract_id, c.end.isoformat()))
-        notify(
-            session,
-            because,
-            staff,
-            "contract_expiring",
-            contract_id=c.contract_id,
-            end=c.end,
-            expert_name=name(session, f"expert:{c.expert_id}"),
-            days=(c.end - today).days,
-        )
-        c.warned_end = c.end
-        session.add(c)
-        warned += 1
-    return warned
+    return [c.contract_id for c in rows if c.warned_end != c.end]
+
+
+def warn_expiring(session: Session, contract_id: str, *, today: dt.date, days: int, staff: str) -> bool:
+    """Tell staff once per end date that this contract ends within `days` days (claimed: one copy)."""
+    c = claim(session, select(ContractWatch).where(ContractWatch.contract_id == contract_id))
+    if c is None or c.warned_end == c.end or c.status not in ("active", "suspended"):
+        return False
+    if not today <= c.end <= today + dt.timedelta(days=days):
+        return False
+    because = m.Message(event_id=stable_id("expiring", c.contract_id, c.end.isoformat()))
+    notify(
+        session,
+        because,
+        staff,
+        "contract_expiring",
+        contract_id=c.contract_id,
+        end=c.end,
+        expert_name=name(session, f"expert:{c.expert_id}"),
+        days=(c.end - today).days,
+    )
+    c.warned_end = c.end
+    session.add(c)
+    return True

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from shared import subjects as s
 from shared.messages import FieldError, GetAudit, GetStatus, Reply
+from shared.nats import connection_callbacks
 
 
 class Unavailable(RuntimeError):
@@ -27,7 +28,8 @@ class Bus:
 
     async def connect(self) -> None:
         # Keep reconnecting through a NATS restart (nats-py gives up after 60 tries by default).
-        self.nc = await nats.connect(self.url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=1)
+        self.nc = await nats.connect(self.url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=1,
+                                     **connection_callbacks("portal"))
 
     async def close(self) -> None:
         if self.nc is not None:

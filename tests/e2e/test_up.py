@@ -161,3 +161,40 @@ def test_up_uses_the_server_and_database_named_by_their_urls(tmp_path: Path) -> 
         assert theirs.process.poll() is None, "a server it did not start is left running"
     finally:
         theirs.stop()
+
+
+def nats_children(pid: int) -> list[int]:
+    """The live nats-server processes `pid` started (from the process tree)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            name = stat.read_text().split("(", 1)[1].rsplit(")", 1)[0]
+        except (OSError, IndexError):
+            continue
+        if name == "nats-server" and int(fields[1]) == pid and alive(int(stat.parent.name)):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_up_starts_its_nats_server_again_when_it_dies(tmp_path: Path) -> None:
+    """Killed, the server `up` started comes back on the same port with the same store, the console
+    says so in one line, and the services carry on: a command is answered from the data kept."""
+    var = tmp_path / "var"
+    up = Up(var, "--no-demo")
+    up.wait_for(r"running; Ctrl-C stops everything", timeout=90)
+    url = (var / "nats.url").read_text()
+    before = status(var)
+    [first] = nats_children(up.proc.pid)
+    os.kill(first, signal.SIGKILL)
+    line = up.wait_for(r"nats-server exited", timeout=30)
+    assert re.search(rf"nats-server exited with status -9; started it again on {re.escape(url)} "
+                     rf"\(store {re.escape(str(var / 'nats'))}, pid (\d+)\)", line), line
+    assert len([x for x in up.lines if "nats-server exited" in x]) == 1
+    assert not [x for x in up.lines if "Traceback" in x], "a traceback for every reconnect attempt"
+    [second] = nats_children(up.proc.pid)
+    assert second != first and int((var / "nats.pid").read_text()) == second
+    after = status(var, attempts=60)  # through every service, over the restarted server
+    assert after["counts"] == before["counts"]
+    assert up.ctrl_c() == 0
+    assert not alive(second), "the restarted server outlived Ctrl-C"

@@ -114,6 +114,8 @@ class Stack(StatusClient):
     async def __aexit__(self, *exc: object) -> None:
         await self.nc.drain()
         for svc in (self.matcher, self.contracts):
+            for stop in svc._stops:  # the matcher's leadership, released
+                await stop()
             await svc.relay.stop()
             await svc.broker.stop()
         for task in self._tasks:

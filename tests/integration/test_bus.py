@@ -185,3 +185,78 @@ async def test_an_outbox_row_sent_twice_after_a_crash_is_stored_once(fresh_nats,
         assert stored.headers and stored.headers["Nats-Msg-Id"] == once.event_id
         await nc.drain()
         await eventually(lambda: probe.handled == ["once"])
+
+
+class FakeBroker:
+    """Records what a relay publishes; `hold` keeps the first publish waiting until released, and a
+    publish of an event id in `refuse` fails (as a message the server will not take)."""
+
+    def __init__(self, *, hold: bool = False, refuse: frozenset[str] = frozenset()) -> None:
+        self.published: list[str] = []
+        self.hold, self.refuse = hold, refuse
+        self.inside, self.release = asyncio.Event(), asyncio.Event()
+
+    async def publish(self, _payload: object, _subject: str, *, headers: dict[str, str], **_kw: object) -> None:
+        if self.hold and not self.inside.is_set():
+            self.inside.set()
+            await self.release.wait()
+        if headers["Nats-Msg-Id"] in self.refuse:
+            raise RuntimeError("maximum payload exceeded")
+        self.published.append(headers["Nats-Msg-Id"])
+
+
+def outbox_of(db_url: str, n: int) -> tuple[object, list[str]]:
+    from shared.db import make_engine
+
+    engine = make_engine(db_url)
+    create_tables(engine, [])
+    events = [evt(f"r{i}") for i in range(n)]
+    for e in events:  # one transaction each, as handlers write them
+        with transaction(engine) as session:
+            add_event(session, s.REQUEST_CANCELLED, e)
+    return engine, [e.event_id for e in events]
+
+
+async def test_two_relays_on_postgresql_never_publish_the_same_rows(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("rows are claimed on PostgreSQL; a SQLite file has one process and one writer")
+    from shared.bus import OutboxRelay
+    from shared.db import make_engine
+
+    engine, ids = outbox_of(db_url, 6)
+    other = make_engine(db_url)  # another copy of the service: its own connections
+    first = OutboxRelay(engine, FakeBroker(hold=True))  # type: ignore[arg-type]
+    second = OutboxRelay(other, FakeBroker())  # type: ignore[arg-type]
+    first.batch_size = second.batch_size = 3  # three rows a claim
+    try:
+        held = asyncio.create_task(first.flush())
+        await first.broker.inside.wait()  # the first relay holds its claim, mid-publish
+        assert await second.flush() == 3
+        assert second.broker.published == ids[3:], "the second relay published rows the first had claimed"
+        first.broker.release.set()
+        assert await held == 3
+        assert first.broker.published == ids[:3]
+        assert await first.flush() == 0 and await second.flush() == 0, "nothing left to publish twice"
+        with Session(engine) as session:
+            assert all(r.published_at for r in session.exec(select(OutboxRow)))
+    finally:
+        first.broker.release.set()
+        engine.dispose()
+        other.dispose()
+
+
+async def test_a_row_that_fails_to_publish_holds_back_none_of_the_others(db_url: str) -> None:
+    from shared.bus import OutboxRelay
+
+    engine, ids = outbox_of(db_url, 5)
+    relay = OutboxRelay(engine, FakeBroker(refuse=frozenset({ids[1]})))  # type: ignore[arg-type]
+    try:
+        assert await relay.flush() == 4
+        assert relay.broker.published == [ids[0], *ids[2:]]
+        with Session(engine) as session:
+            pending = [r.event_id for r in session.exec(select(OutboxRow)) if r.published_at is None]
+        assert pending == [ids[1]], "the failed row is kept for the next round, the others marked"
+        relay.broker.refuse = frozenset()
+        assert await relay.flush() == 1 and relay.broker.published[-1] == ids[1]
+    finally:
+        engine.dispose()

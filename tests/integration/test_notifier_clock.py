@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
+from collections import Counter
+from typing import Any
 
 import pytest
+import structlog
 
 from services.notifier.digest import period_of
 from shared import clock
@@ -137,3 +141,156 @@ async def test_the_daily_digest_goes_at_seven_in_vietnam_dated_that_morning(
         [mail] = smtp.messages
         assert mail["Subject"] == f"Tóm tắt: 1 thông báo đến {clock.local_day(seven):%d/%m/%Y}"
         assert clock.local_day(seven) == utc_hour.date() + dt.timedelta(days=1)
+
+
+# ---------------------------------------------------------------- several copies' clocks at once
+
+DAY_S = 24 * 3600.0
+
+
+def clock_settings(db_url: str) -> Any:
+    from services.notifier.settings import NotifierSettings
+
+    return NotifierSettings(database_url=db_url, secret_key="the test installation's key",
+                            remind_after_s=DAY_S, escalate_after_s=2 * DAY_S, decline_after_s=3 * DAY_S)
+
+
+def due_work(db_url: str, now: dt.datetime) -> None:
+    """Two tasks due for a reminder, a contract ending in 5 days, a digest party with a held note."""
+    from services.notifier.db import AnswerWatch, ContractWatch, DigestItem, Notification, Preference, create_schema
+    from shared.db import make_engine, transaction
+
+    engine = make_engine(db_url)
+    create_schema(engine)
+    today = clock.local_day(now)
+    with transaction(engine) as session:
+        for aid in ("a-1", "a-2"):
+            session.add(AnswerWatch(assignment_id=aid, expert_id="e1", unit_id="w1", request_id=f"r-{aid}",
+                                    title="Chữ ký số", correlation_id=f"c-{aid}",
+                                    approved_at=now - dt.timedelta(hours=30)))
+        session.add(ContractWatch(contract_id="c1", expert_id="e1", end=today + dt.timedelta(days=5)))
+        session.add(Preference(party="unit:w1", channels="email", email="ubnd@w1.gov.vn", digest=True))
+        note = Notification(party="unit:w1", kind="assignment_approved", language="vi", subject="Đã duyệt",
+                            body="r1", source_event_id="ev-1", created_at=now - dt.timedelta(days=2))
+        session.add(note)
+        session.flush()
+        session.add(DigestItem(notification_id=note.id, party="unit:w1"))
+    engine.dispose()
+
+
+def done_work(engine: Any) -> dict[str, Any]:
+    from sqlmodel import Session, select
+
+    from services.notifier.db import AnswerWatch, Delivery, Digest, Notification
+
+    with Session(engine) as session:
+        notes = session.exec(select(Notification.kind, Notification.source_event_id)).all()
+        return {
+            "notes": sorted(k for k, _ in notes if k != "assignment_approved"),
+            "per_event": max(Counter(notes).values()),
+            "stages": sorted(w.stage for w in session.exec(select(AnswerWatch))),
+            "digests": len(session.exec(select(Digest)).all()),
+            "digest_sends": len(session.exec(select(Delivery).where(Delivery.kind == "digest")).all()),
+        }
+
+
+EVERYTHING_ONCE = {
+    "notes": ["contract_expiring", "task_reminder", "task_reminder"],
+    "per_event": 1,
+    "stages": ["reminded", "reminded"],
+    "digests": 1,
+    "digest_sends": 1,
+}
+
+
+@pytest.mark.parametrize("held", ["task_reminder", "contract_expiring", "digest"])
+async def test_two_clocks_ticking_at_once_do_each_thing_once_without_error(
+    db_url: str, monkeypatch: Any, held: str
+) -> None:
+    """Two copies' clocks on one PostgreSQL database. The first holds one item (`held`) written but
+    not committed while the second ticks: the second must leave that item to it, not collide on the
+    unique key (which rolled back the second's whole check)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: the second clock waits; PostgreSQL lets both work at once")
+    from sqlalchemy import text
+
+    from services.notifier import digest, watch
+    from services.notifier.clock import Clock
+    from shared.db import make_engine
+
+    now = utcnow()
+    due_work(db_url, now)
+    engines = [make_engine(db_url), make_engine(db_url)]  # two copies, each its own connections
+    first, second = (Clock(e, broker=None, settings=clock_settings(db_url)) for e in engines)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(session: Any, kind: str) -> None:
+        if kind == held and session.get_bind() is engines[0] and not holding.is_set():
+            holding.set()  # written, not committed: held until the other clock has done what it can
+            assert release.wait(30)
+
+    original_notify, original_queue = watch.notify, digest._queue
+
+    def notify(session: Any, evt: Any, party: str, kind: str, **fields: Any) -> Any:
+        note = original_notify(session, evt, party, kind, **fields)
+        hold(session, kind)
+        return note
+
+    def queue(session: Any, *args: Any, **kw: Any) -> None:
+        original_queue(session, *args, **kw)
+        session.flush()
+        hold(session, "digest")
+
+    monkeypatch.setattr(watch, "notify", notify)
+    monkeypatch.setattr(digest, "_queue", queue)
+
+    def waiting_on_a_lock() -> bool:
+        with engines[1].connect() as c:
+            return bool(c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND wait_event_type = 'Lock'")).scalar())
+
+    failures: list[str] = []
+    try:
+        with structlog.testing.capture_logs() as logs:
+            ticking = asyncio.create_task(first.tick(now))
+            await eventually(holding.is_set, what=f"the first clock inside its {held}")
+            other = asyncio.create_task(second.tick(now))
+            await eventually(lambda: other.done() or waiting_on_a_lock(), what="the second clock done or stuck")
+            release.set()
+            await asyncio.gather(ticking, other)
+        failures = [e["event"] for e in logs if e["log_level"] in ("error", "critical")]
+    finally:
+        release.set()
+    assert failures == []
+    assert done_work(engines[0]) == EVERYTHING_ONCE
+    await first.tick(now)  # and ticking again changes nothing
+    await second.tick(now)
+    assert done_work(engines[0]) == EVERYTHING_ONCE
+    for e in engines:
+        e.dispose()
+
+
+async def test_an_item_that_fails_undoes_none_of_the_others(db_url: str, monkeypatch: Any) -> None:
+    from services.notifier import watch
+    from services.notifier.clock import Clock
+    from shared.db import make_engine
+
+    now = utcnow()
+    due_work(db_url, now)
+    engine = make_engine(db_url)
+    original = watch.notify
+
+    def notify(session: Any, evt: Any, party: str, kind: str, **fields: Any) -> Any:
+        if fields.get("assignment_id") == "a-1":
+            raise RuntimeError("template broken for this one")
+        return original(session, evt, party, kind, **fields)
+
+    monkeypatch.setattr(watch, "notify", notify)
+    await Clock(engine, broker=None, settings=clock_settings(db_url)).tick(now)
+    got = done_work(engine)
+    assert got["stages"] == ["reminded", "waiting"], "a-2 reminded although a-1 failed"
+    assert got["notes"] == ["contract_expiring", "task_reminder"] and got["digests"] == 1
+    monkeypatch.setattr(watch, "notify", original)
+    await Clock(engine, broker=None, settings=clock_settings(db_url)).tick(now)  # a-1 on the next tick
+    assert done_work(engine) == EVERYTHING_ONCE
+    engine.dispose()

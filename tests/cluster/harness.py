@@ -266,7 +266,7 @@ class Copies(StatusClient):
                 for msg in msgs:
                     out.append({"subject": msg.subject, **json.loads(msg.data)})
                     await msg.ack()
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either when nothing is left
             pass
         finally:
             await sub.unsubscribe()

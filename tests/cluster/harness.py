@@ -226,8 +226,12 @@ class Copies(StatusClient):
                                      reconnect_time_wait=0.5)
         for copy in self.names():
             self.start(copy)
-        for service in SERVICES:
-            await self.healthy(service)
+        try:
+            for service in SERVICES:
+                await self.healthy(service)
+        except BaseException:
+            await self.__aexit__()  # no copy outlives a start that failed
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

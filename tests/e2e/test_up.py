@@ -33,7 +33,10 @@ SERVICE_LINE = re.compile(r"^(expertshare|contracts|matcher|notifier|portal) *\|
 
 
 class Up:
+    started: list[Up] = []  # stopped after each test, even one that failed halfway
+
     def __init__(self, var: Path, *args: str, **env: str) -> None:
+        Up.started.append(self)
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "up", *args], cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -66,6 +69,18 @@ class Up:
 
     def child_pids(self) -> list[int]:
         return [int(p) for p in re.findall(r"started \w+ \(pid (\d+)", "\n".join(self.lines))]
+
+
+@pytest.fixture(autouse=True)
+def _no_up_left_running() -> Iterator[None]:
+    yield
+    while Up.started:
+        up = Up.started.pop()
+        if up.proc.poll() is None:  # the test failed before its Ctrl-C: stop it as a person would
+            try:
+                up.ctrl_c()
+            except subprocess.TimeoutExpired:
+                os.killpg(up.proc.pid, signal.SIGKILL)
 
 
 def alive(pid: int) -> bool:

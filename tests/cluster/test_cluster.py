@@ -31,6 +31,7 @@ import pytest
 
 from shared import messages as m
 from shared import subjects as s
+from shared.assignment import to_matcher
 from shared.clock import local_today
 from shared.streams import owners
 from tests.cluster.harness import SERVICES, Copies, Databases, NatsCluster
@@ -47,8 +48,6 @@ UNITS = [
     {"id": "w2", "name": "Xã Lâm Bình", "province": "Tuyên Quang", "network": "weak",
      "location": {"lat": 22.50, "lon": 105.20}},
 ]
-# Statuses the matcher and contracts services use for the same assignment.
-MATCHER_WORD = {"proposed": "pending"}
 
 
 def expert(i: int) -> dict[str, Any]:
@@ -161,7 +160,7 @@ async def drive(system: Copies, rnd: int, rng: random.Random) -> collections.Cou
 async def quiet(system: Copies) -> dict[str, Any]:
     """The state once both services agree on every assignment (each copy has caught up)."""
     def agreed(st: dict[str, Any]) -> dict[str, Any] | None:
-        ours = {a["id"]: MATCHER_WORD.get(a["status"], a["status"]) for a in st["contracts"]["assignments"]}
+        ours = {a["id"]: to_matcher(a["status"]) for a in st["contracts"]["assignments"]}
         theirs = {p["id"]: p["status"] for p in st["matcher"]["proposals"]}
         return st if all(theirs.get(aid) == status for aid, status in ours.items()) else None
 
@@ -172,7 +171,7 @@ async def quiet(system: Copies) -> dict[str, Any]:
         ours = {a["id"]: a["status"] for a in st["contracts"]["assignments"]}
         theirs = {p["id"]: p["status"] for p in st["matcher"]["proposals"]}
         diff = {aid: (status, theirs.get(aid)) for aid, status in ours.items()
-                if MATCHER_WORD.get(status, status) != theirs.get(aid)}
+                if to_matcher(status) != theirs.get(aid)}
         raise AssertionError(f"contracts and matcher disagree on {len(diff)} assignments: {diff}") from None
 
 

@@ -13,11 +13,11 @@ import shutil
 from pathlib import Path
 
 from sqlalchemy import Column, MetaData, String, text
-from sqlmodel import SQLModel
 
 from services.matcher import migrate
-from services.matcher.db import TABLES, metadata
-from shared.db import SHARED_TABLES, make_engine
+from services.matcher.db import metadata
+from shared.db import make_engine
+from tests.integration.test_schema_services import matcher_before_0002
 
 ENV = '''
 from sqlalchemy import Column, String
@@ -43,19 +43,21 @@ def test_a_new_column_comes_with_its_migration_and_old_rows_are_kept(db_url: str
     (folder / "env.py").write_text(ENV)
     migrations = dataclasses.replace(migrate.MIGRATIONS, folder=folder)
 
-    written = migrations.revision("request note", "0002")
-    assert written.name == "0002_request_note.py"
+    following = f"{int(migrations.head()) + 1:04d}"
+    written = migrations.revision("request note", following)
+    assert written.name == f"{following}_request_note.py"
     assert "add_column" in written.read_text() and "sa.String(length=40)" in written.read_text()
 
     engine = make_engine(db_url)
-    SQLModel.metadata.create_all(engine, tables=[*SHARED_TABLES, *TABLES])  # the version before migrations
+    before = matcher_before_0002()  # the version before migrations
+    before[0].metadata.create_all(engine, tables=before)
     with engine.begin() as c:
         c.execute(text("INSERT INTO request (id, unit_id, record, status, reason_code, reason, submitted_by, "
                        "correlation_id, submitted_at) VALUES ('r1', 'w1', '{}', 'open', '', '', 'u', 'c', "
                        "CURRENT_TIMESTAMP)"))
     migrations.upgrade(engine)
     migrations.upgrade(engine)  # a second start changes nothing
-    assert migrations.current(engine) == "0002" and migrations.diff(engine, newer()) == []
+    assert migrations.current(engine) == following and migrations.diff(engine, newer()) == []
     with engine.begin() as c:
         assert tuple(c.execute(text("SELECT id, status, note FROM request")).one()) == ("r1", "open", None)
     engine.dispose()

@@ -44,7 +44,7 @@ class Schema:
     row: Callable[[], SQLModel] | None = None  # a row of the previous version's data
 
 
-def _matcher_before_0002() -> list[Any]:
+def matcher_before_0002() -> list[Any]:
     """The matcher's tables as the version before migrations made them (its baseline, 0001): no
     one-live-proposal-per-slot index, no plan_run.overcommitted, no planner's fence (0003)."""
     md = MetaData()
@@ -61,7 +61,7 @@ def _matcher_before_0002() -> list[Any]:
 SCHEMAS = {
     "contracts": Schema(contracts_migrate, contracts_db.create_schema, contracts_db.metadata, []),
     "matcher": Schema(
-        matcher_migrate, matcher_db.create_schema, matcher_db.metadata, _matcher_before_0002(),
+        matcher_migrate, matcher_db.create_schema, matcher_db.metadata, matcher_before_0002(),
         lambda: matcher_db.RequestRow(id="r1", unit_id="w2269", record={"title": "Máy in"}, status="open"),
     ),
     "notifier": Schema(

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 from shared import subjects as s
 from shared.messages import Message, Reply
 from shared.nats import NatsServerError, free_port, nats_server_binary, wait_for_port
+from tests.e2e.system import stop_processes
 from tests.status_client import StatusClient
 
 SERVICES = ("contracts", "matcher", "notifier")
@@ -118,16 +119,7 @@ class NatsCluster:
             await nc.close()
 
     def stop(self) -> None:
-        for node in self.nodes:
-            if node.alive():
-                assert node.process is not None
-                node.process.terminate()
-        for node in self.nodes:
-            if node.process is not None:
-                try:
-                    node.process.wait(10)
-                except subprocess.TimeoutExpired:
-                    node.process.kill()
+        stop_processes([n.process for n in self.nodes if n.process is not None], 10)
 
 
 class Databases:
@@ -235,14 +227,7 @@ class Copies(StatusClient):
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs.values(), 20)
         await self.nc.close()
 
     async def healthy(self, service: str, timeout: float = 90.0) -> None:

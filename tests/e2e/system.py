@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,20 @@ from shared.messages import Message
 from tests.status_client import StatusClient
 
 SERVICES = ("contracts", "matcher", "notifier")
+
+
+def stop_processes(procs: Iterable[subprocess.Popen[bytes]], timeout: float) -> None:
+    """SIGTERM to all (each drains), then the stragglers killed."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 class System(StatusClient):
@@ -63,14 +78,7 @@ class System(StatusClient):
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs.values(), 15)
         await self.nc.drain()
 
     async def healthy(self, name: str, timeout: float = 30.0) -> None:

@@ -27,6 +27,7 @@ from faststream.nats import NatsBroker, PullSub
 from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from shared import subjects
@@ -197,8 +198,24 @@ def run_once(
     """Run `use_case` in one transaction, at most once per `key` (a message id). A deadlock or a
     serialization failure runs the whole transaction again (`retrying`). With `remember_refusal`
     (commands), a refusal is kept with the id too: the use case's changes are rolled back, the
-    refusal is raised, and the same id repeated gets that same answer, not a new decision."""
-    return retrying(lambda: _run_once(engine, key, subject, use_case, remember_refusal))
+    refusal is raised, and the same id repeated gets that same answer, not a new decision.
+
+    Two copies may handle one id at once (a client's retry reaching the other copy, a redelivery
+    after the ack wait): both run, one commits, the other's record of the id collides and its whole
+    transaction is rolled back. It then answers what the first did."""
+    try:
+        return retrying(lambda: _run_once(engine, key, subject, use_case, remember_refusal))
+    except IntegrityError:
+        with Session(engine) as session:
+            done = already_processed(session, key)
+        if done is None:
+            raise
+        log.info("handled_by_another_copy", key=key)
+        return _answer(done)
+
+
+def _answer(done: Any) -> Reply | None:
+    return Reply.model_validate_json(done.reply) if done.reply else None
 
 
 def _run_once(
@@ -209,7 +226,7 @@ def _run_once(
         done = already_processed(session, key)
         if done is not None:
             log.info("duplicate_ignored", key=key)
-            return Reply.model_validate_json(done.reply) if done.reply else None
+            return _answer(done)
         if remember_refusal:
             try:
                 with session.begin_nested():

@@ -260,3 +260,37 @@ async def test_a_row_that_fails_to_publish_holds_back_none_of_the_others(db_url:
         assert await relay.flush() == 1 and relay.broker.published[-1] == ids[1]
     finally:
         engine.dispose()
+
+
+def test_two_copies_handling_one_id_at_once_give_one_answer(db_url: str) -> None:
+    """A client's retry reaches the other copy while the first still works on the message: the
+    copy that records the id second is rolled back and answers what the first did."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite lets one writer in at a time: the second copy finds the id recorded")
+    import threading
+
+    from shared.bus import run_once
+    from shared.db import make_engine
+
+    engine = make_engine(db_url)
+    create_tables(engine, [])
+    working, finish = threading.Event(), threading.Event()
+
+    def slow(session: Session) -> Reply:
+        session.add(OutboxRow(event_id="from-the-slow-copy", subject="x", payload="{}"))
+        working.set()
+        assert finish.wait(10)
+        return Reply.success(copy="slow")
+
+    answers: list[Reply | None] = []
+    first = threading.Thread(target=lambda: answers.append(run_once(engine, "cmd-1", "subject", slow)))
+    first.start()
+    assert working.wait(10)
+    fast = run_once(engine, "cmd-1", "subject", lambda _s: Reply.success(copy="fast"))
+    finish.set()
+    first.join(10)
+    assert fast is not None and answers == [fast] and fast.data == {"copy": "fast"}
+    with Session(engine) as session:
+        assert len(session.exec(select(ProcessedMessage)).all()) == 1
+        assert session.exec(select(OutboxRow)).all() == [], "the slow copy's changes were rolled back"
+    engine.dispose()

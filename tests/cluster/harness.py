@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.js.errors
 from sqlalchemy import create_engine, text
 
 from shared import subjects as s
@@ -245,22 +246,39 @@ class Copies(StatusClient):
         raise AssertionError(f"{service} not healthy after {timeout} s")
 
     async def stream(self, stream: str) -> list[dict[str, Any]]:
-        """Every message in `stream` (an ephemeral consumer from the start)."""
+        """Every message in `stream` (an ephemeral consumer from the start), read again from the
+        start while the cluster is still electing after a kill."""
+        return await self._settled(lambda: self._read_stream(stream))
+
+    async def consumers(self, stream: str) -> list[Any]:
+        return await self._settled(lambda: self.nc.jetstream().consumers_info(stream))
+
+    async def _settled(self, ask: Any, within: float = 60.0) -> Any:
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                return list(await ask())
+            except (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError,
+                    nats.errors.TimeoutError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def _read_stream(self, stream: str) -> list[dict[str, Any]]:
         js = self.nc.jetstream()
+        stored = (await js.stream_info(stream)).state.messages
         sub = await js.pull_subscribe(">", stream=stream)
         out: list[dict[str, Any]] = []
         try:
             while True:
-                msgs = await sub.fetch(200, timeout=2)
+                try:
+                    msgs = await sub.fetch(200, timeout=2)
+                except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either when nothing is left
+                    if len(out) < stored:  # a leader was being elected: read it all again
+                        raise TimeoutError(f"{stream}: read {len(out)} of {stored} messages") from None
+                    return out
                 for msg in msgs:
                     out.append({"subject": msg.subject, **json.loads(msg.data)})
                     await msg.ack()
-        except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either when nothing is left
-            pass
         finally:
             await sub.unsubscribe()
-        return out
-
-    async def consumers(self, stream: str) -> list[Any]:
-        js = self.nc.jetstream()
-        return list(await js.consumers_info(stream))

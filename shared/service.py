@@ -12,6 +12,9 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+import anyio
+import nats.errors
+import nats.js.errors
 import structlog
 from faststream import FastStream
 from sqlalchemy import Engine
@@ -125,9 +128,23 @@ class Service:
 
     # ---------------------------------------------------------------- running
     async def prepare(self) -> None:
-        """Before subscribing: this service's tables, and every stream as `shared.streams` says."""
+        """Before subscribing: this service's tables, and every stream as `shared.streams` says.
+
+        A JetStream cluster electing a leader (a node just died) answers nothing for a few seconds:
+        the streams are declared again until it answers, for `startup_wait_s`. A service that still
+        cannot start exits, and its supervisor (`expertshare up`, compose) starts it again."""
         await in_thread(self._create_schema, self.engine)
-        await declare_streams(self.settings.nats_url)
+        deadline = anyio.current_time() + self.settings.startup_wait_s
+        while True:
+            try:
+                await declare_streams(self.settings.nats_url)
+                return
+            except (nats.errors.TimeoutError, nats.errors.NoServersError, nats.js.errors.ServiceUnavailableError,
+                    TimeoutError) as err:
+                if anyio.current_time() > deadline:
+                    raise
+                log.warning("jetstream_not_ready", error=f"{type(err).__name__}: {err}")
+                await anyio.sleep(1.0)
 
     def app(self) -> FastStream:
         @asynccontextmanager
@@ -162,7 +179,5 @@ def _call(use_case: Callable[[Session, Any], Any], msg: Message, session: Sessio
 
 
 def run(service: Service) -> None:
-    import anyio
-
     configure(service.name)
     anyio.run(service.app().run)

@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     # long messages held by a killed instance wait before another instance gets them).
     ack_wait_s: float = Field(default=10.0, gt=0)
     outbox_interval_s: float = Field(default=0.2, gt=0)
+    # At start, how long to wait for JetStream to answer (a cluster electing after a node died).
+    startup_wait_s: float = Field(default=60.0, ge=0)
 
     def db_url(self) -> str:
         if self.database_url:

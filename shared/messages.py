@@ -132,6 +132,14 @@ class RequestCancelled(Message):
     reason: str = ""
 
 
+class PlanOvercommitted(Message):
+    """A plan found approved work over an expert's availability or a contract's limits (kept, with
+    nothing new planned there) or pending proposals that no longer fit (let go): staff should look."""
+
+    notes: list[Text] = Field(min_length=1, max_length=200)
+    plan_input_sha256: str = Field(default="", max_length=64)
+
+
 class RequestUnmatched(Message):
     request_id: str
     unit_id: str

@@ -37,6 +37,7 @@ EVENTS: dict[str, type[m.Message]] = {
     s.REQUEST_UNMATCHED: m.RequestUnmatched,
     s.ASSIGNMENT_PROPOSED: m.AssignmentProposed,
     s.ASSIGNMENT_WITHDRAWN: m.AssignmentWithdrawn,
+    s.PLAN_OVERCOMMITTED: m.PlanOvercommitted,
 }
 
 

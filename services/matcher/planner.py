@@ -292,6 +292,7 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
                   overcommitted=snap.overcommitted or None)
     session.add(run)
     session.flush()
+    _tell_overcommitted(session, run, cause)
     stale = _stale(session, snap)
     if stale:
         log.info("plan_stale_for_requests", requests=sorted(stale))
@@ -338,6 +339,19 @@ def _stale(session: Session, snap: Snapshot) -> set[str]:
     seen = snap.seen
     return {rid for rid in ids
             if rid not in rows or rows[rid].status not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
+
+
+def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> None:
+    """Staff hear of what no longer fits when a plan finds something the plan before did not: every
+    re-plan meets the same over-committed expert until staff change something, told once."""
+    if not run.overcommitted:
+        return
+    before = session.exec(select(PlanRun.overcommitted).where(PlanRun.id < run.id)  # type: ignore[operator]
+                          .order_by(PlanRun.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    if set(run.overcommitted) <= set(before or []):
+        return
+    add_event(session, s.PLAN_OVERCOMMITTED, cause.caused(
+        m.PlanOvercommitted, notes=[n[:2000] for n in run.overcommitted[:200]], plan_input_sha256=run.input_sha256))
 
 
 def _slot_taken(session: Session, request_id: str, slot: int) -> bool:

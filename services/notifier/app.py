@@ -125,6 +125,13 @@ def build(
             "Staff: a proposal waits; commune: an expert was found.",
         ),
         (
+            s.PLAN_OVERCOMMITTED,
+            m.PlanOvercommitted,
+            h.plan_overcommitted,
+            "overcommitted",
+            "Staff: approved work over its limits, or proposals let go.",
+        ),
+        (
             s.REQUEST_UNMATCHED,
             m.RequestUnmatched,
             h.request_unmatched,

@@ -77,6 +77,10 @@ def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:
     notify(session, evt, f"unit:{evt.request.unit}", "request_matched", **fields)
 
 
+def plan_overcommitted(session: Session, evt: m.PlanOvercommitted) -> None:
+    notify(session, evt, STAFF, "plan_overcommitted", notes="\n".join(f"• {n}" for n in evt.notes))
+
+
 def request_unmatched(session: Session, evt: m.RequestUnmatched) -> None:
     fields = dict(
         request_id=evt.request_id,

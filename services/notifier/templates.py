@@ -54,6 +54,19 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "for home-affairs approval.",
         ),
     },
+    "plan_overcommitted": {
+        "vi": (
+            "Công việc đã duyệt vượt giới hạn: cần xem lại",
+            "Khi lập kế hoạch, hệ thống thấy công việc đã duyệt vượt quá thời gian rảnh của chuyên gia "
+            "hoặc giới hạn hợp đồng (công việc đó được giữ nguyên, không giao thêm), hoặc đề xuất "
+            "không còn phù hợp (đã rút lại):\n{notes}",
+        ),
+        "en": (
+            "Approved work over its limits: please review",
+            "Planning found approved work over an expert's availability or a contract's limits (it is "
+            "kept, nothing new is given there), or proposals that no longer fit (withdrawn):\n{notes}",
+        ),
+    },
     "request_unmatched": {
         "vi": (
             "Chưa có chuyên gia cho yêu cầu {request_id}",

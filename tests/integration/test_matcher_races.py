@@ -77,10 +77,13 @@ def status_of(engine, aid: str) -> str:  # type: ignore[no-untyped-def]
         return ses.get(Proposal, aid).status
 
 
-def withdrawals(engine) -> list[str]:  # type: ignore[no-untyped-def]
+def outbox(engine, subject: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     with Session(engine) as ses:
-        rows = ses.exec(select(OutboxRow).where(OutboxRow.subject == s.ASSIGNMENT_WITHDRAWN))
-        return [json.loads(r.payload)["assignment_id"] for r in rows]
+        return [json.loads(r.payload) for r in ses.exec(select(OutboxRow).where(OutboxRow.subject == subject))]
+
+
+def withdrawals(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e["assignment_id"] for e in outbox(engine, s.ASSIGNMENT_WITHDRAWN)]
 
 
 def test_an_approval_landing_during_a_replan_is_not_overwritten(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,6 +177,11 @@ def test_overcommitted_pins_keep_approved_work_and_the_rest_is_planned(db_url: s
     with Session(engine) as ses:
         run = ses.exec(select(PlanRun).order_by(PlanRun.id.desc())).first()  # type: ignore[union-attr]
         assert any("expert e0" in note and "over the availability" in note for note in run.overcommitted or [])
+    [told] = outbox(engine, s.PLAN_OVERCOMMITTED)  # staff hear of it
+    assert told["notes"] == run.overcommitted
+    submit(engine, "r4", skills={"office_it": 2})
+    replan(engine)  # the same over-commitment, met again: not told again
+    assert one(engine, "r4").expert_id == "e1" and len(outbox(engine, s.PLAN_OVERCOMMITTED)) == 1
 
 
 def test_a_pending_proposal_a_balance_made_impossible_is_withdrawn_alone(db_url: str) -> None:

@@ -9,7 +9,6 @@ database refuses a write of an older generation whatever the writer believes.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from services.matcher.db import PlanRun, Proposal, create_schema
 from services.matcher.settings import MatcherSettings
 from shared import messages as m
 from shared.bus import in_thread
+from shared.clock import local_today
 from shared.db import make_engine, transaction
 from shared.leader import Leadership, advance_fence, note_change
 from shared.nats import EmbeddedNats
@@ -33,7 +33,7 @@ from shared.service import Service
 from tests.integration.services_harness import UNITS, contract, expert, request
 
 TTL = 2.0
-TODAY = dt.date.today()
+
 
 
 async def until(check: Callable[[], Any], what: str, within: float = 10.0) -> Any:
@@ -116,12 +116,13 @@ def matcher_db(db_url: str) -> Iterator[str]:
 
 def submit(engine: Any, rid: str) -> None:
     with transaction(engine) as s:
-        h.submit_request(s, m.SubmitRequest(request=request(rid)), today=TODAY)
+        h.submit_request(s, m.SubmitRequest(request=request(rid)), today=local_today())
         note_change(s, PLAN)
 
 
 def replan_with(engine: Any, fence: Callable[[Session], bool]) -> int:
-    return planner.replan(engine, today=TODAY, time_limit_s=2, workers=1, seed=0, cause=m.Message(), fence=fence)
+    return planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(),
+                          fence=fence)
 
 
 def rows(engine: Any, model: Any) -> list[Any]:

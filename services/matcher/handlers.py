@@ -112,6 +112,9 @@ def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     contract = session.get(ContractCopy, evt.contract_id, with_for_update=True)
     if contract is None:
         raise NotYet(f"balance for contract {evt.contract_id!r}, not registered here yet")
+    expert = session.get(ExpertCopy, evt.expert_id, with_for_update=True)
+    if expert is None:  # its total would be lost: a later, older one would then be applied over it
+        raise NotYet(f"balance for expert {evt.expert_id!r}, not registered here yet")
     revision = evt.revision or 0
     if revision < (contract.balance_revision or 0):
         return
@@ -121,11 +124,9 @@ def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     contract.active_assignments = evt.active_assignments
     contract.counted = ",".join(evt.counted)
     session.add(contract)
-    expert = session.get(ExpertCopy, evt.expert_id, with_for_update=True)
     # The expert's total is numbered across its contracts: a newer one may have come with another
     # contract's balance. Without an expert revision (an earlier version), the contract's order holds.
-    if expert is not None and (evt.expert_revision is None
-                               or evt.expert_revision >= (expert.booking_revision or 0)):
+    if evt.expert_revision is None or evt.expert_revision >= (expert.booking_revision or 0):
         expert.committed_hours = evt.expert_committed_hours
         expert.booking_revision = evt.expert_revision if evt.expert_revision is not None else expert.booking_revision
         session.add(expert)

@@ -15,9 +15,10 @@ from sqlmodel import Session, select
 
 from services.matcher import handlers as h
 from services.matcher import planner
-from services.matcher.db import PlanRun, Proposal, RequestRow, create_schema
+from services.matcher.db import ExpertCopy, PlanRun, Proposal, RequestRow, create_schema
 from shared import messages as m
 from shared import subjects as s
+from shared.bus import NotYet
 from shared.clock import local_today
 from shared.db import OutboxRow, make_engine, transaction
 from tests.integration.services_harness import UNITS, contract, expert, request
@@ -215,3 +216,22 @@ def test_the_database_holds_one_live_proposal_per_slot(db_url: str) -> None:
     handle(engine, h.on_approved, approved(p1))
     with transaction(engine) as ses:  # a withdrawn or finished one does not count
         ses.add(twin("a-gone", "withdrawn"))
+
+
+def test_a_balance_waits_for_its_expert_so_a_newer_total_is_never_lost(db_url: str) -> None:
+    """The expert's copy arrives on a subject of its own, after the contract's (under load): the
+    balance waits for it; applied without it, its total was lost and an older one taken later."""
+    engine = matcher(db_url, [expert(0)], [contract(0)])
+    with transaction(engine) as ses:
+        ses.delete(ses.get(ExpertCopy, "e0"))
+    newer = m.BalanceChanged(contract_id="c0", expert_id="e0", hours_used=10, budget_used_vnd=0,
+                             active_assignments=0, expert_committed_hours=10, revision=20, expert_revision=50)
+    with pytest.raises(NotYet, match="balance for expert 'e0', not registered here yet"):
+        handle(engine, h.copy_balance, newer)
+    handle(engine, h.copy_expert, m.ExpertRegistered(expert=expert(0)))
+    handle(engine, h.copy_balance, newer)  # delivered again
+    handle(engine, h.copy_balance, newer.model_copy(update={
+        "contract_id": "c0", "revision": 21, "expert_committed_hours": 4.0, "expert_revision": 49}))
+    with Session(engine) as ses:
+        e0 = ses.get(ExpertCopy, "e0")
+        assert e0 is not None and (e0.committed_hours, e0.booking_revision) == (10.0, 50)

@@ -20,6 +20,7 @@ from shared.clock import local_today
 from shared.db import utcnow
 from shared.nats import EmbeddedNats
 from tests.integration.notifier_harness import Notifier, approved, eventually
+from tests.integration.race import waiting_for_a_lock
 from tests.integration.sinks import SmtpSink
 
 STAFF = "staff:home-affairs"
@@ -212,7 +213,6 @@ async def test_two_clocks_ticking_at_once_do_each_thing_once_without_error(
     unique key (which rolled back the second's whole check)."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite has one writer: the second clock waits; PostgreSQL lets both work at once")
-    from sqlalchemy import text
 
     from services.notifier import digest, watch
     from services.notifier.clock import Clock
@@ -244,18 +244,14 @@ async def test_two_clocks_ticking_at_once_do_each_thing_once_without_error(
     monkeypatch.setattr(watch, "notify", notify)
     monkeypatch.setattr(digest, "_queue", queue)
 
-    def waiting_on_a_lock() -> bool:
-        with engines[1].connect() as c:
-            return bool(c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                       "AND wait_event_type = 'Lock'")).scalar())
-
     failures: list[str] = []
     try:
         with structlog.testing.capture_logs() as logs:
             ticking = asyncio.create_task(first.tick(now))
             await eventually(holding.is_set, what=f"the first clock inside its {held}")
             other = asyncio.create_task(second.tick(now))
-            await eventually(lambda: other.done() or waiting_on_a_lock(), what="the second clock done or stuck")
+            await eventually(lambda: other.done() or waiting_for_a_lock(engines[1]),
+                             what="the second clock done or stuck")
             release.set()
             await asyncio.gather(ticking, other)
         failures = [e["event"] for e in logs if e["log_level"] in ("error", "critical")]

@@ -32,6 +32,7 @@ from services.notifier import migrate as notifier_migrate
 from services.portal import migrate as portal_migrate
 from services.portal import users as portal_users
 from shared.db import SHARED_TABLES, make_engine, transaction
+from tests.integration.race import wait_until, waiting_for_a_lock
 
 
 @dataclass(frozen=True)
@@ -132,19 +133,7 @@ def _waits_for_a_lock(engine: Engine, second: Starting) -> bool:
     asked for the write lock (`BEGIN IMMEDIATE` waits in the driver, invisible from outside)."""
     if engine.dialect.name != "postgresql":
         return second.began.is_set()
-    with engine.connect() as c:
-        return bool(c.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )).scalar())
-
-
-def _until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    done = threading.Event()
-    for _ in range(int(seconds * 50)):
-        if condition():
-            return
-        done.wait(0.02)
-    raise AssertionError("timed out waiting")
+    return waiting_for_a_lock(engine)
 
 
 @pytest.mark.parametrize("service", list(SCHEMAS))
@@ -156,7 +145,7 @@ def test_two_copies_starting_at_once_on_a_new_database_both_succeed(service: str
     assert hold.reached.wait(30), first.error
     second.start()
     watcher = make_engine(db_url)
-    _until(lambda: _waits_for_a_lock(watcher, second) or not second.is_alive())
+    wait_until(lambda: _waits_for_a_lock(watcher, second) or not second.is_alive(), "the second copy to wait")
     hold.release.set()
     first.join(60)
     second.join(60)

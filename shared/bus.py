@@ -4,7 +4,10 @@
   transaction commits (`NACK_ON_ERROR`), retried with a growing delay on an unexpected error, and
   dead-lettered once `max_deliver` is reached: never retried forever.
 - A message that is malformed, invalid or refused by a rule goes at once to `deadletter.<service>`
-  with the reason; a command's caller also gets a `Reply` naming what is wrong.
+  with the reason; a command's caller also gets a `Reply` naming what is wrong. Its shape is checked
+  before any model sees it (`shared.wire`: UTF-8, nesting depth, NaN, lone surrogates), the
+  reasons never echo the input, and the dead letter keeps the payload with its secrets redacted.
+- A reply never outgrows NATS's max payload: its longest lists are cut, saying `truncated`.
 - `run_once` wraps a use case in one transaction that also records the message id: a redelivered
   or repeated message changes nothing twice, and a repeated command gets its first answer again.
 - `OutboxRelay` publishes committed outbox rows to JetStream with `Nats-Msg-Id` = event id.
@@ -40,9 +43,11 @@ from shared.db import (
     transaction,
     utcnow,
 )
+from shared.limits import REPLY_BUDGET, fit
 from shared.messages import DeadLetter, FieldError, Reply
 from shared.settings import ServiceSettings
 from shared.streams import DEADLETTER, deadletter_stream, stream_for
+from shared.wire import REDACTED, SECRET_KEYS, Malformed, check_payload, redacted_text
 
 log = structlog.get_logger("bus")
 T = TypeVar("T")
@@ -70,8 +75,9 @@ class NotYet(Exception):
 def validation_reply(err: ValidationError) -> Reply:
     fields = [
         # The first location is the handler's parameter name, which means nothing to a caller.
-        FieldError(field=".".join(str(p) for p in e["loc"][1:]) or "message", message=e["msg"])
-        for e in err.errors()
+        # Only the location and pydantic's message: never `input`, which may be a secret or huge.
+        FieldError(field=".".join(str(p) for p in e["loc"][1:])[:200] or "message", message=e["msg"][:500])
+        for e in err.errors(include_url=False, include_input=False, include_context=False)[:50]
     ]
     summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:10])
     return Reply.failure(f"invalid message: {summary}", *fields)
@@ -91,7 +97,13 @@ class DeadLetterMiddleware(BaseMiddleware):
         raw = msg.raw_message
         structlog.contextvars.bind_contextvars(subject=raw.subject)
         try:
-            return await call_next(msg)
+            check_payload(raw.data)
+            return fit_reply(await call_next(msg))
+        except Malformed as err:
+            reply = Reply.failure(f"invalid message: {err.field}: {err.message}",
+                                  FieldError(field=err.field, message=err.message))
+            await self._dead_letter(msg, reply.error or "malformed message")
+            return reply if msg.reply_to else None
         except ValidationError as err:
             reply = validation_reply(err)
             await self._dead_letter(msg, reply.error or "invalid message")
@@ -125,8 +137,8 @@ class DeadLetterMiddleware(BaseMiddleware):
             service=self.service,
             subject=raw.subject,
             reason=reason[:2000],
-            payload=raw.data.decode("utf-8", errors="replace")[:100_000],
-            headers={k: str(v) for k, v in (raw.headers or {}).items()},
+            payload=redacted_text(raw.data, 100_000),
+            headers={k: REDACTED if SECRET_KEYS.match(k) else str(v) for k, v in (raw.headers or {}).items()},
             deliveries=_deliveries(raw),
         )
         log.warning("dead_lettered", reason=letter.reason)
@@ -136,6 +148,14 @@ class DeadLetterMiddleware(BaseMiddleware):
             subjects.deadletter(self.service),
             stream=DEADLETTER,
         )
+
+
+def fit_reply(result: Any) -> Any:
+    """A reply cut to what one NATS message carries (see `shared.limits.fit`)."""
+    if not isinstance(result, Reply) or not result.data:
+        return result
+    data, cut = fit(result.data, REPLY_BUDGET)
+    return result.model_copy(update={"data": {**data, "truncated": True}}) if cut else result
 
 
 def _backoff(deliveries: int) -> float:

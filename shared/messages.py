@@ -12,8 +12,9 @@ import re
 import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
 
+from shared import limits as L
 from shared.clock import utcnow
 from shared.scenario import Contract, Expert, Id, Request, TravelTime, Unit
 
@@ -21,11 +22,17 @@ Party = Annotated[
     str,
     Field(
         pattern=r"^(expert|unit|staff):[A-Za-z0-9_.:-]+$",
+        max_length=80,
         description="who a notification is for: expert:<id>, unit:<id> or staff:<name>",
     ),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=120)]
-Text = Annotated[str, Field(max_length=2000)]
+Text = Annotated[str, Field(max_length=L.TEXT)]
+# In events (written by a service, read by others): bounded like the commands they come from.
+Ref = Annotated[str, Field(max_length=L.ID, description="an id")]
+Who = Annotated[str, Field(max_length=L.NAME, description="who acted, as the trail says it")]
+Word = Annotated[str, Field(max_length=L.SHORT)]
+Title = Annotated[str, Field(max_length=L.TITLE)]
 
 
 def new_id() -> str:
@@ -37,7 +44,7 @@ def now() -> dt.datetime:
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
     version: int = 1
     event_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
@@ -122,14 +129,14 @@ class GetCandidates(Message):
 # ---------------------------------------------------------------- matcher: events
 class RequestSubmitted(Message):
     request: Request
-    by: str
+    by: Who
 
 
 class RequestCancelled(Message):
-    request_id: str
-    unit_id: str
-    by: str
-    reason: str = ""
+    request_id: Ref
+    unit_id: Ref
+    by: Who
+    reason: Text = ""
 
 
 class PlanOvercommitted(Message):
@@ -141,34 +148,44 @@ class PlanOvercommitted(Message):
 
 
 class RequestUnmatched(Message):
-    request_id: str
-    unit_id: str
-    title: str = ""
-    reason_code: str
-    reason: str
+    request_id: Ref
+    unit_id: Ref
+    title: Title = ""
+    reason_code: Word
+    reason: Text
 
 
 class AssignmentProposed(Message):
-    assignment_id: str
+    assignment_id: Ref
     request: Request
-    slot: int = 0
-    expert_id: str
-    expert_name: str
-    contract_id: str
+    slot: int = Field(default=0, ge=0, lt=L.SLOTS)
+    expert_id: Ref
+    expert_name: Annotated[str, Field(max_length=L.NAME)]
+    contract_id: Ref
     mode: Literal["onsite", "remote"]
     travel_minutes: int
     minutes: int
     cost_vnd: int
-    explanation: dict[str, Any] = Field(default_factory=dict)
-    plan_input_sha256: str = ""
+    explanation: dict[str, Any] = Field(
+        default_factory=dict, max_length=L.EXPLANATION_KEYS,
+        description=f"the solver's reasons, at most {L.EXPLANATION_BYTES} bytes of JSON",
+    )
+    plan_input_sha256: Annotated[str, Field(max_length=64)] = ""
     manual: ManualOverride | None = Field(default=None, description="set for staff's own assignments")
+
+    @field_validator("explanation")
+    @classmethod
+    def _explanation_size(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if L.json_size(v) > L.EXPLANATION_BYTES:
+            raise ValueError(f"more than {L.EXPLANATION_BYTES} bytes of JSON")
+        return v
 
 
 class AssignmentWithdrawn(Message):
-    assignment_id: str
-    request_id: str
-    expert_id: str
-    reason: str
+    assignment_id: Ref
+    request_id: Ref
+    expert_id: Ref
+    reason: Text
 
 
 class AssignManually(Message):
@@ -186,10 +203,10 @@ class AssignManually(Message):
 
 class ManualOverride(BaseModel):
     model_config = ConfigDict(frozen=True)
-    by: str
+    by: Who
     forced: bool = False
-    reason: str = ""
-    violations: list[str] = Field(default_factory=list, description="rules a forced override breaks")
+    reason: Text = ""
+    violations: list[Text] = Field(default_factory=list, max_length=50, description="rules a forced override breaks")
 
 
 # ---------------------------------------------------------------- contracts: commands
@@ -201,8 +218,9 @@ class RegisterReference(Message):
     travel_minutes: list[TravelTime] = Field(default_factory=list, max_length=50000)
     experts: list[Expert] = Field(default_factory=list, max_length=5000)
     contracts: list[Contract] = Field(default_factory=list, max_length=5000)
-    contract_status: dict[str, ContractStatus] = Field(
+    contract_status: dict[Annotated[str, Field(max_length=L.ID)], ContractStatus] = Field(
         default_factory=dict,
+        max_length=5000,
         description="a new contract starts active unless named here as draft; for an existing "
         "contract the status, when given, must be the one it has",
     )
@@ -305,7 +323,7 @@ class UnitRegistered(Message):
 
 
 class TravelRegistered(Message):
-    pairs: list[TravelTime]
+    pairs: list[TravelTime] = Field(max_length=50000)
 
 
 class ExpertRegistered(Message):
@@ -321,12 +339,12 @@ class ContractRegistered(Message):
 class ContractStatusChanged(Message):
     """A contract moved in its lifecycle; only an active one may be given new work."""
 
-    contract_id: str
-    expert_id: str
+    contract_id: Ref
+    expert_id: Ref
     status: ContractStatus
     previous: ContractStatus
-    by: str
-    reason: str = ""
+    by: Who
+    reason: Text = ""
     revision: int
     contract: Contract
 
@@ -334,8 +352,8 @@ class ContractStatusChanged(Message):
 class BalanceChanged(Message):
     """What a contract and its expert may still be given: the matcher plans with this."""
 
-    contract_id: str
-    expert_id: str
+    contract_id: Ref
+    expert_id: Ref
     hours_used: float = Field(description="hours consumed or reserved under the contract")
     budget_used_vnd: int = Field(description="dong consumed or reserved under the contract")
     active_assignments: int
@@ -353,26 +371,27 @@ class BalanceChanged(Message):
         description="the expert's booking revision (across all its contracts): a consumer applies "
         "expert_committed_hours only when it is higher than the last it applied",
     )
-    counted: list[str] = Field(
+    counted: list[Ref] = Field(
         default_factory=list,
+        max_length=10_000,
         description="the live assignments (approved, accepted) whose reservation this balance includes: a "
         "consumer that has not heard of an approval yet must not count that work twice",
     )
 
 
 class AssignmentDecision(Message):
-    assignment_id: str
-    request_id: str
-    unit_id: str
-    expert_id: str
-    contract_id: str
-    title: str = ""
+    assignment_id: Ref
+    request_id: Ref
+    unit_id: Ref
+    expert_id: Ref
+    contract_id: Ref
+    title: Title = ""
 
 
 class AssignmentApproved(AssignmentDecision):
-    by: str
-    comment: str = ""
-    mode: str
+    by: Who
+    comment: Text = ""
+    mode: Word
     hours: float
     deadline: dt.date
     reserved_minutes: int
@@ -380,8 +399,8 @@ class AssignmentApproved(AssignmentDecision):
 
 
 class AssignmentRejected(AssignmentDecision):
-    by: str
-    reason: str = ""
+    by: Who
+    reason: Text = ""
 
 
 class AssignmentAccepted(AssignmentDecision):
@@ -389,13 +408,13 @@ class AssignmentAccepted(AssignmentDecision):
 
 
 class AssignmentDeclined(AssignmentDecision):
-    reason: str = ""
+    reason: Text = ""
     released_minutes: int = 0
     released_vnd: int = 0
 
 
 class AssignmentCancelled(AssignmentDecision):
-    reason: str = ""
+    reason: Text = ""
     released_minutes: int = 0
     released_vnd: int = 0
 
@@ -417,21 +436,21 @@ class HoursFlagged(AssignmentDecision):
 
 class HoursRefused(AssignmentDecision):
     minutes: int
-    by: str
-    reason: str = ""
+    by: Who
+    reason: Text = ""
 
 
 class RequestCompleted(Message):
-    request_id: str
-    unit_id: str
-    by: str
+    request_id: Ref
+    unit_id: Ref
+    by: Who
     rating: int | None = None
-    assignments: list[AssignmentDecision] = Field(default_factory=list)
+    assignments: list[AssignmentDecision] = Field(default_factory=list, max_length=1000)
     released_minutes: int = 0
     released_vnd: int = 0
     # Of `assignments`, those that ended completed (the others were cancelled); None from an
     # earlier version, which did not say.
-    completed: list[str] | None = Field(default=None, max_length=100)
+    completed: list[Ref] | None = Field(default=None, max_length=1000)
 
 
 # ---------------------------------------------------------------- notifier
@@ -443,28 +462,28 @@ class GetInbox(Message):
 
 class MarkRead(Message):
     party: Party
-    notification_ids: list[str] = Field(default_factory=list, max_length=500)
+    notification_ids: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=500)
 
 
 class NotificationDelivered(Message):
-    notification_id: str
-    party: str
-    channel: str
-    kind: str
-    source_event_id: str
+    notification_id: Ref
+    party: Word
+    channel: Word
+    kind: Word
+    source_event_id: Ref
 
 
 class NotificationFailed(Message):
     """A send the notifier gave up on after its retries (or at once, when retrying cannot help)."""
 
-    delivery_id: str
-    notification_id: str | None = None
-    party: str
-    channel: str
-    kind: str
-    source_event_id: str
+    delivery_id: Ref
+    notification_id: Ref | None = None
+    party: Word
+    channel: Word
+    kind: Word
+    source_event_id: Ref
     attempts: int
-    reason: str
+    reason: Text
 
 
 ChannelName = Literal["inbox", "email", "webhook"]
@@ -477,7 +496,7 @@ class SetPreferences(Message):
     channels: list[ChannelName] | None = Field(default=None, max_length=3)
     language: Literal["vi", "en"] | None = None
     email: str | None = Field(default=None, max_length=254, description="an empty string clears it")
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=L.URL)] | None = None
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
     digest: bool | None = Field(
         default=None, description="one daily digest instead of one message per event"
@@ -487,7 +506,7 @@ class SetPreferences(Message):
     @classmethod
     def _email(cls, v: str | None) -> str | None:
         if v and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
-            raise ValueError(f"not an email address: {v!r}")
+            raise ValueError("not an email address")
         return v
 
 

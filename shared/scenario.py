@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import limits as L
+
 #: The skills the provinces ask for, with plain-language names for people (vi, en).
 SKILLS: dict[str, tuple[str, str]] = {
     "office_it": ("Tin học văn phòng", "Office IT"),
@@ -29,19 +31,22 @@ SKILLS: dict[str, tuple[str, str]] = {
     "data_analysis": ("Phân tích dữ liệu", "Data analysis"),
 }
 
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Id = Annotated[str, Field(min_length=1, max_length=L.ID, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Level = Annotated[int, Field(ge=1, le=5, description="skill level, 1 (basic) to 5 (expert)")]
 Hours = Annotated[float, Field(gt=0, le=10_000)]
 NonNegHours = Annotated[float, Field(ge=0, le=1_000_000)]
 Dong = Annotated[int, Field(ge=0, description="an amount in whole Vietnamese dong")]
 Network = Literal["weak", "ok", "good"]
+Language = Annotated[str, Field(min_length=1, max_length=L.LANGUAGE, pattern=r"^[\w-]+$",
+                                description="a language tag: vi, en, tay...")]
+Skills = Annotated[dict[str, Level], Field(max_length=L.SKILLS)]
 Mode = Literal["onsite", "remote", "either"]
 
 
 class Record(BaseModel):
     """A record of the format: immutable, unknown fields ignored (newer producers may add some)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, allow_inf_nan=False)
 
 
 def _whole_minutes(value: float, what: str) -> float:
@@ -53,7 +58,7 @@ def _whole_minutes(value: float, what: str) -> float:
 def _check_skills(skills: dict[str, int]) -> dict[str, int]:
     unknown = sorted(set(skills) - set(SKILLS))
     if unknown:
-        raise ValueError(f"unknown skill {unknown[0]!r}; known skills: {', '.join(SKILLS)}")
+        raise ValueError(f"unknown skill {L.clip(unknown[0], 40)!r}; known skills: {', '.join(SKILLS)}")
     return skills
 
 
@@ -80,8 +85,8 @@ class Location(Record):
 
 class Unit(Record):
     id: Id
-    name: str = Field(min_length=1, max_length=200)
-    province: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=L.NAME)
+    province: str = Field(min_length=1, max_length=L.SHORT)
     network: Network
     location: Location | None = None
 
@@ -94,11 +99,11 @@ class TravelTime(Record):
 
 class Expert(Record):
     id: Id
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=L.NAME)
     home_unit: Id
     kind: Literal["shared", "contract", "community"]
-    skills: dict[str, Level]
-    languages: list[str] = Field(default_factory=lambda: ["vi"])
+    skills: Skills
+    languages: list[Language] = Field(default_factory=lambda: ["vi"], max_length=L.LANGUAGES)
     remote: bool
     onsite: bool
     max_travel_minutes: int = Field(ge=0, le=10_000)
@@ -126,7 +131,7 @@ class Contract(Record):
     active_assignments: int = Field(default=0, ge=0)
     start: dt.date
     end: dt.date
-    scope_units: list[Id] | None = None
+    scope_units: list[Id] | None = Field(default=None, max_length=L.SCOPE_UNITS)
 
     @field_validator("hours_cap", "hours_used")
     @classmethod
@@ -141,7 +146,7 @@ class Contract(Record):
 
 
 class Slot(Record):
-    skills: dict[str, Level]
+    skills: Skills
     hours: Hours
 
     _skills = field_validator("skills")(_check_skills)
@@ -155,14 +160,14 @@ class Slot(Record):
 class Request(Record):
     id: Id
     unit: Id
-    title: str = Field(min_length=1, max_length=300)
-    skills: dict[str, Level] = Field(default_factory=dict)
+    title: str = Field(min_length=1, max_length=L.TITLE)
+    skills: Skills = Field(default_factory=dict)
     mode: Mode
     hours: Hours
     priority: int = Field(ge=1, le=5, description="1 (can wait) to 5 (most urgent)")
     deadline: dt.date
-    language: str | None = None
-    slots: list[Slot] | None = Field(default=None, min_length=1, max_length=20)
+    language: Language | None = None
+    slots: list[Slot] | None = Field(default=None, min_length=1, max_length=L.SLOTS)
 
     _skills = field_validator("skills")(_check_skills)
 
@@ -192,13 +197,13 @@ class Scenario(Record):
     """A whole planning problem; cross references are checked here."""
 
     horizon: Horizon
-    units: list[Unit] = Field(default_factory=list)
-    travel_minutes: list[TravelTime] = Field(default_factory=list)
-    experts: list[Expert] = Field(default_factory=list)
-    contracts: list[Contract] = Field(default_factory=list)
-    requests: list[Request] = Field(default_factory=list)
-    pinned: list[Pin] = Field(default_factory=list)
-    excluded: list[Exclusion] = Field(default_factory=list)
+    units: list[Unit] = Field(default_factory=list, max_length=L.SCENARIO_RECORDS)
+    travel_minutes: list[TravelTime] = Field(default_factory=list, max_length=L.SCENARIO_TRAVEL)
+    experts: list[Expert] = Field(default_factory=list, max_length=L.SCENARIO_RECORDS)
+    contracts: list[Contract] = Field(default_factory=list, max_length=L.SCENARIO_RECORDS)
+    requests: list[Request] = Field(default_factory=list, max_length=L.SCENARIO_RECORDS)
+    pinned: list[Pin] = Field(default_factory=list, max_length=L.SCENARIO_RECORDS)
+    excluded: list[Exclusion] = Field(default_factory=list, max_length=L.SCENARIO_RECORDS)
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:

@@ -29,9 +29,16 @@ from shared.db import add_event, in_order
 def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
     if session.get(AssignmentRow, evt.assignment_id) is not None:
         return
-    if session.get(ContractRow, evt.contract_id) is None:
+    contract = session.get(ContractRow, evt.contract_id)
+    if contract is None:
         raise Rejected(f"proposal names unknown contract {evt.contract_id!r}", "contract_id")
+    # An event is believed only as far as it makes sense: one expert's work is never charged to
+    # another's contract, and a slot the request does not have is nobody's.
+    if contract.expert_id != evt.expert_id:
+        raise Rejected(f"contract {evt.contract_id!r} is not expert {evt.expert_id!r}'s", "contract_id")
     r = evt.request
+    if evt.slot >= len(r.effective_slots()):
+        raise Rejected(f"request {r.id!r} has no slot {evt.slot}", "slot")
     a = AssignmentRow(
         id=evt.assignment_id,
         request_id=r.id,

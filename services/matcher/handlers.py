@@ -106,18 +106,30 @@ def copy_contract_status(session: Session, evt: m.ContractStatusChanged) -> None
 
 def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     """Balances are absolute and consumed in concurrent batches: one older than the balance last
-    applied would plan with hours and money already given away, so it is dropped. An event of an
-    earlier version has no revision and counts as 0 (older than any that has one). The expert's
-    total hours follow the expert's own revision, since several contracts carry it."""
+    applied (or the same again) would plan with hours and money already given away, so it is
+    dropped. An event of an earlier version has no revision and counts as 0 (older than any that
+    has one). The expert's total hours follow the expert's own revision, since several contracts
+    carry it.
+
+    The contracts service numbers each contract's balances 1, 2, 3... (every publish is one step,
+    `lifecycle.publish_balance`), so a balance is adopted only as the next of its contract: one that
+    jumps ahead (a revision in between not applied yet) waits for the ones before it (NotYet, then
+    a dead letter with the reason if they never come). A forged balance with a huge revision is
+    never adopted, and cannot lock the contract's later, true balances out."""
     contract = session.get(ContractCopy, evt.contract_id, with_for_update=True)
     if contract is None:
         raise NotYet(f"balance for contract {evt.contract_id!r}, not registered here yet")
     expert = session.get(ExpertCopy, evt.expert_id, with_for_update=True)
     if expert is None:  # its total would be lost: a later, older one would then be applied over it
         raise NotYet(f"balance for expert {evt.expert_id!r}, not registered here yet")
-    revision = evt.revision or 0
-    if revision < (contract.balance_revision or 0):
+    revision, applied = evt.revision or 0, contract.balance_revision or 0
+    if evt.revision is None and applied == 0:
+        pass  # an earlier version's event, and nothing numbered applied yet: taken as before
+    elif revision <= applied:
         return
+    elif revision != applied + 1:
+        raise NotYet(f"balance revision {revision} of contract {evt.contract_id!r} follows {applied}: "
+                     f"waiting for revision {applied + 1}")
     contract.balance_revision = revision
     contract.hours_used = evt.hours_used
     contract.budget_used_vnd = evt.budget_used_vnd

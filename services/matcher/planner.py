@@ -37,6 +37,7 @@ from services.matcher.solver.limits import Limits
 from shared import messages as m
 from shared import subjects as s
 from shared.db import add_event, retrying, transaction
+from shared.limits import TEXT, clip
 from shared.scenario import Contract, Expert, Request, Scenario
 
 log = structlog.get_logger("planner")
@@ -200,7 +201,7 @@ def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int) ->
         # proposals staff have not decided on, keep the approved ones, and plan again.
         log.warning("pins_infeasible", reason=plan.reason)
         held = [p for p in snap.scenario.pinned if snap.pins[(p.request, p.slot)].id in snap.held]
-        snap.overcommitted.append(f"pending proposals let go: {plan.reason}")
+        snap.overcommitted.append(clip(f"pending proposals let go: {plan.reason}", TEXT))
         snap.scenario = snap.scenario.model_copy(update={"pinned": held})
         plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     return plan
@@ -395,7 +396,7 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
         u = unassigned.get(rid)
         if row is None or u is None or row.status not in ("open", "unmatched"):
             continue
-        code, text = u.code, u.message
+        code, text = u.code, clip(u.message, TEXT)
         row.status, row.reason_code, row.reason = "unmatched", code, text
         session.add(row)
         if before != ("unmatched", code, text):

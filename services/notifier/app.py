@@ -50,7 +50,7 @@ def channels_of(st: NotifierSettings) -> dict[str, Channel]:
             starttls=st.smtp_starttls,
             timeout=st.smtp_timeout_s,
         ),
-        "webhook": WebhookChannel(st.webhook_timeout_s),
+        "webhook": WebhookChannel(st.webhook_timeout_s, allow_private=st.webhook_allow_private),
     }
 
 
@@ -86,7 +86,7 @@ def build(
         svc.worker.notify()  # sends were queued in the handler's transaction: start them now
 
     svc.after_event = after_event
-    _commands(svc, sealer)
+    _commands(svc, sealer, st)
     for subject, model, use_case, name, description in (
         (s.UNIT_REGISTERED, m.UnitRegistered, h.remember_unit, "units", "Names of communes."),
         (
@@ -193,7 +193,7 @@ def build(
     return svc
 
 
-def _commands(svc: Service, sealer: Sealer) -> None:
+def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
     svc.query(
         s.INBOX_GET, m.GetInbox, inbox.inbox, description="A party's notifications, newest first."
     )
@@ -206,7 +206,8 @@ def _commands(svc: Service, sealer: Sealer) -> None:
     svc.command(
         s.PREFERENCES_SET,
         m.SetPreferences,
-        lambda session, cmd: preferences.set_preferences(session, cmd, sealer),
+        partial(preferences.set_preferences, sealer=sealer, staff=st.staff() | {h.STAFF},
+                allow_private=st.webhook_allow_private),
         description="Set a party's channels, language, addresses and digest choice (the secret sealed).",
     )
     svc.query(

@@ -4,7 +4,10 @@ signed webhook. The inbox is not here: it is written in the consuming handler's 
 Every send is bounded by the channel's timeout as a whole (connecting, talking, reading the
 answer), so a stalled server costs one slot of the worker for at most that long. A failure is a
 `ChannelError`; `permanent` ones (no address, a 5xx from SMTP, a 4xx from the endpoint) are not
-worth retrying until someone changes something, the others are retried with backoff.
+worth retrying until someone changes something, the others are retried with backoff. Its reason
+names the host and the status (`HTTP 405 Method Not Allowed`), never what the server answered:
+reasons are stored and shown to staff, and a body is whatever the other side chose to say.
+A webhook only ever reaches a public address (`addresses.py`).
 
 Webhook contract, for whoever runs the SMS or chat gateway:
 - `POST <url>` with a JSON body (`kind`, `party`, `language`, `subject`, `text`, `notification_id`,
@@ -23,10 +26,14 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from email.message import EmailMessage
+from http import HTTPStatus
 from typing import Protocol
 
 import aiosmtplib
 import httpx
+
+from services.notifier.addresses import Refused, resolve
+from shared.limits import clip
 
 SIGNATURE_HEADER = "X-Expertshare-Signature"
 DELIVERY_HEADER = "X-Expertshare-Delivery"
@@ -135,8 +142,9 @@ class SmtpChannel:
 class WebhookChannel:
     name = "webhook"
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, *, allow_private: bool = False) -> None:
         self.timeout = timeout
+        self.allow_private = allow_private
 
     async def send(self, out: Outgoing) -> None:
         if not out.webhook_url or not out.webhook_secret:
@@ -150,24 +158,35 @@ class WebhookChannel:
             DELIVERY_HEADER: out.key,
             SIGNATURE_HEADER: sign(out.webhook_secret, out.payload),
         }
+        url = httpx.URL(out.webhook_url)
         try:
-            async with (
-                asyncio.timeout(self.timeout),
-                httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client,
-            ):
-                resp = await client.post(out.webhook_url, content=out.payload, headers=headers)
+            async with asyncio.timeout(self.timeout):
+                host, ip = await resolve(out.webhook_url, allow_private=self.allow_private)
+                # To the address just checked, naming the host as the URL does (Host, TLS name):
+                # a second resolution by the client could answer otherwise (DNS rebinding).
+                headers["Host"] = url.netloc.decode("ascii")
+                async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                    resp = await client.post(
+                        url.copy_with(host=str(ip)), content=out.payload, headers=headers,
+                        extensions={"sni_hostname": host} if url.scheme == "https" else {},
+                    )
+        except Refused as err:
+            raise ChannelError(f"webhook refused: {err}", permanent=True) from None
         except (TimeoutError, httpx.TimeoutException):
-            raise ChannelError(
-                f"webhook {out.webhook_url} did not answer within {self.timeout:g} s"
-            ) from None
+            raise ChannelError(f"webhook {url.host} did not answer within {self.timeout:g} s") from None
         except httpx.HTTPError as err:
-            raise ChannelError(f"webhook {out.webhook_url}: {type(err).__name__}: {err}") from None
+            raise ChannelError(clip(f"webhook {url.host}: {type(err).__name__}: {err}", 300)) from None
         if 200 <= resp.status_code < 300:
             return
         # A 4xx says the request itself is wrong (bad secret, gone): retrying the same bytes cannot
         # help; 408, 425 and 429 ask to come back later, like any 5xx.
         permanent = 400 <= resp.status_code < 500 and resp.status_code not in (408, 425, 429)
-        raise ChannelError(
-            f"webhook {out.webhook_url} answered HTTP {resp.status_code}: {resp.text[:200]}",
-            permanent=permanent,
-        )
+        raise ChannelError(f"webhook {url.host} answered {status_line(resp.status_code)}", permanent=permanent)
+
+
+def status_line(code: int) -> str:
+    """`HTTP 405 Method Not Allowed`: the standard phrase, not the one the server sent."""
+    try:
+        return f"HTTP {code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"

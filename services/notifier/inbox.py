@@ -19,6 +19,7 @@ from services.notifier.templates import html_body, render
 from shared import messages as m
 from shared import subjects as s
 from shared.db import add_event
+from shared.limits import BODY, TITLE, clip
 
 
 def notify(
@@ -33,6 +34,8 @@ def notify(
         return None
     language = language_of(session, party)
     subject, body = render(kind, language, **fields)
+    # Clipped here, where input becomes words: no event can grow an inbox past what a reply carries.
+    subject, body = clip(subject, TITLE), clip(body, BODY)
     note = Notification(
         party=party,
         kind=kind,

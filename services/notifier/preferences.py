@@ -2,13 +2,20 @@
 
 The inbox is always on. A channel can only be chosen once the party has its address (an email,
 a webhook url and secret), so a preference never points at nowhere. The secret is sealed before
-it is stored (`sealed.py`) and never read back.
+it is stored (`sealed.py`) and never read back. A webhook URL must reach a public address
+(`addresses.py`, checked again at every send).
+
+Preferences are kept only for parties that exist: an expert or a unit the notifier has heard of
+from the contracts service (its directory, `Party`), or a staff party of the notifier's settings
+(`NOTIFIER_STAFF_PARTIES`) or the one it writes to itself (`staff:home-affairs`). Anything else
+would be a row nobody ever reads, and a way to fill the table.
 """
 
 from __future__ import annotations
 
 from sqlmodel import Session
 
+from services.notifier.addresses import Refused, check_url
 from services.notifier.db import Party, Preference
 from services.notifier.sealed import Sealer
 from shared import messages as m
@@ -30,7 +37,12 @@ def channels_of(pref: Preference | None) -> list[str]:
     return [c for c in (pref.channels.split(",") if pref else []) if c]
 
 
-def set_preferences(session: Session, cmd: m.SetPreferences, sealer: Sealer) -> m.Reply:
+def set_preferences(
+    session: Session, cmd: m.SetPreferences, *, sealer: Sealer, staff: frozenset[str], allow_private: bool
+) -> m.Reply:
+    known = cmd.party in staff if cmd.party.startswith("staff:") else session.get(Party, cmd.party) is not None
+    if not known:
+        raise Rejected(f"unknown party {cmd.party}", "party")
     pref = session.get(Preference, cmd.party) or Preference(party=cmd.party)
     # None leaves a field as it was (the wire carries every field); an empty email clears it.
     if cmd.language is not None:
@@ -38,6 +50,10 @@ def set_preferences(session: Session, cmd: m.SetPreferences, sealer: Sealer) -> 
     if cmd.email is not None:
         pref.email = cmd.email or None
     if cmd.webhook_url is not None:
+        try:
+            check_url(str(cmd.webhook_url), allow_private=allow_private)
+        except Refused as err:
+            raise Rejected(str(err), "webhook_url") from None
         pref.webhook_url = str(cmd.webhook_url)
     if cmd.webhook_secret is not None:
         pref.webhook_secret_sealed, pref.webhook_secret = sealer.seal(cmd.webhook_secret), None

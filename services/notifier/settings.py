@@ -26,6 +26,12 @@ class NotifierSettings(ServiceSettings):
     smtp_starttls: bool = False
     smtp_timeout_s: float = Field(default=15.0, gt=0, le=300)
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Webhooks reach public addresses only (services/notifier/addresses.py); 1 lets them reach
+    # loopback and private ones too: tests, or gateways on the deployment's own network.
+    webhook_allow_private: bool = False
+    # The staff parties that may have preferences, comma separated (staff:<name>), besides the one
+    # the notifier itself writes to (staff:home-affairs).
+    staff_parties: str = Field(default="", max_length=2000)
 
     # The delivery queue: every try is bounded by the channel's timeout; a failing one waits
     # retry_base_s * 2**(attempt-1) (at most retry_max_s, with jitter), and is given up after
@@ -57,6 +63,10 @@ class NotifierSettings(ServiceSettings):
         if not self.remind_after_s <= self.escalate_after_s <= self.decline_after_s:
             raise ValueError("remind_after_s <= escalate_after_s <= decline_after_s must hold")
         return self
+
+    def staff(self) -> frozenset[str]:
+        names = (n.strip() for n in self.staff_parties.split(","))
+        return frozenset(f"staff:{n.removeprefix('staff:')}" for n in names if n)
 
     def secret(self) -> str:
         """`secret_key`, else a key of this installation made once in var/notifier.key."""

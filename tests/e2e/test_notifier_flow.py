@@ -34,6 +34,7 @@ RETRIES = {
     "NOTIFIER_MAX_ATTEMPTS": "2",
     "NOTIFIER_RETRY_BASE_S": "0.2",
     "NOTIFIER_RETRY_MAX_S": "0.5",
+    "NOTIFIER_WEBHOOK_ALLOW_PRIVATE": "1",  # the test's webhook sink is on loopback
 }
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, select
 
 from services.notifier.app import NotifierService, build
-from services.notifier.db import Delivery
+from services.notifier.db import Delivery, Party
 from services.notifier.settings import NotifierSettings
 from shared import messages as m
 from shared import subjects as s
@@ -33,6 +33,7 @@ class Notifier:
             smtp_timeout_s=2,
             webhook_timeout_s=1,
             secret_key="the test installation's key",
+            webhook_allow_private=True,  # the test's HTTP sinks are on loopback
         )
         self.settings = NotifierSettings(
             nats_url=nats_url, database_url=db_url, **{**base, **settings}
@@ -76,6 +77,23 @@ class Notifier:
 
     async def inbox(self, party: str) -> list[dict[str, Any]]:
         return (await self.ok(s.INBOX_GET, m.GetInbox(party=party, limit=500)))["notifications"]
+
+    async def known(self, *parties: str) -> None:
+        """Wait until the notifier's directory has these parties (preferences need them)."""
+        def all_there() -> bool:
+            with Session(self.svc.engine) as session:
+                return all(session.get(Party, p) is not None for p in parties)
+
+        await eventually(all_there, what=f"the notifier knows {', '.join(parties)}")
+
+    async def meet(self, *parties: str) -> None:
+        """Register these experts and units as the contracts service would, and wait for them."""
+        for party in parties:
+            kind, pid = party.split(":", 1)
+            await self.publish(*((s.EXPERT_REGISTERED, expert(pid)) if kind == "expert" else (
+                s.UNIT_REGISTERED, m.UnitRegistered(unit=dict(id=pid, name=pid, province="Tuyên Quang",
+                                                                network="ok")))))
+        await self.known(*parties)
 
     def deliveries(self, **where: Any) -> list[Delivery]:
         with Session(self.svc.engine) as session:

@@ -131,14 +131,15 @@ async def test_an_older_balance_arriving_after_a_newer_one_is_ignored(stack: Sta
     copy = await eventually(lambda: (c := c0_copy(stack)).balance_revision == 2 and c, "the approval's balance")
     assert copy.hours_used == 4.0 and copy.active_assignments == 1
 
-    # A newer balance, then an older one delivered late (as two concurrent batches can): the newer stays.
-    await publish(stack, s.BALANCE_CHANGED, balance(revision=11, hours_used=9.0))
-    await eventually(lambda: c0_copy(stack).balance_revision == 11, "balance revision 11 applied")
-    ack = await stack.nc.jetstream().publish(
-        s.BALANCE_CHANGED, balance(revision=10, hours_used=3.0).model_dump_json().encode(), stream="CONTRACTS")
+    # The next balance, then an older one and the same one again, delivered late (as two concurrent
+    # batches can): the newer stays.
+    await publish(stack, s.BALANCE_CHANGED, balance(revision=3, hours_used=9.0))
+    await eventually(lambda: c0_copy(stack).balance_revision == 3, "balance revision 3 applied")
+    for late in (balance(revision=2, hours_used=3.0), balance(revision=3, hours_used=3.0)):
+        ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, late.model_dump_json().encode(), stream="CONTRACTS")
     await balances_applied_up_to(stack, ack.seq)
     copy = c0_copy(stack)
-    assert (copy.balance_revision, copy.hours_used) == (11, 9.0)
+    assert (copy.balance_revision, copy.hours_used) == (3, 9.0)
     expert_copy = next(e for e in matcher_rows(stack, ExpertCopy) if e.id == "e0")
     assert expert_copy.committed_hours == 9.0
 
@@ -147,7 +148,7 @@ async def test_an_older_balance_arriving_after_a_newer_one_is_ignored(stack: Sta
     del old["revision"]
     ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, json.dumps(old).encode(), stream="CONTRACTS")
     await balances_applied_up_to(stack, ack.seq)
-    assert (c0_copy(stack).balance_revision, c0_copy(stack).hours_used) == (11, 9.0)
+    assert (c0_copy(stack).balance_revision, c0_copy(stack).hours_used) == (3, 9.0)
     assert [d for d in await dead_letters(stack) if d["service"] == "matcher"] == []
 
 
@@ -159,7 +160,7 @@ async def test_a_balance_that_counts_an_approval_not_heard_of_yet_is_not_counted
     await eventually(lambda: c0_copy(stack).balance_revision == 1, "c0's first balance")
     await stack.submit("r1")
     p = await stack.proposal("r1")
-    counted = balance(revision=7, hours_used=4.0).model_copy(update={"active_assignments": 1, "counted": [p["id"]]})
+    counted = balance(revision=2, hours_used=4.0).model_copy(update={"active_assignments": 1, "counted": [p["id"]]})
     ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, counted.model_dump_json().encode(), stream="CONTRACTS")
     await balances_applied_up_to(stack, ack.seq)
     assert c0_copy(stack).counted == p["id"]
@@ -173,10 +174,12 @@ async def test_an_experts_total_follows_the_experts_revision_across_its_contract
     """Two contracts of one expert publish balances, each numbered for its contract; the expert's
     total hours travel in both. The newer total stays, whichever contract's balance arrives last."""
     await stack.register([expert(0)], [contract(0), contract(9, expert="e0")])
-    await eventually(lambda: {c.id for c in matcher_rows(stack, ContractCopy)} >= {"c0", "c9"}, "both contracts")
-    newer = balance(revision=20, hours_used=2.0).model_copy(
+    first = {"c0": 1, "c9": 1}
+    await eventually(lambda: {c.id: c.balance_revision for c in matcher_rows(stack, ContractCopy)} == first,
+                     "both contracts and their first balances")
+    newer = balance(revision=2, hours_used=2.0).model_copy(
         update={"contract_id": "c9", "expert_committed_hours": 10.0, "expert_revision": 50})
-    older = balance(revision=21, hours_used=1.0).model_copy(
+    older = balance(revision=2, hours_used=1.0).model_copy(
         update={"expert_committed_hours": 4.0, "expert_revision": 49})
     for evt in (newer, older):
         ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, evt.model_dump_json().encode(), stream="CONTRACTS")

@@ -167,7 +167,7 @@ def test_overcommitted_pins_keep_approved_work_and_the_rest_is_planned(db_url: s
     handle(engine, h.on_approved, approved(p1))
     handle(engine, h.copy_balance, m.BalanceChanged(
         contract_id="c0", expert_id="e0", hours_used=4, budget_used_vnd=p1.cost_vnd, active_assignments=1,
-        expert_committed_hours=4, revision=2, expert_revision=2, counted=[p1.id]))
+        expert_committed_hours=4, revision=1, expert_revision=2, counted=[p1.id]))
     # e0's availability drops below the 4 h already approved (from before that was refused).
     handle(engine, h.copy_expert, m.ExpertRegistered(expert={**e0, "capacity_hours": 2}))
     submit(engine, "r3", skills={"office_it": 2})
@@ -196,7 +196,7 @@ def test_a_pending_proposal_a_balance_made_impossible_is_withdrawn_alone(db_url:
     # Hours logged elsewhere leave c1 38 of 40 h used: p1 (4 h) could not be approved any more.
     handle(engine, h.copy_balance, m.BalanceChanged(
         contract_id="c1", expert_id="e1", hours_used=38, budget_used_vnd=0, active_assignments=1,
-        expert_committed_hours=38, revision=5))
+        expert_committed_hours=38, revision=1))
     replan(engine)
     assert status_of(engine, p1.id) == "withdrawn" and p1.id in withdrawals(engine)
     assert one(engine, "r2").id == p2.id  # the other request's proposal stays
@@ -225,13 +225,13 @@ def test_a_balance_waits_for_its_expert_so_a_newer_total_is_never_lost(db_url: s
     with transaction(engine) as ses:
         ses.delete(ses.get(ExpertCopy, "e0"))
     newer = m.BalanceChanged(contract_id="c0", expert_id="e0", hours_used=10, budget_used_vnd=0,
-                             active_assignments=0, expert_committed_hours=10, revision=20, expert_revision=50)
+                             active_assignments=0, expert_committed_hours=10, revision=1, expert_revision=50)
     with pytest.raises(NotYet, match="balance for expert 'e0', not registered here yet"):
         handle(engine, h.copy_balance, newer)
     handle(engine, h.copy_expert, m.ExpertRegistered(expert=expert(0)))
     handle(engine, h.copy_balance, newer)  # delivered again
     handle(engine, h.copy_balance, newer.model_copy(update={
-        "contract_id": "c0", "revision": 21, "expert_committed_hours": 4.0, "expert_revision": 49}))
+        "contract_id": "c0", "revision": 2, "expert_committed_hours": 4.0, "expert_revision": 49}))
     with Session(engine) as ses:
         e0 = ses.get(ExpertCopy, "e0")
         assert e0 is not None and (e0.committed_hours, e0.booking_revision) == (10.0, 50)

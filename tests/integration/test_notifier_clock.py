@@ -33,6 +33,7 @@ async def test_a_digest_party_gets_one_message_per_period(
     async with Notifier(
         nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=smtp.port, digest_period_s=period
     ) as n:
+        await n.meet("unit:w1")
         await n.ok(
             s.PREFERENCES_SET,
             m.SetPreferences(
@@ -126,6 +127,7 @@ async def test_the_daily_digest_goes_at_seven_in_vietnam_dated_that_morning(
     async with Notifier(
         nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=smtp.port, watch_interval_s=0.1
     ) as n:
+        await n.meet("unit:w1")
         await n.ok(
             s.PREFERENCES_SET,
             m.SetPreferences(party="unit:w1", channels=["email"], email="ubnd@w1.gov.vn", digest=True),

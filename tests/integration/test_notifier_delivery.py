@@ -36,6 +36,7 @@ async def test_each_channel_hears_once_per_event_in_the_party_language(
 ) -> None:
     async with Notifier(nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=smtp.port) as n:
         await n.publish(s.EXPERT_REGISTERED, expert("e1", languages=["en"]))
+        await n.known("expert:e1")
         await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1"))
 
         async def speaks_english() -> bool:
@@ -77,6 +78,7 @@ async def test_slow_server_holds_up_nobody_and_a_failure_is_dead_lettered_then_r
 ) -> None:
     http.behaviour["/slow"] = ("sleep", 5)
     async with Notifier(nats_fresh.url, db_url) as n:
+        await n.meet("expert:e1", "expert:e2")
         for who, path in (("e1", "/slow"), ("e2", "/fast")):
             await n.ok(s.PREFERENCES_SET, prefs(f"expert:{who}", http, path, channels=["webhook"]))
         await n.publish(s.ASSIGNMENT_APPROVED, approved("a-slow", "e1"))
@@ -125,6 +127,7 @@ async def test_sends_wait_out_an_smtp_outage_without_holding_the_event(
     async with Notifier(
         nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=port, max_attempts=50
     ) as n:
+        await n.meet("expert:e1")
         await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1", channels=["email"]))
         await n.publish(s.ASSIGNMENT_APPROVED, approved("a-1", "e1"))
         # the inbox is written and the event acknowledged while the mail server is down
@@ -149,6 +152,7 @@ async def test_a_send_claimed_by_a_dead_worker_is_sent_once_after_its_lease(
 ) -> None:
     async with Notifier(nats_fresh.url, db_url, lease_s=1.5) as n:
         await n.svc.worker.stop()  # this instance's worker is "dead" for now
+        await n.meet("expert:e1")
         await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1", channels=["webhook"]))
         await n.publish(s.ASSIGNMENT_APPROVED, approved("a-1", "e1"))
         await eventually(lambda: n.deliveries(), what="queued")
@@ -167,6 +171,7 @@ async def test_preferences_are_refused_with_the_field_at_fault(
     nats_fresh: EmbeddedNats, db_url: str
 ) -> None:
     async with Notifier(nats_fresh.url, db_url) as n:
+        await n.meet("expert:e1", "unit:w1")
         reply = await n.call(
             s.PREFERENCES_SET, m.SetPreferences(party="expert:e1", channels=["email"])
         )
@@ -208,6 +213,7 @@ async def test_webhook_secrets_are_sealed_at_rest_and_a_foreign_key_fails_clearl
     nats_fresh: EmbeddedNats, db_url: str, http: HttpSink
 ) -> None:
     async with Notifier(nats_fresh.url, db_url) as n:
+        await n.meet("expert:e1")
         await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1", channels=["webhook"]))
         with Session(n.svc.engine) as session:
             pref = session.get(Preference, "expert:e1")

@@ -247,7 +247,15 @@ def audit_input(sha256: str, out: Annotated[Path | None, typer.Option(help="Writ
     """The scenario the solver planned from, by the digest an audit entry carries (checked)."""
     import hashlib
 
-    data = call(lambda c: c.ok(s.PLAN_INPUT_GET, build(m.GetPlanInput, sha256=sha256), timeout=60))
+    def piece(offset: int) -> dict[str, Any]:
+        return call(lambda c: c.ok(s.PLAN_INPUT_GET, build(m.GetPlanInput, sha256=sha256, offset=offset), timeout=60))
+
+    data = piece(0)
+    parts = [data["scenario"]]
+    while data.get("next_offset"):  # larger than one message: read on
+        data = piece(data["next_offset"])
+        parts.append(data["scenario"])
+    data["scenario"] = "".join(parts)
     if hashlib.sha256(data["scenario"].encode()).hexdigest() != sha256:
         fail(f"the stored input does not match its digest {sha256}: it was altered")
     if out is None:

@@ -19,6 +19,9 @@ from typing import Any
 MAX_PAYLOAD = 1024 * 1024  # nats-server's default max_payload: no message may be larger
 REPLY_BUDGET = 900 * 1024  # a reply's JSON, leaving room for headers and the envelope
 MAX_DEPTH = 32  # nesting of JSON objects and arrays (the deepest message is about 8)
+# Characters of a plan input per reply: a character of JSON text quoted again takes at most 7
+# bytes (a control character, \u0000, with its backslash escaped).
+PLAN_INPUT_CHUNK = 120_000
 
 # ---------------------------------------------------------------- text
 ID = 64  # ids of units, experts, contracts, requests, assignments, events

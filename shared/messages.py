@@ -114,9 +114,12 @@ class GetStatus(Message):
 
 
 class GetPlanInput(Message):
-    """The scenario a plan (or a manual assignment's check) was made from, by its digest."""
+    """The scenario a plan (or a manual assignment's check) was made from, by its digest. A
+    province's scenario is larger than one NATS message: the reply carries the text from `offset`,
+    at most `limits.PLAN_INPUT_CHUNK` characters, with `next_offset` while there is more."""
 
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    offset: int = Field(default=0, ge=0)
 
 
 class GetCandidates(Message):
@@ -166,7 +169,7 @@ class AssignmentProposed(Message):
     travel_minutes: int
     minutes: int
     cost_vnd: int
-    explanation: dict[str, Any] = Field(
+    explanation: dict[Word, Any] = Field(
         default_factory=dict, max_length=L.EXPLANATION_KEYS,
         description=f"the solver's reasons, at most {L.EXPLANATION_BYTES} bytes of JSON",
     )

@@ -39,7 +39,7 @@ Dong = Annotated[int, Field(ge=0, description="an amount in whole Vietnamese don
 Network = Literal["weak", "ok", "good"]
 Language = Annotated[str, Field(min_length=1, max_length=L.LANGUAGE, pattern=r"^[\w-]+$",
                                 description="a language tag: vi, en, tay...")]
-Skills = Annotated[dict[str, Level], Field(max_length=L.SKILLS)]
+Skills = Annotated[dict[Annotated[str, Field(max_length=L.SHORT)], Level], Field(max_length=L.SKILLS)]
 Mode = Literal["onsite", "remote", "either"]
 
 

@@ -42,8 +42,8 @@ class Malformed(ValueError):
         self.field = field
 
 
-def _no_constant(name: str) -> Any:
-    raise Malformed(f"{name} is not a JSON number")
+class _Constant(str):
+    """NaN, Infinity or -Infinity where a number was: kept as a marker, reported with its place."""
 
 
 def check_payload(data: bytes) -> None:
@@ -54,11 +54,9 @@ def check_payload(data: bytes) -> None:
     except UnicodeDecodeError as err:
         raise Malformed(f"not UTF-8 (byte {err.start})") from None
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_Constant)
     except RecursionError:
         raise Malformed(f"nested deeper than {MAX_DEPTH}") from None
-    except Malformed as err:
-        raise Malformed(err.message, _where_constant(text)) from None
     except ValueError:
         return  # not JSON: the model says what it expected
     _walk(value, surrogates=bool(_SURROGATE_ESCAPE.search(text)))
@@ -76,6 +74,8 @@ def _walk(value: Any, *, surrogates: bool) -> None:
                 if surrogates and isinstance(k, str):
                     _utf8(k, (*path, "<key>"))
                 stack.append((child, depth + 1, (*path, k)))
+        elif isinstance(v, _Constant):
+            raise Malformed(f"{v} is not a JSON number", _dotted(path))
         elif isinstance(v, float) and not math.isfinite(v):  # 1e999 parses as infinity
             raise Malformed("a number too large to be finite", _dotted(path))
         elif surrogates and isinstance(v, str):
@@ -93,12 +93,6 @@ def _dotted(path: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in path) or "message"
 
 
-def _where_constant(text: str) -> str:
-    """The key before the first NaN or Infinity, as near as a scan of the text can tell."""
-    found = re.search(r'"([^"\\]{1,64})"\s*:\s*-?(?:NaN|Infinity)\b', text)
-    return found.group(1) if found else "message"
-
-
 def redact(value: Any) -> Any:
     """`value` with the value of every secret key replaced, at any depth."""
     if isinstance(value, dict):
@@ -113,6 +107,8 @@ def redacted_text(data: bytes, limit: int) -> str:
     redacted by key; anything else by a scan for the same keys (a malformed payload has secrets too)."""
     text = data.decode("utf-8", errors="replace")
     try:
-        return json.dumps(redact(json.loads(text)), ensure_ascii=False)[:limit]
+        kept = json.dumps(redact(json.loads(text)), ensure_ascii=False)
     except (ValueError, RecursionError):
-        return _SECRET_IN_TEXT.sub(lambda mo: mo.group(1) + json.dumps(REDACTED), text)[:limit]
+        kept = _SECRET_IN_TEXT.sub(lambda mo: mo.group(1) + json.dumps(REDACTED), text)
+    # A lone surrogate (from a "\ud800" escape) cannot be written as UTF-8: it becomes "?".
+    return kept[:limit].encode("utf-8", errors="replace").decode("utf-8")

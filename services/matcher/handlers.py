@@ -30,6 +30,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import NotYet, Rejected
 from shared.db import add_event, in_order
+from shared.limits import NOTES, PLAN_INPUT_CHUNK
 
 OPEN = ("open", "unmatched", "proposed")
 log = structlog.get_logger("matcher")
@@ -314,9 +315,14 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
 
 
 def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:
-    """What the solver planned from: the audit trail names it by digest, this returns it whole."""
+    """What the solver planned from: the audit trail names it by digest, this returns it in
+    pieces one NATS message carries (`next_offset` says where the next starts, None at the end)."""
     run = session.exec(select(PlanRun).where(PlanRun.input_sha256 == q.sha256).limit(1)).first()
     if run is None:
         raise Rejected(f"no plan was made from an input with digest {q.sha256}", "sha256")
-    return m.Reply.success(sha256=run.input_sha256, scenario=run.scenario, status=run.status,
-                           created_at=run.created_at.isoformat(), overcommitted=run.overcommitted or [])
+    end = min(len(run.scenario), q.offset + PLAN_INPUT_CHUNK)
+    notes = run.overcommitted or []
+    return m.Reply.success(sha256=run.input_sha256, scenario=run.scenario[q.offset:end], offset=q.offset,
+                           total_chars=len(run.scenario), next_offset=end if end < len(run.scenario) else None,
+                           status=run.status, created_at=run.created_at.isoformat(),
+                           overcommitted=notes[:NOTES], truncated=len(notes) > NOTES)

@@ -1,7 +1,7 @@
 """CSV cells a spreadsheet would run, made inert (CSV or formula injection).
 
 A cell starting with `=`, `+`, `-` or `@` is a formula to Excel and LibreOffice (`=HYPERLINK(...)`,
-`@SUM(...)`, `=cmd|' /C calc'!A0`), and a leading tab or carriage return can hide one; a name or a
+`@SUM(...)`, `=cmd|' /C calc'!A0`), and a leading tab, carriage return or line feed can hide one; a name or a
 note typed by anyone would run on the machine of the staff who opens the export. `neutral`
 prefixes such a cell with `'`, which spreadsheets take as "this is text". A plain number (`-12.5`,
 `+84`) runs nothing and is left as it is, so numbers stay numbers.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 

@@ -191,7 +191,7 @@ def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader) -> None:  # type
         out.errors.append(f"{out.files[kind]} row 1: missing column(s) {', '.join(missing)}")
         return
     for i, raw in enumerate(reader):
-        row = {(k or "").strip(): restore((v or "").strip()) for k, v in raw.items() if k}
+        row = {(k or "").strip(): restore((v or "").strip()).strip() for k, v in raw.items() if k}
         record, bad = _record(kind, row, lambda col, i=i: out.where(kind, i, col))
         out.errors.extend(bad)
         if record is None:

@@ -32,7 +32,7 @@ async def password(request: Request) -> Response:
         await request.app.state.password_work.run(change)
     except UserError as err:
         return _page(request, user, errors={err.field: err.message})
-    begin_session(request, user, keep_csrf=True)  # every session ended with the old password; this browser gets a new one
+    begin_session(request, user, keep_csrf=True)  # every session ended; this browser gets a new one
     return _page(request, user, saved=True)
 
 

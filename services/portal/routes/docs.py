@@ -13,11 +13,11 @@ import base64
 import hashlib
 import re
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.portal.auth import api_user, page_user
+from services.portal.auth import api_user, page_user, signed_in
 
 router = APIRouter(include_in_schema=False)
 CDN = "https://cdn.jsdelivr.net"
@@ -27,8 +27,9 @@ CDN = "https://cdn.jsdelivr.net"
 async def openapi(request: Request) -> Response:
     if request.headers.get("authorization"):
         api_user(request)
-    else:
-        page_user(request)
+    elif signed_in(request) is None:
+        raise HTTPException(status_code=401, detail="sign in, or send an API token: Authorization: Bearer <token>",
+                            headers={"WWW-Authenticate": "Bearer"})
     return JSONResponse(request.app.openapi())
 
 

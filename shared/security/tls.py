@@ -13,9 +13,10 @@ TLS stack verifies. Running it again keeps what is current and remakes what is n
 whose hosts changed, that expires within 30 days or that another CA signed; the CA itself when it
 expires within 30 days (then every client needs the new `ca.crt`).
 
-`client_tls_options()` is the client side: what nats-py needs to verify the servers
-(`EXPERTSHARE_NATS_CA`) and, when a deployment wants mutual TLS, present a certificate of its own
-(`EXPERTSHARE_NATS_CERT`, `EXPERTSHARE_NATS_KEY`).
+The client side: what a client needs to verify the servers (`EXPERTSHARE_NATS_CA`) and, when a
+deployment wants mutual TLS, present a certificate of its own (`EXPERTSHARE_NATS_CERT`,
+`EXPERTSHARE_NATS_KEY`): `client_tls_options()` for nats-py's `nats.connect`,
+`broker_tls_options()` for a FastStream NatsBroker (which takes TLS in another shape).
 """
 
 from __future__ import annotations
@@ -64,15 +65,14 @@ def ensure(secrets: Path, hosts: Sequence[str]) -> Path:
     return d
 
 
-def client_tls_options() -> dict[str, Any]:
-    """nats-py's TLS options from the environment, {} when `EXPERTSHARE_NATS_CA` is unset.
+def client_ssl_context() -> ssl.SSLContext | None:
+    """The context that verifies the NATS servers, None when `EXPERTSHARE_NATS_CA` is unset.
 
-    The context verifies the server's chain against that CA alone and its name against the URL's
-    host (or `EXPERTSHARE_NATS_TLS_HOSTNAME`, for servers reached by an address not in the
-    certificate)."""
+    It trusts that CA alone and checks the server's name against the URL's host; with
+    `EXPERTSHARE_NATS_CERT` and `EXPERTSHARE_NATS_KEY` it also presents that certificate."""
     ca = os.environ.get("EXPERTSHARE_NATS_CA")
     if not ca:
-        return {}
+        return None
     cert, key = os.environ.get("EXPERTSHARE_NATS_CERT"), os.environ.get("EXPERTSHARE_NATS_KEY")
     if bool(cert) != bool(key):
         raise TLSConfigError("EXPERTSHARE_NATS_CERT and EXPERTSHARE_NATS_KEY go together: set both or neither")
@@ -84,11 +84,34 @@ def client_tls_options() -> dict[str, Any]:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if cert and key:
         context.load_cert_chain(cert, key)
+    return context
+
+
+def _tls_hostname() -> str | None:
+    # For servers reached by an address their certificate does not name.
+    return os.environ.get("EXPERTSHARE_NATS_TLS_HOSTNAME") or None
+
+
+def client_tls_options() -> dict[str, Any]:
+    """nats-py's `nats.connect` TLS keyword arguments, {} when `EXPERTSHARE_NATS_CA` is unset."""
+    context = client_ssl_context()
+    if context is None:
+        return {}
     options: dict[str, Any] = {"tls": context}
-    hostname = os.environ.get("EXPERTSHARE_NATS_TLS_HOSTNAME")
-    if hostname:
+    if hostname := _tls_hostname():
         options["tls_hostname"] = hostname
     return options
+
+
+def broker_tls_options() -> dict[str, Any]:
+    """The same for a FastStream NatsBroker, which takes TLS only as `security` (its nkey argument
+    is merged into it), {} when `EXPERTSHARE_NATS_CA` is unset."""
+    from faststream.nats.security import NatsSecurity
+
+    context = client_ssl_context()
+    if context is None:
+        return {}
+    return {"security": NatsSecurity(ssl_context=context, use_ssl=True, tls_hostname=_tls_hostname())}
 
 
 # ------------------------------------------------------------------------------ making

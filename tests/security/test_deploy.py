@@ -226,6 +226,26 @@ async def test_a_tls_client_with_the_ca_and_its_nkey_connects_and_jetstream_repl
         assert node.monitor("varz")["jetstream"]["config"]["sync_always"] is True
 
 
+async def test_a_broker_with_the_ca_and_its_nkey_connects(cluster: Cluster, client_env: None) -> None:
+    """The services' FastStream broker takes TLS in its own shape (`broker_tls_options`)."""
+    from faststream.nats import NatsBroker
+
+    listener = await nats.connect(cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False,
+                                  **tls.client_tls_options())
+    sub = await listener.subscribe("deploytest.broker")
+    await listener.flush()
+    # nkeys_seed as shared.nats.make_broker passes it; FastStream merges it with the TLS `security`.
+    broker = NatsBroker(cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False,
+                        **tls.broker_tls_options())
+    try:
+        await broker.connect()
+        await broker.publish(b"over tls", "deploytest.broker")
+        assert (await sub.next_msg(timeout=5)).data == b"over tls"
+    finally:
+        await broker.stop()
+        await listener.close()
+
+
 async def test_a_tls_client_without_an_nkey_is_refused(cluster: Cluster, client_env: None) -> None:
     errors: list[Exception] = []
 
@@ -319,7 +339,7 @@ def test_client_tls_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for name in ("EXPERTSHARE_NATS_CA", "EXPERTSHARE_NATS_CERT", "EXPERTSHARE_NATS_KEY",
                  "EXPERTSHARE_NATS_TLS_HOSTNAME"):
         monkeypatch.delenv(name, raising=False)
-    assert tls.client_tls_options() == {}
+    assert tls.client_tls_options() == {} and tls.broker_tls_options() == {}
     monkeypatch.setenv("EXPERTSHARE_NATS_CA", str(tmp_path / "missing.crt"))
     with pytest.raises(tls.TLSConfigError, match="EXPERTSHARE_NATS_CA: no such file"):
         tls.client_tls_options()

@@ -67,6 +67,11 @@ def test_compose_gives_each_service_its_own_secrets_only() -> None:
         assert "nats_auth" not in mounted.values() and "nats_routes" not in mounted.values()
         assert service["user"].startswith("${EXPERTSHARE_UID:?"), "runs as the owner of the 0600 secret files"
     assert services["portal"]["environment"]["EXPERTSHARE_ISSUER_SEED"] == f"{SECRETS}/issuer.nk"
+    setup = services["setup"]
+    assert set(_secrets(setup)) == {f"{SECRETS}/nats/admin.nk", f"{SECRETS}/tls/ca.crt"}, "the admin's seed only"
+    assert setup["environment"]["EXPERTSHARE_NATS_SEED"] == f"{SECRETS}/nats/admin.nk"
+    assert all(services[name]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+               for name in DEPLOYED)
     for node in NODES:
         files = {declared[s]["file"].rsplit("/", 1)[1] for s in _secrets(services[node]).values()}
         assert files == {"ca.crt", "server.crt", "server.key", "auth.conf", "routes.conf", "cluster-routes.conf"}

@@ -40,6 +40,7 @@ from shared.db import (
     utcnow,
 )
 from shared.messages import DeadLetter, FieldError, Reply
+from shared.nats import inbox_prefix
 from shared.settings import ServiceSettings
 from shared.streams import DEADLETTER, consumer_config, deadletter_stream, stream_for
 
@@ -149,10 +150,12 @@ def _deliveries(raw: Any) -> int:
 
 
 def event_subscriber(
-    broker: NatsBroker, settings: ServiceSettings, subject: str, *, name: str, description: str
+    broker: NatsBroker, settings: ServiceSettings, subject: str, *, name: str, description: str,
+    identity: str | None = None,
 ) -> Callable[[Callable[..., Any]], Any]:
     """A durable pull consumer of one event subject, owned by this service; made by the admin's
-    setup with this same configuration (`shared.streams.consumer_config`), bound to here."""
+    setup with this same configuration (`shared.streams.consumer_config`), bound to here. Its
+    messages come to the inboxes of the service's identity, the only ones it may subscribe to."""
     owner = subject.split(".")[0]
     config = consumer_config(settings.service, name, subject, max_deliver=settings.max_deliver,
                              ack_wait_s=settings.ack_wait_s)
@@ -163,6 +166,7 @@ def event_subscriber(
         pull_sub=PullSub(batch_size=settings.batch_size, timeout=1.0),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         config=config,
+        inbox_prefix=f"{inbox_prefix(identity or settings.service)}.".encode(),
         description=description,
     )
 

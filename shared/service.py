@@ -114,7 +114,8 @@ class Service:
                              "from which the admin's setup makes every durable consumer: add it there")
         self.consumers.append(Consumer(stream_name(subject.split(".")[0]), consumer_config(
             self.name, name, subject, max_deliver=self.settings.max_deliver, ack_wait_s=self.settings.ack_wait_s)))
-        event_subscriber(self.broker, self.settings, subject, name=name, description=description)(handle)
+        event_subscriber(self.broker, self.settings, subject, name=name, description=description,
+                         identity=self.identity)(handle)
 
     def query(
         self, subject: str, model: type[Message], fn: Callable[[Session, Any], Reply], *, description: str

@@ -108,7 +108,7 @@ def _bytes(env: str, default: int) -> int:
     return int(os.environ.get(env, str(default)))
 
 
-def stream_config(owner: str) -> StreamConfig:
+def stream_config(owner: str, replicas: int | None = None) -> StreamConfig:
     return StreamConfig(
         name=stream_name(owner),
         subjects=sorted(s.events_of(owner)),
@@ -122,11 +122,11 @@ def stream_config(owner: str) -> StreamConfig:
         max_bytes=_bytes("EXPERTSHARE_STREAM_MAX_BYTES", GIB),
         deny_delete=True,
         deny_purge=True,
-        num_replicas=_replicas(),
+        num_replicas=replicas or _replicas(),
     )
 
 
-def deadletter_config() -> StreamConfig:
+def deadletter_config(replicas: int | None = None) -> StreamConfig:
     return StreamConfig(
         name=DEADLETTER,
         subjects=list(s.DEADLETTER_STREAM_SUBJECTS),
@@ -137,14 +137,15 @@ def deadletter_config() -> StreamConfig:
         max_bytes=_bytes("EXPERTSHARE_DEADLETTER_MAX_BYTES", 256 * MIB),
         deny_delete=True,
         deny_purge=True,
-        num_replicas=_replicas(),
+        num_replicas=replicas or _replicas(),
     )
 
 
-def leaders_config(bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S) -> KeyValueConfig:
+def leaders_config(bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S, replicas: int | None = None) -> KeyValueConfig:
     # A key-value stream denies deleting messages by itself; a key's delete is a tombstone.
-    return KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, storage=StorageType.FILE, replicas=_replicas(),
-                          max_bytes=MIB, description="Leaders: one key per kind of work, held by one copy at a time")
+    return KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, storage=StorageType.FILE,
+                          replicas=replicas or _replicas(), max_bytes=MIB,
+                          description="Leaders: one key per kind of work, held by one copy at a time")
 
 
 def consumer_config(service: str, name: str, subject: str, *, max_deliver: int, ack_wait_s: float) -> ConsumerConfig:
@@ -167,13 +168,14 @@ def catalogue() -> list[Consumer]:
     return out
 
 
-async def leaders_bucket(js: JetStreamContext, bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S) -> KeyValue:
+async def leaders_bucket(js: JetStreamContext, bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S,
+                         replicas: int | None = None) -> KeyValue:
     """The leaders bucket, made on first use with the TTL given (an existing bucket keeps its own).
     Only the admin may make it; a service finds it made by the setup."""
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
-        return await js.create_key_value(leaders_config(bucket, ttl_s))
+        return await js.create_key_value(leaders_config(bucket, ttl_s, replicas))
 
 
 def stream_for(owner: str) -> JStream:
@@ -185,17 +187,18 @@ def deadletter_stream() -> JStream:
     return JStream(name=DEADLETTER, declare=False)
 
 
-async def setup(url: str, *, consumers: Iterable[Consumer] | None = None) -> None:
+async def setup(url: str, *, consumers: Iterable[Consumer] | None = None, replicas: int | None = None) -> None:
     """The admin's step: every stream (made, or brought to this code's configuration), the leaders
-    bucket, and the durable consumers (`catalogue()` unless given)."""
+    bucket, and the durable consumers (`catalogue()` unless given). `replicas`: copies of each
+    stream (default EXPERTSHARE_STREAM_REPLICAS, else 1)."""
     from shared.nats import connect
 
     nc = await connect(url, "admin", connect_timeout=5, max_reconnect_attempts=5)
     try:
         js = nc.jetstream()
-        for config in [*(stream_config(o) for o in owners()), deadletter_config()]:
+        for config in [*(stream_config(o, replicas) for o in owners()), deadletter_config(replicas)]:
             await _declare(js, config)
-        await leaders_bucket(js)
+        await leaders_bucket(js, replicas=replicas)
         for consumer in catalogue() if consumers is None else consumers:
             await js.add_consumer(consumer.stream, config=consumer.config)
     finally:

@@ -61,3 +61,16 @@ async def test_an_empty_pull_raises_the_timeout_faststream_expects(fresh_nats: E
             raised[f"{type(err).__module__}.{type(err).__name__}"] += 1
     await nc.close()
     assert set(raised) == {"nats.errors.TimeoutError"}, raised
+
+
+async def test_a_stream_made_before_the_limits_is_bounded_and_denies_delete_and_purge(fresh_nats: EmbeddedNats) -> None:
+    """A developer's var/ from before: its streams had no size limit and allowed deleting messages."""
+    nc = await connect(fresh_nats.url, "admin")
+    js = nc.jetstream()
+    older = replace(stream_config("matcher"), max_bytes=None, deny_delete=False, deny_purge=False)
+    await js.add_stream(older)
+    await setup(fresh_nats.url)
+    config = (await js.stream_info("MATCHER")).config
+    assert config.deny_delete and config.deny_purge and config.max_bytes == stream_config("matcher").max_bytes
+    await nc.close()
+

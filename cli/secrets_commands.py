@@ -3,10 +3,12 @@
 expertshare secrets init                        # var/secrets (what `expertshare up` does on every start)
 expertshare secrets init --dir /srv/es-secrets --production --host nats.example.vn
 expertshare secrets table                       # who may do what on NATS, as markdown
+expertshare setup                               # as the admin: streams, leaders bucket, consumers
 """
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import typer
@@ -37,3 +39,18 @@ def register(app: typer.Typer) -> None:
         typer.echo(identities.table(), nl=False)
 
     app.add_typer(group, name="secrets")
+
+    @app.command("setup")
+    def setup(
+        replicas: int | None = typer.Option(None, help="Copies of each stream (default "
+                                                       "EXPERTSHARE_STREAM_REPLICAS, else 1)."),
+    ) -> None:
+        """As the admin identity: every stream, the leaders bucket and every durable consumer, made or
+        brought to this code's configuration (`up` does it before starting the services; compose's
+        `setup` job in production). The services themselves may not."""
+        from cli.client import nats_url
+        from shared.streams import setup as setup_bus
+
+        url = nats_url()
+        asyncio.run(setup_bus(url, replicas=replicas))
+        typer.echo(f"streams, leaders bucket and consumers ready on {url}")

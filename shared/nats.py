@@ -135,7 +135,7 @@ def server_config(conf: Path, store_dir: Path, port: int, *, secrets: Path | Non
 def cluster_config(conf: Path, name: str, listen_port: int, route_ports: list[int], *,
                    secrets: Path | None = None) -> str:
     """A node's `server_name` and `cluster {}`: routes authenticated with `nats/routes.conf`."""
-    from shared.security.identities import route_credentials
+    from shared.security.routes import credentials as route_credentials
 
     d = secrets or secrets_dir()
     user, password = route_credentials(d)
@@ -198,7 +198,9 @@ def inbox_prefix(identity: str) -> str:
 def nats_auth(identity: str) -> dict[str, Any]:
     """The keyword arguments that sign a nats-py client (or a NatsBroker) in as `identity`. The
     seed file is read when connecting (`require_seed` says clearly when it is missing)."""
-    return {"nkeys_seed": str(seed_file(identity)), "inbox_prefix": inbox_prefix(identity)}
+    from shared.security.tls import client_tls_options
+
+    return {"nkeys_seed": str(seed_file(identity)), "inbox_prefix": inbox_prefix(identity), **client_tls_options()}
 
 
 def require_seed(identity: str) -> None:
@@ -217,6 +219,7 @@ def make_broker(url: str, *, name: str, identity: str | None = None, **kwargs: o
     """A broker signed in as `identity` (default: `name`, the service) that keeps reconnecting
     through a NATS restart (nats-py stops after 60 tries)."""
     from shared.logging import library_logger
+    from shared.security.tls import broker_tls_options
 
     _fetch_timeouts_as_nats_errors()
     return NatsBroker(
@@ -229,7 +232,9 @@ def make_broker(url: str, *, name: str, identity: str | None = None, **kwargs: o
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=5,
-        **nats_auth(identity or name),
+        nkeys_seed=str(seed_file(identity or name)),
+        inbox_prefix=inbox_prefix(identity or name),
+        **broker_tls_options(),  # a broker takes TLS as `security`, not as nats-py's `tls`
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -192,13 +192,6 @@ def _write_if_changed(path: Path, data: bytes) -> None:
         write_private(path, data)
 
 
-def route_credentials(secrets: Path) -> tuple[str, str]:
-    """(user, password) of the cluster routes, as `routes.conf` holds them."""
-    text = read_private(nats_dir(secrets) / "routes.conf").decode()
-    password = text.split('password: "', 1)[1].split('"', 1)[0]
-    return ROUTE_USER, password
-
-
 # ------------------------------------------------------------------------------ the table
 def table() -> str:
     """Identities against subjects, as markdown (docs/security.md includes it verbatim): each

@@ -8,5 +8,6 @@ COPY services ./services
 COPY cli ./cli
 COPY scenarios ./scenarios
 RUN pip install --no-cache-dir .
+# compose.yaml runs it as the account owning deploy/secrets, whose files are mounted 0600.
 USER nobody
 CMD ["python", "-m", "services.matcher"]

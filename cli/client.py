@@ -19,6 +19,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
 from shared.messages import Reply
+from shared.nats import NatsServerError
+from shared.nats import connect as nats_connect
 from shared.settings import var_dir
 
 
@@ -68,10 +70,12 @@ class Client:
 
 
 @asynccontextmanager
-async def connect(url: str | None = None, *, timeout: float = 10.0) -> AsyncIterator[Client]:
+async def connect(url: str | None = None, *, timeout: float = 10.0, identity: str = "cli") -> AsyncIterator[Client]:
     target = url or nats_url()
     try:
-        nc = await nats.connect(target.split(","), connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True)
+        nc = await nats_connect(target, identity, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True)
+    except NatsServerError as err:
+        raise ClientError(str(err)) from None
     except (OSError, NatsTimeout, nats.errors.NoServersError) as err:
         raise ClientError(f"cannot reach NATS at {target}: is the system running (make run)? ({err})") from None
     try:

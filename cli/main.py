@@ -15,7 +15,15 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress
 
-from cli import notify_commands, portal_commands, sheet_commands, solve_commands, staff_commands, views
+from cli import (
+    notify_commands,
+    portal_commands,
+    secrets_commands,
+    sheet_commands,
+    solve_commands,
+    staff_commands,
+    views,
+)
 from cli.client import Client, ClientError, connect, dumps, run
 from shared import messages as m
 from shared import subjects as s
@@ -270,6 +278,7 @@ notify_commands.register(app, call=call, build=build)
 staff_commands.register(app, call=call, build=build)
 sheet_commands.register(app, call=call)
 portal_commands.register(app)
+secrets_commands.register(app)
 
 if __name__ == "__main__":
     app()

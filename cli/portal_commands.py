@@ -1,5 +1,6 @@
 """`expertshare portal ...`: the portal's users and API tokens, written to the portal's own
-database (`PORTAL_DATABASE_URL`, else var/portal.db) — how an admin creates the first user."""
+database (`PORTAL_DATABASE_URL`, else var/portal.db, made 0600) — how an admin creates the first
+user, and disables one (every session of theirs ends at once, their API tokens are refused)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import typer
 def _session():  # type: ignore[no-untyped-def]
     from sqlmodel import Session
 
+    from services.portal import users
     from services.portal.settings import PortalSettings
-    from services.portal.users import create_schema
-    from shared.db import make_engine
 
-    engine = make_engine(PortalSettings().db_url())
-    create_schema(engine)
+    engine = users.engine(PortalSettings().db_url())
+    users.create_schema(engine)
     return Session(engine)
 
 
@@ -76,3 +76,26 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
         typer.echo(f"revoked {gone} token(s) of {username}")
+
+    @portal.command("user-disable")
+    def user_disable(username: str) -> None:
+        """Disable a user: their sessions end at once, their API tokens and sign-ins are refused."""
+        _set_disabled(username, True)
+
+    @portal.command("user-enable")
+    def user_enable(username: str) -> None:
+        """Enable a disabled user again (their API tokens work again; they sign in anew)."""
+        _set_disabled(username, False)
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
+    from services.portal.users import UserError, set_disabled
+
+    with _session() as session:
+        try:
+            ended = set_disabled(session, username, disabled)
+        except UserError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
+    typer.echo(f"disabled {username}: {ended} session(s) ended, API tokens refused" if disabled
+               else f"enabled {username}")

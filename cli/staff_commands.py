@@ -25,6 +25,7 @@ from cli.client import Client, dumps
 from cli.views import dong, hours
 from shared import messages as m
 from shared import subjects as s
+from shared.csvcells import neutral
 
 console = Console()
 
@@ -73,7 +74,7 @@ def csv_text(rows: list[dict[str, Any]]) -> str:
     if rows:
         w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: neutral(v) for k, v in r.items()} for r in rows)
     return out.getvalue()
 
 

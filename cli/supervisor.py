@@ -52,8 +52,10 @@ def _value(v: Any) -> str:
 
 
 class Supervisor:
-    def __init__(self, env: dict[str, str], log_dir: Path, show: Callable[[str], None]) -> None:
-        self.env, self.log_dir, self.show = env, log_dir, show
+    def __init__(self, env: dict[str, str], log_dir: Path, show: Callable[[str], None],
+                 own_env: Callable[[str], dict[str, str]] = lambda _name: {}) -> None:
+        """`env`: every child's environment; `own_env(name)`: what only that child gets (its seed)."""
+        self.env, self.log_dir, self.show, self.own_env = env, log_dir, show, own_env
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.tasks: list[asyncio.Task[None]] = []
         self.failures: dict[str, int] = {}
@@ -62,7 +64,7 @@ class Supervisor:
     async def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{name}", env=self.env,
+            sys.executable, "-m", f"services.{name}", env={**self.env, **self.own_env(name)},
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True, preexec_fn=die_with_parent,
         )
@@ -136,5 +138,12 @@ class Supervisor:
 
 def child_env(url: str, var: Path) -> dict[str, str]:
     # JSON is the pipe format between a service and `up`, which renders it for people.
-    return {**os.environ, "NATS_URL": url, "EXPERTSHARE_VAR": str(var), "EXPERTSHARE_LOG_FORMAT": "json",
-            "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "NATS_URL": url, "EXPERTSHARE_VAR": str(var), "EXPERTSHARE_LOG_FORMAT": "json",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("EXPERTSHARE_NATS_SEED", None)  # `up`'s own (if any) is nobody else's: each child gets its own
+    return env
+
+
+def identity_env(secrets: Path) -> Callable[[str], dict[str, str]]:
+    """Each service signs in to NATS as itself, with its own seed file and no other."""
+    return lambda name: {"EXPERTSHARE_NATS_SEED": str(secrets / "nats" / f"{name}.nk")}

@@ -10,6 +10,13 @@ next start. On an empty system it loads
 the Tuyen Quang demo. The console tells the story:
 what started, what the system decides as it happens (proposals, approvals, notifications),
 warnings and errors; every service's full log is in var/log/.
+
+Nothing is open to anyone: files are made owner-only (umask 077, var/ 0700), the secrets are made
+where missing (`shared.security.secrets_init`: one NATS identity per service, the CLI and the
+admin), the embedded server runs with the generated authorization (var/nats/server.conf), the
+admin's setup makes the streams and consumers before any service starts, and each service gets
+its own seed only. The console's event tail and the setup sign in as the admin; the CLI in
+another terminal finds its own seed in var/secrets.
 """
 
 from __future__ import annotations
@@ -24,12 +31,16 @@ import nats
 
 from cli import views
 from cli.client import ClientError, connect
-from cli.supervisor import SERVICES, Supervisor, child_env
+from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
 from shared import subjects as s
 from shared.messages import GetStatus, Message
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
+from shared.nats import connect as nats_connect
+from shared.security import secrets_init
+from shared.security.identities import ADMIN
+from shared.security.secrets import private_dir, secrets_dir
 from shared.settings import var_dir
-from shared.streams import owners
+from shared.streams import owners, setup
 
 
 class AlreadyRunning(RuntimeError):
@@ -108,7 +119,7 @@ async def tail_events(url: str) -> nats.aio.client.Client:
     async def quiet(*_args: object) -> None:  # the server's restart is told in one line, by the watch
         return None
 
-    nc = await nats.connect(url.split(","), max_reconnect_attempts=-1, error_cb=quiet, disconnected_cb=quiet)
+    nc = await nats_connect(url, ADMIN, max_reconnect_attempts=-1, error_cb=quiet, disconnected_cb=quiet)
 
     async def show(msg: nats.aio.msg.Msg) -> None:
         try:
@@ -125,13 +136,14 @@ async def tail_events(url: str) -> nats.aio.client.Client:
 
 
 async def run(demo: bool, nats_port: int) -> int:
-    var = var_dir()
-    var.mkdir(parents=True, exist_ok=True)
+    os.umask(0o077)  # the databases, logs and secrets made from here on are the owner's alone
+    var = private_dir(var_dir())
     claim(var)
+    secrets = secrets_init.ensure(secrets_dir())
     server: EmbeddedNats | None = None
     url = os.environ.get("NATS_URL")
     if url:
-        say(f"using NATS at {url} (NATS_URL)")
+        say(f"using NATS at {url} (NATS_URL), signing in with the seeds in {secrets / 'nats'}")
     else:
         server = start_nats(var / "nats", choose_port(var, nats_port), log_file=var / "log" / "nats.log",
                             own_session=True)
@@ -143,7 +155,7 @@ async def run(demo: bool, nats_port: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    sup = Supervisor(child_env(url, var), var / "log", say)
+    sup = Supervisor(child_env(url, var), var / "log", say, identity_env(secrets))
     if server is not None:
         running = server
 
@@ -159,6 +171,8 @@ async def run(demo: bool, nats_port: int) -> int:
     tail = None
     ready = asyncio.ensure_future(asyncio.sleep(0))
     try:
+        await setup(url)
+        say("streams, consumers and the leaders bucket are set up (as the admin)")
         for name in SERVICES:
             await sup.start(name)
         tail = await tail_events(url)

@@ -10,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from shared.csvcells import neutral
+
 console = Console()
 
 
@@ -107,7 +109,7 @@ def write_audit_csv(path: Path, entries: list[dict[str, Any]]) -> None:
         w = csv.writer(f)
         w.writerow(AUDIT_COLUMNS)
         for e in entries:
-            w.writerow([json.dumps(e[c], ensure_ascii=False) if isinstance(e[c], dict) else e[c]
+            w.writerow([neutral(json.dumps(e[c], ensure_ascii=False) if isinstance(e[c], dict) else e[c])
                         for c in AUDIT_COLUMNS])
 
 

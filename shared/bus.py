@@ -27,7 +27,6 @@ import structlog
 from faststream import AckPolicy, BaseMiddleware
 from faststream.exceptions import NackMessage
 from faststream.nats import NatsBroker, PullSub
-from nats.js.api import ConsumerConfig
 from pydantic import ValidationError
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
@@ -45,8 +44,9 @@ from shared.db import (
 )
 from shared.limits import REPLY_BUDGET, fit
 from shared.messages import DeadLetter, FieldError, Reply
+from shared.nats import inbox_prefix
 from shared.settings import ServiceSettings
-from shared.streams import DEADLETTER, deadletter_stream, stream_for
+from shared.streams import DEADLETTER, consumer_config, deadletter_stream, stream_for
 from shared.wire import REDACTED, SECRET_KEYS, Malformed, check_payload, redacted_text
 
 log = structlog.get_logger("bus")
@@ -170,17 +170,23 @@ def _deliveries(raw: Any) -> int:
 
 
 def event_subscriber(
-    broker: NatsBroker, settings: ServiceSettings, subject: str, *, name: str, description: str
+    broker: NatsBroker, settings: ServiceSettings, subject: str, *, name: str, description: str,
+    identity: str | None = None,
 ) -> Callable[[Callable[..., Any]], Any]:
-    """A durable pull consumer of one event subject, owned by this service."""
+    """A durable pull consumer of one event subject, owned by this service; made by the admin's
+    setup with this same configuration (`shared.streams.consumer_config`), bound to here. Its
+    messages come to the inboxes of the service's identity, the only ones it may subscribe to."""
     owner = subject.split(".")[0]
+    config = consumer_config(settings.service, name, subject, max_deliver=settings.max_deliver,
+                             ack_wait_s=settings.ack_wait_s)
     return broker.subscriber(  # type: ignore[no-any-return]
         subject,
         stream=stream_for(owner),
-        durable=f"{settings.service}-{name}",
+        durable=config.durable_name,
         pull_sub=PullSub(batch_size=settings.batch_size, timeout=1.0),
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        config=ConsumerConfig(max_deliver=settings.max_deliver, ack_wait=settings.ack_wait_s),
+        config=config,
+        inbox_prefix=f"{inbox_prefix(identity or settings.service)}.".encode(),
         description=description,
     )
 

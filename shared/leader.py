@@ -37,7 +37,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from sqlalchemy import BigInteger, Column, update
 from sqlmodel import Field, Session, SQLModel, select
 
-from shared.nats import connection_callbacks
+from shared.nats import connect, connection_callbacks
 from shared.streams import LEADER_TTL_S, LEADERS, leaders_bucket
 
 log = structlog.get_logger("leader")
@@ -123,12 +123,14 @@ class Leadership:
         url: str,
         key: str,
         *,
+        identity: str,
         bucket: str = LEADERS,
         ttl_s: float = LEADER_TTL_S,
         holder: str | None = None,
         on_change: Callable[[bool], Any] = lambda _leading: None,
     ) -> None:
         self.url, self.key, self.bucket = url, key, bucket
+        self.identity = identity  # who campaigns on NATS: the service (only the admin may make a bucket)
         self.ttl_s = ttl_s  # used only if this copy creates the bucket; else the bucket's own
         self.holder = holder or holder_id()
         self.on_change = on_change
@@ -164,9 +166,9 @@ class Leadership:
         return check
 
     async def start(self) -> None:
-        self._nc = await nats.connect(self.url.split(","), name=f"leader-{self.key}", max_reconnect_attempts=-1,
-                                      reconnect_time_wait=0.5, connect_timeout=5,
-                                      **connection_callbacks(f"leader-{self.key}"))
+        self._nc = await connect(self.url, self.identity, name=f"leader-{self.key}", max_reconnect_attempts=-1,
+                                 reconnect_time_wait=0.5, connect_timeout=5,
+                                 **connection_callbacks(f"leader-{self.key}"))
         js = self._nc.jetstream()
         self._kv = await leaders_bucket(js, self.bucket, self.ttl_s)
         info = (await self._kv.status()).stream_info

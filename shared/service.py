@@ -33,9 +33,10 @@ from shared.bus import (
 from shared.db import make_engine
 from shared.logging import configure, library_logger
 from shared.messages import Message, Reply
-from shared.nats import make_broker
+from shared.nats import NatsServerError, connect, make_broker, require_seed
+from shared.security.identities import LEADER_KEYS
 from shared.settings import ServiceSettings
-from shared.streams import declare_streams
+from shared.streams import CONSUMERS, DEADLETTER, LEADERS, Consumer, SetupMissing, check, consumer_config, stream_name
 
 log = structlog.get_logger("service")
 
@@ -52,13 +53,18 @@ class Service:
         events: dict[str, type[Message]],
         create_schema: Callable[[Engine], None],
         on_started: "Callable[[Service], Any] | None" = None,
+        identity: str | None = None,
     ) -> None:
         self.settings = settings
         self.name = settings.service
+        # Who it is on NATS: its own name (a test's probe may run as the admin).
+        self.identity = identity or self.name
         self.engine = make_engine(settings.db_url())
+        self.consumers: list[Consumer] = []
         self.broker = make_broker(
             settings.nats_url,
             name=self.name,
+            identity=self.identity,
             middlewares=[DeadLetterMiddleware.for_service(self.name, settings.max_deliver)],
         )
         self.relay = OutboxRelay(self.engine, self.broker, settings.outbox_interval_s)
@@ -102,7 +108,14 @@ class Service:
                 await self.after_event(subject, evt)
 
         handle.__name__ = f"on_{name}"
-        event_subscriber(self.broker, self.settings, subject, name=name, description=description)(handle)
+        listed = CONSUMERS.get(self.name)
+        if listed is not None and listed.get(name) != subject:
+            raise ValueError(f"{self.name}: consumer {name!r} of {subject} is not in shared.streams.CONSUMERS, "
+                             "from which the admin's setup makes every durable consumer: add it there")
+        self.consumers.append(Consumer(stream_name(subject.split(".")[0]), consumer_config(
+            self.name, name, subject, max_deliver=self.settings.max_deliver, ack_wait_s=self.settings.ack_wait_s)))
+        event_subscriber(self.broker, self.settings, subject, name=name, description=description,
+                         identity=self.identity)(handle)
 
     def query(
         self, subject: str, model: type[Message], fn: Callable[[Session, Any], Reply], *, description: str
@@ -128,23 +141,38 @@ class Service:
 
     # ---------------------------------------------------------------- running
     async def prepare(self) -> None:
-        """Before subscribing: this service's tables, and every stream as `shared.streams` says.
+        """Before subscribing: this service's tables, and a check that the streams, consumers and
+        bucket it uses exist. It may not make them: the admin's setup does (`shared.streams.setup`).
 
-        A JetStream cluster electing a leader (a node just died) answers nothing for a few seconds:
-        the streams are declared again until it answers, for `startup_wait_s`. A service that still
-        cannot start exits, and its supervisor (`expertshare up`, compose) starts it again."""
+        A JetStream cluster electing a leader (a node just died) answers nothing for a few seconds,
+        and the setup may still be running: the check is made again for `startup_wait_s`. A service
+        that still cannot start exits saying what is missing, and its supervisor (`expertshare up`,
+        compose) starts it again."""
+        require_seed(self.identity)
         await in_thread(self._create_schema, self.engine)
         deadline = anyio.current_time() + self.settings.startup_wait_s
         while True:
             try:
-                await declare_streams(self.settings.nats_url)
+                await self._check_setup()
                 return
             except (nats.errors.TimeoutError, nats.errors.NoServersError, nats.js.errors.ServiceUnavailableError,
-                    TimeoutError) as err:
+                    TimeoutError, SetupMissing) as err:
                 if anyio.current_time() > deadline:
+                    if isinstance(err, SetupMissing):
+                        raise NatsServerError(f"{err}: the admin's setup (`expertshare up`, or "
+                                              "shared.streams.setup with the admin identity) makes it") from None
                     raise
                 log.warning("jetstream_not_ready", error=f"{type(err).__name__}: {err}")
                 await anyio.sleep(1.0)
+
+    async def _check_setup(self) -> None:
+        nc = await connect(self.settings.nats_url, self.identity, connect_timeout=5, max_reconnect_attempts=5)
+        try:
+            own = [stream_name(self.name)] if subjects.events_of(self.name) else []
+            await check(nc.jetstream(), streams=sorted({*own, DEADLETTER, *(c.stream for c in self.consumers)}),
+                        consumers=self.consumers, buckets=[LEADERS] if self.name in LEADER_KEYS else [])
+        finally:
+            await nc.close()
 
     def app(self) -> FastStream:
         @asynccontextmanager

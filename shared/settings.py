@@ -21,13 +21,18 @@ def var_dir() -> Path:
 def installation_secret(file_name: str) -> str:
     """A secret of this installation, made once in var/`file_name` (readable by its owner only)
     and the same ever after: for a service whose key is not set in its environment."""
+    import os
     import secrets
 
     path = var_dir() / file_name
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
+    try:  # 0600 from its first byte (never readable by others, whatever the umask), made once
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
         path.chmod(0o600)
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
     return path.read_text().strip()
 
 

@@ -5,7 +5,8 @@ Shared by the CLI (`expertshare sheets`) and the portal's upload page, so both r
 the same way. The columns are documented in docs/sheets.md. Row numbers are the spreadsheet's: the header is
 row 1. Lists (skills, languages, scope units) are separated by `;`; yes/no columns take
 yes/no, true/false, 1/0 or có/không; money may use `.`, `,` or spaces between thousands
-(1.500.000); hours may use a decimal comma (1,5).
+(1.500.000); hours may use a decimal comma (1,5). A written cell that a spreadsheet would run as a
+formula is prefixed with `'` (shared.csvcells), and that prefix is taken off again on reading.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from shared import messages as m
+from shared.csvcells import neutral, restore
 from shared.scenario import Contract, Expert, Unit
 
 COLUMNS = {
@@ -189,7 +191,7 @@ def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader) -> None:  # type
         out.errors.append(f"{out.files[kind]} row 1: missing column(s) {', '.join(missing)}")
         return
     for i, raw in enumerate(reader):
-        row = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k}
+        row = {(k or "").strip(): restore((v or "").strip()).strip() for k, v in raw.items() if k}
         record, bad = _record(kind, row, lambda col, i=i: out.where(kind, i, col))
         out.errors.extend(bad)
         if record is None:
@@ -243,7 +245,7 @@ def write(directory: Path, data: dict[str, list[dict[str, Any]]]) -> dict[str, i
         with (directory / f"{kind}.csv").open("w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(COLUMNS[kind])
-            w.writerows([_cell(r, col) for col in COLUMNS[kind]] for r in records)
+            w.writerows([neutral(_cell(r, col)) for col in COLUMNS[kind]] for r in records)
         counts[kind] = len(records)
     return counts
 

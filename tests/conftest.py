@@ -7,6 +7,11 @@ The hour: set EXPERTSHARE_TEST_UTC=HH:MM to run the whole suite as if the clock 
 when it started (every service it starts reads the same clock, `shared.clock`). A test that counts
 days takes the `utc_hour` fixture and runs twice, on either side of Vietnam's midnight, whatever
 the hour of the machine.
+
+NATS: every server runs with the real generated authorization; the identities are made once per
+session in a temporary secrets directory (EXPERTSHARE_SECRETS_DIR, which the services the tests
+start, in this process or as processes of their own, read their seeds from). The harnesses run the
+admin's setup and sign their own clients in as the admin.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sqlalchemy import create_engine, text
 
 from shared import clock
 from shared.nats import EmbeddedNats, free_port, start_nats
+from shared.security import identities, secrets_init
 from tests.integration.sinks import HttpSink, SmtpSink
 
 PG = os.environ.get("EXPERTSHARE_TEST_PG", "")
@@ -51,6 +57,20 @@ def utc_hour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     and in every process the test starts. Returns the clock's reading."""
     monkeypatch.setenv(clock.OFFSET_ENV, str(clock.at_utc(*_hour(request.param))))
     return clock.utcnow()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nats_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's secrets (with the cluster routes' credentials), found through the environment."""
+    d = secrets_init.ensure(tmp_path_factory.mktemp("secrets") / "secrets")
+    identities.ensure(d, cluster=True)
+    before = os.environ.get("EXPERTSHARE_SECRETS_DIR")
+    os.environ["EXPERTSHARE_SECRETS_DIR"] = str(d)
+    yield d
+    if before is None:
+        os.environ.pop("EXPERTSHARE_SECRETS_DIR", None)
+    else:
+        os.environ["EXPERTSHARE_SECRETS_DIR"] = before
 
 
 @pytest.fixture(scope="session")

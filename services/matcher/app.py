@@ -64,7 +64,7 @@ class Replanner:
         self.svc, self.settings = svc, settings
         self.dirty = asyncio.Event()
         self.cause: m.Message = m.Message()
-        self.leadership = leadership or Leadership(settings.nats_url, PLAN)
+        self.leadership = leadership or Leadership(settings.nats_url, PLAN, identity=settings.service)
         self.leadership.on_change = self._on_leadership
         self._task: asyncio.Task[None] | None = None
         self._seen: int | None = None  # the change counter as read before the last plan's snapshot

@@ -1,33 +1,51 @@
 """Composition root of the portal: FastAPI pages and the /api/v1 JSON API over NATS.
 
-The portal owns only its users and API tokens (its own tables); everything else it asks the
-owning service for over NATS request-reply, and every action is a command to the owner. It
-answers `portal.health.get` like the other services, so `expertshare up` knows it is up.
+The portal owns only its users, their sessions and API tokens (its own tables); everything else
+it asks the owning service for over NATS request-reply, and every action is a command to the
+owner. It answers `portal.health.get` like the other services, so `expertshare up` knows it is up.
+
+What protects it from hostile input and people is wired here: the body cap (FastAPI's
+`max_body_size`, larger on the sheets upload only), strict JSON and the security headers
+(`services.portal.security`), validation errors without the input, server-side sessions
+(`services.portal.sessions`), password hashing off the event loop (`services.portal.hashing`),
+and the API's documents for signed-in users only (`routes.docs`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp
 
+from services.portal import sessions, users
 from services.portal.auth import Forbidden, LoginRequired
 from services.portal.bus import Bus, Unavailable
-from services.portal.routes import account, admin, api, commune, expert, inbox, session, sheets, staff
+from services.portal.hashing import Busy, PasswordWork
+from services.portal.routes import account, admin, api, commune, docs, expert, inbox, session, sheets, staff
+from services.portal.security import SecurityHeaders, StrictJson, validation_failed
 from services.portal.settings import PortalSettings
-from services.portal.users import create_schema
 from services.portal.web import render, see_other
 from shared import subjects
-from shared.db import make_engine
 from shared.messages import Reply
 
 log = structlog.get_logger("portal")
+
+
+class Portal(FastAPI):
+    """FastAPI with the security headers outside everything, even the server-error middleware
+    and the body cap: every response carries them, a 500 and a 413 too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(settings: PortalSettings | None = None) -> FastAPI:
@@ -35,7 +53,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        create_schema(app.state.engine)
+        users.create_schema(app.state.engine)
         await app.state.bus.connect()
         health = Reply.success(service=st.service).model_dump_json().encode()
 
@@ -47,15 +65,22 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
         yield
         await app.state.bus.close()
 
-    app = FastAPI(title="expertshare portal", version="1", lifespan=lifespan,
-                  description="Requests, proposals, contracts and tasks; authenticate with `Bearer <API token>`.")
-    app.state.engine = make_engine(st.db_url())
+    app = Portal(title="expertshare portal", version="1", lifespan=lifespan, max_body_size=st.max_body_bytes,
+                 docs_url=None, redoc_url=None, openapi_url=None,
+                 description="Requests, proposals, contracts and tasks; authenticate with `Bearer <API token>`.")
+    app.state.settings = st
+    app.state.engine = users.engine(st.db_url())
     app.state.bus = Bus(st.nats_url, st.request_timeout_s)
+    app.state.password_work = PasswordWork(st.hash_concurrency, st.hash_queue)
+    app.state.session_lifetime = sessions.Lifetime(idle=dt.timedelta(minutes=st.session_idle_minutes),
+                                                   absolute=dt.timedelta(hours=st.session_hours))
+    app.add_middleware(StrictJson)
     app.add_middleware(SessionMiddleware, secret_key=st.secret(), session_cookie="expertshare_session",
-                       same_site="lax", https_only=st.secure_cookies, max_age=12 * 3600)
+                       same_site="lax", https_only=st.secure_cookies, max_age=st.session_hours * 3600)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    for module in (session, account, commune, staff, sheets, expert, admin, inbox, api):
+    for module in (session, account, commune, staff, expert, admin, inbox, api, docs):
         app.include_router(module.router)
+    app.include_router(sheets.router, max_body_size=st.max_upload_bytes)  # three CSV files: more than a form
     _errors(app)
     return app
 
@@ -74,6 +99,17 @@ def _errors(app: FastAPI) -> None:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": str(exc)}, status_code=503)
         return render(request, "error.html", None, status_code=503, message_key="unavailable", detail=str(exc))
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)}
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+        page = render(request, "error.html", None, status_code=503, message_key="busy")
+        page.headers.update(headers)
+        return page
+
+    app.add_exception_handler(RequestValidationError, validation_failed)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
@@ -98,5 +134,7 @@ def main() -> None:
     var_dir().mkdir(parents=True, exist_ok=True)
     (var_dir() / "portal.url").write_text(address)  # where `expertshare up` and people find it
     log.info("portal_listening", address=address, requested_port=st.port)
-    uvicorn.run(create_app(st), host=st.host, port=port, log_config=None, access_log=False)
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from any local peer, and the
+    # sign-in throttle per address with it; the portal's `trusted_proxies` setting decides instead.
+    uvicorn.run(create_app(st), host=st.host, port=port, log_config=None, access_log=False, proxy_headers=False)
 

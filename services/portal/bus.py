@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
 from shared import subjects as s
 from shared.messages import FieldError, GetAudit, GetStatus, Reply
-from shared.nats import connection_callbacks
+from shared.nats import connect, connection_callbacks
 
 
 class Unavailable(RuntimeError):
@@ -28,8 +27,8 @@ class Bus:
 
     async def connect(self) -> None:
         # Keep reconnecting through a NATS restart (nats-py gives up after 60 tries by default).
-        self.nc = await nats.connect(self.url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=1,
-                                     **connection_callbacks("portal"))
+        self.nc = await connect(self.url, "portal", max_reconnect_attempts=-1, reconnect_time_wait=1,
+                                **connection_callbacks("portal"))
 
     async def close(self) -> None:
         if self.nc is not None:

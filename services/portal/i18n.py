@@ -51,6 +51,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "current_password": ("Mật khẩu hiện tại", "Current password"), "new_password": ("Mật khẩu mới", "New password"),
     "repeat_password": ("Nhập lại mật khẩu mới", "New password again"),
     "api_tokens": ("Mã truy cập API", "API tokens"), "label": ("Ghi chú", "Label"), "revoke": ("Thu hồi", "Revoke"),
+    "disable": ("Khoá tài khoản", "Disable"), "enable": ("Mở khoá", "Enable"),
+    "busy": ("Hệ thống đang bận, vui lòng thử lại sau ít giây", "Too busy; try again in a few seconds"),
     "role": ("Vai trò", "Role"), "saved": ("Đã lưu.", "Saved."), "audit": ("Nhật ký", "Audit log"),
     "unavailable": ("Dịch vụ tạm thời không trả lời", "A service is not answering"),
     "no_access": ("Bạn không có quyền xem trang này", "You may not open this page"),

@@ -3,26 +3,38 @@
 Roles: `commune` (bound to a unit id), `staff` (home affairs), `expert` (bound to an expert id),
 `admin`. Passwords are hashed with argon2; an API token is stored as its SHA-256 only.
 
-Repeated failed sign-ins are throttled per user name: after `MAX_FAILURES` within `WINDOW`, that
-name is refused without checking the password until the window has passed. The failures are rows
-in the portal's database, so every portal instance sees them. (Someone can lock a name out for
-the window by guessing wrong on purpose; they cannot guess its password.)
+Repeated failed sign-ins are throttled per user name and per client address: after
+`MAX_FAILURES` within `WINDOW`, that name is refused without checking the password until the
+window has passed; after the portal's `sign_in_failures_per_address`, every name is refused from
+that address (one address guessing many names). The failures are rows in the portal's database,
+so every portal instance sees them. (Someone can lock a name out for the window by guessing wrong
+on purpose; they cannot guess its password.)
+
+A disabled user cannot sign in, their API tokens are refused and their sessions were ended when
+they were disabled (`set_disabled`); a password change ends every session of the user too.
+
+The portal's SQLite file (the embedded default) holds password hashes and token hashes: `engine`
+makes it readable by its owner only, before SQLite first opens it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, DateTime, Engine, MetaData
+from sqlalchemy import Column, DateTime, Engine, MetaData, false
+from sqlalchemy.engine import make_url
 from sqlmodel import Field, Session, SQLModel, select
 
+from services.portal import sessions
 from services.portal.migrate import upgrade
 from shared.clock import utcnow
+from shared.db import make_engine
 
 Role = Literal["commune", "staff", "expert", "admin"]
 ROLES: tuple[str, ...] = ("commune", "staff", "expert", "admin")
@@ -38,6 +50,7 @@ class User(SQLModel, table=True):
     expert_id: str | None = Field(default=None, max_length=64, description="for an expert")
     password_hash: str = Field(max_length=200)
     language: str = Field(default="vi", max_length=2)
+    disabled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -53,11 +66,13 @@ class SignInFailure(SQLModel, table=True):
     __tablename__ = "portal_sign_in_failure"
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(index=True, max_length=64)
+    address: str | None = Field(default=None, index=True, max_length=64, description="the client's address")
     at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False,
                                                                       index=True))
 
 
 MAX_FAILURES = 5
+MAX_FAILURES_PER_ADDRESS = 20
 WINDOW = dt.timedelta(minutes=15)
 
 
@@ -90,28 +105,40 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
     return user
 
 
-def locked_until(session: Session, username: str, now: dt.datetime | None = None) -> dt.datetime | None:
-    """When a name throttled by failed sign-ins may try again (None: it may now)."""
+def locked_until(session: Session, username: str, now: dt.datetime | None = None, *, address: str | None = None,
+                 per_address: int = MAX_FAILURES_PER_ADDRESS) -> dt.datetime | None:
+    """When a name (or anyone from `address`) throttled by failed sign-ins may try again (None: now)."""
     now = now or utcnow()
+    untils = [_until(session, SignInFailure.username == username, MAX_FAILURES, now)]
+    if address:
+        untils.append(_until(session, SignInFailure.address == address, per_address, now))
+    return max((u for u in untils if u is not None), default=None)
+
+
+def _until(session: Session, which: object, limit: int, now: dt.datetime) -> dt.datetime | None:
     recent = sorted(_aware(f.at) for f in session.exec(
-        select(SignInFailure).where(SignInFailure.username == username, SignInFailure.at > now - WINDOW)))
-    return recent[-MAX_FAILURES] + WINDOW if len(recent) >= MAX_FAILURES else None
+        select(SignInFailure).where(which, SignInFailure.at > now - WINDOW)))  # type: ignore[arg-type]
+    return recent[-limit] + WINDOW if len(recent) >= limit else None
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives the time back without its zone
 
 
-def sign_in(session: Session, username: str, password: str) -> tuple[User | None, dt.datetime | None]:
-    """(the user, None) on success; (None, None) on a wrong name or password; (None, until) while
-    the name is throttled (the password is not even checked)."""
-    username = username[:64]
-    until = locked_until(session, username)
+def sign_in(session: Session, username: str, password: str, address: str | None = None,
+            per_address: int = MAX_FAILURES_PER_ADDRESS) -> tuple[User | None, dt.datetime | None]:
+    """(the user, None) on success; (None, None) on a wrong name or password or a disabled user;
+    (None, until) while the name or the address is throttled (the password is not even checked).
+    Blocking (argon2): the portal calls it through `hashing.PasswordWork`."""
+    username, address = username[:64], (address or None) and address[:64]
+    until = locked_until(session, username, address=address, per_address=per_address)
     if until is not None:
         return None, until
     user = authenticate(session, username, password)
+    if user is not None and user.disabled:
+        user = None
     if user is None:
-        session.add(SignInFailure(username=username))
+        session.add(SignInFailure(username=username, address=address))
     else:
         for f in session.exec(select(SignInFailure).where(SignInFailure.username == username)):
             session.delete(f)
@@ -130,6 +157,20 @@ def change_password(session: Session, username: str, current: str, new: str) -> 
     user.password_hash = _hasher.hash(new)
     session.add(user)
     session.commit()
+    sessions.end_all(session, username)  # whoever had the old password is signed out everywhere
+
+
+def set_disabled(session: Session, username: str, disabled: bool) -> int:
+    """Disable (or enable again) a user: disabling ends every session of theirs at once (how
+    many: the result); their API tokens are kept but refused while they are disabled, and they
+    cannot sign in."""
+    user = session.get(User, username)
+    if user is None:
+        raise UserError("username", f"no user {username!r}")
+    user.disabled = disabled
+    session.add(user)
+    session.commit()
+    return sessions.end_all(session, username) if disabled else 0
 
 
 def tokens_of(session: Session, username: str) -> list[ApiToken]:
@@ -167,15 +208,18 @@ def issue_token(session: Session, username: str, label: str = "") -> str:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
+    """The token's user; None for an unknown token or a disabled user."""
     row = session.get(ApiToken, hashlib.sha256(token.encode()).hexdigest())
-    return session.get(User, row.username) if row else None
+    user = session.get(User, row.username) if row else None
+    return user if user is not None and not user.disabled else None
 
 
 def all_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(User.role, User.username)))
 
 
-TABLES = [User.__table__, ApiToken.__table__, SignInFailure.__table__]  # type: ignore[attr-defined]
+TABLES = [User.__table__, ApiToken.__table__, SignInFailure.__table__,  # type: ignore[attr-defined]
+          sessions.SessionRow.__table__]  # type: ignore[attr-defined]
 
 
 def metadata() -> MetaData:
@@ -189,3 +233,15 @@ def metadata() -> MetaData:
 def create_schema(engine: Engine) -> None:
     """Made and upgraded by the portal's migrations, under a lock (`services.portal.migrate`)."""
     upgrade(engine)
+
+
+def engine(url: str) -> Engine:
+    """The portal's database; an SQLite file (and its WAL and shared-memory files, which SQLite
+    makes with the file's mode) created 0600 and set 0600 if it was made wider before."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        os.close(os.open(parsed.database, os.O_WRONLY | os.O_CREAT, 0o600))
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(parsed.database + suffix):
+                os.chmod(parsed.database + suffix, 0o600)
+    return make_engine(url)

@@ -27,7 +27,17 @@ from sqlalchemy import create_engine, text
 
 from shared import subjects as s
 from shared.messages import Message, Reply
-from shared.nats import NatsServerError, free_port, nats_server_binary, wait_for_port
+from shared.nats import (
+    NatsServerError,
+    cluster_config,
+    connect,
+    free_port,
+    nats_server_binary,
+    server_config,
+    wait_for_port,
+)
+from shared.security.secrets import write_private
+from shared.streams import setup
 from tests.e2e.system import stop_processes
 from tests.status_client import StatusClient
 
@@ -62,16 +72,12 @@ class NatsCluster:
     def start(cls, root: Path, size: int = 3) -> NatsCluster:
         cluster = cls(root)
         ports = [(free_port(), free_port()) for _ in range(size)]
-        routes = ", ".join(f"nats-route://127.0.0.1:{cp}" for _, cp in ports)
         for i, (port, cport) in enumerate(ports, 1):
             d = root / f"n{i}"
             d.mkdir(parents=True, exist_ok=True)
-            conf = d / "nats.conf"
-            conf.write_text(
-                f'server_name: n{i}\nlisten: "127.0.0.1:{port}"\n'
-                f'jetstream {{ store_dir: "{d / "js"}" }}\n'
-                f'cluster {{ name: expertshare-test, listen: "127.0.0.1:{cport}", routes: [{routes}] }}\n'
-            )
+            conf = d / "nats.conf"  # the same authorization as `up`, and routes that must sign in
+            cluster_lines = cluster_config(conf, f"n{i}", cport, [cp for _, cp in ports])
+            write_private(conf, server_config(conf, d / "js", port, extra=cluster_lines).encode())
             cluster.nodes.append(Node(f"n{i}", port, cport, conf, d / "nats.log"))
         for node in cluster.nodes:
             cluster.launch(node)
@@ -106,7 +112,7 @@ class NatsCluster:
     async def ready(self, timeout: float = 60.0) -> None:
         """JetStream answers (its meta leader is elected) through the cluster."""
         deadline = time.monotonic() + timeout
-        nc = await nats.connect(self.url.split(","))
+        nc = await connect(self.url, "admin")
         try:
             while True:
                 try:
@@ -220,8 +226,8 @@ class Copies(StatusClient):
 
     async def __aenter__(self) -> Copies:
         self.var.mkdir(parents=True, exist_ok=True)
-        self.nc = await nats.connect(self.cluster.url.split(","), max_reconnect_attempts=-1,
-                                     reconnect_time_wait=0.5)
+        await setup(self.cluster.url, replicas=3)
+        self.nc = await connect(self.cluster.url, "admin", max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         for copy in self.names():
             self.start(copy)
         self._supervisor = asyncio.create_task(self._supervise())

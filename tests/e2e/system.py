@@ -21,6 +21,8 @@ import nats
 
 from shared import subjects as s
 from shared.messages import Message
+from shared.nats import connect
+from shared.streams import setup
 from tests.status_client import StatusClient
 
 SERVICES = ("contracts", "matcher", "notifier")
@@ -70,7 +72,8 @@ class System(StatusClient):
 
     async def __aenter__(self) -> System:
         self.var.mkdir(parents=True, exist_ok=True)
-        self.nc = await nats.connect(self.nats_url)
+        await setup(self.nats_url)
+        self.nc = await connect(self.nats_url, "admin")
         for name in SERVICES:
             self.start(name)
         for name in SERVICES:

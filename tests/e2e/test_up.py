@@ -93,9 +93,10 @@ def alive(pid: int) -> bool:
 
 def status(var: Path, attempts: int = 1) -> dict:
     """`expertshare status --json`, asked again (every 0.5 s) while a service is still starting."""
+    own = {"EXPERTSHARE_SECRETS_DIR": ""} if (var / "secrets").exists() else {}  # as on a machine: var/secrets
     for _ in range(attempts):
         out = subprocess.run([sys.executable, "-m", "cli.main", "status", "--json"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60, env={**os.environ, "EXPERTSHARE_VAR": str(var)})
+                             text=True, timeout=60, env={**os.environ, "EXPERTSHARE_VAR": str(var), **own})
         if out.returncode == 0:
             return json.loads(out.stdout)
         time.sleep(0.5)
@@ -111,6 +112,10 @@ def taken_port() -> Iterator[int]:
         yield s.getsockname()[1]
 
 
+def private(d: Path) -> bool:
+    return d.is_dir() and d.stat().st_mode & 0o777 == 0o700
+
+
 def kept(st: dict) -> dict:  # type: ignore[type-arg]
     """The counts of what was loaded (assignments come and go as the matcher re-plans)."""
     return {k: v for k, v in st["counts"].items() if k != "assignments"}
@@ -118,8 +123,11 @@ def kept(st: dict) -> dict:  # type: ignore[type-arg]
 
 def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, taken_port: int) -> None:
     var = tmp_path / "var"
-    up = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port))
+    up = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port), EXPERTSHARE_SECRETS_DIR="")  # its own, in var/secrets
     up.wait_for(r"demo loaded: 60 requests submitted")
+    assert private(var) and private(var / "secrets") and private(var / "secrets" / "nats")
+    made = [*var.glob("*.db"), *(var / "secrets" / "nats").iterdir(), *(var / "log").iterdir()]
+    assert made and all(f.stat().st_mode & 0o777 == 0o600 for f in made), [(f, oct(f.stat().st_mode)) for f in made]
     up.wait_for(r"proposed  a-")
     portal = re.search(r"portal on (http://\S+)", up.wait_for(r"portal on http://")).group(1)
     assert "Đăng nhập" in httpx.get(portal + "/login", timeout=10).text, "the portal answers, in Vietnamese"
@@ -147,7 +155,7 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, tak
         handled = [e for e in entries if e["event"] in ("command_handled", "event_handled")]
         assert handled and all(e["correlation_id"] for e in handled), name
 
-    again = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port))
+    again = Up(var, EXPERTSHARE_NATS_PORT=str(taken_port), EXPERTSHARE_SECRETS_DIR="")
     again.wait_for(r"running; Ctrl-C stops everything")
     assert any("existing data: 20 units, 30 experts, 30 contracts, 60 requests" in x for x in again.lines)
     assert not any("loading the Tuyen Quang demo" in x for x in again.lines)

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import nats
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
@@ -20,6 +19,8 @@ from services.notifier.settings import NotifierSettings
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
+from shared.nats import connect
+from shared.streams import setup
 
 
 class Notifier:
@@ -43,12 +44,13 @@ class Notifier:
         self.nc: Any = None
 
     async def __aenter__(self) -> Notifier:
+        await setup(self.url)
         await self.svc.prepare()
         await self.svc.broker.start()
         self.svc.relay.start()
         self.svc.worker.start()
         self.svc.clock.start()
-        self.nc = await nats.connect(self.url)
+        self.nc = await connect(self.url, "admin")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -13,8 +13,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import nats
-
 from services.contracts.app import build as build_contracts
 from services.contracts.settings import ContractsSettings
 from services.matcher.app import build as build_matcher
@@ -22,7 +20,9 @@ from services.matcher.settings import MatcherSettings
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
+from shared.nats import connect
 from shared.service import Service
+from shared.streams import setup
 from tests.status_client import StatusClient
 
 UNITS = [
@@ -104,11 +104,12 @@ class Stack(StatusClient):
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> Stack:
+        await setup(self.url)
         before = asyncio.all_tasks()
         for svc in (self.contracts, self.matcher):
             await _start(svc)
         self._tasks = asyncio.all_tasks() - before
-        self.nc = await nats.connect(self.url)
+        self.nc = await connect(self.url, "admin")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -16,9 +16,10 @@ from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import OutboxRow, ProcessedMessage, add_event, create_tables, transaction
 from shared.messages import GetStatus, Message, Reply, RequestCancelled
-from shared.nats import free_port, start_nats
+from shared.nats import connect, free_port, start_nats
 from shared.service import Service
 from shared.settings import ServiceSettings
+from shared.streams import setup
 
 
 class Probe:
@@ -26,7 +27,7 @@ class Probe:
 
     def __init__(self, url: str, db_url: str, name: str = "probe") -> None:
         settings = ServiceSettings(service=name, nats_url=url, database_url=db_url, max_deliver=3)
-        self.svc = Service(settings, events={}, create_schema=lambda e: create_tables(e, []))
+        self.svc = Service(settings, events={}, create_schema=lambda e: create_tables(e, []), identity="admin")
         self.handled: list[str] = []
         self.fail_times = 0
         self.svc.event(s.REQUEST_CANCELLED, RequestCancelled, self.on_cancelled, name="cancelled", description="test")
@@ -46,6 +47,7 @@ class Probe:
         return Reply.success(n=len(self.handled))
 
     async def __aenter__(self) -> Probe:
+        await setup(self.svc.settings.nats_url, consumers=self.svc.consumers)
         await self.svc.prepare()
         await self.svc.broker.start()
         self.svc.relay.start()
@@ -57,7 +59,7 @@ class Probe:
 
 
 async def publish(url: str, evt: RequestCancelled) -> None:
-    nc = await nats.connect(url)
+    nc = await connect(url, "admin")
     await nc.jetstream().publish(s.REQUEST_CANCELLED, evt.model_dump_json().encode(), stream="MATCHER")
     await nc.drain()
 
@@ -112,7 +114,7 @@ async def test_always_failing_message_is_dead_lettered_not_retried_forever(fresh
 
 
 async def read_dead_letters(url: str, want: int, timeout: float) -> list[dict]:
-    nc = await nats.connect(url)
+    nc = await connect(url, "admin")
     js = nc.jetstream()
     out: list[dict] = []
     deadline = asyncio.get_running_loop().time() + timeout
@@ -137,7 +139,7 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
     probe = Probe(server.url, db_url)
     try:
         async with probe:
-            nc = await nats.connect(server.url)
+            nc = await connect(server.url, "admin")
             answer = await nc.request("probe.thing.do", Message().model_dump_json().encode(), timeout=5)
             reply = Reply.model_validate_json(answer.data)
             assert reply.ok
@@ -158,7 +160,7 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
             await eventually(settled)
             with Session(probe.svc.engine) as session:
                 assert all(r.published_at for r in session.exec(select(OutboxRow)))
-            nc = await nats.connect(server.url)  # and commands are answered again
+            nc = await connect(server.url, "admin")  # and commands are answered again
             answer = await nc.request("probe.thing.do", GetStatus().model_dump_json().encode(), timeout=5)
             reply = Reply.model_validate_json(answer.data)
             assert reply.ok
@@ -178,7 +180,7 @@ async def test_an_outbox_row_sent_twice_after_a_crash_is_stored_once(fresh_nats,
         with transaction(probe.svc.engine) as session:
             session.execute(update(OutboxRow).values(published_at=None))
         assert await probe.svc.relay.flush() == 1
-        nc = await nats.connect(fresh_nats.url)
+        nc = await connect(fresh_nats.url, "admin")
         js = nc.jetstream()
         stored = await js.get_last_msg("MATCHER", s.REQUEST_CANCELLED)
         assert (await js.stream_info("MATCHER")).state.messages == 1, "the server kept the resend"

@@ -47,8 +47,8 @@ async def until(check: Callable[[], Any], what: str, within: float = 10.0) -> An
 
 
 def copies(url: str, bucket: str = "test-leaders") -> tuple[Leadership, Leadership]:
-    return (Leadership(url, PLAN, bucket=bucket, ttl_s=TTL, holder="a"),
-            Leadership(url, PLAN, bucket=bucket, ttl_s=TTL, holder="b"))
+    return (Leadership(url, PLAN, identity="admin", bucket=bucket, ttl_s=TTL, holder="a"),
+            Leadership(url, PLAN, identity="admin", bucket=bucket, ttl_s=TTL, holder="b"))
 
 
 def crash(leader: Leadership) -> None:
@@ -206,7 +206,8 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
         st = MatcherSettings(nats_url=nats_fresh.url, database_url=matcher_db, time_limit_s=1, debounce_s=0.05,
                              change_poll_s=0.1)
         svc = Service(st, events=matcher_app.EVENTS, create_schema=create_schema)
-        copies_.append(Replanner(svc, st, Leadership(nats_fresh.url, PLAN, bucket="two", ttl_s=TTL, holder=name)))
+        copies_.append(Replanner(svc, st, Leadership(nats_fresh.url, PLAN, identity="admin", bucket="two", ttl_s=TTL,
+                                                     holder=name)))
     for r in copies_:
         r.start()
     engine = make_engine(matcher_db)
@@ -236,13 +237,13 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
 
 
 async def test_every_service_declares_the_leaders_bucket_with_its_ttl(nats_fresh: EmbeddedNats) -> None:
-    import nats
 
-    from shared.streams import LEADER_TTL_S, LEADERS, declare_streams
+    from shared.nats import connect
+    from shared.streams import LEADER_TTL_S, LEADERS, setup
 
-    await declare_streams(nats_fresh.url)
-    await declare_streams(nats_fresh.url)  # a second copy: nothing to change, no conflict
-    nc = await nats.connect(nats_fresh.url)
+    await setup(nats_fresh.url)
+    await setup(nats_fresh.url)  # a second run: nothing to change, no conflict
+    nc = await connect(nats_fresh.url, "admin")
     try:
         info = (await (await nc.jetstream().key_value(LEADERS)).status()).stream_info
         assert info.config.max_age == LEADER_TTL_S and info.config.num_replicas == 1

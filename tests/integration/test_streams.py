@@ -8,13 +8,11 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import nats
-import nats.errors
 import pytest
 
 from shared import subjects as s
-from shared.nats import EmbeddedNats, free_port, make_broker, start_nats
-from shared.streams import DEADLETTER, declare_streams, owners, stream_config
+from shared.nats import EmbeddedNats, connect, free_port, make_broker, start_nats
+from shared.streams import DEADLETTER, owners, setup, stream_config
 
 
 @pytest.fixture
@@ -25,9 +23,9 @@ def fresh_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
 
 
 async def test_every_service_declares_the_same_streams_without_conflict(nats_server: EmbeddedNats) -> None:
-    await declare_streams(nats_server.url)
-    await declare_streams(nats_server.url)  # a second service, or a restart: nothing to change
-    nc = await nats.connect(nats_server.url)
+    await setup(nats_server.url)
+    await setup(nats_server.url)  # a second run, or a restart: nothing to change
+    nc = await connect(nats_server.url, "admin")
     js = nc.jetstream()
     for owner in owners():
         config = (await js.stream_info(owner.upper())).config
@@ -38,18 +36,18 @@ async def test_every_service_declares_the_same_streams_without_conflict(nats_ser
 
 
 async def test_a_stream_declared_by_older_code_is_widened_not_refused(fresh_nats: EmbeddedNats) -> None:
-    nc = await nats.connect(fresh_nats.url)
+    nc = await connect(fresh_nats.url, "admin")
     js = nc.jetstream()
     older = stream_config("matcher")
     await js.add_stream(replace(older, subjects=older.subjects[:2]))
-    await declare_streams(fresh_nats.url)
+    await setup(fresh_nats.url)
     assert sorted((await js.stream_info("MATCHER")).config.subjects or []) == sorted(s.events_of("matcher"))
     await nc.close()
 
 
 async def test_an_empty_pull_raises_the_timeout_faststream_expects(fresh_nats: EmbeddedNats) -> None:
     make_broker(fresh_nats.url, name="probe")  # what every service does first
-    nc = await nats.connect(fresh_nats.url)
+    nc = await connect(fresh_nats.url, "admin")
     js = nc.jetstream()
     await js.add_stream(name="EMPTY", subjects=["empty.x"])
     sub = await js.pull_subscribe("empty.x", durable="d")
@@ -63,3 +61,16 @@ async def test_an_empty_pull_raises_the_timeout_faststream_expects(fresh_nats: E
             raised[f"{type(err).__module__}.{type(err).__name__}"] += 1
     await nc.close()
     assert set(raised) == {"nats.errors.TimeoutError"}, raised
+
+
+async def test_a_stream_made_before_the_limits_is_bounded_and_denies_delete_and_purge(fresh_nats: EmbeddedNats) -> None:
+    """A developer's var/ from before: its streams had no size limit and allowed deleting messages."""
+    nc = await connect(fresh_nats.url, "admin")
+    js = nc.jetstream()
+    older = replace(stream_config("matcher"), max_bytes=None, deny_delete=False, deny_purge=False)
+    await js.add_stream(older)
+    await setup(fresh_nats.url)
+    config = (await js.stream_info("MATCHER")).config
+    assert config.deny_delete and config.deny_purge and config.max_bytes == stream_config("matcher").max_bytes
+    await nc.close()
+

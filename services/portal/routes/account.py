@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal.auth import check_csrf, db, page_user
+from services.portal.auth import begin_session, check_csrf, db, page_user
 from services.portal.users import User, UserError, change_password, revoke_tokens, tokens_of
 from services.portal.web import render
 
@@ -24,11 +24,15 @@ async def password(request: Request) -> Response:
     check_csrf(request, form)
     if form.get("new", "") != form.get("repeat", ""):
         return _page(request, user, errors={"repeat": "the two new passwords differ"})
-    try:
+    def change() -> None:
         with db(request) as session:
             change_password(session, user.username, form.get("current", ""), form.get("new", ""))
+
+    try:
+        await request.app.state.password_work.run(change)
     except UserError as err:
         return _page(request, user, errors={err.field: err.message})
+    begin_session(request, user, keep_csrf=True)  # every session ended; this browser gets a new one
     return _page(request, user, saved=True)
 
 

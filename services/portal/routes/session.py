@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal.auth import check_csrf, db, page_user
+from services.portal.auth import begin_session, check_csrf, client_address, db, end_session, page_user
 from services.portal.i18n import LANGUAGES
-from services.portal.users import sign_in
+from services.portal.users import User, sign_in
 from services.portal.web import render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -28,21 +28,25 @@ async def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    with db(request) as session:
-        user, until = sign_in(session, str(form.get("username", "")), str(form.get("password", "")))
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    address, per_address = client_address(request), request.app.state.settings.sign_in_failures_per_address
+
+    def attempt() -> tuple[User | None, object]:
+        with db(request) as session:
+            return sign_in(session, username, password, address, per_address)
+
+    user, until = await request.app.state.password_work.run(attempt)
     if user is None:
         return render(request, "login.html", None, status_code=429 if until else 401, error=True,
-                      until=until, username=str(form.get("username", ""))[:64])
-    language = request.session.get("lang", user.language)
-    request.session.clear()  # a new session on sign-in: no fixation of an earlier one
-    request.session.update(user=user.username, lang=language)
+                      until=until, username=username[:64])
+    begin_session(request, user)
     return see_other(HOME[user.role])
 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     check_csrf(request, await request.form())
-    request.session.clear()
+    end_session(request)
     return see_other("/login")
 
 

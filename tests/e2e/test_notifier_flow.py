@@ -119,6 +119,11 @@ async def test_the_cli_sets_preferences_lists_a_failed_webhook_and_sends_it_agai
     hook = HttpSink(behaviour={"/sms": 503}).start()
     try:
         await flow.load_reference(system, n_experts=1)
+        # Preferences are kept only for parties the notifier has heard of: wait until it has e0.
+        for _ in range(100):
+            if (await system.call(s.PREFERENCES_SET, m.SetPreferences(party="expert:e0"))).ok:
+                break
+            await asyncio.sleep(0.1)
         done = await asyncio.to_thread(
             cli,
             system,

@@ -70,7 +70,11 @@ def test_compose_runs_the_portal_from_the_one_image() -> None:
     assert portal["command"] == ["python", "-m", "services.portal"]
     assert portal["build"] == "."
     assert portal["environment"]["PORTAL_DATABASE_URL"].startswith("postgresql+psycopg://")
-    assert "CREATE DATABASE portal" in (ROOT / "deploy" / "postgres-init.sql").read_text()
+    from shared.security import identities, postgres
+
+    # The portal's own database and role come from the one generated init script.
+    sql = postgres.init_sql(identities.SERVICES, {n: postgres.scram_verifier("pw") for n in identities.SERVICES})
+    assert 'CREATE DATABASE "portal" WITH OWNER "portal"' in sql
 
 
 def test_contract_use_over_time_from_the_trail() -> None:

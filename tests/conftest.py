@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 
 from shared import clock
 from shared.nats import EmbeddedNats, free_port, start_nats
+from tests import people
 from tests.integration.sinks import HttpSink, SmtpSink
 
 PG = os.environ.get("EXPERTSHARE_TEST_PG", "")
@@ -40,6 +41,7 @@ def _hour(text: str) -> tuple[int, int]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    people.setup()  # the session's secrets: a test issuer and the services' keys (tests.people)
     at = os.environ.get("EXPERTSHARE_TEST_UTC", "")
     if at:
         os.environ[clock.OFFSET_ENV] = str(clock.at_utc(*_hour(at)))

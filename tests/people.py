@@ -1,0 +1,127 @@
+"""People for the tests: signed commands from a session-wide test issuer.
+
+`setup()` (called once by tests/conftest.py) makes sure `EXPERTSHARE_SECRETS_DIR` names a
+directory of the test session (a temporary one unless already set), with an issuer and the
+services' own nkeys (`nats/<identity>.nk` and `nats/public.json`, made the way `expertshare up`
+makes them, when missing). Services started in this process or by it read the same directory.
+
+`as_person(role, party)` is someone with a fresh key and a credential for it; `.sign(subject,
+message)` gives the message with its proof. `STAFF`, `OPERATOR`, `expert(id)`, `commune(unit)`
+are the usual ones. `actor(role, party)` is an `Actor` for calling a use case in-process (no
+proof: the audit trail will say so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from shared import subjects as s
+from shared.clock import utcnow
+from shared.messages import Message
+from shared.security import credentials, keys
+from shared.security.credentials import Actor
+from shared.security.secrets import read_private, secrets_dir, write_private
+
+IDENTITIES = ("admin", "matcher", "contracts", "notifier", "portal", "cli")
+
+
+def setup() -> Path:
+    if not os.environ.get("EXPERTSHARE_SECRETS_DIR"):
+        os.environ["EXPERTSHARE_SECRETS_DIR"] = tempfile.mkdtemp(prefix="expertshare-secrets-")
+    root = secrets_dir()
+    credentials.ensure_issuer(root)
+    public_path = root / "nats" / "public.json"
+    public = json.loads(public_path.read_text()) if public_path.exists() else {}
+    for identity in IDENTITIES:
+        seed_path = root / "nats" / f"{identity}.nk"
+        if not seed_path.exists():
+            write_private(seed_path, keys.new_seed(keys.USER))
+        public.setdefault(identity, keys.public_key(read_private(seed_path)))
+    write_private(public_path, json.dumps(public, indent=1).encode())
+    return root
+
+
+@dataclass(frozen=True)
+class Person:
+    person: str
+    role: str
+    party: str
+    seed: bytes
+    credential: str
+
+    def sign(self, subject: str, message: Message) -> Message:
+        return credentials.sign(subject, message, self.seed, credential=self.credential)
+
+
+def as_person(role: str, party: str, *, person: str | None = None, name: str = "", hours: float = 2,
+              issuer: bytes | None = None, now: dt.datetime | None = None, channel: str = "cli") -> Person:
+    """Someone signed in: a fresh key, and a credential from the test issuer (or `issuer`)."""
+    seed = keys.new_seed(keys.USER)
+    who = person or party.split(":", 1)[1]
+    cred = credentials.issue(issuer or credentials.issuer_seed(), person=who, name=name, role=role, party=party,
+                             key=keys.public_key(seed), channel=channel, hours=hours, now=now)
+    return Person(who, role, party, seed, cred)
+
+
+@cache
+def expert(expert_id: str) -> Person:
+    return as_person("expert", f"expert:{expert_id}", person=f"expert-{expert_id}")
+
+
+@cache
+def commune(unit_id: str) -> Person:
+    return as_person("commune", f"unit:{unit_id}", person=f"commune-{unit_id}")
+
+
+@cache
+def staff() -> Person:
+    return as_person("staff", "staff:tester", name="Tester")
+
+
+@cache
+def operator() -> Person:
+    return as_person("admin", "staff:operator", person="operator")
+
+
+class System:
+    """A service signing its own command with its nkey (the notifier's auto-decline)."""
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+
+    def sign(self, subject: str, message: Message) -> Message:
+        seed = read_private(secrets_dir() / "nats" / f"{self.identity}.nk")
+        return credentials.sign(subject, message, seed, service=self.identity)
+
+
+_EXPERT_SUBJECTS = (s.ASSIGNMENT_ACCEPT, s.ASSIGNMENT_DECLINE, s.HOURS_LOG)
+
+
+def signer_for(subject: str, message: Any) -> Person:
+    """The harness's default: a command naming an expert on the expert's subjects is signed by
+    that expert; anything else by the operator (admin). Tests acting as a commune say so."""
+    if subject in _EXPERT_SUBJECTS and getattr(message, "expert_id", None):
+        return expert(message.expert_id)
+    return operator()
+
+
+def actor(role: str, party: str, person: str | None = None) -> Actor:
+    """For a use case called in-process (not through a service: no proof)."""
+    return Actor(person=person or party.split(":", 1)[1], role=role, party=party, channel="cli")
+
+
+def verified(subject: str, message: Message, who: Person) -> tuple[Message, Actor]:
+    """The message signed by `who` and the actor a service would derive from it (with its proof)."""
+    signed = who.sign(subject, message)
+    return signed, credentials.verify(subject, signed, credentials.issuer_keys(), credentials.service_keys(),
+                                      utcnow())
+
+
+STAFF_ACTOR = actor("staff", "staff:tester")

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from shared import clock
 from shared import subjects as s
 from shared.clock import utcnow
 from shared.messages import Message
@@ -71,23 +72,29 @@ def as_person(role: str, party: str, *, person: str | None = None, name: str = "
 
 
 @cache
+def _known(role: str, party: str, person: str, name: str, _clock: str | None) -> Person:
+    return as_person(role, party, person=person, name=name)
+
+
+def _person(role: str, party: str, person: str, name: str = "") -> Person:
+    """One per party, issued again when a test moves the clock (`utc_hour`)."""
+    return _known(role, party, person, name, os.environ.get(clock.OFFSET_ENV))
+
+
 def expert(expert_id: str) -> Person:
-    return as_person("expert", f"expert:{expert_id}", person=f"expert-{expert_id}")
+    return _person("expert", f"expert:{expert_id}", f"expert-{expert_id}")
 
 
-@cache
 def commune(unit_id: str) -> Person:
-    return as_person("commune", f"unit:{unit_id}", person=f"commune-{unit_id}")
+    return _person("commune", f"unit:{unit_id}", f"commune-{unit_id}")
 
 
-@cache
 def staff() -> Person:
-    return as_person("staff", "staff:tester", name="Tester")
+    return _person("staff", "staff:tester", "tester", "Tester")
 
 
-@cache
 def operator() -> Person:
-    return as_person("admin", "staff:operator", person="operator")
+    return _person("admin", "staff:operator", "operator")
 
 
 class System:
@@ -125,3 +132,31 @@ def verified(subject: str, message: Message, who: Person) -> tuple[Message, Acto
 
 
 STAFF_ACTOR = actor("staff", "staff:tester")
+
+
+def _subjects() -> dict[type, str]:
+    from shared import messages as m
+
+    return {
+        m.ApproveAssignment: s.ASSIGNMENT_APPROVE, m.RejectAssignment: s.ASSIGNMENT_REJECT,
+        m.DecideAssignments: s.ASSIGNMENTS_DECIDE, m.AcceptAssignment: s.ASSIGNMENT_ACCEPT,
+        m.DeclineAssignment: s.ASSIGNMENT_DECLINE, m.LogHours: s.HOURS_LOG, m.CompleteRequest: s.REQUEST_COMPLETE,
+        m.RegisterReference: s.REFERENCE_REGISTER, m.ChangeContractStatus: s.CONTRACT_STATUS_CHANGE,
+        m.ExpireContracts: s.CONTRACTS_EXPIRE, m.DecideExtraHours: s.EXTRA_HOURS_DECIDE,
+        m.SubmitRequest: s.REQUEST_SUBMIT, m.CancelRequest: s.REQUEST_CANCEL, m.AssignManually: s.ASSIGNMENT_ASSIGN,
+    }
+
+
+def call(use_case: Any, session: Any, cmd: Message, *args: Any, **kw: Any) -> Any:
+    """A use case called in-process as the person a service would have verified: the command
+    signed (by `signer_for`'s choice) and the actor derived from it, with its proof."""
+    subject = _subjects()[type(cmd)]
+    signed, who = verified(subject, cmd, signer_for(subject, cmd))
+    return use_case(session, signed, who, *args, **kw)
+
+
+def verify_audit(session: Any) -> list[str]:
+    """The audit trail's problems, checked with the test issuer's keys."""
+    from services.contracts import audit
+
+    return audit.verify(session, credentials.issuer_keys())[0]

@@ -18,7 +18,8 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
-from shared.messages import Reply
+from cli import identity
+from shared.messages import Message, Reply
 from shared.settings import var_dir
 
 
@@ -36,11 +37,20 @@ def nats_url() -> str:
 
 
 class Client:
+    """Request-reply with the services; every message signed as the current identity
+    (`cli.identity`), when there is one (without, queries still work and commands are refused)."""
+
     def __init__(self, nc: Any, timeout: float) -> None:
         self.nc = nc
         self.timeout = timeout
 
     async def call(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> Reply:
+        if isinstance(message, Message) and message.proof is None:
+            try:
+                who = identity.current()
+            except identity.IdentityError as err:
+                raise ClientError(str(err)) from None
+            message = who.sign(subject, message) if who is not None else message
         payload = message.model_dump_json(by_alias=True).encode()
         service = subject.split(".")[0]
         try:

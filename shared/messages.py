@@ -533,6 +533,17 @@ class RetryDeliveries(Message):
     all: bool = False
 
 
+# ---------------------------------------------------------------- portal
+class IssueCredential(Message):
+    """`expertshare login`: a portal user's name and password, for a short-lived credential for
+    the public key made on the user's machine (the private key never leaves it)."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024, repr=False)
+    key: str = Field(min_length=56, max_length=56, description="the new public USER nkey")
+    hours: float = Field(default=12, gt=0, le=12)
+
+
 class DeadLetter(BaseModel):
     """A message a service could not process, kept with the reason (never retried forever)."""
 

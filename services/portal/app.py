@@ -37,6 +37,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         create_schema(app.state.engine)
         await app.state.bus.connect()
+        await app.state.bus.serve_logins(app.state.engine)  # `expertshare login` (services.portal.bus)
         health = Reply.success(service=st.service).model_dump_json().encode()
 
         async def answer(msg: object) -> None:

@@ -256,10 +256,13 @@ def audit(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain: any edited or deleted entry is reported (exit status 1)."""
+    """Recompute the hash chain and check every signature: any edited or deleted entry, and any
+    decision not proven to be its person's, is reported (exit status 1)."""
     data = call(lambda c: c.ok(s.AUDIT_VERIFY_GET, m.GetStatus(), timeout=120))
+    counts = (f"{data.get('signed', 0)} signed by their person, {data.get('system', 0)} by the system, "
+              f"{data.get('unsigned_before_signing', 0)} unsigned (before signing)")
     if data["intact"]:
-        typer.echo(f"audit trail intact: {data['entries']} entries")
+        typer.echo(f"audit trail intact: {data['entries']} entries; {counts}")
         return
     for problem in data["problems"]:
         typer.echo(f"TAMPERED: {problem}", err=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import structlog
 from sqlmodel import Session
@@ -48,12 +47,10 @@ EVENTS: dict[str, type[m.Message]] = {
 }
 
 
-Handler = Callable[[Session, Any, Actor], m.Reply]
-
-
-def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Handler:
-    """A use case that needs today's date in the provinces' time zone."""
-    return lambda session, msg, actor: use_case(session, msg, actor, today=local_today(st.timezone_offset_hours))
+def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Callable[..., m.Reply]:
+    """A use case (a query's, or a command's with its actor) that needs today's date in the
+    provinces' time zone."""
+    return lambda session, msg, *actor: use_case(session, msg, *actor, today=local_today(st.timezone_offset_hours))
 
 
 def _declined_by(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> None:

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import OutboxRow, ProcessedMessage, add_event, create_tables, transaction
-from shared.messages import GetStatus, Message, Reply, RequestCancelled
+from shared.messages import Message, Reply, RequestCancelled
 from shared.nats import free_port, start_nats
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
@@ -165,7 +165,7 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
             with Session(probe.svc.engine) as session:
                 assert all(r.published_at for r in session.exec(select(OutboxRow)))
             nc = await nats.connect(server.url)  # and commands are answered again
-            answer = await nc.request("probe.thing.do", signed(GetStatus()), timeout=5)
+            answer = await nc.request("probe.thing.do", signed(Message()), timeout=5)
             reply = Reply.model_validate_json(answer.data)
             assert reply.ok
             await nc.close()

@@ -12,8 +12,11 @@ chain, every proof again with nothing but the issuer's public keys: the credenti
 issuer's and valid when the entry was written, the signature is the credential's key over the
 document, and the document is the command of this decision (its subject, its ids). A person's
 decision written without a proof is reported; entries written before signing existed (no role
-recorded, before the first entry that has one) are counted as "unsigned (before signing)". An
-attacker who can write the database can recompute the hashes, but not sign as a person.
+recorded, before `audit_head.signing_from`, which the upgrade that brought signing set) are counted
+as "unsigned (before signing)". An attacker who can write the database can recompute the hashes,
+but not sign as a person; emptying a signed entry's actor shows as an unsigned entry after signing
+began, unless `signing_from` is moved too, which changes the count `audit verify` prints (it never
+grows on its own: keep it).
 
 Appends are serialised by locking the single head row, so two concurrent decisions can never
 both chain onto the same predecessor. That lock is the last a writer takes (the lock order is in
@@ -64,6 +67,7 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = GENESIS
+    signing_from: int = Field(default=1, description="the first entry written with its actor verified (0006)")
 
 
 def seal(
@@ -227,7 +231,9 @@ def verify(session: Session, issuers: list[IssuerKey]) -> tuple[list[str], dict[
     intact and every decision proven), with counts: signed, system, unsigned (before signing)."""
     problems: list[str] = []
     counts = {"signed": 0, "system": 0, "unsigned_before_signing": 0}
-    prev, expected_seq, signing = GENESIS, 1, False
+    head = session.get(AuditHead, 1)
+    prev, expected_seq = GENESIS, 1
+    signing = False
     for e in session.exec(select(AuditEntry).order_by(AuditEntry.seq)):
         if e.seq != expected_seq:
             problems.append(f"entries {expected_seq}..{e.seq - 1} are missing (deleted)")
@@ -235,7 +241,7 @@ def verify(session: Session, issuers: list[IssuerKey]) -> tuple[list[str], dict[
             problems.append(f"entry {e.seq} does not follow the entry before it (one was deleted or replaced)")
         if _seal(e) != e.hash:
             problems.append(f"entry {e.seq} was edited after it was written ({e.action} {e.subject})")
-        signing = signing or e.actor_role is not None
+        signing = signing or e.actor_role is not None or (head is not None and e.seq >= head.signing_from)
         if e.actor_role is None:
             if signing:
                 problems.append(f"entry {e.seq} has no actor's role, after signing began (edited)")
@@ -247,7 +253,6 @@ def verify(session: Session, issuers: list[IssuerKey]) -> tuple[list[str], dict[
                 problems.append(problem)
             counts["signed" if e.proof else "system"] += problem is None
         prev, expected_seq = e.hash, e.seq + 1
-    head = session.get(AuditHead, 1)
     if head is not None and (head.seq, head.hash) != (expected_seq - 1, prev):
         problems.append(
             f"the trail ends at entry {expected_seq - 1} but {head.seq} were written (the last were deleted)"

@@ -45,6 +45,13 @@ def register(app: typer.Typer, *, call: Any) -> None:
         typer.echo(f"signed in as {describe(identity.load(path))}")
 
     @app.command()
+    def logout() -> None:
+        """Forget the credential of `expertshare login` (the CLI acts as the operator again, if any)."""
+        path = identity.login_path()
+        path.unlink(missing_ok=True)
+        typer.echo(f"removed {path}")
+
+    @app.command()
     def whoami() -> None:
         """Who the CLI acts as, and until when."""
         try:

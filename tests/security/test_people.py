@@ -257,3 +257,35 @@ def test_entries_from_before_signing_are_counted_not_failed(db_url: str) -> None
     with Session(engine) as session:
         problems, _ = audit.verify(session, credentials.issuer_keys())
     assert problems == ["entry 3 has no actor's role, after signing began (edited)"]
+
+
+def test_login_issues_a_credential_for_the_clis_key_only_with_the_password(tmp_path: Path) -> None:
+    """`expertshare login` as the portal answers it: the password checked like a sign-in (failures
+    counted towards the lockout), the credential for the public key the CLI made."""
+    from services.portal import users
+    from services.portal.bus import _issue
+    from shared.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'portal.db'}")
+    users.create_schema(engine)
+    with Session(engine) as session:
+        users.create_user(session, username="chuyengia3", password="correct horse", role="expert", expert_id="e3")
+    seed = keys.new_seed(keys.USER)
+
+    def ask(password: str) -> m.Reply:
+        cmd = m.IssueCredential(username="chuyengia3", password=password, key=keys.public_key(seed))
+        return _issue(engine, cmd.model_dump_json().encode())
+
+    wrong = ask("guess")
+    assert not wrong.ok and wrong.error == "wrong user name or password" and "guess" not in wrong.model_dump_json()
+    with Session(engine) as session:
+        assert len(list(session.exec(select(users.SignInFailure)))) == 1
+    cred = ask("correct horse").data["credential"]  # type: ignore[index]
+    claims = credentials.check_credential(cred, credentials.issuer_keys(), utcnow())
+    assert (claims.person, claims.role, claims.party, claims.channel, claims.key) == (
+        "chuyengia3", "expert", "expert:e3", "cli", keys.public_key(seed))
+    assert claims.exp - claims.iat == credentials.CLI_HOURS * 3600
+    signed = credentials.sign(s.ASSIGNMENT_ACCEPT, m.AcceptAssignment(assignment_id="a1", expert_id="e3"), seed,
+                              credential=cred)
+    actor = credentials.verify(s.ASSIGNMENT_ACCEPT, signed, credentials.issuer_keys(), {}, utcnow())
+    assert (actor.person, actor.party) == ("chuyengia3", "expert:e3")

@@ -22,12 +22,14 @@ from pathlib import Path
 
 import nats
 
-from cli import views
+from cli import identity, views
 from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env
 from shared import subjects as s
 from shared.messages import GetStatus, Message
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
+from shared.security import credentials
+from shared.security.secrets import secrets_dir
 from shared.settings import var_dir
 from shared.streams import owners
 
@@ -128,6 +130,8 @@ async def run(demo: bool, nats_port: int) -> int:
     var = var_dir()
     var.mkdir(parents=True, exist_ok=True)
     claim(var)
+    credentials.ensure_issuer(secrets_dir())  # (sec-bus: secrets_init.ensure makes it with the identities)
+    identity.issue_operator()  # the machine's operator (admin): the CLI here signs as it (cli.identity)
     server: EmbeddedNats | None = None
     url = os.environ.get("NATS_URL")
     if url:

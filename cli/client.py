@@ -18,7 +18,8 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
-from shared.messages import Reply
+from cli import identity
+from shared.messages import Message, Reply
 from shared.nats import NatsServerError
 from shared.nats import connect as nats_connect
 from shared.settings import var_dir
@@ -38,11 +39,20 @@ def nats_url() -> str:
 
 
 class Client:
+    """Request-reply with the services; every message signed as the current identity
+    (`cli.identity`), when there is one (without, queries still work and commands are refused)."""
+
     def __init__(self, nc: Any, timeout: float) -> None:
         self.nc = nc
         self.timeout = timeout
 
     async def call(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> Reply:
+        if isinstance(message, Message) and message.proof is None:
+            try:
+                who = identity.current()
+            except identity.IdentityError as err:
+                raise ClientError(str(err)) from None
+            message = who.sign(subject, message) if who is not None else message
         payload = message.model_dump_json(by_alias=True).encode()
         service = subject.split(".")[0]
         try:
@@ -70,10 +80,15 @@ class Client:
 
 
 @asynccontextmanager
-async def connect(url: str | None = None, *, timeout: float = 10.0, identity: str = "cli") -> AsyncIterator[Client]:
+async def connect(
+    url: str | None = None, *, timeout: float = 10.0, nats_identity: str = "cli"
+) -> AsyncIterator[Client]:
+    """Signed into NATS as `nats_identity` (the CLI's own, or `up`'s admin); commands are signed
+    as the person `cli.identity` names."""
     target = url or nats_url()
     try:
-        nc = await nats_connect(target, identity, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True)
+        nc = await nats_connect(target, nats_identity, connect_timeout=3, max_reconnect_attempts=2,
+                                allow_reconnect=True)
     except NatsServerError as err:
         raise ClientError(str(err)) from None
     except (OSError, NatsTimeout, nats.errors.NoServersError) as err:

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from rich.progress import Progress
 
 from cli import (
+    identity,
+    identity_commands,
     notify_commands,
     portal_commands,
     secrets_commands,
@@ -56,6 +58,19 @@ def build(model: type[m.Message], **fields: Any) -> m.Message:
     except ValidationError as err:
         fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()), 2)
         raise  # unreachable: fail raises
+
+
+BY_HELP = "A comment naming you; who acts is the signed-in person (expertshare whoami)."
+EXPERT_HELP = "Your expert id; taken from your credential (expertshare whoami) when left out."
+
+
+def me(given: str | None) -> str:
+    """`--by`: the signed-in person (a different name given is an error, not an alias)."""
+    return identity.option(identity.by, given)
+
+
+def my_expert_id(given: str | None) -> str:
+    return identity.option(identity.expert_id, given)
 
 
 def command(subject: str, message: m.Message, done: Callable[[dict[str, Any]], str]) -> None:
@@ -132,7 +147,7 @@ def request_submit(
     priority: int = typer.Option(3, help="1 (can wait) to 5 (most urgent)."),
     deadline: str = typer.Option(..., help="By when, YYYY-MM-DD."),
     language: str | None = typer.Option(None, help="A language the expert must speak (e.g. dao)."),
-    by: str = typer.Option("commune", help="Who submits."),
+    by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Submit a support request."""
     skills: dict[str, Any] = {}
@@ -141,60 +156,62 @@ def request_submit(
         skills[name.strip()] = level.strip() or "1"
     req = dict(id=id, unit=unit, title=title, skills=skills, mode=mode, hours=hours,
                priority=priority, deadline=deadline, language=language)
-    cmd = build(m.SubmitRequest, request=req, by=by)
+    cmd = build(m.SubmitRequest, request=req, by=me(by))
     command(s.REQUEST_SUBMIT, cmd, lambda d: f"request {d['request_id']} submitted ({d['status']})")
 
 
 @request_app.command("cancel")
-def request_cancel(request_id: str, by: str = typer.Option(...), reason: str = "") -> None:
+def request_cancel(request_id: str, by: str | None = typer.Option(None, help=BY_HELP), reason: str = "") -> None:
     """Cancel a request: whatever it reserved is released."""
-    cmd = build(m.CancelRequest, request_id=request_id, by=by, reason=reason)
+    cmd = build(m.CancelRequest, request_id=request_id, by=me(by), reason=reason)
     command(s.REQUEST_CANCEL, cmd, lambda d: f"request {d['request_id']} cancelled")
 
 
 @app.command()
-def complete(request_id: str, by: str = typer.Option(...), rating: int | None = None, comment: str = "") -> None:
+def complete(request_id: str, by: str | None = typer.Option(None, help=BY_HELP), rating: int | None = None,
+             comment: str = "") -> None:
     """Commune: confirm that the help was given."""
-    cmd = build(m.CompleteRequest, request_id=request_id, by=by, rating=rating, comment=comment)
+    cmd = build(m.CompleteRequest, request_id=request_id, by=me(by), rating=rating, comment=comment)
     command(s.REQUEST_COMPLETE, cmd, lambda d: f"request {d['request_id']} completed")
 
 
 # ------------------------------------------------------------------ home-affairs staff
 @app.command()
-def approve(assignment: list[str], by: str = typer.Option(...), comment: str = "") -> None:
+def approve(assignment: list[str], by: str | None = typer.Option(None, help=BY_HELP), comment: str = "") -> None:
     """Approve one or more proposed assignments (a batch, each on its own): hours and budget are reserved."""
-    cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="approve", by=by, comment=comment)
+    cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="approve", by=me(by), comment=comment)
     staff_commands.print_decisions(call(lambda c: c.ok(s.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
 
 
 @app.command()
-def reject(assignment: list[str], by: str = typer.Option(...), reason: str = "") -> None:
+def reject(assignment: list[str], by: str | None = typer.Option(None, help=BY_HELP), reason: str = "") -> None:
     """Reject proposed assignments: the requests go back to matching without those experts."""
-    cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="reject", by=by, comment=reason)
+    cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="reject", by=me(by), comment=reason)
     staff_commands.print_decisions(call(lambda c: c.ok(s.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
 
 
 # ------------------------------------------------------------------ experts
 @app.command()
-def accept(assignment: str, expert: str = typer.Option(...)) -> None:
+def accept(assignment: str, expert: str | None = typer.Option(None, help=EXPERT_HELP)) -> None:
     """Expert: accept an approved task."""
-    cmd = build(m.AcceptAssignment, assignment_id=assignment, expert_id=expert)
+    cmd = build(m.AcceptAssignment, assignment_id=assignment, expert_id=my_expert_id(expert))
     command(s.ASSIGNMENT_ACCEPT, cmd, lambda d: f"{d['assignment_id']} accepted")
 
 
 @app.command()
-def decline(assignment: str, expert: str = typer.Option(...), reason: str = "") -> None:
+def decline(assignment: str, expert: str | None = typer.Option(None, help=EXPERT_HELP), reason: str = "") -> None:
     """Expert: decline a task; the request is matched again without you."""
-    cmd = build(m.DeclineAssignment, assignment_id=assignment, expert_id=expert, reason=reason)
+    cmd = build(m.DeclineAssignment, assignment_id=assignment, expert_id=my_expert_id(expert), reason=reason)
     command(s.ASSIGNMENT_DECLINE, cmd, lambda d: f"{d['assignment_id']} declined")
 
 
 @app.command("log-hours")
 def log_hours(
-    assignment: str, expert: str = typer.Option(...), hours: float = typer.Option(...), note: str = ""
+    assignment: str, expert: str | None = typer.Option(None, help=EXPERT_HELP), hours: float = typer.Option(...),
+    note: str = "",
 ) -> None:
     """Expert: log hours worked on a task."""
-    cmd = build(m.LogHours, assignment_id=assignment, expert_id=expert, hours=hours, note=note)
+    cmd = build(m.LogHours, assignment_id=assignment, expert_id=my_expert_id(expert), hours=hours, note=note)
     command(s.HOURS_LOG, cmd, lambda d: f"{d['assignment_id']}: {views.hours(d['logged_minutes'])} logged in all")
 
 
@@ -240,10 +257,13 @@ def audit(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain: any edited or deleted entry is reported (exit status 1)."""
+    """Recompute the hash chain and check every signature: any edited or deleted entry, and any
+    decision not proven to be its person's, is reported (exit status 1)."""
     data = call(lambda c: c.ok(s.AUDIT_VERIFY_GET, m.GetStatus(), timeout=120))
+    counts = (f"{data.get('signed', 0)} signed by their person, {data.get('system', 0)} by the system, "
+              f"{data.get('unsigned_before_signing', 0)} unsigned (before signing)")
     if data["intact"]:
-        typer.echo(f"audit trail intact: {data['entries']} entries")
+        typer.echo(f"audit trail intact: {data['entries']} entries; {counts}")
         return
     for problem in data["problems"]:
         typer.echo(f"TAMPERED: {problem}", err=True)
@@ -279,6 +299,7 @@ staff_commands.register(app, call=call, build=build)
 sheet_commands.register(app, call=call)
 portal_commands.register(app)
 secrets_commands.register(app)
+identity_commands.register(app, call=call)
 
 if __name__ == "__main__":
     app()

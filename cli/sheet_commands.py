@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import identity
 from cli.client import Client, ClientError
 from shared import messages as m
 from shared import sheets as fmt
@@ -65,7 +66,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any]) -> None:
         units: Path | None = None,
         experts: Path | None = None,
         contracts: Path | None = None,
-        by: str = typer.Option(..., help="Who imports (kept in the audit trail)."),
+        by: str | None = typer.Option(None, help="A comment naming you; the audit trail keeps who signed."),
     ) -> None:
         """Import units, experts and contracts: all of it, or nothing with every error named."""
         paths = _paths(directory, units, experts, contracts)
@@ -78,7 +79,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any]) -> None:
                 typer.echo(f"error: {line}", err=True)
             typer.echo(f"nothing was imported: {len(read.errors)} error(s)", err=True)
             raise typer.Exit(2)
-        done = call(lambda c: send(c, read, message(read, by)))
+        done = call(lambda c: send(c, read, message(read, identity.option(identity.by, by))))
         typer.echo(f"imported {done['units']} units, {done['experts']} experts, {done['contracts']} contracts")
 
     @sheets_app.command("export")

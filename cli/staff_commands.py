@@ -1,10 +1,11 @@
 """Home-affairs staff's commands beyond approve/reject: assign by hand, a contract's lifecycle,
 extra hours, and the reports.
 
-expertshare assign r-0042 --expert e3 --contract c3 --by "Sở Nội vụ" [--force --reason "..."]
-expertshare contract suspend c3 --by "Sở Nội vụ" --reason "invoice dispute"   # also activate,
-expertshare contract resume c3 --by "Sở Nội vụ"                                # terminate, expire
-expertshare hours approve a-1f2e3d --by "Sở Nội vụ"        # or refuse, for hours past the reservation
+expertshare assign r-0042 --expert e3 --contract c3 [--force --reason "..."]
+expertshare contract suspend c3 --reason "invoice dispute"   # also activate, resume, terminate, expire
+expertshare contract resume c3
+expertshare hours approve a-1f2e3d        # or refuse, for hours past the reservation
+(as the signed-in staff member: `expertshare login`, or the machine's operator)
 expertshare report contracts|units|experts [--csv | --json]
 """
 
@@ -21,11 +22,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli import identity
 from cli.client import Client, dumps
 from cli.views import dong, hours
 from shared import messages as m
 from shared import subjects as s
 from shared.csvcells import neutral
+
+BY_HELP = "A comment naming you; who acts is the signed-in person (expertshare whoami)."
 
 console = Console()
 
@@ -89,7 +93,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         request: str,
         expert: str = typer.Option(...),
         contract: str = typer.Option(...),
-        by: str = typer.Option(...),
+        by: str | None = typer.Option(None, help=BY_HELP),
         slot: int = 0,
         force: bool = typer.Option(False, help="Override a broken rule (never a contract's terms)."),
         reason: str = typer.Option("", help="Why: required with --force."),
@@ -101,7 +105,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             slot=slot,
             expert_id=expert,
             contract_id=contract,
-            by=by,
+            by=identity.option(identity.by, by),
             force=force,
             reason=reason,
         )
@@ -121,29 +125,32 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         if outcome["status"] != "approved":
             raise typer.Exit(1)
 
-    def move(contract_id: str, to: str, by: str, reason: str) -> None:
-        cmd = build(m.ChangeContractStatus, contract_id=contract_id, to=to, by=by, reason=reason)
+    def move(contract_id: str, to: str, by: str | None, reason: str) -> None:
+        cmd = build(m.ChangeContractStatus, contract_id=contract_id, to=to, by=identity.option(identity.by, by),
+                    reason=reason)
         d = call(lambda c: c.ok(s.CONTRACT_STATUS_CHANGE, cmd))
         extra = f"; {d['cancelled_assignments']} open assignment(s) cancelled" if d["cancelled_assignments"] else ""
         typer.echo(f"contract {d['contract_id']} is {d['status']}{extra}")
 
     @contract_app.command("activate")
-    def activate(contract_id: str, by: str = typer.Option(...)) -> None:
+    def activate(contract_id: str, by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """A draft becomes active: it can be given work."""
         move(contract_id, "active", by, "")
 
     @contract_app.command("resume")
-    def resume(contract_id: str, by: str = typer.Option(...), reason: str = "") -> None:
+    def resume(contract_id: str, by: str | None = typer.Option(None, help=BY_HELP), reason: str = "") -> None:
         """A suspended contract is active again (or exhausted, if nothing is left)."""
         move(contract_id, "active", by, reason)
 
     @contract_app.command("suspend")
-    def suspend(contract_id: str, by: str = typer.Option(...), reason: str = typer.Option(...)) -> None:
+    def suspend(contract_id: str, reason: str = typer.Option(...),
+                by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """No new work under it; agreed work goes on."""
         move(contract_id, "suspended", by, reason)
 
     @contract_app.command("terminate")
-    def terminate(contract_id: str, by: str = typer.Option(...), reason: str = typer.Option(...)) -> None:
+    def terminate(contract_id: str, reason: str = typer.Option(...),
+                  by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """End it for good: work not done yet is cancelled and its reservation released."""
         move(contract_id, "terminated", by, reason)
 
@@ -153,12 +160,13 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         d = call(lambda c: c.ok(s.CONTRACTS_EXPIRE, build(m.ExpireContracts, today=today)))
         typer.echo(f"expired: {', '.join(d['expired']) or 'none'} (today {d['today']})")
 
-    def extra(assignment: str, approve: bool, by: str, comment: str) -> dict[str, Any]:
-        cmd = build(m.DecideExtraHours, assignment_id=assignment, approve=approve, by=by, comment=comment)
+    def extra(assignment: str, approve: bool, by: str | None, comment: str) -> dict[str, Any]:
+        cmd = build(m.DecideExtraHours, assignment_id=assignment, approve=approve,
+                    by=identity.option(identity.by, by), comment=comment)
         return call(lambda c: c.ok(s.EXTRA_HOURS_DECIDE, cmd))  # type: ignore[no-any-return]
 
     @hours_app.command("approve")
-    def hours_approve(assignment: str, by: str = typer.Option(...), comment: str = "") -> None:
+    def hours_approve(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """Charge the extra hours to the contract (its caps must still hold)."""
         d = extra(assignment, True, by, comment)
         typer.echo(
@@ -166,7 +174,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         )
 
     @hours_app.command("refuse")
-    def hours_refuse(assignment: str, by: str = typer.Option(...), comment: str = "") -> None:
+    def hours_refuse(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """Refuse the extra hours: they are not charged."""
         d = extra(assignment, False, by, comment)
         typer.echo(f"{assignment}: {hours(d['refused_minutes'])} extra refused")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nats
 
-from cli import views
+from cli import identity, views
 from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
 from shared import subjects as s
@@ -140,6 +140,7 @@ async def run(demo: bool, nats_port: int) -> int:
     var = private_dir(var_dir())
     claim(var)
     secrets = secrets_init.ensure(secrets_dir())
+    identity.issue_operator()  # the machine's operator (admin): the CLI here signs as it (cli.identity)
     server: EmbeddedNats | None = None
     url = os.environ.get("NATS_URL")
     if url:

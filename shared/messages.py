@@ -43,6 +43,16 @@ def now() -> dt.datetime:
     return utcnow()
 
 
+class Proof(BaseModel):
+    """Who sent a command, provably (`shared.security.credentials`): a person's issuer-signed
+    credential and their key's signature over the command, or a service's own signature."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    credential: str | None = Field(default=None, max_length=4096)
+    service: str | None = Field(default=None, pattern=r"^[a-z]{1,32}$", description="a system command's sender")
+    signature: str = Field(min_length=1, max_length=200)
+
+
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
 
@@ -50,6 +60,7 @@ class Message(BaseModel):
     event_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
     occurred_at: dt.datetime = Field(default_factory=now)
     correlation_id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    proof: Proof | None = Field(default=None, description="a command's signature; the owner verifies it")
 
     def caused(self, cls: type[M], **fields: Any) -> M:
         """A message caused by this one: same correlation id, new event id."""
@@ -204,12 +215,24 @@ class AssignManually(Message):
     reason: Text = ""
 
 
+class SignedCommand(BaseModel):
+    """A person's command as they signed it, carried on for another service to check."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    credential: str = Field(max_length=4096)
+    signature: str = Field(max_length=200)
+    document: str = Field(max_length=16_000, description="subject, newline, the command's canonical JSON")
+
+
 class ManualOverride(BaseModel):
     model_config = ConfigDict(frozen=True)
     by: Who
     forced: bool = False
     reason: Text = ""
     violations: list[Text] = Field(default_factory=list, max_length=50, description="rules a forced override breaks")
+    command: SignedCommand | None = Field(
+        default=None, description="staff's signed assign command: contracts approves at once only on it"
+    )
 
 
 # ---------------------------------------------------------------- contracts: commands
@@ -530,6 +553,17 @@ class RetryDeliveries(Message):
         default_factory=list, max_length=1000
     )
     all: bool = False
+
+
+# ---------------------------------------------------------------- portal
+class IssueCredential(Message):
+    """`expertshare login`: a portal user's name and password, for a short-lived credential for
+    the public key made on the user's machine (the private key never leaves it)."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024, repr=False)
+    key: str = Field(min_length=56, max_length=56, description="the new public USER nkey")
+    hours: float = Field(default=12, gt=0, le=12)
 
 
 class DeadLetter(BaseModel):

@@ -7,8 +7,10 @@ typed message in, one use case in a worker thread, exactly once per message id, 
 
 # No `from __future__ import annotations`: handlers below annotate their parameter with a model
 # chosen at run time, which FastStream must see as a class, not a string.
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -30,11 +32,15 @@ from shared.bus import (
     in_thread,
     run_once,
 )
+from shared.clock import utcnow
 from shared.db import make_engine
 from shared.logging import configure, library_logger
-from shared.messages import Message, Reply
+from shared.messages import FieldError, Message, Reply
 from shared.nats import NatsServerError, connect, make_broker, require_seed
+from shared.security import credentials
+from shared.security.credentials import Actor, Refused
 from shared.security.identities import LEADER_KEYS
+from shared.security.secrets import secrets_dir
 from shared.settings import ServiceSettings
 from shared.streams import CONSUMERS, DEADLETTER, LEADERS, Consumer, SetupMissing, check, consumer_config, stream_name
 
@@ -43,6 +49,48 @@ log = structlog.get_logger("service")
 
 def _bind(msg: Message) -> None:
     structlog.contextvars.bind_contextvars(event_id=msg.event_id, correlation_id=msg.correlation_id)
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Who may send a command (rules as data, one per subject in each service): the roles, and
+    the ownership check (`owner(session, cmd, actor)` raises `Rejected`) run in the command's
+    transaction, where the rows it reads are the ones the use case changes."""
+
+    roles: frozenset[str]
+    owner: Callable[[Session, Any, Actor], None] | None = None
+
+    @classmethod
+    def of(cls, *roles: str, owner: Callable[[Session, Any, Actor], None] | None = None) -> "Permit":
+        return cls(frozenset(roles), owner)
+
+    def check_role(self, actor: Actor) -> None:
+        if actor.role not in self.roles:
+            raise Refused(f"not allowed: a {actor.role} cannot send this command "
+                          f"(it is for {' or '.join(sorted(self.roles))})")
+
+
+class Keyring:
+    """The public keys commands are verified with, read again when their files change (a rotated
+    issuer key or a new service identity is picked up without a restart)."""
+
+    def __init__(self) -> None:
+        self._stamp: tuple[Any, ...] | None = None
+        self._keys: tuple[list[credentials.IssuerKey], dict[str, str]] = ([], {})
+
+    def keys(self) -> tuple[list[credentials.IssuerKey], dict[str, str]]:
+        root = secrets_dir()
+        paths = (root / credentials.ISSUER_PUB, root / "nats" / "public.json")
+        stamp = (os.environ.get(credentials.ISSUER_KEY_ENV), root,
+                 *(p.stat().st_mtime_ns if p.exists() else None for p in paths))
+        if stamp != self._stamp:
+            self._keys = (credentials.issuer_keys(root), credentials.service_keys(root))
+            self._stamp = stamp
+        return self._keys
+
+    def verify(self, subject: str, cmd: Message) -> Actor:
+        issuers, services = self.keys()
+        return credentials.verify(subject, cmd, issuers, services, utcnow())
 
 
 class Service:
@@ -68,6 +116,7 @@ class Service:
             middlewares=[DeadLetterMiddleware.for_service(self.name, settings.max_deliver)],
         )
         self.relay = OutboxRelay(self.engine, self.broker, settings.outbox_interval_s)
+        self.keyring = Keyring()
         self._create_schema = create_schema
         self._on_started = on_started
         self._background: list[Any] = []
@@ -82,12 +131,28 @@ class Service:
 
     # ---------------------------------------------------------------- registration
     def command(
-        self, subject: str, model: type[Message], use_case: Callable[[Session, Any], Reply], *, description: str
+        self,
+        subject: str,
+        model: type[Message],
+        use_case: Callable[[Session, Any, Actor], Reply],
+        *,
+        description: str,
+        permit: Permit,
     ) -> None:
+        """A command is the act of someone: its proof is verified and the sender's role checked
+        here, before anything is done (refused with the reason, nothing remembered); the ownership
+        check runs in the use case's transaction, and the use case acts as the verified actor."""
+
         async def handle(cmd: model) -> Reply:  # type: ignore[valid-type]
             _bind(cmd)
+            try:
+                actor = self.keyring.verify(subject, cmd)
+                permit.check_role(actor)
+            except Refused as err:
+                log.warning("command_refused", subject=subject, reason=err.reason)
+                return Reply.failure(err.reason, FieldError(field="proof", message=err.reason))
             reply = await in_thread(partial(run_once, self.engine, cmd.event_id, subject,
-                                            partial(_call, use_case, cmd), remember_refusal=True))
+                                            partial(_act, permit, use_case, cmd, actor), remember_refusal=True))
             self.relay.notify()
             log.info("command_handled", ok=reply.ok if reply else None)
             return reply or Reply.success()
@@ -204,6 +269,13 @@ class Service:
 
 def _call(use_case: Callable[[Session, Any], Any], msg: Message, session: Session) -> Any:
     return use_case(session, msg)
+
+
+def _act(permit: Permit, use_case: Callable[[Session, Any, Actor], Any], cmd: Message, actor: Actor,
+         session: Session) -> Any:
+    if permit.owner is not None:
+        permit.owner(session, cmd, actor)
+    return use_case(session, cmd, actor)
 
 
 def run(service: Service) -> None:

@@ -69,6 +69,9 @@ PREFERENCES_GET = "notifier.preferences.get"
 DELIVERIES_GET = "notifier.deliveries.get"
 DELIVERIES_RETRY = "notifier.deliveries.retry"
 
+# --- portal --------------------------------------------------------------------------------
+CREDENTIAL_ISSUE = "portal.credential.issue"
+
 # --- dead letters --------------------------------------------------------------------------
 DEADLETTER_PREFIX = "deadletter"
 DEADLETTER_STREAM_SUBJECTS = ["deadletter.>"]

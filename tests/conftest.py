@@ -27,7 +27,8 @@ from sqlalchemy import create_engine, text
 
 from shared import clock
 from shared.nats import EmbeddedNats, free_port, start_nats
-from shared.security import identities, secrets_init
+from shared.security.secrets import secrets_dir
+from tests import people
 from tests.integration.sinks import HttpSink, SmtpSink
 
 PG = os.environ.get("EXPERTSHARE_TEST_PG", "")
@@ -46,9 +47,14 @@ def _hour(text: str) -> tuple[int, int]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    people.setup()  # the session's secrets: a test issuer and the services' keys (tests.people)
     at = os.environ.get("EXPERTSHARE_TEST_UTC", "")
     if at:
         os.environ[clock.OFFSET_ENV] = str(clock.at_utc(*_hour(at)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    people.teardown()
 
 
 @pytest.fixture(params=EITHER_SIDE_OF_VIETNAM_MIDNIGHT, ids=lambda h: f"{h.replace(':', 'h')}utc")
@@ -60,17 +66,10 @@ def utc_hour(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nats_secrets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The session's secrets (with the cluster routes' credentials), found through the environment."""
-    d = secrets_init.ensure(tmp_path_factory.mktemp("secrets") / "secrets")
-    identities.ensure(d, cluster=True)
-    before = os.environ.get("EXPERTSHARE_SECRETS_DIR")
-    os.environ["EXPERTSHARE_SECRETS_DIR"] = str(d)
-    yield d
-    if before is None:
-        os.environ.pop("EXPERTSHARE_SECRETS_DIR", None)
-    else:
-        os.environ["EXPERTSHARE_SECRETS_DIR"] = before
+def nats_secrets() -> Path:
+    """The session's secrets (`tests.people.setup`, at configure time): the NATS identities with the
+    cluster routes' credentials and the test issuer, found through EXPERTSHARE_SECRETS_DIR."""
+    return secrets_dir()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel
 
 from shared import subjects as s
-from shared.messages import GetStatus, Reply
+from shared.messages import GetStatus, Message, Reply
+from tests import people
 
 
 class StatusClient:
@@ -23,13 +24,19 @@ class StatusClient:
     until_s: float = 60.0
     poll_s: float = 0.2
 
-    async def call(self, subject: str, message: BaseModel | bytes, timeout: float | None = None) -> Reply:
+    async def call(self, subject: str, message: BaseModel | bytes, timeout: float | None = None, *,
+                   as_: Any = None) -> Reply:
+        """A message is signed (`tests.people`): by `as_`, else by whom `people.signer_for` names;
+        bytes go as they are."""
+        if isinstance(message, Message) and message.proof is None:
+            message = (as_ or people.signer_for(subject, message)).sign(subject, message)
         data = message if isinstance(message, bytes) else message.model_dump_json(by_alias=True).encode()
         msg = await self.nc.request(subject, data, timeout=timeout or self.call_s)
         return Reply.model_validate_json(msg.data)
 
-    async def ok(self, subject: str, message: BaseModel, timeout: float | None = None) -> dict[str, Any]:
-        reply = await self.call(subject, message, timeout)
+    async def ok(self, subject: str, message: BaseModel, timeout: float | None = None, *,
+                 as_: Any = None) -> dict[str, Any]:
+        reply = await self.call(subject, message, timeout, as_=as_)
         assert reply.ok, reply.error
         return reply.data or {}
 

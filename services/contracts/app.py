@@ -10,20 +10,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import structlog
 from sqlmodel import Session
 
+from services.contracts import assignments as asg
 from services.contracts import handlers as h
 from services.contracts import lifecycle, reference, reports, work
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
 from shared import messages as m
 from shared import subjects as s
-from shared.bus import in_thread, run_once
+from shared.bus import Rejected, in_thread, run_once
 from shared.clock import local_today
-from shared.service import Service
+from shared.security.credentials import Actor
+from shared.service import Permit, Service
 
 log = structlog.get_logger("contracts")
 
@@ -46,12 +47,36 @@ EVENTS: dict[str, type[m.Message]] = {
 }
 
 
-Handler = Callable[[Session, Any], m.Reply]
+def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Callable[..., m.Reply]:
+    """A use case (a query's, or a command's with its actor) that needs today's date in the
+    provinces' time zone."""
+    return lambda session, msg, *actor: use_case(session, msg, *actor, today=local_today(st.timezone_offset_hours))
 
 
-def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Handler:
-    """A use case that needs today's date in the provinces' time zone."""
-    return lambda session, msg: use_case(session, msg, today=local_today(st.timezone_offset_hours))
+def _declined_by(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> None:
+    """The expert declines their own task; only the notifier declines for one who never answered."""
+    if cmd.unanswered_only or actor.role == "system":
+        if (actor.party, cmd.unanswered_only) != ("system:notifier", True):
+            raise Rejected("only the notifier declines a task nobody answered, and only that", "unanswered_only")
+        return
+    asg.the_expert(session, cmd, actor)
+
+
+STAFF = ("staff", "admin")
+# Who may send each command (the roles), and whose it must be (the ownership check).
+PERMITS: dict[str, Permit] = {
+    s.REFERENCE_REGISTER: Permit.of(*STAFF, "expert", owner=reference.own_availability),
+    s.CONTRACT_STATUS_CHANGE: Permit.of(*STAFF),
+    s.CONTRACTS_EXPIRE: Permit.of(*STAFF),
+    s.ASSIGNMENT_APPROVE: Permit.of(*STAFF),
+    s.ASSIGNMENT_REJECT: Permit.of(*STAFF),
+    s.ASSIGNMENTS_DECIDE: Permit.of(*STAFF),
+    s.ASSIGNMENT_ACCEPT: Permit.of("expert", owner=asg.the_expert),
+    s.ASSIGNMENT_DECLINE: Permit.of("expert", "system", owner=_declined_by),
+    s.HOURS_LOG: Permit.of("expert", owner=asg.the_expert),
+    s.EXTRA_HOURS_DECIDE: Permit.of(*STAFF),
+    s.REQUEST_COMPLETE: Permit.of("commune", owner=work.the_commune),
+}
 
 
 def build(settings: ContractsSettings | None = None) -> Service:
@@ -115,7 +140,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
             "The commune confirms completion: what was not used is released.",
         ),
     ):
-        svc.command(subject, model, use_case, description=description)
+        svc.command(subject, model, use_case, description=description, permit=PERMITS[subject])
     for subject, model, fn, description in (
         (
             s.CONTRACTS_STATUS_GET,
@@ -124,7 +149,12 @@ def build(settings: ContractsSettings | None = None) -> Service:
             "Assignments and contract balances.",
         ),
         (s.AUDIT_GET, m.GetAudit, h.audit_trail, "The audit trail: every decision, who, when, before and after."),
-        (s.AUDIT_VERIFY_GET, m.GetStatus, h.audit_verify, "Recompute the audit trail's hash chain: is it intact?"),
+        (
+            s.AUDIT_VERIFY_GET,
+            m.GetStatus,
+            lambda session, q: h.audit_verify(session, q, issuers=svc.keyring.keys()[0]),
+            "Recompute the audit trail's hash chain and check every signature: is it intact and proven?",
+        ),
         (s.REPORT_GET, m.GetReport, dated(reports.report, st), "A report per contract, unit or expert."),
         (
             s.REFERENCE_GET,
@@ -138,7 +168,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
         (
             s.ASSIGNMENT_PROPOSED,
             m.AssignmentProposed,
-            h.record_proposal,
+            lambda session, evt: h.record_proposal(session, evt, issuers=svc.keyring.keys()[0]),
             "proposals",
             "Record the matcher's proposals, waiting for staff (staff's own are approved at once).",
         ),
@@ -171,7 +201,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
 
 def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply:
     assert cmd.today is not None
-    return lifecycle.expire_due(session, cmd, today=cmd.today)
+    return lifecycle.expire_due(session, cmd, asg.CONTRACTS, today=cmd.today)
 
 
 async def _expiry_sweeps(svc: Service, st: ContractsSettings) -> None:

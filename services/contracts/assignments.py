@@ -35,6 +35,10 @@ from shared import assignment as sm
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import utcnow
+from shared.security.credentials import Actor, system
+
+LEDGER = Actor(person="ledger", role="system", party="system:contracts", channel="system")
+CONTRACTS = system("contracts")
 
 LIVE = tuple(str(x) for x in sm.HELD)  # approved or accepted: what the ledger holds
 CLOSED = ("completed", "cancelled")
@@ -125,6 +129,15 @@ def own(a: AssignmentRow, expert_id: str) -> None:
         raise Rejected(f"assignment {a.id} is not expert {expert_id}'s", "expert_id")
 
 
+def the_expert(session: Session, cmd: m.AcceptAssignment | m.DeclineAssignment | m.LogHours, actor: Actor) -> None:
+    """Ownership: only the assignment's own expert answers it or logs hours on it, and the
+    `expert_id` the command names must be theirs (never someone else's, whoever sends it)."""
+    mine = actor.party_id("expert")
+    if mine is None or cmd.expert_id != mine:
+        raise Rejected(f"you act as {actor.party}; only expert {cmd.expert_id} may do this", "expert_id")
+    own(get(session, cmd.assignment_id), mine)
+
+
 def contract_line(session: Session, a: AssignmentRow, moved: ledger.Movement) -> dict[str, Any]:
     c = session.get(ContractRow, a.contract_id)
     assert c is not None  # a ledger movement was just made under it
@@ -146,7 +159,7 @@ def record(
     a: AssignmentRow,
     action: str,
     before: str,
-    by: str,
+    by: Actor,
     note: str = "",
     moved: ledger.Movement | None = None,
     **extra: Any,

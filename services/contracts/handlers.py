@@ -10,6 +10,8 @@ the lifecycle in `lifecycle`, logged work in `work`.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import func
@@ -22,11 +24,15 @@ from services.contracts.lifecycle import publish_balance
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
-from shared.db import add_event, in_order
+from shared.db import ProcessedMessage, add_event, already_processed, in_order
+from shared.security import credentials
+from shared.security.credentials import Actor, IssuerKey, Refused
+
+MATCHER = credentials.system("matcher")
 
 
 # ------------------------------------------------------------------ proposals from the matcher
-def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
+def record_proposal(session: Session, evt: m.AssignmentProposed, *, issuers: list[IssuerKey]) -> None:
     if session.get(AssignmentRow, evt.assignment_id) is not None:
         return
     contract = session.get(ContractRow, evt.contract_id)
@@ -39,6 +45,7 @@ def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
     r = evt.request
     if evt.slot >= len(r.effective_slots()):
         raise Rejected(f"request {r.id!r} has no slot {evt.slot}", "slot")
+    staff, unproven = (None, "") if evt.manual is None else _staff_of(session, evt, issuers)
     a = AssignmentRow(
         id=evt.assignment_id,
         request_id=r.id,
@@ -58,14 +65,14 @@ def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
         origin="manual" if evt.manual else "solver",
     )
     session.add(a)
-    if evt.manual:  # approved below: the ledger's rows are locked before the audit head
+    if staff is not None:  # approved below: the ledger's rows are locked before the audit head
         session.flush()
         ids = session.exec(select(AssignmentRow.id).where(AssignmentRow.request_id == r.id))
         asg.lock_in_order(session, assignments=ids, contracts=[a.contract_id], experts=[a.expert_id])
-    override = evt.manual.model_dump() if evt.manual else None
+    override = evt.manual.model_dump(exclude={"command"}) if evt.manual else None
     audit.record(
         session,
-        actor=evt.manual.by if evt.manual else "matcher",
+        actor=staff or MATCHER,
         action="propose",
         subject=f"assignment:{a.id}",
         after={
@@ -78,40 +85,83 @@ def record_proposal(session: Session, evt: m.AssignmentProposed) -> None:
         },
         detail={
             "request": r.model_dump(mode="json"),
+            "slot": evt.slot,
             "explanation": evt.explanation,
             "plan_input_sha256": evt.plan_input_sha256,
             "override": override,
+            **({"not_approved_at_once": unproven} if unproven else {}),
         },
         correlation_id=evt.correlation_id,
     )
-    if evt.manual:
+    if staff is not None and evt.manual is not None:
         session.flush()
-        _approve_override(session, evt, a, evt.manual)
+        _approve_override(session, evt, a, evt.manual, staff)
 
 
-def _approve_override(session: Session, evt: m.AssignmentProposed, a: AssignmentRow, manual: m.ManualOverride) -> None:
+def _staff_of(session: Session, evt: m.AssignmentProposed, issuers: list[IssuerKey]) -> tuple[Actor | None, str]:
+    """The staff member whose signed assign command this manual proposal carries, or (None, why
+    not). Only then is it approved as it arrives; otherwise it waits for staff like any proposal:
+    the matcher has already left the request to staff, and a proposal nobody approved costs
+    nothing. One signed command approves at most one proposal (its event id is kept)."""
+    assert evt.manual is not None
+    signed = evt.manual.command
+    if signed is None:
+        return None, "no signed staff command"
+    evidence = signed.model_dump()
+    try:
+        cred, doc = credentials.check_evidence(evidence, issuers, _signed_at(signed.document))
+    except Refused as err:
+        return None, err.reason
+    if doc["subject"] != s.ASSIGNMENT_ASSIGN or cred.role not in credentials.STAFF:
+        return None, "the signed command is not a staff member's assign command"
+    if (doc.get("request_id"), doc.get("slot"), doc.get("expert_id"), doc.get("contract_id")) != (
+        evt.request.id, evt.slot, evt.expert_id, evt.contract_id
+    ):
+        return None, "the signed assign command names another request, slot, expert or contract"
+    key = f"assign-command:{doc.get('event_id')}"
+    if already_processed(session, key) is not None:
+        return None, "the signed assign command was already used"
+    session.add(ProcessedMessage(message_id=key, subject=s.ASSIGNMENT_ASSIGN))
+    return Actor(person=cred.person, role=cred.role, party=cred.party, channel=cred.channel, name=cred.name,
+                 evidence=evidence), ""
+
+
+def _signed_at(document: str) -> dt.datetime:
+    """When the person signed (the command's own time, covered by the signature): the proposal
+    may reach contracts after the credential expired, the decision was made while it held."""
+    try:
+        at = dt.datetime.fromisoformat(json.loads(document.partition("\n")[2])["occurred_at"])
+    except (ValueError, KeyError, TypeError):
+        return dt.datetime.min.replace(tzinfo=dt.UTC)  # refused by the credential's lifetime
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
+def _approve_override(
+    session: Session, evt: m.AssignmentProposed, a: AssignmentRow, manual: m.ManualOverride, staff: Actor
+) -> None:
     """Staff's own assignment is approved as it arrives, if the ledger has room for it."""
     try:
         with session.begin_nested():
             asg.slot_free(session, a)
-            moved = ledger.reserve(session, a, manual.by)
+            moved = ledger.reserve(session, a, staff.label)
     except Rejected as err:
         asg.move(session, a, "rejected", "ledger", err.message)
-        asg.record(session, evt, a, "refuse", "proposed", "ledger", err.message)
+        asg.record(session, evt, a, "refuse", "proposed", asg.LEDGER, err.message)
         add_event(
             session,
             s.ASSIGNMENT_REJECTED,
             evt.caused(m.AssignmentRejected, **asg.decision(a), by="ledger", reason=err.message),
         )
         return
-    _approved(session, evt, a, manual.by, manual.reason, moved, action="assign", override=manual.model_dump())
+    _approved(session, evt, a, staff, manual.reason, moved, action="assign",
+              override=manual.model_dump(exclude={"command"}))
 
 
 def _approved(
     session: Session,
     cause: m.Message,
     a: AssignmentRow,
-    by: str,
+    by: Actor,
     comment: str,
     moved: ledger.Movement,
     *,
@@ -119,7 +169,7 @@ def _approved(
     **extra: Any,
 ) -> None:
     session.add(a)
-    asg.move(session, a, "approved", by, comment)
+    asg.move(session, a, "approved", by.label, comment)
     asg.record(session, cause, a, action, "proposed", by, comment, moved, **extra)
     add_event(
         session,
@@ -127,7 +177,7 @@ def _approved(
         cause.caused(
             m.AssignmentApproved,
             **asg.decision(a),
-            by=by,
+            by=by.label,
             comment=comment,
             mode=a.mode,
             hours=a.hours,
@@ -150,31 +200,32 @@ def withdraw_proposal(session: Session, evt: m.AssignmentWithdrawn) -> None:
 
 # ------------------------------------------------------------------ staff decisions
 def approve(
-    session: Session, cmd: m.ApproveAssignment | m.DecideAssignments, assignment_id: str | None = None
+    session: Session, cmd: m.ApproveAssignment | m.DecideAssignments, actor: Actor, assignment_id: str | None = None
 ) -> m.Reply:
     a = asg.take(session, assignment_id or cmd.assignment_id, whole_request=True)  # type: ignore[arg-type]
     asg.require(a, "proposed")
     asg.slot_free(session, a)
-    moved = ledger.reserve(session, a, cmd.by)
-    _approved(session, cmd, a, cmd.by, cmd.comment, moved)
+    moved = ledger.reserve(session, a, actor.label)
+    _approved(session, cmd, a, actor, cmd.comment, moved)
     return m.Reply.success(assignment_id=a.id, status=a.status, reserved_minutes=moved.minutes, reserved_vnd=moved.vnd)
 
 
 def reject(
-    session: Session, cmd: m.RejectAssignment | m.DecideAssignments, assignment_id: str | None = None
+    session: Session, cmd: m.RejectAssignment | m.DecideAssignments, actor: Actor, assignment_id: str | None = None
 ) -> m.Reply:
     a = asg.take(session, assignment_id or cmd.assignment_id, ledger_rows=False)  # type: ignore[arg-type]
     asg.require(a, "proposed")
     reason = cmd.reason if isinstance(cmd, m.RejectAssignment) else cmd.comment
-    asg.move(session, a, "rejected", cmd.by, reason)
-    asg.record(session, cmd, a, "reject", "proposed", cmd.by, reason)
+    asg.move(session, a, "rejected", actor.label, reason)
+    asg.record(session, cmd, a, "reject", "proposed", actor, reason)
     add_event(
-        session, s.ASSIGNMENT_REJECTED, cmd.caused(m.AssignmentRejected, **asg.decision(a), by=cmd.by, reason=reason)
+        session, s.ASSIGNMENT_REJECTED,
+        cmd.caused(m.AssignmentRejected, **asg.decision(a), by=actor.label, reason=reason),
     )
     return m.Reply.success(assignment_id=a.id, status=a.status)
 
 
-def decide_batch(session: Session, cmd: m.DecideAssignments) -> m.Reply:
+def decide_batch(session: Session, cmd: m.DecideAssignments, actor: Actor) -> m.Reply:
     """Each proposal of the batch is decided on its own: one refused (a cap, a state) leaves the
     others decided, and the reply says which and why."""
     decide = approve if cmd.decision == "approve" else reject
@@ -182,7 +233,7 @@ def decide_batch(session: Session, cmd: m.DecideAssignments) -> m.Reply:
     for aid in dict.fromkeys(cmd.assignment_ids):
         try:
             with session.begin_nested():
-                data = decide(session, cmd, aid).data or {}
+                data = decide(session, cmd, actor, aid).data or {}
             results.append({"assignment_id": aid, "ok": True, **data})
         except Rejected as err:
             results.append({"assignment_id": aid, "ok": False, "error": err.message})
@@ -191,29 +242,27 @@ def decide_batch(session: Session, cmd: m.DecideAssignments) -> m.Reply:
 
 
 # ------------------------------------------------------------------ the expert's answer
-def accept(session: Session, cmd: m.AcceptAssignment) -> m.Reply:
+def accept(session: Session, cmd: m.AcceptAssignment, actor: Actor) -> m.Reply:
     a = asg.take(session, cmd.assignment_id, ledger_rows=False)
-    asg.own(a, cmd.expert_id)
     asg.require(a, "approved")
-    asg.move(session, a, "accepted", cmd.expert_id)
-    asg.record(session, cmd, a, "accept", "approved", cmd.expert_id)
+    asg.move(session, a, "accepted", actor.label)
+    asg.record(session, cmd, a, "accept", "approved", actor)
     add_event(session, s.ASSIGNMENT_ACCEPTED, cmd.caused(m.AssignmentAccepted, **asg.decision(a)))
     return m.Reply.success(assignment_id=a.id, status=a.status)
 
 
-def decline(session: Session, cmd: m.DeclineAssignment) -> m.Reply:
+def decline(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> m.Reply:
     a = asg.take(session, cmd.assignment_id)
-    asg.own(a, cmd.expert_id)
     # The notifier declines for an expert who never answered: only while the task is unanswered,
     # so an acceptance that raced it wins; the trail names the system as the one who declined.
     asg.require(a, *(("approved",) if cmd.unanswered_only else asg.LIVE))
-    actor = "system (no answer)" if cmd.unanswered_only else cmd.expert_id
     if a.logged_minutes or a.extra_minutes_pending:
         raise Rejected(f"assignment {a.id} already has hours logged; ask staff to close it", "assignment_id")
+    by = "system (no answer)" if cmd.unanswered_only else actor.label
     before = a.status
-    moved = ledger.release(session, a, actor)
+    moved = ledger.release(session, a, by)
     session.add(a)
-    asg.move(session, a, "declined", actor, cmd.reason)
+    asg.move(session, a, "declined", by, cmd.reason)
     asg.record(session, cmd, a, "decline", before, actor, cmd.reason, moved)
     add_event(
         session,
@@ -288,7 +337,7 @@ def audit_trail(session: Session, q: m.GetAudit) -> m.Reply:
     return m.Reply.success(entries=audit.rows(session, subject=q.subject, limit=q.limit))
 
 
-def audit_verify(session: Session, _q: m.Message) -> m.Reply:
-    problems = audit.verify(session)
+def audit_verify(session: Session, _q: m.Message, *, issuers: list[IssuerKey]) -> m.Reply:
+    problems, counts = audit.verify(session, issuers)
     head = session.get(audit.AuditHead, 1)
-    return m.Reply.success(intact=not problems, problems=problems, entries=head.seq if head else 0)
+    return m.Reply.success(intact=not problems, problems=problems, entries=head.seq if head else 0, **counts)

@@ -26,6 +26,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
+from shared.security.credentials import Actor
 
 TERMINAL = ("expired", "terminated")
 # Staff moves: the target and the statuses it may be reached from.
@@ -41,7 +42,7 @@ def has_room(c: ContractRow) -> bool:
     return c.cap_minutes - c.used_minutes > 0 and budget_left
 
 
-def set_status(session: Session, c: ContractRow, new: str, *, by: str, reason: str, cause: m.Message) -> None:
+def set_status(session: Session, c: ContractRow, new: str, *, by: Actor, reason: str, cause: m.Message) -> None:
     old = c.status
     c.status, c.status_reason, c.revision = new, reason, c.revision + 1
     session.add(c)
@@ -65,7 +66,7 @@ def set_status(session: Session, c: ContractRow, new: str, *, by: str, reason: s
             expert_id=c.expert_id,
             status=new,
             previous=old,
-            by=by,
+            by=by.label,
             reason=reason,
             revision=c.revision,
             contract=c.record,
@@ -76,9 +77,9 @@ def set_status(session: Session, c: ContractRow, new: str, *, by: str, reason: s
 def settle(session: Session, c: ContractRow, cause: m.Message) -> None:
     """Exhausted when nothing is left to give; active again when a release frees room."""
     if c.status == "active" and not has_room(c):
-        set_status(session, c, "exhausted", by="ledger", reason="no hours or budget left", cause=cause)
+        set_status(session, c, "exhausted", by=asg.LEDGER, reason="no hours or budget left", cause=cause)
     elif c.status == "exhausted" and has_room(c):
-        set_status(session, c, "active", by="ledger", reason="room freed", cause=cause)
+        set_status(session, c, "active", by=asg.LEDGER, reason="room freed", cause=cause)
 
 
 def publish_balance(session: Session, cause: m.Message, contract: ContractRow | None) -> None:
@@ -123,7 +124,7 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
     )
 
 
-def change_status(session: Session, cmd: m.ChangeContractStatus, *, today: dt.date) -> m.Reply:
+def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *, today: dt.date) -> m.Reply:
     # The lock order of `assignments`: the contract's live assignments before the contract itself.
     live = select(AssignmentRow.id).where(AssignmentRow.contract_id == cmd.contract_id,
                                           AssignmentRow.status.in_(asg.LIVE))  # type: ignore[attr-defined]
@@ -142,14 +143,14 @@ def change_status(session: Session, cmd: m.ChangeContractStatus, *, today: dt.da
         raise Rejected(f"contract {c.id} ended on {c.ends_on}; extend it before activating", "to")
     if target == "active" and not has_room(c):
         target = "exhausted"
-    cancelled = _cancel_open_work(session, c, cmd) if target == "terminated" else 0
-    set_status(session, c, target, by=cmd.by, reason=cmd.reason, cause=cmd)
+    cancelled = _cancel_open_work(session, c, cmd, actor) if target == "terminated" else 0
+    set_status(session, c, target, by=actor, reason=cmd.reason, cause=cmd)
     if cancelled:
         publish_balance(session, cmd, c)
     return m.Reply.success(contract_id=c.id, status=c.status, revision=c.revision, cancelled_assignments=cancelled)
 
 
-def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractStatus) -> int:
+def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractStatus, actor: Actor) -> int:
     """Terminated: work not yet done under it is cancelled and its reservation released."""
     rows = session.exec(
         select(AssignmentRow).where(AssignmentRow.contract_id == c.id, AssignmentRow.status.in_(asg.LIVE))
@@ -157,11 +158,11 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
     n = 0
     for a in rows:
         before = a.status
-        moved = ledger.release(session, a, cmd.by)
+        moved = ledger.release(session, a, actor.label)
         why = f"contract {c.id} terminated: {cmd.reason}"
         session.add(a)
-        asg.move(session, a, "cancelled", cmd.by, why)
-        asg.record(session, cmd, a, "cancel", before, cmd.by, why, moved)
+        asg.move(session, a, "cancelled", actor.label, why)
+        asg.record(session, cmd, a, "cancel", before, actor, why, moved)
         add_event(
             session,
             s.ASSIGNMENT_CANCELLED,
@@ -177,7 +178,7 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
     return n
 
 
-def expire_due(session: Session, cmd: m.ExpireContracts, *, today: dt.date) -> m.Reply:
+def expire_due(session: Session, cmd: m.ExpireContracts, actor: Actor, *, today: dt.date) -> m.Reply:
     day = cmd.today or today
     # Locked in id order, all before the first audit entry (the lock order of `assignments`).
     due = list(session.exec(
@@ -186,6 +187,6 @@ def expire_due(session: Session, cmd: m.ExpireContracts, *, today: dt.date) -> m
     ))
     expired = []
     for c in due:
-        set_status(session, c, "expired", by="system", reason=f"its last day was {c.ends_on}", cause=cmd)
+        set_status(session, c, "expired", by=actor, reason=f"its last day was {c.ends_on}", cause=cmd)
         expired.append(c.id)
     return m.Reply.success(expired=expired, today=str(day))

@@ -21,11 +21,12 @@ from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
 from shared.scenario import minutes
+from shared.security.credentials import Actor
 
 LENT_KINDS = ("shared", "community")
 
 
-def register_reference(session: Session, cmd: m.RegisterReference, *, today: dt.date) -> m.Reply:
+def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor, *, today: dt.date) -> m.Reply:
     # The lock order of `assignments`: contracts, then experts, before the audit head.
     asg.lock_in_order(session, contracts=[c.id for c in cmd.contracts], experts=[e.id for e in cmd.experts])
     _check_references(session, cmd)
@@ -41,7 +42,7 @@ def register_reference(session: Session, cmd: m.RegisterReference, *, today: dt.
         add_event(session, s.EXPERT_REGISTERED, cmd.caused(m.ExpertRegistered, expert=e))
     session.flush()
     for i, c in enumerate(cmd.contracts):
-        row = _upsert_contract(session, cmd, i, today)
+        row = _upsert_contract(session, cmd, actor, i, today)
         add_event(
             session,
             s.CONTRACT_REGISTERED,
@@ -51,7 +52,7 @@ def register_reference(session: Session, cmd: m.RegisterReference, *, today: dt.
         lifecycle.publish_balance(session, cmd, row)
     audit.record(
         session,
-        actor=cmd.by,
+        actor=actor,
         action="register",
         subject="reference",
         after={
@@ -136,7 +137,7 @@ def _upsert_expert(session: Session, e: m.Expert) -> None:
     session.add(row)
 
 
-def _upsert_contract(session: Session, cmd: m.RegisterReference, i: int, today: dt.date) -> ContractRow:
+def _upsert_contract(session: Session, cmd: m.RegisterReference, actor: Actor, i: int, today: dt.date) -> ContractRow:
     c = cmd.contracts[i]
     wanted = cmd.contract_status.get(c.id)
     row = session.get(ContractRow, c.id)
@@ -168,16 +169,35 @@ def _upsert_contract(session: Session, cmd: m.RegisterReference, i: int, today: 
     row.revision += 1
     session.add(row)
     session.flush()
-    _dates_moved(session, cmd, row, today)
+    _dates_moved(session, cmd, actor, row, today)
     return row
 
 
-def _dates_moved(session: Session, cmd: m.RegisterReference, row: ContractRow, today: dt.date) -> None:
+def _dates_moved(session: Session, cmd: m.RegisterReference, actor: Actor, row: ContractRow, today: dt.date) -> None:
     """A contract registered past its last day is expired; an expired one extended is active again."""
     if row.ends_on < today and row.status not in lifecycle.TERMINAL:
-        lifecycle.set_status(session, row, "expired", by=cmd.by, reason=f"its last day was {row.ends_on}", cause=cmd)
+        lifecycle.set_status(session, row, "expired", by=actor, reason=f"its last day was {row.ends_on}", cause=cmd)
     elif row.ends_on >= today and row.status == "expired":
-        lifecycle.set_status(session, row, "active", by=cmd.by, reason=f"extended to {row.ends_on}", cause=cmd)
+        lifecycle.set_status(session, row, "active", by=actor, reason=f"extended to {row.ends_on}", cause=cmd)
+
+
+# What an expert may change of their own record (the portal's availability page); the rest is staff's.
+AVAILABILITY = ("capacity_hours", "max_travel_minutes", "remote", "onsite")
+
+
+def own_availability(session: Session, cmd: m.RegisterReference, actor: Actor) -> None:
+    """Ownership: staff register anything; an expert only their own record's availability."""
+    if actor.is_staff():
+        return
+    mine = actor.party_id("expert")
+    others = cmd.units or cmd.travel_minutes or cmd.contracts or cmd.contract_status
+    if mine is None or others or [e.id for e in cmd.experts] != [mine]:
+        raise Rejected(f"you act as {actor.party}; an expert may change only their own availability", "experts")
+    row = session.get(ExpertRow, mine)
+    new = cmd.experts[0].model_dump(mode="json")
+    changed = {k for k in {*new, *(row.record if row else {})} if (row.record if row else {}).get(k) != new.get(k)}
+    if row is None or changed - set(AVAILABILITY):
+        raise Rejected(f"an expert may change only {', '.join(AVAILABILITY)} of their record", "experts")
 
 
 def reference(session: Session, _q: m.GetReference) -> m.Reply:

@@ -8,31 +8,33 @@ or refuse them.
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from services.contracts import assignments as asg
 from services.contracts import ledger
-from services.contracts.db import ContractRow, RequestCopy
+from services.contracts.db import AssignmentRow, ContractRow, RequestCopy
 from services.contracts.lifecycle import publish_balance
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
+from shared.security.credentials import Actor, system
+
+MATCHER = system("matcher")  # a request cancelled is the matcher's decision (it checked who asked)
 
 
-def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
+def log_hours(session: Session, cmd: m.LogHours, actor: Actor) -> m.Reply:
     # Locked and read afresh: two logs at once each see what the other consumed (no lost update).
     a = asg.take(session, cmd.assignment_id)
-    asg.own(a, cmd.expert_id)
     asg.require(a, "accepted")
     worked = round(cmd.hours * 60)
     within = min(worked, a.reserved_minutes - a.logged_minutes)
     extra = worked - within
     cost = 0
     if within:
-        moved = ledger.consume(session, a, within, cmd.expert_id)
+        moved = ledger.consume(session, a, within, actor.label)
         cost = moved.vnd
-        asg.record(session, cmd, a, "log_hours", a.status, cmd.expert_id, cmd.note, moved)
+        asg.record(session, cmd, a, "log_hours", a.status, actor, cmd.note, moved)
         add_event(
             session,
             s.HOURS_LOGGED,
@@ -53,7 +55,7 @@ def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
             a,
             "flag_hours",
             a.status,
-            cmd.expert_id,
+            actor,
             cmd.note,
             extra_minutes=extra,
             extra_minutes_pending=a.extra_minutes_pending,
@@ -77,7 +79,7 @@ def log_hours(session: Session, cmd: m.LogHours) -> m.Reply:
     )
 
 
-def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
+def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.Reply:
     a = asg.take(session, cmd.assignment_id)
     extra = a.extra_minutes_pending
     if not extra:
@@ -85,16 +87,16 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
     a.extra_minutes_pending = 0
     if not cmd.approve:
         session.add(a)
-        asg.record(session, cmd, a, "refuse_hours", a.status, cmd.by, cmd.comment, extra_minutes=extra)
+        asg.record(session, cmd, a, "refuse_hours", a.status, actor, cmd.comment, extra_minutes=extra)
         add_event(
             session,
             s.HOURS_REFUSED,
-            cmd.caused(m.HoursRefused, **asg.decision(a), minutes=extra, by=cmd.by, reason=cmd.comment),
+            cmd.caused(m.HoursRefused, **asg.decision(a), minutes=extra, by=actor.label, reason=cmd.comment),
         )
         return m.Reply.success(assignment_id=a.id, approved_minutes=0, refused_minutes=extra)
-    moved = ledger.consume_extra(session, a, extra, cmd.by)
+    moved = ledger.consume_extra(session, a, extra, actor.label)
     session.add(a)
-    asg.record(session, cmd, a, "approve_hours", a.status, cmd.by, cmd.comment, moved)
+    asg.record(session, cmd, a, "approve_hours", a.status, actor, cmd.comment, moved)
     add_event(
         session,
         s.HOURS_LOGGED,
@@ -111,7 +113,7 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours) -> m.Reply:
     return m.Reply.success(assignment_id=a.id, approved_minutes=extra, cost_vnd=moved.vnd)
 
 
-def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
+def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> m.Reply:
     rows = asg.lock_request(session, cmd.request_id)
     if not rows:
         raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
@@ -121,14 +123,14 @@ def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
     done, completed, touched = [], [], set()
     for a in rows:
         if a.status == "proposed":  # nothing more will be approved for a completed request
-            asg.move(session, a, "withdrawn", cmd.by, "request completed")
+            asg.move(session, a, "withdrawn", actor.label, "request completed")
         elif a.status in asg.LIVE:
             before = a.status
-            moved = ledger.release(session, a, cmd.by)
+            moved = ledger.release(session, a, actor.label)
             released_m, released_v = released_m + moved.minutes, released_v + moved.vnd
             session.add(a)
-            asg.move(session, a, "completed" if before == "accepted" else "cancelled", cmd.by, cmd.comment)
-            asg.record(session, cmd, a, "complete", before, cmd.by, cmd.comment, moved)
+            asg.move(session, a, "completed" if before == "accepted" else "cancelled", actor.label, cmd.comment)
+            asg.record(session, cmd, a, "complete", before, actor, cmd.comment, moved)
             done.append(m.AssignmentDecision(**asg.decision(a)))
             if a.status == "completed":
                 completed.append(a.id)
@@ -141,7 +143,7 @@ def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
             m.RequestCompleted,
             request_id=cmd.request_id,
             unit_id=rows[0].unit_id,
-            by=cmd.by,
+            by=actor.label,
             rating=cmd.rating,
             assignments=done,
             released_minutes=released_m,
@@ -154,19 +156,32 @@ def complete_request(session: Session, cmd: m.CompleteRequest) -> m.Reply:
     return m.Reply.success(request_id=cmd.request_id, completed=len(done), released_minutes=released_m)
 
 
+def the_commune(session: Session, cmd: m.CompleteRequest, actor: Actor) -> None:
+    """Ownership: only the commune of the request's unit confirms its completion (not staff for
+    them). The unit is the one the request was submitted for, as recorded here."""
+    copy = session.get(RequestCopy, cmd.request_id)
+    unit = copy.unit_id if copy is not None else next(
+        iter(session.exec(select(AssignmentRow.unit_id).where(AssignmentRow.request_id == cmd.request_id))), None)
+    if unit is None:
+        raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
+    if actor.party_id("unit") != unit:
+        raise Rejected(f"you act as {actor.party}; only the commune of unit {unit} confirms request "
+                       f"{cmd.request_id}", "request_id")
+
+
 def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
     """The commune cancelled: free everything its request reserved."""
     rows = asg.lock_request(session, evt.request_id)
     _copy_status(session, evt.request_id, "cancelled")
     for a in rows:
         if a.status == "proposed":
-            asg.move(session, a, "withdrawn", evt.by, "request cancelled")
+            asg.move(session, a, "withdrawn", evt.by, "request cancelled")  # as the matcher verified
         elif a.status in asg.LIVE:
             before = a.status
             moved = ledger.release(session, a, evt.by)
             session.add(a)
             asg.move(session, a, "cancelled", evt.by, evt.reason)
-            asg.record(session, evt, a, "cancel", before, evt.by, evt.reason, moved)
+            asg.record(session, evt, a, "cancel", before, MATCHER, f"cancelled by {evt.by}: {evt.reason}", moved)
             add_event(
                 session,
                 s.ASSIGNMENT_CANCELLED,

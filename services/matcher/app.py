@@ -27,7 +27,8 @@ from shared import subjects as s
 from shared.bus import in_thread
 from shared.clock import local_today
 from shared.leader import Leadership, changes_seen, note_change
-from shared.service import Service
+from shared.security.credentials import Actor
+from shared.service import Permit, Service
 
 log = structlog.get_logger("matcher")
 
@@ -141,15 +142,25 @@ class Replanner:
             return changes_seen(session, PLAN)
 
 
-def changing(use_case: Callable[[Session, Any], Any]) -> Callable[[Session, Any], Any]:
-    """The use case, then the change counter raised in its transaction (see `Replanner`)."""
+def changing(use_case: Callable[..., Any]) -> Callable[..., Any]:
+    """The use case (an event's, or a command's with its actor), then the change counter raised
+    in its transaction (see `Replanner`)."""
 
-    def run(session: Session, msg: Any) -> Any:
-        result = use_case(session, msg)
+    def run(session: Session, msg: Any, *actor: Actor) -> Any:
+        result = use_case(session, msg, *actor)
         note_change(session, PLAN)
         return result
 
     return run
+
+
+STAFF = ("staff", "admin")
+# Who may send each command (the roles), and whose it must be (the ownership check).
+PERMITS: dict[str, Permit] = {
+    s.REQUEST_SUBMIT: Permit.of("commune", *STAFF, owner=h.the_unit),
+    s.REQUEST_CANCEL: Permit.of("commune", *STAFF, owner=h.the_unit),
+    s.ASSIGNMENT_ASSIGN: Permit.of(*STAFF),
+}
 
 
 def build(settings: MatcherSettings | None = None) -> Service:
@@ -163,22 +174,22 @@ def build(settings: MatcherSettings | None = None) -> Service:
 
     svc.after_event = after_event
 
-    def submit(session, cmd: m.SubmitRequest) -> m.Reply:  # type: ignore[no-untyped-def]
-        reply = h.submit_request(session, cmd, today=local_today(st.timezone_offset_hours))
+    def submit(session, cmd: m.SubmitRequest, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
+        reply = h.submit_request(session, cmd, actor, today=local_today(st.timezone_offset_hours))
         planner.mark(cmd)
         return reply
 
-    svc.command(s.REQUEST_SUBMIT, m.SubmitRequest, changing(submit),
+    svc.command(s.REQUEST_SUBMIT, m.SubmitRequest, changing(submit), permit=PERMITS[s.REQUEST_SUBMIT],
                 description="A commune submits a support request.")
-    svc.command(s.REQUEST_CANCEL, m.CancelRequest, changing(h.cancel_request),
+    svc.command(s.REQUEST_CANCEL, m.CancelRequest, changing(h.cancel_request), permit=PERMITS[s.REQUEST_CANCEL],
                 description="A commune cancels a request: what it reserved is released.")
 
-    def assign(session, cmd: m.AssignManually) -> m.Reply:  # type: ignore[no-untyped-def]
-        reply = assign_manually(session, cmd, today=local_today(st.timezone_offset_hours))
+    def assign(session, cmd: m.AssignManually, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
+        reply = assign_manually(session, cmd, actor, today=local_today(st.timezone_offset_hours))
         planner.mark(cmd)
         return reply
 
-    svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, changing(assign),
+    svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, changing(assign), permit=PERMITS[s.ASSIGNMENT_ASSIGN],
                 description="Staff assign an expert by hand, checked by the solver's rules.")
     svc.query(s.MATCHER_STATUS_GET, m.GetStatus, h.status,
               description="Requests and proposals with their status.")

@@ -31,13 +31,14 @@ from shared import subjects as s
 from shared.bus import NotYet, Rejected
 from shared.db import add_event, in_order
 from shared.limits import NOTES, PLAN_INPUT_CHUNK
+from shared.security.credentials import Actor
 
 OPEN = ("open", "unmatched", "proposed")
 log = structlog.get_logger("matcher")
 
 
 # ------------------------------------------------------------------ commands
-def submit_request(session: Session, cmd: m.SubmitRequest, *, today: dt.date) -> m.Reply:
+def submit_request(session: Session, cmd: m.SubmitRequest, actor: Actor, *, today: dt.date) -> m.Reply:
     r = cmd.request
     if session.get(UnitCopy, r.unit) is None:
         raise Rejected(f"unknown unit {r.unit!r}", "request.unit")
@@ -48,13 +49,13 @@ def submit_request(session: Session, cmd: m.SubmitRequest, *, today: dt.date) ->
         if existing.record == r.model_dump(mode="json"):
             return m.Reply.success(request_id=r.id, status=existing.status)
         raise Rejected(f"request id {r.id!r} is already used by another request", "request.id")
-    session.add(RequestRow(id=r.id, unit_id=r.unit, record=r.model_dump(mode="json"), submitted_by=cmd.by,
+    session.add(RequestRow(id=r.id, unit_id=r.unit, record=r.model_dump(mode="json"), submitted_by=actor.label,
                            correlation_id=cmd.correlation_id))
-    add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=cmd.by))
+    add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
     return m.Reply.success(request_id=r.id, status="open")
 
 
-def cancel_request(session: Session, cmd: m.CancelRequest) -> m.Reply:
+def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Reply:
     row = lock_request(session, cmd.request_id)
     if row is None:
         raise Rejected(f"unknown request {cmd.request_id!r}", "request_id")
@@ -66,9 +67,24 @@ def cancel_request(session: Session, cmd: m.CancelRequest) -> m.Reply:
     session.add(row)
     add_event(
         session, s.REQUEST_CANCELLED,
-        cmd.caused(m.RequestCancelled, request_id=row.id, unit_id=row.unit_id, by=cmd.by, reason=cmd.reason),
+        cmd.caused(m.RequestCancelled, request_id=row.id, unit_id=row.unit_id, by=actor.label, reason=cmd.reason),
     )
     return m.Reply.success(request_id=row.id, status=row.status)
+
+
+def the_unit(session: Session, cmd: m.SubmitRequest | m.CancelRequest, actor: Actor) -> None:
+    """Ownership: a commune submits and cancels its own unit's requests only; staff any (a load,
+    a request taken by phone)."""
+    if actor.is_staff():
+        return
+    if isinstance(cmd, m.SubmitRequest):
+        unit: str | None = cmd.request.unit
+    else:
+        row = session.get(RequestRow, cmd.request_id)
+        unit = row.unit_id if row is not None else None
+    if unit is None or actor.party_id("unit") != unit:
+        raise Rejected(f"you act as {actor.party}; a commune acts only for its own unit's requests",
+                       "request.unit" if isinstance(cmd, m.SubmitRequest) else "request_id")
 
 
 # ------------------------------------------------------------------ reference data copies

@@ -6,8 +6,9 @@ contract terms (ownership, the units and dates it covers, hours, budget, concurr
 the expert's capacity refuse it outright: the ledger would refuse them too. Other broken rules
 (skills, language, mode, travel, a pair declined or rejected before) refuse it unless staff
 force it, and a forced override needs a reason. The assignment then goes to the contracts
-service as a proposal marked manual, which approves it at once if the ledger has room; the
-audit trail there records who, why and which rules were overridden. From then on the re-planning
+service as a proposal marked manual carrying the staff member's signed command, which contracts
+checks itself and then approves at once if the ledger has room; the audit trail there records
+who (that staff member, with the signature), why and which rules were overridden. From then on the re-planning
 leaves that request to staff (`planner.manual_requests`).
 """
 
@@ -29,12 +30,13 @@ from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
 from shared.scenario import Pin, Request, Scenario, minutes
+from shared.security.credentials import Actor
 
 # Validator sentences about contract terms and capacity: never overridden.
 HARD = ("contract ", "expert ", "no such slot", "unknown request")
 
 
-def assign_manually(session: Session, cmd: m.AssignManually, *, today: dt.date) -> m.Reply:
+def assign_manually(session: Session, cmd: m.AssignManually, actor: Actor, *, today: dt.date) -> m.Reply:
     row = session.get(RequestRow, cmd.request_id, with_for_update=True)
     if row is None:
         raise Rejected(f"unknown request {cmd.request_id!r}", "request_id")
@@ -59,12 +61,12 @@ def assign_manually(session: Session, cmd: m.AssignManually, *, today: dt.date) 
             f"{cmd.expert_id} for {req.id}/{cmd.slot} breaks the rules: {'; '.join(violations)}{hint}",
             "contract_id" if hard else "expert_id",
         )
-    why = f"replaced by {cmd.by}'s manual assignment"
+    why = f"replaced by {actor.label}'s manual assignment"
     if replaced is not None and not planner._withdraw(session, replaced, cmd, why):
         # Decided while this was checked (the withdrawal is conditional): the decision stands.
         session.refresh(replaced)
         raise Rejected(f"slot {cmd.slot} of {req.id} already has {replaced.expert_id} ({replaced.status})", "slot")
-    return _propose(session, snap.scenario, req, assignment, cmd, violations)
+    return _propose(session, snap.scenario, req, assignment, cmd, actor, violations)
 
 
 def _check_contract(session: Session, cmd: m.AssignManually) -> None:
@@ -133,7 +135,8 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
 
 
 def _propose(
-    session: Session, sc: Scenario, req: Request, a: Assignment, cmd: m.AssignManually, violations: list[str]
+    session: Session, sc: Scenario, req: Request, a: Assignment, cmd: m.AssignManually, actor: Actor,
+    violations: list[str],
 ) -> m.Reply:
     text, sha = planner.digest(sc)
     run = PlanRun(input_sha256=sha, scenario=text, status="manual", proposed=1)
@@ -152,7 +155,10 @@ def _propose(
         cost_vnd=a.cost_vnd,
     )
     session.add(p)
-    manual = m.ManualOverride(by=cmd.by, forced=cmd.force, reason=cmd.reason, violations=violations)
+    # The staff's signed command rides along: contracts approves at once only on its proof.
+    signed = m.SignedCommand(**actor.evidence) if actor.evidence else None
+    manual = m.ManualOverride(by=actor.label, forced=cmd.force, reason=cmd.reason, violations=violations,
+                              command=signed)
     name = next((e.name for e in sc.experts if e.id == a.expert), a.expert)
     add_event(
         session,
@@ -173,7 +179,7 @@ def _propose(
             manual=manual,
             explanation={
                 "manual": True,
-                "by": cmd.by,
+                "by": actor.label,
                 "forced": cmd.force,
                 "reason": cmd.reason,
                 "violations": violations,

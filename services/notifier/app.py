@@ -13,6 +13,7 @@ from functools import partial
 
 import structlog
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from services.notifier import handlers as h
 from services.notifier import inbox, preferences, queue
@@ -24,7 +25,9 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.worker import DeliveryWorker
 from shared import messages as m
 from shared import subjects as s
-from shared.service import Service
+from shared.bus import Rejected
+from shared.security.credentials import Actor
+from shared.service import Permit, Service
 
 log = structlog.get_logger("notifier")
 
@@ -193,6 +196,21 @@ def build(
     return svc
 
 
+def _own_party(_session: Session, cmd: m.MarkRead | m.SetPreferences, actor: Actor) -> None:
+    """Ownership: a party's inbox and preferences are its own (staff and admins may act for any)."""
+    if not actor.is_staff() and cmd.party != actor.party:
+        raise Rejected(f"you act as {actor.party}; not {cmd.party}'s", "party")
+
+
+STAFF = ("staff", "admin")
+# Who may send each command (the roles), and whose it must be (the ownership check).
+PERMITS: dict[str, Permit] = {
+    s.INBOX_MARK_READ: Permit.of("commune", "expert", *STAFF, owner=_own_party),
+    s.PREFERENCES_SET: Permit.of("commune", "expert", *STAFF, owner=_own_party),
+    s.DELIVERIES_RETRY: Permit.of(*STAFF),
+}
+
+
 def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
     svc.query(
         s.INBOX_GET, m.GetInbox, inbox.inbox, description="A party's notifications, newest first."
@@ -200,15 +218,17 @@ def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
     svc.command(
         s.INBOX_MARK_READ,
         m.MarkRead,
-        inbox.mark_read,
+        lambda session, cmd, _actor: inbox.mark_read(session, cmd),
         description="Mark a party's notifications read.",
+        permit=PERMITS[s.INBOX_MARK_READ],
     )
     svc.command(
         s.PREFERENCES_SET,
         m.SetPreferences,
-        partial(preferences.set_preferences, sealer=sealer, staff=st.staff() | {h.STAFF},
-                allow_private=st.webhook_allow_private),
+        lambda session, cmd, _actor: preferences.set_preferences(
+            session, cmd, sealer=sealer, staff=st.staff() | {h.STAFF}, allow_private=st.webhook_allow_private),
         description="Set a party's channels, language, addresses and digest choice (the secret sealed).",
+        permit=PERMITS[s.PREFERENCES_SET],
     )
     svc.query(
         s.PREFERENCES_GET,
@@ -225,6 +245,7 @@ def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
     svc.command(
         s.DELIVERIES_RETRY,
         m.RetryDeliveries,
-        queue.retry,
+        lambda session, cmd, _actor: queue.retry(session, cmd),
         description="Send failed deliveries again (named ones, or all).",
+        permit=PERMITS[s.DELIVERIES_RETRY],
     )

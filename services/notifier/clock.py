@@ -29,6 +29,7 @@ from shared import subjects as s
 from shared.bus import in_thread
 from shared.clock import local_day
 from shared.db import transaction, utcnow
+from shared.security import credentials
 
 log = structlog.get_logger("notifier.clock")
 
@@ -117,8 +118,11 @@ class Clock:
 
     async def _decline(self, w: Any) -> bool | None:
         """True: declined; False: refused (the expert answered meanwhile); None: ask again later."""
-        cmd = watch.decline_command(w, self.limits)
         try:
+            # The system's own command, signed by the notifier's identity: contracts accepts a
+            # decline for an unanswered task from nobody else.
+            cmd = credentials.sign(s.ASSIGNMENT_DECLINE, watch.decline_command(w, self.limits),
+                                   credentials.service_seed("notifier"), service="notifier")
             msg = await self.broker.request(cmd, s.ASSIGNMENT_DECLINE, timeout=10.0)
             reply = m.Reply.model_validate_json(msg.body)
         except Exception as err:  # noqa: BLE001 - contracts down or slow: the same command next tick
@@ -129,6 +133,8 @@ class Clock:
             )
             return None
         log.info("auto_decline", assignment=w.assignment_id, ok=reply.ok, error=reply.error)
+        if not reply.ok and any(f.field == "proof" for f in reply.field_errors):
+            return None  # our signature was refused (a key being replaced): not the expert's answer
         return reply.ok
 
     def _closed(self, assignment_id: str, declined: bool) -> None:

@@ -47,12 +47,13 @@ async def submit_request(bus: Bus, user: User, form: dict[str, Any]) -> tuple[st
     req, errors = request_from_form(user.unit_id or "", form)
     if req is None:
         return None, errors
-    reply = await bus.call(s.REQUEST_SUBMIT, m.SubmitRequest(request=req, by=user.display_name))
+    reply = await bus.command(user, s.REQUEST_SUBMIT, m.SubmitRequest(request=req, by=user.display_name))
     return (req.id, {}) if reply.ok else (None, errors_by_field(reply))
 
 
-async def _command(bus: Bus, subject: str, message: m.Message) -> Errors:
-    reply = await bus.call(subject, message)
+async def _command(bus: Bus, user: User, subject: str, message: m.Message) -> Errors:
+    """The user's command, signed as them (`Bus.command`); the owning service decides."""
+    reply = await bus.command(user, subject, message)
     return {} if reply.ok else errors_by_field(reply)
 
 
@@ -63,7 +64,7 @@ async def decide(bus: Bus, user: User, ids: list[str], decision: str, comment: s
         cmd = m.DecideAssignments(assignment_ids=ids, decision=decision, by=user.display_name, comment=comment)
     except ValidationError as err:
         return {"decided": 0, "refused": len(ids), "results": [], "errors": _validation_errors(err)}
-    reply = await bus.call(s.ASSIGNMENTS_DECIDE, cmd)
+    reply = await bus.command(user, s.ASSIGNMENTS_DECIDE, cmd)
     if not reply.ok:
         return {"decided": 0, "refused": len(ids), "results": [], "errors": errors_by_field(reply)}
     return {**(reply.data or {}), "errors": {}}
@@ -74,7 +75,7 @@ async def accept(bus: Bus, user: User, assignment_id: str) -> Errors:
         cmd = m.AcceptAssignment(assignment_id=assignment_id, expert_id=user.expert_id or "")
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.ASSIGNMENT_ACCEPT, cmd)
+    return await _command(bus, user, s.ASSIGNMENT_ACCEPT, cmd)
 
 
 async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Errors:
@@ -85,7 +86,7 @@ async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Erro
                                   reason=reason.strip()[:2000])
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.ASSIGNMENT_DECLINE, cmd)
+    return await _command(bus, user, s.ASSIGNMENT_DECLINE, cmd)
 
 
 async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: str = "") -> Errors:
@@ -94,7 +95,7 @@ async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: 
                          hours=hours.replace(",", "."), note=note[:2000])
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.HOURS_LOG, cmd)
+    return await _command(bus, user, s.HOURS_LOG, cmd)
 
 
 async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: str) -> Errors:
@@ -103,7 +104,7 @@ async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: 
                                 comment=comment[:2000])
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.REQUEST_COMPLETE, cmd)
+    return await _command(bus, user, s.REQUEST_COMPLETE, cmd)
 
 
 async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
@@ -119,7 +120,7 @@ async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
                                slot=form.get("slot") or 0, by=user.display_name, force=force, reason=reason[:2000])
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.ASSIGNMENT_ASSIGN, cmd)
+    return await _command(bus, user, s.ASSIGNMENT_ASSIGN, cmd)
 
 
 async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str, reason: str) -> Errors:
@@ -132,7 +133,7 @@ async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str
                                      reason=reason.strip()[:2000])
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.CONTRACT_STATUS_CHANGE, cmd)
+    return await _command(bus, user, s.CONTRACT_STATUS_CHANGE, cmd)
 
 
 async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision: str, comment: str) -> Errors:
@@ -145,7 +146,7 @@ async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision:
                                  comment=comment.strip()[:2000])
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.EXTRA_HOURS_DECIDE, cmd)
+    return await _command(bus, user, s.EXTRA_HOURS_DECIDE, cmd)
 
 
 def party_of(user: User) -> str | None:
@@ -159,7 +160,7 @@ def party_of(user: User) -> str | None:
 
 async def mark_read(bus: Bus, user: User) -> Errors:
     party = party_of(user)
-    return await _command(bus, s.INBOX_MARK_READ, m.MarkRead(party=party)) if party else {}
+    return await _command(bus, user, s.INBOX_MARK_READ, m.MarkRead(party=party)) if party else {}
 
 
 async def set_availability(bus: Bus, user: User, record: dict[str, Any], form: dict[str, Any]) -> Errors:
@@ -172,4 +173,4 @@ async def set_availability(bus: Bus, user: User, record: dict[str, Any], form: d
         expert = Expert.model_validate(changed)
     except ValidationError as err:
         return _validation_errors(err)
-    return await _command(bus, s.REFERENCE_REGISTER, m.RegisterReference(experts=[expert], by=user.display_name))
+    return await _command(bus, user, s.REFERENCE_REGISTER, m.RegisterReference(experts=[expert], by=user.display_name))

@@ -55,6 +55,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         users.create_schema(app.state.engine)
         await app.state.bus.connect()
+        await app.state.bus.serve_logins(app.state.engine)  # `expertshare login` (services.portal.bus)
         health = Reply.success(service=st.service).model_dump_json().encode()
 
         async def answer(msg: object) -> None:

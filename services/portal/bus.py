@@ -1,29 +1,89 @@
 """The portal's only way to the other services: NATS request-reply (queries and commands).
 
 The portal holds no copy of requests, assignments or contracts: each page asks the owner.
+
+Every command is a signed-in user's act (`Bus.command`): the portal holds the issuer's seed
+(`EXPERTSHARE_ISSUER_SEED`, else secrets_dir()/issuer.nk) and, per user, a key pair it mints and
+keeps in memory only, with a credential for it (channel portal, the user's role and party,
+`SESSION_HOURS`), minted again when it is about to expire or after a restart. The owning service
+checks that signature and the user's role; the portal's own checks are for the forms only.
+
+The portal also answers `portal.credential.issue` (`expertshare login`): the password is checked
+like a sign-in (a failure counts towards the name's lockout), and a credential is issued for the
+public key the CLI made; the private key never leaves the user's machine.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
+from services.portal import users
+from services.portal.users import User
 from shared import subjects as s
-from shared.messages import FieldError, GetAudit, GetStatus, Reply
+from shared.clock import utcnow
+from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
 from shared.nats import connect, connection_callbacks
+from shared.security import credentials, keys
+
+log = structlog.get_logger("portal.bus")
+SESSION_HOURS = 12  # a portal user's signing key; minted again before it runs out
+RENEW_BEFORE = dt.timedelta(minutes=10)
 
 
 class Unavailable(RuntimeError):
     """A service did not answer: the page says so instead of failing."""
 
 
+def claims_of(user: User) -> dict[str, str]:
+    """Who a portal user is in a credential: person, display name, role and party."""
+    party = {"commune": f"unit:{user.unit_id}", "expert": f"expert:{user.expert_id}"}.get(
+        user.role, f"staff:{user.username}")
+    return {"person": user.username, "name": user.display_name, "role": user.role, "party": party}
+
+
+@dataclass(frozen=True)
+class _Key:
+    seed: bytes
+    credential: str
+    exp: dt.datetime
+    claims: tuple[str, ...]
+
+
+class Signer:
+    """The portal's per-user signing keys, in memory (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, _Key] = {}
+
+    def sign(self, user: User, subject: str, message: Message) -> Message:
+        claims = claims_of(user)
+        key = self._keys.get(user.username)
+        if key is None or key.exp - RENEW_BEFORE <= utcnow() or key.claims != tuple(claims.values()):
+            key = self._mint(claims)
+            self._keys[user.username] = key
+        return credentials.sign(subject, message, key.seed, credential=key.credential)
+
+    def _mint(self, claims: dict[str, str]) -> _Key:
+        seed = keys.new_seed(keys.USER)
+        cred = credentials.issue(credentials.issuer_seed(), key=keys.public_key(seed), channel="portal",
+                                 hours=SESSION_HOURS, **claims)
+        exp = dt.datetime.fromtimestamp(credentials.read(cred).exp, dt.UTC)
+        return _Key(seed, cred, exp, tuple(claims.values()))
+
+
 class Bus:
     def __init__(self, url: str, timeout: float) -> None:
         self.url, self.timeout = url, timeout
         self.nc: Any = None
+        self.signer = Signer()
 
     async def connect(self) -> None:
         # Keep reconnecting through a NATS restart (nats-py gives up after 60 tries by default).
@@ -44,6 +104,24 @@ class Bus:
             raise Unavailable(f"the {service} service did not answer in time") from None
         return Reply.model_validate_json(msg.data)
 
+    async def command(self, user: User, subject: str, message: Message) -> Reply:
+        """A signed-in user's command, signed as that user."""
+        try:
+            signed = self.signer.sign(user, subject, message)
+        except credentials.Refused as err:  # no issuer seed: the installation is not set up
+            log.error("cannot_sign", reason=err.reason)
+            raise Unavailable("the portal cannot sign commands (no issuer key): ask the administrator") from None
+        return await self.call(subject, signed)
+
+    async def serve_logins(self, engine: Any) -> None:
+        """Answer `portal.credential.issue` (`expertshare login`), in the portal's queue group."""
+
+        async def answer(msg: Any) -> None:
+            reply = await asyncio.to_thread(_issue, engine, msg.data)
+            await msg.respond(reply.model_dump_json().encode())
+
+        await self.nc.subscribe(s.CREDENTIAL_ISSUE, queue="portal", cb=answer)
+
     async def data(self, subject: str, message: BaseModel) -> dict[str, Any]:
         reply = await self.call(subject, message)
         if not reply.ok:
@@ -63,6 +141,33 @@ class Bus:
         from shared.messages import GetReference
 
         return await self.data(s.REFERENCE_GET, GetReference())
+
+
+def _issue(engine: Any, data: bytes) -> Reply:
+    """A credential for the CLI's key, if the name and password are right (a sign-in, counted)."""
+    from pydantic import ValidationError
+    from sqlmodel import Session
+
+    try:
+        req = IssueCredential.model_validate_json(data)
+    except ValidationError:
+        return Reply.failure("not a credential request: username, password and a public key are needed")
+    with Session(engine) as session:
+        user, until = users.sign_in(session, req.username, req.password)
+    if until is not None:
+        return Reply.failure(f"too many failed sign-ins: try again after {until:%H:%M} UTC")
+    if user is None:
+        return Reply.failure("wrong user name or password")
+    try:
+        cred = credentials.issue(credentials.issuer_seed(), key=req.key, channel="cli", hours=req.hours,
+                                 **claims_of(user))
+    except credentials.Refused as err:
+        log.error("cannot_issue", reason=err.reason)
+        return Reply.failure("the portal cannot issue credentials (no issuer key): ask the administrator")
+    except (ValueError, keys.KeyError_):
+        return Reply.failure("key: not a public USER nkey")
+    log.info("credential_issued", user=user.username, channel="cli")
+    return Reply.success(credential=cred)
 
 
 def errors_by_field(reply: Reply) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from shared.security import identities, postgres, routes, tls
+from shared.security import credentials, identities, postgres, routes, tls
 from shared.security.secrets import private_dir
 
 
@@ -18,6 +18,7 @@ def ensure(directory: Path, *, production: bool = False, hosts: Sequence[str] = 
     PostgreSQL role and password per service."""
     private_dir(directory)
     identities.ensure(directory, cluster=production)
+    credentials.ensure_issuer(directory)
     if production:
         tls.ensure(directory, hosts)
         routes.ensure(directory, hosts)  # reads the routes' credentials identities just made

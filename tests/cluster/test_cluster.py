@@ -34,6 +34,7 @@ from shared import subjects as s
 from shared.assignment import to_matcher
 from shared.clock import local_today
 from shared.streams import owners
+from tests import people
 from tests.cluster.harness import SERVICES, Copies, Databases, NatsCluster
 
 pytestmark = pytest.mark.slow
@@ -152,8 +153,9 @@ async def drive(system: Copies, rnd: int, rng: random.Random) -> collections.Cou
             assignment_id=a["id"], expert_id=a["expert_id"], hours=1.5)) for _ in range(2)))
         seen["logged twice"] += 1
     for a in accepted[: len(accepted) // 2]:  # the commune confirms twice at once
-        await asyncio.gather(*(send(system, s.REQUEST_COMPLETE, m.CompleteRequest(
-            request_id=a["request_id"], by="cán bộ xã", rating=5)) for _ in range(2)))
+        commune = people.commune(a["unit_id"])  # only the request's commune confirms it
+        await asyncio.gather(*(send(system, s.REQUEST_COMPLETE, commune.sign(s.REQUEST_COMPLETE, m.CompleteRequest(
+            request_id=a["request_id"], by="cán bộ xã", rating=5))) for _ in range(2)))
         seen["completed twice"] += 1
     return seen
 

@@ -9,6 +9,7 @@ import pytest
 
 from shared import messages as m
 from shared import subjects as s
+from tests import people
 from tests.e2e import flow
 from tests.e2e.system import System
 
@@ -74,7 +75,8 @@ async def test_services_killed_mid_flow_finish_it_without_loss_or_duplicates(sys
     system.kill("matcher", signal.SIGKILL)
     system.kill("notifier", signal.SIGKILL)
     for p in proposals:
-        await system.ok(s.REQUEST_COMPLETE, m.CompleteRequest(request_id=p["request_id"], by="commune officer"))
+        await system.ok(s.REQUEST_COMPLETE, m.CompleteRequest(request_id=p["request_id"], by="commune officer"),
+                        as_=people.commune(p["unit_id"]))
     system.start("matcher")
     system.start("notifier")
     await system.healthy("matcher")

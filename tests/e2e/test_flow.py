@@ -12,6 +12,7 @@ import pytest
 
 from shared import messages as m
 from shared import subjects as s
+from tests import people
 from tests.e2e import flow
 from tests.e2e.system import System
 
@@ -45,7 +46,8 @@ async def test_request_to_completion_with_rejection_decline_and_cancellation(sys
     await system.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=third["id"], by="Sở Nội vụ"))
     await system.ok(s.ASSIGNMENT_ACCEPT, m.AcceptAssignment(assignment_id=third["id"], expert_id=third["expert_id"]))
     await system.ok(s.HOURS_LOG, m.LogHours(assignment_id=third["id"], expert_id=third["expert_id"], hours=3))
-    await system.ok(s.REQUEST_COMPLETE, m.CompleteRequest(request_id="r1", by="commune officer", rating=5))
+    await system.ok(s.REQUEST_COMPLETE, m.CompleteRequest(request_id="r1", by="commune officer", rating=5),
+                    as_=people.commune("w2269"))
 
     st = await system.until(
         lambda st: st if any(r["id"] == "r1" and r["status"] == "completed"

@@ -9,6 +9,7 @@ from services.contracts import audit
 from services.contracts import handlers as h
 from shared import messages as m
 from shared.db import transaction
+from tests import people
 from tests.integration.test_ledger import race, setup
 
 
@@ -19,17 +20,19 @@ def _trail(engine) -> list[dict]:  # type: ignore[no-untyped-def]
 
 def _verify(engine) -> list[str]:  # type: ignore[no-untyped-def]
     with Session(engine) as s:
-        return audit.verify(s)
+        return people.verify_audit(s)
 
 
 def test_every_decision_is_in_the_trail_with_reason_and_contract_line(db_url: str) -> None:
     engine = setup(db_url, n=1, hours=2)
     with transaction(engine) as s:
-        h.approve(s, m.ApproveAssignment(assignment_id="a0", by="Trần Thị B", comment="ok"))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a0", by="Trần Thị B", comment="ok"))
     trail = _trail(engine)
     assert [e["action"] for e in trail] == ["register", "propose", "approve"]
     approve = trail[-1]
-    assert approve["actor"] == "Trần Thị B" and approve["before"] == {"status": "proposed"}
+    # Who signed the command (the operator), never the `by` it carries.
+    assert approve["actor"] == "operator" and approve["before"] == {"status": "proposed"}
+    assert (approve["actor_role"], approve["actor_party"], approve["channel"]) == ("admin", "staff:operator", "cli")
     assert approve["after"] == {"status": "approved"}
     assert approve["detail"]["contract_line"] == {
         "contract": "c1",
@@ -56,11 +59,14 @@ def test_concurrent_decisions_keep_one_unbroken_chain(db_url: str) -> None:
 def test_an_edited_entry_is_detected(db_url: str) -> None:
     engine = setup(db_url, n=1, hours=2)
     with transaction(engine) as s:
-        h.approve(s, m.ApproveAssignment(assignment_id="a0", by="staff"))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a0", by="staff"))
     with engine.begin() as c:
         c.execute(text("UPDATE audit_entry SET actor = 'someone else' WHERE seq = 3"))
     problems = _verify(engine)
-    assert problems == ["entry 3 was edited after it was written (approve assignment:a0)"]
+    assert problems == [
+        "entry 3 was edited after it was written (approve assignment:a0)",
+        "entry 3 names someone else (admin) but was signed by operator (admin)",
+    ]
 
 
 def test_a_deleted_entry_is_detected(db_url: str) -> None:

@@ -15,11 +15,13 @@ from sqlmodel import Session, select
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import OutboxRow, ProcessedMessage, add_event, create_tables, transaction
-from shared.messages import GetStatus, Message, Reply, RequestCancelled
+from shared.messages import Message, Reply, RequestCancelled
 from shared.nats import connect, free_port, start_nats
-from shared.service import Service
+from shared.security.credentials import Actor
+from shared.service import Permit, Service
 from shared.settings import ServiceSettings
 from shared.streams import setup
+from tests import people
 
 
 class Probe:
@@ -31,7 +33,7 @@ class Probe:
         self.handled: list[str] = []
         self.fail_times = 0
         self.svc.event(s.REQUEST_CANCELLED, RequestCancelled, self.on_cancelled, name="cancelled", description="test")
-        self.svc.command("probe.thing.do", Message, self.do, description="test")
+        self.svc.command("probe.thing.do", Message, self.do, description="test", permit=Permit.of("admin"))
 
     def on_cancelled(self, session: Session, evt: RequestCancelled) -> None:
         if evt.reason == "refuse":
@@ -41,7 +43,7 @@ class Probe:
             raise RuntimeError("database briefly unavailable")
         self.handled.append(evt.request_id)
 
-    def do(self, session: Session, cmd: Message) -> Reply:
+    def do(self, session: Session, cmd: Message, _actor: Actor) -> Reply:
         event = cmd.caused(RequestCancelled, request_id="from-outbox", unit_id="u", by="t")
         add_event(session, s.REQUEST_CANCELLED, event)
         return Reply.success(n=len(self.handled))
@@ -70,6 +72,10 @@ async def eventually(check, timeout: float = 15.0) -> None:  # type: ignore[no-u
             return
         await asyncio.sleep(0.1)
     assert check()
+
+
+def signed(cmd: Message) -> bytes:
+    return people.operator().sign("probe.thing.do", cmd).model_dump_json().encode()
 
 
 def evt(rid: str, reason: str = "") -> RequestCancelled:
@@ -140,7 +146,7 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
     try:
         async with probe:
             nc = await connect(server.url, "admin")
-            answer = await nc.request("probe.thing.do", Message().model_dump_json().encode(), timeout=5)
+            answer = await nc.request("probe.thing.do", signed(Message()), timeout=5)
             reply = Reply.model_validate_json(answer.data)
             assert reply.ok
             await eventually(lambda: "from-outbox" in probe.handled)
@@ -161,7 +167,7 @@ async def test_outbox_keeps_events_through_a_nats_restart(tmp_path: Path, db_url
             with Session(probe.svc.engine) as session:
                 assert all(r.published_at for r in session.exec(select(OutboxRow)))
             nc = await connect(server.url, "admin")  # and commands are answered again
-            answer = await nc.request("probe.thing.do", GetStatus().model_dump_json().encode(), timeout=5)
+            answer = await nc.request("probe.thing.do", signed(Message()), timeout=5)
             reply = Reply.model_validate_json(answer.data)
             assert reply.ok
             await nc.close()

@@ -14,6 +14,7 @@ from services.contracts.db import ContractRow
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import transaction
+from tests import people
 from tests.integration.test_ledger import EXPERT, TODAY, UNIT, contract, setup
 
 SHARED = {**EXPERT, "id": "e2", "kind": "shared", "name": "Cán bộ xã"}
@@ -21,7 +22,7 @@ SHARED = {**EXPERT, "id": "e2", "kind": "shared", "name": "Cán bộ xã"}
 
 def register(engine, **fields) -> m.Reply:  # type: ignore[no-untyped-def]
     with transaction(engine) as s:
-        return reference.register_reference(s, m.RegisterReference(**fields), today=TODAY)
+        return people.call(reference.register_reference, s, m.RegisterReference(**fields), today=TODAY)
 
 
 def refused(engine, **fields) -> Rejected:  # type: ignore[no-untyped-def]
@@ -69,7 +70,8 @@ def test_status_is_set_by_the_lifecycle_not_by_registering_again(db_url: str) ->
     err = refused(engine, contracts=[contract(id="c2")], contract_status={"c2": "suspended"})
     assert err.field == "contracts[0].status"
     with transaction(engine) as s:
-        lifecycle.change_status(
+        people.call(
+            lifecycle.change_status,
             s, m.ChangeContractStatus(contract_id="c1", to="suspended", by="staff", reason="audit"), today=TODAY
         )
     err = refused(engine, contracts=[contract()], contract_status={"c1": "active"})
@@ -93,7 +95,8 @@ def test_lifecycle_moves_are_checked(db_url: str, start: str, to: str, reason: s
     if start == "draft":
         register(engine, contracts=[contract(id="c2")], contract_status={"c2": "draft"})
     with pytest.raises(Rejected, match=error), transaction(engine) as s:
-        lifecycle.change_status(
+        people.call(
+            lifecycle.change_status,
             s,
             m.ChangeContractStatus(contract_id="c2" if start == "draft" else "c1", to=to, by="staff", reason=reason),
             today=TODAY,
@@ -103,14 +106,14 @@ def test_lifecycle_moves_are_checked(db_url: str, start: str, to: str, reason: s
 def test_a_contract_with_nothing_left_is_exhausted_until_room_is_freed(db_url: str) -> None:
     engine = setup(db_url, n=3, hours=5)  # cap 10 h: two approvals fill it
     with transaction(engine) as s:
-        h.approve(s, m.ApproveAssignment(assignment_id="a0", by="staff"))
-        h.approve(s, m.ApproveAssignment(assignment_id="a1", by="staff"))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a0", by="staff"))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a1", by="staff"))
     with Session(engine) as s:
         assert s.get(ContractRow, "c1").status == "exhausted"
     with pytest.raises(Rejected, match="hours cap 10 h: 10 h used or reserved, 0 h left"), transaction(engine) as s:
-        h.approve(s, m.ApproveAssignment(assignment_id="a2", by="staff"))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a2", by="staff"))
     with transaction(engine) as s:
-        h.decline(s, m.DeclineAssignment(assignment_id="a0", expert_id="e1", reason="sick"))
+        people.call(h.decline, s, m.DeclineAssignment(assignment_id="a0", expert_id="e1", reason="sick"))
     with Session(engine) as s:
         assert s.get(ContractRow, "c1").status == "active"
         statuses = [e["after"]["status"] for e in h.audit_trail(s, m.GetAudit(subject="contract:c1")).data["entries"]]
@@ -135,9 +138,9 @@ def test_reports_per_contract_unit_and_expert(db_url: str) -> None:
                 by="commune",
             ),
         )
-        h.approve(s, m.ApproveAssignment(assignment_id="a0", by="staff"))
-        h.accept(s, m.AcceptAssignment(assignment_id="a0", expert_id="e1"))
-        work.log_hours(s, m.LogHours(assignment_id="a0", expert_id="e1", hours=1.5))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a0", by="staff"))
+        people.call(h.accept, s, m.AcceptAssignment(assignment_id="a0", expert_id="e1"))
+        people.call(work.log_hours, s, m.LogHours(assignment_id="a0", expert_id="e1", hours=1.5))
     with Session(engine) as s:
 
         def rows(kind: str) -> list[dict]:

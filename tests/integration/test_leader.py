@@ -30,6 +30,7 @@ from shared.db import make_engine, transaction
 from shared.leader import Leadership, advance_fence, note_change
 from shared.nats import EmbeddedNats
 from shared.service import Service
+from tests import people
 from tests.integration.services_harness import UNITS, contract, expert, request
 
 TTL = 2.0
@@ -116,7 +117,7 @@ def matcher_db(db_url: str) -> Iterator[str]:
 
 def submit(engine: Any, rid: str) -> None:
     with transaction(engine) as s:
-        h.submit_request(s, m.SubmitRequest(request=request(rid)), today=local_today())
+        people.call(h.submit_request, s, m.SubmitRequest(request=request(rid)), today=local_today())
         note_change(s, PLAN)
 
 

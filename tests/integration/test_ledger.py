@@ -18,6 +18,7 @@ from shared import messages as m
 from shared.bus import Rejected, run_once
 from shared.db import OutboxRow, make_engine, transaction
 from shared.scenario import Request
+from tests import people
 
 TODAY = dt.date(2026, 6, 1)
 UNIT = {"id": "u1", "name": "Xã Thượng Lâm", "province": "Tuyên Quang", "network": "ok"}
@@ -56,8 +57,9 @@ def setup(db_url: str, n: int, hours: float, **contract_over: object):  # type: 
     engine = make_engine(db_url)
     create_schema(engine)
     with transaction(engine) as s:
-        reference.register_reference(
-            s, m.RegisterReference(units=[UNIT], experts=[EXPERT], contracts=[contract(**contract_over)]), today=TODAY
+        people.call(
+            reference.register_reference, s,
+            m.RegisterReference(units=[UNIT], experts=[EXPERT], contracts=[contract(**contract_over)]), today=TODAY
         )
         for i in range(n):
             req = Request(
@@ -71,7 +73,9 @@ def setup(db_url: str, n: int, hours: float, **contract_over: object):  # type: 
                 deadline=dt.date(2027, 1, 1),
             )
             h.record_proposal(
-                s,
+                issuers=[],
+                session=s,
+                evt=
                 m.AssignmentProposed(
                     assignment_id=f"a{i}",
                     request=req,
@@ -95,7 +99,7 @@ def race(engine, n: int) -> tuple[list[str], list[str]]:  # type: ignore[no-unty
         cmd = m.ApproveAssignment(assignment_id=f"a{i}", by="staff")
         barrier.wait()
         try:
-            run_once(engine, cmd.event_id, "approve", lambda s: h.approve(s, cmd))
+            run_once(engine, cmd.event_id, "approve", lambda s: people.call(h.approve, s, cmd))
             won.append(f"a{i}")
         except Rejected as err:
             refused.append(err.message)
@@ -140,10 +144,10 @@ def test_concurrency_cap_holds(db_url: str) -> None:
 def test_refused_approval_leaves_nothing_half_written(db_url: str) -> None:
     engine = setup(db_url, n=2, hours=6)
     with transaction(engine) as s:
-        h.approve(s, m.ApproveAssignment(assignment_id="a0", by="staff"))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a0", by="staff"))
     outbox_before = _count(engine, OutboxRow)
     with pytest.raises(Rejected), transaction(engine) as s:
-        h.approve(s, m.ApproveAssignment(assignment_id="a1", by="staff"))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a1", by="staff"))
     with Session(engine) as s:
         assert s.get(AssignmentRow, "a1").status == "proposed"
         assert s.get(ContractRow, "c1").reserved_minutes == 360
@@ -153,11 +157,11 @@ def test_refused_approval_leaves_nothing_half_written(db_url: str) -> None:
 def test_full_lifecycle_reserves_consumes_and_releases(db_url: str) -> None:
     engine = setup(db_url, n=1, hours=4)
     with transaction(engine) as s:
-        h.approve(s, m.ApproveAssignment(assignment_id="a0", by="staff"))
-        h.accept(s, m.AcceptAssignment(assignment_id="a0", expert_id="e1"))
-        work.log_hours(s, m.LogHours(assignment_id="a0", expert_id="e1", hours=1.5))
+        people.call(h.approve, s, m.ApproveAssignment(assignment_id="a0", by="staff"))
+        people.call(h.accept, s, m.AcceptAssignment(assignment_id="a0", expert_id="e1"))
+        people.call(work.log_hours, s, m.LogHours(assignment_id="a0", expert_id="e1", hours=1.5))
     with transaction(engine) as s:
-        work.complete_request(s, m.CompleteRequest(request_id="r0", by="commune"))
+        people.call(work.complete_request, s, m.CompleteRequest(request_id="r0", by="commune"))
     with Session(engine) as s:
         c = s.get(ContractRow, "c1")
         assert (c.reserved_minutes, c.consumed_minutes, c.consumed_vnd, c.active_count) == (0, 90, 150_000, 0)

@@ -21,6 +21,7 @@ from shared import subjects as s
 from shared.bus import NotYet
 from shared.clock import local_today
 from shared.db import OutboxRow, make_engine, transaction
+from tests import people
 from tests.integration.services_harness import UNITS, contract, expert, request
 
 
@@ -39,7 +40,7 @@ def matcher(db_url: str, experts: list[dict[str, Any]], contracts: list[dict[str
 
 def submit(engine, rid: str, **over: Any) -> None:  # type: ignore[no-untyped-def]
     with transaction(engine) as ses:
-        h.submit_request(ses, m.SubmitRequest(request=request(rid, **over)), today=local_today())
+        people.call(h.submit_request, ses, m.SubmitRequest(request=request(rid, **over)), today=local_today())
 
 
 def replan(engine) -> int:  # type: ignore[no-untyped-def]

@@ -14,13 +14,14 @@ import pytest
 from sqlmodel import Session, select
 
 from services.contracts import assignments as asg
-from services.contracts import audit, ledger, reference, work
 from services.contracts import handlers as h
+from services.contracts import ledger, reference, work
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, LedgerLine
 from shared import messages as m
 from shared.bus import Rejected, run_once
 from shared.db import transaction
 from shared.scenario import Request
+from tests import people
 from tests.integration.race import Hold, race
 from tests.integration.test_ledger import EXPERT, TODAY, UNIT, contract, setup
 
@@ -29,7 +30,7 @@ def propose(engine, aid: str, rid: str, *, slot: int = 0, hours: float = 3, expe
             contract_id: str = "c1") -> None:
     req = request(rid, hours)
     with transaction(engine) as s:
-        h.record_proposal(s, m.AssignmentProposed(
+        h.record_proposal(issuers=[], session=s, evt=m.AssignmentProposed(
             assignment_id=aid, request=req, slot=slot, expert_id=expert, expert_name=expert, contract_id=contract_id,
             mode="remote", travel_minutes=0, minutes=round(hours * 60), cost_vnd=0))
 
@@ -41,7 +42,7 @@ def request(rid: str, hours: float = 3) -> Request:
 
 
 def do(engine, fn, cmd):  # type: ignore[no-untyped-def]
-    return run_once(engine, cmd.event_id, "test", lambda s: fn(s, cmd))
+    return run_once(engine, cmd.event_id, "test", lambda s: people.call(fn, s, cmd))
 
 
 def approve(engine, aid: str):  # type: ignore[no-untyped-def]
@@ -159,7 +160,7 @@ def test_writers_lock_in_one_order_and_never_deadlock_on_the_audit_head(
     work under c1 and c2 must not hold the head while it waits for c2 (the deadlock of issue 12)."""
     engine = setup(db_url, n=0, hours=3, hours_cap=100)
     with transaction(engine) as s:
-        reference.register_reference(s, m.RegisterReference(
+        people.call(reference.register_reference, s, m.RegisterReference(
             experts=[{**EXPERT, "id": "e2", "name": "Expert 2"}],
             contracts=[contract(id="c2", expert="e2", hours_cap=100)]), today=TODAY)
     propose(engine, "a1", "r1", slot=0)
@@ -177,7 +178,7 @@ def test_writers_lock_in_one_order_and_never_deadlock_on_the_audit_head(
         assert [s.get(AssignmentRow, x).status for x in ("a1", "a2", "b")] == ["completed", "completed", "approved"]
         assert s.get(ContractRow, "c2").reserved_minutes == 180
     with Session(engine) as s:
-        assert audit.verify(s) == []
+        assert people.verify_audit(s) == []
 
 
 def test_an_approval_after_completion_is_refused(db_url: str) -> None:
@@ -213,13 +214,14 @@ def test_a_refused_command_repeated_with_its_id_gets_the_same_answer(db_url: str
     cmd = m.ApproveAssignment(assignment_id="a0", by="staff")
 
     def once() -> m.Reply | None:
-        return run_once(engine, cmd.event_id, "approve", lambda s: h.approve(s, cmd), remember_refusal=True)
+        return run_once(engine, cmd.event_id, "approve", lambda s: people.call(h.approve, s, cmd),
+                        remember_refusal=True)
 
     with pytest.raises(Rejected) as first:
         once()
     assert "hours cap 10 h" in first.value.message
     with transaction(engine) as s:  # room is made; the same command again is not a new decision
-        reference.register_reference(s, m.RegisterReference(units=[UNIT], experts=[EXPERT],
+        people.call(reference.register_reference, s, m.RegisterReference(units=[UNIT], experts=[EXPERT],
                                                             contracts=[contract(hours_cap=20)]), today=TODAY)
     again = once()
     assert again is not None and not again.ok and again.error == first.value.message
@@ -233,10 +235,11 @@ def test_availability_below_approved_hours_is_refused_with_the_numbers(db_url: s
     approve(engine, "a0")
     lowered = {**EXPERT, "capacity_hours": 5}
     with pytest.raises(Rejected) as err, transaction(engine) as s:
-        reference.register_reference(s, m.RegisterReference(experts=[lowered]), today=TODAY)
+        people.call(reference.register_reference, s, m.RegisterReference(experts=[lowered]), today=TODAY)
     assert err.value.field == "experts[0].capacity_hours"
     assert "availability 5 h is below the 8 h already approved" in err.value.message
     with transaction(engine) as s:  # down to the approved hours is fine
-        reference.register_reference(s, m.RegisterReference(experts=[{**EXPERT, "capacity_hours": 8}]), today=TODAY)
+        people.call(reference.register_reference, s, m.RegisterReference(experts=[{**EXPERT, "capacity_hours": 8}]),
+                    today=TODAY)
     with Session(engine) as s:
         assert s.get(ExpertRow, "e1").capacity_minutes == 480

@@ -60,14 +60,14 @@ def sheets(folder: Path, units: str = UNITS, experts: str = EXPERTS, contracts: 
 
 async def test_sheets_import_all_or_nothing_and_export_the_same_format(stack: Stack, tmp_path: Path) -> None:
     bad = sheets(tmp_path / "bad", contracts=CONTRACTS.replace("w1; w2,draft", "w1; w9,draft"))
-    code, _, err = await cli(stack, "sheets", "import", str(bad), "--by", "Sở Nội vụ")
+    code, _, err = await cli(stack, "sheets", "import", str(bad))
     assert code == 1, err
     assert f"{bad / 'contracts.csv'} row 3, column scope_units: unknown unit 'w9'" in err
     assert "nothing was imported" in err
     assert (await stack.ok(s.REFERENCE_GET, m.GetReference()))["units"] == []
 
     good = sheets(tmp_path / "good")
-    code, out, err = await cli(stack, "sheets", "import", str(good), "--by", "Sở Nội vụ")
+    code, out, err = await cli(stack, "sheets", "import", str(good))
     assert code == 0, err
     assert "imported 2 units, 2 experts, 2 contracts" in out
     statuses = {c["id"]: c["status"] for c in (await stack.status())["contracts"]["contracts"]}
@@ -77,7 +77,7 @@ async def test_sheets_import_all_or_nothing_and_export_the_same_format(stack: St
     assert code == 0, err
     exported = (tmp_path / "out" / "contracts.csv").read_text(encoding="utf-8")
     assert "c1,e1,project,200000,40,0,5000000,0,3,0," in exported and ",w1; w2,draft" in exported
-    code, out, err = await cli(stack, "sheets", "import", str(tmp_path / "out"), "--by", "Sở Nội vụ")
+    code, out, err = await cli(stack, "sheets", "import", str(tmp_path / "out"))
     assert code == 0, err  # what was exported imports again unchanged
     await cli(stack, "sheets", "export", str(tmp_path / "again"))
     for name in ("units", "experts", "contracts"):
@@ -85,13 +85,13 @@ async def test_sheets_import_all_or_nothing_and_export_the_same_format(stack: St
 
 
 async def test_reports_batch_approval_lifecycle_and_audit_verify(stack: Stack, tmp_path: Path) -> None:
-    code, _, err = await cli(stack, "sheets", "import", str(sheets(tmp_path / "in")), "--by", "Sở Nội vụ")
+    code, _, err = await cli(stack, "sheets", "import", str(sheets(tmp_path / "in")))
     assert code == 0, err
     await stack.until(lambda st: st["matcher"]["counts"]["contracts"] >= 2 and st["matcher"]["counts"]["units"] >= 2,
                       what="matcher copies")
     await stack.submit("r1", unit="w1")
     p = await stack.proposal("r1")
-    code, out, err = await cli(stack, "approve", p["id"], "a-unknown", "--by", "Sở Nội vụ", "--comment", "ok")
+    code, out, err = await cli(stack, "approve", p["id"], "a-unknown", "--comment", "ok")
     assert code == 1 and f"{p['id']} approved: 4 h and 800.000 ₫ reserved" in out
     assert "a-unknown refused: unknown assignment 'a-unknown'" in err
 
@@ -106,13 +106,16 @@ async def test_reports_batch_approval_lifecycle_and_audit_verify(stack: Stack, t
     code, out, _ = await cli(stack, "report", "units", "--json")
     assert '"covered": 1' in out
 
-    code, out, err = await cli(stack, "contract", "suspend", "c1", "--by", "Sở Nội vụ", "--reason", "kiểm tra")
+    code, out, err = await cli(stack, "contract", "suspend", "c1", "--reason", "kiểm tra")
     assert (code, out.strip()) == (0, "contract c1 is suspended"), err
-    code, _, err = await cli(stack, "contract", "activate", "s2", "--by", "Sở Nội vụ")
+    code, _, err = await cli(stack, "contract", "activate", "s2")
     assert code == 0, err
 
+    code, out, err = await cli(stack, "contract", "activate", "s2", "--by", "Sở Nội vụ")
+    assert code == 2 and "--by 'Sở Nội vụ' is not you" in err  # a name is no longer who acts
+
     code, out, err = await cli(stack, "audit", "verify")
-    assert code == 0 and "audit trail intact" in out, err
+    assert code == 0 and "audit trail intact" in out and "0 unsigned" in out, err
     trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{p['id']}")))["entries"]
     sha = trail[-1]["detail"]["plan_input_sha256"]
     code, out, err = await cli(stack, "audit", "input", sha, "--out", str(tmp_path / "input.json"))
@@ -123,3 +126,4 @@ async def test_reports_batch_approval_lifecycle_and_audit_verify(stack: Stack, t
         c.execute(text("UPDATE audit_entry SET actor = 'someone else' WHERE action = 'approve'"))
     code, out, err = await cli(stack, "audit", "verify")
     assert code == 1 and "was edited after it was written (approve assignment:" in err
+    assert "names someone else (admin) but was signed by operator (admin)" in err

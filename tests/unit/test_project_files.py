@@ -139,7 +139,8 @@ def test_every_subject_is_documented_by_the_service_that_answers_or_publishes_it
     for service in SERVICES:
         doc = json.loads((DOCS / f"{service}.json").read_text())
         documented |= {c["address"] for c in doc["channels"].values()}
-    assert not set(s.all_subjects()) - documented, sorted(set(s.all_subjects()) - documented)
+    portal = {s.CREDENTIAL_ISSUE}  # answered by the portal's own NATS client (services.portal.bus), not a broker
+    assert not set(s.all_subjects()) - documented - portal, sorted(set(s.all_subjects()) - documented - portal)
 
 
 def test_hours_are_shown_as_hours_and_minutes() -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from services.portal.auth import check_csrf, page_user
+from services.portal.users import User
 from services.portal.web import render
 from shared import sheets
 from shared import subjects as s
@@ -39,7 +40,7 @@ async def sheets_upload(request: Request) -> Response:
     imported = None
     if not errors:
         read = sheets.read_uploaded(files)
-        errors = read.errors or await _send(request, read, user.display_name or user.username)
+        errors = read.errors or await _send(request, read, user)
         if not errors:
             imported = {"units": len(read.units), "experts": len(read.experts), "contracts": len(read.contracts)}
     return render(request, "sheets.html", user, status_code=422 if errors else 200, errors=errors, imported=imported)
@@ -61,9 +62,10 @@ async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
     return files, errors
 
 
-async def _send(request: Request, read: sheets.Sheets, by: str) -> list[str]:
+async def _send(request: Request, read: sheets.Sheets, user: User) -> list[str]:
     """The registration's refusal, each field as the file, row and column it came from."""
-    reply = await request.app.state.bus.call(s.REFERENCE_REGISTER, sheets.message(read, by))
+    message = sheets.message(read, user.display_name or user.username)
+    reply = await request.app.state.bus.command(user, s.REFERENCE_REGISTER, message)
     if reply.ok:
         return []
     if not reply.field_errors:

@@ -40,9 +40,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_solver.py
 
-## Regenerate the AsyncAPI document of every subject (a test checks it is current).
+## Regenerate the AsyncAPI document of every subject and the permission tables of docs/security.md (tests check both are current).
 docs: $(STAMP)
 	$(BIN)/python -m cli.asyncapi
+	$(BIN)/python -m cli.security_doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from shared.security import identities, secrets_init
+from shared.security import credentials, identities, secrets_init
 from shared.security.secrets import secrets_dir
 
 
@@ -32,6 +32,18 @@ def register(app: typer.Typer) -> None:
         target = (directory or secrets_dir()).resolve()
         secrets_init.ensure(target, production=production, hosts=host)
         typer.echo(f"secrets in {target} (nats/auth.conf for nats-server; one nats/<identity>.nk per process)")
+
+    @group.command("rotate-issuer")
+    def rotate_issuer(
+        directory: Path | None = typer.Option(None, "--dir", help="Where (default EXPERTSHARE_SECRETS_DIR, "
+                                                                  "else var/secrets)."),
+    ) -> None:
+        """A new credential issuer; the current key is retired now: it admits no new command but still
+        proves the audit entries signed before. Give the new issuer.pub to every service and the new
+        issuer.nk to the portal, then restart them; people sign in again."""
+        target = (directory or secrets_dir()).resolve()
+        public = credentials.rotate_issuer(target)
+        typer.echo(f"new issuer {public} in {target} (issuer.nk, issuer.pub)")
 
     @group.command("table")
     def table() -> None:

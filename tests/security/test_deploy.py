@@ -34,8 +34,7 @@ import psycopg
 import pytest
 
 from shared.nats import free_port, nats_server_binary, wait_for_port
-from shared.security import postgres, routes, tls
-from shared.security.keys import new_seed, public_key
+from shared.security import identities, postgres, routes, tls
 from shared.security.secrets import write_private
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,15 +46,9 @@ ROUTE_USER = "route"
 
 
 def make_nats_secrets(secrets: Path) -> Path:
-    """auth.conf (one nkey user) and routes.conf under `secrets`/nats, as the identities' generator
-    lays them out; returns the user's seed file. (After the merge with sec-bus this is
-    `identities.ensure(secrets, cluster=True)` and the admin's seed.)"""
-    seed = new_seed()
-    write_private(secrets / "nats" / "admin.nk", seed)
-    write_private(secrets / "nats" / "auth.conf",
-                  f"authorization {{ users = [ {{ nkey: {public_key(seed)} }} ] }}\n".encode())
-    write_private(secrets / "nats" / "routes.conf",
-                  f'authorization {{ user: "{ROUTE_USER}", password: "{uuid.uuid4().hex}" }}\n'.encode())
+    """The identities' generated auth.conf and routes.conf under `secrets`/nats, as `expertshare
+    secrets init --production` makes them; returns the admin's seed file."""
+    identities.ensure(secrets, cluster=True)
     return secrets / "nats" / "admin.nk"
 
 
@@ -470,3 +463,22 @@ def test_no_service_role_may_create_in_anothers_schema(pg_roles: tuple[str, dict
             pytest.raises(psycopg.errors.InsufficientPrivilege):
         intruder.execute("CREATE TABLE public.planted (id integer)")
 
+
+
+def test_one_secrets_init_makes_every_file_compose_mounts(tmp_path: Path) -> None:
+    """`expertshare secrets init --production --dir deploy/secrets --host ...` is the one command
+    production needs: every secret file compose.yaml mounts exists afterwards, private."""
+    import yaml
+
+    from shared.security import secrets_init
+
+    secrets = tmp_path / "secrets"
+    secrets_init.ensure(secrets, production=True, hosts=["nats-1", "nats-2", "nats-3"])
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    files = [spec["file"] for spec in compose["secrets"].values()]
+    assert files
+    for file in files:
+        path = secrets / file.removeprefix("./deploy/secrets/")
+        assert path.is_file(), f"compose mounts {file}, which secrets init did not make"
+        if path.suffix in (".nk", ".key", ".password", ".pgpass", ".conf"):
+            assert path.stat().st_mode & 0o077 == 0, f"{file} is readable by others"

@@ -147,3 +147,12 @@ def test_hours_are_shown_as_hours_and_minutes() -> None:
     from cli.views import hours
 
     assert (hours(460), hours(480), hours(5)) == ("7 h 40", "8 h", "0 h 05")
+
+
+def test_security_page_shows_the_permissions_the_code_enforces() -> None:
+    """docs/security.md's tables of NATS identities and command permits are generated from the
+    code that enforces them (`make docs`); a change to either must regenerate the page."""
+    from cli import security_doc
+
+    page = security_doc.PAGE.read_text()
+    assert security_doc.render(page) == page, "docs/security.md is stale: run `make docs`"

@@ -30,6 +30,7 @@ from shared import scenario as sc
 from shared import subjects as s
 from shared.db import transaction
 from shared.nats import EmbeddedNats, free_port, start_nats
+from tests import people
 from tests.integration.notifier_harness import Notifier, eventually
 from tests.integration.services_harness import Stack, contract, expert, request
 
@@ -314,8 +315,9 @@ async def test_the_plan_input_status_and_audit_replies_stay_under_the_max_payloa
     assert reply.data["counts"]["requests"] == 5001, "the counts stay whole"
 
     with transaction(stack.contracts.engine) as session:
+        wide = people.actor("staff", "staff:x", person=WIDE * 100)
         for i in range(300):
-            audit.record(session, actor=WIDE * 100, action="propose", subject=f"assignment:a{i}",
+            audit.record(session, actor=wide, action="propose", subject=f"assignment:a{i}",
                          detail={"request": worst_request(f"r{i}"), "explanation": {"why": WIDE * 6000}})
     size, reply = await _size(stack.nc, s.AUDIT_GET, m.GetAudit(limit=100_000))
     assert size < L.MAX_PAYLOAD and reply.data and reply.data["truncated"] is True

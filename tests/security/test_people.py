@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -23,7 +22,7 @@ from services.contracts import audit
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import utcnow
-from shared.nats import free_port, start_nats
+from shared.nats import connect, free_port, start_nats
 from shared.security import credentials, keys
 from tests import people
 from tests.integration.services_harness import Stack, contract, expert, request
@@ -194,7 +193,9 @@ async def test_a_forged_manual_proposal_is_never_approved_on_its_own(stack: Stac
     borrowed = forged.model_copy(update={
         "assignment_id": "a-borrowed", "event_id": "e-borrowed",
         "manual": m.ManualOverride(by="x", command=evidence)})
-    nc = await nats.connect(stack.url)
+    # Only the matcher may publish it (tests/security/test_bus_permissions.py): the forger here is a
+    # compromised matcher, signed in as itself.
+    nc = await connect(stack.url, "matcher")
     for evt in (forged, borrowed):
         await nc.jetstream().publish(s.ASSIGNMENT_PROPOSED, evt.model_dump_json().encode(), stream="MATCHER",
                                      headers={"Nats-Msg-Id": evt.event_id})

@@ -180,13 +180,13 @@ class Copies(StatusClient):
         self.restarted: list[str] = []  # exited by themselves and started again, as compose would
         self._supervisor: asyncio.Task[None] | None = None
 
-    async def call(self, subject: str, message: Any, timeout: float | None = None) -> Reply:
+    async def call(self, subject: str, message: Any, timeout: float | None = None, *, as_: Any = None) -> Reply:
         """Until answered: the same message (the same id) again when a node or a copy was killed
         under it, as any client would; the services answer a repeated id as the first time."""
         self.calls[subject] += 1
         for _ in range(60):
             try:
-                return await StatusClient.call(self, subject, message, timeout or 5.0)
+                return await StatusClient.call(self, subject, message, timeout or 5.0, as_=as_)
             except (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError):
                 self.calls["retried"] += 1
                 await asyncio.sleep(0.5)

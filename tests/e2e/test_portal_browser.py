@@ -35,8 +35,14 @@ async def chromium() -> AsyncIterator[Browser]:
         await browser.close()
 
 
+# What the browser refused under the portal's Content-Security-Policy, on every page it showed.
+CSP_REFUSALS: list[str] = []
+
+
 async def signed_in(browser: Browser, base: str, username: str) -> Page:
     page = await (await browser.new_context(base_url=base, locale="vi-VN")).new_page()
+    page.on("console", lambda msg: CSP_REFUSALS.append(f"{page.url}: {msg.text}")
+            if "Content Security Policy" in msg.text else None)
     await page.goto("/login")
     await page.get_by_label("Tên đăng nhập").fill(username)
     await page.get_by_label("Mật khẩu").fill(PASSWORD)
@@ -110,3 +116,4 @@ async def test_commune_staff_and_expert_in_a_real_browser(system: System, chromi
     for path, name in (("/coverage", "staff-coverage"), ("/audit", "staff-audit"), ("/assign", "staff-assign")):
         await staff.goto(path)
         await shot(staff, name)
+    assert not CSP_REFUSALS, "the pages broke their own Content-Security-Policy:\n" + "\n".join(CSP_REFUSALS)

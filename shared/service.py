@@ -66,7 +66,8 @@ class Permit:
 
     def check_role(self, actor: Actor) -> None:
         if actor.role not in self.roles:
-            raise Refused(f"not allowed: a {actor.role} cannot send this command "
+            article = "an" if actor.role[:1] in "aeiou" else "a"
+            raise Refused(f"not allowed: {article} {actor.role} cannot send this command "
                           f"(it is for {' or '.join(sorted(self.roles))})")
 
 

@@ -31,7 +31,7 @@ import nats.errors
 from faststream.nats import NatsBroker
 from nats.js.client import JetStreamContext
 
-from shared.security.secrets import secrets_dir, write_private
+from shared.security.secrets import secrets_dir, seed_file, write_private
 
 PullSubscription = JetStreamContext.PullSubscription
 
@@ -182,12 +182,6 @@ def embedded_nats(store_dir: Path, port: int | None = None) -> Iterator[Embedded
     finally:
         server.stop()
 
-
-def seed_file(identity: str) -> Path:
-    """This process's seed: `EXPERTSHARE_NATS_SEED` (a deployment mounts only its own), else the
-    identity's file in the secrets directory."""
-    configured = os.environ.get("EXPERTSHARE_NATS_SEED")
-    return Path(configured) if configured else secrets_dir() / "nats" / f"{identity}.nk"
 
 
 def inbox_prefix(identity: str) -> str:

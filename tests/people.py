@@ -30,9 +30,6 @@ from shared.security import credentials, identities, keys, secrets_init
 from shared.security.credentials import Actor
 from shared.security.secrets import read_private, secrets_dir
 
-IDENTITIES = ("admin", "matcher", "contracts", "notifier", "portal", "cli")
-
-
 _made: list[Path] = []  # the temporary secrets directory setup() made, removed by teardown()
 
 

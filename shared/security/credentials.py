@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared.clock import utcnow
 from shared.messages import Message, Proof
 from shared.security import keys
-from shared.security.secrets import read_private, secrets_dir, write_private
+from shared.security.secrets import read_private, secrets_dir, seed_file, write_private
 
 ROLES = ("commune", "staff", "expert", "admin", "system")
 STAFF = frozenset({"staff", "admin"})
@@ -189,7 +189,7 @@ def service_keys(directory: Path | None = None) -> dict[str, str]:
 
 def service_seed(identity: str) -> bytes:
     """This process's own nkey seed: `EXPERTSHARE_NATS_SEED`, else `nats/<identity>.nk`."""
-    return read_private(Path(os.environ.get("EXPERTSHARE_NATS_SEED") or secrets_dir() / "nats" / f"{identity}.nk"))
+    return read_private(seed_file(identity))
 
 
 # ------------------------------------------------------------------ credentials

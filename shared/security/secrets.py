@@ -41,3 +41,11 @@ def write_private(path: Path, data: bytes) -> Path:
 
 def read_private(path: Path) -> bytes:
     return path.read_bytes().strip()
+
+
+def seed_file(identity: str) -> Path:
+    """This process's NATS nkey seed: `EXPERTSHARE_NATS_SEED` (a deployment mounts only its own),
+    else the identity's file in the secrets directory. It signs the process into NATS and, for a
+    service, signs its system commands (`shared.security.credentials`)."""
+    configured = os.environ.get("EXPERTSHARE_NATS_SEED")
+    return Path(configured) if configured else secrets_dir() / "nats" / f"{identity}.nk"

@@ -291,3 +291,26 @@ def test_the_server_configuration_holds_no_secret(server: EmbeddedNats, nats_sec
 def test_every_identity_has_a_row_in_the_table() -> None:
     table = identities.table()
     assert all(f"| `{identity}` |" in table for identity in identities.IDENTITIES)
+
+
+# Another service's command a service names without sending it: contracts checks that a manual
+# proposal carries staff's signed `matcher.assignment.assign` (its audit trail names it too).
+NAMED_NOT_SENT = {"contracts": {s.ASSIGNMENT_ASSIGN}}
+
+
+@pytest.mark.parametrize("service", identities.SERVICES)
+def test_every_command_a_service_names_is_one_it_may_send(service: str) -> None:
+    """`identities.SENDS` is written by hand: each other service's command or query a service's
+    code names (`s.<NAME>`) must be in it, or nats-server refuses the send at run time."""
+    import ast
+
+    named = set()
+    for path in (Path(__file__).resolve().parents[2] / "services" / service).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "s":
+                subject = getattr(s, node.attr, None)
+                if (isinstance(subject, str) and subject.split(".")[0] not in (service, s.DEADLETTER_PREFIX)
+                        and not identities.is_event(subject)):
+                    named.add(subject)
+    missing = named - set(identities.SENDS[service]) - NAMED_NOT_SENT.get(service, set())
+    assert not missing, f"{service} names {sorted(missing)} but identities.SENDS does not let it send them"

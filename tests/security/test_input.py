@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import annotated_types
@@ -29,7 +27,7 @@ from shared import messages as m
 from shared import scenario as sc
 from shared import subjects as s
 from shared.db import transaction
-from shared.nats import EmbeddedNats, free_port, start_nats
+from shared.nats import EmbeddedNats
 from tests import people
 from tests.integration.notifier_harness import Notifier, eventually
 from tests.integration.services_harness import Stack, contract, expert, request
@@ -37,16 +35,6 @@ from tests.integration.services_harness import Stack, contract, expert, request
 SECRET = "the-gateway-secret-never-kept"
 WIDE = "ệ"  # three bytes in UTF-8: the worst a Vietnamese text does to a byte count
 
-
-@pytest.fixture
-async def stack(tmp_path: Path, db_url: str) -> AsyncIterator[Stack]:
-    """Contracts and matcher in this process, on a nats-server of this test's own."""
-    server = start_nats(tmp_path / "nats", free_port())
-    try:
-        async with Stack(server.url, db_url, tmp_path) as running:
-            yield running
-    finally:
-        server.stop()
 
 
 # ------------------------------------------------------------------ 1. every field has a limit

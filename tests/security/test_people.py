@@ -10,11 +10,9 @@ auto-decline. On main every one of them was accepted.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -22,22 +20,13 @@ from services.contracts import audit
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import utcnow
-from shared.nats import connect, free_port, start_nats
+from shared.nats import connect
 from shared.security import credentials, keys
 from tests import people
 from tests.integration.services_harness import Stack, contract, expert, request
 
 STAFF = people.as_person("staff", "staff:lan", name="Nguyễn Thị Lan")
 
-
-@pytest.fixture
-async def stack(tmp_path: Path, db_url: str) -> AsyncIterator[Stack]:
-    server = start_nats(tmp_path / "nats", free_port())
-    try:
-        async with Stack(server.url, db_url, tmp_path) as running:
-            yield running
-    finally:
-        server.stop()
 
 
 async def proposed(stack: Stack, rid: str = "r1") -> dict[str, Any]:

@@ -139,17 +139,10 @@ async def test_audit_verify_catches_an_actor_rewritten_with_the_hashes_recompute
     # Someone with the database names another person and seals the whole chain again.
     with Session(stack.contracts.engine) as session:
         entries = list(session.exec(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)))
-        prev = audit.GENESIS
         for e in entries:
             if e.action == "approve":
                 e.actor, e.actor_party = "giamdoc", "staff:giamdoc"
-            e.prev_hash = prev
-            e.hash = prev = audit._seal(e)
-            session.add(e)
-        head = session.get(audit.AuditHead, 1)
-        assert head is not None
-        head.hash = prev
-        session.add(head)
+        _rechain(session, entries)
         seq = next(e.seq for e in entries if e.action == "approve")
         session.commit()
     verified = await stack.ok(s.AUDIT_VERIFY_GET, m.GetStatus())
@@ -217,16 +210,22 @@ def _reseal(engine: Any, where: str) -> None:
         c.execute(text(f"UPDATE audit_entry SET actor_role = NULL, actor_party = NULL, channel = NULL, "
                        f"proof = NULL WHERE {where}"))
     with Session(engine) as session:
-        prev = audit.GENESIS
-        for e in session.exec(select(audit.AuditEntry).order_by(audit.AuditEntry.seq)):
-            e.prev_hash = prev
-            e.hash = prev = audit._seal(e)
-            session.add(e)
-        head = session.get(audit.AuditHead, 1)
-        assert head is not None
-        head.hash = prev
-        session.add(head)
+        _rechain(session, list(session.exec(select(audit.AuditEntry).order_by(audit.AuditEntry.seq))))
         session.commit()
+
+
+def _rechain(session: Session, entries: list[audit.AuditEntry]) -> None:
+    """What someone with write access to the database does after editing entries: every hash and
+    the head's recomputed, so the chain alone no longer shows the edit."""
+    prev = audit.GENESIS
+    for e in entries:
+        e.prev_hash = prev
+        e.hash = prev = audit._seal(e)
+        session.add(e)
+    head = session.get(audit.AuditHead, 1)
+    assert head is not None
+    head.hash = prev
+    session.add(head)
 
 
 def test_entries_from_before_signing_are_counted_not_failed(db_url: str) -> None:

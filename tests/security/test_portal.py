@@ -37,6 +37,7 @@ from services.portal.app import create_app
 from services.portal.settings import PortalSettings
 from shared import sheets
 from shared.db import make_engine
+from tests.e2e.portal import csrf_of
 
 PASSWORD = "mật khẩu dài 123"
 COOKIE = "expertshare_session"
@@ -67,12 +68,6 @@ def token_of(db: str, username: str) -> str:
         token = users.issue_token(session, username, "tests")
     engine.dispose()
     return token
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF token in the page"
-    return found.group(1)
 
 
 def sign_in(http: TestClient, username: str, password: str = PASSWORD, **headers: str) -> httpx.Response:

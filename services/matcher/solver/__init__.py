@@ -41,13 +41,19 @@ from shared.scenario import Scenario
 __all__ = ["DEFAULT_WEIGHTS", "Assignment", "Hint", "Objective", "Plan", "Unassigned", "solve", "time_for"]
 
 #: Up to this many options the model gets them all and proves optimality itself.
-FULL_MODEL_OPTIONS = 15_000
+FULL_MODEL_OPTIONS = 1_500
 #: Share of the time limit the LP relaxation may use on a large problem.
 LP_SHARE = 0.5
 #: Share of the time left after SCIP that local moves may use (they stop sooner when a pass gains nothing).
 MOVES_SHARE = 0.5
-#: A second SCIP run on a wider set when this share of the time limit is still left after the first.
-WIDEN_SHARE = 0.4
+#: Options per slot (lowest reduced cost) of the successively wider sets SCIP is given.
+WIDEN = (2, 3, 4, 6, 8, 12, 16)
+#: The first set gets every slot's best option too when it stays within this many options.
+FIRST_SET_OPTIONS = 8_000
+#: Share of the coverage time the first SCIP run may use.
+FIRST_SHARE = 0.6
+#: Share of the time limit kept for phase 2 (the secondary terms and a hint's moved penalty).
+PHASE2_SHARE = 0.1
 #: Below this many seconds left, no search starts: the plan so far is returned.
 MIN_SEARCH_S = 0.2
 #: Seconds kept at the end to explain the plan: a base and a share per option (measured).
@@ -127,8 +133,8 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
         solved = cpsat.run(cpsat.Model(p, np.arange(p.n), keep), best, left, 0.85, workers, seed)
     else:
         columns = np.union1d(columns, np.asarray(keep, dtype=np.int64))
-        best, columns = _restricted(p, columns, reduced, best, began + time_limit_s - reserve, time_limit_s, info,
-                                    keep)
+        best, columns = _restricted(p, columns, reduced, best, began, began + time_limit_s - reserve, time_limit_s,
+                                    info, keep)
         info.update(coverage_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
         # Phase 2 keeps the coverage, so only the covered requests' options matter to it.
@@ -168,24 +174,40 @@ def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, s
     return best, proven, columns, rx.price - rx.slot_value[p.s]
 
 
-def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, best: list[int], end: float,
-                time_limit_s: float, info: dict[str, object], keep: list[int]) -> tuple[list[int], np.ndarray]:
+def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, best: list[int], began: float,
+                end: float, time_limit_s: float, info: dict[str, object],
+                keep: list[int]) -> tuple[list[int], np.ndarray]:
     """Coverage on a large problem: SCIP on the restricted set, the plan completed and improved by
-    local moves. When SCIP proved its set's optimum early (WIDEN_SHARE of the limit still left),
-    once more on a wider set: two more options per slot, the lowest by reduced cost."""
+    local moves; then, while SCIP proves each set's optimum within the time, again on wider sets
+    (the WIDEN options per slot lowest by reduced cost), each run starting from the last plan.
+
+    A province-sized set starts with the best option of every slot already in (FIRST_SET_OPTIONS):
+    on the generator's shapes the LP's support and the knapsacks' choices leave out what an
+    uncovered request would need, and one wider SCIP run costs less than two narrow ones. Phase 2
+    keeps PHASE2_SHARE of the limit, so that a hint's moved penalty gets its time."""
 
     def improved(found: list[int] | None, start: list[int]) -> list[int]:
         """SCIP's plan (or `start`, when it found nothing better) completed, then improved by moves."""
         chosen = found if found is not None and p.covered(found) >= p.covered(start) else start
-        until = time.monotonic() + MOVES_SHARE * (end - time.monotonic())
+        until = time.monotonic() + MOVES_SHARE * (stop - time.monotonic())
         return greedy.complete(p, moves.improve(p, greedy.complete(p, chosen), until))
 
-    best = improved(mip.best_coverage(p, columns, best, 0.7 * (end - time.monotonic()), keep), best)
-    info.update(mip=p.covered(best))
-    if reduced is not None and end - time.monotonic() > WIDEN_SHARE * time_limit_s:
-        columns = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, np.arange(p.n), 2))
-        best = improved(mip.best_coverage(p, columns, best, 0.6 * (end - time.monotonic()), keep), best)
-        info.update(widened=p.covered(best), widened_options=int(columns.size))
+    stop = end - max(MIN_SEARCH_S, PHASE2_SHARE * time_limit_s)
+    everything = np.arange(p.n)
+    if reduced is not None and columns.size + p.n_slots <= FIRST_SET_OPTIONS:
+        columns = np.union1d(columns, relax.best_per_slot(p, reduced, everything, 1))
+    info.update(model_options=int(columns.size))
+    best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)
+    info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))
+    for k in WIDEN:
+        if reduced is None or stop - time.monotonic() < MIN_SEARCH_S:
+            break
+        wider = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, everything, k))
+        if wider.size == columns.size:
+            continue
+        columns = wider
+        best = improved(mip.best_coverage(p, columns, best, stop - time.monotonic(), keep), best)
+        info.update(widened=p.covered(best), widened_options=int(columns.size), widened_per_slot=k)
     return best, columns
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -50,6 +51,10 @@ MOVES_SHARE = 0.5
 WIDEN = (2, 3, 4, 6, 8, 12, 16)
 #: The first set gets every slot's best option too when it stays within this many options.
 FIRST_SET_OPTIONS = 8_000
+#: Options per slot of the wide set SCIP gets in a second thread when there are two workers.
+SIDE_PER_SLOT = 4
+#: ... unless that set is larger than this (a country: SCIP would not finish its root in time).
+SIDE_MAX_OPTIONS = 16_000
 #: Share of the coverage time the first SCIP run may use.
 FIRST_SHARE = 0.6
 #: Share of the time limit kept for phase 2 (the secondary terms and a hint's moved penalty).
@@ -134,7 +139,7 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     else:
         columns = np.union1d(columns, np.asarray(keep, dtype=np.int64))
         best, columns = _restricted(p, columns, reduced, best, began, began + time_limit_s - reserve, time_limit_s,
-                                    info, keep)
+                                    info, keep, workers)
         info.update(coverage_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
         # Phase 2 keeps the coverage, so only the covered requests' options matter to it.
@@ -175,16 +180,18 @@ def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, s
 
 
 def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, best: list[int], began: float,
-                end: float, time_limit_s: float, info: dict[str, object],
-                keep: list[int]) -> tuple[list[int], np.ndarray]:
+                end: float, time_limit_s: float, info: dict[str, object], keep: list[int],
+                workers: int) -> tuple[list[int], np.ndarray]:
     """Coverage on a large problem: SCIP on the restricted set, the plan completed and improved by
     local moves; then, while SCIP proves each set's optimum within the time, again on wider sets
     (the WIDEN options per slot lowest by reduced cost), each run starting from the last plan.
 
     A province-sized set starts with the best option of every slot already in (FIRST_SET_OPTIONS):
     on the generator's shapes the LP's support and the knapsacks' choices leave out what an
-    uncovered request would need, and one wider SCIP run costs less than two narrow ones. Phase 2
-    keeps PHASE2_SHARE of the limit, so that a hint's moved penalty gets its time."""
+    uncovered request would need, and one wider SCIP run costs less than two narrow ones. With a
+    second worker, SCIP also runs on a much wider set (SIDE_PER_SLOT) in a thread for the whole
+    time (SCIP is single-threaded and lets go of the GIL while it solves); the better plan wins.
+    Phase 2 keeps PHASE2_SHARE of the limit, so that a hint's moved penalty gets its time."""
 
     def improved(found: list[int] | None, start: list[int]) -> list[int]:
         """SCIP's plan (or `start`, when it found nothing better) completed, then improved by moves."""
@@ -197,17 +204,35 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
     if reduced is not None and columns.size + p.n_slots <= FIRST_SET_OPTIONS:
         columns = np.union1d(columns, relax.best_per_slot(p, reduced, everything, 1))
     info.update(model_options=int(columns.size))
-    best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)
-    info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))
-    for k in WIDEN:
-        if reduced is None or stop - time.monotonic() < MIN_SEARCH_S:
-            break
-        wider = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, everything, k))
-        if wider.size == columns.size:
-            continue
-        columns = wider
-        best = improved(mip.best_coverage(p, columns, best, stop - time.monotonic(), keep), best)
-        info.update(widened=p.covered(best), widened_options=int(columns.size), widened_per_slot=k)
+    side: Future[list[int] | None] | None = None
+    pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and reduced is not None else None
+    if pool is not None and reduced is not None:
+        wide = np.union1d(columns, relax.best_per_slot(p, reduced, everything, SIDE_PER_SLOT))
+        if wide.size <= SIDE_MAX_OPTIONS:
+            side = pool.submit(mip.best_coverage, p, wide, best, stop - time.monotonic(), keep)
+            info.update(side_options=int(wide.size))
+    try:
+        best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)
+        info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))
+        for k in WIDEN:
+            if reduced is None or stop - time.monotonic() < MIN_SEARCH_S:
+                break
+            wider = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, everything, k))
+            if wider.size == columns.size:
+                continue
+            columns = wider
+            best = improved(mip.best_coverage(p, columns, best, stop - time.monotonic(), keep), best)
+            info.update(widened=p.covered(best), widened_options=int(columns.size), widened_per_slot=k)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)  # the side run ends by its own time limit, at `stop`
+    found = side.result() if side is not None else None
+    if found is not None:
+        found = greedy.complete(p, found)
+        info.update(side=p.covered(found))
+        if p.covered(found) > p.covered(best):
+            best = found
+            columns = np.union1d(columns, found)
     return best, columns
 
 

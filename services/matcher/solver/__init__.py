@@ -53,8 +53,10 @@ WIDEN = (2, 3, 4, 6, 8, 12, 16)
 FIRST_SET_OPTIONS = 8_000
 #: Options per slot of the wide set SCIP gets in a second thread when there are two workers.
 SIDE_PER_SLOT = 4
-#: ... unless that set is larger than this (a country: SCIP would not finish its root in time).
-SIDE_MAX_OPTIONS = 16_000
+#: Every option instead when there are at most this many (SCIP's cuts then tighten the proven
+#: bound too); no second thread when even the wide set is larger (a country: SCIP would not
+#: finish its root in time).
+SIDE_MAX_OPTIONS = 20_000
 #: Share of the coverage time the first SCIP run may use.
 FIRST_SHARE = 0.6
 #: Share of the time limit kept for phase 2 (the secondary terms and a hint's moved penalty).
@@ -138,8 +140,10 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
         solved = cpsat.run(cpsat.Model(p, np.arange(p.n), keep), best, left, 0.85, workers, seed)
     else:
         columns = np.union1d(columns, np.asarray(keep, dtype=np.int64))
-        best, columns = _restricted(p, columns, reduced, best, began, began + time_limit_s - reserve, time_limit_s,
-                                    info, keep, workers)
+        best, columns, side_bound = _restricted(p, columns, reduced, best, began, began + time_limit_s - reserve,
+                                                time_limit_s, info, keep, workers)
+        if side_bound is not None:
+            proven = side_bound if proven is None else min(proven, side_bound)
         info.update(coverage_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
         # Phase 2 keeps the coverage, so only the covered requests' options matter to it.
@@ -181,7 +185,7 @@ def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, s
 
 def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, best: list[int], began: float,
                 end: float, time_limit_s: float, info: dict[str, object], keep: list[int],
-                workers: int) -> tuple[list[int], np.ndarray]:
+                workers: int) -> tuple[list[int], np.ndarray, int | None]:
     """Coverage on a large problem: SCIP on the restricted set, the plan completed and improved by
     local moves; then, while SCIP proves each set's optimum within the time, again on wider sets
     (the WIDEN options per slot lowest by reduced cost), each run starting from the last plan.
@@ -205,11 +209,14 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
         columns = np.union1d(columns, relax.best_per_slot(p, reduced, everything, 1))
     info.update(model_options=int(columns.size))
     side: Future[list[int] | None] | None = None
+    side_report: dict[str, float] = {}
     pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and reduced is not None else None
     if pool is not None and reduced is not None:
-        wide = np.union1d(columns, relax.best_per_slot(p, reduced, everything, SIDE_PER_SLOT))
+        # Every option when there are few enough (then SCIP's bound holds for the whole problem).
+        wide = everything if p.n <= SIDE_MAX_OPTIONS else np.union1d(
+            columns, relax.best_per_slot(p, reduced, everything, SIDE_PER_SLOT))
         if wide.size <= SIDE_MAX_OPTIONS:
-            side = pool.submit(mip.best_coverage, p, wide, best, stop - time.monotonic(), keep)
+            side = pool.submit(mip.best_coverage, p, wide, best, stop - time.monotonic(), keep, side_report)
             info.update(side_options=int(wide.size))
     try:
         best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)
@@ -233,7 +240,12 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
         if p.covered(found) > p.covered(best):
             best = found
             columns = np.union1d(columns, found)
-    return best, columns
+    side_bound = None
+    if info.get("side_options") == p.n and math.isfinite(side_report.get("bound", math.inf)) \
+            and side_report["bound"] < 1e15:
+        side_bound = math.floor(side_report["bound"] + 1e-6) + p.pinned_weight
+        info.update(side_bound=side_bound)
+    return best, columns, side_bound
 
 
 def _upper_bound(p: Problem, solved: cpsat.Solved, proven: int | None, covered: int) -> int:

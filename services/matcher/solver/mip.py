@@ -9,6 +9,7 @@ keeps that coverage and optimises the plan's secondary terms (`model.py`).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 import numpy as np
@@ -18,10 +19,13 @@ from services.matcher.solver.problem import Problem
 
 
 def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_s: float,
-                  prefer: list[int] | None = None) -> list[int] | None:
+                  prefer: list[int] | None = None, report: dict[str, float] | None = None) -> list[int] | None:
     """The best plan SCIP finds on `columns` within the time limit (None if none is found).
     `prefer`: options (the hint) worth less than one unit of weight all together: among plans of
-    equal coverage SCIP takes the one that keeps most of them."""
+    equal coverage SCIP takes the one that keeps most of them. `report` gets SCIP's own bound on
+    the coverage of the free requests on these columns ("bound"; with every option, a bound of the
+    whole problem)."""
+    began = time.monotonic()
     solver = pywraplp.Solver.CreateSolver("SCIP")
     if solver is None or time_limit_s <= 0.05:
         return None
@@ -57,8 +61,13 @@ def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_
     covered = {int(p.r[o]) for o in start}
     solver.SetHint([*x.values(), *y.values()],
                    [float(o in picked) for o in x] + [float(r in covered) for r in y])
-    solver.SetTimeLimit(int(time_limit_s * 1000))
+    left = time_limit_s - (time.monotonic() - began)  # building the model took some of it
+    if left <= 0.05:
+        return None
+    solver.SetTimeLimit(int(left * 1000))
     status = solver.Solve()
+    if report is not None and status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        report["bound"] = solver.Objective().BestBound()  # the preference terms only raise it
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         return None
     return [o for o, v in x.items() if v.solution_value() > 0.5]

@@ -48,14 +48,11 @@ LP_SHARE = 0.5
 #: Share of the time left after SCIP that local moves may use (they stop sooner when a pass gains nothing).
 MOVES_SHARE = 0.5
 #: Options per slot (lowest reduced cost) of the successively wider sets SCIP is given.
-WIDEN = (2, 3, 4, 6, 8, 12, 16)
-#: The first set gets every slot's best option too when it stays within this many options.
-FIRST_SET_OPTIONS = 8_000
-#: Options per slot of the wide set SCIP gets in a second thread when there are two workers.
-SIDE_PER_SLOT = 4
-#: Every option instead when there are at most this many (SCIP's cuts then tighten the proven
-#: bound too); no second thread when even the wide set is larger (a country: SCIP would not
-#: finish its root in time).
+WIDEN = (1, 2, 3, 4, 6, 8, 12, 16)
+#: With two workers and at most this many options, SCIP also runs on every option in a second
+#: thread: its plan may be the better one, and its bound holds for the whole problem (cuts on
+#: the whole model: the scoped shape's bound 5 340 -> 5 332). On more options its root does not
+#: finish in time (and wider restricted sets there found nothing in the time either).
 SIDE_MAX_OPTIONS = 20_000
 #: Share of the coverage time the first SCIP run may use.
 FIRST_SHARE = 0.6
@@ -190,12 +187,12 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
     local moves; then, while SCIP proves each set's optimum within the time, again on wider sets
     (the WIDEN options per slot lowest by reduced cost), each run starting from the last plan.
 
-    A province-sized set starts with the best option of every slot already in (FIRST_SET_OPTIONS):
-    on the generator's shapes the LP's support and the knapsacks' choices leave out what an
-    uncovered request would need, and one wider SCIP run costs less than two narrow ones. With a
-    second worker, SCIP also runs on a much wider set (SIDE_PER_SLOT) in a thread for the whole
-    time (SCIP is single-threaded and lets go of the GIL while it solves); the better plan wins.
-    Phase 2 keeps PHASE2_SHARE of the limit, so that a hint's moved penalty gets its time."""
+    On the generator's shapes the LP's support and the knapsacks' choices leave out options an
+    uncovered request would need; the narrow set first (SCIP proves it fastest, which matters on a
+    busy machine), then wider. With a second worker and SIDE_MAX_OPTIONS at most, SCIP also runs
+    on every option in a thread for the whole time (SCIP is single-threaded and lets go of the
+    GIL while it solves); the better plan wins. Phase 2 keeps PHASE2_SHARE of the limit, so that
+    a hint's moved penalty gets its time."""
 
     def improved(found: list[int] | None, start: list[int]) -> list[int]:
         """SCIP's plan (or `start`, when it found nothing better) completed, then improved by moves."""
@@ -205,19 +202,13 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
 
     stop = end - max(MIN_SEARCH_S, PHASE2_SHARE * time_limit_s)
     everything = np.arange(p.n)
-    if reduced is not None and columns.size + p.n_slots <= FIRST_SET_OPTIONS:
-        columns = np.union1d(columns, relax.best_per_slot(p, reduced, everything, 1))
     info.update(model_options=int(columns.size))
     side: Future[list[int] | None] | None = None
     side_report: dict[str, float] = {}
-    pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and reduced is not None else None
-    if pool is not None and reduced is not None:
-        # Every option when there are few enough (then SCIP's bound holds for the whole problem).
-        wide = everything if p.n <= SIDE_MAX_OPTIONS else np.union1d(
-            columns, relax.best_per_slot(p, reduced, everything, SIDE_PER_SLOT))
-        if wide.size <= SIDE_MAX_OPTIONS:
-            side = pool.submit(mip.best_coverage, p, wide, best, stop - time.monotonic(), keep, side_report)
-            info.update(side_options=int(wide.size))
+    pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and p.n <= SIDE_MAX_OPTIONS else None
+    if pool is not None:
+        side = pool.submit(mip.best_coverage, p, everything, best, stop - time.monotonic(), keep, side_report)
+        info.update(side_options=p.n)
     try:
         best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)
         info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))

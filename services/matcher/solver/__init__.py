@@ -73,12 +73,13 @@ MIN_REPLAN_S = 0.5
 def time_for(n_requests: int, n_options: int) -> float:
     """The time limit a background re-plan of this size should get, in seconds.
 
-    From the benchmark (`bench/bench_solver.py`, docs/performance.md, 2 cores, workers=2): 200
-    requests with about 700 options are proven optimal in under 1 s; 2 000 x 400 (10 000 to 47 000
-    options, every generator shape) reach 99.5% of the proven bound in 10 s; a country (10 000
-    requests, about a million options) needs the LP's 25 to 30 s before SCIP, 99% in 60 s. The time
-    grows about as the options to the power 0.55 (1 s at 700, 10 s at 45 000, 55 s at a million),
-    and never below 1 s per 200 requests (the LP's rows are the requests' slots)."""
+    Measured (`bench/bench_solver.py`, docs/performance.md, 2 cores, workers=2): 200 requests with
+    about 700 options, coverage proven optimal in 0.1 s and the whole solve in 0.7 s; 2 000 x 400
+    (43 500 options) 99.8% of the proven bound in 10 s on an idle machine, the other generator
+    shapes (10 000 to 47 000 options) 97 to 99.9% in 10 s on a busy one; a country (10 000
+    requests, a million options) needs the LP's 25 to 30 s before SCIP starts, 99.2% in 60 s.
+    So about the options to the power 0.55 (1 s at 700, 10 s at 45 000, 55 s at a million), never
+    less than 1 s per 200 requests, at most MAX_REPLAN_S."""
     t = max((max(n_options, 1) / 700) ** 0.55, n_requests / 200)
     return round(min(MAX_REPLAN_S, max(MIN_REPLAN_S, t)), 1)
 

@@ -157,3 +157,11 @@ def test_pins_that_no_longer_fit_make_the_plan_infeasible_with_the_reason() -> N
     kept = Scenario.model_validate({**sc.model_dump(mode="json", by_alias=True), "pinned": pins})
     again = checked(kept)
     assert any((x.request, x.expert) == (a.request, a.expert) for x in again.assignments)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_one_worker_takes_cp_sat_on_every_option_and_matches_a_second_backend(seed: int) -> None:
+    sc = generate(60, 15, seed=seed, provinces=[8])
+    plan = checked(sc, workers=1)
+    assert plan.status == "optimal" and "lp_rounds" in plan.solver and "mip" not in plan.solver
+    assert plan.objective.covered_weight == mip_coverage(sc)

@@ -8,7 +8,7 @@
 4. Small problems with one worker: CP-SAT on every option (its own bound is a third proof).
    Otherwise SCIP solves coverage exactly on the few thousand options that matter (the LP's
    support and the bound's knapsack choices, `mip.py`), on wider sets while time is left, then
-   local moves that need options outside them (`moves.py`); with two workers and up to 20 000
+   local moves that need options outside them (`moves.py`); with two workers and up to 25 000
    options, SCIP on every option in a second thread (its bound is a fourth proof).
 5. Phase 2 (CP-SAT, `model.py`): at that coverage, the cheapest, least travelled, fairest, most
    local plan.
@@ -57,7 +57,7 @@ WIDEN = (1, 2, 3, 4, 6, 8, 12, 16)
 #: thread: its plan may be the better one, and its bound holds for the whole problem (cuts on
 #: the whole model: the scoped shape's bound 5 340 -> 5 332). On more options its root does not
 #: finish in time (and wider restricted sets there found nothing in the time either).
-SIDE_MAX_OPTIONS = 20_000
+SIDE_MAX_OPTIONS = 25_000
 #: Share of the coverage time the first SCIP run may use.
 FIRST_SHARE = 0.6
 #: Share of the time limit kept for phase 2 (the secondary terms and a hint's moved penalty).

@@ -32,7 +32,8 @@ HEADER = ("| size | requests x experts | options | limit s | wall s | status | c
 SHAPE_HEADER = ("| shape | seed | options | limit s | wall s | status | covered | proven bound | % of bound "
                 "| greedy baseline % | validator |\n|---|---|---|---|---|---|---|---|---|---|---|")
 PHASES = ("baseline", "lp_done_s", "lp_rounds", "lp_converged", "lp_value", "rounded", "model_options", "mip",
-          "widened", "widened_options", "coverage_done_s", "seconds")
+          "mip_done_s", "widened", "widened_options", "widened_per_slot", "side_options", "side", "side_bound",
+          "coverage_done_s", "seconds")
 
 
 def run(name: str, time_limit: float | None) -> str:

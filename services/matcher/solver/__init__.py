@@ -58,6 +58,12 @@ WIDEN = (1, 2, 3, 4, 6, 8, 12, 16)
 #: the whole model: the scoped shape's bound 5 340 -> 5 332). On more options its root does not
 #: finish in time (and wider restricted sets there found nothing in the time either).
 SIDE_MAX_OPTIONS = 25_000
+#: Beyond, the second thread runs SCIP on the first set with this many more options per slot
+#: (0: none), if that makes at most SIDE_SET_OPTIONS (a country's would not finish its root).
+#: On the used shape, idle machine: 6 529 -> 6 543, 6 864 -> 6 880, 6 587 -> 6 592 (seeds 1 to
+#: 3); long: -8, +16, 0. On a machine loaded 8 to 9 it took CPU from the first and lost.
+SIDE_PER_SLOT = 3
+SIDE_SET_OPTIONS = 16_000
 #: Share of the coverage time the first SCIP run may use.
 FIRST_SHARE = 0.6
 #: Share of the time limit kept for phase 2 (the secondary terms and a hint's moved penalty).
@@ -78,7 +84,7 @@ def time_for(n_requests: int, n_options: int) -> float:
     """The time limit a background re-plan of this size should get, in seconds.
 
     Measured (`bench/bench_solver.py`, docs/performance.md, 2 cores, workers=2): 200 requests with
-    about 700 options, coverage proven optimal in 0.1 s and the whole solve in 0.7 s; 2 000 x 400
+    about 700 options, proven optimal in 0.1 s; 2 000 x 400
     (43 500 options) 99.8% of the proven bound in 10 s on an idle machine, the other generator
     shapes (10 000 to 47 000 options) 97 to 99.9% in 10 s on a busy one; a country (10 000
     requests, a million options) needs the LP's 25 to 30 s before SCIP starts, 99.2% in 60 s.
@@ -196,8 +202,9 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
     uncovered request would need; the narrow set first (SCIP proves it fastest, which matters on a
     busy machine), then wider. With a second worker and SIDE_MAX_OPTIONS at most, SCIP also runs
     on every option in a thread for the whole time (SCIP is single-threaded and lets go of the
-    GIL while it solves); the better plan wins. Phase 2 keeps PHASE2_SHARE of the limit, so that
-    a hint's moved penalty gets its time."""
+    GIL while it solves); beyond, on a set SIDE_PER_SLOT options per slot wider than the first.
+    The better plan wins. Phase 2 keeps PHASE2_SHARE of the limit, so that a hint's moved penalty
+    gets its time."""
 
     def improved(found: list[int] | None, start: list[int]) -> list[int]:
         """SCIP's plan (or `start`, when it found nothing better) completed, then improved by moves."""
@@ -210,10 +217,13 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
     info.update(model_options=int(columns.size))
     side: Future[list[int] | None] | None = None
     side_report: dict[str, float] = {}
-    pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and p.n <= SIDE_MAX_OPTIONS else None
-    if pool is not None:
-        side = pool.submit(mip.best_coverage, p, everything, best, stop - time.monotonic(), keep, side_report)
-        info.update(side_options=p.n)
+    side_set = everything if p.n <= SIDE_MAX_OPTIONS else None
+    if side_set is None and reduced is not None and columns.size + SIDE_PER_SLOT * p.n_slots <= SIDE_SET_OPTIONS:
+        side_set = np.union1d(columns, relax.best_per_slot(p, reduced, everything, SIDE_PER_SLOT))
+    pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and side_set is not None else None
+    if pool is not None and side_set is not None:
+        side = pool.submit(mip.best_coverage, p, side_set, best, stop - time.monotonic(), keep, side_report)
+        info.update(side_options=int(side_set.size))
     try:
         best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)
         info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))

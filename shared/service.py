@@ -122,8 +122,10 @@ class Service:
         self._on_started = on_started
         self._background: list[Any] = []
         self._stops: list[Callable[[], Any]] = []
-        # Called after an event's transaction commits (the matcher schedules a re-solve).
+        # Called after an event's transaction commits (the matcher schedules a re-solve), and after
+        # a command's, when it was taken (the matcher decides a new request at once).
         self.after_event: Callable[[str, Message], Any] | None = None
+        self.after_command: Callable[[str, Message], Any] | None = None
         declare_publishers(self.broker, self.name, events)
         # Subscribers start one by one: healthy only once all of them (and the background tasks) are.
         self.started = False
@@ -156,6 +158,8 @@ class Service:
                                             partial(_act, permit, use_case, cmd, actor), remember_refusal=True))
             self.relay.notify()
             log.info("command_handled", ok=reply.ok if reply else None)
+            if self.after_command is not None and (reply is None or reply.ok):
+                await self.after_command(subject, cmd)
             return reply or Reply.success()
 
         handle.__name__ = f"{subject.replace('.', '_')}"

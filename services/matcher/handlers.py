@@ -224,20 +224,13 @@ def _slot_live(session: Session, request_id: str, slot: int) -> list[Proposal]:
 
 def refresh_request(session: Session, request_id: str) -> None:
     """A request's status follows its proposals: open, proposed, approved, accepted."""
+    from services.matcher.proposals import request_status
+
     row = session.get(RequestRow, request_id)
     if row is None or row.status in ("completed", "cancelled"):
         return
     slots = len(m.Request.model_validate(row.record).effective_slots())
-    live = _proposals(session, request_id, *LIVE)
-    by_status = {p.status for p in live}
-    if len(live) < slots:
-        row.status = "open"
-    elif by_status == {"accepted"}:
-        row.status = "accepted"
-    elif by_status <= set(HELD):
-        row.status = "approved"
-    else:
-        row.status = "proposed"
+    row.status = request_status(slots, [p.status for p in _proposals(session, request_id, *LIVE)])
     session.add(row)
 
 

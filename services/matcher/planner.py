@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import structlog
 from sqlmodel import Session, select
 
+from services.matcher import proposals
 from services.matcher.db import (
     HELD,
     LIVE,
@@ -31,8 +31,9 @@ from services.matcher.db import (
     TravelCopy,
     UnitCopy,
 )
-from services.matcher.handlers import OPEN, refresh_request, withdraw
-from services.matcher.solver import Plan, solve
+from services.matcher.handlers import OPEN, withdraw
+from services.matcher.placement import Reference, Room, current_room, live_proposals
+from services.matcher.solver import Assignment, Plan, solve
 from services.matcher.solver.limits import Limits
 from shared import messages as m
 from shared import subjects as s
@@ -55,6 +56,10 @@ class Snapshot:
     held: set[str] = field(default_factory=set)
     # What no longer fits, for staff: over-committed approved work, pending proposals let go.
     overcommitted: list[str] = field(default_factory=list)
+
+    @property
+    def position(self) -> dict[str, int]:
+        return {r.id: k for k, r in enumerate(self.scenario.requests)}
 
 
 def _counted(session: Session) -> set[str]:
@@ -116,7 +121,7 @@ def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
     return Expert.model_validate(rec)
 
 
-def _whole(
+def whole(
     units: set[str], travel: list[dict[str, Any]], experts: list[Expert], contracts: list[Contract]
 ) -> tuple[list[dict[str, Any]], list[Expert], list[Contract]]:
     """The copies as far as they are whole. Units, experts and contracts arrive on subjects of their
@@ -154,7 +159,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     held_c, held_e = _held_usage(proposals, _counted(session))
     requests = [Request.model_validate(r.record) for r in rows.values()]
     units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
-    travel, experts, contracts = _whole(
+    travel, experts, contracts = whole(
         {u["id"] for u in units},
         [{"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes} for t in session.exec(select(TravelCopy))],
         [_expert(e, held_e.get(e.id, 0)) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
@@ -193,9 +198,12 @@ def digest(scenario: Scenario) -> tuple[str, str]:
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 
-def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int) -> Plan:
+Solver = Callable[..., Plan]  # `solve`'s signature: in this thread, or in a process of its own
+
+
+def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int, solver: Solver = solve) -> Plan:
     fit_pins(snap)
-    plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     if plan.status == "infeasible" and snap.scenario.pinned:
         # A pin breaks a rule other than a limit (a skill or contract changed): let go of the
         # proposals staff have not decided on, keep the approved ones, and plan again.
@@ -203,7 +211,7 @@ def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int) ->
         held = [p for p in snap.scenario.pinned if snap.pins[(p.request, p.slot)].id in snap.held]
         snap.overcommitted.append(clip(f"pending proposals let go: {plan.reason}", TEXT))
         snap.scenario = snap.scenario.model_copy(update={"pinned": held})
-        plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
+        plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     return plan
 
 
@@ -281,12 +289,17 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
     return experts, contracts
 
 
-def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message) -> int:
+def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message,
+          ref: Reference | None = None) -> int:
     """Write what the plan decided; returns the number of new proposals. Every write is
     conditional on what the snapshot saw: the requests are locked (in id order, before their
     proposals, as the event handlers do), and a request whose live proposals moved since the
-    snapshot (an approval, a rejection landed during the solve) keeps them untouched and gets
-    nothing from this plan: the event that moved them plans again."""
+    snapshot (an approval, a rejection, a placement landed during the solve) keeps them untouched
+    and gets nothing from this plan: the event that moved them plans again.
+
+    New proposals must also fit the room left now (`placement.current_room`): requests placed
+    while the plan was solving hold hours the plan may have given to others. A request whose
+    new proposals do not all fit keeps waiting (open) and is placed at once afterwards."""
     text, sha = digest(snap.scenario)
     run = PlanRun(input_sha256=sha, scenario=text, status=plan.status, seconds=round(seconds, 3),
                   objective=plan.objective.model_dump(mode="json") if plan.objective else {},
@@ -296,35 +309,55 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     _tell_overcommitted(session, run, cause)
     stale = _stale(session, snap)
     if stale:
-        log.info("plan_stale_for_requests", requests=sorted(stale))
+        log.info("plan_stale_for_requests", requests=len(stale))
     kept = {(p.request, p.slot) for p in snap.scenario.pinned}
     for key, pin in snap.pins.items():
         if key not in kept and pin.request_id not in stale:
             withdraw(session, pin, cause, "the plan changed under it")
-    new = 0
-    by_id = {r.id: r for r in snap.scenario.requests}
+    session.flush()
+    ref = ref or Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
+    live = live_proposals(session)
+    room = current_room(session, ref, live)
+    taken = {(p.request_id, p.slot) for p in live}
+    fresh: dict[str, list[Assignment]] = {}
     for a in plan.assignments:
-        if (a.request, a.slot) in kept or a.request in stale:
+        if (a.request, a.slot) not in kept and a.request not in stale:
+            fresh.setdefault(a.request, []).append(a)
+    by_id = {r.id: r for r in snap.scenario.requests}
+    weight = {r.id: r.priority for r in snap.scenario.requests}
+    names = {e.id: e.name for e in snap.scenario.experts}
+    new = 0
+    for rid in sorted(fresh, key=lambda rid: (-weight[rid], rid)):
+        row = session.get(RequestRow, rid)
+        if row is None or row.status not in OPEN:
             continue
-        row = session.get(RequestRow, a.request)
-        if row is None or row.status not in OPEN or _slot_taken(session, a.request, a.slot):
+        chosen = [a for a in fresh[rid] if (a.request, a.slot) not in taken]
+        if not _fits(ref, room, chosen):
             continue
-        p = Proposal(id=f"a-{uuid.uuid4().hex[:10]}", request_id=a.request, slot=a.slot, expert_id=a.expert,
-                     contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
-                     minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=run.id)
-        session.add(p)
-        session.flush()  # the partial unique index sees it before the next slot is checked
-        add_event(session, s.ASSIGNMENT_PROPOSED, _on_behalf(row, cause).caused(
-            m.AssignmentProposed, assignment_id=p.id, request=by_id[a.request], slot=a.slot,
-            expert_id=a.expert, expert_name=_expert_name(snap.scenario, a.expert), contract_id=a.contract,
-            mode=a.mode, travel_minutes=a.travel_minutes, minutes=a.minutes, cost_vnd=a.cost_vnd,
-            explanation=_explanation(a), plan_input_sha256=sha,
-        ))
-        new += 1
+        for a in chosen:
+            proposals.propose(session, row, by_id[rid], a, expert_name=names.get(a.expert, a.expert),
+                              plan_id=run.id, plan_sha=sha, cause=cause)
+            new += 1
     run.proposed = new
+    if not new:
+        run.scenario = ""  # nothing refers to this input: the audit trail needs only what proposed
     session.flush()
     _mark_requests(session, snap, plan, cause, stale)
     return new
+
+
+def _fits(ref: Reference, room: Room, chosen: list[Assignment]) -> bool:
+    """Take the room of every assignment, or of none when one does not fit."""
+    done: list[tuple[int, int, int, int]] = []
+    for a in chosen:
+        e, c = ref.e_pos.get(a.expert), ref.c_pos.get(a.contract)
+        if e is None or c is None or not room.fits(e, c, a.minutes, a.cost_vnd):
+            for args in done:
+                room.take(*args, sign=-1)
+            return False
+        room.take(e, c, a.minutes, a.cost_vnd)
+        done.append((e, c, a.minutes, a.cost_vnd))
+    return bool(chosen)
 
 
 def _stale(session: Session, snap: Snapshot) -> set[str]:
@@ -355,80 +388,80 @@ def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> Non
         m.PlanOvercommitted, notes=[n[:2000] for n in run.overcommitted[:200]], plan_input_sha256=run.input_sha256))
 
 
-def _slot_taken(session: Session, request_id: str, slot: int) -> bool:
-    stmt = select(Proposal.id).where(
-        Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(LIVE)  # type: ignore[attr-defined]
-    )
-    return session.exec(stmt).first() is not None
-
-
-def _on_behalf(row: RequestRow, cause: m.Message) -> m.Message:
-    """A plan answers many changes at once; what it decides for one request carries the
-    correlation id of the last message that acted on that request."""
-    return cause.model_copy(update={"correlation_id": row.correlation_id}) if row.correlation_id else cause
-
-
 _withdraw = withdraw  # staff's manual assignment replaces a pending proposal the same way
 
 
-def _expert_name(scenario: Scenario, expert_id: str) -> str:
-    return next((e.name for e in scenario.experts if e.id == expert_id), expert_id)
-
-
-def _explanation(a: Any) -> dict[str, Any]:
-    exp = getattr(a, "explanation", None)
-    if exp is None:
-        return {}
-    return exp.model_dump(mode="json") if hasattr(exp, "model_dump") else dict(exp)
-
-
 def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str]) -> None:
+    """Each planned request's status from its live proposals (one query for all of them), and the
+    reason for those still uncovered, announced once: a request told the same reason by the plan
+    before is not told again. Only rows whose status or reason changes are written."""
     unassigned = {u.request: u for u in plan.unassigned}
-    for rid in snap.requests:
-        if rid in stale:
-            refresh_request(session, rid)
-            continue
+    ids = sorted(snap.requests)
+    live: dict[str, list[str]] = {rid: [] for rid in ids}
+    for rid, status in session.execute(select(Proposal.request_id, Proposal.status).where(
+            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
+        live[rid].append(status)
+    for rid in ids:
         row = session.get(RequestRow, rid)
-        # Told once: refresh_request turns an unmatched request back to open, so compare with
-        # what the request said before this plan, or every re-plan would announce it again.
-        before = (row.status, row.reason_code, row.reason) if row is not None else None
-        refresh_request(session, rid)
-        u = unassigned.get(rid)
-        if row is None or u is None or row.status not in ("open", "unmatched"):
+        if row is None or row.status in ("completed", "cancelled"):
             continue
-        code, text = u.code, clip(u.message, TEXT)
-        row.status, row.reason_code, row.reason = "unmatched", code, text
-        session.add(row)
-        if before != ("unmatched", code, text):
-            add_event(session, s.REQUEST_UNMATCHED, _on_behalf(row, cause).caused(
-                m.RequestUnmatched, request_id=rid, unit_id=row.unit_id, title=row.record.get("title", ""),
-                reason_code=code, reason=text))
+        before = (row.status, row.reason_code, row.reason)
+        status = proposals.request_status(len(snap.scenario.requests[snap.position[rid]].effective_slots()),
+                                          live[rid]) if rid in snap.position else row.status
+        u = unassigned.get(rid)
+        if rid not in stale and u is not None and status == "open":
+            proposals.unmatched(session, row, u.code, u.message, cause, before=before)
+            continue
+        if status != row.status or (status != "unmatched" and row.reason_code):
+            row.status = status
+            if status != "open":
+                row.reason_code, row.reason = "", ""
+            session.add(row)
+
+
+References = Callable[[Session], Reference]  # the leader's cache of the copies (`placement.Reference`)
 
 
 def _apply_in_transaction(engine: Any, snap: Snapshot, plan: Plan, seconds: float, cause: m.Message,
-                          fence: Callable[[Session], bool] | None) -> int | None:
+                          fence: Callable[[Session], bool] | None, references: References | None) -> int | None:
     with transaction(engine) as session:
         if fence is not None and not fence(session):
             return None
-        return apply(session, snap, plan, seconds=seconds, cause=cause)
+        ref = references(session) if references is not None else None
+        return apply(session, snap, plan, seconds=seconds, cause=cause, ref=ref)
 
 
-def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, seed: int, cause: m.Message,
-           fence: Callable[[Session], bool] | None = None) -> int:
+def time_for(n_requests: int) -> float:
+    """The time a background re-plan gets, from the size of what it plans: about a second for a
+    province's 200 requests, 10 s for 2,000, a minute for a country. New requests do not wait for
+    it (they are placed at once), so a longer re-plan buys quality without costing latency."""
+    return min(60.0, max(1.0, n_requests / 200))
+
+
+def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: int, seed: int, cause: m.Message,
+           fence: Callable[[Session], bool] | None = None, solver: Solver = solve,
+           references: References | None = None) -> int:
     """One re-solve: read, solve outside any transaction, then write in one transaction.
 
-    `fence`, first thing in that transaction, says whether this copy may still write the plan (it
-    still leads the term it planned under, and no newer term has written): if not, nothing is."""
+    `time_limit_s` None: sized to the problem (`time_for`). `solver`: `solve`, or the same run in a
+    process of its own (`services.matcher.solving`). `fence`, first thing in that transaction, says
+    whether this copy may still write the plan (it still leads the term it planned under, and no
+    newer term has written): if not, nothing is."""
+    began = time.monotonic()
     with Session(engine) as session:
         snap = snapshot(session, today)
     if not snap.requests:
         return 0
+    read_s = time.monotonic() - began
+    limit = time_limit_s if time_limit_s is not None else time_for(len(snap.requests))
     started = time.monotonic()
-    plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    plan = plan_for(snap, time_limit_s=limit, workers=workers, seed=seed, solver=solver)
     seconds = time.monotonic() - started
-    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause, fence))
+    written = time.monotonic()
+    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause, fence, references))
     if new is None:
         log.warning("plan_dropped_deposed", requests=len(snap.requests), seconds=round(seconds, 2))
         return 0
-    log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new, seconds=round(seconds, 2))
+    log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new,
+             snapshot_s=round(read_s, 2), seconds=round(seconds, 2), write_s=round(time.monotonic() - written, 2))
     return new

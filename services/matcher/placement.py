@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
@@ -155,6 +155,7 @@ class Decision:
     chosen: list[Option]
     considered: list[Option]  # the best-ranked options of each slot, for the audit trail's input
     code: str = ""  # why nothing fits, when `chosen` is empty
+    eligible: dict[int, int] = field(default_factory=dict)  # per slot, how many options it had
 
 
 def decide(ref: Reference, room: Room, r: Request, *, filled: dict[int, str], banned: set[str]) -> Decision:
@@ -169,50 +170,58 @@ def decide(ref: Reference, room: Room, r: Request, *, filled: dict[int, str], ba
     by_slot = {int(row[1][0]): row for row in rows}
     chosen: list[Option] = []
     considered: list[Option] = []
+    eligible: dict[int, int] = {}
     code = ""
     for k in range(len(r.effective_slots())):
         if k in filled:
             continue
-        option, seen, code = _best(ref, room, r, k, by_slot.get(k), {o.expert for o in chosen} | taken)
+        option, seen, code, eligible[k] = _best(ref, room, r, k, by_slot.get(k), {o.expert for o in chosen} | taken)
         considered += seen
         if option is None:
             break
         chosen.append(option)
         room.take(ref.e_pos[option.expert], ref.c_pos[option.contract], option.minutes, option.cost)
     else:
-        return Decision(r, chosen, considered)
+        return Decision(r, chosen, considered, eligible=eligible)
     for o in chosen:  # all or nothing: a request is covered only when every slot is
         room.take(ref.e_pos[o.expert], ref.c_pos[o.contract], o.minutes, o.cost, sign=-1)
     return Decision(r, [], considered, code)
 
 
 def _best(ref: Reference, room: Room, r: Request, k: int, row: tuple[np.ndarray, ...] | None,
-          busy: set[str]) -> tuple[Option | None, list[Option], str]:
-    """A slot's best-ranked option that fits, the options ranked before it, or the reason none fits."""
+          busy: set[str]) -> tuple[Option | None, list[Option], str, int]:
+    """A slot's best-ranked option that fits, the best-ranked options weighed (the chosen one among
+    them), the reason none fits, and how many options the slot has."""
     if row is not None:
         _, _, es, cs, on, trav, mins, cost, rank = row
         keep = ref.active[cs]
         es, cs, on, trav, mins, cost, rank = (a[keep] for a in (es, cs, on, trav, mins, cost, rank))
     if row is None or es.size == 0:
         code = why_no_option(SimpleNamespace(sc=ref.sc, experts=ref.ex, roads=ref.travel), r)  # type: ignore[arg-type]
-        return None, [], "contract_scope_or_dates" if row is not None else code
+        return None, [], "contract_scope_or_dates" if row is not None else code, 0
     blocked: Counter[str] = Counter()
     seen: list[Option] = []
+    found: Option | None = None
     for i in np.lexsort((cs, es, score(cost, trav, rank))).tolist():
         e, c = int(es[i]), int(cs[i])
         o = Option(r.id, k, ref.sc.experts[e].id, ref.sc.contracts[c].id, "onsite" if on[i] else "remote",
                    int(trav[i]), int(mins[i]), int(cost[i]), int(rank[i]))
         if o.expert in busy:
             continue
-        if len(seen) < AUDIT_OPTIONS:
-            seen.append(o)
-        why = room.blocker(e, c, o.minutes, o.cost)
-        if why is None:
-            if o not in seen:
+        if found is None:
+            why = room.blocker(e, c, o.minutes, o.cost)
+            if why is None:
+                found = o
                 seen.append(o)
-            return o, seen, ""
-        blocked[why] += 1
-    return None, seen, blocked.most_common(1)[0][0] if blocked else "excluded"
+            else:
+                blocked[why] += 1
+        if found is not o and len(seen) < AUDIT_OPTIONS:
+            seen.append(o)
+        if found is not None and len(seen) >= AUDIT_OPTIONS:
+            break
+    if found is not None:
+        return found, seen, "", int(es.size)
+    return None, seen, blocked.most_common(1)[0][0] if blocked else "excluded", int(es.size)
 
 
 def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date) -> Scenario:
@@ -244,10 +253,10 @@ def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date) -> Scen
 
 
 def assignments(d: Decision) -> list[Assignment]:
-    counts = Counter(o.slot for o in d.considered)
+    counts = d.eligible
     return [Assignment(request=o.request, slot=o.slot, expert=o.expert, contract=o.contract, mode=o.mode,  # type: ignore[arg-type]
                        travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost,
-                       explanation=explanation(o, counts[o.slot]))
+                       explanation=explanation(o, counts.get(o.slot, 0)))
             for o in d.chosen]
 
 

@@ -265,7 +265,9 @@ def waiting(session: Session, batch: int) -> list[RequestRow]:
     why), most urgent first, then the oldest; locked in id order, as every writer here does."""
     from services.matcher.planner import manual_requests
 
-    rows = list(session.exec(select(RequestRow).where(RequestRow.status == "open")))
+    # Columns, not rows: a burst (a load) leaves thousands open, and a row object costs 0.2 ms.
+    rows = list(session.execute(select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(
+        RequestRow.status == "open")))
     manual = manual_requests(session) if rows else set()
     rows = [r for r in rows if r.id not in manual]
     rows.sort(key=lambda r: (-int(r.record.get("priority", 1)), r.submitted_at, r.id))

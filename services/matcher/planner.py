@@ -47,7 +47,7 @@ log = structlog.get_logger("planner")
 @dataclass
 class Snapshot:
     scenario: Scenario
-    requests: dict[str, RequestRow]
+    requests: dict[str, str]  # the requests planned for: id -> status when the snapshot was taken
     pins: dict[tuple[str, int], Proposal] = field(default_factory=dict)
     # Per request, its live proposals as (id, status) when the snapshot was taken: `apply` writes
     # nothing for a request whose proposals moved since (an approval landed during the solve).
@@ -56,10 +56,6 @@ class Snapshot:
     held: set[str] = field(default_factory=set)
     # What no longer fits, for staff: over-committed approved work, pending proposals let go.
     overcommitted: list[str] = field(default_factory=list)
-
-    @property
-    def position(self) -> dict[str, int]:
-        return {r.id: k for k, r in enumerate(self.scenario.requests)}
 
 
 def _counted(session: Session) -> set[str]:
@@ -145,11 +141,15 @@ def manual_requests(session: Session) -> set[str]:
 def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snapshot:
     """What the engine plans from; `keep` keeps one request even if staff assigned it by hand."""
     manual = manual_requests(session) - {keep}
-    rows = {
-        r.id: r
-        for r in session.exec(select(RequestRow).where(RequestRow.status.in_(OPEN)))  # type: ignore[attr-defined]
-        if r.id not in manual
-    }
+    # Columns, not row objects, and each request parsed once (a request never changes once
+    # submitted): a country's snapshot reads 10,000 of them.
+    rows: dict[str, str] = {}
+    requests: list[Request] = []
+    for rid, status, record in session.execute(select(RequestRow.id, RequestRow.status, RequestRow.record).where(
+            RequestRow.status.in_(OPEN))):  # type: ignore[attr-defined]
+        if rid not in manual:
+            rows[rid] = status
+            requests.append(_parsed(rid, record))
     active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
     # A pending proposal under a contract that stopped being active is let go (withdrawn).
     proposals = [
@@ -157,7 +157,6 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
     held_c, held_e = _held_usage(proposals, _counted(session))
-    requests = [Request.model_validate(r.record) for r in rows.values()]
     units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
     travel, experts, contracts = whole(
         {u["id"] for u in units},
@@ -191,6 +190,23 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     held = {p.id for p in proposals if p.status in HELD or p.id in counted}
     return Snapshot(scenario=scenario, requests=rows, pins=pins, held=held,
                     seen={rid: frozenset(v) for rid, v in seen.items()})
+
+
+_PARSED: dict[str, tuple[dict[str, Any], Request]] = {}
+PARSED_MAX = 50_000
+
+
+def _parsed(rid: str, record: dict[str, Any]) -> Request:
+    """The request's model, parsed once per record (the record compared: ids are unique only
+    within one database, and tests run many in one process)."""
+    hit = _PARSED.get(rid)
+    if hit is not None and hit[0] == record:
+        return hit[1]
+    if len(_PARSED) >= PARSED_MAX:
+        _PARSED.clear()
+    r = Request.model_validate(record)
+    _PARSED[rid] = (record, r)
+    return r
 
 
 def digest(scenario: Scenario) -> tuple[str, str]:
@@ -361,18 +377,19 @@ def _fits(ref: Reference, room: Room, chosen: list[Assignment]) -> bool:
 
 
 def _stale(session: Session, snap: Snapshot) -> set[str]:
-    """Lock the snapshot's requests and name those that changed since it was taken."""
+    """Lock the snapshot's requests and name those that changed since it was taken. Columns, not
+    row objects: a country's plan locks 10,000 requests inside the write transaction."""
     ids = sorted(snap.requests)
-    rows = {r.id: r for r in session.exec(
-        select(RequestRow).where(RequestRow.id.in_(ids)).order_by(RequestRow.id).with_for_update()  # type: ignore[attr-defined]
-    )}
+    status = dict(session.execute(  # type: ignore[arg-type]
+        select(RequestRow.id, RequestRow.status).where(RequestRow.id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(RequestRow.id).with_for_update()).all())
     now: dict[str, set[tuple[str, str]]] = {rid: set() for rid in ids}
-    live = select(Proposal).where(Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))  # type: ignore[attr-defined]
-    for p in session.exec(live):
-        now[p.request_id].add((p.id, p.status))
+    for pid, rid, st in session.execute(select(Proposal.id, Proposal.request_id, Proposal.status).where(
+            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
+        now[rid].add((pid, st))
     seen = snap.seen
     return {rid for rid in ids
-            if rid not in rows or rows[rid].status not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
+            if status.get(rid) not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
 
 
 def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> None:
@@ -394,25 +411,34 @@ _withdraw = withdraw  # staff's manual assignment replaces a pending proposal th
 def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str]) -> None:
     """Each planned request's status from its live proposals (one query for all of them), and the
     reason for those still uncovered, announced once: a request told the same reason by the plan
-    before is not told again. Only rows whose status or reason changes are written."""
+    before is not told again. Only rows whose status or reason changes are loaded and written."""
     unassigned = {u.request: u for u in plan.unassigned}
     ids = sorted(snap.requests)
     live: dict[str, list[str]] = {rid: [] for rid in ids}
     for rid, status in session.execute(select(Proposal.request_id, Proposal.status).where(
             Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
         live[rid].append(status)
+    slots = {r.id: len(r.effective_slots()) for r in snap.scenario.requests}
+    told = {rid: (st, code, reason) for rid, st, code, reason in session.execute(
+        select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.reason)
+        .where(RequestRow.id.in_(ids)))}  # type: ignore[attr-defined]
     for rid in ids:
-        row = session.get(RequestRow, rid)
-        if row is None or row.status in ("completed", "cancelled"):
+        before = told.get(rid)
+        if before is None or before[0] in ("completed", "cancelled"):
             continue
-        before = (row.status, row.reason_code, row.reason)
-        status = proposals.request_status(len(snap.scenario.requests[snap.position[rid]].effective_slots()),
-                                          live[rid]) if rid in snap.position else row.status
+        status = proposals.request_status(slots[rid], live[rid]) if rid in slots else before[0]
         u = unassigned.get(rid)
         if rid not in stale and u is not None and status == "open":
-            proposals.unmatched(session, row, u.code, u.message, cause, before=before)
+            if before[:2] != ("unmatched", u.code):
+                row = session.get(RequestRow, rid)
+                assert row is not None
+                proposals.unmatched(session, row, u.code, u.message, cause, before=before)
             continue
-        if status != row.status or (status != "unmatched" and row.reason_code):
+        if status == "open" and before[0] == "unmatched":
+            continue  # still uncovered: its reason stands (told once) until the next decision
+        if status != before[0] or (status != "unmatched" and before[1]):
+            row = session.get(RequestRow, rid)
+            assert row is not None
             row.status = status
             if status != "open":
                 row.reason_code, row.reason = "", ""

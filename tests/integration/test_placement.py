@@ -122,7 +122,6 @@ def test_a_plan_solved_before_a_placement_never_gives_the_same_hours_twice(
     live = [p for p in proposals(engine) if p.status == "pending"]
     assert [(p.request_id, p.expert_id) for p in live] == [("r2", "e0")]
     assert sum(p.minutes for p in live) <= 240
-    assert request_row(engine, "r1").status == "open"  # waiting: the leader places it after the plan
-    assert place(engine) == (0, 1)
+    assert place(engine) == (0, 0)  # r1 was told why (at its placement) and keeps that reason
     row = request_row(engine, "r1")
     assert row.status == "unmatched" and row.reason_code == "expert_capacity"

@@ -4,12 +4,22 @@ contracts and requests, deterministic for a seed.
 The package has no coordinates, so each commune gets a location drawn inside its province's rough
 box; networks are mostly weak or ok, as in the mountains. Instances are tight like the provinces'
 own: far more hours requested than the experts can give.
+
+`shape` varies the instance away from the default (which stays exactly what it was for a seed, so
+that tests and benchmarks keep their figures), to test the engine on more than one kind of province:
+
+- ``long``: tasks of 6 to 16 hours (few fit in a contract: knapsack-like, hard to round);
+- ``onsite``: mostly on-site-only requests and fewer experts who work remotely (travel eats minutes);
+- ``used``: contracts already 30 to 80% used (little room, many nearly full contracts);
+- ``scoped``: most contracts scoped to 3 to 10 communes (small, local markets);
+- ``mixed``: all four at once, each a little milder (the instance of issue 14).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from vietnam_provinces import Province, Ward
@@ -22,6 +32,28 @@ TUYEN_QUANG = 8
 BOXES = {TUYEN_QUANG: (21.5, 23.3, 104.8, 105.9)}
 DEFAULT_BOX = (11.0, 21.0, 105.0, 108.5)
 SKILL_NAMES = list(SKILLS)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a generator shape changes; None keeps the default draw (the same random calls)."""
+
+    hours: tuple[int, ...] | None = None  # request hours drawn from these
+    modes: tuple[int, int, int] | None = None  # weights of onsite, remote, either
+    remote_share: float | None = None  # share of experts who work remotely
+    used: tuple[float, float] | None = None  # contract hours already used, as a share of the cap
+    scoped: tuple[float, int, int] | None = None  # share of scoped contracts, fewest and most communes
+
+
+SHAPES = {
+    "default": Shape(),
+    "long": Shape(hours=(6, 8, 10, 12, 16)),
+    "onsite": Shape(modes=(7, 1, 2), remote_share=0.4),
+    "used": Shape(used=(0.3, 0.8)),
+    "scoped": Shape(scoped=(0.8, 3, 10)),
+    "mixed": Shape(hours=(4, 6, 8, 10, 12), modes=(5, 2, 3), remote_share=0.6, used=(0.2, 0.6),
+                   scoped=(0.5, 3, 10)),
+}
 
 
 def communes(provinces: list[int] | None) -> list[tuple[Any, str]]:
@@ -38,40 +70,51 @@ def _unit(rng: random.Random, ward: Any, province: str, code: int) -> dict[str, 
             "location": {"lat": round(rng.uniform(la0, la1), 5), "lon": round(rng.uniform(lo0, lo1), 5)}}
 
 
-def _expert(rng: random.Random, i: int, home: str) -> dict[str, Any]:
+def _expert(rng: random.Random, i: int, home: str, shape: Shape) -> dict[str, Any]:
     kind = rng.choices(["shared", "contract", "community"], [3, 4, 3])[0]
     skills = {s: rng.randint(2, 5) for s in rng.sample(SKILL_NAMES, rng.randint(2, 5))}
     return {"id": f"e{i}", "name": f"Expert {i}", "home_unit": home, "kind": kind, "skills": skills,
             "languages": ["vi"] + (["dao"] if rng.random() < 0.1 else []) + (["tay"] if rng.random() < 0.1 else []),
-            "remote": rng.random() < 0.8, "onsite": rng.random() < 0.85,
+            "remote": rng.random() < (0.8 if shape.remote_share is None else shape.remote_share),
+            "onsite": rng.random() < 0.85,
             "max_travel_minutes": rng.choice([60, 90, 120, 180]), "capacity_hours": rng.choice([16, 24, 32, 40])}
 
 
-def _contract(rng: random.Random, e: dict[str, Any], start: dt.date, unit_ids: list[str]) -> dict[str, Any]:
+def _contract(rng: random.Random, e: dict[str, Any], start: dt.date, unit_ids: list[str],
+              shape: Shape) -> dict[str, Any]:
     project = e["kind"] == "contract"
-    scope = None if rng.random() < 0.6 else rng.sample(unit_ids, min(len(unit_ids), rng.randint(5, 30)))
+    open_share, fewest, most = (0.6, 5, 30) if shape.scoped is None else (1 - shape.scoped[0], *shape.scoped[1:])
+    scope = None if rng.random() < open_share else rng.sample(unit_ids, min(len(unit_ids), rng.randint(fewest, most)))
     if scope is not None and e["home_unit"] not in scope:
         scope.append(e["home_unit"])
+    rate = rng.choice([150_000, 200_000, 250_000, 300_000]) if project else rng.choice([0, 50_000])
+    cap = rng.choice([20, 30, 40, 60])
+    used = rng.choice([0, 0, 4, 10]) if shape.used is None else round(cap * rng.uniform(*shape.used))
     return {"id": f"c{e['id'][1:]}", "expert": e["id"], "kind": "project" if project else "sharing",
-            "hourly_rate_vnd": rng.choice([150_000, 200_000, 250_000, 300_000]) if project else rng.choice([0, 50_000]),
-            "hours_cap": rng.choice([20, 30, 40, 60]), "hours_used": rng.choice([0, 0, 4, 10]),
+            "hourly_rate_vnd": rate, "hours_cap": cap, "hours_used": used,
             "budget_cap_vnd": rng.choice([3_000_000, 5_000_000, 8_000_000]) if project else None,
             "budget_used_vnd": 0, "max_concurrent": rng.choice([2, 3, 5, 8]),
             "start": str(start - dt.timedelta(days=30)),
             "end": str(start + dt.timedelta(days=rng.choice([20, 90, 180]))), "scope_units": scope}
 
 
-def _request(rng: random.Random, i: int, unit: str, start: dt.date, days: int) -> dict[str, Any]:
+def _request(rng: random.Random, i: int, unit: str, start: dt.date, days: int, shape: Shape) -> dict[str, Any]:
     skills = {s: rng.randint(1, 4) for s in rng.sample(SKILL_NAMES, rng.choice([1, 1, 2]))}
     label = SKILLS[next(iter(skills))][0]
     return {"id": f"r{i}", "unit": unit, "title": f"Hỗ trợ {label.lower()}", "skills": skills,
-            "mode": rng.choices(["onsite", "remote", "either"], [3, 2, 5])[0], "hours": rng.choice([2, 3, 4, 6, 8]),
+            "mode": rng.choices(["onsite", "remote", "either"], shape.modes or [3, 2, 5])[0],
+            "hours": rng.choice(shape.hours or [2, 3, 4, 6, 8]),
             "priority": rng.choices([1, 2, 3, 4, 5], [1, 2, 3, 2, 1])[0],
             "deadline": str(start + dt.timedelta(days=rng.randint(3, days)))}
 
 
 def generate(n_requests: int, n_experts: int, *, seed: int = 0, provinces: list[int] | None = None,
-             start: dt.date | None = None, days: int = 14) -> Scenario:
+             start: dt.date | None = None, days: int = 14, shape: str = "default") -> Scenario:
+    """A province (or a country) of `n_requests` x `n_experts`, one contract per expert; `shape`:
+    one of SHAPES (see the module's docstring)."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
+    form = SHAPES[shape]
     rng = random.Random(seed)
     start = start or local_today()
     pool = communes(provinces)
@@ -79,9 +122,9 @@ def generate(n_requests: int, n_experts: int, *, seed: int = 0, provinces: list[
     chosen = rng.sample(pool, n_units)
     units = [_unit(rng, w, prov, int(w.province_code)) for w, prov in chosen]
     ids = [u["id"] for u in units]
-    experts = [_expert(rng, i, rng.choice(ids)) for i in range(n_experts)]
-    contracts = [_contract(rng, e, start, ids) for e in experts]
-    requests = [_request(rng, i, rng.choice(ids), start, days) for i in range(n_requests)]
+    experts = [_expert(rng, i, rng.choice(ids), form) for i in range(n_experts)]
+    contracts = [_contract(rng, e, start, ids, form) for e in experts]
+    requests = [_request(rng, i, rng.choice(ids), start, days, form) for i in range(n_requests)]
     return Scenario.model_validate({"horizon": {"start": str(start), "end": str(start + dt.timedelta(days=days))},
                                     "units": units, "experts": experts, "contracts": contracts, "requests": requests})
 

@@ -12,6 +12,9 @@
 5. Phase 2 (CP-SAT, `model.py`): at that coverage, the cheapest, least travelled, fairest, most
    local plan.
 
+With a `hint` (the plan proposed so far, `hint.py`) the engine starts from it where it is still
+feasible, and moves a hinted assignment only when coverage needs it.
+
 No database, broker or logging setup in here.
 """
 
@@ -19,11 +22,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
 from services.matcher.solver import bound, greedy, mip, moves, relax
+from services.matcher.solver import hint as hints
 from services.matcher.solver import model as cpsat
+from services.matcher.solver.hint import Hint, HintLike
 from services.matcher.solver.limits import DEFAULT_WEIGHTS, Limits
 from services.matcher.solver.options import Option, Travel, options_for_slot
 from services.matcher.solver.plan import Assignment, Objective, Plan, Unassigned
@@ -32,7 +38,7 @@ from services.matcher.solver.report import build_plan
 from services.matcher.solver.table import build
 from shared.scenario import Scenario
 
-__all__ = ["DEFAULT_WEIGHTS", "Assignment", "Objective", "Plan", "Unassigned", "solve"]
+__all__ = ["DEFAULT_WEIGHTS", "Assignment", "Hint", "Objective", "Plan", "Unassigned", "solve", "time_for"]
 
 #: Up to this many options the model gets them all and proves optimality itself.
 FULL_MODEL_OPTIONS = 15_000
@@ -47,6 +53,24 @@ MIN_SEARCH_S = 0.2
 #: Seconds kept at the end to explain the plan: a base and a share per option (measured).
 REPORT_RESERVE_S = 0.3
 REPORT_S_PER_OPTION = 2e-6
+
+
+#: The longest a background re-plan is given (a whole country), and the shortest.
+MAX_REPLAN_S = 60.0
+MIN_REPLAN_S = 0.5
+
+
+def time_for(n_requests: int, n_options: int) -> float:
+    """The time limit a background re-plan of this size should get, in seconds.
+
+    From the benchmark (`bench/bench_solver.py`, docs/performance.md, 2 cores, workers=2): 200
+    requests with about 700 options are proven optimal in under 1 s; 2 000 x 400 (10 000 to 47 000
+    options, every generator shape) reach 99.5% of the proven bound in 10 s; a country (10 000
+    requests, about a million options) needs the LP's 25 to 30 s before SCIP, 99% in 60 s. The time
+    grows about as the options to the power 0.55 (1 s at 700, 10 s at 45 000, 55 s at a million),
+    and never below 1 s per 200 requests (the LP's rows are the requests' slots)."""
+    t = max((max(n_options, 1) / 700) ** 0.55, n_requests / 200)
+    return round(min(MAX_REPLAN_S, max(MIN_REPLAN_S, t)), 1)
 
 
 def pin_options(sc: Scenario) -> tuple[list[Option], str]:
@@ -70,15 +94,28 @@ def pin_options(sc: Scenario) -> tuple[list[Option], str]:
 
 
 def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: int = 0,
-          weights: dict[int, int] | None = None) -> Plan:
+          weights: dict[int, int] | None = None, hint: Sequence[HintLike] | None = None) -> Plan:
+    """The best plan found within `time_limit_s`, with a proven bound on its coverage.
+
+    `hint`: assignments proposed so far (`Hint`, or `shared.scenario.Pin` as in `Scenario.pinned`),
+    not pinned: the plan starts from those that still break no rule and fit (the least urgent
+    dropped first when they do not all fit), covers at least what they cover, and moves one only
+    when coverage needs it. `plan.solver["hint"]` says how many were kept, moved, dropped."""
     began = time.monotonic()
     pins, problem = pin_options(sc)
     if problem:
         return Plan(status="infeasible", reason=problem)
     p = build_problem(sc, build(sc), pins, weights)
     best = greedy.baseline(p)
-    info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best),
-                               "baseline_done_s": round(time.monotonic() - began, 3)}
+    info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best)}
+    keep: list[int] = []
+    if hint:
+        seated = hints.seat(p, hint)
+        keep = sorted(seated.wanted.values())
+        start = greedy.complete(p, seated.options)
+        info.update(hint_start=p.covered(start), hint_unusable=seated.unusable)
+        best = start if p.covered(start) >= p.covered(best) else best
+    info.update(baseline_done_s=round(time.monotonic() - began, 3))
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     stop = began + time_limit_s - reserve - MIN_SEARCH_S
     best, proven, columns, reduced = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop,
@@ -87,17 +124,21 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)
     elif p.n <= FULL_MODEL_OPTIONS:
-        solved = cpsat.run(cpsat.Model(p, np.arange(p.n)), best, left, 0.85, workers, seed)
+        solved = cpsat.run(cpsat.Model(p, np.arange(p.n), keep), best, left, 0.85, workers, seed)
     else:
-        best, columns = _restricted(p, columns, reduced, best, began + time_limit_s - reserve, time_limit_s, info)
+        columns = np.union1d(columns, np.asarray(keep, dtype=np.int64))
+        best, columns = _restricted(p, columns, reduced, best, began + time_limit_s - reserve, time_limit_s, info,
+                                    keep)
         info.update(coverage_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
         # Phase 2 keeps the coverage, so only the covered requests' options matter to it.
         columns = columns[np.isin(p.r[columns], p.r[np.asarray(best, dtype=np.int64)])]
-        solved = cpsat.run(cpsat.Model(p, np.union1d(columns, best)), best, left, 0.0, workers, seed)
+        solved = cpsat.run(cpsat.Model(p, np.union1d(columns, best), keep), best, left, 0.0, workers, seed)
     chosen = solved.chosen if solved.covered >= p.covered(best) else best
     covered = p.covered(chosen)
     upper = _upper_bound(p, solved, proven, covered)
+    if hint:
+        info.update(hint=hints.outcome(p, hint, chosen))
     info.update(phases=solved.phases, seconds=round(time.monotonic() - began, 3))
     return build_plan(p, chosen, status="optimal" if covered == upper else "feasible", bound=upper, info=info)
 
@@ -128,7 +169,7 @@ def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, s
 
 
 def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, best: list[int], end: float,
-                time_limit_s: float, info: dict[str, object]) -> tuple[list[int], np.ndarray]:
+                time_limit_s: float, info: dict[str, object], keep: list[int]) -> tuple[list[int], np.ndarray]:
     """Coverage on a large problem: SCIP on the restricted set, the plan completed and improved by
     local moves. When SCIP proved its set's optimum early (WIDEN_SHARE of the limit still left),
     once more on a wider set: two more options per slot, the lowest by reduced cost."""
@@ -139,11 +180,11 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
         until = time.monotonic() + MOVES_SHARE * (end - time.monotonic())
         return greedy.complete(p, moves.improve(p, greedy.complete(p, chosen), until))
 
-    best = improved(mip.best_coverage(p, columns, best, 0.7 * (end - time.monotonic())), best)
+    best = improved(mip.best_coverage(p, columns, best, 0.7 * (end - time.monotonic()), keep), best)
     info.update(mip=p.covered(best))
     if reduced is not None and end - time.monotonic() > WIDEN_SHARE * time_limit_s:
         columns = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, np.arange(p.n), 2))
-        best = improved(mip.best_coverage(p, columns, best, 0.6 * (end - time.monotonic())), best)
+        best = improved(mip.best_coverage(p, columns, best, 0.6 * (end - time.monotonic()), keep), best)
         info.update(widened=p.covered(best), widened_options=int(columns.size))
     return best, columns
 

@@ -17,8 +17,11 @@ from ortools.linear_solver import pywraplp
 from services.matcher.solver.problem import Problem
 
 
-def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_s: float) -> list[int] | None:
-    """The best plan SCIP finds on `columns` within the time limit (None if none is found)."""
+def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_s: float,
+                  prefer: list[int] | None = None) -> list[int] | None:
+    """The best plan SCIP finds on `columns` within the time limit (None if none is found).
+    `prefer`: options (the hint) worth less than one unit of weight all together: among plans of
+    equal coverage SCIP takes the one that keeps most of them."""
     solver = pywraplp.Solver.CreateSolver("SCIP")
     if solver is None or time_limit_s <= 0.05:
         return None
@@ -47,7 +50,9 @@ def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_
         for k, terms in rows.items():
             if sum(a for a, _ in terms) > room[k]:
                 solver.Add(solver.Sum([a * v for a, v in terms]) <= int(room[k]))
-    solver.Maximize(solver.Sum([int(p.weight[r]) * v for r, v in y.items()]))
+    coverage = solver.Sum([int(p.weight[r]) * v for r, v in y.items()])
+    liked = [x[o] for o in sorted(set(prefer or ())) if o in x]
+    solver.Maximize(coverage + solver.Sum(liked) * (1.0 / (len(liked) + 1)) if liked else coverage)
     picked = set(start)
     covered = {int(p.r[o]) for o in start}
     solver.SetHint([*x.values(), *y.values()],

@@ -3,6 +3,7 @@
 Phase 1 maximises covered priority weight. Phase 2 keeps that coverage and minimises, in this
 order of weight:
 
+    W_MOVED   per hinted slot (`hint.py`) given to another expert or contract, or left empty
     W_UNITS   per commune left with nothing while it asked      (fairness across communes)
     W_UTIL    per percentage point of the busiest expert's load  (fairness across experts)
     W_LOCAL   per step away from local (same unit 0, < 1 h 1, else 2)
@@ -28,6 +29,11 @@ from ortools.sat.python import cp_model
 
 from services.matcher.solver.problem import Problem
 
+#: Above everything else phase 2 weighs for one assignment: its cost (a 16-hour task with three
+#: hours' travel each way at 300 000 ₫/h is about 7 000), travel (at most a few hundred), locality
+#: (100), plus a whole commune (W_UNITS) and the busiest expert's whole load (100 x W_UTIL). So a
+#: proposal is moved only when coverage needs it, never to save money or travel.
+W_MOVED = 100_000
 W_UNITS = 2_000
 W_UTIL = 20
 W_LOCAL = 50
@@ -46,8 +52,11 @@ class Solved:
 
 
 class Model:
-    def __init__(self, p: Problem, columns: np.ndarray) -> None:
+    """`keep`: options (positions in the problem) that phase 2 pays W_MOVED not to use: the hint."""
+
+    def __init__(self, p: Problem, columns: np.ndarray, keep: list[int] | None = None) -> None:
         self.p, self.cols = p, np.asarray(columns, dtype=np.int64)
+        self.keep = sorted(set(keep or ()))
         self.m = cp_model.CpModel()
         self.x = [self.m.new_bool_var(f"x{i}") for i in range(self.cols.size)]
         self.y: dict[int, cp_model.IntVar] = {}
@@ -125,7 +134,9 @@ class Model:
             z = self.m.new_bool_var(f"z_{u}")
             self.m.add(sum(ys) >= z)
             empty.append(1 - z)
-        return sum(terms) + W_UTIL * util + W_UNITS * sum(empty)
+        position = {o: j for j, o in enumerate(self.cols.tolist())}
+        kept = [self.x[position[o]] for o in self.keep if o in position]
+        return sum(terms) + W_UTIL * util + W_UNITS * sum(empty) + W_MOVED * (len(kept) - sum(kept))
 
     def chosen(self, solver: cp_model.CpSolver) -> list[int]:
         return [o for o, x in zip(self.cols.tolist(), self.x, strict=True) if solver.boolean_value(x)]

@@ -34,12 +34,12 @@ from services.matcher.db import (
 from services.matcher.handlers import OPEN, withdraw
 from services.matcher.placement import Reference, Room, current_room, live_proposals
 from services.matcher.solver import Assignment, Plan, solve
-from services.matcher.solver.limits import Limits
+from services.matcher.solver.limits import Limits, weight
 from shared import messages as m
 from shared import subjects as s
 from shared.db import add_event, retrying, transaction
 from shared.limits import TEXT, clip
-from shared.scenario import Contract, Expert, Request, Scenario
+from shared.scenario import Contract, Expert, Pin, Request, Scenario
 
 log = structlog.get_logger("planner")
 
@@ -56,6 +56,8 @@ class Snapshot:
     held: set[str] = field(default_factory=set)
     # What no longer fits, for staff: over-committed approved work, pending proposals let go.
     overcommitted: list[str] = field(default_factory=list)
+    # The pending proposals that still fit, given to the engine to continue from (`plan_for`).
+    hints: list[Pin] = field(default_factory=list)
 
 
 def _counted(session: Session) -> set[str]:
@@ -218,15 +220,19 @@ Solver = Callable[..., Plan]  # `solve`'s signature: in this thread, or in a pro
 
 
 def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int, solver: Solver = solve) -> Plan:
+    """Approved work pinned, pending proposals given as the plan to continue from (a hint: the
+    engine moves one only for coverage, `apply` writes a move only when it pays, `worth_moving`)."""
     fit_pins(snap)
-    plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    sc = snap.scenario
+    snap.hints = [p for p in sc.pinned if snap.pins[(p.request, p.slot)].id not in snap.held]
+    snap.scenario = sc.model_copy(update={"pinned": [p for p in sc.pinned if p not in snap.hints]})
+    plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, hint=snap.hints or None)
     if plan.status == "infeasible" and snap.scenario.pinned:
         # A pin breaks a rule other than a limit (a skill or contract changed): let go of the
         # proposals staff have not decided on, keep the approved ones, and plan again.
         log.warning("pins_infeasible", reason=plan.reason)
-        held = [p for p in snap.scenario.pinned if snap.pins[(p.request, p.slot)].id in snap.held]
         snap.overcommitted.append(clip(f"pending proposals let go: {plan.reason}", TEXT))
-        snap.scenario = snap.scenario.model_copy(update={"pinned": held})
+        snap.hints = []
         plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     return plan
 
@@ -326,8 +332,12 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     stale = _stale(session, snap)
     if stale:
         log.info("plan_stale_for_requests", requests=len(stale))
-    kept = {(p.request, p.slot) for p in snap.scenario.pinned}
-    for key, pin in snap.pins.items():
+    planned = {(a.request, a.slot): (a.expert, a.contract) for a in plan.assignments}
+    hinted = {(h.request, h.slot): (h.expert, h.contract) for h in snap.hints}
+    moved = [k for k, v in hinted.items() if planned.get(k) != v and k[0] not in stale]
+    moving = worth_moving(snap, plan, moved)
+    kept = {(p.request, p.slot) for p in snap.scenario.pinned} | (set(hinted) - set(moved) if moving else set(hinted))
+    for key, pin in snap.pins.items():  # pending proposals let go (no longer fit), or moved
         if key not in kept and pin.request_id not in stale:
             withdraw(session, pin, cause, "the plan changed under it")
     session.flush()
@@ -360,6 +370,25 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     session.flush()
     _mark_requests(session, snap, plan, cause, stale)
     return new
+
+
+#: A move of a pending proposal (staff may be reading it, the expert told of it) is written only
+#: when the plan covers at least this much more priority weight per move, and never more than
+#: MAX_MOVES at once; otherwise the pending proposals stay and only the rest of the plan is written.
+MOVE_GAIN = 2
+MAX_MOVES = 50
+
+
+def worth_moving(snap: Snapshot, plan: Plan, moved: list[tuple[str, int]]) -> bool:
+    if not moved:
+        return True
+    held = {(p.request, p.slot) for p in snap.scenario.pinned} | {(h.request, h.slot) for h in snap.hints}
+    now = sum(weight(r.priority) for r in snap.scenario.requests
+              if all((r.id, k) in held for k in range(len(r.effective_slots()))))
+    gain = (plan.objective.covered_weight if plan.objective else 0) - now
+    ok = len(moved) <= MAX_MOVES and gain >= MOVE_GAIN * len(moved)
+    log.info("plan_moves", moved=len(moved), gain=gain, written=ok)
+    return ok
 
 
 def _fits(ref: Reference, room: Room, chosen: list[Assignment]) -> bool:

@@ -22,6 +22,7 @@ from shared import subjects as s
 from shared.clock import local_today
 from shared.db import transaction
 from shared.scenario import Scenario
+from tests import people
 from tests.integration.services_harness import contract, expert
 from tests.integration.test_matcher_races import handle, matcher, one, outbox, proposals, submit
 
@@ -125,3 +126,41 @@ def test_a_plan_solved_before_a_placement_never_gives_the_same_hours_twice(
     assert place(engine) == (0, 0)  # r1 was told why (at its placement) and keeps that reason
     row = request_row(engine, "r1")
     assert row.status == "unmatched" and row.reason_code == "expert_capacity"
+
+
+def replan(engine) -> int:  # type: ignore[no-untyped-def]
+    return planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message())
+
+
+def test_a_replan_moves_a_pending_proposal_when_it_covers_more(db_url: str) -> None:
+    """r1 (priority 1) was placed first on e0, the cheaper; the urgent r2 that only e0 can do
+    arrived to find e0 full. The re-plan moves r1 to e1 and gives e0 to r2: 16 more covered for
+    one move."""
+    e0 = expert(0, capacity_hours=4, skills={"digital_signature": 3, "info_security": 3})
+    engine = matcher(db_url, [e0, expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1", priority=1)
+    place(engine)
+    first = one(engine, "r1")
+    assert first.expert_id == "e0"
+    submit(engine, "r2", priority=5, skills={"info_security": 2})
+    assert place(engine) == (0, 1)
+    replan(engine)
+    assert one(engine, "r2").expert_id == "e0"
+    assert one(engine, "r1").expert_id == "e1"
+    assert [p.status for p in proposals(engine, "r1") if p.id == first.id] == ["withdrawn"]
+
+
+def test_a_replan_leaves_pending_proposals_alone_when_moving_them_covers_nothing_more(db_url: str) -> None:
+    """e0 (cheaper) was busy when r1 was placed on e1; freed since, it would be the better choice,
+    but a move that covers nothing more is not worth a withdrawn proposal."""
+    engine = matcher(db_url, [expert(0, capacity_hours=4), expert(1)], [contract(0), contract(1)])
+    submit(engine, "r0", priority=5)
+    submit(engine, "r1", priority=3)
+    place(engine)
+    p0, p1 = one(engine, "r0"), one(engine, "r1")
+    assert (p0.expert_id, p1.expert_id) == ("e0", "e1")
+    with transaction(engine) as ses:  # r0 is cancelled: e0 is free
+        h.cancel_request(ses, m.CancelRequest(request_id="r0", by="staff"), people.STAFF_ACTOR)
+    replan(engine)
+    assert one(engine, "r1").id == p1.id
+    assert [e["assignment_id"] for e in outbox(engine, s.ASSIGNMENT_WITHDRAWN)] == []

@@ -14,6 +14,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+import time
 from typing import Any
 
 import structlog
@@ -27,9 +28,22 @@ log = structlog.get_logger("solving")
 GRACE_S = 60.0
 
 
-def _lower_priority(nice: int) -> None:
+def _child(nice: int, parent: int) -> None:
+    """In the child, once: a lower priority; no hold on the service's output (its supervisor reads
+    that pipe to the end to learn that the service died); and an end with the service: a service
+    killed outright (SIGKILL) leaves no solver behind, still holding a core."""
     with contextlib.suppress(OSError):  # not permitted here: still isolated, only not deprioritised
         os.nice(nice)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+
+    def orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, name="orphaned", daemon=True).start()
 
 
 class SolverProcess:
@@ -46,7 +60,7 @@ class SolverProcess:
                 # spawn: the service's process has threads (the event loop's, NATS'); a fork of it
                 # could inherit a lock held by one of them.
                 self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                    initializer=_lower_priority, initargs=(self.nice,))
+                                                    initializer=_child, initargs=(self.nice, os.getpid()))
             return self._pool
 
     def __call__(self, sc: Scenario, *, time_limit_s: float, workers: int, seed: int, **kw: Any) -> Plan:

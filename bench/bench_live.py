@@ -173,6 +173,8 @@ async def measure(system: live.System, args: argparse.Namespace) -> dict[str, An
             accepted = [r.id for r in fresh if r.id not in tally.refused]
             await wait_for(lambda: all(r in tally.decided for r in accepted), last_sent + args.deadline, 0.2)
             await wait_for(tally.all_told, time.monotonic() + args.notify_grace, 0.2)
+        out.update(listener_lost_before=len(listener.lost_since(0)) - len(listener.lost_since(tally.measuring_since)),
+                   listener_lost_measuring=listener.lost_since(tally.measuring_since))
     finally:
         await listener.stop()
     late = [r for r in tally.sent if r not in tally.refused
@@ -210,6 +212,8 @@ def details(r: dict[str, Any]) -> str:
         f"- proposals received while measuring: {len(r['notified_s']) + r['proposals_not_told']}, "
         f"of which every party not told within the grace: {r['proposals_not_told']}",
         f"- machine before: {r['machine_before']}; after: {r['machine_after']}",
+        f"- the event listener's connection: lost {r['listener_lost_before']} times before measuring, while "
+        f"measuring {r['listener_lost_measuring'] or 'never'} (events missed then would count as no decision)",
     ]
     return "\n".join(lines)
 

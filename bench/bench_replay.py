@@ -236,6 +236,7 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
             for task in list(day.tasks):
                 task.cancel()
             requests, proposals = await final_state(client, [r.id for r in sc.requests])
+            out["listener_lost"] = listener.lost_since(0)
         finally:
             await listener.stop()
     statuses = Counter(r["status"] for r in requests)
@@ -317,6 +318,8 @@ def main() -> int:
           f"{result['final_statuses']}")
     print(f"- actions and events: {result['counts']}")
     print(f"- refusals: {result['refusals']}")
+    print(f"- the event listener's connection lost: {result['listener_lost'] or 'never'} "
+          "(people miss what is published meanwhile)")
     print(f"- machine before: {result['machine_before']}; after the replay: {result['machine_after']}; "
           f"after the hindsight solve: {result['machine_end']}")
     if args.json:

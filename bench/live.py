@@ -252,12 +252,24 @@ class Listener:
     def __init__(self, url: str) -> None:
         self.url = url
         self.nc: Any = None
+        # When this connection was lost (events published meanwhile were not seen), and why.
+        self.lost: list[tuple[float, str]] = []
+
+    def lost_since(self, since: float) -> list[str]:
+        return [why for at, why in self.lost if at >= since]
 
     async def start(self, handlers: Mapping[str, Callable[[dict[str, Any], float], None]]) -> None:
         from shared.nats import connect
         from shared.security.identities import ADMIN
 
-        self.nc = await connect(self.url, ADMIN, max_reconnect_attempts=5, pending_size=256 * 1024 * 1024)
+        async def error(err: Exception) -> None:
+            self.lost.append((time.monotonic(), f"{type(err).__name__}: {err}"[:200]))
+
+        async def disconnected() -> None:
+            self.lost.append((time.monotonic(), "disconnected"))
+
+        self.nc = await connect(self.url, ADMIN, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+                                pending_size=256 * 1024 * 1024, error_cb=error, disconnected_cb=disconnected)
         for subject, handle in handlers.items():
             async def cb(msg: Any, handle: Callable[[dict[str, Any], float], None] = handle) -> None:
                 now = time.monotonic()

@@ -157,7 +157,7 @@ async def measure(system: live.System, args: argparse.Namespace) -> dict[str, An
     try:
         print(f"# loading {n_req} requests x {n_exp} experts ({len(sc.units)} units) with expertshare load ...",
               file=sys.stderr, flush=True)
-        ok, said, load_s = system.load(sc, timeout_s=args.load_timeout)
+        ok, said, load_s = await asyncio.to_thread(system.load, sc, timeout_s=args.load_timeout)  # events flow on
         out.update(load_ok=ok, load_s=round(load_s, 1), load_said=said)
         print(f"# load {'done' if ok else 'FAILED'} in {load_s:.1f} s: {said}", file=sys.stderr, flush=True)
         async with connect(system.url, timeout=30) as client:

@@ -204,7 +204,8 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
     day_s = args.day or DAY_S[args.size]
     out: dict[str, Any] = {"size": args.size, "requests": len(sc.requests), "experts": len(sc.experts),
                            "day_s": day_s, "machine_before": live.machine()}
-    ok, said, load_s = system.load(sc.model_copy(update={"requests": []}), timeout_s=args.load_timeout)
+    ok, said, load_s = await asyncio.to_thread(system.load, sc.model_copy(update={"requests": []}),
+                                               timeout_s=args.load_timeout)
     out.update(load_ok=ok, load_s=round(load_s, 1))
     if not ok:
         raise live.BenchError(f"the reference data did not load: {said}")

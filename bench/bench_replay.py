@@ -241,7 +241,11 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
         finally:
             await listener.stop()
     statuses = Counter(r["status"] for r in requests)
-    out.update(counts=dict(day.counts), refusals=dict(day.refusals.most_common(8)), final_statuses=dict(statuses),
+    refused = Counter[str]()
+    for what, n in day.refusals.items():
+        refused[what.split(":", 1)[0]] += n
+    out.update(counts=dict(day.counts), refusals=dict(day.refusals.most_common(8)), refused=dict(refused),
+               final_statuses=dict(statuses),
                declined_pairs=sorted(day.declined), freed=dict(day.freed), proposals=proposals,
                machine_after=live.machine())
     return out
@@ -309,7 +313,7 @@ def main() -> int:
     best, bound, status, solve_s = hindsight(day, args.hindsight_limit)
     result.update(started_utc=started, live_weight=live_w, hindsight=best, bound=bound, hindsight_status=status,
                   hindsight_s=round(solve_s, 1), machine_end=live.machine())
-    approve_refused = sum(n for k, n in result["refusals"].items() if k.startswith("approve"))
+    approve_refused = result["refused"].get("approve", 0)
     print(f"{started}, {result['machine_before']}")
     print(HEADER)
     print(f"| {n_req} x {n_exp} ({args.size}) | {result['day_s']:g} s | {live_w} | {best} ({status}, "
@@ -318,7 +322,7 @@ def main() -> int:
     print(f"- settled: {result['settled']} after {result['replay_s']} s; final request statuses "
           f"{result['final_statuses']}")
     print(f"- actions and events: {result['counts']}")
-    print(f"- refusals: {result['refusals']}")
+    print(f"- refused, by command: {result['refused']}; the most frequent reasons: {result['refusals']}")
     print(f"- the event listener's connection lost: {result['listener_lost'] or 'never'} "
           "(people miss what is published meanwhile)")
     print(f"- machine before: {result['machine_before']}; after the replay: {result['machine_after']}; "

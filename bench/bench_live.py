@@ -102,13 +102,14 @@ class Tally:
 def new_requests(sc: Any, count: int, seed: int) -> list[Any]:
     """Drawn like the scenario's own (`scenarios.generate`'s request function), with ids after the
     scenario's and units from the scenario."""
-    from scenarios.generate import _request
+    from scenarios.generate import SHAPES, _request
     from shared.scenario import Request
 
     rng = random.Random(seed * 7919 + 14)
     units = [u.id for u in sc.units]
     days = (sc.horizon.end - sc.horizon.start).days
-    return [Request.model_validate(_request(rng, len(sc.requests) + k, rng.choice(units), sc.horizon.start, days))
+    return [Request.model_validate(_request(rng, len(sc.requests) + k, rng.choice(units), sc.horizon.start, days,
+                                                   SHAPES["default"]))
             for k in range(count)]
 
 

@@ -28,7 +28,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import structlog
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from services.matcher import proposals
@@ -38,7 +37,6 @@ from services.matcher.db import (
     Exclusion,
     ExpertCopy,
     PlanRun,
-    Proposal,
     RequestRow,
     TravelCopy,
     UnitCopy,
@@ -113,51 +111,50 @@ class Room(GreedyRoom):
         return None
 
 
-@dataclass(frozen=True)
-class Live:
-    """A live proposal as the room counts it."""
-
-    id: str
-    request_id: str
-    slot: int
-    expert_id: str
-    contract_id: str
-    minutes: int
-    cost_vnd: int
-    status: str
+#: A live proposal as the room counts it: (id, request_id, slot, expert_id, contract_id, minutes,
+#: cost_vnd), plain driver tuples (a country has 10,000 live proposals; objects would cost 0.1 s).
+Live = tuple[str, str, int, str, str, int, int]
+_LIVE_SQL = ("SELECT id, request_id, slot, expert_id, contract_id, minutes, cost_vnd FROM proposal "
+             f"WHERE status IN ({', '.join(repr(s) for s in LIVE)})")  # our own constants, not input
 
 
 def live_proposals(session: Session) -> list[Live]:
-    """Every live proposal, as plain tuples (a country has 10,000: row objects would cost seconds)."""
-    rows = session.execute(select(Proposal.id, Proposal.request_id, Proposal.slot, Proposal.expert_id,  # type: ignore[call-overload]
-                                  Proposal.contract_id, Proposal.minutes, Proposal.cost_vnd, Proposal.status)
-                           .where(Proposal.status.in_(LIVE)))  # type: ignore[attr-defined]
-    return [Live(*row) for row in rows]
+    return list(session.connection().exec_driver_sql(_LIVE_SQL).fetchall())
 
 
 def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
     """The ledger's balances (as far as they have arrived), less every live proposal they do not
-    count yet (pending ones, and approvals whose balance is still on its way)."""
+    count yet (pending ones, and approvals whose balance is still on its way). Summed in numpy."""
     experts, contracts = ref.sc.experts, ref.sc.contracts
-    committed = dict(session.execute(text("SELECT id, committed_hours FROM expert_copy")).all())
-    e_room = [minutes(x.capacity_hours) - minutes(committed.get(x.id) if committed.get(x.id) is not None
-                                                  else x.committed_hours) for x in experts]
-    balance = {row[0]: row[1:] for row in session.execute(text(
-        "SELECT id, hours_used, budget_used_vnd, active_assignments, counted FROM contract_copy"))}
+    committed = dict(session.connection().exec_driver_sql("SELECT id, committed_hours FROM expert_copy").fetchall())
+    e_room = np.array([minutes(x.capacity_hours) - minutes(committed[x.id] if committed.get(x.id) is not None
+                                                           else x.committed_hours) for x in experts], dtype=np.int64)
+    balance = {row[0]: row[1:] for row in session.connection().exec_driver_sql(
+        "SELECT id, hours_used, budget_used_vnd, active_assignments, counted FROM contract_copy").fetchall()}
     c_min, c_vnd, c_n, counted = [], [], [], set()
     for k, c in enumerate(contracts):
         hours, money, active, cnt = balance.get(c.id, (None, None, None, None))
-        counted.update(a for a in (cnt or "").split(",") if a)
+        if cnt:
+            counted.update(cnt.split(","))
         c_min.append(minutes(c.hours_cap) - minutes(hours if hours is not None else c.hours_used))
         used_vnd = money if money is not None else c.budget_used_vnd
         c_vnd.append((c.budget_cap_vnd - used_vnd) if c.budget_cap_vnd is not None else 0)
         c_n.append((c.max_concurrent - (active if active is not None else c.active_assignments))
                    if ref.active[k] else 0)
-    room = Room(e_room, c_min, c_vnd, c_n, [c.budget_cap_vnd is not None for c in contracts])
-    for p in live:
-        if p.id not in counted and p.expert_id in ref.e_pos and p.contract_id in ref.c_pos:
-            room.take(ref.e_pos[p.expert_id], ref.c_pos[p.contract_id], p.minutes, p.cost_vnd)
-    return room
+    uncounted = [p for p in live if p[0] not in counted]
+    e = np.fromiter((ref.e_pos.get(p[3], -1) for p in uncounted), dtype=np.int64, count=len(uncounted))
+    c = np.fromiter((ref.c_pos.get(p[4], -1) for p in uncounted), dtype=np.int64, count=len(uncounted))
+    mins = np.fromiter((p[5] for p in uncounted), dtype=np.int64, count=len(uncounted))
+    cost = np.fromiter((p[6] for p in uncounted), dtype=np.int64, count=len(uncounted))
+    ok = (e >= 0) & (c >= 0)
+    e, c, mins, cost = e[ok], c[ok], mins[ok], cost[ok]
+    ne, nc = len(experts), len(contracts)
+    e_room -= np.bincount(e, weights=mins, minlength=ne).astype(np.int64)
+    c_min_a = np.array(c_min, dtype=np.int64) - np.bincount(c, weights=mins, minlength=nc).astype(np.int64)
+    c_vnd_a = np.array(c_vnd, dtype=np.int64) - np.bincount(c, weights=cost, minlength=nc).astype(np.int64)
+    c_n_a = np.array(c_n, dtype=np.int64) - np.bincount(c, minlength=nc)
+    return Room(e_room.tolist(), c_min_a.tolist(), c_vnd_a.tolist(), c_n_a.tolist(),
+                [x.budget_cap_vnd is not None for x in contracts])
 
 
 @dataclass
@@ -300,7 +297,7 @@ def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Mes
     room = current_room(session, ref, live)
     mine: dict[str, dict[int, str]] = {}
     for p in live:
-        mine.setdefault(p.request_id, {})[p.slot] = p.expert_id
+        mine.setdefault(p[1], {})[p[2]] = p[3]
     ids = [r.id for r in rows]
     banned: dict[str, set[str]] = {}
     for x in session.exec(select(Exclusion).where(Exclusion.request_id.in_(ids))):  # type: ignore[attr-defined]

@@ -344,7 +344,7 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     ref = ref or Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
     live = live_proposals(session)
     room = current_room(session, ref, live)
-    taken = {(p.request_id, p.slot) for p in live}
+    taken = {(p[1], p[2]) for p in live}
     fresh: dict[str, list[Assignment]] = {}
     for a in plan.assignments:
         if (a.request, a.slot) not in kept and a.request not in stale:

@@ -109,6 +109,7 @@ class System:
     nats_port: int = 0
     url: str = ""
     pids: set[int] = field(default_factory=set)
+    children: list[subprocess.Popen[str]] = field(default_factory=list)  # CLI commands running
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
@@ -119,14 +120,15 @@ class System:
         return env
 
     def start(self, within_s: float = 120.0) -> None:
-        from shared.nats import free_port
+        from shared.nats import die_with_parent, free_port
 
         self.nats_port = free_port()
         env = {**self.env(), "PORTAL_PORT": str(free_port())}
         console = (self.var / "console.log").open("wb")
         self.proc = subprocess.Popen(
             [str(BIN / "expertshare"), "up", "--no-demo", "--nats-port", str(self.nats_port)],
-            cwd=self.var, env=env, stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=self.var, env=env, stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent)  # a benchmark killed outright still stops `up` (SIGTERM)
         # This process acts in the system's data directory from now on (secrets, credentials).
         os.environ.update({k: env[k] for k in ("EXPERTSHARE_VAR", "EXPERTSHARE_CREDENTIAL")})
         for k in ("NATS_URL", "EXPERTSHARE_SECRETS_DIR", "EXPERTSHARE_NATS_SEED"):
@@ -155,6 +157,8 @@ class System:
     def stop(self, grace_s: float = 40.0) -> None:
         """SIGTERM to `up` (it stops the services, then NATS), SIGKILL to whatever is left after
         `grace_s`, then every pid `up` reported (services, nats-server) checked gone."""
+        for child in list(self.children):
+            child.kill()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -172,15 +176,21 @@ class System:
             shutil.rmtree(self.var, ignore_errors=True)
 
     def cli(self, *args: str, timeout_s: float) -> tuple[int, str, float]:
-        """An `expertshare` command against this system: (exit status, output, seconds)."""
+        """An `expertshare` command against this system: (exit status, output, seconds). `stop`
+        ends it too (the benchmark interrupted while it runs in a thread)."""
         started = time.monotonic()
+        child = subprocess.Popen([str(BIN / "expertshare"), *args], env=self.env(), cwd=self.var, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.children.append(child)
         try:
-            done = subprocess.run([str(BIN / "expertshare"), *args], env=self.env(), cwd=self.var,
-                                  capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired as err:
-            out = (err.stdout or b"").decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
-            return -1, f"timed out after {timeout_s:.0f} s; {out[-500:]}", time.monotonic() - started
-        return done.returncode, (done.stdout + done.stderr).strip(), time.monotonic() - started
+            out, _ = child.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            out, _ = child.communicate()
+            return -1, f"timed out after {timeout_s:.0f} s; {(out or '')[-500:]}", time.monotonic() - started
+        finally:
+            self.children.remove(child)
+        return child.returncode, (out or "").strip(), time.monotonic() - started
 
     def load(self, scenario: Any, *, timeout_s: float) -> tuple[bool, str, float]:
         """`expertshare load` of `scenario`: (succeeded, its last lines, seconds)."""
@@ -205,8 +215,17 @@ def _alive(pid: int) -> bool:
 
 @contextlib.contextmanager
 def running(keep: bool = False) -> Any:
-    """A started `System`, stopped on the way out whatever happens (an error, Ctrl-C)."""
+    """A started `System`, stopped on the way out whatever happens (an error, Ctrl-C, SIGTERM).
+    A CLI command running in a thread is ended at once: asyncio waits for its threads on the way out."""
     system = System(keep=keep)
+
+    def interrupted(_signum: int, _frame: Any) -> None:
+        for child in list(system.children):
+            child.kill()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     try:
         system.start()
         yield system

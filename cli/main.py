@@ -104,7 +104,11 @@ def load(scenario: Path) -> None:
     async def work(client: Client) -> dict[str, Any]:
         with Progress(transient=True) as progress:
             task = progress.add_task("loading", total=total_steps(sc))
-            return await send(client, sc, lambda n: progress.advance(task, n))
+
+            def advance(n: int, stage: str | None = None) -> None:
+                progress.update(task, advance=n, **({"description": stage} if stage else {}))
+
+            return await send(client, sc, advance)
 
     result = call(work)
     typer.echo(f"loaded {result['units']} units, {result['experts']} experts, "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 # --- matcher -------------------------------------------------------------------------------
 REQUEST_SUBMIT = "matcher.request.submit"
+REQUESTS_SUBMIT = "matcher.requests.submit"
 REQUEST_CANCEL = "matcher.request.cancel"
 MATCHER_STATUS_GET = "matcher.status.get"
 REQUEST_SUBMITTED = "matcher.request.submitted"
@@ -46,6 +47,7 @@ REFERENCE_GET = "contracts.reference.get"
 CONTRACT_STATUS_CHANGED = "contracts.contract.status_changed"
 HOURS_FLAGGED = "contracts.hours.flagged"
 HOURS_REFUSED = "contracts.hours.refused"
+REFERENCE_REGISTERED = "contracts.reference.registered"
 UNIT_REGISTERED = "contracts.unit.registered"
 TRAVEL_REGISTERED = "contracts.travel.registered"
 EXPERT_REGISTERED = "contracts.expert.registered"

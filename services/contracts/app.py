@@ -29,6 +29,7 @@ from shared.service import Permit, Service
 log = structlog.get_logger("contracts")
 
 EVENTS: dict[str, type[m.Message]] = {
+    s.REFERENCE_REGISTERED: m.ReferenceRegistered,
     s.UNIT_REGISTERED: m.UnitRegistered,
     s.TRAVEL_REGISTERED: m.TravelRegistered,
     s.EXPERT_REGISTERED: m.ExpertRegistered,

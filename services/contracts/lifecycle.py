@@ -86,6 +86,12 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
     """Publish the contract's balance under a new balance revision. The bump is an UPDATE in the
     ledger change's transaction: on PostgreSQL it waits for the row lock of any concurrent change,
     so revisions follow the order the balances were committed in."""
+    add_event(session, s.BALANCE_CHANGED, next_balance(session, cause, contract))
+
+
+def next_balance(session: Session, cause: m.Message, contract: ContractRow | None) -> m.BalanceChanged:
+    """The contract's balance under its next balance revision (and the expert's next booking
+    revision), not published: `publish_balance` publishes it alone, a registration in its chunk."""
     assert contract is not None
     row = ContractRow
     session.execute(
@@ -102,25 +108,21 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
     if expert is not None:
         session.refresh(expert)
     booked = (expert.committed_minutes + expert.booked_minutes) if expert else 0
-    add_event(
-        session,
-        s.BALANCE_CHANGED,
-        cause.caused(
-            m.BalanceChanged,
-            contract_id=contract.id,
-            expert_id=contract.expert_id,
-            hours_used=contract.used_minutes / 60,
-            budget_used_vnd=contract.used_vnd,
-            active_assignments=contract.active_before + contract.active_count,
-            expert_committed_hours=booked / 60,
-            hours_cap=contract.cap_minutes / 60,
-            budget_cap_vnd=contract.budget_cap_vnd,
-            end=contract.ends_on,
-            revision=contract.balance_revision,
-            expert_revision=expert.booking_revision if expert else None,
-            counted=sorted(session.exec(select(AssignmentRow.id).where(
-                AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))),  # type: ignore[attr-defined]
-        ),
+    return cause.caused(
+        m.BalanceChanged,
+        contract_id=contract.id,
+        expert_id=contract.expert_id,
+        hours_used=contract.used_minutes / 60,
+        budget_used_vnd=contract.used_vnd,
+        active_assignments=contract.active_before + contract.active_count,
+        expert_committed_hours=booked / 60,
+        hours_cap=contract.cap_minutes / 60,
+        budget_cap_vnd=contract.budget_cap_vnd,
+        end=contract.ends_on,
+        revision=contract.balance_revision,
+        expert_revision=expert.booking_revision if expert else None,
+        counted=sorted(session.exec(select(AssignmentRow.id).where(
+            AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))),  # type: ignore[attr-defined]
     )
 
 

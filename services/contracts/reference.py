@@ -10,6 +10,7 @@ unit's staff member (a shared or community expert) for no fee or an internal all
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -20,6 +21,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
+from shared.limits import REFERENCE_CHUNK, TRAVEL_CHUNK
 from shared.scenario import minutes
 from shared.security.credentials import Actor
 
@@ -32,24 +34,19 @@ def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor,
     _check_references(session, cmd)
     for u in cmd.units:
         session.merge(UnitRow(id=u.id, record=u.model_dump(mode="json", by_alias=True)))
-        add_event(session, s.UNIT_REGISTERED, cmd.caused(m.UnitRegistered, unit=u))
     for t in cmd.travel_minutes:
         session.merge(TravelRow(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
-    if cmd.travel_minutes:
-        add_event(session, s.TRAVEL_REGISTERED, cmd.caused(m.TravelRegistered, pairs=cmd.travel_minutes))
     for e in cmd.experts:
         _upsert_expert(session, e)
-        add_event(session, s.EXPERT_REGISTERED, cmd.caused(m.ExpertRegistered, expert=e))
     session.flush()
+    registered, balances = [], []
     for i, c in enumerate(cmd.contracts):
         row = _upsert_contract(session, cmd, actor, i, today)
-        add_event(
-            session,
-            s.CONTRACT_REGISTERED,
-            cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision),
-        )
+        registered.append(cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision))
         session.flush()
-        lifecycle.publish_balance(session, cmd, row)
+        balances.append(lifecycle.next_balance(session, cmd, row))
+    for event in announce(cmd, registered, balances):
+        add_event(session, s.REFERENCE_REGISTERED, event)
     audit.record(
         session,
         actor=actor,
@@ -69,6 +66,20 @@ def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor,
         contracts=len(cmd.contracts),
         travel_minutes=len(cmd.travel_minutes),
     )
+
+
+def announce(cmd: m.RegisterReference, registered: list[m.ContractRegistered],
+             balances: list[m.BalanceChanged]) -> list[m.ReferenceRegistered]:
+    """The registration as events of a chunk each (`ReferenceRegistered`), in the order a consumer
+    needs them: units and travel before the experts living there, experts before their contracts,
+    a contract's balance in the same event as the contract. One event per chunk, not one per item:
+    a country (3,321 units, 2,000 experts and contracts) is 37 events to copy, not 9,321."""
+    n, travel = REFERENCE_CHUNK, TRAVEL_CHUNK
+    parts: list[dict[str, Any]] = [{"units": cmd.units[i:i + n]} for i in range(0, len(cmd.units), n)]
+    parts += [{"travel_minutes": cmd.travel_minutes[i:i + travel]} for i in range(0, len(cmd.travel_minutes), travel)]
+    parts += [{"experts": cmd.experts[i:i + n]} for i in range(0, len(cmd.experts), n)]
+    parts += [{"contracts": registered[i:i + n], "balances": balances[i:i + n]} for i in range(0, len(registered), n)]
+    return [cmd.caused(m.ReferenceRegistered, **part) for part in parts]
 
 
 def _check_references(session: Session, cmd: m.RegisterReference) -> None:

@@ -31,6 +31,7 @@ from shared import subjects as s
 from shared.bus import NotYet, Rejected
 from shared.db import add_event, in_order
 from shared.limits import NOTES, PLAN_INPUT_CHUNK
+from shared.scenario import Expert, TravelTime, Unit
 from shared.security.credentials import Actor
 
 OPEN = ("open", "unmatched", "proposed")
@@ -53,6 +54,25 @@ def submit_request(session: Session, cmd: m.SubmitRequest, actor: Actor, *, toda
                            correlation_id=cmd.correlation_id))
     add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
     return m.Reply.success(request_id=r.id, status="open")
+
+
+def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, today: dt.date) -> m.Reply:
+    """Many requests in one transaction, each taken or refused as `submit_request` would alone:
+    a refusal undoes only its own request (a savepoint each) and is answered in its place, so
+    one bad row of a load or a spreadsheet never holds back the others."""
+    results: list[dict[str, object]] = []
+    for i, r in enumerate(cmd.requests):
+        one = m.SubmitRequest(request=r, by=cmd.by, correlation_id=cmd.correlation_id)
+        try:
+            with session.begin_nested():
+                reply = submit_request(session, one, actor, today=today)
+        except Rejected as err:
+            field = f"requests[{i}].{err.field.removeprefix('request.')}" if err.field else f"requests[{i}]"
+            results.append({"id": r.id, "ok": False, "error": err.message, "field": field})
+            continue
+        results.append({"id": r.id, "ok": True, "status": (reply.data or {}).get("status")})
+    taken = sum(1 for x in results if x["ok"])
+    return m.Reply.success(taken=taken, refused=len(results) - taken, results=results)
 
 
 def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Reply:
@@ -87,19 +107,58 @@ def the_unit(session: Session, cmd: m.SubmitRequest | m.CancelRequest, actor: Ac
                        "request.unit" if isinstance(cmd, m.SubmitRequest) else "request_id")
 
 
+def the_units(session: Session, cmd: m.SubmitRequests, actor: Actor) -> None:
+    """Ownership: a commune submits many requests for its own unit only (every one of them, else
+    the whole command is refused); staff for any unit (a load, a spreadsheet)."""
+    if actor.is_staff():
+        return
+    mine = actor.party_id("unit")
+    for i, r in enumerate(cmd.requests):
+        if mine != r.unit:
+            raise Rejected(f"you act as {actor.party}; a commune acts only for its own unit's requests",
+                           f"requests[{i}].unit")
+
+
 # ------------------------------------------------------------------ reference data copies
 def copy_unit(session: Session, evt: m.UnitRegistered) -> None:
-    session.merge(UnitCopy(id=evt.unit.id, record=evt.unit.model_dump(mode="json", by_alias=True)))
+    _put_unit(session, evt.unit)
 
 
 def copy_travel(session: Session, evt: m.TravelRegistered) -> None:
-    for t in evt.pairs:
-        session.merge(TravelCopy(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
+    _put_travel(session, evt.pairs)
 
 
 def copy_expert(session: Session, evt: m.ExpertRegistered) -> None:
-    row = session.get(ExpertCopy, evt.expert.id) or ExpertCopy(id=evt.expert.id, record={})
-    row.record = evt.expert.model_dump(mode="json")
+    _put_expert(session, evt.expert)
+
+
+def copy_reference(session: Session, evt: m.ReferenceRegistered) -> None:
+    """A chunk of a registration in this one short transaction: its units, travel, experts, then
+    its contracts and their balances (each by its own revision, as their single events are)."""
+    for u in evt.units:
+        _put_unit(session, u)
+    _put_travel(session, evt.travel_minutes)
+    for e in evt.experts:
+        _put_expert(session, e)
+    for c in evt.contracts:
+        copy_contract(session, c)
+    session.flush()
+    for b in evt.balances:
+        copy_balance(session, b)
+
+
+def _put_unit(session: Session, unit: Unit) -> None:
+    session.merge(UnitCopy(id=unit.id, record=unit.model_dump(mode="json", by_alias=True)))
+
+
+def _put_travel(session: Session, pairs: list[TravelTime]) -> None:
+    for t in pairs:
+        session.merge(TravelCopy(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
+
+
+def _put_expert(session: Session, expert: Expert) -> None:
+    row = session.get(ExpertCopy, expert.id) or ExpertCopy(id=expert.id, record={})
+    row.record = expert.model_dump(mode="json")
     session.add(row)
 
 

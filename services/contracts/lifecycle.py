@@ -107,6 +107,36 @@ def next_balance(session: Session, cause: m.Message, contract: ContractRow | Non
     expert = session.get(ExpertRow, contract.expert_id)
     if expert is not None:
         session.refresh(expert)
+    counted = session.exec(select(AssignmentRow.id).where(
+        AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))  # type: ignore[attr-defined]
+    return _balance(cause, contract, expert, sorted(counted))
+
+
+def next_balances(session: Session, cause: m.Message, contracts: list[ContractRow]) -> list[m.BalanceChanged]:
+    """`next_balance` of many contracts at once (a registration's chunk), for rows this transaction
+    has locked, with their experts (`asg.lock_in_order`): the revisions are bumped on the rows
+    read under those locks, and the live assignments are read in one query for all of them."""
+    ids = [c.id for c in contracts]
+    live: dict[str, list[str]] = {i: [] for i in ids}
+    for aid, cid in session.exec(select(AssignmentRow.id, AssignmentRow.contract_id).where(
+            AssignmentRow.contract_id.in_(ids), AssignmentRow.status.in_(asg.LIVE))):  # type: ignore[attr-defined]
+        live[cid].append(aid)
+    wanted = sorted({c.expert_id for c in contracts})
+    experts = {e.id: e for e in session.exec(select(ExpertRow).where(ExpertRow.id.in_(wanted)))}  # type: ignore[attr-defined]
+    out = []
+    for contract in contracts:
+        contract.balance_revision += 1
+        settle(session, contract, cause)
+        expert = experts.get(contract.expert_id)
+        if expert is not None:
+            expert.booking_revision += 1
+            session.add(expert)
+        session.add(contract)
+        out.append(_balance(cause, contract, expert, sorted(live[contract.id])))
+    return out
+
+
+def _balance(cause: m.Message, contract: ContractRow, expert: ExpertRow | None, counted: list[str]) -> m.BalanceChanged:
     booked = (expert.committed_minutes + expert.booked_minutes) if expert else 0
     return cause.caused(
         m.BalanceChanged,
@@ -121,8 +151,7 @@ def next_balance(session: Session, cause: m.Message, contract: ContractRow | Non
         end=contract.ends_on,
         revision=contract.balance_revision,
         expert_revision=expert.booking_revision if expert else None,
-        counted=sorted(session.exec(select(AssignmentRow.id).where(
-            AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))),  # type: ignore[attr-defined]
+        counted=counted,
     )
 
 

@@ -96,6 +96,32 @@ async def matcher_counts() -> dict[str, int]:
         return dict((await client.ok(s.MATCHER_STATUS_GET, m.GetStatus(limit=1)))["counts"])
 
 
+async def drained(timeout_s: float = 600.0) -> tuple[float, dict[str, int]]:
+    """Seconds until every durable consumer has taken all its events (the matcher's submissions
+    reach contracts and the notifier as one event per request), and the backlog when it began."""
+    from cli.client import nats_url
+    from shared.nats import connect
+    from shared.streams import catalogue
+
+    nc = await connect(nats_url(), "admin")
+    try:
+        js = nc.jetstream()
+        began, first = time.monotonic(), None
+        while time.monotonic() - began < timeout_s:
+            backlog = {}
+            for consumer in catalogue():
+                info = await js.consumer_info(consumer.stream, consumer.durable)
+                if info.num_pending or info.num_ack_pending:
+                    backlog[consumer.durable] = info.num_pending + info.num_ack_pending
+            first = backlog if first is None else first
+            if not backlog:
+                return time.monotonic() - began, first
+            await asyncio.sleep(1.0)
+        raise SystemExit(f"consumers still behind after {timeout_s:.0f} s: {backlog}")
+    finally:
+        await nc.close()
+
+
 async def run_load(scenario: Path, env: dict[str, str]) -> dict[str, Any]:
     samples: list[tuple[str, float | None]] = []
     done = asyncio.Event()
@@ -166,6 +192,7 @@ def main() -> None:
         result = asyncio.run(run_load(scenario, env))
         after = os.getloadavg()
         counts = asyncio.run(matcher_counts())
+        drain_s, backlog = asyncio.run(drained())
     finally:
         stop(up)
     print(f"load average after: {after[0]:.2f} {after[1]:.2f} {after[2]:.2f}")
@@ -174,6 +201,8 @@ def main() -> None:
         print(f"  at {at:6.1f} s: {name}")
     print(f"  progress lines: {len(result['lines'])}, the last: {result['lines'][-1][1] if result['lines'] else '-'}")
     print(f"  the matcher holds: {counts}")
+    print(f"  every consumer caught up {drain_s:.0f} s after the load ended; its backlog then: "
+          f"{dict(sorted(backlog.items(), key=lambda kv: -kv[1])[:4])}")
     for subject in ("matcher.status.get", "contracts.status.get"):
         print("  " + latency(result["samples"], subject))
     if args.keep:

@@ -68,21 +68,27 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def sample_status(stop_at: asyncio.Event, samples: list[tuple[str, float | None]]) -> None:
+async def sample_status(stop_at: asyncio.Event, samples: list[tuple[str, float | None]],
+                        slow: list[str]) -> None:
     """Every second, what `expertshare status` sends, to each service; its latency, None on timeout."""
     from cli.client import ClientError, connect
     from shared import messages as m
     from shared import subjects as s
 
+    began = time.monotonic()
     async with connect(timeout=QUERY_TIMEOUT_S) as client:
         while not stop_at.is_set():
             for subject in (s.MATCHER_STATUS_GET, s.CONTRACTS_STATUS_GET):
                 began = time.perf_counter()
+                at = time.monotonic()
                 try:
                     await client.ok(subject, m.GetStatus(limit=200))
-                    samples.append((subject, time.perf_counter() - began))
+                    samples.append((subject, time.monotonic() - at))
                 except ClientError:
                     samples.append((subject, None))
+                if samples[-1][1] is None or samples[-1][1] > 1.0:
+                    took = "timed out" if samples[-1][1] is None else f"{samples[-1][1]:.1f} s"
+                    slow.append(f"{subject} asked at {at - began:.0f} s: {took}")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_at.wait(), 1.0)
 
@@ -124,8 +130,9 @@ async def drained(timeout_s: float = 600.0) -> tuple[float, dict[str, int]]:
 
 async def run_load(scenario: Path, env: dict[str, str]) -> dict[str, Any]:
     samples: list[tuple[str, float | None]] = []
+    slow: list[str] = []
     done = asyncio.Event()
-    sampler = asyncio.create_task(sample_status(done, samples))
+    sampler = asyncio.create_task(sample_status(done, samples, slow))
     began = time.monotonic()
     proc = await asyncio.create_subprocess_exec(str(BIN / "expertshare"), "load", str(scenario), env=env,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -138,7 +145,7 @@ async def run_load(scenario: Path, env: dict[str, str]) -> dict[str, Any]:
     wall = time.monotonic() - began
     done.set()
     await sampler
-    return {"code": code, "wall_s": wall, "out": out.strip(), "lines": lines, "samples": samples}
+    return {"code": code, "wall_s": wall, "out": out.strip(), "lines": lines, "samples": samples, "slow": slow}
 
 
 def stages(lines: list[tuple[float, str]]) -> list[tuple[str, float]]:
@@ -205,6 +212,8 @@ def main() -> None:
           f"{dict(sorted(backlog.items(), key=lambda kv: -kv[1])[:4])}")
     for subject in ("matcher.status.get", "contracts.status.get"):
         print("  " + latency(result["samples"], subject))
+    for line in result["slow"]:
+        print(f"    over 1 s: {line}")
     if args.keep:
         print(f"kept {work}")
     else:

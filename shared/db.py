@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Engine, MetaData, Text, event, insert
+from sqlalchemy import Column, DateTime, Engine, MetaData, Text, event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -164,20 +164,6 @@ def add_event(session: Session, subject: str, message: BaseModel) -> None:
             payload=json.dumps(data, ensure_ascii=False),
         )
     )
-
-
-def add_events(session: Session, subject: str, messages: Sequence[BaseModel]) -> None:
-    """Many events of one subject, queued in one INSERT (a bulk use case's: a row object and a
-    flush each would cost more than the rest of its work)."""
-    if not messages:
-        return
-    now = utcnow()
-    rows = []
-    for message in messages:
-        data = message.model_dump(mode="json")
-        rows.append(dict(event_id=data["event_id"], subject=subject, correlation_id=data.get("correlation_id", ""),
-                         payload=json.dumps(data, ensure_ascii=False), created_at=now, published_at=None))
-    session.execute(insert(OutboxRow.__table__), rows)  # type: ignore[attr-defined]
 
 
 def already_processed(session: Session, message_id: str) -> ProcessedMessage | None:

@@ -155,6 +155,14 @@ class RequestSubmitted(Message):
     by: Who
 
 
+
+class RequestsSubmitted(Message):
+    """The requests one bulk submission took (`matcher.requests.submit`), in one event instead of
+    one each: every request as its own `RequestSubmitted` (with its own event id), so a consumer
+    treats each as it treats the single event, all in one transaction."""
+
+    submitted: list[RequestSubmitted] = Field(max_length=L.SUBMIT_BATCH)
+
 class RequestCancelled(Message):
     request_id: Ref
     unit_id: Ref

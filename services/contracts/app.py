@@ -188,6 +188,13 @@ def build(settings: ContractsSettings | None = None) -> Service:
             "What each unit asked for, for the reports.",
         ),
         (
+            s.REQUESTS_SUBMITTED,
+            m.RequestsSubmitted,
+            work.copy_requests,
+            "submissions",
+            "What each unit asked for, many requests at once (a load).",
+        ),
+        (
             s.REQUEST_CANCELLED,
             m.RequestCancelled,
             work.cancel_request,

@@ -31,7 +31,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import NotYet, Rejected
 from shared.clock import utcnow
-from shared.db import add_event, add_events, in_order
+from shared.db import add_event, in_order
 from shared.limits import NOTES, PLAN_INPUT_CHUNK
 from shared.scenario import Expert, TravelTime, Unit
 from shared.security.credentials import Actor
@@ -70,7 +70,7 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
     """Many requests in one short transaction, each taken or refused as `submit_request` would
     alone (`check_request`) and answered in its place: one bad row of a load or a spreadsheet
     never holds back the others. Two reads for the whole batch (its units, its ids already
-    used) and one insert each for the requests and their events, not a round of each per request."""
+    used), one insert for its requests and one event for all it took (`RequestsSubmitted`)."""
     batch = cmd.requests
     units = set(session.exec(select(UnitCopy.id).where(UnitCopy.id.in_({r.unit for r in batch}))))  # type: ignore[attr-defined]
     existing = {row.id: row for row in session.exec(
@@ -97,7 +97,7 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
         results.append({"id": r.id, "ok": True, "status": "open"})
     if rows:
         session.execute(insert(RequestRow.__table__), rows)  # type: ignore[attr-defined]
-        add_events(session, s.REQUEST_SUBMITTED, events)
+        add_event(session, s.REQUESTS_SUBMITTED, cmd.caused(m.RequestsSubmitted, submitted=events))
     taken = sum(1 for x in results if x["ok"])
     return m.Reply.success(taken=taken, refused=len(results) - taken, results=results)
 

@@ -4,7 +4,8 @@ command.
 `register(svc, changing)` adds to a built matcher the consumer of `contracts.reference.registered`
 (`handlers.copy_reference`: one short transaction per chunk of a registration, instead of one per
 unit, expert, contract and balance) and the `matcher.requests.submit` command
-(`handlers.submit_requests`: up to 500 requests signed once, each answered on its own). Both raise
+(`handlers.submit_requests`: up to 500 requests signed once, each answered on its own, announced in
+one `matcher.requests.submitted` event). Both raise
 the plan's change counter in their transaction, as every other change does (`app.changing`).
 
 It is called by `python -m services.matcher` and the test harness until the composition root
@@ -24,6 +25,7 @@ from shared import subjects as s
 from shared.clock import local_today
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
+from shared.streams import stream_for
 
 PERMITS = {s.REQUESTS_SUBMIT: Permit.of("commune", "staff", "admin", owner=h.the_units)}
 
@@ -36,6 +38,8 @@ def register(svc: Service, changing: Callable[[Callable[..., Any]], Callable[...
     def submit_many(session: Session, cmd: m.SubmitRequests, actor: Actor) -> m.Reply:
         return h.submit_requests(session, cmd, actor, today=local_today(offset))
 
+    svc.broker.publisher(s.REQUESTS_SUBMITTED, stream=stream_for("matcher"), schema=m.RequestsSubmitted,
+                         description="The requests one bulk submission took, in one event.")
     svc.command(s.REQUESTS_SUBMIT, m.SubmitRequests, changing(submit_many), permit=PERMITS[s.REQUESTS_SUBMIT],
                 description="Many requests at once (a load, a spreadsheet): each is answered on its own.")
     svc.event(s.REFERENCE_REGISTERED, m.ReferenceRegistered, changing(h.copy_reference), name="reference",

@@ -123,6 +123,13 @@ def build(
             "Commune: request received.",
         ),
         (
+            s.REQUESTS_SUBMITTED,
+            m.RequestsSubmitted,
+            h.requests_submitted,
+            "submissions",
+            "Communes: requests received, many at once (a load).",
+        ),
+        (
             s.ASSIGNMENT_PROPOSED,
             m.AssignmentProposed,
             h.assignment_proposed,

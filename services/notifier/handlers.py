@@ -75,6 +75,12 @@ def request_submitted(session: Session, evt: m.RequestSubmitted) -> None:
     )
 
 
+def requests_submitted(session: Session, evt: m.RequestsSubmitted) -> None:
+    """A bulk submission: each request's commune told as for a single one, in one transaction."""
+    for one in evt.submitted:
+        request_submitted(session, one)
+
+
 def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:
     about = _about(session, evt)
     why = evt.explanation.get("summary") or evt.explanation.get("why") or ""

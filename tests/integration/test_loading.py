@@ -12,12 +12,15 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from services.contracts.db import RequestCopy
 from services.matcher.db import ContractCopy, RequestRow
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
 from shared.db import OutboxRow
+from shared.nats import EmbeddedNats
 from tests import people
+from tests.integration.notifier_harness import Notifier, eventually
 from tests.integration.services_harness import UNITS, Stack, contract, expert, request
 from tests.integration.test_staff_cli import cli
 
@@ -59,7 +62,15 @@ async def test_a_bulk_submission_answers_each_request_on_its_own(stack: Stack) -
     assert [(r["id"], r["ok"]) for r in again["results"]] == [("r1", True), ("r4", True)]
     with Session(stack.matcher.engine) as session:
         assert sorted(session.exec(select(RequestRow.id))) == ["r1", "r4"]
-    assert subjects_published(stack.matcher.engine).count(s.REQUEST_SUBMITTED) == 2
+    published = subjects_published(stack.matcher.engine)  # one event for the two it took, none again
+    assert (published.count(s.REQUESTS_SUBMITTED), published.count(s.REQUEST_SUBMITTED)) == (1, 0)
+    await stack.until(lambda st: {"r1", "r4"} <= {a["request_id"] for a in st["contracts"]["assignments"]}
+                      or _copied(stack, {"r1", "r4"}), what="contracts' copies of r1 and r4")
+
+
+def _copied(stack: Stack, ids: set[str]) -> bool:
+    with Session(stack.contracts.engine) as session:
+        return ids <= set(session.exec(select(RequestCopy.id)))
 
 
 async def test_a_commune_submits_many_only_for_its_own_unit(stack: Stack) -> None:
@@ -85,13 +96,36 @@ async def test_loading_a_scenario_twice_changes_nothing_the_second_time(stack: S
 
     def published() -> tuple[int, int]:  # (the re-plans between the loads publish proposals: not counted)
         return (subjects_published(stack.contracts.engine).count(s.REFERENCE_REGISTERED),
-                subjects_published(stack.matcher.engine).count(s.REQUEST_SUBMITTED))
+                subjects_published(stack.matcher.engine).count(s.REQUESTS_SUBMITTED))
 
-    assert published() == (3, 300)  # units, experts, contracts: a chunk each
+    assert published() == (3, 2)  # units, experts, contracts: a chunk each; requests: 250 an event
 
     code, out, err = await cli(stack, "load", str(path))
     assert code == 0, err
     assert "300 requests" in out
-    assert published() == (3, 300)  # units, experts, contracts: a chunk each
+    assert published() == (3, 2)
     with Session(stack.matcher.engine) as session:
         assert session.exec(select(func.count()).select_from(RequestRow)).one() == 300
+
+
+async def test_the_notifier_tells_each_commune_of_a_bulk_submission(nats_fresh: EmbeddedNats,
+                                                                         db_url: str) -> None:
+    """A chunk of a registration names the communes; a bulk submission's one event tells each
+    request's commune of its request, as the single events did."""
+    units = [unit(1), unit(2)]
+    batch = m.RequestsSubmitted(submitted=[m.RequestSubmitted(request=request(f"r{i}", unit=f"w{1 + i % 2}"), by="load")
+                                           for i in range(3)])
+    async with Notifier(nats_fresh.url, db_url) as n:
+        await n.publish(s.REFERENCE_REGISTERED, m.ReferenceRegistered(units=units))
+        await n.known("unit:w1", "unit:w2")
+        await n.publish(s.REQUESTS_SUBMITTED, batch)
+        got = await eventually(lambda: _received(n), what="both communes told")
+        assert got == {"unit:w1": ["Đã nhận yêu cầu r0", "Đã nhận yêu cầu r2"], "unit:w2": ["Đã nhận yêu cầu r1"]}
+        assert "Xã 2 đã gửi yêu cầu" in (await n.inbox("unit:w2"))[0]["body"]  # the name the chunk gave
+
+
+async def _received(n: Notifier) -> dict[str, list[str]] | None:
+    out = {}
+    for party in ("unit:w1", "unit:w2"):
+        out[party] = sorted(x["subject"] for x in await n.inbox(party) if x["kind"] == "request_received")
+    return out if sum(map(len, out.values())) >= 3 else None

@@ -1,7 +1,8 @@
 """Database helpers every service uses: engines, one transaction per message, outbox, dedup.
 
 - `make_engine` gives SQLite (the embedded default: WAL, a busy timeout so concurrent writers
-  queue instead of failing) or PostgreSQL from one URL.
+  queue instead of failing) or PostgreSQL from one URL; `reader(engine)` is the same database for
+  queries, which on SQLite read their snapshot without taking (or waiting for) the write lock.
 - `OutboxRow` holds events written in the same transaction as the change that caused them; the
   relay in `shared.bus` publishes them afterwards, so a crash between commit and publish loses
   nothing (the row is published on restart, deduplicated by the server on its event id).

@@ -33,7 +33,7 @@ from shared.bus import (
     run_once,
 )
 from shared.clock import utcnow
-from shared.db import make_engine
+from shared.db import make_engine, reader
 from shared.logging import configure, library_logger
 from shared.messages import FieldError, Message, Reply
 from shared.nats import NatsServerError, connect, make_broker, require_seed
@@ -109,6 +109,7 @@ class Service:
         # Who it is on NATS: its own name (a test's probe may run as the admin).
         self.identity = identity or self.name
         self.engine = make_engine(settings.db_url())
+        self.reader = reader(self.engine)  # queries: no write lock taken, none waited for
         self.consumers: list[Consumer] = []
         self.broker = make_broker(
             settings.nats_url,
@@ -200,7 +201,7 @@ class Service:
         return Reply.success(service=self.name) if self.started else Reply.failure(f"{self.name} is starting")
 
     def _read(self, fn: Callable[[Session, Any], Reply], q: Message) -> Reply:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return fn(session, q)
 
     def background(self, start: Callable[[], Any], stop: Callable[[], Any] | None = None) -> None:

@@ -1,7 +1,10 @@
 """`python -m services.matcher` runs the matcher service."""
 
-from services.matcher.app import build
+from services.matcher import loading
+from services.matcher.app import build, changing
 from shared.service import run
 
 if __name__ == "__main__":
-    run(build())
+    svc = build()
+    loading.register(svc, changing)  # until build() does it (see services.matcher.loading)
+    run(svc)

@@ -25,12 +25,7 @@ def built(service: str) -> Any:
     settings_cls = next(
         v for k, v in vars(settings_mod).items() if k.endswith("Settings") and v.__module__ == settings_mod.__name__
     )
-    svc = module.build(settings_cls(database_url="sqlite://", nats_url="nats://nats:4222"))
-    if service == "matcher":  # as `python -m services.matcher` runs it, until build() does this itself
-        from services.matcher import loading
-
-        loading.register(svc, module.changing)
-    return svc
+    return module.build(settings_cls(database_url="sqlite://", nats_url="nats://nats:4222"))
 
 
 def listened_subjects(service: str) -> list[tuple[str, bool]]:

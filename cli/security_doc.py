@@ -23,11 +23,7 @@ def permits_table() -> str:
     ownership check its owning service runs in the command's transaction."""
     rows = ["| command | who may send it | and only if |", "|---|---|---|"]
     for service in SERVICES:
-        permits = dict(importlib.import_module(f"services.{service}.app").PERMITS)
-        if service == "matcher":  # until the matcher's PERMITS lists loading's command itself
-            from services.matcher import loading
-
-            permits = {**loading.PERMITS, **permits}
+        permits = importlib.import_module(f"services.{service}.app").PERMITS
         for subject, permit in sorted(permits.items()):
             doc = inspect.getdoc(permit.owner) if permit.owner else None
             check = " ".join(doc.split("\n\n")[0].split()).removeprefix("Ownership: ") if doc else "-"

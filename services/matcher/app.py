@@ -30,7 +30,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread
 from shared.clock import local_today
-from shared.db import retrying, transaction
+from shared.db import reader, retrying, transaction
 from shared.leader import Leadership, changes_seen, note_change
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
@@ -40,6 +40,7 @@ log = structlog.get_logger("matcher")
 EVENTS: dict[str, type[m.Message]] = {
     s.REQUEST_SUBMITTED: m.RequestSubmitted,
     s.REQUEST_CANCELLED: m.RequestCancelled,
+    s.REQUESTS_SUBMITTED: m.RequestsSubmitted,
     s.REQUEST_UNMATCHED: m.RequestUnmatched,
     s.ASSIGNMENT_PROPOSED: m.AssignmentProposed,
     s.ASSIGNMENT_WITHDRAWN: m.AssignmentWithdrawn,
@@ -48,7 +49,7 @@ EVENTS: dict[str, type[m.Message]] = {
 
 
 PLAN = "plan"  # the leader key, and the name of the plan's fence and change counter
-COPIES = (s.UNIT_REGISTERED, s.TRAVEL_REGISTERED, s.EXPERT_REGISTERED, s.CONTRACT_REGISTERED,
+COPIES = (s.REFERENCE_REGISTERED, s.UNIT_REGISTERED, s.TRAVEL_REGISTERED, s.EXPERT_REGISTERED, s.CONTRACT_REGISTERED,
           s.CONTRACT_STATUS_CHANGED)  # what `placement.Reference` is built from
 
 
@@ -149,7 +150,7 @@ class Replanner:
     def _place(self, term: int) -> bool:
         """One placement transaction; True when more requests may be waiting."""
         fence = self.leadership.fence(PLAN, term)
-        with Session(self.svc.engine) as session:  # outside the write transaction: no lock held
+        with Session(reader(self.svc.engine)) as session:  # outside the write transaction: no lock held
             ref = self.reference(session)
 
         def once() -> tuple[int, int] | None:
@@ -220,7 +221,7 @@ class Replanner:
             self._seen = now
 
     def _changes(self) -> int:
-        with Session(self.svc.engine) as session:
+        with Session(reader(self.svc.engine)) as session:  # a read: never queued behind a writer
             return changes_seen(session, PLAN)
 
 
@@ -241,6 +242,7 @@ STAFF = ("staff", "admin")
 # Who may send each command (the roles), and whose it must be (the ownership check).
 PERMITS: dict[str, Permit] = {
     s.REQUEST_SUBMIT: Permit.of("commune", *STAFF, owner=h.the_unit),
+    s.REQUESTS_SUBMIT: Permit.of("commune", *STAFF, owner=h.the_units),
     s.REQUEST_CANCEL: Permit.of("commune", *STAFF, owner=h.the_unit),
     s.ASSIGNMENT_ASSIGN: Permit.of(*STAFF),
 }
@@ -262,6 +264,12 @@ def build(settings: MatcherSettings | None = None) -> Service:
 
     svc.command(s.REQUEST_SUBMIT, m.SubmitRequest, changing(submit), permit=PERMITS[s.REQUEST_SUBMIT],
                 description="A commune submits a support request.")
+
+    def submit_many(session, cmd: m.SubmitRequests, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
+        return h.submit_requests(session, cmd, actor, today=local_today(st.timezone_offset_hours))
+
+    svc.command(s.REQUESTS_SUBMIT, m.SubmitRequests, changing(submit_many), permit=PERMITS[s.REQUESTS_SUBMIT],
+                description="Many requests at once (a load, a spreadsheet): each is answered on its own.")
     svc.command(s.REQUEST_CANCEL, m.CancelRequest, changing(h.cancel_request), permit=PERMITS[s.REQUEST_CANCEL],
                 description="A commune cancels a request: what it reserved is released.")
 
@@ -281,6 +289,8 @@ def build(settings: MatcherSettings | None = None) -> Service:
     svc.query(s.CANDIDATES_GET, m.GetCandidates, alternatives,
               description="The best few experts for one open request, with what each would displace.")
     for subject, model, use_case, name, description in (
+        (s.REFERENCE_REGISTERED, m.ReferenceRegistered, h.copy_reference, "reference",
+         "Copy of a chunk of registered units, travel, experts, contracts and balances."),
         (s.UNIT_REGISTERED, m.UnitRegistered, h.copy_unit, "units", "Copy of a registered unit."),
         (s.TRAVEL_REGISTERED, m.TravelRegistered, h.copy_travel, "travel", "Copy of travel times."),
         (s.EXPERT_REGISTERED, m.ExpertRegistered, h.copy_expert, "experts", "Copy of an expert."),

@@ -37,7 +37,7 @@ from services.matcher.solver import Assignment, Plan, solve
 from services.matcher.solver.limits import Limits, weight
 from shared import messages as m
 from shared import subjects as s
-from shared.db import add_event, retrying, transaction
+from shared.db import add_event, reader, retrying, transaction
 from shared.limits import TEXT, clip
 from shared.scenario import Contract, Expert, Pin, Request, Scenario
 
@@ -503,7 +503,7 @@ def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: 
     whether this copy may still write the plan (it still leads the term it planned under, and no
     newer term has written): if not, nothing is."""
     began = time.monotonic()
-    with Session(engine) as session:
+    with Session(reader(engine)) as session:  # a read: no write lock held while it reads
         snap = snapshot(session, today)
     if not snap.requests:
         return 0

@@ -15,9 +15,7 @@ from typing import Any
 
 from services.contracts.app import build as build_contracts
 from services.contracts.settings import ContractsSettings
-from services.matcher import loading
 from services.matcher.app import build as build_matcher
-from services.matcher.app import changing
 from services.matcher.settings import MatcherSettings
 from shared import messages as m
 from shared import subjects as s
@@ -103,7 +101,6 @@ class Stack(StatusClient):
                 solve_in_process=False,
             )
         )
-        loading.register(self.matcher, changing)  # as `python -m services.matcher` does
         self.nc: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
 

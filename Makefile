@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chaos lint bench docs clean chromium
+.PHONY: run test chaos lint bench bench-live docs clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,6 +39,12 @@ lint: $(STAMP)
 ## Solver benchmark: figures go into docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_solver.py
+
+## The live system measured from outside (bench/bench_live.py): a province's backlog (200 open x 60
+## experts) on a fresh `expertshare up --no-demo`, then 50 new requests at 10/s; about a minute.
+## Other sizes and the replay of a day: see bench/bench_live.py and bench/bench_replay.py.
+bench-live: $(STAMP)
+	$(BIN)/python -m bench.bench_live --size province --rate 10 --count 50 --deadline 60 --notify-grace 10
 
 ## Regenerate the AsyncAPI document of every subject and the permission tables of docs/security.md (tests check both are current).
 docs: $(STAMP)

@@ -90,6 +90,25 @@ def up(
     sys.exit(start(demo=demo, nats_port=nats_port))
 
 
+class ProgressLines:
+    """The load's progress as lines on stderr (`progress 1200 of 27642: submitting requests`): at
+    each stage, at most once a second between, and at the end."""
+
+    def __init__(self, total: int, every_s: float = 1.0) -> None:
+        self.total, self.every_s = total, every_s
+        self.done, self.stage, self.last = 0, "", 0.0
+
+    def __call__(self, advance: int, stage: str | None = None) -> None:
+        import time
+
+        self.done += advance
+        now = time.monotonic()
+        if stage or now - self.last >= self.every_s or self.done >= self.total:
+            self.stage = stage or self.stage
+            self.last = now
+            typer.echo(f"progress {self.done} of {self.total}: {self.stage}", err=True)
+
+
 @app.command()
 def load(scenario: Path) -> None:
     """Load a scenario (units, experts, contracts, requests) into the running system."""
@@ -102,9 +121,15 @@ def load(scenario: Path) -> None:
         fail(str(err), 2)
 
     async def work(client: Client) -> dict[str, Any]:
+        if not sys.stderr.isatty():  # a script or a log: a line per second and per stage, not a bar
+            return await send(client, sc, ProgressLines(total_steps(sc)))
         with Progress(transient=True) as progress:
             task = progress.add_task("loading", total=total_steps(sc))
-            return await send(client, sc, lambda n: progress.advance(task, n))
+
+            def advance(n: int, stage: str | None = None) -> None:
+                progress.update(task, advance=n, **({"description": stage} if stage else {}))
+
+            return await send(client, sc, advance)
 
     result = call(work)
     typer.echo(f"loaded {result['units']} units, {result['experts']} experts, "

@@ -108,7 +108,7 @@ async def load_demo_if_empty(url: str) -> None:
         sc = demo()
         say(f"empty system: loading the Tuyen Quang demo ({len(sc.units)} communes, {len(sc.experts)} experts, "
             f"{len(sc.requests)} requests)")
-        result = await load(client, sc, lambda _n: None)
+        result = await load(client, sc, lambda *_: None)
         say(f"demo loaded: {result['requests']} requests submitted")
         for line in result["refused"]:
             say(f"demo request refused: {line}")

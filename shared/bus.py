@@ -38,6 +38,7 @@ from shared.db import (
     already_processed,
     mark_processed,
     pending_outbox,
+    reader,
     retrying,
     transaction,
     utcnow,
@@ -384,7 +385,7 @@ class OutboxRelay:
         )
 
     def _pending(self) -> list[OutboxRow]:
-        with Session(self.engine) as s:
+        with Session(reader(self.engine)) as s:  # a read: it never waits for a writer's lock
             return pending_outbox(s, self.batch_size)
 
     def _mark(self, ids: list[int | None]) -> None:

@@ -1,7 +1,8 @@
 """Database helpers every service uses: engines, one transaction per message, outbox, dedup.
 
 - `make_engine` gives SQLite (the embedded default: WAL, a busy timeout so concurrent writers
-  queue instead of failing) or PostgreSQL from one URL.
+  queue instead of failing) or PostgreSQL from one URL; `reader(engine)` is the same database for
+  queries, which on SQLite read their snapshot without taking (or waiting for) the write lock.
 - `OutboxRow` holds events written in the same transaction as the change that caused them; the
   relay in `shared.bus` publishes them afterwards, so a crash between commit and publish loses
   nothing (the row is published on restart, deduplicated by the server on its event id).
@@ -53,10 +54,23 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader (`reader(engine)`) begins a plain read transaction: in WAL it reads its own
+            # snapshot while a writer commits, and never queues behind one for the write lock.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)
+
+
+READ_ONLY = "expertshare_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for queries that write nothing (status, reports). On SQLite their transactions
+    take no write lock: a status query is answered while a long write (a re-plan's, a load's)
+    holds it, instead of waiting for it (up to the busy timeout, past the asker's patience).
+    On PostgreSQL it is the same engine: readers never wait for writers there."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 @contextmanager

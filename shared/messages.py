@@ -101,6 +101,15 @@ class SubmitRequest(Message):
     by: Name = "commune"
 
 
+class SubmitRequests(Message):
+    """Many requests in one command (a load, a spreadsheet): signed once, one transaction, and each
+    request checked and answered on its own (`results`, in the order sent): one refused request
+    refuses only itself. A request already there with the same content is answered as it stands."""
+
+    requests: list[Request] = Field(min_length=1, max_length=L.SUBMIT_BATCH)
+    by: Name = "import"
+
+
 class CancelRequest(Message):
     request_id: Id
     by: Name
@@ -145,6 +154,14 @@ class RequestSubmitted(Message):
     request: Request
     by: Who
 
+
+
+class RequestsSubmitted(Message):
+    """The requests one bulk submission took (`matcher.requests.submit`), in one event instead of
+    one each: every request as its own `RequestSubmitted` (with its own event id), so a consumer
+    treats each as it treats the single event, all in one transaction."""
+
+    submitted: list[RequestSubmitted] = Field(max_length=L.SUBMIT_BATCH)
 
 class RequestCancelled(Message):
     request_id: Ref
@@ -403,6 +420,19 @@ class BalanceChanged(Message):
         description="the live assignments (approved, accepted) whose reservation this balance includes: a "
         "consumer that has not heard of an approval yet must not count that work twice",
     )
+
+
+class ReferenceRegistered(Message):
+    """A chunk of one registration (a load, a sheet import): its units, travel times, experts,
+    contracts and the new contracts' balances in one event, instead of one event per item. A
+    consumer applies it in one transaction; each contract and balance keeps its own revision and
+    event id, so it is ordered against the single events of the same contract as before."""
+
+    units: list[Unit] = Field(default_factory=list, max_length=L.REFERENCE_CHUNK)
+    travel_minutes: list[TravelTime] = Field(default_factory=list, max_length=L.TRAVEL_CHUNK)
+    experts: list[Expert] = Field(default_factory=list, max_length=L.REFERENCE_CHUNK)
+    contracts: list[ContractRegistered] = Field(default_factory=list, max_length=L.REFERENCE_CHUNK)
+    balances: list[BalanceChanged] = Field(default_factory=list, max_length=L.REFERENCE_CHUNK)
 
 
 class AssignmentDecision(Message):

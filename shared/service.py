@@ -33,7 +33,7 @@ from shared.bus import (
     run_once,
 )
 from shared.clock import utcnow
-from shared.db import make_engine
+from shared.db import make_engine, reader
 from shared.logging import configure, library_logger
 from shared.messages import FieldError, Message, Reply
 from shared.nats import NatsServerError, connect, make_broker, require_seed
@@ -109,6 +109,7 @@ class Service:
         # Who it is on NATS: its own name (a test's probe may run as the admin).
         self.identity = identity or self.name
         self.engine = make_engine(settings.db_url())
+        self.reader = reader(self.engine)  # queries: no write lock taken, none waited for
         self.consumers: list[Consumer] = []
         self.broker = make_broker(
             settings.nats_url,
@@ -122,8 +123,10 @@ class Service:
         self._on_started = on_started
         self._background: list[Any] = []
         self._stops: list[Callable[[], Any]] = []
-        # Called after an event's transaction commits (the matcher schedules a re-solve).
+        # Called after an event's transaction commits (the matcher schedules a re-solve), and after
+        # a command's, when it was taken (the matcher decides a new request at once).
         self.after_event: Callable[[str, Message], Any] | None = None
+        self.after_command: Callable[[str, Message], Any] | None = None
         declare_publishers(self.broker, self.name, events)
         # Subscribers start one by one: healthy only once all of them (and the background tasks) are.
         self.started = False
@@ -156,6 +159,8 @@ class Service:
                                             partial(_act, permit, use_case, cmd, actor), remember_refusal=True))
             self.relay.notify()
             log.info("command_handled", ok=reply.ok if reply else None)
+            if self.after_command is not None and (reply is None or reply.ok):
+                await self.after_command(subject, cmd)
             return reply or Reply.success()
 
         handle.__name__ = f"{subject.replace('.', '_')}"
@@ -196,7 +201,7 @@ class Service:
         return Reply.success(service=self.name) if self.started else Reply.failure(f"{self.name} is starting")
 
     def _read(self, fn: Callable[[Session, Any], Reply], q: Message) -> Reply:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             return fn(session, q)
 
     def background(self, start: Callable[[], Any], stop: Callable[[], Any] | None = None) -> None:

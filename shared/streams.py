@@ -53,6 +53,7 @@ GIB, MIB = 1024**3, 1024**2
 # the admin's setup makes exactly the consumers the services use.
 CONSUMERS: dict[str, dict[str, str]] = {
     "matcher": {
+        "reference": s.REFERENCE_REGISTERED,
         "units": s.UNIT_REGISTERED, "travel": s.TRAVEL_REGISTERED, "experts": s.EXPERT_REGISTERED,
         "contracts": s.CONTRACT_REGISTERED, "contract-status": s.CONTRACT_STATUS_CHANGED,
         "balances": s.BALANCE_CHANGED, "approvals": s.ASSIGNMENT_APPROVED, "acceptances": s.ASSIGNMENT_ACCEPTED,
@@ -61,11 +62,13 @@ CONSUMERS: dict[str, dict[str, str]] = {
     },
     "contracts": {
         "proposals": s.ASSIGNMENT_PROPOSED, "withdrawals": s.ASSIGNMENT_WITHDRAWN,
-        "requests": s.REQUEST_SUBMITTED, "cancellations": s.REQUEST_CANCELLED,
+        "requests": s.REQUEST_SUBMITTED, "submissions": s.REQUESTS_SUBMITTED, "cancellations": s.REQUEST_CANCELLED,
     },
     "notifier": {
+        "reference": s.REFERENCE_REGISTERED,
         "units": s.UNIT_REGISTERED, "experts": s.EXPERT_REGISTERED, "contracts": s.CONTRACT_REGISTERED,
         "contract_status": s.CONTRACT_STATUS_CHANGED, "submitted": s.REQUEST_SUBMITTED,
+        "submissions": s.REQUESTS_SUBMITTED,
         "proposed": s.ASSIGNMENT_PROPOSED, "overcommitted": s.PLAN_OVERCOMMITTED, "unmatched": s.REQUEST_UNMATCHED,
         "approved": s.ASSIGNMENT_APPROVED, "accepted": s.ASSIGNMENT_ACCEPTED, "declined": s.ASSIGNMENT_DECLINED,
         "cancelled": s.ASSIGNMENT_CANCELLED, "hours": s.HOURS_LOGGED, "hours_flagged": s.HOURS_FLAGGED,

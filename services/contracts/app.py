@@ -29,6 +29,7 @@ from shared.service import Permit, Service
 log = structlog.get_logger("contracts")
 
 EVENTS: dict[str, type[m.Message]] = {
+    s.REFERENCE_REGISTERED: m.ReferenceRegistered,
     s.UNIT_REGISTERED: m.UnitRegistered,
     s.TRAVEL_REGISTERED: m.TravelRegistered,
     s.EXPERT_REGISTERED: m.ExpertRegistered,
@@ -185,6 +186,13 @@ def build(settings: ContractsSettings | None = None) -> Service:
             work.copy_request,
             "requests",
             "What each unit asked for, for the reports.",
+        ),
+        (
+            s.REQUESTS_SUBMITTED,
+            m.RequestsSubmitted,
+            work.copy_requests,
+            "submissions",
+            "What each unit asked for, many requests at once (a load).",
         ),
         (
             s.REQUEST_CANCELLED,

@@ -86,6 +86,12 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
     """Publish the contract's balance under a new balance revision. The bump is an UPDATE in the
     ledger change's transaction: on PostgreSQL it waits for the row lock of any concurrent change,
     so revisions follow the order the balances were committed in."""
+    add_event(session, s.BALANCE_CHANGED, next_balance(session, cause, contract))
+
+
+def next_balance(session: Session, cause: m.Message, contract: ContractRow | None) -> m.BalanceChanged:
+    """The contract's balance under its next balance revision (and the expert's next booking
+    revision), not published: `publish_balance` publishes it alone, a registration in its chunk."""
     assert contract is not None
     row = ContractRow
     session.execute(
@@ -101,26 +107,51 @@ def publish_balance(session: Session, cause: m.Message, contract: ContractRow | 
     expert = session.get(ExpertRow, contract.expert_id)
     if expert is not None:
         session.refresh(expert)
+    counted = session.exec(select(AssignmentRow.id).where(
+        AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))  # type: ignore[attr-defined]
+    return _balance(cause, contract, expert, sorted(counted))
+
+
+def next_balances(session: Session, cause: m.Message, contracts: list[ContractRow]) -> list[m.BalanceChanged]:
+    """`next_balance` of many contracts at once (a registration's chunk), for rows this transaction
+    has locked, with their experts (`asg.lock_in_order`): the revisions are bumped on the rows
+    read under those locks, and the live assignments are read in one query for all of them."""
+    ids = [c.id for c in contracts]
+    live: dict[str, list[str]] = {i: [] for i in ids}
+    for aid, cid in session.exec(select(AssignmentRow.id, AssignmentRow.contract_id).where(
+            AssignmentRow.contract_id.in_(ids), AssignmentRow.status.in_(asg.LIVE))):  # type: ignore[attr-defined]
+        live[cid].append(aid)
+    wanted = sorted({c.expert_id for c in contracts})
+    experts = {e.id: e for e in session.exec(select(ExpertRow).where(ExpertRow.id.in_(wanted)))}  # type: ignore[attr-defined]
+    out = []
+    for contract in contracts:
+        contract.balance_revision += 1
+        settle(session, contract, cause)
+        expert = experts.get(contract.expert_id)
+        if expert is not None:
+            expert.booking_revision += 1
+            session.add(expert)
+        session.add(contract)
+        out.append(_balance(cause, contract, expert, sorted(live[contract.id])))
+    return out
+
+
+def _balance(cause: m.Message, contract: ContractRow, expert: ExpertRow | None, counted: list[str]) -> m.BalanceChanged:
     booked = (expert.committed_minutes + expert.booked_minutes) if expert else 0
-    add_event(
-        session,
-        s.BALANCE_CHANGED,
-        cause.caused(
-            m.BalanceChanged,
-            contract_id=contract.id,
-            expert_id=contract.expert_id,
-            hours_used=contract.used_minutes / 60,
-            budget_used_vnd=contract.used_vnd,
-            active_assignments=contract.active_before + contract.active_count,
-            expert_committed_hours=booked / 60,
-            hours_cap=contract.cap_minutes / 60,
-            budget_cap_vnd=contract.budget_cap_vnd,
-            end=contract.ends_on,
-            revision=contract.balance_revision,
-            expert_revision=expert.booking_revision if expert else None,
-            counted=sorted(session.exec(select(AssignmentRow.id).where(
-                AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))),  # type: ignore[attr-defined]
-        ),
+    return cause.caused(
+        m.BalanceChanged,
+        contract_id=contract.id,
+        expert_id=contract.expert_id,
+        hours_used=contract.used_minutes / 60,
+        budget_used_vnd=contract.used_vnd,
+        active_assignments=contract.active_before + contract.active_count,
+        expert_committed_hours=booked / 60,
+        hours_cap=contract.cap_minutes / 60,
+        budget_cap_vnd=contract.budget_cap_vnd,
+        end=contract.ends_on,
+        revision=contract.balance_revision,
+        expert_revision=expert.booking_revision if expert else None,
+        counted=counted,
     )
 
 

@@ -10,6 +10,7 @@ unit's staff member (a shared or community expert) for no fee or an internal all
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -20,6 +21,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
+from shared.limits import REFERENCE_CHUNK, TRAVEL_CHUNK
 from shared.scenario import minutes
 from shared.security.credentials import Actor
 
@@ -27,29 +29,31 @@ LENT_KINDS = ("shared", "community")
 
 
 def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor, *, today: dt.date) -> m.Reply:
-    # The lock order of `assignments`: contracts, then experts, before the audit head.
-    asg.lock_in_order(session, contracts=[c.id for c in cmd.contracts], experts=[e.id for e in cmd.experts])
+    # The lock order of `assignments`: contracts, then experts (the contracts' too: their booking
+    # revisions move), before the audit head.
+    asg.lock_in_order(session, contracts=[c.id for c in cmd.contracts],
+                      experts=[e.id for e in cmd.experts] + [c.expert for c in cmd.contracts])
     _check_references(session, cmd)
+    units = _rows(session, UnitRow, {u.id for u in cmd.units})
     for u in cmd.units:
-        session.merge(UnitRow(id=u.id, record=u.model_dump(mode="json", by_alias=True)))
-        add_event(session, s.UNIT_REGISTERED, cmd.caused(m.UnitRegistered, unit=u))
+        row = units.get(u.id) or UnitRow(id=u.id, record={})
+        row.record = u.model_dump(mode="json", by_alias=True)
+        units[u.id] = row
+        session.add(row)
     for t in cmd.travel_minutes:
         session.merge(TravelRow(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
-    if cmd.travel_minutes:
-        add_event(session, s.TRAVEL_REGISTERED, cmd.caused(m.TravelRegistered, pairs=cmd.travel_minutes))
+    experts = _rows(session, ExpertRow, {e.id for e in cmd.experts})
     for e in cmd.experts:
-        _upsert_expert(session, e)
-        add_event(session, s.EXPERT_REGISTERED, cmd.caused(m.ExpertRegistered, expert=e))
+        experts[e.id] = _upsert_expert(session, e, experts.get(e.id))
     session.flush()
-    for i, c in enumerate(cmd.contracts):
-        row = _upsert_contract(session, cmd, actor, i, today)
-        add_event(
-            session,
-            s.CONTRACT_REGISTERED,
-            cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision),
-        )
-        session.flush()
-        lifecycle.publish_balance(session, cmd, row)
+    known = set(session.exec(select(ContractRow.id).where(ContractRow.id.in_([c.id for c in cmd.contracts]))))  # type: ignore[attr-defined]
+    rows = [_upsert_contract(session, cmd, actor, i, today, known) for i in range(len(cmd.contracts))]
+    registered = [cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision)
+                  for c, row in zip(cmd.contracts, rows, strict=True)]
+    session.flush()
+    balances = lifecycle.next_balances(session, cmd, rows)
+    for event in announce(cmd, registered, balances):
+        add_event(session, s.REFERENCE_REGISTERED, event)
     audit.record(
         session,
         actor=actor,
@@ -71,28 +75,53 @@ def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor,
     )
 
 
-def _check_references(session: Session, cmd: m.RegisterReference) -> None:
-    units = {u.id for u in cmd.units}
-    experts = {e.id: e.kind for e in cmd.experts}
+def announce(cmd: m.RegisterReference, registered: list[m.ContractRegistered],
+             balances: list[m.BalanceChanged]) -> list[m.ReferenceRegistered]:
+    """The registration as events of a chunk each (`ReferenceRegistered`), in the order a consumer
+    needs them: units and travel before the experts living there, experts before their contracts,
+    a contract's balance in the same event as the contract. One event per chunk, not one per item:
+    a country (3,321 units, 2,000 experts and contracts) is 37 events to copy, not 9,321."""
+    n, travel = REFERENCE_CHUNK, TRAVEL_CHUNK
+    parts: list[dict[str, Any]] = [{"units": cmd.units[i:i + n]} for i in range(0, len(cmd.units), n)]
+    parts += [{"travel_minutes": cmd.travel_minutes[i:i + travel]} for i in range(0, len(cmd.travel_minutes), travel)]
+    parts += [{"experts": cmd.experts[i:i + n]} for i in range(0, len(cmd.experts), n)]
+    parts += [{"contracts": registered[i:i + n], "balances": balances[i:i + n]} for i in range(0, len(registered), n)]
+    return [cmd.caused(m.ReferenceRegistered, **part) for part in parts]
 
-    def known(model: type, key: str, new: set[str] | dict[str, str]) -> bool:
-        return key in new or session.get(model, key) is not None
+
+def _check_references(session: Session, cmd: m.RegisterReference) -> None:
+    """Every unit and expert referred to is in the registration or already registered: one read
+    per kind for the whole registration, not one per reference."""
+    experts = {e.id: e.kind for e in cmd.experts}
+    wanted = {t.from_unit for t in cmd.travel_minutes} | {t.to_unit for t in cmd.travel_minutes}
+    wanted |= {e.home_unit for e in cmd.experts} | {u for c in cmd.contracts for u in c.scope_units or []}
+    units = {u.id for u in cmd.units} | _existing(session, UnitRow, wanted)
+    known_experts = set(experts) | _existing(session, ExpertRow, {c.expert for c in cmd.contracts})
 
     for i, t in enumerate(cmd.travel_minutes):
         for field, uid in (("from", t.from_unit), ("to", t.to_unit)):
-            if not known(UnitRow, uid, units):
+            if uid not in units:
                 raise Rejected(f"unknown unit {uid!r}", f"travel_minutes[{i}].{field}")
     for i, e in enumerate(cmd.experts):
-        if not known(UnitRow, e.home_unit, units):
+        if e.home_unit not in units:
             raise Rejected(f"unknown unit {e.home_unit!r}", f"experts[{i}].home_unit")
         _check_availability(session, i, e)
     for i, c in enumerate(cmd.contracts):
-        if not known(ExpertRow, c.expert, experts):
+        if c.expert not in known_experts:
             raise Rejected(f"unknown expert {c.expert!r}", f"contracts[{i}].expert")
         for uid in c.scope_units or []:
-            if not known(UnitRow, uid, units):
+            if uid not in units:
                 raise Rejected(f"unknown unit {uid!r}", f"contracts[{i}].scope_units")
         _check_kind(session, i, c, experts)
+
+
+def _existing(session: Session, model: Any, ids: set[str]) -> set[str]:
+    return set(session.exec(select(model.id).where(model.id.in_(sorted(ids))))) if ids else set()
+
+
+def _rows(session: Session, model: Any, ids: set[str]) -> dict[str, Any]:
+    """The rows there are of these ids, read once (the registration's locks are already held)."""
+    return {r.id: r for r in session.exec(select(model).where(model.id.in_(sorted(ids))))} if ids else {}
 
 
 def _check_availability(session: Session, i: int, e: m.Expert) -> None:
@@ -129,18 +158,20 @@ def _check_kind(session: Session, i: int, c: m.Contract, new_experts: dict[str, 
             )
 
 
-def _upsert_expert(session: Session, e: m.Expert) -> None:
-    row = session.get(ExpertRow, e.id) or ExpertRow(id=e.id, record={}, capacity_minutes=0, committed_minutes=0)
+def _upsert_expert(session: Session, e: m.Expert, row: ExpertRow | None) -> ExpertRow:
+    row = row or ExpertRow(id=e.id, record={}, capacity_minutes=0, committed_minutes=0)
     row.record = e.model_dump(mode="json")
     row.capacity_minutes = minutes(e.capacity_hours)
     row.committed_minutes = minutes(e.committed_hours)
     session.add(row)
+    return row
 
 
-def _upsert_contract(session: Session, cmd: m.RegisterReference, actor: Actor, i: int, today: dt.date) -> ContractRow:
+def _upsert_contract(session: Session, cmd: m.RegisterReference, actor: Actor, i: int, today: dt.date,
+                     known: set[str]) -> ContractRow:
     c = cmd.contracts[i]
     wanted = cmd.contract_status.get(c.id)
-    row = session.get(ContractRow, c.id)
+    row = session.get(ContractRow, c.id) if c.id in known else None  # locked and read: no query
     if row is None:
         if wanted not in (None, "draft", "active"):
             raise Rejected(f"a new contract starts as draft or active, not {wanted}", f"contracts[{i}].status")
@@ -168,7 +199,7 @@ def _upsert_contract(session: Session, cmd: m.RegisterReference, actor: Actor, i
     row.max_concurrent, row.active_before = c.max_concurrent, c.active_assignments
     row.revision += 1
     session.add(row)
-    session.flush()
+    known.add(c.id)  # the same id again in this registration finds this row
     _dates_moved(session, cmd, actor, row, today)
     return row
 
@@ -176,8 +207,10 @@ def _upsert_contract(session: Session, cmd: m.RegisterReference, actor: Actor, i
 def _dates_moved(session: Session, cmd: m.RegisterReference, actor: Actor, row: ContractRow, today: dt.date) -> None:
     """A contract registered past its last day is expired; an expired one extended is active again."""
     if row.ends_on < today and row.status not in lifecycle.TERMINAL:
+        session.flush()
         lifecycle.set_status(session, row, "expired", by=actor, reason=f"its last day was {row.ends_on}", cause=cmd)
     elif row.ends_on >= today and row.status == "expired":
+        session.flush()
         lifecycle.set_status(session, row, "active", by=actor, reason=f"extended to {row.ends_on}", cause=cmd)
 
 

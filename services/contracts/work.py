@@ -213,6 +213,12 @@ def copy_request(session: Session, evt: m.RequestSubmitted) -> None:
         )
 
 
+def copy_requests(session: Session, evt: m.RequestsSubmitted) -> None:
+    """A bulk submission's requests, each as `copy_request` keeps it, in one transaction."""
+    for one in evt.submitted:
+        copy_request(session, one)
+
+
 def _copy_status(session: Session, request_id: str, status: str) -> None:
     row = session.get(RequestCopy, request_id)
     if row is not None:

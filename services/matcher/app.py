@@ -1,14 +1,15 @@
-"""Composition root of the matcher service: requests in, proposals out, re-solving in batches.
+"""Composition root of the matcher service: requests in, proposals out, at once and in the background.
 
-Every change that can alter the plan (a request, reference data, a balance, a decision) marks
-the plan dirty; in the copy that leads (one among any number of copies, `Replanner`), one
-background task waits a moment to batch what else arrives, then re-solves in a worker thread.
-The engine is the pure `services.matcher.solver`.
+Every change that can alter the plan (a request, reference data, a balance, a decision) wakes
+the copy that leads (one among any number of copies, `Replanner`): it decides every waiting
+request at once (`placement`), then re-solves the whole plan in the background (`planner`, with
+the pure engine `services.matcher.solver` in a process of its own, `solving`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -20,12 +21,16 @@ from services.matcher import handlers as h
 from services.matcher.alternatives import candidates
 from services.matcher.db import create_schema
 from services.matcher.overrides import assign_manually
-from services.matcher.planner import replan
+from services.matcher.placement import BATCH, REFERENCE, Reference, place_open, reference_key
+from services.matcher.planner import Solver, replan
 from services.matcher.settings import MatcherSettings
+from services.matcher.solver import solve
+from services.matcher.solving import SolverProcess
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread
 from shared.clock import local_today
+from shared.db import reader, retrying, transaction
 from shared.leader import Leadership, changes_seen, note_change
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
@@ -35,6 +40,7 @@ log = structlog.get_logger("matcher")
 EVENTS: dict[str, type[m.Message]] = {
     s.REQUEST_SUBMITTED: m.RequestSubmitted,
     s.REQUEST_CANCELLED: m.RequestCancelled,
+    s.REQUESTS_SUBMITTED: m.RequestsSubmitted,
     s.REQUEST_UNMATCHED: m.RequestUnmatched,
     s.ASSIGNMENT_PROPOSED: m.AssignmentProposed,
     s.ASSIGNMENT_WITHDRAWN: m.AssignmentWithdrawn,
@@ -43,35 +49,64 @@ EVENTS: dict[str, type[m.Message]] = {
 
 
 PLAN = "plan"  # the leader key, and the name of the plan's fence and change counter
+COPIES = (s.REFERENCE_REGISTERED, s.UNIT_REGISTERED, s.TRAVEL_REGISTERED, s.EXPERT_REGISTERED, s.CONTRACT_REGISTERED,
+          s.CONTRACT_STATUS_CHANGED)  # what `placement.Reference` is built from
 
 
 class Replanner:
-    """One planner among all copies of the matcher: only the leader (`shared.leader`) re-solves,
-    at most one re-solve at a time, and a plan is written only if this copy still leads the term
-    it planned under (`replan`'s fence); changes arriving meanwhile are batched into the next.
+    """The leader's two jobs, among all copies of the matcher (`shared.leader`): decide every
+    waiting request at once (`placement`), and improve the whole plan in the background
+    (`planner`, the engine in a process of its own). Both write only while this copy still leads
+    the term it read under (the plan's fence, first thing in each transaction).
 
     Every copy handles commands and events (queue groups and durable consumers share them out)
-    and raises the change counter in the same transaction (`changing`). The leader re-plans at
-    once on the changes it handled itself, and on the other copies' when its poll of that counter
-    (every `change_poll_s`) finds it moved. Why a counter in the database rather than a non-queue
-    subscription to the change events: an event reaches every copy at the same moment, so the
-    leader would often plan before the copy handling it has committed it, and then miss the change
-    until the next one; the counter moves in the change's own transaction, so a plan whose snapshot
-    follows the read of the counter includes the change. Its cost: one single-row update per
-    message, the last statement of its transaction, and a one-row read per poll.
+    and raises the change counter in the same transaction (`changing`). The leader acts at once
+    on the changes it handled itself (`mark`, after their commit), and on the other copies' when
+    its poll of that counter (every `change_poll_s`) finds it moved. Why a counter in the database
+    rather than a non-queue subscription to the change events: an event reaches every copy at the
+    same moment, so the leader would often act before the copy handling it has committed it, and
+    then miss the change until the next one; the counter moves in the change's own transaction,
+    so a read that follows the read of the counter includes the change. Its cost: one single-row
+    update per message, the last statement of its transaction, and a one-row read per poll.
+
+    - **Placement** (`_place_loop`): woken by every change, decides the waiting requests in short
+      transactions of `placement.BATCH`, the most urgent first. A request is decided in the time
+      of one such transaction, whether or not a re-plan is solving.
+    - **Re-plan** (`_plan_loop`): after `debounce_s` to batch what else arrives, one re-solve at a
+      time, sized to the problem (`planner.time_for`) unless `time_limit_s` is set; changes that
+      arrive meanwhile are batched into the next. Its writes are checked against the room left
+      now, so what was placed while it solved is never given away twice.
     """
 
     def __init__(self, svc: Service, settings: MatcherSettings, leadership: Leadership | None = None) -> None:
         self.svc, self.settings = svc, settings
-        self.dirty = asyncio.Event()
+        self.dirty = asyncio.Event()  # a re-plan is due
+        self.waiting = asyncio.Event()  # requests may be waiting for a decision
         self.cause: m.Message = m.Message()
         self.leadership = leadership or Leadership(settings.nats_url, PLAN, identity=settings.service)
         self.leadership.on_change = self._on_leadership
+        self.solver: Solver = SolverProcess() if settings.solve_in_process else solve
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._seen: int | None = None  # the change counter as read before the last plan's snapshot
+        self._ref: Reference | None = None
 
     def mark(self, cause: m.Message) -> None:
+        """Something changed (committed): place and plan again. Safe from any thread: an
+        asyncio.Event is set only in its own loop's thread, or its waiter may never wake."""
         self.cause = cause
+        loop = self._loop
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if loop is None or here is loop:
+            self._set()
+        else:
+            loop.call_soon_threadsafe(self._set)
+
+    def _set(self) -> None:
+        self.waiting.set()
         self.dirty.set()
 
     def _on_leadership(self, leading: bool) -> None:
@@ -79,12 +114,15 @@ class Replanner:
             self.mark(m.Message())  # plan whatever is open (the last leader may have died mid-plan)
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._main(), name="replanner")
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if isinstance(self.solver, SolverProcess):
+            self.solver.close()
         await self.leadership.stop(release=True)  # another copy takes over at once
 
     async def _main(self) -> None:
@@ -95,7 +133,51 @@ class Replanner:
             except Exception as err:  # noqa: BLE001 - NATS not there yet: try again
                 log.warning("leadership_unavailable", error=f"{type(err).__name__}: {err}")
                 await asyncio.sleep(1.0)
-        await asyncio.gather(self._plan_loop(), self._watch_changes())
+        await asyncio.gather(self._place_loop(), self._plan_loop(), self._watch_changes())
+
+    def _today(self) -> dt.date:
+        return local_today(self.settings.timezone_offset_hours)
+
+    def reference(self, session: Session) -> Reference:
+        """The copies as the placement reads them, built again only when one changed."""
+        today = self._today()
+        key = reference_key(session, today)
+        ref = self._ref
+        if ref is None or ref.key != key:
+            ref = self._ref = Reference.read(session, today, key)
+        return ref
+
+    def _place(self, term: int) -> bool:
+        """One placement transaction; True when more requests may be waiting."""
+        fence = self.leadership.fence(PLAN, term)
+        with Session(reader(self.svc.engine)) as session:  # outside the write transaction: no lock held
+            ref = self.reference(session)
+
+        def once() -> tuple[int, int] | None:
+            with transaction(self.svc.engine) as session:
+                if not fence(session):
+                    return None
+                return place_open(session, ref, today=ref.key[1], cause=self.cause)
+
+        decided = retrying(once)
+        return decided is not None and sum(decided) >= BATCH
+
+    async def _place_loop(self) -> None:
+        while True:
+            await self.waiting.wait()
+            self.waiting.clear()
+            term = self.leadership.term
+            if not self.leadership.holds(term):
+                continue  # the leader places: it sees this change through the counter
+            structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
+            try:
+                while await in_thread(self._place, term):
+                    self.svc.relay.notify()
+                self.svc.relay.notify()
+            except Exception:  # noqa: BLE001 - a failed placement is logged and tried again
+                log.exception("placement_failed")
+                await asyncio.sleep(1.0)
+                self.waiting.set()
 
     async def _plan_loop(self) -> None:
         while True:
@@ -111,17 +193,18 @@ class Replanner:
             try:
                 self._seen = await in_thread(self._changes)  # read before the snapshot: it includes them
                 await in_thread(partial(
-                    replan, self.svc.engine, today=local_today(st.timezone_offset_hours),
-                    time_limit_s=st.time_limit_s, workers=st.workers, seed=st.seed, cause=self.cause,
-                    fence=self.leadership.fence(PLAN, term),
+                    replan, self.svc.engine, today=self._today(), time_limit_s=st.time_limit_s,
+                    workers=st.workers, seed=st.seed, cause=self.cause, fence=self.leadership.fence(PLAN, term),
+                    solver=self.solver, references=self.reference,
                 ))
                 self.svc.relay.notify()
+                self.waiting.set()  # what the plan could not write (the room moved) is placed now
             except Exception:  # noqa: BLE001 - a failed re-solve is logged and retried on the next change
                 log.exception("replan_failed")
                 await asyncio.sleep(1.0)
 
     async def _watch_changes(self) -> None:
-        """In the leader: a plan when the counter moved past what the last plan included, unless a
+        """In the leader: act when the counter moved past what the last plan included, unless a
         plan is due anyway (then the change it knows of gives the plan its correlation id)."""
         while True:
             await asyncio.sleep(self.settings.change_poll_s)
@@ -138,17 +221,18 @@ class Replanner:
             self._seen = now
 
     def _changes(self) -> int:
-        with Session(self.svc.engine) as session:
+        with Session(reader(self.svc.engine)) as session:  # a read: never queued behind a writer
             return changes_seen(session, PLAN)
 
 
-def changing(use_case: Callable[..., Any]) -> Callable[..., Any]:
-    """The use case (an event's, or a command's with its actor), then the change counter raised
-    in its transaction (see `Replanner`)."""
+def changing(use_case: Callable[..., Any], *counters: str) -> Callable[..., Any]:
+    """The use case (an event's, or a command's with its actor), then the change counters raised
+    in its transaction (see `Replanner`): the plan's always, the copies' for a copy."""
 
     def run(session: Session, msg: Any, *actor: Actor) -> Any:
         result = use_case(session, msg, *actor)
-        note_change(session, PLAN)
+        for name in (PLAN, *counters):
+            note_change(session, name)
         return result
 
     return run
@@ -158,6 +242,7 @@ STAFF = ("staff", "admin")
 # Who may send each command (the roles), and whose it must be (the ownership check).
 PERMITS: dict[str, Permit] = {
     s.REQUEST_SUBMIT: Permit.of("commune", *STAFF, owner=h.the_unit),
+    s.REQUESTS_SUBMIT: Permit.of("commune", *STAFF, owner=h.the_units),
     s.REQUEST_CANCEL: Permit.of("commune", *STAFF, owner=h.the_unit),
     s.ASSIGNMENT_ASSIGN: Permit.of(*STAFF),
 }
@@ -169,25 +254,27 @@ def build(settings: MatcherSettings | None = None) -> Service:
     planner = Replanner(svc, st)
     svc.background(planner.start, planner.stop)
 
-    async def after_event(_subject: str, evt: m.Message) -> None:
-        planner.mark(evt)
+    async def after_change(_subject: str, msg: m.Message) -> None:
+        planner.mark(msg)  # committed: the placement and the next plan see it
 
-    svc.after_event = after_event
+    svc.after_event = svc.after_command = after_change
 
     def submit(session, cmd: m.SubmitRequest, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
-        reply = h.submit_request(session, cmd, actor, today=local_today(st.timezone_offset_hours))
-        planner.mark(cmd)
-        return reply
+        return h.submit_request(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(s.REQUEST_SUBMIT, m.SubmitRequest, changing(submit), permit=PERMITS[s.REQUEST_SUBMIT],
                 description="A commune submits a support request.")
+
+    def submit_many(session, cmd: m.SubmitRequests, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
+        return h.submit_requests(session, cmd, actor, today=local_today(st.timezone_offset_hours))
+
+    svc.command(s.REQUESTS_SUBMIT, m.SubmitRequests, changing(submit_many), permit=PERMITS[s.REQUESTS_SUBMIT],
+                description="Many requests at once (a load, a spreadsheet): each is answered on its own.")
     svc.command(s.REQUEST_CANCEL, m.CancelRequest, changing(h.cancel_request), permit=PERMITS[s.REQUEST_CANCEL],
                 description="A commune cancels a request: what it reserved is released.")
 
     def assign(session, cmd: m.AssignManually, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
-        reply = assign_manually(session, cmd, actor, today=local_today(st.timezone_offset_hours))
-        planner.mark(cmd)
-        return reply
+        return assign_manually(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, changing(assign), permit=PERMITS[s.ASSIGNMENT_ASSIGN],
                 description="Staff assign an expert by hand, checked by the solver's rules.")
@@ -202,6 +289,8 @@ def build(settings: MatcherSettings | None = None) -> Service:
     svc.query(s.CANDIDATES_GET, m.GetCandidates, alternatives,
               description="The best few experts for one open request, with what each would displace.")
     for subject, model, use_case, name, description in (
+        (s.REFERENCE_REGISTERED, m.ReferenceRegistered, h.copy_reference, "reference",
+         "Copy of a chunk of registered units, travel, experts, contracts and balances."),
         (s.UNIT_REGISTERED, m.UnitRegistered, h.copy_unit, "units", "Copy of a registered unit."),
         (s.TRAVEL_REGISTERED, m.TravelRegistered, h.copy_travel, "travel", "Copy of travel times."),
         (s.EXPERT_REGISTERED, m.ExpertRegistered, h.copy_expert, "experts", "Copy of an expert."),
@@ -218,5 +307,6 @@ def build(settings: MatcherSettings | None = None) -> Service:
         (s.ASSIGNMENT_CANCELLED, m.AssignmentCancelled, h.on_cancelled, "cancellations", "Cancelled assignment."),
         (s.REQUEST_COMPLETED, m.RequestCompleted, h.on_completed, "completions", "The commune confirmed completion."),
     ):
-        svc.event(subject, model, changing(use_case), name=name, description=description)
+        svc.event(subject, model, changing(use_case, *((REFERENCE,) if subject in COPIES else ())),
+                  name=name, description=description)
     return svc

@@ -8,9 +8,10 @@ rejected so it never proposes it again. Planning itself is in `planner`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import structlog
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
 from services.matcher.db import (
@@ -29,8 +30,10 @@ from shared import assignment as sm
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import NotYet, Rejected
+from shared.clock import utcnow
 from shared.db import add_event, in_order
 from shared.limits import NOTES, PLAN_INPUT_CHUNK
+from shared.scenario import Expert, TravelTime, Unit
 from shared.security.credentials import Actor
 
 OPEN = ("open", "unmatched", "proposed")
@@ -40,19 +43,63 @@ log = structlog.get_logger("matcher")
 # ------------------------------------------------------------------ commands
 def submit_request(session: Session, cmd: m.SubmitRequest, actor: Actor, *, today: dt.date) -> m.Reply:
     r = cmd.request
-    if session.get(UnitCopy, r.unit) is None:
-        raise Rejected(f"unknown unit {r.unit!r}", "request.unit")
-    if r.deadline < today:
-        raise Rejected(f"deadline {r.deadline} is already past (today is {today})", "request.deadline")
+    record = r.model_dump(mode="json")
     existing = session.get(RequestRow, r.id)
+    check_request(r, record, unit_known=session.get(UnitCopy, r.unit) is not None, existing=existing, today=today)
     if existing is not None:
-        if existing.record == r.model_dump(mode="json"):
-            return m.Reply.success(request_id=r.id, status=existing.status)
-        raise Rejected(f"request id {r.id!r} is already used by another request", "request.id")
-    session.add(RequestRow(id=r.id, unit_id=r.unit, record=r.model_dump(mode="json"), submitted_by=actor.label,
+        return m.Reply.success(request_id=r.id, status=existing.status)
+    session.add(RequestRow(id=r.id, unit_id=r.unit, record=record, submitted_by=actor.label,
                            correlation_id=cmd.correlation_id))
     add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
     return m.Reply.success(request_id=r.id, status="open")
+
+
+def check_request(r: m.Request, record: dict[str, object], *, unit_known: bool, existing: RequestRow | None,
+                  today: dt.date) -> None:
+    """A request is taken for a unit the matcher knows, with a deadline not past, under an id not
+    used by another request (the same request again is answered as it stands)."""
+    if not unit_known:
+        raise Rejected(f"unknown unit {r.unit!r}", "request.unit")
+    if r.deadline < today:
+        raise Rejected(f"deadline {r.deadline} is already past (today is {today})", "request.deadline")
+    if existing is not None and existing.record != record:
+        raise Rejected(f"request id {r.id!r} is already used by another request", "request.id")
+
+
+def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, today: dt.date) -> m.Reply:
+    """Many requests in one short transaction, each taken or refused as `submit_request` would
+    alone (`check_request`) and answered in its place: one bad row of a load or a spreadsheet
+    never holds back the others. Two reads for the whole batch (its units, its ids already
+    used), one insert for its requests and one event for all it took (`RequestsSubmitted`)."""
+    batch = cmd.requests
+    units = set(session.exec(select(UnitCopy.id).where(UnitCopy.id.in_({r.unit for r in batch}))))  # type: ignore[attr-defined]
+    existing = {row.id: row for row in session.exec(
+        select(RequestRow).where(RequestRow.id.in_([r.id for r in batch])))}  # type: ignore[attr-defined]
+    results: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
+    events: list[m.RequestSubmitted] = []
+    now = utcnow()
+    for i, r in enumerate(batch):
+        record = r.model_dump(mode="json")
+        try:
+            check_request(r, record, unit_known=r.unit in units, existing=existing.get(r.id), today=today)
+        except Rejected as err:
+            field = f"requests[{i}].{(err.field or '').removeprefix('request.')}".rstrip(".")
+            results.append({"id": r.id, "ok": False, "error": err.message, "field": field})
+            continue
+        if r.id in existing:
+            results.append({"id": r.id, "ok": True, "status": existing[r.id].status})
+            continue
+        existing[r.id] = RequestRow(id=r.id, unit_id=r.unit, record=record)  # a repeat later in the batch
+        rows.append(dict(id=r.id, unit_id=r.unit, record=record, status="open", reason_code="", reason="",
+                         submitted_by=actor.label, correlation_id=cmd.correlation_id, submitted_at=now))
+        events.append(cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
+        results.append({"id": r.id, "ok": True, "status": "open"})
+    if rows:
+        session.execute(insert(RequestRow.__table__), rows)  # type: ignore[attr-defined]
+        add_event(session, s.REQUESTS_SUBMITTED, cmd.caused(m.RequestsSubmitted, submitted=events))
+    taken = sum(1 for x in results if x["ok"])
+    return m.Reply.success(taken=taken, refused=len(results) - taken, results=results)
 
 
 def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Reply:
@@ -87,38 +134,99 @@ def the_unit(session: Session, cmd: m.SubmitRequest | m.CancelRequest, actor: Ac
                        "request.unit" if isinstance(cmd, m.SubmitRequest) else "request_id")
 
 
+def the_units(session: Session, cmd: m.SubmitRequests, actor: Actor) -> None:
+    """Ownership: a commune submits many requests for its own unit only (every one of them, else
+    the whole command is refused); staff for any unit (a load, a spreadsheet)."""
+    if actor.is_staff():
+        return
+    mine = actor.party_id("unit")
+    for i, r in enumerate(cmd.requests):
+        if mine != r.unit:
+            raise Rejected(f"you act as {actor.party}; a commune acts only for its own unit's requests",
+                           f"requests[{i}].unit")
+
+
 # ------------------------------------------------------------------ reference data copies
 def copy_unit(session: Session, evt: m.UnitRegistered) -> None:
-    session.merge(UnitCopy(id=evt.unit.id, record=evt.unit.model_dump(mode="json", by_alias=True)))
+    _put_unit(session, evt.unit, session.get(UnitCopy, evt.unit.id))
 
 
 def copy_travel(session: Session, evt: m.TravelRegistered) -> None:
-    for t in evt.pairs:
-        session.merge(TravelCopy(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
+    _put_travel(session, evt.pairs)
 
 
 def copy_expert(session: Session, evt: m.ExpertRegistered) -> None:
-    row = session.get(ExpertCopy, evt.expert.id) or ExpertCopy(id=evt.expert.id, record={})
-    row.record = evt.expert.model_dump(mode="json")
+    _put_expert(session, evt.expert, session.get(ExpertCopy, evt.expert.id))
+
+
+def copy_reference(session: Session, evt: m.ReferenceRegistered) -> None:
+    """A chunk of a registration in this one short transaction: its units, travel, experts, then
+    its contracts and their balances, each by the same rules as its single event (a contract by
+    its revision, a balance as the next of its contract). One read per kind for the chunk."""
+    # Locked as `copy_balance` locks them (contracts, then experts), read once for the chunk.
+    contract_ids = [c.contract.id for c in evt.contracts] + [b.contract_id for b in evt.balances]
+    contracts = _rows(session, ContractCopy, contract_ids)
+    experts = _rows(session, ExpertCopy, [e.id for e in evt.experts] + [b.expert_id for b in evt.balances])
+    units = _rows(session, UnitCopy, [u.id for u in evt.units])
+    for u in evt.units:
+        units[u.id] = _put_unit(session, u, units.get(u.id))
+    _put_travel(session, evt.travel_minutes)
+    for e in evt.experts:
+        experts[e.id] = _put_expert(session, e, experts.get(e.id))
+    for c in evt.contracts:
+        row = contracts.get(c.contract.id)
+        contracts[c.contract.id] = _copy_contract(session, c.contract, c.status, c.revision, row)
+    for b in evt.balances:
+        _apply_balance(session, b, contracts.get(b.contract_id), experts.get(b.expert_id))
+
+
+def _rows(session: Session, model: Any, ids: list[str]) -> dict[str, Any]:
+    if not ids:
+        return {}
+    stmt = select(model).where(model.id.in_(sorted(set(ids)))).order_by(model.id).with_for_update()
+    return {r.id: r for r in session.exec(stmt)}
+
+
+def _put_unit(session: Session, unit: Unit, row: UnitCopy | None) -> UnitCopy:
+    """The copy of a unit, its row read already (None: there is none)."""
+    record = unit.model_dump(mode="json", by_alias=True)
+    row = row or UnitCopy(id=unit.id, record=record)
+    row.record = record
     session.add(row)
+    return row
 
 
-def _copy_contract(session: Session, contract: m.Contract, status: str, revision: int) -> None:
+def _put_travel(session: Session, pairs: list[TravelTime]) -> None:
+    for t in pairs:
+        session.merge(TravelCopy(from_unit=t.from_unit, to_unit=t.to_unit, minutes=t.minutes))
+
+
+def _put_expert(session: Session, expert: Expert, row: ExpertCopy | None) -> ExpertCopy:
+    row = row or ExpertCopy(id=expert.id, record={})
+    row.record = expert.model_dump(mode="json")
+    session.add(row)
+    return row
+
+
+def _copy_contract(session: Session, contract: m.Contract, status: str, revision: int,
+                   row: ContractCopy | None) -> ContractCopy:
     """Keep the newest state: events of two subjects may arrive out of order, the revision tells.
-    Status and revision ride in the record; the engine's format ignores them."""
-    row = session.get(ContractCopy, contract.id) or ContractCopy(id=contract.id, record={})
+    Status and revision ride in the record; the engine's format ignores them. `row`: the copy
+    read already (None: there is none)."""
+    row = row or ContractCopy(id=contract.id, record={})
     if row.record and row.record.get("revision", 0) > revision:
-        return
+        return row
     row.record = {**contract.model_dump(mode="json"), "status": status, "revision": revision}
     session.add(row)
+    return row
 
 
 def copy_contract(session: Session, evt: m.ContractRegistered) -> None:
-    _copy_contract(session, evt.contract, evt.status, evt.revision)
+    _copy_contract(session, evt.contract, evt.status, evt.revision, session.get(ContractCopy, evt.contract.id))
 
 
 def copy_contract_status(session: Session, evt: m.ContractStatusChanged) -> None:
-    _copy_contract(session, evt.contract, evt.status, evt.revision)
+    _copy_contract(session, evt.contract, evt.status, evt.revision, session.get(ContractCopy, evt.contract.id))
 
 
 def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
@@ -134,9 +242,14 @@ def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     a dead letter with the reason if they never come). A forged balance with a huge revision is
     never adopted, and cannot lock the contract's later, true balances out."""
     contract = session.get(ContractCopy, evt.contract_id, with_for_update=True)
+    expert = session.get(ExpertCopy, evt.expert_id, with_for_update=True) if contract is not None else None
+    _apply_balance(session, evt, contract, expert)
+
+
+def _apply_balance(session: Session, evt: m.BalanceChanged, contract: ContractCopy | None,
+                   expert: ExpertCopy | None) -> None:
     if contract is None:
         raise NotYet(f"balance for contract {evt.contract_id!r}, not registered here yet")
-    expert = session.get(ExpertCopy, evt.expert_id, with_for_update=True)
     if expert is None:  # its total would be lost: a later, older one would then be applied over it
         raise NotYet(f"balance for expert {evt.expert_id!r}, not registered here yet")
     revision, applied = evt.revision or 0, contract.balance_revision or 0
@@ -224,20 +337,13 @@ def _slot_live(session: Session, request_id: str, slot: int) -> list[Proposal]:
 
 def refresh_request(session: Session, request_id: str) -> None:
     """A request's status follows its proposals: open, proposed, approved, accepted."""
+    from services.matcher.proposals import request_status
+
     row = session.get(RequestRow, request_id)
     if row is None or row.status in ("completed", "cancelled"):
         return
     slots = len(m.Request.model_validate(row.record).effective_slots())
-    live = _proposals(session, request_id, *LIVE)
-    by_status = {p.status for p in live}
-    if len(live) < slots:
-        row.status = "open"
-    elif by_status == {"accepted"}:
-        row.status = "accepted"
-    elif by_status <= set(HELD):
-        row.status = "approved"
-    else:
-        row.status = "proposed"
+    row.status = request_status(slots, [p.status for p in _proposals(session, request_id, *LIVE)])
     session.add(row)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import structlog
 from sqlmodel import Session, select
 
+from services.matcher import proposals
 from services.matcher.db import (
     HELD,
     LIVE,
@@ -31,14 +31,15 @@ from services.matcher.db import (
     TravelCopy,
     UnitCopy,
 )
-from services.matcher.handlers import OPEN, refresh_request, withdraw
-from services.matcher.solver import Plan, solve
-from services.matcher.solver.limits import Limits
+from services.matcher.handlers import OPEN, withdraw
+from services.matcher.placement import Reference, Room, current_room, live_proposals
+from services.matcher.solver import Assignment, Plan, solve
+from services.matcher.solver.limits import Limits, weight
 from shared import messages as m
 from shared import subjects as s
-from shared.db import add_event, retrying, transaction
+from shared.db import add_event, reader, retrying, transaction
 from shared.limits import TEXT, clip
-from shared.scenario import Contract, Expert, Request, Scenario
+from shared.scenario import Contract, Expert, Pin, Request, Scenario
 
 log = structlog.get_logger("planner")
 
@@ -46,7 +47,7 @@ log = structlog.get_logger("planner")
 @dataclass
 class Snapshot:
     scenario: Scenario
-    requests: dict[str, RequestRow]
+    requests: dict[str, str]  # the requests planned for: id -> status when the snapshot was taken
     pins: dict[tuple[str, int], Proposal] = field(default_factory=dict)
     # Per request, its live proposals as (id, status) when the snapshot was taken: `apply` writes
     # nothing for a request whose proposals moved since (an approval landed during the solve).
@@ -55,6 +56,8 @@ class Snapshot:
     held: set[str] = field(default_factory=set)
     # What no longer fits, for staff: over-committed approved work, pending proposals let go.
     overcommitted: list[str] = field(default_factory=list)
+    # The pending proposals that still fit, given to the engine to continue from (`plan_for`).
+    hints: list[Pin] = field(default_factory=list)
 
 
 def _counted(session: Session) -> set[str]:
@@ -116,7 +119,7 @@ def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
     return Expert.model_validate(rec)
 
 
-def _whole(
+def whole(
     units: set[str], travel: list[dict[str, Any]], experts: list[Expert], contracts: list[Contract]
 ) -> tuple[list[dict[str, Any]], list[Expert], list[Contract]]:
     """The copies as far as they are whole. Units, experts and contracts arrive on subjects of their
@@ -140,11 +143,15 @@ def manual_requests(session: Session) -> set[str]:
 def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snapshot:
     """What the engine plans from; `keep` keeps one request even if staff assigned it by hand."""
     manual = manual_requests(session) - {keep}
-    rows = {
-        r.id: r
-        for r in session.exec(select(RequestRow).where(RequestRow.status.in_(OPEN)))  # type: ignore[attr-defined]
-        if r.id not in manual
-    }
+    # Columns, not row objects, and each request parsed once (a request never changes once
+    # submitted): a country's snapshot reads 10,000 of them.
+    rows: dict[str, str] = {}
+    requests: list[Request] = []
+    for rid, status, record in session.execute(select(RequestRow.id, RequestRow.status, RequestRow.record).where(
+            RequestRow.status.in_(OPEN))):  # type: ignore[attr-defined]
+        if rid not in manual:
+            rows[rid] = status
+            requests.append(_parsed(rid, record))
     active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
     # A pending proposal under a contract that stopped being active is let go (withdrawn).
     proposals = [
@@ -152,9 +159,8 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
     held_c, held_e = _held_usage(proposals, _counted(session))
-    requests = [Request.model_validate(r.record) for r in rows.values()]
     units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
-    travel, experts, contracts = _whole(
+    travel, experts, contracts = whole(
         {u["id"] for u in units},
         [{"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes} for t in session.exec(select(TravelCopy))],
         [_expert(e, held_e.get(e.id, 0)) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
@@ -188,22 +194,46 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
                     seen={rid: frozenset(v) for rid, v in seen.items()})
 
 
+_PARSED: dict[str, tuple[dict[str, Any], Request]] = {}
+PARSED_MAX = 50_000
+
+
+def _parsed(rid: str, record: dict[str, Any]) -> Request:
+    """The request's model, parsed once per record (the record compared: ids are unique only
+    within one database, and tests run many in one process)."""
+    hit = _PARSED.get(rid)
+    if hit is not None and hit[0] == record:
+        return hit[1]
+    if len(_PARSED) >= PARSED_MAX:
+        _PARSED.clear()
+    r = Request.model_validate(record)
+    _PARSED[rid] = (record, r)
+    return r
+
+
 def digest(scenario: Scenario) -> tuple[str, str]:
     text = scenario.model_dump_json(by_alias=True)
     return text, hashlib.sha256(text.encode()).hexdigest()
 
 
-def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int) -> Plan:
+Solver = Callable[..., Plan]  # `solve`'s signature: in this thread, or in a process of its own
+
+
+def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int, solver: Solver = solve) -> Plan:
+    """Approved work pinned, pending proposals given as the plan to continue from (a hint: the
+    engine moves one only for coverage, `apply` writes a move only when it pays, `worth_moving`)."""
     fit_pins(snap)
-    plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    sc = snap.scenario
+    snap.hints = [p for p in sc.pinned if snap.pins[(p.request, p.slot)].id not in snap.held]
+    snap.scenario = sc.model_copy(update={"pinned": [p for p in sc.pinned if p not in snap.hints]})
+    plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed, hint=snap.hints or None)
     if plan.status == "infeasible" and snap.scenario.pinned:
         # A pin breaks a rule other than a limit (a skill or contract changed): let go of the
         # proposals staff have not decided on, keep the approved ones, and plan again.
         log.warning("pins_infeasible", reason=plan.reason)
-        held = [p for p in snap.scenario.pinned if snap.pins[(p.request, p.slot)].id in snap.held]
         snap.overcommitted.append(clip(f"pending proposals let go: {plan.reason}", TEXT))
-        snap.scenario = snap.scenario.model_copy(update={"pinned": held})
-        plan = solve(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
+        snap.hints = []
+        plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     return plan
 
 
@@ -281,12 +311,17 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
     return experts, contracts
 
 
-def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message) -> int:
+def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message,
+          ref: Reference | None = None) -> int:
     """Write what the plan decided; returns the number of new proposals. Every write is
     conditional on what the snapshot saw: the requests are locked (in id order, before their
     proposals, as the event handlers do), and a request whose live proposals moved since the
-    snapshot (an approval, a rejection landed during the solve) keeps them untouched and gets
-    nothing from this plan: the event that moved them plans again."""
+    snapshot (an approval, a rejection, a placement landed during the solve) keeps them untouched
+    and gets nothing from this plan: the event that moved them plans again.
+
+    New proposals must also fit the room left now (`placement.current_room`): requests placed
+    while the plan was solving hold hours the plan may have given to others. A request whose
+    new proposals do not all fit keeps waiting (open) and is placed at once afterwards."""
     text, sha = digest(snap.scenario)
     run = PlanRun(input_sha256=sha, scenario=text, status=plan.status, seconds=round(seconds, 3),
                   objective=plan.objective.model_dump(mode="json") if plan.objective else {},
@@ -296,50 +331,94 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     _tell_overcommitted(session, run, cause)
     stale = _stale(session, snap)
     if stale:
-        log.info("plan_stale_for_requests", requests=sorted(stale))
-    kept = {(p.request, p.slot) for p in snap.scenario.pinned}
-    for key, pin in snap.pins.items():
+        log.info("plan_stale_for_requests", requests=len(stale))
+    planned = {(a.request, a.slot): (a.expert, a.contract) for a in plan.assignments}
+    hinted = {(h.request, h.slot): (h.expert, h.contract) for h in snap.hints}
+    moved = [k for k, v in hinted.items() if planned.get(k) != v and k[0] not in stale]
+    moving = worth_moving(snap, plan, moved)
+    kept = {(p.request, p.slot) for p in snap.scenario.pinned} | (set(hinted) - set(moved) if moving else set(hinted))
+    for key, pin in snap.pins.items():  # pending proposals let go (no longer fit), or moved
         if key not in kept and pin.request_id not in stale:
             withdraw(session, pin, cause, "the plan changed under it")
-    new = 0
-    by_id = {r.id: r for r in snap.scenario.requests}
+    session.flush()
+    ref = ref or Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
+    live = live_proposals(session)
+    room = current_room(session, ref, live)
+    taken = {(p[1], p[2]) for p in live}
+    fresh: dict[str, list[Assignment]] = {}
     for a in plan.assignments:
-        if (a.request, a.slot) in kept or a.request in stale:
+        if (a.request, a.slot) not in kept and a.request not in stale:
+            fresh.setdefault(a.request, []).append(a)
+    by_id = {r.id: r for r in snap.scenario.requests}
+    weight = {r.id: r.priority for r in snap.scenario.requests}
+    names = {e.id: e.name for e in snap.scenario.experts}
+    new = 0
+    for rid in sorted(fresh, key=lambda rid: (-weight[rid], rid)):
+        row = session.get(RequestRow, rid)
+        if row is None or row.status not in OPEN:
             continue
-        row = session.get(RequestRow, a.request)
-        if row is None or row.status not in OPEN or _slot_taken(session, a.request, a.slot):
+        chosen = [a for a in fresh[rid] if (a.request, a.slot) not in taken]
+        if not _fits(ref, room, chosen):
             continue
-        p = Proposal(id=f"a-{uuid.uuid4().hex[:10]}", request_id=a.request, slot=a.slot, expert_id=a.expert,
-                     contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
-                     minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=run.id)
-        session.add(p)
-        session.flush()  # the partial unique index sees it before the next slot is checked
-        add_event(session, s.ASSIGNMENT_PROPOSED, _on_behalf(row, cause).caused(
-            m.AssignmentProposed, assignment_id=p.id, request=by_id[a.request], slot=a.slot,
-            expert_id=a.expert, expert_name=_expert_name(snap.scenario, a.expert), contract_id=a.contract,
-            mode=a.mode, travel_minutes=a.travel_minutes, minutes=a.minutes, cost_vnd=a.cost_vnd,
-            explanation=_explanation(a), plan_input_sha256=sha,
-        ))
-        new += 1
+        for a in chosen:
+            proposals.propose(session, row, by_id[rid], a, expert_name=names.get(a.expert, a.expert),
+                              plan_id=run.id, plan_sha=sha, cause=cause)
+            new += 1
     run.proposed = new
+    if not new:
+        run.scenario = ""  # nothing refers to this input: the audit trail needs only what proposed
     session.flush()
     _mark_requests(session, snap, plan, cause, stale)
     return new
 
 
+#: A move of a pending proposal (staff may be reading it, the expert told of it) is written only
+#: when the plan covers at least this much more priority weight per move, and never more than
+#: MAX_MOVES at once; otherwise the pending proposals stay and only the rest of the plan is written.
+MOVE_GAIN = 2
+MAX_MOVES = 50
+
+
+def worth_moving(snap: Snapshot, plan: Plan, moved: list[tuple[str, int]]) -> bool:
+    if not moved:
+        return True
+    held = {(p.request, p.slot) for p in snap.scenario.pinned} | {(h.request, h.slot) for h in snap.hints}
+    now = sum(weight(r.priority) for r in snap.scenario.requests
+              if all((r.id, k) in held for k in range(len(r.effective_slots()))))
+    gain = (plan.objective.covered_weight if plan.objective else 0) - now
+    ok = len(moved) <= MAX_MOVES and gain >= MOVE_GAIN * len(moved)
+    log.info("plan_moves", moved=len(moved), gain=gain, written=ok)
+    return ok
+
+
+def _fits(ref: Reference, room: Room, chosen: list[Assignment]) -> bool:
+    """Take the room of every assignment, or of none when one does not fit."""
+    done: list[tuple[int, int, int, int]] = []
+    for a in chosen:
+        e, c = ref.e_pos.get(a.expert), ref.c_pos.get(a.contract)
+        if e is None or c is None or not room.fits(e, c, a.minutes, a.cost_vnd):
+            for args in done:
+                room.take(*args, sign=-1)
+            return False
+        room.take(e, c, a.minutes, a.cost_vnd)
+        done.append((e, c, a.minutes, a.cost_vnd))
+    return bool(chosen)
+
+
 def _stale(session: Session, snap: Snapshot) -> set[str]:
-    """Lock the snapshot's requests and name those that changed since it was taken."""
+    """Lock the snapshot's requests and name those that changed since it was taken. Columns, not
+    row objects: a country's plan locks 10,000 requests inside the write transaction."""
     ids = sorted(snap.requests)
-    rows = {r.id: r for r in session.exec(
-        select(RequestRow).where(RequestRow.id.in_(ids)).order_by(RequestRow.id).with_for_update()  # type: ignore[attr-defined]
-    )}
+    status = dict(session.execute(  # type: ignore[arg-type]
+        select(RequestRow.id, RequestRow.status).where(RequestRow.id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(RequestRow.id).with_for_update()).all())
     now: dict[str, set[tuple[str, str]]] = {rid: set() for rid in ids}
-    live = select(Proposal).where(Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))  # type: ignore[attr-defined]
-    for p in session.exec(live):
-        now[p.request_id].add((p.id, p.status))
+    for pid, rid, st in session.execute(select(Proposal.id, Proposal.request_id, Proposal.status).where(
+            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
+        now[rid].add((pid, st))
     seen = snap.seen
     return {rid for rid in ids
-            if rid not in rows or rows[rid].status not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
+            if status.get(rid) not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
 
 
 def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> None:
@@ -355,80 +434,89 @@ def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> Non
         m.PlanOvercommitted, notes=[n[:2000] for n in run.overcommitted[:200]], plan_input_sha256=run.input_sha256))
 
 
-def _slot_taken(session: Session, request_id: str, slot: int) -> bool:
-    stmt = select(Proposal.id).where(
-        Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(LIVE)  # type: ignore[attr-defined]
-    )
-    return session.exec(stmt).first() is not None
-
-
-def _on_behalf(row: RequestRow, cause: m.Message) -> m.Message:
-    """A plan answers many changes at once; what it decides for one request carries the
-    correlation id of the last message that acted on that request."""
-    return cause.model_copy(update={"correlation_id": row.correlation_id}) if row.correlation_id else cause
-
-
 _withdraw = withdraw  # staff's manual assignment replaces a pending proposal the same way
 
 
-def _expert_name(scenario: Scenario, expert_id: str) -> str:
-    return next((e.name for e in scenario.experts if e.id == expert_id), expert_id)
-
-
-def _explanation(a: Any) -> dict[str, Any]:
-    exp = getattr(a, "explanation", None)
-    if exp is None:
-        return {}
-    return exp.model_dump(mode="json") if hasattr(exp, "model_dump") else dict(exp)
-
-
 def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str]) -> None:
+    """Each planned request's status from its live proposals (one query for all of them), and the
+    reason for those still uncovered, announced once: a request told the same reason by the plan
+    before is not told again. Only rows whose status or reason changes are loaded and written."""
     unassigned = {u.request: u for u in plan.unassigned}
-    for rid in snap.requests:
-        if rid in stale:
-            refresh_request(session, rid)
+    ids = sorted(snap.requests)
+    live: dict[str, list[str]] = {rid: [] for rid in ids}
+    for rid, status in session.execute(select(Proposal.request_id, Proposal.status).where(
+            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
+        live[rid].append(status)
+    slots = {r.id: len(r.effective_slots()) for r in snap.scenario.requests}
+    told = {rid: (st, code, reason) for rid, st, code, reason in session.execute(
+        select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.reason)
+        .where(RequestRow.id.in_(ids)))}  # type: ignore[attr-defined]
+    for rid in ids:
+        before = told.get(rid)
+        if before is None or before[0] in ("completed", "cancelled"):
             continue
-        row = session.get(RequestRow, rid)
-        # Told once: refresh_request turns an unmatched request back to open, so compare with
-        # what the request said before this plan, or every re-plan would announce it again.
-        before = (row.status, row.reason_code, row.reason) if row is not None else None
-        refresh_request(session, rid)
+        status = proposals.request_status(slots[rid], live[rid]) if rid in slots else before[0]
         u = unassigned.get(rid)
-        if row is None or u is None or row.status not in ("open", "unmatched"):
+        if rid not in stale and u is not None and status == "open":
+            if before[:2] != ("unmatched", u.code):
+                row = session.get(RequestRow, rid)
+                assert row is not None
+                proposals.unmatched(session, row, u.code, u.message, cause, before=before)
             continue
-        code, text = u.code, clip(u.message, TEXT)
-        row.status, row.reason_code, row.reason = "unmatched", code, text
-        session.add(row)
-        if before != ("unmatched", code, text):
-            add_event(session, s.REQUEST_UNMATCHED, _on_behalf(row, cause).caused(
-                m.RequestUnmatched, request_id=rid, unit_id=row.unit_id, title=row.record.get("title", ""),
-                reason_code=code, reason=text))
+        if status == "open" and before[0] == "unmatched":
+            continue  # still uncovered: its reason stands (told once) until the next decision
+        if status != before[0] or (status != "unmatched" and before[1]):
+            row = session.get(RequestRow, rid)
+            assert row is not None
+            row.status = status
+            if status != "open":
+                row.reason_code, row.reason = "", ""
+            session.add(row)
+
+
+References = Callable[[Session], Reference]  # the leader's cache of the copies (`placement.Reference`)
 
 
 def _apply_in_transaction(engine: Any, snap: Snapshot, plan: Plan, seconds: float, cause: m.Message,
-                          fence: Callable[[Session], bool] | None) -> int | None:
+                          fence: Callable[[Session], bool] | None, references: References | None) -> int | None:
     with transaction(engine) as session:
         if fence is not None and not fence(session):
             return None
-        return apply(session, snap, plan, seconds=seconds, cause=cause)
+        ref = references(session) if references is not None else None
+        return apply(session, snap, plan, seconds=seconds, cause=cause, ref=ref)
 
 
-def replan(engine: Any, *, today: dt.date, time_limit_s: float, workers: int, seed: int, cause: m.Message,
-           fence: Callable[[Session], bool] | None = None) -> int:
+def time_for(n_requests: int) -> float:
+    """The time a background re-plan gets, from the size of what it plans: about a second for a
+    province's 200 requests, 10 s for 2,000, a minute for a country. New requests do not wait for
+    it (they are placed at once), so a longer re-plan buys quality without costing latency."""
+    return min(60.0, max(1.0, n_requests / 200))
+
+
+def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: int, seed: int, cause: m.Message,
+           fence: Callable[[Session], bool] | None = None, solver: Solver = solve,
+           references: References | None = None) -> int:
     """One re-solve: read, solve outside any transaction, then write in one transaction.
 
-    `fence`, first thing in that transaction, says whether this copy may still write the plan (it
-    still leads the term it planned under, and no newer term has written): if not, nothing is."""
-    with Session(engine) as session:
+    `time_limit_s` None: sized to the problem (`time_for`). `solver`: `solve`, or the same run in a
+    process of its own (`services.matcher.solving`). `fence`, first thing in that transaction, says
+    whether this copy may still write the plan (it still leads the term it planned under, and no
+    newer term has written): if not, nothing is."""
+    began = time.monotonic()
+    with Session(reader(engine)) as session:  # a read: no write lock held while it reads
         snap = snapshot(session, today)
     if not snap.requests:
         return 0
+    read_s = time.monotonic() - began
+    limit = time_limit_s if time_limit_s is not None else time_for(len(snap.requests))
     started = time.monotonic()
-    plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed)
+    plan = plan_for(snap, time_limit_s=limit, workers=workers, seed=seed, solver=solver)
     seconds = time.monotonic() - started
-    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause, fence))
+    written = time.monotonic()
+    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause, fence, references))
     if new is None:
         log.warning("plan_dropped_deposed", requests=len(snap.requests), seconds=round(seconds, 2))
         return 0
-    log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new, seconds=round(seconds, 2))
+    log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new,
+             snapshot_s=round(read_s, 2), seconds=round(seconds, 2), write_s=round(time.monotonic() - written, 2))
     return new

@@ -91,6 +91,8 @@ def build(
     svc.after_event = after_event
     _commands(svc, sealer, st)
     for subject, model, use_case, name, description in (
+        (s.REFERENCE_REGISTERED, m.ReferenceRegistered, partial(h.reference_registered, ratio=st.low_balance_ratio),
+         "reference", "A chunk of a registration: names, contracts' ends and balances."),
         (s.UNIT_REGISTERED, m.UnitRegistered, h.remember_unit, "units", "Names of communes."),
         (
             s.EXPERT_REGISTERED,
@@ -119,6 +121,13 @@ def build(
             h.request_submitted,
             "submitted",
             "Commune: request received.",
+        ),
+        (
+            s.REQUESTS_SUBMITTED,
+            m.RequestsSubmitted,
+            h.requests_submitted,
+            "submissions",
+            "Communes: requests received, many at once (a load).",
         ),
         (
             s.ASSIGNMENT_PROPOSED,

@@ -32,6 +32,19 @@ def remember_expert(session: Session, evt: m.ExpertRegistered) -> None:
     session.merge(Party(id=f"expert:{evt.expert.id}", name=evt.expert.name, language=language))
 
 
+def reference_registered(session: Session, evt: m.ReferenceRegistered, *, ratio: float = 0.10) -> None:
+    """A chunk of a registration: each unit, expert, contract and balance as its single event
+    would have been, in one transaction."""
+    for u in evt.units:
+        remember_unit(session, evt.caused(m.UnitRegistered, unit=u))
+    for e in evt.experts:
+        remember_expert(session, evt.caused(m.ExpertRegistered, expert=e))
+    for c in evt.contracts:
+        contract_registered(session, c)
+    for b in evt.balances:
+        balance_changed(session, b, ratio=ratio)
+
+
 # ------------------------------------------------------------------ requests and proposals
 def _about(session: Session, evt: Any) -> dict[str, Any]:
     """The fields every assignment template may use."""
@@ -60,6 +73,12 @@ def request_submitted(session: Session, evt: m.RequestSubmitted) -> None:
         deadline=r.deadline,
         unit_name=_name(session, f"unit:{r.unit}"),
     )
+
+
+def requests_submitted(session: Session, evt: m.RequestsSubmitted) -> None:
+    """A bulk submission: each request's commune told as for a single one, in one transaction."""
+    for one in evt.submitted:
+        request_submitted(session, one)
 
 
 def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:

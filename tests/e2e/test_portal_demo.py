@@ -23,7 +23,7 @@ PAGES = {
 
 async def test_every_main_page_under_100_kb_on_the_demo(system: System) -> None:
     sc = demo()
-    await load(Client(system.nc, 30), sc, lambda _n: None)
+    await load(Client(system.nc, 30), sc, lambda *_: None)
     await system.until(lambda st: len(st["contracts"]["assignments"]) >= 20, what="the demo's proposals")
     base = await start_portal(system)
     add_users(system)

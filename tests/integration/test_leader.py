@@ -194,14 +194,21 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
     """Two Replanners on one database and one bucket. A request submitted through either copy is
     planned by the leader (the follower's change reaches it through the change counter); when the
     leader dies, the other copy plans the next request within the TTL and a margin."""
-    planned_by: list[int] = []
-    real = matcher_app.replan
+    planned_by: list[int] = []  # who decided: placed a request at once, or re-planned
+    real, real_place = matcher_app.replan, matcher_app.place_open
 
     def recording(engine: Any, **kw: Any) -> int:
         planned_by.append(id(engine))  # each copy has its own engine
         return real(engine, **kw)
 
+    def placing(session: Any, *a: Any, **kw: Any) -> tuple[int, int]:
+        decided = real_place(session, *a, **kw)
+        if any(decided):
+            planned_by.append(id(session.get_bind()))
+        return decided
+
     monkeypatch.setattr(matcher_app, "replan", recording)
+    monkeypatch.setattr(matcher_app, "place_open", placing)
     copies_: list[Replanner] = []
     for name in ("a", "b"):
         st = MatcherSettings(nats_url=nats_fresh.url, database_url=matcher_db, time_limit_s=1, debounce_s=0.05,

@@ -230,8 +230,6 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
         for k in WIDEN:
             if reduced is None or stop - time.monotonic() < MIN_SEARCH_S:
                 break
-            if side is not None and side.done():
-                break  # SCIP on every option ended before its time: it proved the optimum
             wider = np.union1d(np.union1d(columns, best), relax.best_per_slot(p, reduced, everything, k))
             if wider.size == columns.size:
                 continue

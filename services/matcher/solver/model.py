@@ -39,6 +39,8 @@ W_UTIL = 20
 W_LOCAL = 50
 W_TRAVEL = 2
 W_COST = 1  # per 1 000 ₫
+#: Phase 2 on at most this many options runs on one worker (deterministic).
+ONE_WORKER_COLUMNS = 5_000
 
 
 @dataclass
@@ -177,7 +179,9 @@ def run(model: Model, start: list[int], budget_s: float, coverage_share: float, 
         model.hint(chosen)
         model.m.add(model.coverage() >= covered - p.pinned_weight)
         model.m.minimize(model.secondary())
-        s2 = _solver(secondary_s, workers, seed)
+        # One worker on a small model: fast there, and the same plan every time among equals
+        # (with two, whichever worker finds an optimum first wins: a re-plan would churn).
+        s2 = _solver(secondary_s, 1 if model.cols.size <= ONE_WORKER_COLUMNS else workers, seed)
         st2 = s2.solve(model.m)
         phases.append({"phase": "secondary", "status": s2.status_name(st2), "seconds": round(s2.wall_time, 3)})
         if st2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):

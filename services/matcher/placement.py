@@ -1,0 +1,344 @@
+"""Deciding a request at once: placed into the current plan, or told why nothing fits.
+
+A request that needs an expert (new, declined, rejected, its contract stopped) is decided in
+milliseconds, whatever the size of the backlog: its options are computed from the copies (the
+same vectorised rules the engine's options table uses), each slot takes the best-ranked option
+that fits the room left (every live proposal's hours and money already taken out of the ledger's
+balances), and the independent validator checks the choice before it is written. The background
+re-plan (`planner`) then improves the whole plan.
+
+- `Reference`: the copies (units, travel, experts, contracts) as one scenario without requests,
+  with their arrays; built again only when a copy changed (the `reference` change counter) or the
+  day did.
+- `current_room`: what is left under every limit, read from the database in three queries; the
+  re-plan's writes check their proposals against it too, so a placement made during a solve and
+  the plan written after it never share the same hours.
+- `place_open`: one short transaction deciding up to `batch` waiting requests, most urgent
+  first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import structlog
+from sqlmodel import Session, select
+
+from services.matcher import proposals
+from services.matcher.db import (
+    LIVE,
+    ContractCopy,
+    Exclusion,
+    ExpertCopy,
+    PlanRun,
+    RequestRow,
+    TravelCopy,
+    UnitCopy,
+)
+from services.matcher.solver import Assignment, Plan
+from services.matcher.solver.candidates import score
+from services.matcher.solver.explain import BLOCKERS, MESSAGES, explanation
+from services.matcher.solver.greedy import Room as GreedyRoom
+from services.matcher.solver.options import Option, Travel
+from services.matcher.solver.table import ExpertArrays, _slot_rows, why_no_option
+from services.matcher.solver.validate import validate
+from shared import messages as m
+from shared.scenario import Contract, Expert, Request, Scenario, minutes
+
+log = structlog.get_logger("placement")
+
+#: Requests decided per transaction: a burst (a load, a restart) is decided in short transactions
+#: that let every other writer in between.
+BATCH = 100
+#: The best-ranked options of a slot written into a placement's input for the audit trail.
+AUDIT_OPTIONS = 12
+REFERENCE = "reference"  # the change counter the copies' handlers raise
+
+
+@dataclass
+class Reference:
+    """The copies as the engine reads them, for deciding one request at a time."""
+
+    sc: Scenario  # units, travel, experts, every contract (active or not); no requests
+    travel: Travel
+    ex: ExpertArrays
+    active: np.ndarray  # per contract position: takes new work
+    e_pos: dict[str, int]
+    c_pos: dict[str, int]
+    key: tuple[int, dt.date]
+
+    @classmethod
+    def read(cls, session: Session, today: dt.date, key: tuple[int, dt.date]) -> Reference:
+        from services.matcher.planner import whole  # the one rule for copies not whole yet
+
+        units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
+        rows = list(session.exec(select(ContractCopy).order_by(ContractCopy.id)))
+        travel, experts, contracts = whole(
+            {u["id"] for u in units},
+            [{"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes} for t in session.exec(select(TravelCopy))],
+            [Expert.model_validate(e.record) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
+            [Contract.model_validate(c.record) for c in rows],
+        )
+        status = {c.id: c.record.get("status", "active") for c in rows}
+        sc = Scenario.model_validate({"horizon": {"start": today, "end": today}, "units": units,
+                                      "travel_minutes": travel, "experts": [], "contracts": []})
+        sc = sc.model_copy(update={"experts": experts, "contracts": contracts})
+        roads = Travel(sc)
+        return cls(sc=sc, travel=roads, ex=ExpertArrays(sc, roads),
+                   active=np.array([status[c.id] == "active" for c in contracts], dtype=bool),
+                   e_pos={e.id: k for k, e in enumerate(experts)}, c_pos={c.id: k for k, c in enumerate(contracts)},
+                   key=key)
+
+
+class Room(GreedyRoom):
+    """What is left under every limit, by expert and contract position (the greedy's room)."""
+
+    def __init__(self, e: list[int], c_min: list[int], c_vnd: list[int], c_n: list[int], budget: list[bool]) -> None:
+        self.e, self.c_min, self.c_vnd, self.c_n, self.budget = e, c_min, c_vnd, c_n, budget
+
+    def blocker(self, e: int, c: int, m_: int, cost: int) -> str | None:
+        """The first limit an option breaks, in the order of the explanations (None: it fits)."""
+        for name, broken in zip(BLOCKERS, (self.e[e] < m_, self.c_min[c] < m_,
+                                           self.budget[c] and self.c_vnd[c] < cost, self.c_n[c] < 1), strict=True):
+            if broken:
+                return name
+        return None
+
+
+#: A live proposal as the room counts it: (id, request_id, slot, expert_id, contract_id, minutes,
+#: cost_vnd), plain driver tuples (a country has 10,000 live proposals; objects would cost 0.1 s).
+Live = tuple[str, str, int, str, str, int, int]
+_LIVE_SQL = ("SELECT id, request_id, slot, expert_id, contract_id, minutes, cost_vnd FROM proposal "
+             f"WHERE status IN ({', '.join(repr(s) for s in LIVE)})")  # our own constants, not input
+
+
+def live_proposals(session: Session) -> list[Live]:
+    return list(session.connection().exec_driver_sql(_LIVE_SQL).fetchall())
+
+
+def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
+    """The ledger's balances (as far as they have arrived), less every live proposal they do not
+    count yet (pending ones, and approvals whose balance is still on its way). Summed in numpy."""
+    experts, contracts = ref.sc.experts, ref.sc.contracts
+    committed = dict(session.connection().exec_driver_sql("SELECT id, committed_hours FROM expert_copy").fetchall())
+    e_room = np.array([minutes(x.capacity_hours) - minutes(committed[x.id] if committed.get(x.id) is not None
+                                                           else x.committed_hours) for x in experts], dtype=np.int64)
+    balance = {row[0]: row[1:] for row in session.connection().exec_driver_sql(
+        "SELECT id, hours_used, budget_used_vnd, active_assignments, counted FROM contract_copy").fetchall()}
+    c_min, c_vnd, c_n, counted = [], [], [], set()
+    for k, c in enumerate(contracts):
+        hours, money, active, cnt = balance.get(c.id, (None, None, None, None))
+        if cnt:
+            counted.update(cnt.split(","))
+        c_min.append(minutes(c.hours_cap) - minutes(hours if hours is not None else c.hours_used))
+        used_vnd = money if money is not None else c.budget_used_vnd
+        c_vnd.append((c.budget_cap_vnd - used_vnd) if c.budget_cap_vnd is not None else 0)
+        c_n.append((c.max_concurrent - (active if active is not None else c.active_assignments))
+                   if ref.active[k] else 0)
+    uncounted = [p for p in live if p[0] not in counted]
+    e = np.fromiter((ref.e_pos.get(p[3], -1) for p in uncounted), dtype=np.int64, count=len(uncounted))
+    c = np.fromiter((ref.c_pos.get(p[4], -1) for p in uncounted), dtype=np.int64, count=len(uncounted))
+    mins = np.fromiter((p[5] for p in uncounted), dtype=np.int64, count=len(uncounted))
+    cost = np.fromiter((p[6] for p in uncounted), dtype=np.int64, count=len(uncounted))
+    ok = (e >= 0) & (c >= 0)
+    e, c, mins, cost = e[ok], c[ok], mins[ok], cost[ok]
+    ne, nc = len(experts), len(contracts)
+    e_room -= np.bincount(e, weights=mins, minlength=ne).astype(np.int64)
+    c_min_a = np.array(c_min, dtype=np.int64) - np.bincount(c, weights=mins, minlength=nc).astype(np.int64)
+    c_vnd_a = np.array(c_vnd, dtype=np.int64) - np.bincount(c, weights=cost, minlength=nc).astype(np.int64)
+    c_n_a = np.array(c_n, dtype=np.int64) - np.bincount(c, minlength=nc)
+    return Room(e_room.tolist(), c_min_a.tolist(), c_vnd_a.tolist(), c_n_a.tolist(),
+                [x.budget_cap_vnd is not None for x in contracts])
+
+
+@dataclass
+class Decision:
+    request: Request
+    chosen: list[Option]
+    considered: list[Option]  # the best-ranked options of each slot, for the audit trail's input
+    code: str = ""  # why nothing fits, when `chosen` is empty
+    eligible: dict[int, int] = field(default_factory=dict)  # per slot, how many options it had
+
+
+def decide(ref: Reference, room: Room, r: Request, *, filled: dict[int, str], banned: set[str]) -> Decision:
+    """Each slot still empty takes its best-ranked option that fits (an expert once per request);
+    all or nothing. `filled`: the slots that hold a live proposal, with their expert; `banned`: the
+    experts who declined or were rejected for this request. Takes the chosen options' room."""
+    if r.unit not in ref.ex.unit_pos:
+        return Decision(r, [], [], "contract_scope_or_dates")
+    taken = set(filled.values())
+    excluded = {r.id: [ref.e_pos[x] for x in banned | taken if x in ref.e_pos]}
+    rows = _slot_rows(ref.sc, ref.travel, ref.ex, r, 0, excluded)
+    by_slot = {int(row[1][0]): row for row in rows}
+    chosen: list[Option] = []
+    considered: list[Option] = []
+    eligible: dict[int, int] = {}
+    code = ""
+    for k in range(len(r.effective_slots())):
+        if k in filled:
+            continue
+        option, seen, code, eligible[k] = _best(ref, room, r, k, by_slot.get(k), {o.expert for o in chosen} | taken)
+        considered += seen
+        if option is None:
+            break
+        chosen.append(option)
+        room.take(ref.e_pos[option.expert], ref.c_pos[option.contract], option.minutes, option.cost)
+    else:
+        return Decision(r, chosen, considered, eligible=eligible)
+    for o in chosen:  # all or nothing: a request is covered only when every slot is
+        room.take(ref.e_pos[o.expert], ref.c_pos[o.contract], o.minutes, o.cost, sign=-1)
+    return Decision(r, [], considered, code)
+
+
+def _best(ref: Reference, room: Room, r: Request, k: int, row: tuple[np.ndarray, ...] | None,
+          busy: set[str]) -> tuple[Option | None, list[Option], str, int]:
+    """A slot's best-ranked option that fits, the best-ranked options weighed (the chosen one among
+    them), the reason none fits, and how many options the slot has."""
+    if row is not None:
+        _, _, es, cs, on, trav, mins, cost, rank = row
+        keep = ref.active[cs]
+        es, cs, on, trav, mins, cost, rank = (a[keep] for a in (es, cs, on, trav, mins, cost, rank))
+    if row is None or es.size == 0:
+        code = why_no_option(SimpleNamespace(sc=ref.sc, experts=ref.ex, roads=ref.travel), r)  # type: ignore[arg-type]
+        return None, [], "contract_scope_or_dates" if row is not None else code, 0
+    blocked: Counter[str] = Counter()
+    seen: list[Option] = []
+    found: Option | None = None
+    for i in np.lexsort((cs, es, score(cost, trav, rank))).tolist():
+        e, c = int(es[i]), int(cs[i])
+        o = Option(r.id, k, ref.sc.experts[e].id, ref.sc.contracts[c].id, "onsite" if on[i] else "remote",
+                   int(trav[i]), int(mins[i]), int(cost[i]), int(rank[i]))
+        if o.expert in busy:
+            continue
+        if found is None:
+            why = room.blocker(e, c, o.minutes, o.cost)
+            if why is None:
+                found = o
+                seen.append(o)
+            else:
+                blocked[why] += 1
+        if found is not o and len(seen) < AUDIT_OPTIONS:
+            seen.append(o)
+        if found is not None and len(seen) >= AUDIT_OPTIONS:
+            break
+    if found is not None:
+        return found, seen, "", int(es.size)
+    return None, seen, blocked.most_common(1)[0][0] if blocked else "excluded", int(es.size)
+
+
+def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date) -> Scenario:
+    """What one placement decided from, as a scenario of its own: the request and the options it
+    weighed, each expert and contract with exactly the room it had (its usage raised by what
+    others hold). `validate` checks the decision against it; the audit trail keeps it by digest."""
+    experts: dict[str, Expert] = {}
+    contracts: dict[str, Contract] = {}
+    for o in d.considered:
+        e, c = ref.e_pos[o.expert], ref.c_pos[o.contract]
+        x = ref.sc.experts[e]
+        left = room.e[e] + sum(p.minutes for p in d.chosen if p.expert == o.expert)
+        experts[o.expert] = x.model_copy(update={"committed_hours": (minutes(x.capacity_hours) - left) / 60})
+        y = ref.sc.contracts[c]
+        mine = [p for p in d.chosen if p.contract == o.contract]
+        contracts[o.contract] = y.model_copy(update={
+            "hours_used": (minutes(y.hours_cap) - room.c_min[c] - sum(p.minutes for p in mine)) / 60,
+            "budget_used_vnd": ((y.budget_cap_vnd or 0) - room.c_vnd[c] - sum(p.cost for p in mine)
+                                if y.budget_cap_vnd is not None else y.budget_used_vnd),
+            "active_assignments": y.max_concurrent - room.c_n[c] - len(mine) if ref.active[c] else y.max_concurrent,
+        })
+    homes = {d.request.unit, *(x.home_unit for x in experts.values())}
+    return Scenario.model_construct(
+        horizon=ref.sc.horizon.model_copy(update={"start": today, "end": max(today, d.request.deadline)}),
+        units=[u for u in ref.sc.units if u.id in homes],
+        travel_minutes=[t for t in ref.sc.travel_minutes if t.from_unit in homes and t.to_unit in homes],
+        experts=list(experts.values()), contracts=list(contracts.values()), requests=[d.request],
+        pinned=[], excluded=[])
+
+
+def assignments(d: Decision) -> list[Assignment]:
+    counts = d.eligible
+    return [Assignment(request=o.request, slot=o.slot, expert=o.expert, contract=o.contract, mode=o.mode,  # type: ignore[arg-type]
+                       travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost,
+                       explanation=explanation(o, counts.get(o.slot, 0)))
+            for o in d.chosen]
+
+
+def waiting(session: Session, batch: int) -> list[RequestRow]:
+    """The requests waiting for a decision (open: nothing proposed for some slot, and not told
+    why), most urgent first, then the oldest; locked in id order, as every writer here does."""
+    from services.matcher.planner import manual_requests
+
+    # Columns, not rows: a burst (a load) leaves thousands open, and a row object costs 0.2 ms.
+    rows = list(session.execute(select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(
+        RequestRow.status == "open")))
+    manual = manual_requests(session) if rows else set()
+    rows = [r for r in rows if r.id not in manual]
+    rows.sort(key=lambda r: (-int(r.record.get("priority", 1)), r.submitted_at, r.id))
+    ids = sorted(r.id for r in rows[:batch])
+    if not ids:
+        return []
+    locked = {r.id: r for r in session.exec(
+        select(RequestRow).where(RequestRow.id.in_(ids)).order_by(RequestRow.id).with_for_update())}  # type: ignore[attr-defined]
+    return [locked[r.id] for r in rows[:batch] if r.id in locked and locked[r.id].status == "open"]
+
+
+def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Message,
+               batch: int = BATCH) -> tuple[int, int]:
+    """Decide up to `batch` waiting requests in this transaction: (proposed, unmatched)."""
+    rows = waiting(session, batch)
+    if not rows:
+        return 0, 0
+    live = live_proposals(session)
+    room = current_room(session, ref, live)
+    mine: dict[str, dict[int, str]] = {}
+    for p in live:
+        mine.setdefault(p[1], {})[p[2]] = p[3]
+    ids = [r.id for r in rows]
+    banned: dict[str, set[str]] = {}
+    for x in session.exec(select(Exclusion).where(Exclusion.request_id.in_(ids))):  # type: ignore[attr-defined]
+        banned.setdefault(x.request_id, set()).add(x.expert_id)
+    proposed = unmatched = 0
+    for row in rows:
+        started = time.monotonic()
+        r = Request.model_validate(row.record)
+        d = decide(ref, room, r, filled=mine.get(r.id, {}), banned=banned.get(r.id, set()))
+        if not d.chosen:
+            proposals.unmatched(session, row, d.code, MESSAGES[d.code].format(language=r.language), cause)
+            unmatched += 1
+            continue
+        made = assignments(d)
+        sc = audit_input(ref, room, d, today)
+        errors = validate(sc, Plan(status="feasible", assignments=made))
+        if errors:  # never expected: the validator is written apart from the rules used here
+            log.error("placement_invalid", request_id=r.id, errors=errors[:5])
+            for o in d.chosen:
+                room.take(ref.e_pos[o.expert], ref.c_pos[o.contract], o.minutes, o.cost, sign=-1)
+            continue
+        body = sc.model_dump_json(by_alias=True)
+        sha = hashlib.sha256(body.encode()).hexdigest()
+        run = PlanRun(input_sha256=sha, scenario=body, status="placed", proposed=len(made),
+                      seconds=round(time.monotonic() - started, 4),
+                      objective={"covered_weight": 0, "request": r.id})
+        session.add(run)
+        session.flush()
+        names = {e.id: e.name for e in sc.experts}
+        for a in made:
+            proposals.propose(session, row, r, a, expert_name=names.get(a.expert, a.expert), plan_id=run.id,
+                              plan_sha=sha, cause=cause)
+        row.status = "proposed"  # every empty slot was filled: all or nothing
+        row.reason_code, row.reason = "", ""
+        session.add(row)
+        proposed += 1
+    log.info("placed", proposed=proposed, unmatched=unmatched, requests=len(rows))
+    return proposed, unmatched
+
+
+def reference_key(session: Session, today: dt.date) -> tuple[int, dt.date]:
+    from shared.leader import changes_seen
+
+    return changes_seen(session, REFERENCE), today

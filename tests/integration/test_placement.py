@@ -1,0 +1,166 @@
+"""A request is decided at once (`placement`), and what a re-plan solved meanwhile never gives the
+same hours twice. The use cases are called directly on the matcher's tables (SQLite, and
+PostgreSQL when EXPERTSHARE_TEST_PG is set); a re-plan is held between its snapshot and its writes
+by wrapping its solve, and a placement is made at that point."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlmodel import Session, select
+
+from services.matcher import handlers as h
+from services.matcher import planner
+from services.matcher.db import PlanRun, RequestRow
+from services.matcher.placement import Reference, place_open, reference_key
+from services.matcher.solver import Plan
+from services.matcher.solver.validate import validate
+from shared import messages as m
+from shared import subjects as s
+from shared.clock import local_today
+from shared.db import transaction
+from shared.scenario import Scenario
+from tests import people
+from tests.integration.services_harness import contract, expert
+from tests.integration.test_matcher_races import handle, matcher, one, outbox, proposals, submit
+
+
+def place(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    with transaction(engine) as ses:
+        ref = Reference.read(ses, local_today(), reference_key(ses, local_today()))
+        return place_open(ses, ref, today=local_today(), cause=m.Message())
+
+
+def request_row(engine, rid: str) -> RequestRow:  # type: ignore[no-untyped-def]
+    with Session(engine) as ses:
+        row = ses.get(RequestRow, rid)
+        assert row is not None
+        return row
+
+
+def test_a_new_request_takes_the_best_option_that_fits_and_its_input_is_kept(db_url: str) -> None:
+    # e0 is the cheaper (100 000 ₫/h against 200 000): ranked first.
+    engine = matcher(db_url, [expert(0), expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1")
+    assert place(engine) == (1, 0)
+    p = one(engine, "r1")
+    assert (p.expert_id, p.contract_id, p.cost_vnd) == ("e0", "c0", 400_000)
+    assert request_row(engine, "r1").status == "proposed"
+    [event] = outbox(engine, s.ASSIGNMENT_PROPOSED)
+    assert event["explanation"]["summary"].startswith("remote, 4 h")
+    # The audit trail's digest names the input the decision was made from; the independent
+    # validator accepts the decision against it.
+    with Session(engine) as ses:
+        run = ses.exec(select(PlanRun).where(PlanRun.input_sha256 == event["plan_input_sha256"])).one()
+    assert run.status == "placed" and run.id == p.plan_id
+    sc = Scenario.model_validate(json.loads(run.scenario))
+    assert [r.id for r in sc.requests] == ["r1"] and {e.id for e in sc.experts} == {"e0", "e1"}
+    assert validate(sc, Plan(status="feasible", assignments=[
+        {"request": "r1", "expert": "e0", "contract": "c0", "mode": "remote", "travel_minutes": 0,
+         "minutes": 240, "cost_vnd": 400_000}])) == []
+    assert place(engine) == (0, 0)  # nothing waits any more
+
+
+def test_pending_proposals_hold_their_hours_and_then_nothing_fits_is_told_once(db_url: str) -> None:
+    # One expert with 6 h: one 4-hour request fits, the second does not.
+    engine = matcher(db_url, [expert(0, capacity_hours=6)], [contract(0)])
+    submit(engine, "r1")
+    submit(engine, "r2", priority=2)
+    assert place(engine) == (1, 1)
+    assert one(engine, "r1").expert_id == "e0"
+    row = request_row(engine, "r2")
+    assert (row.status, row.reason_code) == ("unmatched", "expert_capacity")
+    assert row.reason == "all eligible experts are at capacity"
+    assert [e["request_id"] for e in outbox(engine, s.REQUEST_UNMATCHED)] == ["r2"]
+    assert place(engine) == (0, 0)  # an unmatched request is left to the re-plan: told once
+    submit(engine, "r3", skills={"info_security": 5})
+    place(engine)
+    assert request_row(engine, "r3").reason_code == "no_skill"
+
+
+def test_the_most_urgent_waiting_request_is_placed_first(db_url: str) -> None:
+    engine = matcher(db_url, [expert(0, capacity_hours=4)], [contract(0)])
+    submit(engine, "r1", priority=1)
+    submit(engine, "r2", priority=5)
+    assert place(engine) == (1, 1)
+    assert [p.request_id for p in proposals(engine)] == ["r2"]
+
+
+def test_a_declined_request_is_placed_again_at_once_without_that_expert(db_url: str) -> None:
+    engine = matcher(db_url, [expert(0), expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1")
+    place(engine)
+    p = one(engine, "r1")
+    handle(engine, h.on_declined, m.AssignmentDeclined(assignment_id=p.id, request_id="r1", unit_id="u1",
+                                                       expert_id=p.expert_id, contract_id=p.contract_id,
+                                                       reason="away"))
+    assert request_row(engine, "r1").status == "open"
+    assert place(engine) == (1, 0)
+    assert one(engine, "r1").expert_id == "e1"
+
+
+def test_a_plan_solved_before_a_placement_never_gives_the_same_hours_twice(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-plan's snapshot sees e0 free and gives it to r1; while it solves, the urgent r2
+    arrives and is placed on e0 (4 of its 4 hours). The plan's write finds no room left for r1:
+    r1 is not proposed (e0 would be booked 8 h), and is decided again at once."""
+    engine = matcher(db_url, [expert(0, capacity_hours=4)], [contract(0)])
+    submit(engine, "r1", priority=2)
+    solve = planner.plan_for
+
+    def placement_during_the_solve(snap: planner.Snapshot, **kw: Any) -> Plan:
+        plan = solve(snap, **kw)
+        assert [a.request for a in plan.assignments] == ["r1"]
+        submit(engine, "r2", priority=5)
+        assert place(engine) == (1, 1)  # r2 takes e0; r1 (still open) has no room left
+        return plan
+
+    monkeypatch.setattr(planner, "plan_for", placement_during_the_solve)
+    assert planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message()) == 0
+    live = [p for p in proposals(engine) if p.status == "pending"]
+    assert [(p.request_id, p.expert_id) for p in live] == [("r2", "e0")]
+    assert sum(p.minutes for p in live) <= 240
+    assert place(engine) == (0, 0)  # r1 was told why (at its placement) and keeps that reason
+    row = request_row(engine, "r1")
+    assert row.status == "unmatched" and row.reason_code == "expert_capacity"
+
+
+def replan(engine) -> int:  # type: ignore[no-untyped-def]
+    return planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message())
+
+
+def test_a_replan_moves_a_pending_proposal_when_it_covers_more(db_url: str) -> None:
+    """r1 (priority 1) was placed first on e0, the cheaper; the urgent r2 that only e0 can do
+    arrived to find e0 full. The re-plan moves r1 to e1 and gives e0 to r2: 16 more covered for
+    one move."""
+    e0 = expert(0, capacity_hours=4, skills={"digital_signature": 3, "info_security": 3})
+    engine = matcher(db_url, [e0, expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1", priority=1)
+    place(engine)
+    first = one(engine, "r1")
+    assert first.expert_id == "e0"
+    submit(engine, "r2", priority=5, skills={"info_security": 2})
+    assert place(engine) == (0, 1)
+    replan(engine)
+    assert one(engine, "r2").expert_id == "e0"
+    assert one(engine, "r1").expert_id == "e1"
+    assert [p.status for p in proposals(engine, "r1") if p.id == first.id] == ["withdrawn"]
+
+
+def test_a_replan_leaves_pending_proposals_alone_when_moving_them_covers_nothing_more(db_url: str) -> None:
+    """e0 (cheaper) was busy when r1 was placed on e1; freed since, it would be the better choice,
+    but a move that covers nothing more is not worth a withdrawn proposal."""
+    engine = matcher(db_url, [expert(0, capacity_hours=4), expert(1)], [contract(0), contract(1)])
+    submit(engine, "r0", priority=5)
+    submit(engine, "r1", priority=3)
+    place(engine)
+    p0, p1 = one(engine, "r0"), one(engine, "r1")
+    assert (p0.expert_id, p1.expert_id) == ("e0", "e1")
+    with transaction(engine) as ses:  # r0 is cancelled: e0 is free
+        h.cancel_request(ses, m.CancelRequest(request_id="r0", by="staff"), people.STAFF_ACTOR)
+    replan(engine)
+    assert one(engine, "r1").id == p1.id
+    assert [e["assignment_id"] for e in outbox(engine, s.ASSIGNMENT_WITHDRAWN)] == []

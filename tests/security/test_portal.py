@@ -17,7 +17,6 @@ import io
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -293,15 +292,15 @@ async def test_thirty_failed_sign_ins_do_not_stall_a_static_file(portal_db: str)
     app = create_app(settings(portal_db, sign_in_failures_per_address=1000))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
         csrf = csrf_of((await http.get("/login")).text)
-        began = time.monotonic()
         tries = [asyncio.create_task(http.post("/login", data={"csrf": csrf, "username": f"nobody{i}",
                                                                "password": "wrong password"})) for i in range(30)]
         await asyncio.sleep(0)  # every sign-in starts (on the event loop, each would run to its end here)
         static = await http.get("/static/style.css")
-        took = time.monotonic() - began
         in_flight = sum(not t.done() for t in tries)
         answers = await asyncio.gather(*tries)
-    assert static.status_code == 200 and took < 0.5, f"the static file took {took:.2f} s"
+    # Not a stopwatch (a loaded machine makes any figure flaky): the file was served while most of
+    # the sign-ins were still being checked, so none of them held the event loop.
+    assert static.status_code == 200
     assert in_flight > 20, "the sign-ins were still being checked when the static file was served"
     assert [a.status_code for a in answers] == [401] * 30
 

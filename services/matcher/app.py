@@ -73,7 +73,7 @@ class Replanner:
       transactions of `placement.BATCH`, the most urgent first. A request is decided in the time
       of one such transaction, whether or not a re-plan is solving.
     - **Re-plan** (`_plan_loop`): after `debounce_s` to batch what else arrives, one re-solve at a
-      time, sized to the problem (`planner.time_for`) unless `time_limit_s` is set; changes that
+      time, sized to the problem (`solver.time_for`) unless `time_limit_s` is set; changes that
       arrive meanwhile are batched into the next. Its writes are checked against the room left
       now, so what was placed while it solved is never given away twice.
     """

@@ -219,7 +219,7 @@ def digest(scenario: Scenario) -> tuple[str, str]:
 Solver = Callable[..., Plan]  # `solve`'s signature: in this thread, or in a process of its own
 
 
-def plan_for(snap: Snapshot, *, time_limit_s: float, workers: int, seed: int, solver: Solver = solve) -> Plan:
+def plan_for(snap: Snapshot, *, time_limit_s: float | None, workers: int, seed: int, solver: Solver = solve) -> Plan:
     """Approved work pinned, pending proposals given as the plan to continue from (a hint: the
     engine moves one only for coverage, `apply` writes a move only when it pays, `worth_moving`)."""
     fit_pins(snap)
@@ -486,19 +486,14 @@ def _apply_in_transaction(engine: Any, snap: Snapshot, plan: Plan, seconds: floa
         return apply(session, snap, plan, seconds=seconds, cause=cause, ref=ref)
 
 
-def time_for(n_requests: int) -> float:
-    """The time a background re-plan gets, from the size of what it plans: about a second for a
-    province's 200 requests, 10 s for 2,000, a minute for a country. New requests do not wait for
-    it (they are placed at once), so a longer re-plan buys quality without costing latency."""
-    return min(60.0, max(1.0, n_requests / 200))
-
-
 def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: int, seed: int, cause: m.Message,
            fence: Callable[[Session], bool] | None = None, solver: Solver = solve,
            references: References | None = None) -> int:
     """One re-solve: read, solve outside any transaction, then write in one transaction.
 
-    `time_limit_s` None: sized to the problem (`time_for`). `solver`: `solve`, or the same run in a
+    `time_limit_s` None: sized to the problem (`solver.time_for`: about 1 s for a province, 10 s
+    for 2,000 requests, a minute for a country; new requests do not wait for it, they are placed
+    at once, so a longer re-plan buys quality without costing latency). `solver`: `solve`, or the same run in a
     process of its own (`services.matcher.solving`). `fence`, first thing in that transaction, says
     whether this copy may still write the plan (it still leads the term it planned under, and no
     newer term has written): if not, nothing is."""
@@ -508,9 +503,8 @@ def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: 
     if not snap.requests:
         return 0
     read_s = time.monotonic() - began
-    limit = time_limit_s if time_limit_s is not None else time_for(len(snap.requests))
     started = time.monotonic()
-    plan = plan_for(snap, time_limit_s=limit, workers=workers, seed=seed, solver=solver)
+    plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed, solver=solver)
     seconds = time.monotonic() - started
     written = time.monotonic()
     new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause, fence, references))

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import structlog
 
-from services.matcher.solver import Plan, solve
+from services.matcher.solver import MAX_REPLAN_S, Plan, solve
 from shared.scenario import Scenario
 
 log = structlog.get_logger("solving")
@@ -75,11 +75,11 @@ class SolverProcess:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return self._proc
 
-    def __call__(self, sc: Scenario, *, time_limit_s: float, workers: int, seed: int, **kw: Any) -> Plan:
+    def __call__(self, sc: Scenario, *, time_limit_s: float | None, workers: int, seed: int, **kw: Any) -> Plan:
         with self._lock:
             proc = self._child()
             assert proc.stdin is not None and proc.stdout is not None
-            timer = threading.Timer(time_limit_s + GRACE_S, proc.kill)
+            timer = threading.Timer((time_limit_s or MAX_REPLAN_S) + GRACE_S, proc.kill)
             timer.start()
             try:
                 _send(proc.stdin, (sc, dict(time_limit_s=time_limit_s, workers=workers, seed=seed, **kw)))

@@ -114,9 +114,10 @@ def pin_options(sc: Scenario) -> tuple[list[Option], str]:
     return pins, (f"pinned assignments no longer fit: {over}" if over else "")
 
 
-def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: int = 0,
+def solve(sc: Scenario, *, time_limit_s: float | None = 10.0, workers: int = 2, seed: int = 0,
           weights: dict[int, int] | None = None, hint: Sequence[HintLike] | None = None) -> Plan:
-    """The best plan found within `time_limit_s`, with a proven bound on its coverage.
+    """The best plan found within `time_limit_s`, with a proven bound on its coverage; None: the
+    time the problem's size calls for (`time_for`, once its options are counted).
 
     `hint`: assignments proposed so far (`Hint`, or `shared.scenario.Pin` as in `Scenario.pinned`),
     not pinned: the plan starts from those that still break no rule and fit (the least urgent
@@ -127,8 +128,10 @@ def solve(sc: Scenario, *, time_limit_s: float = 10.0, workers: int = 2, seed: i
     if problem:
         return Plan(status="infeasible", reason=problem)
     p = build_problem(sc, build(sc), pins, weights)
+    if time_limit_s is None:
+        time_limit_s = time_for(len(sc.requests), len(p.table))
     best = greedy.baseline(p)
-    info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best)}
+    info: dict[str, object] = {"options": len(p.table), "baseline": p.covered(best), "time_limit_s": time_limit_s}
     keep: list[int] = []
     if hint:
         seated = hints.seat(p, hint)

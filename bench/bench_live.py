@@ -5,7 +5,9 @@ requests at a fixed rate, and how fast each is decided and its proposal told.
 2. A backlog: `scenarios.generate.generate(n_requests, n_experts, seed)` loaded with
    `expertshare load` (timed; a failure is recorded and the run goes on with what got in).
 3. Wait until the backlog is decided: the matcher holds every request and none is `open` (each
-   proposed or unmatched), polling `matcher.status.get` with a narrow question.
+   proposed or unmatched), polling `matcher.status.get` with a narrow question; then until what
+   it set off has settled: every service's durable consumers have nothing pending (as the admin,
+   JetStream's consumer info), so the new requests are not timed behind the backlog's queue.
 4. NEW requests, drawn by the scenario generator's own request function (new ids, the scenario's
    units, another seed), submitted over NATS at a fixed rate, signed as the CLI signs (the
    operator credential `up` issues), each as its own task on its schedule.
@@ -168,6 +170,10 @@ async def measure(system: live.System, args: argparse.Namespace) -> dict[str, An
                        backlog_seen=seen)
             print(f"# backlog: {held} requests held; {'decided' if decided else 'NOT decided'} after "
                   f"{waited:.1f} s more ({seen})", file=sys.stderr, flush=True)
+            settled, waited, seen = await live.wait_settled(listener.nc, args.decide_timeout)
+            out.update(backlog_settled=settled, backlog_settle_wait_s=round(waited, 1))
+            print(f"# consumers {'settled' if settled else 'NOT settled'} after {waited:.1f} s more ({seen})",
+                  file=sys.stderr, flush=True)
             fresh = new_requests(sc, args.count, args.seed)
             await submit_at_rate(client, fresh, args.rate, tally)
             last_sent = max(tally.sent.values())

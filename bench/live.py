@@ -338,6 +338,34 @@ async def wait_decided(client: Any, total: int, within_s: float, every_s: float 
         await asyncio.sleep(every_s)
 
 
+async def wait_settled(nc: Any, within_s: float, every_s: float = 0.5) -> tuple[bool, float, str]:
+    """Poll, as the admin, until every service's durable consumers have nothing pending or
+    unacknowledged: what the backlog set off (a notifier telling 10,000 parties) is done, so the
+    new requests are timed on a settled system rather than behind the backlog's queue."""
+    from shared.streams import CONSUMERS, stream_name
+
+    js = nc.jetstream()
+    started = time.monotonic()
+    seen = ""
+    while True:
+        busy: list[str] = []
+        for service, consumers in CONSUMERS.items():
+            for name, subject in consumers.items():
+                try:
+                    info = await js.consumer_info(stream_name(subject.split(".")[0]), f"{service}-{name}")
+                except Exception as err:  # noqa: BLE001 - a consumer not made: nothing waits on it
+                    seen = f"{service}-{name}: {type(err).__name__}"
+                    continue
+                if info.num_pending or info.num_ack_pending:
+                    busy.append(f"{service}-{name} {info.num_pending + info.num_ack_pending}")
+        seen = ", ".join(busy[:5]) or "nothing pending"
+        if not busy:
+            return True, time.monotonic() - started, seen
+        if time.monotonic() - started > within_s:
+            return False, time.monotonic() - started, seen
+        await asyncio.sleep(every_s)
+
+
 def machine() -> str:
     """The machine and its load, for the figures' text."""
     import platform

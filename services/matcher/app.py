@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -49,6 +50,8 @@ EVENTS: dict[str, type[m.Message]] = {
 
 
 PLAN = "plan"  # the leader key, and the name of the plan's fence and change counter
+#: The pause after a round of placement, as a multiple of the round's length (see `_place_loop`).
+PLACE_PAUSE = 1.5
 COPIES = (s.REFERENCE_REGISTERED, s.UNIT_REGISTERED, s.TRAVEL_REGISTERED, s.EXPERT_REGISTERED, s.CONTRACT_REGISTERED,
           s.CONTRACT_STATUS_CHANGED)  # what `placement.Reference` is built from
 
@@ -163,6 +166,10 @@ class Replanner:
         return decided is not None and sum(decided) >= BATCH
 
     async def _place_loop(self) -> None:
+        """Rounds of placement. After each, a pause of PLACE_PAUSE times its length: requests
+        arriving meanwhile are decided together in the next round, and the write lock (SQLite has
+        one) is free for the commands and events in between: at 20 requests a second on a country,
+        back-to-back rounds of one or two requests each starved the submissions themselves."""
         while True:
             await self.waiting.wait()
             self.waiting.clear()
@@ -171,9 +178,11 @@ class Replanner:
                 continue  # the leader places: it sees this change through the counter
             structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
+                began = time.monotonic()
                 while await in_thread(self._place, term):
                     self.svc.relay.notify()
                 self.svc.relay.notify()
+                await asyncio.sleep(PLACE_PAUSE * (time.monotonic() - began))
             except Exception:  # noqa: BLE001 - a failed placement is logged and tried again
                 log.exception("placement_failed")
                 await asyncio.sleep(1.0)

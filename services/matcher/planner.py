@@ -37,6 +37,7 @@ from services.matcher.solver import Assignment, Plan, solve
 from services.matcher.solver.limits import Limits, weight
 from shared import messages as m
 from shared import subjects as s
+from shared.clock import utcnow
 from shared.db import add_event, reader, retrying, transaction
 from shared.limits import TEXT, clip
 from shared.scenario import Contract, Expert, Pin, Request, Scenario
@@ -372,11 +373,14 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     return new
 
 
-#: A move of a pending proposal (staff may be reading it, the expert told of it) is written only
-#: when the plan covers at least this much more priority weight per move, and never more than
-#: MAX_MOVES at once; otherwise the pending proposals stay and only the rest of the plan is written.
+#: A move of a pending proposal staff may be reading (older than FRESH_S) is written only when
+#: the plan covers at least MOVE_GAIN more priority weight per such move, and never more than
+#: MAX_MOVES of them at once; otherwise the pending proposals stay and only the rest of the plan is
+#: written. Proposals younger than FRESH_S (a load, a burst placed at once minutes ago) are still
+#: the plan being formed: moving them needs only that the plan covers more.
 MOVE_GAIN = 2
 MAX_MOVES = 50
+FRESH_S = 600.0
 
 
 def worth_moving(snap: Snapshot, plan: Plan, moved: list[tuple[str, int]]) -> bool:
@@ -386,9 +390,16 @@ def worth_moving(snap: Snapshot, plan: Plan, moved: list[tuple[str, int]]) -> bo
     now = sum(weight(r.priority) for r in snap.scenario.requests
               if all((r.id, k) in held for k in range(len(r.effective_slots()))))
     gain = (plan.objective.covered_weight if plan.objective else 0) - now
-    ok = len(moved) <= MAX_MOVES and gain >= MOVE_GAIN * len(moved)
-    log.info("plan_moves", moved=len(moved), gain=gain, written=ok)
+    fresh_after = utcnow() - dt.timedelta(seconds=FRESH_S)
+    seen = [k for k in moved if _created(snap.pins[k]) < fresh_after]
+    ok = gain > 0 and len(seen) <= MAX_MOVES and gain >= MOVE_GAIN * len(seen)
+    log.info("plan_moves", moved=len(moved), seen_by_staff=len(seen), gain=gain, written=ok)
     return ok
+
+
+def _created(p: Proposal) -> dt.datetime:
+    at = p.created_at
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)  # SQLite gives it back naive
 
 
 def _fits(ref: Reference, room: Room, chosen: list[Assignment]) -> bool:

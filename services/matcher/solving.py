@@ -67,6 +67,7 @@ class SolverProcess:
         self.nice = nice
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _child(self) -> subprocess.Popen[bytes]:
         if self._proc is None or self._proc.poll() is not None:
@@ -85,6 +86,8 @@ class SolverProcess:
                 _send(proc.stdin, (sc, dict(time_limit_s=time_limit_s, workers=workers, seed=seed, **kw)))
                 ok, result = _receive(proc.stdout)
             except (EOFError, OSError, pickle.UnpicklingError) as err:
+                if self._closed:  # the service is stopping: the run was abandoned on purpose
+                    raise SolverLost("the service stopped") from None
                 log.error("solver_process_lost", error=f"{type(err).__name__}: {err}", code=proc.poll())
                 self._stop(proc)
                 raise SolverLost(f"the solver process ended: {err}") from None
@@ -103,6 +106,7 @@ class SolverProcess:
 
     def close(self) -> None:
         """Stop the child at once (a run in progress is abandoned: its plan would be stale)."""
+        self._closed = True
         proc = self._proc
         if proc is not None:
             self._stop(proc)

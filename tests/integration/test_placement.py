@@ -164,3 +164,24 @@ def test_a_replan_leaves_pending_proposals_alone_when_moving_them_covers_nothing
     replan(engine)
     assert one(engine, "r1").id == p1.id
     assert [e["assignment_id"] for e in outbox(engine, s.ASSIGNMENT_WITHDRAWN)] == []
+
+
+def test_a_proposal_staff_may_be_reading_moves_only_for_enough_gain(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first test's situation, with r1's proposal old enough that staff may be reading it and
+    a gain (16 for one move) below what such a move must bring: nothing moves."""
+    monkeypatch.setattr(planner, "FRESH_S", 0.0)
+    monkeypatch.setattr(planner, "MOVE_GAIN", 17)
+    e0 = expert(0, capacity_hours=4, skills={"digital_signature": 3, "info_security": 3})
+    engine = matcher(db_url, [e0, expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1", priority=1)
+    place(engine)
+    first = one(engine, "r1")
+    submit(engine, "r2", priority=5, skills={"info_security": 2})
+    place(engine)
+    replan(engine)
+    assert one(engine, "r1").id == first.id and proposals(engine, "r2") == []
+    monkeypatch.setattr(planner, "MOVE_GAIN", 16)  # now it pays
+    replan(engine)
+    assert one(engine, "r2").expert_id == "e0" and one(engine, "r1").expert_id == "e1"

@@ -286,22 +286,23 @@ def lock_request(session: Session, request_id: str) -> RequestRow | None:
     return session.get(RequestRow, request_id, with_for_update=True)
 
 
-def move(session: Session, assignment_id: str, target: str, sources: tuple[str, ...]) -> bool:
+def move(session: Session, assignment_id: str, target: str, sources: tuple[str, ...], *, sync: bool = True) -> bool:
     """One conditional move of a proposal; False when it was not in one of `sources` (someone
-    else moved it first, or the move would go backwards)."""
+    else moved it first, or the move would go backwards). `sync=False`: the session's copies of
+    proposals are not brought up to date (a plan's write, which reads none of them afterwards)."""
     stmt = (
         update(Proposal)
         .where(Proposal.id == assignment_id, Proposal.status.in_(sources))  # type: ignore[attr-defined]
         .values(status=target)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session="fetch" if sync else False)
     )
     return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
-def withdraw(session: Session, p: Proposal, cause: m.Message, reason: str) -> bool:
+def withdraw(session: Session, p: Proposal, cause: m.Message, reason: str, *, sync: bool = True) -> bool:
     """Withdraw a proposal only while it is still pending: an approval (or any decision) that
     landed since it was read is never overwritten. Contracts is told only when it happened."""
-    if not move(session, p.id, "withdrawn", sm.matcher_words(sm.sources(sm.S.WITHDRAWN))):
+    if not move(session, p.id, "withdrawn", sm.matcher_words(sm.sources(sm.S.WITHDRAWN)), sync=sync):
         return False
     add_event(session, s.ASSIGNMENT_WITHDRAWN, cause.caused(
         m.AssignmentWithdrawn, assignment_id=p.id, request_id=p.request_id, expert_id=p.expert_id, reason=reason))

@@ -338,9 +338,10 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     moved = [k for k, v in hinted.items() if planned.get(k) != v and k[0] not in stale]
     moving = worth_moving(snap, plan, moved)
     kept = {(p.request, p.slot) for p in snap.scenario.pinned} | (set(hinted) - set(moved) if moving else set(hinted))
-    for key, pin in snap.pins.items():  # pending proposals let go (no longer fit), or moved
-        if key not in kept and pin.request_id not in stale:
-            withdraw(session, pin, cause, "the plan changed under it")
+    with session.no_autoflush:  # thousands of UPDATEs: their events are flushed once, after them
+        for key, pin in snap.pins.items():  # pending proposals let go (no longer fit), or moved
+            if key not in kept and pin.request_id not in stale:
+                withdraw(session, pin, cause, "the plan changed under it", sync=False)
     session.flush()
     ref = ref or Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
     live = live_proposals(session)
@@ -354,8 +355,9 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
     weight = {r.id: r.priority for r in snap.scenario.requests}
     names = {e.id: e.name for e in snap.scenario.experts}
     new = 0
+    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.id.in_(list(fresh))))}  # type: ignore[attr-defined]
     for rid in sorted(fresh, key=lambda rid: (-weight[rid], rid)):
-        row = session.get(RequestRow, rid)
+        row = rows.get(rid)
         if row is None or row.status not in OPEN:
             continue
         chosen = [a for a in fresh[rid] if (a.request, a.slot) not in taken]
@@ -363,7 +365,7 @@ def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause
             continue
         for a in chosen:
             proposals.propose(session, row, by_id[rid], a, expert_name=names.get(a.expert, a.expert),
-                              plan_id=run.id, plan_sha=sha, cause=cause)
+                              plan_id=run.id, plan_sha=sha, cause=cause, flush=False)
             new += 1
     run.proposed = new
     if not new:
@@ -462,6 +464,7 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
     told = {rid: (st, code, reason) for rid, st, code, reason in session.execute(
         select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.reason)
         .where(RequestRow.id.in_(ids)))}  # type: ignore[attr-defined]
+    todo: list[tuple[str, str, Any]] = []  # (request, what, with): decided first, written after one read
     for rid in ids:
         before = told.get(rid)
         if before is None or before[0] in ("completed", "cancelled"):
@@ -470,19 +473,24 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
         u = unassigned.get(rid)
         if rid not in stale and u is not None and status == "open":
             if before[:2] != ("unmatched", u.code):
-                row = session.get(RequestRow, rid)
-                assert row is not None
-                proposals.unmatched(session, row, u.code, u.message, cause, before=before)
+                todo.append((rid, "unmatched", (u, before)))
             continue
         if status == "open" and before[0] == "unmatched":
             continue  # still uncovered: its reason stands (told once) until the next decision
         if status != before[0] or (status != "unmatched" and before[1]):
-            row = session.get(RequestRow, rid)
-            assert row is not None
-            row.status = status
-            if status != "open":
-                row.reason_code, row.reason = "", ""
-            session.add(row)
+            todo.append((rid, "status", status))
+    rows = {r.id: r for r in session.exec(select(RequestRow).where(
+        RequestRow.id.in_([rid for rid, _, _ in todo])))}  # type: ignore[attr-defined]
+    for rid, what, arg in todo:
+        row = rows[rid]
+        if what == "unmatched":
+            u, before = arg
+            proposals.unmatched(session, row, u.code, u.message, cause, before=before)
+            continue
+        row.status = arg
+        if arg != "open":
+            row.reason_code, row.reason = "", ""
+        session.add(row)
 
 
 References = Callable[[Session], Reference]  # the leader's cache of the copies (`placement.Reference`)

@@ -52,6 +52,7 @@ EVENTS: dict[str, type[m.Message]] = {
 PLAN = "plan"  # the leader key, and the name of the plan's fence and change counter
 #: The pause after a round of placement, as a multiple of the round's length (see `_place_loop`).
 PLACE_PAUSE = 1.5
+PLACE_PAUSE_MAX_S = 0.3
 COPIES = (s.REFERENCE_REGISTERED, s.UNIT_REGISTERED, s.TRAVEL_REGISTERED, s.EXPERT_REGISTERED, s.CONTRACT_REGISTERED,
           s.CONTRACT_STATUS_CHANGED)  # what `placement.Reference` is built from
 
@@ -150,20 +151,25 @@ class Replanner:
             ref = self._ref = Reference.read(session, today, key)
         return ref
 
-    def _place(self, term: int) -> bool:
-        """One placement transaction; True when more requests may be waiting."""
+    def _place(self, term: int) -> tuple[bool, float]:
+        """One placement transaction: (more requests may be waiting, seconds it held the lock)."""
         fence = self.leadership.fence(PLAN, term)
         with Session(reader(self.svc.engine)) as session:  # outside the write transaction: no lock held
             ref = self.reference(session)
+        held = [0.0]
 
         def once() -> tuple[int, int] | None:
             with transaction(self.svc.engine) as session:
-                if not fence(session):
+                if not fence(session):  # the first statement: the lock is ours from here
                     return None
-                return place_open(session, ref, today=ref.key[1], cause=self.cause)
+                began = time.monotonic()
+                try:
+                    return place_open(session, ref, today=ref.key[1], cause=self.cause)
+                finally:
+                    held[0] = time.monotonic() - began
 
         decided = retrying(once)
-        return decided is not None and sum(decided) >= BATCH
+        return decided is not None and sum(decided) >= BATCH, held[0]
 
     async def _place_loop(self) -> None:
         """Rounds of placement. After each, a pause of PLACE_PAUSE times its length: requests
@@ -178,11 +184,13 @@ class Replanner:
                 continue  # the leader places: it sees this change through the counter
             structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
-                began = time.monotonic()
-                while await in_thread(self._place, term):
+                more, held = await in_thread(self._place, term)
+                while more:
                     self.svc.relay.notify()
+                    more, held = await in_thread(self._place, term)
                 self.svc.relay.notify()
-                await asyncio.sleep(PLACE_PAUSE * (time.monotonic() - began))
+                # In proportion to the time the round held the lock, not to what it waited for it.
+                await asyncio.sleep(min(PLACE_PAUSE_MAX_S, PLACE_PAUSE * held))
             except Exception:  # noqa: BLE001 - a failed placement is logged and tried again
                 log.exception("placement_failed")
                 await asyncio.sleep(1.0)

@@ -195,9 +195,11 @@ def event_subscriber(
 def command_subscriber(
     broker: NatsBroker, settings: ServiceSettings, subject: str, *, description: str
 ) -> Callable[[Callable[..., Any]], Any]:
-    """A request-reply handler; instances of a service share the work through a queue group."""
+    """A request-reply handler; instances of a service share the work through a queue group, and
+    each handles up to `command_workers` at once (each is one transaction of its own, exactly
+    once per message id: their order between two senders was never promised)."""
     return broker.subscriber(  # type: ignore[no-any-return]
-        subject, queue=settings.service, description=description
+        subject, queue=settings.service, description=description, max_workers=settings.command_workers
     )
 
 

@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
     # Consumers: pull in batches (a batch of 1 is several times slower), retry a failing message
     # a bounded number of times, then dead-letter it with the reason.
     batch_size: int = Field(default=64, ge=1, le=1000)
+    command_workers: int = Field(default=8, ge=1, le=64, description=(
+        "commands and queries handled at once: each waits for its transaction (SQLite has one "
+        "writer), so one at a time bounds a service's intake by that wait"))
     max_deliver: int = Field(default=5, ge=1, le=100)
     # How long a fetched message may stay unacknowledged before JetStream redelivers it (also how
     # long messages held by a killed instance wait before another instance gets them).

@@ -226,18 +226,12 @@ def details(r: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", choices=sorted(SIZES), default="province")
+    ap = live.parser(__doc__, SIZES)
     ap.add_argument("--rate", type=float, default=10.0, help="new requests per second")
     ap.add_argument("--count", type=int, default=100, help="new requests")
     ap.add_argument("--deadline", type=float, default=150.0, help="s: a request not decided by then counts")
     ap.add_argument("--notify-grace", type=float, default=30.0, help="s waited for notifications after that")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--load-timeout", type=float, default=600.0)
     ap.add_argument("--decide-timeout", type=float, default=600.0)
-    ap.add_argument("--keep", action="store_true", help="keep the data directory (logs) afterwards")
-    ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     if args.rate <= 0 or args.count < 1:
         ap.error("--rate must be above 0 and --count at least 1")

@@ -273,9 +273,7 @@ def hindsight(scenario: Any, limit_s: float) -> tuple[int, int, str, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", choices=sorted(SIZES), default="province")
+    ap = live.parser(__doc__, SIZES)
     ap.add_argument("--day", type=float, default=None, help="s the day is compressed into (default by size)")
     ap.add_argument("--approve-after", type=float, default=2.0)
     ap.add_argument("--answer-after", type=float, default=2.0)
@@ -284,10 +282,6 @@ def main() -> int:
     ap.add_argument("--quiet", type=float, default=10.0, help="s with nothing new before the day is over")
     ap.add_argument("--settle", type=float, default=300.0, help="s at most after the last arrival")
     ap.add_argument("--hindsight-limit", type=float, default=60.0)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--load-timeout", type=float, default=600.0)
-    ap.add_argument("--keep", action="store_true", help="keep the data directory (logs) afterwards")
-    ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args()
     if not 0 <= args.decline_share <= 1:
         ap.error("--decline-share is a share, 0 to 1")

@@ -14,6 +14,7 @@ The pure parts (`percentile`, `live_weight`) are unit-tested in tests/unit/test_
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -364,6 +365,17 @@ async def wait_settled(nc: Any, within_s: float, every_s: float = 0.5) -> tuple[
         if time.monotonic() - started > within_s:
             return False, time.monotonic() - started, seen
         await asyncio.sleep(every_s)
+
+
+def parser(doc: str, sizes: Mapping[str, Any]) -> argparse.ArgumentParser:
+    """The options every benchmark of the running system takes; each adds its own."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", choices=sorted(sizes), default="province")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--load-timeout", type=float, default=600.0)
+    ap.add_argument("--keep", action="store_true", help="keep the data directory (logs) afterwards")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    return ap
 
 
 def machine() -> str:

@@ -9,7 +9,7 @@ force it, and a forced override needs a reason. The assignment then goes to the 
 service as a proposal marked manual carrying the staff member's signed command, which contracts
 checks itself and then approves at once if the ledger has room; the audit trail there records
 who (that staff member, with the signature), why and which rules were overridden. From then on the re-planning
-leaves that request to staff (`planner.manual_requests`).
+leaves that request to staff (`placement.manual_requests`).
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def _propose(
     text, sha = planner.digest(sc)
     run = PlanRun(input_sha256=sha, scenario=text, status="manual", proposed=1)
     session.add(run)
-    session.flush()  # its id marks the proposal as staff's (see `planner.manual_requests`)
+    session.flush()  # its id marks the proposal as staff's (see `placement.manual_requests`)
     p = Proposal(
         plan_id=run.id,
         id=f"a-{uuid.uuid4().hex[:10]}",

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import structlog
@@ -37,6 +38,7 @@ from services.matcher.db import (
     Exclusion,
     ExpertCopy,
     PlanRun,
+    Proposal,
     RequestRow,
     TravelCopy,
     UnitCopy,
@@ -61,6 +63,27 @@ AUDIT_OPTIONS = 12
 REFERENCE = "reference"  # the change counter the copies' handlers raise
 
 
+def whole(
+    units: set[str], travel: list[dict[str, Any]], experts: list[Expert], contracts: list[Contract]
+) -> tuple[list[dict[str, Any]], list[Expert], list[Contract]]:
+    """The copies as far as they are whole. Units, experts and contracts arrive on subjects of their
+    own, in any order: plan without what refers to something not arrived yet; its arrival is a
+    change that plans again."""
+    travel = [t for t in travel if t["from"] in units and t["to"] in units]
+    experts = [e for e in experts if e.home_unit in units]
+    known = {e.id for e in experts}
+    contracts = [c for c in contracts if c.expert in known and set(c.scope_units or ()) <= units]
+    return travel, experts, contracts
+
+
+def manual_requests(session: Session) -> set[str]:
+    """Requests staff assigned by hand: left to staff, since a forced assignment may break a rule
+    the engine would then refuse to keep (its usage is in the ledger's balances already)."""
+    runs = select(PlanRun.id).where(PlanRun.status == "manual")
+    stmt = select(Proposal.request_id).where(Proposal.status.in_(LIVE), Proposal.plan_id.in_(runs))  # type: ignore[attr-defined, union-attr]
+    return set(session.exec(stmt))
+
+
 @dataclass
 class Reference:
     """The copies as the engine reads them, for deciding one request at a time."""
@@ -75,8 +98,6 @@ class Reference:
 
     @classmethod
     def read(cls, session: Session, today: dt.date, key: tuple[int, dt.date]) -> Reference:
-        from services.matcher.planner import whole  # the one rule for copies not whole yet
-
         units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
         rows = list(session.exec(select(ContractCopy).order_by(ContractCopy.id)))
         travel, experts, contracts = whole(
@@ -271,8 +292,6 @@ def assignments(d: Decision) -> list[Assignment]:
 def waiting(session: Session, batch: int) -> list[RequestRow]:
     """The requests waiting for a decision (open: nothing proposed for some slot, and not told
     why), most urgent first, then the oldest; locked in id order, as every writer here does."""
-    from services.matcher.planner import manual_requests
-
     # Columns, not rows: a burst (a load) leaves thousands open, and a row object costs 0.2 ms.
     rows = list(session.execute(select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(
         RequestRow.status == "open")))

@@ -32,7 +32,7 @@ from services.matcher.db import (
     UnitCopy,
 )
 from services.matcher.handlers import OPEN, withdraw
-from services.matcher.placement import Reference, Room, current_room, live_proposals
+from services.matcher.placement import Reference, Room, current_room, live_proposals, manual_requests, whole
 from services.matcher.solver import Assignment, Plan, solve
 from services.matcher.solver.limits import Limits, weight
 from shared import messages as m
@@ -118,27 +118,6 @@ def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
     if row.committed_hours is not None:
         rec["committed_hours"] = max(0.0, row.committed_hours - held_minutes / 60)
     return Expert.model_validate(rec)
-
-
-def whole(
-    units: set[str], travel: list[dict[str, Any]], experts: list[Expert], contracts: list[Contract]
-) -> tuple[list[dict[str, Any]], list[Expert], list[Contract]]:
-    """The copies as far as they are whole. Units, experts and contracts arrive on subjects of their
-    own, in any order: plan without what refers to something not arrived yet; its arrival is a
-    change that plans again."""
-    travel = [t for t in travel if t["from"] in units and t["to"] in units]
-    experts = [e for e in experts if e.home_unit in units]
-    known = {e.id for e in experts}
-    contracts = [c for c in contracts if c.expert in known and set(c.scope_units or ()) <= units]
-    return travel, experts, contracts
-
-
-def manual_requests(session: Session) -> set[str]:
-    """Requests staff assigned by hand: left to staff, since a forced assignment may break a rule
-    the engine would then refuse to keep (its usage is in the ledger's balances already)."""
-    runs = select(PlanRun.id).where(PlanRun.status == "manual")
-    stmt = select(Proposal.request_id).where(Proposal.status.in_(LIVE), Proposal.plan_id.in_(runs))  # type: ignore[attr-defined, union-attr]
-    return set(session.exec(stmt))
 
 
 def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snapshot:

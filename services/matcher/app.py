@@ -94,6 +94,8 @@ class Replanner:
         self._task: asyncio.Task[None] | None = None
         self._seen: int | None = None  # the change counter as read before the last plan's snapshot
         self._ref: Reference | None = None
+        # The requests a plan's write in progress is deciding: the placement leaves them to it.
+        self.reserved: set[str] = set()
 
     def mark(self, cause: m.Message) -> None:
         """Something changed (committed): place and plan again. Safe from any thread: an
@@ -164,7 +166,8 @@ class Replanner:
                     return None
                 began = time.monotonic()
                 try:
-                    return place_open(session, ref, today=ref.key[1], cause=self.cause)
+                    return place_open(session, ref, today=ref.key[1], cause=self.cause,
+                                      skip=frozenset(self.reserved))
                 finally:
                     held[0] = time.monotonic() - began
 
@@ -212,7 +215,7 @@ class Replanner:
                 await in_thread(partial(
                     replan, self.svc.engine, today=self._today(), time_limit_s=st.time_limit_s,
                     workers=st.workers, seed=st.seed, cause=self.cause, fence=self.leadership.fence(PLAN, term),
-                    solver=self.solver, references=self.reference,
+                    solver=self.solver, references=self.reference, reserved=self.reserved,
                 ))
                 self.svc.relay.notify()
                 self.waiting.set()  # what the plan could not write (the room moved) is placed now

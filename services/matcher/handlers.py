@@ -276,7 +276,7 @@ def _apply_balance(session: Session, evt: m.BalanceChanged, contract: ContractCo
 
 # ------------------------------------------------------------------ decisions
 # Lock order for every writer here: the request row first, then its proposals (conditional
-# UPDATEs), so a re-plan's `apply` and these handlers queue instead of deadlocking.
+# UPDATEs), so a re-plan's `write` and these handlers queue instead of deadlocking.
 def _proposals(session: Session, request_id: str, *states: str) -> list[Proposal]:
     stmt = select(Proposal).where(Proposal.request_id == request_id, Proposal.status.in_(states))  # type: ignore[attr-defined]
     return list(session.exec(stmt))

@@ -289,14 +289,15 @@ def assignments(d: Decision) -> list[Assignment]:
             for o in d.chosen]
 
 
-def waiting(session: Session, batch: int) -> list[RequestRow]:
+def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) -> list[RequestRow]:
     """The requests waiting for a decision (open: nothing proposed for some slot, and not told
-    why), most urgent first, then the oldest; locked in id order, as every writer here does."""
+    why), most urgent first, then the oldest; locked in id order, as every writer here does.
+    `skip`: those a plan's write in progress is about to decide (`planner.write`)."""
     # Columns, not rows: a burst (a load) leaves thousands open, and a row object costs 0.2 ms.
     rows = list(session.execute(select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(
         RequestRow.status == "open")))
     manual = manual_requests(session) if rows else set()
-    rows = [r for r in rows if r.id not in manual]
+    rows = [r for r in rows if r.id not in manual and r.id not in skip]
     rows.sort(key=lambda r: (-int(r.record.get("priority", 1)), r.submitted_at, r.id))
     ids = sorted(r.id for r in rows[:batch])
     if not ids:
@@ -307,9 +308,9 @@ def waiting(session: Session, batch: int) -> list[RequestRow]:
 
 
 def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Message,
-               batch: int = BATCH) -> tuple[int, int]:
+               batch: int = BATCH, skip: frozenset[str] = frozenset()) -> tuple[int, int]:
     """Decide up to `batch` waiting requests in this transaction: (proposed, unmatched)."""
-    rows = waiting(session, batch)
+    rows = waiting(session, batch, skip)
     if not rows:
         return 0, 0
     live = live_proposals(session)

@@ -49,8 +49,9 @@ log = structlog.get_logger("planner")
 class Snapshot:
     scenario: Scenario
     requests: dict[str, str]  # the requests planned for: id -> status when the snapshot was taken
+    reasons: dict[str, str] = field(default_factory=dict)  # id -> reason code told, when there is one
     pins: dict[tuple[str, int], Proposal] = field(default_factory=dict)
-    # Per request, its live proposals as (id, status) when the snapshot was taken: `apply` writes
+    # Per request, its live proposals as (id, status) when the snapshot was taken: `write` writes
     # nothing for a request whose proposals moved since (an approval landed during the solve).
     seen: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
     # Proposals whose hours the ledger holds (approved, or counted in a balance already).
@@ -126,11 +127,15 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     # Columns, not row objects, and each request parsed once (a request never changes once
     # submitted): a country's snapshot reads 10,000 of them.
     rows: dict[str, str] = {}
+    reasons: dict[str, str] = {}
     requests: list[Request] = []
-    for rid, status, record in session.execute(select(RequestRow.id, RequestRow.status, RequestRow.record).where(
+    for rid, status, code, record in session.execute(select(
+            RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.record).where(
             RequestRow.status.in_(OPEN))):  # type: ignore[attr-defined]
         if rid not in manual:
             rows[rid] = status
+            if code:
+                reasons[rid] = code
             requests.append(_parsed(rid, record))
     active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
     # A pending proposal under a contract that stopped being active is let go (withdrawn).
@@ -170,7 +175,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         seen[p.request_id].add((p.id, p.status))
     counted = _counted(session)
     held = {p.id for p in proposals if p.status in HELD or p.id in counted}
-    return Snapshot(scenario=scenario, requests=rows, pins=pins, held=held,
+    return Snapshot(scenario=scenario, requests=rows, reasons=reasons, pins=pins, held=held,
                     seen={rid: frozenset(v) for rid, v in seen.items()})
 
 
@@ -197,11 +202,12 @@ def digest(scenario: Scenario) -> tuple[str, str]:
 
 
 Solver = Callable[..., Plan]  # `solve`'s signature: in this thread, or in a process of its own
+References = Callable[[Session], Reference]  # the leader's cache of the copies (`placement.Reference`)
 
 
 def plan_for(snap: Snapshot, *, time_limit_s: float | None, workers: int, seed: int, solver: Solver = solve) -> Plan:
     """Approved work pinned, pending proposals given as the plan to continue from (a hint: the
-    engine moves one only for coverage, `apply` writes a move only when it pays, `worth_moving`)."""
+    engine moves one only for coverage, `write` writes a move only when it pays, `worth_moving`)."""
     fit_pins(snap)
     sc = snap.scenario
     snap.hints = [p for p in sc.pinned if snap.pins[(p.request, p.slot)].id not in snap.held]
@@ -291,67 +297,192 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
     return experts, contracts
 
 
-def apply(session: Session, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message,
-          ref: Reference | None = None) -> int:
-    """Write what the plan decided; returns the number of new proposals. Every write is
-    conditional on what the snapshot saw: the requests are locked (in id order, before their
-    proposals, as the event handlers do), and a request whose live proposals moved since the
-    snapshot (an approval, a rejection, a placement landed during the solve) keeps them untouched
-    and gets nothing from this plan: the event that moved them plans again.
+#: Requests written per transaction of a plan's write. A country's plan may move thousands of
+#: proposals; written at once it held SQLite's one write lock for seconds, and every submission and
+#: placement waited behind it. A chunk holds it for tens of milliseconds.
+WRITE_CHUNK = 100
+#: The pause after each chunk, as a multiple of the time it held the lock (at most WRITE_PAUSE_MAX_S).
+WRITE_PAUSE = 1.0
+WRITE_PAUSE_MAX_S = 0.2
 
-    New proposals must also fit the room left now (`placement.current_room`): requests placed
-    while the plan was solving hold hours the plan may have given to others. A request whose
-    new proposals do not all fit keeps waiting (open) and is placed at once afterwards."""
+
+@dataclass
+class Changes:
+    """What a plan changes, request by request, decided from the snapshot before anything is
+    written (`changes`), then written a chunk of requests at a time (`write`)."""
+
+    withdraw: dict[str, list[Proposal]]  # per request: pending proposals let go (no longer fit) or moved
+    fresh: dict[str, list[Assignment]]  # per request: the plan's assignments not proposed yet
+    requests: list[str]  # every request the write looks at, the most urgent first
+
+
+def changes(snap: Snapshot, plan: Plan) -> Changes:
+    """The requests whose proposals, status or reason this plan changes; the others (most of a
+    country's, on a re-plan that moves little) are not read again at all."""
+    planned = {(a.request, a.slot): (a.expert, a.contract) for a in plan.assignments}
+    hinted = {(h.request, h.slot): (h.expert, h.contract) for h in snap.hints}
+    moved = [k for k, v in hinted.items() if planned.get(k) != v]
+    moving = worth_moving(snap, plan, moved)
+    kept = {(p.request, p.slot) for p in snap.scenario.pinned} | (set(hinted) - set(moved) if moving else set(hinted))
+    withdraw: dict[str, list[Proposal]] = {}
+    for key, pin in snap.pins.items():
+        if key not in kept and pin.status == "pending":
+            withdraw.setdefault(pin.request_id, []).append(pin)
+    fresh: dict[str, list[Assignment]] = {}
+    for a in plan.assignments:
+        if (a.request, a.slot) not in kept and a.request in snap.requests:
+            fresh.setdefault(a.request, []).append(a)
+    unassigned = {u.request: u.code for u in plan.unassigned}
+    slots = {r.id: len(r.effective_slots()) for r in snap.scenario.requests}
+    touched = set(withdraw) | set(fresh)
+    for rid, status in snap.requests.items():
+        code, told = unassigned.get(rid), snap.reasons.get(rid, "")
+        if code is not None:
+            if (status, told) != ("unmatched", code):
+                touched.add(rid)
+        elif proposals.request_status(slots[rid], [st for _, st in snap.seen.get(rid, ())]) != status or (
+                told and status != "unmatched"):
+            touched.add(rid)
+    weight = {r.id: r.priority for r in snap.scenario.requests}
+    return Changes(withdraw, fresh, sorted(touched, key=lambda rid: (-weight.get(rid, 1), rid)))
+
+
+def _write_chunk(session: Session, snap: Snapshot, plan: Plan, ch: Changes, ids: list[str], run: tuple[int, str],
+                 ref: Reference, cause: m.Message) -> tuple[int, list[str]]:
+    """One chunk of a plan's write, in one transaction: (new proposals, requests whose new
+    proposals did not fit yet). Every write is conditional on what the snapshot saw: the chunk's
+    requests are locked (in id order, before their proposals, as the event handlers do), and a
+    request whose live proposals moved since the snapshot (an approval, a rejection, a placement
+    landed during the solve) keeps them untouched and gets nothing from this plan: the event that
+    moved them plans again. New proposals must fit the room left now (`placement.current_room`):
+    requests placed while the plan was solving hold hours the plan may have given to others."""
+    stale = _stale(session, snap, ids)
+    if stale:
+        log.info("plan_stale_for_requests", requests=len(stale))
+    with session.no_autoflush:  # many UPDATEs: their events are flushed once, after them
+        for rid in ids:
+            if rid in stale:
+                continue
+            gone = {p.id for p in ch.withdraw.pop(rid, []) if withdraw(session, p, cause, "the plan changed under it",
+                                                                      sync=False)}
+            if gone:  # what a later chunk of this write expects to find
+                snap.seen[rid] = frozenset(x for x in snap.seen.get(rid, frozenset()) if x[0] not in gone)
+    session.flush()
+    live = live_proposals(session)
+    room = current_room(session, ref, live)
+    taken = {(p[1], p[2]) for p in live}
+    by_id = {r.id: r for r in snap.scenario.requests}
+    names = {e.id: e.name for e in snap.scenario.experts}
+    todo = [rid for rid in ids if rid in ch.fresh and rid not in stale]
+    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.id.in_(todo)))}  # type: ignore[attr-defined]
+    new, waiting = 0, []
+    for rid in todo:
+        row = rows.get(rid)
+        if row is None or row.status not in OPEN:
+            continue
+        chosen = [a for a in ch.fresh[rid] if (a.request, a.slot) not in taken]
+        if not _fits(ref, room, chosen):
+            if chosen:
+                waiting.append(rid)
+            continue
+        del ch.fresh[rid]
+        for a in chosen:
+            proposals.propose(session, row, by_id[rid], a, expert_name=names.get(a.expert, a.expert),
+                              plan_id=run[0], plan_sha=run[1], cause=cause, flush=False)
+            new += 1
+    session.flush()
+    _mark_requests(session, snap, plan, cause, stale, ids)
+    return new, waiting
+
+
+def _run(session: Session, snap: Snapshot, plan: Plan, ch: Changes, seconds: float, cause: m.Message) -> PlanRun:
+    """The plan's record for the audit trail; its input is kept only when it proposes something."""
     text, sha = digest(snap.scenario)
-    run = PlanRun(input_sha256=sha, scenario=text, status=plan.status, seconds=round(seconds, 3),
+    run = PlanRun(input_sha256=sha, scenario=text if ch.fresh else "", status=plan.status, seconds=round(seconds, 3),
                   objective=plan.objective.model_dump(mode="json") if plan.objective else {},
                   overcommitted=snap.overcommitted or None)
     session.add(run)
     session.flush()
     _tell_overcommitted(session, run, cause)
-    stale = _stale(session, snap)
-    if stale:
-        log.info("plan_stale_for_requests", requests=len(stale))
-    planned = {(a.request, a.slot): (a.expert, a.contract) for a in plan.assignments}
-    hinted = {(h.request, h.slot): (h.expert, h.contract) for h in snap.hints}
-    moved = [k for k, v in hinted.items() if planned.get(k) != v and k[0] not in stale]
-    moving = worth_moving(snap, plan, moved)
-    kept = {(p.request, p.slot) for p in snap.scenario.pinned} | (set(hinted) - set(moved) if moving else set(hinted))
-    with session.no_autoflush:  # thousands of UPDATEs: their events are flushed once, after them
-        for key, pin in snap.pins.items():  # pending proposals let go (no longer fit), or moved
-            if key not in kept and pin.request_id not in stale:
-                withdraw(session, pin, cause, "the plan changed under it", sync=False)
-    session.flush()
-    ref = ref or Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
-    live = live_proposals(session)
-    room = current_room(session, ref, live)
-    taken = {(p[1], p[2]) for p in live}
-    fresh: dict[str, list[Assignment]] = {}
-    for a in plan.assignments:
-        if (a.request, a.slot) not in kept and a.request not in stale:
-            fresh.setdefault(a.request, []).append(a)
-    by_id = {r.id: r for r in snap.scenario.requests}
-    weight = {r.id: r.priority for r in snap.scenario.requests}
-    names = {e.id: e.name for e in snap.scenario.experts}
+    return run
+
+
+def write(engine: Any, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message,
+          fence: Callable[[Session], bool] | None = None, references: References | None = None,
+          reserved: set[str] | None = None) -> int | None:
+    """Write what the plan decided, `WRITE_CHUNK` requests per transaction, the most urgent first,
+    with a pause after each so that submissions and placements take the lock in between: the new
+    proposals written, or None when this copy was deposed before the first chunk (the later
+    chunks of a deposed leader are dropped; what was written stands, each request whole).
+
+    `reserved` (the leader's, shared with its placement): the requests this write looks at, left
+    to it until their chunk is written, so that a request whose proposal moves is not placed
+    greedily in between. A request whose new proposals need room that a later chunk frees is
+    tried once more at the end; if it still does not fit, it is left to the placement."""
+    ch = changes(snap, plan)
+    reserved = reserved if reserved is not None else set()
+    reserved.update(ch.requests)
+    run: tuple[int, str] | None = None  # the plan's record: (id, input digest)
     new = 0
-    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.id.in_(list(fresh))))}  # type: ignore[attr-defined]
-    for rid in sorted(fresh, key=lambda rid: (-weight[rid], rid)):
-        row = rows.get(rid)
-        if row is None or row.status not in OPEN:
-            continue
-        chosen = [a for a in fresh[rid] if (a.request, a.slot) not in taken]
-        if not _fits(ref, room, chosen):
-            continue
-        for a in chosen:
-            proposals.propose(session, row, by_id[rid], a, expert_name=names.get(a.expert, a.expert),
-                              plan_id=run.id, plan_sha=sha, cause=cause, flush=False)
-            new += 1
-    run.proposed = new
-    if not new:
-        run.scenario = ""  # nothing refers to this input: the audit trail needs only what proposed
-    session.flush()
-    _mark_requests(session, snap, plan, cause, stale)
+
+    def once(ids: list[str]) -> tuple[int, list[str], float] | None:
+        nonlocal run
+        with transaction(engine) as session:
+            if fence is not None and not fence(session):  # the first statement: the lock is ours from here
+                return None
+            began = time.monotonic()
+            if run is None:
+                row = _run(session, snap, plan, ch, seconds, cause)
+                run = (row.id, row.input_sha256)  # type: ignore[assignment]
+            ref = references(session) if references is not None else Reference.read(
+                session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
+            made, waiting = _write_chunk(session, snap, plan, ch, ids, run, ref, cause)  # type: ignore[arg-type]
+            return made, waiting, time.monotonic() - began
+
+    try:
+        chunks = _chunks(ch.requests) or [[]]
+        retried = False
+        while chunks:
+            ids = chunks.pop(0)
+            done = retrying(lambda ids=ids: once(ids))  # type: ignore[misc]
+            if done is None:
+                if run is None:
+                    return None
+                log.warning("plan_write_stopped_deposed", written=new)
+                break
+            made, waiting, held = done
+            new += made
+            finished = set(ids) - set(waiting)
+            reserved.difference_update(finished)
+            ch.requests = [rid for rid in ch.requests if rid not in finished]
+            if not chunks and not retried:
+                chunks, retried = _chunks([rid for rid in ch.requests if rid in ch.fresh]), True
+            if chunks:
+                pause(min(WRITE_PAUSE_MAX_S, WRITE_PAUSE * held))
+        if run is not None:
+            _record(engine, run[0], new)
+    finally:
+        reserved.difference_update(ch.requests)
     return new
+
+
+def pause(seconds: float) -> None:
+    """Between two chunks of a plan's write: the write lock is free for anyone else."""
+    time.sleep(seconds)
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[i:i + WRITE_CHUNK] for i in range(0, len(ids), WRITE_CHUNK)]
+
+
+def _record(engine: Any, run_id: int, new: int) -> None:
+    with transaction(engine) as session:
+        run = session.get(PlanRun, run_id)
+        if run is not None:
+            run.proposed = new
+            if not new:
+                run.scenario = ""  # nothing refers to this input: the audit trail needs only what proposed
+            session.add(run)
 
 
 #: A move of a pending proposal staff may be reading (older than FRESH_S) is written only when
@@ -397,10 +528,9 @@ def _fits(ref: Reference, room: Room, chosen: list[Assignment]) -> bool:
     return bool(chosen)
 
 
-def _stale(session: Session, snap: Snapshot) -> set[str]:
-    """Lock the snapshot's requests and name those that changed since it was taken. Columns, not
-    row objects: a country's plan locks 10,000 requests inside the write transaction."""
-    ids = sorted(snap.requests)
+def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:
+    """Lock these requests of the snapshot and name those that changed since it was taken."""
+    ids = sorted(ids)
     status = dict(session.execute(  # type: ignore[arg-type]
         select(RequestRow.id, RequestRow.status).where(RequestRow.id.in_(ids))  # type: ignore[attr-defined]
         .order_by(RequestRow.id).with_for_update()).all())
@@ -429,12 +559,13 @@ def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> Non
 _withdraw = withdraw  # staff's manual assignment replaces a pending proposal the same way
 
 
-def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str]) -> None:
+def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str],
+                   ids: list[str]) -> None:
     """Each planned request's status from its live proposals (one query for all of them), and the
     reason for those still uncovered, announced once: a request told the same reason by the plan
     before is not told again. Only rows whose status or reason changes are loaded and written."""
     unassigned = {u.request: u for u in plan.unassigned}
-    ids = sorted(snap.requests)
+    ids = sorted(ids)
     live: dict[str, list[str]] = {rid: [] for rid in ids}
     for rid, status in session.execute(select(Proposal.request_id, Proposal.status).where(
             Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
@@ -472,29 +603,18 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
         session.add(row)
 
 
-References = Callable[[Session], Reference]  # the leader's cache of the copies (`placement.Reference`)
-
-
-def _apply_in_transaction(engine: Any, snap: Snapshot, plan: Plan, seconds: float, cause: m.Message,
-                          fence: Callable[[Session], bool] | None, references: References | None) -> int | None:
-    with transaction(engine) as session:
-        if fence is not None and not fence(session):
-            return None
-        ref = references(session) if references is not None else None
-        return apply(session, snap, plan, seconds=seconds, cause=cause, ref=ref)
-
-
 def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: int, seed: int, cause: m.Message,
            fence: Callable[[Session], bool] | None = None, solver: Solver = solve,
-           references: References | None = None) -> int:
-    """One re-solve: read, solve outside any transaction, then write in one transaction.
+           references: References | None = None, reserved: set[str] | None = None) -> int:
+    """One re-solve: read, solve outside any transaction, then write a chunk of requests per
+    transaction (`write`).
 
     `time_limit_s` None: sized to the problem (`solver.time_for`: about 1 s for a province, 10 s
     for 2,000 requests, a minute for a country; new requests do not wait for it, they are placed
     at once, so a longer re-plan buys quality without costing latency). `solver`: `solve`, or the same run in a
     process of its own (`services.matcher.solving`). `fence`, first thing in that transaction, says
     whether this copy may still write the plan (it still leads the term it planned under, and no
-    newer term has written): if not, nothing is."""
+    newer term has written): if not, nothing more is."""
     began = time.monotonic()
     with Session(reader(engine)) as session:  # a read: no write lock held while it reads
         snap = snapshot(session, today)
@@ -505,7 +625,8 @@ def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: 
     plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed, solver=solver)
     seconds = time.monotonic() - started
     written = time.monotonic()
-    new = retrying(lambda: _apply_in_transaction(engine, snap, plan, seconds, cause, fence, references))
+    new = write(engine, snap, plan, seconds=seconds, cause=cause, fence=fence, references=references,
+                reserved=reserved)
     if new is None:
         log.warning("plan_dropped_deposed", requests=len(snap.requests), seconds=round(seconds, 2))
         return 0

@@ -24,7 +24,7 @@ from shared.db import transaction
 from shared.scenario import Scenario
 from tests import people
 from tests.integration.services_harness import contract, expert
-from tests.integration.test_matcher_races import handle, matcher, one, outbox, proposals, submit
+from tests.integration.test_matcher_races import handle, matcher, one, outbox, proposals, request, submit
 
 
 def place(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
@@ -185,3 +185,40 @@ def test_a_proposal_staff_may_be_reading_moves_only_for_enough_gain(
     monkeypatch.setattr(planner, "MOVE_GAIN", 16)  # now it pays
     replan(engine)
     assert one(engine, "r2").expert_id == "e0" and one(engine, "r1").expert_id == "e1"
+
+
+def test_a_plan_is_written_a_chunk_of_requests_at_a_time_with_the_lock_free_in_between(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A country's plan moved thousands of proposals in one transaction and held SQLite's one
+    write lock for seconds: every submission waited. Written a request at a time here
+    (WRITE_CHUNK 1): between two chunks a commune's submission commits at once (SQLite's busy
+    wait is set to nothing for it, so a lock still held fails it), and the urgent r2, whose
+    expert e0 is freed only by r1's move in a later chunk, is kept from the placement meanwhile and
+    written when the room is there."""
+    monkeypatch.setattr(planner, "WRITE_CHUNK", 1)
+    e0 = expert(0, capacity_hours=4, skills={"digital_signature": 3, "info_security": 3})
+    engine = matcher(db_url, [e0, expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1", priority=1)
+    place(engine)
+    submit(engine, "r2", priority=5, skills={"info_security": 2})
+    assert place(engine) == (0, 1)
+    reserved: set[str] = set()
+    between: list[tuple[str, ...]] = []
+
+    def meanwhile(_seconds: float) -> None:
+        between.append(tuple(sorted(reserved)))
+        with transaction(engine) as ses:
+            if ses.get_bind().dialect.name == "sqlite":
+                ses.connection().exec_driver_sql("PRAGMA busy_timeout = 0")
+            people.call(h.submit_request, ses, m.SubmitRequest(request=request(f"n{len(between)}")),
+                        today=local_today())
+
+    monkeypatch.setattr(planner, "pause", meanwhile)
+    planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(),
+                   reserved=reserved)
+    assert len(between) >= 2  # r2 (waits for room), r1 (moves and frees e0), then r2 again
+    assert "r2" in between[0]  # its proposal is this write's to make: the placement leaves it
+    assert reserved == set()
+    assert one(engine, "r2").expert_id == "e0" and one(engine, "r1").expert_id == "e1"
+    assert {request_row(engine, f"n{k}").status for k in range(1, len(between) + 1)} == {"open"}

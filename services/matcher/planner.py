@@ -301,9 +301,15 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
 #: proposals; written at once it held SQLite's one write lock for seconds, and every submission and
 #: placement waited behind it. A chunk holds it for tens of milliseconds.
 WRITE_CHUNK = 100
-#: The pause after each chunk, as a multiple of the time it held the lock (at most WRITE_PAUSE_MAX_S).
+#: The pause after each chunk: at least as long as it held the lock, and long enough that the
+#: write goes at no more than WRITE_RATE requests a second. Each request the plan changes is an
+#: event or two for contracts and the notifier: a country's re-plan after a load moved 3,000
+#: proposals, and written as fast as the lock allowed, the 7,000 events it published took the
+#: two cores from everything else for half a minute (new requests were decided in 1 to 6 s
+#: instead of 0.1 to 0.7, and told to their experts 9 s late). A re-plan is background work.
 WRITE_PAUSE = 1.0
-WRITE_PAUSE_MAX_S = 0.2
+WRITE_RATE = 50.0
+WRITE_PAUSE_MAX_S = 5.0
 
 
 @dataclass
@@ -458,7 +464,7 @@ def write(engine: Any, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.M
             if not chunks and not retried:
                 chunks, retried = _chunks([rid for rid in ch.requests if rid in ch.fresh]), True
             if chunks:
-                pause(min(WRITE_PAUSE_MAX_S, WRITE_PAUSE * held))
+                pause(min(WRITE_PAUSE_MAX_S, max(WRITE_PAUSE * held, len(ids) / WRITE_RATE)))
         if run is not None:
             _record(engine, run[0], new)
     finally:

@@ -300,7 +300,7 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
 #: Requests written per transaction of a plan's write. A country's plan may move thousands of
 #: proposals; written at once it held SQLite's one write lock for seconds, and every submission and
 #: placement waited behind it. A chunk holds it for tens of milliseconds.
-WRITE_CHUNK = 100
+WRITE_CHUNK = 25
 #: The pause after each chunk: at least as long as it held the lock, and long enough that the
 #: write goes at no more than WRITE_RATE requests a second. Each request the plan changes is an
 #: event or two for contracts and the notifier: a country's re-plan after a load moved 3,000
@@ -401,9 +401,9 @@ def _write_chunk(session: Session, snap: Snapshot, plan: Plan, ch: Changes, ids:
     return new, waiting
 
 
-def _run(session: Session, snap: Snapshot, plan: Plan, ch: Changes, seconds: float, cause: m.Message) -> PlanRun:
+def _run(session: Session, snap: Snapshot, plan: Plan, ch: Changes, seconds: float, cause: m.Message,
+         text: str, sha: str) -> PlanRun:
     """The plan's record for the audit trail; its input is kept only when it proposes something."""
-    text, sha = digest(snap.scenario)
     run = PlanRun(input_sha256=sha, scenario=text if ch.fresh else "", status=plan.status, seconds=round(seconds, 3),
                   objective=plan.objective.model_dump(mode="json") if plan.objective else {},
                   overcommitted=snap.overcommitted or None)
@@ -426,6 +426,7 @@ def write(engine: Any, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.M
     greedily in between. A request whose new proposals need room that a later chunk frees is
     tried once more at the end; if it still does not fit, it is left to the placement."""
     ch = changes(snap, plan)
+    text, sha = digest(snap.scenario)  # a country's input is megabytes: serialised before the lock is taken
     reserved = reserved if reserved is not None else set()
     reserved.update(ch.requests)
     run: tuple[int, str] | None = None  # the plan's record: (id, input digest)
@@ -438,7 +439,7 @@ def write(engine: Any, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.M
                 return None
             began = time.monotonic()
             if run is None:
-                row = _run(session, snap, plan, ch, seconds, cause)
+                row = _run(session, snap, plan, ch, seconds, cause, text, sha)
                 run = (row.id, row.input_sha256)  # type: ignore[assignment]
             ref = references(session) if references is not None else Reference.read(
                 session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))

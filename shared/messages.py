@@ -357,7 +357,11 @@ class GetReport(Message):
 
 
 class GetReference(Message):
-    """Units, experts and contracts as registered (for export to the staff's sheets)."""
+    """Units, experts and contracts as registered (for export to the staff's sheets). With `ids`,
+    only the units, experts and contracts of those ids (whether a unit or an expert exists: the
+    portal's accounts are bound to them)."""
+
+    ids: list[Id] | None = Field(default=None, max_length=100, description="only these ids; none: everything")
 
 
 # ---------------------------------------------------------------- contracts: events

@@ -30,8 +30,9 @@ ACTS = ("disable", "enable", "reset")
 
 
 @router.get("/users", response_class=HTMLResponse)
-async def users_page(request: Request, page: int = 1) -> Response:
-    return await _page(request, page_user(request, "admin"), page=page)
+async def users_page(request: Request) -> Response:
+    given = request.query_params.get("page", "1")[:6]
+    return await _page(request, page_user(request, "admin"), page=int(given) if given.isdigit() else 1)
 
 
 @router.post("/users", response_class=HTMLResponse)

@@ -56,9 +56,9 @@ def register(app: typer.Typer, *, call: Any) -> None:
         """Who the CLI acts as, and until when."""
         try:
             who = identity.required()
-        except identity.IdentityError as err:
+        except identity.IdentityError as err:  # no credential: a usage error, as for every command (status 2)
             typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(1) from None
+            raise typer.Exit(2) from None
         typer.echo(f"{describe(who)} (from {who.source})")
 
     @cred_app.command("issue")

@@ -1,7 +1,13 @@
 """`expertshare`: the command line of all three kinds of users, speaking to the system over NATS.
 
 Every command here is a thin translation: arguments to a message, the reply to a line (or JSON).
-A refusal prints what is wrong and exits with status 1; bad arguments exit with status 2.
+
+Exit status, the same for every command (`tests/integration/test_cli_views.py` holds them to it):
+  0  done;
+  1  refused by the system: a service said no (an unknown unit, a cap, a decision taken before),
+     or could not be asked (the system is not running, a service did not answer);
+  2  a usage error, found before anything is sent: a bad or missing option, a value out of range,
+     an unreadable file, no credential to act with (`expertshare login`).
 """
 
 from __future__ import annotations
@@ -144,9 +150,12 @@ def load(scenario: Path) -> None:
 def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     limit: int = typer.Option(200, min=1, max=10_000, help="The newest this many requests and assignments."),
-    unit: str | None = typer.Option(None, help="Only this unit's requests and assignments."),
+    unit: str | None = typer.Option(None, help="Only this unit's requests and assignments, and the contracts "
+                                    "that can serve it (their scope includes it, or they have none)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Every unmatched reason whole, below the table."),
 ) -> None:
-    """Requests, proposals, assignments and contract balances (the newest; the counts are whole)."""
+    """Requests, proposals, assignments and contract balances (the newest; the counts are whole).
+    One line per row: a long reason is cut short (whole with --verbose or --json)."""
 
     async def work(client: Client) -> dict[str, Any]:
         q = m.GetStatus(limit=limit, unit_id=unit)
@@ -157,7 +166,7 @@ def status(
     if as_json:
         typer.echo(dumps(views.status_json(data)))
     else:
-        views.print_status(data)
+        views.print_status(data, verbose=verbose)
 
 
 # ------------------------------------------------------------------ commune officers

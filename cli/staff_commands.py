@@ -118,7 +118,8 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         if done["violations"]:
             typer.echo(f"forced past: {'; '.join(done['violations'])}")
         typer.echo(
-            f"{done['assignment_id']}: {expert} for {request}/{slot} under {contract}, "
+            f"{done['assignment_id']}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
+            f"under {contract}, "
             f"{done['mode']}, {hours(done['minutes'])}: {outcome['status']}"
             + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else "")
         )

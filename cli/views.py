@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from shared import clock
 from shared.csvcells import neutral
 
 console = Console()
@@ -40,28 +43,63 @@ def status_json(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def print_status(data: dict[str, Any]) -> None:
+def natural(text: str) -> tuple[Any, ...]:
+    """A sort key that reads the numbers in ids as numbers: c0, c1, c2, ..., c10 (not c0, c1, c10)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def local_time(iso: str) -> str:
+    """An instant as Vietnam's wall clock with its zone shown, as the portal shows it:
+    '2026-12-01T09:40:00+00:00' -> '2026-12-01 16:40 (UTC+7)'."""
+    try:
+        at = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso[:16]
+    at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+    return f"{at.astimezone(clock.zone()):%Y-%m-%d %H:%M} (UTC+{clock.VIETNAM_UTC_OFFSET_HOURS})"
+
+
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    """A table without rules (two spaces between columns): 80 columns hold it."""
+    t = Table(title=title, box=None, padding=(0, 1), pad_edge=False)
+    for col in columns:
+        t.add_column(col, no_wrap=True)
+    return t
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
+    """Three tables, one line per row at 80 columns: a long reason is cut with '…' (whole with
+    --verbose, below the table, or in --json)."""
     view = status_json(data)
-    t = Table(title="Requests")
-    for col in ("id", "unit", "priority", "hours", "mode", "deadline", "status", "why"):
-        t.add_column(col)
-    for r in view["requests"]:
-        t.add_row(r["id"], r["unit"], str(r["priority"]), f"{r['hours']:g}", r["mode"], r["deadline"],
-                  r["status"], r["reason"] if r["status"] == "unmatched" else "")
+    rows = [[r["id"], r["unit"], str(r["priority"]), f"{r['hours']:g}", r["mode"], r["deadline"], r["status"],
+             r["reason"] if r["status"] == "unmatched" else ""] for r in view["requests"]]
+    heads = ("id", "unit", "prio", "hours", "mode", "deadline", "status", "why")
+    used = sum(max([len(heads[i]), *(len(row[i]) for row in rows)]) + 2 for i in range(len(heads) - 1))
+    room = max(12, console.width - used - 1)
+    t = _table("Requests", heads)
+    for row in rows:
+        t.add_row(*row[:-1], _cut(row[-1], room))
     console.print(t)
-    t = Table(title="Assignments")
-    for col in ("id", "request", "expert", "contract", "mode", "hours", "cost", "status"):
-        t.add_column(col)
+    reasons = [(row[0], row[-1]) for row in rows if len(row[-1]) > room]
+    if verbose:
+        for rid, why in reasons:
+            console.print(f"{rid}: {why}", soft_wrap=True, markup=False)
+    elif reasons:
+        console.print("(a reason cut short with … is whole with --verbose or --json)")
+    t = _table("Assignments", ("id", "request", "expert", "contract", "mode", "hours", "cost", "status"))
     for a in view["assignments"]:
         if a["status"] in ("withdrawn",):
             continue
         t.add_row(a["id"], a["request_id"], a["expert_id"], a["contract_id"], a["mode"],
                   hours(a["minutes"]), dong(a["cost_vnd"]), a["status"])
     console.print(t)
-    t = Table(title="Contract balances")
-    for col in ("contract", "status", "expert", "hours cap", "used", "reserved", "left", "budget left", "active"):
-        t.add_column(col)
-    for c in view["contracts"]:
+    t = _table("Contract balances", ("contract", "status", "expert", "cap h", "used", "resv", "left", "budget left",
+                                     "active"))
+    for c in sorted(view["contracts"], key=lambda c: natural(c["id"])):
         t.add_row(c["id"], c.get("status", ""), c["expert_id"], f"{c['hours_cap']:g}", f"{c['hours_used']:g}",
                   f"{c['hours_reserved']:g}", f"{c['hours_left']:g}", dong(c["budget_left_vnd"]),
                   f"{c['active_assignments']}/{c['max_concurrent']}")
@@ -76,7 +114,7 @@ def print_inbox(party: str, data: dict[str, Any]) -> None:
     console.print(f"[bold]{party}[/bold]: {len(items)} notifications, {data.get('unread', 0)} unread")
     for n in items:
         mark = " " if n.get("read") else "*"
-        console.print(f"{mark} {n['created_at'][:16]}  [bold]{n['subject']}[/bold]")
+        console.print(f"{mark} {local_time(n['created_at'])}  [bold]{n['subject']}[/bold]")
         for line in n["body"].splitlines():
             console.print(f"    {line}")
 

@@ -122,7 +122,8 @@ class GetStatus(Message):
     counts are always whole. A national system holds more than one NATS message can carry: the
     portal asks for what its page shows."""
 
-    unit_id: Id | None = None
+    unit_id: Id | None = Field(default=None, description="one unit's; the contracts service also narrows "
+                               "the balances to the contracts that can serve it (in scope, or unscoped)")
     request_ids: list[Id] | None = Field(default=None, max_length=1000)
     expert_id: Id | None = Field(default=None, description="contracts service only")
     contract_id: Id | None = Field(default=None, description="contracts service only")
@@ -357,7 +358,11 @@ class GetReport(Message):
 
 
 class GetReference(Message):
-    """Units, experts and contracts as registered (for export to the staff's sheets)."""
+    """Units, experts and contracts as registered (for export to the staff's sheets). With `ids`,
+    only the units, experts and contracts of those ids (whether a unit or an expert exists: the
+    portal's accounts are bound to them)."""
+
+    ids: list[Id] | None = Field(default=None, max_length=100, description="only these ids; none: everything")
 
 
 # ---------------------------------------------------------------- contracts: events

@@ -280,10 +280,16 @@ def decline(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> m.Reply
 
 
 # ------------------------------------------------------------------ queries
+def _serves(c: ContractRow, unit_id: str) -> bool:
+    scope = c.record.get("scope_units")
+    return scope is None or unit_id in scope
+
+
 def status(session: Session, q: m.GetStatus) -> m.Reply:
     """Assignments (narrowed by unit, requests, expert, contract, status, extra hours waiting; the
-    newest `limit`), the contracts' balances (one with `contract_id`, none without
-    `with_contracts`) and the counts."""
+    newest `limit`), the contracts' balances (one with `contract_id`; with `unit_id`, those that can
+    serve the unit: their scope includes it, or they have none; none without `with_contracts`)
+    and the counts."""
     query = select(AssignmentRow)
     for column, value in ((AssignmentRow.unit_id, q.unit_id), (AssignmentRow.expert_id, q.expert_id),
                           (AssignmentRow.contract_id, q.contract_id)):
@@ -322,6 +328,7 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
             end=str(c.ends_on),
         )
         for c in (session.exec(contract_rows) if q.with_contracts else [])
+        if q.unit_id is None or _serves(c, q.unit_id)
     ]
     counts = {
         "units": session.exec(select(func.count()).select_from(UnitRow)).one(),

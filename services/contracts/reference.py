@@ -233,11 +233,12 @@ def own_availability(session: Session, cmd: m.RegisterReference, actor: Actor) -
         raise Rejected(f"an expert may change only {', '.join(AVAILABILITY)} of their record", "experts")
 
 
-def reference(session: Session, _q: m.GetReference) -> m.Reply:
+def reference(session: Session, q: m.GetReference) -> m.Reply:
     """Everything registered, in the registration format, with each contract's status."""
-    contracts = [{**c.record, "status": c.status} for c in session.exec(select(ContractRow).order_by(ContractRow.id))]
-    return m.Reply.success(
-        units=[u.record for u in session.exec(select(UnitRow).order_by(UnitRow.id))],
-        experts=[e.record for e in session.exec(select(ExpertRow).order_by(ExpertRow.id))],
-        contracts=contracts,
-    )
+    def rows(table: Any) -> Any:
+        stmt = select(table).order_by(table.id)
+        return session.exec(stmt if q.ids is None else stmt.where(table.id.in_(q.ids)))
+
+    contracts = [{**c.record, "status": c.status} for c in rows(ContractRow)]
+    return m.Reply.success(units=[u.record for u in rows(UnitRow)], experts=[e.record for e in rows(ExpertRow)],
+                           contracts=contracts)

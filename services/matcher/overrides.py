@@ -24,12 +24,12 @@ from services.matcher.db import HELD, ContractCopy, PlanRun, Proposal, RequestRo
 from services.matcher.handlers import OPEN
 from services.matcher.solver.options import Travel, choose_mode, cost_of
 from services.matcher.solver.plan import Assignment, Plan
-from services.matcher.solver.validate import validate
+from services.matcher.solver.validate import dong, hm, validate
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
-from shared.scenario import Pin, Request, Scenario, minutes
+from shared.scenario import Contract, Expert, Pin, Request, Scenario, minutes
 from shared.security.credentials import Actor
 
 # Validator sentences about contract terms and capacity: never overridden.
@@ -58,7 +58,8 @@ def assign_manually(session: Session, cmd: m.AssignManually, actor: Actor, *, to
     if hard or (violations and not cmd.force):
         hint = "" if hard else " (force it with a reason to override)"
         raise Rejected(
-            f"{cmd.expert_id} for {req.id}/{cmd.slot} breaks the rules: {'; '.join(violations)}{hint}",
+            f"{cmd.expert_id} for request {req.id}{_slot(req, cmd.slot)} breaks the rules: "
+            f"{'; '.join(violations)}{hint}",
             "contract_id" if hard else "expert_id",
         )
     why = f"replaced by {actor.label}'s manual assignment"
@@ -67,6 +68,11 @@ def assign_manually(session: Session, cmd: m.AssignManually, actor: Actor, *, to
         session.refresh(replaced)
         raise Rejected(f"slot {cmd.slot} of {req.id} already has {replaced.expert_id} ({replaced.status})", "slot")
     return _propose(session, snap.scenario, req, assignment, cmd, actor, violations)
+
+
+def _slot(req: Request, slot: int) -> str:
+    n = len(req.effective_slots())
+    return f" (expert {slot + 1} of {n})" if n > 1 else ""
 
 
 def _check_contract(session: Session, cmd: m.AssignManually) -> None:
@@ -100,8 +106,12 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
     travel = Travel(sc)
     t = travel.minutes(e.home_unit, req.unit)
     chosen = choose_mode(req, e, travel.units[req.unit].network, t)
-    if chosen is None:  # no mode works: judge it as the mode the request prefers
-        chosen = ("remote", 0) if req.mode == "remote" or not e.onsite else ("onsite", t or 0)
+    if chosen is None:
+        # No mode works. Judged as remote work whenever the expert works remotely: that is what
+        # staff can force (the weak network, the on-site request), at the task's own cost. Judged
+        # on site, a trip beyond the expert's range would be charged both ways, and the refusal
+        # would name the budget (issue 15: a 600.000 ₫ task "broke" a cap with 5.000.000 ₫ left).
+        chosen = ("remote", 0) if e.remote or not e.onsite else ("onsite", t or 0)
     mode, one_way = chosen
     work = minutes(req.effective_slots()[cmd.slot].hours) + 2 * one_way
     a = Assignment(
@@ -131,7 +141,33 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
     checked = sc.model_copy(update={"pinned": pins})
     mine = (f"{req.id}/{cmd.slot} -> {e.id}:", f"contract {c.id}:", f"expert {e.id}:")
     errors = validate(checked, Plan(status="feasible", assignments=[*kept, a]))
-    return a, [err.split(": ", 1)[1] if err.startswith(req.id) else err for err in errors if err.startswith(mine)]
+    limits = (f"contract {c.id}: hours:", f"contract {c.id}: budget:", f"contract {c.id}: at most",
+              f"expert {e.id}: time:")
+    rules = [err.split(": ", 1)[1] if err.startswith(req.id) else err
+             for err in errors if err.startswith(mine) and not err.startswith(limits)]
+    broken = {err.split(":", 2)[1].strip() for err in errors if err.startswith(limits)}
+    return a, rules + _limits(c, e, a, [k for k in kept if k.contract == c.id],
+                              [k for k in kept if k.expert == e.id], broken)
+
+
+def _limits(c: Contract, e: Expert, a: Assignment, on_contract: list[Assignment], of_expert: list[Assignment],
+            broken: set[str]) -> list[str]:
+    """The broken limits in plain words: what is left now (approved work counted), what this
+    assignment needs; never the validator's plan-wide sums."""
+    out = []
+    if "hours" in broken:
+        left = minutes(c.hours_cap) - minutes(c.hours_used) - sum(k.minutes for k in on_contract)
+        out.append(f"contract {c.id}: hours: {hm(left)} left, this assignment needs {hm(a.minutes)}")
+    if "budget" in broken and c.budget_cap_vnd is not None:
+        left = c.budget_cap_vnd - c.budget_used_vnd - sum(k.cost_vnd for k in on_contract)
+        out.append(f"contract {c.id}: budget: {dong(left)} left, this assignment needs {dong(a.cost_vnd)}")
+    if any(b.startswith("at most") for b in broken):
+        out.append(f"contract {c.id}: at most {c.max_concurrent} task(s) at once, "
+                   f"{c.active_assignments + len(on_contract)} already running")
+    if "time" in broken:
+        left = minutes(e.capacity_hours) - minutes(e.committed_hours) - sum(k.minutes for k in of_expert)
+        out.append(f"expert {e.id}: time: {hm(left)} left in the horizon, this assignment needs {hm(a.minutes)}")
+    return out
 
 
 def _propose(

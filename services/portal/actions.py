@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.portal.bus import Bus, errors_by_field
+from services.portal.i18n import Words
 from services.portal.users import User
 from shared import messages as m
 from shared import subjects as s
@@ -48,7 +49,14 @@ async def submit_request(bus: Bus, user: User, form: dict[str, Any]) -> tuple[st
     if req is None:
         return None, errors
     reply = await bus.command(user, s.REQUEST_SUBMIT, m.SubmitRequest(request=req, by=user.display_name))
-    return (req.id, {}) if reply.ok else (None, errors_by_field(reply))
+    if reply.ok:
+        return req.id, {}
+    errors = errors_by_field(reply)
+    if "unit" in errors:  # no field of the form: said at its top, or the form would come back silently
+        said = errors.pop("unit")
+        errors["_"] = (Words(user.language)("unit_unknown_submit").format(unit=user.unit_id or "")
+                       if said.startswith("unknown unit") else said)
+    return None, errors
 
 
 async def _command(bus: Bus, user: User, subject: str, message: m.Message) -> Errors:

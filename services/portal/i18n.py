@@ -86,6 +86,44 @@ WORDS: dict[str, tuple[str, str]] = {
     "can_remote": ("Hỗ trợ từ xa", "I work remotely"), "can_onsite": ("Đến tận nơi", "I go on site"),
     "use_over_time": ("Giờ đã dùng/giữ theo thời gian (khung trên = hạn mức)",
                       "Hours used or reserved over time (the top of the box is the cap)"),
+    # ---- accounts (issue 15): the admin's users page, and a commune bound to an unknown unit
+    "role_commune": ("Cán bộ xã", "Commune officer"), "role_staff": ("Cán bộ Sở Nội vụ", "Home-affairs staff"),
+    "role_expert": ("Chuyên gia", "Expert"), "role_admin": ("Quản trị viên", "Administrator"),
+    "display_name": ("Tên hiển thị", "Display name"), "add_user": ("Thêm người dùng", "Add a user"),
+    "user_active": ("Đang hoạt động", "Active"), "user_disabled": ("Đã khoá", "Disabled"),
+    "reset_password": ("Đặt lại mật khẩu", "Reset the password"),
+    "unit_for_commune": ("Mã đơn vị (cán bộ xã)", "Unit id (commune officer)"),
+    "expert_for_expert": ("Mã chuyên gia (chuyên gia)", "Expert id (expert)"),
+    "users_total": ("người dùng", "users"),
+    "user_done_disable": ("Đã khoá {who}; các phiên đăng nhập của người này đã kết thúc.",
+                          "{who} is disabled; their sessions have ended."),
+    "user_done_enable": ("Đã mở khoá {who}.", "{who} is enabled again."),
+    "user_done_reset": ("Đã đặt lại mật khẩu của {who}; các phiên đăng nhập cũ đã kết thúc.",
+                        "{who}'s password is reset; their sessions have ended."),
+    "user_not_yourself": ("Không thể tự khoá hoặc đặt lại mật khẩu của chính mình tại đây (dùng trang Tài khoản).",
+                          "You cannot disable or reset yourself here (use the Account page)."),
+    "user_bad_role": ("Vai trò phải là cán bộ xã, cán bộ Sở Nội vụ, chuyên gia hoặc quản trị viên.",
+                      "The role must be commune, staff, expert or admin."),
+    "user_bad_name": ("Tên đăng nhập chỉ gồm chữ, số, dấu '.', '-' và '_', tối đa 64 ký tự.",
+                      "Letters, digits, '.', '-' and '_' only, at most 64."),
+    "user_short_password": ("Mật khẩu cần ít nhất 8 ký tự.", "At least 8 characters."),
+    "user_needs_unit": ("Cán bộ xã phải gắn với một đơn vị: nhập mã đơn vị.",
+                        "A commune officer is bound to a unit: give its id."),
+    "user_needs_expert": ("Tài khoản chuyên gia phải gắn với một mã chuyên gia.",
+                          "An expert user is bound to an expert id."),
+    "user_exists": ("Tên đăng nhập {username} đã có.", "{username} already exists."),
+    "user_no_such": ("Không có người dùng {username}.", "No user {username}."),
+    "user_unknown_unit": ("Không có đơn vị mã {unit} trong hệ thống: kiểm tra lại mã đơn vị.",
+                          "No unit {unit} is registered: check the unit id."),
+    "user_unknown_expert": ("Không có chuyên gia mã {expert} trong hệ thống: kiểm tra lại mã chuyên gia.",
+                            "No expert {expert} is registered: check the expert id."),
+    "user_cannot_check": ("Chưa kiểm tra được mã này vì dịch vụ hợp đồng không trả lời; chưa tạo tài khoản. "
+                          "Thử lại sau.", "The contracts service is not answering, so the id cannot be "
+                          "checked; no user was created. Try again later."),
+    "unit_unknown_submit": ("Tài khoản của bạn gắn với đơn vị {unit}, nhưng đơn vị này không có trong hệ thống "
+                            "nên chưa gửi được yêu cầu. Vui lòng liên hệ quản trị viên.",
+                            "Your account is bound to unit {unit}, which is not registered, so the request "
+                            "was not sent. Please contact the administrator."),
 }
 
 STATUS: dict[str, tuple[str, str]] = {

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import os
 import secrets
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -77,25 +77,46 @@ WINDOW = dt.timedelta(minutes=15)
 
 
 class UserError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
+    """What is wrong with a user's fields: `message` in English (the CLI), `code` a key of the
+    portal's words (`i18n.WORDS`) with `params` for its placeholders (the admin's page)."""
+
+    def __init__(self, field: str, message: str, code: str = "", **params: str) -> None:
         super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+        self.field, self.message, self.code, self.params = field, message, code, params
+
+
+def binding_ids(role: str, unit_id: str | None, expert_id: str | None) -> list[str]:
+    """The registered things a new user would be bound to (a commune's unit, an expert's id)."""
+    bound = unit_id if role == "commune" else expert_id if role == "expert" else None
+    return [bound[:64]] if bound else []
+
+
+def check_binding(role: str, unit_id: str | None, expert_id: str | None, reference: dict[str, Any]) -> None:
+    """Refuse a user bound to a unit or an expert the contracts service does not have (`reference`:
+    its `GetReference` reply for `binding_ids`): such an account could do nothing, and a commune
+    officer's requests would all be refused."""
+    if role == "commune" and unit_id and unit_id not in {u.get("id") for u in reference.get("units", [])}:
+        raise UserError("unit", f"no unit {unit_id!r} is registered (the unit ids are in the reference data: "
+                        "expertshare sheet export)", "user_unknown_unit", unit=unit_id)
+    if role == "expert" and expert_id and expert_id not in {e.get("id") for e in reference.get("experts", [])}:
+        raise UserError("expert", f"no expert {expert_id!r} is registered (the expert ids are in the reference "
+                        "data: expertshare sheet export)", "user_unknown_expert", expert=expert_id)
 
 
 def create_user(session: Session, *, username: str, password: str, role: str, display_name: str = "",
                 unit_id: str | None = None, expert_id: str | None = None) -> User:
     if role not in ROLES:
-        raise UserError("role", f"must be one of {', '.join(ROLES)}")
+        raise UserError("role", f"must be one of {', '.join(ROLES)}", "user_bad_role")
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise UserError("username", "letters, digits, '.', '-' and '_' only, at most 64")
+        raise UserError("username", "letters, digits, '.', '-' and '_' only, at most 64", "user_bad_name")
     if len(password) < 8:
-        raise UserError("password", "at least 8 characters")
+        raise UserError("password", "at least 8 characters", "user_short_password")
     if role == "commune" and not unit_id:
-        raise UserError("unit", "a commune officer is bound to a unit")
+        raise UserError("unit", "a commune officer is bound to a unit", "user_needs_unit")
     if role == "expert" and not expert_id:
-        raise UserError("expert", "an expert user is bound to an expert id")
+        raise UserError("expert", "an expert user is bound to an expert id", "user_needs_expert")
     if session.get(User, username) is not None:
-        raise UserError("username", f"{username!r} already exists")
+        raise UserError("username", f"{username!r} already exists", "user_exists", username=username)
     user = User(username=username, display_name=display_name or username, role=role,
                 unit_id=unit_id if role == "commune" else None,
                 expert_id=expert_id if role == "expert" else None, password_hash=_hasher.hash(password))
@@ -160,13 +181,32 @@ def change_password(session: Session, username: str, current: str, new: str) -> 
     sessions.end_all(session, username)  # whoever had the old password is signed out everywhere
 
 
+def reset_password(session: Session, username: str, new: str) -> int:
+    """An admin sets a forgotten password anew: every session of the user ends (how many: the
+    result) and the sign-in throttle on the name is lifted; their API tokens are kept."""
+    user = _existing(session, username)
+    if len(new) < 8:
+        raise UserError("password", "at least 8 characters", "user_short_password")
+    user.password_hash = _hasher.hash(new)
+    session.add(user)
+    for f in session.exec(select(SignInFailure).where(SignInFailure.username == username)):
+        session.delete(f)
+    session.commit()
+    return sessions.end_all(session, username)
+
+
+def _existing(session: Session, username: str) -> User:
+    user = session.get(User, username[:64])
+    if user is None:
+        raise UserError("username", f"no user {username[:64]!r}", "user_no_such", username=username[:64])
+    return user
+
+
 def set_disabled(session: Session, username: str, disabled: bool) -> int:
     """Disable (or enable again) a user: disabling ends every session of theirs at once (how
     many: the result); their API tokens are kept but refused while they are disabled, and they
     cannot sign in."""
-    user = session.get(User, username)
-    if user is None:
-        raise UserError("username", f"no user {username!r}")
+    user = _existing(session, username)
     user.disabled = disabled
     session.add(user)
     session.commit()

@@ -76,7 +76,7 @@ async def test_a_manual_assignment_never_breaks_a_cap(stack: Stack) -> None:
     await stack.submit("r1")
     await stack.proposal("r1", contract="c0")
     over = await stack.call(s.ASSIGNMENT_ASSIGN, assign(force=True, reason="urgent"))
-    assert not over.ok and "contract c1: hours cap broken" in over.error
+    assert not over.ok and "contract c1: hours: 3 h left, this assignment needs 4 h" in over.error
 
 
 async def test_batch_decisions_are_each_taken_on_their_own(stack: Stack) -> None:
@@ -151,3 +151,31 @@ async def test_hours_beyond_the_reservation_wait_for_staff(stack: Stack) -> None
         "flag_hours",
         "approve_hours",
     ]
+
+
+async def test_a_manual_assignment_is_judged_at_its_real_cost_and_refused_in_plain_words(stack: Stack) -> None:
+    # Issue 15: a 2-hour task at 300.000 ₫/h (600.000 ₫) on a contract with 800.000 ₫ left was
+    # refused as `contract c1: budget cap broken`: no mode fits e1 (u2's network is weak for remote
+    # work, u2 is beyond e1's travel range), so the check judged it on site with the travel both
+    # ways (840.000 ₫). It is judged as the remote work it can be forced to, at its 600.000 ₫.
+    far = expert(1, home_unit="u1", max_travel_minutes=10)
+    await stack.register([expert(0), far], [contract(0), contract(1, hourly_rate_vnd=300_000, budget_cap_vnd=800_000)])
+    await stack.submit("r1", unit="u2", mode="either", hours=2)
+    await stack.proposal("r1", contract="c0")
+    soft = await stack.call(s.ASSIGNMENT_ASSIGN, assign())
+    assert not soft.ok and "budget" not in soft.error, soft.error
+    assert "cannot be remote" in soft.error and soft.field_errors[0].field == "expert_id"
+    assert "r1/0" not in soft.error and "e1 for request r1 breaks" in soft.error, soft.error
+    done = await stack.ok(s.ASSIGNMENT_ASSIGN, assign(force=True, reason="by phone with the commune"))
+    assert done["cost_vnd"] == 600_000 and done["mode"] == "remote"
+
+
+async def test_a_cap_refusal_names_the_limit_with_its_figures(stack: Stack) -> None:
+    await stack.register([expert(0), expert(1)], [
+        contract(0), contract(1, hourly_rate_vnd=300_000, budget_cap_vnd=500_000, max_concurrent=1)])
+    await stack.submit("r1", hours=2)
+    await stack.proposal("r1", contract="c0")
+    over = await stack.call(s.ASSIGNMENT_ASSIGN, assign(force=True, reason="urgent"))
+    assert not over.ok and over.field_errors[0].field == "contract_id"
+    assert "contract c1: budget: 500.000 ₫ left, this assignment needs 600.000 ₫" in over.error, over.error
+    assert "cap broken" not in over.error and "r1/0" not in over.error

@@ -1,5 +1,8 @@
 """An independent checker of plans, written apart from the model: it recomputes travel, minutes and
-costs from the scenario itself and checks every hard rule. Empty list = a valid plan."""
+costs from the scenario itself and checks every hard rule. Empty list = a valid plan.
+
+A broken limit says which one in plain words, with the figures (what is left, what the plan needs):
+staff read these sentences when a manual assignment is refused (`overrides`)."""
 
 from __future__ import annotations
 
@@ -95,14 +98,28 @@ def validate(sc: Scenario, plan: Plan) -> list[str]:
             errs.append(f"pin {p.request}/{p.slot} -> {p.expert} not kept")
     for eid, used in e_min.items():
         e = exp[eid]
-        if used > round(e.capacity_hours * 60) - round(e.committed_hours * 60):
-            errs.append(f"expert {eid}: {used} min over capacity")
+        left = round(e.capacity_hours * 60) - round(e.committed_hours * 60)
+        if used > left:
+            errs.append(f"expert {eid}: time: {hm(left)} left in the horizon, this work needs {hm(used)}")
     for cid in c_min:
         c = con[cid]
-        if c_min[cid] > round(c.hours_cap * 60) - round(c.hours_used * 60):
-            errs.append(f"contract {cid}: hours cap broken")
+        left = round(c.hours_cap * 60) - round(c.hours_used * 60)
+        if c_min[cid] > left:
+            errs.append(f"contract {cid}: hours: {hm(left)} left, this assignment needs {hm(c_min[cid])}")
         if c.budget_cap_vnd is not None and c_vnd[cid] > c.budget_cap_vnd - c.budget_used_vnd:
-            errs.append(f"contract {cid}: budget cap broken")
+            errs.append(f"contract {cid}: budget: {dong(c.budget_cap_vnd - c.budget_used_vnd)} left, "
+                        f"this assignment needs {dong(c_vnd[cid])}")
         if c_n[cid] + c.active_assignments > c.max_concurrent:
-            errs.append(f"contract {cid}: too many concurrent assignments")
+            errs.append(f"contract {cid}: at most {c.max_concurrent} task(s) at once, "
+                        f"{c.active_assignments} already running")
     return errs
+
+
+def hm(minutes: int) -> str:
+    """Minutes as people read them: 7 h 40, 2 h, 0 h 30."""
+    h, m = divmod(max(0, minutes), 60)
+    return f"{h} h {m:02d}" if m else f"{h} h"
+
+
+def dong(vnd: int) -> str:
+    return f"{max(0, vnd):,} ₫".replace(",", ".")

@@ -106,6 +106,8 @@ class Bus:
 
     async def command(self, user: User, subject: str, message: Message) -> Reply:
         """A signed-in user's command, signed as that user."""
+        if subject == s.REFERENCE_REGISTER:
+            self._names = None  # the names of units and experts the pages keep (views.names) may change
         try:
             signed = self.signer.sign(user, subject, message)
         except credentials.Refused as err:  # no issuer seed: the installation is not set up

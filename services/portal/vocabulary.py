@@ -1,0 +1,250 @@
+"""One vocabulary for what the services say in codes: the matcher's unmatched reasons, its
+proposal explanations, roles, and every validation message, each in Vietnamese and English.
+
+Pages read codes and numbers, never a service's English sentence: a pydantic error becomes
+"<field>: <rule>" in the reader's language (`validation`), a service's refusal is looked up by its
+pattern (`SERVICE`), and hours are written one way everywhere (`hours`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+Pair = tuple[str, str]
+
+
+class Said(str):
+    """A message in both languages: the Vietnamese as the string itself (what a page shows when it
+    forgets to ask), the English beside it; `Words.say` picks the reader's."""
+
+    en: str
+
+    def __new__(cls, vi: str, en: str) -> Said:
+        said = super().__new__(cls, vi)
+        said.en = en
+        return said
+
+
+def hours(value: Any, lang: str = "vi") -> str:
+    """Hours as people write them: `2,5 giờ`, `7 giờ 40 phút`, `8 giờ`, `40 phút`."""
+    if value is None:
+        return "—"
+    total = round(float(value) * 60)
+    whole, rest = divmod(abs(total), 60)
+    sign = "-" if total < 0 else ""
+    unit_h, unit_m, comma = ("h", "min", ".") if lang == "en" else ("giờ", "phút", ",")
+    if rest == 0:
+        return f"{sign}{whole} {unit_h}"
+    if rest == 30:
+        return f"{sign}{whole}{comma}5 {unit_h}"
+    return f"{sign}{whole} {unit_h} {rest} {unit_m}" if whole else f"{sign}{rest} {unit_m}"
+
+
+def number(value: Any, lang: str = "vi") -> str:
+    """A count or a limit in a message: 10.000 (Vietnamese groups by dots), 2,5."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer():
+        text = f"{int(value):,}"
+        return text.replace(",", ".") if lang != "en" else text
+    text = f"{float(value):.2f}".rstrip("0")
+    return text.replace(".", ",") if lang != "en" else text
+
+
+#: The matcher's unmatched reasons (services.matcher.solver.explain.MESSAGES), by code.
+REASONS: dict[str, Pair] = {
+    "no_skill": ("không chuyên gia nào có kỹ năng ở mức yêu cầu",
+                 "no expert has the required skills at the required level"),
+    "language": ("không chuyên gia nào có kỹ năng này nói được ngôn ngữ yêu cầu",
+                 "no expert with the skills speaks the language asked for"),
+    "mode_unavailable": ("không chuyên gia nào có kỹ năng này làm được theo hình thức yêu cầu",
+                         "no expert with the skills can work in the requested mode"),
+    "out_of_travel_range": ("các chuyên gia có kỹ năng này ở quá xa và không thể hỗ trợ từ xa cho yêu cầu này",
+                            "experts with the skills are out of travel range and cannot work remotely here"),
+    "contract_scope_or_dates": ("chưa có hợp đồng còn hiệu lực của chuyên gia phù hợp cho đơn vị này trước hạn chót",
+                                "no active contract of a suitable expert covers this unit before the deadline"),
+    "excluded": ("mọi chuyên gia phù hợp đều đã từ chối hoặc bị từ chối cho yêu cầu này",
+                 "every suitable expert has declined or been rejected for this request"),
+    "expert_capacity": ("các chuyên gia phù hợp đã kín lịch", "all eligible experts are at capacity"),
+    "contract_hours": ("các hợp đồng phù hợp đã hết giờ", "the hours of every eligible contract are used up"),
+    "contract_budget": ("các hợp đồng phù hợp đã hết kinh phí", "the budget of every eligible contract is used up"),
+    "contract_concurrency": ("các hợp đồng phù hợp đã đủ số việc cùng lúc",
+                             "every eligible contract has its maximum of concurrent assignments"),
+    "outcompeted": ("các yêu cầu khẩn hơn đã nhận các chuyên gia phù hợp",
+                    "more urgent requests took the eligible experts"),
+}
+
+#: The sentences the matcher writes for those codes, as the notifier puts them into a message body.
+_REASON_TEXT = [(re.compile(re.escape(en) if code != "language" else r"no expert with the skills speaks [\w-]+"), code)
+                for code, (_vi, en) in REASONS.items()]
+
+
+def reasons_in(text: str, lang: str) -> str:
+    """A notification's body with the matcher's English reasons put in the reader's language."""
+    if lang == "en":
+        return text
+    for pattern, code in _REASON_TEXT:
+        text = pattern.sub(REASONS[code][0], text)
+    return text
+
+
+ROLES: dict[str, Pair] = {
+    "commune": ("Cán bộ xã/phường", "Commune officer"), "staff": ("Sở Nội vụ", "Home-affairs staff"),
+    "expert": ("Chuyên gia", "Expert"), "admin": ("Quản trị", "Administrator"),
+}
+
+#: How far the expert is, by the solver's local rank (0 the same unit, 1 within an hour of travel).
+DISTANCE: dict[int, Pair] = {
+    0: ("cùng xã", "same commune"), 1: ("trong vòng một giờ đi lại", "within an hour's travel"),
+    2: ("cách hơn một giờ đi lại", "more than an hour's travel away"),
+}
+
+#: The field labels a validation message names (the form's own labels).
+FIELDS: dict[str, Pair] = {
+    "title": ("Nội dung cần hỗ trợ", "What is needed"), "skill": ("Lĩnh vực", "Skill"),
+    "level": ("Mức độ", "Level"), "mode": ("Hình thức", "Mode"), "hours": ("Số giờ", "Hours"),
+    "deadline": ("Hạn chót", "Deadline"), "priority": ("Mức khẩn", "Urgency"), "rating": ("Đánh giá", "Rating"),
+    "comment": ("Ghi chú", "Comment"), "note": ("Ghi chú", "Note"), "reason": ("Lý do", "Reason"),
+    "capacity_hours": ("Số giờ có thể nhận", "Hours I can take"),
+    "max_travel_minutes": ("Đi lại tối đa (phút)", "Longest travel (minutes)"),
+    "request_id": ("Yêu cầu", "Request"), "expert_id": ("Chuyên gia", "Expert"),
+    "contract_id": ("Hợp đồng", "Contract"), "slot": ("Vị trí", "Position"),
+    "assignment_id": ("Phân công", "Assignment"), "assignment_ids": ("Đề xuất", "Proposals"),
+    "to": ("Trạng thái mới", "New status"), "decision": ("Quyết định", "Decision"),
+    "password": ("Mật khẩu", "Password"), "username": ("Tên đăng nhập", "Username"),
+    "body": ("Nội dung gửi", "Body"),
+}
+
+#: A pydantic error type: its rule in Vietnamese and English ({...} from the error's context).
+RULES: dict[str, Pair] = {
+    "missing": ("cần nhập", "is required"),
+    "string_too_short": ("cần ít nhất {min_length} ký tự", "needs at least {min_length} character(s)"),
+    "string_too_long": ("tối đa {max_length} ký tự", "at most {max_length} characters"),
+    "too_short": ("cần ít nhất {min_length} mục", "needs at least {min_length} item(s)"),
+    "too_long": ("tối đa {max_length} mục", "at most {max_length} items"),
+    "float_parsing": ("cần là một số, ví dụ 2,5", "must be a number, such as 2.5"),
+    "float_type": ("cần là một số, ví dụ 2,5", "must be a number, such as 2.5"),
+    "decimal_parsing": ("cần là một số, ví dụ 2,5", "must be a number, such as 2.5"),
+    "int_parsing": ("cần là số nguyên, ví dụ 3", "must be a whole number, such as 3"),
+    "int_type": ("cần là số nguyên, ví dụ 3", "must be a whole number, such as 3"),
+    "int_from_float": ("cần là số nguyên, ví dụ 3", "must be a whole number, such as 3"),
+    "finite_number": ("cần là một số hữu hạn", "must be a finite number"),
+    "greater_than": ("phải lớn hơn {gt}", "must be greater than {gt}"),
+    "greater_than_equal": ("không được nhỏ hơn {ge}", "must be at least {ge}"),
+    "less_than": ("phải nhỏ hơn {lt}", "must be less than {lt}"),
+    "less_than_equal": ("không được lớn hơn {le}", "must be at most {le}"),
+    "date_parsing": ("cần là một ngày (ngày/tháng/năm)", "must be a date"),
+    "date_from_datetime_parsing": ("cần là một ngày (ngày/tháng/năm)", "must be a date"),
+    "date_type": ("cần là một ngày (ngày/tháng/năm)", "must be a date"),
+    "bool_parsing": ("cần là có hoặc không", "must be yes or no"),
+    "literal_error": ("chọn một trong các giá trị cho sẵn", "choose one of the values offered"),
+    "enum": ("chọn một trong các giá trị cho sẵn", "choose one of the values offered"),
+    "string_pattern_mismatch": ("có ký tự không được phép", "holds characters that are not allowed"),
+    "json_invalid": ("không phải JSON hợp lệ", "is not valid JSON"),
+    "model_attributes_type": ("sai kiểu dữ liệu", "has the wrong type"),
+    "dict_type": ("sai kiểu dữ liệu", "has the wrong type"),
+    "list_type": ("cần là một danh sách", "must be a list"),
+    "string_type": ("cần là chữ", "must be text"),
+    "extra_forbidden": ("không phải trường được nhận", "is not a field we take"),
+}
+_INVALID: Pair = ("giá trị không hợp lệ", "is not valid")
+EMPTY: Pair = ("không được để trống", "must not be empty")
+
+
+def field_label(field: str, lang: str = "vi") -> str:
+    pair = FIELDS.get(field)
+    return (pair[1] if lang == "en" else pair[0]) if pair else field
+
+
+def validation(field: str, error: dict[str, Any]) -> Said:
+    """A pydantic error as "<field label>: <rule>", in both languages; never the input."""
+    ctx = error.get("ctx") or {}
+    kind = str(error.get("type", ""))
+    vi, en = EMPTY if kind == "string_too_short" and ctx.get("min_length") == 1 else RULES.get(kind, _INVALID)
+    vi = vi.format_map(_Ctx(ctx, "vi"))
+    en = en.format_map(_Ctx(ctx, "en"))
+    return Said(f"{field_label(field)}: {vi}", f"{field_label(field, 'en')}: {en}")
+
+
+class _Ctx(dict):  # type: ignore[type-arg]
+    def __init__(self, ctx: dict[str, Any], lang: str) -> None:
+        super().__init__({k: number(v, lang) for k, v in ctx.items()})
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+#: What the portal itself says beside a field, by key.
+MESSAGES: dict[str, Pair] = {
+    "choose_skill": ("Lĩnh vực: hãy chọn lĩnh vực cần hỗ trợ", "Skill: choose what is needed"),
+    "choose_proposal": ("Hãy chọn ít nhất một đề xuất", "Choose at least one proposal"),
+    "decline_reason": ("Lý do: hãy cho biết vì sao từ chối", "Reason: say why you decline"),
+    "force_reason": ("Lý do: phân công bỏ qua quy tắc cần ghi lý do", "Reason: a forced assignment needs a reason"),
+    "status_reason": ("Lý do: tạm dừng hoặc chấm dứt hợp đồng cần ghi lý do",
+                      "Reason: say why the contract is suspended or ended"),
+    "approve_or_refuse": ("Hãy chọn Duyệt hoặc Không duyệt", "Choose approve or refuse"),
+    "passwords_differ": ("Hai mật khẩu mới không giống nhau", "The two new passwords differ"),
+    "choose_request": ("Yêu cầu: hãy chọn một yêu cầu", "Request: choose a request"),
+    "choose_expert": ("Chuyên gia: hãy chọn một chuyên gia", "Expert: choose an expert"),
+    "choose_contract": ("Hợp đồng: hãy chọn một hợp đồng", "Contract: choose a contract"),
+    "no_file": ("Chưa chọn tệp: hãy chọn units.csv, experts.csv, contracts.csv hoặc vài tệp",
+                "No file chosen: choose units.csv, experts.csv, contracts.csv or several"),
+}
+
+
+def message(key: str) -> Said:
+    vi, en = MESSAGES[key]
+    return Said(vi, en)
+
+
+#: A service's refusal, by the pattern of its English sentence: the Vietnamese with the pattern's
+#: groups (ids, numbers) put back. A sentence not listed is shown under a Vietnamese heading.
+SERVICE: list[tuple[re.Pattern[str], Pair]] = [(re.compile(p, re.I), pair) for p, pair in (
+    (r"^unknown request\b.*", ("Không có yêu cầu này", "No such request")),
+    (r"^unknown expert\b.*", ("Không có chuyên gia này", "No such expert")),
+    (r"^unknown contract\b.*", ("Không có hợp đồng này", "No such contract")),
+    (r"^unknown assignment\b.*", ("Không có phân công này", "No such assignment")),
+    (r".*\bnot (?:open|waiting|proposed)\b.*", ("Mục này không còn chờ xử lý", "It is no longer waiting")),
+    (r".*\balready\b.*", ("Việc này đã được xử lý trước đó", "That was already done")),
+    (r".*\bbreaks the rules\b.*", (
+        "Phân công này vi phạm quy tắc; chọn «Bỏ qua quy tắc» và ghi lý do nếu vẫn muốn giao",
+        "The assignment breaks the rules; force it with a reason if it must")),
+    (r".*\bcap\b.*|.*\bbudget\b.*|.*\bhours left\b.*", ("Hợp đồng không còn đủ giờ hoặc kinh phí",
+                                                         "The contract has not enough hours or budget left")),
+    (r".*\bnot (?:yours|assigned to)\b.*|.*\banother expert\b.*", ("Việc này không phải của bạn", "Not your task")),
+    (r".*\bnothing (?:is )?waiting\b.*|.*\bno extra\b.*", ("Không có giờ vượt nào chờ duyệt",
+                                                           "No extra hours are waiting")),
+    (r".*\bcannot move\b.*|.*\bnot allowed\b.*|.*\bfrom [a-z]+ to [a-z]+\b.*",
+     ("Không thể chuyển sang trạng thái này", "It cannot move to that status")),
+    (r".*\bwrong (?:current )?password\b.*|.*\bcurrent password\b.*", ("Mật khẩu hiện tại không đúng",
+                                                                       "The current password is wrong")),
+    (r".*\bat least \d+ characters\b.*", ("Mật khẩu cần ít nhất 8 ký tự", "The password needs at least 8 characters")),
+)]
+
+
+def service(text: str) -> Said:
+    """A service's English refusal in the reader's language (by `SERVICE`), never shown raw on a
+    Vietnamese page: an unknown one says the action was refused, and why in English for the record."""
+    for pattern, (vi, en) in SERVICE:
+        if pattern.match(text):
+            return Said(vi, en)
+    return Said("Hệ thống không thực hiện được yêu cầu này", text or "Refused")
+
+
+def explanation(x: dict[str, Any], minutes: int | None, lang: str = "vi") -> str:
+    """The solver's reason for a proposal, from its terms (never its English summary):
+    `Tại chỗ, 4 giờ kể cả đi lại, 800.000 ₫; cùng xã; 3 phương án phù hợp`."""
+    from services.portal.i18n import money  # the one money format
+
+    en = lang == "en"
+    mode = {"onsite": ("Tại chỗ", "On site"), "remote": ("Từ xa", "Remote")}.get(x.get("mode", ""), ("", ""))
+    parts = [mode[1] if en else mode[0]]
+    if minutes is not None:
+        parts.append(f"{hours(minutes / 60, lang)} {'incl. travel' if en else 'kể cả đi lại'}")
+    if x.get("cost_vnd") is not None:
+        parts.append(money(x["cost_vnd"]))
+    rank = DISTANCE.get(int(x.get("local_rank", 2)), DISTANCE[2])
+    n = int(x.get("alternatives", 0))
+    options = f"{n} eligible option(s)" if en else f"{n} phương án phù hợp"
+    return f"{', '.join(p for p in parts if p)}; {rank[1] if en else rank[0]}; {options}"

@@ -114,8 +114,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "capacity_hours": ("Số giờ có thể nhận trong kỳ", "Hours I can take in the period"),
     "max_travel_minutes": ("Đi lại tối đa (phút)", "Longest travel (minutes)"),
     "can_remote": ("Hỗ trợ từ xa", "I work remotely"), "can_onsite": ("Đến tận nơi", "I go on site"),
-    "use_over_time": ("Giờ đã dùng/giữ theo thời gian (khung trên = hạn mức)",
-                      "Hours used or reserved over time (the top of the box is the cap)"),
+    "use_over_time": ("Giờ đã dùng/giữ theo thời gian",
+                      "Hours used or reserved over time"),
 }
 
 STATUS: dict[str, tuple[str, str]] = {

@@ -80,13 +80,22 @@ _REASON_TEXT = [(re.compile(re.escape(en) if code != "language" else r"no expert
                 for code, (_vi, en) in REASONS.items()]
 
 
+#: The explanation's English summary (services.matcher.solver.explain), as a proposal's message quotes it.
+_SUMMARY = re.compile(r"\b(onsite|remote), ([\d.]+) h incl\. travel, ([\d.]+ ₫); "
+                      r"(same commune|within an hour|remote or farther); (\d+) eligible option\(s\)")
+_RANKS = {"same commune": 0, "within an hour": 1, "remote or farther": 2}
+
+
 def reasons_in(text: str, lang: str) -> str:
-    """A notification's body with the matcher's English reasons put in the reader's language."""
+    """A notification's body with the matcher's English reasons and explanations put in the
+    reader's language (the notifier quotes the matcher's sentences as they were written)."""
     if lang == "en":
         return text
     for pattern, code in _REASON_TEXT:
         text = pattern.sub(REASONS[code][0], text)
-    return text
+    return _SUMMARY.sub(lambda g: explanation(
+        {"mode": g[1], "local_rank": _RANKS[g[4]], "alternatives": int(g[5]),
+         "cost_vnd": int(g[3].split()[0].replace(".", ""))}, round(float(g[2]) * 60), lang), text)
 
 
 ROLES: dict[str, Pair] = {

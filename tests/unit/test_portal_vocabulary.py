@@ -87,3 +87,10 @@ def test_the_chart_has_axes_dates_a_scale_and_the_cap_without_colour() -> None:
     assert "Hạn mức 40 giờ" in texts and 'stroke-dasharray' in drawn, "the cap, dashed and named"
     assert drawn.count("<rect") == 2 and "<title" in drawn, "a marker and a title per decision"
     assert "Date" in chart.svg(points, 2400, "en")
+
+
+def test_an_inbox_message_quoting_the_solver_reads_in_vietnamese() -> None:
+    body = "Lý do: onsite, 4 h incl. travel, 800.000 ₫; remote or farther; 3 eligible option(s)"
+    assert i18n.Words("vi").body(body) == \
+        "Lý do: Tại chỗ, 4 giờ kể cả đi lại, 800.000 ₫; cách hơn một giờ đi lại; 3 phương án phù hợp"
+    assert i18n.Words("en").body(body) == body

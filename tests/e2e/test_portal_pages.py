@@ -169,6 +169,10 @@ async def _refusals(commune: Browser, staff: Browser, expert: Browser, aid: str)
                                                                           "max_travel_minutes": "6,5"})
     assert availability.status_code == 422
     out["bad availability"] = availability.text
+    picker = (await staff.http.get("/assign")).text
+    assert re.search(r'<option value="e0"[^>]*>Expert 0 · Xã Lâm Bình \(e0\)</option>', picker), "experts by name"
+    assert re.search(r'<option value="c0"[^>]*>c0 · Expert 0 · ', picker), "contracts with their expert's name"
+    assert '<select name="request_id">' in picker and '<input name="request_id"' not in picker
     assign = await staff.submit("/assign", "/assign", {})
     assert assign.status_code == 422 and 'id="err-request_id">Yêu cầu: hãy chọn' in assign.text
     out["empty assignment"] = assign.text

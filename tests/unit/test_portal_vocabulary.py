@@ -94,3 +94,12 @@ def test_an_inbox_message_quoting_the_solver_reads_in_vietnamese() -> None:
     assert i18n.Words("vi").body(body) == \
         "Lý do: Tại chỗ, 4 giờ kể cả đi lại, 800.000 ₫; cách hơn một giờ đi lại; 3 phương án phù hợp"
     assert i18n.Words("en").body(body) == body
+
+
+def test_the_apis_validation_errors_name_the_field_in_vietnamese_too() -> None:
+    from services.portal.security import _problem
+
+    problem = _problem({"type": "less_than_equal", "loc": ("body", "hours"), "msg": "Input should be less than or "
+                        "equal to 10000", "ctx": {"le": 10000}})
+    assert problem == {"field": "hours", "message": "Input should be less than or equal to 10000",
+                       "message_vi": "Số giờ: không được lớn hơn 10.000"}

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.portal.bus import Bus
+from services.portal.bus import Bus, Unavailable
 from shared import messages as m
 from shared import subjects as s
 
@@ -71,8 +71,11 @@ async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
 
 async def contact(bus: Bus, expert_id: str) -> str | None:
     """How to reach an expert: the e-mail address their notifications go to, if they gave one."""
-    reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=f"expert:{expert_id}"))
-    return (reply.data or {}).get("email") or None if reply.ok else None
+    try:
+        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=f"expert:{expert_id}"))
+    except Unavailable:  # the notifier down: the page still shows who is coming
+        return None
+    return ((reply.data or {}).get("email") or None) if reply.ok else None
 
 
 async def visits(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:

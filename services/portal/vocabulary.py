@@ -83,6 +83,7 @@ _REASON_TEXT = [(re.compile(re.escape(en) if code != "language" else r"no expert
 #: The explanation's English summary (services.matcher.solver.explain), as a proposal's message quotes it.
 _SUMMARY = re.compile(r"\b(onsite|remote), ([\d.]+) h incl\. travel, ([\d.]+ ₫); "
                       r"(same commune|within an hour|remote or farther); (\d+) eligible option\(s\)")
+_HOURS = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?) giờ(?! \d+ phút)")
 _RANKS = {"same commune": 0, "within an hour": 1, "remote or farther": 2}
 
 
@@ -93,6 +94,7 @@ def reasons_in(text: str, lang: str) -> str:
         return text
     for pattern, code in _REASON_TEXT:
         text = pattern.sub(REASONS[code][0], text)
+    text = _HOURS.sub(lambda g: hours(float(g[1]), lang), text)  # the notifier's `2.5 giờ`: 2,5 giờ
     return _SUMMARY.sub(lambda g: explanation(
         {"mode": g[1], "local_rank": _RANKS[g[4]], "alternatives": int(g[5]),
          "cost_vnd": int(g[3].split()[0].replace(".", ""))}, round(float(g[2]) * 60), lang), text)

@@ -103,3 +103,9 @@ def test_the_apis_validation_errors_name_the_field_in_vietnamese_too() -> None:
                         "equal to 10000", "ctx": {"le": 10000}})
     assert problem == {"field": "hours", "message": "Input should be less than or equal to 10000",
                        "message_vi": "Số giờ: không được lớn hơn 10.000"}
+
+
+def test_hours_in_an_inbox_message_are_written_the_vietnamese_way() -> None:
+    body = "Expert 0 đã ghi 7.5 giờ, trong khi chỉ đặt trước 2.5 giờ: 5 giờ vượt mức; 7.66667 giờ"
+    assert i18n.Words("vi").body(body) == \
+        "Expert 0 đã ghi 7,5 giờ, trong khi chỉ đặt trước 2,5 giờ: 5 giờ vượt mức; 7 giờ 40 phút"

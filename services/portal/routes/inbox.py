@@ -44,7 +44,8 @@ async def _link(bus: Bus, user: User, notes: list[dict[str, Any]]) -> None:
     if user.role == "expert":
         tasks = await views.expert_tasks(bus, user.expert_id or "")
         for n in notes:
-            n["task"] = views.mentioned(tasks, n)
+            n["task"] = views.mentioned(tasks, n) or views.mentioned(tasks, n, "request_id")
+            _named(n, n["task"], "id", "request_id")
         return
     requests = await views.unit_requests(bus, user.unit_id if user.role == "commune" else None)
     waiting = []
@@ -54,6 +55,17 @@ async def _link(bus: Bus, user: User, notes: list[dict[str, Any]]) -> None:
     for n in notes:
         n["proposal"] = views.mentioned(waiting, n)
         n["request"] = views.mentioned(requests, n)
+        _named(n, n["proposal"], "id", "request_id")
+        _named(n, n["request"], "id")
+
+
+def _named(n: dict[str, Any], item: dict[str, Any] | None, *keys: str) -> None:
+    """The heading says what it is about by its title, not its id (`Nhiệm vụ mới «Cài chữ ký số…»`)."""
+    if item and item.get("title"):
+        title = str(item["title"])
+        short = title if len(title) <= 60 else title[:59] + "…"
+        for key in keys:
+            n["subject"] = n["subject"].replace(str(item[key]), f"«{short}»")
 
 
 @router.post("/inbox/read")

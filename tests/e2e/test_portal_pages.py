@@ -146,6 +146,11 @@ async def test_every_role_reads_names_vietnamese_and_buttons(system: System) -> 
         english = {where: found for where, page in shown.items() if (found := english_in(page))}
         assert not english, f"English on Vietnamese pages: {english}"
         assert "không chuyên gia nào có kỹ năng" in visible(shown["xa-thuonglam /requests/{lost}"])
+        second = re.search(r'name="approve_one" value="([^"]+)"', (await staff.http.get("/proposals")).text)
+        assert second is not None
+        await staff.submit("/proposals", "/proposals/decide", {"approve_one": second.group(1)})
+        declined = await expert.submit("/tasks", f"/tasks/{second.group(1)}/decline", {"reason": "đang đi công tác"})
+        assert "Bạn đã từ chối việc" in declined.text, "a confirmation after declining"
     finally:
         for b in (commune, staff, expert):
             await b.close()

@@ -36,12 +36,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "approved_n": ("Đã duyệt", "Approved"), "rejected_n": ("Đã từ chối", "Rejected"),
     "proposals_n": ("đề xuất", "proposal(s)"), "not_done": ("Chưa xử lý được", "Not done"),
     "open_request": ("Xem yêu cầu", "Open the request"), "open_task": ("Xem nhiệm vụ", "Open the task"),
-    "open_proposal": ("Xem đề xuất", "Open the proposal"), "open_contract": ("Xem hợp đồng", "Open the contract"),
+    "open_proposal": ("Xem đề xuất", "Open the proposal"),
     "still_not_fit": ("(vẫn không đủ chỗ)", "(still does not fit)"),
     "choose": ("— Chọn —", "— Choose —"), "subject": ("Đối tượng", "Subject"),
-    "display_name_label": ("Tên hiển thị", "Display name"), "open_requests": ("Yêu cầu đang chờ", "Requests waiting"),
-    "position": ("Vị trí", "Position"), "read": ("đã đọc", "read"),
-    "hours_h": ("Giờ", "Hours"), "date_axis": ("Ngày", "Date"), "per_hour": ("/giờ", "/hour"),
+    "display_name_label": ("Tên hiển thị", "Display name"),
+    "reference": ("Danh sách đơn vị, chuyên gia, hợp đồng", "Units, experts and contracts"),
+    "per_hour": ("/giờ", "/hour"),
     "chart_caption": ("Giờ đã dùng hoặc giữ chỗ theo thời gian; đường gạch là hạn mức",
                       "Hours used or reserved over time; the dashed line is the cap"),
     "sign_in": ("Đăng nhập", "Sign in"), "sign_out": ("Đăng xuất", "Sign out"),
@@ -88,9 +88,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "expired_form": ("Biểu mẫu đã hết hạn, vui lòng gửi lại", "The form expired, please send it again"),
     "home": ("Trang chính", "Home"), "when": ("Thời điểm", "When"), "who": ("Người thực hiện", "Who"),
     "action": ("Hành động", "Action"), "balance": ("Số dư", "Balance"),
-    "local_0": ("cùng xã", "same commune"), "local_1": ("trong vòng một giờ đi lại", "within an hour"),
-    "local_2": ("cách hơn một giờ đi lại", "more than an hour's travel away"),
-    "travel": ("Đi lại (phút)", "Travel (minutes)"),
     "alternatives": ("Số phương án phù hợp", "Eligible options"),
     "other_experts": ("Các chuyên gia khác có thể nhận", "Other experts who could take it"),
     "fits_now": ("Nhận được ngay", "Fits now"), "displaces": ("Phải nhường yêu cầu", "Would displace"),
@@ -217,6 +214,9 @@ class Words:
     def body(self, text: str) -> str:
         """A notification's text with the matcher's reasons in the reader's language."""
         return vocabulary.reasons_in(text, self.lang)
+
+    def actor(self, key: str) -> str:
+        return _pick(vocabulary.ACTORS[key], self.lang) if key in vocabulary.ACTORS else key
 
     def role(self, key: str) -> str:
         return _pick(vocabulary.ROLES[key], self.lang) if key in vocabulary.ROLES else key

@@ -100,6 +100,13 @@ def reasons_in(text: str, lang: str) -> str:
          "cost_vnd": int(g[3].split()[0].replace(".", ""))}, round(float(g[2]) * 60), lang), text)
 
 
+#: Who acted, when it was not a person of the portal (the audit trail's actor).
+ACTORS: dict[str, Pair] = {
+    "matcher": ("Hệ thống ghép chuyên gia", "The matcher"), "contracts": ("Hệ thống hợp đồng", "The contracts service"),
+    "notifier": ("Hệ thống thông báo", "The notifier"), "operator": ("Quản trị hệ thống (dòng lệnh)", "Operator (CLI)"),
+    "system": ("Hệ thống", "The system"),
+}
+
 ROLES: dict[str, Pair] = {
     "commune": ("Cán bộ xã/phường", "Commune officer"), "staff": ("Sở Nội vụ", "Home-affairs staff"),
     "expert": ("Chuyên gia", "Expert"), "admin": ("Quản trị", "Administrator"),

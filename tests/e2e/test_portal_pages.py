@@ -34,7 +34,8 @@ ENGLISH = re.compile(
     r"Approved|Completed|Submitted|Status|Request|Contract|Hours|Reason|Error|Not Found|slot|"
     r"commune|staff|admin|incl\. travel|same commune|eligible option|still does not fit|remote or farther|"
     r"experts with the skills|no expert|String should|Input should|Field required|unable to parse|"
-    r"valid number|greater than|less than|unknown|Display name|Notifications|Sign out|expertshare)\b"
+    r"valid number|greater than|less than|unknown|Display name|Notifications|Sign out|expertshare|matcher|operator|"
+    r"reference)\b"
     r"|từ xa hoặc xa hơn|\d h\b")
 PAGES = {
     "xa-thuonglam": ["/requests", "/requests/new", "/requests/{rid}", "/requests/{lost}", "/inbox", "/account"],

@@ -20,10 +20,17 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+from sqlmodel import Session
 
+from cli.client import Client
+from cli.load import load
+from scenarios.generate import demo
+from services.portal import users
+from shared import messages as m
+from shared import subjects as s
 from shared.clock import local_today
-from tests.e2e import portal
-from tests.e2e.flow import load_reference
+from shared.db import make_engine
+from tests.e2e import flow, portal
 from tests.e2e.system import System
 
 pytestmark = pytest.mark.slow
@@ -40,9 +47,9 @@ DEADLINE = str(local_today() + dt.timedelta(days=10))
 PAGES = {
     "xa-thuonglam": ["/requests", "/requests/new", "/requests/{rid}", "/requests/{lost}", "/inbox", "/account",
                      "/khong-co"],
-    "sonoivu": ["/proposals", "/proposals?request_id={waiting}", "/assign", "/sheets", "/contracts", "/contracts/c0",
-                "/coverage", "/audit", "/inbox", "/account"],
-    "chuyengia0": ["/tasks", "/availability", "/inbox", "/account"],
+    "sonoivu": ["/proposals", "/proposals?request_id={waiting}", "/assign", "/sheets", "/contracts",
+                "/contracts/{contract}", "/coverage", "/audit", "/inbox", "/account"],
+    "chuyengia-demo": ["/tasks", "/availability", "/inbox", "/account"],
     "quantri": ["/users", "/account"],
 }
 
@@ -75,11 +82,11 @@ async def _until(check, what: str, timeout: float = 40.0):  # type: ignore[no-un
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def _data(base: str) -> dict[str, str]:
-    """A request done end to end, one unmatched, one proposal waiting: every page has something."""
+async def _data(system: System, base: str) -> dict[str, str]:
+    """Beside the demo's work: a request done end to end, one unmatched, one proposal waiting."""
     commune, staff, expert = portal.Browser(base), portal.Browser(base), portal.Browser(base)
     try:
-        for b, name in ((commune, "xa-thuonglam"), (staff, "sonoivu"), (expert, "chuyengia0")):
+        for b, name in ((commune, "xa-thuonglam"), (staff, "sonoivu")):
             await b.sign_in(name)
 
         async def submit(title: str, skill: str) -> str:
@@ -94,18 +101,37 @@ async def _data(base: str) -> dict[str, str]:
 
         rid = await submit("Cài chữ ký số cho bộ phận một cửa của xã, kèm hướng dẫn cán bộ sử dụng",
                            "digital_signature")
-        aid = await _until(waiting, "a proposal")
+        aid = await _until(lambda: _proposal_of(staff, rid), "the request's proposal")
         await staff.submit("/proposals", "/proposals/decide", {"approve_one": aid})
+        owner = next(a for a in (await system.status())["contracts"]["assignments"] if a["id"] == aid)
+        await expert.sign_in(_expert_user(system, owner["expert_id"]))
         await expert.submit("/tasks", f"/tasks/{aid}/accept", {})
         await expert.submit("/tasks", f"/tasks/{aid}/hours", {"hours": "7,5"})
         await commune.submit(f"/requests/{rid}", f"/requests/{rid}/complete", {"rating": "5"})
         lost = await submit("Phân tích số liệu dân cư", "data_analysis")
         second = await submit("Cài phần mềm một cửa lần hai", "digital_signature")
         await _until(waiting, "a second proposal")
-        return {"rid": rid, "lost": lost, "waiting": second}
+        return {"rid": rid, "lost": lost, "waiting": second, "contract": owner["contract_id"]}
     finally:
         for b in (commune, staff, expert):
             await b.close()
+
+
+async def _proposal_of(staff: portal.Browser, rid: str) -> str | None:
+    page = (await staff.http.get("/proposals", params={"request_id": rid})).text
+    found = re.search(r'name="approve_one" value="([^"]+)"', page)
+    return found.group(1) if found else None
+
+
+def _expert_user(system: System, expert_id: str) -> str:
+    """A portal user for the demo's expert who got the work (the fixed users know e0 and e1 only)."""
+    engine = make_engine(f"sqlite:///{system.var / 'portal.db'}")
+    with Session(engine) as session:
+        if session.get(users.User, "chuyengia-demo") is None:
+            users.create_user(session, username="chuyengia-demo", password=portal.PASSWORD, role="expert",
+                              expert_id=expert_id, display_name="Chuyên gia của yêu cầu")
+    engine.dispose()
+    return "chuyengia-demo"
 
 
 async def _signed_in(browser: Browser, base: str, username: str) -> Page:
@@ -120,12 +146,17 @@ async def _signed_in(browser: Browser, base: str, username: str) -> Page:
 
 async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Browser) -> None:
     axe = axe_source()
-    await load_reference(system, n_experts=2)
+    await load(Client(system.nc, 30), demo(), lambda *_: None)  # Tuyên Quang: 20 communes, 60 requests
+    await system.until(lambda st: len(st["contracts"]["assignments"]) >= 20, what="the demo's proposals")
+    # The portal's test communes (w2269, w2266) and an expert of theirs, beside the demo's.
+    await system.ok(s.REFERENCE_REGISTER, m.RegisterReference(units=flow.UNITS, experts=[flow.expert(900)],
+                                                              contracts=[flow.contract(900)]))
+    await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= 31, what="the matcher's copies")
     base = await portal.start_portal(system)
     portal.add_users(system)
-    ids = await _data(base)
+    ids = await _data(system, base)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    wide, faults, heavy = {}, {}, {}
+    wide, faults, heavy, measured = {}, {}, {}, {}
     for user, paths in PAGES.items():
         page = await _signed_in(chromium, base, user)
         for path in paths:
@@ -138,6 +169,8 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
                 if len(body) >= 100_000 or not packed:
                     heavy[f"{user} {path}"] = (len(body), answer.headers.get("content-encoding"))
                 width = await page.evaluate("document.documentElement.scrollWidth")
+                height = await page.evaluate("document.documentElement.scrollHeight")
+                measured[f"{user} {path} ({size})"] = (width, height, len(body))
                 if size == "phone" and width > w:
                     wide[f"{user} {path}"] = width
                 name = re.sub(r"[^a-z0-9]+", "-", f"{user}-{path}".lower()).strip("-")
@@ -150,6 +183,8 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
                     faults[f"{user} {path} ({size})"] = found
         await page.context.close()
     print(f"screenshots: {SHOTS}")
+    for where, (width, height, size) in measured.items():
+        print(f"{where}: {width} x {height} px, {size} bytes")
     assert not wide, f"pages wider than a 360-px phone: {wide}"
     assert not faults, f"axe-core's serious or critical findings: {faults}"
     assert not heavy, f"pages over 100 KB or not compressed: {heavy}"

@@ -6,12 +6,11 @@ A commune officer sees its own unit's requests only; an expert its own tasks onl
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from pydantic import ValidationError
 
-from services.portal.bus import Bus, Unavailable
+from services.portal.bus import Bus
 from shared import messages as m
 from shared import subjects as s
 
@@ -50,49 +49,6 @@ def shown_status(r: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     """The status a page shows: completed once the timeline is (the matcher hears of a completion
     a moment after the contracts service), so a page never says "accepted" beside a ticked "completed"."""
     return "completed" if steps and steps[-1]["done"] else str(r["status"])
-
-
-#: How long the names of units and experts are kept (a page asks for them often; they rarely change).
-NAMES_TTL_S = 30.0
-
-
-async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
-    """Units and experts by id ({"units": {...}, "experts": {...}}), asked of the contracts
-    service at most every NAMES_TTL_S: pages show names where people read, ids only beside them."""
-    kept = getattr(bus, "_names", None)
-    if kept and time.monotonic() - kept[0] < NAMES_TTL_S:
-        return kept[1]  # type: ignore[no-any-return]
-    ref = await bus.reference()
-    found = {"units": {u["id"]: u for u in ref.get("units", [])},
-             "experts": {e["id"]: e for e in ref.get("experts", [])}}
-    bus._names = (time.monotonic(), found)  # type: ignore[attr-defined]
-    return found
-
-
-async def contact(bus: Bus, expert_id: str) -> str | None:
-    """How to reach an expert: the e-mail address their notifications go to, if they gave one."""
-    try:
-        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=f"expert:{expert_id}"))
-    except Unavailable:  # the notifier down: the page still shows who is coming
-        return None
-    return ((reply.data or {}).get("email") or None) if reply.ok else None
-
-
-async def visits(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
-    """Who is coming for a request, when and how; their contact once staff approved them."""
-    experts = (await names(bus))["experts"]
-    units = (await names(bus))["units"]
-    out = []
-    for a in r["assignments"]:
-        if a["status"] not in ("proposed", "approved", "accepted", "completed"):
-            continue
-        e = experts.get(a["expert_id"], {})
-        approved = a["status"] != "proposed"
-        out.append({"name": e.get("name") or a["expert_id"], "mode": a["mode"], "deadline": a.get("deadline"),
-                    "status": a["status"], "minutes": a.get("minutes"), "approved": approved,
-                    "home": (units.get(e.get("home_unit", "")) or {}).get("name"),
-                    "contact": await contact(bus, a["expert_id"]) if approved else None})
-    return out
 
 
 def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:

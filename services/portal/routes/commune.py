@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal import actions, views
+from services.portal import actions, directory, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.web import render, see_other
 
@@ -17,7 +17,7 @@ async def my_requests(request: Request) -> Response:
     user = page_user(request, "commune")
     bus = request.app.state.bus
     rows = await views.unit_requests(bus, user.unit_id)
-    unit = (await views.names(bus))["units"].get(user.unit_id or "", {})
+    unit = (await directory.names(bus))["units"].get(user.unit_id or "", {})
     return render(request, "requests.html", user, requests=rows, unit=unit)
 
 
@@ -63,8 +63,8 @@ async def _page(request: Request, user: object, found: dict, status_code: int = 
     bus = request.app.state.bus
     events = await views.history(bus, found)
     return render(request, "request.html", user, status_code=status_code, r=found, events=events,  # type: ignore[arg-type]
-                  errors=errors or {}, visits=await views.visits(bus, found), done=done,
-                  experts=(await views.names(bus))["experts"])
+                  errors=errors or {}, visits=await directory.visits(bus, found), done=done,
+                  experts=(await directory.names(bus))["experts"])
 
 
 @router.post("/requests/{rid}/complete", response_class=HTMLResponse)

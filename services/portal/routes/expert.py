@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal import actions, views
+from services.portal import actions, directory, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.web import render, see_other
 
@@ -18,7 +18,7 @@ async def _page(request: Request, user: object, status_code: int = 200, **contex
     done = DONE.get(request.query_params.get("done", "")) if status_code == 200 else None
     return render(request, "tasks.html", user, status_code=status_code, tasks=tasks,  # type: ignore[arg-type]
                   errors=context.get("errors", {}), failed=context.get("failed"), done=done,
-                  units=(await views.names(bus))["units"])
+                  units=(await directory.names(bus))["units"])
 
 
 #: The confirmation after each action (`?done=`), as the words' keys.

@@ -8,7 +8,7 @@ import re
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal import actions, chart, views
+from services.portal import actions, chart, directory, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.users import User
 from services.portal.web import page_language, render
@@ -47,7 +47,7 @@ async def _board(request: Request, user: User, *, rid: str | None = None, page_r
     page = views.page_number(page_raw, pages)
     rows = first if page == 1 else (await views.proposals(bus, page, request_id=rid))[0]
     return render(request, "proposals.html", user, status_code=status_code, proposals=rows, outcome=outcome,
-                  others=await views.alternatives(bus, rid) if rid else None, names=await views.names(bus),
+                  others=await views.alternatives(bus, rid) if rid else None, names=await directory.names(bus),
                   page=page, pages=pages, total=total, rid=rid or "")
 
 
@@ -63,7 +63,7 @@ async def contracts(request: Request) -> Response:
     status = request.query_params.get("status", "")
     q = request.query_params.get("q", "").strip().lower()
     bus = request.app.state.bus
-    experts = (await views.names(bus))["experts"]
+    experts = (await directory.names(bus))["experts"]
 
     def matches(c: dict) -> bool:  # type: ignore[type-arg]
         name = str(experts.get(c["expert_id"], {}).get("name", "")).lower()
@@ -121,7 +121,7 @@ async def _assign_page(request: Request, user: User, *, form: dict[str, str], er
     """Pickers, not typed ids: the requests waiting, the experts and the contracts with their
     expert's name (the request in the link from the board chosen already)."""
     bus = request.app.state.bus
-    names = await views.names(bus)
+    names = await directory.names(bus)
     waiting = await views.open_requests(bus)
     chosen = form.get("request_id", "")
     if chosen and all(r["id"] != chosen for r in waiting):  # an approved request (from the board's link)
@@ -170,7 +170,7 @@ async def _contract_page(request: Request, user: User, cid: str, *, errors: dict
         raise HTTPException(status_code=404, detail=f"no contract {cid}")
     cap = round(found["hours_cap"] * 60)
     points = chart.use_over_time(await bus.audit(None, limit=5000), cid, cap)
-    names = await views.names(bus)
+    names = await directory.names(bus)
     expert = names["experts"].get(found["expert_id"], {})
     return render(request, "contract.html", user, status_code=422 if errors else 200, c=found, points=points,
                   chart=chart.svg(points, cap, page_language(request, user)), errors=errors or {}, form=form or {},

@@ -179,6 +179,8 @@ async def _refusals(commune: Browser, staff: Browser, expert: Browser, aid: str)
     assert re.search(r'<option value="e0"[^>]*>Expert 0 · Xã Lâm Bình \(e0\)</option>', picker), "experts by name"
     assert re.search(r'<option value="c0"[^>]*>c0 · Expert 0 · ', picker), "contracts with their expert's name"
     assert '<select name="request_id">' in picker and '<input name="request_id"' not in picker
+    narrowed = (await staff.http.get("/assign", params={"q": "không có ai"})).text
+    assert '<option value="e0"' not in narrowed and '<option value="c0"' not in narrowed, "a name narrows the pickers"
     assign = await staff.submit("/assign", "/assign", {})
     assert assign.status_code == 422 and 'id="err-request_id">Yêu cầu: hãy chọn' in assign.text
     out["empty assignment"] = assign.text

@@ -92,7 +92,7 @@ async def audit(request: Request) -> Response:
                   page=page, pages=pages)
 
 
-AUDIT_PAGE = 50
+AUDIT_PAGE = 30
 
 
 @router.get("/coverage", response_class=HTMLResponse)
@@ -118,19 +118,33 @@ async def assign(request: Request) -> Response:
 
 async def _assign_page(request: Request, user: User, *, form: dict[str, str], errors: dict,  # type: ignore[type-arg]
                        done: bool = False) -> Response:
-    """Pickers, not typed ids: the requests waiting, the experts and the contracts with their
-    expert's name (the request in the link from the board chosen already)."""
+    """Pickers, not typed ids: the requests waiting, the experts and the active contracts with
+    their expert's name (the request in the link from the board chosen already). `?q=` narrows
+    the experts and contracts to a name or id; each list shows at most PICK of them."""
     bus = request.app.state.bus
     names = await directory.names(bus)
     waiting = await views.open_requests(bus)
     chosen = form.get("request_id", "")
     if chosen and all(r["id"] != chosen for r in waiting):  # an approved request (from the board's link)
         waiting = [*(await views.unit_requests(bus, None, chosen)), *waiting]
-    contracts = sorted((await views.contracts(bus)), key=lambda c: _natural(c["id"]))
+    q = request.query_params.get("q", "").strip().lower()[:64]
+
+    def wanted(expert_id: str) -> bool:
+        e = names["experts"].get(expert_id, {})
+        return not q or q in expert_id.lower() or q in str(e.get("name", "")).lower() \
+            or expert_id == form.get("expert_id")
+
+    experts = sorted((e for e in names["experts"].values() if wanted(e["id"])),
+                     key=lambda e: (e["name"], _natural(e["id"])))
+    contracts = sorted((c for c in await views.contracts(bus) if c["status"] == "active" and wanted(c["expert_id"])),
+                       key=lambda c: _natural(c["id"]))
     return render(request, "assign.html", user, status_code=422 if errors else 200, form=form, errors=errors,
-                  done=done, waiting=waiting, names=names,
-                  experts=sorted(names["experts"].values(), key=lambda e: (e["name"], _natural(e["id"]))),
-                  contracts=[c for c in contracts if c["status"] == "active"])
+                  done=done, waiting=waiting[:PICK], names=names, experts=experts[:PICK], contracts=contracts[:PICK],
+                  q=q, cut=max(len(experts), len(contracts), len(waiting)) > PICK)
+
+
+#: The most options a picker holds: a country's thousands of experts would make a page of megabytes.
+PICK = 200
 
 
 @router.get("/contracts/{cid}", response_class=HTMLResponse)

@@ -101,7 +101,7 @@ async def _data(system: System, base: str) -> dict[str, str]:
 
         rid = await submit("Cài chữ ký số cho bộ phận một cửa của xã, kèm hướng dẫn cán bộ sử dụng",
                            "digital_signature")
-        aid = await _until(lambda: _proposal_of(staff, rid), "the request's proposal")
+        aid = await _until(lambda: _proposal_of(staff, rid), "the request's proposal", timeout=90)
         await staff.submit("/proposals", "/proposals/decide", {"approve_one": aid})
         owner = next(a for a in (await system.status())["contracts"]["assignments"] if a["id"] == aid)
         await expert.sign_in(_expert_user(system, owner["expert_id"]))

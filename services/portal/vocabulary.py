@@ -241,13 +241,65 @@ SERVICE: list[tuple[re.Pattern[str], Pair]] = [(re.compile(p, re.I), pair) for p
 )]
 
 
+#: Pydantic's sentences as a service or a sheet passes them on ({0}, {1}: the pattern's groups).
+PYDANTIC: list[tuple[re.Pattern[str], Pair]] = [(re.compile(p), pair) for p, pair in (
+    (r"^Field required$", ("cần nhập", "is required")),
+    (r"^Input should be greater than or equal to (\S+)$", ("không được nhỏ hơn {0}", "must be at least {0}")),
+    (r"^Input should be greater than (\S+)$", ("phải lớn hơn {0}", "must be greater than {0}")),
+    (r"^Input should be less than or equal to (\S+)$", ("không được lớn hơn {0}", "must be at most {0}")),
+    (r"^Input should be less than (\S+)$", ("phải nhỏ hơn {0}", "must be less than {0}")),
+    (r"^String should have at least (\d+) characters?$", ("cần ít nhất {0} ký tự", "needs at least {0} character(s)")),
+    (r"^String should have at most (\d+) characters?$", ("tối đa {0} ký tự", "at most {0} characters")),
+    (r"^Input should be a valid (?:number|decimal).*$", ("cần là một số, ví dụ 2,5", "must be a number, such as 2.5")),
+    (r"^Input should be a valid integer.*$", ("cần là số nguyên, ví dụ 3", "must be a whole number, such as 3")),
+    (r"^Input should be a valid date.*$", ("cần là một ngày (ngày/tháng/năm)", "must be a date")),
+    (r"^Input should be a valid boolean.*$", ("cần là có hoặc không", "must be yes or no")),
+    (r"^Input should be .*$", ("chọn một trong các giá trị cho sẵn", "choose one of the values offered")),
+    # shared.sheets and shared.scenario: what is wrong in a cell, the value kept
+    (r"^write yes or no, not (.+)$", ("ghi yes hoặc no, không phải {0}", "write yes or no, not {0}")),
+    (r"^write one of (.+), not (.+)$", ("ghi một trong: {0}; không phải {1}", "write one of {0}, not {1}")),
+    (r"^write skill=level, e\.g\. (\S+), not (.+)$", ("ghi lĩnh_vực=mức, ví dụ {0}; không phải {1}",
+                                                       "write skill=level, e.g. {0}, not {1}")),
+    (r"^unknown unit (.+)$", ("không có đơn vị {0}", "unknown unit {0}")),
+    (r"^unknown expert (.+)$", ("không có chuyên gia {0}", "unknown expert {0}")),
+    (r"^(\S+) row 1: missing column\(s\) (.+)$", ("{0} dòng 1: thiếu cột {1}", "{0} row 1: missing column(s) {1}")),
+    (r"^(\S+): not a CSV file in UTF-8.*$", ("{0}: không phải tệp CSV UTF-8 (hãy lưu bảng tính dạng CSV UTF-8)",
+                                              "{0}: not a CSV file in UTF-8 (save the sheet as CSV UTF-8)")),
+)]
+#: Where in a sheet (shared.sheets): `units.csv row 3, column name: <why>`.
+_CELL = re.compile(r"^(\S+\.csv) row (\d+), column ([\w.]+): (.*)$", re.S)
+
+
 def service(text: str) -> Said:
-    """A service's English refusal in the reader's language (by `SERVICE`), never shown raw on a
-    Vietnamese page: an unknown one says the action was refused, and why in English for the record."""
+    """A service's English refusal in the reader's language (by `SERVICE`, `PYDANTIC`; a sheet's
+    cell keeps its file, row and column), never shown raw on a Vietnamese page: an unknown one says
+    the action was refused, and why in English for the record."""
+    cell = _CELL.match(text)
+    if cell:
+        why = service(cell[4])
+        if str(why) == _REFUSED:  # not a sentence we know: the sheet's own words name the problem
+            why = Said(cell[4], cell[4])
+        return Said(f"{cell[1]} dòng {cell[2]}, cột {cell[3]}: {why}", f"{cell[1]} row {cell[2]}, "
+                    f"column {cell[3]}: {why.en}")
+    for pattern, (vi, en) in PYDANTIC:
+        found = pattern.match(text)
+        if found:
+            return Said(vi.format(*(number(_num(g)) for g in found.groups())), en.format(*found.groups()))
     for pattern, (vi, en) in SERVICE:
         if pattern.match(text):
             return Said(vi, en)
-    return Said("Hệ thống không thực hiện được yêu cầu này", text or "Refused")
+    return Said(_REFUSED, text or "Refused")
+
+
+_REFUSED = "Hệ thống không thực hiện được yêu cầu này"
+
+
+def _num(text: str) -> int | float | str:
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
 
 
 def explanation(x: dict[str, Any], minutes: int | None, lang: str = "vi") -> str:

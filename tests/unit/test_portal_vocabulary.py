@@ -109,3 +109,11 @@ def test_hours_in_an_inbox_message_are_written_the_vietnamese_way() -> None:
     body = "Expert 0 đã ghi 7.5 giờ, trong khi chỉ đặt trước 2.5 giờ: 5 giờ vượt mức; 7.66667 giờ"
     assert i18n.Words("vi").body(body) == \
         "Expert 0 đã ghi 7,5 giờ, trong khi chỉ đặt trước 2,5 giờ: 5 giờ vượt mức; 7 giờ 40 phút"
+
+
+def test_pydantic_sentences_passed_on_by_a_service_or_a_sheet_read_in_vietnamese() -> None:
+    t = i18n.Words("vi")
+    assert t.say("Input should be less than or equal to 10000") == "không được lớn hơn 10.000"
+    assert t.say("units.csv row 3, column name: String should have at least 1 character") == \
+        "units.csv dòng 3, cột name: cần ít nhất 1 ký tự"
+    assert i18n.Words("en").say("Field required") == "is required"

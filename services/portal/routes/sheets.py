@@ -71,5 +71,6 @@ async def _send(request: Request, read: sheets.Sheets, user: User) -> list[str]:
     if reply.ok:
         return []
     if not reply.field_errors:
-        return [f"nothing was imported: {reply.error}"]
+        why = vocabulary.service(reply.error or "")
+        return [vocabulary.Said(f"Không nhập gì: {why}", f"nothing was imported: {reply.error}")]
     return [f"{sheets.field_to_cell(read, f.field) or f.field}: {f.message}" for f in reply.field_errors]

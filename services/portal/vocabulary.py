@@ -84,6 +84,20 @@ _REASON_TEXT = [(re.compile(re.escape(en) if code != "language" else r"no expert
 _SUMMARY = re.compile(r"\b(onsite|remote), ([\d.]+) h incl\. travel, ([\d.]+ ₫); "
                       r"(same commune|within an hour|remote or farther); (\d+) eligible option\(s\)")
 _HOURS = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?) giờ(?! \d+ phút)")
+_LIMITS = {"hours_cap": "hạn mức giờ", "budget_cap_vnd": "hạn mức kinh phí", "max_concurrent": "số việc cùng lúc"}
+#: The matcher's notes when approved work is over its limits (services.matcher.planner).
+_PLAN_NOTES: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"expert (\S+): approved work is ([\d.]+) h over the availability of ([\d.]+) h; it is kept, "
+                r"nothing new is planned for this expert"),
+     lambda g: f"chuyên gia {g[1]}: công việc đã duyệt vượt {hours(float(g[2]))} so với thời gian có thể nhận "
+               f"{hours(float(g[3]))}; vẫn giữ, không giao thêm cho chuyên gia này"),
+    (re.compile(r"contract (\S+): approved work is over its limits \(([^)]*)\); it is kept, nothing new is "
+                r"planned under this contract"),
+     lambda g: f"hợp đồng {g[1]}: công việc đã duyệt vượt giới hạn "
+               f"({', '.join(_LIMITS.get(x.strip(), x.strip()) for x in g[2].split(','))}); "
+               f"vẫn giữ, không giao thêm theo hợp đồng này"),
+    (re.compile(r"pending proposals let go: "), "đề xuất chờ duyệt đã rút lại: "),
+]
 _RANKS = {"same commune": 0, "within an hour": 1, "remote or farther": 2}
 
 
@@ -94,6 +108,8 @@ def reasons_in(text: str, lang: str) -> str:
         return text
     for pattern, code in _REASON_TEXT:
         text = pattern.sub(REASONS[code][0], text)
+    for pattern, vi in _PLAN_NOTES:
+        text = pattern.sub(vi, text)
     text = _HOURS.sub(lambda g: hours(float(g[1]), lang), text)  # the notifier's `2.5 giờ`: 2,5 giờ
     return _SUMMARY.sub(lambda g: explanation(
         {"mode": g[1], "local_rank": _RANKS[g[4]], "alternatives": int(g[5]),

@@ -117,3 +117,13 @@ def test_pydantic_sentences_passed_on_by_a_service_or_a_sheet_read_in_vietnamese
     assert t.say("units.csv row 3, column name: String should have at least 1 character") == \
         "units.csv dòng 3, cột name: cần ít nhất 1 ký tự"
     assert i18n.Words("en").say("Field required") == "is required"
+
+
+def test_the_matchers_notes_on_overcommitted_work_read_in_vietnamese() -> None:
+    body = ("expert e3: approved work is 2.5 h over the availability of 40 h; it is kept, nothing new is planned "
+            "for this expert\ncontract c3: approved work is over its limits (budget_cap_vnd, hours_cap); it is "
+            "kept, nothing new is planned under this contract")
+    shown = i18n.Words("vi").body(body)
+    assert shown == ("chuyên gia e3: công việc đã duyệt vượt 2,5 giờ so với thời gian có thể nhận 40 giờ; vẫn giữ, "
+                     "không giao thêm cho chuyên gia này\nhợp đồng c3: công việc đã duyệt vượt giới hạn (hạn mức "
+                     "kinh phí, hạn mức giờ); vẫn giữ, không giao thêm theo hợp đồng này")

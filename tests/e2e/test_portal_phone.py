@@ -32,6 +32,7 @@ from shared.clock import local_today
 from shared.db import make_engine
 from tests.e2e import flow, portal
 from tests.e2e.system import System
+from tests.e2e.test_portal_pages import english_in
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +157,7 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
     portal.add_users(system)
     ids = await _data(system, base)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    wide, faults, heavy, measured = {}, {}, {}, {}
+    wide, faults, heavy, measured, foreign = {}, {}, {}, {}, {}
     for user, paths in PAGES.items():
         page = await _signed_in(chromium, base, user)
         for path in paths:
@@ -168,6 +169,8 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
                 packed = answer.headers.get("content-encoding") == "gzip" or len(body) < 1000  # tiny: as is
                 if len(body) >= 100_000 or not packed:
                     heavy[f"{user} {path}"] = (len(body), answer.headers.get("content-encoding"))
+                if size == "phone" and (english := english_in(await page.content())):
+                    foreign[f"{user} {path}"] = english
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 height = await page.evaluate("document.documentElement.scrollHeight")
                 measured[f"{user} {path} ({size})"] = (width, height, len(body))
@@ -188,3 +191,4 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
     assert not wide, f"pages wider than a 360-px phone: {wide}"
     assert not faults, f"axe-core's serious or critical findings: {faults}"
     assert not heavy, f"pages over 100 KB or not compressed: {heavy}"
+    assert not foreign, f"English on the demo's Vietnamese pages: {foreign}"

@@ -135,8 +135,14 @@ def _expert_user(system: System, expert_id: str) -> str:
     return "chuyengia-demo"
 
 
+#: What the browser refused under the portal's Content-Security-Policy, on any page.
+CSP_REFUSALS: list[str] = []
+
+
 async def _signed_in(browser: Browser, base: str, username: str) -> Page:
     page = await (await browser.new_context(base_url=base, locale="vi-VN")).new_page()
+    page.on("console", lambda msg: CSP_REFUSALS.append(f"{page.url}: {msg.text}")
+            if "Content Security Policy" in msg.text else None)
     await page.goto("/login")
     await page.get_by_label("Tên đăng nhập").fill(username)
     await page.get_by_label("Mật khẩu").fill(portal.PASSWORD)
@@ -192,3 +198,4 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
     assert not faults, f"axe-core's serious or critical findings: {faults}"
     assert not heavy, f"pages over 100 KB or not compressed: {heavy}"
     assert not foreign, f"English on the demo's Vietnamese pages: {foreign}"
+    assert not CSP_REFUSALS, "the pages broke their own Content-Security-Policy:\n" + "\n".join(CSP_REFUSALS)

@@ -137,6 +137,10 @@ async def test_every_role_reads_names_vietnamese_and_buttons(system: System) -> 
                 assert page.status_code == 200, f"{user} {path}: {page.status_code}"
                 assert page.headers.get("content-encoding") == "gzip", f"{path} is compressed"
                 shown[f"{user} {path}"] = page.text
+            await b.submit("/account", "/language", {"lang": "en", "next": "/account"})
+            for path in paths:  # the same pages in English render too
+                english = await b.http.get(path.format(rid=rid, lost=lost, waiting=waiting))
+                assert english.status_code == 200 and '<html lang="en">' in english.text, f"{user} {path} in English"
             await b.close()
         shown.update(await _refusals(commune, staff, expert, aid))
         unknown = await commune.http.get("/khong-co-trang-nay")

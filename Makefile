@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chaos lint bench bench-live docs clean chromium
+.PHONY: run test chaos lint bench bench-live docs clean chromium axe
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,8 +18,9 @@ run: $(STAMP)
 
 ## Run every test: unit, integration (real nats-server, SQLite, PostgreSQL if EXPERTSHARE_TEST_PG), e2e
 ## (the portal's browser tests drive Debian's chromium through Playwright; never `playwright install`).
-test: $(STAMP) chromium
-	$(BIN)/pytest
+## The browser tests photograph every page of every role, phone and desktop, into var/screenshots/.
+test: $(STAMP) chromium axe
+	$(BIN)/pytest; status=$$?; echo "Screenshots of every page (phone and desktop): $(CURDIR)/var/screenshots/"; exit $$status
 
 ## The cluster test, longer: three NATS nodes, two copies of every service, more rounds of racing
 ## decisions and more kills (PostgreSQL when EXPERTSHARE_TEST_PG is set). Figures: docs/reliability.md.
@@ -31,6 +32,13 @@ chromium:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	  else sudo apt-get update && sudo apt-get install -y chromium; fi; }
+
+## axe-core from npm for the browser tests' accessibility check (var/cache/axe, once).
+AXE := var/cache/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE):
+	mkdir -p var/cache/axe
+	npm install --silent --no-audit --no-fund --prefix var/cache/axe axe-core@4
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services cli scenarios tests bench

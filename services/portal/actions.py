@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.portal import vocabulary
 from services.portal.bus import Bus, errors_by_field
 from services.portal.i18n import Words
 from services.portal.users import User
@@ -18,7 +19,12 @@ from shared import messages as m
 from shared import subjects as s
 from shared.scenario import Expert, Request
 
-Errors = dict[str, str]
+Errors = dict[str, str]  # a `vocabulary.Said` (both languages) or a service's sentence
+
+
+def decimal(text: Any) -> str:
+    """A number as typed: `2,5` and `2.5` alike (a Vietnamese decimal comma)."""
+    return str(text).strip().replace(",", ".")
 
 
 def _validation_errors(err: ValidationError) -> Errors:
@@ -26,7 +32,7 @@ def _validation_errors(err: ValidationError) -> Errors:
     for e in err.errors():
         loc = [str(p) for p in e["loc"] if not isinstance(p, int)]
         field = "skill" if "skills" in loc else (loc[-1] if loc else "_")
-        out.setdefault(field, e["msg"])
+        out.setdefault(field, vocabulary.validation(field, dict(e)))
     return out
 
 
@@ -34,9 +40,9 @@ def request_from_form(unit_id: str, form: dict[str, Any]) -> tuple[Request | Non
     skill, level = str(form.get("skill", "")), str(form.get("level", "") or "1")
     raw = {"id": f"r-{secrets.token_hex(4)}", "unit": unit_id, "title": str(form.get("title", "")).strip(),
            "skills": {skill: level} if skill else {}, "mode": form.get("mode", ""),
-           "hours": form.get("hours", ""), "priority": form.get("priority", ""),
+           "hours": decimal(form.get("hours", "")), "priority": form.get("priority", ""),
            "deadline": form.get("deadline", "")}
-    errors: Errors = {} if skill else {"skill": "choose what is needed"}
+    errors: Errors = {} if skill else {"skill": vocabulary.message("choose_skill")}
     try:
         req = Request.model_validate(raw)
     except ValidationError as err:
@@ -67,7 +73,7 @@ async def _command(bus: Bus, user: User, subject: str, message: m.Message) -> Er
 
 async def decide(bus: Bus, user: User, ids: list[str], decision: str, comment: str) -> dict[str, Any]:
     if not ids:
-        return {"decided": 0, "refused": 0, "results": [], "errors": {"ids": "choose at least one proposal"}}
+        return {"decided": 0, "refused": 0, "results": [], "errors": {"ids": vocabulary.message("choose_proposal")}}
     try:
         cmd = m.DecideAssignments(assignment_ids=ids, decision=decision, by=user.display_name, comment=comment)
     except ValidationError as err:
@@ -88,7 +94,7 @@ async def accept(bus: Bus, user: User, assignment_id: str) -> Errors:
 
 async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Errors:
     if not reason.strip():
-        return {"reason": "say why you decline"}
+        return {"reason": vocabulary.message("decline_reason")}
     try:
         cmd = m.DeclineAssignment(assignment_id=assignment_id, expert_id=user.expert_id or "",
                                   reason=reason.strip()[:2000])
@@ -100,7 +106,7 @@ async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Erro
 async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: str = "") -> Errors:
     try:
         cmd = m.LogHours(assignment_id=assignment_id, expert_id=user.expert_id or "",
-                         hours=hours.replace(",", "."), note=note[:2000])
+                         hours=decimal(hours), note=note[:2000])
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, user, s.HOURS_LOG, cmd)
@@ -117,10 +123,14 @@ async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: 
 
 async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
     """A staff override: the matcher checks it by the solver's rules; forcing needs a reason."""
+    missing = {f: vocabulary.message(key) for f, key in (("request_id", "choose_request"),
+               ("expert_id", "choose_expert"), ("contract_id", "choose_contract")) if not str(form.get(f, "")).strip()}
+    if missing:
+        return missing
     force = form.get("force") == "on"
     reason = str(form.get("reason", "")).strip()
     if force and not reason:
-        return {"reason": "a forced assignment needs a reason"}
+        return {"reason": vocabulary.message("force_reason")}
     try:
         cmd = m.AssignManually(request_id=str(form.get("request_id", "")).strip(),
                                expert_id=str(form.get("expert_id", "")).strip(),
@@ -135,7 +145,7 @@ async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str
     """Staff suspend, resume or end a contract; suspending or ending it needs a reason (the audit
     trail keeps it, and the open assignments it cancels are told why)."""
     if to in ("suspended", "terminated") and not reason.strip():
-        return {"reason": "say why the contract is suspended or ended"}
+        return {"reason": vocabulary.message("status_reason")}
     try:
         cmd = m.ChangeContractStatus(contract_id=contract_id, to=to, by=user.display_name,  # type: ignore[arg-type]
                                      reason=reason.strip()[:2000])
@@ -148,7 +158,7 @@ async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision:
     """Hours an expert logged beyond the reservation: charged to the contract (its caps must still
     hold) or refused."""
     if decision not in ("approve", "refuse"):
-        return {"decision": "approve or refuse"}
+        return {"decision": vocabulary.message("approve_or_refuse")}
     try:
         cmd = m.DecideExtraHours(assignment_id=assignment_id, approve=decision == "approve", by=user.display_name,
                                  comment=comment.strip()[:2000])
@@ -174,8 +184,8 @@ async def mark_read(bus: Bus, user: User) -> Errors:
 async def set_availability(bus: Bus, user: User, record: dict[str, Any], form: dict[str, Any]) -> Errors:
     """An expert's own availability: capacity in the horizon, travel range, remote or on site.
     Re-registered as the expert's record with only these fields changed; the matcher re-plans."""
-    changed = {**record, "capacity_hours": str(form.get("capacity_hours", "")).replace(",", "."),
-               "max_travel_minutes": form.get("max_travel_minutes", ""),
+    changed = {**record, "capacity_hours": decimal(form.get("capacity_hours", "")),
+               "max_travel_minutes": decimal(form.get("max_travel_minutes", "")),
                "remote": form.get("remote") == "on", "onsite": form.get("onsite") == "on"}
     try:
         expert = Expert.model_validate(changed)

@@ -19,10 +19,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp
 
@@ -33,7 +35,7 @@ from services.portal.hashing import Busy, PasswordWork
 from services.portal.routes import account, admin, api, commune, docs, expert, inbox, session, sheets, staff
 from services.portal.security import SecurityHeaders, StrictJson, validation_failed
 from services.portal.settings import PortalSettings
-from services.portal.web import render, see_other
+from services.portal.web import render, render_crash, see_other
 from shared import subjects
 from shared.messages import Reply
 
@@ -76,6 +78,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.state.session_lifetime = sessions.Lifetime(idle=dt.timedelta(minutes=st.session_idle_minutes),
                                                    absolute=dt.timedelta(hours=st.session_hours))
     app.add_middleware(StrictJson)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)  # pages, style and API answers: gzip when accepted
     app.add_middleware(SessionMiddleware, secret_key=st.secret(), session_cookie="expertshare_session",
                        same_site="lax", https_only=st.secure_cookies, max_age=st.session_hours * 3600)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
@@ -112,13 +115,24 @@ def _errors(app: FastAPI) -> None:
 
     app.add_exception_handler(RequestValidationError, validation_failed)
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # Starlette's: an unknown URL's 404 and 405 too
     async def _http(request: Request, exc: HTTPException) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        key = exc.detail if exc.detail in ("expired_form",) else None
-        return render(request, "error.html", None, status_code=exc.status_code, message_key=key,
-                      detail=None if key else str(exc.detail))
+        key = exc.detail if exc.detail in ("expired_form",) else PAGE_ERRORS.get(exc.status_code, "error")
+        return render(request, "error.html", None, status_code=exc.status_code, message_key=key)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        """What was not foreseen: logged in full, the person told in their language (JSON on the API)."""
+        log.error("page_failed", path=request.url.path, error=f"{type(exc).__name__}: {exc}"[:500])
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        return render_crash(request)
+
+
+#: The heading of an error page by status (anything else: "Lỗi").
+PAGE_ERRORS = {404: "not_found", 405: "not_found", 403: "no_access"}
 
 
 def main() -> None:

@@ -84,6 +84,8 @@ class Bus:
         self.url, self.timeout = url, timeout
         self.nc: Any = None
         self.signer = Signer()
+        # The names of units and experts the pages show (services.portal.directory): (when, names).
+        self.names_kept: tuple[float, dict[str, Any]] | None = None
 
     async def connect(self) -> None:
         # Keep reconnecting through a NATS restart (nats-py gives up after 60 tries by default).
@@ -106,6 +108,8 @@ class Bus:
 
     async def command(self, user: User, subject: str, message: Message) -> Reply:
         """A signed-in user's command, signed as that user."""
+        if subject == s.REFERENCE_REGISTER:
+            self.names_kept = None  # the names of units and experts may change: asked again
         try:
             signed = self.signer.sign(user, subject, message)
         except credentials.Refused as err:  # no issuer seed: the installation is not set up

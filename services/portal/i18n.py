@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from services.portal import vocabulary
 from shared import clock
 from shared.scenario import SKILLS
 
@@ -15,6 +16,37 @@ LANGUAGES = ("vi", "en")
 
 WORDS: dict[str, tuple[str, str]] = {
     "app": ("Chia sẻ chuyên gia CNTT", "IT expert sharing"),
+    # issue 15 (the pages): names, confirmations, pickers, errors
+    "requests_of": ("Yêu cầu của", "Requests of"), "who_comes": ("Ai đến hỗ trợ", "Who is coming"),
+    "contact": ("Liên hệ", "Contact"), "home_unit": ("Nơi công tác", "Based at"),
+    "contact_after_approval": ("Thông tin liên hệ hiện ra khi Sở Nội vụ đã duyệt.",
+                               "The contact shows once home affairs approved."),
+    "no_contact": ("Chuyên gia chưa để lại địa chỉ liên hệ; hỏi Sở Nội vụ.",
+                   "The expert left no contact; ask home affairs."),
+    "by_deadline": ("trước", "by"), "error": ("Lỗi", "Error"),
+    "not_found": ("Không tìm thấy trang này", "This page does not exist"),
+    "server_error": ("Hệ thống gặp lỗi; vui lòng thử lại sau", "Something went wrong; try again later"),
+    "done_accept": ("Bạn đã nhận việc. Hãy ghi giờ làm khi làm xong.",
+                    "You accepted the task. Log the hours when done."),
+    "done_decline": ("Bạn đã từ chối việc; hệ thống sẽ tìm chuyên gia khác.",
+                     "You declined; another expert will be looked for."),
+    "done_hours": ("Đã ghi giờ làm.", "The hours are logged."),
+    "done_complete": ("Đã xác nhận hoàn thành. Cảm ơn!", "Completion confirmed. Thank you!"),
+    "done_submit": ("Đã gửi yêu cầu; hệ thống đang tìm chuyên gia.", "Request sent; an expert is being looked for."),
+    "approved_n": ("Đã duyệt", "Approved"), "rejected_n": ("Đã từ chối", "Rejected"),
+    "proposals_n": ("đề xuất", "proposal(s)"), "not_done": ("Chưa xử lý được", "Not done"),
+    "open_request": ("Xem yêu cầu", "Open the request"), "open_task": ("Xem nhiệm vụ", "Open the task"),
+    "open_proposal": ("Xem đề xuất", "Open the proposal"),
+    "still_not_fit": ("(vẫn không đủ chỗ)", "(still does not fit)"),
+    "choose": ("— Chọn —", "— Choose —"), "subject": ("Đối tượng", "Subject"),
+    "display_name_label": ("Tên hiển thị", "Display name"),
+    "find_expert": ("Tìm chuyên gia (tên hoặc mã)", "Find an expert (name or id)"),
+    "picker_cut": ("Danh sách dài: chỉ hiện 200 mục đầu; hãy tìm theo tên để thu hẹp.",
+                   "A long list: the first 200 are shown; find by name to narrow it."),
+    "reference": ("Danh sách đơn vị, chuyên gia, hợp đồng", "Units, experts and contracts"),
+    "per_hour": ("/giờ", "/hour"),
+    "chart_caption": ("Giờ đã dùng hoặc giữ chỗ theo thời gian; đường gạch là hạn mức",
+                      "Hours used or reserved over time; the dashed line is the cap"),
     "sign_in": ("Đăng nhập", "Sign in"), "sign_out": ("Đăng xuất", "Sign out"),
     "username": ("Tên đăng nhập", "Username"), "password": ("Mật khẩu", "Password"),
     "bad_login": ("Sai tên đăng nhập hoặc mật khẩu", "Wrong username or password"),
@@ -59,8 +91,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "expired_form": ("Biểu mẫu đã hết hạn, vui lòng gửi lại", "The form expired, please send it again"),
     "home": ("Trang chính", "Home"), "when": ("Thời điểm", "When"), "who": ("Người thực hiện", "Who"),
     "action": ("Hành động", "Action"), "balance": ("Số dư", "Balance"),
-    "local_0": ("cùng xã", "same commune"), "local_1": ("trong vòng một giờ đi lại", "within an hour"),
-    "local_2": ("từ xa hoặc xa hơn", "remote or farther"), "travel": ("Đi lại (phút)", "Travel (minutes)"),
     "alternatives": ("Số phương án phù hợp", "Eligible options"),
     "other_experts": ("Các chuyên gia khác có thể nhận", "Other experts who could take it"),
     "fits_now": ("Nhận được ngay", "Fits now"), "displaces": ("Phải nhường yêu cầu", "Would displace"),
@@ -77,15 +107,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "hours_received": ("Giờ hỗ trợ đã nhận", "Hours received"), "requests": ("Số yêu cầu", "Requests"),
     "assign": ("Phân công thủ công", "Assign by hand"),
     "force": ("Bỏ qua quy tắc (cần lý do)", "Force (needs a reason)"),
-    "slot": ("Vị trí (slot)", "Slot"), "assigned_ok": ("Đã phân công và duyệt.", "Assigned and approved."),
+    "slot": ("Vị trí", "Position"), "assigned_ok": ("Đã phân công và duyệt.", "Assigned and approved."),
     "inbox": ("Thông báo", "Notifications"), "unread": ("chưa đọc", "unread"),
     "mark_read": ("Đánh dấu đã đọc", "Mark all read"), "history": ("Diễn biến", "History"),
     "availability": ("Thời gian có thể hỗ trợ", "My availability"),
     "capacity_hours": ("Số giờ có thể nhận trong kỳ", "Hours I can take in the period"),
     "max_travel_minutes": ("Đi lại tối đa (phút)", "Longest travel (minutes)"),
     "can_remote": ("Hỗ trợ từ xa", "I work remotely"), "can_onsite": ("Đến tận nơi", "I go on site"),
-    "use_over_time": ("Giờ đã dùng/giữ theo thời gian (khung trên = hạn mức)",
-                      "Hours used or reserved over time (the top of the box is the cap)"),
+    "use_over_time": ("Giờ đã dùng/giữ theo thời gian",
+                      "Hours used or reserved over time"),
     # ---- accounts (issue 15): the admin's users page, and a commune bound to an unknown unit
     "role_commune": ("Cán bộ xã", "Commune officer"), "role_staff": ("Cán bộ Sở Nội vụ", "Home-affairs staff"),
     "role_expert": ("Chuyên gia", "Expert"), "role_admin": ("Quản trị viên", "Administrator"),
@@ -147,6 +177,9 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "approve_hours": ("Duyệt giờ vượt", "Extra hours approved"), "refuse_hours": ("Không duyệt giờ vượt",
                                                                               "Extra hours refused"),
     "complete": ("Xã xác nhận hoàn thành", "Completion confirmed"), "cancel": ("Đã hủy", "Cancelled"),
+    "flag_hours": ("Ghi giờ vượt mức giữ chỗ", "Hours beyond the reservation logged"),
+    "register": ("Cập nhật danh sách", "Lists registered"), "contract_status": ("Đổi trạng thái hợp đồng",
+                                                                             "Contract status changed"),
 }
 
 PRIORITIES = {1: ("Có thể chờ", "Can wait"), 2: ("Thấp", "Low"), 3: ("Bình thường", "Normal"),
@@ -205,3 +238,35 @@ class Words:
 
     def mode(self, key: str) -> str:
         return self(key) if key in ("onsite", "remote", "either") else key
+
+    def hours(self, value: Any) -> str:
+        """Hours, one way on every page: 2,5 giờ, 7 giờ 40 phút (`vocabulary.hours`)."""
+        return vocabulary.hours(value, self.lang)
+
+    def minutes(self, value: Any) -> str:
+        return "—" if value is None else vocabulary.hours(int(value) / 60, self.lang)
+
+    def reason(self, code: str, text: str = "") -> str:
+        """An unmatched reason by its code; the service's sentence only for a code not known."""
+        if code in vocabulary.REASONS:
+            return _pick(vocabulary.REASONS[code], self.lang)
+        return str(self.say(vocabulary.service(text))) if text else ""
+
+    def body(self, text: str) -> str:
+        """A notification's text with the matcher's reasons in the reader's language."""
+        return vocabulary.reasons_in(text, self.lang)
+
+    def actor(self, key: str) -> str:
+        return _pick(vocabulary.ACTORS[key], self.lang) if key in vocabulary.ACTORS else key
+
+    def role(self, key: str) -> str:
+        return _pick(vocabulary.ROLES[key], self.lang) if key in vocabulary.ROLES else key
+
+    def say(self, msg: Any) -> str:
+        """A message for the page: a `Said` in the reader's language, a service's sentence translated."""
+        if isinstance(msg, vocabulary.Said):
+            return msg.en if self.lang == "en" else str(msg)
+        return self.say(vocabulary.service(str(msg))) if msg else ""
+
+    def explain(self, x: dict[str, Any], minutes: int | None = None) -> str:
+        return vocabulary.explanation(x, minutes, self.lang)

@@ -5,6 +5,7 @@ A commune officer sees its own unit's requests only; an expert its own tasks onl
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,8 +40,15 @@ async def unit_requests(bus: Bus, unit_id: str | None, request_id: str | None = 
     out = []
     for r in matcher["requests"]:
         assignments = by_request.get(r["id"], [])
-        out.append({**r, "assignments": assignments, "timeline": timeline(r, assignments)})
+        steps = timeline(r, assignments)
+        out.append({**r, "assignments": assignments, "timeline": steps, "shown_status": shown_status(r, steps)})
     return out[::-1]
+
+
+def shown_status(r: dict[str, Any], steps: list[dict[str, Any]]) -> str:
+    """The status a page shows: completed once the timeline is (the matcher hears of a completion
+    a moment after the contracts service), so a page never says "accepted" beside a ticked "completed"."""
+    return "completed" if steps and steps[-1]["done"] else str(r["status"])
 
 
 def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,21 +70,28 @@ async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
     events = []
     for a in r["assignments"]:
         for e in await bus.audit(f"assignment:{a['id']}", limit=100):
-            events.append({"at": e["at"], "action": e["action"], "expert": a["expert_id"],
+            events.append({"at": e["at"], "action": e["action"], "expert": a["expert_id"], "actor": e.get("actor", ""),
                            "note": (e.get("detail") or {}).get("note", "")})
     return sorted(events, key=lambda e: e["at"])
 
 
-async def proposals(bus: Bus, limit: int = 50) -> list[dict[str, Any]]:
-    """Proposals waiting for staff, each with the solver's explanation from the audit trail."""
-    contracts = await bus.contracts_status(statuses=["proposed"], limit=limit, oldest_first=True,
+#: Proposals per page of the board: the actions stay near the items on a phone.
+PROPOSALS_PAGE = 20
+
+
+async def proposals(bus: Bus, page: int = 1, per_page: int = PROPOSALS_PAGE,
+                    request_id: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """One page of the proposals waiting for staff (oldest first, at most LIST_LIMIT looked at),
+    each with the solver's explanation from the audit trail; and how many wait in all."""
+    contracts = await bus.contracts_status(statuses=["proposed"], limit=LIST_LIMIT, oldest_first=True,
                                            with_contracts=False)
-    waiting = contracts["assignments"]
+    every = [a for a in contracts["assignments"] if request_id is None or a["request_id"] == request_id]
+    waiting = every[(page - 1) * per_page: page * per_page]
     for a in waiting:
         entries = await bus.audit(f"assignment:{a['id']}", limit=20)
         propose = next((e for e in entries if e["action"] == "propose"), None)
         a["explanation"] = (propose or {}).get("detail", {}).get("explanation") or {}
-    return waiting
+    return waiting, len(every)
 
 
 async def alternatives(bus: Bus, request_id: str) -> dict[str, Any]:
@@ -87,16 +102,18 @@ async def alternatives(bus: Bus, request_id: str) -> dict[str, Any]:
     return {**(reply.data or {}), "error": None}
 
 
-def explanation_lines(explanation: dict[str, Any]) -> list[str]:
-    """The explanation as short lines, whatever its shape (a sentence, terms, alternatives)."""
-    lines = []
-    for key, value in explanation.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = "; ".join(str(v) for v in value[:5])
-        lines.append(f"{key}: {value}")
-    return lines[:12]
+def page_number(raw: str | None, pages: int) -> int:
+    """A `?page=` as a page that exists: past the end the last, not a number the first."""
+    try:
+        return min(max(1, int(raw or "1")), max(1, pages))
+    except ValueError:
+        return 1
+
+
+async def open_requests(bus: Bus) -> list[dict[str, Any]]:
+    """The requests staff may assign by hand (waiting or unmatched), newest first, at most LIST_LIMIT."""
+    status = await bus.matcher_status(statuses=["open", "unmatched", "proposed"], limit=LIST_LIMIT)
+    return status["requests"][::-1]
 
 
 async def contracts(bus: Bus, contract_id: str | None = None) -> list[dict[str, Any]]:
@@ -129,7 +146,19 @@ async def unit_coverage(bus: Bus) -> list[dict[str, Any]]:
 
 
 async def inbox(bus: Bus, party: str) -> dict[str, Any]:
-    return await bus.data(s.INBOX_GET, m.GetInbox(party=party, limit=100))
+    box = await bus.data(s.INBOX_GET, m.GetInbox(party=party, limit=100))
+    for n in box["notifications"]:  # a person reads buttons and links, never a shell command
+        n["body"] = "\n".join(line for line in n["body"].splitlines() if not _COMMAND.search(line))
+    return box
+
+
+_COMMAND = re.compile(r"\bexpertshare\s+[a-z-]+\b")
+
+
+def mentioned(items: list[dict[str, Any]], n: dict[str, Any], key: str = "id") -> dict[str, Any] | None:
+    """The item (a task, a request, a proposal) a notification is about: the one whose id it names."""
+    text = f"{n['subject']} {n['body']}"
+    return next((i for i in items if re.search(rf"(?<![\w-]){re.escape(str(i[key]))}(?![\w-])", text)), None)
 
 
 async def expert_record(bus: Bus, expert_id: str) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """The portal in a real headless Chromium (Debian's, driven by Playwright), against the real
 system, in Vietnamese: a commune submits, staff approve, the expert accepts and logs hours, the
-commune sees it done. A screenshot of each main page goes to tests/e2e/screenshots/ (gitignored).
+commune sees it done. A screenshot of each main page goes to var/screenshots/ (gitignored).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.e2e.system import System
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
-SHOTS = Path(__file__).parent / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # `make test` prints the folder
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
 
@@ -51,7 +51,7 @@ async def signed_in(browser: Browser, base: str, username: str) -> Page:
 
 
 async def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
@@ -87,7 +87,7 @@ async def test_commune_staff_and_expert_in_a_real_browser(system: System, chromi
     await shot(staff, "staff-proposals")
     await staff.locator('input[name="ids"]').first.check()
     await staff.get_by_role("button", name="Duyệt các mục đã chọn").click()
-    await staff.wait_for_selector("text=Đã lưu. 1 / 1")
+    await staff.wait_for_selector("text=Đã duyệt 1 / 1")
     await staff.goto("/contracts")
     assert "₫" in await staff.content()
     await shot(staff, "staff-contracts")
@@ -100,7 +100,7 @@ async def test_commune_staff_and_expert_in_a_real_browser(system: System, chromi
     await expert.get_by_role("button", name="Nhận việc").click()
     await expert.get_by_label("Số giờ").fill("2,5")
     await expert.get_by_role("button", name="Ghi giờ làm").click()
-    await expert.wait_for_selector("text=Đã ghi 2,5 h")
+    await expert.wait_for_selector("text=Đã ghi 2,5 giờ")
     await shot(expert, "expert-hours-logged")
 
     await commune.goto(request_path)

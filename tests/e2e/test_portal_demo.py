@@ -41,4 +41,11 @@ async def test_every_main_page_under_100_kb_on_the_demo(system: System) -> None:
             assert took < 5, f"{path} took {took:.1f} s"
         await b.close()
     assert sizes["/proposals"] > 5_000, "the board shows the demo's proposals"
+    b = Browser(base)
+    await b.sign_in("sonoivu")
+    board = (await b.http.get("/proposals")).text
+    await b.close()
+    cards = board.count('class="card proposal"')
+    assert 0 < cards <= 20, f"a page of the board holds at most 20 proposals, not {cards}"
+    assert 'rel="next"' in board or cards < 20, "the rest on the next pages"
     print("page sizes (bytes):", sizes)

@@ -55,13 +55,13 @@ async def test_staff_upload_sheets_all_or_nothing(system: System) -> None:
         bad = await _upload(staff, EXPERTS.replace(",yes,yes,120", ",maybe,yes,120"),
                             CONTRACTS.replace(",40,5.000.000", ",bốn mươi,5.000.000"))
         assert bad.status_code == 422
-        assert "experts.csv row 2, column remote: write yes or no, not &#39;maybe&#39;" in bad.text
-        assert "contracts.csv row 2, column hours_cap" in bad.text
+        assert "experts.csv dòng 2, cột remote: ghi yes hoặc no, không phải &#39;maybe&#39;" in bad.text
+        assert "contracts.csv dòng 2, cột hours_cap" in bad.text
         assert "Chưa nhập gì" in bad.text and "e7" not in await _expert_ids(system)
 
         refused = await _upload(staff, EXPERTS, CONTRACTS.replace("w2269; w2266", "w2269; w9"))
         assert refused.status_code == 422
-        assert "contracts.csv row 2, column scope_units: unknown unit &#39;w9&#39;" in refused.text, refused.text
+        assert "contracts.csv dòng 2, cột scope_units: không có đơn vị &#39;w9&#39;" in refused.text, refused.text
         assert "e7" not in await _expert_ids(system), "a refused registration registers no expert either"
 
         good = await _upload(staff, EXPERTS, CONTRACTS)
@@ -80,7 +80,7 @@ async def test_staff_upload_sheets_all_or_nothing(system: System) -> None:
                                                                                           "w9901").encode())}
         bad_unit = {**files, "units": ("units.csv", units.replace("weak", "patchy").encode(), "text/csv")}
         refused = await staff.http.post("/sheets", data={"csrf": csrf_of(page.text)}, files=bad_unit)
-        assert refused.status_code == 422 and "units.csv row 2, column network" in refused.text
+        assert refused.status_code == 422 and "units.csv dòng 2, cột network" in refused.text
         assert "e8" not in await _expert_ids(system), "nothing of a refused upload is kept"
         together = await staff.http.post("/sheets", data={"csrf": csrf_of(page.text)}, files=files)
         assert together.status_code == 200 and "Đã nhập: 1 đơn vị, 1 chuyên gia, 1 hợp đồng" in together.text

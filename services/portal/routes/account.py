@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from services.portal import vocabulary
 from services.portal.auth import begin_session, check_csrf, db, page_user
 from services.portal.users import User, UserError, change_password, revoke_tokens, tokens_of
 from services.portal.web import render
@@ -23,7 +24,7 @@ async def password(request: Request) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     if form.get("new", "") != form.get("repeat", ""):
-        return _page(request, user, errors={"repeat": "the two new passwords differ"})
+        return _page(request, user, errors={"repeat": vocabulary.message("passwords_differ")})
     def change() -> None:
         with db(request) as session:
             change_password(session, user.username, form.get("current", ""), form.get("new", ""))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.portal import actions, views
+from services.portal import actions, i18n, views
 from services.portal.auth import api_user
 from services.portal.i18n import SKILLS
 
@@ -50,7 +50,9 @@ class Hours(BaseModel):
 
 
 def _refused(errors: dict[str, str]) -> JSONResponse:
-    return JSONResponse({"detail": [{"field": k, "message": v} for k, v in errors.items()]}, status_code=422)
+    """Each refused field with its message in English and in Vietnamese (`message_vi`)."""
+    return JSONResponse({"detail": [{"field": k, "message": getattr(v, "en", v), "message_vi": i18n.Words("vi").say(v)}
+                                    for k, v in errors.items()]}, status_code=422)
 
 
 @router.get("/me")
@@ -93,7 +95,7 @@ async def complete(request: Request, rid: AnId, body: Completion) -> dict[str, A
 @router.get("/proposals")
 async def proposals(request: Request) -> list[dict[str, Any]]:
     api_user(request, "staff")
-    return await views.proposals(request.app.state.bus)
+    return (await views.proposals(request.app.state.bus, 1, per_page=50))[0]
 
 
 @router.post("/proposals/decide", response_model=None)

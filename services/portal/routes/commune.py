@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal import actions, views
+from services.portal import actions, directory, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.web import render, see_other
 
@@ -15,8 +15,10 @@ router = APIRouter(include_in_schema=False)
 @router.get("/requests", response_class=HTMLResponse)
 async def my_requests(request: Request) -> Response:
     user = page_user(request, "commune")
-    rows = await views.unit_requests(request.app.state.bus, user.unit_id)
-    return render(request, "requests.html", user, requests=rows)
+    bus = request.app.state.bus
+    rows = await views.unit_requests(bus, user.unit_id)
+    unit = (await directory.names(bus))["units"].get(user.unit_id or "", {})
+    return render(request, "requests.html", user, requests=rows, unit=unit)
 
 
 @router.get("/requests/new", response_class=HTMLResponse)
@@ -34,7 +36,7 @@ async def submit(request: Request) -> Response:
     rid, errors = await actions.submit_request(request.app.state.bus, user, form)
     if errors:
         return render(request, "request_form.html", user, status_code=422, form=form, errors=errors)
-    return see_other(f"/requests/{rid}")
+    return see_other(f"/requests/{rid}?done=submit")
 
 
 async def _own(request: Request, rid: str) -> tuple[object, dict]:
@@ -49,8 +51,20 @@ async def _own(request: Request, rid: str) -> tuple[object, dict]:
 @router.get("/requests/{rid}", response_class=HTMLResponse)
 async def request_page(request: Request, rid: str) -> Response:
     user, found = await _own(request, rid)
-    events = await views.history(request.app.state.bus, found)
-    return render(request, "request.html", user, r=found, events=events, errors={})
+    return await _page(request, user, found, done=DONE.get(request.query_params.get("done", "")))
+
+
+#: The confirmations a page shows after an action (`?done=`), as the words' keys.
+DONE = {"submit": "done_submit", "complete": "done_complete"}
+
+
+async def _page(request: Request, user: object, found: dict, status_code: int = 200,  # type: ignore[type-arg]
+                errors: dict | None = None, done: str | None = None) -> Response:  # type: ignore[type-arg]
+    bus = request.app.state.bus
+    events = await views.history(bus, found)
+    return render(request, "request.html", user, status_code=status_code, r=found, events=events,  # type: ignore[arg-type]
+                  errors=errors or {}, visits=await directory.visits(bus, found), done=done,
+                  experts=(await directory.names(bus))["experts"])
 
 
 @router.post("/requests/{rid}/complete", response_class=HTMLResponse)
@@ -61,6 +75,5 @@ async def complete(request: Request, rid: str) -> Response:
     errors = await actions.complete(request.app.state.bus, user, rid, str(form.get("rating", "")),
                                     str(form.get("comment", "")))
     if errors:
-        events = await views.history(request.app.state.bus, found)
-        return render(request, "request.html", user, status_code=422, r=found, events=events, errors=errors)
-    return see_other(f"/requests/{rid}")
+        return await _page(request, user, found, status_code=422, errors=errors)
+    return see_other(f"/requests/{rid}?done=complete")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal import actions, views
+from services.portal import actions, directory, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.web import render, see_other
 
@@ -13,9 +13,16 @@ router = APIRouter(include_in_schema=False)
 
 
 async def _page(request: Request, user: object, status_code: int = 200, **context: object) -> Response:
-    tasks = await views.expert_tasks(request.app.state.bus, user.expert_id)  # type: ignore[attr-defined]
+    bus = request.app.state.bus
+    tasks = await views.expert_tasks(bus, user.expert_id)  # type: ignore[attr-defined]
+    done = DONE.get(request.query_params.get("done", "")) if status_code == 200 else None
     return render(request, "tasks.html", user, status_code=status_code, tasks=tasks,  # type: ignore[arg-type]
-                  errors=context.get("errors", {}), failed=context.get("failed"))
+                  errors=context.get("errors", {}), failed=context.get("failed"), done=done,
+                  units=(await directory.names(bus))["units"])
+
+
+#: The confirmation after each action (`?done=`), as the words' keys.
+DONE = {"accept": "done_accept", "decline": "done_decline", "hours": "done_hours"}
 
 
 @router.get("/tasks", response_class=HTMLResponse)
@@ -39,7 +46,7 @@ async def act(request: Request, aid: str, what: str) -> Response:
         return await _page(request, user, 404)
     if errors:
         return await _page(request, user, 422, errors=errors, failed=aid)
-    return see_other("/tasks")
+    return see_other(f"/tasks?done={what}#task-{aid}")
 
 
 async def _record(request: Request, expert_id: str) -> dict:  # type: ignore[type-arg]

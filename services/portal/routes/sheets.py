@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
+from services.portal import vocabulary
 from services.portal.auth import check_csrf, page_user
 from services.portal.users import User
 from services.portal.web import render
@@ -46,7 +47,7 @@ async def sheets_upload(request: Request) -> Response:
     return render(request, "sheets.html", user, status_code=422 if errors else 200, errors=errors, imported=imported)
 
 
-async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
+async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:  # Said or str
     files: dict[str, tuple[str, bytes]] = {}
     errors = []
     for kind in KINDS:
@@ -55,10 +56,11 @@ async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
             continue
         content = await upload.read(MAX_BYTES + 1)
         if len(content) > MAX_BYTES:
-            errors.append(f"{upload.filename}: larger than {MAX_BYTES:,} bytes")
+            errors.append(vocabulary.Said(f"{upload.filename}: lớn hơn {MAX_BYTES:,} byte".replace(",", "."),
+                                          f"{upload.filename}: larger than {MAX_BYTES:,} bytes"))
         files[kind] = (upload.filename, content)
     if not files and not errors:
-        errors.append("no file chosen: choose units.csv, experts.csv, contracts.csv or several")
+        errors.append(vocabulary.message("no_file"))
     return files, errors
 
 
@@ -69,5 +71,6 @@ async def _send(request: Request, read: sheets.Sheets, user: User) -> list[str]:
     if reply.ok:
         return []
     if not reply.field_errors:
-        return [f"nothing was imported: {reply.error}"]
+        why = vocabulary.service(reply.error or "")
+        return [vocabulary.Said(f"Không nhập gì: {why}", f"nothing was imported: {reply.error}")]
     return [f"{sheets.field_to_cell(read, f.field) or f.field}: {f.message}" for f in reply.field_errors]

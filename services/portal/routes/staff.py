@@ -3,43 +3,52 @@ lifecycle and the extra hours waiting), coverage, manual assignment, audit log."
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal import actions, chart, views
+from services.portal import actions, chart, directory, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.users import User
-from services.portal.web import render
+from services.portal.web import page_language, render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/proposals", response_class=HTMLResponse)
 async def board(request: Request) -> Response:
-    """The board; `?request_id=` narrows it to one request and adds the solver's alternatives."""
+    """The board, a page at a time; `?request_id=` narrows it to one request and adds the solver's
+    alternatives."""
     user = page_user(request, "staff")
-    bus = request.app.state.bus
-    rid = request.query_params.get("request_id")
-    rows = await views.proposals(bus)
-    others = None
-    if rid:
-        rows = [a for a in rows if a["request_id"] == rid]
-        others = await views.alternatives(bus, rid)
-    return render(request, "proposals.html", user, proposals=rows, lines=views.explanation_lines, outcome=None,
-                  others=others)
+    rid = request.query_params.get("request_id") or None
+    return await _board(request, user, rid=rid, page_raw=request.query_params.get("page"))
 
 
 @router.post("/proposals/decide", response_class=HTMLResponse)
 async def decide(request: Request) -> Response:
+    """Approve or reject the ticked proposals, or the one whose own button was pressed."""
     user = page_user(request, "staff")
     form = await request.form()
     check_csrf(request, form)
-    ids = [str(v) for v in form.getlist("ids")]
-    decision = "reject" if form.get("decision") == "reject" else "approve"
+    one = str(form.get("approve_one") or form.get("reject_one") or "")
+    ids = [one] if one else [str(v) for v in form.getlist("ids")]
+    decision = "reject" if form.get("decision") == "reject" or form.get("reject_one") else "approve"
     outcome = await actions.decide(request.app.state.bus, user, ids, decision, str(form.get("comment", "")))
-    rows = await views.proposals(request.app.state.bus)
-    return render(request, "proposals.html", user, status_code=422 if outcome["errors"] else 200,
-                  proposals=rows, lines=views.explanation_lines, outcome=outcome, others=None)
+    outcome["decision"] = decision
+    return await _board(request, user, outcome=outcome, status_code=422 if outcome["errors"] else 200)
+
+
+async def _board(request: Request, user: User, *, rid: str | None = None, page_raw: str | None = None,
+                 outcome: dict | None = None, status_code: int = 200) -> Response:  # type: ignore[type-arg]
+    bus = request.app.state.bus
+    first, total = await views.proposals(bus, 1, request_id=rid)
+    pages = max(1, -(-total // views.PROPOSALS_PAGE))
+    page = views.page_number(page_raw, pages)
+    rows = first if page == 1 else (await views.proposals(bus, page, request_id=rid))[0]
+    return render(request, "proposals.html", user, status_code=status_code, proposals=rows, outcome=outcome,
+                  others=await views.alternatives(bus, rid) if rid else None, names=await directory.names(bus),
+                  page=page, pages=pages, total=total, rid=rid or "")
 
 
 #: Contracts per page of the list: a country's thousands would make a page of megabytes.
@@ -53,22 +62,37 @@ async def contracts(request: Request) -> Response:
     user = page_user(request, "staff")
     status = request.query_params.get("status", "")
     q = request.query_params.get("q", "").strip().lower()
-    rows = [c for c in await views.contracts(request.app.state.bus)
-            if (not status or c["status"] == status) and (not q or q in c["id"].lower() or q in c["expert_id"].lower())]
-    rows.sort(key=lambda c: (not c["extra_waiting"], c["id"]))
+    bus = request.app.state.bus
+    experts = (await directory.names(bus))["experts"]
+
+    def matches(c: dict) -> bool:  # type: ignore[type-arg]
+        name = str(experts.get(c["expert_id"], {}).get("name", "")).lower()
+        return not q or q in c["id"].lower() or q in c["expert_id"].lower() or q in name
+
+    rows = [c for c in await views.contracts(bus) if (not status or c["status"] == status) and matches(c)]
+    rows.sort(key=lambda c: (not c["extra_waiting"], _natural(c["id"])))
     pages = max(1, -(-len(rows) // PAGE))
-    try:
-        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
-    except ValueError:
-        page = 1
+    page = views.page_number(request.query_params.get("page"), pages)
     return render(request, "contracts.html", user, contracts=rows[(page - 1) * PAGE: page * PAGE], page=page,
-                  pages=pages, total=len(rows), status=status, q=q)
+                  pages=pages, total=len(rows), status=status, q=q, experts=experts)
+
+
+def _natural(text: str) -> tuple:  # type: ignore[type-arg]
+    """c2 before c10: the digits compared as numbers."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit(request: Request) -> Response:
     user = page_user(request, "staff")
-    return render(request, "audit.html", user, entries=await views.audit_log(request.app.state.bus))
+    entries = await views.audit_log(request.app.state.bus)
+    pages = max(1, -(-len(entries) // AUDIT_PAGE))
+    page = views.page_number(request.query_params.get("page"), pages)
+    return render(request, "audit.html", user, entries=entries[(page - 1) * AUDIT_PAGE: page * AUDIT_PAGE],
+                  page=page, pages=pages)
+
+
+AUDIT_PAGE = 30
 
 
 @router.get("/coverage", response_class=HTMLResponse)
@@ -80,7 +104,7 @@ async def coverage(request: Request) -> Response:
 @router.get("/assign", response_class=HTMLResponse)
 async def assign_form(request: Request) -> Response:
     user = page_user(request, "staff")
-    return render(request, "assign.html", user, form=dict(request.query_params), errors={}, done=False)
+    return await _assign_page(request, user, form=dict(request.query_params), errors={})
 
 
 @router.post("/assign", response_class=HTMLResponse)
@@ -89,8 +113,38 @@ async def assign(request: Request) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     errors = await actions.assign(request.app.state.bus, user, form)
-    return render(request, "assign.html", user, status_code=422 if errors else 200,
-                  form=form if errors else {}, errors=errors, done=not errors)
+    return await _assign_page(request, user, form=form if errors else {}, errors=errors, done=not errors)
+
+
+async def _assign_page(request: Request, user: User, *, form: dict[str, str], errors: dict,  # type: ignore[type-arg]
+                       done: bool = False) -> Response:
+    """Pickers, not typed ids: the requests waiting, the experts and the active contracts with
+    their expert's name (the request in the link from the board chosen already). `?q=` narrows
+    the experts and contracts to a name or id; each list shows at most PICK of them."""
+    bus = request.app.state.bus
+    names = await directory.names(bus)
+    waiting = await views.open_requests(bus)
+    chosen = form.get("request_id", "")
+    if chosen and all(r["id"] != chosen for r in waiting):  # an approved request (from the board's link)
+        waiting = [*(await views.unit_requests(bus, None, chosen)), *waiting]
+    q = request.query_params.get("q", "").strip().lower()[:64]
+
+    def wanted(expert_id: str) -> bool:
+        e = names["experts"].get(expert_id, {})
+        return not q or q in expert_id.lower() or q in str(e.get("name", "")).lower() \
+            or expert_id == form.get("expert_id")
+
+    experts = sorted((e for e in names["experts"].values() if wanted(e["id"])),
+                     key=lambda e: (e["name"], _natural(e["id"])))
+    contracts = sorted((c for c in await views.contracts(bus) if c["status"] == "active" and wanted(c["expert_id"])),
+                       key=lambda c: _natural(c["id"]))
+    return render(request, "assign.html", user, status_code=422 if errors else 200, form=form, errors=errors,
+                  done=done, waiting=waiting[:PICK], names=names, experts=experts[:PICK], contracts=contracts[:PICK],
+                  q=q, cut=max(len(experts), len(contracts), len(waiting)) > PICK)
+
+
+#: The most options a picker holds: a country's thousands of experts would make a page of megabytes.
+PICK = 200
 
 
 @router.get("/contracts/{cid}", response_class=HTMLResponse)
@@ -130,5 +184,8 @@ async def _contract_page(request: Request, user: User, cid: str, *, errors: dict
         raise HTTPException(status_code=404, detail=f"no contract {cid}")
     cap = round(found["hours_cap"] * 60)
     points = chart.use_over_time(await bus.audit(None, limit=5000), cid, cap)
+    names = await directory.names(bus)
+    expert = names["experts"].get(found["expert_id"], {})
     return render(request, "contract.html", user, status_code=422 if errors else 200, c=found, points=points,
-                  chart=chart.svg(points, cap), errors=errors or {}, form=form or {}, saved=saved)
+                  chart=chart.svg(points, cap, page_language(request, user)), errors=errors or {}, form=form or {},
+                  saved=saved, expert=expert, units=names["units"])

@@ -1,0 +1,58 @@
+"""Who is who, for the pages: units and experts by id (names where people read, ids beside them
+only where staff need them), and how to reach an expert once staff approved them.
+
+The names come from the contracts service's reference lists, kept for NAMES_TTL_S (and dropped at
+once when the portal registers a change: `Bus.command`); the contact is the e-mail address the
+expert's notifications go to (the notifier's preferences), asked only for approved work.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from services.portal.bus import Bus, Unavailable
+from shared import messages as m
+from shared import subjects as s
+
+#: How long the names of units and experts are kept (a page asks for them often; they rarely change).
+NAMES_TTL_S = 30.0
+
+
+async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
+    """Units and experts by id ({"units": {...}, "experts": {...}}), asked of the contracts
+    service at most every NAMES_TTL_S: pages show names where people read, ids only beside them."""
+    kept = bus.names_kept
+    if kept and time.monotonic() - kept[0] < NAMES_TTL_S:
+        return kept[1]
+    ref = await bus.reference()
+    found = {"units": {u["id"]: u for u in ref.get("units", [])},
+             "experts": {e["id"]: e for e in ref.get("experts", [])}}
+    bus.names_kept = (time.monotonic(), found)
+    return found
+
+
+async def contact(bus: Bus, expert_id: str) -> str | None:
+    """How to reach an expert: the e-mail address their notifications go to, if they gave one."""
+    try:
+        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=f"expert:{expert_id}"))
+    except Unavailable:  # the notifier down: the page still shows who is coming
+        return None
+    return ((reply.data or {}).get("email") or None) if reply.ok else None
+
+
+async def visits(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Who is coming for a request, when and how; their contact once staff approved them."""
+    known = await names(bus)
+    experts, units = known["experts"], known["units"]
+    out = []
+    for a in r["assignments"]:
+        if a["status"] not in ("proposed", "approved", "accepted", "completed"):
+            continue
+        e = experts.get(a["expert_id"], {})
+        approved = a["status"] != "proposed"
+        out.append({"name": e.get("name") or a["expert_id"], "mode": a["mode"], "deadline": a.get("deadline"),
+                    "status": a["status"], "minutes": a.get("minutes"), "approved": approved,
+                    "home": (units.get(e.get("home_unit", "")) or {}).get("name"),
+                    "contact": await contact(bus, a["expert_id"]) if approved else None})
+    return out

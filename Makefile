@@ -37,6 +37,9 @@ chromium:
 AXE := var/cache/axe/node_modules/axe-core/axe.min.js
 axe: $(AXE)
 $(AXE):
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y npm; \
+	  else sudo apt-get update && sudo apt-get install -y npm; fi; }
 	mkdir -p var/cache/axe
 	npm install --silent --no-audit --no-fund --prefix var/cache/axe axe-core@4
 

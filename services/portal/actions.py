@@ -60,7 +60,9 @@ async def submit_request(bus: Bus, user: User, form: dict[str, Any]) -> tuple[st
     errors = errors_by_field(reply)
     if "unit" in errors:  # no field of the form: said at its top, or the form would come back silently
         said = errors.pop("unit")
-        errors["_"] = (Words(user.language)("unit_unknown_submit").format(unit=user.unit_id or "")
+        unit = user.unit_id or ""
+        errors["_"] = (vocabulary.Said(Words("vi")("unit_unknown_submit").format(unit=unit),
+                                       Words("en")("unit_unknown_submit").format(unit=unit))
                        if said.startswith("unknown unit") else said)
     return None, errors
 

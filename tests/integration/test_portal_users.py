@@ -111,9 +111,9 @@ def test_failed_sign_ins_are_throttled_per_name_and_users_manage_their_account(
         differ = http.post("/account/password", data={**form, "repeat": "something else"})
         assert differ.status_code == 422 and 'id="err-repeat"' in differ.text
         wrong = http.post("/account/password", data={**form, "current": "nope", "repeat": form["new"]})
-        assert wrong.status_code == 422 and 'id="err-current">the current password is wrong' in wrong.text
+        assert wrong.status_code == 422 and 'id="err-current">Mật khẩu hiện tại không đúng' in wrong.text
         short = http.post("/account/password", data={**form, "new": "short", "repeat": "short"})
-        assert short.status_code == 422 and 'id="err-new">at least 8 characters' in short.text
+        assert short.status_code == 422 and 'id="err-new">Mật khẩu cần ít nhất 8 ký tự' in short.text
         assert http.post("/account/password", data={**form, "repeat": form["new"], "csrf": "x"}).status_code == 403
         assert http.post("/account/password", data={**form, "repeat": form["new"]}).status_code == 200
 

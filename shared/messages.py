@@ -165,6 +165,13 @@ class GetGaps(Message):
         check_period(self.from_date, self.to_date)
         return self
 
+    def period(self, today: dt.date) -> tuple[dt.date, dt.date]:
+        """The days asked for, the defaults filled in (ValueError when it is too long)."""
+        end = self.to_date or today
+        start = self.from_date or end - dt.timedelta(days=DEFAULT_GAP_DAYS)
+        check_period(start, end)
+        return start, end
+
 
 DEFAULT_GAP_DAYS = 90
 

@@ -60,8 +60,9 @@ WORDS: dict[str, dict[str, str]] = {
     "use_value": {"vi": "; 1 giờ thêm = +{v}", "en": "; 1 more hour = +{v}"},
     "bottlenecks": {"vi": "Nút thắt: 1 giờ chuyên gia thêm đem lại bao nhiêu trọng số được đáp ứng",
                     "en": "Bottlenecks: the covered weight one more expert-hour would bring"},
-    "bottleneck": {"vi": "  {skill}, {unit} ({province}): 1 giờ thêm = +{v} (tới {h} giờ, {n} yêu cầu)",
-                   "en": "  {skill}, {unit} ({province}): 1 more hour = +{v} (up to {h} h, {n} requests)"},
+    "bottleneck": {"vi": "  {skill}, {unit} ({province}): 1 giờ thêm = +{v} (tới {h} giờ, {n} yêu cầu{remote})",
+                   "en": "  {skill}, {unit} ({province}): 1 more hour = +{v} (up to {h} h, {n} requests{remote})"},
+    "remote_ok": {"vi": "; làm từ xa được", "en": "; can be done remotely"},
     "no_bottleneck": {"vi": "  không có: một giờ thêm không đáp ứng thêm được gì",
                       "en": "  none: one more hour would cover nothing more"},
     "no_values": {"vi": "  (không tính: {why})", "en": "  (not computed: {why})"},
@@ -143,7 +144,8 @@ def print_report(r: m.GapsReport, lang: str, title: str, out: Callable[[str], No
     for b in r.bottlenecks[:SHOWN]:
         skill = b.skill_label if lang == "vi" else _skill_en(f"{b.skill}={b.level}", b.skill_label)
         out(say("bottleneck", lang, skill=skill, unit=b.unit_name or b.unit, province=b.province,
-                v=n(b.value_per_hour), h=n(b.hours), n=b.requests))
+                v=n(b.value_per_hour), h=n(b.hours), n=b.requests,
+                remote=say("remote_ok", lang) if b.remote_ok else ""))
     if len(r.bottlenecks) > SHOWN:
         out(say("more", lang, n=len(r.bottlenecks) - SHOWN))
 
@@ -158,7 +160,7 @@ def _skill_en(key: str, label: str) -> str:
 CSV_COLUMNS = ("section", "key", "label", "requests", "hours", "weight", "covered_requests", "covered_hours",
                "covered_weight", "uncovered_requests", "uncovered_hours", "uncovered_weight", "by", "assignments",
                "name", "kind", "used_hours", "cap_hours", "used_pct", "budget_used_vnd", "budget_cap_vnd",
-               "hour_value", "skill", "level", "unit", "province", "value_per_hour")
+               "hour_value", "skill", "level", "unit", "province", "value_per_hour", "remote_ok")
 
 
 def write_csv(r: m.GapsReport, stream: Any) -> None:

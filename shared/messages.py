@@ -243,8 +243,9 @@ class HourValue(BaseModel):
     unit_name: Annotated[str, Field(max_length=L.NAME)] = ""
     province: Annotated[str, Field(max_length=L.SHORT)] = ""
     value_per_hour: float
-    hours: float = Field(description="hours of work to be had at that value")
+    hours: float = Field(description="hours of work to be had at a positive value")
     requests: int
+    remote_ok: bool = Field(default=False, description="the best of them can be done remotely, by an expert anywhere")
 
 
 class ApprovalTimes(BaseModel):

@@ -142,7 +142,7 @@ def bottlenecks(sc: Scenario, values: HourValues) -> tuple[list[m.HourValue], bo
     (on site in that unit, or remote), and the hours of work to be had at a positive value."""
     requests = {r.id: r for r in sc.requests}
     units = {u.id: u for u in sc.units}
-    groups: dict[tuple[str, int, str], list[tuple[float, float, str]]] = defaultdict(list)
+    groups: dict[tuple[str, int, str], list[tuple[float, float, str, bool]]] = defaultdict(list)
     for (rid, k), per_hour in values.slot_hour.items():
         if per_hour <= 0:
             continue
@@ -150,15 +150,20 @@ def bottlenecks(sc: Scenario, values: HourValues) -> tuple[list[m.HourValue], bo
         slot = r.effective_slots()[k]
         skill, level = main_skill(Request.model_validate(
             {**r.model_dump(mode="json"), "skills": dict(slot.skills), "slots": None}))
-        groups[(skill, level, r.unit)].append((per_hour, slot.hours, rid))
+        u = units.get(r.unit)
+        # As `options.choose_mode` decides: remote when asked for, or either over a network not weak.
+        remote = r.mode == "remote" or (r.mode == "either" and u is not None and u.network != "weak")
+        groups[(skill, level, r.unit)].append((per_hour, slot.hours, rid, remote))
     rows = []
     for (skill, level, unit), found in groups.items():
         u = units.get(unit)
+        best = max(v for v, _, _, _ in found)
         rows.append(m.HourValue(
             skill=skill, level=level, skill_label=skill_label(skill, level), unit=unit,
             unit_name=u.name if u else "", province=u.province if u else "",
-            value_per_hour=round(max(v for v, _, _ in found), 4), hours=round(sum(h for _, h, _ in found), 2),
-            requests=len({rid for _, _, rid in found})))
+            value_per_hour=round(best, 4), hours=round(sum(h for _, h, _, _ in found), 2),
+            requests=len({rid for _, _, rid, _ in found}),
+            remote_ok=all(remote for v, _, _, remote in found if v >= best - 1e-9)))
     rows.sort(key=lambda x: (-x.value_per_hour, -x.hours, x.skill, x.unit))
     return rows[:L.GAP_ROWS], len(rows) > L.GAP_ROWS
 

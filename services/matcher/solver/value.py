@@ -9,9 +9,11 @@ shortage rather than only about the existing experts:
   serve at all (the engine leaves those out: nothing can be planned for them);
 - every slot has a phantom column `z` (fill from an expert who does not exist yet, at no price),
   bounded by a tiny DELTA. Its reduced cost is the rate at which covered weight grows per unit of
-  that slot filled by someone new; the tiny bound takes the LP off the degenerate corner where
-  nobody can serve a request at all (there, any rate between 0 and its weight is a valid dual,
-  and GLOP may report 0).
+  that slot filled by someone new. The tiny bound takes the LP off its degenerate corners (a
+  slot filled whole by one option, a request nobody can serve), where many duals are optimal and
+  GLOP reports any of them: an expert of 6 h with a 4-h request of weight 16 and one of weight 2
+  gave the first slot a rate of 16 without it, 2 (the truth: a new expert's hour there frees
+  the expert for the second) with it (`tests/unit/test_gaps_value.py`).
 
 One more hour of a new expert able to do slot k is worth `rate_k / hours_k` (the hours the slot
 needs: on site in the same commune or remote, no travel), for at most `hours_k` hours. One more

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from rich.progress import Progress
 
 from cli import (
+    gaps_commands,
     identity,
     identity_commands,
     notify_commands,
@@ -330,6 +331,7 @@ def audit_input(sha256: str, out: Annotated[Path | None, typer.Option(help="Writ
 solve_commands.register(app)
 notify_commands.register(app, call=call, build=build)
 staff_commands.register(app, call=call, build=build)
+gaps_commands.register(app, call=call)
 sheet_commands.register(app, call=call)
 portal_commands.register(app)
 secrets_commands.register(app)

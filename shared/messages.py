@@ -12,7 +12,7 @@ import re
 import uuid
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator, model_validator
 
 from shared import limits as L
 from shared.clock import utcnow
@@ -148,6 +148,141 @@ class GetCandidates(Message):
 
     request_id: Id
     limit: int = Field(default=5, ge=1, le=20)
+
+
+class GetGaps(Message):
+    """The shortage, measured (`matcher.gaps.get`, `contracts.gaps.get`): the requests submitted
+    from `from_date` to `to_date` (the service's local days, both included), and every request
+    still open when the period reaches today. Left out: the last `DEFAULT_GAP_DAYS` days up to
+    today. A period is at most `limits.GAP_DAYS` days long."""
+
+    from_date: dt.date | None = Field(default=None, description="first day; default: to_date - 90 days")
+    to_date: dt.date | None = Field(default=None, description="last day; default: today")
+    with_values: bool = Field(default=True, description="matcher: the value of one more hour (an LP solve)")
+
+    @model_validator(mode="after")
+    def _period(self) -> GetGaps:
+        check_period(self.from_date, self.to_date)
+        return self
+
+    def period(self, today: dt.date) -> tuple[dt.date, dt.date]:
+        """The days asked for, the defaults filled in (ValueError when it is too long)."""
+        end = self.to_date or today
+        start = self.from_date or end - dt.timedelta(days=DEFAULT_GAP_DAYS)
+        check_period(start, end)
+        return start, end
+
+
+DEFAULT_GAP_DAYS = 90
+
+
+def check_period(start: dt.date | None, end: dt.date | None) -> None:
+    """A period ends on or after its first day and is at most `limits.GAP_DAYS` days long."""
+    if start is not None and end is not None:
+        if end < start:
+            raise ValueError(f"to_date {end} is before from_date {start}")
+        if (end - start).days + 1 > L.GAP_DAYS:
+            raise ValueError(f"the period is {(end - start).days + 1} days long; at most {L.GAP_DAYS} days")
+
+
+class GapRow(BaseModel):
+    """Demand and what stayed uncovered, for one key of a breakdown (a skill and level, a unit,
+    a province, a month): requests, hours and priority weight. demand = covered + uncovered."""
+
+    model_config = ConfigDict(frozen=True)
+    key: Annotated[str, Field(max_length=L.SHORT)]
+    label: Annotated[str, Field(max_length=L.NAME)] = ""
+    requests: int = 0
+    hours: float = 0
+    weight: int = 0
+    covered_requests: int = 0
+    covered_hours: float = 0
+    covered_weight: int = 0
+    uncovered_requests: int = 0
+    uncovered_hours: float = 0
+    uncovered_weight: int = 0
+
+
+class CoverRow(BaseModel):
+    """How demand was covered: assignments and their hours by mode, expert kind or contract kind."""
+
+    model_config = ConfigDict(frozen=True)
+    by: Literal["mode", "expert_kind", "contract_kind"]
+    key: Annotated[str, Field(max_length=L.SHORT)]
+    assignments: int = 0
+    hours: float = 0
+
+
+class UseRow(BaseModel):
+    """One expert's or contract's use: hours taken of its capacity or cap, and what one more hour
+    of it would cover (the LP's marginal value, `services.matcher.solver.value`)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Ref
+    name: Annotated[str, Field(max_length=L.NAME)] = ""
+    kind: Word = ""
+    assignments: int = 0
+    hours: float = Field(default=0, description="hours of its assignments in the report")
+    used_hours: float | None = Field(default=None, description="hours committed or used in all (the ledger's)")
+    cap_hours: float | None = None
+    used_pct: float | None = None
+    budget_used_vnd: int | None = None
+    budget_cap_vnd: int | None = None
+    hour_value: float | None = Field(default=None, description="covered weight one more hour of it would bring")
+
+
+class HourValue(BaseModel):
+    """A bottleneck: what one more expert-hour with this skill and level would bring in this unit
+    (on site there, or remote), as covered priority weight per hour, for up to `hours` hours."""
+
+    model_config = ConfigDict(frozen=True)
+    skill: Word
+    level: int
+    skill_label: Annotated[str, Field(max_length=L.SHORT)] = ""
+    unit: Ref
+    unit_name: Annotated[str, Field(max_length=L.NAME)] = ""
+    province: Annotated[str, Field(max_length=L.SHORT)] = ""
+    value_per_hour: float
+    hours: float = Field(description="hours of work to be had at a positive value")
+    requests: int
+    remote_ok: bool = Field(default=False, description="the best of them can be done remotely, by an expert anywhere")
+
+
+class ApprovalTimes(BaseModel):
+    """From a request's submission to its first approval (the ledger's reservation), in hours."""
+
+    model_config = ConfigDict(frozen=True)
+    approved: int = 0
+    mean_hours: float | None = None
+    median_hours: float | None = None
+    p90_hours: float | None = None
+    max_hours: float | None = None
+
+
+class GapsReport(BaseModel):
+    """The reply to `GetGaps` (the matcher's part; `contracts.gaps.get` answers `approval` and the
+    contracts' `contracts` from its ledger). Lists are the most uncovered first, at most
+    `limits.GAP_ROWS` rows each (`truncated`)."""
+
+    model_config = ConfigDict(frozen=True)
+    source: Literal["live", "scenario"] = "live"
+    from_date: dt.date | None = None
+    to_date: dt.date | None = None
+    requests: int = Field(default=0, description="in the period, cancelled ones included")
+    cancelled: int = 0
+    total: GapRow = Field(default_factory=lambda: GapRow(key="all"))
+    by_skill: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    by_unit: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    by_province: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    by_month: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    covered_by: list[CoverRow] = Field(default_factory=list, max_length=50)
+    approval: ApprovalTimes | None = None
+    experts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    contracts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    bottlenecks: list[HourValue] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    values: Annotated[str, Field(max_length=L.SHORT)] = Field(
+        default="", description="how the values were found (lp_duals), or why there are none")
+    truncated: bool = False
 
 
 # ---------------------------------------------------------------- matcher: events

@@ -15,8 +15,8 @@ import structlog
 from sqlmodel import Session
 
 from services.contracts import assignments as asg
+from services.contracts import gaps, lifecycle, reference, reports, work
 from services.contracts import handlers as h
-from services.contracts import lifecycle, reference, reports, work
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
 from shared import messages as m
@@ -157,6 +157,13 @@ def build(settings: ContractsSettings | None = None) -> Service:
             "Recompute the audit trail's hash chain and check every signature: is it intact and proven?",
         ),
         (s.REPORT_GET, m.GetReport, dated(reports.report, st), "A report per contract, unit or expert."),
+        (
+            s.CONTRACTS_GAPS_GET,
+            m.GetGaps,
+            lambda session, q: gaps.gaps(session, q, today=local_today(st.timezone_offset_hours),
+                                         offset_hours=st.timezone_offset_hours),
+            "The ledger's part of the shortage report: time from request to approval, each contract's use.",
+        ),
         (
             s.REFERENCE_GET,
             m.GetReference,

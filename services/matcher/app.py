@@ -21,6 +21,7 @@ from sqlmodel import Session
 from services.matcher import handlers as h
 from services.matcher.alternatives import candidates
 from services.matcher.db import create_schema
+from services.matcher.gaps import gaps
 from services.matcher.overrides import assign_manually
 from services.matcher.placement import BATCH, REFERENCE, Reference, place_open, reference_key
 from services.matcher.planner import Solver, replan
@@ -308,6 +309,13 @@ def build(settings: MatcherSettings | None = None) -> Service:
 
     svc.query(s.CANDIDATES_GET, m.GetCandidates, alternatives,
               description="The best few experts for one open request, with what each would displace.")
+
+    def shortage(session, q: m.GetGaps) -> m.Reply:  # type: ignore[no-untyped-def]
+        return gaps(session, q, today=local_today(st.timezone_offset_hours), offset_hours=st.timezone_offset_hours)
+
+    svc.query(s.GAPS_GET, m.GetGaps, shortage,
+              description="The shortage of a period: demand and uncovered demand by skill, unit, province and "
+              "month, how it was covered, each expert's and contract's use, what one more hour would bring.")
     for subject, model, use_case, name, description in (
         (s.REFERENCE_REGISTERED, m.ReferenceRegistered, h.copy_reference, "reference",
          "Copy of a chunk of registered units, travel, experts, contracts and balances."),

@@ -70,10 +70,27 @@ def _unit(rng: random.Random, ward: Any, province: str, code: int) -> dict[str, 
             "location": {"lat": round(rng.uniform(la0, la1), 5), "lon": round(rng.uniform(lo0, lo1), 5)}}
 
 
+#: Names for generated experts, common in Tuyên Quang (Kinh, Tày, Dao), picked by the expert's
+#: number and not by the random draws: every other field of a generated scenario is unchanged.
+FAMILY = ("Nguyễn", "Hoàng", "Ma", "Nông", "Lê", "Triệu", "Trần", "Hà", "Phạm", "Lục", "Vũ", "Bàn",
+          "Đặng", "Quan", "Bùi", "Đỗ", "Ngô", "Lý")
+MIDDLE = ("Văn", "Thị", "Đức", "Minh", "Thu", "Quang", "Ngọc", "Hữu")
+GIVEN = ("An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hùng", "Lan", "Linh", "Long", "Mai",
+         "Nam", "Nga", "Phong", "Quân", "Sơn", "Thảo", "Trang", "Tuấn", "Yến")
+
+
+def expert_name(i: int) -> str:
+    """A person's name for expert number `i`: distinct for the first 3,168, numbered after."""
+    f, rest = i % len(FAMILY), i // len(FAMILY)
+    m, g = rest % len(MIDDLE), (rest // len(MIDDLE)) % len(GIVEN)
+    name = f"{FAMILY[f]} {MIDDLE[m]} {GIVEN[g]}"
+    return name if i < len(FAMILY) * len(MIDDLE) * len(GIVEN) else f"{name} {i}"
+
+
 def _expert(rng: random.Random, i: int, home: str, shape: Shape) -> dict[str, Any]:
     kind = rng.choices(["shared", "contract", "community"], [3, 4, 3])[0]
     skills = {s: rng.randint(2, 5) for s in rng.sample(SKILL_NAMES, rng.randint(2, 5))}
-    return {"id": f"e{i}", "name": f"Expert {i}", "home_unit": home, "kind": kind, "skills": skills,
+    return {"id": f"e{i}", "name": expert_name(i), "home_unit": home, "kind": kind, "skills": skills,
             "languages": ["vi"] + (["dao"] if rng.random() < 0.1 else []) + (["tay"] if rng.random() < 0.1 else []),
             "remote": rng.random() < (0.8 if shape.remote_share is None else shape.remote_share),
             "onsite": rng.random() < 0.85,

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from rich.progress import Progress
 
 from cli import (
+    hiring_commands,
     identity,
     identity_commands,
     notify_commands,
@@ -328,6 +329,7 @@ def audit_input(sha256: str, out: Annotated[Path | None, typer.Option(help="Writ
 
 
 solve_commands.register(app)
+hiring_commands.register(app)
 notify_commands.register(app, call=call, build=build)
 staff_commands.register(app, call=call, build=build)
 sheet_commands.register(app, call=call)

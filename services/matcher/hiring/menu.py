@@ -155,8 +155,8 @@ def merge(sc: Scenario, chosen: list[Candidate]) -> Scenario:
 
 
 def default_menu(sc: Scenario, before: Plan, limit: int = DEFAULT_MENU) -> list[Candidate]:
-    """Candidates drawn from the scenario: the median rate, hours cap and concurrency of its project
-    contracts; for each skill the uncovered requests need, one remote-only candidate and one based
+    """Candidates drawn from the scenario: the median rate, hours cap, budget cap and concurrency of
+    its project contracts; for each skill the uncovered requests need, one remote-only candidate and one based
     in each commune with uncovered demand for it, with that skill and the MENU_SKILLS - 1 skills
     most asked with it, each at the highest level the uncovered requests need. Ranked by the
     uncovered weight each could reach (remote-capable demand for a remote one, the commune's own
@@ -165,6 +165,8 @@ def default_menu(sc: Scenario, before: Plan, limit: int = DEFAULT_MENU) -> list[
     rate = int(statistics.median([c.hourly_rate_vnd for c in projects])) if projects else DEFAULT_RATE_VND
     hours = round(statistics.median([c.hours_cap for c in projects]) * 2) / 2 if projects else DEFAULT_HOURS
     conc = int(statistics.median([c.max_concurrent for c in projects])) if projects else DEFAULT_CONCURRENT
+    caps = [c.budget_cap_vnd for c in projects if c.budget_cap_vnd is not None]
+    cap = int(statistics.median(caps)) if caps else None
     uncovered = {u.request for u in before.unassigned}
     networks = {u.id: u.network for u in sc.units}
     level: dict[str, int] = defaultdict(int)
@@ -194,5 +196,5 @@ def default_menu(sc: Scenario, before: Plan, limit: int = DEFAULT_MENU) -> list[
         skills = {x: level[x] for x in [s, *extra]}
         out.append(Candidate(id=f"m{k + 1}", name=f"{s} {'remote' if unit is None else 'at ' + unit}"[: L.NAME],
                              skills=skills, home_unit=unit, hours_cap=hours, hourly_rate_vnd=rate,
-                             max_concurrent=conc))
+                             budget_cap_vnd=cap, max_concurrent=conc))
     return out

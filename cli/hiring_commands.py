@@ -66,15 +66,16 @@ def register(app: typer.Typer) -> None:
         candidates: Path | None = typer.Option(None, help="The menu of contracts (JSON; see above)."),
         as_json: bool = typer.Option(False, "--json", help="Everything as JSON (with the records to merge)."),
         time_limit: float | None = typer.Option(None, min=0.5, max=3600, help="Seconds for the joint model (default: "
-                                                "twice the engine's own time for the problem, at least 5)."),
+                                                "1.5 x the engine's own time for the problem, at least 5)."),
         compare: bool = typer.Option(True, help="Also judge the simple rule on the same budget."),
+        menu_size: int = typer.Option(100, min=1, max=1000, help="Candidates of the default menu."),
         seed: int = typer.Option(0, help="Random seed of the engine."),
     ) -> None:
         from services.matcher.hiring.hiring import plan_hiring as run
 
         sc = _scenario(scenario)
         menu = _menu(candidates, sc) if candidates is not None else None
-        plan = run(sc, budget, menu, time_limit_s=time_limit, seed=seed, compare=compare)
+        plan = run(sc, budget, menu, time_limit_s=time_limit, seed=seed, compare=compare, menu_size=menu_size)
         if as_json:
             typer.echo(dumps(plan.model_dump(mode="json")))
             return

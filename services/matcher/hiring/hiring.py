@@ -15,22 +15,11 @@ import numpy as np
 from pydantic import BaseModel
 
 from services.matcher.hiring import joint
-from services.matcher.hiring.menu import Candidate, contract_id, default_menu, merge
-from services.matcher.solver import Plan, pin_options, solve, time_for
+from services.matcher.hiring.common import Covers, build_joint_problem, check_time, decide
+from services.matcher.hiring.menu import DEFAULT_MENU, Candidate, contract_id, default_menu, merge
+from services.matcher.solver import Plan, solve
 from services.matcher.solver.limits import weight
-from services.matcher.solver.problem import Problem, build_problem
-from services.matcher.solver.table import build
-
-MIN_JOINT_S = 5.0
-#: The engine's own time (`time_for`) is what a background re-plan gets; below a second its
-#: phases have no room on a small problem (40 requests: the greedy plan at 0.5 s, proven
-#: optimal in 0.05 s with 1 s or more), and a solve proven optimal ends early anyway.
-CHECK_MIN_S = 2.0
-
-
-class Covers(BaseModel):
-    requests: list[str]
-    weight: int
+from shared.scenario import Scenario
 
 
 class Hire(BaseModel):
@@ -74,68 +63,43 @@ def covers(plan: Plan, contract: str, weights: dict[str, int]) -> Covers:
     return Covers(requests=reqs, weight=sum(weights[r] for r in reqs))
 
 
-def check_time(sc: Any) -> float:
-    """The time limit of the engine's solves here (before, after, the simple rule's)."""
-    return max(CHECK_MIN_S, time_for(len(sc.requests), len(build(sc))))
-
-
-def uncovered_mask(sc: Any, before: Plan) -> np.ndarray:
-    pos = {r.id: k for k, r in enumerate(sc.requests)}
-    mask = np.zeros(len(sc.requests), dtype=bool)
-    mask[[pos[u.request] for u in before.unassigned]] = True
-    return mask
-
-
-def build_joint_problem(sc: Any) -> Problem:
-    pins, problem = pin_options(sc)
-    if problem:
-        raise ValueError(problem)
-    return build_problem(sc, build(sc), pins, None)
-
-
-def plan_hiring(sc: Any, budget_vnd: int, menu: list[Candidate] | None = None, *, time_limit_s: float | None = None,
-                workers: int = 2, seed: int = 0, compare: bool = True) -> HiringPlan:
-    """`time_limit_s`: for the joint model (None: twice the engine's own time for the merged
-    problem, at least MIN_JOINT_S); each check solve gets the engine's own time (`time_for`)."""
+def plan_hiring(sc: Scenario, budget_vnd: int, menu: list[Candidate] | None = None, *,
+                time_limit_s: float | None = None, workers: int = 2, seed: int = 0, compare: bool = True,
+                menu_size: int = DEFAULT_MENU) -> HiringPlan:
+    """`menu`: None for the default menu of at most `menu_size` candidates. `time_limit_s`: for the
+    joint model (None: `common.JOINT_FACTOR` x the engine's own time for the extended problem);
+    the engine's solves get `check_time`."""
     began = time.monotonic()
     before = solve(sc, time_limit_s=check_time(sc), workers=workers, seed=seed)
     source = "file" if menu is not None else "default"
-    menu = menu if menu is not None else default_menu(sc, before)
-    everything = merge(sc, menu)
-    p = build_joint_problem(everything)
-    first = len(sc.contracts)
-    needing = p.c >= first
-    limit = time_limit_s if time_limit_s is not None else max(MIN_JOINT_S, 2 * time_for(len(sc.requests), p.n))
-    # Pinned slots are not in the problem: positions() leaves them out.
-    start = joint.positions(p, [(a.request, a.slot, a.expert, a.contract) for a in before.assignments])
-    needs = {int(o): [(int(p.c[o]) - first,)] for o in np.flatnonzero(needing)}
-    model = joint.Joint(p, np.zeros(0, dtype=np.int64), needs, [c.cost_vnd for c in menu], budget_vnd)
-    outcome = joint.run(model, start, needing, uncovered_mask(sc, before), limit)
-    columns = model.columns
+    menu = menu if menu is not None else default_menu(sc, before, menu_size)
+    p = build_joint_problem(merge(sc, menu))
+    first, n = len(sc.contracts), len(sc.experts)
+    # A candidate's option needs the candidate hired (decision k is menu[k]).
+    needs: dict[int, list[joint.Requirement]] = {o: [(int(p.c[o]) - first,)]
+                                                 for o in np.flatnonzero(p.c >= first).tolist()}
+    outcome, info = decide(sc, before, p, needs, [c.cost_vnd for c in menu], budget_vnd, time_limit_s)
     chosen = [menu[k] for k in sorted(outcome.decisions)]
     merged = merge(sc, chosen)
     after = solve(merged, time_limit_s=check_time(merged), workers=workers, seed=seed)
     weights = {r.id: weight(r.priority) for r in sc.requests}
-    n = len(sc.experts)
     hires = [Hire(candidate=c.id, name=e.name, expert=e.id, contract=contract_id(c), where=c.where, skills=c.skills,
                   cost_vnd=c.cost_vnd, covers=covers(after, contract_id(c), weights))
              for c, e in zip(chosen, merged.experts[n:], strict=True)]
+    info.update(status_before=before.status, status_after=after.status, seconds=round(time.monotonic() - began, 3))
     rule = simple_rule(sc, menu, before, budget_vnd, workers, seed) if compare else None
+    info.update(rule_seconds=round(time.monotonic() - began - info["seconds"], 3))
     after_w, before_w = after.objective.covered_weight, before.objective.covered_weight
     return HiringPlan(
         budget_vnd=budget_vnd, menu=source, candidates=len(menu), hires=hires,
         cost_vnd=sum(c.cost_vnd for c in chosen), covered_weight_before=before_w, covered_weight_after=after_w,
         joint_covered_weight=outcome.covered, verified=outcome.covered == after_w, gain=after_w - before_w,
         experts=[e.model_dump(mode="json") for e in merged.experts[n:]],
-        contracts=[k.model_dump(mode="json") for k in merged.contracts[first:]], simple_rule=rule,
-        solver={"options": p.n, "model_options": int(np.asarray(columns).size), "time_limit_s": round(limit, 1),
-                "joint_status": "optimal" if outcome.optimal else "feasible",
-                "joint_bound": round(outcome.bound, 3), "joint_seconds": round(outcome.seconds, 3),
-                "status_before": before.status, "status_after": after.status,
-                "seconds": round(time.monotonic() - began, 3)})
+        contracts=[k.model_dump(mode="json") for k in merged.contracts[first:]], simple_rule=rule, solver=info)
 
 
-def simple_rule(sc: Any, menu: list[Candidate], before: Plan, budget_vnd: int, workers: int, seed: int) -> RuleResult:
+def simple_rule(sc: Scenario, menu: list[Candidate], before: Plan, budget_vnd: int, workers: int,
+                seed: int) -> RuleResult:
     """The rule of thumb: while money is left, take the skill with the most uncovered weight and
     hire, from the menu, for the commune where most of that skill's uncovered weight is (a
     candidate based there with the skill; else a remote-only one with it; else any with it, the

@@ -49,6 +49,7 @@ class Outcome:
     bound: float  # SCIP's bound on the coverage of the model's options
     optimal: bool
     seconds: float
+    rounds: list[dict[str, object]] = field(default_factory=list)  # per restricted set: its size, result, time
 
 
 def solve_joint(j: Joint, start: list[int], time_limit_s: float, start_decisions: list[int] | None = None) -> Outcome:
@@ -137,6 +138,7 @@ def run(j: Joint, start: list[int], needing: np.ndarray, uncovered: np.ndarray, 
         j.columns = np.arange(p.n)
         return solve_joint(j, start, time_limit_s)
     best: Outcome | None = None
+    rounds: list[dict[str, object]] = []
     for k in WIDEN:
         left = time_limit_s - (time.monotonic() - began)
         if best is not None and (not best.optimal or left < WIDEN_SHARE * time_limit_s):
@@ -144,12 +146,14 @@ def run(j: Joint, start: list[int], needing: np.ndarray, uncovered: np.ndarray, 
         seed = best.options if best is not None else start
         j.columns = restrict(p, seed, needing, uncovered, k)
         found = solve_joint(j, seed, left, best.decisions if best is not None else None)
+        rounds.append({"per_slot": k, "options": int(j.columns.size), "covered": found.covered,
+                       "optimal": found.optimal, "seconds": round(found.seconds, 2)})
         if best is None or found.covered >= best.covered:
             best = found
         if j.columns.size == p.n:
             break
     assert best is not None
-    best.seconds = time.monotonic() - began
+    best.seconds, best.rounds = time.monotonic() - began, rounds
     return best
 
 

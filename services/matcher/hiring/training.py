@@ -19,15 +19,14 @@ import numpy as np
 from pydantic import BaseModel
 
 from services.matcher.hiring import joint
-from services.matcher.hiring.hiring import Covers, build_joint_problem, check_time, uncovered_mask
-from services.matcher.solver import solve, time_for
+from services.matcher.hiring.common import Covers, build_joint_problem, check_time, decide
+from services.matcher.solver import solve
 from services.matcher.solver.limits import weight
 from shared.scenario import Scenario
 
 DEFAULT_COST_PER_LEVEL_VND = 2_000_000
 #: Community digital teams are trained for the common tasks, not to the expert's level.
 DEFAULT_MAX_LEVEL = 4
-MIN_JOINT_S = 5.0
 
 
 class Training(BaseModel):
@@ -100,12 +99,7 @@ def plan_training(sc: Scenario, budget_vnd: int, *, cost_per_level_vnd: int = DE
                 for s, lvl_needed in slot.skills.items() if e.skills.get(s, 0) < lvl_needed]
         if reqs:
             needs[o] = reqs
-    needing = np.zeros(p.n, dtype=bool)
-    needing[list(needs)] = True
-    start = joint.positions(p, [(a.request, a.slot, a.expert, a.contract) for a in before.assignments])
-    limit = time_limit_s if time_limit_s is not None else max(MIN_JOINT_S, 2 * time_for(len(sc.requests), p.n))
-    model = joint.Joint(p, np.zeros(0, dtype=np.int64), needs, costs, budget_vnd, groups)
-    outcome = joint.run(model, start, needing, uncovered_mask(sc, before), limit)
+    outcome, info = decide(sc, before, p, needs, costs, budget_vnd, time_limit_s, groups)
     chosen = [decisions[k] for k in sorted(outcome.decisions)]
     after_sc = trained(sc, {(i, s): lvl for i, s, lvl in chosen})
     after = solve(after_sc, time_limit_s=check_time(after_sc), workers=workers, seed=seed)
@@ -117,10 +111,7 @@ def plan_training(sc: Scenario, budget_vnd: int, *, cost_per_level_vnd: int = DE
         cost_vnd=sum(costs[k] for k in outcome.decisions), covered_weight_before=before_w,
         covered_weight_after=after_w, joint_covered_weight=outcome.covered, verified=outcome.covered == after_w,
         gain=after_w - before_w, experts=[after_sc.experts[i].model_dump(mode="json") for i in touched],
-        solver={"options": p.n, "model_options": int(model.columns.size), "decisions": len(decisions),
-                "time_limit_s": round(limit, 1), "joint_status": "optimal" if outcome.optimal else "feasible",
-                "joint_bound": outcome.bound, "joint_seconds": round(outcome.seconds, 3),
-                "status_before": before.status, "status_after": after.status,
+        solver={**info, "decisions": len(decisions), "status_before": before.status, "status_after": after.status,
                 "seconds": round(time.monotonic() - began, 3)})
 
 

@@ -170,3 +170,47 @@ def test_unreadable_candidate_files_are_refused(tmp_path: Path) -> None:
         parse_menu([], example())
     out = runner.invoke(app, ["plan-hiring", str(EXAMPLE), "--budget", "-5"])
     assert out.exit_code == 2
+
+
+def test_pinned_assignments_are_kept_and_the_figures_still_hold() -> None:
+    sc = example()
+    first = solve(sc, time_limit_s=5)
+    pins = [{"request": a.request, "expert": a.expert, "contract": a.contract, "slot": a.slot}
+            for a in first.assignments[:4]]
+    data = sc.model_dump(mode="json", by_alias=True)
+    data["pinned"] = pins
+    pinned = Scenario.model_validate(data)
+    plan = plan_hiring(pinned, 12_000_000, menu(pinned), compare=False)
+    again = merged(pinned, plan)
+    checked = solve(again, time_limit_s=10)
+    assert validate(again, checked) == []
+    assert plan.verified and plan.covered_weight_after == checked.objective.covered_weight
+    assert plan.covered_weight_before == fresh(pinned)
+
+
+def test_the_restricted_sets_of_a_large_problem_give_a_plan_within_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond joint.FULL_OPTIONS the joint model gets successively wider sets: here forced on a
+    small problem, whose optimum brute force knows."""
+    from services.matcher.hiring import joint
+
+    monkeypatch.setattr(joint, "FULL_OPTIONS", 50)
+    sc = example()
+    plan = plan_hiring(sc, 12_000_000, menu(sc), compare=False)
+    rounds = plan.solver["joint_rounds"]
+    assert rounds and rounds[0]["options"] < plan.solver["options"]
+    assert [r["per_slot"] for r in rounds] == list(joint.WIDEN[: len(rounds)])
+    assert plan.cost_vnd <= 12_000_000
+    # The joint model's plan exists in the merged scenario: the fresh solve finds at least as much.
+    assert plan.joint_covered_weight <= plan.covered_weight_after == fresh(merged(sc, plan))
+    assert plan.covered_weight_after == 245  # brute force's best for this budget (test above)
+
+
+def test_planning_again_on_a_merged_scenario_draws_new_ids() -> None:
+    sc = example()
+    once = plan_hiring(sc, 20_000_000, compare=False)
+    assert once.hires
+    grown = merged(sc, once)
+    twice = plan_hiring(grown, 20_000_000, compare=False)
+    assert not {h.expert for h in twice.hires} & {e.id for e in grown.experts}
+    assert twice.verified and twice.covered_weight_before == once.covered_weight_after
+    merged(grown, twice)  # valid: no id twice

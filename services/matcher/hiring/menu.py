@@ -20,6 +20,7 @@ is what its contract may spend at most: its budget cap, or its hours cap x its r
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from typing import Annotated, Any
@@ -190,11 +191,14 @@ def default_menu(sc: Scenario, before: Plan, limit: int = DEFAULT_MENU) -> list[
     ranked: list[tuple[int, str, str | None]] = [(w, s, None) for s, w in remote_w.items()]
     ranked += [(w, s, u) for (s, u), w in local_w.items()]
     ranked.sort(key=lambda t: (-t[0], t[1], t[2] or ""))
+    taken = {e.id for e in sc.experts} | {c.id for c in sc.contracts}
+    # m1, m2...; a number whose ids a scenario already has (a plan merged before) is skipped.
+    ids = (f"m{k}" for k in itertools.count(1) if not {PREFIX + f"m{k}", PREFIX + f"m{k}-c"} & taken)
     out = []
-    for k, (_, s, unit) in enumerate(ranked[:limit]):
+    for (_, s, unit), cid in zip(ranked[:limit], ids, strict=False):
         extra = sorted(together[s], key=lambda o: (-together[s][o], o))[: MENU_SKILLS - 1]
         skills = {x: level[x] for x in [s, *extra]}
-        out.append(Candidate(id=f"m{k + 1}", name=f"{s} {'remote' if unit is None else 'at ' + unit}"[: L.NAME],
+        out.append(Candidate(id=cid, name=f"{s} {'remote' if unit is None else 'at ' + unit}"[: L.NAME],
                              skills=skills, home_unit=unit, hours_cap=hours, hourly_rate_vnd=rate,
                              budget_cap_vnd=cap, max_concurrent=conc))
     return out

@@ -83,9 +83,11 @@ def register(app: typer.Typer) -> None:
                    f"(+{plan.gain}) for {_dong(plan.cost_vnd)} of {_dong(plan.budget_vnd)}: "
                    f"{len(plan.hires)} hire(s) from a menu of {plan.candidates} ({plan.menu})")
         typer.echo(_check_line(plan.covered_weight_after, plan.joint_covered_weight))
+        names = {u.id: u.name for u in sc.units}
         for h in plan.hires:
             skills = ", ".join(f"{s} {lvl}" for s, lvl in h.skills.items())
-            typer.echo(f"  {h.candidate} as {h.expert}/{h.contract} ({skills}; {h.where}), {_dong(h.cost_vnd)}: "
+            where = f"{h.where} {names[h.where]}" if h.where in names else h.where
+            typer.echo(f"  {h.candidate} as {h.expert}/{h.contract} ({skills}; {where}), {_dong(h.cost_vnd)}: "
                        f"{len(h.covers.requests)} request(s), weight {h.covers.weight}")
         if plan.simple_rule is not None:
             r = plan.simple_rule

@@ -125,6 +125,13 @@ def test_cli_json_is_ready_to_merge(tmp_path: Path) -> None:
     sc = example()
     plan = HiringPlan.model_validate(data)
     assert fresh(merged(sc, plan)) == data["covered_weight_after"]
+    files = {c.id: c for c in menu(sc)}
+    for h, e, k in zip(plan.hires, plan.experts, plan.contracts, strict=True):
+        c = files[h.candidate]
+        assert (e["id"], k["id"], k["expert"]) == ("hire-" + c.id, "hire-" + c.id + "-c", e["id"])
+        assert e["onsite"] == (c.home_unit is not None) and e["remote"] == c.remote and e["skills"] == c.skills
+        assert (k["hours_cap"], k["hourly_rate_vnd"], k["budget_cap_vnd"]) == (c.hours_cap, c.hourly_rate_vnd,
+                                                                              c.budget_cap_vnd)
     text = runner.invoke(app, ["plan-hiring", str(EXAMPLE), "--budget", "12000000", "--candidates", str(MENU)])
     assert text.exit_code == 0, text.output
     assert "checked: a fresh solve" in text.stdout and "simple rule" in text.stdout

@@ -23,6 +23,7 @@ from rich.progress import Progress
 
 from cli import (
     gaps_commands,
+    hiring_commands,
     identity,
     identity_commands,
     notify_commands,
@@ -329,6 +330,7 @@ def audit_input(sha256: str, out: Annotated[Path | None, typer.Option(help="Writ
 
 
 solve_commands.register(app)
+hiring_commands.register(app)
 notify_commands.register(app, call=call, build=build)
 staff_commands.register(app, call=call, build=build)
 gaps_commands.register(app, call=call)

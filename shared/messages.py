@@ -172,6 +172,13 @@ class GetGaps(Message):
         check_period(start, end)
         return start, end
 
+    def window(self, today: dt.date, zone: dt.tzinfo) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+        """`period`, and the instants it runs between: from the first day's midnight in `zone` to
+        the midnight after the last (ValueError when it is too long)."""
+        start, end = self.period(today)
+        return (start, end, dt.datetime.combine(start, dt.time(), zone),
+                dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone))
+
 
 DEFAULT_GAP_DAYS = 90
 

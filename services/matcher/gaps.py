@@ -45,12 +45,9 @@ def _status(status: str) -> str:
 
 def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply:
     try:
-        start, end = q.period(today)
+        start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
-    tz = zone(offset_hours)
-    since = dt.datetime.combine(start, dt.time(), tz)
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
     in_period = (RequestRow.submitted_at >= since) & (RequestRow.submitted_at < until)
     query = select(RequestRow).where(or_(in_period, RequestRow.status.notin_(DONE)) if end >= today  # type: ignore[attr-defined]
                                      else in_period)

@@ -3,6 +3,7 @@ one fits, never at the cost of coverage, and checked by the independent validato
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from scenarios.generate import generate
@@ -104,3 +105,28 @@ def test_the_validator_refuses_a_trainee_from_another_commune_over_capacity_or_n
     assert any(e.startswith("expert c1: time") for e in errors), errors
     stray = [a.model_copy(update={"trainee": "c1", "trainee_minutes": 120}) for a in plan.assignments]
     assert any("asks for no trainee" in e for e in validate(sc, plan.model_copy(update={"assignments": stray})))
+
+
+def test_the_shortage_report_counts_the_trainee_hours_by_skill_and_commune() -> None:
+    from cli.gaps_commands import print_report, write_csv
+    from services.matcher.solver.shortage import from_plan
+
+    def third(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [*requests, {**requests[0], "id": "r3", "hours": 1.5, "priority": 5}]
+
+    sc = scenario(requests=third)
+    plan = checked(sc)
+    assert sorted((a.request, a.trainee) for a in plan.assignments) == [("r1", "c1"), ("r2", None), ("r3", "c1")]
+    report = from_plan(sc, plan, None)
+    [row] = report.learnt
+    assert (row.skill, row.level, row.unit, row.trainees, row.assignments, row.hours) == (
+        "office_it", 3, "u1", 1, 2, 3.5)
+    assert row.skill_label == "Tin học văn phòng, mức 3"
+    lines: list[str] = []
+    print_report(report, "vi", "t", out=lines.append)
+    assert "  Tin học văn phòng, mức 3, u1: 1 người, 2 phân công, 3,5 giờ" in lines
+    text = io.StringIO()
+    write_csv(report, text)
+    assert any(line.startswith("learnt,office_it=3@u1,") for line in text.getvalue().splitlines())
+    assert from_plan(sc, checked(scenario(requests=lambda rs: [{**r, "trainee": False} for r in third(rs)])),
+                     None).learnt == []

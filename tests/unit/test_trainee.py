@@ -130,3 +130,19 @@ def test_the_shortage_report_counts_the_trainee_hours_by_skill_and_commune() -> 
     assert any(line.startswith("learnt,office_it=3@u1,") for line in text.getvalue().splitlines())
     assert from_plan(sc, checked(scenario(requests=lambda rs: [{**r, "trainee": False} for r in third(rs)])),
                      None).learnt == []
+
+
+def test_the_submit_command_asks_for_a_trainee_with_its_flag(monkeypatch: Any) -> None:
+    from typer.testing import CliRunner
+
+    from cli import main
+
+    sent: list[Any] = []
+    monkeypatch.setattr(main, "command", lambda subject, message, done: sent.append(message))
+    monkeypatch.setattr(main, "me", lambda given: "officer")  # no credential needed: nothing is sent
+    args = ["request", "submit", "--id", "r9", "--unit", "u1", "--title", "x", "--skill", "office_it=2",
+            "--hours", "2", "--deadline", "2099-01-01"]
+    for extra in ([], ["--trainee"]):
+        result = CliRunner().invoke(main.app, [*args, *extra])
+        assert result.exit_code == 0, result.output
+    assert [c.request.trainee for c in sent] == [False, True]

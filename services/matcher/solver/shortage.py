@@ -9,6 +9,9 @@ its main skill (the highest level asked; of equal levels, the first in the catal
 whole: a request is covered when every slot has an expert (the engine plans whole requests), and
 its hours and weight count as covered or uncovered together, so covered + uncovered = demand in
 requests, hours and weight, in every row.
+
+What was learnt (`learnt`): the hours of the trainees beside the experts (`trainee.py`), by the
+slot's main skill and the commune of the request.
 """
 
 from __future__ import annotations

@@ -146,6 +146,19 @@ def live_proposals(session: Session) -> list[Live]:
     return list(session.connection().exec_driver_sql(_LIVE_SQL).fetchall())
 
 
+#: Proposals whose trainee's time is spent or promised: as the ledger keeps an expert's approved
+#: and completed work booked, the trainee's time stays taken once the work is done.
+TRAINEE_TIME = ("pending", "approved", "accepted", "completed")
+_TRAINEE_SQL = ("SELECT trainee_id, SUM(trainee_minutes) FROM proposal WHERE trainee_minutes > 0 AND status IN "
+                f"({', '.join(repr(s) for s in TRAINEE_TIME)}) GROUP BY trainee_id")  # our own constants
+
+
+def trainee_time(session: Session) -> dict[str, int]:
+    """Minutes each community member spends as a trainee (`solver.trainee`). No ledger balance
+    holds them (no contract pays a trainee): the matcher takes them from the person's time itself."""
+    return {tid: int(spent) for tid, spent in session.connection().exec_driver_sql(_TRAINEE_SQL).fetchall() if tid}
+
+
 def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
     """The ledger's balances (as far as they have arrived), less every live proposal they do not
     count yet (pending ones, and approvals whose balance is still on its way). Summed in numpy."""
@@ -174,10 +187,9 @@ def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
     e, c, mins, cost = e[ok], c[ok], mins[ok], cost[ok]
     ne, nc = len(experts), len(contracts)
     e_room -= np.bincount(e, weights=mins, minlength=ne).astype(np.int64)
-    # A trainee's time is in no ledger balance (no contract pays it): every live one is taken here.
-    for p in live:
-        if p[7] and p[8] and p[7] in ref.e_pos:
-            e_room[ref.e_pos[p[7]]] -= p[8]
+    for tid, spent in trainee_time(session).items():
+        if tid in ref.e_pos:
+            e_room[ref.e_pos[tid]] -= spent
     c_min_a = np.array(c_min, dtype=np.int64) - np.bincount(c, weights=mins, minlength=nc).astype(np.int64)
     c_vnd_a = np.array(c_vnd, dtype=np.int64) - np.bincount(c, weights=cost, minlength=nc).astype(np.int64)
     c_n_a = np.array(c_n, dtype=np.int64) - np.bincount(c, minlength=nc)

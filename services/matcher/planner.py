@@ -32,7 +32,15 @@ from services.matcher.db import (
     UnitCopy,
 )
 from services.matcher.handlers import OPEN, withdraw
-from services.matcher.placement import Reference, Room, current_room, live_proposals, manual_requests, whole
+from services.matcher.placement import (
+    Reference,
+    Room,
+    current_room,
+    live_proposals,
+    manual_requests,
+    trainee_time,
+    whole,
+)
 from services.matcher.solver import Assignment, Plan, solve
 from services.matcher.solver.limits import Limits, weight
 from shared import messages as m
@@ -147,10 +155,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
     held_c, held_e = _held_usage(proposals, _counted(session))
-    learning: dict[str, int] = {}
-    for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE), Proposal.trainee_minutes > 0)):  # type: ignore[attr-defined]
-        if p.trainee_id:
-            learning[p.trainee_id] = learning.get(p.trainee_id, 0) + p.trainee_minutes
+    learning = trainee_time(session)
     units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
     travel, experts, contracts = whole(
         {u["id"] for u in units},

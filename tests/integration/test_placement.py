@@ -260,6 +260,18 @@ def test_a_placed_request_asking_for_a_trainee_carries_one_on_the_proposal(db_ur
     [learnt] = report["learnt"]
     assert (learnt["skill"], learnt["level"], learnt["unit"], learnt["trainees"], learnt["assignments"],
             learnt["hours"]) == ("digital_signature", 2, "u1", 1, 2, 8.0)
+    # Time spent stays taken once the work is done (as the ledger keeps an expert's); a proposal
+    # let go gives it back.
+    with transaction(engine) as ses:
+        ses.connection().exec_driver_sql(f"UPDATE proposal SET status = 'completed' WHERE id = '{got['r1'].id}'")
+    submit(engine, "r5", trainee=True)
+    place(engine)
+    assert one(engine, "r5").trainee_id is None
+    with transaction(engine) as ses:
+        ses.connection().exec_driver_sql(f"UPDATE proposal SET status = 'withdrawn' WHERE id = '{got['r2'].id}'")
+    submit(engine, "r6", trainee=True)
+    place(engine)
+    assert one(engine, "r6").trainee_id == "e5"
 
 
 def test_a_replan_names_a_trainee_on_the_proposals_it_writes(db_url: str) -> None:

@@ -255,6 +255,23 @@ class HourValue(BaseModel):
     remote_ok: bool = Field(default=False, description="the best of them can be done remotely, by an expert anywhere")
 
 
+class LearntRow(BaseModel):
+    """What was learnt by community members as trainees beside the experts (`solver.trainee`), in
+    one commune and skill (a slot's main skill and the level asked): their hours, the assignments
+    they joined, and how many people learnt."""
+
+    model_config = ConfigDict(frozen=True)
+    skill: Word
+    level: int = Field(default=0, ge=0, le=5)
+    skill_label: Annotated[str, Field(max_length=L.SHORT)] = ""
+    unit: Ref
+    unit_name: Annotated[str, Field(max_length=L.NAME)] = ""
+    province: Annotated[str, Field(max_length=L.SHORT)] = ""
+    trainees: int = 0
+    assignments: int = 0
+    hours: float = 0
+
+
 class ApprovalTimes(BaseModel):
     """From a request's submission to its first approval (the ledger's reservation), in hours."""
 
@@ -283,6 +300,8 @@ class GapsReport(BaseModel):
     by_province: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     by_month: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     covered_by: list[CoverRow] = Field(default_factory=list, max_length=50)
+    learnt: list[LearntRow] = Field(default_factory=list, max_length=L.GAP_ROWS,
+                                    description="trainee hours by skill and commune, the most first")
     approval: ApprovalTimes | None = None
     experts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     contracts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
@@ -346,6 +365,11 @@ class AssignmentProposed(Message):
     )
     plan_input_sha256: Annotated[str, Field(max_length=64)] = ""
     manual: ManualOverride | None = Field(default=None, description="set for staff's own assignments")
+    trainee_id: Ref | None = Field(default=None, description=(
+        "a community member of the request's commune learning beside the expert (the request asked for one)"))
+    trainee_name: Annotated[str, Field(max_length=L.NAME)] = ""
+    trainee_minutes: int = Field(default=0, ge=0, description="the trainee's time, against their capacity; "
+                                 "no contract pays for it")
 
     @field_validator("explanation")
     @classmethod

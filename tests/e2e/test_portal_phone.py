@@ -49,7 +49,7 @@ PAGES = {
     "xa-thuonglam": ["/requests", "/requests/new", "/requests/{rid}", "/requests/{lost}", "/inbox", "/account",
                      "/khong-co"],
     "sonoivu": ["/proposals", "/proposals?request_id={waiting}", "/assign", "/sheets", "/contracts",
-                "/contracts/{contract}", "/coverage", "/audit", "/inbox", "/account"],
+                "/contracts/{contract}", "/coverage", "/shortage", "/audit", "/inbox", "/account"],
     "chuyengia-demo": ["/tasks", "/availability", "/inbox", "/account"],
     "quantri": ["/users", "/account"],
 }

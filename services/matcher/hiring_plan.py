@@ -48,7 +48,8 @@ def hiring_plan(session: Session, q: m.GetHiringPlan, *, today: dt.date, time_li
     log.info("hiring_planned", requests=len(sc.requests), candidates=plan.candidates, hires=len(plan.hires),
              gain=plan.gain, seconds=plan.solver.get("seconds"))
     view = m.HiringPlanView(
-        budget_vnd=plan.budget_vnd, menu=plan.menu, candidates=plan.candidates, requests=len(sc.requests),
+        budget_vnd=plan.budget_vnd, menu="file" if plan.menu == "file" else "default",
+        candidates=plan.candidates, requests=len(sc.requests),
         hires=[m.HireView.model_validate(h.model_dump()) for h in plan.hires], cost_vnd=plan.cost_vnd,
         covered_weight_before=plan.covered_weight_before, covered_weight_after=plan.covered_weight_after,
         joint_covered_weight=plan.joint_covered_weight, verified=plan.verified, gain=plan.gain,

@@ -10,6 +10,7 @@ title per circle (name and figures), and the page lists the same figures as a ta
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
@@ -31,7 +32,7 @@ def _nice(top: float) -> float:
     return next(k * power for k in (1, 2, 5, 10) if k * power >= top)
 
 
-def bars(rows: list[tuple[str, float]], *, x_title: str, y_title: str, title: str, ident: str) -> str:
+def bars(rows: Sequence[tuple[str, float]], *, x_title: str, y_title: str, title: str, ident: str) -> str:
     """Horizontal bars, one per (label, value), the largest scale step at or above the longest."""
     if not rows:
         return ""

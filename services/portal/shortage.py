@@ -72,7 +72,7 @@ def places(r: m.GapsReport, units: dict[str, dict[str, Any]]) -> tuple[list[dict
         if uid not in rows and u.get("province") not in provinces:
             continue
         row = rows.get(uid) or m.GapRow(key=uid, label=u.get("name", ""))
-        place = {"id": uid, "name": u.get("name") or uid, "weight": row.uncovered_weight,
+        place: dict[str, Any] = {"id": uid, "name": u.get("name") or uid, "weight": row.uncovered_weight,
                  "requests": row.uncovered_requests, "hours": row.uncovered_hours}
         loc = u.get("location") or {}
         if loc.get("lat") is not None and loc.get("lon") is not None:

@@ -311,6 +311,73 @@ class GapsReport(BaseModel):
     truncated: bool = False
 
 
+class GetHiringPlan(Message):
+    """Which contracts to sign for a budget (`matcher.hiring_plan.get`), on what is open now (the
+    scenario a re-plan would solve): the set of candidates covering the most priority weight,
+    decided with the matching and checked by solving the merged scenario again; compared with the
+    simple rule. Staff and admins only (signed, like a command). `candidates`: the menu, each as
+    in `expertshare plan-hiring --candidates` (docs/matching.md); left out: the default menu."""
+
+    budget_vnd: int = Field(ge=0, le=L.HIRING_BUDGET_VND, description="what the new contracts may cost in all")
+    candidates: list[dict[str, Any]] | None = Field(default=None, max_length=L.HIRING_CANDIDATES)
+    menu_size: int = Field(default=100, ge=1, le=L.HIRING_CANDIDATES, description="candidates of the default menu")
+
+
+class HireCovers(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    requests: list[Ref] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    weight: int = 0
+
+
+class HireView(BaseModel):
+    """One chosen contract: the candidate, its new expert and contract ids, where it is based
+    (a unit id, or `remote only`), its skills and cost, and what it covers in the checked plan."""
+
+    model_config = ConfigDict(frozen=True)
+    candidate: Ref
+    name: Annotated[str, Field(max_length=L.NAME)] = ""
+    expert: Ref
+    contract: Ref
+    where: Ref
+    skills: dict[str, int] = Field(default_factory=dict, max_length=L.SKILLS)
+    cost_vnd: int
+    covers: HireCovers
+
+
+class RuleView(BaseModel):
+    """The simple rule on the same budget (most uncovered skill, where most of it is), judged by
+    the engine like the plan."""
+
+    model_config = ConfigDict(frozen=True)
+    rule: Annotated[str, Field(max_length=L.SHORT)]
+    hires: list[Ref] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
+    cost_vnd: int
+    covered_weight_after: int
+
+
+class HiringPlanView(BaseModel):
+    """The reply to `GetHiringPlan`: before and after are the engine's solves (after: of the
+    scenario with the hires merged), `verified` when the joint model found the same."""
+
+    model_config = ConfigDict(frozen=True)
+    budget_vnd: int
+    menu: Literal["file", "default"] = "default"
+    candidates: int = 0
+    requests: int = Field(default=0, description="open requests planned for")
+    hires: list[HireView] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
+    cost_vnd: int = 0
+    covered_weight_before: int = 0
+    covered_weight_after: int = 0
+    joint_covered_weight: int = 0
+    verified: bool = True
+    gain: int = 0
+    simple_rule: RuleView | None = None
+    experts: list[dict[str, Any]] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES,
+                                          description="the hires as scenario experts, ready to merge")
+    contracts: list[dict[str, Any]] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
+    seconds: float = 0
+
+
 # ---------------------------------------------------------------- matcher: events
 class RequestSubmitted(Message):
     request: Request

@@ -16,7 +16,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, f
 
 from shared import limits as L
 from shared.clock import utcnow
-from shared.scenario import Contract, Expert, Id, Request, TravelTime, Unit
+from shared.scenario import Candidate, Contract, Expert, Id, Request, Skills, TravelTime, Unit
 
 Party = Annotated[
     str,
@@ -319,7 +319,7 @@ class GetHiringPlan(Message):
     in `expertshare plan-hiring --candidates` (docs/matching.md); left out: the default menu."""
 
     budget_vnd: int = Field(ge=0, le=L.HIRING_BUDGET_VND, description="what the new contracts may cost in all")
-    candidates: list[dict[str, Any]] | None = Field(default=None, max_length=L.HIRING_CANDIDATES)
+    candidates: list[Candidate] | None = Field(default=None, max_length=L.HIRING_CANDIDATES)
     menu_size: int = Field(default=100, ge=1, le=L.HIRING_CANDIDATES, description="candidates of the default menu")
 
 
@@ -339,7 +339,7 @@ class HireView(BaseModel):
     expert: Ref
     contract: Ref
     where: Ref
-    skills: dict[str, int] = Field(default_factory=dict, max_length=L.SKILLS)
+    skills: Skills = Field(default_factory=dict)
     cost_vnd: int
     covers: HireCovers
 
@@ -372,9 +372,9 @@ class HiringPlanView(BaseModel):
     verified: bool = True
     gain: int = 0
     simple_rule: RuleView | None = None
-    experts: list[dict[str, Any]] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES,
-                                          description="the hires as scenario experts, ready to merge")
-    contracts: list[dict[str, Any]] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
+    experts: list[Expert] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES,
+                                  description="the hires as scenario experts, ready to merge")
+    contracts: list[Contract] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
     seconds: float = 0
 
 

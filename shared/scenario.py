@@ -196,6 +196,54 @@ class Exclusion(Record):
     expert: Id
 
 
+#: A contract a province could sign (the menu of `expertshare plan-hiring` and of the matcher's
+#: hiring-plan query; services/matcher/hiring/menu.py has the file's format and the default menu).
+CANDIDATE_ID = 50
+DEFAULT_CONCURRENT = 5
+
+CandidateId = Annotated[str, Field(min_length=1, max_length=CANDIDATE_ID, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class Candidate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    id: CandidateId
+    name: str = Field(default="", max_length=L.NAME)
+    skills: Skills = Field(min_length=1)
+    languages: list[Language] = Field(default_factory=lambda: ["vi"], min_length=1, max_length=L.LANGUAGES)
+    home_unit: Id | None = None
+    remote: bool = True
+    max_travel_minutes: int = Field(default=120, ge=0, le=10_000)
+    hours_cap: Hours
+    hourly_rate_vnd: int = Field(ge=0, le=100_000_000)
+    budget_cap_vnd: int | None = Field(default=None, ge=0, le=100_000_000_000)
+    max_concurrent: int = Field(default=DEFAULT_CONCURRENT, ge=1, le=10_000)
+    scope_units: list[Id] | None = Field(default=None, max_length=L.SCOPE_UNITS)
+
+    _skills = field_validator("skills")(_check_skills)
+
+    @field_validator("hours_cap")
+    @classmethod
+    def _minutes(cls, v: float) -> float:
+        return _whole_minutes(v, "hours_cap")
+
+    @model_validator(mode="after")
+    def _works_somehow(self) -> Candidate:
+        if self.home_unit is None and not self.remote:
+            raise ValueError("a candidate without home_unit works remotely only: remote cannot be false")
+        return self
+
+    @property
+    def cost_vnd(self) -> int:
+        """The most its contract may spend."""
+        full = -(-minutes(self.hours_cap) * self.hourly_rate_vnd // 60)  # whole dong, rounded up
+        return full if self.budget_cap_vnd is None else min(full, self.budget_cap_vnd)
+
+    @property
+    def where(self) -> str:
+        return "remote only" if self.home_unit is None else self.home_unit
+
+
 class Scenario(Record):
     """A whole planning problem; cross references are checked here."""
 

@@ -32,7 +32,7 @@ def hiring_plan(session: Session, q: m.GetHiringPlan, *, today: dt.date, time_li
     menu = None
     if q.candidates is not None:
         try:
-            menu = parse_menu({"candidates": q.candidates}, sc)
+            menu = parse_menu({"candidates": [c.model_dump(mode="json") for c in q.candidates]}, sc)
         except MenuError as err:
             raise Rejected(f"candidates: {err}", "candidates") from None
     if not sc.requests or not sc.units:

@@ -27,7 +27,7 @@ async def test_staff_get_a_hiring_plan_on_what_is_open_now(stack: Stack) -> None
     assert plan.covered_weight_before == 0 and plan.covered_weight_after == 16 == plan.gain
     assert plan.hires[0].covers.requests == ["r2"] and plan.verified
     assert plan.simple_rule is not None and plan.simple_rule.covered_weight_after == 16
-    assert plan.experts[0]["id"] == "hire-sec" and plan.contracts[0]["id"] == "hire-sec-c"
+    assert plan.experts[0].id == "hire-sec" and plan.contracts[0].id == "hire-sec-c"
 
     poor = m.HiringPlanView.model_validate(await stack.ok(
         s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=999_999, candidates=[SECURITY]), timeout=60))

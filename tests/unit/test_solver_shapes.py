@@ -22,6 +22,8 @@ def digest(**kw: object) -> str:
     data = sc.model_dump(mode="json", by_alias=True)
     for e in data["experts"]:  # named like people since; named by number when the digest was taken
         e["name"] = f"Expert {e['id'][1:]}"
+    for r in data["requests"]:  # a field added since (the trainee option), false in every generated request
+        assert r.pop("trainee") is False
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -23,70 +23,29 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.matcher.solver.limits import weight
-from services.matcher.solver.options import cost_of
 from services.matcher.solver.plan import Plan
 from shared import limits as L
-from shared.scenario import Contract, Expert, Hours, Language, Scenario, Skills, _check_skills, _whole_minutes, minutes
+from shared.scenario import (
+    DEFAULT_CONCURRENT,
+    Candidate,
+    Contract,
+    Expert,
+    Scenario,
+)
 
 MAX_CANDIDATES = 1000
-CANDIDATE_ID = 50
 PREFIX = "hire-"
 #: The default menu: at most this many candidates, and these when the scenario has no project contract.
 DEFAULT_MENU = 100
 DEFAULT_RATE_VND = 200_000
 DEFAULT_HOURS = 40
-DEFAULT_CONCURRENT = 5
 #: Skills one default candidate brings: the skill it is drawn for and the ones most asked with it.
 MENU_SKILLS = 3
-
-CandidateId = Annotated[str, Field(min_length=1, max_length=CANDIDATE_ID, pattern=r"^[A-Za-z0-9_.:-]+$")]
-UnitId = Annotated[str, Field(min_length=1, max_length=L.ID, pattern=r"^[A-Za-z0-9_.:-]+$")]
-
-
-class Candidate(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    id: CandidateId
-    name: str = Field(default="", max_length=L.NAME)
-    skills: Skills = Field(min_length=1)
-    languages: list[Language] = Field(default_factory=lambda: ["vi"], min_length=1, max_length=L.LANGUAGES)
-    home_unit: UnitId | None = None
-    remote: bool = True
-    max_travel_minutes: int = Field(default=120, ge=0, le=10_000)
-    hours_cap: Hours
-    hourly_rate_vnd: int = Field(ge=0, le=100_000_000)
-    budget_cap_vnd: int | None = Field(default=None, ge=0, le=100_000_000_000)
-    max_concurrent: int = Field(default=DEFAULT_CONCURRENT, ge=1, le=10_000)
-    scope_units: list[UnitId] | None = Field(default=None, max_length=L.SCOPE_UNITS)
-
-    _skills = field_validator("skills")(_check_skills)
-
-    @field_validator("hours_cap")
-    @classmethod
-    def _minutes(cls, v: float) -> float:
-        return _whole_minutes(v, "hours_cap")
-
-    @model_validator(mode="after")
-    def _works_somehow(self) -> Candidate:
-        if self.home_unit is None and not self.remote:
-            raise ValueError("a candidate without home_unit works remotely only: remote cannot be false")
-        return self
-
-    @property
-    def cost_vnd(self) -> int:
-        """The most its contract may spend."""
-        full = cost_of(minutes(self.hours_cap), self.hourly_rate_vnd)
-        return full if self.budget_cap_vnd is None else min(full, self.budget_cap_vnd)
-
-    @property
-    def where(self) -> str:
-        return "remote only" if self.home_unit is None else self.home_unit
-
 
 class Menu(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -19,6 +19,8 @@ import nats.errors
 import nats.js.errors
 import structlog
 from faststream import FastStream
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -37,6 +39,14 @@ from shared.db import make_engine, reader
 from shared.logging import configure, library_logger
 from shared.messages import FieldError, Message, Reply
 from shared.nats import NatsServerError, connect, make_broker, require_seed
+from shared.observe import (
+    DomainCollector,
+    Gauges,
+    MetricsServer,
+    configure_tracing,
+    dead_letter_counter,
+    outbox_gauges,
+)
 from shared.security import credentials
 from shared.security.credentials import Actor, Refused
 from shared.security.identities import LEADER_KEYS
@@ -111,11 +121,25 @@ class Service:
         self.engine = make_engine(settings.db_url())
         self.reader = reader(self.engine)  # queries: no write lock taken, none waited for
         self.consumers: list[Consumer] = []
+        # What operators see (shared.observe): the library's message metrics, the dead letters,
+        # and the gauges the service reads from its database at each scrape (`gauges`).
+        self.registry = CollectorRegistry()
+        self.dead_letters = dead_letter_counter(self.registry)
+        self._gauges: list[Gauges] = [partial(outbox_gauges, self.name)]
+        self.registry.register(DomainCollector(lambda: Session(self.reader), self._gauges))
+        self.metrics = MetricsServer(self.name, self.registry, self.ready)
+        middlewares: list[Any] = []
+        tracer_provider = configure_tracing(self.name)
+        if tracer_provider is not None:
+            from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+            middlewares.append(NatsTelemetryMiddleware(tracer_provider=tracer_provider))
         self.broker = make_broker(
             settings.nats_url,
             name=self.name,
             identity=self.identity,
-            middlewares=[DeadLetterMiddleware.for_service(self.name, settings.max_deliver)],
+            middlewares=[*middlewares, NatsPrometheusMiddleware(registry=self.registry, app_name=self.name),
+                         DeadLetterMiddleware.for_service(self.name, settings.max_deliver, self.dead_letters)],
         )
         self.relay = OutboxRelay(self.engine, self.broker, settings.outbox_interval_s)
         self.keyring = Keyring()
@@ -197,6 +221,15 @@ class Service:
         handle.__name__ = f"{subject.replace('.', '_')}"
         command_subscriber(self.broker, self.settings, subject, description=description)(handle)
 
+    def gauges(self, source: Gauges) -> None:
+        """`source(session)` yields metric families read from this service's database, at each scrape."""
+        self._gauges.append(source)
+
+    def ready(self) -> bool:
+        """Every subscriber started and the broker connected (`/healthz`)."""
+        connection = getattr(self.broker, "_connection", None)
+        return self.started and connection is not None and bool(connection.is_connected)
+
     def _health(self) -> Reply:
         return Reply.success(service=self.name) if self.started else Reply.failure(f"{self.name} is starting")
 
@@ -248,8 +281,13 @@ class Service:
     def app(self) -> FastStream:
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
-            await self.prepare()
-            yield
+            # First: /healthz says "starting" (503) while the setup is checked and the subscribers start.
+            self.metrics.start(self.settings.metrics_host, self.settings.metrics_port)
+            try:
+                await self.prepare()
+                yield
+            finally:
+                self.metrics.stop()
 
         app = FastStream(self.broker, lifespan=lifespan, logger=library_logger())
 

@@ -31,6 +31,7 @@ from shared import subjects as s
 from shared.clock import utcnow
 from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
 from shared.nats import connect, connection_callbacks
+from shared.observe import trace_headers
 from shared.security import credentials, keys
 
 log = structlog.get_logger("portal.bus")
@@ -99,7 +100,9 @@ class Bus:
     async def call(self, subject: str, message: BaseModel) -> Reply:
         service = subject.split(".")[0]
         try:
-            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=self.timeout)
+            # The page's trace goes on in the service (the FastAPI instrumentation made its span).
+            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=self.timeout,
+                                        headers=trace_headers() or None)
         except NoRespondersError:
             raise Unavailable(f"the {service} service is not running") from None
         except NatsTimeout:

@@ -1,0 +1,258 @@
+"""What operators see of a service: Prometheus metrics, `/healthz`, and OpenTelemetry traces.
+
+- Metrics: one `CollectorRegistry` per service, filled by FastStream's `NatsPrometheusMiddleware`
+  (messages received, processed, failed, durations, publishes), by the counters a service keeps
+  (dead letters), and at each scrape by `DomainCollector`, which reads the service's own
+  database (requests by status, proposals waiting, the last plan, the outbox...): the numbers are
+  the database's, so every copy of a service reports the same ones and a restart loses nothing.
+- `/metrics` and `/healthz` are served by `MetricsServer` on a port of the service's own
+  (`<SERVICE>_METRICS_PORT`, 0 = a free one on loopback); the address is written to
+  `var/metrics/<service>.url`, where `expertshare up` and `status --health` find it.
+- Traces: on only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (OTLP over HTTP, the standard
+  variables) or `EXPERTSHARE_TRACE_DIR` (spans as JSON lines, one file per process: for one
+  machine and the tests). The trace context travels in the NATS headers (W3C `traceparent`,
+  FastStream's `NatsTelemetryMiddleware`), beside the correlation id. An event goes out through
+  the outbox, later and from another task: `remember_trace` keeps the context of the transaction
+  that wrote it, and the relay publishes the row under it (`published_under`).
+Nothing here knows a service's rules; the services hand their gauges in as functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import make_server
+
+import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from shared.clock import utcnow
+
+log = structlog.get_logger("observe")
+PREFIX = "expertshare"
+TRACE_DIR_ENV = "EXPERTSHARE_TRACE_DIR"
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+# ------------------------------------------------------------------ metrics
+def dead_letter_counter(registry: CollectorRegistry) -> Counter:
+    return Counter(f"{PREFIX}_dead_letters", "Messages dead-lettered, by service and reason",
+                   ["service", "reason"], registry=registry)
+
+
+def reason_kind(reason: str) -> str:
+    """A dead letter's reason as a label of few values (the sentence itself is in the letter):
+    invalid (malformed or failing its schema), refused (a rule), unknown (what it refers to never
+    came), failed (the handler raised until `max_deliver`)."""
+    for kind, start in (("refused", "refused"), ("unknown", "still unknown"), ("failed", "failed after")):
+        if reason.startswith(start):
+            return kind
+    return "invalid"
+
+
+Gauges = Callable[[Any], Iterable[Metric]]
+
+
+class DomainCollector(Collector):
+    """Reads the service's database at each scrape (`sources(session)` yield metric families).
+    A source that fails is logged and skipped: the others and the library's metrics still come."""
+
+    def __init__(self, open_session: Callable[[], Any], sources: list[Gauges]) -> None:
+        self.open_session, self.sources = open_session, sources
+
+    def collect(self) -> Iterator[Metric]:
+        with self.open_session() as session:
+            for source in self.sources:
+                try:
+                    yield from list(source(session))
+                except Exception as err:  # noqa: BLE001 - one failing gauge must not hide the rest
+                    log.warning("metrics_source_failed", source=getattr(source, "__name__", "?"),
+                                error=f"{type(err).__name__}: {err}"[:300])
+
+
+def age_seconds(then: dt.datetime | None, now: dt.datetime | None = None) -> float:
+    if then is None:
+        return 0.0
+    if then.tzinfo is None:  # SQLite returns naive datetimes: they were written in UTC
+        then = then.replace(tzinfo=dt.UTC)
+    return max(0.0, ((now or utcnow()) - then).total_seconds())
+
+
+# ------------------------------------------------------------------ /metrics and /healthz
+class MetricsServer:
+    """`/metrics` (Prometheus' text format) and `/healthz` (200 once `ready()`, 503 before) in a
+    thread of their own: a scrape never waits for the event loop, and works while it is busy."""
+
+    def __init__(self, service: str, registry: CollectorRegistry, ready: Callable[[], bool]) -> None:
+        self.service, self.registry, self.ready = service, registry, ready
+        self._server: ThreadingWSGIServer | None = None
+        self.address = ""
+
+    def _app(self) -> Callable[..., Any]:
+        metrics = make_wsgi_app(self.registry)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == "/healthz":
+                ok = self.ready()
+                start_response("200 OK" if ok else "503 Service Unavailable",
+                               [("Content-Type", "text/plain; charset=utf-8")])
+                return [f"{self.service} {'ready' if ok else 'starting'}\n".encode()]
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+
+        return app
+
+    def start(self, host: str, port: int) -> str:
+        self._server = make_server(host, port, self._app(), ThreadingWSGIServer, handler_class=_SilentHandler)
+        threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True).start()
+        self.address = f"http://{host}:{self._server.server_port}"
+        where = metrics_url_file(self.service)
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_text(self.address)
+        log.info("metrics_listening", address=self.address)
+        return self.address
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def metrics_url_file(service: str) -> Path:
+    from shared.settings import var_dir
+
+    return var_dir() / "metrics" / f"{service}.url"
+
+
+# ------------------------------------------------------------------ traces
+def tracing_enabled() -> bool:
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                or os.environ.get(TRACE_DIR_ENV))
+
+
+def configure_tracing(service: str) -> Any:
+    """The process's tracer provider, or None when tracing is off (no exporter configured)."""
+    if not tracing_enabled():
+        return None
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if os.environ.get(TRACE_DIR_ENV):
+        provider.add_span_processor(SimpleSpanProcessor(_file_exporter(service)))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def _file_exporter(service: str) -> Any:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+    d = Path(os.environ[TRACE_DIR_ENV])
+    d.mkdir(parents=True, exist_ok=True)
+    out = (d / f"{service}-{os.getpid()}.jsonl").open("a", encoding="utf-8")
+    return ConsoleSpanExporter(out=out, formatter=lambda span: span.to_json(indent=None) + "\n")
+
+
+def trace_headers() -> dict[str, str]:
+    """The current trace context as NATS headers (empty when there is none): for a request sent
+    with a plain nats-py client (the CLI, the portal)."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier
+
+
+class _Traces:
+    """The trace context of each event written to the outbox, until the relay publishes it:
+    process-local and bounded (a row published by another copy or after a restart goes out
+    without it: the trace stops there, the correlation id still follows)."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self._by_event: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, event_id: str) -> None:
+        carrier = trace_headers()
+        if not carrier:
+            return
+        with self._lock:
+            self._by_event[event_id] = carrier
+            while len(self._by_event) > self.limit:
+                self._by_event.popitem(last=False)
+
+    def take(self, event_id: str) -> dict[str, str] | None:
+        with self._lock:
+            return self._by_event.pop(event_id, None)
+
+
+TRACES = _Traces()
+
+
+def remember_trace(event_id: str) -> None:
+    TRACES.remember(event_id)
+
+
+@contextlib.contextmanager
+def published_under(event_id: str) -> Iterator[None]:
+    """Publish the outbox row `event_id` under the trace of the transaction that wrote it."""
+    carrier = TRACES.take(event_id)
+    if not carrier:
+        yield
+        return
+    token = otel_context.attach(_PROPAGATOR.extract(carrier))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+@contextlib.contextmanager
+def under(ctx: Any) -> Iterator[None]:
+    """Run a block under a captured OpenTelemetry context (background work caused by a message)."""
+    token = otel_context.attach(ctx) if ctx is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+def current_context() -> Any:
+    return otel_context.get_current()
+
+
+def outbox_gauges(service: str, session: Any) -> Iterator[Metric]:
+    """Every service's outbox: rows committed and not yet published, and the oldest one's age
+    (a backlog that grows, or an oldest row that keeps ageing, is a relay that cannot publish)."""
+    from prometheus_client.core import GaugeMetricFamily
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from shared.db import OutboxRow
+
+    count, oldest = session.exec(select(func.count(), func.min(OutboxRow.created_at))
+                                 .where(OutboxRow.published_at == None)).one()  # noqa: E711
+    backlog = GaugeMetricFamily(f"{PREFIX}_outbox_backlog", "Outbox rows not yet published", labels=["service"])
+    backlog.add_metric([service], count)
+    age = GaugeMetricFamily(f"{PREFIX}_outbox_oldest_seconds", "Age of the oldest unpublished outbox row",
+                            labels=["service"])
+    age.add_metric([service], age_seconds(oldest))
+    yield backlog
+    yield age

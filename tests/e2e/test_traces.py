@@ -1,0 +1,87 @@
+"""One trace follows a request from the CLI through the matcher, contracts and the notifier.
+
+The services run as in production, each its own process, with tracing on: each writes its spans
+as JSON lines (`EXPERTSHARE_TRACE_DIR`, `shared.observe`); the CLI's client runs here with an
+in-memory exporter. The trace context travels in the NATS headers, through each service's outbox
+and the matcher's background placement: the spans the submission causes in every service carry
+the trace id of the CLI's span.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from cli import client as cli_client
+from shared import messages as m
+from shared import subjects as s
+from shared.nats import free_port, start_nats
+from shared.observe import TRACE_DIR_ENV
+from tests.e2e import flow
+from tests.e2e.system import SERVICES, System
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def traced(tmp_path: Path) -> AsyncIterator[System]:
+    server = start_nats(tmp_path / "nats", free_port())
+    try:
+        async with System(server.url, tmp_path / "var", {TRACE_DIR_ENV: str(tmp_path / "traces")}) as sys_:
+            yield sys_
+    finally:
+        server.stop()
+
+
+def spans(trace_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for f in trace_dir.glob("*.jsonl"):
+        out += [json.loads(x) for x in f.read_text().splitlines() if x.startswith("{")]
+    return out
+
+
+def services_in(found: list[dict[str, Any]], trace_id: str) -> dict[str, set[str]]:
+    """The services that have spans in the trace, with their spans' names."""
+    by: dict[str, set[str]] = {}
+    for span in found:
+        if span["context"]["trace_id"] == trace_id:
+            by.setdefault(span["resource"]["attributes"]["service.name"], set()).add(span["name"])
+    return by
+
+
+async def test_one_trace_follows_a_request_from_the_cli_through_every_service(
+        traced: System, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    await flow.load_reference(traced, n_experts=2)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(cli_client, "_TRACER", provider.get_tracer("expertshare.cli"))
+
+    cli = cli_client.Client(traced.nc, 30)
+    await cli.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer"))
+    (root,) = exporter.get_finished_spans()
+    trace_id = f"0x{root.context.trace_id:032x}"
+    await flow.proposal_for(traced, "r1")
+
+    deadline = time.monotonic() + 30
+    while True:
+        by = services_in(spans(tmp_path / "traces"), trace_id)
+        seen = {name: names for name, names in by.items()}
+        if (set(SERVICES) <= set(seen) and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("contracts", ()))
+                and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("notifier", ()))):
+            break
+        assert time.monotonic() < deadline, f"the trace reached only {seen}"
+        await asyncio.sleep(0.2)
+    # the command, its event, and the proposal the placement made in the background: one trace
+    assert any(s.REQUEST_SUBMIT in n and "process" in n for n in seen["matcher"]), seen["matcher"]
+    assert any(s.REQUEST_SUBMITTED in n for n in seen["notifier"]), seen["notifier"]
+    assert any(s.ASSIGNMENT_PROPOSED in n and "publish" in n for n in seen["matcher"]), seen["matcher"]

@@ -33,7 +33,7 @@ import structlog
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -99,6 +99,9 @@ class MetricsServer:
         self.service, self.registry, self.ready = service, registry, ready
         self._server: ThreadingWSGIServer | None = None
         self.address = ""
+        # Prometheus scrapes /metrics, not /healthz: readiness is a metric too (the alert's).
+        Gauge(f"{PREFIX}_ready", "1 when every subscriber is started and the broker connected",
+              ["service"], registry=registry).labels(service).set_function(lambda: float(self.ready()))
 
     def _app(self) -> Callable[..., Any]:
         metrics = make_wsgi_app(self.registry)

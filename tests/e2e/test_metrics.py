@@ -21,6 +21,7 @@ from shared import subjects as s
 from tests.e2e import flow
 from tests.e2e.portal import start_portal
 from tests.e2e.system import SERVICES, System
+from tests.observability import NATS_EXPORTER, queried
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +35,16 @@ def address(var: Path, service: str) -> str:
 async def get(url: str) -> httpx.Response:
     async with httpx.AsyncClient(timeout=10) as http:
         return await http.get(url)
+
+
+async def exported(var: Path, service: str) -> set[str]:
+    """Every name a query may read of what the service exports, with or without samples yet."""
+    text = (await get(f"{address(var, service)}/metrics")).text
+    names = set()
+    for family in text_string_to_metric_families(text):
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}.get(family.type, ("",))
+        names |= {family.name + x for x in suffixes} | {x.name for x in family.samples}
+    return names
 
 
 async def scrape(var: Path, service: str) -> Samples:
@@ -116,3 +127,8 @@ async def test_every_service_serves_its_metrics_and_the_domain_figures_follow_th
     assert (await get(f"{portal_url}/login")).status_code == 200
     portal = await scrape(system.var, "portal")
     assert value(portal, "http_requests_total", handler="/login", method="GET", status="2xx") >= 1
+
+    # the committed dashboard and alert rules read only what the services export (or NATS' exporter)
+    everything = set().union(*[await exported(system.var, name) for name in (*SERVICES, "portal")])
+    missing = {n for n in queried() if n not in NATS_EXPORTER} - everything
+    assert not missing, f"the dashboard or the alerts read metrics no service exports: {sorted(missing)}"

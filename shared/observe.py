@@ -259,3 +259,37 @@ def outbox_gauges(service: str, session: Any) -> Iterator[Metric]:
     age.add_metric([service], age_seconds(oldest))
     yield backlog
     yield age
+
+
+class ConsumerBacklog:
+    """The backlog of a service's durable consumers, asked of JetStream every `every_s` by the
+    service itself (its identity may read its own consumers' info; the CLI's may not): messages
+    not yet delivered, delivered and not yet acknowledged, and redelivered. What `status
+    --health` shows without Prometheus (which reads the same from the NATS exporter)."""
+
+    def __init__(self, service: str, registry: CollectorRegistry, every_s: float) -> None:
+        labels = ["service", "stream", "consumer"]
+        self.service, self.every_s = service, every_s
+        self.pending = Gauge(f"{PREFIX}_consumer_pending", "Messages not yet delivered to a durable consumer",
+                             labels, registry=registry)
+        self.ack_pending = Gauge(f"{PREFIX}_consumer_ack_pending", "Messages delivered and not yet acknowledged",
+                                 labels, registry=registry)
+        self.redelivered = Gauge(f"{PREFIX}_consumer_redelivered", "Messages delivered more than once, not yet "
+                                 "acknowledged", labels, registry=registry)
+
+    async def run(self, jetstream: Callable[[], Any], consumers: list[Any]) -> None:
+        import asyncio
+
+        while True:
+            js = jetstream()
+            for c in consumers if js is not None else ():
+                try:
+                    info = await js.consumer_info(c.stream, c.durable, timeout=5)
+                except Exception as err:  # noqa: BLE001 - NATS away or electing: asked again next round
+                    log.debug("consumer_info_failed", consumer=c.durable, error=f"{type(err).__name__}: {err}")
+                    continue
+                key = (self.service, c.stream, c.durable)
+                self.pending.labels(*key).set(info.num_pending or 0)
+                self.ack_pending.labels(*key).set(info.num_ack_pending or 0)
+                self.redelivered.labels(*key).set(info.num_redelivered or 0)
+            await asyncio.sleep(self.every_s)

@@ -7,6 +7,7 @@ typed message in, one use case in a worker thread, exactly once per message id, 
 
 # No `from __future__ import annotations`: handlers below annotate their parameter with a model
 # chosen at run time, which FastStream must see as a class, not a string.
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ from shared.logging import configure, library_logger
 from shared.messages import FieldError, Message, Reply
 from shared.nats import NatsServerError, connect, make_broker, require_seed
 from shared.observe import (
+    ConsumerBacklog,
     DomainCollector,
     Gauges,
     MetricsServer,
@@ -128,6 +130,7 @@ class Service:
         self._gauges: list[Gauges] = [partial(outbox_gauges, self.name)]
         self.registry.register(DomainCollector(lambda: Session(self.reader), self._gauges))
         self.metrics = MetricsServer(self.name, self.registry, self.ready)
+        self.backlog = ConsumerBacklog(self.name, self.registry, settings.consumer_poll_s)
         middlewares: list[Any] = []
         tracer_provider = configure_tracing(self.name)
         if tracer_provider is not None:
@@ -147,6 +150,7 @@ class Service:
         self._on_started = on_started
         self._background: list[Any] = []
         self._stops: list[Callable[[], Any]] = []
+        self._backlog: asyncio.Task[None] | None = None
         # Called after an event's transaction commits (the matcher schedules a re-solve), and after
         # a command's, when it was taken (the matcher decides a new request at once).
         self.after_event: Callable[[str, Message], Any] | None = None
@@ -230,6 +234,10 @@ class Service:
         connection = getattr(self.broker, "_connection", None)
         return self.started and connection is not None and bool(connection.is_connected)
 
+    def _jetstream(self) -> Any:
+        connection = getattr(self.broker, "_connection", None)
+        return connection.jetstream() if connection is not None and connection.is_connected else None
+
     def _health(self) -> Reply:
         return Reply.success(service=self.name) if self.started else Reply.failure(f"{self.name} is starting")
 
@@ -293,6 +301,8 @@ class Service:
 
         @app.on_shutdown
         async def _stopping() -> None:
+            if self._backlog is not None:
+                self._backlog.cancel()
             for stop in self._stops:
                 await stop()
             # Before the broker drains: a publish into a draining connection only fails.
@@ -305,6 +315,9 @@ class Service:
                 start()
             if self._on_started:
                 await self._on_started(self)
+            if self.consumers:
+                self._backlog = asyncio.create_task(self.backlog.run(self._jetstream, self.consumers),
+                                                    name="consumer-backlog")
             self.started = True
             log.info("service_started", nats=self.settings.nats_url)
 

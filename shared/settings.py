@@ -60,6 +60,8 @@ class ServiceSettings(BaseSettings):
     startup_wait_s: float = Field(default=60.0, ge=0)
     # `/metrics` and `/healthz` (shared.observe): loopback and a free port unless set (compose sets both).
     metrics_host: str = Field(default="127.0.0.1", max_length=200, description="where /metrics and /healthz listen")
+    consumer_poll_s: float = Field(default=5.0, gt=0, le=3600, description="how often a service reads its "
+                                   "consumers' backlog from JetStream (a metric, and `status --health`)")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="their port; 0: a free one (written to "
                               "var/metrics/<service>.url)")
 

@@ -1,4 +1,5 @@
-"""One trace follows a request from the CLI through the matcher, contracts and the notifier.
+"""One trace follows a request from the CLI, or the portal's form, through the matcher, contracts
+and the notifier.
 
 The services run as in production, each its own process, with tracing on: each writes its spans
 as JSON lines (`EXPERTSHARE_TRACE_DIR`, `shared.observe`); the CLI's client runs here with an
@@ -27,6 +28,7 @@ from shared import subjects as s
 from shared.nats import free_port, start_nats
 from shared.observe import TRACE_DIR_ENV
 from tests.e2e import flow
+from tests.e2e.portal import Browser, add_users, start_portal
 from tests.e2e.system import SERVICES, System
 
 pytestmark = pytest.mark.slow
@@ -47,6 +49,18 @@ def spans(trace_dir: Path) -> list[dict[str, Any]]:
     for f in trace_dir.glob("*.jsonl"):
         out += [json.loads(x) for x in f.read_text().splitlines() if x.startswith("{")]
     return out
+
+
+async def reached(trace_dir: Path, trace_id: str, timeout: float = 30.0) -> dict[str, set[str]]:
+    """The trace's spans by service, once the proposal reached contracts and the notifier."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = services_in(spans(trace_dir), trace_id)
+        if (set(SERVICES) <= set(seen) and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("contracts", ()))
+                and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("notifier", ()))):
+            return seen
+        assert time.monotonic() < deadline, f"the trace reached only {seen}"
+        await asyncio.sleep(0.2)
 
 
 def services_in(found: list[dict[str, Any]], trace_id: str) -> dict[str, set[str]]:
@@ -72,16 +86,29 @@ async def test_one_trace_follows_a_request_from_the_cli_through_every_service(
     trace_id = f"0x{root.context.trace_id:032x}"
     await flow.proposal_for(traced, "r1")
 
-    deadline = time.monotonic() + 30
-    while True:
-        by = services_in(spans(tmp_path / "traces"), trace_id)
-        seen = {name: names for name, names in by.items()}
-        if (set(SERVICES) <= set(seen) and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("contracts", ()))
-                and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("notifier", ()))):
-            break
-        assert time.monotonic() < deadline, f"the trace reached only {seen}"
-        await asyncio.sleep(0.2)
+    seen = await reached(tmp_path / "traces", trace_id)
     # the command, its event, and the proposal the placement made in the background: one trace
     assert any(s.REQUEST_SUBMIT in n and "process" in n for n in seen["matcher"]), seen["matcher"]
     assert any(s.REQUEST_SUBMITTED in n for n in seen["notifier"]), seen["notifier"]
     assert any(s.ASSIGNMENT_PROPOSED in n and "publish" in n for n in seen["matcher"]), seen["matcher"]
+
+
+async def test_one_trace_follows_a_request_from_the_portals_form_through_every_service(
+        traced: System, tmp_path: Path) -> None:
+    await flow.load_reference(traced, n_experts=2)
+    base = await start_portal(traced)
+    add_users(traced)
+    commune = Browser(base)
+    try:
+        assert (await commune.sign_in("xa-thuonglam")).status_code == 200
+        made = await commune.submit("/requests/new", "/requests", {
+            "title": "Cài chữ ký số cho bộ phận một cửa", "skill": "digital_signature", "level": "2",
+            "mode": "remote", "hours": "4", "priority": "4", "deadline": flow.request("x")["deadline"]})
+        assert made.status_code == 200, made.text[:300]
+    finally:
+        await commune.close()
+    posted = [x for x in spans(tmp_path / "traces") if x["resource"]["attributes"]["service.name"] == "portal"
+              and x["name"] == "POST /requests" and x["kind"] == "SpanKind.SERVER"]
+    assert len(posted) == 1, [x["name"] for x in spans(tmp_path / "traces")][:30]
+    seen = await reached(tmp_path / "traces", posted[0]["context"]["trace_id"])
+    assert any(s.REQUEST_SUBMIT in n and "process" in n for n in seen["matcher"]), seen["matcher"]

@@ -43,7 +43,9 @@ def gauges(session: Session) -> Iterator[Metric]:
 
 def _last_plan(session: Session) -> Iterator[Metric]:
     # The last re-plan by the engine: a placement's or a manual assignment's run is no plan of the whole.
-    plan = session.exec(select(PlanRun).where(PlanRun.status.not_in(NOT_PLANS))  # type: ignore[attr-defined]
+    # Its columns only: the row also holds the whole scenario it planned from (megabytes on a country).
+    plan = session.exec(select(PlanRun.status, PlanRun.objective, PlanRun.seconds, PlanRun.created_at)
+                        .where(PlanRun.status.not_in(NOT_PLANS))  # type: ignore[attr-defined]
                         .order_by(PlanRun.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     objective = (plan.objective if plan else None) or {}
     covered, bound = objective.get("covered_weight", 0), objective.get("upper_bound", 0)

@@ -78,6 +78,10 @@ async def test_every_service_serves_its_metrics_and_the_domain_figures_follow_th
         assert ready.status_code == 200, (name, ready.text)
         assert "ready" in ready.text
     await flow.load_reference(system, n_experts=3)
+    # one more contract, 37 of its 40 hours and 46 of its 50 million dong used: near both caps
+    await system.ok(s.REFERENCE_REGISTER, m.RegisterReference(
+        units=flow.UNITS, experts=[flow.expert(9)],
+        contracts=[flow.contract(9, hours_used=37, budget_used_vnd=46_000_000)]))
     await flow.submit(system, "r1")
     await flow.submit(system, "r2")
     first = await flow.proposal_for(system, "r1")
@@ -104,8 +108,9 @@ async def test_every_service_serves_its_metrics_and_the_domain_figures_follow_th
                             lambda x: value(x, "expertshare_assignments", status="approved") == 1,
                             "one approved assignment")
     assert value(contracts, "expertshare_assignments", status="proposed") == 1
-    assert value(contracts, "expertshare_contracts", status="active") == 3
-    assert value(contracts, "expertshare_contracts_near_cap", cap="hours") == 0
+    assert value(contracts, "expertshare_contracts", status="active") == 4
+    assert value(contracts, "expertshare_contracts_near_cap", cap="hours") == 1
+    assert value(contracts, "expertshare_contracts_near_cap", cap="budget") == 1
     await until(system.var, "notifier",
                 lambda x: value(x, "expertshare_notifications_sent_total", channel="inbox") >= 1,
                 "a notification in an inbox")

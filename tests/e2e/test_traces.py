@@ -1,5 +1,6 @@
 """One trace follows a request from the CLI, or the portal's form, through the matcher, contracts
-and the notifier.
+and the notifier; with `OTEL_EXPORTER_OTLP_ENDPOINT` set, every service exports its spans over
+OTLP/HTTP (to a receiver of this test's own).
 
 The services run as in production, each its own process, with tracing on: each writes its spans
 as JSON lines (`EXPERTSHARE_TRACE_DIR`, `shared.observe`); the CLI's client runs here with an
@@ -11,13 +12,17 @@ the trace id of the CLI's span.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -112,3 +117,57 @@ async def test_one_trace_follows_a_request_from_the_portals_form_through_every_s
     assert len(posted) == 1, [x["name"] for x in spans(tmp_path / "traces")][:30]
     seen = await reached(tmp_path / "traces", posted[0]["context"]["trace_id"])
     assert any(s.REQUEST_SUBMIT in n and "process" in n for n in seen["matcher"]), seen["matcher"]
+
+
+class Receiver(ThreadingHTTPServer):
+    """An OTLP/HTTP receiver: what the services export, as (service, trace id hex, span name)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str, str]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportTraceServiceRequest.FromString(body)
+                for rs in request.resource_spans:
+                    service = next(a.value.string_value for a in rs.resource.attributes if a.key == "service.name")
+                    receiver.received += [(service, x.trace_id.hex(), x.name)
+                                          for ss in rs.scope_spans for x in ss.spans]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                return None
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+async def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    server = start_nats(tmp_path / "nats", free_port())
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver.server_port}", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    try:
+        async with System(server.url, tmp_path / "var", env) as system:
+            await flow.load_reference(system, n_experts=2)
+            provider = TracerProvider()
+            exporter = InMemorySpanExporter()
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+            monkeypatch.setattr(cli_client, "_TRACER", provider.get_tracer("expertshare.cli"))
+            await cli_client.Client(system.nc, 30).ok(
+                s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer"))
+            (root,) = exporter.get_finished_spans()
+            trace_id = f"{root.context.trace_id:032x}"
+            deadline = time.monotonic() + 30
+            while {svc for svc, t, _ in receiver.received if t == trace_id} != set(SERVICES):
+                assert time.monotonic() < deadline, f"received only {set(receiver.received)}"
+                await asyncio.sleep(0.2)
+    finally:
+        server.stop()
+        receiver.shutdown()
+        receiver.server_close()

@@ -47,6 +47,11 @@ WORDS: dict[str, dict[str, str]] = {
     "sharing": {"vi": "hợp đồng chia sẻ", "en": "sharing contracts"},
     "project": {"vi": "hợp đồng dự án", "en": "project contracts"},
     "cover": {"vi": "  {what}: {n} phân công, {h} giờ", "en": "  {what}: {n} assignments, {h} hours"},
+    "learnt": {"vi": "Học qua làm việc: thành viên tổ cộng đồng làm học viên bên chuyên gia",
+               "en": "Learnt by doing: community members as trainees beside the experts"},
+    "learnt_row": {"vi": "  {skill}, {unit}: {p} người, {n} phân công, {h} giờ",
+                   "en": "  {skill}, {unit}: {p} people, {n} assignments, {h} hours"},
+    "no_learnt": {"vi": "  chưa có", "en": "  none yet"},
     "approval": {"vi": "Từ yêu cầu đến phê duyệt: {n} yêu cầu, trung vị {med} giờ, 90% trong {p90} giờ, "
                        "lâu nhất {mx} giờ",
                  "en": "From request to approval: {n} requests, median {med} h, 90% within {p90} h, longest {mx} h"},
@@ -120,6 +125,16 @@ def print_report(r: m.GapsReport, lang: str, title: str, out: Callable[[str], No
     for c in r.covered_by:
         what = f"{WORDS[c.by][lang]}: {WORDS.get(c.key, {}).get(lang, c.key)}"
         out(say("cover", lang, what=what, n=c.assignments, h=n(c.hours)))
+    out("")
+    out(say("learnt", lang))
+    if not r.learnt:
+        out(say("no_learnt", lang))
+    for x in r.learnt[:SHOWN]:
+        skill = x.skill_label if lang == "vi" else _skill_en(f"{x.skill}={x.level}", x.skill_label)
+        out(say("learnt_row", lang, skill=skill, unit=x.unit_name or x.unit, p=x.trainees, n=x.assignments,
+                h=n(x.hours)))
+    if len(r.learnt) > SHOWN:
+        out(say("more", lang, n=len(r.learnt) - SHOWN))
     if r.source == "live":
         out("")
         a = r.approval
@@ -160,7 +175,7 @@ def _skill_en(key: str, label: str) -> str:
 CSV_COLUMNS = ("section", "key", "label", "requests", "hours", "weight", "covered_requests", "covered_hours",
                "covered_weight", "uncovered_requests", "uncovered_hours", "uncovered_weight", "by", "assignments",
                "name", "kind", "used_hours", "cap_hours", "used_pct", "budget_used_vnd", "budget_cap_vnd",
-               "hour_value", "skill", "level", "unit", "province", "value_per_hour", "remote_ok")
+               "hour_value", "skill", "level", "unit", "province", "value_per_hour", "remote_ok", "trainees")
 
 
 def write_csv(r: m.GapsReport, stream: Any) -> None:
@@ -180,6 +195,8 @@ def write_csv(r: m.GapsReport, stream: Any) -> None:
             put(section, row)
     for c in r.covered_by:
         put("covered_by", c)
+    for x in r.learnt:
+        put("learnt", x, key=f"{x.skill}={x.level}@{x.unit}", label=x.skill_label, name=x.unit_name)
     for section in ("experts", "contracts"):
         for u in getattr(r, section):
             put(section, u, key=u.id)

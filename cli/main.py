@@ -192,6 +192,8 @@ def request_submit(
     priority: int = typer.Option(3, help="1 (can wait) to 5 (most urgent)."),
     deadline: str = typer.Option(..., help="By when, YYYY-MM-DD."),
     language: str | None = typer.Option(None, help="A language the expert must speak (e.g. dao)."),
+    trainee: bool = typer.Option(False, "--trainee", help="Also take a community member of your commune as a "
+                                 "trainee beside the expert, when one is free (the skill stays in the commune)."),
     by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Submit a support request."""
@@ -200,7 +202,7 @@ def request_submit(
         name, _, level = item.partition("=")
         skills[name.strip()] = level.strip() or "1"
     req = dict(id=id, unit=unit, title=title, skills=skills, mode=mode, hours=hours,
-               priority=priority, deadline=deadline, language=language)
+               priority=priority, deadline=deadline, language=language, trainee=trainee)
     cmd = build(m.SubmitRequest, request=req, by=me(by))
     command(s.REQUEST_SUBMIT, cmd, lambda d: f"request {d['request_id']} submitted ({d['status']})")
 

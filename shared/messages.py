@@ -172,6 +172,13 @@ class GetGaps(Message):
         check_period(start, end)
         return start, end
 
+    def window(self, today: dt.date, zone: dt.tzinfo) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+        """`period`, and the instants it runs between: from the first day's midnight in `zone` to
+        the midnight after the last (ValueError when it is too long)."""
+        start, end = self.period(today)
+        return (start, end, dt.datetime.combine(start, dt.time(), zone),
+                dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone))
+
 
 DEFAULT_GAP_DAYS = 90
 
@@ -248,6 +255,23 @@ class HourValue(BaseModel):
     remote_ok: bool = Field(default=False, description="the best of them can be done remotely, by an expert anywhere")
 
 
+class LearntRow(BaseModel):
+    """What was learnt by community members as trainees beside the experts (`solver.trainee`), in
+    one commune and skill (a slot's main skill and the level asked): their hours, the assignments
+    they joined, and how many people learnt."""
+
+    model_config = ConfigDict(frozen=True)
+    skill: Word
+    level: int = Field(default=0, ge=0, le=5)
+    skill_label: Annotated[str, Field(max_length=L.SHORT)] = ""
+    unit: Ref
+    unit_name: Annotated[str, Field(max_length=L.NAME)] = ""
+    province: Annotated[str, Field(max_length=L.SHORT)] = ""
+    trainees: int = 0
+    assignments: int = 0
+    hours: float = 0
+
+
 class ApprovalTimes(BaseModel):
     """From a request's submission to its first approval (the ledger's reservation), in hours."""
 
@@ -276,6 +300,8 @@ class GapsReport(BaseModel):
     by_province: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     by_month: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     covered_by: list[CoverRow] = Field(default_factory=list, max_length=50)
+    learnt: list[LearntRow] = Field(default_factory=list, max_length=L.GAP_ROWS,
+                                    description="trainee hours by skill and commune, the most first")
     approval: ApprovalTimes | None = None
     experts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     contracts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
@@ -283,6 +309,73 @@ class GapsReport(BaseModel):
     values: Annotated[str, Field(max_length=L.SHORT)] = Field(
         default="", description="how the values were found (lp_duals), or why there are none")
     truncated: bool = False
+
+
+class GetHiringPlan(Message):
+    """Which contracts to sign for a budget (`matcher.hiring_plan.get`), on what is open now (the
+    scenario a re-plan would solve): the set of candidates covering the most priority weight,
+    decided with the matching and checked by solving the merged scenario again; compared with the
+    simple rule. Staff and admins only (signed, like a command). `candidates`: the menu, each as
+    in `expertshare plan-hiring --candidates` (docs/matching.md); left out: the default menu."""
+
+    budget_vnd: int = Field(ge=0, le=L.HIRING_BUDGET_VND, description="what the new contracts may cost in all")
+    candidates: list[dict[str, Any]] | None = Field(default=None, max_length=L.HIRING_CANDIDATES)
+    menu_size: int = Field(default=100, ge=1, le=L.HIRING_CANDIDATES, description="candidates of the default menu")
+
+
+class HireCovers(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    requests: list[Ref] = Field(default_factory=list, max_length=L.GAP_ROWS)
+    weight: int = 0
+
+
+class HireView(BaseModel):
+    """One chosen contract: the candidate, its new expert and contract ids, where it is based
+    (a unit id, or `remote only`), its skills and cost, and what it covers in the checked plan."""
+
+    model_config = ConfigDict(frozen=True)
+    candidate: Ref
+    name: Annotated[str, Field(max_length=L.NAME)] = ""
+    expert: Ref
+    contract: Ref
+    where: Ref
+    skills: dict[str, int] = Field(default_factory=dict, max_length=L.SKILLS)
+    cost_vnd: int
+    covers: HireCovers
+
+
+class RuleView(BaseModel):
+    """The simple rule on the same budget (most uncovered skill, where most of it is), judged by
+    the engine like the plan."""
+
+    model_config = ConfigDict(frozen=True)
+    rule: Annotated[str, Field(max_length=L.SHORT)]
+    hires: list[Ref] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
+    cost_vnd: int
+    covered_weight_after: int
+
+
+class HiringPlanView(BaseModel):
+    """The reply to `GetHiringPlan`: before and after are the engine's solves (after: of the
+    scenario with the hires merged), `verified` when the joint model found the same."""
+
+    model_config = ConfigDict(frozen=True)
+    budget_vnd: int
+    menu: Literal["file", "default"] = "default"
+    candidates: int = 0
+    requests: int = Field(default=0, description="open requests planned for")
+    hires: list[HireView] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
+    cost_vnd: int = 0
+    covered_weight_before: int = 0
+    covered_weight_after: int = 0
+    joint_covered_weight: int = 0
+    verified: bool = True
+    gain: int = 0
+    simple_rule: RuleView | None = None
+    experts: list[dict[str, Any]] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES,
+                                          description="the hires as scenario experts, ready to merge")
+    contracts: list[dict[str, Any]] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
+    seconds: float = 0
 
 
 # ---------------------------------------------------------------- matcher: events
@@ -339,6 +432,11 @@ class AssignmentProposed(Message):
     )
     plan_input_sha256: Annotated[str, Field(max_length=64)] = ""
     manual: ManualOverride | None = Field(default=None, description="set for staff's own assignments")
+    trainee_id: Ref | None = Field(default=None, description=(
+        "a community member of the request's commune learning beside the expert (the request asked for one)"))
+    trainee_name: Annotated[str, Field(max_length=L.NAME)] = ""
+    trainee_minutes: int = Field(default=0, ge=0, description="the trainee's time, against their capacity; "
+                                 "no contract pays for it")
 
     @field_validator("explanation")
     @classmethod

@@ -168,6 +168,9 @@ class Request(Record):
     deadline: dt.date
     language: Language | None = None
     slots: list[Slot] | None = Field(default=None, min_length=1, max_length=L.SLOTS)
+    trainee: bool = Field(default=False, description=(
+        "take a community member of the same commune as a trainee beside the expert, when one fits "
+        "(never at the cost of coverage)"))
 
     _skills = field_validator("skills")(_check_skills)
 

@@ -217,9 +217,20 @@ class Service:
                          identity=self.identity)(handle)
 
     def query(
-        self, subject: str, model: type[Message], fn: Callable[[Session, Any], Reply], *, description: str
+        self, subject: str, model: type[Message], fn: Callable[[Session, Any], Reply], *, description: str,
+        permit: Permit | None = None,
     ) -> None:
+        """A read. With `permit`, a signed one (an expensive query, for some roles only): the proof
+        is verified and the role checked as for a command, before anything is read."""
+
         async def handle(q: model) -> Reply:  # type: ignore[valid-type]
+            if permit is not None:
+                _bind(q)
+                try:
+                    permit.check_role(self.keyring.verify(subject, q))
+                except Refused as err:
+                    log.warning("query_refused", subject=subject, reason=err.reason)
+                    return Reply.failure(err.reason, FieldError(field="proof", message=err.reason))
             return await in_thread(self._read, fn, q)
 
         handle.__name__ = f"{subject.replace('.', '_')}"

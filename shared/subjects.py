@@ -28,6 +28,7 @@ ASSIGNMENT_ASSIGN = "matcher.assignment.assign"
 PLAN_INPUT_GET = "matcher.plan_input.get"
 CANDIDATES_GET = "matcher.candidates.get"
 GAPS_GET = "matcher.gaps.get"
+HIRING_PLAN_GET = "matcher.hiring_plan.get"
 
 # --- contracts -----------------------------------------------------------------------------
 REFERENCE_REGISTER = "contracts.reference.register"

@@ -30,12 +30,9 @@ def _utc(at: dt.datetime) -> dt.datetime:
 
 def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply:
     try:
-        start, end = q.period(today)
+        start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
-    tz = zone(offset_hours)
-    since = dt.datetime.combine(start, dt.time(), tz)
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
     in_period = (RequestCopy.submitted_at >= since) & (RequestCopy.submitted_at < until)
     where = or_(in_period, RequestCopy.status == "open") if end >= today else in_period
     submitted = {r.id: _utc(r.submitted_at) for r in session.exec(select(RequestCopy).where(where))}

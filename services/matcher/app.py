@@ -23,6 +23,7 @@ from services.matcher import metrics
 from services.matcher.alternatives import candidates
 from services.matcher.db import create_schema
 from services.matcher.gaps import gaps
+from services.matcher.hiring_plan import hiring_plan
 from services.matcher.overrides import assign_manually
 from services.matcher.placement import BATCH, REFERENCE, Reference, place_open, reference_key
 from services.matcher.planner import Solver, replan
@@ -275,6 +276,7 @@ PERMITS: dict[str, Permit] = {
     s.REQUESTS_SUBMIT: Permit.of("commune", *STAFF, owner=h.the_units),
     s.REQUEST_CANCEL: Permit.of("commune", *STAFF, owner=h.the_unit),
     s.ASSIGNMENT_ASSIGN: Permit.of(*STAFF),
+    s.HIRING_PLAN_GET: Permit.of(*STAFF),  # a signed query: seconds of solving, for staff only
 }
 
 
@@ -326,6 +328,14 @@ def build(settings: MatcherSettings | None = None) -> Service:
     svc.query(s.GAPS_GET, m.GetGaps, shortage,
               description="The shortage of a period: demand and uncovered demand by skill, unit, province and "
               "month, how it was covered, each expert's and contract's use, what one more hour would bring.")
+
+    def hiring(session, q: m.GetHiringPlan) -> m.Reply:  # type: ignore[no-untyped-def]
+        return hiring_plan(session, q, today=local_today(st.timezone_offset_hours),
+                           time_limit_s=st.hiring_time_limit_s, workers=st.workers, seed=st.seed)
+
+    svc.query(s.HIRING_PLAN_GET, m.GetHiringPlan, hiring, permit=PERMITS[s.HIRING_PLAN_GET],
+              description="Which contracts to sign for a budget, on what is open now: the hires covering the most "
+              "priority weight, checked by solving again, compared with the simple rule. Signed; staff only.")
     for subject, model, use_case, name, description in (
         (s.REFERENCE_REGISTERED, m.ReferenceRegistered, h.copy_reference, "reference",
          "Copy of a chunk of registered units, travel, experts, contracts and balances."),

@@ -93,6 +93,10 @@ class Proposal(SQLModel, table=True):
     travel_minutes: int = 0
     minutes: int
     cost_vnd: int
+    # A community member learning beside the expert (`solver.trainee`): their minutes count against
+    # their capacity, never against the contract.
+    trainee_id: str | None = Field(default=None, max_length=64)
+    trainee_minutes: int = 0
     # pending (waiting for staff), approved, accepted, rejected, declined, withdrawn, cancelled, completed
     status: str = Field(default="pending", index=True, max_length=20)
     plan_id: int | None = None

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from services.matcher.db import ContractCopy, ExpertCopy, Proposal, RequestRow, UnitCopy
 from services.matcher.planner import snapshot
-from services.matcher.solver.shortage import Cover, Demand, Place, bottlenecks, measure
+from services.matcher.solver.shortage import Cover, Demand, Place, bottlenecks, measure, skill_of
 from services.matcher.solver.value import HourValues, hour_values
 from shared import limits as L
 from shared import messages as m
@@ -45,12 +45,9 @@ def _status(status: str) -> str:
 
 def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply:
     try:
-        start, end = q.period(today)
+        start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
-    tz = zone(offset_hours)
-    since = dt.datetime.combine(start, dt.time(), tz)
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
     in_period = (RequestRow.submitted_at >= since) & (RequestRow.submitted_at < until)
     query = select(RequestRow).where(or_(in_period, RequestRow.status.notin_(DONE)) if end >= today  # type: ignore[attr-defined]
                                      else in_period)
@@ -60,15 +57,18 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     contracts = {c.id: c for c in session.exec(select(ContractCopy))}
     covers: dict[str, list[Cover]] = defaultdict(list)
     e_use: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    parsed = {r.id: m.Request.model_validate(r.record) for r in rows}
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
         for p in session.exec(select(Proposal).where(Proposal.request_id.in_(chunk),  # type: ignore[attr-defined]
                                                      Proposal.status.in_(COVERING))):  # type: ignore[attr-defined]
             e, c = experts.get(p.expert_id), contracts.get(p.contract_id)
             covers[p.request_id].append(Cover(p.mode, e.record.get("kind", "") if e else "",
-                                              c.record.get("kind", "") if c else "", p.minutes / 60))
+                                              c.record.get("kind", "") if c else "", p.minutes / 60,
+                                              p.trainee_id or "", p.trainee_minutes / 60,
+                                              _slot_skill(parsed[p.request_id], p.slot)))
             e_use[p.expert_id][0] += 1
             e_use[p.expert_id][1] += p.minutes / 60
-    demands = [Demand(m.Request.model_validate(r.record), f"{local_day(_utc(r.submitted_at), offset_hours):%Y-%m}",
+    demands = [Demand(parsed[r.id], f"{local_day(_utc(r.submitted_at), offset_hours):%Y-%m}",
                       _status(r.status), tuple(covers.get(r.id, ()))) for r in rows]
     places = {u.id: Place(u.record.get("name", ""), u.record.get("province", ""))
               for u in session.exec(select(UnitCopy))}
@@ -83,6 +83,11 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     fields["truncated"] = bool(fields["truncated"]) or len(experts) > L.GAP_ROWS or len(contracts) > L.GAP_ROWS
     report = m.GapsReport(source="live", from_date=start, to_date=end, **fields)  # type: ignore[arg-type]
     return m.Reply.success(**report.model_dump(mode="json"))
+
+
+def _slot_skill(r: m.Request, slot: int) -> tuple[str, int]:
+    slots = r.effective_slots()
+    return skill_of(slots[slot].skills) if slot < len(slots) else ("none", 0)
 
 
 def _values(session: Session, today: dt.date) -> tuple[Scenario, HourValues]:

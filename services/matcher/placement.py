@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -43,7 +44,7 @@ from services.matcher.db import (
     TravelCopy,
     UnitCopy,
 )
-from services.matcher.solver import Assignment, Plan
+from services.matcher.solver import Assignment, Plan, trainee
 from services.matcher.solver.candidates import score
 from services.matcher.solver.explain import BLOCKERS, MESSAGES, explanation
 from services.matcher.solver.greedy import Room as GreedyRoom
@@ -133,14 +134,29 @@ class Room(GreedyRoom):
 
 
 #: A live proposal as the room counts it: (id, request_id, slot, expert_id, contract_id, minutes,
-#: cost_vnd), plain driver tuples (a country has 10,000 live proposals; objects would cost 0.1 s).
-Live = tuple[str, str, int, str, str, int, int]
-_LIVE_SQL = ("SELECT id, request_id, slot, expert_id, contract_id, minutes, cost_vnd FROM proposal "
+#: cost_vnd, trainee_id, trainee_minutes), plain driver tuples (a country has 10,000 live
+#: proposals; objects would cost 0.1 s).
+Live = tuple[str, str, int, str, str, int, int, str | None, int]
+_LIVE_SQL = ("SELECT id, request_id, slot, expert_id, contract_id, minutes, cost_vnd, trainee_id, trainee_minutes "
+             "FROM proposal "
              f"WHERE status IN ({', '.join(repr(s) for s in LIVE)})")  # our own constants, not input
 
 
 def live_proposals(session: Session) -> list[Live]:
     return list(session.connection().exec_driver_sql(_LIVE_SQL).fetchall())
+
+
+#: Proposals whose trainee's time is spent or promised: as the ledger keeps an expert's approved
+#: and completed work booked, the trainee's time stays taken once the work is done.
+TRAINEE_TIME = ("pending", "approved", "accepted", "completed")
+_TRAINEE_SQL = ("SELECT trainee_id, SUM(trainee_minutes) FROM proposal WHERE trainee_minutes > 0 AND status IN "
+                f"({', '.join(repr(s) for s in TRAINEE_TIME)}) GROUP BY trainee_id")  # our own constants
+
+
+def trainee_time(session: Session) -> dict[str, int]:
+    """Minutes each community member spends as a trainee (`solver.trainee`). No ledger balance
+    holds them (no contract pays a trainee): the matcher takes them from the person's time itself."""
+    return {tid: int(spent) for tid, spent in session.connection().exec_driver_sql(_TRAINEE_SQL).fetchall() if tid}
 
 
 def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
@@ -171,6 +187,9 @@ def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
     e, c, mins, cost = e[ok], c[ok], mins[ok], cost[ok]
     ne, nc = len(experts), len(contracts)
     e_room -= np.bincount(e, weights=mins, minlength=ne).astype(np.int64)
+    for tid, spent in trainee_time(session).items():
+        if tid in ref.e_pos:
+            e_room[ref.e_pos[tid]] -= spent
     c_min_a = np.array(c_min, dtype=np.int64) - np.bincount(c, weights=mins, minlength=nc).astype(np.int64)
     c_vnd_a = np.array(c_vnd, dtype=np.int64) - np.bincount(c, weights=cost, minlength=nc).astype(np.int64)
     c_n_a = np.array(c_n, dtype=np.int64) - np.bincount(c, minlength=nc)
@@ -253,16 +272,26 @@ def _best(ref: Reference, room: Room, r: Request, k: int, row: tuple[np.ndarray,
     return None, seen, blocked.most_common(1)[0][0] if blocked else "excluded", int(es.size)
 
 
-def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date) -> Scenario:
+def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date,
+                made: Sequence[Assignment] = ()) -> Scenario:
     """What one placement decided from, as a scenario of its own: the request and the options it
     weighed, each expert and contract with exactly the room it had (its usage raised by what
-    others hold). `validate` checks the decision against it; the audit trail keeps it by digest."""
+    others hold), and each trainee named in `made` with the time they had. `validate` checks the
+    decision against it; the audit trail keeps it by digest."""
     experts: dict[str, Expert] = {}
     contracts: dict[str, Contract] = {}
+    for a in made:
+        if a.trainee:
+            k = ref.e_pos[a.trainee]
+            x = ref.sc.experts[k]
+            left = room.e[k] + sum(b.trainee_minutes for b in made if b.trainee == a.trainee) + sum(
+                p.minutes for p in d.chosen if p.expert == a.trainee)
+            experts[a.trainee] = x.model_copy(update={"committed_hours": (minutes(x.capacity_hours) - left) / 60})
     for o in d.considered:
         e, c = ref.e_pos[o.expert], ref.c_pos[o.contract]
         x = ref.sc.experts[e]
-        left = room.e[e] + sum(p.minutes for p in d.chosen if p.expert == o.expert)
+        left = room.e[e] + sum(p.minutes for p in d.chosen if p.expert == o.expert) + sum(
+            a.trainee_minutes for a in made if a.trainee == o.expert)
         experts[o.expert] = x.model_copy(update={"committed_hours": (minutes(x.capacity_hours) - left) / 60})
         y = ref.sc.contracts[c]
         mine = [p for p in d.chosen if p.contract == o.contract]
@@ -287,6 +316,27 @@ def assignments(d: Decision) -> list[Assignment]:
                        travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost,
                        explanation=explanation(o, counts.get(o.slot, 0)))
             for o in d.chosen]
+
+
+def with_trainees(ref: Reference, room: Room, r: Request, made: list[Assignment], busy: set[str]) -> list[Assignment]:
+    """The placed assignments with a trainee beside each expert where one fits (`solver.trainee`:
+    the same rules), from the room the experts left; the trainee's minutes taken from their time.
+    `busy`: who already works on the request (its experts, trainees, those who declined)."""
+    if not r.trainee:
+        return made
+    busy = busy | {a.expert for a in made}
+    out = []
+    for a in made:
+        slot = r.effective_slots()[a.slot]
+        need = minutes(slot.hours)
+        free = {e.id: room.e[ref.e_pos[e.id]] for e in ref.sc.experts if e.home_unit == r.unit}
+        chosen = trainee.pick(r, slot.skills, need, (e for e in ref.sc.experts if e.id in free), free, busy)
+        if chosen is not None:
+            room.e[ref.e_pos[chosen.id]] -= need
+            busy.add(chosen.id)
+            a = a.model_copy(update={"trainee": chosen.id, "trainee_minutes": need})
+        out.append(a)
+    return out
 
 
 def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) -> list[RequestRow]:
@@ -316,8 +366,11 @@ def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Mes
     live = live_proposals(session)
     room = current_room(session, ref, live)
     mine: dict[str, dict[int, str]] = {}
+    learning: dict[str, set[str]] = {}
     for p in live:
         mine.setdefault(p[1], {})[p[2]] = p[3]
+        if p[7]:
+            learning.setdefault(p[1], set()).add(p[7])
     ids = [r.id for r in rows]
     banned: dict[str, set[str]] = {}
     for x in session.exec(select(Exclusion).where(Exclusion.request_id.in_(ids))):  # type: ignore[attr-defined]
@@ -331,13 +384,17 @@ def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Mes
             proposals.unmatched(session, row, d.code, MESSAGES[d.code].format(language=r.language), cause)
             unmatched += 1
             continue
-        made = assignments(d)
-        sc = audit_input(ref, room, d, today)
+        made = with_trainees(ref, room, r, assignments(d), {*mine.get(r.id, {}).values(),
+                                                             *learning.get(r.id, ()), *banned.get(r.id, ())})
+        sc = audit_input(ref, room, d, today, made)
         errors = validate(sc, Plan(status="feasible", assignments=made))
         if errors:  # never expected: the validator is written apart from the rules used here
             log.error("placement_invalid", request_id=r.id, errors=errors[:5])
             for o in d.chosen:
                 room.take(ref.e_pos[o.expert], ref.c_pos[o.contract], o.minutes, o.cost, sign=-1)
+            for a in made:
+                if a.trainee:
+                    room.e[ref.e_pos[a.trainee]] += a.trainee_minutes
             continue
         body = sc.model_dump_json(by_alias=True)
         sha = hashlib.sha256(body.encode()).hexdigest()
@@ -349,7 +406,7 @@ def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Mes
         names = {e.id: e.name for e in sc.experts}
         for a in made:
             proposals.propose(session, row, r, a, expert_name=names.get(a.expert, a.expert), plan_id=run.id,
-                              plan_sha=sha, cause=cause)
+                              plan_sha=sha, cause=cause, trainee_name=names.get(a.trainee or "", ""))
         row.status = "proposed"  # every empty slot was filled: all or nothing
         row.reason_code, row.reason = "", ""
         session.add(row)

@@ -32,7 +32,15 @@ from services.matcher.db import (
     UnitCopy,
 )
 from services.matcher.handlers import OPEN, withdraw
-from services.matcher.placement import Reference, Room, current_room, live_proposals, manual_requests, whole
+from services.matcher.placement import (
+    Reference,
+    Room,
+    current_room,
+    live_proposals,
+    manual_requests,
+    trainee_time,
+    whole,
+)
 from services.matcher.solver import Assignment, Plan, solve
 from services.matcher.solver.limits import Limits, weight
 from shared import messages as m
@@ -114,10 +122,13 @@ def _contracts(session: Session, held: dict[str, list[Proposal]]) -> list[Contra
     return out
 
 
-def _expert(row: ExpertCopy, held_minutes: int) -> Expert:
+def _expert(row: ExpertCopy, held_minutes: int, learning_minutes: int = 0) -> Expert:
+    """`learning_minutes`: the live proposals' trainee time (in no ledger balance), taken apart."""
     rec = dict(row.record)
     if row.committed_hours is not None:
         rec["committed_hours"] = max(0.0, row.committed_hours - held_minutes / 60)
+    if learning_minutes:
+        rec["committed_hours"] = float(rec.get("committed_hours", 0)) + learning_minutes / 60
     return Expert.model_validate(rec)
 
 
@@ -144,11 +155,13 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
     held_c, held_e = _held_usage(proposals, _counted(session))
+    learning = trainee_time(session)
     units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
     travel, experts, contracts = whole(
         {u["id"] for u in units},
         [{"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes} for t in session.exec(select(TravelCopy))],
-        [_expert(e, held_e.get(e.id, 0)) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
+        [_expert(e, held_e.get(e.id, 0), learning.get(e.id, 0))
+         for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
         _contracts(session, held_c),
     )
     owner = {c.id: c.expert for c in contracts}
@@ -391,6 +404,7 @@ def _write_chunk(session: Session, snap: Snapshot, plan: Plan, ch: Changes, ids:
             if chosen:
                 waiting.append(rid)
             continue
+        chosen = _trainees_fit(ref, room, chosen)
         del ch.fresh[rid]
         for a in chosen:
             proposals.propose(session, row, by_id[rid], a, expert_name=names.get(a.expert, a.expert),
@@ -533,6 +547,21 @@ def _fits(ref: Reference, room: Room, chosen: list[Assignment]) -> bool:
         room.take(e, c, a.minutes, a.cost_vnd)
         done.append((e, c, a.minutes, a.cost_vnd))
     return bool(chosen)
+
+
+def _trainees_fit(ref: Reference, room: Room, chosen: list[Assignment]) -> list[Assignment]:
+    """The plan's trainees whose time is still free now (a placement during the solve may have
+    taken it), their minutes taken; the others left out: a trainee is optional, never a reason to
+    hold back a request."""
+    out = []
+    for a in chosen:
+        k = ref.e_pos.get(a.trainee) if a.trainee else None
+        if a.trainee and (k is None or room.e[k] < a.trainee_minutes):
+            a = a.model_copy(update={"trainee": None, "trainee_minutes": 0})
+        elif k is not None:
+            room.e[k] -= a.trainee_minutes
+        out.append(a)
+    return out
 
 
 def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:

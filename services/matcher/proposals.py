@@ -35,13 +35,15 @@ def explanation_of(a: Any) -> dict[str, Any]:
 
 
 def propose(session: Session, row: RequestRow, request: Request, a: Assignment, *, expert_name: str,
-            plan_id: int | None, plan_sha: str, cause: m.Message, flush: bool = True) -> Proposal:
+            plan_id: int | None, plan_sha: str, cause: m.Message, flush: bool = True,
+            trainee_name: str = "") -> Proposal:
     """One new pending proposal for `a` and its event. The caller has checked the slot is free;
     the partial unique index (one live proposal per slot) is the last word (at once, or at the
     caller's flush when `flush` is False: a plan's write of thousands)."""
     p = Proposal(id=f"a-{uuid.uuid4().hex[:10]}", request_id=a.request, slot=a.slot, expert_id=a.expert,
                  contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
-                 minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=plan_id)
+                 minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=plan_id, trainee_id=a.trainee,
+                 trainee_minutes=a.trainee_minutes)
     session.add(p)
     if flush:
         session.flush()  # the partial unique index sees it before the next slot is checked
@@ -49,7 +51,8 @@ def propose(session: Session, row: RequestRow, request: Request, a: Assignment, 
         m.AssignmentProposed, assignment_id=p.id, request=request, slot=a.slot,
         expert_id=a.expert, expert_name=expert_name, contract_id=a.contract,
         mode=a.mode, travel_minutes=a.travel_minutes, minutes=a.minutes, cost_vnd=a.cost_vnd,
-        explanation=explanation_of(a), plan_input_sha256=plan_sha,
+        explanation=explanation_of(a), plan_input_sha256=plan_sha, trainee_id=a.trainee,
+        trainee_name=trainee_name or (a.trainee or ""), trainee_minutes=a.trainee_minutes,
     ))
     return p
 

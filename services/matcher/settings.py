@@ -18,3 +18,6 @@ class MatcherSettings(ServiceSettings):
     debounce_s: float = Field(default=0.3, ge=0, description="batch changes before a re-solve")
     timezone_offset_hours: int = Field(default=7, description="Vietnam: the day a deadline falls")
     change_poll_s: float = Field(default=0.2, gt=0, description="the leader's look for other copies' changes")
+    hiring_time_limit_s: float = Field(default=6.0, gt=0, le=600,
+                                       description="the joint model of one hiring plan (`matcher.hiring_plan.get`); "
+                                       "the engine's solves around it are sized to the problem")

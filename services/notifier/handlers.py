@@ -94,6 +94,11 @@ def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:
     )
     notify(session, evt, STAFF, "proposal_waiting", **fields)
     notify(session, evt, f"unit:{evt.request.unit}", "request_matched", **fields)
+    if evt.trainee_id:  # a community member of the commune learning beside the expert
+        learner = dict(fields, hours=evt.trainee_minutes / 60,
+                       trainee_name=evt.trainee_name or _name(session, f"expert:{evt.trainee_id}"))
+        for party in (f"unit:{evt.request.unit}", f"expert:{evt.trainee_id}"):
+            notify(session, evt, party, "trainee_proposed", **learner)
 
 
 def plan_overcommitted(session: Session, evt: m.PlanOvercommitted) -> None:

@@ -54,6 +54,18 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
             "for home-affairs approval.",
         ),
     },
+    "trainee_proposed": {
+        "vi": (
+            "Học viên đi kèm cho yêu cầu {request_id}",
+            "{trainee_name} được đề xuất học cùng {expert_name} khi hỗ trợ «{title}» ({hours} giờ, "
+            "trước {deadline}), để kỹ năng ở lại {unit_name}. Đang chờ Sở Nội vụ phê duyệt.",
+        ),
+        "en": (
+            "A trainee beside the expert for request {request_id}",
+            "{trainee_name} is proposed to learn beside {expert_name} on «{title}» ({hours} h, by "
+            "{deadline}), so that the skill stays in {unit_name}. Waiting for home-affairs approval.",
+        ),
+    },
     "plan_overcommitted": {
         "vi": (
             "Công việc đã duyệt vượt giới hạn: cần xem lại",

@@ -34,7 +34,19 @@ from services.portal import sessions, users
 from services.portal.auth import Forbidden, LoginRequired
 from services.portal.bus import Bus, Unavailable
 from services.portal.hashing import Busy, PasswordWork
-from services.portal.routes import account, admin, api, commune, docs, expert, inbox, session, sheets, staff
+from services.portal.routes import (
+    account,
+    admin,
+    api,
+    commune,
+    docs,
+    expert,
+    inbox,
+    session,
+    sheets,
+    shortage,
+    staff,
+)
 from services.portal.security import SecurityHeaders, StrictJson, validation_failed
 from services.portal.settings import PortalSettings
 from services.portal.web import render, render_crash, see_other
@@ -89,7 +101,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=st.secret(), session_cookie="expertshare_session",
                        same_site="lax", https_only=st.secure_cookies, max_age=st.session_hours * 3600)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    for module in (session, account, commune, staff, expert, admin, inbox, api, docs):
+    for module in (session, account, commune, staff, shortage, expert, admin, inbox, api, docs):
         app.include_router(module.router)
     app.include_router(sheets.router, max_body_size=st.max_upload_bytes)  # three CSV files: more than a form
     _errors(app)

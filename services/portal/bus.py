@@ -97,11 +97,11 @@ class Bus:
         if self.nc is not None:
             await self.nc.drain()
 
-    async def call(self, subject: str, message: BaseModel) -> Reply:
+    async def call(self, subject: str, message: BaseModel, timeout: float | None = None) -> Reply:
         service = subject.split(".")[0]
         try:
             # The page's trace goes on in the service (the FastAPI instrumentation made its span).
-            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=self.timeout,
+            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=timeout or self.timeout,
                                         headers=trace_headers() or None)
         except NoRespondersError:
             raise Unavailable(f"the {service} service is not running") from None
@@ -109,8 +109,8 @@ class Bus:
             raise Unavailable(f"the {service} service did not answer in time") from None
         return Reply.model_validate_json(msg.data)
 
-    async def command(self, user: User, subject: str, message: Message) -> Reply:
-        """A signed-in user's command, signed as that user."""
+    async def command(self, user: User, subject: str, message: Message, timeout: float | None = None) -> Reply:
+        """A signed-in user's command (or signed query), signed as that user."""
         if subject == s.REFERENCE_REGISTER:
             self.names_kept = None  # the names of units and experts may change: asked again
         try:
@@ -118,7 +118,7 @@ class Bus:
         except credentials.Refused as err:  # no issuer seed: the installation is not set up
             log.error("cannot_sign", reason=err.reason)
             raise Unavailable("the portal cannot sign commands (no issuer key): ask the administrator") from None
-        return await self.call(subject, signed)
+        return await self.call(subject, signed, timeout)
 
     async def serve_logins(self, engine: Any) -> None:
         """Answer `portal.credential.issue` (`expertshare login`), in the portal's queue group."""

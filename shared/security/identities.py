@@ -51,6 +51,7 @@ SENDS: dict[str, tuple[str, ...]] = {
         s.ASSIGNMENTS_DECIDE, s.ASSIGNMENT_ACCEPT, s.ASSIGNMENT_DECLINE, s.HOURS_LOG, s.EXTRA_HOURS_DECIDE,
         s.REQUEST_COMPLETE, s.CONTRACT_STATUS_CHANGE, s.REFERENCE_REGISTER, s.CONTRACTS_STATUS_GET,
         s.AUDIT_GET, s.REPORT_GET, s.REFERENCE_GET, s.INBOX_GET, s.INBOX_MARK_READ, s.PREFERENCES_GET,
+        s.GAPS_GET, s.CONTRACTS_GAPS_GET, s.HIRING_PLAN_GET,
     ),
 }
 # Leader election (`shared.leader`): the keys of the leaders bucket each service campaigns for.

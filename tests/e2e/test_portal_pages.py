@@ -40,7 +40,7 @@ ENGLISH = re.compile(
 PAGES = {
     "xa-thuonglam": ["/requests", "/requests/new", "/requests/{rid}", "/requests/{lost}", "/inbox", "/account"],
     "sonoivu": ["/proposals", "/proposals?request_id={waiting}", "/assign", "/assign?request_id={lost}", "/sheets",
-                "/contracts", "/contracts/c0", "/coverage", "/audit", "/inbox", "/account"],
+                "/contracts", "/contracts/c0", "/coverage", "/shortage", "/audit", "/inbox", "/account"],
     "chuyengia0": ["/tasks", "/availability", "/inbox", "/account"],
     "quantri": ["/users", "/account"],
 }
@@ -188,6 +188,9 @@ async def _refusals(commune: Browser, staff: Browser, expert: Browser, aid: str)
     assign = await staff.submit("/assign", "/assign", {})
     assert assign.status_code == 422 and 'id="err-request_id">Yêu cầu: hãy chọn' in assign.text
     out["empty assignment"] = assign.text
+    budget = await staff.submit("/shortage", "/shortage/hiring", {"budget": "-5"})
+    assert budget.status_code == 422 and 'id="err-budget">Kinh phí: cần là một số tiền' in budget.text
+    out["bad budget"] = budget.text
     contract = await staff.submit("/contracts/c0", "/contracts/c0/status", {"to": "suspended"})
     assert contract.status_code == 422
     out["contract without reason"] = contract.text

@@ -1,4 +1,5 @@
-"""Staff hear, in their inbox, when a plan finds approved work over its limits."""
+"""Staff hear, in their inbox, when a plan finds approved work over its limits; the commune and the
+community member hear of a trainee proposed beside the expert."""
 
 from __future__ import annotations
 
@@ -19,3 +20,31 @@ async def test_staff_are_told_what_no_longer_fits(nats_fresh: EmbeddedNats, db_u
         assert told["kind"] == "plan_overcommitted"
         assert told["subject"] == "Công việc đã duyệt vượt giới hạn: cần xem lại"
         assert f"• {note}" in told["body"]
+
+
+async def test_the_commune_and_the_trainee_hear_of_a_trainee_beside_the_expert(
+        nats_fresh: EmbeddedNats, db_url: str) -> None:
+    request = {"id": "r1", "unit": "u1", "title": "Chữ ký số", "skills": {"digital_signature": 2}, "mode": "remote",
+               "hours": 4, "priority": 3, "deadline": "2026-12-20", "trainee": True}
+    proposed = dict(request=request, expert_id="e0", expert_name="Chuyên gia", contract_id="c0", mode="remote",
+                    travel_minutes=0, minutes=240, cost_vnd=400_000)
+    async with Notifier(nats_fresh.url, db_url) as n:
+        await n.meet("unit:u1", "expert:e5")
+        await n.publish(s.ASSIGNMENT_PROPOSED, m.AssignmentProposed(
+            assignment_id="a1", trainee_id="e5", trainee_name="Hoàng Thị Mai", trainee_minutes=240, **proposed))
+        await n.publish(s.ASSIGNMENT_PROPOSED, m.AssignmentProposed(assignment_id="a2", **proposed))
+        for party in ("unit:u1", "expert:e5"):
+            [told] = await eventually(lambda p=party: _trainee_notes(n, p), what=f"{party}'s notice")  # type: ignore[misc]
+            assert told["subject"] == "Học viên đi kèm cho yêu cầu r1"
+            assert str(told["body"]).startswith("Hoàng Thị Mai được đề xuất học cùng e0 khi hỗ trợ «Chữ ký số» (4 giờ")
+        matched = await eventually(lambda: _kind(n, "unit:u1", "request_matched", 2), what="both matches told")
+        assert len(matched) == 2 and len(await _trainee_notes(n, "unit:u1")) == 1  # a2 asked no trainee
+
+
+async def _kind(n: Notifier, party: str, kind: str, at_least: int = 1) -> list[dict[str, object]]:
+    found = [x for x in await n.inbox(party) if x["kind"] == kind]
+    return found if len(found) >= at_least else []
+
+
+async def _trainee_notes(n: Notifier, party: str) -> list[dict[str, object]]:
+    return await _kind(n, party, "trainee_proposed")

@@ -222,3 +222,62 @@ def test_a_plan_is_written_a_chunk_of_requests_at_a_time_with_the_lock_free_in_b
     assert reserved == set()
     assert one(engine, "r2").expert_id == "e0" and one(engine, "r1").expert_id == "e1"
     assert {request_row(engine, f"n{k}").status for k in range(1, len(between) + 1)} == {"open"}
+
+
+def test_a_placed_request_asking_for_a_trainee_carries_one_on_the_proposal(db_url: str) -> None:
+    """e5 is a community member of r1's commune u1 (digital signatures at level 1, 10 h of time),
+    e6 one of u2: r1 and r2 get e5 beside the expert (8 h of its 10), r3 finds no time left, r4
+    did not ask. The event, the proposal row, the audit input and the live shortage report say so."""
+    from services.matcher.gaps import gaps
+
+    community = dict(kind="community", skills={"digital_signature": 1}, capacity_hours=10, home_unit="u1")
+    engine = matcher(db_url, [expert(0), expert(5, **community), expert(6, **{**community, "home_unit": "u2"})],
+                     [contract(0)])
+    for rid in ("r1", "r2", "r3"):
+        submit(engine, rid, trainee=True)
+    submit(engine, "r4")
+    assert place(engine) == (4, 0)
+    got = {p.request_id: p for p in proposals(engine)}
+    assert {rid: (p.expert_id, p.trainee_id, p.trainee_minutes) for rid, p in got.items()} == {
+        "r1": ("e0", "e5", 240), "r2": ("e0", "e5", 240), "r3": ("e0", None, 0), "r4": ("e0", None, 0)}
+    assert got["r1"].cost_vnd == got["r4"].cost_vnd  # no contract pays the trainee
+    events = {e["request"]["id"]: e for e in outbox(engine, s.ASSIGNMENT_PROPOSED)}
+    assert (events["r1"]["trainee_id"], events["r1"]["trainee_name"], events["r1"]["trainee_minutes"]) == (
+        "e5", "Expert 5", 240)
+    assert events["r4"]["trainee_id"] is None
+    with Session(engine) as ses:
+        run = ses.get(PlanRun, got["r2"].plan_id)
+        assert run is not None
+    sc = Scenario.model_validate(json.loads(run.scenario))
+    made = Plan(status="feasible", assignments=[{
+        "request": "r2", "expert": "e0", "contract": "c0", "mode": "remote", "travel_minutes": 0, "minutes": 240,
+        "cost_vnd": 400_000, "trainee": "e5", "trainee_minutes": 240}])
+    assert validate(sc, made) == []
+    [e5] = [e for e in sc.experts if e.id == "e5"]
+    assert round((e5.capacity_hours - e5.committed_hours) * 60) == 360  # the time r1's trainee left it
+    with Session(engine) as ses:
+        report = gaps(ses, m.GetGaps(with_values=False), today=local_today(), offset_hours=7).data
+    [learnt] = report["learnt"]
+    assert (learnt["skill"], learnt["level"], learnt["unit"], learnt["trainees"], learnt["assignments"],
+            learnt["hours"]) == ("digital_signature", 2, "u1", 1, 2, 8.0)
+    # Time spent stays taken once the work is done (as the ledger keeps an expert's); a proposal
+    # let go gives it back.
+    with transaction(engine) as ses:
+        ses.connection().exec_driver_sql(f"UPDATE proposal SET status = 'completed' WHERE id = '{got['r1'].id}'")
+    submit(engine, "r5", trainee=True)
+    place(engine)
+    assert one(engine, "r5").trainee_id is None
+    with transaction(engine) as ses:
+        ses.connection().exec_driver_sql(f"UPDATE proposal SET status = 'withdrawn' WHERE id = '{got['r2'].id}'")
+    submit(engine, "r6", trainee=True)
+    place(engine)
+    assert one(engine, "r6").trainee_id == "e5"
+
+
+def test_a_replan_names_a_trainee_on_the_proposals_it_writes(db_url: str) -> None:
+    community = dict(kind="community", skills={}, capacity_hours=10, home_unit="u1")
+    engine = matcher(db_url, [expert(0), expert(5, **community)], [contract(0)])
+    submit(engine, "r1", trainee=True)
+    planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message())
+    p = one(engine, "r1")
+    assert (p.expert_id, p.trainee_id, p.trainee_minutes) == ("e0", "e5", 240)

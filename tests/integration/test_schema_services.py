@@ -47,15 +47,17 @@ class Schema:
 
 def matcher_before_0002() -> list[Any]:
     """The matcher's tables as the version before migrations made them (its baseline, 0001): no
-    one-live-proposal-per-slot index, no plan_run.overcommitted, no planner's fence (0003)."""
+    one-live-proposal-per-slot index, no plan_run.overcommitted, no planner's fence (0003), no
+    proposal trainee (0004)."""
     md = MetaData()
     tables = [t.to_metadata(md) for t in (*SHARED_TABLES, *matcher_db.TABLES)
               if t.name not in ("leader_fence", "change_mark")]
     for t in tables:
         for index in [i for i in t.indexes if i.name == "uq_proposal_live_slot"]:
             t.indexes.discard(index)
-        if "overcommitted" in t.c:
-            t._columns.remove(t.c.overcommitted)
+        for name in ("overcommitted", "trainee_id", "trainee_minutes"):
+            if name in t.c:
+                t._columns.remove(t.c[name])
     return tables
 
 

@@ -13,6 +13,7 @@ from services.matcher.solver.options import Option
 from services.matcher.solver.plan import Assignment, Objective, Plan, Unassigned
 from services.matcher.solver.problem import Problem
 from services.matcher.solver.table import why_no_option
+from services.matcher.solver.trainee import name as name_trainees
 
 
 def build_plan(p: Problem, chosen: list[int], *, status: str, bound: int, info: dict[str, object]) -> Plan:
@@ -27,8 +28,9 @@ def build_plan(p: Problem, chosen: list[int], *, status: str, bound: int, info: 
                    explanation=explanation(o, per_slot.get(req_pos[o.request] * 64 + o.slot, 0)))
         for o in sorted(options, key=lambda o: (o.request, o.slot))
     ]
-    return Plan(status=status, assignments=assignments, unassigned=_gaps(p, options),  # type: ignore[arg-type]
+    plan = Plan(status=status, assignments=assignments, unassigned=_gaps(p, options),  # type: ignore[arg-type]
                 objective=_objective(p, options, bound), solver=info)
+    return name_trainees(sc, plan)  # after the plan, from the time it leaves free: never costs coverage
 
 
 def _gaps(p: Problem, options: list[Option]) -> list[Unassigned]:

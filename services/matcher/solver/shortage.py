@@ -9,13 +9,17 @@ its main skill (the highest level asked; of equal levels, the first in the catal
 whole: a request is covered when every slot has an expert (the engine plans whole requests), and
 its hours and weight count as covered or uncovered together, so covered + uncovered = demand in
 requests, hours and weight, in every row.
+
+What was learnt (`learnt`): the hours of the trainees beside the experts (`trainee.py`), by the
+slot's main skill and the commune of the request.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.matcher.solver.limits import weight
 from services.matcher.solver.plan import Plan
@@ -33,6 +37,10 @@ class Cover:
     expert_kind: str
     contract_kind: str
     hours: float
+    # A community member learning beside the expert (`trainee.py`), and the slot's main skill.
+    trainee: str = ""
+    trainee_hours: float = 0.0
+    skill: tuple[str, int] = ("none", 0)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,11 @@ def main_skill(r: Request) -> tuple[str, int]:
     for slot in r.effective_slots():
         for skill, level in slot.skills.items():
             asked[skill] = max(level, asked.get(skill, 0))
+    return skill_of(asked)
+
+
+def skill_of(asked: Mapping[str, int]) -> tuple[str, int]:
+    """Of a set of skills asked (a slot's), the one counted: as `main_skill`."""
     if not asked:
         return "none", 0
     order = list(SKILLS)
@@ -107,6 +120,7 @@ def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, ob
     cancelled = 0
     by: dict[str, dict[str, _Sum]] = {k: {} for k in ("skill", "unit", "province", "month")}
     covered_by: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    learnt: dict[tuple[str, int, str], list[Any]] = defaultdict(lambda: [set(), 0, 0.0])
     for d in demands:
         if d.status == "cancelled":
             cancelled += 1
@@ -126,6 +140,11 @@ def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, ob
             for axis, key in (("mode", c.mode), ("expert_kind", c.expert_kind), ("contract_kind", c.contract_kind)):
                 covered_by[(axis, key)][0] += 1
                 covered_by[(axis, key)][1] += c.hours
+            if c.trainee:
+                row = learnt[(*c.skill, d.request.unit)]
+                row[0].add(c.trainee)
+                row[1] += 1
+                row[2] += c.trainee_hours
     out: dict[str, object] = {"total": total.row(), "cancelled": cancelled,
                               "requests": sum(total.n) + cancelled, "truncated": False}
     for kind, sums in by.items():
@@ -134,6 +153,13 @@ def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, ob
         out["truncated"] = bool(out["truncated"]) or cut
     out["covered_by"] = [m.CoverRow(by=axis, key=key, assignments=int(n), hours=round(h, 2))  # type: ignore[arg-type]
                          for (axis, key), (n, h) in sorted(covered_by.items())]
+    rows_learnt = sorted((m.LearntRow(
+        skill=skill, level=level, skill_label=skill_label(skill, level), unit=unit,
+        unit_name=places.get(unit, Place("", "")).name, province=places.get(unit, Place("", "")).province,
+        trainees=len(who), assignments=n, hours=round(h, 2))
+        for (skill, level, unit), (who, n, h) in learnt.items()), key=lambda x: (-x.hours, x.skill, x.unit))
+    out["learnt"] = rows_learnt[:L.GAP_ROWS]
+    out["truncated"] = bool(out["truncated"]) or len(rows_learnt) > L.GAP_ROWS
     return out
 
 
@@ -172,12 +198,15 @@ def from_plan(sc: Scenario, plan: Plan, values: HourValues | None) -> m.GapsRepo
     """The report of a scenario planned by the engine: the plan's assignments are the cover."""
     experts = {e.id: e for e in sc.experts}
     contracts = {c.id: c for c in sc.contracts}
+    requests = {r.id: r for r in sc.requests}
     by_request: dict[str, list[Cover]] = defaultdict(list)
     e_use: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     c_use: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
     for a in plan.assignments:
         e, c = experts[a.expert], contracts[a.contract]
-        by_request[a.request].append(Cover(a.mode, e.kind, c.kind, a.minutes / 60))
+        slot = requests[a.request].effective_slots()[a.slot]
+        by_request[a.request].append(Cover(a.mode, e.kind, c.kind, a.minutes / 60, a.trainee or "",
+                                           a.trainee_minutes / 60, skill_of(slot.skills)))
         e_use[a.expert][0] += 1
         e_use[a.expert][1] += a.minutes / 60
         c_use[a.contract][0] += 1

@@ -92,6 +92,7 @@ def validate(sc: Scenario, plan: Plan) -> list[str]:
         c_min[c.id] += minutes
         c_vnd[c.id] += cost
         c_n[c.id] += 1
+    errs += _trainees(sc, plan, e_min)
     for p in sc.pinned:
         pin = (p.request, p.slot, p.expert, p.contract)
         if not any((a.request, a.slot, a.expert, a.contract) == pin for a in plan.assignments):
@@ -112,6 +113,48 @@ def validate(sc: Scenario, plan: Plan) -> list[str]:
         if c_n[cid] + c.active_assignments > c.max_concurrent:
             errs.append(f"contract {cid}: at most {c.max_concurrent} task(s) at once, "
                         f"{c.active_assignments} already running")
+    return errs
+
+
+def _trainees(sc: Scenario, plan: Plan, e_min: dict[str, int]) -> list[str]:
+    """A trainee (`trainee.py`): asked for by the request, a community member of its commune with
+    something to learn in the slot, none of its experts, once per request, not excluded; the slot's
+    hours taken from their time (added to `e_min`; a contract pays nothing for them)."""
+    errs: list[str] = []
+    req = {r.id: r for r in sc.requests}
+    exp = {e.id: e for e in sc.experts}
+    banned = {(x.request, x.expert) for x in sc.excluded}
+    staff: dict[str, set[str]] = defaultdict(set)
+    for a in plan.assignments:
+        staff[a.request].add(a.expert)
+    seen: set[tuple[str, str]] = set()
+    for a in plan.assignments:
+        if a.trainee is None:
+            if a.trainee_minutes:
+                errs.append(f"{a.request}/{a.slot}: trainee minutes without a trainee")
+            continue
+        where = f"{a.request}/{a.slot} trainee {a.trainee}"
+        r, t = req.get(a.request), exp.get(a.trainee)
+        if r is None or t is None or a.slot >= len(r.effective_slots()):
+            errs.append(f"{where}: unknown request, slot or expert")
+            continue
+        slot = r.effective_slots()[a.slot]
+        if not r.trainee:
+            errs.append(f"{where}: the request asks for no trainee")
+        if t.kind != "community":
+            errs.append(f"{where}: is {t.kind}, a trainee must be a community member")
+        if t.home_unit != r.unit:
+            errs.append(f"{where}: lives in {t.home_unit}, not in the request's commune {r.unit}")
+        if all(t.skills.get(k, 0) >= v for k, v in slot.skills.items()):
+            errs.append(f"{where}: already has the slot's skills, nothing to learn")
+        if a.trainee in staff[a.request] or (a.request, a.trainee) in seen:
+            errs.append(f"{where}: already works on this request")
+        if (a.request, a.trainee) in banned:
+            errs.append(f"{where}: excluded pair")
+        if a.trainee_minutes != round(slot.hours * 60):
+            errs.append(f"{where}: {a.trainee_minutes} minutes, should be {round(slot.hours * 60)}")
+        seen.add((a.request, a.trainee))
+        e_min[a.trainee] += a.trainee_minutes
     return errs
 
 

@@ -23,11 +23,11 @@ from cli import identity
 from shared.messages import Message, Reply
 from shared.nats import NatsServerError
 from shared.nats import connect as nats_connect
-from shared.observe import configure_tracing, trace_headers
 from shared.settings import var_dir
+from shared.tracing import configure_tracing, trace_headers
 
 _TRACER = trace.get_tracer("expertshare.cli")
-_tracing: list[Any] = []  # the process's tracer provider, made once (shared.observe)
+_tracing: list[Any] = []  # the process's tracer provider, made once (shared.tracing)
 
 
 class ClientError(RuntimeError):
@@ -61,7 +61,7 @@ class Client:
         payload = message.model_dump_json(by_alias=True).encode()
         service = subject.split(".")[0]
         try:
-            # One trace from here through every service (when tracing is on: shared.observe).
+            # One trace from here through every service (when tracing is on: shared.tracing).
             with _TRACER.start_as_current_span(f"{subject} request", kind=trace.SpanKind.CLIENT):
                 msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout,
                                             headers=trace_headers() or None)

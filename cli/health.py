@@ -1,7 +1,7 @@
 """`expertshare status --health`: is matching healthy, on one machine, without Prometheus.
 
 Each service writes where it serves `/metrics` and `/healthz` (var/metrics/<service>.url,
-`shared.observe`); this reads them all and says, for a person: which services are ready, the
+`shared.metrics`); this reads them all and says, for a person: which services are ready, the
 consumers' backlogs, the outboxes' lag, the dead letters, the proposals waiting for staff and the
 last plan's quality and time. A service with no address or not answering is "not running".
 """
@@ -15,7 +15,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from cli.supervisor import SERVICES
-from shared.observe import metrics_url_file
+from shared.metrics import metrics_url_file
 
 Samples = list[tuple[str, dict[str, str], float]]
 

@@ -34,9 +34,9 @@ from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
 from shared import subjects as s
 from shared.messages import GetStatus, Message
+from shared.metrics import metrics_url_file
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
 from shared.nats import connect as nats_connect
-from shared.observe import metrics_url_file
 from shared.security import secrets_init
 from shared.security.identities import ADMIN
 from shared.security.secrets import private_dir, secrets_dir

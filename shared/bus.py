@@ -45,10 +45,11 @@ from shared.db import (
 )
 from shared.limits import REPLY_BUDGET, fit
 from shared.messages import DeadLetter, FieldError, Reply
+from shared.metrics import reason_kind
 from shared.nats import inbox_prefix
-from shared.observe import published_under, reason_kind
 from shared.settings import ServiceSettings
 from shared.streams import DEADLETTER, consumer_config, deadletter_stream, stream_for
+from shared.tracing import published_under
 from shared.wire import REDACTED, SECRET_KEYS, Malformed, check_payload, redacted_text
 
 log = structlog.get_logger("bus")
@@ -90,7 +91,7 @@ class DeadLetterMiddleware(BaseMiddleware):
 
     service: str = "service"
     max_deliver: int = 5
-    counter: Any = None  # a Prometheus counter of dead letters by service and reason (shared.observe)
+    counter: Any = None  # a Prometheus counter of dead letters by service and reason (shared.metrics)
 
     @classmethod
     def for_service(cls, service: str, max_deliver: int, counter: Any = None) -> type[DeadLetterMiddleware]:

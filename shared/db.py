@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from shared.clock import utcnow
-from shared.observe import remember_trace
+from shared.tracing import remember_trace
 
 
 def tz_column(nullable: bool = False) -> Any:

@@ -39,22 +39,15 @@ from shared.clock import utcnow
 from shared.db import make_engine, reader
 from shared.logging import configure, library_logger
 from shared.messages import FieldError, Message, Reply
+from shared.metrics import ConsumerBacklog, DomainCollector, Gauges, MetricsServer, dead_letter_counter, outbox_gauges
 from shared.nats import NatsServerError, connect, make_broker, require_seed
-from shared.observe import (
-    ConsumerBacklog,
-    DomainCollector,
-    Gauges,
-    MetricsServer,
-    configure_tracing,
-    dead_letter_counter,
-    outbox_gauges,
-)
 from shared.security import credentials
 from shared.security.credentials import Actor, Refused
 from shared.security.identities import LEADER_KEYS
 from shared.security.secrets import secrets_dir
 from shared.settings import ServiceSettings
 from shared.streams import CONSUMERS, DEADLETTER, LEADERS, Consumer, SetupMissing, check, consumer_config, stream_name
+from shared.tracing import configure_tracing
 
 log = structlog.get_logger("service")
 
@@ -123,7 +116,7 @@ class Service:
         self.engine = make_engine(settings.db_url())
         self.reader = reader(self.engine)  # queries: no write lock taken, none waited for
         self.consumers: list[Consumer] = []
-        # What operators see (shared.observe): the library's message metrics, the dead letters,
+        # What operators see (shared.metrics): the library's message metrics, the dead letters,
         # and the gauges the service reads from its database at each scrape (`gauges`).
         self.registry = CollectorRegistry()
         self.dead_letters = dead_letter_counter(self.registry)

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from services.contracts.db import AssignmentRow, ContractRow
 from shared.assignment import Status
-from shared.observe import PREFIX
+from shared.metrics import PREFIX
 
 NEAR_CAP = 0.9
 

@@ -36,9 +36,9 @@ from shared.bus import in_thread
 from shared.clock import local_today
 from shared.db import reader, retrying, transaction
 from shared.leader import Leadership, changes_seen, note_change
-from shared.observe import current_context, under
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
+from shared.tracing import current_context, under
 
 log = structlog.get_logger("matcher")
 

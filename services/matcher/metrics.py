@@ -1,4 +1,4 @@
-"""The matcher's gauges for operators (read from its database at each scrape, `shared.observe`):
+"""The matcher's gauges for operators (read from its database at each scrape, `shared.metrics`):
 requests by status, proposals waiting for staff and the oldest one's age, and the last plan's
 quality (covered weight against the proven bound), time and age. The re-plan's duration as a
 histogram is observed by the `Replanner` as it runs (`replan_histogram`)."""
@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from services.matcher.db import PlanRun, Proposal, RequestRow
-from shared.observe import PREFIX, age_seconds
+from shared.metrics import PREFIX, age_seconds
 
 #: The statuses a request is counted by: every one is reported, at 0 when none has it.
 REQUEST_STATUSES = ("open", "unmatched", "proposed", "cancelled", "completed")

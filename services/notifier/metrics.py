@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from services.notifier.db import Delivery, Notification
-from shared.observe import PREFIX
+from shared.metrics import PREFIX
 
 
 def gauges(session: Session) -> Iterator[Metric]:

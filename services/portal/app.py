@@ -52,7 +52,8 @@ from services.portal.settings import PortalSettings
 from services.portal.web import render, render_crash, see_other
 from shared import subjects
 from shared.messages import Reply
-from shared.observe import MetricsServer, configure_tracing
+from shared.metrics import MetricsServer
+from shared.tracing import configure_tracing
 
 log = structlog.get_logger("portal")
 
@@ -110,7 +111,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
 
 def observe(app: FastAPI, st: PortalSettings) -> None:
     """Request metrics by route (prometheus-fastapi-instrumentator) in the portal's own registry,
-    served with `/healthz` on a port of their own (`shared.observe`, started by `main`), and the
+    served with `/healthz` on a port of their own (`shared.metrics`, started by `main`), and the
     FastAPI instrumentation's spans when tracing is on: a page's trace goes on over NATS."""
     app.state.registry = CollectorRegistry()
     Instrumentator(registry=app.state.registry, excluded_handlers=["/static/.*"]).instrument(app)

@@ -31,8 +31,8 @@ from shared import subjects as s
 from shared.clock import utcnow
 from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
 from shared.nats import connect, connection_callbacks
-from shared.observe import trace_headers
 from shared.security import credentials, keys
+from shared.tracing import trace_headers
 
 log = structlog.get_logger("portal.bus")
 SESSION_HOURS = 12  # a portal user's signing key; minted again before it runs out

@@ -3,7 +3,7 @@ and the notifier; with `OTEL_EXPORTER_OTLP_ENDPOINT` set, every service exports 
 OTLP/HTTP (to a receiver of this test's own).
 
 The services run as in production, each its own process, with tracing on: each writes its spans
-as JSON lines (`EXPERTSHARE_TRACE_DIR`, `shared.observe`); the CLI's client runs here with an
+as JSON lines (`EXPERTSHARE_TRACE_DIR`, `shared.tracing`); the CLI's client runs here with an
 in-memory exporter. The trace context travels in the NATS headers, through each service's outbox
 and the matcher's background placement: the spans the submission causes in every service carry
 the trace id of the CLI's span.
@@ -31,7 +31,7 @@ from cli import client as cli_client
 from shared import messages as m
 from shared import subjects as s
 from shared.nats import free_port, start_nats
-from shared.observe import TRACE_DIR_ENV
+from shared.tracing import TRACE_DIR_ENV
 from tests.e2e import flow
 from tests.e2e.portal import Browser, add_users, start_portal
 from tests.e2e.system import SERVICES, System

@@ -1,4 +1,4 @@
-"""shared.observe without a running system: /healthz follows readiness, /metrics serves the
+"""shared.metrics and shared.tracing without a running system: /healthz follows readiness, /metrics serves the
 registry, a dead letter's reason becomes a label of few values, and the outbox's trace contexts
 are kept per event, bounded, and handed back once."""
 
@@ -12,7 +12,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry, Counter
 
-from shared.observe import MetricsServer, _Traces, metrics_url_file, published_under, reason_kind, trace_headers
+from shared.metrics import MetricsServer, metrics_url_file, reason_kind
+from shared.tracing import _Traces, published_under, trace_headers
 
 
 def test_healthz_is_503_until_ready_and_metrics_serve_the_registry(tmp_path: Path,
@@ -59,7 +60,7 @@ def test_the_trace_of_an_outbox_row_is_kept_until_it_is_published_and_bounded() 
 
 
 def test_published_under_restores_the_writers_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared import observe
+    from shared import tracing as observe
 
     tracer = TracerProvider().get_tracer("test")
     traces = _Traces()

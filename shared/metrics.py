@@ -1,38 +1,27 @@
-"""What operators see of a service: Prometheus metrics, `/healthz`, and OpenTelemetry traces.
+"""What operators see of a service: Prometheus metrics and `/healthz`.
 
-- Metrics: one `CollectorRegistry` per service, filled by FastStream's `NatsPrometheusMiddleware`
+- One `CollectorRegistry` per service, filled by FastStream's `NatsPrometheusMiddleware`
   (messages received, processed, failed, durations, publishes), by the counters a service keeps
-  (dead letters), and at each scrape by `DomainCollector`, which reads the service's own
-  database (requests by status, proposals waiting, the last plan, the outbox...): the numbers are
-  the database's, so every copy of a service reports the same ones and a restart loses nothing.
+  (dead letters), by `ConsumerBacklog` (its consumers' backlog, asked of JetStream), and at each
+  scrape by `DomainCollector`, which reads the service's own database (requests by status,
+  proposals waiting, the last plan, the outbox...): the numbers are the database's, so every copy
+  of a service reports the same ones and a restart loses nothing.
 - `/metrics` and `/healthz` are served by `MetricsServer` on a port of the service's own
   (`<SERVICE>_METRICS_PORT`, 0 = a free one on loopback); the address is written to
   `var/metrics/<service>.url`, where `expertshare up` and `status --health` find it.
-- Traces: on only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (OTLP over HTTP, the standard
-  variables) or `EXPERTSHARE_TRACE_DIR` (spans as JSON lines, one file per process: for one
-  machine and the tests). The trace context travels in the NATS headers (W3C `traceparent`,
-  FastStream's `NatsTelemetryMiddleware`), beside the correlation id. An event goes out through
-  the outbox, later and from another task: `remember_trace` keeps the context of the transaction
-  that wrote it, and the relay publishes the row under it (`published_under`).
 Nothing here knows a service's rules; the services hand their gauges in as functions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import make_server
 
 import structlog
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 from prometheus_client.metrics_core import Metric
@@ -40,13 +29,10 @@ from prometheus_client.registry import Collector
 
 from shared.clock import utcnow
 
-log = structlog.get_logger("observe")
+log = structlog.get_logger("metrics")
 PREFIX = "expertshare"
-TRACE_DIR_ENV = "EXPERTSHARE_TRACE_DIR"
-_PROPAGATOR = TraceContextTextMapPropagator()
 
 
-# ------------------------------------------------------------------ metrics
 def dead_letter_counter(registry: CollectorRegistry) -> Counter:
     return Counter(f"{PREFIX}_dead_letters", "Messages dead-lettered, by service and reason",
                    ["service", "reason"], registry=registry)
@@ -90,7 +76,6 @@ def age_seconds(then: dt.datetime | None, now: dt.datetime | None = None) -> flo
     return max(0.0, ((now or utcnow()) - then).total_seconds())
 
 
-# ------------------------------------------------------------------ /metrics and /healthz
 class MetricsServer:
     """`/metrics` (Prometheus' text format) and `/healthz` (200 once `ready()`, 503 before) in a
     thread of their own: a scrape never waits for the event loop, and works while it is busy."""
@@ -137,108 +122,6 @@ def metrics_url_file(service: str) -> Path:
     from shared.settings import var_dir
 
     return var_dir() / "metrics" / f"{service}.url"
-
-
-# ------------------------------------------------------------------ traces
-def tracing_enabled() -> bool:
-    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-                or os.environ.get(TRACE_DIR_ENV))
-
-
-def configure_tracing(service: str) -> Any:
-    """The process's tracer provider, or None when tracing is off (no exporter configured)."""
-    if not tracing_enabled():
-        return None
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    if os.environ.get(TRACE_DIR_ENV):
-        provider.add_span_processor(SimpleSpanProcessor(_file_exporter(service)))
-    trace.set_tracer_provider(provider)
-    return provider
-
-
-def _file_exporter(service: str) -> Any:
-    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-    d = Path(os.environ[TRACE_DIR_ENV])
-    d.mkdir(parents=True, exist_ok=True)
-    out = (d / f"{service}-{os.getpid()}.jsonl").open("a", encoding="utf-8")
-    return ConsoleSpanExporter(out=out, formatter=lambda span: span.to_json(indent=None) + "\n")
-
-
-def trace_headers() -> dict[str, str]:
-    """The current trace context as NATS headers (empty when there is none): for a request sent
-    with a plain nats-py client (the CLI, the portal)."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
-    return carrier
-
-
-class _Traces:
-    """The trace context of each event written to the outbox, until the relay publishes it:
-    process-local and bounded (a row published by another copy or after a restart goes out
-    without it: the trace stops there, the correlation id still follows)."""
-
-    def __init__(self, limit: int = 20_000) -> None:
-        self.limit = limit
-        self._by_event: OrderedDict[str, dict[str, str]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def remember(self, event_id: str) -> None:
-        carrier = trace_headers()
-        if not carrier:
-            return
-        with self._lock:
-            self._by_event[event_id] = carrier
-            while len(self._by_event) > self.limit:
-                self._by_event.popitem(last=False)
-
-    def take(self, event_id: str) -> dict[str, str] | None:
-        with self._lock:
-            return self._by_event.pop(event_id, None)
-
-
-TRACES = _Traces()
-
-
-def remember_trace(event_id: str) -> None:
-    TRACES.remember(event_id)
-
-
-@contextlib.contextmanager
-def published_under(event_id: str) -> Iterator[None]:
-    """Publish the outbox row `event_id` under the trace of the transaction that wrote it."""
-    carrier = TRACES.take(event_id)
-    if not carrier:
-        yield
-        return
-    token = otel_context.attach(_PROPAGATOR.extract(carrier))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
-
-
-@contextlib.contextmanager
-def under(ctx: Any) -> Iterator[None]:
-    """Run a block under a captured OpenTelemetry context (background work caused by a message)."""
-    token = otel_context.attach(ctx) if ctx is not None else None
-    try:
-        yield
-    finally:
-        if token is not None:
-            otel_context.detach(token)
-
-
-def current_context() -> Any:
-    return otel_context.get_current()
 
 
 def outbox_gauges(service: str, session: Any) -> Iterator[Metric]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,8 @@ from tests.observability import (
 )
 
 OURS = ("expertshare_", "faststream_", "http_request")
-PROMTOOL = shutil.which("promtool")
+# On PATH, or where `make promtool` puts it (beside this interpreter).
+PROMTOOL = shutil.which("promtool") or shutil.which("promtool", path=str(Path(sys.executable).parent))
 
 
 def test_metric_names_are_read_from_promql() -> None:
@@ -81,7 +83,7 @@ def test_prometheus_scrapes_every_service_and_every_nats_node() -> None:
         assert compose[f"nats-exporter-{i}"]["network_mode"] == f"service:nats-{i}"
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (Debian: apt-get install prometheus)")
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (`make promtool`)")
 def test_promtool_accepts_the_rules_and_the_config_and_the_alerts_fire(tmp_path: Path) -> None:
     assert subprocess.run([PROMTOOL, "check", "rules", str(ALERTS)], capture_output=True, text=True).returncode == 0
     shutil.copy(PROMETHEUS, tmp_path / "prometheus.yml")

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chaos lint bench bench-live docs clean chromium axe
+.PHONY: run test chaos lint bench bench-live docs clean chromium axe promtool
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,7 +19,7 @@ run: $(STAMP)
 ## Run every test: unit, integration (real nats-server, SQLite, PostgreSQL if EXPERTSHARE_TEST_PG), e2e
 ## (the portal's browser tests drive Debian's chromium through Playwright; never `playwright install`).
 ## The browser tests photograph every page of every role, phone and desktop, into var/screenshots/.
-test: $(STAMP) chromium axe
+test: $(STAMP) chromium axe promtool
 	$(BIN)/pytest; status=$$?; echo "Screenshots of every page (phone and desktop): $(CURDIR)/var/screenshots/"; exit $$status
 
 ## The cluster test, longer: three NATS nodes, two copies of every service, more rounds of racing
@@ -32,6 +32,17 @@ chromium:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	  else sudo apt-get update && sudo apt-get install -y chromium; fi; }
+
+## promtool for the alert rules' test (tests/unit/test_observability_files.py): the binary alone, taken
+## from Debian's prometheus package into .venv/bin (no Prometheus daemon installed or started).
+## Without it that test is skipped, so a machine without Debian's archive still runs the rest.
+promtool: $(STAMP)
+	@test -x $(BIN)/promtool || command -v promtool >/dev/null || { \
+	  d=$$(mktemp -d); ( cd $$d && { apt-get download prometheus >/dev/null 2>&1 || \
+	    { apt-get update -qq && apt-get download prometheus >/dev/null 2>&1; }; } && \
+	    dpkg-deb -x prometheus_*.deb x && cp x/usr/bin/promtool $(CURDIR)/$(BIN)/promtool ) || \
+	    echo "promtool could not be had from Debian's archive: the alert rules' promtool test is skipped"; \
+	  rm -rf $$d; }
 
 ## axe-core from npm for the browser tests' accessibility check (var/cache/axe, once).
 AXE := var/cache/axe/node_modules/axe-core/axe.min.js

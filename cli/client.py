@@ -16,6 +16,7 @@ from typing import Any
 import nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
+from opentelemetry import trace
 from pydantic import BaseModel
 
 from cli import identity
@@ -23,6 +24,10 @@ from shared.messages import Message, Reply
 from shared.nats import NatsServerError
 from shared.nats import connect as nats_connect
 from shared.settings import var_dir
+from shared.tracing import configure_tracing, trace_headers
+
+_TRACER = trace.get_tracer("expertshare.cli")
+_tracing: list[Any] = []  # the process's tracer provider, made once (shared.tracing)
 
 
 class ClientError(RuntimeError):
@@ -56,7 +61,10 @@ class Client:
         payload = message.model_dump_json(by_alias=True).encode()
         service = subject.split(".")[0]
         try:
-            msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout)
+            # One trace from here through every service (when tracing is on: shared.tracing).
+            with _TRACER.start_as_current_span(f"{subject} request", kind=trace.SpanKind.CLIENT):
+                msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout,
+                                            headers=trace_headers() or None)
         except NoRespondersError:
             raise ClientError(f"the {service} service is not running (no responder on {subject})") from None
         except NatsTimeout:
@@ -86,6 +94,8 @@ async def connect(
     """Signed into NATS as `nats_identity` (the CLI's own, or `up`'s admin); commands are signed
     as the person `cli.identity` names."""
     target = url or nats_url()
+    if not _tracing:
+        _tracing.append(configure_tracing("cli"))
     try:
         nc = await nats_connect(target, nats_identity, connect_timeout=3, max_reconnect_attempts=2,
                                 allow_reconnect=True)
@@ -97,6 +107,8 @@ async def connect(
         yield Client(nc, timeout)
     finally:
         await nc.drain()
+        if _tracing[0] is not None:
+            _tracing[0].force_flush()
 
 
 def run(coro: Any) -> Any:

@@ -155,9 +155,18 @@ def status(
     unit: str | None = typer.Option(None, help="Only this unit's requests and assignments, and the contracts "
                                     "that can serve it (their scope includes it, or they have none)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Every unmatched reason whole, below the table."),
+    health: bool = typer.Option(False, "--health", help="Is it healthy (this machine's services): each service "
+                                "ready or not, consumer backlogs, outbox lag, dead letters, the last plan. "
+                                "Exit status 1 when a service is not ready."),
 ) -> None:
     """Requests, proposals, assignments and contract balances (the newest; the counts are whole).
     One line per row: a long reason is cut short (whole with --verbose or --json)."""
+    if health:
+        from cli import health as checkup
+
+        found = checkup.collect()
+        typer.echo(dumps(found) if as_json else "\n".join(checkup.lines(found)))
+        raise typer.Exit(0 if found["healthy"] else 1)
 
     async def work(client: Client) -> dict[str, Any]:
         q = m.GetStatus(limit=limit, unit_id=unit)

@@ -34,6 +34,7 @@ from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
 from shared import subjects as s
 from shared.messages import GetStatus, Message
+from shared.metrics import metrics_url_file
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
 from shared.nats import connect as nats_connect
 from shared.security import secrets_init
@@ -156,6 +157,8 @@ async def run(demo: bool, nats_port: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
+    for stale in (var / "metrics").glob("*.url"):  # each service writes its address again as it starts
+        stale.unlink()
     sup = Supervisor(child_env(url, var), var / "log", say, identity_env(secrets))
     if server is not None:
         running = server
@@ -206,6 +209,8 @@ async def _get_ready(url: str, demo: bool) -> bool:
     portal = var_dir() / "portal.url"
     if portal.exists():  # the portal writes its address once it has chosen a port
         say(f"portal on {portal.read_text().strip()} (users: expertshare portal user-add)")
+    for line in metrics_lines():
+        say(line)
     if demo:
         try:
             await load_demo_if_empty(url)
@@ -213,6 +218,17 @@ async def _get_ready(url: str, demo: bool) -> bool:
             say(f"the demo could not be loaded: {err}")
     say("running; Ctrl-C stops everything")
     return True
+
+
+def metrics_lines() -> list[str]:
+    """Where each service serves /metrics and /healthz (each writes its address when it starts)."""
+    lines = []
+    for name in SERVICES:
+        where = metrics_url_file(name)
+        if where.exists():
+            url = where.read_text().strip()
+            lines.append(f"{name} metrics on {url}/metrics, readiness on {url}/healthz")
+    return lines
 
 
 def up(*, demo: bool, nats_port: int) -> int:

@@ -45,9 +45,11 @@ from shared.db import (
 )
 from shared.limits import REPLY_BUDGET, fit
 from shared.messages import DeadLetter, FieldError, Reply
+from shared.metrics import reason_kind
 from shared.nats import inbox_prefix
 from shared.settings import ServiceSettings
 from shared.streams import DEADLETTER, consumer_config, deadletter_stream, stream_for
+from shared.tracing import published_under
 from shared.wire import REDACTED, SECRET_KEYS, Malformed, check_payload, redacted_text
 
 log = structlog.get_logger("bus")
@@ -89,10 +91,12 @@ class DeadLetterMiddleware(BaseMiddleware):
 
     service: str = "service"
     max_deliver: int = 5
+    counter: Any = None  # a Prometheus counter of dead letters by service and reason (shared.metrics)
 
     @classmethod
-    def for_service(cls, service: str, max_deliver: int) -> type[DeadLetterMiddleware]:
-        return type(f"DeadLetter_{service}", (cls,), {"service": service, "max_deliver": max_deliver})
+    def for_service(cls, service: str, max_deliver: int, counter: Any = None) -> type[DeadLetterMiddleware]:
+        return type(f"DeadLetter_{service}", (cls,), {"service": service, "max_deliver": max_deliver,
+                                                       "counter": counter})
 
     async def consume_scope(self, call_next: Callable[..., Any], msg: Any) -> Any:
         raw = msg.raw_message
@@ -143,6 +147,8 @@ class DeadLetterMiddleware(BaseMiddleware):
             deliveries=_deliveries(raw),
         )
         log.warning("dead_lettered", reason=letter.reason)
+        if self.counter is not None:
+            self.counter.labels(self.service, reason_kind(letter.reason)).inc()
         broker = self.context.get("broker")
         await broker.publish(
             letter.model_dump(mode="json"),
@@ -377,6 +383,10 @@ class OutboxRelay:
         return len(sent)
 
     async def _publish(self, row: OutboxRow) -> None:
+        with published_under(row.event_id):  # the trace of the transaction that wrote it
+            await self._send(row)
+
+    async def _send(self, row: OutboxRow) -> None:
         await self.broker.publish(
             json.loads(row.payload),
             row.subject,

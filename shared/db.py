@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from shared.clock import utcnow
+from shared.tracing import remember_trace
 
 
 def tz_column(nullable: bool = False) -> Any:
@@ -157,6 +158,7 @@ def create_tables(engine: Engine, tables: Sequence[Any]) -> None:
 def add_event(session: Session, subject: str, message: BaseModel) -> None:
     """Queue an event for publication when this transaction commits."""
     data = message.model_dump(mode="json")
+    remember_trace(data["event_id"])
     session.add(
         OutboxRow(
             event_id=data["event_id"],

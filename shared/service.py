@@ -7,6 +7,7 @@ typed message in, one use case in a worker thread, exactly once per message id, 
 
 # No `from __future__ import annotations`: handlers below annotate their parameter with a model
 # chosen at run time, which FastStream must see as a class, not a string.
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,6 +20,8 @@ import nats.errors
 import nats.js.errors
 import structlog
 from faststream import FastStream
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -36,6 +39,7 @@ from shared.clock import utcnow
 from shared.db import make_engine, reader
 from shared.logging import configure, library_logger
 from shared.messages import FieldError, Message, Reply
+from shared.metrics import ConsumerBacklog, DomainCollector, Gauges, MetricsServer, dead_letter_counter, outbox_gauges
 from shared.nats import NatsServerError, connect, make_broker, require_seed
 from shared.security import credentials
 from shared.security.credentials import Actor, Refused
@@ -43,6 +47,7 @@ from shared.security.identities import LEADER_KEYS
 from shared.security.secrets import secrets_dir
 from shared.settings import ServiceSettings
 from shared.streams import CONSUMERS, DEADLETTER, LEADERS, Consumer, SetupMissing, check, consumer_config, stream_name
+from shared.tracing import configure_tracing
 
 log = structlog.get_logger("service")
 
@@ -111,11 +116,26 @@ class Service:
         self.engine = make_engine(settings.db_url())
         self.reader = reader(self.engine)  # queries: no write lock taken, none waited for
         self.consumers: list[Consumer] = []
+        # What operators see (shared.metrics): the library's message metrics, the dead letters,
+        # and the gauges the service reads from its database at each scrape (`gauges`).
+        self.registry = CollectorRegistry()
+        self.dead_letters = dead_letter_counter(self.registry)
+        self._gauges: list[Gauges] = [partial(outbox_gauges, self.name)]
+        self.registry.register(DomainCollector(lambda: Session(self.reader), self._gauges))
+        self.metrics = MetricsServer(self.name, self.registry, self.ready)
+        self.backlog = ConsumerBacklog(self.name, self.registry, settings.consumer_poll_s)
+        middlewares: list[Any] = []
+        tracer_provider = configure_tracing(self.name)
+        if tracer_provider is not None:
+            from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+
+            middlewares.append(NatsTelemetryMiddleware(tracer_provider=tracer_provider))
         self.broker = make_broker(
             settings.nats_url,
             name=self.name,
             identity=self.identity,
-            middlewares=[DeadLetterMiddleware.for_service(self.name, settings.max_deliver)],
+            middlewares=[*middlewares, NatsPrometheusMiddleware(registry=self.registry, app_name=self.name),
+                         DeadLetterMiddleware.for_service(self.name, settings.max_deliver, self.dead_letters)],
         )
         self.relay = OutboxRelay(self.engine, self.broker, settings.outbox_interval_s)
         self.keyring = Keyring()
@@ -123,6 +143,7 @@ class Service:
         self._on_started = on_started
         self._background: list[Any] = []
         self._stops: list[Callable[[], Any]] = []
+        self._backlog: asyncio.Task[None] | None = None
         # Called after an event's transaction commits (the matcher schedules a re-solve), and after
         # a command's, when it was taken (the matcher decides a new request at once).
         self.after_event: Callable[[str, Message], Any] | None = None
@@ -208,6 +229,19 @@ class Service:
         handle.__name__ = f"{subject.replace('.', '_')}"
         command_subscriber(self.broker, self.settings, subject, description=description)(handle)
 
+    def gauges(self, source: Gauges) -> None:
+        """`source(session)` yields metric families read from this service's database, at each scrape."""
+        self._gauges.append(source)
+
+    def ready(self) -> bool:
+        """Every subscriber started and the broker connected (`/healthz`)."""
+        connection = getattr(self.broker, "_connection", None)
+        return self.started and connection is not None and bool(connection.is_connected)
+
+    def _jetstream(self) -> Any:
+        connection = getattr(self.broker, "_connection", None)
+        return connection.jetstream() if connection is not None and connection.is_connected else None
+
     def _health(self) -> Reply:
         return Reply.success(service=self.name) if self.started else Reply.failure(f"{self.name} is starting")
 
@@ -259,13 +293,20 @@ class Service:
     def app(self) -> FastStream:
         @asynccontextmanager
         async def lifespan() -> AsyncIterator[None]:
-            await self.prepare()
-            yield
+            # First: /healthz says "starting" (503) while the setup is checked and the subscribers start.
+            self.metrics.start(self.settings.metrics_host, self.settings.metrics_port)
+            try:
+                await self.prepare()
+                yield
+            finally:
+                self.metrics.stop()
 
         app = FastStream(self.broker, lifespan=lifespan, logger=library_logger())
 
         @app.on_shutdown
         async def _stopping() -> None:
+            if self._backlog is not None:
+                self._backlog.cancel()
             for stop in self._stops:
                 await stop()
             # Before the broker drains: a publish into a draining connection only fails.
@@ -278,6 +319,9 @@ class Service:
                 start()
             if self._on_started:
                 await self._on_started(self)
+            if self.consumers:
+                self._backlog = asyncio.create_task(self.backlog.run(self._jetstream, self.consumers),
+                                                    name="consumer-backlog")
             self.started = True
             log.info("service_started", nats=self.settings.nats_url)
 

@@ -58,6 +58,12 @@ class ServiceSettings(BaseSettings):
     outbox_interval_s: float = Field(default=0.2, gt=0)
     # At start, how long to wait for JetStream to answer (a cluster electing after a node died).
     startup_wait_s: float = Field(default=60.0, ge=0)
+    # `/metrics` and `/healthz` (shared.metrics): loopback and a free port unless set (compose sets both).
+    metrics_host: str = Field(default="127.0.0.1", max_length=200, description="where /metrics and /healthz listen")
+    consumer_poll_s: float = Field(default=5.0, gt=0, le=3600, description="how often a service reads its "
+                                   "consumers' backlog from JetStream (a metric, and `status --health`)")
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="their port; 0: a free one (written to "
+                              "var/metrics/<service>.url)")
 
     def db_url(self) -> str:
         if self.database_url:

@@ -15,7 +15,7 @@ import structlog
 from sqlmodel import Session
 
 from services.contracts import assignments as asg
-from services.contracts import gaps, lifecycle, reference, reports, work
+from services.contracts import gaps, lifecycle, metrics, reference, reports, work
 from services.contracts import handlers as h
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
@@ -83,6 +83,7 @@ PERMITS: dict[str, Permit] = {
 def build(settings: ContractsSettings | None = None) -> Service:
     st = settings or ContractsSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
+    svc.gauges(metrics.gauges)
     for subject, model, use_case, description in (
         (
             s.REFERENCE_REGISTER,

@@ -19,6 +19,7 @@ import structlog
 from sqlmodel import Session
 
 from services.matcher import handlers as h
+from services.matcher import metrics
 from services.matcher.alternatives import candidates
 from services.matcher.db import create_schema
 from services.matcher.gaps import gaps
@@ -37,6 +38,7 @@ from shared.db import reader, retrying, transaction
 from shared.leader import Leadership, changes_seen, note_change
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
+from shared.tracing import current_context, under
 
 log = structlog.get_logger("matcher")
 
@@ -89,6 +91,8 @@ class Replanner:
         self.dirty = asyncio.Event()  # a re-plan is due
         self.waiting = asyncio.Event()  # requests may be waiting for a decision
         self.cause: m.Message = m.Message()
+        self.cause_trace: Any = None  # the trace of that change: the proposals it leads to continue it
+        self.replan_seconds = metrics.replan_histogram(svc.registry)
         self.leadership = leadership or Leadership(settings.nats_url, PLAN, identity=settings.service)
         self.leadership.on_change = self._on_leadership
         self.solver: Solver = SolverProcess() if settings.solve_in_process else solve
@@ -103,6 +107,7 @@ class Replanner:
         """Something changed (committed): place and plan again. Safe from any thread: an
         asyncio.Event is set only in its own loop's thread, or its waiter may never wake."""
         self.cause = cause
+        self.cause_trace = current_context()
         loop = self._loop
         try:
             here = asyncio.get_running_loop()
@@ -189,10 +194,11 @@ class Replanner:
                 continue  # the leader places: it sees this change through the counter
             structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
-                more, held = await in_thread(self._place, term)
-                while more:
-                    self.svc.relay.notify()
+                with under(self.cause_trace):  # the events it writes carry the cause's trace
                     more, held = await in_thread(self._place, term)
+                    while more:
+                        self.svc.relay.notify()
+                        more, held = await in_thread(self._place, term)
                 self.svc.relay.notify()
                 # In proportion to the time the round held the lock, not to what it waited for it.
                 await asyncio.sleep(min(PLACE_PAUSE_MAX_S, PLACE_PAUSE * held))
@@ -214,11 +220,14 @@ class Replanner:
             structlog.contextvars.bind_contextvars(correlation_id=self.cause.correlation_id)
             try:
                 self._seen = await in_thread(self._changes)  # read before the snapshot: it includes them
-                await in_thread(partial(
-                    replan, self.svc.engine, today=self._today(), time_limit_s=st.time_limit_s,
-                    workers=st.workers, seed=st.seed, cause=self.cause, fence=self.leadership.fence(PLAN, term),
-                    solver=self.solver, references=self.reference, reserved=self.reserved,
-                ))
+                began = time.monotonic()
+                with under(self.cause_trace):
+                    await in_thread(partial(
+                        replan, self.svc.engine, today=self._today(), time_limit_s=st.time_limit_s,
+                        workers=st.workers, seed=st.seed, cause=self.cause, fence=self.leadership.fence(PLAN, term),
+                        solver=self.solver, references=self.reference, reserved=self.reserved,
+                    ))
+                self.replan_seconds.observe(time.monotonic() - began)
                 self.svc.relay.notify()
                 self.waiting.set()  # what the plan could not write (the room moved) is placed now
             except Exception:  # noqa: BLE001 - a failed re-solve is logged and retried on the next change
@@ -274,6 +283,7 @@ PERMITS: dict[str, Permit] = {
 def build(settings: MatcherSettings | None = None) -> Service:
     st = settings or MatcherSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
+    svc.gauges(metrics.gauges)
     planner = Replanner(svc, st)
     svc.background(planner.start, planner.stop)
 

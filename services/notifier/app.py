@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.notifier import handlers as h
-from services.notifier import inbox, preferences, queue
+from services.notifier import inbox, metrics, preferences, queue
 from services.notifier.channels import Channel, SmtpChannel, WebhookChannel
 from services.notifier.clock import Clock
 from services.notifier.db import create_schema
@@ -69,6 +69,7 @@ def build(
             log.info("webhook_secrets_sealed", count=sealed)
 
     svc = NotifierService(st, events=EVENTS, create_schema=schema)
+    svc.gauges(metrics.gauges)
     svc.worker = DeliveryWorker(
         svc.engine,
         channels or channels_of(st),

@@ -23,6 +23,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -50,6 +52,8 @@ from services.portal.settings import PortalSettings
 from services.portal.web import render, render_crash, see_other
 from shared import subjects
 from shared.messages import Reply
+from shared.metrics import MetricsServer
+from shared.tracing import configure_tracing
 
 log = structlog.get_logger("portal")
 
@@ -76,14 +80,18 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
             await msg.respond(health)  # type: ignore[attr-defined]
 
         await app.state.bus.nc.subscribe(subjects.health(st.service), queue=st.service, cb=answer)
+        app.state.started = True
         log.info("service_started", nats=st.nats_url)
         yield
+        app.state.started = False
         await app.state.bus.close()
 
     app = Portal(title="expertshare portal", version="1", lifespan=lifespan, max_body_size=st.max_body_bytes,
                  docs_url=None, redoc_url=None, openapi_url=None,
                  description="Requests, proposals, contracts and tasks; authenticate with `Bearer <API token>`.")
     app.state.settings = st
+    app.state.started = False
+    observe(app, st)
     app.state.engine = users.engine(st.db_url())
     app.state.bus = Bus(st.nats_url, st.request_timeout_s)
     app.state.password_work = PasswordWork(st.hash_concurrency, st.hash_queue)
@@ -99,6 +107,25 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
     app.include_router(sheets.router, max_body_size=st.max_upload_bytes)  # three CSV files: more than a form
     _errors(app)
     return app
+
+
+def observe(app: FastAPI, st: PortalSettings) -> None:
+    """Request metrics by route (prometheus-fastapi-instrumentator) in the portal's own registry,
+    served with `/healthz` on a port of their own (`shared.metrics`, started by `main`), and the
+    FastAPI instrumentation's spans when tracing is on: a page's trace goes on over NATS."""
+    app.state.registry = CollectorRegistry()
+    Instrumentator(registry=app.state.registry, excluded_handlers=["/static/.*"]).instrument(app)
+
+    def ready() -> bool:
+        nc = app.state.bus.nc
+        return bool(app.state.started and nc is not None and nc.is_connected)
+
+    app.state.metrics = MetricsServer(st.service, app.state.registry, ready)
+    provider = configure_tracing(st.service)
+    if provider is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="static/.*")
 
 
 def _errors(app: FastAPI) -> None:
@@ -161,7 +188,9 @@ def main() -> None:
     var_dir().mkdir(parents=True, exist_ok=True)
     (var_dir() / "portal.url").write_text(address)  # where `expertshare up` and people find it
     log.info("portal_listening", address=address, requested_port=st.port)
+    app = create_app(st)
+    app.state.metrics.start(st.metrics_host, st.metrics_port)
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from any local peer, and the
     # sign-in throttle per address with it; the portal's `trusted_proxies` setting decides instead.
-    uvicorn.run(create_app(st), host=st.host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    uvicorn.run(app, host=st.host, port=port, log_config=None, access_log=False, proxy_headers=False)
 

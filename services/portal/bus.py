@@ -32,6 +32,7 @@ from shared.clock import utcnow
 from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
 from shared.nats import connect, connection_callbacks
 from shared.security import credentials, keys
+from shared.tracing import trace_headers
 
 log = structlog.get_logger("portal.bus")
 SESSION_HOURS = 12  # a portal user's signing key; minted again before it runs out
@@ -99,7 +100,9 @@ class Bus:
     async def call(self, subject: str, message: BaseModel, timeout: float | None = None) -> Reply:
         service = subject.split(".")[0]
         try:
-            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=timeout or self.timeout)
+            # The page's trace goes on in the service (the FastAPI instrumentation made its span).
+            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=timeout or self.timeout,
+                                        headers=trace_headers() or None)
         except NoRespondersError:
             raise Unavailable(f"the {service} service is not running") from None
         except NatsTimeout:

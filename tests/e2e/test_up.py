@@ -131,6 +131,9 @@ def test_up_runs_the_demo_stops_on_ctrl_c_and_keeps_the_data(tmp_path: Path, tak
     up.wait_for(r"proposed  a-")
     portal = re.search(r"portal on (http://\S+)", up.wait_for(r"portal on http://")).group(1)
     assert "Đăng nhập" in httpx.get(portal + "/login", timeout=10).text, "the portal answers, in Vietnamese"
+    for name in ("contracts", "matcher", "notifier", "portal"):  # where each serves its metrics, said once
+        url = re.search(rf"{name} metrics on (http://\S+)/metrics", up.wait_for(rf"{name} metrics on")).group(1)
+        assert httpx.get(url + "/healthz", timeout=10).status_code == 200
     moved = [x for x in up.lines if str(taken_port) in x]
     assert len(moved) == 1 and re.search(rf"port {taken_port} is taken.*on port (\d+) instead", moved[0]), moved
     first = status(var)

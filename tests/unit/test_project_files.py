@@ -86,7 +86,9 @@ def test_compose_networks_keep_nats_routes_and_postgres_apart() -> None:
         assert set(services[node]["networks"]) == {"routes", "bus"} and "ports" not in services[node]
     for name in DEPLOYED:
         assert "routes" not in services[name]["networks"]
-    assert [name for name, s in services.items() if "ports" in s] == ["portal"]
+    published = {name: s["ports"] for name, s in services.items() if "ports" in s}
+    assert set(published) == {"portal", "grafana"}
+    assert all(p.startswith("127.0.0.1:") for p in published["grafana"]), "the dashboard on the host's loopback only"
     assert "POSTGRES_PASSWORD" in services["postgres"]["environment"]
     assert any("init-roles.sql:/docker-entrypoint-initdb.d/" in v for v in services["postgres"]["volumes"])
 

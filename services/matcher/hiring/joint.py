@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.linear_solver import pywraplp
 
+from services.matcher.solver.mip import add_limits
 from services.matcher.solver.problem import Problem
 
 Requirement = tuple[int, ...]  # decisions of which at least one must be taken
@@ -84,7 +85,7 @@ def solve_joint(j: Joint, start: list[int], time_limit_s: float, start_decisions
         if len(group) > 1:
             solver.Add(solver.Sum([d[k] for k in group]) <= 1)
     solver.Add(solver.Sum([c * v for c, v in zip(j.costs, d, strict=True)]) <= j.budget)
-    _limits(solver, p, cols, x)
+    add_limits(solver, p, cols, x)
     coverage = solver.Sum([int(p.weight[r]) * v for r, v in y.items()])
     thrift = 1.0 / (j.budget + 1) if j.budget > 0 else 0.0
     solver.Maximize(coverage - thrift * solver.Sum([c * v for c, v in zip(j.costs, d, strict=True)]))
@@ -106,17 +107,6 @@ def solve_joint(j: Joint, start: list[int], time_limit_s: float, start_decisions
     bound = math.floor(solver.Objective().BestBound() + thrift * j.budget + 1e-6) + p.pinned_weight
     return Outcome(chosen, bought, p.covered(chosen), bound, status == pywraplp.Solver.OPTIMAL,
                    time.monotonic() - began)
-
-
-def _limits(solver: pywraplp.Solver, p: Problem, cols: list[int], x: dict[int, pywraplp.Variable]) -> None:
-    for key, coef, room in p.limit_rows():
-        rows: dict[int, list[tuple[int, pywraplp.Variable]]] = defaultdict(list)
-        for o in cols:
-            if coef[o]:
-                rows[int(key[o])].append((int(coef[o]), x[o]))
-        for k, terms in rows.items():
-            if sum(a for a, _ in terms) > room[k]:
-                solver.Add(solver.Sum([a * v for a, v in terms]) <= int(room[k]))
 
 
 #: Up to this many options the joint model gets them all (SCIP proves a province's optimum in a second).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -46,14 +47,7 @@ def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_
     for vs in by_pair.values():
         if len(vs) > 1:
             solver.Add(solver.Sum(vs) <= 1)
-    for key, coef, room in p.limit_rows():
-        rows: dict[int, list[tuple[int, pywraplp.Variable]]] = defaultdict(list)
-        for o in cols:
-            if coef[o]:
-                rows[int(key[o])].append((int(coef[o]), x[o]))
-        for k, terms in rows.items():
-            if sum(a for a, _ in terms) > room[k]:
-                solver.Add(solver.Sum([a * v for a, v in terms]) <= int(room[k]))
+    add_limits(solver, p, cols, x)
     coverage = solver.Sum([int(p.weight[r]) * v for r, v in y.items()])
     liked = [x[o] for o in sorted(set(prefer or ())) if o in x]
     solver.Maximize(coverage + solver.Sum(liked) * (1.0 / (len(liked) + 1)) if liked else coverage)
@@ -71,3 +65,16 @@ def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         return None
     return [o for o, v in x.items() if v.solution_value() > 0.5]
+
+
+def add_limits(solver: pywraplp.Solver, p: Problem, cols: Iterable[int], x: dict[int, pywraplp.Variable]) -> None:
+    """Every limit (expert time, contract hours, money, concurrent tasks) over the options `cols`,
+    skipping the rows that cannot bind."""
+    for key, coef, room in p.limit_rows():
+        rows: dict[int, list[tuple[int, pywraplp.Variable]]] = defaultdict(list)
+        for o in cols:
+            if coef[o]:
+                rows[int(key[o])].append((int(coef[o]), x[o]))
+        for k, terms in rows.items():
+            if sum(a for a, _ in terms) > room[k]:
+                solver.Add(solver.Sum([a * v for a, v in terms]) <= int(room[k]))

@@ -30,14 +30,20 @@ async def page(request: Request) -> Response:
 async def hiring(request: Request) -> Response:
     """The hiring plan for the budget of the form (a signed query: the matcher checks the role)."""
     user = page_user(request, "staff")
+    form, budget, plan, error = await _hiring_form(request, user)
+    return await _page(request, user, form, plan=plan, errors={"budget": error} if error else {},
+                       status_code=422 if error else 200)
+
+
+async def _hiring_form(request: Request, user: Any) -> tuple[dict[str, str], int | None, Any, Any]:
+    """The budget form posted (CSRF checked): the form, its budget, and the plan or the error."""
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     budget, error = shortage.budget(form.get("budget", ""))
     plan = None
     if budget is not None:
         plan, error = await shortage.hiring(request.app.state.bus, user, budget)
-    return await _page(request, user, form, plan=plan, errors={"budget": error} if error else {},
-                       status_code=422 if error else 200)
+    return form, budget, plan, error
 
 
 @router.get("/shortage/gaps.csv")
@@ -53,12 +59,7 @@ async def gaps_csv(request: Request) -> Response:
 @router.post("/shortage/hiring.csv")
 async def hiring_csv(request: Request) -> Response:
     user = page_user(request, "staff")
-    form = {k: str(v) for k, v in (await request.form()).items()}
-    check_csrf(request, form)
-    budget, error = shortage.budget(form.get("budget", ""))
-    plan = None
-    if budget is not None:
-        plan, error = await shortage.hiring(request.app.state.bus, user, budget)
+    _form, budget, plan, error = await _hiring_form(request, user)
     if error or plan is None:
         return _csv_refused(request, {"budget": error or Said("", "")})
     units = (await directory.names(request.app.state.bus))["units"]

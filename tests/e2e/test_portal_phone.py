@@ -9,12 +9,10 @@ installs it itself when it is missing and npm is there).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,7 +30,8 @@ from shared.clock import local_today
 from shared.db import make_engine
 from tests.e2e import flow, portal
 from tests.e2e.system import System
-from tests.e2e.test_portal_pages import english_in
+from tests.e2e.test_portal_browser import CSP_REFUSALS, signed_in
+from tests.e2e.test_portal_pages import english_in, until
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,16 +72,6 @@ async def chromium() -> AsyncIterator[Browser]:
         await browser.close()
 
 
-async def _until(check, what: str, timeout: float = 40.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def _data(system: System, base: str) -> dict[str, str]:
     """Beside the demo's work: a request done end to end, one unmatched, one proposal waiting."""
     commune, staff, expert = portal.Browser(base), portal.Browser(base), portal.Browser(base)
@@ -102,7 +91,7 @@ async def _data(system: System, base: str) -> dict[str, str]:
 
         rid = await submit("Cài chữ ký số cho bộ phận một cửa của xã, kèm hướng dẫn cán bộ sử dụng",
                            "digital_signature")
-        aid = await _until(lambda: _proposal_of(staff, rid), "the request's proposal", timeout=90)
+        aid = await until(lambda: _proposal_of(staff, rid), "the request's proposal", timeout=90)
         await staff.submit("/proposals", "/proposals/decide", {"approve_one": aid})
         owner = next(a for a in (await system.status())["contracts"]["assignments"] if a["id"] == aid)
         await expert.sign_in(_expert_user(system, owner["expert_id"]))
@@ -111,7 +100,7 @@ async def _data(system: System, base: str) -> dict[str, str]:
         await commune.submit(f"/requests/{rid}", f"/requests/{rid}/complete", {"rating": "5"})
         lost = await submit("Phân tích số liệu dân cư", "data_analysis")
         second = await submit("Cài phần mềm một cửa lần hai", "digital_signature")
-        await _until(waiting, "a second proposal")
+        await until(waiting, "a second proposal")
         return {"rid": rid, "lost": lost, "waiting": second, "contract": owner["contract_id"]}
     finally:
         for b in (commune, staff, expert):
@@ -161,22 +150,6 @@ async def _hiring_result(page: Page, axe: str, wide: dict, faults: dict, foreign
         faults["sonoivu /shortage/hiring (phone)"] = found
 
 
-#: What the browser refused under the portal's Content-Security-Policy, on any page.
-CSP_REFUSALS: list[str] = []
-
-
-async def _signed_in(browser: Browser, base: str, username: str) -> Page:
-    page = await (await browser.new_context(base_url=base, locale="vi-VN")).new_page()
-    page.on("console", lambda msg: CSP_REFUSALS.append(f"{page.url}: {msg.text}")
-            if "Content Security Policy" in msg.text else None)
-    await page.goto("/login")
-    await page.get_by_label("Tên đăng nhập").fill(username)
-    await page.get_by_label("Mật khẩu").fill(portal.PASSWORD)
-    await page.get_by_role("button", name="Đăng nhập").click()
-    await page.wait_for_load_state()
-    return page
-
-
 async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Browser) -> None:
     axe = axe_source()
     await load(Client(system.nc, 30), demo(), lambda *_: None)  # Tuyên Quang: 20 communes, 60 requests
@@ -191,7 +164,7 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
     SHOTS.mkdir(parents=True, exist_ok=True)
     wide, faults, heavy, measured, foreign = {}, {}, {}, {}, {}
     for user, paths in PAGES.items():
-        page = await _signed_in(chromium, base, user)
+        page = await signed_in(chromium, base, user)
         for path in paths:
             for size, (w, h) in SIZES.items():
                 await page.set_viewport_size({"width": w, "height": h})

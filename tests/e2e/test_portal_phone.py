@@ -13,11 +13,10 @@ import datetime as dt
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 from sqlmodel import Session
 
 from cli.client import Client
@@ -30,7 +29,7 @@ from shared.clock import local_today
 from shared.db import make_engine
 from tests.e2e import flow, portal
 from tests.e2e.system import System
-from tests.e2e.test_portal_browser import CSP_REFUSALS, signed_in
+from tests.e2e.test_portal_browser import CSP_REFUSALS, chromium, signed_in  # noqa: F401 - the fixture
 from tests.e2e.test_portal_pages import english_in, until
 
 pytestmark = pytest.mark.slow
@@ -38,10 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "var" / "screenshots"
 AXE_DIR = ROOT / "var" / "cache" / "axe"
 AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = Path("/usr/bin/chromium")
-HAVE_CHROMIUM = CHROMIUM.exists()
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 SIZES = {"phone": (360, 740), "desktop": (1280, 900)}
 DEADLINE = str(local_today() + dt.timedelta(days=10))
 PAGES = {
@@ -61,15 +56,6 @@ def axe_source() -> str:
                         "axe-core@4"], check=True, timeout=300)
     assert AXE.exists(), f"axe-core is needed at {AXE}: `make axe` (npm install axe-core)"
     return AXE.read_text()
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    assert HAVE_CHROMIUM, "Debian's chromium is needed: `make test` installs it (apt-get install chromium)"
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        await browser.close()
 
 
 async def _data(system: System, base: str) -> dict[str, str]:
@@ -150,7 +136,7 @@ async def _hiring_result(page: Page, axe: str, wide: dict, faults: dict, foreign
         faults["sonoivu /shortage/hiring (phone)"] = found
 
 
-async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Browser) -> None:
+async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Browser) -> None:  # noqa: F811
     axe = axe_source()
     await load(Client(system.nc, 30), demo(), lambda *_: None)  # Tuyên Quang: 20 communes, 60 requests
     await system.until(lambda st: len(st["contracts"]["assignments"]) >= 20, what="the demo's proposals")

@@ -17,9 +17,11 @@ from services.matcher.hiring.hiring import plan_hiring
 
 # name: requests, experts, candidates, budget (dong), target seconds
 SIZES = {"province": (200, 60, 100, 50_000_000, 10.0), "medium": (2000, 400, 300, 300_000_000, 60.0)}
-HEADER = ("| size | requests x experts | candidates | options (model) | budget ₫ | plan s (joint s, status) | target s "
-          "| hires | cost ₫ | covered before | covered after (joint) | gain | simple rule: hires, cost ₫, after, s "
-          "| plan vs rule |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| size | requests x experts | candidates | options (model) | budget ₫ | plan s (joint s, status) | target s "
+    "| hires | cost ₫ | covered before | covered after (joint) | gain | simple rule: hires, cost ₫, after, s "
+    "| plan vs rule |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def run(name: str) -> str:
@@ -31,12 +33,14 @@ def run(name: str) -> str:
     info, rule = plan.solver, plan.simple_rule
     assert rule is not None
     assert plan.cost_vnd <= budget and rule.cost_vnd <= budget
-    return (f"| {name} | {n_req} x {n_exp} | {plan.candidates} | {info['options']} ({info['model_options']}) "
-            f"| {budget:,} | {info['seconds']:.1f} ({info['joint_seconds']:.1f}, {info['joint_status']}) | {target:g} "
-            f"| {len(plan.hires)} | {plan.cost_vnd:,} | {plan.covered_weight_before} "
-            f"| {plan.covered_weight_after} ({plan.joint_covered_weight}) | +{plan.gain} "
-            f"| {len(rule.hires)}, {rule.cost_vnd:,}, {rule.covered_weight_after}, {info['rule_seconds']:.1f} "
-            f"| {plan.covered_weight_after - rule.covered_weight_after:+d} |  <!-- total {wall:.1f} s -->")
+    return (
+        f"| {name} | {n_req} x {n_exp} | {plan.candidates} | {info['options']} ({info['model_options']}) "
+        f"| {budget:,} | {info['seconds']:.1f} ({info['joint_seconds']:.1f}, {info['joint_status']}) | {target:g} "
+        f"| {len(plan.hires)} | {plan.cost_vnd:,} | {plan.covered_weight_before} "
+        f"| {plan.covered_weight_after} ({plan.joint_covered_weight}) | +{plan.gain} "
+        f"| {len(rule.hires)}, {rule.cost_vnd:,}, {rule.covered_weight_after}, {info['rule_seconds']:.1f} "
+        f"| {plan.covered_weight_after - rule.covered_weight_after:+d} |  <!-- total {wall:.1f} s -->"
+    )
 
 
 def main() -> None:

@@ -51,8 +51,10 @@ if __package__ in (None, ""):  # run as a file: the repository's root is where `
 from bench import live  # noqa: E402
 
 SIZES = {"small": (40, 15), "province": (200, 60), "medium": (2000, 400), "country": (10_000, 2000)}
-HEADER = ("| backlog loaded | new requests | submit reply p50 / p99 | submit to decision p50 / p99 "
-          "| no decision after {deadline:g} s | proposal to notified p50 / p99 |\n|---|---|---|---|---|---|")
+HEADER = (
+    "| backlog loaded | new requests | submit reply p50 / p99 | submit to decision p50 / p99 "
+    "| no decision after {deadline:g} s | proposal to notified p50 / p99 |\n|---|---|---|---|---|---|"
+)
 
 
 @dataclass
@@ -97,8 +99,10 @@ class Tally:
         return out, missing
 
     def all_told(self) -> bool:
-        return all(live.STAFF_PARTY in self.delivered.get(e, {}) and u in self.delivered.get(e, {})
-                   for e, (_t, u) in self.proposals.items())
+        return all(
+            live.STAFF_PARTY in self.delivered.get(e, {}) and u in self.delivered.get(e, {})
+            for e, (_t, u) in self.proposals.items()
+        )
 
 
 def new_requests(sc: Any, count: int, seed: int) -> list[Any]:
@@ -110,9 +114,12 @@ def new_requests(sc: Any, count: int, seed: int) -> list[Any]:
     rng = random.Random(seed * 7919 + 14)
     units = [u.id for u in sc.units]
     days = (sc.horizon.end - sc.horizon.start).days
-    return [Request.model_validate(_request(rng, len(sc.requests) + k, rng.choice(units), sc.horizon.start, days,
-                                                   SHAPES["default"]))
-            for k in range(count)]
+    return [
+        Request.model_validate(
+            _request(rng, len(sc.requests) + k, rng.choice(units), sc.horizon.start, days, SHAPES["default"])
+        )
+        for k in range(count)
+    ]
 
 
 async def submit_at_rate(client: Any, requests: list[Any], rate: float, tally: Tally) -> None:
@@ -121,8 +128,9 @@ async def submit_at_rate(client: Any, requests: list[Any], rate: float, tally: T
 
     async def one(r: Any) -> None:
         tally.sent[r.id] = time.monotonic()
-        _data, err, seconds = await live.call(client, s.REQUEST_SUBMIT, m.SubmitRequest(request=r, by="bench"),
-                                              timeout=60)
+        _data, err, seconds = await live.call(
+            client, s.REQUEST_SUBMIT, m.SubmitRequest(request=r, by="bench"), timeout=60
+        )
         tally.reply_s[r.id] = seconds
         if err is not None:
             tally.refused[r.id] = err
@@ -150,51 +158,80 @@ async def measure(system: live.System, args: argparse.Namespace) -> dict[str, An
 
     n_req, n_exp = SIZES[args.size]
     sc = generate(n_req, n_exp, seed=args.seed)
-    out: dict[str, Any] = {"size": args.size, "requests": n_req, "experts": n_exp, "units": len(sc.units),
-                           "rate": args.rate, "count": args.count, "deadline_s": args.deadline,
-                           "machine_before": live.machine()}
+    out: dict[str, Any] = {
+        "size": args.size,
+        "requests": n_req,
+        "experts": n_exp,
+        "units": len(sc.units),
+        "rate": args.rate,
+        "count": args.count,
+        "deadline_s": args.deadline,
+        "machine_before": live.machine(),
+    }
     tally = Tally()
     listener = live.Listener(system.url)
-    await listener.start({live.PROPOSED: tally.on_proposed, live.UNMATCHED: tally.on_unmatched,
-                          live.DELIVERED: tally.on_delivered})
+    await listener.start(
+        {live.PROPOSED: tally.on_proposed, live.UNMATCHED: tally.on_unmatched, live.DELIVERED: tally.on_delivered}
+    )
     try:
-        print(f"# loading {n_req} requests x {n_exp} experts ({len(sc.units)} units) with expertshare load ...",
-              file=sys.stderr, flush=True)
+        print(
+            f"# loading {n_req} requests x {n_exp} experts ({len(sc.units)} units) with expertshare load ...",
+            file=sys.stderr,
+            flush=True,
+        )
         ok, said, load_s = await asyncio.to_thread(system.load, sc, timeout_s=args.load_timeout)  # events flow on
         out.update(load_ok=ok, load_s=round(load_s, 1), load_said=said)
         print(f"# load {'done' if ok else 'FAILED'} in {load_s:.1f} s: {said}", file=sys.stderr, flush=True)
         async with connect(system.url, timeout=30) as client:
             held, _ = await live.open_requests(client, n_req)
             decided, waited, seen = await live.wait_decided(client, held, args.decide_timeout)
-            out.update(backlog_held=held, backlog_decided=decided, backlog_decide_wait_s=round(waited, 1),
-                       backlog_seen=seen)
-            print(f"# backlog: {held} requests held; {'decided' if decided else 'NOT decided'} after "
-                  f"{waited:.1f} s more ({seen})", file=sys.stderr, flush=True)
+            out.update(
+                backlog_held=held, backlog_decided=decided, backlog_decide_wait_s=round(waited, 1), backlog_seen=seen
+            )
+            print(
+                f"# backlog: {held} requests held; {'decided' if decided else 'NOT decided'} after "
+                f"{waited:.1f} s more ({seen})",
+                file=sys.stderr,
+                flush=True,
+            )
             settled, waited, seen = await live.wait_settled(listener.nc, args.decide_timeout)
             out.update(backlog_settled=settled, backlog_settle_wait_s=round(waited, 1))
-            print(f"# consumers {'settled' if settled else 'NOT settled'} after {waited:.1f} s more ({seen})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"# consumers {'settled' if settled else 'NOT settled'} after {waited:.1f} s more ({seen})",
+                file=sys.stderr,
+                flush=True,
+            )
             fresh = new_requests(sc, args.count, args.seed)
             await submit_at_rate(client, fresh, args.rate, tally)
             last_sent = max(tally.sent.values())
             accepted = [r.id for r in fresh if r.id not in tally.refused]
             await wait_for(lambda: all(r in tally.decided for r in accepted), last_sent + args.deadline, 0.2)
             await wait_for(tally.all_told, time.monotonic() + args.notify_grace, 0.2)
-        out.update(listener_lost_before=len(listener.lost_since(0)) - len(listener.lost_since(tally.measuring_since)),
-                   listener_lost_measuring=listener.lost_since(tally.measuring_since))
+        out.update(
+            listener_lost_before=len(listener.lost_since(0)) - len(listener.lost_since(tally.measuring_since)),
+            listener_lost_measuring=listener.lost_since(tally.measuring_since),
+        )
     finally:
         await listener.stop()
-    late = [r for r in tally.sent if r not in tally.refused
-            and (r not in tally.decided or tally.decided[r] - tally.sent[r] > args.deadline)]
+    late = [
+        r
+        for r in tally.sent
+        if r not in tally.refused and (r not in tally.decided or tally.decided[r] - tally.sent[r] > args.deadline)
+    ]
     to_decision = [tally.decided[r] - tally.sent[r] for r in tally.decided if r not in tally.refused]
     notified, never = tally.notified_s()
     out.update(
-        submitted=len(tally.sent), refused=len(tally.refused),
+        submitted=len(tally.sent),
+        refused=len(tally.refused),
         refused_examples=sorted(set(tally.refused.values()))[:5],
-        reply_s=list(tally.reply_s.values()), decision_s=to_decision, no_decision=len(late),
+        reply_s=list(tally.reply_s.values()),
+        decision_s=to_decision,
+        no_decision=len(late),
         proposed=sum(1 for h in tally.how.values() if h == "proposed"),
         unmatched=sum(1 for h in tally.how.values() if h == "unmatched"),
-        notified_s=notified, proposals_not_told=never, machine_after=live.machine(),
+        notified_s=notified,
+        proposals_not_told=never,
+        machine_after=live.machine(),
     )
     return out
 
@@ -205,8 +242,10 @@ def row(r: dict[str, Any]) -> str:
         backlog += f"; load failed after {r['load_s']:.0f} s, {r['backlog_held']:,} requests in"
     accepted = r["submitted"] - r["refused"]
     new = f"{r['submitted']} at {r['rate']:g}/s" + (f" ({r['refused']} refused)" if r["refused"] else "")
-    return (f"| {backlog} | {new} | {live.p50_p99(r['reply_s'])} | {live.p50_p99(r['decision_s'])} "
-            f"| {r['no_decision']} of {accepted} | {live.p50_p99(r['notified_s'])} |")
+    return (
+        f"| {backlog} | {new} | {live.p50_p99(r['reply_s'])} | {live.p50_p99(r['decision_s'])} "
+        f"| {r['no_decision']} of {accepted} | {live.p50_p99(r['notified_s'])} |"
+    )
 
 
 def details(r: dict[str, Any]) -> str:

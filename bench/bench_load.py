@@ -45,8 +45,13 @@ def free_port() -> int:
 
 def start(var: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     log = (var.parent / "up.log").open("wb")
-    proc = subprocess.Popen([str(BIN / "expertshare"), "up", "--no-demo", "--nats-port", str(free_port())],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(BIN / "expertshare"), "up", "--no-demo", "--nats-port", str(free_port())],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if "running; Ctrl-C stops everything" in (var.parent / "up.log").read_text(errors="replace"):
@@ -68,8 +73,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-async def sample_status(stop_at: asyncio.Event, samples: list[tuple[str, float | None]],
-                        slow: list[str]) -> None:
+async def sample_status(stop_at: asyncio.Event, samples: list[tuple[str, float | None]], slow: list[str]) -> None:
     """Every second, what `expertshare status` sends, to each service; its latency, None on timeout."""
     from cli.client import ClientError, connect
     from shared import messages as m
@@ -134,8 +138,14 @@ async def run_load(scenario: Path, env: dict[str, str]) -> dict[str, Any]:
     done = asyncio.Event()
     sampler = asyncio.create_task(sample_status(done, samples, slow))
     began = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(str(BIN / "expertshare"), "load", str(scenario), env=env,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        str(BIN / "expertshare"),
+        "load",
+        str(scenario),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     lines: list[tuple[float, str]] = []
     assert proc.stderr is not None and proc.stdout is not None
     async for raw in proc.stderr:
@@ -164,8 +174,10 @@ def latency(samples: list[tuple[str, float | None]], subject: str) -> str:
     if not got:
         return f"{subject}: no answer ({timeouts} timeouts)"
     p99 = got[min(len(got) - 1, int(round(0.99 * (len(got) - 1))))]
-    return (f"{subject}: {len(got) + timeouts} queries, p50 {statistics.median(got):.0f} ms, p99 {p99:.0f} ms, "
-            f"max {got[-1]:.0f} ms, {timeouts} timed out (> {QUERY_TIMEOUT_S:.0f} s)")
+    return (
+        f"{subject}: {len(got) + timeouts} queries, p50 {statistics.median(got):.0f} ms, p99 {p99:.0f} ms, "
+        f"max {got[-1]:.0f} ms, {timeouts} timed out (> {QUERY_TIMEOUT_S:.0f} s)"
+    )
 
 
 def main() -> None:
@@ -188,14 +200,18 @@ def main() -> None:
     os.environ.update({"EXPERTSHARE_VAR": str(var)})
     os.environ.pop("NATS_URL", None)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"scenario: {len(sc.units)} units, {len(sc.experts)} experts, {len(sc.contracts)} contracts, "
-          f"{len(sc.requests)} requests (seed {args.seed}); matcher settings: "
-          f"{ {k: v for k, v in os.environ.items() if k.startswith('MATCHER_')} or 'the defaults'}")
+    print(
+        f"scenario: {len(sc.units)} units, {len(sc.experts)} experts, {len(sc.contracts)} contracts, "
+        f"{len(sc.requests)} requests (seed {args.seed}); matcher settings: "
+        f"{ {k: v for k, v in os.environ.items() if k.startswith('MATCHER_')} or 'the defaults' }"
+    )
     up = start(var, env)
     try:
         before = os.getloadavg()
-        print(f"load average before: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}; "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print(
+            f"load average before: {before[0]:.2f} {before[1]:.2f} {before[2]:.2f}; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        )
         result = asyncio.run(run_load(scenario, env))
         after = os.getloadavg()
         counts = asyncio.run(matcher_counts())
@@ -208,8 +224,10 @@ def main() -> None:
         print(f"  at {at:6.1f} s: {name}")
     print(f"  progress lines: {len(result['lines'])}, the last: {result['lines'][-1][1] if result['lines'] else '-'}")
     print(f"  the matcher holds: {counts}")
-    print(f"  every consumer caught up {drain_s:.0f} s after the load ended; its backlog then: "
-          f"{dict(sorted(backlog.items(), key=lambda kv: -kv[1])[:4])}")
+    print(
+        f"  every consumer caught up {drain_s:.0f} s after the load ended; its backlog then: "
+        f"{dict(sorted(backlog.items(), key=lambda kv: -kv[1])[:4])}"
+    )
     for subject in ("matcher.status.get", "contracts.status.get"):
         print("  " + latency(result["samples"], subject))
     for line in result["slow"]:

@@ -57,8 +57,10 @@ from bench import live  # noqa: E402
 
 SIZES = {"small": (40, 15), "province": (200, 60), "medium": (2000, 400)}
 DAY_S = {"small": 30.0, "province": 120.0, "medium": 600.0}
-HEADER = ("| day (requests x experts) | compressed into | live covered weight | hindsight (solve, limit) "
-          "| proven bound | live / hindsight | declined | approvals refused |\n|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| day (requests x experts) | compressed into | live covered weight | hindsight (solve, limit) "
+    "| proven bound | live / hindsight | declined | approvals refused |\n|---|---|---|---|---|---|---|---|"
+)
 
 
 def declines(seed: int, request_id: str, expert_id: str, share: float) -> bool:
@@ -119,8 +121,10 @@ class Day:
 
         self.counts["proposed (event)"] += 1
         cmd = m.ApproveAssignment(assignment_id=evt["assignment_id"], by="bench staff")
-        self.later(self.args.approve_after, lambda: self.send(
-            "approve", s.ASSIGNMENT_APPROVE, cmd, self.who("staff", "staff:bench")))
+        self.later(
+            self.args.approve_after,
+            lambda: self.send("approve", s.ASSIGNMENT_APPROVE, cmd, self.who("staff", "staff:bench")),
+        )
 
     def on_approved(self, evt: dict[str, Any], _now: float) -> None:
         from shared import messages as m
@@ -163,6 +167,7 @@ class Day:
         def count(_evt: dict[str, Any], _now: float) -> None:
             self.counts[f"{kind} (event)"] += 1
             self.last_activity = time.monotonic()
+
         return count
 
 
@@ -189,7 +194,7 @@ async def final_state(client: Any, ids: list[str]) -> tuple[list[dict[str, Any]]
     requests: list[dict[str, Any]] = []
     proposals: list[dict[str, Any]] = []
     for i in range(0, len(ids), 1000):
-        q = m.GetStatus(request_ids=ids[i:i + 1000], limit=1000)
+        q = m.GetStatus(request_ids=ids[i : i + 1000], limit=1000)
         data, err, _ = await live.call(client, s.MATCHER_STATUS_GET, q, timeout=60)
         if data is None:
             raise live.BenchError(f"matcher.status.get failed at the end: {err}")
@@ -202,24 +207,39 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
     from cli.client import connect
 
     day_s = args.day or DAY_S[args.size]
-    out: dict[str, Any] = {"size": args.size, "requests": len(sc.requests), "experts": len(sc.experts),
-                           "day_s": day_s, "machine_before": live.machine()}
-    ok, said, load_s = await asyncio.to_thread(system.load, sc.model_copy(update={"requests": []}),
-                                               timeout_s=args.load_timeout)
+    out: dict[str, Any] = {
+        "size": args.size,
+        "requests": len(sc.requests),
+        "experts": len(sc.experts),
+        "day_s": day_s,
+        "machine_before": live.machine(),
+    }
+    ok, said, load_s = await asyncio.to_thread(
+        system.load, sc.model_copy(update={"requests": []}), timeout_s=args.load_timeout
+    )
     out.update(load_ok=ok, load_s=round(load_s, 1))
     if not ok:
         raise live.BenchError(f"the reference data did not load: {said}")
-    print(f"# reference data loaded in {load_s:.1f} s; replaying {len(sc.requests)} arrivals over {day_s:g} s",
-          file=sys.stderr, flush=True)
+    print(
+        f"# reference data loaded in {load_s:.1f} s; replaying {len(sc.requests)} arrivals over {day_s:g} s",
+        file=sys.stderr,
+        flush=True,
+    )
     rng = random.Random(args.seed * 31 + 7)
     async with connect(system.url, timeout=60) as client:
         day = Day(args, client, random.Random(args.seed * 17 + 3))
         listener = live.Listener(system.url)
-        await listener.start({
-            live.PROPOSED: day.on_proposed, live.APPROVED: day.on_approved, live.ACCEPTED: day.on_accepted,
-            live.UNMATCHED: day.on_other("unmatched"), live.WITHDRAWN: day.on_other("withdrawn"),
-            live.DECLINED: day.on_other("declined"), live.COMPLETED: day.on_completed,
-        })
+        await listener.start(
+            {
+                live.PROPOSED: day.on_proposed,
+                live.APPROVED: day.on_approved,
+                live.ACCEPTED: day.on_accepted,
+                live.UNMATCHED: day.on_other("unmatched"),
+                live.WITHDRAWN: day.on_other("withdrawn"),
+                live.DECLINED: day.on_other("declined"),
+                live.COMPLETED: day.on_completed,
+            }
+        )
         try:
             began = time.monotonic()
             await arrive(day, list(sc.requests), day_s, rng)
@@ -244,10 +264,16 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
     refused = Counter[str]()
     for what, n in day.refusals.items():
         refused[what.split(":", 1)[0]] += n
-    out.update(counts=dict(day.counts), refusals=dict(day.refusals.most_common(8)), refused=dict(refused),
-               final_statuses=dict(statuses),
-               declined_pairs=sorted(day.declined), freed=dict(day.freed), proposals=proposals,
-               machine_after=live.machine())
+    out.update(
+        counts=dict(day.counts),
+        refusals=dict(day.refusals.most_common(8)),
+        refused=dict(refused),
+        final_statuses=dict(statuses),
+        declined_pairs=sorted(day.declined),
+        freed=dict(day.freed),
+        proposals=proposals,
+        machine_after=live.machine(),
+    )
     return out
 
 
@@ -305,22 +331,37 @@ def main() -> int:
     print(f"# solving the day in hindsight ({args.hindsight_limit:g} s) ...", file=sys.stderr, flush=True)
     day = hindsight_scenario(sc, result["declined_pairs"], result["freed"])
     best, bound, status, solve_s = hindsight(day, args.hindsight_limit)
-    result.update(started_utc=started, live_weight=live_w, hindsight=best, bound=bound, hindsight_status=status,
-                  hindsight_s=round(solve_s, 1), machine_end=live.machine())
+    result.update(
+        started_utc=started,
+        live_weight=live_w,
+        hindsight=best,
+        bound=bound,
+        hindsight_status=status,
+        hindsight_s=round(solve_s, 1),
+        machine_end=live.machine(),
+    )
     approve_refused = result["refused"].get("approve", 0)
     print(f"{started}, {result['machine_before']}")
     print(HEADER)
-    print(f"| {n_req} x {n_exp} ({args.size}) | {result['day_s']:g} s | {live_w} | {best} ({status}, "
-          f"{args.hindsight_limit:g} s) | {bound} | {100 * live_w / max(1, best):.1f}% "
-          f"| {len(result['declined_pairs'])} | {approve_refused} |")
-    print(f"- settled: {result['settled']} after {result['replay_s']} s; final request statuses "
-          f"{result['final_statuses']}")
+    print(
+        f"| {n_req} x {n_exp} ({args.size}) | {result['day_s']:g} s | {live_w} | {best} ({status}, "
+        f"{args.hindsight_limit:g} s) | {bound} | {100 * live_w / max(1, best):.1f}% "
+        f"| {len(result['declined_pairs'])} | {approve_refused} |"
+    )
+    print(
+        f"- settled: {result['settled']} after {result['replay_s']} s; final request statuses "
+        f"{result['final_statuses']}"
+    )
     print(f"- actions and events: {result['counts']}")
     print(f"- refused, by command: {result['refused']}; the most frequent reasons: {result['refusals']}")
-    print(f"- the event listener's connection lost: {result['listener_lost'] or 'never'} "
-          "(people miss what is published meanwhile)")
-    print(f"- machine before: {result['machine_before']}; after the replay: {result['machine_after']}; "
-          f"after the hindsight solve: {result['machine_end']}")
+    print(
+        f"- the event listener's connection lost: {result['listener_lost'] or 'never'} "
+        "(people miss what is published meanwhile)"
+    )
+    print(
+        f"- machine before: {result['machine_before']}; after the replay: {result['machine_after']}; "
+        f"after the hindsight solve: {result['machine_end']}"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=str))
     return 0

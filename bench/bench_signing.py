@@ -31,17 +31,19 @@ def main() -> None:
     n = ap.parse_args().n
     issuer, person = keys.new_seed(keys.ACCOUNT), keys.new_seed(keys.USER)
     issuers = [credentials.IssuerKey(keys.public_key(issuer))]
-    cred = credentials.issue(issuer, person="lan", role="staff", party="staff:lan", key=keys.public_key(person),
-                             channel="cli", hours=12)
+    cred = credentials.issue(
+        issuer, person="lan", role="staff", party="staff:lan", key=keys.public_key(person), channel="cli", hours=12
+    )
     batch = m.DecideAssignments(assignment_ids=[f"a-{i:06x}" for i in range(500)], decision="approve", by="lan")
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, n={n}")
     one = m.ApproveAssignment(assignment_id="a-1", by="lan")
-    for label, cmd, subject in (("approve one", one, s.ASSIGNMENT_APPROVE),
-                                ("decide 500 ids", batch, s.ASSIGNMENTS_DECIDE)):
+    for label, cmd, subject in (
+        ("approve one", one, s.ASSIGNMENT_APPROVE),
+        ("decide 500 ids", batch, s.ASSIGNMENTS_DECIDE),
+    ):
         signed = credentials.sign(subject, cmd, person, credential=cred)
         sign_ms = per_call_ms(lambda c=cmd, j=subject: credentials.sign(j, c, person, credential=cred), n)
-        verify_ms = per_call_ms(
-            lambda c=signed, j=subject: credentials.verify(j, c, issuers, {}, utcnow()), n)
+        verify_ms = per_call_ms(lambda c=signed, j=subject: credentials.verify(j, c, issuers, {}, utcnow()), n)
         size = len(signed.model_dump_json()) - len(cmd.model_dump_json())
         print(f"| {label} | {sign_ms:.3f} ms | {verify_ms:.3f} ms | +{size} bytes |")
 

@@ -26,14 +26,34 @@ from services.matcher.solver.table import build
 from services.matcher.solver.validate import validate
 
 SIZES = {"small": (200, 60, 1.0), "medium": (2000, 400, 10.0), "large": (10_000, 2000, 60.0)}
-HEADER = ("| size | requests x experts | options | limit s | wall s | status | covered | proven bound | % of bound "
-          "| greedy baseline (% of bound, s) | candidates: index s, per request ms | peak RSS MB | validator |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-SHAPE_HEADER = ("| shape | seed | options | limit s | wall s | status | covered | proven bound | % of bound "
-                "| greedy baseline % | validator |\n|---|---|---|---|---|---|---|---|---|---|---|")
-PHASES = ("baseline", "lp_done_s", "lp_rounds", "lp_converged", "lp_value", "rounded", "model_options", "mip",
-          "mip_done_s", "widened", "widened_options", "widened_per_slot", "side_options", "side", "side_bound",
-          "coverage_done_s", "seconds")
+HEADER = (
+    "| size | requests x experts | options | limit s | wall s | status | covered | proven bound | % of bound "
+    "| greedy baseline (% of bound, s) | candidates: index s, per request ms | peak RSS MB | validator |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
+SHAPE_HEADER = (
+    "| shape | seed | options | limit s | wall s | status | covered | proven bound | % of bound "
+    "| greedy baseline % | validator |\n|---|---|---|---|---|---|---|---|---|---|---|"
+)
+PHASES = (
+    "baseline",
+    "lp_done_s",
+    "lp_rounds",
+    "lp_converged",
+    "lp_value",
+    "rounded",
+    "model_options",
+    "mip",
+    "mip_done_s",
+    "widened",
+    "widened_options",
+    "widened_per_slot",
+    "side_options",
+    "side",
+    "side_bound",
+    "coverage_done_s",
+    "seconds",
+)
 
 
 def run(name: str, time_limit: float | None) -> str:
@@ -61,11 +81,13 @@ def run(name: str, time_limit: float | None) -> str:
         index.best(r.id)
     t_ask = (time.monotonic() - t0) / len(asked)
     pct = 100 * ob.covered_weight / max(1, ob.upper_bound)
-    return (f"| {name} | {n_req} x {n_exp} | {n_options} | {limit:g} | {wall:.2f} | {plan.status} | "
-            f"{ob.covered_weight} | {ob.upper_bound} | {pct:.2f}% | "
-            f"{base_w} ({100 * base_w / max(1, ob.upper_bound):.1f}%, {t_greedy:.2f}) | "
-            f"{t_index:.2f}, {1000 * t_ask:.1f} | {peak_mb:.0f} | "
-            f"{'ok' if not errors else f'{len(errors)} errors'} |")
+    return (
+        f"| {name} | {n_req} x {n_exp} | {n_options} | {limit:g} | {wall:.2f} | {plan.status} | "
+        f"{ob.covered_weight} | {ob.upper_bound} | {pct:.2f}% | "
+        f"{base_w} ({100 * base_w / max(1, ob.upper_bound):.1f}%, {t_greedy:.2f}) | "
+        f"{t_index:.2f}, {1000 * t_ask:.1f} | {peak_mb:.0f} | "
+        f"{'ok' if not errors else f'{len(errors)} errors'} |"
+    )
 
 
 def run_shape(shape: str, seed: int, size: str, time_limit: float | None, phases: bool) -> str:
@@ -79,9 +101,11 @@ def run_shape(shape: str, seed: int, size: str, time_limit: float | None, phases
     ob, info = plan.objective, plan.solver
     base_w = int(info.get("baseline", 0))
     pct = 100 * ob.covered_weight / max(1, ob.upper_bound)
-    row = (f"| {shape} | {seed} | {info.get('options')} | {limit:g} | {wall:.2f} | {plan.status} | "
-           f"{ob.covered_weight} | {ob.upper_bound} | {pct:.2f}% | {100 * base_w / max(1, ob.upper_bound):.1f}% | "
-           f"{'ok' if not errors else f'{len(errors)} errors'} |")
+    row = (
+        f"| {shape} | {seed} | {info.get('options')} | {limit:g} | {wall:.2f} | {plan.status} | "
+        f"{ob.covered_weight} | {ob.upper_bound} | {pct:.2f}% | {100 * base_w / max(1, ob.upper_bound):.1f}% | "
+        f"{'ok' if not errors else f'{len(errors)} errors'} |"
+    )
     if phases:
         row += "\n<!-- " + json.dumps({k: info[k] for k in PHASES if k in info}) + " -->"
     return row
@@ -109,8 +133,18 @@ def main() -> None:
         print(SHAPE_HEADER, flush=True)
         for shape in args.shapes.split(","):
             for seed in args.seeds.split(","):
-                cmd = [sys.executable, __file__, "--one", f"shape:{shape}", "--seed", seed, "--size", args.size,
-                       *extra, *(["--phases"] if args.phases else [])]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    f"shape:{shape}",
+                    "--seed",
+                    seed,
+                    "--size",
+                    args.size,
+                    *extra,
+                    *(["--phases"] if args.phases else []),
+                ]
                 subprocess.run(cmd, check=True)
         return
     print(HEADER, flush=True)

@@ -82,8 +82,9 @@ def p50_p99(values: list[float]) -> str:
     return f"{fmt_ms(percentile(values, 50))} / {fmt_ms(percentile(values, 99))} (n={len(values)})"
 
 
-def live_weight(requests: Mapping[str, tuple[int, int]], proposals: Iterable[Mapping[str, Any]],
-                weights: Mapping[int, int]) -> int:
+def live_weight(
+    requests: Mapping[str, tuple[int, int]], proposals: Iterable[Mapping[str, Any]], weights: Mapping[int, int]
+) -> int:
     """The live covered weight: the sum of `weights[priority]` over the requests each of whose
     slots has, at the end, a proposal whose status is pending, approved, accepted or completed.
 
@@ -95,8 +96,7 @@ def live_weight(requests: Mapping[str, tuple[int, int]], proposals: Iterable[Map
     for p in proposals:
         if p["status"] in COVERING and p["request_id"] in requests:
             covered.setdefault(p["request_id"], set()).add(int(p.get("slot", 0)))
-    return sum(weights[prio] for rid, (prio, slots) in requests.items()
-               if covered.get(rid, set()) >= set(range(slots)))
+    return sum(weights[prio] for rid, (prio, slots) in requests.items() if covered.get(rid, set()) >= set(range(slots)))
 
 
 # ------------------------------------------------------------------------------ the system
@@ -113,10 +113,21 @@ class System:
     children: list[subprocess.Popen[str]] = field(default_factory=list)  # CLI commands running
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not (k in ("NATS_URL", "EXPERTSHARE_SECRETS_DIR", "EXPERTSHARE_CREDENTIAL",
-                             "EXPERTSHARE_NATS_SEED", "EXPERTSHARE_NATS_PORT")
-                       or k.endswith("_DATABASE_URL"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not (
+                k
+                in (
+                    "NATS_URL",
+                    "EXPERTSHARE_SECRETS_DIR",
+                    "EXPERTSHARE_CREDENTIAL",
+                    "EXPERTSHARE_NATS_SEED",
+                    "EXPERTSHARE_NATS_PORT",
+                )
+                or k.endswith("_DATABASE_URL")
+            )
+        }
         env.update(EXPERTSHARE_VAR=str(self.var), EXPERTSHARE_CREDENTIAL=str(self.var / "secrets" / "operator.cred"))
         return env
 
@@ -128,8 +139,13 @@ class System:
         console = (self.var / "console.log").open("wb")
         self.proc = subprocess.Popen(
             [str(BIN / "expertshare"), "up", "--no-demo", "--nats-port", str(self.nats_port)],
-            cwd=self.var, env=env, stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=die_with_parent)  # a benchmark killed outright still stops `up` (SIGTERM)
+            cwd=self.var,
+            env=env,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )  # a benchmark killed outright still stops `up` (SIGTERM)
         # This process acts in the system's data directory from now on (secrets, credentials).
         os.environ.update({k: env[k] for k in ("EXPERTSHARE_VAR", "EXPERTSHARE_CREDENTIAL")})
         for k in ("NATS_URL", "EXPERTSHARE_SECRETS_DIR", "EXPERTSHARE_NATS_SEED"):
@@ -180,8 +196,14 @@ class System:
         """An `expertshare` command against this system: (exit status, output, seconds). `stop`
         ends it too (the benchmark interrupted while it runs in a thread)."""
         started = time.monotonic()
-        child = subprocess.Popen([str(BIN / "expertshare"), *args], env=self.env(), cwd=self.var, text=True,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [str(BIN / "expertshare"), *args],
+            env=self.env(),
+            cwd=self.var,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         self.children.append(child)
         try:
             out, _ = child.communicate(timeout=timeout_s)
@@ -244,13 +266,21 @@ def person(role: str, party: str, *, hours: float = 12) -> Any:
     from shared.security import credentials, keys
 
     seed = keys.new_seed(keys.USER)
-    cred = credentials.issue(credentials.issuer_seed(), person=party.split(":", 1)[1], role=role, party=party,
-                             key=keys.public_key(seed), channel="cli", hours=hours)
+    cred = credentials.issue(
+        credentials.issuer_seed(),
+        person=party.split(":", 1)[1],
+        role=role,
+        party=party,
+        key=keys.public_key(seed),
+        channel="cli",
+        hours=hours,
+    )
     return Identity(cred, seed, Path("-"))
 
 
-async def call(client: Any, subject: str, message: Any, signer: Any = None, *,
-               timeout: float = 30.0) -> tuple[dict[str, Any] | None, str | None, float]:
+async def call(
+    client: Any, subject: str, message: Any, signer: Any = None, *, timeout: float = 30.0
+) -> tuple[dict[str, Any] | None, str | None, float]:
     """A signed command or query: (data, error, seconds); `signer` None signs as the operator."""
     from cli.client import ClientError
 
@@ -288,9 +318,17 @@ class Listener:
         async def disconnected() -> None:
             self.lost.append((time.monotonic(), "disconnected"))
 
-        self.nc = await connect(self.url, ADMIN, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                                pending_size=256 * 1024 * 1024, error_cb=error, disconnected_cb=disconnected)
+        self.nc = await connect(
+            self.url,
+            ADMIN,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            pending_size=256 * 1024 * 1024,
+            error_cb=error,
+            disconnected_cb=disconnected,
+        )
         for subject, handle in handlers.items():
+
             async def cb(msg: Any, handle: Callable[[dict[str, Any], float], None] = handle) -> None:
                 now = time.monotonic()
                 try:
@@ -299,8 +337,7 @@ class Listener:
                     return
                 handle(data, now)
 
-            await self.nc.subscribe(subject, cb=cb, pending_msgs_limit=1_000_000,
-                                    pending_bytes_limit=512 * 1024 * 1024)
+            await self.nc.subscribe(subject, cb=cb, pending_msgs_limit=1_000_000, pending_bytes_limit=512 * 1024 * 1024)
         await self.nc.flush()
 
     async def stop(self) -> None:
@@ -383,5 +420,7 @@ def machine() -> str:
     import platform
 
     load = os.getloadavg()
-    return (f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return (
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )

@@ -30,15 +30,19 @@ def built(service: str) -> Any:
 
 def listened_subjects(service: str) -> list[tuple[str, bool]]:
     """(subject, is_jetstream) for every subscriber the service registers."""
-    return [(str(sub._resolved_subject_string), getattr(sub, "stream", None) is not None)
-            for sub in built(service).broker.subscribers]
+    return [
+        (str(sub._resolved_subject_string), getattr(sub, "stream", None) is not None)
+        for sub in built(service).broker.subscribers
+    ]
 
 
 def document(service: str) -> str:
     module = importlib.import_module(f"services.{service}.app")
     svc = built(service)
     spec = AsyncAPI(
-        svc.broker, title=f"expertshare {service}", version="1",
+        svc.broker,
+        title=f"expertshare {service}",
+        version="1",
         description=(module.__doc__ or "").strip().splitlines()[0],
     ).to_specification()
     return json.dumps(json.loads(spec.to_json()), indent=2, ensure_ascii=False, sort_keys=True) + "\n"

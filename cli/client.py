@@ -63,8 +63,9 @@ class Client:
         try:
             # One trace from here through every service (when tracing is on: shared.tracing).
             with _TRACER.start_as_current_span(f"{subject} request", kind=trace.SpanKind.CLIENT):
-                msg = await self.nc.request(subject, payload, timeout=timeout or self.timeout,
-                                            headers=trace_headers() or None)
+                msg = await self.nc.request(
+                    subject, payload, timeout=timeout or self.timeout, headers=trace_headers() or None
+                )
         except NoRespondersError:
             raise ClientError(f"the {service} service is not running (no responder on {subject})") from None
         except NatsTimeout:
@@ -97,8 +98,9 @@ async def connect(
     if not _tracing:
         _tracing.append(configure_tracing("cli"))
     try:
-        nc = await nats_connect(target, nats_identity, connect_timeout=3, max_reconnect_attempts=2,
-                                allow_reconnect=True)
+        nc = await nats_connect(
+            target, nats_identity, connect_timeout=3, max_reconnect_attempts=2, allow_reconnect=True
+        )
     except NatsServerError as err:
         raise ClientError(str(err)) from None
     except (OSError, NatsTimeout, nats.errors.NoServersError) as err:

@@ -26,53 +26,79 @@ from shared.clock import local_today
 WORDS: dict[str, dict[str, str]] = {
     "period": {"vi": "Thiếu hụt từ {a} đến {b}", "en": "Shortage from {a} to {b}"},
     "open_too": {"vi": " (và mọi yêu cầu còn mở)", "en": " (and every request still open)"},
-    "scenario": {"vi": "Thiếu hụt của kịch bản {name} (kế hoạch của bộ giải)",
-                 "en": "Shortage of scenario {name} (the engine's plan)"},
-    "totals": {"vi": "Yêu cầu: {n} (đã hủy {c}). Chưa đáp ứng: {un} yêu cầu, {uh} giờ, trọng số {uw} trên {w}.",
-               "en": "Requests: {n} ({c} cancelled). Uncovered: {un} requests, {uh} hours, weight {uw} of {w}."},
+    "scenario": {
+        "vi": "Thiếu hụt của kịch bản {name} (kế hoạch của bộ giải)",
+        "en": "Shortage of scenario {name} (the engine's plan)",
+    },
+    "totals": {
+        "vi": "Yêu cầu: {n} (đã hủy {c}). Chưa đáp ứng: {un} yêu cầu, {uh} giờ, trọng số {uw} trên {w}.",
+        "en": "Requests: {n} ({c} cancelled). Uncovered: {un} requests, {uh} hours, weight {uw} of {w}.",
+    },
     "by_skill": {"vi": "Theo kỹ năng và mức", "en": "By skill and level"},
     "by_unit": {"vi": "Theo xã (chưa đáp ứng nhiều nhất trước)", "en": "By commune (most uncovered first)"},
     "by_province": {"vi": "Theo tỉnh", "en": "By province"},
     "by_month": {"vi": "Theo tháng", "en": "By month"},
-    "row": {"vi": "  {label}: {n} yêu cầu, {h} giờ; chưa đáp ứng {un} yêu cầu, {uh} giờ, trọng số {uw}",
-            "en": "  {label}: {n} requests, {h} hours; uncovered {un} requests, {uh} hours, weight {uw}"},
+    "row": {
+        "vi": "  {label}: {n} yêu cầu, {h} giờ; chưa đáp ứng {un} yêu cầu, {uh} giờ, trọng số {uw}",
+        "en": "  {label}: {n} requests, {h} hours; uncovered {un} requests, {uh} hours, weight {uw}",
+    },
     "covered_by": {"vi": "Đã đáp ứng bằng", "en": "Covered by"},
     "mode": {"vi": "hình thức", "en": "mode"},
     "expert_kind": {"vi": "loại chuyên gia", "en": "expert kind"},
     "contract_kind": {"vi": "loại hợp đồng", "en": "contract kind"},
-    "remote": {"vi": "từ xa", "en": "remote"}, "onsite": {"vi": "tại chỗ", "en": "on site"},
+    "remote": {"vi": "từ xa", "en": "remote"},
+    "onsite": {"vi": "tại chỗ", "en": "on site"},
     "community": {"vi": "thành viên tổ công nghệ số cộng đồng", "en": "community members"},
     "shared": {"vi": "chuyên gia dùng chung", "en": "shared experts"},
     "contract": {"vi": "chuyên gia theo hợp đồng", "en": "contracted experts"},
     "sharing": {"vi": "hợp đồng chia sẻ", "en": "sharing contracts"},
     "project": {"vi": "hợp đồng dự án", "en": "project contracts"},
     "cover": {"vi": "  {what}: {n} phân công, {h} giờ", "en": "  {what}: {n} assignments, {h} hours"},
-    "learnt": {"vi": "Học qua làm việc: thành viên tổ cộng đồng làm học viên bên chuyên gia",
-               "en": "Learnt by doing: community members as trainees beside the experts"},
-    "learnt_row": {"vi": "  {skill}, {unit}: {p} người, {n} phân công, {h} giờ",
-                   "en": "  {skill}, {unit}: {p} people, {n} assignments, {h} hours"},
+    "learnt": {
+        "vi": "Học qua làm việc: thành viên tổ cộng đồng làm học viên bên chuyên gia",
+        "en": "Learnt by doing: community members as trainees beside the experts",
+    },
+    "learnt_row": {
+        "vi": "  {skill}, {unit}: {p} người, {n} phân công, {h} giờ",
+        "en": "  {skill}, {unit}: {p} people, {n} assignments, {h} hours",
+    },
     "no_learnt": {"vi": "  chưa có", "en": "  none yet"},
-    "approval": {"vi": "Từ yêu cầu đến phê duyệt: {n} yêu cầu, trung vị {med} giờ, 90% trong {p90} giờ, "
-                       "lâu nhất {mx} giờ",
-                 "en": "From request to approval: {n} requests, median {med} h, 90% within {p90} h, longest {mx} h"},
-    "no_approval": {"vi": "Từ yêu cầu đến phê duyệt: chưa có phê duyệt nào trong kỳ",
-                    "en": "From request to approval: no approval in the period"},
-    "experts": {"vi": "Chuyên gia (giờ thêm có giá trị nhất, rồi bận nhất)",
-                "en": "Experts (most valuable extra hour, then busiest)"},
+    "approval": {
+        "vi": "Từ yêu cầu đến phê duyệt: {n} yêu cầu, trung vị {med} giờ, 90% trong {p90} giờ, lâu nhất {mx} giờ",
+        "en": "From request to approval: {n} requests, median {med} h, 90% within {p90} h, longest {mx} h",
+    },
+    "no_approval": {
+        "vi": "Từ yêu cầu đến phê duyệt: chưa có phê duyệt nào trong kỳ",
+        "en": "From request to approval: no approval in the period",
+    },
+    "experts": {
+        "vi": "Chuyên gia (giờ thêm có giá trị nhất, rồi bận nhất)",
+        "en": "Experts (most valuable extra hour, then busiest)",
+    },
     "contracts": {"vi": "Hợp đồng (dùng nhiều nhất)", "en": "Contracts (most used)"},
-    "use": {"vi": "  {id} {name}: {n} phân công, đã dùng {u} / {cap} giờ ({pct}){value}",
-            "en": "  {id} {name}: {n} assignments, used {u} / {cap} h ({pct}){value}"},
+    "use": {
+        "vi": "  {id} {name}: {n} phân công, đã dùng {u} / {cap} giờ ({pct}){value}",
+        "en": "  {id} {name}: {n} assignments, used {u} / {cap} h ({pct}){value}",
+    },
     "use_value": {"vi": "; 1 giờ thêm = +{v}", "en": "; 1 more hour = +{v}"},
-    "bottlenecks": {"vi": "Nút thắt: 1 giờ chuyên gia thêm đem lại bao nhiêu trọng số được đáp ứng",
-                    "en": "Bottlenecks: the covered weight one more expert-hour would bring"},
-    "bottleneck": {"vi": "  {skill}, {unit} ({province}): 1 giờ thêm = +{v} (tới {h} giờ, {n} yêu cầu{remote})",
-                   "en": "  {skill}, {unit} ({province}): 1 more hour = +{v} (up to {h} h, {n} requests{remote})"},
+    "bottlenecks": {
+        "vi": "Nút thắt: 1 giờ chuyên gia thêm đem lại bao nhiêu trọng số được đáp ứng",
+        "en": "Bottlenecks: the covered weight one more expert-hour would bring",
+    },
+    "bottleneck": {
+        "vi": "  {skill}, {unit} ({province}): 1 giờ thêm = +{v} (tới {h} giờ, {n} yêu cầu{remote})",
+        "en": "  {skill}, {unit} ({province}): 1 more hour = +{v} (up to {h} h, {n} requests{remote})",
+    },
     "remote_ok": {"vi": "; làm từ xa được", "en": "; can be done remotely"},
-    "no_bottleneck": {"vi": "  không có: một giờ thêm không đáp ứng thêm được gì",
-                      "en": "  none: one more hour would cover nothing more"},
+    "no_bottleneck": {
+        "vi": "  không có: một giờ thêm không đáp ứng thêm được gì",
+        "en": "  none: one more hour would cover nothing more",
+    },
     "no_values": {"vi": "  (không tính: {why})", "en": "  (not computed: {why})"},
-    "more": {"vi": "  … và {n} dòng nữa (--json hoặc --csv để xem hết)",
-             "en": "  … and {n} more rows (--json or --csv for all)"},
+    "more": {
+        "vi": "  … và {n} dòng nữa (--json hoặc --csv để xem hết)",
+        "en": "  … and {n} more rows (--json or --csv for all)",
+    },
 }
 SHOWN = 10  # rows per section on the terminal
 
@@ -106,8 +132,18 @@ def print_report(r: m.GapsReport, lang: str, title: str, out: Callable[[str], No
     n = lambda v: number(v, lang)  # noqa: E731
     out(title)
     t = r.total
-    out(say("totals", lang, n=r.requests, c=r.cancelled, un=t.uncovered_requests, uh=n(t.uncovered_hours),
-            uw=t.uncovered_weight, w=t.weight))
+    out(
+        say(
+            "totals",
+            lang,
+            n=r.requests,
+            c=r.cancelled,
+            un=t.uncovered_requests,
+            uh=n(t.uncovered_hours),
+            uw=t.uncovered_weight,
+            w=t.weight,
+        )
+    )
     for section in ("by_skill", "by_unit", "by_province", "by_month"):
         rows: list[m.GapRow] = getattr(r, section)
         out("")
@@ -116,8 +152,18 @@ def print_report(r: m.GapsReport, lang: str, title: str, out: Callable[[str], No
             label = row.label or row.key
             if section == "by_skill" and lang == "en":
                 label = _skill_en(row.key, label)
-            out(say("row", lang, label=label, n=row.requests, h=n(row.hours), un=row.uncovered_requests,
-                    uh=n(row.uncovered_hours), uw=row.uncovered_weight))
+            out(
+                say(
+                    "row",
+                    lang,
+                    label=label,
+                    n=row.requests,
+                    h=n(row.hours),
+                    un=row.uncovered_requests,
+                    uh=n(row.uncovered_hours),
+                    uw=row.uncovered_weight,
+                )
+            )
         if len(rows) > SHOWN:
             out(say("more", lang, n=len(rows) - SHOWN))
     out("")
@@ -131,23 +177,40 @@ def print_report(r: m.GapsReport, lang: str, title: str, out: Callable[[str], No
         out(say("no_learnt", lang))
     for x in r.learnt[:SHOWN]:
         skill = x.skill_label if lang == "vi" else _skill_en(f"{x.skill}={x.level}", x.skill_label)
-        out(say("learnt_row", lang, skill=skill, unit=x.unit_name or x.unit, p=x.trainees, n=x.assignments,
-                h=n(x.hours)))
+        out(
+            say(
+                "learnt_row", lang, skill=skill, unit=x.unit_name or x.unit, p=x.trainees, n=x.assignments, h=n(x.hours)
+            )
+        )
     if len(r.learnt) > SHOWN:
         out(say("more", lang, n=len(r.learnt) - SHOWN))
     if r.source == "live":
         out("")
         a = r.approval
-        out(say("approval", lang, n=a.approved, med=n(a.median_hours), p90=n(a.p90_hours), mx=n(a.max_hours))
-            if a and a.approved else say("no_approval", lang))
+        out(
+            say("approval", lang, n=a.approved, med=n(a.median_hours), p90=n(a.p90_hours), mx=n(a.max_hours))
+            if a and a.approved
+            else say("no_approval", lang)
+        )
     for section, rows_ in (("experts", r.experts), ("contracts", r.contracts)):
         out("")
         out(say(section, lang))
         for u in rows_[:SHOWN]:
             value = say("use_value", lang, v=n(u.hour_value)) if u.hour_value else ""
             pct = f"{n(u.used_pct)}%" if u.used_pct is not None else "-"
-            out(say("use", lang, id=u.id, name=u.name, n=u.assignments, u=n(u.used_hours), cap=n(u.cap_hours),
-                    pct=pct, value=value))
+            out(
+                say(
+                    "use",
+                    lang,
+                    id=u.id,
+                    name=u.name,
+                    n=u.assignments,
+                    u=n(u.used_hours),
+                    cap=n(u.cap_hours),
+                    pct=pct,
+                    value=value,
+                )
+            )
         if len(rows_) > SHOWN:
             out(say("more", lang, n=len(rows_) - SHOWN))
     out("")
@@ -158,9 +221,19 @@ def print_report(r: m.GapsReport, lang: str, title: str, out: Callable[[str], No
         out(say("no_bottleneck", lang))
     for b in r.bottlenecks[:SHOWN]:
         skill = b.skill_label if lang == "vi" else _skill_en(f"{b.skill}={b.level}", b.skill_label)
-        out(say("bottleneck", lang, skill=skill, unit=b.unit_name or b.unit, province=b.province,
-                v=n(b.value_per_hour), h=n(b.hours), n=b.requests,
-                remote=say("remote_ok", lang) if b.remote_ok else ""))
+        out(
+            say(
+                "bottleneck",
+                lang,
+                skill=skill,
+                unit=b.unit_name or b.unit,
+                province=b.province,
+                v=n(b.value_per_hour),
+                h=n(b.hours),
+                n=b.requests,
+                remote=say("remote_ok", lang) if b.remote_ok else "",
+            )
+        )
     if len(r.bottlenecks) > SHOWN:
         out(say("more", lang, n=len(r.bottlenecks) - SHOWN))
 
@@ -172,10 +245,37 @@ def _skill_en(key: str, label: str) -> str:
     return skill_label(skill, int(level or 0), "en") if skill else label
 
 
-CSV_COLUMNS = ("section", "key", "label", "requests", "hours", "weight", "covered_requests", "covered_hours",
-               "covered_weight", "uncovered_requests", "uncovered_hours", "uncovered_weight", "by", "assignments",
-               "name", "kind", "used_hours", "cap_hours", "used_pct", "budget_used_vnd", "budget_cap_vnd",
-               "hour_value", "skill", "level", "unit", "province", "value_per_hour", "remote_ok", "trainees")
+CSV_COLUMNS = (
+    "section",
+    "key",
+    "label",
+    "requests",
+    "hours",
+    "weight",
+    "covered_requests",
+    "covered_hours",
+    "covered_weight",
+    "uncovered_requests",
+    "uncovered_hours",
+    "uncovered_weight",
+    "by",
+    "assignments",
+    "name",
+    "kind",
+    "used_hours",
+    "cap_hours",
+    "used_pct",
+    "budget_used_vnd",
+    "budget_cap_vnd",
+    "hour_value",
+    "skill",
+    "level",
+    "unit",
+    "province",
+    "value_per_hour",
+    "remote_ok",
+    "trainees",
+)
 
 
 def write_csv(r: m.GapsReport, stream: Any) -> None:
@@ -201,8 +301,15 @@ def write_csv(r: m.GapsReport, stream: Any) -> None:
         for u in getattr(r, section):
             put(section, u, key=u.id)
     for b in r.bottlenecks:
-        put("bottleneck", b, key=f"{b.skill}={b.level}@{b.unit}", label=b.skill_label, name=b.unit_name,
-            hours=b.hours, requests=b.requests)
+        put(
+            "bottleneck",
+            b,
+            key=f"{b.skill}={b.level}@{b.unit}",
+            label=b.skill_label,
+            name=b.unit_name,
+            hours=b.hours,
+            requests=b.requests,
+        )
 
 
 def _date(value: str | None, what: str) -> dt.date | None:
@@ -248,9 +355,11 @@ def register(app: typer.Typer, *, call: Callable[..., Any]) -> None:
                 raise typer.Exit(2)
             report, title = _from_scenario(scenario, values, time_limit), say("scenario", lang, name=scenario.name)
         else:
+
             async def work(client: Client) -> m.GapsReport:
-                return merged(await client.ok(s.GAPS_GET, q, timeout=120),
-                              await client.ok(s.CONTRACTS_GAPS_GET, q, timeout=60))
+                return merged(
+                    await client.ok(s.GAPS_GET, q, timeout=120), await client.ok(s.CONTRACTS_GAPS_GET, q, timeout=60)
+                )
 
             report = call(work)
             title = say("period", lang, a=report.from_date, b=report.to_date)

@@ -51,22 +51,32 @@ def _menu(path: Path, sc):  # type: ignore[no-untyped-def]
 def _check_line(after: int, joint: int) -> str:
     if after == joint:
         return f"checked: a fresh solve of the merged scenario finds {after}, as planned"
-    return (f"NOTE: a fresh solve of the merged scenario finds {after}; the joint model found {joint} "
-            "(on a large problem it sees a subset of the options, and the fresh solve may stop short of the optimum)")
+    return (
+        f"NOTE: a fresh solve of the merged scenario finds {after}; the joint model found {joint} "
+        "(on a large problem it sees a subset of the options, and the fresh solve may stop short of the optimum)"
+    )
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("plan-hiring", help=(
-        "Which contracts to sign for a budget: the set of candidates that covers the most priority "
-        "weight, decided together with the plan, checked by a fresh solve of the merged scenario, "
-        "and compared with a simple rule.\n\n--candidates: " + CANDIDATES_HELP))
+    @app.command(
+        "plan-hiring",
+        help=(
+            "Which contracts to sign for a budget: the set of candidates that covers the most priority "
+            "weight, decided together with the plan, checked by a fresh solve of the merged scenario, "
+            "and compared with a simple rule.\n\n--candidates: " + CANDIDATES_HELP
+        ),
+    )
     def plan_hiring(
         scenario: Path,
         budget: int = typer.Option(..., min=0, max=10**15, help="What the new contracts may cost in all, in dong."),
         candidates: Path | None = typer.Option(None, help="The menu of contracts (JSON; see above)."),
         as_json: bool = typer.Option(False, "--json", help="Everything as JSON (with the records to merge)."),
-        time_limit: float | None = typer.Option(None, min=0.5, max=3600, help="Seconds for the joint model (default: "
-                                                "1.5 x the engine's own time for the problem, at least 5)."),
+        time_limit: float | None = typer.Option(
+            None,
+            min=0.5,
+            max=3600,
+            help="Seconds for the joint model (default: 1.5 x the engine's own time for the problem, at least 5).",
+        ),
         compare: bool = typer.Option(True, help="Also judge the simple rule on the same budget."),
         menu_size: int = typer.Option(100, min=1, max=1000, help="Candidates of the default menu."),
         seed: int = typer.Option(0, help="Random seed of the engine."),
@@ -79,29 +89,36 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(dumps(plan.model_dump(mode="json")))
             return
-        typer.echo(f"covered weight {plan.covered_weight_before} -> {plan.covered_weight_after} "
-                   f"(+{plan.gain}) for {_dong(plan.cost_vnd)} of {_dong(plan.budget_vnd)}: "
-                   f"{len(plan.hires)} hire(s) from a menu of {plan.candidates} ({plan.menu})")
+        typer.echo(
+            f"covered weight {plan.covered_weight_before} -> {plan.covered_weight_after} "
+            f"(+{plan.gain}) for {_dong(plan.cost_vnd)} of {_dong(plan.budget_vnd)}: "
+            f"{len(plan.hires)} hire(s) from a menu of {plan.candidates} ({plan.menu})"
+        )
         typer.echo(_check_line(plan.covered_weight_after, plan.joint_covered_weight))
         names = {u.id: u.name for u in sc.units}
         for h in plan.hires:
             skills = ", ".join(f"{s} {lvl}" for s, lvl in h.skills.items())
             where = f"{h.where} {names[h.where]}" if h.where in names else h.where
-            typer.echo(f"  {h.candidate} as {h.expert}/{h.contract} ({skills}; {where}), {_dong(h.cost_vnd)}: "
-                       f"{len(h.covers.requests)} request(s), weight {h.covers.weight}")
+            typer.echo(
+                f"  {h.candidate} as {h.expert}/{h.contract} ({skills}; {where}), {_dong(h.cost_vnd)}: "
+                f"{len(h.covers.requests)} request(s), weight {h.covers.weight}"
+            )
         if plan.simple_rule is not None:
             r = plan.simple_rule
-            typer.echo(f"simple rule ({r.rule}): {len(r.hires)} hire(s) for {_dong(r.cost_vnd)}, covered weight "
-                       f"{r.covered_weight_after} (+{r.covered_weight_after - plan.covered_weight_before}); "
-                       f"the plan covers {plan.covered_weight_after - r.covered_weight_after} more")
+            typer.echo(
+                f"simple rule ({r.rule}): {len(r.hires)} hire(s) for {_dong(r.cost_vnd)}, covered weight "
+                f"{r.covered_weight_after} (+{r.covered_weight_after - plan.covered_weight_before}); "
+                f"the plan covers {plan.covered_weight_after - r.covered_weight_after} more"
+            )
         typer.echo("the experts and contracts to merge into the scenario: --json")
 
     @app.command("plan-training")
     def plan_training(
         scenario: Path,
         budget: int = typer.Option(..., min=0, max=10**15, help="What the training may cost in all, in dong."),
-        cost_per_level: int = typer.Option(2_000_000, min=0, max=10**12,
-                                           help="Dong to raise one member one level in one skill."),
+        cost_per_level: int = typer.Option(
+            2_000_000, min=0, max=10**12, help="Dong to raise one member one level in one skill."
+        ),
         max_level: int = typer.Option(4, min=1, max=5, help="The highest level training reaches."),
         as_json: bool = typer.Option(False, "--json", help="Everything as JSON (with the records to merge)."),
         time_limit: float | None = typer.Option(None, min=0.5, max=3600, help="Seconds for the joint model."),
@@ -112,16 +129,21 @@ def register(app: typer.Typer) -> None:
         from services.matcher.hiring.training import plan_training as run
 
         sc = _scenario(scenario)
-        plan = run(sc, budget, cost_per_level_vnd=cost_per_level, max_level=max_level, time_limit_s=time_limit,
-                   seed=seed)
+        plan = run(
+            sc, budget, cost_per_level_vnd=cost_per_level, max_level=max_level, time_limit_s=time_limit, seed=seed
+        )
         if as_json:
             typer.echo(dumps(plan.model_dump(mode="json")))
             return
-        typer.echo(f"covered weight {plan.covered_weight_before} -> {plan.covered_weight_after} "
-                   f"(+{plan.gain}) for {_dong(plan.cost_vnd)} of {_dong(plan.budget_vnd)}: "
-                   f"{len(plan.trainings)} training(s) among {plan.members} community member(s)")
+        typer.echo(
+            f"covered weight {plan.covered_weight_before} -> {plan.covered_weight_after} "
+            f"(+{plan.gain}) for {_dong(plan.cost_vnd)} of {_dong(plan.budget_vnd)}: "
+            f"{len(plan.trainings)} training(s) among {plan.members} community member(s)"
+        )
         typer.echo(_check_line(plan.covered_weight_after, plan.joint_covered_weight))
         for t in plan.trainings:
-            typer.echo(f"  {t.expert} ({t.name}, {t.home_unit}): {t.skill} {t.from_level} -> {t.to_level}, "
-                       f"{_dong(t.cost_vnd)}: {len(t.covers.requests)} request(s), weight {t.covers.weight}")
+            typer.echo(
+                f"  {t.expert} ({t.name}, {t.home_unit}): {t.skill} {t.from_level} -> {t.to_level}, "
+                f"{_dong(t.cost_vnd)}: {len(t.covers.requests)} request(s), weight {t.covers.weight}"
+            )
         typer.echo("the trained members' records, to replace theirs in the scenario: --json")

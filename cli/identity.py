@@ -73,8 +73,14 @@ def issue_operator(directory: Path | None = None, *, hours: float = OPERATOR_HOU
     root = directory or secrets_dir()
     seed = keys.new_seed(keys.USER)
     cred = credentials.issue(
-        (root / credentials.ISSUER_SEED).read_bytes().strip(), person="operator", name="Operator", role="admin",
-        party="staff:operator", key=keys.public_key(seed), channel="cli", hours=hours,
+        (root / credentials.ISSUER_SEED).read_bytes().strip(),
+        person="operator",
+        name="Operator",
+        role="admin",
+        party="staff:operator",
+        key=keys.public_key(seed),
+        channel="cli",
+        hours=hours,
     )
     return save(root / OPERATOR, cred, seed)
 
@@ -88,7 +94,8 @@ def current() -> Identity | None:
         return load(login_path())
     operator = secrets_dir() / OPERATOR
     can_issue = (secrets_dir() / credentials.ISSUER_SEED).exists() and os.access(
-        secrets_dir() / credentials.ISSUER_SEED, os.R_OK)
+        secrets_dir() / credentials.ISSUER_SEED, os.R_OK
+    )
     if operator.exists():
         who = load(operator)
         if not can_issue or not expired(who):
@@ -107,8 +114,10 @@ def expired(who: Identity) -> bool:
 def acting(option: str, given: str | None, mine: str) -> str:
     """What the credential says (`mine`); an option given must agree with it."""
     if given and given != mine:
-        raise IdentityError(f"--{option} {given!r} is not you: you are signed in as {mine!r} "
-                            "(leave it out, or `expertshare login` as that person)")
+        raise IdentityError(
+            f"--{option} {given!r} is not you: you are signed in as {mine!r} "
+            "(leave it out, or `expertshare login` as that person)"
+        )
     return mine
 
 
@@ -127,8 +136,10 @@ def expert_id(given: str | None) -> str:
     mine = who.claims.party.removeprefix("expert:") if who.claims.party.startswith("expert:") else None
     if mine is None:
         if given:
-            raise IdentityError(f"you are signed in as {who.claims.party}, not as expert {given}: "
-                                "an expert answers their own tasks (expertshare login as that expert)")
+            raise IdentityError(
+                f"you are signed in as {who.claims.party}, not as expert {given}: "
+                "an expert answers their own tasks (expertshare login as that expert)"
+            )
         raise IdentityError("sign in as an expert first (expertshare login)")
     return acting("expert", given, mine)
 

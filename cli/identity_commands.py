@@ -36,8 +36,9 @@ def register(app: typer.Typer, *, call: Any) -> None:
         seed = keys.new_seed(keys.USER)
 
         async def ask(client: Client) -> dict[str, Any]:
-            cmd = m.IssueCredential(username=user, password=password, key=keys.public_key(seed),
-                                    hours=credentials.CLI_HOURS)
+            cmd = m.IssueCredential(
+                username=user, password=password, key=keys.public_key(seed), hours=credentials.CLI_HOURS
+            )
             return await client.ok(s.CREDENTIAL_ISSUE, cmd)
 
         data = call(ask)
@@ -79,8 +80,9 @@ def register(app: typer.Typer, *, call: Any) -> None:
             raise typer.Exit(2)
         seed = keys.new_seed(keys.USER)
         try:
-            cred = credentials.issue(credentials.issuer_seed(), key=keys.public_key(seed), channel="cli",
-                                     hours=hours, **claims_of(found))
+            cred = credentials.issue(
+                credentials.issuer_seed(), key=keys.public_key(seed), channel="cli", hours=hours, **claims_of(found)
+            )
         except (credentials.Refused, ValueError) as err:
             typer.echo(f"error: {getattr(err, 'reason', err)}", err=True)
             raise typer.Exit(2) from None
@@ -91,4 +93,3 @@ def describe(who: identity.Identity) -> str:
     c = who.claims
     until = dt.datetime.fromtimestamp(c.exp, dt.UTC).isoformat(timespec="minutes")
     return f"{c.person} ({c.name or c.person}), {c.role}, {c.party}, via {c.channel}, until {until}"
-

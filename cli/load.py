@@ -79,8 +79,10 @@ def reference_commands(sc: Scenario, fingerprint: str) -> list[m.RegisterReferen
 
 
 def request_commands(sc: Scenario, fingerprint: str) -> list[m.SubmitRequests]:
-    return [m.SubmitRequests(requests=list(batch), by="load", event_id=f"load-{fingerprint}-reqs-{i}")
-            for i, batch in enumerate(chunks(sc.requests, BATCH))]
+    return [
+        m.SubmitRequests(requests=list(batch), by="load", event_id=f"load-{fingerprint}-reqs-{i}")
+        for i, batch in enumerate(chunks(sc.requests, BATCH))
+    ]
 
 
 def total_steps(sc: Scenario) -> int:
@@ -106,13 +108,21 @@ async def load(client: Client, sc: Scenario, progress: Progress) -> dict[str, An
         async with window:
             data = await client.ok(s.REQUESTS_SUBMIT, cmd, timeout=CALL_TIMEOUT_S)
         results = data.get("results", [])
-        refused.extend(f"requests[{first + i}] ({r['id']}): {r.get('field', 'request')}: {r['error']}"
-                       for i, r in enumerate(results) if not r["ok"])
+        refused.extend(
+            f"requests[{first + i}] ({r['id']}): {r.get('field', 'request')}: {r['error']}"
+            for i, r in enumerate(results)
+            if not r["ok"]
+        )
         progress(len(results))
 
     await asyncio.gather(*(submit(cmd, i * BATCH) for i, cmd in enumerate(request_commands(sc, fingerprint))))
-    return {"units": len(sc.units), "experts": len(sc.experts), "contracts": len(sc.contracts),
-            "requests": len(sc.requests) - len(refused), "refused": refused}
+    return {
+        "units": len(sc.units),
+        "experts": len(sc.experts),
+        "contracts": len(sc.contracts),
+        "requests": len(sc.requests) - len(refused),
+        "refused": refused,
+    }
 
 
 def _size(cmd: m.RegisterReference) -> int:
@@ -127,14 +137,23 @@ def missing(counts: dict[str, int], wanted: dict[str, int]) -> list[str]:
     return [f"{k}: {counts.get(k, 0)} of {n}" for k, n in wanted.items() if counts.get(k, 0) < n]
 
 
-async def wait_for_matcher(client: Client, sc: Scenario, progress: Progress | None = None, *,
-                           timeout: float = 120.0, poll_s: float = 0.25,
-                           clock: Callable[[], float] = time.monotonic) -> None:
+async def wait_for_matcher(
+    client: Client,
+    sc: Scenario,
+    progress: Progress | None = None,
+    *,
+    timeout: float = 120.0,
+    poll_s: float = 0.25,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
     """Until the matcher has every unit, expert and contract (it may have more: an earlier load's).
     Asks the narrowest status question there is (one request, its proposals, the counts), and
     moves the progress by what it copied since the last look. A timeout names what is missing."""
-    wanted = {"units": len({u.id for u in sc.units}), "experts": len({e.id for e in sc.experts}),
-              "contracts": len({c.id for c in sc.contracts})}
+    wanted = {
+        "units": len({u.id for u in sc.units}),
+        "experts": len({e.id for e in sc.experts}),
+        "contracts": len({c.id for c in sc.contracts}),
+    }
     deadline = clock() + timeout
     shown = 0
     if progress is not None:
@@ -149,6 +168,8 @@ async def wait_for_matcher(client: Client, sc: Scenario, progress: Progress | No
         if not lacking:
             return
         if clock() > deadline:
-            raise ClientError(f"the matcher has not copied the reference data after {timeout:.0f} s: "
-                              f"{', '.join(lacking)} (see its log, var/log/matcher.log)")
+            raise ClientError(
+                f"the matcher has not copied the reference data after {timeout:.0f} s: "
+                f"{', '.join(lacking)} (see its log, var/log/matcher.log)"
+            )
         await asyncio.sleep(poll_s)

@@ -38,8 +38,11 @@ from cli.client import Client, ClientError, connect, dumps, run
 from shared import messages as m
 from shared import subjects as s
 
-app = typer.Typer(help="expertshare: IT experts for communes, under the limits of their contracts.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="expertshare: IT experts for communes, under the limits of their contracts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 request_app = typer.Typer(help="Commune officers: submit and follow support requests.", no_args_is_help=True)
 app.add_typer(request_app, name="request")
 
@@ -140,8 +143,10 @@ def load(scenario: Path) -> None:
             return await send(client, sc, advance)
 
     result = call(work)
-    typer.echo(f"loaded {result['units']} units, {result['experts']} experts, "
-               f"{result['contracts']} contracts, {result['requests']} requests")
+    typer.echo(
+        f"loaded {result['units']} units, {result['experts']} experts, "
+        f"{result['contracts']} contracts, {result['requests']} requests"
+    )
     for line in result["refused"]:
         typer.echo(f"refused {line}", err=True)
     if result["refused"]:
@@ -152,12 +157,19 @@ def load(scenario: Path) -> None:
 def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
     limit: int = typer.Option(200, min=1, max=10_000, help="The newest this many requests and assignments."),
-    unit: str | None = typer.Option(None, help="Only this unit's requests and assignments, and the contracts "
-                                    "that can serve it (their scope includes it, or they have none)."),
+    unit: str | None = typer.Option(
+        None,
+        help="Only this unit's requests and assignments, and the contracts "
+        "that can serve it (their scope includes it, or they have none).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Every unmatched reason whole, below the table."),
-    health: bool = typer.Option(False, "--health", help="Is it healthy (this machine's services): each service "
-                                "ready or not, consumer backlogs, outbox lag, dead letters, the last plan. "
-                                "Exit status 1 when a service is not ready."),
+    health: bool = typer.Option(
+        False,
+        "--health",
+        help="Is it healthy (this machine's services): each service "
+        "ready or not, consumer backlogs, outbox lag, dead letters, the last plan. "
+        "Exit status 1 when a service is not ready.",
+    ),
 ) -> None:
     """Requests, proposals, assignments and contract balances (the newest; the counts are whole).
     One line per row: a long reason is cut short (whole with --verbose or --json)."""
@@ -170,8 +182,10 @@ def status(
 
     async def work(client: Client) -> dict[str, Any]:
         q = m.GetStatus(limit=limit, unit_id=unit)
-        return {"matcher": await client.ok(s.MATCHER_STATUS_GET, q),
-                "contracts": await client.ok(s.CONTRACTS_STATUS_GET, q)}
+        return {
+            "matcher": await client.ok(s.MATCHER_STATUS_GET, q),
+            "contracts": await client.ok(s.CONTRACTS_STATUS_GET, q),
+        }
 
     data = call(work)
     if as_json:
@@ -192,8 +206,12 @@ def request_submit(
     priority: int = typer.Option(3, help="1 (can wait) to 5 (most urgent)."),
     deadline: str = typer.Option(..., help="By when, YYYY-MM-DD."),
     language: str | None = typer.Option(None, help="A language the expert must speak (e.g. dao)."),
-    trainee: bool = typer.Option(False, "--trainee", help="Also take a community member of your commune as a "
-                                 "trainee beside the expert, when one is free (the skill stays in the commune)."),
+    trainee: bool = typer.Option(
+        False,
+        "--trainee",
+        help="Also take a community member of your commune as a "
+        "trainee beside the expert, when one is free (the skill stays in the commune).",
+    ),
     by: str | None = typer.Option(None, help=BY_HELP),
 ) -> None:
     """Submit a support request."""
@@ -201,8 +219,18 @@ def request_submit(
     for item in skill:
         name, _, level = item.partition("=")
         skills[name.strip()] = level.strip() or "1"
-    req = dict(id=id, unit=unit, title=title, skills=skills, mode=mode, hours=hours,
-               priority=priority, deadline=deadline, language=language, trainee=trainee)
+    req = dict(
+        id=id,
+        unit=unit,
+        title=title,
+        skills=skills,
+        mode=mode,
+        hours=hours,
+        priority=priority,
+        deadline=deadline,
+        language=language,
+        trainee=trainee,
+    )
     cmd = build(m.SubmitRequest, request=req, by=me(by))
     command(s.REQUEST_SUBMIT, cmd, lambda d: f"request {d['request_id']} submitted ({d['status']})")
 
@@ -215,8 +243,9 @@ def request_cancel(request_id: str, by: str | None = typer.Option(None, help=BY_
 
 
 @app.command()
-def complete(request_id: str, by: str | None = typer.Option(None, help=BY_HELP), rating: int | None = None,
-             comment: str = "") -> None:
+def complete(
+    request_id: str, by: str | None = typer.Option(None, help=BY_HELP), rating: int | None = None, comment: str = ""
+) -> None:
     """Commune: confirm that the help was given."""
     cmd = build(m.CompleteRequest, request_id=request_id, by=me(by), rating=rating, comment=comment)
     command(s.REQUEST_COMPLETE, cmd, lambda d: f"request {d['request_id']} completed")
@@ -254,7 +283,9 @@ def decline(assignment: str, expert: str | None = typer.Option(None, help=EXPERT
 
 @app.command("log-hours")
 def log_hours(
-    assignment: str, expert: str | None = typer.Option(None, help=EXPERT_HELP), hours: float = typer.Option(...),
+    assignment: str,
+    expert: str | None = typer.Option(None, help=EXPERT_HELP),
+    hours: float = typer.Option(...),
     note: str = "",
 ) -> None:
     """Expert: log hours worked on a task."""
@@ -307,8 +338,10 @@ def audit_verify() -> None:
     """Recompute the hash chain and check every signature: any edited or deleted entry, and any
     decision not proven to be its person's, is reported (exit status 1)."""
     data = call(lambda c: c.ok(s.AUDIT_VERIFY_GET, m.GetStatus(), timeout=120))
-    counts = (f"{data.get('signed', 0)} signed by their person, {data.get('system', 0)} by the system, "
-              f"{data.get('unsigned_before_signing', 0)} unsigned (before signing)")
+    counts = (
+        f"{data.get('signed', 0)} signed by their person, {data.get('system', 0)} by the system, "
+        f"{data.get('unsigned_before_signing', 0)} unsigned (before signing)"
+    )
     if data["intact"]:
         typer.echo(f"audit trail intact: {data['entries']} entries; {counts}")
         return

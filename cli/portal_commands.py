@@ -23,16 +23,19 @@ def _session():  # type: ignore[no-untyped-def]
 
 
 def register(app: typer.Typer) -> None:
-    portal = typer.Typer(help="The portal's users (commune, staff, expert, admin) and API tokens.",
-                         no_args_is_help=True)
+    portal = typer.Typer(
+        help="The portal's users (commune, staff, expert, admin) and API tokens.", no_args_is_help=True
+    )
     app.add_typer(portal, name="portal")
 
     @portal.command("user-add")
     def user_add(
         username: str,
         role: Annotated[str, typer.Option(help="commune, staff, expert or admin")],
-        password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                              envvar="EXPERTSHARE_PORTAL_PASSWORD")],
+        password: Annotated[
+            str,
+            typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="EXPERTSHARE_PORTAL_PASSWORD"),
+        ],
         name: Annotated[str, typer.Option(help="the name shown and written in the audit trail")] = "",
         unit: Annotated[str | None, typer.Option(help="the unit id of a commune officer")] = None,
         expert: Annotated[str | None, typer.Option(help="the expert id of an expert")] = None,
@@ -44,8 +47,15 @@ def register(app: typer.Typer) -> None:
         _check_binding(role, unit, expert)
         with _session() as session:
             try:
-                user = create_user(session, username=username, password=password, role=role,
-                                   display_name=name, unit_id=unit, expert_id=expert)
+                user = create_user(
+                    session,
+                    username=username,
+                    password=password,
+                    role=role,
+                    display_name=name,
+                    unit_id=unit,
+                    expert_id=expert,
+                )
             except UserError as err:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
@@ -82,15 +92,24 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"revoked {gone} token(s) of {username}")
 
     @portal.command("user-list")
-    def user_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
-                  ) -> None:
+    def user_list(
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+    ) -> None:
         """The portal's users: name, role, the unit or expert they are bound to, active or disabled."""
         from services.portal.users import all_users
 
         with _session() as session:
-            rows = [{"username": u.username, "display_name": u.display_name, "role": u.role,
-                     "unit_id": u.unit_id, "expert_id": u.expert_id, "disabled": u.disabled}
-                    for u in all_users(session)]
+            rows = [
+                {
+                    "username": u.username,
+                    "display_name": u.display_name,
+                    "role": u.role,
+                    "unit_id": u.unit_id,
+                    "expert_id": u.expert_id,
+                    "disabled": u.disabled,
+                }
+                for u in all_users(session)
+            ]
         if as_json:
             from cli.client import dumps
 
@@ -105,8 +124,12 @@ def register(app: typer.Typer) -> None:
     @portal.command("user-reset")
     def user_reset(
         username: str,
-        password: Annotated[str, typer.Option(prompt="New password", hide_input=True, confirmation_prompt=True,
-                                              envvar="EXPERTSHARE_PORTAL_PASSWORD")],
+        password: Annotated[
+            str,
+            typer.Option(
+                prompt="New password", hide_input=True, confirmation_prompt=True, envvar="EXPERTSHARE_PORTAL_PASSWORD"
+            ),
+        ],
     ) -> None:
         """Set a user's password anew (a forgotten one): every session of theirs ends."""
         from services.portal.users import UserError, reset_password
@@ -139,8 +162,9 @@ def _set_disabled(username: str, disabled: bool) -> None:
         except UserError as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
-    typer.echo(f"disabled {username}: {ended} session(s) ended, API tokens refused" if disabled
-               else f"enabled {username}")
+    typer.echo(
+        f"disabled {username}: {ended} session(s) ended, API tokens refused" if disabled else f"enabled {username}"
+    )
 
 
 def _check_binding(role: str, unit: str | None, expert: str | None) -> None:

@@ -18,13 +18,15 @@ from shared.security.secrets import secrets_dir
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="This installation's secrets: NATS identities and their permissions.",
-                        no_args_is_help=True)
+    group = typer.Typer(
+        help="This installation's secrets: NATS identities and their permissions.", no_args_is_help=True
+    )
 
     @group.command("init")
     def init(
-        directory: Path | None = typer.Option(None, "--dir", help="Where (default EXPERTSHARE_SECRETS_DIR, "
-                                                                  "else var/secrets)."),
+        directory: Path | None = typer.Option(
+            None, "--dir", help="Where (default EXPERTSHARE_SECRETS_DIR, else var/secrets)."
+        ),
         production: bool = typer.Option(False, help="Also what a cluster needs (route credentials)."),
         host: list[str] = typer.Option([], "--host", help="A name the servers are reached by (repeat)."),
     ) -> None:
@@ -35,8 +37,9 @@ def register(app: typer.Typer) -> None:
 
     @group.command("rotate-issuer")
     def rotate_issuer(
-        directory: Path | None = typer.Option(None, "--dir", help="Where (default EXPERTSHARE_SECRETS_DIR, "
-                                                                  "else var/secrets)."),
+        directory: Path | None = typer.Option(
+            None, "--dir", help="Where (default EXPERTSHARE_SECRETS_DIR, else var/secrets)."
+        ),
     ) -> None:
         """A new credential issuer; the current key is retired now: it admits no new command but still
         proves the audit entries signed before. Give the new issuer.pub to every service and the new
@@ -54,8 +57,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("setup")
     def setup(
-        replicas: int | None = typer.Option(None, help="Copies of each stream (default "
-                                                       "EXPERTSHARE_STREAM_REPLICAS, else 1)."),
+        replicas: int | None = typer.Option(
+            None, help="Copies of each stream (default EXPERTSHARE_STREAM_REPLICAS, else 1)."
+        ),
     ) -> None:
         """As the admin identity: every stream, the leaders bucket and every durable consumer, made or
         brought to this code's configuration (`up` does it before starting the services; compose's

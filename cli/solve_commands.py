@@ -63,7 +63,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def generate(
-        n_requests: int, n_experts: int, seed: int = 0,
+        n_requests: int,
+        n_experts: int,
+        seed: int = 0,
         province: list[int] = typer.Option([], help="Province codes (8 = Tuyên Quang); all when empty."),
         out: Path | None = typer.Option(None, help="Write here instead of stdout."),
     ) -> None:

@@ -55,7 +55,8 @@ async def _outcome(client: Client, request_id: str, assignment_id: str, wait_s: 
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         rows = (await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus(request_ids=[request_id], with_contracts=False)))[
-            "assignments"]
+            "assignments"
+        ]
         found = next((a for a in rows if a["id"] == assignment_id and a["status"] != "proposed"), None)
         if found:
             return found
@@ -127,8 +128,9 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             raise typer.Exit(1)
 
     def move(contract_id: str, to: str, by: str | None, reason: str) -> None:
-        cmd = build(m.ChangeContractStatus, contract_id=contract_id, to=to, by=identity.option(identity.by, by),
-                    reason=reason)
+        cmd = build(
+            m.ChangeContractStatus, contract_id=contract_id, to=to, by=identity.option(identity.by, by), reason=reason
+        )
         d = call(lambda c: c.ok(s.CONTRACT_STATUS_CHANGE, cmd))
         extra = f"; {d['cancelled_assignments']} open assignment(s) cancelled" if d["cancelled_assignments"] else ""
         typer.echo(f"contract {d['contract_id']} is {d['status']}{extra}")
@@ -144,14 +146,16 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         move(contract_id, "active", by, reason)
 
     @contract_app.command("suspend")
-    def suspend(contract_id: str, reason: str = typer.Option(...),
-                by: str | None = typer.Option(None, help=BY_HELP)) -> None:
+    def suspend(
+        contract_id: str, reason: str = typer.Option(...), by: str | None = typer.Option(None, help=BY_HELP)
+    ) -> None:
         """No new work under it; agreed work goes on."""
         move(contract_id, "suspended", by, reason)
 
     @contract_app.command("terminate")
-    def terminate(contract_id: str, reason: str = typer.Option(...),
-                  by: str | None = typer.Option(None, help=BY_HELP)) -> None:
+    def terminate(
+        contract_id: str, reason: str = typer.Option(...), by: str | None = typer.Option(None, help=BY_HELP)
+    ) -> None:
         """End it for good: work not done yet is cancelled and its reservation released."""
         move(contract_id, "terminated", by, reason)
 
@@ -162,17 +166,20 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         typer.echo(f"expired: {', '.join(d['expired']) or 'none'} (today {d['today']})")
 
     def extra(assignment: str, approve: bool, by: str | None, comment: str) -> dict[str, Any]:
-        cmd = build(m.DecideExtraHours, assignment_id=assignment, approve=approve,
-                    by=identity.option(identity.by, by), comment=comment)
+        cmd = build(
+            m.DecideExtraHours,
+            assignment_id=assignment,
+            approve=approve,
+            by=identity.option(identity.by, by),
+            comment=comment,
+        )
         return call(lambda c: c.ok(s.EXTRA_HOURS_DECIDE, cmd))  # type: ignore[no-any-return]
 
     @hours_app.command("approve")
     def hours_approve(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """Charge the extra hours to the contract (its caps must still hold)."""
         d = extra(assignment, True, by, comment)
-        typer.echo(
-            f"{assignment}: {hours(d['approved_minutes'])} extra approved, {dong(d['cost_vnd'])}"
-        )
+        typer.echo(f"{assignment}: {hours(d['approved_minutes'])} extra approved, {dong(d['cost_vnd'])}")
 
     @hours_app.command("refuse")
     def hours_refuse(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:

@@ -52,8 +52,13 @@ def _value(v: Any) -> str:
 
 
 class Supervisor:
-    def __init__(self, env: dict[str, str], log_dir: Path, show: Callable[[str], None],
-                 own_env: Callable[[str], dict[str, str]] = lambda _name: {}) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        show: Callable[[str], None],
+        own_env: Callable[[str], dict[str, str]] = lambda _name: {},
+    ) -> None:
         """`env`: every child's environment; `own_env(name)`: what only that child gets (its seed)."""
         self.env, self.log_dir, self.show, self.own_env = env, log_dir, show, own_env
         self.procs: dict[str, asyncio.subprocess.Process] = {}
@@ -64,9 +69,15 @@ class Supervisor:
     async def start(self, name: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{name}", env={**self.env, **self.own_env(name)},
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True, preexec_fn=die_with_parent,
+            sys.executable,
+            "-m",
+            f"services.{name}",
+            env={**self.env, **self.own_env(name)},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         self.procs[name] = proc
         self.show(f"started {name} (pid {proc.pid}, log {self.log_dir / (name + '.log')})")
@@ -95,14 +106,16 @@ class Supervisor:
         if not self.stopping:
             await self.start(name)
 
-    def watch(self, name: str, exit_code: Callable[[], int | None], restart: Callable[[], str],
-              poll_s: float = 0.2) -> None:
+    def watch(
+        self, name: str, exit_code: Callable[[], int | None], restart: Callable[[], str], poll_s: float = 0.2
+    ) -> None:
         """Keep a process started outside this supervisor running (the embedded nats-server): when
         `exit_code` says it ended, `restart` (blocking; in a thread) starts it again and says where."""
         self.tasks.append(asyncio.create_task(self._watch(name, exit_code, restart, poll_s), name=f"watch-{name}"))
 
-    async def _watch(self, name: str, exit_code: Callable[[], int | None], restart: Callable[[], str],
-                     poll_s: float) -> None:
+    async def _watch(
+        self, name: str, exit_code: Callable[[], int | None], restart: Callable[[], str], poll_s: float
+    ) -> None:
         failures = 0
         while not self.stopping:
             await asyncio.sleep(poll_s)
@@ -114,8 +127,10 @@ class Supervisor:
             except Exception as err:  # noqa: BLE001 - e.g. its port taken meanwhile: say so, try again
                 failures += 1
                 pause = min(30.0, 2.0**failures)
-                self.show(f"{name} exited with status {code} and could not be started again: {err}; "
-                          f"trying again in {pause:.0f} s")
+                self.show(
+                    f"{name} exited with status {code} and could not be started again: {err}; "
+                    f"trying again in {pause:.0f} s"
+                )
                 await asyncio.sleep(pause)
                 continue
             failures = 0
@@ -138,8 +153,13 @@ class Supervisor:
 
 def child_env(url: str, var: Path) -> dict[str, str]:
     # JSON is the pipe format between a service and `up`, which renders it for people.
-    env = {**os.environ, "NATS_URL": url, "EXPERTSHARE_VAR": str(var), "EXPERTSHARE_LOG_FORMAT": "json",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "NATS_URL": url,
+        "EXPERTSHARE_VAR": str(var),
+        "EXPERTSHARE_LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("EXPERTSHARE_NATS_SEED", None)  # `up`'s own (if any) is nobody else's: each child gets its own
     return env
 

@@ -103,12 +103,16 @@ async def load_demo_if_empty(url: str) -> None:
         counts = (await client.ok(s.CONTRACTS_STATUS_GET, GetStatus(limit=1, with_contracts=False)))["counts"]
         if counts["units"]:
             requests = (await client.ok(s.MATCHER_STATUS_GET, GetStatus(limit=1)))["counts"]["requests"]
-            say(f"existing data: {counts['units']} units, {counts['experts']} experts, "
-                f"{counts['contracts']} contracts, {requests} requests; no demo loaded")
+            say(
+                f"existing data: {counts['units']} units, {counts['experts']} experts, "
+                f"{counts['contracts']} contracts, {requests} requests; no demo loaded"
+            )
             return
         sc = demo()
-        say(f"empty system: loading the Tuyen Quang demo ({len(sc.units)} communes, {len(sc.experts)} experts, "
-            f"{len(sc.requests)} requests)")
+        say(
+            f"empty system: loading the Tuyen Quang demo ({len(sc.units)} communes, {len(sc.experts)} experts, "
+            f"{len(sc.requests)} requests)"
+        )
         result = await load(client, sc, lambda *_: None)
         say(f"demo loaded: {result['requests']} requests submitted")
         for line in result["refused"]:
@@ -117,6 +121,7 @@ async def load_demo_if_empty(url: str) -> None:
 
 async def tail_events(url: str) -> nats.aio.client.Client:
     """Show what the system decides as it happens: one line per event worth telling."""
+
     async def quiet(*_args: object) -> None:  # the server's restart is told in one line, by the watch
         return None
 
@@ -147,8 +152,9 @@ async def run(demo: bool, nats_port: int) -> int:
     if url:
         say(f"using NATS at {url} (NATS_URL), signing in with the seeds in {secrets / 'nats'}")
     else:
-        server = start_nats(var / "nats", choose_port(var, nats_port), log_file=var / "log" / "nats.log",
-                            own_session=True)
+        server = start_nats(
+            var / "nats", choose_port(var, nats_port), log_file=var / "log" / "nats.log", own_session=True
+        )
         url = server.url
         (var / "nats.pid").write_text(str(server.process.pid))
         say(f"NATS with JetStream on {url} (store {var / 'nats'})")
@@ -166,8 +172,7 @@ async def run(demo: bool, nats_port: int) -> int:
         def restart_nats() -> str:
             """The same store and port: the streams, consumers and the services' URL stay as they were."""
             nonlocal running
-            running = start_nats(running.store_dir, running.port, log_file=var / "log" / "nats.log",
-                                 own_session=True)
+            running = start_nats(running.store_dir, running.port, log_file=var / "log" / "nats.log", own_session=True)
             (var / "nats.pid").write_text(str(running.process.pid))
             return f"on {running.url} (store {running.store_dir}, pid {running.process.pid})"
 

@@ -75,8 +75,19 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
     """Three tables, one line per row at 80 columns: a long reason is cut with '…' (whole with
     --verbose, below the table, or in --json)."""
     view = status_json(data)
-    rows = [[r["id"], r["unit"], str(r["priority"]), f"{r['hours']:g}", r["mode"], r["deadline"], r["status"],
-             r["reason"] if r["status"] == "unmatched" else ""] for r in view["requests"]]
+    rows = [
+        [
+            r["id"],
+            r["unit"],
+            str(r["priority"]),
+            f"{r['hours']:g}",
+            r["mode"],
+            r["deadline"],
+            r["status"],
+            r["reason"] if r["status"] == "unmatched" else "",
+        ]
+        for r in view["requests"]
+    ]
     heads = ("id", "unit", "prio", "hours", "mode", "deadline", "status", "why")
     used = sum(max([len(heads[i]), *(len(row[i]) for row in rows)]) + 2 for i in range(len(heads) - 1))
     room = max(12, console.width - used - 1)
@@ -94,19 +105,37 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
     for a in view["assignments"]:
         if a["status"] in ("withdrawn",):
             continue
-        t.add_row(a["id"], a["request_id"], a["expert_id"], a["contract_id"], a["mode"],
-                  hours(a["minutes"]), dong(a["cost_vnd"]), a["status"])
+        t.add_row(
+            a["id"],
+            a["request_id"],
+            a["expert_id"],
+            a["contract_id"],
+            a["mode"],
+            hours(a["minutes"]),
+            dong(a["cost_vnd"]),
+            a["status"],
+        )
     console.print(t)
-    t = _table("Contract balances", ("contract", "status", "expert", "cap h", "used", "resv", "left", "budget left",
-                                     "active"))
+    t = _table(
+        "Contract balances", ("contract", "status", "expert", "cap h", "used", "resv", "left", "budget left", "active")
+    )
     for c in sorted(view["contracts"], key=lambda c: natural(c["id"])):
-        t.add_row(c["id"], c.get("status", ""), c["expert_id"], f"{c['hours_cap']:g}", f"{c['hours_used']:g}",
-                  f"{c['hours_reserved']:g}", f"{c['hours_left']:g}", dong(c["budget_left_vnd"]),
-                  f"{c['active_assignments']}/{c['max_concurrent']}")
+        t.add_row(
+            c["id"],
+            c.get("status", ""),
+            c["expert_id"],
+            f"{c['hours_cap']:g}",
+            f"{c['hours_used']:g}",
+            f"{c['hours_reserved']:g}",
+            f"{c['hours_left']:g}",
+            dong(c["budget_left_vnd"]),
+            f"{c['active_assignments']}/{c['max_concurrent']}",
+        )
     console.print(t)
     if view["truncated"]:
-        console.print(f"the newest {len(view['requests'])} of {view['counts']['requests']} requests shown: "
-                      "see --limit and --unit")
+        console.print(
+            f"the newest {len(view['requests'])} of {view['counts']['requests']} requests shown: see --limit and --unit"
+        )
 
 
 def print_inbox(party: str, data: dict[str, Any]) -> None:
@@ -124,12 +153,19 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
     kind = subject.split(".", 1)[1]
     if kind == "assignment.proposed":
         r = e["request"]
-        return (f"proposed  {e['assignment_id']}: {e['expert_name']} -> {r['unit']} «{r['title']}» "
-                f"{e['mode']} {e['minutes'] / 60:.1f} h {dong(e['cost_vnd'])} (priority {r['priority']})")
+        return (
+            f"proposed  {e['assignment_id']}: {e['expert_name']} -> {r['unit']} «{r['title']}» "
+            f"{e['mode']} {e['minutes'] / 60:.1f} h {dong(e['cost_vnd'])} (priority {r['priority']})"
+        )
     if kind == "request.unmatched":
         return f"unmatched {e['request_id']}: {e['reason']}"
-    if kind in ("assignment.approved", "assignment.rejected", "assignment.accepted",
-                "assignment.declined", "assignment.cancelled"):
+    if kind in (
+        "assignment.approved",
+        "assignment.rejected",
+        "assignment.accepted",
+        "assignment.declined",
+        "assignment.cancelled",
+    ):
         return f"{kind.split('.')[1]:9} {e['assignment_id']}: {e['expert_id']} for {e['request_id']}"
     if kind == "hours.logged":
         return f"logged    {e['assignment_id']}: {hours(e['minutes'])} ({dong(e['cost_vnd'])})"
@@ -138,8 +174,19 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
     return None
 
 
-AUDIT_COLUMNS = ("seq", "at", "actor", "action", "subject", "before", "after", "detail", "correlation_id",
-                 "prev_hash", "hash")
+AUDIT_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "subject",
+    "before",
+    "after",
+    "detail",
+    "correlation_id",
+    "prev_hash",
+    "hash",
+)
 
 
 def write_audit_csv(path: Path, entries: list[dict[str, Any]]) -> None:
@@ -147,8 +194,12 @@ def write_audit_csv(path: Path, entries: list[dict[str, Any]]) -> None:
         w = csv.writer(f)
         w.writerow(AUDIT_COLUMNS)
         for e in entries:
-            w.writerow([neutral(json.dumps(e[c], ensure_ascii=False) if isinstance(e[c], dict) else e[c])
-                        for c in AUDIT_COLUMNS])
+            w.writerow(
+                [
+                    neutral(json.dumps(e[c], ensure_ascii=False) if isinstance(e[c], dict) else e[c])
+                    for c in AUDIT_COLUMNS
+                ]
+            )
 
 
 def print_audit(entries: list[dict[str, Any]]) -> None:
@@ -158,6 +209,13 @@ def print_audit(entries: list[dict[str, Any]]) -> None:
     for e in entries:
         line = e["detail"].get("contract_line")
         change = f"{e['before'].get('status', '')} -> {e['after'].get('status', '')}" if e["before"] else ""
-        t.add_row(str(e["seq"]), e["at"][:19], e["actor"], e["action"], e["subject"], change,
-                  f"{line['contract']}: {hours(line['minutes'])}, {dong(line['vnd'])}" if line else "")
+        t.add_row(
+            str(e["seq"]),
+            e["at"][:19],
+            e["actor"],
+            e["action"],
+            e["subject"],
+            change,
+            f"{line['contract']}: {hours(line['minutes'])}, {dong(line['vnd'])}" if line else "",
+        )
     console.print(t)

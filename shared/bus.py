@@ -95,8 +95,9 @@ class DeadLetterMiddleware(BaseMiddleware):
 
     @classmethod
     def for_service(cls, service: str, max_deliver: int, counter: Any = None) -> type[DeadLetterMiddleware]:
-        return type(f"DeadLetter_{service}", (cls,), {"service": service, "max_deliver": max_deliver,
-                                                       "counter": counter})
+        return type(
+            f"DeadLetter_{service}", (cls,), {"service": service, "max_deliver": max_deliver, "counter": counter}
+        )
 
     async def consume_scope(self, call_next: Callable[..., Any], msg: Any) -> Any:
         raw = msg.raw_message
@@ -105,8 +106,9 @@ class DeadLetterMiddleware(BaseMiddleware):
             check_payload(raw.data)
             return fit_reply(await call_next(msg))
         except Malformed as err:
-            reply = Reply.failure(f"invalid message: {err.field}: {err.message}",
-                                  FieldError(field=err.field, message=err.message))
+            reply = Reply.failure(
+                f"invalid message: {err.field}: {err.message}", FieldError(field=err.field, message=err.message)
+            )
             await self._dead_letter(msg, reply.error or "malformed message")
             return reply if msg.reply_to else None
         except ValidationError as err:
@@ -177,15 +179,21 @@ def _deliveries(raw: Any) -> int:
 
 
 def event_subscriber(
-    broker: NatsBroker, settings: ServiceSettings, subject: str, *, name: str, description: str,
+    broker: NatsBroker,
+    settings: ServiceSettings,
+    subject: str,
+    *,
+    name: str,
+    description: str,
     identity: str | None = None,
 ) -> Callable[[Callable[..., Any]], Any]:
     """A durable pull consumer of one event subject, owned by this service; made by the admin's
     setup with this same configuration (`shared.streams.consumer_config`), bound to here. Its
     messages come to the inboxes of the service's identity, the only ones it may subscribe to."""
     owner = subject.split(".")[0]
-    config = consumer_config(settings.service, name, subject, max_deliver=settings.max_deliver,
-                             ack_wait_s=settings.ack_wait_s)
+    config = consumer_config(
+        settings.service, name, subject, max_deliver=settings.max_deliver, ack_wait_s=settings.ack_wait_s
+    )
     return broker.subscriber(  # type: ignore[no-any-return]
         subject,
         stream=stream_for(owner),
@@ -227,8 +235,12 @@ def declare_publishers(broker: NatsBroker, owner: str, schemas: dict[str, type])
 
 
 def run_once(
-    engine: Engine, key: str, subject: str, use_case: Callable[[Session], Reply | None],
-    *, remember_refusal: bool = False,
+    engine: Engine,
+    key: str,
+    subject: str,
+    use_case: Callable[[Session], Reply | None],
+    *,
+    remember_refusal: bool = False,
 ) -> Reply | None:
     """Run `use_case` in one transaction, at most once per `key` (a message id). A deadlock or a
     serialization failure runs the whole transaction again (`retrying`). With `remember_refusal`
@@ -298,7 +310,12 @@ class OutboxRelay:
     """
 
     def __init__(
-        self, engine: Engine, broker: NatsBroker, interval_s: float = 0.2, *, batch_size: int = 200,
+        self,
+        engine: Engine,
+        broker: NatsBroker,
+        interval_s: float = 0.2,
+        *,
+        batch_size: int = 200,
         max_failures: int = 3,
     ) -> None:
         self.engine = engine
@@ -368,8 +385,12 @@ class OutboxRelay:
                     await self._publish(row)
                 except Exception as err:  # noqa: BLE001 - this row waits for the next round, the others go
                     failed, in_a_row = err, in_a_row + 1
-                    log.warning("outbox_row_failed", event_id=row.event_id, subject=row.subject,
-                                error=f"{type(err).__name__}: {err}")
+                    log.warning(
+                        "outbox_row_failed",
+                        event_id=row.event_id,
+                        subject=row.subject,
+                        error=f"{type(err).__name__}: {err}",
+                    )
                     if in_a_row >= self.max_failures:
                         break
                     continue

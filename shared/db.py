@@ -120,9 +120,7 @@ class OutboxRow(SQLModel, table=True):
     subject: str = Field(max_length=200)
     correlation_id: str = Field(default="", max_length=64)
     payload: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
     published_at: dt.datetime | None = tz_column(nullable=True)
 
 
@@ -132,9 +130,7 @@ class ProcessedMessage(SQLModel, table=True):
     message_id: str = Field(primary_key=True, max_length=200)
     subject: str = Field(max_length=200)
     reply: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    processed_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    processed_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 SHARED_TABLES = [OutboxRow.__table__, ProcessedMessage.__table__]  # type: ignore[attr-defined]
@@ -191,8 +187,9 @@ def pending_outbox(session: Session, limit: int = 200, *, claim: bool = False) -
     return list(session.exec(stmt))
 
 
-def in_order(session: Session, query: Any, order: Sequence[Any], limit: int | None,
-             oldest_first: bool = False) -> list[Any]:
+def in_order(
+    session: Session, query: Any, order: Sequence[Any], limit: int | None, oldest_first: bool = False
+) -> list[Any]:
     """The rows of `query` oldest first by `order`; with `limit`, only the newest that many (or the
     oldest, with `oldest_first`)."""
     if limit is None:

@@ -81,8 +81,13 @@ def advance_fence(session: Session, name: str, epoch: int, generation: int) -> b
     _insert_absent(session, Fence, name=name, epoch=0, generation=0)
     newer_epoch = Fence.epoch < epoch  # type: ignore[operator]
     same_epoch = (Fence.epoch == epoch) & (Fence.generation <= generation)  # type: ignore[operator]
-    stmt = update(Fence).where(Fence.name == name, newer_epoch | same_epoch).values(  # type: ignore[arg-type]
-        epoch=epoch, generation=generation)
+    stmt = (
+        update(Fence)
+        .where(Fence.name == name, newer_epoch | same_epoch)
+        .values(  # type: ignore[arg-type]
+            epoch=epoch, generation=generation
+        )
+    )
     return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
@@ -90,8 +95,13 @@ def note_change(session: Session, name: str) -> None:
     """Tell the leader, through the database, that something it acts on changed (in this transaction:
     it sees the change committed, never before). Raised last, so its row lock is held the shortest."""
     _insert_absent(session, ChangeMark, name=name, changes=0)
-    session.execute(update(ChangeMark).where(ChangeMark.name == name).values(  # type: ignore[arg-type]
-        changes=ChangeMark.changes + 1))
+    session.execute(
+        update(ChangeMark)
+        .where(ChangeMark.name == name)
+        .values(  # type: ignore[arg-type]
+            changes=ChangeMark.changes + 1
+        )
+    )
 
 
 def changes_seen(session: Session, name: str) -> int:
@@ -166,9 +176,15 @@ class Leadership:
         return check
 
     async def start(self) -> None:
-        self._nc = await connect(self.url, self.identity, name=f"leader-{self.key}", max_reconnect_attempts=-1,
-                                 reconnect_time_wait=0.5, connect_timeout=5,
-                                 **connection_callbacks(f"leader-{self.key}"))
+        self._nc = await connect(
+            self.url,
+            self.identity,
+            name=f"leader-{self.key}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+            **connection_callbacks(f"leader-{self.key}"),
+        )
         js = self._nc.jetstream()
         self._kv = await leaders_bucket(js, self.bucket, self.ttl_s)
         info = (await self._kv.status()).stream_info
@@ -218,8 +234,7 @@ class Leadership:
 
     def _lost(self, why: str) -> None:
         if self.term is not None:
-            (log.info if why == "stopped" else log.warning)("leadership_lost", key=self.key, term=self.term,
-                                                             reason=why)
+            (log.info if why == "stopped" else log.warning)("leadership_lost", key=self.key, term=self.term, reason=why)
             self.term = None
             self._signal(False)
         self._rev = None
@@ -230,4 +245,3 @@ class Leadership:
             self.on_change(leading)
         except Exception:  # noqa: BLE001 - a listener's failure is not the election's
             log.exception("leadership_listener_failed")
-

@@ -122,8 +122,11 @@ class GetStatus(Message):
     counts are always whole. A national system holds more than one NATS message can carry: the
     portal asks for what its page shows."""
 
-    unit_id: Id | None = Field(default=None, description="one unit's; the contracts service also narrows "
-                               "the balances to the contracts that can serve it (in scope, or unscoped)")
+    unit_id: Id | None = Field(
+        default=None,
+        description="one unit's; the contracts service also narrows "
+        "the balances to the contracts that can serve it (in scope, or unscoped)",
+    )
     request_ids: list[Id] | None = Field(default=None, max_length=1000)
     expert_id: Id | None = Field(default=None, description="contracts service only")
     contract_id: Id | None = Field(default=None, description="contracts service only")
@@ -176,8 +179,12 @@ class GetGaps(Message):
         """`period`, and the instants it runs between: from the first day's midnight in `zone` to
         the midnight after the last (ValueError when it is too long)."""
         start, end = self.period(today)
-        return (start, end, dt.datetime.combine(start, dt.time(), zone),
-                dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone))
+        return (
+            start,
+            end,
+            dt.datetime.combine(start, dt.time(), zone),
+            dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone),
+        )
 
 
 DEFAULT_GAP_DAYS = 90
@@ -300,14 +307,16 @@ class GapsReport(BaseModel):
     by_province: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     by_month: list[GapRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     covered_by: list[CoverRow] = Field(default_factory=list, max_length=50)
-    learnt: list[LearntRow] = Field(default_factory=list, max_length=L.GAP_ROWS,
-                                    description="trainee hours by skill and commune, the most first")
+    learnt: list[LearntRow] = Field(
+        default_factory=list, max_length=L.GAP_ROWS, description="trainee hours by skill and commune, the most first"
+    )
     approval: ApprovalTimes | None = None
     experts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     contracts: list[UseRow] = Field(default_factory=list, max_length=L.GAP_ROWS)
     bottlenecks: list[HourValue] = Field(default_factory=list, max_length=L.GAP_ROWS)
     values: Annotated[str, Field(max_length=L.SHORT)] = Field(
-        default="", description="how the values were found (lp_duals), or why there are none")
+        default="", description="how the values were found (lp_duals), or why there are none"
+    )
     truncated: bool = False
 
 
@@ -372,8 +381,11 @@ class HiringPlanView(BaseModel):
     verified: bool = True
     gain: int = 0
     simple_rule: RuleView | None = None
-    experts: list[Expert] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES,
-                                  description="the hires as scenario experts, ready to merge")
+    experts: list[Expert] = Field(
+        default_factory=list,
+        max_length=L.HIRING_CANDIDATES,
+        description="the hires as scenario experts, ready to merge",
+    )
     contracts: list[Contract] = Field(default_factory=list, max_length=L.HIRING_CANDIDATES)
     seconds: float = 0
 
@@ -384,13 +396,13 @@ class RequestSubmitted(Message):
     by: Who
 
 
-
 class RequestsSubmitted(Message):
     """The requests one bulk submission took (`matcher.requests.submit`), in one event instead of
     one each: every request as its own `RequestSubmitted` (with its own event id), so a consumer
     treats each as it treats the single event, all in one transaction."""
 
     submitted: list[RequestSubmitted] = Field(max_length=L.SUBMIT_BATCH)
+
 
 class RequestCancelled(Message):
     request_id: Ref
@@ -427,16 +439,22 @@ class AssignmentProposed(Message):
     minutes: int
     cost_vnd: int
     explanation: dict[Word, Any] = Field(
-        default_factory=dict, max_length=L.EXPLANATION_KEYS,
+        default_factory=dict,
+        max_length=L.EXPLANATION_KEYS,
         description=f"the solver's reasons, at most {L.EXPLANATION_BYTES} bytes of JSON",
     )
     plan_input_sha256: Annotated[str, Field(max_length=64)] = ""
     manual: ManualOverride | None = Field(default=None, description="set for staff's own assignments")
-    trainee_id: Ref | None = Field(default=None, description=(
-        "a community member of the request's commune learning beside the expert (the request asked for one)"))
+    trainee_id: Ref | None = Field(
+        default=None,
+        description=(
+            "a community member of the request's commune learning beside the expert (the request asked for one)"
+        ),
+    )
     trainee_name: Annotated[str, Field(max_length=L.NAME)] = ""
-    trainee_minutes: int = Field(default=0, ge=0, description="the trainee's time, against their capacity; "
-                                 "no contract pays for it")
+    trainee_minutes: int = Field(
+        default=0, ge=0, description="the trainee's time, against their capacity; no contract pays for it"
+    )
 
     @field_validator("explanation")
     @classmethod
@@ -792,9 +810,7 @@ class SetPreferences(Message):
     email: str | None = Field(default=None, max_length=254, description="an empty string clears it")
     webhook_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=L.URL)] | None = None
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=200)
-    digest: bool | None = Field(
-        default=None, description="one daily digest instead of one message per event"
-    )
+    digest: bool | None = Field(default=None, description="one daily digest instead of one message per event")
 
     @field_validator("email")
     @classmethod
@@ -817,9 +833,7 @@ class GetDeliveries(Message):
 class RetryDeliveries(Message):
     """Send failed deliveries again: the ones named, or every failed one."""
 
-    delivery_ids: list[Annotated[str, Field(pattern=r"^[0-9]{1,18}$")]] = Field(
-        default_factory=list, max_length=1000
-    )
+    delivery_ids: list[Annotated[str, Field(pattern=r"^[0-9]{1,18}$")]] = Field(default_factory=list, max_length=1000)
     all: bool = False
 
 

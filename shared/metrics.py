@@ -34,8 +34,12 @@ PREFIX = "expertshare"
 
 
 def dead_letter_counter(registry: CollectorRegistry) -> Counter:
-    return Counter(f"{PREFIX}_dead_letters", "Messages dead-lettered, by service and reason",
-                   ["service", "reason"], registry=registry)
+    return Counter(
+        f"{PREFIX}_dead_letters",
+        "Messages dead-lettered, by service and reason",
+        ["service", "reason"],
+        registry=registry,
+    )
 
 
 def reason_kind(reason: str) -> str:
@@ -64,8 +68,11 @@ class DomainCollector(Collector):
                 try:
                     yield from list(source(session))
                 except Exception as err:  # noqa: BLE001 - one failing gauge must not hide the rest
-                    log.warning("metrics_source_failed", source=getattr(source, "__name__", "?"),
-                                error=f"{type(err).__name__}: {err}"[:300])
+                    log.warning(
+                        "metrics_source_failed",
+                        source=getattr(source, "__name__", "?"),
+                        error=f"{type(err).__name__}: {err}"[:300],
+                    )
 
 
 def age_seconds(then: dt.datetime | None, now: dt.datetime | None = None) -> float:
@@ -85,8 +92,12 @@ class MetricsServer:
         self._server: ThreadingWSGIServer | None = None
         self.address = ""
         # Prometheus scrapes /metrics, not /healthz: readiness is a metric too (the alert's).
-        Gauge(f"{PREFIX}_ready", "1 when every subscriber is started and the broker connected",
-              ["service"], registry=registry).labels(service).set_function(lambda: float(self.ready()))
+        Gauge(
+            f"{PREFIX}_ready",
+            "1 when every subscriber is started and the broker connected",
+            ["service"],
+            registry=registry,
+        ).labels(service).set_function(lambda: float(self.ready()))
 
     def _app(self) -> Callable[..., Any]:
         metrics = make_wsgi_app(self.registry)
@@ -94,8 +105,9 @@ class MetricsServer:
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             if environ.get("PATH_INFO") == "/healthz":
                 ok = self.ready()
-                start_response("200 OK" if ok else "503 Service Unavailable",
-                               [("Content-Type", "text/plain; charset=utf-8")])
+                start_response(
+                    "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")]
+                )
                 return [f"{self.service} {'ready' if ok else 'starting'}\n".encode()]
             return metrics(environ, start_response)  # type: ignore[no-any-return]
 
@@ -133,12 +145,14 @@ def outbox_gauges(service: str, session: Any) -> Iterator[Metric]:
 
     from shared.db import OutboxRow
 
-    count, oldest = session.exec(select(func.count(), func.min(OutboxRow.created_at))
-                                 .where(OutboxRow.published_at == None)).one()  # noqa: E711
+    count, oldest = session.exec(
+        select(func.count(), func.min(OutboxRow.created_at)).where(OutboxRow.published_at.is_(None))  # type: ignore[union-attr]
+    ).one()
     backlog = GaugeMetricFamily(f"{PREFIX}_outbox_backlog", "Outbox rows not yet published", labels=["service"])
     backlog.add_metric([service], count)
-    age = GaugeMetricFamily(f"{PREFIX}_outbox_oldest_seconds", "Age of the oldest unpublished outbox row",
-                            labels=["service"])
+    age = GaugeMetricFamily(
+        f"{PREFIX}_outbox_oldest_seconds", "Age of the oldest unpublished outbox row", labels=["service"]
+    )
     age.add_metric([service], age_seconds(oldest))
     yield backlog
     yield age
@@ -153,12 +167,18 @@ class ConsumerBacklog:
     def __init__(self, service: str, registry: CollectorRegistry, every_s: float) -> None:
         labels = ["service", "stream", "consumer"]
         self.service, self.every_s = service, every_s
-        self.pending = Gauge(f"{PREFIX}_consumer_pending", "Messages not yet delivered to a durable consumer",
-                             labels, registry=registry)
-        self.ack_pending = Gauge(f"{PREFIX}_consumer_ack_pending", "Messages delivered and not yet acknowledged",
-                                 labels, registry=registry)
-        self.redelivered = Gauge(f"{PREFIX}_consumer_redelivered", "Messages delivered more than once, not yet "
-                                 "acknowledged", labels, registry=registry)
+        self.pending = Gauge(
+            f"{PREFIX}_consumer_pending", "Messages not yet delivered to a durable consumer", labels, registry=registry
+        )
+        self.ack_pending = Gauge(
+            f"{PREFIX}_consumer_ack_pending", "Messages delivered and not yet acknowledged", labels, registry=registry
+        )
+        self.redelivered = Gauge(
+            f"{PREFIX}_consumer_redelivered",
+            "Messages delivered more than once, not yet acknowledged",
+            labels,
+            registry=registry,
+        )
 
     async def run(self, jetstream: Callable[[], Any], consumers: list[Any]) -> None:
         import asyncio

@@ -37,8 +37,9 @@ Hours = Annotated[float, Field(gt=0, le=10_000)]
 NonNegHours = Annotated[float, Field(ge=0, le=1_000_000)]
 Dong = Annotated[int, Field(ge=0, description="an amount in whole Vietnamese dong")]
 Network = Literal["weak", "ok", "good"]
-Language = Annotated[str, Field(min_length=1, max_length=L.LANGUAGE, pattern=r"^[\w-]+$",
-                                description="a language tag: vi, en, tay...")]
+Language = Annotated[
+    str, Field(min_length=1, max_length=L.LANGUAGE, pattern=r"^[\w-]+$", description="a language tag: vi, en, tay...")
+]
 Skills = Annotated[dict[Annotated[str, Field(max_length=L.SHORT)], Level], Field(max_length=L.SKILLS)]
 Mode = Literal["onsite", "remote", "either"]
 
@@ -168,9 +169,13 @@ class Request(Record):
     deadline: dt.date
     language: Language | None = None
     slots: list[Slot] | None = Field(default=None, min_length=1, max_length=L.SLOTS)
-    trainee: bool = Field(default=False, description=(
-        "take a community member of the same commune as a trainee beside the expert, when one fits "
-        "(never at the cost of coverage)"))
+    trainee: bool = Field(
+        default=False,
+        description=(
+            "take a community member of the same commune as a trainee beside the expert, when one fits "
+            "(never at the cost of coverage)"
+        ),
+    )
 
     _skills = field_validator("skills")(_check_skills)
 
@@ -295,8 +300,10 @@ def scenario_reference_errors(s: Scenario) -> list[str]:
         if t.from_unit == t.to_unit and t.minutes:
             errs.append(f"travel_minutes[{i}].minutes: a unit is 0 minutes from itself, got {t.minutes}")
         elif given.setdefault(pair, t.minutes) != t.minutes:
-            errs.append(f"travel_minutes[{i}].minutes: {t.from_unit}-{t.to_unit} is already given as "
-                        f"{given[pair]} minutes (travel is symmetric), got {t.minutes}")
+            errs.append(
+                f"travel_minutes[{i}].minutes: {t.from_unit}-{t.to_unit} is already given as "
+                f"{given[pair]} minutes (travel is symmetric), got {t.minutes}"
+            )
     for i, e in enumerate(s.experts):
         if e.home_unit not in units:
             errs.append(f"experts[{i}].home_unit: unknown unit {e.home_unit!r}")

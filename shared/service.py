@@ -72,8 +72,10 @@ class Permit:
     def check_role(self, actor: Actor) -> None:
         if actor.role not in self.roles:
             article = "an" if actor.role[:1] in "aeiou" else "a"
-            raise Refused(f"not allowed: {article} {actor.role} cannot send this command "
-                          f"(it is for {' or '.join(sorted(self.roles))})")
+            raise Refused(
+                f"not allowed: {article} {actor.role} cannot send this command "
+                f"(it is for {' or '.join(sorted(self.roles))})"
+            )
 
 
 class Keyring:
@@ -87,8 +89,11 @@ class Keyring:
     def keys(self) -> tuple[list[credentials.IssuerKey], dict[str, str]]:
         root = secrets_dir()
         paths = (root / credentials.ISSUER_PUB, root / "nats" / "public.json")
-        stamp = (os.environ.get(credentials.ISSUER_KEY_ENV), root,
-                 *(p.stat().st_mtime_ns if p.exists() else None for p in paths))
+        stamp = (
+            os.environ.get(credentials.ISSUER_KEY_ENV),
+            root,
+            *(p.stat().st_mtime_ns if p.exists() else None for p in paths),
+        )
         if stamp != self._stamp:
             self._keys = (credentials.issuer_keys(root), credentials.service_keys(root))
             self._stamp = stamp
@@ -134,8 +139,11 @@ class Service:
             settings.nats_url,
             name=self.name,
             identity=self.identity,
-            middlewares=[*middlewares, NatsPrometheusMiddleware(registry=self.registry, app_name=self.name),
-                         DeadLetterMiddleware.for_service(self.name, settings.max_deliver, self.dead_letters)],
+            middlewares=[
+                *middlewares,
+                NatsPrometheusMiddleware(registry=self.registry, app_name=self.name),
+                DeadLetterMiddleware.for_service(self.name, settings.max_deliver, self.dead_letters),
+            ],
         )
         self.relay = OutboxRelay(self.engine, self.broker, settings.outbox_interval_s)
         self.keyring = Keyring()
@@ -151,8 +159,12 @@ class Service:
         declare_publishers(self.broker, self.name, events)
         # Subscribers start one by one: healthy only once all of them (and the background tasks) are.
         self.started = False
-        self.query(subjects.health(self.name), Message, lambda _s, _m: self._health(),
-                   description=f"Is the {self.name} service up? (ok once every subscriber is)")
+        self.query(
+            subjects.health(self.name),
+            Message,
+            lambda _s, _m: self._health(),
+            description=f"Is the {self.name} service up? (ok once every subscriber is)",
+        )
 
     # ---------------------------------------------------------------- registration
     def command(
@@ -176,8 +188,16 @@ class Service:
             except Refused as err:
                 log.warning("command_refused", subject=subject, reason=err.reason)
                 return Reply.failure(err.reason, FieldError(field="proof", message=err.reason))
-            reply = await in_thread(partial(run_once, self.engine, cmd.event_id, subject,
-                                            partial(_act, permit, use_case, cmd, actor), remember_refusal=True))
+            reply = await in_thread(
+                partial(
+                    run_once,
+                    self.engine,
+                    cmd.event_id,
+                    subject,
+                    partial(_act, permit, use_case, cmd, actor),
+                    remember_refusal=True,
+                )
+            )
             self.relay.notify()
             log.info("command_handled", ok=reply.ok if reply else None)
             if self.after_command is not None and (reply is None or reply.ok):
@@ -188,8 +208,13 @@ class Service:
         command_subscriber(self.broker, self.settings, subject, description=description)(handle)
 
     def event(
-        self, subject: str, model: type[Message], use_case: Callable[[Session, Any], None], *,
-        name: str, description: str,
+        self,
+        subject: str,
+        model: type[Message],
+        use_case: Callable[[Session, Any], None],
+        *,
+        name: str,
+        description: str,
     ) -> None:
         async def handle(evt: model) -> None:  # type: ignore[valid-type]
             _bind(evt)
@@ -202,15 +227,29 @@ class Service:
         handle.__name__ = f"on_{name}"
         listed = CONSUMERS.get(self.name)
         if listed is not None and listed.get(name) != subject:
-            raise ValueError(f"{self.name}: consumer {name!r} of {subject} is not in shared.streams.CONSUMERS, "
-                             "from which the admin's setup makes every durable consumer: add it there")
-        self.consumers.append(Consumer(stream_name(subject.split(".")[0]), consumer_config(
-            self.name, name, subject, max_deliver=self.settings.max_deliver, ack_wait_s=self.settings.ack_wait_s)))
-        event_subscriber(self.broker, self.settings, subject, name=name, description=description,
-                         identity=self.identity)(handle)
+            raise ValueError(
+                f"{self.name}: consumer {name!r} of {subject} is not in shared.streams.CONSUMERS, "
+                "from which the admin's setup makes every durable consumer: add it there"
+            )
+        self.consumers.append(
+            Consumer(
+                stream_name(subject.split(".")[0]),
+                consumer_config(
+                    self.name, name, subject, max_deliver=self.settings.max_deliver, ack_wait_s=self.settings.ack_wait_s
+                ),
+            )
+        )
+        event_subscriber(
+            self.broker, self.settings, subject, name=name, description=description, identity=self.identity
+        )(handle)
 
     def query(
-        self, subject: str, model: type[Message], fn: Callable[[Session, Any], Reply], *, description: str,
+        self,
+        subject: str,
+        model: type[Message],
+        fn: Callable[[Session, Any], Reply],
+        *,
+        description: str,
         permit: Permit | None = None,
     ) -> None:
         """A read. With `permit`, a signed one (an expensive query, for some roles only): the proof
@@ -271,12 +310,19 @@ class Service:
             try:
                 await self._check_setup()
                 return
-            except (nats.errors.TimeoutError, nats.errors.NoServersError, nats.js.errors.ServiceUnavailableError,
-                    TimeoutError, SetupMissing) as err:
+            except (
+                nats.errors.TimeoutError,
+                nats.errors.NoServersError,
+                nats.js.errors.ServiceUnavailableError,
+                TimeoutError,
+                SetupMissing,
+            ) as err:
                 if anyio.current_time() > deadline:
                     if isinstance(err, SetupMissing):
-                        raise NatsServerError(f"{err}: the admin's setup (`expertshare up`, or "
-                                              "shared.streams.setup with the admin identity) makes it") from None
+                        raise NatsServerError(
+                            f"{err}: the admin's setup (`expertshare up`, or "
+                            "shared.streams.setup with the admin identity) makes it"
+                        ) from None
                     raise
                 log.warning("jetstream_not_ready", error=f"{type(err).__name__}: {err}")
                 await anyio.sleep(1.0)
@@ -285,8 +331,12 @@ class Service:
         nc = await connect(self.settings.nats_url, self.identity, connect_timeout=5, max_reconnect_attempts=5)
         try:
             own = [stream_name(self.name)] if subjects.events_of(self.name) else []
-            await check(nc.jetstream(), streams=sorted({*own, DEADLETTER, *(c.stream for c in self.consumers)}),
-                        consumers=self.consumers, buckets=[LEADERS] if self.name in LEADER_KEYS else [])
+            await check(
+                nc.jetstream(),
+                streams=sorted({*own, DEADLETTER, *(c.stream for c in self.consumers)}),
+                consumers=self.consumers,
+                buckets=[LEADERS] if self.name in LEADER_KEYS else [],
+            )
         finally:
             await nc.close()
 
@@ -320,8 +370,9 @@ class Service:
             if self._on_started:
                 await self._on_started(self)
             if self.consumers:
-                self._backlog = asyncio.create_task(self.backlog.run(self._jetstream, self.consumers),
-                                                    name="consumer-backlog")
+                self._backlog = asyncio.create_task(
+                    self.backlog.run(self._jetstream, self.consumers), name="consumer-backlog"
+                )
             self.started = True
             log.info("service_started", nats=self.settings.nats_url)
 
@@ -332,8 +383,9 @@ def _call(use_case: Callable[[Session, Any], Any], msg: Message, session: Sessio
     return use_case(session, msg)
 
 
-def _act(permit: Permit, use_case: Callable[[Session, Any, Actor], Any], cmd: Message, actor: Actor,
-         session: Session) -> Any:
+def _act(
+    permit: Permit, use_case: Callable[[Session, Any, Actor], Any], cmd: Message, actor: Actor, session: Session
+) -> Any:
     if permit.owner is not None:
         permit.owner(session, cmd, actor)
     return use_case(session, cmd, actor)

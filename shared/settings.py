@@ -48,9 +48,15 @@ class ServiceSettings(BaseSettings):
     # Consumers: pull in batches (a batch of 1 is several times slower), retry a failing message
     # a bounded number of times, then dead-letter it with the reason.
     batch_size: int = Field(default=64, ge=1, le=1000)
-    command_workers: int = Field(default=8, ge=1, le=64, description=(
-        "commands and queries handled at once: each waits for its transaction (SQLite has one "
-        "writer), so one at a time bounds a service's intake by that wait"))
+    command_workers: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description=(
+            "commands and queries handled at once: each waits for its transaction (SQLite has one "
+            "writer), so one at a time bounds a service's intake by that wait"
+        ),
+    )
     max_deliver: int = Field(default=5, ge=1, le=100)
     # How long a fetched message may stay unacknowledged before JetStream redelivers it (also how
     # long messages held by a killed instance wait before another instance gets them).
@@ -60,10 +66,15 @@ class ServiceSettings(BaseSettings):
     startup_wait_s: float = Field(default=60.0, ge=0)
     # `/metrics` and `/healthz` (shared.metrics): loopback and a free port unless set (compose sets both).
     metrics_host: str = Field(default="127.0.0.1", max_length=200, description="where /metrics and /healthz listen")
-    consumer_poll_s: float = Field(default=5.0, gt=0, le=3600, description="how often a service reads its "
-                                   "consumers' backlog from JetStream (a metric, and `status --health`)")
-    metrics_port: int = Field(default=0, ge=0, le=65535, description="their port; 0: a free one (written to "
-                              "var/metrics/<service>.url)")
+    consumer_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="how often a service reads its consumers' backlog from JetStream (a metric, and `status --health`)",
+    )
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="their port; 0: a free one (written to var/metrics/<service>.url)"
+    )
 
     def db_url(self) -> str:
         if self.database_url:

@@ -54,25 +54,45 @@ GIB, MIB = 1024**3, 1024**2
 CONSUMERS: dict[str, dict[str, str]] = {
     "matcher": {
         "reference": s.REFERENCE_REGISTERED,
-        "units": s.UNIT_REGISTERED, "travel": s.TRAVEL_REGISTERED, "experts": s.EXPERT_REGISTERED,
-        "contracts": s.CONTRACT_REGISTERED, "contract-status": s.CONTRACT_STATUS_CHANGED,
-        "balances": s.BALANCE_CHANGED, "approvals": s.ASSIGNMENT_APPROVED, "acceptances": s.ASSIGNMENT_ACCEPTED,
-        "rejections": s.ASSIGNMENT_REJECTED, "declines": s.ASSIGNMENT_DECLINED,
-        "cancellations": s.ASSIGNMENT_CANCELLED, "completions": s.REQUEST_COMPLETED,
+        "units": s.UNIT_REGISTERED,
+        "travel": s.TRAVEL_REGISTERED,
+        "experts": s.EXPERT_REGISTERED,
+        "contracts": s.CONTRACT_REGISTERED,
+        "contract-status": s.CONTRACT_STATUS_CHANGED,
+        "balances": s.BALANCE_CHANGED,
+        "approvals": s.ASSIGNMENT_APPROVED,
+        "acceptances": s.ASSIGNMENT_ACCEPTED,
+        "rejections": s.ASSIGNMENT_REJECTED,
+        "declines": s.ASSIGNMENT_DECLINED,
+        "cancellations": s.ASSIGNMENT_CANCELLED,
+        "completions": s.REQUEST_COMPLETED,
     },
     "contracts": {
-        "proposals": s.ASSIGNMENT_PROPOSED, "withdrawals": s.ASSIGNMENT_WITHDRAWN,
-        "requests": s.REQUEST_SUBMITTED, "submissions": s.REQUESTS_SUBMITTED, "cancellations": s.REQUEST_CANCELLED,
+        "proposals": s.ASSIGNMENT_PROPOSED,
+        "withdrawals": s.ASSIGNMENT_WITHDRAWN,
+        "requests": s.REQUEST_SUBMITTED,
+        "submissions": s.REQUESTS_SUBMITTED,
+        "cancellations": s.REQUEST_CANCELLED,
     },
     "notifier": {
         "reference": s.REFERENCE_REGISTERED,
-        "units": s.UNIT_REGISTERED, "experts": s.EXPERT_REGISTERED, "contracts": s.CONTRACT_REGISTERED,
-        "contract_status": s.CONTRACT_STATUS_CHANGED, "submitted": s.REQUEST_SUBMITTED,
+        "units": s.UNIT_REGISTERED,
+        "experts": s.EXPERT_REGISTERED,
+        "contracts": s.CONTRACT_REGISTERED,
+        "contract_status": s.CONTRACT_STATUS_CHANGED,
+        "submitted": s.REQUEST_SUBMITTED,
         "submissions": s.REQUESTS_SUBMITTED,
-        "proposed": s.ASSIGNMENT_PROPOSED, "overcommitted": s.PLAN_OVERCOMMITTED, "unmatched": s.REQUEST_UNMATCHED,
-        "approved": s.ASSIGNMENT_APPROVED, "accepted": s.ASSIGNMENT_ACCEPTED, "declined": s.ASSIGNMENT_DECLINED,
-        "cancelled": s.ASSIGNMENT_CANCELLED, "hours": s.HOURS_LOGGED, "hours_flagged": s.HOURS_FLAGGED,
-        "completed": s.REQUEST_COMPLETED, "balances": s.BALANCE_CHANGED,
+        "proposed": s.ASSIGNMENT_PROPOSED,
+        "overcommitted": s.PLAN_OVERCOMMITTED,
+        "unmatched": s.REQUEST_UNMATCHED,
+        "approved": s.ASSIGNMENT_APPROVED,
+        "accepted": s.ASSIGNMENT_ACCEPTED,
+        "declined": s.ASSIGNMENT_DECLINED,
+        "cancelled": s.ASSIGNMENT_CANCELLED,
+        "hours": s.HOURS_LOGGED,
+        "hours_flagged": s.HOURS_FLAGGED,
+        "completed": s.REQUEST_COMPLETED,
+        "balances": s.BALANCE_CHANGED,
     },
 }
 
@@ -146,15 +166,28 @@ def deadletter_config(replicas: int | None = None) -> StreamConfig:
 
 def leaders_config(bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S, replicas: int | None = None) -> KeyValueConfig:
     # A key-value stream denies deleting messages by itself; a key's delete is a tombstone.
-    return KeyValueConfig(bucket=bucket, history=1, ttl=ttl_s, storage=StorageType.FILE,
-                          replicas=replicas or _replicas(), max_bytes=MIB,
-                          description="Leaders: one key per kind of work, held by one copy at a time")
+    return KeyValueConfig(
+        bucket=bucket,
+        history=1,
+        ttl=ttl_s,
+        storage=StorageType.FILE,
+        replicas=replicas or _replicas(),
+        max_bytes=MIB,
+        description="Leaders: one key per kind of work, held by one copy at a time",
+    )
 
 
 def consumer_config(service: str, name: str, subject: str, *, max_deliver: int, ack_wait_s: float) -> ConsumerConfig:
     durable = f"{service}-{name}"
-    return ConsumerConfig(name=durable, durable_name=durable, filter_subject=subject, deliver_policy=DeliverPolicy.ALL,
-                          ack_policy=AckPolicy.EXPLICIT, max_deliver=max_deliver, ack_wait=ack_wait_s)
+    return ConsumerConfig(
+        name=durable,
+        durable_name=durable,
+        filter_subject=subject,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        max_deliver=max_deliver,
+        ack_wait=ack_wait_s,
+    )
 
 
 def catalogue() -> list[Consumer]:
@@ -166,13 +199,18 @@ def catalogue() -> list[Consumer]:
     for service, names in CONSUMERS.items():
         st = ServiceSettings(_env_prefix=f"{service.upper()}_", service=service)  # type: ignore[call-arg]
         for name, subject in names.items():
-            out.append(Consumer(stream_name(subject.split(".")[0]), consumer_config(
-                service, name, subject, max_deliver=st.max_deliver, ack_wait_s=st.ack_wait_s)))
+            out.append(
+                Consumer(
+                    stream_name(subject.split(".")[0]),
+                    consumer_config(service, name, subject, max_deliver=st.max_deliver, ack_wait_s=st.ack_wait_s),
+                )
+            )
     return out
 
 
-async def leaders_bucket(js: JetStreamContext, bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S,
-                         replicas: int | None = None) -> KeyValue:
+async def leaders_bucket(
+    js: JetStreamContext, bucket: str = LEADERS, ttl_s: float = LEADER_TTL_S, replicas: int | None = None
+) -> KeyValue:
     """The leaders bucket, made on first use with the TTL given (an existing bucket keeps its own).
     Only the admin may make it; a service finds it made by the setup."""
     try:
@@ -218,8 +256,15 @@ async def _declare(js: JetStreamContext, config: StreamConfig) -> None:
     current = (await js.stream_info(config.name)).config
     # Subjects only grow: an older instance may still publish on the ones it knows.
     subjects = sorted(set(current.subjects or []) | set(config.subjects or []))
-    wanted = replace(current, subjects=subjects, max_age=config.max_age, max_bytes=config.max_bytes,
-                     discard=config.discard, deny_delete=True, deny_purge=True)
+    wanted = replace(
+        current,
+        subjects=subjects,
+        max_age=config.max_age,
+        max_bytes=config.max_bytes,
+        discard=config.discard,
+        deny_delete=True,
+        deny_purge=True,
+    )
     if wanted == current:
         return
     try:
@@ -229,8 +274,9 @@ async def _declare(js: JetStreamContext, config: StreamConfig) -> None:
         log.warning("stream_update_refused", stream=config.name, reason=err.description)
 
 
-async def check(js: JetStreamContext, *, streams: Iterable[str], consumers: Iterable[Consumer] = (),
-                buckets: Iterable[str] = ()) -> None:
+async def check(
+    js: JetStreamContext, *, streams: Iterable[str], consumers: Iterable[Consumer] = (), buckets: Iterable[str] = ()
+) -> None:
     """What a service uses exists (it may not make it): else SetupMissing naming the first missing."""
     for name in streams:
         try:

@@ -30,8 +30,11 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def tracing_enabled() -> bool:
-    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-                or os.environ.get(TRACE_DIR_ENV))
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or os.environ.get(TRACE_DIR_ENV)
+    )
 
 
 def configure_tracing(service: str) -> Any:

@@ -62,13 +62,31 @@ class Person:
         return credentials.sign(subject, message, self.seed, credential=self.credential)
 
 
-def as_person(role: str, party: str, *, person: str | None = None, name: str = "", hours: float = 2,
-              issuer: bytes | None = None, now: dt.datetime | None = None, channel: str = "cli") -> Person:
+def as_person(
+    role: str,
+    party: str,
+    *,
+    person: str | None = None,
+    name: str = "",
+    hours: float = 2,
+    issuer: bytes | None = None,
+    now: dt.datetime | None = None,
+    channel: str = "cli",
+) -> Person:
     """Someone signed in: a fresh key, and a credential from the test issuer (or `issuer`)."""
     seed = keys.new_seed(keys.USER)
     who = person or party.split(":", 1)[1]
-    cred = credentials.issue(issuer or credentials.issuer_seed(), person=who, name=name, role=role, party=party,
-                             key=keys.public_key(seed), channel=channel, hours=hours, now=now)
+    cred = credentials.issue(
+        issuer or credentials.issuer_seed(),
+        person=who,
+        name=name,
+        role=role,
+        party=party,
+        key=keys.public_key(seed),
+        channel=channel,
+        hours=hours,
+        now=now,
+    )
     return Person(who, role, party, seed, cred)
 
 
@@ -128,8 +146,7 @@ def actor(role: str, party: str, person: str | None = None) -> Actor:
 def verified(subject: str, message: Message, who: Person) -> tuple[Message, Actor]:
     """The message signed by `who` and the actor a service would derive from it (with its proof)."""
     signed = who.sign(subject, message)
-    return signed, credentials.verify(subject, signed, credentials.issuer_keys(), credentials.service_keys(),
-                                      utcnow())
+    return signed, credentials.verify(subject, signed, credentials.issuer_keys(), credentials.service_keys(), utcnow())
 
 
 STAFF_ACTOR = actor("staff", "staff:tester")
@@ -139,12 +156,20 @@ def _subjects() -> dict[type, str]:
     from shared import messages as m
 
     return {
-        m.ApproveAssignment: s.ASSIGNMENT_APPROVE, m.RejectAssignment: s.ASSIGNMENT_REJECT,
-        m.DecideAssignments: s.ASSIGNMENTS_DECIDE, m.AcceptAssignment: s.ASSIGNMENT_ACCEPT,
-        m.DeclineAssignment: s.ASSIGNMENT_DECLINE, m.LogHours: s.HOURS_LOG, m.CompleteRequest: s.REQUEST_COMPLETE,
-        m.RegisterReference: s.REFERENCE_REGISTER, m.ChangeContractStatus: s.CONTRACT_STATUS_CHANGE,
-        m.ExpireContracts: s.CONTRACTS_EXPIRE, m.DecideExtraHours: s.EXTRA_HOURS_DECIDE,
-        m.SubmitRequest: s.REQUEST_SUBMIT, m.CancelRequest: s.REQUEST_CANCEL, m.AssignManually: s.ASSIGNMENT_ASSIGN,
+        m.ApproveAssignment: s.ASSIGNMENT_APPROVE,
+        m.RejectAssignment: s.ASSIGNMENT_REJECT,
+        m.DecideAssignments: s.ASSIGNMENTS_DECIDE,
+        m.AcceptAssignment: s.ASSIGNMENT_ACCEPT,
+        m.DeclineAssignment: s.ASSIGNMENT_DECLINE,
+        m.LogHours: s.HOURS_LOG,
+        m.CompleteRequest: s.REQUEST_COMPLETE,
+        m.RegisterReference: s.REFERENCE_REGISTER,
+        m.ChangeContractStatus: s.CONTRACT_STATUS_CHANGE,
+        m.ExpireContracts: s.CONTRACTS_EXPIRE,
+        m.DecideExtraHours: s.EXTRA_HOURS_DECIDE,
+        m.SubmitRequest: s.REQUEST_SUBMIT,
+        m.CancelRequest: s.REQUEST_CANCEL,
+        m.AssignManually: s.ASSIGNMENT_ASSIGN,
     }
 
 

@@ -24,8 +24,9 @@ class StatusClient:
     until_s: float = 60.0
     poll_s: float = 0.2
 
-    async def call(self, subject: str, message: BaseModel | bytes, timeout: float | None = None, *,
-                   as_: Any = None) -> Reply:
+    async def call(
+        self, subject: str, message: BaseModel | bytes, timeout: float | None = None, *, as_: Any = None
+    ) -> Reply:
         """A message is signed (`tests.people`): by `as_`, else by whom `people.signer_for` names;
         bytes go as they are."""
         if isinstance(message, Message) and message.proof is None:
@@ -34,15 +35,18 @@ class StatusClient:
         msg = await self.nc.request(subject, data, timeout=timeout or self.call_s)
         return Reply.model_validate_json(msg.data)
 
-    async def ok(self, subject: str, message: BaseModel, timeout: float | None = None, *,
-                 as_: Any = None) -> dict[str, Any]:
+    async def ok(
+        self, subject: str, message: BaseModel, timeout: float | None = None, *, as_: Any = None
+    ) -> dict[str, Any]:
         reply = await self.call(subject, message, timeout, as_=as_)
         assert reply.ok, reply.error
         return reply.data or {}
 
     async def status(self) -> dict[str, Any]:
-        return {"matcher": await self.ok(s.MATCHER_STATUS_GET, GetStatus()),
-                "contracts": await self.ok(s.CONTRACTS_STATUS_GET, GetStatus())}
+        return {
+            "matcher": await self.ok(s.MATCHER_STATUS_GET, GetStatus()),
+            "contracts": await self.ok(s.CONTRACTS_STATUS_GET, GetStatus()),
+        }
 
     async def until(self, predicate: Any, timeout: float | None = None, what: str = "condition") -> Any:
         """Poll `predicate(status)` until it returns something truthy."""

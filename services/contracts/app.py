@@ -161,8 +161,9 @@ def build(settings: ContractsSettings | None = None) -> Service:
         (
             s.CONTRACTS_GAPS_GET,
             m.GetGaps,
-            lambda session, q: gaps.gaps(session, q, today=local_today(st.timezone_offset_hours),
-                                         offset_hours=st.timezone_offset_hours),
+            lambda session, q: gaps.gaps(
+                session, q, today=local_today(st.timezone_offset_hours), offset_hours=st.timezone_offset_hours
+            ),
             "The ledger's part of the shortage report: time from request to approval, each contract's use.",
         ),
         (

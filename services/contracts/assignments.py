@@ -62,42 +62,61 @@ def lock_in_order(
             list(session.exec(stmt.execution_options(populate_existing=True)))
 
 
-def take(session: Session, assignment_id: str, *, whole_request: bool = False, ledger_rows: bool = True,
-         field: str = "assignment_id") -> AssignmentRow:
+def take(
+    session: Session,
+    assignment_id: str,
+    *,
+    whole_request: bool = False,
+    ledger_rows: bool = True,
+    field: str = "assignment_id",
+) -> AssignmentRow:
     """The assignment, locked (with every assignment of its request, and its contract and
     expert rows, when asked) and read afresh: what a decision checks is what it changes."""
     a = get(session, assignment_id, field)
     ids = [a.id]
     if whole_request:
         ids = list(session.exec(select(AssignmentRow.id).where(AssignmentRow.request_id == a.request_id)))
-    lock_in_order(session, assignments=ids, contracts=[a.contract_id] if ledger_rows else (),
-                  experts=[a.expert_id] if ledger_rows else ())
+    lock_in_order(
+        session,
+        assignments=ids,
+        contracts=[a.contract_id] if ledger_rows else (),
+        experts=[a.expert_id] if ledger_rows else (),
+    )
     return a
 
 
 def lock_request(session: Session, request_id: str) -> list[AssignmentRow]:
     """Every assignment of a request with their contracts and experts, locked in order."""
     rows = list(session.exec(select(AssignmentRow).where(AssignmentRow.request_id == request_id)))
-    lock_in_order(session, assignments=[a.id for a in rows], contracts=[a.contract_id for a in rows],
-                  experts=[a.expert_id for a in rows])
+    lock_in_order(
+        session,
+        assignments=[a.id for a in rows],
+        contracts=[a.contract_id for a in rows],
+        experts=[a.expert_id for a in rows],
+    )
     return sorted(rows, key=lambda a: a.id)
 
 
 def slot_free(session: Session, a: AssignmentRow) -> None:
     """Refuse to approve a second expert for a slot, or anything for a request already closed."""
-    others = list(session.exec(select(AssignmentRow).where(
-        AssignmentRow.request_id == a.request_id, AssignmentRow.id != a.id)))
+    others = list(
+        session.exec(select(AssignmentRow).where(AssignmentRow.request_id == a.request_id, AssignmentRow.id != a.id))
+    )
     for o in others:
         if o.slot == a.slot and o.status in LIVE:
-            raise Rejected(f"slot {a.slot} of request {a.request_id} is already taken: assignment {o.id} "
-                           f"({o.expert_id}) is {o.status}", "assignment_id")
+            raise Rejected(
+                f"slot {a.slot} of request {a.request_id} is already taken: assignment {o.id} "
+                f"({o.expert_id}) is {o.status}",
+                "assignment_id",
+            )
     copy = session.get(RequestCopy, a.request_id)
     status = copy.status if copy is not None and copy.status in CLOSED else None
     if status is None and any(o.status == "completed" for o in others):
         status = "completed"
     if status is not None:
-        raise Rejected(f"request {a.request_id} is already {status}; nothing more can be approved for it",
-                       "assignment_id")
+        raise Rejected(
+            f"request {a.request_id} is already {status}; nothing more can be approved for it", "assignment_id"
+        )
 
 
 def move(session: Session, a: AssignmentRow, status: str, by: str, note: str = "") -> None:

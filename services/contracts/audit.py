@@ -56,8 +56,11 @@ class AuditEntry(SQLModel, table=True):
     actor_role: str | None = Field(default=None, max_length=10, description="None: written before signing")
     actor_party: str | None = Field(default=None, max_length=80)
     channel: str | None = Field(default=None, max_length=10)
-    proof: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True),
-                               description="a person's command: credential, signature, document")
+    proof: dict | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="a person's command: credential, signature, document",
+    )
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -144,8 +147,9 @@ def record(
 
 def _seal(e: AuditEntry) -> str:
     at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC)
-    return seal(e.prev_hash, e.seq, at, e.actor, e.action, e.subject, e.before, e.after, e.detail,
-                e.correlation_id, _signed(e))
+    return seal(
+        e.prev_hash, e.seq, at, e.actor, e.action, e.subject, e.before, e.after, e.detail, e.correlation_id, _signed(e)
+    )
 
 
 def _plain(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -191,19 +195,37 @@ SIGNED_BY: dict[str, dict[str, Any]] = {
     "propose": {s.ASSIGNMENT_ASSIGN: _assign},
     "assign": {s.ASSIGNMENT_ASSIGN: _assign},
     "contract_status": {
-        s.CONTRACT_STATUS_CHANGE: lambda doc, e: f"contract:{doc.get('contract_id')}" == e.subject
-        and e.after.get("status") in ((doc.get("to"), "exhausted") if doc.get("to") == "active" else (doc.get("to"),)),
+        s.CONTRACT_STATUS_CHANGE: lambda doc, e: (
+            f"contract:{doc.get('contract_id')}" == e.subject
+            and e.after.get("status")
+            in ((doc.get("to"), "exhausted") if doc.get("to") == "active" else (doc.get("to"),))
+        ),
         s.CONTRACTS_EXPIRE: lambda doc, e: e.after.get("status") == "expired",
         s.REFERENCE_REGISTER: lambda doc, e: e.subject in {f"contract:{c.get('id')}" for c in doc.get("contracts", [])},
     },
-    "cancel": {s.CONTRACT_STATUS_CHANGE: lambda doc, e: doc.get("to") == "terminated"
-               and doc.get("contract_id") == (e.detail.get("contract_line") or {}).get("contract")},
-    "register": {s.REFERENCE_REGISTER: lambda doc, e: [x["id"] for x in doc.get("experts", [])]
-                 == e.after.get("experts")},
+    "cancel": {
+        s.CONTRACT_STATUS_CHANGE: lambda doc, e: (
+            doc.get("to") == "terminated"
+            and doc.get("contract_id") == (e.detail.get("contract_line") or {}).get("contract")
+        )
+    },
+    "register": {
+        s.REFERENCE_REGISTER: lambda doc, e: [x["id"] for x in doc.get("experts", [])] == e.after.get("experts")
+    },
 }
 # Decisions only a person makes: recorded as the system, they were not made through a command.
-PERSONS_ONLY = ("approve", "reject", "accept", "log_hours", "flag_hours", "approve_hours", "refuse_hours",
-                "complete", "assign", "register")
+PERSONS_ONLY = (
+    "approve",
+    "reject",
+    "accept",
+    "log_hours",
+    "flag_hours",
+    "approve_hours",
+    "refuse_hours",
+    "complete",
+    "assign",
+    "register",
+)
 
 
 def _proof_problem(e: AuditEntry, issuers: list[IssuerKey]) -> str | None:
@@ -211,8 +233,11 @@ def _proof_problem(e: AuditEntry, issuers: list[IssuerKey]) -> str | None:
     if e.proof is None:
         if e.actor_role != "system":
             return f"entry {e.seq} names {e.actor} ({e.actor_role}) but carries no signature"
-        return f"entry {e.seq} says the system decided {e.action}, which only a person does" \
-            if e.action in PERSONS_ONLY else None
+        return (
+            f"entry {e.seq} says the system decided {e.action}, which only a person does"
+            if e.action in PERSONS_ONLY
+            else None
+        )
     at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC)
     try:
         cred, doc = credentials.check_evidence(e.proof, issuers, at)

@@ -90,8 +90,14 @@ class AssignmentRow(SQLModel, table=True):
     __tablename__ = "assignment"
     # One approved or accepted assignment per request slot, enforced by the database (migration 0005).
     __table_args__ = (
-        Index("uq_assignment_held_slot", "request_id", "slot", unique=True,
-              sqlite_where=_HELD_SQL, postgresql_where=_HELD_SQL),
+        Index(
+            "uq_assignment_held_slot",
+            "request_id",
+            "slot",
+            unique=True,
+            sqlite_where=_HELD_SQL,
+            postgresql_where=_HELD_SQL,
+        ),
     )
     id: str = Field(primary_key=True, max_length=64)
     request_id: str = Field(index=True, max_length=64)

@@ -37,18 +37,23 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     where = or_(in_period, RequestCopy.status == "open") if end >= today else in_period
     submitted = {r.id: _utc(r.submitted_at) for r in session.exec(select(RequestCopy).where(where))}
     approval = _approval_times(session, submitted)
-    report = m.GapsReport(source="live", from_date=start, to_date=end, approval=approval,
-                          contracts=_contracts(session, since, until))
+    report = m.GapsReport(
+        source="live", from_date=start, to_date=end, approval=approval, contracts=_contracts(session, since, until)
+    )
     return m.Reply.success(**report.model_dump(mode="json", include={"from_date", "to_date", "approval", "contracts"}))
 
 
 def _approval_times(session: Session, submitted: dict[str, dt.datetime]) -> m.ApprovalTimes:
     first: dict[str, dt.datetime] = {}
     ids = list(submitted)
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        rows = session.exec(select(AssignmentRow.request_id, LedgerLine.at).join(
-            LedgerLine, LedgerLine.assignment_id == AssignmentRow.id).where(  # type: ignore[arg-type]
-            AssignmentRow.request_id.in_(chunk), LedgerLine.kind == "reserve"))  # type: ignore[attr-defined]
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        rows = session.exec(
+            select(AssignmentRow.request_id, LedgerLine.at)
+            .join(LedgerLine, LedgerLine.assignment_id == AssignmentRow.id)
+            .where(  # type: ignore[arg-type]
+                AssignmentRow.request_id.in_(chunk), LedgerLine.kind == "reserve"
+            )
+        )  # type: ignore[attr-defined]
         for rid, at in rows:
             at = _utc(at)
             if rid not in first or at < first[rid]:
@@ -56,10 +61,13 @@ def _approval_times(session: Session, submitted: dict[str, dt.datetime]) -> m.Ap
     waits = sorted(max(0.0, (at - submitted[rid]).total_seconds() / 3600) for rid, at in first.items())
     if not waits:
         return m.ApprovalTimes()
-    return m.ApprovalTimes(approved=len(waits), mean_hours=round(statistics.fmean(waits), 2),
-                           median_hours=round(statistics.median(waits), 2),
-                           p90_hours=round(waits[min(len(waits) - 1, int(0.9 * len(waits)))], 2),
-                           max_hours=round(waits[-1], 2))
+    return m.ApprovalTimes(
+        approved=len(waits),
+        mean_hours=round(statistics.fmean(waits), 2),
+        median_hours=round(statistics.median(waits), 2),
+        p90_hours=round(waits[min(len(waits) - 1, int(0.9 * len(waits)))], 2),
+        max_hours=round(waits[-1], 2),
+    )
 
 
 def _contracts(session: Session, since: dt.datetime, until: dt.datetime) -> list[m.UseRow]:
@@ -73,10 +81,19 @@ def _contracts(session: Session, since: dt.datetime, until: dt.datetime) -> list
     rows = []
     for c in session.exec(select(ContractRow)):
         cap = c.cap_minutes / 60
-        rows.append(m.UseRow(id=c.id, name=names.get(c.expert_id, ""), kind=c.kind,
-                             assignments=len(touched[c.id]), hours=round(consumed[c.id] / 60, 2),
-                             used_hours=round(c.used_minutes / 60, 2), cap_hours=cap,
-                             used_pct=round(100 * c.used_minutes / c.cap_minutes, 1) if c.cap_minutes else None,
-                             budget_used_vnd=c.used_vnd, budget_cap_vnd=c.budget_cap_vnd))
+        rows.append(
+            m.UseRow(
+                id=c.id,
+                name=names.get(c.expert_id, ""),
+                kind=c.kind,
+                assignments=len(touched[c.id]),
+                hours=round(consumed[c.id] / 60, 2),
+                used_hours=round(c.used_minutes / 60, 2),
+                cap_hours=cap,
+                used_pct=round(100 * c.used_minutes / c.cap_minutes, 1) if c.cap_minutes else None,
+                budget_used_vnd=c.used_vnd,
+                budget_cap_vnd=c.budget_cap_vnd,
+            )
+        )
     rows.sort(key=lambda x: (-(x.used_pct or 0), x.id))
-    return rows[:L.GAP_ROWS]
+    return rows[: L.GAP_ROWS]

@@ -115,15 +115,19 @@ def _staff_of(session: Session, evt: m.AssignmentProposed, issuers: list[IssuerK
     if doc["subject"] != s.ASSIGNMENT_ASSIGN or cred.role not in credentials.STAFF:
         return None, "the signed command is not a staff member's assign command"
     if (doc.get("request_id"), doc.get("slot"), doc.get("expert_id"), doc.get("contract_id")) != (
-        evt.request.id, evt.slot, evt.expert_id, evt.contract_id
+        evt.request.id,
+        evt.slot,
+        evt.expert_id,
+        evt.contract_id,
     ):
         return None, "the signed assign command names another request, slot, expert or contract"
     key = f"assign-command:{doc.get('event_id')}"
     if already_processed(session, key) is not None:
         return None, "the signed assign command was already used"
     session.add(ProcessedMessage(message_id=key, subject=s.ASSIGNMENT_ASSIGN))
-    return Actor(person=cred.person, role=cred.role, party=cred.party, channel=cred.channel, name=cred.name,
-                 evidence=evidence), ""
+    return Actor(
+        person=cred.person, role=cred.role, party=cred.party, channel=cred.channel, name=cred.name, evidence=evidence
+    ), ""
 
 
 def _signed_at(document: str) -> dt.datetime:
@@ -153,8 +157,9 @@ def _approve_override(
             evt.caused(m.AssignmentRejected, **asg.decision(a), by="ledger", reason=err.message),
         )
         return
-    _approved(session, evt, a, staff, manual.reason, moved, action="assign",
-              override=manual.model_dump(exclude={"command"}))
+    _approved(
+        session, evt, a, staff, manual.reason, moved, action="assign", override=manual.model_dump(exclude={"command"})
+    )
 
 
 def _approved(
@@ -219,7 +224,8 @@ def reject(
     asg.move(session, a, "rejected", actor.label, reason)
     asg.record(session, cmd, a, "reject", "proposed", actor, reason)
     add_event(
-        session, s.ASSIGNMENT_REJECTED,
+        session,
+        s.ASSIGNMENT_REJECTED,
         cmd.caused(m.AssignmentRejected, **asg.decision(a), by=actor.label, reason=reason),
     )
     return m.Reply.success(assignment_id=a.id, status=a.status)
@@ -291,8 +297,11 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
     serve the unit: their scope includes it, or they have none; none without `with_contracts`)
     and the counts."""
     query = select(AssignmentRow)
-    for column, value in ((AssignmentRow.unit_id, q.unit_id), (AssignmentRow.expert_id, q.expert_id),
-                          (AssignmentRow.contract_id, q.contract_id)):
+    for column, value in (
+        (AssignmentRow.unit_id, q.unit_id),
+        (AssignmentRow.expert_id, q.expert_id),
+        (AssignmentRow.contract_id, q.contract_id),
+    ):
         if value is not None:
             query = query.where(column == value)
     if q.request_ids is not None:
@@ -336,8 +345,12 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
         "contracts": session.exec(select(func.count()).select_from(ContractRow)).one(),
         "assignments": session.exec(select(func.count()).select_from(AssignmentRow)).one(),
     }
-    return m.Reply.success(assignments=assignments, contracts=contracts, counts=counts,
-                           truncated=q.limit is not None and len(rows) == q.limit)
+    return m.Reply.success(
+        assignments=assignments,
+        contracts=contracts,
+        counts=counts,
+        truncated=q.limit is not None and len(rows) == q.limit,
+    )
 
 
 def audit_trail(session: Session, q: m.GetAudit) -> m.Reply:

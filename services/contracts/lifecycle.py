@@ -101,14 +101,16 @@ def next_balance(session: Session, cause: m.Message, contract: ContractRow | Non
     settle(session, contract, cause)
     # The expert's total spans its contracts: its own revision, bumped under the expert's row lock.
     session.execute(
-        update(ExpertRow).where(ExpertRow.id == contract.expert_id)  # type: ignore[arg-type]
+        update(ExpertRow)
+        .where(ExpertRow.id == contract.expert_id)  # type: ignore[arg-type]
         .values(booking_revision=ExpertRow.booking_revision + 1)
     )
     expert = session.get(ExpertRow, contract.expert_id)
     if expert is not None:
         session.refresh(expert)
-    counted = session.exec(select(AssignmentRow.id).where(
-        AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE)))  # type: ignore[attr-defined]
+    counted = session.exec(
+        select(AssignmentRow.id).where(AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE))
+    )  # type: ignore[attr-defined]
     return _balance(cause, contract, expert, sorted(counted))
 
 
@@ -118,8 +120,11 @@ def next_balances(session: Session, cause: m.Message, contracts: list[ContractRo
     read under those locks, and the live assignments are read in one query for all of them."""
     ids = [c.id for c in contracts]
     live: dict[str, list[str]] = {i: [] for i in ids}
-    for aid, cid in session.exec(select(AssignmentRow.id, AssignmentRow.contract_id).where(
-            AssignmentRow.contract_id.in_(ids), AssignmentRow.status.in_(asg.LIVE))):  # type: ignore[attr-defined]
+    for aid, cid in session.exec(
+        select(AssignmentRow.id, AssignmentRow.contract_id).where(
+            AssignmentRow.contract_id.in_(ids), AssignmentRow.status.in_(asg.LIVE)
+        )
+    ):  # type: ignore[attr-defined]
         live[cid].append(aid)
     wanted = sorted({c.expert_id for c in contracts})
     experts = {e.id: e for e in session.exec(select(ExpertRow).where(ExpertRow.id.in_(wanted)))}  # type: ignore[attr-defined]
@@ -157,8 +162,9 @@ def _balance(cause: m.Message, contract: ContractRow, expert: ExpertRow | None, 
 
 def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *, today: dt.date) -> m.Reply:
     # The lock order of `assignments`: the contract's live assignments before the contract itself.
-    live = select(AssignmentRow.id).where(AssignmentRow.contract_id == cmd.contract_id,
-                                          AssignmentRow.status.in_(asg.LIVE))  # type: ignore[attr-defined]
+    live = select(AssignmentRow.id).where(
+        AssignmentRow.contract_id == cmd.contract_id, AssignmentRow.status.in_(asg.LIVE)
+    )  # type: ignore[attr-defined]
     asg.lock_in_order(session, assignments=session.exec(live), contracts=[cmd.contract_id])
     c = session.get(ContractRow, cmd.contract_id, with_for_update=True)
     if c is None:
@@ -212,10 +218,14 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
 def expire_due(session: Session, cmd: m.ExpireContracts, actor: Actor, *, today: dt.date) -> m.Reply:
     day = cmd.today or today
     # Locked in id order, all before the first audit entry (the lock order of `assignments`).
-    due = list(session.exec(
-        select(ContractRow).where(ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL))  # type: ignore[attr-defined]
-        .order_by(ContractRow.id).with_for_update()
-    ))
+    due = list(
+        session.exec(
+            select(ContractRow)
+            .where(ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL))  # type: ignore[attr-defined]
+            .order_by(ContractRow.id)
+            .with_for_update()
+        )
+    )
     expired = []
     for c in due:
         set_status(session, c, "expired", by=actor, reason=f"its last day was {c.ends_on}", cause=cmd)

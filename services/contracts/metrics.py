@@ -33,12 +33,19 @@ def gauges(session: Session) -> Iterator[Metric]:
     used_minutes = c.used_minutes_before + c.reserved_minutes + c.consumed_minutes
     used_vnd = c.budget_used_before_vnd + c.reserved_vnd + c.consumed_vnd
     active = c.status == "active"
-    hours = session.exec(select(func.count()).where(active, c.cap_minutes > 0,
-                                                    used_minutes >= NEAR_CAP * c.cap_minutes)).one()
-    budget = session.exec(select(func.count()).where(active, c.budget_cap_vnd > 0,  # type: ignore[operator]
-                                                     used_vnd >= NEAR_CAP * c.budget_cap_vnd)).one()
-    near = GaugeMetricFamily(f"{PREFIX}_contracts_near_cap",
-                             f"Active contracts with {NEAR_CAP:.0%} or more of a cap used", labels=["cap"])
+    hours = session.exec(
+        select(func.count()).where(active, c.cap_minutes > 0, used_minutes >= NEAR_CAP * c.cap_minutes)
+    ).one()
+    budget = session.exec(
+        select(func.count()).where(
+            active,
+            c.budget_cap_vnd > 0,  # type: ignore[operator]
+            used_vnd >= NEAR_CAP * c.budget_cap_vnd,
+        )
+    ).one()
+    near = GaugeMetricFamily(
+        f"{PREFIX}_contracts_near_cap", f"Active contracts with {NEAR_CAP:.0%} or more of a cap used", labels=["cap"]
+    )
     near.add_metric(["hours"], hours)
     near.add_metric(["budget"], budget)
     yield near

@@ -31,8 +31,11 @@ LENT_KINDS = ("shared", "community")
 def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor, *, today: dt.date) -> m.Reply:
     # The lock order of `assignments`: contracts, then experts (the contracts' too: their booking
     # revisions move), before the audit head.
-    asg.lock_in_order(session, contracts=[c.id for c in cmd.contracts],
-                      experts=[e.id for e in cmd.experts] + [c.expert for c in cmd.contracts])
+    asg.lock_in_order(
+        session,
+        contracts=[c.id for c in cmd.contracts],
+        experts=[e.id for e in cmd.experts] + [c.expert for c in cmd.contracts],
+    )
     _check_references(session, cmd)
     units = _rows(session, UnitRow, {u.id for u in cmd.units})
     for u in cmd.units:
@@ -48,8 +51,10 @@ def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor,
     session.flush()
     known = set(session.exec(select(ContractRow.id).where(ContractRow.id.in_([c.id for c in cmd.contracts]))))  # type: ignore[attr-defined]
     rows = [_upsert_contract(session, cmd, actor, i, today, known) for i in range(len(cmd.contracts))]
-    registered = [cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision)
-                  for c, row in zip(cmd.contracts, rows, strict=True)]
+    registered = [
+        cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision)
+        for c, row in zip(cmd.contracts, rows, strict=True)
+    ]
     session.flush()
     balances = lifecycle.next_balances(session, cmd, rows)
     for event in announce(cmd, registered, balances):
@@ -75,17 +80,20 @@ def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor,
     )
 
 
-def announce(cmd: m.RegisterReference, registered: list[m.ContractRegistered],
-             balances: list[m.BalanceChanged]) -> list[m.ReferenceRegistered]:
+def announce(
+    cmd: m.RegisterReference, registered: list[m.ContractRegistered], balances: list[m.BalanceChanged]
+) -> list[m.ReferenceRegistered]:
     """The registration as events of a chunk each (`ReferenceRegistered`), in the order a consumer
     needs them: units and travel before the experts living there, experts before their contracts,
     a contract's balance in the same event as the contract. One event per chunk, not one per item:
     a country (3,321 units, 2,000 experts and contracts) is 37 events to copy, not 9,321."""
     n, travel = REFERENCE_CHUNK, TRAVEL_CHUNK
-    parts: list[dict[str, Any]] = [{"units": cmd.units[i:i + n]} for i in range(0, len(cmd.units), n)]
-    parts += [{"travel_minutes": cmd.travel_minutes[i:i + travel]} for i in range(0, len(cmd.travel_minutes), travel)]
-    parts += [{"experts": cmd.experts[i:i + n]} for i in range(0, len(cmd.experts), n)]
-    parts += [{"contracts": registered[i:i + n], "balances": balances[i:i + n]} for i in range(0, len(registered), n)]
+    parts: list[dict[str, Any]] = [{"units": cmd.units[i : i + n]} for i in range(0, len(cmd.units), n)]
+    parts += [{"travel_minutes": cmd.travel_minutes[i : i + travel]} for i in range(0, len(cmd.travel_minutes), travel)]
+    parts += [{"experts": cmd.experts[i : i + n]} for i in range(0, len(cmd.experts), n)]
+    parts += [
+        {"contracts": registered[i : i + n], "balances": balances[i : i + n]} for i in range(0, len(registered), n)
+    ]
     return [cmd.caused(m.ReferenceRegistered, **part) for part in parts]
 
 
@@ -167,8 +175,9 @@ def _upsert_expert(session: Session, e: m.Expert, row: ExpertRow | None) -> Expe
     return row
 
 
-def _upsert_contract(session: Session, cmd: m.RegisterReference, actor: Actor, i: int, today: dt.date,
-                     known: set[str]) -> ContractRow:
+def _upsert_contract(
+    session: Session, cmd: m.RegisterReference, actor: Actor, i: int, today: dt.date, known: set[str]
+) -> ContractRow:
     c = cmd.contracts[i]
     wanted = cmd.contract_status.get(c.id)
     row = session.get(ContractRow, c.id) if c.id in known else None  # locked and read: no query
@@ -235,10 +244,12 @@ def own_availability(session: Session, cmd: m.RegisterReference, actor: Actor) -
 
 def reference(session: Session, q: m.GetReference) -> m.Reply:
     """Everything registered, in the registration format, with each contract's status."""
+
     def rows(table: Any) -> Any:
         stmt = select(table).order_by(table.id)
         return session.exec(stmt if q.ids is None else stmt.where(table.id.in_(q.ids)))
 
     contracts = [{**c.record, "status": c.status} for c in rows(ContractRow)]
-    return m.Reply.success(units=[u.record for u in rows(UnitRow)], experts=[e.record for e in rows(ExpertRow)],
-                           contracts=contracts)
+    return m.Reply.success(
+        units=[u.record for u in rows(UnitRow)], experts=[e.record for e in rows(ExpertRow)], contracts=contracts
+    )

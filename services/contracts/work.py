@@ -160,13 +160,19 @@ def the_commune(session: Session, cmd: m.CompleteRequest, actor: Actor) -> None:
     """Ownership: only the commune of the request's unit confirms its completion (not staff for
     them). The unit is the one the request was submitted for, as recorded here."""
     copy = session.get(RequestCopy, cmd.request_id)
-    unit = copy.unit_id if copy is not None else next(
-        iter(session.exec(select(AssignmentRow.unit_id).where(AssignmentRow.request_id == cmd.request_id))), None)
+    unit = (
+        copy.unit_id
+        if copy is not None
+        else next(
+            iter(session.exec(select(AssignmentRow.unit_id).where(AssignmentRow.request_id == cmd.request_id))), None
+        )
+    )
     if unit is None:
         raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
     if actor.party_id("unit") != unit:
-        raise Rejected(f"you act as {actor.party}; only the commune of unit {unit} confirms request "
-                       f"{cmd.request_id}", "request_id")
+        raise Rejected(
+            f"you act as {actor.party}; only the commune of unit {unit} confirms request {cmd.request_id}", "request_id"
+        )
 
 
 def cancel_request(session: Session, evt: m.RequestCancelled) -> None:

@@ -57,8 +57,14 @@ PLAN = "plan"  # the leader key, and the name of the plan's fence and change cou
 #: The pause after a round of placement, as a multiple of the round's length (see `_place_loop`).
 PLACE_PAUSE = 1.5
 PLACE_PAUSE_MAX_S = 0.3
-COPIES = (s.REFERENCE_REGISTERED, s.UNIT_REGISTERED, s.TRAVEL_REGISTERED, s.EXPERT_REGISTERED, s.CONTRACT_REGISTERED,
-          s.CONTRACT_STATUS_CHANGED)  # what `placement.Reference` is built from
+COPIES = (
+    s.REFERENCE_REGISTERED,
+    s.UNIT_REGISTERED,
+    s.TRAVEL_REGISTERED,
+    s.EXPERT_REGISTERED,
+    s.CONTRACT_REGISTERED,
+    s.CONTRACT_STATUS_CHANGED,
+)  # what `placement.Reference` is built from
 
 
 class Replanner:
@@ -173,8 +179,7 @@ class Replanner:
                     return None
                 began = time.monotonic()
                 try:
-                    return place_open(session, ref, today=ref.key[1], cause=self.cause,
-                                      skip=frozenset(self.reserved))
+                    return place_open(session, ref, today=ref.key[1], cause=self.cause, skip=frozenset(self.reserved))
                 finally:
                     held[0] = time.monotonic() - began
 
@@ -222,11 +227,21 @@ class Replanner:
                 self._seen = await in_thread(self._changes)  # read before the snapshot: it includes them
                 began = time.monotonic()
                 with under(self.cause_trace):
-                    await in_thread(partial(
-                        replan, self.svc.engine, today=self._today(), time_limit_s=st.time_limit_s,
-                        workers=st.workers, seed=st.seed, cause=self.cause, fence=self.leadership.fence(PLAN, term),
-                        solver=self.solver, references=self.reference, reserved=self.reserved,
-                    ))
+                    await in_thread(
+                        partial(
+                            replan,
+                            self.svc.engine,
+                            today=self._today(),
+                            time_limit_s=st.time_limit_s,
+                            workers=st.workers,
+                            seed=st.seed,
+                            cause=self.cause,
+                            fence=self.leadership.fence(PLAN, term),
+                            solver=self.solver,
+                            references=self.reference,
+                            reserved=self.reserved,
+                        )
+                    )
                 self.replan_seconds.observe(time.monotonic() - began)
                 self.svc.relay.notify()
                 self.waiting.set()  # what the plan could not write (the room moved) is placed now
@@ -295,66 +310,133 @@ def build(settings: MatcherSettings | None = None) -> Service:
     def submit(session, cmd: m.SubmitRequest, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
         return h.submit_request(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
-    svc.command(s.REQUEST_SUBMIT, m.SubmitRequest, changing(submit), permit=PERMITS[s.REQUEST_SUBMIT],
-                description="A commune submits a support request.")
+    svc.command(
+        s.REQUEST_SUBMIT,
+        m.SubmitRequest,
+        changing(submit),
+        permit=PERMITS[s.REQUEST_SUBMIT],
+        description="A commune submits a support request.",
+    )
 
     def submit_many(session, cmd: m.SubmitRequests, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
         return h.submit_requests(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
-    svc.command(s.REQUESTS_SUBMIT, m.SubmitRequests, changing(submit_many), permit=PERMITS[s.REQUESTS_SUBMIT],
-                description="Many requests at once (a load, a spreadsheet): each is answered on its own.")
-    svc.command(s.REQUEST_CANCEL, m.CancelRequest, changing(h.cancel_request), permit=PERMITS[s.REQUEST_CANCEL],
-                description="A commune cancels a request: what it reserved is released.")
+    svc.command(
+        s.REQUESTS_SUBMIT,
+        m.SubmitRequests,
+        changing(submit_many),
+        permit=PERMITS[s.REQUESTS_SUBMIT],
+        description="Many requests at once (a load, a spreadsheet): each is answered on its own.",
+    )
+    svc.command(
+        s.REQUEST_CANCEL,
+        m.CancelRequest,
+        changing(h.cancel_request),
+        permit=PERMITS[s.REQUEST_CANCEL],
+        description="A commune cancels a request: what it reserved is released.",
+    )
 
     def assign(session, cmd: m.AssignManually, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
         return assign_manually(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
-    svc.command(s.ASSIGNMENT_ASSIGN, m.AssignManually, changing(assign), permit=PERMITS[s.ASSIGNMENT_ASSIGN],
-                description="Staff assign an expert by hand, checked by the solver's rules.")
-    svc.query(s.MATCHER_STATUS_GET, m.GetStatus, h.status,
-              description="Requests and proposals with their status.")
-    svc.query(s.PLAN_INPUT_GET, m.GetPlanInput, h.plan_input,
-              description="The scenario a plan was made from, by the digest the audit trail keeps.")
+    svc.command(
+        s.ASSIGNMENT_ASSIGN,
+        m.AssignManually,
+        changing(assign),
+        permit=PERMITS[s.ASSIGNMENT_ASSIGN],
+        description="Staff assign an expert by hand, checked by the solver's rules.",
+    )
+    svc.query(s.MATCHER_STATUS_GET, m.GetStatus, h.status, description="Requests and proposals with their status.")
+    svc.query(
+        s.PLAN_INPUT_GET,
+        m.GetPlanInput,
+        h.plan_input,
+        description="The scenario a plan was made from, by the digest the audit trail keeps.",
+    )
 
     def alternatives(session, q: m.GetCandidates) -> m.Reply:  # type: ignore[no-untyped-def]
         return candidates(session, q, today=local_today(st.timezone_offset_hours))
 
-    svc.query(s.CANDIDATES_GET, m.GetCandidates, alternatives,
-              description="The best few experts for one open request, with what each would displace.")
+    svc.query(
+        s.CANDIDATES_GET,
+        m.GetCandidates,
+        alternatives,
+        description="The best few experts for one open request, with what each would displace.",
+    )
 
     def shortage(session, q: m.GetGaps) -> m.Reply:  # type: ignore[no-untyped-def]
         return gaps(session, q, today=local_today(st.timezone_offset_hours), offset_hours=st.timezone_offset_hours)
 
-    svc.query(s.GAPS_GET, m.GetGaps, shortage,
-              description="The shortage of a period: demand and uncovered demand by skill, unit, province and "
-              "month, how it was covered, each expert's and contract's use, what one more hour would bring.")
+    svc.query(
+        s.GAPS_GET,
+        m.GetGaps,
+        shortage,
+        description="The shortage of a period: demand and uncovered demand by skill, unit, province and "
+        "month, how it was covered, each expert's and contract's use, what one more hour would bring.",
+    )
 
     def hiring(session, q: m.GetHiringPlan) -> m.Reply:  # type: ignore[no-untyped-def]
-        return hiring_plan(session, q, today=local_today(st.timezone_offset_hours),
-                           time_limit_s=st.hiring_time_limit_s, workers=st.workers, seed=st.seed)
+        return hiring_plan(
+            session,
+            q,
+            today=local_today(st.timezone_offset_hours),
+            time_limit_s=st.hiring_time_limit_s,
+            workers=st.workers,
+            seed=st.seed,
+        )
 
-    svc.query(s.HIRING_PLAN_GET, m.GetHiringPlan, hiring, permit=PERMITS[s.HIRING_PLAN_GET],
-              description="Which contracts to sign for a budget, on what is open now: the hires covering the most "
-              "priority weight, checked by solving again, compared with the simple rule. Signed; staff only.")
+    svc.query(
+        s.HIRING_PLAN_GET,
+        m.GetHiringPlan,
+        hiring,
+        permit=PERMITS[s.HIRING_PLAN_GET],
+        description="Which contracts to sign for a budget, on what is open now: the hires covering the most "
+        "priority weight, checked by solving again, compared with the simple rule. Signed; staff only.",
+    )
     for subject, model, use_case, name, description in (
-        (s.REFERENCE_REGISTERED, m.ReferenceRegistered, h.copy_reference, "reference",
-         "Copy of a chunk of registered units, travel, experts, contracts and balances."),
+        (
+            s.REFERENCE_REGISTERED,
+            m.ReferenceRegistered,
+            h.copy_reference,
+            "reference",
+            "Copy of a chunk of registered units, travel, experts, contracts and balances.",
+        ),
         (s.UNIT_REGISTERED, m.UnitRegistered, h.copy_unit, "units", "Copy of a registered unit."),
         (s.TRAVEL_REGISTERED, m.TravelRegistered, h.copy_travel, "travel", "Copy of travel times."),
         (s.EXPERT_REGISTERED, m.ExpertRegistered, h.copy_expert, "experts", "Copy of an expert."),
         (s.CONTRACT_REGISTERED, m.ContractRegistered, h.copy_contract, "contracts", "Copy of a contract."),
-        (s.CONTRACT_STATUS_CHANGED, m.ContractStatusChanged, h.copy_contract_status, "contract-status",
-         "A contract's lifecycle: only active ones are planned with."),
+        (
+            s.CONTRACT_STATUS_CHANGED,
+            m.ContractStatusChanged,
+            h.copy_contract_status,
+            "contract-status",
+            "A contract's lifecycle: only active ones are planned with.",
+        ),
         (s.BALANCE_CHANGED, m.BalanceChanged, h.copy_balance, "balances", "A contract's new balance."),
         (s.ASSIGNMENT_APPROVED, m.AssignmentApproved, h.on_approved, "approvals", "Approved: pinned."),
         (s.ASSIGNMENT_ACCEPTED, m.AssignmentAccepted, h.on_accepted, "acceptances", "Accepted by the expert."),
-        (s.ASSIGNMENT_REJECTED, m.AssignmentRejected, h.on_rejected, "rejections",
-         "Rejected: re-match without that expert."),
-        (s.ASSIGNMENT_DECLINED, m.AssignmentDeclined, h.on_declined, "declines",
-         "Declined: re-match without that expert."),
+        (
+            s.ASSIGNMENT_REJECTED,
+            m.AssignmentRejected,
+            h.on_rejected,
+            "rejections",
+            "Rejected: re-match without that expert.",
+        ),
+        (
+            s.ASSIGNMENT_DECLINED,
+            m.AssignmentDeclined,
+            h.on_declined,
+            "declines",
+            "Declined: re-match without that expert.",
+        ),
         (s.ASSIGNMENT_CANCELLED, m.AssignmentCancelled, h.on_cancelled, "cancellations", "Cancelled assignment."),
         (s.REQUEST_COMPLETED, m.RequestCompleted, h.on_completed, "completions", "The commune confirmed completion."),
     ):
-        svc.event(subject, model, changing(use_case, *((REFERENCE,) if subject in COPIES else ())),
-                  name=name, description=description)
+        svc.event(
+            subject,
+            model,
+            changing(use_case, *((REFERENCE,) if subject in COPIES else ())),
+            name=name,
+            description=description,
+        )
     return svc

@@ -67,9 +67,7 @@ class RequestRow(SQLModel, table=True):
     # Of the last message that acted on this request (its submission, a rejection, a decline):
     # what the matcher decides for it next carries this id, so one id follows the request.
     correlation_id: str = Field(default="", max_length=64)
-    submitted_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    submitted_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 LIVE = sm.matcher_words(sm.LIVE)  # pending, approved, accepted
@@ -81,8 +79,14 @@ class Proposal(SQLModel, table=True):
     __tablename__ = "proposal"
     # At most one live proposal per request slot, whatever a plan or an event does.
     __table_args__ = (
-        Index("uq_proposal_live_slot", "request_id", "slot", unique=True,
-              sqlite_where=_LIVE_SQL, postgresql_where=_LIVE_SQL),
+        Index(
+            "uq_proposal_live_slot",
+            "request_id",
+            "slot",
+            unique=True,
+            sqlite_where=_LIVE_SQL,
+            postgresql_where=_LIVE_SQL,
+        ),
     )
     id: str = Field(primary_key=True, max_length=64)
     request_id: str = Field(index=True, max_length=64)
@@ -100,9 +104,7 @@ class Proposal(SQLModel, table=True):
     # pending (waiting for staff), approved, accepted, rejected, declined, withdrawn, cancelled, completed
     status: str = Field(default="pending", index=True, max_length=20)
     plan_id: int | None = None
-    created_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class Exclusion(SQLModel, table=True):
@@ -126,9 +128,7 @@ class PlanRun(SQLModel, table=True):
     # Approved work that no longer fits its expert's availability or its contract (kept, reported
     # here for staff), and pending proposals let go because they no longer fit: sentences.
     overcommitted: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
-    created_at: dt.datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 TABLES = [

@@ -49,8 +49,11 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
     in_period = (RequestRow.submitted_at >= since) & (RequestRow.submitted_at < until)
-    query = select(RequestRow).where(or_(in_period, RequestRow.status.notin_(DONE)) if end >= today  # type: ignore[attr-defined]
-                                     else in_period)
+    query = select(RequestRow).where(
+        or_(in_period, RequestRow.status.notin_(DONE))
+        if end >= today  # type: ignore[attr-defined]
+        else in_period
+    )
     rows = list(session.exec(query))
     ids = [r.id for r in rows]
     experts = {e.id: e for e in session.exec(select(ExpertCopy))}
@@ -58,28 +61,48 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     covers: dict[str, list[Cover]] = defaultdict(list)
     e_use: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     parsed = {r.id: m.Request.model_validate(r.record) for r in rows}
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        for p in session.exec(select(Proposal).where(Proposal.request_id.in_(chunk),  # type: ignore[attr-defined]
-                                                     Proposal.status.in_(COVERING))):  # type: ignore[attr-defined]
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for p in session.exec(
+            select(Proposal).where(
+                Proposal.request_id.in_(chunk),  # type: ignore[attr-defined]
+                Proposal.status.in_(COVERING),
+            )
+        ):  # type: ignore[attr-defined]
             e, c = experts.get(p.expert_id), contracts.get(p.contract_id)
-            covers[p.request_id].append(Cover(p.mode, e.record.get("kind", "") if e else "",
-                                              c.record.get("kind", "") if c else "", p.minutes / 60,
-                                              p.trainee_id or "", p.trainee_minutes / 60,
-                                              _slot_skill(parsed[p.request_id], p.slot)))
+            covers[p.request_id].append(
+                Cover(
+                    p.mode,
+                    e.record.get("kind", "") if e else "",
+                    c.record.get("kind", "") if c else "",
+                    p.minutes / 60,
+                    p.trainee_id or "",
+                    p.trainee_minutes / 60,
+                    _slot_skill(parsed[p.request_id], p.slot),
+                )
+            )
             e_use[p.expert_id][0] += 1
             e_use[p.expert_id][1] += p.minutes / 60
-    demands = [Demand(parsed[r.id], f"{local_day(_utc(r.submitted_at), offset_hours):%Y-%m}",
-                      _status(r.status), tuple(covers.get(r.id, ()))) for r in rows]
-    places = {u.id: Place(u.record.get("name", ""), u.record.get("province", ""))
-              for u in session.exec(select(UnitCopy))}
+    demands = [
+        Demand(
+            parsed[r.id],
+            f"{local_day(_utc(r.submitted_at), offset_hours):%Y-%m}",
+            _status(r.status),
+            tuple(covers.get(r.id, ())),
+        )
+        for r in rows
+    ]
+    places = {
+        u.id: Place(u.record.get("name", ""), u.record.get("province", "")) for u in session.exec(select(UnitCopy))
+    }
     fields = measure(demands, places)
     values = _values(session, today) if q.with_values else None
     fields["experts"], fields["contracts"] = _experts(experts, e_use, values), _contracts(contracts, values)
     if values is not None and values[1].status == "solved":
         fields["bottlenecks"], cut = bottlenecks(values[0], values[1])
         fields["truncated"] = bool(fields["truncated"]) or cut
-    fields["values"] = "not asked" if values is None else ("lp_duals" if values[1].status == "solved"
-                                                          else values[1].status)
+    fields["values"] = (
+        "not asked" if values is None else ("lp_duals" if values[1].status == "solved" else values[1].status)
+    )
     fields["truncated"] = bool(fields["truncated"]) or len(experts) > L.GAP_ROWS or len(contracts) > L.GAP_ROWS
     report = m.GapsReport(source="live", from_date=start, to_date=end, **fields)  # type: ignore[arg-type]
     return m.Reply.success(**report.model_dump(mode="json"))
@@ -95,20 +118,29 @@ def _values(session: Session, today: dt.date) -> tuple[Scenario, HourValues]:
     return sc, hour_values(sc)
 
 
-def _experts(experts: dict[str, ExpertCopy], use: dict[str, list[float]],
-             values: tuple[object, HourValues] | None) -> list[m.UseRow]:
+def _experts(
+    experts: dict[str, ExpertCopy], use: dict[str, list[float]], values: tuple[object, HourValues] | None
+) -> list[m.UseRow]:
     hour = values[1].expert_hour if values else {}
     rows = []
     for e in experts.values():
         cap = float(e.record.get("capacity_hours", 0))
         used = e.committed_hours if e.committed_hours is not None else float(e.record.get("committed_hours", 0))
-        rows.append(m.UseRow(id=e.id, name=e.record.get("name", ""), kind=e.record.get("kind", ""),
-                             assignments=int(use[e.id][0]) if e.id in use else 0,
-                             hours=round(use[e.id][1], 2) if e.id in use else 0, used_hours=round(used, 2),
-                             cap_hours=cap, used_pct=round(100 * used / cap, 1) if cap else None,
-                             hour_value=_r(hour.get(e.id))))
+        rows.append(
+            m.UseRow(
+                id=e.id,
+                name=e.record.get("name", ""),
+                kind=e.record.get("kind", ""),
+                assignments=int(use[e.id][0]) if e.id in use else 0,
+                hours=round(use[e.id][1], 2) if e.id in use else 0,
+                used_hours=round(used, 2),
+                cap_hours=cap,
+                used_pct=round(100 * used / cap, 1) if cap else None,
+                hour_value=_r(hour.get(e.id)),
+            )
+        )
     rows.sort(key=lambda x: (-(x.hour_value or 0), -(x.used_pct or 0), x.id))
-    return rows[:L.GAP_ROWS]
+    return rows[: L.GAP_ROWS]
 
 
 def _contracts(contracts: dict[str, ContractCopy], values: tuple[object, HourValues] | None) -> list[m.UseRow]:
@@ -118,14 +150,22 @@ def _contracts(contracts: dict[str, ContractCopy], values: tuple[object, HourVal
         rec = c.record
         cap = float(rec.get("hours_cap", 0))
         used = c.hours_used if c.hours_used is not None else float(rec.get("hours_used", 0))
-        rows.append(m.UseRow(id=c.id, name=rec.get("expert", ""), kind=rec.get("kind", ""),
-                             assignments=c.active_assignments or 0, used_hours=round(used, 2), cap_hours=cap,
-                             used_pct=round(100 * used / cap, 1) if cap else None,
-                             budget_used_vnd=c.budget_used_vnd if c.budget_used_vnd is not None
-                             else rec.get("budget_used_vnd"), budget_cap_vnd=rec.get("budget_cap_vnd"),
-                             hour_value=_r(hour.get(c.id))))
+        rows.append(
+            m.UseRow(
+                id=c.id,
+                name=rec.get("expert", ""),
+                kind=rec.get("kind", ""),
+                assignments=c.active_assignments or 0,
+                used_hours=round(used, 2),
+                cap_hours=cap,
+                used_pct=round(100 * used / cap, 1) if cap else None,
+                budget_used_vnd=c.budget_used_vnd if c.budget_used_vnd is not None else rec.get("budget_used_vnd"),
+                budget_cap_vnd=rec.get("budget_cap_vnd"),
+                hour_value=_r(hour.get(c.id)),
+            )
+        )
     rows.sort(key=lambda x: (-(x.hour_value or 0), -(x.used_pct or 0), x.id))
-    return rows[:L.GAP_ROWS]
+    return rows[: L.GAP_ROWS]
 
 
 def _r(v: float | None) -> float | None:

@@ -48,14 +48,16 @@ def submit_request(session: Session, cmd: m.SubmitRequest, actor: Actor, *, toda
     check_request(r, record, unit_known=session.get(UnitCopy, r.unit) is not None, existing=existing, today=today)
     if existing is not None:
         return m.Reply.success(request_id=r.id, status=existing.status)
-    session.add(RequestRow(id=r.id, unit_id=r.unit, record=record, submitted_by=actor.label,
-                           correlation_id=cmd.correlation_id))
+    session.add(
+        RequestRow(id=r.id, unit_id=r.unit, record=record, submitted_by=actor.label, correlation_id=cmd.correlation_id)
+    )
     add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
     return m.Reply.success(request_id=r.id, status="open")
 
 
-def check_request(r: m.Request, record: dict[str, object], *, unit_known: bool, existing: RequestRow | None,
-                  today: dt.date) -> None:
+def check_request(
+    r: m.Request, record: dict[str, object], *, unit_known: bool, existing: RequestRow | None, today: dt.date
+) -> None:
     """A request is taken for a unit the matcher knows, with a deadline not past, under an id not
     used by another request (the same request again is answered as it stands)."""
     if not unit_known:
@@ -73,8 +75,7 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
     used), one insert for its requests and one event for all it took (`RequestsSubmitted`)."""
     batch = cmd.requests
     units = set(session.exec(select(UnitCopy.id).where(UnitCopy.id.in_({r.unit for r in batch}))))  # type: ignore[attr-defined]
-    existing = {row.id: row for row in session.exec(
-        select(RequestRow).where(RequestRow.id.in_([r.id for r in batch])))}  # type: ignore[attr-defined]
+    existing = {row.id: row for row in session.exec(select(RequestRow).where(RequestRow.id.in_([r.id for r in batch])))}  # type: ignore[attr-defined]
     results: list[dict[str, object]] = []
     rows: list[dict[str, object]] = []
     events: list[m.RequestSubmitted] = []
@@ -91,8 +92,19 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
             results.append({"id": r.id, "ok": True, "status": existing[r.id].status})
             continue
         existing[r.id] = RequestRow(id=r.id, unit_id=r.unit, record=record)  # a repeat later in the batch
-        rows.append(dict(id=r.id, unit_id=r.unit, record=record, status="open", reason_code="", reason="",
-                         submitted_by=actor.label, correlation_id=cmd.correlation_id, submitted_at=now))
+        rows.append(
+            dict(
+                id=r.id,
+                unit_id=r.unit,
+                record=record,
+                status="open",
+                reason_code="",
+                reason="",
+                submitted_by=actor.label,
+                correlation_id=cmd.correlation_id,
+                submitted_at=now,
+            )
+        )
         events.append(cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
         results.append({"id": r.id, "ok": True, "status": "open"})
     if rows:
@@ -113,7 +125,8 @@ def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Re
         move(session, p.id, "cancelled", LIVE)
     session.add(row)
     add_event(
-        session, s.REQUEST_CANCELLED,
+        session,
+        s.REQUEST_CANCELLED,
         cmd.caused(m.RequestCancelled, request_id=row.id, unit_id=row.unit_id, by=actor.label, reason=cmd.reason),
     )
     return m.Reply.success(request_id=row.id, status=row.status)
@@ -130,8 +143,10 @@ def the_unit(session: Session, cmd: m.SubmitRequest | m.CancelRequest, actor: Ac
         row = session.get(RequestRow, cmd.request_id)
         unit = row.unit_id if row is not None else None
     if unit is None or actor.party_id("unit") != unit:
-        raise Rejected(f"you act as {actor.party}; a commune acts only for its own unit's requests",
-                       "request.unit" if isinstance(cmd, m.SubmitRequest) else "request_id")
+        raise Rejected(
+            f"you act as {actor.party}; a commune acts only for its own unit's requests",
+            "request.unit" if isinstance(cmd, m.SubmitRequest) else "request_id",
+        )
 
 
 def the_units(session: Session, cmd: m.SubmitRequests, actor: Actor) -> None:
@@ -142,8 +157,9 @@ def the_units(session: Session, cmd: m.SubmitRequests, actor: Actor) -> None:
     mine = actor.party_id("unit")
     for i, r in enumerate(cmd.requests):
         if mine != r.unit:
-            raise Rejected(f"you act as {actor.party}; a commune acts only for its own unit's requests",
-                           f"requests[{i}].unit")
+            raise Rejected(
+                f"you act as {actor.party}; a commune acts only for its own unit's requests", f"requests[{i}].unit"
+            )
 
 
 # ------------------------------------------------------------------ reference data copies
@@ -208,8 +224,9 @@ def _put_expert(session: Session, expert: Expert, row: ExpertCopy | None) -> Exp
     return row
 
 
-def _copy_contract(session: Session, contract: m.Contract, status: str, revision: int,
-                   row: ContractCopy | None) -> ContractCopy:
+def _copy_contract(
+    session: Session, contract: m.Contract, status: str, revision: int, row: ContractCopy | None
+) -> ContractCopy:
     """Keep the newest state: events of two subjects may arrive out of order, the revision tells.
     Status and revision ride in the record; the engine's format ignores them. `row`: the copy
     read already (None: there is none)."""
@@ -246,8 +263,9 @@ def copy_balance(session: Session, evt: m.BalanceChanged) -> None:
     _apply_balance(session, evt, contract, expert)
 
 
-def _apply_balance(session: Session, evt: m.BalanceChanged, contract: ContractCopy | None,
-                   expert: ExpertCopy | None) -> None:
+def _apply_balance(
+    session: Session, evt: m.BalanceChanged, contract: ContractCopy | None, expert: ExpertCopy | None
+) -> None:
     if contract is None:
         raise NotYet(f"balance for contract {evt.contract_id!r}, not registered here yet")
     if expert is None:  # its total would be lost: a later, older one would then be applied over it
@@ -258,8 +276,10 @@ def _apply_balance(session: Session, evt: m.BalanceChanged, contract: ContractCo
     elif revision <= applied:
         return
     elif revision != applied + 1:
-        raise NotYet(f"balance revision {revision} of contract {evt.contract_id!r} follows {applied}: "
-                     f"waiting for revision {applied + 1}")
+        raise NotYet(
+            f"balance revision {revision} of contract {evt.contract_id!r} follows {applied}: "
+            f"waiting for revision {applied + 1}"
+        )
     contract.balance_revision = revision
     contract.hours_used = evt.hours_used
     contract.budget_used_vnd = evt.budget_used_vnd
@@ -304,8 +324,13 @@ def withdraw(session: Session, p: Proposal, cause: m.Message, reason: str, *, sy
     landed since it was read is never overwritten. Contracts is told only when it happened."""
     if not move(session, p.id, "withdrawn", sm.matcher_words(sm.sources(sm.S.WITHDRAWN)), sync=sync):
         return False
-    add_event(session, s.ASSIGNMENT_WITHDRAWN, cause.caused(
-        m.AssignmentWithdrawn, assignment_id=p.id, request_id=p.request_id, expert_id=p.expert_id, reason=reason))
+    add_event(
+        session,
+        s.ASSIGNMENT_WITHDRAWN,
+        cause.caused(
+            m.AssignmentWithdrawn, assignment_id=p.id, request_id=p.request_id, expert_id=p.expert_id, reason=reason
+        ),
+    )
     return True
 
 
@@ -331,7 +356,9 @@ def follow(session: Session, evt: m.AssignmentDecision, target: sm.Status) -> bo
 
 def _slot_live(session: Session, request_id: str, slot: int) -> list[Proposal]:
     stmt = select(Proposal).where(
-        Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(LIVE)  # type: ignore[attr-defined]
+        Proposal.request_id == request_id,
+        Proposal.slot == slot,
+        Proposal.status.in_(LIVE),  # type: ignore[attr-defined]
     )
     return list(session.exec(stmt))
 
@@ -416,9 +443,18 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
         query = query.where(RequestRow.status.in_(q.statuses))  # type: ignore[attr-defined]
     rows = in_order(session, query, (RequestRow.submitted_at, RequestRow.id), q.limit, q.oldest_first)
     requests = [
-        dict(id=r.id, unit=r.unit_id, title=r.record.get("title"), priority=r.record.get("priority"),
-             hours=r.record.get("hours"), mode=r.record.get("mode"), deadline=r.record.get("deadline"),
-             status=r.status, reason_code=r.reason_code, reason=r.reason)
+        dict(
+            id=r.id,
+            unit=r.unit_id,
+            title=r.record.get("title"),
+            priority=r.record.get("priority"),
+            hours=r.record.get("hours"),
+            mode=r.record.get("mode"),
+            deadline=r.record.get("deadline"),
+            status=r.status,
+            reason_code=r.reason_code,
+            reason=r.reason,
+        )
         for r in rows
     ]
     narrowed = q.unit_id is not None or q.request_ids is not None or q.statuses or q.limit
@@ -433,8 +469,9 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
         "contracts": session.exec(select(func.count()).select_from(ContractCopy)).one(),
         "requests": total,
     }
-    return m.Reply.success(requests=requests, proposals=proposals, counts=counts,
-                           truncated=q.limit is not None and len(rows) == q.limit)
+    return m.Reply.success(
+        requests=requests, proposals=proposals, counts=counts, truncated=q.limit is not None and len(rows) == q.limit
+    )
 
 
 def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:
@@ -445,7 +482,14 @@ def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:
         raise Rejected(f"no plan was made from an input with digest {q.sha256}", "sha256")
     end = min(len(run.scenario), q.offset + PLAN_INPUT_CHUNK)
     notes = run.overcommitted or []
-    return m.Reply.success(sha256=run.input_sha256, scenario=run.scenario[q.offset:end], offset=q.offset,
-                           total_chars=len(run.scenario), next_offset=end if end < len(run.scenario) else None,
-                           status=run.status, created_at=run.created_at.isoformat(),
-                           overcommitted=notes[:NOTES], truncated=len(notes) > NOTES)
+    return m.Reply.success(
+        sha256=run.input_sha256,
+        scenario=run.scenario[q.offset : end],
+        offset=q.offset,
+        total_chars=len(run.scenario),
+        next_offset=end if end < len(run.scenario) else None,
+        status=run.status,
+        created_at=run.created_at.isoformat(),
+        overcommitted=notes[:NOTES],
+        truncated=len(notes) > NOTES,
+    )

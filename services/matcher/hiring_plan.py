@@ -25,8 +25,9 @@ log = structlog.get_logger("matcher.hiring")
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def hiring_plan(session: Session, q: m.GetHiringPlan, *, today: dt.date, time_limit_s: float,
-                workers: int, seed: int) -> m.Reply:
+def hiring_plan(
+    session: Session, q: m.GetHiringPlan, *, today: dt.date, time_limit_s: float, workers: int, seed: int
+) -> m.Reply:
     sc = snapshot(session, today).scenario
     session.close()  # what follows is a solve: no read held across it
     menu = None
@@ -41,18 +42,34 @@ def hiring_plan(session: Session, q: m.GetHiringPlan, *, today: dt.date, time_li
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         raise Rejected("another hiring plan is being computed: try again in a minute")
     try:
-        plan = plan_hiring(sc, q.budget_vnd, menu, time_limit_s=time_limit_s, workers=workers, seed=seed,
-                           menu_size=q.menu_size)
+        plan = plan_hiring(
+            sc, q.budget_vnd, menu, time_limit_s=time_limit_s, workers=workers, seed=seed, menu_size=q.menu_size
+        )
     finally:
         _ONE_AT_A_TIME.release()
-    log.info("hiring_planned", requests=len(sc.requests), candidates=plan.candidates, hires=len(plan.hires),
-             gain=plan.gain, seconds=plan.solver.get("seconds"))
+    log.info(
+        "hiring_planned",
+        requests=len(sc.requests),
+        candidates=plan.candidates,
+        hires=len(plan.hires),
+        gain=plan.gain,
+        seconds=plan.solver.get("seconds"),
+    )
     view = m.HiringPlanView(
-        budget_vnd=plan.budget_vnd, menu="file" if plan.menu == "file" else "default",
-        candidates=plan.candidates, requests=len(sc.requests),
-        hires=[m.HireView.model_validate(h.model_dump()) for h in plan.hires], cost_vnd=plan.cost_vnd,
-        covered_weight_before=plan.covered_weight_before, covered_weight_after=plan.covered_weight_after,
-        joint_covered_weight=plan.joint_covered_weight, verified=plan.verified, gain=plan.gain,
+        budget_vnd=plan.budget_vnd,
+        menu="file" if plan.menu == "file" else "default",
+        candidates=plan.candidates,
+        requests=len(sc.requests),
+        hires=[m.HireView.model_validate(h.model_dump()) for h in plan.hires],
+        cost_vnd=plan.cost_vnd,
+        covered_weight_before=plan.covered_weight_before,
+        covered_weight_after=plan.covered_weight_after,
+        joint_covered_weight=plan.joint_covered_weight,
+        verified=plan.verified,
+        gain=plan.gain,
         simple_rule=m.RuleView.model_validate(plan.simple_rule.model_dump()) if plan.simple_rule else None,
-        experts=plan.experts, contracts=plan.contracts, seconds=float(plan.solver.get("seconds", 0)))
+        experts=plan.experts,
+        contracts=plan.contracts,
+        seconds=float(plan.solver.get("seconds", 0)),
+    )
     return m.Reply.success(**view.model_dump(mode="json"))

@@ -23,8 +23,12 @@ NOT_PLANS = ("placed", "manual")
 
 
 def replan_histogram(registry: CollectorRegistry) -> Histogram:
-    return Histogram(f"{PREFIX}_replan_duration_seconds", "Time of a whole re-plan (solve and write)",
-                     registry=registry, buckets=(0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300))
+    return Histogram(
+        f"{PREFIX}_replan_duration_seconds",
+        "Time of a whole re-plan (solve and write)",
+        registry=registry,
+        buckets=(0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+    )
 
 
 def gauges(session: Session) -> Iterator[Metric]:
@@ -33,30 +37,48 @@ def gauges(session: Session) -> Iterator[Metric]:
     for status in sorted({*REQUEST_STATUSES, *by_status}):
         requests.add_metric([status], by_status.get(status, 0))
     yield requests
-    waiting, oldest = session.exec(select(func.count(), func.min(Proposal.created_at))
-                                   .where(Proposal.status == "pending")).one()
+    waiting, oldest = session.exec(
+        select(func.count(), func.min(Proposal.created_at)).where(Proposal.status == "pending")
+    ).one()
     yield GaugeMetricFamily(f"{PREFIX}_proposals_waiting", "Proposals waiting for staff's decision", value=waiting)
-    yield GaugeMetricFamily(f"{PREFIX}_proposal_oldest_waiting_seconds",
-                            "How long the oldest proposal has waited for staff", value=age_seconds(oldest))
+    yield GaugeMetricFamily(
+        f"{PREFIX}_proposal_oldest_waiting_seconds",
+        "How long the oldest proposal has waited for staff",
+        value=age_seconds(oldest),
+    )
     yield from _last_plan(session)
 
 
 def _last_plan(session: Session) -> Iterator[Metric]:
     # The last re-plan by the engine: a placement's or a manual assignment's run is no plan of the whole.
     # Its columns only: the row also holds the whole scenario it planned from (megabytes on a country).
-    plan = session.exec(select(PlanRun.status, PlanRun.objective, PlanRun.seconds, PlanRun.created_at)
-                        .where(PlanRun.status.not_in(NOT_PLANS))  # type: ignore[attr-defined]
-                        .order_by(PlanRun.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    plan = session.exec(
+        select(PlanRun.status, PlanRun.objective, PlanRun.seconds, PlanRun.created_at)
+        .where(PlanRun.status.not_in(NOT_PLANS))  # type: ignore[attr-defined]
+        .order_by(PlanRun.id.desc())
+        .limit(1)
+    ).first()  # type: ignore[union-attr]
     objective = (plan.objective if plan else None) or {}
     covered, bound = objective.get("covered_weight", 0), objective.get("upper_bound", 0)
     yield GaugeMetricFamily(f"{PREFIX}_plan_covered_weight", "Weighted demand the last plan covers", value=covered)
-    yield GaugeMetricFamily(f"{PREFIX}_plan_upper_bound", "The proven bound on the covered weight (last plan)",
-                            value=bound)
-    yield GaugeMetricFamily(f"{PREFIX}_plan_quality_ratio", "Covered weight over the proven bound (1 = optimal)",
-                            value=covered / bound if bound else 1.0)
-    yield GaugeMetricFamily(f"{PREFIX}_plan_seconds", "How long the last plan took to solve",
-                            value=plan.seconds if plan else 0)
-    yield GaugeMetricFamily(f"{PREFIX}_plan_age_seconds", "Time since the last plan was made",
-                            value=age_seconds(plan.created_at) if plan else 0)
-    yield GaugeMetricFamily(f"{PREFIX}_plan_optimal", "1 when the last plan is proven optimal",
-                            value=1 if plan and plan.status == "optimal" else 0)
+    yield GaugeMetricFamily(
+        f"{PREFIX}_plan_upper_bound", "The proven bound on the covered weight (last plan)", value=bound
+    )
+    yield GaugeMetricFamily(
+        f"{PREFIX}_plan_quality_ratio",
+        "Covered weight over the proven bound (1 = optimal)",
+        value=covered / bound if bound else 1.0,
+    )
+    yield GaugeMetricFamily(
+        f"{PREFIX}_plan_seconds", "How long the last plan took to solve", value=plan.seconds if plan else 0
+    )
+    yield GaugeMetricFamily(
+        f"{PREFIX}_plan_age_seconds",
+        "Time since the last plan was made",
+        value=age_seconds(plan.created_at) if plan else 0,
+    )
+    yield GaugeMetricFamily(
+        f"{PREFIX}_plan_optimal",
+        "1 when the last plan is proven optimal",
+        value=1 if plan and plan.status == "optimal" else 0,
+    )

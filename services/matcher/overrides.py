@@ -141,17 +141,26 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
     checked = sc.model_copy(update={"pinned": pins})
     mine = (f"{req.id}/{cmd.slot} -> {e.id}:", f"contract {c.id}:", f"expert {e.id}:")
     errors = validate(checked, Plan(status="feasible", assignments=[*kept, a]))
-    limits = (f"contract {c.id}: hours:", f"contract {c.id}: budget:", f"contract {c.id}: at most",
-              f"expert {e.id}: time:")
-    rules = [err.split(": ", 1)[1] if err.startswith(req.id) else err
-             for err in errors if err.startswith(mine) and not err.startswith(limits)]
+    limits = (
+        f"contract {c.id}: hours:",
+        f"contract {c.id}: budget:",
+        f"contract {c.id}: at most",
+        f"expert {e.id}: time:",
+    )
+    rules = [
+        err.split(": ", 1)[1] if err.startswith(req.id) else err
+        for err in errors
+        if err.startswith(mine) and not err.startswith(limits)
+    ]
     broken = {err.split(":", 2)[1].strip() for err in errors if err.startswith(limits)}
-    return a, rules + _limits(c, e, a, [k for k in kept if k.contract == c.id],
-                              [k for k in kept if k.expert == e.id], broken)
+    return a, rules + _limits(
+        c, e, a, [k for k in kept if k.contract == c.id], [k for k in kept if k.expert == e.id], broken
+    )
 
 
-def _limits(c: Contract, e: Expert, a: Assignment, on_contract: list[Assignment], of_expert: list[Assignment],
-            broken: set[str]) -> list[str]:
+def _limits(
+    c: Contract, e: Expert, a: Assignment, on_contract: list[Assignment], of_expert: list[Assignment], broken: set[str]
+) -> list[str]:
     """The broken limits in plain words: what is left now (approved work counted), what this
     assignment needs; never the validator's plan-wide sums."""
     out = []
@@ -162,8 +171,10 @@ def _limits(c: Contract, e: Expert, a: Assignment, on_contract: list[Assignment]
         left = c.budget_cap_vnd - c.budget_used_vnd - sum(k.cost_vnd for k in on_contract)
         out.append(f"contract {c.id}: budget: {dong(left)} left, this assignment needs {dong(a.cost_vnd)}")
     if any(b.startswith("at most") for b in broken):
-        out.append(f"contract {c.id}: at most {c.max_concurrent} task(s) at once, "
-                   f"{c.active_assignments + len(on_contract)} already running")
+        out.append(
+            f"contract {c.id}: at most {c.max_concurrent} task(s) at once, "
+            f"{c.active_assignments + len(on_contract)} already running"
+        )
     if "time" in broken:
         left = minutes(e.capacity_hours) - minutes(e.committed_hours) - sum(k.minutes for k in of_expert)
         out.append(f"expert {e.id}: time: {hm(left)} left in the horizon, this assignment needs {hm(a.minutes)}")
@@ -171,7 +182,12 @@ def _limits(c: Contract, e: Expert, a: Assignment, on_contract: list[Assignment]
 
 
 def _propose(
-    session: Session, sc: Scenario, req: Request, a: Assignment, cmd: m.AssignManually, actor: Actor,
+    session: Session,
+    sc: Scenario,
+    req: Request,
+    a: Assignment,
+    cmd: m.AssignManually,
+    actor: Actor,
     violations: list[str],
 ) -> m.Reply:
     text, sha = planner.digest(sc)
@@ -193,8 +209,9 @@ def _propose(
     session.add(p)
     # The staff's signed command rides along: contracts approves at once only on its proof.
     signed = m.SignedCommand(**actor.evidence) if actor.evidence else None
-    manual = m.ManualOverride(by=actor.label, forced=cmd.force, reason=cmd.reason, violations=violations,
-                              command=signed)
+    manual = m.ManualOverride(
+        by=actor.label, forced=cmd.force, reason=cmd.reason, violations=violations, command=signed
+    )
     name = next((e.name for e in sc.experts if e.id == a.expert), a.expert)
     add_event(
         session,

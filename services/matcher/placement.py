@@ -108,14 +108,26 @@ class Reference:
             [Contract.model_validate(c.record) for c in rows],
         )
         status = {c.id: c.record.get("status", "active") for c in rows}
-        sc = Scenario.model_validate({"horizon": {"start": today, "end": today}, "units": units,
-                                      "travel_minutes": travel, "experts": [], "contracts": []})
+        sc = Scenario.model_validate(
+            {
+                "horizon": {"start": today, "end": today},
+                "units": units,
+                "travel_minutes": travel,
+                "experts": [],
+                "contracts": [],
+            }
+        )
         sc = sc.model_copy(update={"experts": experts, "contracts": contracts})
         roads = Travel(sc)
-        return cls(sc=sc, travel=roads, ex=ExpertArrays(sc, roads),
-                   active=np.array([status[c.id] == "active" for c in contracts], dtype=bool),
-                   e_pos={e.id: k for k, e in enumerate(experts)}, c_pos={c.id: k for k, c in enumerate(contracts)},
-                   key=key)
+        return cls(
+            sc=sc,
+            travel=roads,
+            ex=ExpertArrays(sc, roads),
+            active=np.array([status[c.id] == "active" for c in contracts], dtype=bool),
+            e_pos={e.id: k for k, e in enumerate(experts)},
+            c_pos={c.id: k for k, c in enumerate(contracts)},
+            key=key,
+        )
 
 
 class Room(GreedyRoom):
@@ -126,8 +138,11 @@ class Room(GreedyRoom):
 
     def blocker(self, e: int, c: int, m_: int, cost: int) -> str | None:
         """The first limit an option breaks, in the order of the explanations (None: it fits)."""
-        for name, broken in zip(BLOCKERS, (self.e[e] < m_, self.c_min[c] < m_,
-                                           self.budget[c] and self.c_vnd[c] < cost, self.c_n[c] < 1), strict=True):
+        for name, broken in zip(
+            BLOCKERS,
+            (self.e[e] < m_, self.c_min[c] < m_, self.budget[c] and self.c_vnd[c] < cost, self.c_n[c] < 1),
+            strict=True,
+        ):
             if broken:
                 return name
         return None
@@ -137,9 +152,11 @@ class Room(GreedyRoom):
 #: cost_vnd, trainee_id, trainee_minutes), plain driver tuples (a country has 10,000 live
 #: proposals; objects would cost 0.1 s).
 Live = tuple[str, str, int, str, str, int, int, str | None, int]
-_LIVE_SQL = ("SELECT id, request_id, slot, expert_id, contract_id, minutes, cost_vnd, trainee_id, trainee_minutes "
-             "FROM proposal "
-             f"WHERE status IN ({', '.join(repr(s) for s in LIVE)})")  # our own constants, not input
+_LIVE_SQL = (
+    "SELECT id, request_id, slot, expert_id, contract_id, minutes, cost_vnd, trainee_id, trainee_minutes "
+    "FROM proposal "
+    f"WHERE status IN ({', '.join(repr(s) for s in LIVE)})"
+)  # our own constants, not input
 
 
 def live_proposals(session: Session) -> list[Live]:
@@ -149,8 +166,10 @@ def live_proposals(session: Session) -> list[Live]:
 #: Proposals whose trainee's time is spent or promised: as the ledger keeps an expert's approved
 #: and completed work booked, the trainee's time stays taken once the work is done.
 TRAINEE_TIME = ("pending", "approved", "accepted", "completed")
-_TRAINEE_SQL = ("SELECT trainee_id, SUM(trainee_minutes) FROM proposal WHERE trainee_minutes > 0 AND status IN "
-                f"({', '.join(repr(s) for s in TRAINEE_TIME)}) GROUP BY trainee_id")  # our own constants
+_TRAINEE_SQL = (
+    "SELECT trainee_id, SUM(trainee_minutes) FROM proposal WHERE trainee_minutes > 0 AND status IN "
+    f"({', '.join(repr(s) for s in TRAINEE_TIME)}) GROUP BY trainee_id"
+)  # our own constants
 
 
 def trainee_time(session: Session) -> dict[str, int]:
@@ -164,10 +183,20 @@ def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
     count yet (pending ones, and approvals whose balance is still on its way). Summed in numpy."""
     experts, contracts = ref.sc.experts, ref.sc.contracts
     committed = dict(session.connection().exec_driver_sql("SELECT id, committed_hours FROM expert_copy").fetchall())
-    e_room = np.array([minutes(x.capacity_hours) - minutes(committed[x.id] if committed.get(x.id) is not None
-                                                           else x.committed_hours) for x in experts], dtype=np.int64)
-    balance = {row[0]: row[1:] for row in session.connection().exec_driver_sql(
-        "SELECT id, hours_used, budget_used_vnd, active_assignments, counted FROM contract_copy").fetchall()}
+    e_room = np.array(
+        [
+            minutes(x.capacity_hours)
+            - minutes(committed[x.id] if committed.get(x.id) is not None else x.committed_hours)
+            for x in experts
+        ],
+        dtype=np.int64,
+    )
+    balance = {
+        row[0]: row[1:]
+        for row in session.connection()
+        .exec_driver_sql("SELECT id, hours_used, budget_used_vnd, active_assignments, counted FROM contract_copy")
+        .fetchall()
+    }
     c_min, c_vnd, c_n, counted = [], [], [], set()
     for k, c in enumerate(contracts):
         hours, money, active, cnt = balance.get(c.id, (None, None, None, None))
@@ -176,8 +205,9 @@ def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
         c_min.append(minutes(c.hours_cap) - minutes(hours if hours is not None else c.hours_used))
         used_vnd = money if money is not None else c.budget_used_vnd
         c_vnd.append((c.budget_cap_vnd - used_vnd) if c.budget_cap_vnd is not None else 0)
-        c_n.append((c.max_concurrent - (active if active is not None else c.active_assignments))
-                   if ref.active[k] else 0)
+        c_n.append(
+            (c.max_concurrent - (active if active is not None else c.active_assignments)) if ref.active[k] else 0
+        )
     uncounted = [p for p in live if p[0] not in counted]
     e = np.fromiter((ref.e_pos.get(p[3], -1) for p in uncounted), dtype=np.int64, count=len(uncounted))
     c = np.fromiter((ref.c_pos.get(p[4], -1) for p in uncounted), dtype=np.int64, count=len(uncounted))
@@ -193,8 +223,13 @@ def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
     c_min_a = np.array(c_min, dtype=np.int64) - np.bincount(c, weights=mins, minlength=nc).astype(np.int64)
     c_vnd_a = np.array(c_vnd, dtype=np.int64) - np.bincount(c, weights=cost, minlength=nc).astype(np.int64)
     c_n_a = np.array(c_n, dtype=np.int64) - np.bincount(c, minlength=nc)
-    return Room(e_room.tolist(), c_min_a.tolist(), c_vnd_a.tolist(), c_n_a.tolist(),
-                [x.budget_cap_vnd is not None for x in contracts])
+    return Room(
+        e_room.tolist(),
+        c_min_a.tolist(),
+        c_vnd_a.tolist(),
+        c_n_a.tolist(),
+        [x.budget_cap_vnd is not None for x in contracts],
+    )
 
 
 @dataclass
@@ -236,8 +271,9 @@ def decide(ref: Reference, room: Room, r: Request, *, filled: dict[int, str], ba
     return Decision(r, [], considered, code)
 
 
-def _best(ref: Reference, room: Room, r: Request, k: int, row: tuple[np.ndarray, ...] | None,
-          busy: set[str]) -> tuple[Option | None, list[Option], str, int]:
+def _best(
+    ref: Reference, room: Room, r: Request, k: int, row: tuple[np.ndarray, ...] | None, busy: set[str]
+) -> tuple[Option | None, list[Option], str, int]:
     """A slot's best-ranked option that fits, the best-ranked options weighed (the chosen one among
     them), the reason none fits, and how many options the slot has."""
     if row is not None:
@@ -252,8 +288,17 @@ def _best(ref: Reference, room: Room, r: Request, k: int, row: tuple[np.ndarray,
     found: Option | None = None
     for i in np.lexsort((cs, es, score(cost, trav, rank))).tolist():
         e, c = int(es[i]), int(cs[i])
-        o = Option(r.id, k, ref.sc.experts[e].id, ref.sc.contracts[c].id, "onsite" if on[i] else "remote",
-                   int(trav[i]), int(mins[i]), int(cost[i]), int(rank[i]))
+        o = Option(
+            r.id,
+            k,
+            ref.sc.experts[e].id,
+            ref.sc.contracts[c].id,
+            "onsite" if on[i] else "remote",
+            int(trav[i]),
+            int(mins[i]),
+            int(cost[i]),
+            int(rank[i]),
+        )
         if o.expert in busy:
             continue
         if found is None:
@@ -272,8 +317,7 @@ def _best(ref: Reference, room: Room, r: Request, k: int, row: tuple[np.ndarray,
     return None, seen, blocked.most_common(1)[0][0] if blocked else "excluded", int(es.size)
 
 
-def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date,
-                made: Sequence[Assignment] = ()) -> Scenario:
+def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date, made: Sequence[Assignment] = ()) -> Scenario:
     """What one placement decided from, as a scenario of its own: the request and the options it
     weighed, each expert and contract with exactly the room it had (its usage raised by what
     others hold), and each trainee named in `made` with the time they had. `validate` checks the
@@ -284,38 +328,63 @@ def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date,
         if a.trainee:
             k = ref.e_pos[a.trainee]
             x = ref.sc.experts[k]
-            left = room.e[k] + sum(b.trainee_minutes for b in made if b.trainee == a.trainee) + sum(
-                p.minutes for p in d.chosen if p.expert == a.trainee)
+            left = (
+                room.e[k]
+                + sum(b.trainee_minutes for b in made if b.trainee == a.trainee)
+                + sum(p.minutes for p in d.chosen if p.expert == a.trainee)
+            )
             experts[a.trainee] = x.model_copy(update={"committed_hours": (minutes(x.capacity_hours) - left) / 60})
     for o in d.considered:
         e, c = ref.e_pos[o.expert], ref.c_pos[o.contract]
         x = ref.sc.experts[e]
-        left = room.e[e] + sum(p.minutes for p in d.chosen if p.expert == o.expert) + sum(
-            a.trainee_minutes for a in made if a.trainee == o.expert)
+        left = (
+            room.e[e]
+            + sum(p.minutes for p in d.chosen if p.expert == o.expert)
+            + sum(a.trainee_minutes for a in made if a.trainee == o.expert)
+        )
         experts[o.expert] = x.model_copy(update={"committed_hours": (minutes(x.capacity_hours) - left) / 60})
         y = ref.sc.contracts[c]
         mine = [p for p in d.chosen if p.contract == o.contract]
-        contracts[o.contract] = y.model_copy(update={
-            "hours_used": (minutes(y.hours_cap) - room.c_min[c] - sum(p.minutes for p in mine)) / 60,
-            "budget_used_vnd": ((y.budget_cap_vnd or 0) - room.c_vnd[c] - sum(p.cost for p in mine)
-                                if y.budget_cap_vnd is not None else y.budget_used_vnd),
-            "active_assignments": y.max_concurrent - room.c_n[c] - len(mine) if ref.active[c] else y.max_concurrent,
-        })
+        contracts[o.contract] = y.model_copy(
+            update={
+                "hours_used": (minutes(y.hours_cap) - room.c_min[c] - sum(p.minutes for p in mine)) / 60,
+                "budget_used_vnd": (
+                    (y.budget_cap_vnd or 0) - room.c_vnd[c] - sum(p.cost for p in mine)
+                    if y.budget_cap_vnd is not None
+                    else y.budget_used_vnd
+                ),
+                "active_assignments": y.max_concurrent - room.c_n[c] - len(mine) if ref.active[c] else y.max_concurrent,
+            }
+        )
     homes = {d.request.unit, *(x.home_unit for x in experts.values())}
     return Scenario.model_construct(
         horizon=ref.sc.horizon.model_copy(update={"start": today, "end": max(today, d.request.deadline)}),
         units=[u for u in ref.sc.units if u.id in homes],
         travel_minutes=[t for t in ref.sc.travel_minutes if t.from_unit in homes and t.to_unit in homes],
-        experts=list(experts.values()), contracts=list(contracts.values()), requests=[d.request],
-        pinned=[], excluded=[])
+        experts=list(experts.values()),
+        contracts=list(contracts.values()),
+        requests=[d.request],
+        pinned=[],
+        excluded=[],
+    )
 
 
 def assignments(d: Decision) -> list[Assignment]:
     counts = d.eligible
-    return [Assignment(request=o.request, slot=o.slot, expert=o.expert, contract=o.contract, mode=o.mode,  # type: ignore[arg-type]
-                       travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost,
-                       explanation=explanation(o, counts.get(o.slot, 0)))
-            for o in d.chosen]
+    return [
+        Assignment(
+            request=o.request,
+            slot=o.slot,
+            expert=o.expert,
+            contract=o.contract,
+            mode=o.mode,  # type: ignore[arg-type]
+            travel_minutes=o.travel,
+            minutes=o.minutes,
+            cost_vnd=o.cost,
+            explanation=explanation(o, counts.get(o.slot, 0)),
+        )
+        for o in d.chosen
+    ]
 
 
 def with_trainees(ref: Reference, room: Room, r: Request, made: list[Assignment], busy: set[str]) -> list[Assignment]:
@@ -344,21 +413,35 @@ def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) ->
     why), most urgent first, then the oldest; locked in id order, as every writer here does.
     `skip`: those a plan's write in progress is about to decide (`planner.write`)."""
     # Columns, not rows: a burst (a load) leaves thousands open, and a row object costs 0.2 ms.
-    rows = list(session.execute(select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(
-        RequestRow.status == "open")))
+    rows = list(
+        session.execute(
+            select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(RequestRow.status == "open")
+        )
+    )
     manual = manual_requests(session) if rows else set()
     rows = [r for r in rows if r.id not in manual and r.id not in skip]
     rows.sort(key=lambda r: (-int(r.record.get("priority", 1)), r.submitted_at, r.id))
     ids = sorted(r.id for r in rows[:batch])
     if not ids:
         return []
-    locked = {r.id: r for r in session.exec(
-        select(RequestRow).where(RequestRow.id.in_(ids)).order_by(RequestRow.id).with_for_update())}  # type: ignore[attr-defined]
+    locked = {
+        r.id: r
+        for r in session.exec(
+            select(RequestRow).where(RequestRow.id.in_(ids)).order_by(RequestRow.id).with_for_update()
+        )
+    }  # type: ignore[attr-defined]
     return [locked[r.id] for r in rows[:batch] if r.id in locked and locked[r.id].status == "open"]
 
 
-def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Message,
-               batch: int = BATCH, skip: frozenset[str] = frozenset()) -> tuple[int, int]:
+def place_open(
+    session: Session,
+    ref: Reference,
+    *,
+    today: dt.date,
+    cause: m.Message,
+    batch: int = BATCH,
+    skip: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
     """Decide up to `batch` waiting requests in this transaction: (proposed, unmatched)."""
     rows = waiting(session, batch, skip)
     if not rows:
@@ -384,8 +467,9 @@ def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Mes
             proposals.unmatched(session, row, d.code, MESSAGES[d.code].format(language=r.language), cause)
             unmatched += 1
             continue
-        made = with_trainees(ref, room, r, assignments(d), {*mine.get(r.id, {}).values(),
-                                                             *learning.get(r.id, ()), *banned.get(r.id, ())})
+        made = with_trainees(
+            ref, room, r, assignments(d), {*mine.get(r.id, {}).values(), *learning.get(r.id, ()), *banned.get(r.id, ())}
+        )
         sc = audit_input(ref, room, d, today, made)
         errors = validate(sc, Plan(status="feasible", assignments=made))
         if errors:  # never expected: the validator is written apart from the rules used here
@@ -398,15 +482,29 @@ def place_open(session: Session, ref: Reference, *, today: dt.date, cause: m.Mes
             continue
         body = sc.model_dump_json(by_alias=True)
         sha = hashlib.sha256(body.encode()).hexdigest()
-        run = PlanRun(input_sha256=sha, scenario=body, status="placed", proposed=len(made),
-                      seconds=round(time.monotonic() - started, 4),
-                      objective={"covered_weight": 0, "request": r.id})
+        run = PlanRun(
+            input_sha256=sha,
+            scenario=body,
+            status="placed",
+            proposed=len(made),
+            seconds=round(time.monotonic() - started, 4),
+            objective={"covered_weight": 0, "request": r.id},
+        )
         session.add(run)
         session.flush()
         names = {e.id: e.name for e in sc.experts}
         for a in made:
-            proposals.propose(session, row, r, a, expert_name=names.get(a.expert, a.expert), plan_id=run.id,
-                              plan_sha=sha, cause=cause, trainee_name=names.get(a.trainee or "", ""))
+            proposals.propose(
+                session,
+                row,
+                r,
+                a,
+                expert_name=names.get(a.expert, a.expert),
+                plan_id=run.id,
+                plan_sha=sha,
+                cause=cause,
+                trainee_name=names.get(a.trainee or "", ""),
+            )
         row.status = "proposed"  # every empty slot was filled: all or nothing
         row.reason_code, row.reason = "", ""
         session.add(row)

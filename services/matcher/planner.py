@@ -104,11 +104,13 @@ def _frozen(row: ContractCopy, held: list[Proposal]) -> Contract:
     approved work: kept so that work stays pinned, with room for exactly that work and no more."""
     c = _contract(row, held)
     minutes = sum(p.minutes for p in held)
-    return c.model_copy(update={
-        "hours_cap": c.hours_used + minutes / 60,
-        "budget_cap_vnd": None if c.budget_cap_vnd is None else c.budget_used_vnd + sum(p.cost_vnd for p in held),
-        "max_concurrent": c.active_assignments + len(held),
-    })
+    return c.model_copy(
+        update={
+            "hours_cap": c.hours_used + minutes / 60,
+            "budget_cap_vnd": None if c.budget_cap_vnd is None else c.budget_used_vnd + sum(p.cost_vnd for p in held),
+            "max_concurrent": c.active_assignments + len(held),
+        }
+    )
 
 
 def _contracts(session: Session, held: dict[str, list[Proposal]]) -> list[Contract]:
@@ -140,9 +142,11 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     rows: dict[str, str] = {}
     reasons: dict[str, str] = {}
     requests: list[Request] = []
-    for rid, status, code, record in session.execute(select(
-            RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.record).where(
-            RequestRow.status.in_(OPEN))):  # type: ignore[attr-defined]
+    for rid, status, code, record in session.execute(
+        select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.record).where(
+            RequestRow.status.in_(OPEN)
+        )
+    ):  # type: ignore[attr-defined]
         if rid not in manual:
             rows[rid] = status
             if code:
@@ -151,7 +155,8 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
     # A pending proposal under a contract that stopped being active is let go (withdrawn).
     proposals = [
-        p for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE)))  # type: ignore[attr-defined]
+        p
+        for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE)))  # type: ignore[attr-defined]
         if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
     held_c, held_e = _held_usage(proposals, _counted(session))
@@ -160,8 +165,10 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     travel, experts, contracts = whole(
         {u["id"] for u in units},
         [{"from": t.from_unit, "to": t.to_unit, "minutes": t.minutes} for t in session.exec(select(TravelCopy))],
-        [_expert(e, held_e.get(e.id, 0), learning.get(e.id, 0))
-         for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
+        [
+            _expert(e, held_e.get(e.id, 0), learning.get(e.id, 0))
+            for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))
+        ],
         _contracts(session, held_c),
     )
     owner = {c.id: c.expert for c in contracts}
@@ -173,11 +180,15 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         experts=experts,
         contracts=contracts,
         requests=sorted(requests, key=lambda r: r.id),
-        pinned=[{"request": p.request_id, "expert": p.expert_id, "contract": p.contract_id, "slot": p.slot}
-                for p in proposals if owner.get(p.contract_id) == p.expert_id],
+        pinned=[
+            {"request": p.request_id, "expert": p.expert_id, "contract": p.contract_id, "slot": p.slot}
+            for p in proposals
+            if owner.get(p.contract_id) == p.expert_id
+        ],
         excluded=[
             {"request": x.request_id, "expert": x.expert_id}
-            for x in session.exec(select(Exclusion)) if x.request_id in rows and x.expert_id in expert_ids
+            for x in session.exec(select(Exclusion))
+            if x.request_id in rows and x.expert_id in expert_ids
         ],
     )
     live = [p for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE))) if p.request_id in rows]  # type: ignore[attr-defined]
@@ -188,8 +199,14 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         seen[p.request_id].add((p.id, p.status))
     counted = _counted(session)
     held = {p.id for p in proposals if p.status in HELD or p.id in counted}
-    return Snapshot(scenario=scenario, requests=rows, reasons=reasons, pins=pins, held=held,
-                    seen={rid: frozenset(v) for rid, v in seen.items()})
+    return Snapshot(
+        scenario=scenario,
+        requests=rows,
+        reasons=reasons,
+        pins=pins,
+        held=held,
+        seen={rid: frozenset(v) for rid, v in seen.items()},
+    )
 
 
 _PARSED: dict[str, tuple[dict[str, Any], Request]] = {}
@@ -272,7 +289,8 @@ def fit_pins(snap: Snapshot) -> None:
             kept.append(pin)
         else:
             snap.overcommitted.append(
-                f"proposal {p.id} ({p.request_id}/{p.slot} -> {p.expert_id}) no longer fits: {blocker}")
+                f"proposal {p.id} ({p.request_id}/{p.slot} -> {p.expert_id}) no longer fits: {blocker}"
+            )
     if snap.overcommitted:
         log.warning("pins_overcommitted", notes=snap.overcommitted)
     snap.scenario = sc.model_copy(update={"experts": experts, "contracts": contracts, "pinned": kept})
@@ -284,8 +302,10 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
     for e in sc.experts:
         over = -limits.expert_minutes[e.id]
         if over > 0:
-            notes.append(f"expert {e.id}: approved work is {over / 60:g} h over the availability of "
-                         f"{e.capacity_hours:g} h; it is kept, nothing new is planned for this expert")
+            notes.append(
+                f"expert {e.id}: approved work is {over / 60:g} h over the availability of "
+                f"{e.capacity_hours:g} h; it is kept, nothing new is planned for this expert"
+            )
             e = e.model_copy(update={"capacity_hours": e.capacity_hours + over / 60})
             limits.expert_minutes[e.id] = 0
         experts.append(e)
@@ -303,8 +323,10 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
             update["max_concurrent"] = c.max_concurrent - limits.contract_slots[c.id]
             limits.contract_slots[c.id] = 0
         if update:
-            notes.append(f"contract {c.id}: approved work is over its limits ({', '.join(sorted(update))}); "
-                         "it is kept, nothing new is planned under this contract")
+            notes.append(
+                f"contract {c.id}: approved work is over its limits ({', '.join(sorted(update))}); "
+                "it is kept, nothing new is planned under this contract"
+            )
             c = c.model_copy(update=update)
         contracts.append(c)
     return experts, contracts
@@ -362,14 +384,23 @@ def changes(snap: Snapshot, plan: Plan) -> Changes:
             if (status, told) != ("unmatched", code):
                 touched.add(rid)
         elif proposals.request_status(slots[rid], [st for _, st in snap.seen.get(rid, ())]) != status or (
-                told and status != "unmatched"):
+            told and status != "unmatched"
+        ):
             touched.add(rid)
     weight = {r.id: r.priority for r in snap.scenario.requests}
     return Changes(withdraw, fresh, sorted(touched, key=lambda rid: (-weight.get(rid, 1), rid)))
 
 
-def _write_chunk(session: Session, snap: Snapshot, plan: Plan, ch: Changes, ids: list[str], run: tuple[int, str],
-                 ref: Reference, cause: m.Message) -> tuple[int, list[str]]:
+def _write_chunk(
+    session: Session,
+    snap: Snapshot,
+    plan: Plan,
+    ch: Changes,
+    ids: list[str],
+    run: tuple[int, str],
+    ref: Reference,
+    cause: m.Message,
+) -> tuple[int, list[str]]:
     """One chunk of a plan's write, in one transaction: (new proposals, requests whose new
     proposals did not fit yet). Every write is conditional on what the snapshot saw: the chunk's
     requests are locked (in id order, before their proposals, as the event handlers do), and a
@@ -384,8 +415,11 @@ def _write_chunk(session: Session, snap: Snapshot, plan: Plan, ch: Changes, ids:
         for rid in ids:
             if rid in stale:
                 continue
-            gone = {p.id for p in ch.withdraw.pop(rid, []) if withdraw(session, p, cause, "the plan changed under it",
-                                                                      sync=False)}
+            gone = {
+                p.id
+                for p in ch.withdraw.pop(rid, [])
+                if withdraw(session, p, cause, "the plan changed under it", sync=False)
+            }
             if gone:  # what a later chunk of this write expects to find
                 snap.seen[rid] = frozenset(x for x in snap.seen.get(rid, frozenset()) if x[0] not in gone)
     session.flush()
@@ -409,29 +443,52 @@ def _write_chunk(session: Session, snap: Snapshot, plan: Plan, ch: Changes, ids:
         chosen = _trainees_fit(ref, room, chosen)
         del ch.fresh[rid]
         for a in chosen:
-            proposals.propose(session, row, by_id[rid], a, expert_name=names.get(a.expert, a.expert),
-                              plan_id=run[0], plan_sha=run[1], cause=cause, flush=False)
+            proposals.propose(
+                session,
+                row,
+                by_id[rid],
+                a,
+                expert_name=names.get(a.expert, a.expert),
+                plan_id=run[0],
+                plan_sha=run[1],
+                cause=cause,
+                flush=False,
+            )
             new += 1
     session.flush()
     _mark_requests(session, snap, plan, cause, stale, ids)
     return new, waiting
 
 
-def _run(session: Session, snap: Snapshot, plan: Plan, ch: Changes, seconds: float, cause: m.Message,
-         text: str, sha: str) -> PlanRun:
+def _run(
+    session: Session, snap: Snapshot, plan: Plan, ch: Changes, seconds: float, cause: m.Message, text: str, sha: str
+) -> PlanRun:
     """The plan's record for the audit trail; its input is kept only when it proposes something."""
-    run = PlanRun(input_sha256=sha, scenario=text if ch.fresh else "", status=plan.status, seconds=round(seconds, 3),
-                  objective=plan.objective.model_dump(mode="json") if plan.objective else {},
-                  overcommitted=snap.overcommitted or None)
+    run = PlanRun(
+        input_sha256=sha,
+        scenario=text if ch.fresh else "",
+        status=plan.status,
+        seconds=round(seconds, 3),
+        objective=plan.objective.model_dump(mode="json") if plan.objective else {},
+        overcommitted=snap.overcommitted or None,
+    )
     session.add(run)
     session.flush()
     _tell_overcommitted(session, run, cause)
     return run
 
 
-def write(engine: Any, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.Message,
-          fence: Callable[[Session], bool] | None = None, references: References | None = None,
-          reserved: set[str] | None = None) -> int | None:
+def write(
+    engine: Any,
+    snap: Snapshot,
+    plan: Plan,
+    *,
+    seconds: float,
+    cause: m.Message,
+    fence: Callable[[Session], bool] | None = None,
+    references: References | None = None,
+    reserved: set[str] | None = None,
+) -> int | None:
     """Write what the plan decided, `WRITE_CHUNK` requests per transaction, the most urgent first,
     with a pause after each so that submissions and placements take the lock in between: the new
     proposals written, or None when this copy was deposed before the first chunk (the later
@@ -457,8 +514,11 @@ def write(engine: Any, snap: Snapshot, plan: Plan, *, seconds: float, cause: m.M
             if run is None:
                 row = _run(session, snap, plan, ch, seconds, cause, text, sha)
                 run = (row.id, row.input_sha256)  # type: ignore[assignment]
-            ref = references(session) if references is not None else Reference.read(
-                session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
+            ref = (
+                references(session)
+                if references is not None
+                else Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
+            )
             made, waiting = _write_chunk(session, snap, plan, ch, ids, run, ref, cause)  # type: ignore[arg-type]
             return made, waiting, time.monotonic() - began
 
@@ -495,7 +555,7 @@ def pause(seconds: float) -> None:
 
 
 def _chunks(ids: list[str]) -> list[list[str]]:
-    return [ids[i:i + WRITE_CHUNK] for i in range(0, len(ids), WRITE_CHUNK)]
+    return [ids[i : i + WRITE_CHUNK] for i in range(0, len(ids), WRITE_CHUNK)]
 
 
 def _record(engine: Any, run_id: int, new: int) -> None:
@@ -522,8 +582,11 @@ def worth_moving(snap: Snapshot, plan: Plan, moved: list[tuple[str, int]]) -> bo
     if not moved:
         return True
     held = {(p.request, p.slot) for p in snap.scenario.pinned} | {(h.request, h.slot) for h in snap.hints}
-    now = sum(weight(r.priority) for r in snap.scenario.requests
-              if all((r.id, k) in held for k in range(len(r.effective_slots()))))
+    now = sum(
+        weight(r.priority)
+        for r in snap.scenario.requests
+        if all((r.id, k) in held for k in range(len(r.effective_slots())))
+    )
     gain = (plan.objective.covered_weight if plan.objective else 0) - now
     fresh_after = utcnow() - dt.timedelta(seconds=FRESH_S)
     seen = [k for k in moved if _created(snap.pins[k]) < fresh_after]
@@ -569,16 +632,23 @@ def _trainees_fit(ref: Reference, room: Room, chosen: list[Assignment]) -> list[
 def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:
     """Lock these requests of the snapshot and name those that changed since it was taken."""
     ids = sorted(ids)
-    status = dict(session.execute(  # type: ignore[arg-type]
-        select(RequestRow.id, RequestRow.status).where(RequestRow.id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(RequestRow.id).with_for_update()).all())
+    status = dict(
+        session.execute(  # type: ignore[arg-type]
+            select(RequestRow.id, RequestRow.status)
+            .where(RequestRow.id.in_(ids))  # type: ignore[attr-defined]
+            .order_by(RequestRow.id)
+            .with_for_update()
+        ).all()
+    )
     now: dict[str, set[tuple[str, str]]] = {rid: set() for rid in ids}
-    for pid, rid, st in session.execute(select(Proposal.id, Proposal.request_id, Proposal.status).where(
-            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
+    for pid, rid, st in session.execute(
+        select(Proposal.id, Proposal.request_id, Proposal.status).where(
+            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE)
+        )
+    ):  # type: ignore[attr-defined]
         now[rid].add((pid, st))
     seen = snap.seen
-    return {rid for rid in ids
-            if status.get(rid) not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
+    return {rid for rid in ids if status.get(rid) not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
 
 
 def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> None:
@@ -586,32 +656,48 @@ def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> Non
     re-plan meets the same over-committed expert until staff change something, told once."""
     if not run.overcommitted:
         return
-    before = session.exec(select(PlanRun.overcommitted).where(PlanRun.id < run.id)  # type: ignore[operator]
-                          .order_by(PlanRun.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+    before = session.exec(
+        select(PlanRun.overcommitted)
+        .where(PlanRun.id < run.id)  # type: ignore[operator]
+        .order_by(PlanRun.id.desc())
+        .limit(1)
+    ).first()  # type: ignore[union-attr]
     if set(run.overcommitted) <= set(before or []):
         return
-    add_event(session, s.PLAN_OVERCOMMITTED, cause.caused(
-        m.PlanOvercommitted, notes=[n[:2000] for n in run.overcommitted[:200]], plan_input_sha256=run.input_sha256))
+    add_event(
+        session,
+        s.PLAN_OVERCOMMITTED,
+        cause.caused(
+            m.PlanOvercommitted, notes=[n[:2000] for n in run.overcommitted[:200]], plan_input_sha256=run.input_sha256
+        ),
+    )
 
 
 _withdraw = withdraw  # staff's manual assignment replaces a pending proposal the same way
 
 
-def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str],
-                   ids: list[str]) -> None:
+def _mark_requests(
+    session: Session, snap: Snapshot, plan: Plan, cause: m.Message, stale: set[str], ids: list[str]
+) -> None:
     """Each planned request's status from its live proposals (one query for all of them), and the
     reason for those still uncovered, announced once: a request told the same reason by the plan
     before is not told again. Only rows whose status or reason changes are loaded and written."""
     unassigned = {u.request: u for u in plan.unassigned}
     ids = sorted(ids)
     live: dict[str, list[str]] = {rid: [] for rid in ids}
-    for rid, status in session.execute(select(Proposal.request_id, Proposal.status).where(
-            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))):  # type: ignore[attr-defined]
+    for rid, status in session.execute(
+        select(Proposal.request_id, Proposal.status).where(Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))
+    ):  # type: ignore[attr-defined]
         live[rid].append(status)
     slots = {r.id: len(r.effective_slots()) for r in snap.scenario.requests}
-    told = {rid: (st, code, reason) for rid, st, code, reason in session.execute(
-        select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.reason)
-        .where(RequestRow.id.in_(ids)))}  # type: ignore[attr-defined]
+    told = {
+        rid: (st, code, reason)
+        for rid, st, code, reason in session.execute(
+            select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.reason).where(
+                RequestRow.id.in_(ids)
+            )
+        )
+    }  # type: ignore[attr-defined]
     todo: list[tuple[str, str, Any]] = []  # (request, what, with): decided first, written after one read
     for rid in ids:
         before = told.get(rid)
@@ -627,8 +713,7 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
             continue  # still uncovered: its reason stands (told once) until the next decision
         if status != before[0] or (status != "unmatched" and before[1]):
             todo.append((rid, "status", status))
-    rows = {r.id: r for r in session.exec(select(RequestRow).where(
-        RequestRow.id.in_([rid for rid, _, _ in todo])))}  # type: ignore[attr-defined]
+    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.id.in_([rid for rid, _, _ in todo])))}  # type: ignore[attr-defined]
     for rid, what, arg in todo:
         row = rows[rid]
         if what == "unmatched":
@@ -641,9 +726,19 @@ def _mark_requests(session: Session, snap: Snapshot, plan: Plan, cause: m.Messag
         session.add(row)
 
 
-def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: int, seed: int, cause: m.Message,
-           fence: Callable[[Session], bool] | None = None, solver: Solver = solve,
-           references: References | None = None, reserved: set[str] | None = None) -> int:
+def replan(
+    engine: Any,
+    *,
+    today: dt.date,
+    time_limit_s: float | None,
+    workers: int,
+    seed: int,
+    cause: m.Message,
+    fence: Callable[[Session], bool] | None = None,
+    solver: Solver = solve,
+    references: References | None = None,
+    reserved: set[str] | None = None,
+) -> int:
     """One re-solve: read, solve outside any transaction, then write a chunk of requests per
     transaction (`write`).
 
@@ -663,11 +758,17 @@ def replan(engine: Any, *, today: dt.date, time_limit_s: float | None, workers: 
     plan = plan_for(snap, time_limit_s=time_limit_s, workers=workers, seed=seed, solver=solver)
     seconds = time.monotonic() - started
     written = time.monotonic()
-    new = write(engine, snap, plan, seconds=seconds, cause=cause, fence=fence, references=references,
-                reserved=reserved)
+    new = write(engine, snap, plan, seconds=seconds, cause=cause, fence=fence, references=references, reserved=reserved)
     if new is None:
         log.warning("plan_dropped_deposed", requests=len(snap.requests), seconds=round(seconds, 2))
         return 0
-    log.info("replanned", status=plan.status, requests=len(snap.requests), proposed=new,
-             snapshot_s=round(read_s, 2), seconds=round(seconds, 2), write_s=round(time.monotonic() - written, 2))
+    log.info(
+        "replanned",
+        status=plan.status,
+        requests=len(snap.requests),
+        proposed=new,
+        snapshot_s=round(read_s, 2),
+        seconds=round(seconds, 2),
+        write_s=round(time.monotonic() - written, 2),
+    )
     return new

@@ -34,31 +34,72 @@ def explanation_of(a: Any) -> dict[str, Any]:
     return exp.model_dump(mode="json") if hasattr(exp, "model_dump") else dict(exp)
 
 
-def propose(session: Session, row: RequestRow, request: Request, a: Assignment, *, expert_name: str,
-            plan_id: int | None, plan_sha: str, cause: m.Message, flush: bool = True,
-            trainee_name: str = "") -> Proposal:
+def propose(
+    session: Session,
+    row: RequestRow,
+    request: Request,
+    a: Assignment,
+    *,
+    expert_name: str,
+    plan_id: int | None,
+    plan_sha: str,
+    cause: m.Message,
+    flush: bool = True,
+    trainee_name: str = "",
+) -> Proposal:
     """One new pending proposal for `a` and its event. The caller has checked the slot is free;
     the partial unique index (one live proposal per slot) is the last word (at once, or at the
     caller's flush when `flush` is False: a plan's write of thousands)."""
-    p = Proposal(id=f"a-{uuid.uuid4().hex[:10]}", request_id=a.request, slot=a.slot, expert_id=a.expert,
-                 contract_id=a.contract, mode=a.mode, travel_minutes=a.travel_minutes,
-                 minutes=a.minutes, cost_vnd=a.cost_vnd, plan_id=plan_id, trainee_id=a.trainee,
-                 trainee_minutes=a.trainee_minutes)
+    p = Proposal(
+        id=f"a-{uuid.uuid4().hex[:10]}",
+        request_id=a.request,
+        slot=a.slot,
+        expert_id=a.expert,
+        contract_id=a.contract,
+        mode=a.mode,
+        travel_minutes=a.travel_minutes,
+        minutes=a.minutes,
+        cost_vnd=a.cost_vnd,
+        plan_id=plan_id,
+        trainee_id=a.trainee,
+        trainee_minutes=a.trainee_minutes,
+    )
     session.add(p)
     if flush:
         session.flush()  # the partial unique index sees it before the next slot is checked
-    add_event(session, s.ASSIGNMENT_PROPOSED, on_behalf(row, cause).caused(
-        m.AssignmentProposed, assignment_id=p.id, request=request, slot=a.slot,
-        expert_id=a.expert, expert_name=expert_name, contract_id=a.contract,
-        mode=a.mode, travel_minutes=a.travel_minutes, minutes=a.minutes, cost_vnd=a.cost_vnd,
-        explanation=explanation_of(a), plan_input_sha256=plan_sha, trainee_id=a.trainee,
-        trainee_name=trainee_name or (a.trainee or ""), trainee_minutes=a.trainee_minutes,
-    ))
+    add_event(
+        session,
+        s.ASSIGNMENT_PROPOSED,
+        on_behalf(row, cause).caused(
+            m.AssignmentProposed,
+            assignment_id=p.id,
+            request=request,
+            slot=a.slot,
+            expert_id=a.expert,
+            expert_name=expert_name,
+            contract_id=a.contract,
+            mode=a.mode,
+            travel_minutes=a.travel_minutes,
+            minutes=a.minutes,
+            cost_vnd=a.cost_vnd,
+            explanation=explanation_of(a),
+            plan_input_sha256=plan_sha,
+            trainee_id=a.trainee,
+            trainee_name=trainee_name or (a.trainee or ""),
+            trainee_minutes=a.trainee_minutes,
+        ),
+    )
     return p
 
 
-def unmatched(session: Session, row: RequestRow, code: str, text: str, cause: m.Message,
-              before: tuple[str, str, str] | None = None) -> None:
+def unmatched(
+    session: Session,
+    row: RequestRow,
+    code: str,
+    text: str,
+    cause: m.Message,
+    before: tuple[str, str, str] | None = None,
+) -> None:
     """The request waits, unmatched, with the reason; announced only when the reason is new
     (`before`: what the request said before this decision, if the caller changed it meanwhile)."""
     text = clip(text, TEXT)
@@ -66,9 +107,18 @@ def unmatched(session: Session, row: RequestRow, code: str, text: str, cause: m.
     row.status, row.reason_code, row.reason = "unmatched", code, text
     session.add(row)
     if told != ("unmatched", code, text):
-        add_event(session, s.REQUEST_UNMATCHED, on_behalf(row, cause).caused(
-            m.RequestUnmatched, request_id=row.id, unit_id=row.unit_id, title=row.record.get("title", ""),
-            reason_code=code, reason=text))
+        add_event(
+            session,
+            s.REQUEST_UNMATCHED,
+            on_behalf(row, cause).caused(
+                m.RequestUnmatched,
+                request_id=row.id,
+                unit_id=row.unit_id,
+                title=row.record.get("title", ""),
+                reason_code=code,
+                reason=text,
+            ),
+        )
 
 
 def request_status(slots: int, live: list[str]) -> str:

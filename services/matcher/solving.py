@@ -73,7 +73,10 @@ class SolverProcess:
         if self._proc is None or self._proc.poll() is not None:
             self._proc = subprocess.Popen(  # noqa: S603 - this interpreter, this module
                 [sys.executable, "-m", "services.matcher.solving", str(os.getpid()), str(self.nice)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
         return self._proc
 
     def __call__(self, sc: Scenario, *, time_limit_s: float | None, workers: int, seed: int, **kw: Any) -> Plan:

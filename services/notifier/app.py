@@ -57,9 +57,7 @@ def channels_of(st: NotifierSettings) -> dict[str, Channel]:
     }
 
 
-def build(
-    settings: NotifierSettings | None = None, channels: Mapping[str, Channel] | None = None
-) -> NotifierService:
+def build(settings: NotifierSettings | None = None, channels: Mapping[str, Channel] | None = None) -> NotifierService:
     st = settings or NotifierSettings()
     sealer = Sealer(st.secret)
 
@@ -80,9 +78,7 @@ def build(
         backoff=queue.Backoff(st.retry_base_s, st.retry_max_s, st.max_attempts),
         on_recorded=svc.relay.notify,
     )
-    svc.clock = Clock(
-        svc.engine, svc.broker, st, on_written=lambda: (svc.relay.notify(), svc.worker.notify())
-    )
+    svc.clock = Clock(svc.engine, svc.broker, st, on_written=lambda: (svc.relay.notify(), svc.worker.notify()))
     svc.background(svc.worker.start)
     svc.background(svc.clock.start)
 
@@ -92,8 +88,13 @@ def build(
     svc.after_event = after_event
     _commands(svc, sealer, st)
     for subject, model, use_case, name, description in (
-        (s.REFERENCE_REGISTERED, m.ReferenceRegistered, partial(h.reference_registered, ratio=st.low_balance_ratio),
-         "reference", "A chunk of a registration: names, contracts' ends and balances."),
+        (
+            s.REFERENCE_REGISTERED,
+            m.ReferenceRegistered,
+            partial(h.reference_registered, ratio=st.low_balance_ratio),
+            "reference",
+            "A chunk of a registration: names, contracts' ends and balances.",
+        ),
         (s.UNIT_REGISTERED, m.UnitRegistered, h.remember_unit, "units", "Names of communes."),
         (
             s.EXPERT_REGISTERED,
@@ -222,9 +223,7 @@ PERMITS: dict[str, Permit] = {
 
 
 def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
-    svc.query(
-        s.INBOX_GET, m.GetInbox, inbox.inbox, description="A party's notifications, newest first."
-    )
+    svc.query(s.INBOX_GET, m.GetInbox, inbox.inbox, description="A party's notifications, newest first.")
     svc.command(
         s.INBOX_MARK_READ,
         m.MarkRead,
@@ -236,7 +235,8 @@ def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
         s.PREFERENCES_SET,
         m.SetPreferences,
         lambda session, cmd, _actor: preferences.set_preferences(
-            session, cmd, sealer=sealer, staff=st.staff() | {h.STAFF}, allow_private=st.webhook_allow_private),
+            session, cmd, sealer=sealer, staff=st.staff() | {h.STAFF}, allow_private=st.webhook_allow_private
+        ),
         description="Set a party's channels, language, addresses and digest choice (the secret sealed).",
         permit=PERMITS[s.PREFERENCES_SET],
     )

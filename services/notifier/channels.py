@@ -105,9 +105,7 @@ class SmtpChannel:
 
     async def send(self, out: Outgoing) -> None:
         if not self.host:
-            raise ChannelError(
-                "email is not configured (NOTIFIER_SMTP_HOST is empty)", permanent=True
-            )
+            raise ChannelError("email is not configured (NOTIFIER_SMTP_HOST is empty)", permanent=True)
         if not out.email:
             raise ChannelError("the party has no email address in its preferences", permanent=True)
         try:
@@ -126,17 +124,11 @@ class SmtpChannel:
                 f"SMTP server {self.host}:{self.port} did not finish within {self.timeout:g} s"
             ) from None
         except aiosmtplib.SMTPResponseException as err:
-            raise ChannelError(
-                f"SMTP server refused: {err.code} {err.message}", permanent=err.code >= 500
-            ) from None
+            raise ChannelError(f"SMTP server refused: {err.code} {err.message}", permanent=err.code >= 500) from None
         except aiosmtplib.SMTPRecipientsRefused as err:
-            raise ChannelError(
-                f"SMTP server refused the recipient: {err.recipients}", permanent=True
-            ) from None
+            raise ChannelError(f"SMTP server refused the recipient: {err.recipients}", permanent=True) from None
         except (aiosmtplib.SMTPException, OSError) as err:
-            raise ChannelError(
-                f"SMTP {self.host}:{self.port}: {type(err).__name__}: {err}"
-            ) from None
+            raise ChannelError(f"SMTP {self.host}:{self.port}: {type(err).__name__}: {err}") from None
 
 
 class WebhookChannel:
@@ -167,7 +159,9 @@ class WebhookChannel:
                 headers["Host"] = url.netloc.decode("ascii")
                 async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
                     resp = await client.post(
-                        url.copy_with(host=str(ip)), content=out.payload, headers=headers,
+                        url.copy_with(host=str(ip)),
+                        content=out.payload,
+                        headers=headers,
                         extensions={"sni_hostname": host} if url.scheme == "https" else {},
                     )
         except Refused as err:

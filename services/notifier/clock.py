@@ -88,18 +88,27 @@ class Clock:
         st = self.st
         with Session(self.engine) as session:
             answers = watch.open_answers(session)
-        declining = self._each("answer", answers, lambda s, aid: watch.advance_answer(
-            s, aid, now=now, limits=self.limits, staff=STAFF))
+        declining = self._each(
+            "answer", answers, lambda s, aid: watch.advance_answer(s, aid, now=now, limits=self.limits, staff=STAFF)
+        )
         today = local_day(now, st.timezone_offset_hours)
         with Session(self.engine) as session:
             contracts = watch.expiring(session, today=today, days=st.expiry_warning_days)
-        self._each("expiry_warning", contracts, lambda s, cid: watch.warn_expiring(
-            s, cid, today=today, days=st.expiry_warning_days, staff=STAFF))
+        self._each(
+            "expiry_warning",
+            contracts,
+            lambda s, cid: watch.warn_expiring(s, cid, today=today, days=st.expiry_warning_days, staff=STAFF),
+        )
         period_s, offset_s = st.digest_period_s, st.digest_offset_s
         with Session(self.engine) as session:
             parties = waiting_parties(session, now=now, period_s=period_s, offset_s=offset_s)
-        self._each("digest", parties, lambda s, party: make_digest(
-            s, party, now=now, period_s=period_s, offset_s=offset_s, tz_hours=st.timezone_offset_hours))
+        self._each(
+            "digest",
+            parties,
+            lambda s, party: make_digest(
+                s, party, now=now, period_s=period_s, offset_s=offset_s, tz_hours=st.timezone_offset_hours
+            ),
+        )
         return [w for w in declining if w is not None]
 
     def _each(self, what: str, keys: list[str], work: Callable[[Session, str], Any]) -> list[Any]:
@@ -121,8 +130,12 @@ class Clock:
         try:
             # The system's own command, signed by the notifier's identity: contracts accepts a
             # decline for an unanswered task from nobody else.
-            cmd = credentials.sign(s.ASSIGNMENT_DECLINE, watch.decline_command(w, self.limits),
-                                   credentials.service_seed("notifier"), service="notifier")
+            cmd = credentials.sign(
+                s.ASSIGNMENT_DECLINE,
+                watch.decline_command(w, self.limits),
+                credentials.service_seed("notifier"),
+                service="notifier",
+            )
             msg = await self.broker.request(cmd, s.ASSIGNMENT_DECLINE, timeout=10.0)
             reply = m.Reply.model_validate_json(msg.body)
         except Exception as err:  # noqa: BLE001 - contracts down or slow: the same command next tick

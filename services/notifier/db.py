@@ -35,9 +35,7 @@ class Preference(SQLModel, table=True):
     __tablename__ = "preference"
     party: str = Field(primary_key=True, max_length=80)
     language: str | None = Field(default=None, max_length=5)
-    channels: str = Field(
-        default="", max_length=100, description="external channels, comma separated"
-    )
+    channels: str = Field(default="", max_length=100, description="external channels, comma separated")
     email: str | None = Field(default=None, max_length=254)
     webhook_url: str | None = Field(default=None, max_length=2000)
     webhook_secret: str | None = Field(
@@ -50,9 +48,7 @@ class Preference(SQLModel, table=True):
 
 class Notification(SQLModel, table=True):
     __tablename__ = "notification"
-    __table_args__ = (
-        UniqueConstraint("source_event_id", "party", "kind", name="one_per_party_event"),
-    )
+    __table_args__ = (UniqueConstraint("source_event_id", "party", "kind", name="one_per_party_event"),)
     id: int | None = Field(default=None, primary_key=True)
     party: str = Field(index=True, max_length=80)
     kind: str = Field(max_length=40)
@@ -79,12 +75,8 @@ class Delivery(SQLModel, table=True):
     subject: str = Field(max_length=300)
     text: str = Field(sa_column=Column(Text, nullable=False))
     html: str = Field(sa_column=Column(Text, nullable=False))
-    payload: str = Field(
-        sa_column=Column(Text, nullable=False), description="the webhook's JSON body"
-    )
-    status: str = Field(
-        default="pending", index=True, max_length=10, description="pending, sent, failed"
-    )
+    payload: str = Field(sa_column=Column(Text, nullable=False), description="the webhook's JSON body")
+    status: str = Field(default="pending", index=True, max_length=10, description="pending, sent, failed")
     attempts: int = 0
     next_attempt_at: dt.datetime = _created()
     lease_until: dt.datetime | None = tz_column(nullable=True)
@@ -146,9 +138,7 @@ class AnswerWatch(SQLModel, table=True):
     mode: str = Field(default="", max_length=10)
     hours: float = 0
     deadline: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    correlation_id: str = Field(
-        default="", max_length=64, description="the approval's, for the trail"
-    )
+    correlation_id: str = Field(default="", max_length=64, description="the approval's, for the trail")
     approved_at: dt.datetime | None = tz_column(nullable=True)
     stage: str = Field(default="waiting", index=True, max_length=12)
 

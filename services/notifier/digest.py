@@ -47,8 +47,11 @@ def make_digest(
     items = session.exec(
         select(DigestItem, Notification)
         .join(Notification, Notification.id == DigestItem.notification_id)  # type: ignore[arg-type]
-        .where(DigestItem.party == party, DigestItem.digest_id == None,  # noqa: E711
-               Notification.created_at < boundary)
+        .where(
+            DigestItem.party == party,
+            DigestItem.digest_id == None,  # noqa: E711
+            Notification.created_at < boundary,
+        )
         .order_by(Notification.id)  # type: ignore[arg-type]
         .with_for_update(of=DigestItem, skip_locked=True)  # type: ignore[arg-type]
     ).all()
@@ -72,9 +75,7 @@ def make_digest(
     return True
 
 
-def _queue(
-    session: Session, digest: Digest, notes: list[Notification], *, local_day: dt.date
-) -> None:
+def _queue(session: Session, digest: Digest, notes: list[Notification], *, local_day: dt.date) -> None:
     language = language_of(session, digest.party)
     items = "\n\n".join(f"• {n.subject}\n  " + "\n  ".join(n.body.splitlines()) for n in notes)
     subject, body = render("digest", language, count=len(notes), date=local_day, items=items)

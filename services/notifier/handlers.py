@@ -95,8 +95,11 @@ def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:
     notify(session, evt, STAFF, "proposal_waiting", **fields)
     notify(session, evt, f"unit:{evt.request.unit}", "request_matched", **fields)
     if evt.trainee_id:  # a community member of the commune learning beside the expert
-        learner = dict(fields, hours=evt.trainee_minutes / 60,
-                       trainee_name=evt.trainee_name or _name(session, f"expert:{evt.trainee_id}"))
+        learner = dict(
+            fields,
+            hours=evt.trainee_minutes / 60,
+            trainee_name=evt.trainee_name or _name(session, f"expert:{evt.trainee_id}"),
+        )
         for party in (f"unit:{evt.request.unit}", f"expert:{evt.trainee_id}"):
             notify(session, evt, party, "trainee_proposed", **learner)
 
@@ -146,14 +149,10 @@ def accepted(session: Session, evt: m.AssignmentAccepted) -> None:
 
 def declined(session: Session, evt: m.AssignmentDeclined) -> None:
     watched = session.get(AnswerWatch, evt.assignment_id)
-    if (
-        watched is None or watched.stage != "declining"
-    ):  # else the clock closes it and tells the expert
+    if watched is None or watched.stage != "declining":  # else the clock closes it and tells the expert
         close(session, evt)
     for party in (f"unit:{evt.unit_id}", STAFF):
-        notify(
-            session, evt, party, "task_declined", **_about(session, evt), reason=evt.reason or "-"
-        )
+        notify(session, evt, party, "task_declined", **_about(session, evt), reason=evt.reason or "-")
 
 
 def cancelled(session: Session, evt: m.AssignmentCancelled) -> None:
@@ -232,9 +231,7 @@ def balance_changed(session: Session, evt: m.BalanceChanged, *, ratio: float = 0
     low = (evt.hours_cap is not None and hours_left < ratio * evt.hours_cap) or (
         budget_left is not None and evt.budget_cap_vnd and budget_left < ratio * evt.budget_cap_vnd
     )
-    state = session.get(LowBalanceAlert, evt.contract_id) or LowBalanceAlert(
-        contract_id=evt.contract_id
-    )
+    state = session.get(LowBalanceAlert, evt.contract_id) or LowBalanceAlert(contract_id=evt.contract_id)
     if low and not state.low:
         notify(
             session,

@@ -22,9 +22,7 @@ from shared.db import add_event
 from shared.limits import BODY, TITLE, clip
 
 
-def notify(
-    session: Session, evt: m.Message, party: str, kind: str, **fields: Any
-) -> Notification | None:
+def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: Any) -> Notification | None:
     dup = select(Notification.id).where(
         Notification.source_event_id == evt.event_id,
         Notification.party == party,

@@ -15,16 +15,19 @@ from shared.metrics import PREFIX
 
 
 def gauges(session: Session) -> Iterator[Metric]:
-    rows = session.exec(select(Delivery.channel, Delivery.status, func.count())
-                        .group_by(Delivery.channel, Delivery.status)).all()
+    rows = session.exec(
+        select(Delivery.channel, Delivery.status, func.count()).group_by(Delivery.channel, Delivery.status)
+    ).all()
     counts = {(channel, status): n for channel, status, n in rows}
     channels = sorted({"inbox", "email", "webhook", *(channel for channel, _ in counts)})
     counts[("inbox", "sent")] = session.exec(select(func.count()).select_from(Notification)).one()
     sent = CounterMetricFamily(f"{PREFIX}_notifications_sent", "Notifications sent, by channel", labels=["channel"])
-    failed = CounterMetricFamily(f"{PREFIX}_notifications_failed", "Notifications given up on, by channel",
-                                 labels=["channel"])
-    pending = GaugeMetricFamily(f"{PREFIX}_notifications_pending", "Sends waiting or being retried, by channel",
-                                labels=["channel"])
+    failed = CounterMetricFamily(
+        f"{PREFIX}_notifications_failed", "Notifications given up on, by channel", labels=["channel"]
+    )
+    pending = GaugeMetricFamily(
+        f"{PREFIX}_notifications_pending", "Sends waiting or being retried, by channel", labels=["channel"]
+    )
     for channel in channels:
         sent.add_metric([channel], counts.get((channel, "sent"), 0))
         failed.add_metric([channel], counts.get((channel, "failed"), 0))

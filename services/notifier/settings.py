@@ -41,9 +41,7 @@ class NotifierSettings(ServiceSettings):
     retry_max_s: float = Field(default=3600.0, gt=0)
     concurrency: int = Field(default=16, ge=1, le=256, description="sends in flight at once")
     poll_s: float = Field(default=1.0, gt=0, description="how often the queue is looked at")
-    lease_s: float = Field(
-        default=120.0, gt=0, description="a claimed send not finished by then is retried"
-    )
+    lease_s: float = Field(default=120.0, gt=0, description="a claimed send not finished by then is retried")
 
     # Daily digest: sent at the first check after each period boundary (00:00 UTC is 07:00 in
     # Vietnam).
@@ -54,9 +52,7 @@ class NotifierSettings(ServiceSettings):
     remind_after_s: float = Field(default=DAY, gt=0)
     escalate_after_s: float = Field(default=2 * DAY, gt=0)
     decline_after_s: float = Field(default=3 * DAY, gt=0)
-    watch_interval_s: float = Field(
-        default=30.0, gt=0, description="how often the limits are checked"
-    )
+    watch_interval_s: float = Field(default=30.0, gt=0, description="how often the limits are checked")
 
     @model_validator(mode="after")
     def _limits_in_order(self) -> "NotifierSettings":

@@ -22,8 +22,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "en": (
             "Request {request_id} received",
-            "{unit_name} asked for «{title}» ({hours} h, by {deadline}).\n"
-            "We are looking for an expert.",
+            "{unit_name} asked for «{title}» ({hours} h, by {deadline}).\nWe are looking for an expert.",
         ),
     },
     "proposal_waiting": {
@@ -127,13 +126,11 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "task_declined": {
         "vi": (
             "{expert_name} đã từ chối nhiệm vụ {assignment_id}",
-            "{expert_name} từ chối «{title}» tại {unit_name} ({reason}). Hệ thống sẽ tìm chuyên "
-            "gia khác.",
+            "{expert_name} từ chối «{title}» tại {unit_name} ({reason}). Hệ thống sẽ tìm chuyên gia khác.",
         ),
         "en": (
             "{expert_name} declined task {assignment_id}",
-            "{expert_name} declined «{title}» at {unit_name} ({reason}). Another expert will be "
-            "sought.",
+            "{expert_name} declined «{title}» at {unit_name} ({reason}). Another expert will be sought.",
         ),
     },
     "task_cancelled": {
@@ -233,8 +230,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "contract_expiring": {
         "vi": (
             "Hợp đồng {contract_id} hết hạn sau {days} ngày",
-            "Hợp đồng {contract_id} ({expert_name}) kết thúc ngày {end}. Hãy gia hạn hoặc chuẩn "
-            "bị thay thế.",
+            "Hợp đồng {contract_id} ({expert_name}) kết thúc ngày {end}. Hãy gia hạn hoặc chuẩn bị thay thế.",
         ),
         "en": (
             "Contract {contract_id} ends in {days} days",
@@ -286,9 +282,7 @@ def duration(seconds: float, language: str = "vi") -> str:
 
 def html_body(subject: str, body: str) -> str:
     """The short HTML part of an email: the same words, escaped, one paragraph per line."""
-    paragraphs = "".join(
-        f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line.strip()
-    )
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in body.splitlines() if line.strip())
     title = html.escape(subject)
     return (
         f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'

@@ -79,8 +79,9 @@ def advance_answer(
 ) -> AnswerWatch | None:
     """Remind and escalate one task if due (claimed: one copy does it); the task if it is to be
     declined for its expert now."""
-    w = claim(session, select(AnswerWatch).where(
-        AnswerWatch.assignment_id == assignment_id, AnswerWatch.stage.in_(OPEN)))  # type: ignore[attr-defined]
+    w = claim(
+        session, select(AnswerWatch).where(AnswerWatch.assignment_id == assignment_id, AnswerWatch.stage.in_(OPEN))
+    )  # type: ignore[attr-defined]
     if w is None:
         return None  # answered meanwhile, or another copy is on it
     waited = now - aware(w.approved_at or now)
@@ -124,9 +125,7 @@ def decline_command(w: AnswerWatch, limits: Limits) -> m.DeclineAssignment:
     )
 
 
-def closed_by_system(
-    session: Session, assignment_id: str, *, declined: bool, limits: Limits
-) -> None:
+def closed_by_system(session: Session, assignment_id: str, *, declined: bool, limits: Limits) -> None:
     """The decline was answered: tell the expert when it went through, and stop watching. The
     declined event may have closed the watch first; the notification's fixed id keeps it single."""
     w = session.get(AnswerWatch, assignment_id)

@@ -39,9 +39,7 @@ class DeliveryWorker:
     ) -> None:
         self.engine, self.channels, self.backoff, self.sealer = engine, channels, backoff, sealer
         self.concurrency, self.poll_s, self.lease_s = concurrency, poll_s, lease_s
-        self.on_recorded = (
-            on_recorded  # wakes the outbox relay: delivered/failed events are waiting
-        )
+        self.on_recorded = on_recorded  # wakes the outbox relay: delivered/failed events are waiting
         self.rng = random.Random(seed)
         self.wake = asyncio.Event()
         self.inflight: set[asyncio.Task[None]] = set()
@@ -54,9 +52,7 @@ class DeliveryWorker:
         for task in [self._task, *self.inflight]:
             if task:
                 task.cancel()
-        await asyncio.gather(
-            *(t for t in [self._task, *self.inflight] if t), return_exceptions=True
-        )
+        await asyncio.gather(*(t for t in [self._task, *self.inflight] if t), return_exceptions=True)
 
     def notify(self) -> None:
         self.wake.set()

@@ -38,10 +38,16 @@ def _validation_errors(err: ValidationError) -> Errors:
 
 def request_from_form(unit_id: str, form: dict[str, Any]) -> tuple[Request | None, Errors]:
     skill, level = str(form.get("skill", "")), str(form.get("level", "") or "1")
-    raw = {"id": f"r-{secrets.token_hex(4)}", "unit": unit_id, "title": str(form.get("title", "")).strip(),
-           "skills": {skill: level} if skill else {}, "mode": form.get("mode", ""),
-           "hours": decimal(form.get("hours", "")), "priority": form.get("priority", ""),
-           "deadline": form.get("deadline", "")}
+    raw = {
+        "id": f"r-{secrets.token_hex(4)}",
+        "unit": unit_id,
+        "title": str(form.get("title", "")).strip(),
+        "skills": {skill: level} if skill else {},
+        "mode": form.get("mode", ""),
+        "hours": decimal(form.get("hours", "")),
+        "priority": form.get("priority", ""),
+        "deadline": form.get("deadline", ""),
+    }
     errors: Errors = {} if skill else {"skill": vocabulary.message("choose_skill")}
     try:
         req = Request.model_validate(raw)
@@ -61,9 +67,14 @@ async def submit_request(bus: Bus, user: User, form: dict[str, Any]) -> tuple[st
     if "unit" in errors:  # no field of the form: said at its top, or the form would come back silently
         said = errors.pop("unit")
         unit = user.unit_id or ""
-        errors["_"] = (vocabulary.Said(Words("vi")("unit_unknown_submit").format(unit=unit),
-                                       Words("en")("unit_unknown_submit").format(unit=unit))
-                       if said.startswith("unknown unit") else said)
+        errors["_"] = (
+            vocabulary.Said(
+                Words("vi")("unit_unknown_submit").format(unit=unit),
+                Words("en")("unit_unknown_submit").format(unit=unit),
+            )
+            if said.startswith("unknown unit")
+            else said
+        )
     return None, errors
 
 
@@ -98,8 +109,9 @@ async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Erro
     if not reason.strip():
         return {"reason": vocabulary.message("decline_reason")}
     try:
-        cmd = m.DeclineAssignment(assignment_id=assignment_id, expert_id=user.expert_id or "",
-                                  reason=reason.strip()[:2000])
+        cmd = m.DeclineAssignment(
+            assignment_id=assignment_id, expert_id=user.expert_id or "", reason=reason.strip()[:2000]
+        )
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, user, s.ASSIGNMENT_DECLINE, cmd)
@@ -107,8 +119,9 @@ async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Erro
 
 async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: str = "") -> Errors:
     try:
-        cmd = m.LogHours(assignment_id=assignment_id, expert_id=user.expert_id or "",
-                         hours=decimal(hours), note=note[:2000])
+        cmd = m.LogHours(
+            assignment_id=assignment_id, expert_id=user.expert_id or "", hours=decimal(hours), note=note[:2000]
+        )
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, user, s.HOURS_LOG, cmd)
@@ -116,8 +129,9 @@ async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: 
 
 async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: str) -> Errors:
     try:
-        cmd = m.CompleteRequest(request_id=request_id, by=user.display_name, rating=rating or None,
-                                comment=comment[:2000])
+        cmd = m.CompleteRequest(
+            request_id=request_id, by=user.display_name, rating=rating or None, comment=comment[:2000]
+        )
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, user, s.REQUEST_COMPLETE, cmd)
@@ -125,8 +139,15 @@ async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: 
 
 async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
     """A staff override: the matcher checks it by the solver's rules; forcing needs a reason."""
-    missing = {f: vocabulary.message(key) for f, key in (("request_id", "choose_request"),
-               ("expert_id", "choose_expert"), ("contract_id", "choose_contract")) if not str(form.get(f, "")).strip()}
+    missing = {
+        f: vocabulary.message(key)
+        for f, key in (
+            ("request_id", "choose_request"),
+            ("expert_id", "choose_expert"),
+            ("contract_id", "choose_contract"),
+        )
+        if not str(form.get(f, "")).strip()
+    }
     if missing:
         return missing
     force = form.get("force") == "on"
@@ -134,10 +155,15 @@ async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
     if force and not reason:
         return {"reason": vocabulary.message("force_reason")}
     try:
-        cmd = m.AssignManually(request_id=str(form.get("request_id", "")).strip(),
-                               expert_id=str(form.get("expert_id", "")).strip(),
-                               contract_id=str(form.get("contract_id", "")).strip(),
-                               slot=form.get("slot") or 0, by=user.display_name, force=force, reason=reason[:2000])
+        cmd = m.AssignManually(
+            request_id=str(form.get("request_id", "")).strip(),
+            expert_id=str(form.get("expert_id", "")).strip(),
+            contract_id=str(form.get("contract_id", "")).strip(),
+            slot=form.get("slot") or 0,
+            by=user.display_name,
+            force=force,
+            reason=reason[:2000],
+        )
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, user, s.ASSIGNMENT_ASSIGN, cmd)
@@ -149,8 +175,12 @@ async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str
     if to in ("suspended", "terminated") and not reason.strip():
         return {"reason": vocabulary.message("status_reason")}
     try:
-        cmd = m.ChangeContractStatus(contract_id=contract_id, to=to, by=user.display_name,  # type: ignore[arg-type]
-                                     reason=reason.strip()[:2000])
+        cmd = m.ChangeContractStatus(
+            contract_id=contract_id,
+            to=to,
+            by=user.display_name,  # type: ignore[arg-type]
+            reason=reason.strip()[:2000],
+        )
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, user, s.CONTRACT_STATUS_CHANGE, cmd)
@@ -162,8 +192,12 @@ async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision:
     if decision not in ("approve", "refuse"):
         return {"decision": vocabulary.message("approve_or_refuse")}
     try:
-        cmd = m.DecideExtraHours(assignment_id=assignment_id, approve=decision == "approve", by=user.display_name,
-                                 comment=comment.strip()[:2000])
+        cmd = m.DecideExtraHours(
+            assignment_id=assignment_id,
+            approve=decision == "approve",
+            by=user.display_name,
+            comment=comment.strip()[:2000],
+        )
     except ValidationError as err:
         return _validation_errors(err)
     return await _command(bus, user, s.EXTRA_HOURS_DECIDE, cmd)
@@ -186,9 +220,13 @@ async def mark_read(bus: Bus, user: User) -> Errors:
 async def set_availability(bus: Bus, user: User, record: dict[str, Any], form: dict[str, Any]) -> Errors:
     """An expert's own availability: capacity in the horizon, travel range, remote or on site.
     Re-registered as the expert's record with only these fields changed; the matcher re-plans."""
-    changed = {**record, "capacity_hours": decimal(form.get("capacity_hours", "")),
-               "max_travel_minutes": decimal(form.get("max_travel_minutes", "")),
-               "remote": form.get("remote") == "on", "onsite": form.get("onsite") == "on"}
+    changed = {
+        **record,
+        "capacity_hours": decimal(form.get("capacity_hours", "")),
+        "max_travel_minutes": decimal(form.get("max_travel_minutes", "")),
+        "remote": form.get("remote") == "on",
+        "onsite": form.get("onsite") == "on",
+    }
     try:
         expert = Expert.model_validate(changed)
     except ValidationError as err:

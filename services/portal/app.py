@@ -86,21 +86,35 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
         app.state.started = False
         await app.state.bus.close()
 
-    app = Portal(title="expertshare portal", version="1", lifespan=lifespan, max_body_size=st.max_body_bytes,
-                 docs_url=None, redoc_url=None, openapi_url=None,
-                 description="Requests, proposals, contracts and tasks; authenticate with `Bearer <API token>`.")
+    app = Portal(
+        title="expertshare portal",
+        version="1",
+        lifespan=lifespan,
+        max_body_size=st.max_body_bytes,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="Requests, proposals, contracts and tasks; authenticate with `Bearer <API token>`.",
+    )
     app.state.settings = st
     app.state.started = False
     observe(app, st)
     app.state.engine = users.engine(st.db_url())
     app.state.bus = Bus(st.nats_url, st.request_timeout_s)
     app.state.password_work = PasswordWork(st.hash_concurrency, st.hash_queue)
-    app.state.session_lifetime = sessions.Lifetime(idle=dt.timedelta(minutes=st.session_idle_minutes),
-                                                   absolute=dt.timedelta(hours=st.session_hours))
+    app.state.session_lifetime = sessions.Lifetime(
+        idle=dt.timedelta(minutes=st.session_idle_minutes), absolute=dt.timedelta(hours=st.session_hours)
+    )
     app.add_middleware(StrictJson)
     app.add_middleware(GZipMiddleware, minimum_size=1000)  # pages, style and API answers: gzip when accepted
-    app.add_middleware(SessionMiddleware, secret_key=st.secret(), session_cookie="expertshare_session",
-                       same_site="lax", https_only=st.secure_cookies, max_age=st.session_hours * 3600)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=st.secret(),
+        session_cookie="expertshare_session",
+        same_site="lax",
+        https_only=st.secure_cookies,
+        max_age=st.session_hours * 3600,
+    )
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for module in (session, account, commune, staff, shortage, expert, admin, inbox, api, docs):
         app.include_router(module.router)
@@ -193,4 +207,3 @@ def main() -> None:
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from any local peer, and the
     # sign-in throttle per address with it; the portal's `trusted_proxies` setting decides instead.
     uvicorn.run(app, host=st.host, port=port, log_config=None, access_log=False, proxy_headers=False)
-

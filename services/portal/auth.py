@@ -109,13 +109,17 @@ def api_user(request: Request, *roles: str) -> User:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise HTTPException(status_code=401, detail="an API token is needed: Authorization: Bearer <token>",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status_code=401,
+            detail="an API token is needed: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     with db(request) as session:
         user = user_for_token(session, token.strip())
     if user is None:
-        raise HTTPException(status_code=401, detail="unknown API token, or its user is disabled",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status_code=401, detail="unknown API token, or its user is disabled", headers={"WWW-Authenticate": "Bearer"}
+        )
     if roles and user.role not in roles:
         raise HTTPException(status_code=403, detail=f"the {user.role} role may not do this")
     return user

@@ -46,7 +46,8 @@ class Unavailable(RuntimeError):
 def claims_of(user: User) -> dict[str, str]:
     """Who a portal user is in a credential: person, display name, role and party."""
     party = {"commune": f"unit:{user.unit_id}", "expert": f"expert:{user.expert_id}"}.get(
-        user.role, f"staff:{user.username}")
+        user.role, f"staff:{user.username}"
+    )
     return {"person": user.username, "name": user.display_name, "role": user.role, "party": party}
 
 
@@ -74,8 +75,9 @@ class Signer:
 
     def _mint(self, claims: dict[str, str]) -> _Key:
         seed = keys.new_seed(keys.USER)
-        cred = credentials.issue(credentials.issuer_seed(), key=keys.public_key(seed), channel="portal",
-                                 hours=SESSION_HOURS, **claims)
+        cred = credentials.issue(
+            credentials.issuer_seed(), key=keys.public_key(seed), channel="portal", hours=SESSION_HOURS, **claims
+        )
         exp = dt.datetime.fromtimestamp(credentials.read(cred).exp, dt.UTC)
         return _Key(seed, cred, exp, tuple(claims.values()))
 
@@ -90,8 +92,9 @@ class Bus:
 
     async def connect(self) -> None:
         # Keep reconnecting through a NATS restart (nats-py gives up after 60 tries by default).
-        self.nc = await connect(self.url, "portal", max_reconnect_attempts=-1, reconnect_time_wait=1,
-                                **connection_callbacks("portal"))
+        self.nc = await connect(
+            self.url, "portal", max_reconnect_attempts=-1, reconnect_time_wait=1, **connection_callbacks("portal")
+        )
 
     async def close(self) -> None:
         if self.nc is not None:
@@ -101,8 +104,12 @@ class Bus:
         service = subject.split(".")[0]
         try:
             # The page's trace goes on in the service (the FastAPI instrumentation made its span).
-            msg = await self.nc.request(subject, message.model_dump_json().encode(), timeout=timeout or self.timeout,
-                                        headers=trace_headers() or None)
+            msg = await self.nc.request(
+                subject,
+                message.model_dump_json().encode(),
+                timeout=timeout or self.timeout,
+                headers=trace_headers() or None,
+            )
         except NoRespondersError:
             raise Unavailable(f"the {service} service is not running") from None
         except NatsTimeout:
@@ -166,8 +173,9 @@ def _issue(engine: Any, data: bytes) -> Reply:
     if user is None:
         return Reply.failure("wrong user name or password")
     try:
-        cred = credentials.issue(credentials.issuer_seed(), key=req.key, channel="cli", hours=req.hours,
-                                 **claims_of(user))
+        cred = credentials.issue(
+            credentials.issuer_seed(), key=req.key, channel="cli", hours=req.hours, **claims_of(user)
+        )
     except credentials.Refused as err:
         log.error("cannot_issue", reason=err.reason)
         return Reply.failure("the portal cannot issue credentials (no issuer key): ask the administrator")

@@ -26,8 +26,10 @@ async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
     if kept and time.monotonic() - kept[0] < NAMES_TTL_S:
         return kept[1]
     ref = await bus.reference()
-    found = {"units": {u["id"]: u for u in ref.get("units", [])},
-             "experts": {e["id"]: e for e in ref.get("experts", [])}}
+    found = {
+        "units": {u["id"]: u for u in ref.get("units", [])},
+        "experts": {e["id"]: e for e in ref.get("experts", [])},
+    }
     bus.names_kept = (time.monotonic(), found)
     return found
 
@@ -51,8 +53,16 @@ async def visits(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         e = experts.get(a["expert_id"], {})
         approved = a["status"] != "proposed"
-        out.append({"name": e.get("name") or a["expert_id"], "mode": a["mode"], "deadline": a.get("deadline"),
-                    "status": a["status"], "minutes": a.get("minutes"), "approved": approved,
-                    "home": (units.get(e.get("home_unit", "")) or {}).get("name"),
-                    "contact": await contact(bus, a["expert_id"]) if approved else None})
+        out.append(
+            {
+                "name": e.get("name") or a["expert_id"],
+                "mode": a["mode"],
+                "deadline": a.get("deadline"),
+                "status": a["status"],
+                "minutes": a.get("minutes"),
+                "approved": approved,
+                "home": (units.get(e.get("home_unit", "")) or {}).get("name"),
+                "contact": await contact(bus, a["expert_id"]) if approved else None,
+            }
+        )
     return out

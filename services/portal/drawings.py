@@ -39,27 +39,35 @@ def bars(rows: Sequence[tuple[str, float]], *, x_title: str, y_title: str, title
     end = _nice(max(v for _, v in rows))
     inner = WIDTH - LEFT - RIGHT
     height = TOP + ROW * len(rows) + 40
-    out = [f'<svg viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-labelledby="{ident}-t" '
-           f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="13" fill="#222">',
-           f'<title id="{ident}-t">{escape(title)}</title>',
-           f'<text x="{LEFT}" y="16" font-weight="bold">{escape(y_title)}</text>']
+    out = [
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-labelledby="{ident}-t" '
+        f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="13" fill="#222">',
+        f'<title id="{ident}-t">{escape(title)}</title>',
+        f'<text x="{LEFT}" y="16" font-weight="bold">{escape(y_title)}</text>',
+    ]
     base = TOP + ROW * len(rows)
     for i in range(TICKS + 1):
         x = LEFT + inner * i / TICKS
-        out.append(f'<line x1="{x:.0f}" y1="{TOP}" x2="{x:.0f}" y2="{base}" stroke="#ddd"/>'
-                   f'<text x="{x:.0f}" y="{base + 16}" text-anchor="{"start" if i == 0 else "middle"}">'
-                   f'{_num(end * i / TICKS)}</text>')
+        out.append(
+            f'<line x1="{x:.0f}" y1="{TOP}" x2="{x:.0f}" y2="{base}" stroke="#ddd"/>'
+            f'<text x="{x:.0f}" y="{base + 16}" text-anchor="{"start" if i == 0 else "middle"}">'
+            f"{_num(end * i / TICKS)}</text>"
+        )
     for k, (label, value) in enumerate(rows):
         y = TOP + ROW * k
         w = inner * value / end
-        out.append(f'<text x="{LEFT}" y="{y + 13}">{escape(label)}</text>'
-                   f'<rect x="{LEFT}" y="{y + 17}" width="{max(w, 1):.0f}" height="{BAR}" fill="#555">'
-                   f'<title>{escape(label)}: {_num(value)}</title></rect>'
-                   f'<text x="{LEFT + w + 6:.0f}" y="{y + 29}" font-weight="bold">{_num(value)}</text>')
-    out.append(f'<line x1="{LEFT}" y1="{base}" x2="{LEFT + inner}" y2="{base}" stroke="#222"/>'
-               f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" stroke="#222"/>'
-               f'<text x="{LEFT + inner / 2:.0f}" y="{height - 4}" text-anchor="middle" font-weight="bold">'
-               f'{escape(x_title)}</text></svg>')
+        out.append(
+            f'<text x="{LEFT}" y="{y + 13}">{escape(label)}</text>'
+            f'<rect x="{LEFT}" y="{y + 17}" width="{max(w, 1):.0f}" height="{BAR}" fill="#555">'
+            f"<title>{escape(label)}: {_num(value)}</title></rect>"
+            f'<text x="{LEFT + w + 6:.0f}" y="{y + 29}" font-weight="bold">{_num(value)}</text>'
+        )
+    out.append(
+        f'<line x1="{LEFT}" y1="{base}" x2="{LEFT + inner}" y2="{base}" stroke="#222"/>'
+        f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" stroke="#222"/>'
+        f'<text x="{LEFT + inner / 2:.0f}" y="{height - 4}" text-anchor="middle" font-weight="bold">'
+        f"{escape(x_title)}</text></svg>"
+    )
     return "".join(out)
 
 
@@ -90,24 +98,31 @@ def commune_map(places: list[dict[str, Any]], *, title: str, legend_words: tuple
     x0, y0 = pad + (WIDTH - 2 * pad - size * (max(xs) - min(xs)) / span) / 2, pad + legend_h
     bounds = classes(max(p["weight"] for p in places))
     height = int(legend_h + 2 * pad + size * (max(ys) - min(ys)) / span) + 10
-    out = [f'<svg viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-labelledby="map-t" '
-           f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="13" fill="#222">',
-           f'<title id="map-t">{escape(title)}</title>',
-           f'<rect x="0.5" y="0.5" width="{WIDTH - 1}" height="{height - 1}" fill="none" stroke="#bbb"/>',
-           f'<text x="10" y="20" font-weight="bold">{escape(legend_words[0])}</text>']
+    out = [
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-labelledby="map-t" '
+        f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui,sans-serif" font-size="13" fill="#222">',
+        f'<title id="map-t">{escape(title)}</title>',
+        f'<rect x="0.5" y="0.5" width="{WIDTH - 1}" height="{height - 1}" fill="none" stroke="#bbb"/>',
+        f'<text x="10" y="20" font-weight="bold">{escape(legend_words[0])}</text>',
+    ]
     for i, (lo, hi) in enumerate(bounds):  # the legend: a swatch of each class and its range
         x = 14 + 140 * i
         words = legend_words[1] if hi == 0 else (_num(lo) if lo == hi else f"{_num(lo)}–{_num(hi)}")
-        out.append(f'<circle cx="{x + RADII[i]}" cy="42" r="{RADII[i]}" fill="{SHADES[i]}" stroke="#222"/>'
-                   f'<text x="{x + 2 * RADII[i] + 6}" y="47">{escape(words)}</text>')
+        out.append(
+            f'<circle cx="{x + RADII[i]}" cy="42" r="{RADII[i]}" fill="{SHADES[i]}" stroke="#222"/>'
+            f'<text x="{x + 2 * RADII[i] + 6}" y="47">{escape(words)}</text>'
+        )
     out.append(f'<text x="{WIDTH - 14}" y="20" text-anchor="end">B ↑</text>')
     for p, x, y in sorted(zip(places, xs, ys, strict=True), key=lambda t: t[0]["weight"]):  # the heaviest on top
         k = _class(p["weight"], bounds)
         cx, cy = x0 + size * (x - min(xs)) / span, y0 + size * (y - min(ys)) / span
-        mark = (f'<line x1="{cx - 3:.0f}" y1="{cy:.0f}" x2="{cx + 3:.0f}" y2="{cy:.0f}" stroke="#222"/>'
-                if k == 0 else "")
-        out.append(f'<g><title>{escape(p["name"])}: {escape(p["text"])}</title>'
-                   f'<circle cx="{cx:.0f}" cy="{cy:.0f}" r="{RADII[k]}" fill="{SHADES[k]}" stroke="#222"/>{mark}</g>')
+        mark = (
+            f'<line x1="{cx - 3:.0f}" y1="{cy:.0f}" x2="{cx + 3:.0f}" y2="{cy:.0f}" stroke="#222"/>' if k == 0 else ""
+        )
+        out.append(
+            f"<g><title>{escape(p['name'])}: {escape(p['text'])}</title>"
+            f'<circle cx="{cx:.0f}" cy="{cy:.0f}" r="{RADII[k]}" fill="{SHADES[k]}" stroke="#222"/>{mark}</g>'
+        )
     out.append("</svg>")
     return "".join(out)
 

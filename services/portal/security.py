@@ -24,8 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.portal import vocabulary
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
-       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -170,5 +172,8 @@ def _problem(error: dict[str, Any]) -> dict[str, str]:
         return {"field": "body", "message": f"not valid JSON: {reason}"[:MAX_MESSAGE]}
     field = ".".join(loc[1:] if loc[:1] == ["body"] and len(loc) > 1 else loc)
     said = vocabulary.validation(loc[-1] if loc else field, error)  # the field named, in Vietnamese too
-    return {"field": field[:MAX_MESSAGE], "message": str(error.get("msg", "invalid"))[:MAX_MESSAGE],
-            "message_vi": str(said)[:MAX_MESSAGE]}
+    return {
+        "field": field[:MAX_MESSAGE],
+        "message": str(error.get("msg", "invalid"))[:MAX_MESSAGE],
+        "message_vi": str(said)[:MAX_MESSAGE],
+    }

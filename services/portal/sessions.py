@@ -29,8 +29,9 @@ class SessionRow(SQLModel, table=True):
     id_sha256: str = Field(primary_key=True, max_length=64)
     username: str = Field(index=True, max_length=64, foreign_key="portal_user.username")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    seen_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False,
-                                                                          index=True))
+    seen_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,14 @@ def start(db: Session, username: str, lifetime: Lifetime) -> str:
     """A new session of `username`: its id, for the cookie (only its hash is kept). The sessions
     of everyone that have run out are deleted on the way."""
     now = utcnow()
-    db.execute(delete(SessionRow).where(or_(SessionRow.seen_at <= now - lifetime.idle,  # type: ignore[arg-type]
-                                         SessionRow.created_at <= now - lifetime.absolute)))
+    db.execute(
+        delete(SessionRow).where(
+            or_(
+                SessionRow.seen_at <= now - lifetime.idle,  # type: ignore[arg-type]
+                SessionRow.created_at <= now - lifetime.absolute,
+            )
+        )
+    )
     sid = secrets.token_urlsafe(32)
     db.add(SessionRow(id_sha256=_digest(sid), username=username, created_at=now, seen_at=now))
     db.commit()

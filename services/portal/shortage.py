@@ -47,8 +47,9 @@ def period(params: Any) -> tuple[dt.date | None, dt.date | None, dict[str, Said]
             if start and end and end < start:
                 errors["to"] = Said("Đến ngày: trước ngày bắt đầu", "To: before the first day")
             else:
-                errors["from"] = Said(f"Khoảng thời gian: tối đa {L.GAP_DAYS} ngày",
-                                      f"The period: at most {L.GAP_DAYS} days")
+                errors["from"] = Said(
+                    f"Khoảng thời gian: tối đa {L.GAP_DAYS} ngày", f"The period: at most {L.GAP_DAYS} days"
+                )
     return (None, None, errors) if errors else (start, end, errors)
 
 
@@ -72,8 +73,13 @@ def places(r: m.GapsReport, units: dict[str, dict[str, Any]]) -> tuple[list[dict
         if uid not in rows and u.get("province") not in provinces:
             continue
         row = rows.get(uid) or m.GapRow(key=uid, label=u.get("name", ""))
-        place: dict[str, Any] = {"id": uid, "name": u.get("name") or uid, "weight": row.uncovered_weight,
-                 "requests": row.uncovered_requests, "hours": row.uncovered_hours}
+        place: dict[str, Any] = {
+            "id": uid,
+            "name": u.get("name") or uid,
+            "weight": row.uncovered_weight,
+            "requests": row.uncovered_requests,
+            "hours": row.uncovered_hours,
+        }
         loc = u.get("location") or {}
         if loc.get("lat") is not None and loc.get("lon") is not None:
             on_map.append({**place, "lat": float(loc["lat"]), "lon": float(loc["lon"])})
@@ -90,8 +96,10 @@ def budget(raw: str) -> tuple[int | None, Said | None]:
     """A budget typed the Vietnamese way (50.000.000, 50 000 000 đ) in whole dong."""
     text = re.sub(r"\s*(₫|đ|đồng|vnd|VND)\s*$", "", raw.strip()[:40])
     if not text or not _DONG.match(text):
-        return None, Said("Kinh phí: cần là một số tiền bằng đồng, ví dụ 50.000.000",
-                          "Budget: a sum in dong is needed, e.g. 50.000.000")
+        return None, Said(
+            "Kinh phí: cần là một số tiền bằng đồng, ví dụ 50.000.000",
+            "Budget: a sum in dong is needed, e.g. 50.000.000",
+        )
     value = int(re.sub(r"[.\s]", "", text))
     if value <= 0:
         return None, Said("Kinh phí: cần lớn hơn 0 đồng", "Budget: more than 0 dong is needed")
@@ -102,19 +110,36 @@ def budget(raw: str) -> tuple[int | None, Said | None]:
 
 
 async def hiring(bus: Bus, user: User, budget_vnd: int) -> tuple[m.HiringPlanView | None, Said | None]:
-    reply = await bus.command(user, s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=budget_vnd),
-                              timeout=HIRING_TIMEOUT_S)
+    reply = await bus.command(user, s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=budget_vnd), timeout=HIRING_TIMEOUT_S)
     if not reply.ok:
         if "another hiring plan" in (reply.error or ""):
-            return None, Said("Một kế hoạch tuyển khác đang được tính: hãy thử lại sau một phút.",
-                              "Another hiring plan is being computed: try again in a minute.")
+            return None, Said(
+                "Một kế hoạch tuyển khác đang được tính: hãy thử lại sau một phút.",
+                "Another hiring plan is being computed: try again in a minute.",
+            )
         raise Unavailable(reply.error or "the hiring plan was refused")
     return m.HiringPlanView.model_validate(reply.data), None
 
 
-GAP_COLUMNS = ("section", "key", "label", "requests", "hours", "weight", "covered_requests", "covered_hours",
-               "covered_weight", "uncovered_requests", "uncovered_hours", "uncovered_weight", "unit", "unit_name",
-               "province", "value_per_hour", "remote_ok")
+GAP_COLUMNS = (
+    "section",
+    "key",
+    "label",
+    "requests",
+    "hours",
+    "weight",
+    "covered_requests",
+    "covered_hours",
+    "covered_weight",
+    "uncovered_requests",
+    "uncovered_hours",
+    "uncovered_weight",
+    "unit",
+    "unit_name",
+    "province",
+    "value_per_hour",
+    "remote_ok",
+)
 
 
 def gaps_csv(r: m.GapsReport) -> str:
@@ -131,14 +156,36 @@ def gaps_csv(r: m.GapsReport) -> str:
         for row in getattr(r, section):
             put(section, row.model_dump())
     for b in r.bottlenecks:
-        put("bottleneck", {**b.model_dump(), "key": f"{b.skill}={b.level}", "label": b.skill_label,
-                           "hours": b.hours, "requests": b.requests})
+        put(
+            "bottleneck",
+            {
+                **b.model_dump(),
+                "key": f"{b.skill}={b.level}",
+                "label": b.skill_label,
+                "hours": b.hours,
+                "requests": b.requests,
+            },
+        )
     return out.getvalue()
 
 
-PLAN_COLUMNS = ("section", "candidate", "expert", "contract", "where", "where_name", "skills", "cost_vnd",
-                "requests", "request_ids", "weight", "budget_vnd", "covered_weight_before", "covered_weight_after",
-                "gain")
+PLAN_COLUMNS = (
+    "section",
+    "candidate",
+    "expert",
+    "contract",
+    "where",
+    "where_name",
+    "skills",
+    "cost_vnd",
+    "requests",
+    "request_ids",
+    "weight",
+    "budget_vnd",
+    "covered_weight_before",
+    "covered_weight_after",
+    "gain",
+)
 
 
 def plan_csv(p: m.HiringPlanView, units: dict[str, dict[str, Any]]) -> str:
@@ -147,19 +194,45 @@ def plan_csv(p: m.HiringPlanView, units: dict[str, dict[str, Any]]) -> str:
     w = csv.DictWriter(out, fieldnames=PLAN_COLUMNS, lineterminator="\n")
     w.writeheader()
     for h in p.hires:
-        w.writerow({k: neutral(v) for k, v in {
-            "section": "hire", "candidate": h.candidate, "expert": h.expert, "contract": h.contract,
-            "where": h.where, "where_name": units.get(h.where, {}).get("name", ""),
-            "skills": ";".join(f"{k}={v}" for k, v in h.skills.items()), "cost_vnd": h.cost_vnd,
-            "requests": len(h.covers.requests), "request_ids": ";".join(h.covers.requests),
-            "weight": h.covers.weight}.items()})
-    w.writerow({"section": "plan", "cost_vnd": p.cost_vnd, "budget_vnd": p.budget_vnd,
-                "covered_weight_before": p.covered_weight_before, "covered_weight_after": p.covered_weight_after,
-                "gain": p.gain})
+        w.writerow(
+            {
+                k: neutral(v)
+                for k, v in {
+                    "section": "hire",
+                    "candidate": h.candidate,
+                    "expert": h.expert,
+                    "contract": h.contract,
+                    "where": h.where,
+                    "where_name": units.get(h.where, {}).get("name", ""),
+                    "skills": ";".join(f"{k}={v}" for k, v in h.skills.items()),
+                    "cost_vnd": h.cost_vnd,
+                    "requests": len(h.covers.requests),
+                    "request_ids": ";".join(h.covers.requests),
+                    "weight": h.covers.weight,
+                }.items()
+            }
+        )
+    w.writerow(
+        {
+            "section": "plan",
+            "cost_vnd": p.cost_vnd,
+            "budget_vnd": p.budget_vnd,
+            "covered_weight_before": p.covered_weight_before,
+            "covered_weight_after": p.covered_weight_after,
+            "gain": p.gain,
+        }
+    )
     if p.simple_rule is not None:
         r = p.simple_rule
-        w.writerow({"section": "simple_rule", "candidate": ";".join(r.hires), "cost_vnd": r.cost_vnd,
-                    "budget_vnd": p.budget_vnd, "covered_weight_before": p.covered_weight_before,
-                    "covered_weight_after": r.covered_weight_after,
-                    "gain": r.covered_weight_after - p.covered_weight_before})
+        w.writerow(
+            {
+                "section": "simple_rule",
+                "candidate": ";".join(r.hires),
+                "cost_vnd": r.cost_vnd,
+                "budget_vnd": p.budget_vnd,
+                "covered_weight_before": p.covered_weight_before,
+                "covered_weight_after": r.covered_weight_after,
+                "gain": r.covered_weight_after - p.covered_weight_before,
+            }
+        )
     return out.getvalue()

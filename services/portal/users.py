@@ -67,8 +67,9 @@ class SignInFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(index=True, max_length=64)
     address: str | None = Field(default=None, index=True, max_length=64, description="the client's address")
-    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False,
-                                                                      index=True))
+    at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
 
 
 MAX_FAILURES = 5
@@ -96,15 +97,32 @@ def check_binding(role: str, unit_id: str | None, expert_id: str | None, referen
     its `GetReference` reply for `binding_ids`): such an account could do nothing, and a commune
     officer's requests would all be refused."""
     if role == "commune" and unit_id and unit_id not in {u.get("id") for u in reference.get("units", [])}:
-        raise UserError("unit", f"no unit {unit_id!r} is registered (the unit ids are in the reference data: "
-                        "expertshare sheet export)", "user_unknown_unit", unit=unit_id)
+        raise UserError(
+            "unit",
+            f"no unit {unit_id!r} is registered (the unit ids are in the reference data: expertshare sheet export)",
+            "user_unknown_unit",
+            unit=unit_id,
+        )
     if role == "expert" and expert_id and expert_id not in {e.get("id") for e in reference.get("experts", [])}:
-        raise UserError("expert", f"no expert {expert_id!r} is registered (the expert ids are in the reference "
-                        "data: expertshare sheet export)", "user_unknown_expert", expert=expert_id)
+        raise UserError(
+            "expert",
+            f"no expert {expert_id!r} is registered (the expert ids are in the reference "
+            "data: expertshare sheet export)",
+            "user_unknown_expert",
+            expert=expert_id,
+        )
 
 
-def create_user(session: Session, *, username: str, password: str, role: str, display_name: str = "",
-                unit_id: str | None = None, expert_id: str | None = None) -> User:
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    unit_id: str | None = None,
+    expert_id: str | None = None,
+) -> User:
     if role not in ROLES:
         raise UserError("role", f"must be one of {', '.join(ROLES)}", "user_bad_role")
     if not username or len(username) > 64 or not username.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -117,17 +135,28 @@ def create_user(session: Session, *, username: str, password: str, role: str, di
         raise UserError("expert", "an expert user is bound to an expert id", "user_needs_expert")
     if session.get(User, username) is not None:
         raise UserError("username", f"{username!r} already exists", "user_exists", username=username)
-    user = User(username=username, display_name=display_name or username, role=role,
-                unit_id=unit_id if role == "commune" else None,
-                expert_id=expert_id if role == "expert" else None, password_hash=_hasher.hash(password))
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        unit_id=unit_id if role == "commune" else None,
+        expert_id=expert_id if role == "expert" else None,
+        password_hash=_hasher.hash(password),
+    )
     session.add(user)
     session.commit()
     session.refresh(user)
     return user
 
 
-def locked_until(session: Session, username: str, now: dt.datetime | None = None, *, address: str | None = None,
-                 per_address: int = MAX_FAILURES_PER_ADDRESS) -> dt.datetime | None:
+def locked_until(
+    session: Session,
+    username: str,
+    now: dt.datetime | None = None,
+    *,
+    address: str | None = None,
+    per_address: int = MAX_FAILURES_PER_ADDRESS,
+) -> dt.datetime | None:
     """When a name (or anyone from `address`) throttled by failed sign-ins may try again (None: now)."""
     now = now or utcnow()
     untils = [_until(session, SignInFailure.username == username, MAX_FAILURES, now)]
@@ -137,8 +166,9 @@ def locked_until(session: Session, username: str, now: dt.datetime | None = None
 
 
 def _until(session: Session, which: object, limit: int, now: dt.datetime) -> dt.datetime | None:
-    recent = sorted(_aware(f.at) for f in session.exec(
-        select(SignInFailure).where(which, SignInFailure.at > now - WINDOW)))  # type: ignore[arg-type]
+    recent = sorted(
+        _aware(f.at) for f in session.exec(select(SignInFailure).where(which, SignInFailure.at > now - WINDOW))
+    )  # type: ignore[arg-type]
     return recent[-limit] + WINDOW if len(recent) >= limit else None
 
 
@@ -146,8 +176,13 @@ def _aware(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives the time back without its zone
 
 
-def sign_in(session: Session, username: str, password: str, address: str | None = None,
-            per_address: int = MAX_FAILURES_PER_ADDRESS) -> tuple[User | None, dt.datetime | None]:
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    address: str | None = None,
+    per_address: int = MAX_FAILURES_PER_ADDRESS,
+) -> tuple[User | None, dt.datetime | None]:
     """(the user, None) on success; (None, None) on a wrong name or password or a disabled user;
     (None, until) while the name or the address is throttled (the password is not even checked).
     Blocking (argon2): the portal calls it through `hashing.PasswordWork`."""
@@ -258,8 +293,12 @@ def all_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(User.role, User.username)))
 
 
-TABLES = [User.__table__, ApiToken.__table__, SignInFailure.__table__,  # type: ignore[attr-defined]
-          sessions.SessionRow.__table__]  # type: ignore[attr-defined]
+TABLES = [
+    User.__table__,
+    ApiToken.__table__,
+    SignInFailure.__table__,  # type: ignore[attr-defined]
+    sessions.SessionRow.__table__,
+]  # type: ignore[attr-defined]
 
 
 def metadata() -> MetaData:

@@ -61,8 +61,10 @@ def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[
             reached, when = step, a.get("updated_at")
     if r["status"] == "completed":
         reached = 4
-    return [{"step": name, "done": i <= reached, "at": when if i == reached and i > 0 else None}
-            for i, name in enumerate(STEPS)]
+    return [
+        {"step": name, "done": i <= reached, "at": when if i == reached and i > 0 else None}
+        for i, name in enumerate(STEPS)
+    ]
 
 
 async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -70,8 +72,15 @@ async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
     events = []
     for a in r["assignments"]:
         for e in await bus.audit(f"assignment:{a['id']}", limit=100):
-            events.append({"at": e["at"], "action": e["action"], "expert": a["expert_id"], "actor": e.get("actor", ""),
-                           "note": (e.get("detail") or {}).get("note", "")})
+            events.append(
+                {
+                    "at": e["at"],
+                    "action": e["action"],
+                    "expert": a["expert_id"],
+                    "actor": e.get("actor", ""),
+                    "note": (e.get("detail") or {}).get("note", ""),
+                }
+            )
     return sorted(events, key=lambda e: e["at"])
 
 
@@ -79,14 +88,16 @@ async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
 PROPOSALS_PAGE = 20
 
 
-async def proposals(bus: Bus, page: int = 1, per_page: int = PROPOSALS_PAGE,
-                    request_id: str | None = None) -> tuple[list[dict[str, Any]], int]:
+async def proposals(
+    bus: Bus, page: int = 1, per_page: int = PROPOSALS_PAGE, request_id: str | None = None
+) -> tuple[list[dict[str, Any]], int]:
     """One page of the proposals waiting for staff (oldest first, at most LIST_LIMIT looked at),
     each with the solver's explanation from the audit trail; and how many wait in all."""
-    contracts = await bus.contracts_status(statuses=["proposed"], limit=LIST_LIMIT, oldest_first=True,
-                                           with_contracts=False)
+    contracts = await bus.contracts_status(
+        statuses=["proposed"], limit=LIST_LIMIT, oldest_first=True, with_contracts=False
+    )
     every = [a for a in contracts["assignments"] if request_id is None or a["request_id"] == request_id]
-    waiting = every[(page - 1) * per_page: page * per_page]
+    waiting = every[(page - 1) * per_page : page * per_page]
     for a in waiting:
         entries = await bus.audit(f"assignment:{a['id']}", limit=20)
         propose = next((e for e in entries if e["action"] == "propose"), None)

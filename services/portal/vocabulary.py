@@ -54,48 +54,80 @@ def number(value: Any, lang: str = "vi") -> str:
 
 #: The matcher's unmatched reasons (services.matcher.solver.explain.MESSAGES), by code.
 REASONS: dict[str, Pair] = {
-    "no_skill": ("không chuyên gia nào có kỹ năng ở mức yêu cầu",
-                 "no expert has the required skills at the required level"),
-    "language": ("không chuyên gia nào có kỹ năng này nói được ngôn ngữ yêu cầu",
-                 "no expert with the skills speaks the language asked for"),
-    "mode_unavailable": ("không chuyên gia nào có kỹ năng này làm được theo hình thức yêu cầu",
-                         "no expert with the skills can work in the requested mode"),
-    "out_of_travel_range": ("các chuyên gia có kỹ năng này ở quá xa và không thể hỗ trợ từ xa cho yêu cầu này",
-                            "experts with the skills are out of travel range and cannot work remotely here"),
-    "contract_scope_or_dates": ("chưa có hợp đồng còn hiệu lực của chuyên gia phù hợp cho đơn vị này trước hạn chót",
-                                "no active contract of a suitable expert covers this unit before the deadline"),
-    "excluded": ("mọi chuyên gia phù hợp đều đã từ chối hoặc bị từ chối cho yêu cầu này",
-                 "every suitable expert has declined or been rejected for this request"),
+    "no_skill": (
+        "không chuyên gia nào có kỹ năng ở mức yêu cầu",
+        "no expert has the required skills at the required level",
+    ),
+    "language": (
+        "không chuyên gia nào có kỹ năng này nói được ngôn ngữ yêu cầu",
+        "no expert with the skills speaks the language asked for",
+    ),
+    "mode_unavailable": (
+        "không chuyên gia nào có kỹ năng này làm được theo hình thức yêu cầu",
+        "no expert with the skills can work in the requested mode",
+    ),
+    "out_of_travel_range": (
+        "các chuyên gia có kỹ năng này ở quá xa và không thể hỗ trợ từ xa cho yêu cầu này",
+        "experts with the skills are out of travel range and cannot work remotely here",
+    ),
+    "contract_scope_or_dates": (
+        "chưa có hợp đồng còn hiệu lực của chuyên gia phù hợp cho đơn vị này trước hạn chót",
+        "no active contract of a suitable expert covers this unit before the deadline",
+    ),
+    "excluded": (
+        "mọi chuyên gia phù hợp đều đã từ chối hoặc bị từ chối cho yêu cầu này",
+        "every suitable expert has declined or been rejected for this request",
+    ),
     "expert_capacity": ("các chuyên gia phù hợp đã kín lịch", "all eligible experts are at capacity"),
     "contract_hours": ("các hợp đồng phù hợp đã hết giờ", "the hours of every eligible contract are used up"),
     "contract_budget": ("các hợp đồng phù hợp đã hết kinh phí", "the budget of every eligible contract is used up"),
-    "contract_concurrency": ("các hợp đồng phù hợp đã đủ số việc cùng lúc",
-                             "every eligible contract has its maximum of concurrent assignments"),
-    "outcompeted": ("các yêu cầu khẩn hơn đã nhận các chuyên gia phù hợp",
-                    "more urgent requests took the eligible experts"),
+    "contract_concurrency": (
+        "các hợp đồng phù hợp đã đủ số việc cùng lúc",
+        "every eligible contract has its maximum of concurrent assignments",
+    ),
+    "outcompeted": (
+        "các yêu cầu khẩn hơn đã nhận các chuyên gia phù hợp",
+        "more urgent requests took the eligible experts",
+    ),
 }
 
 #: The sentences the matcher writes for those codes, as the notifier puts them into a message body.
-_REASON_TEXT = [(re.compile(re.escape(en) if code != "language" else r"no expert with the skills speaks [\w-]+"), code)
-                for code, (_vi, en) in REASONS.items()]
+_REASON_TEXT = [
+    (re.compile(re.escape(en) if code != "language" else r"no expert with the skills speaks [\w-]+"), code)
+    for code, (_vi, en) in REASONS.items()
+]
 
 
 #: The explanation's English summary (services.matcher.solver.explain), as a proposal's message quotes it.
-_SUMMARY = re.compile(r"\b(onsite|remote), ([\d.]+) h incl\. travel, ([\d.]+ ₫); "
-                      r"(same commune|within an hour|remote or farther); (\d+) eligible option\(s\)")
+_SUMMARY = re.compile(
+    r"\b(onsite|remote), ([\d.]+) h incl\. travel, ([\d.]+ ₫); "
+    r"(same commune|within an hour|remote or farther); (\d+) eligible option\(s\)"
+)
 _HOURS = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?) giờ(?! \d+ phút)")
 _LIMITS = {"hours_cap": "hạn mức giờ", "budget_cap_vnd": "hạn mức kinh phí", "max_concurrent": "số việc cùng lúc"}
 #: The matcher's notes when approved work is over its limits (services.matcher.planner).
 _PLAN_NOTES: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(r"expert (\S+): approved work is ([\d.]+) h over the availability of ([\d.]+) h; it is kept, "
-                r"nothing new is planned for this expert"),
-     lambda g: f"chuyên gia {g[1]}: công việc đã duyệt vượt {hours(float(g[2]))} so với thời gian có thể nhận "
-               f"{hours(float(g[3]))}; vẫn giữ, không giao thêm cho chuyên gia này"),
-    (re.compile(r"contract (\S+): approved work is over its limits \(([^)]*)\); it is kept, nothing new is "
-                r"planned under this contract"),
-     lambda g: f"hợp đồng {g[1]}: công việc đã duyệt vượt giới hạn "
-               f"({', '.join(_LIMITS.get(x.strip(), x.strip()) for x in g[2].split(','))}); "
-               f"vẫn giữ, không giao thêm theo hợp đồng này"),
+    (
+        re.compile(
+            r"expert (\S+): approved work is ([\d.]+) h over the availability of ([\d.]+) h; it is kept, "
+            r"nothing new is planned for this expert"
+        ),
+        lambda g: (
+            f"chuyên gia {g[1]}: công việc đã duyệt vượt {hours(float(g[2]))} so với thời gian có thể nhận "
+            f"{hours(float(g[3]))}; vẫn giữ, không giao thêm cho chuyên gia này"
+        ),
+    ),
+    (
+        re.compile(
+            r"contract (\S+): approved work is over its limits \(([^)]*)\); it is kept, nothing new is "
+            r"planned under this contract"
+        ),
+        lambda g: (
+            f"hợp đồng {g[1]}: công việc đã duyệt vượt giới hạn "
+            f"({', '.join(_LIMITS.get(x.strip(), x.strip()) for x in g[2].split(','))}); "
+            f"vẫn giữ, không giao thêm theo hợp đồng này"
+        ),
+    ),
     (re.compile(r"pending proposals let go: "), "đề xuất chờ duyệt đã rút lại: "),
 ]
 _RANKS = {"same commune": 0, "within an hour": 1, "remote or farther": 2}
@@ -111,42 +143,69 @@ def reasons_in(text: str, lang: str) -> str:
     for pattern, vi in _PLAN_NOTES:
         text = pattern.sub(vi, text)
     text = _HOURS.sub(lambda g: hours(float(g[1]), lang), text)  # the notifier's `2.5 giờ`: 2,5 giờ
-    return _SUMMARY.sub(lambda g: explanation(
-        {"mode": g[1], "local_rank": _RANKS[g[4]], "alternatives": int(g[5]),
-         "cost_vnd": int(g[3].split()[0].replace(".", ""))}, round(float(g[2]) * 60), lang), text)
+    return _SUMMARY.sub(
+        lambda g: explanation(
+            {
+                "mode": g[1],
+                "local_rank": _RANKS[g[4]],
+                "alternatives": int(g[5]),
+                "cost_vnd": int(g[3].split()[0].replace(".", "")),
+            },
+            round(float(g[2]) * 60),
+            lang,
+        ),
+        text,
+    )
 
 
 #: Who acted, when it was not a person of the portal (the audit trail's actor).
 ACTORS: dict[str, Pair] = {
-    "matcher": ("Hệ thống ghép chuyên gia", "The matcher"), "contracts": ("Hệ thống hợp đồng", "The contracts service"),
-    "notifier": ("Hệ thống thông báo", "The notifier"), "operator": ("Quản trị hệ thống (dòng lệnh)", "Operator (CLI)"),
+    "matcher": ("Hệ thống ghép chuyên gia", "The matcher"),
+    "contracts": ("Hệ thống hợp đồng", "The contracts service"),
+    "notifier": ("Hệ thống thông báo", "The notifier"),
+    "operator": ("Quản trị hệ thống (dòng lệnh)", "Operator (CLI)"),
     "system": ("Hệ thống", "The system"),
 }
 
 ROLES: dict[str, Pair] = {
-    "commune": ("Cán bộ xã/phường", "Commune officer"), "staff": ("Sở Nội vụ", "Home-affairs staff"),
-    "expert": ("Chuyên gia", "Expert"), "admin": ("Quản trị", "Administrator"),
+    "commune": ("Cán bộ xã/phường", "Commune officer"),
+    "staff": ("Sở Nội vụ", "Home-affairs staff"),
+    "expert": ("Chuyên gia", "Expert"),
+    "admin": ("Quản trị", "Administrator"),
 }
 
 #: How far the expert is, by the solver's local rank (0 the same unit, 1 within an hour of travel).
 DISTANCE: dict[int, Pair] = {
-    0: ("cùng xã", "same commune"), 1: ("trong vòng một giờ đi lại", "within an hour's travel"),
+    0: ("cùng xã", "same commune"),
+    1: ("trong vòng một giờ đi lại", "within an hour's travel"),
     2: ("cách hơn một giờ đi lại", "more than an hour's travel away"),
 }
 
 #: The field labels a validation message names (the form's own labels).
 FIELDS: dict[str, Pair] = {
-    "title": ("Nội dung cần hỗ trợ", "What is needed"), "skill": ("Lĩnh vực", "Skill"),
-    "level": ("Mức độ", "Level"), "mode": ("Hình thức", "Mode"), "hours": ("Số giờ", "Hours"),
-    "deadline": ("Hạn chót", "Deadline"), "priority": ("Mức khẩn", "Urgency"), "rating": ("Đánh giá", "Rating"),
-    "comment": ("Ghi chú", "Comment"), "note": ("Ghi chú", "Note"), "reason": ("Lý do", "Reason"),
+    "title": ("Nội dung cần hỗ trợ", "What is needed"),
+    "skill": ("Lĩnh vực", "Skill"),
+    "level": ("Mức độ", "Level"),
+    "mode": ("Hình thức", "Mode"),
+    "hours": ("Số giờ", "Hours"),
+    "deadline": ("Hạn chót", "Deadline"),
+    "priority": ("Mức khẩn", "Urgency"),
+    "rating": ("Đánh giá", "Rating"),
+    "comment": ("Ghi chú", "Comment"),
+    "note": ("Ghi chú", "Note"),
+    "reason": ("Lý do", "Reason"),
     "capacity_hours": ("Số giờ có thể nhận", "Hours I can take"),
     "max_travel_minutes": ("Đi lại tối đa (phút)", "Longest travel (minutes)"),
-    "request_id": ("Yêu cầu", "Request"), "expert_id": ("Chuyên gia", "Expert"),
-    "contract_id": ("Hợp đồng", "Contract"), "slot": ("Vị trí", "Position"),
-    "assignment_id": ("Phân công", "Assignment"), "assignment_ids": ("Đề xuất", "Proposals"),
-    "to": ("Trạng thái mới", "New status"), "decision": ("Quyết định", "Decision"),
-    "password": ("Mật khẩu", "Password"), "username": ("Tên đăng nhập", "Username"),
+    "request_id": ("Yêu cầu", "Request"),
+    "expert_id": ("Chuyên gia", "Expert"),
+    "contract_id": ("Hợp đồng", "Contract"),
+    "slot": ("Vị trí", "Position"),
+    "assignment_id": ("Phân công", "Assignment"),
+    "assignment_ids": ("Đề xuất", "Proposals"),
+    "to": ("Trạng thái mới", "New status"),
+    "decision": ("Quyết định", "Decision"),
+    "password": ("Mật khẩu", "Password"),
+    "username": ("Tên đăng nhập", "Username"),
     "body": ("Nội dung gửi", "Body"),
 }
 
@@ -215,15 +274,19 @@ MESSAGES: dict[str, Pair] = {
     "choose_proposal": ("Hãy chọn ít nhất một đề xuất", "Choose at least one proposal"),
     "decline_reason": ("Lý do: hãy cho biết vì sao từ chối", "Reason: say why you decline"),
     "force_reason": ("Lý do: phân công bỏ qua quy tắc cần ghi lý do", "Reason: a forced assignment needs a reason"),
-    "status_reason": ("Lý do: tạm dừng hoặc chấm dứt hợp đồng cần ghi lý do",
-                      "Reason: say why the contract is suspended or ended"),
+    "status_reason": (
+        "Lý do: tạm dừng hoặc chấm dứt hợp đồng cần ghi lý do",
+        "Reason: say why the contract is suspended or ended",
+    ),
     "approve_or_refuse": ("Hãy chọn Duyệt hoặc Không duyệt", "Choose approve or refuse"),
     "passwords_differ": ("Hai mật khẩu mới không giống nhau", "The two new passwords differ"),
     "choose_request": ("Yêu cầu: hãy chọn một yêu cầu", "Request: choose a request"),
     "choose_expert": ("Chuyên gia: hãy chọn một chuyên gia", "Expert: choose an expert"),
     "choose_contract": ("Hợp đồng: hãy chọn một hợp đồng", "Contract: choose a contract"),
-    "no_file": ("Chưa chọn tệp: hãy chọn units.csv, experts.csv, contracts.csv hoặc vài tệp",
-                "No file chosen: choose units.csv, experts.csv, contracts.csv or several"),
+    "no_file": (
+        "Chưa chọn tệp: hãy chọn units.csv, experts.csv, contracts.csv hoặc vài tệp",
+        "No file chosen: choose units.csv, experts.csv, contracts.csv or several",
+    ),
 }
 
 
@@ -234,54 +297,88 @@ def message(key: str) -> Said:
 
 #: A service's refusal, by the pattern of its English sentence: the Vietnamese with the pattern's
 #: groups (ids, numbers) put back. A sentence not listed is shown under a Vietnamese heading.
-SERVICE: list[tuple[re.Pattern[str], Pair]] = [(re.compile(p, re.I), pair) for p, pair in (
-    (r"^unknown request\b.*", ("Không có yêu cầu này", "No such request")),
-    (r"^unknown expert\b.*", ("Không có chuyên gia này", "No such expert")),
-    (r"^unknown contract\b.*", ("Không có hợp đồng này", "No such contract")),
-    (r"^unknown assignment\b.*", ("Không có phân công này", "No such assignment")),
-    (r".*\bnot (?:open|waiting|proposed)\b.*", ("Mục này không còn chờ xử lý", "It is no longer waiting")),
-    (r".*\balready\b.*", ("Việc này đã được xử lý trước đó", "That was already done")),
-    (r".*\bbreaks the rules\b.*", (
-        "Phân công này vi phạm quy tắc; chọn «Bỏ qua quy tắc» và ghi lý do nếu vẫn muốn giao",
-        "The assignment breaks the rules; force it with a reason if it must")),
-    (r".*\bcap\b.*|.*\bbudget\b.*|.*\bhours left\b.*", ("Hợp đồng không còn đủ giờ hoặc kinh phí",
-                                                         "The contract has not enough hours or budget left")),
-    (r".*\bnot (?:yours|assigned to)\b.*|.*\banother expert\b.*", ("Việc này không phải của bạn", "Not your task")),
-    (r".*\bnothing (?:is )?waiting\b.*|.*\bno extra\b.*", ("Không có giờ vượt nào chờ duyệt",
-                                                           "No extra hours are waiting")),
-    (r".*\bcannot move\b.*|.*\bnot allowed\b.*|.*\bfrom [a-z]+ to [a-z]+\b.*",
-     ("Không thể chuyển sang trạng thái này", "It cannot move to that status")),
-    (r".*\bwrong (?:current )?password\b.*|.*\bcurrent password\b.*", ("Mật khẩu hiện tại không đúng",
-                                                                       "The current password is wrong")),
-    (r".*\bat least \d+ characters\b.*", ("Mật khẩu cần ít nhất 8 ký tự", "The password needs at least 8 characters")),
-)]
+SERVICE: list[tuple[re.Pattern[str], Pair]] = [
+    (re.compile(p, re.I), pair)
+    for p, pair in (
+        (r"^unknown request\b.*", ("Không có yêu cầu này", "No such request")),
+        (r"^unknown expert\b.*", ("Không có chuyên gia này", "No such expert")),
+        (r"^unknown contract\b.*", ("Không có hợp đồng này", "No such contract")),
+        (r"^unknown assignment\b.*", ("Không có phân công này", "No such assignment")),
+        (r".*\bnot (?:open|waiting|proposed)\b.*", ("Mục này không còn chờ xử lý", "It is no longer waiting")),
+        (r".*\balready\b.*", ("Việc này đã được xử lý trước đó", "That was already done")),
+        (
+            r".*\bbreaks the rules\b.*",
+            (
+                "Phân công này vi phạm quy tắc; chọn «Bỏ qua quy tắc» và ghi lý do nếu vẫn muốn giao",
+                "The assignment breaks the rules; force it with a reason if it must",
+            ),
+        ),
+        (
+            r".*\bcap\b.*|.*\bbudget\b.*|.*\bhours left\b.*",
+            ("Hợp đồng không còn đủ giờ hoặc kinh phí", "The contract has not enough hours or budget left"),
+        ),
+        (r".*\bnot (?:yours|assigned to)\b.*|.*\banother expert\b.*", ("Việc này không phải của bạn", "Not your task")),
+        (
+            r".*\bnothing (?:is )?waiting\b.*|.*\bno extra\b.*",
+            ("Không có giờ vượt nào chờ duyệt", "No extra hours are waiting"),
+        ),
+        (
+            r".*\bcannot move\b.*|.*\bnot allowed\b.*|.*\bfrom [a-z]+ to [a-z]+\b.*",
+            ("Không thể chuyển sang trạng thái này", "It cannot move to that status"),
+        ),
+        (
+            r".*\bwrong (?:current )?password\b.*|.*\bcurrent password\b.*",
+            ("Mật khẩu hiện tại không đúng", "The current password is wrong"),
+        ),
+        (
+            r".*\bat least \d+ characters\b.*",
+            ("Mật khẩu cần ít nhất 8 ký tự", "The password needs at least 8 characters"),
+        ),
+    )
+]
 
 
 #: Pydantic's sentences as a service or a sheet passes them on ({0}, {1}: the pattern's groups).
-PYDANTIC: list[tuple[re.Pattern[str], Pair]] = [(re.compile(p), pair) for p, pair in (
-    (r"^Field required$", ("cần nhập", "is required")),
-    (r"^Input should be greater than or equal to (\S+)$", ("không được nhỏ hơn {0}", "must be at least {0}")),
-    (r"^Input should be greater than (\S+)$", ("phải lớn hơn {0}", "must be greater than {0}")),
-    (r"^Input should be less than or equal to (\S+)$", ("không được lớn hơn {0}", "must be at most {0}")),
-    (r"^Input should be less than (\S+)$", ("phải nhỏ hơn {0}", "must be less than {0}")),
-    (r"^String should have at least (\d+) characters?$", ("cần ít nhất {0} ký tự", "needs at least {0} character(s)")),
-    (r"^String should have at most (\d+) characters?$", ("tối đa {0} ký tự", "at most {0} characters")),
-    (r"^Input should be a valid (?:number|decimal).*$", ("cần là một số, ví dụ 2,5", "must be a number, such as 2.5")),
-    (r"^Input should be a valid integer.*$", ("cần là số nguyên, ví dụ 3", "must be a whole number, such as 3")),
-    (r"^Input should be a valid date.*$", ("cần là một ngày (ngày/tháng/năm)", "must be a date")),
-    (r"^Input should be a valid boolean.*$", ("cần là có hoặc không", "must be yes or no")),
-    (r"^Input should be .*$", ("chọn một trong các giá trị cho sẵn", "choose one of the values offered")),
-    # shared.sheets and shared.scenario: what is wrong in a cell, the value kept
-    (r"^write yes or no, not (.+)$", ("ghi yes hoặc no, không phải {0}", "write yes or no, not {0}")),
-    (r"^write one of (.+), not (.+)$", ("ghi một trong: {0}; không phải {1}", "write one of {0}, not {1}")),
-    (r"^write skill=level, e\.g\. (\S+), not (.+)$", ("ghi lĩnh_vực=mức, ví dụ {0}; không phải {1}",
-                                                       "write skill=level, e.g. {0}, not {1}")),
-    (r"^unknown unit (.+)$", ("không có đơn vị {0}", "unknown unit {0}")),
-    (r"^unknown expert (.+)$", ("không có chuyên gia {0}", "unknown expert {0}")),
-    (r"^(\S+) row 1: missing column\(s\) (.+)$", ("{0} dòng 1: thiếu cột {1}", "{0} row 1: missing column(s) {1}")),
-    (r"^(\S+): not a CSV file in UTF-8.*$", ("{0}: không phải tệp CSV UTF-8 (hãy lưu bảng tính dạng CSV UTF-8)",
-                                              "{0}: not a CSV file in UTF-8 (save the sheet as CSV UTF-8)")),
-)]
+PYDANTIC: list[tuple[re.Pattern[str], Pair]] = [
+    (re.compile(p), pair)
+    for p, pair in (
+        (r"^Field required$", ("cần nhập", "is required")),
+        (r"^Input should be greater than or equal to (\S+)$", ("không được nhỏ hơn {0}", "must be at least {0}")),
+        (r"^Input should be greater than (\S+)$", ("phải lớn hơn {0}", "must be greater than {0}")),
+        (r"^Input should be less than or equal to (\S+)$", ("không được lớn hơn {0}", "must be at most {0}")),
+        (r"^Input should be less than (\S+)$", ("phải nhỏ hơn {0}", "must be less than {0}")),
+        (
+            r"^String should have at least (\d+) characters?$",
+            ("cần ít nhất {0} ký tự", "needs at least {0} character(s)"),
+        ),
+        (r"^String should have at most (\d+) characters?$", ("tối đa {0} ký tự", "at most {0} characters")),
+        (
+            r"^Input should be a valid (?:number|decimal).*$",
+            ("cần là một số, ví dụ 2,5", "must be a number, such as 2.5"),
+        ),
+        (r"^Input should be a valid integer.*$", ("cần là số nguyên, ví dụ 3", "must be a whole number, such as 3")),
+        (r"^Input should be a valid date.*$", ("cần là một ngày (ngày/tháng/năm)", "must be a date")),
+        (r"^Input should be a valid boolean.*$", ("cần là có hoặc không", "must be yes or no")),
+        (r"^Input should be .*$", ("chọn một trong các giá trị cho sẵn", "choose one of the values offered")),
+        # shared.sheets and shared.scenario: what is wrong in a cell, the value kept
+        (r"^write yes or no, not (.+)$", ("ghi yes hoặc no, không phải {0}", "write yes or no, not {0}")),
+        (r"^write one of (.+), not (.+)$", ("ghi một trong: {0}; không phải {1}", "write one of {0}, not {1}")),
+        (
+            r"^write skill=level, e\.g\. (\S+), not (.+)$",
+            ("ghi lĩnh_vực=mức, ví dụ {0}; không phải {1}", "write skill=level, e.g. {0}, not {1}"),
+        ),
+        (r"^unknown unit (.+)$", ("không có đơn vị {0}", "unknown unit {0}")),
+        (r"^unknown expert (.+)$", ("không có chuyên gia {0}", "unknown expert {0}")),
+        (r"^(\S+) row 1: missing column\(s\) (.+)$", ("{0} dòng 1: thiếu cột {1}", "{0} row 1: missing column(s) {1}")),
+        (
+            r"^(\S+): not a CSV file in UTF-8.*$",
+            (
+                "{0}: không phải tệp CSV UTF-8 (hãy lưu bảng tính dạng CSV UTF-8)",
+                "{0}: not a CSV file in UTF-8 (save the sheet as CSV UTF-8)",
+            ),
+        ),
+    )
+]
 #: Where in a sheet (shared.sheets): `units.csv row 3, column name: <why>`.
 _CELL = re.compile(r"^(\S+\.csv) row (\d+), column ([\w.]+): (.*)$", re.S)
 
@@ -295,8 +392,9 @@ def service(text: str) -> Said:
         why = service(cell[4])
         if str(why) == _REFUSED:  # not a sentence we know: the sheet's own words name the problem
             why = Said(cell[4], cell[4])
-        return Said(f"{cell[1]} dòng {cell[2]}, cột {cell[3]}: {why}", f"{cell[1]} row {cell[2]}, "
-                    f"column {cell[3]}: {why.en}")
+        return Said(
+            f"{cell[1]} dòng {cell[2]}, cột {cell[3]}: {why}", f"{cell[1]} row {cell[2]}, column {cell[3]}: {why.en}"
+        )
     for pattern, (vi, en) in PYDANTIC:
         found = pattern.match(text)
         if found:

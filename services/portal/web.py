@@ -20,9 +20,18 @@ templates.env.globals["SKILLS"] = i18n.SKILLS
 
 def render(request: Request, name: str, user: User | None, status_code: int = 200, **context: Any) -> HTMLResponse:
     language = page_language(request, user)
-    return templates.TemplateResponse(request, name, {
-        "user": user, "t": i18n.Words(language), "lang": language, "csrf": csrf_token(request), **context,
-    }, status_code=status_code)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {
+            "user": user,
+            "t": i18n.Words(language),
+            "lang": language,
+            "csrf": csrf_token(request),
+            **context,
+        },
+        status_code=status_code,
+    )
 
 
 def page_language(request: Request, user: User | None) -> str:
@@ -34,9 +43,18 @@ def render_crash(request: Request) -> HTMLResponse:
     """The error page outside the session (a crash is answered after the session middleware):
     in Vietnamese, or English when the browser asks for it first."""
     language = "en" if request.headers.get("accept-language", "").lower().startswith("en") else "vi"
-    return templates.TemplateResponse(request, "error.html", {
-        "user": None, "t": i18n.Words(language), "lang": language, "csrf": "", "message_key": "server_error",
-    }, status_code=500)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "user": None,
+            "t": i18n.Words(language),
+            "lang": language,
+            "csrf": "",
+            "message_key": "server_error",
+        },
+        status_code=500,
+    )
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -212,8 +212,17 @@ def issue(
         raise ValueError("a credential is for a person's USER key")
     keys.verify(key, b"", "")  # raises for a key that is not one
     start = int((now or _now()).timestamp())
-    cred = Credential(person=person, name=name, role=role, party=party, key=key,  # type: ignore[arg-type]
-                      channel=channel, iat=start, exp=start + int(hours * 3600), jti=uuid.uuid4().hex)
+    cred = Credential(
+        person=person,
+        name=name,
+        role=role,
+        party=party,
+        key=key,  # type: ignore[arg-type]
+        channel=channel,
+        iat=start,
+        exp=start + int(hours * 3600),
+        jti=uuid.uuid4().hex,
+    )
     body = _b64(_canonical(cred.model_dump()))
     return f"{body}.{keys.sign(seed, body.encode())}"
 
@@ -227,8 +236,9 @@ def read(token: str) -> Credential:
         raise Refused("credential is unreadable") from None
 
 
-def check_credential(token: str, issuers: list[IssuerKey], at: dt.datetime,
-                     grace: dt.timedelta = dt.timedelta(0)) -> Credential:
+def check_credential(
+    token: str, issuers: list[IssuerKey], at: dt.datetime, grace: dt.timedelta = dt.timedelta(0)
+) -> Credential:
     """The credential, if a known issuer key valid at `at` signed it and `at` is in its lifetime
     (`grace` after its expiry: an audit entry is written a moment after its command was checked)."""
     body, dot, sig = token.partition(".")
@@ -258,8 +268,9 @@ def document(subject: str, message: Message) -> str:
     return subject + "\n" + json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def sign(subject: str, message: Message, seed: bytes | str, *, credential: str | None = None,
-         service: str | None = None) -> Message:
+def sign(
+    subject: str, message: Message, seed: bytes | str, *, credential: str | None = None, service: str | None = None
+) -> Message:
     """`message` with its proof: a person's (their credential) or a service's (its identity)."""
     signature = keys.sign(seed, document(subject, message).encode())
     return message.model_copy(update={"proof": Proof(credential=credential, service=service, signature=signature)})
@@ -289,8 +300,14 @@ def verify(
         raise Refused("a person's credential cannot claim the system")
     if not _verifies(cred.key, doc.encode(), proof.signature):
         raise Refused("signature does not match the command")
-    return Actor(person=cred.person, role=cred.role, party=cred.party, channel=cred.channel, name=cred.name,
-                 evidence={"credential": proof.credential or "", "signature": proof.signature, "document": doc})
+    return Actor(
+        person=cred.person,
+        role=cred.role,
+        party=cred.party,
+        channel=cred.channel,
+        name=cred.name,
+        evidence={"credential": proof.credential or "", "signature": proof.signature, "document": doc},
+    )
 
 
 def check_evidence(evidence: dict[str, Any], issuers: list[IssuerKey], at: dt.datetime) -> tuple[Credential, dict]:

@@ -76,8 +76,7 @@ def client_ssl_context() -> ssl.SSLContext | None:
     cert, key = os.environ.get("EXPERTSHARE_NATS_CERT"), os.environ.get("EXPERTSHARE_NATS_KEY")
     if bool(cert) != bool(key):
         raise TLSConfigError("EXPERTSHARE_NATS_CERT and EXPERTSHARE_NATS_KEY go together: set both or neither")
-    for variable, path in (("EXPERTSHARE_NATS_CA", ca), ("EXPERTSHARE_NATS_CERT", cert),
-                           ("EXPERTSHARE_NATS_KEY", key)):
+    for variable, path in (("EXPERTSHARE_NATS_CA", ca), ("EXPERTSHARE_NATS_CERT", cert), ("EXPERTSHARE_NATS_KEY", key)):
         if path and not Path(path).is_file():
             raise TLSConfigError(f"{variable}: no such file: {path}")
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
@@ -134,8 +133,12 @@ def _names(hosts: Sequence[str]) -> list[x509.GeneralName]:
 
 
 def _label(label: str) -> bool:
-    return 0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-" and all(
-        c.isascii() and (c.isalnum() or c == "-") for c in label)
+    return (
+        0 < len(label) <= 63
+        and label[0] != "-"
+        and label[-1] != "-"
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in label)
+    )
 
 
 def _ensure_ca(d: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -145,20 +148,36 @@ def _ensure_ca(d: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         if isinstance(key, ec.EllipticCurvePrivateKey) and key.public_key() == cert.public_key():
             return key, cert
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-                      x509.NameAttribute(NameOID.COMMON_NAME, f"{ORGANIZATION} NATS CA")])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{ORGANIZATION} NATS CA"),
+        ]
+    )
     now = _now()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name)
+        .subject_name(name)
+        .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -168,25 +187,47 @@ def _ensure_ca(d: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
-def _server_cert(key: ec.EllipticCurvePrivateKey, names: list[x509.GeneralName],
-                 ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate) -> x509.Certificate:
+def _server_cert(
+    key: ec.EllipticCurvePrivateKey,
+    names: list[x509.GeneralName],
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+) -> x509.Certificate:
     now = _now()
     first = names[0].value
     return (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-                                 x509.NameAttribute(NameOID.COMMON_NAME, str(first))]))
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+                    x509.NameAttribute(NameOID.COMMON_NAME, str(first)),
+                ]
+            )
+        )
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(min(now + dt.timedelta(days=CERT_DAYS), ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-                       critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -217,8 +258,9 @@ def _load_cert(path: Path) -> x509.Certificate | None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _now() -> dt.datetime:

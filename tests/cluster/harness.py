@@ -92,7 +92,8 @@ class NatsCluster:
     def launch(self, node: Node) -> None:
         node.process = subprocess.Popen(
             [nats_server_binary(), "-c", str(node.conf), "-l", str(node.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self, i: int) -> None:
@@ -169,8 +170,9 @@ class Copies(StatusClient):
 
     call_s, until_s, poll_s = 15.0, 120.0, 0.3
 
-    def __init__(self, cluster: NatsCluster, dbs: Databases, var: Path, copies: int = 2,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, cluster: NatsCluster, dbs: Databases, var: Path, copies: int = 2, env: dict[str, str] | None = None
+    ) -> None:
         self.cluster, self.dbs, self.var, self.copies = cluster, dbs, var, copies
         self.extra_env = env or {}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -193,11 +195,18 @@ class Copies(StatusClient):
         raise AssertionError(f"{subject}: never answered")
 
     def env(self, name: str) -> dict[str, str]:
-        return {**os.environ, "NATS_URL": self.cluster.url, "EXPERTSHARE_STREAM_REPLICAS": "3",
-                "EXPERTSHARE_VAR": str(self.var), "EXPERTSHARE_LOG_FORMAT": "json",
-                f"{name.upper()}_DATABASE_URL": self.dbs.urls[name],
-                "NOTIFIER_SECRET_KEY": "the cluster test's sealing key",
-                "MATCHER_TIME_LIMIT_S": "2", "MATCHER_DEBOUNCE_S": "0.1", **self.extra_env}
+        return {
+            **os.environ,
+            "NATS_URL": self.cluster.url,
+            "EXPERTSHARE_STREAM_REPLICAS": "3",
+            "EXPERTSHARE_VAR": str(self.var),
+            "EXPERTSHARE_LOG_FORMAT": "json",
+            f"{name.upper()}_DATABASE_URL": self.dbs.urls[name],
+            "NOTIFIER_SECRET_KEY": "the cluster test's sealing key",
+            "MATCHER_TIME_LIMIT_S": "2",
+            "MATCHER_DEBOUNCE_S": "0.1",
+            **self.extra_env,
+        }
 
     def names(self) -> list[str]:
         return [f"{svc}#{i}" for i in range(self.copies) for svc in SERVICES]
@@ -206,8 +215,9 @@ class Copies(StatusClient):
         self.down.discard(copy)
         service = copy.split("#")[0]
         log = open(self.var / f"{copy}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.procs[copy] = subprocess.Popen([sys.executable, "-m", f"services.{service}"],
-                                            env=self.env(service), stdout=log, stderr=log)
+        self.procs[copy] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"], env=self.env(service), stdout=log, stderr=log
+        )
 
     def kill(self, copy: str) -> None:
         self.down.add(copy)
@@ -281,8 +291,12 @@ class Copies(StatusClient):
         while True:
             try:
                 return list(await ask())
-            except (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError,
-                    nats.errors.TimeoutError, TimeoutError):
+            except (
+                nats.js.errors.ServiceUnavailableError,
+                nats.errors.NoRespondersError,
+                nats.errors.TimeoutError,
+                TimeoutError,
+            ):
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.5)

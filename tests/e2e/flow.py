@@ -11,38 +11,85 @@ from shared.clock import local_today
 from tests.e2e.system import System
 
 UNITS = [
-    {"id": "w2269", "name": "Xã Thượng Lâm", "province": "Tuyên Quang", "network": "ok",
-     "location": {"lat": 22.45, "lon": 105.25}},
-    {"id": "w2266", "name": "Xã Lâm Bình", "province": "Tuyên Quang", "network": "weak",
-     "location": {"lat": 22.50, "lon": 105.20}},
+    {
+        "id": "w2269",
+        "name": "Xã Thượng Lâm",
+        "province": "Tuyên Quang",
+        "network": "ok",
+        "location": {"lat": 22.45, "lon": 105.25},
+    },
+    {
+        "id": "w2266",
+        "name": "Xã Lâm Bình",
+        "province": "Tuyên Quang",
+        "network": "weak",
+        "location": {"lat": 22.50, "lon": 105.20},
+    },
 ]
 
 
 def expert(i: int, home: str = "w2266", **over: Any) -> dict[str, Any]:
-    return {"id": f"e{i}", "name": f"Expert {i}", "home_unit": home, "kind": "contract",
-            "skills": {"digital_signature": 3, "office_it": 2}, "languages": ["vi"], "remote": True,
-            "onsite": True, "max_travel_minutes": 120, "capacity_hours": 40, **over}
+    return {
+        "id": f"e{i}",
+        "name": f"Expert {i}",
+        "home_unit": home,
+        "kind": "contract",
+        "skills": {"digital_signature": 3, "office_it": 2},
+        "languages": ["vi"],
+        "remote": True,
+        "onsite": True,
+        "max_travel_minutes": 120,
+        "capacity_hours": 40,
+        **over,
+    }
 
 
 def contract(i: int, **over: Any) -> dict[str, Any]:
-    return {"id": f"c{i}", "expert": f"e{i}", "kind": "project", "hourly_rate_vnd": 100_000 * (i + 1),
-            "hours_cap": 40, "hours_used": 0, "budget_cap_vnd": 50_000_000, "budget_used_vnd": 0,
-            "max_concurrent": 5, "start": str(local_today() - dt.timedelta(days=30)),
-            "end": str(local_today() + dt.timedelta(days=180)), "scope_units": None, **over}
+    return {
+        "id": f"c{i}",
+        "expert": f"e{i}",
+        "kind": "project",
+        "hourly_rate_vnd": 100_000 * (i + 1),
+        "hours_cap": 40,
+        "hours_used": 0,
+        "budget_cap_vnd": 50_000_000,
+        "budget_used_vnd": 0,
+        "max_concurrent": 5,
+        "start": str(local_today() - dt.timedelta(days=30)),
+        "end": str(local_today() + dt.timedelta(days=180)),
+        "scope_units": None,
+        **over,
+    }
 
 
 def request(rid: str, unit: str = "w2269", **over: Any) -> dict[str, Any]:
-    return {"id": rid, "unit": unit, "title": f"Cài đặt chữ ký số {rid}", "skills": {"digital_signature": 2},
-            "mode": "remote", "hours": 4, "priority": 4, "deadline": str(local_today() + dt.timedelta(days=10)), **over}
+    return {
+        "id": rid,
+        "unit": unit,
+        "title": f"Cài đặt chữ ký số {rid}",
+        "skills": {"digital_signature": 2},
+        "mode": "remote",
+        "hours": 4,
+        "priority": 4,
+        "deadline": str(local_today() + dt.timedelta(days=10)),
+        **over,
+    }
 
 
 async def load_reference(system: System, n_experts: int = 3) -> None:
-    await system.ok(s.REFERENCE_REGISTER, m.RegisterReference(
-        units=UNITS, experts=[expert(i) for i in range(n_experts)],
-        contracts=[contract(i) for i in range(n_experts)]))
+    await system.ok(
+        s.REFERENCE_REGISTER,
+        m.RegisterReference(
+            units=UNITS,
+            experts=[expert(i) for i in range(n_experts)],
+            contracts=[contract(i) for i in range(n_experts)],
+        ),
+    )
     # Units, experts and contracts reach the matcher on subjects of their own, in any order.
-    await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= n_experts
-                       and st["matcher"]["counts"]["units"] >= len(UNITS), what="matcher copies")
+    await system.until(
+        lambda st: st["matcher"]["counts"]["contracts"] >= n_experts and st["matcher"]["counts"]["units"] >= len(UNITS),
+        what="matcher copies",
+    )
 
 
 async def submit(system: System, rid: str, **over: Any) -> None:
@@ -55,6 +102,7 @@ def live_proposals(st: dict[str, Any], rid: str, *states: str) -> list[dict[str,
 
 async def proposal_for(system: System, rid: str, exclude: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
     """Wait until the contracts service holds a proposal for `rid` (by an expert not in `exclude`)."""
+
     def find(st: dict[str, Any]) -> dict[str, Any] | None:
         for a in st["contracts"]["assignments"]:
             if a["request_id"] == rid and a["status"] == "proposed" and a["expert_id"] not in exclude:

@@ -60,8 +60,9 @@ class Browser:
 
     async def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
         page = await self.http.get("/login")
-        return await self.http.post("/login", data={"csrf": csrf_of(page.text), "username": username,
-                                                     "password": password})
+        return await self.http.post(
+            "/login", data={"csrf": csrf_of(page.text), "username": username, "password": password}
+        )
 
     async def submit(self, page_path: str, action: str, data: dict[str, Any]) -> httpx.Response:
         """Open a page, then post one of its forms with the page's CSRF token."""

@@ -50,14 +50,21 @@ class System(StatusClient):
         self.nc: Any = None
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "NATS_URL": self.nats_url, "EXPERTSHARE_VAR": str(self.var),
-                "EXPERTSHARE_LOG_FORMAT": "json", "MATCHER_TIME_LIMIT_S": "2", "MATCHER_DEBOUNCE_S": "0.1",
-                **self.extra_env}
+        return {
+            **os.environ,
+            "NATS_URL": self.nats_url,
+            "EXPERTSHARE_VAR": str(self.var),
+            "EXPERTSHARE_LOG_FORMAT": "json",
+            "MATCHER_TIME_LIMIT_S": "2",
+            "MATCHER_DEBOUNCE_S": "0.1",
+            **self.extra_env,
+        }
 
     def start(self, name: str) -> None:
         log = open(self.var / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.procs[name] = subprocess.Popen([sys.executable, "-m", f"services.{name}"],
-                                            env=self.env(), stdout=log, stderr=log)
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], env=self.env(), stdout=log, stderr=log
+        )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs[name]

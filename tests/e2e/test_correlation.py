@@ -32,20 +32,27 @@ def log_entries(system: System) -> dict[str, list[dict[str, Any]]]:
 
 async def test_a_correlation_id_follows_a_request_through_every_service(system: System) -> None:
     await flow.load_reference(system, n_experts=2)
-    await system.ok(s.REQUEST_SUBMIT, m.SubmitRequest(
-        request=flow.request("r1"), by="commune officer", correlation_id="corr-submit-r1"))
+    await system.ok(
+        s.REQUEST_SUBMIT,
+        m.SubmitRequest(request=flow.request("r1"), by="commune officer", correlation_id="corr-submit-r1"),
+    )
     first = await flow.proposal_for(system, "r1")
-    await system.ok(s.ASSIGNMENT_REJECT, m.RejectAssignment(
-        assignment_id=first["id"], by="Sở Nội vụ", reason="busy", correlation_id="corr-reject-r1"))
+    await system.ok(
+        s.ASSIGNMENT_REJECT,
+        m.RejectAssignment(assignment_id=first["id"], by="Sở Nội vụ", reason="busy", correlation_id="corr-reject-r1"),
+    )
     second = await flow.proposal_for(system, "r1", exclude={first["expert_id"]})
-    await system.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(
-        assignment_id=second["id"], by="Sở Nội vụ", correlation_id="corr-approve-r1"))
+    await system.ok(
+        s.ASSIGNMENT_APPROVE,
+        m.ApproveAssignment(assignment_id=second["id"], by="Sở Nội vụ", correlation_id="corr-approve-r1"),
+    )
     await flow.assignment(system, second["id"], "approved")
     for _ in range(100):  # the notifier tells the expert of the approval
         box = await flow.inbox(system, f"expert:{second['expert_id']}")
         if any(second["id"] in n["body"] for n in box):
             break
         await asyncio.sleep(0.2)
+
     def reached(entries: dict[str, list[dict[str, Any]]], corr: str) -> set[str]:
         return {name for name, lines in entries.items() if any(e.get("correlation_id") == corr for e in lines)}
 
@@ -59,8 +66,9 @@ async def test_a_correlation_id_follows_a_request_through_every_service(system: 
         assert reached(entries, corr) == set(SERVICES), f"{corr} seen only in {sorted(reached(entries, corr))}"
 
     def handled(service: str, subject: str) -> set[str]:
-        return {e["correlation_id"] for e in entries[service]
-                if e["event"] == "event_handled" and e["subject"] == subject}
+        return {
+            e["correlation_id"] for e in entries[service] if e["event"] == "event_handled" and e["subject"] == subject
+        }
 
     # A plan answers many changes at once: each proposal carries the id of what last acted on
     # its request, the submission for the first, the rejection for the one that replaced it.

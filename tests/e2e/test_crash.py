@@ -48,9 +48,14 @@ async def test_services_killed_mid_flow_finish_it_without_loss_or_duplicates(sys
     await system.healthy("notifier")
 
     st = await system.until(
-        lambda st: st if all(r["status"] == "approved" for r in st["matcher"]["requests"] if r["id"] != "r9")
-        and any(a["request_id"] == "r9" for a in st["contracts"]["assignments"]) else None,
-        what="approvals reach the matcher and r9 is proposed")
+        lambda st: (
+            st
+            if all(r["status"] == "approved" for r in st["matcher"]["requests"] if r["id"] != "r9")
+            and any(a["request_id"] == "r9" for a in st["contracts"]["assignments"])
+            else None
+        ),
+        what="approvals reach the matcher and r9 is proposed",
+    )
     assert all(n == 1 for n in proposals_per_slot(st).values()), proposals_per_slot(st)
     reserved = sum(c["hours_reserved"] for c in st["contracts"]["contracts"])
     assert reserved == 4 * 4, "each approval reserved exactly once"
@@ -75,8 +80,11 @@ async def test_services_killed_mid_flow_finish_it_without_loss_or_duplicates(sys
     system.kill("matcher", signal.SIGKILL)
     system.kill("notifier", signal.SIGKILL)
     for p in proposals:
-        await system.ok(s.REQUEST_COMPLETE, m.CompleteRequest(request_id=p["request_id"], by="commune officer"),
-                        as_=people.commune(p["unit_id"]))
+        await system.ok(
+            s.REQUEST_COMPLETE,
+            m.CompleteRequest(request_id=p["request_id"], by="commune officer"),
+            as_=people.commune(p["unit_id"]),
+        )
     system.start("matcher")
     system.start("notifier")
     await system.healthy("matcher")
@@ -84,7 +92,8 @@ async def test_services_killed_mid_flow_finish_it_without_loss_or_duplicates(sys
     done = {p["request_id"] for p in proposals}
     st = await system.until(
         lambda st: st if {r["id"] for r in st["matcher"]["requests"] if r["status"] == "completed"} == done else None,
-        what="the four requests completed in the matcher")
+        what="the four requests completed in the matcher",
+    )
     used = [c for c in st["contracts"]["contracts"] if c["id"] in {p["contract_id"] for p in proposals}]
     assert sum(c["hours_used"] for c in used) == 4 * 2, "each logged hour consumed exactly once"
     assert all(c["hours_reserved"] == 0 and c["active_assignments"] == 0 for c in used), used
@@ -92,14 +101,20 @@ async def test_services_killed_mid_flow_finish_it_without_loss_or_duplicates(sys
         unit = next(r["unit"] for r in st["matcher"]["requests"] if r["id"] == p["request_id"])
         told: list[dict] = []
         for _ in range(150):
-            told = [n for n in await flow.inbox(system, f"unit:{unit}")
-                    if n["kind"] == "request_completed" and p["request_id"] in n["body"]]
+            told = [
+                n
+                for n in await flow.inbox(system, f"unit:{unit}")
+                if n["kind"] == "request_completed" and p["request_id"] in n["body"]
+            ]
             if told:
                 break
             await asyncio.sleep(0.2)
         await asyncio.sleep(0.3)
-        told = [n for n in await flow.inbox(system, f"unit:{unit}")
-                if n["kind"] == "request_completed" and p["request_id"] in n["body"]]
+        told = [
+            n
+            for n in await flow.inbox(system, f"unit:{unit}")
+            if n["kind"] == "request_completed" and p["request_id"] in n["body"]
+        ]
         assert len(told) == 1, f"unit:{unit} told {len(told)} times that {p['request_id']} is completed"
     for name in ("contracts", "matcher", "notifier"):
         assert system.alive(name)

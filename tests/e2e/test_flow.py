@@ -35,8 +35,10 @@ async def test_request_to_completion_with_rejection_decline_and_cancellation(sys
     assert approved["reserved_vnd"] == second["cost_vnd"] > 0
     assert c["budget_left_vnd"] == 50_000_000 - second["cost_vnd"]
 
-    await system.ok(s.ASSIGNMENT_DECLINE, m.DeclineAssignment(
-        assignment_id=second["id"], expert_id=second["expert_id"], reason="sick"))
+    await system.ok(
+        s.ASSIGNMENT_DECLINE,
+        m.DeclineAssignment(assignment_id=second["id"], expert_id=second["expert_id"], reason="sick"),
+    )
     st = await system.status()
     released = flow.balance(st, second["contract_id"])
     assert (released["hours_reserved"], released["budget_left_vnd"]) == (0, 50_000_000)
@@ -46,23 +48,32 @@ async def test_request_to_completion_with_rejection_decline_and_cancellation(sys
     await system.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=third["id"], by="Sở Nội vụ"))
     await system.ok(s.ASSIGNMENT_ACCEPT, m.AcceptAssignment(assignment_id=third["id"], expert_id=third["expert_id"]))
     await system.ok(s.HOURS_LOG, m.LogHours(assignment_id=third["id"], expert_id=third["expert_id"], hours=3))
-    await system.ok(s.REQUEST_COMPLETE, m.CompleteRequest(request_id="r1", by="commune officer", rating=5),
-                    as_=people.commune("w2269"))
+    await system.ok(
+        s.REQUEST_COMPLETE,
+        m.CompleteRequest(request_id="r1", by="commune officer", rating=5),
+        as_=people.commune("w2269"),
+    )
 
     st = await system.until(
-        lambda st: st if any(r["id"] == "r1" and r["status"] == "completed"
-                             for r in st["matcher"]["requests"]) else None,
-        what="r1 completed in the matcher")
+        lambda st: (
+            st if any(r["id"] == "r1" and r["status"] == "completed" for r in st["matcher"]["requests"]) else None
+        ),
+        what="r1 completed in the matcher",
+    )
     c = flow.balance(st, third["contract_id"])
     assert (c["hours_used"], c["hours_reserved"], c["active_assignments"]) == (3, 0, 0)
     assert c["budget_used_vnd"] == 3 * int(third["contract_id"][1:]) * 100_000 + 3 * 100_000
 
     # every party heard what concerns it, once per event
     expert_box = await _inbox_until(system, f"expert:{third['expert_id']}", {"task_new", "request_completed"})
-    unit_box = await _inbox_until(system, "unit:w2269", {
-        "request_received", "request_matched", "request_approved", "task_accepted", "request_completed"})
+    unit_box = await _inbox_until(
+        system,
+        "unit:w2269",
+        {"request_received", "request_matched", "request_approved", "task_accepted", "request_completed"},
+    )
     staff_box = await _inbox_until(
-        system, "staff:home-affairs", {"proposal_waiting", "task_accepted", "request_completed"})
+        system, "staff:home-affairs", {"proposal_waiting", "task_accepted", "request_completed"}
+    )
     assert any(n["kind"] == "task_new" and third["id"] in n["body"] for n in expert_box), "expert not told of the task"
     for box in (expert_box, unit_box, staff_box):
         keys = [(n["kind"], n.get("source_event_id"), n["subject"]) for n in box]

@@ -37,7 +37,8 @@ def test_every_service_listens_to_its_commands_queries_and_events() -> None:
         assert listened.get(s.health(service)) is False, f"{service} has no health query"
         assert any(listened.values()), f"{service} consumes no events"
         assert all(subj.split(".")[0] == service for subj, is_js in listened.items() if not is_js), (
-            f"{service} answers requests on another service's subjects")
+            f"{service} answers requests on another service's subjects"
+        )
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -63,8 +64,9 @@ async def test_garbage_on_every_subject_is_dead_lettered(system: System, service
     await asyncio.sleep(1.0)  # anything more (a redelivery) would arrive now
     mine = [d for d in await system.dead_letters() if d["service"] == service]
     assert Counter((d["subject"], d["payload"]) for d in mine) == sent, "each bad message parked exactly once"
-    assert all(d["reason"].startswith("invalid message") and d["deliveries"] == 1 for d in mine), (
-        [d["reason"] for d in mine if not d["reason"].startswith("invalid message")][:3])
+    assert all(d["reason"].startswith("invalid message") and d["deliveries"] == 1 for d in mine), [
+        d["reason"] for d in mine if not d["reason"].startswith("invalid message")
+    ][:3]
 
     # Still running, and still working: the whole path through every service.
     for name in SERVICES:

@@ -25,9 +25,16 @@ pytestmark = pytest.mark.slow
 
 async def health(system: System, *more: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "status", "--health", *more,
+        sys.executable,
+        "-m",
+        "cli.main",
+        "status",
+        "--health",
+        *more,
         env={**os.environ, "EXPERTSHARE_VAR": str(system.var), "NATS_URL": system.nats_url, "COLUMNS": "120"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode() + err.decode()
 
@@ -59,8 +66,14 @@ async def test_status_health_says_what_is_ready_stuck_and_how_good_the_last_plan
     await system.call(s.REQUEST_SUBMIT, b'{"request": ')  # dead-lettered: malformed
 
     def settled(h: dict[str, Any]) -> bool:
-        return (h["healthy"] and h["waiting"]["count"] == 1 and h["plan"]["made"] and h["dead_letters"]
-                and h["consumers"] and not any(c.get("pending") or c.get("ack_pending") for c in h["consumers"]))
+        return (
+            h["healthy"]
+            and h["waiting"]["count"] == 1
+            and h["plan"]["made"]
+            and h["dead_letters"]
+            and h["consumers"]
+            and not any(c.get("pending") or c.get("ack_pending") for c in h["consumers"])
+        )
 
     found = await until_health(system, settled, "a healthy system with one proposal waiting and a plan")
     assert {c["service"] for c in found["consumers"]} == {"contracts", "matcher", "notifier"}

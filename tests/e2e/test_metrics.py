@@ -49,8 +49,11 @@ async def exported(var: Path, service: str) -> set[str]:
 
 async def scrape(var: Path, service: str) -> Samples:
     text = (await get(f"{address(var, service)}/metrics")).text
-    return {(x.name, tuple(sorted(x.labels.items()))): x.value
-            for family in text_string_to_metric_families(text) for x in family.samples}
+    return {
+        (x.name, tuple(sorted(x.labels.items()))): x.value
+        for family in text_string_to_metric_families(text)
+        for x in family.samples
+    }
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -79,51 +82,74 @@ async def test_every_service_serves_its_metrics_and_the_domain_figures_follow_th
         assert "ready" in ready.text
     await flow.load_reference(system, n_experts=3)
     # one more contract, 37 of its 40 hours and 46 of its 50 million dong used: near both caps
-    await system.ok(s.REFERENCE_REGISTER, m.RegisterReference(
-        units=flow.UNITS, experts=[flow.expert(9)],
-        contracts=[flow.contract(9, hours_used=37, budget_used_vnd=46_000_000)]))
+    await system.ok(
+        s.REFERENCE_REGISTER,
+        m.RegisterReference(
+            units=flow.UNITS,
+            experts=[flow.expert(9)],
+            contracts=[flow.contract(9, hours_used=37, budget_used_vnd=46_000_000)],
+        ),
+    )
     await flow.submit(system, "r1")
     await flow.submit(system, "r2")
     first = await flow.proposal_for(system, "r1")
     await flow.proposal_for(system, "r2")
 
     def two_waiting(x: Samples) -> bool:
-        return (value(x, "expertshare_proposals_waiting") == 2
-                and value(x, "expertshare_requests", status="proposed") == 2)
+        return (
+            value(x, "expertshare_proposals_waiting") == 2 and value(x, "expertshare_requests", status="proposed") == 2
+        )
 
     matcher = await until(system.var, "matcher", two_waiting, "two proposals waiting")
     assert value(matcher, "expertshare_requests", status="open") == 0
     assert value(matcher, "expertshare_proposal_oldest_waiting_seconds") >= 0
     # FastStream's own metrics: the submissions were received and processed
-    handled = [v for (n, labels), v in matcher.items()
-               if n == "faststream_received_processed_messages_total" and ("handler", s.REQUEST_SUBMIT) in labels]
+    handled = [
+        v
+        for (n, labels), v in matcher.items()
+        if n == "faststream_received_processed_messages_total" and ("handler", s.REQUEST_SUBMIT) in labels
+    ]
     assert sum(handled) >= 2
     assert value(matcher, "expertshare_outbox_backlog", service="matcher") >= 0
 
     await system.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=first["id"], by="Sở Nội vụ"))
     await flow.assignment(system, first["id"], "approved")
-    await until(system.var, "matcher", lambda x: value(x, "expertshare_proposals_waiting") == 1,
-                "one proposal fewer waiting after one approval")
-    contracts = await until(system.var, "contracts",
-                            lambda x: value(x, "expertshare_assignments", status="approved") == 1,
-                            "one approved assignment")
+    await until(
+        system.var,
+        "matcher",
+        lambda x: value(x, "expertshare_proposals_waiting") == 1,
+        "one proposal fewer waiting after one approval",
+    )
+    contracts = await until(
+        system.var,
+        "contracts",
+        lambda x: value(x, "expertshare_assignments", status="approved") == 1,
+        "one approved assignment",
+    )
     assert value(contracts, "expertshare_assignments", status="proposed") == 1
     assert value(contracts, "expertshare_contracts", status="active") == 4
     assert value(contracts, "expertshare_contracts_near_cap", cap="hours") == 1
     assert value(contracts, "expertshare_contracts_near_cap", cap="budget") == 1
-    await until(system.var, "notifier",
-                lambda x: value(x, "expertshare_notifications_sent_total", channel="inbox") >= 1,
-                "a notification in an inbox")
+    await until(
+        system.var,
+        "notifier",
+        lambda x: value(x, "expertshare_notifications_sent_total", channel="inbox") >= 1,
+        "a notification in an inbox",
+    )
 
     # a malformed command is dead-lettered and counted, by service and reason
     await system.call(s.REQUEST_SUBMIT, b'{"request": ')
-    await until(system.var, "matcher",
-                lambda x: value(x, "expertshare_dead_letters_total", service="matcher", reason="invalid") == 1,
-                "the dead letter counted")
+    await until(
+        system.var,
+        "matcher",
+        lambda x: value(x, "expertshare_dead_letters_total", service="matcher", reason="invalid") == 1,
+        "the dead letter counted",
+    )
 
     # the last re-plan's quality and time
-    plan = await until(system.var, "matcher", lambda x: value(x, "expertshare_plan_covered_weight") > 0,
-                       "a plan covering the requests")
+    plan = await until(
+        system.var, "matcher", lambda x: value(x, "expertshare_plan_covered_weight") > 0, "a plan covering the requests"
+    )
     assert 0 < value(plan, "expertshare_plan_quality_ratio") <= 1
     assert value(plan, "expertshare_plan_upper_bound") >= value(plan, "expertshare_plan_covered_weight")
     assert value(plan, "expertshare_replan_duration_seconds_count") >= 1

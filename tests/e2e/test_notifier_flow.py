@@ -63,7 +63,8 @@ async def wait_for(system: System, party: str, aid: str, kind: str, within: floa
 
 
 async def test_an_unanswered_task_is_reminded_escalated_then_declined_for_the_expert(
-    utc_hour: object, system: System,
+    utc_hour: object,
+    system: System,
 ) -> None:
     """At 16:30 and 23:30 UTC (23:30 and 06:30 in Vietnam): the limits count time, not days."""
     await flow.load_reference(system, n_experts=3)

@@ -36,15 +36,35 @@ async def _wait_for(check, what: str, tries: int = 150):  # type: ignore[no-unty
 
 
 async def _commune_submits(commune: Browser) -> str:
-    bad = await commune.submit("/requests/new", "/requests", {
-        "title": "Cài chữ ký số", "skill": "digital_signature", "level": "2", "mode": "remote",
-        "hours": "-3", "priority": "4", "deadline": DEADLINE})
+    bad = await commune.submit(
+        "/requests/new",
+        "/requests",
+        {
+            "title": "Cài chữ ký số",
+            "skill": "digital_signature",
+            "level": "2",
+            "mode": "remote",
+            "hours": "-3",
+            "priority": "4",
+            "deadline": DEADLINE,
+        },
+    )
     assert bad.status_code == 422
     assert re.search(r'id="err-hours">Số giờ: phải lớn hơn 0<', bad.text), "the error is beside the hours field"
     assert 'value="Cài chữ ký số"' in bad.text, "what was typed is kept"
-    ok = await commune.submit("/requests/new", "/requests", {
-        "title": "Cài chữ ký số cho bộ phận một cửa", "skill": "digital_signature", "level": "2",
-        "mode": "remote", "hours": "4", "priority": "4", "deadline": DEADLINE})
+    ok = await commune.submit(
+        "/requests/new",
+        "/requests",
+        {
+            "title": "Cài chữ ký số cho bộ phận một cửa",
+            "skill": "digital_signature",
+            "level": "2",
+            "mode": "remote",
+            "hours": "4",
+            "priority": "4",
+            "deadline": DEADLINE,
+        },
+    )
     assert ok.status_code == 200 and "Tiến trình" in ok.text
     return ok.url.path.rsplit("/", 1)[1]
 
@@ -81,18 +101,29 @@ async def test_portal_flow_and_every_route_against_every_role(system: System) ->
         assert wrong.status_code == 422 and "Số giờ: phải lớn hơn 0" in wrong.text
         assert (await expert.submit("/tasks", f"/tasks/{aid}/hours", {"hours": "2,5"})).status_code == 200
         assert "Đã ghi 2,5 giờ" in (await expert.http.get("/tasks")).text
-        bad = await expert.submit("/availability", "/availability", {"capacity_hours": "-5", "max_travel_minutes": "60",
-                                                                     "remote": "on"})
+        bad = await expert.submit(
+            "/availability", "/availability", {"capacity_hours": "-5", "max_travel_minutes": "60", "remote": "on"}
+        )
         assert bad.status_code == 422 and 'id="err-capacity_hours"' in bad.text
-        saved = await expert.submit("/availability", "/availability", {"capacity_hours": "30,5",
-                                                                       "max_travel_minutes": "60", "remote": "on"})
+        saved = await expert.submit(
+            "/availability", "/availability", {"capacity_hours": "30,5", "max_travel_minutes": "60", "remote": "on"}
+        )
         assert saved.status_code == 200 and "Đã lưu." in saved.text and 'value="30,5"' in saved.text
         experts = (await system.ok(s.REFERENCE_GET, m.GetReference()))["experts"]
         assert next(e for e in experts if e["id"] == owner["expert_id"])["capacity_hours"] == 30.5
         done = await commune.submit(f"/requests/{rid}", f"/requests/{rid}/complete", {"rating": "5"})
         assert done.status_code == 200 and "Hoàn thành" in done.text
-        told = [x for x in ("Hệ thống đề xuất chuyên gia", "Sở Nội vụ duyệt", "Chuyên gia nhận việc", "Ghi giờ làm",
-                            "Xã xác nhận hoàn thành") if x in done.text]
+        told = [
+            x
+            for x in (
+                "Hệ thống đề xuất chuyên gia",
+                "Sở Nội vụ duyệt",
+                "Chuyên gia nhận việc",
+                "Ghi giờ làm",
+                "Xã xác nhận hoàn thành",
+            )
+            if x in done.text
+        ]
         assert len(told) == 5, f"the history tells each step: {told}"
         assert done.text.index("Sở Nội vụ duyệt") < done.text.index("Ghi giờ làm"), "in order"
         contracts = (await staff.http.get("/contracts")).text
@@ -107,9 +138,11 @@ async def test_portal_flow_and_every_route_against_every_role(system: System) ->
             await b.close()
 
 
-async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid: str, aid: str,
-                                          owner: str, other: str) -> None:
+async def _every_route_against_every_role(
+    base: str, tokens: dict[str, str], rid: str, aid: str, owner: str, other: str
+) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+
         async def api(method: str, path: str, user: str | None, **kw: object) -> httpx.Response:
             headers = {"Authorization": f"Bearer {tokens[user]}"} if user else {}
             return await http.request(method, f"/api/v1{path}", headers=headers, **kw)  # type: ignore[arg-type]
@@ -155,10 +188,20 @@ async def _every_route_against_every_role(base: str, tokens: dict[str, str], rid
         assert nothing.status_code == 422, "no extra hours wait on it"
         refused = await api("POST", "/assignments", "sonoivu", json=manual)
         assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "reason"
-        pages = {"/requests": {"commune"}, "/requests/new": {"commune"}, "/proposals": {"staff"},
-                 "/contracts": {"staff"}, "/audit": {"staff"}, "/coverage": {"staff"}, "/assign": {"staff"},
-                 "/tasks": {"expert"}, "/availability": {"expert"}, "/users": {"admin"},
-                 "/inbox": {"commune", "staff", "expert"}, "/account": {"commune", "staff", "expert", "admin"}}
+        pages = {
+            "/requests": {"commune"},
+            "/requests/new": {"commune"},
+            "/proposals": {"staff"},
+            "/contracts": {"staff"},
+            "/audit": {"staff"},
+            "/coverage": {"staff"},
+            "/assign": {"staff"},
+            "/tasks": {"expert"},
+            "/availability": {"expert"},
+            "/users": {"admin"},
+            "/inbox": {"commune", "staff", "expert"},
+            "/account": {"commune", "staff", "expert", "admin"},
+        }
         roles = {"xa-lambinh": "commune", "sonoivu": "staff", "chuyengia0": "expert", "quantri": "admin"}
         for user, role in roles.items():
             b = Browser(base)
@@ -184,26 +227,40 @@ async def test_staff_assign_by_hand_see_coverage_and_everyone_reads_their_inbox(
     try:
         await commune.sign_in("xa-thuonglam")
         await staff.sign_in("sonoivu")
-        sent = await commune.submit("/requests/new", "/requests", {
-            "title": "Phân tích số liệu dân cư", "skill": "data_analysis", "level": "3", "mode": "remote",
-            "hours": "3", "priority": "3", "deadline": DEADLINE})
+        sent = await commune.submit(
+            "/requests/new",
+            "/requests",
+            {
+                "title": "Phân tích số liệu dân cư",
+                "skill": "data_analysis",
+                "level": "3",
+                "mode": "remote",
+                "hours": "3",
+                "priority": "3",
+                "deadline": DEADLINE,
+            },
+        )
         rid = sent.url.path.rsplit("/", 1)[1]
 
         async def unmatched() -> bool:
             return "Chưa tìm được" in (await commune.http.get(f"/requests/{rid}")).text
 
         await _wait_for(unmatched, "the request to be unmatched (no expert has the skill)")
-        unknown = await staff.submit("/assign", "/assign", {"request_id": "r-none", "expert_id": "e1",
-                                                            "contract_id": "c1"})
+        unknown = await staff.submit(
+            "/assign", "/assign", {"request_id": "r-none", "expert_id": "e1", "contract_id": "c1"}
+        )
         assert unknown.status_code == 422 and re.search(r'id="err-request_id">Không có yêu cầu này', unknown.text)
-        no_reason = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1",
-                                                              "contract_id": "c1", "force": "on"})
+        no_reason = await staff.submit(
+            "/assign", "/assign", {"request_id": rid, "expert_id": "e1", "contract_id": "c1", "force": "on"}
+        )
         assert no_reason.status_code == 422 and 'id="err-reason"' in no_reason.text
-        unforced = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1",
-                                                             "contract_id": "c1"})
+        unforced = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1", "contract_id": "c1"})
         assert unforced.status_code == 422, "a broken skill rule needs force"
-        forced = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1", "contract_id": "c1",
-                                                           "force": "on", "reason": "biết số liệu của xã"})
+        forced = await staff.submit(
+            "/assign",
+            "/assign",
+            {"request_id": rid, "expert_id": "e1", "contract_id": "c1", "force": "on", "reason": "biết số liệu của xã"},
+        )
         assert forced.status_code == 200 and "Đã phân công và duyệt." in forced.text
 
         async def approved() -> bool:
@@ -257,29 +314,35 @@ async def test_staff_decide_extra_hours_and_move_a_contract_through_its_lifecycl
         assert re.search(rf'href="/contracts/{cid}">1 giờ làm vượt', listing), listing[-1500:]
         page = (await staff.http.get(f"/contracts/{cid}")).text
         assert re.search(rf'<tr class="extra" id="extra-{aid}">.*?>2 giờ</td>', page, re.S), page[-3000:]
-        bogus = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/extra",
-                                   {"assignment_id": aid, "decision": "maybe"})
+        bogus = await staff.submit(
+            f"/contracts/{cid}", f"/contracts/{cid}/extra", {"assignment_id": aid, "decision": "maybe"}
+        )
         assert bogus.status_code == 422 and "Hãy chọn Duyệt hoặc Không duyệt" in bogus.text
-        ok = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/extra",
-                                {"assignment_id": aid, "decision": "approve", "comment": "đã kiểm tra"})
+        ok = await staff.submit(
+            f"/contracts/{cid}",
+            f"/contracts/{cid}/extra",
+            {"assignment_id": aid, "decision": "approve", "comment": "đã kiểm tra"},
+        )
         assert ok.status_code == 200 and "Đã lưu." in ok.text and 'class="extra"' not in ok.text
         after = await contract()
         assert after["hours_used"] + after["hours_reserved"] == pytest.approx(
-            before["hours_used"] + before["hours_reserved"] + 2), (before, after)
-        again = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/extra",
-                                   {"assignment_id": aid, "decision": "approve"})
+            before["hours_used"] + before["hours_reserved"] + 2
+        ), (before, after)
+        again = await staff.submit(
+            f"/contracts/{cid}", f"/contracts/{cid}/extra", {"assignment_id": aid, "decision": "approve"}
+        )
         assert again.status_code == 422, "nothing is waiting any more: refused, with the reason shown"
 
         why = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "suspended"})
         assert why.status_code == 422 and 'id="err-reason"' in why.text
-        held = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status",
-                                  {"to": "suspended", "reason": "chờ gia hạn kinh phí"})
+        held = await staff.submit(
+            f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "suspended", "reason": "chờ gia hạn kinh phí"}
+        )
         assert held.status_code == 200 and "· Tạm dừng</h1>" in held.text
         assert (await contract())["status"] == "suspended"
         back = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "active"})
         assert back.status_code == 200 and "· Hiệu lực</h1>" in back.text
-        wrong = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "exhausted",
-                                                                                     "reason": "x"})
+        wrong = await staff.submit(f"/contracts/{cid}", f"/contracts/{cid}/status", {"to": "exhausted", "reason": "x"})
         assert wrong.status_code == 422, "exhausted and expired are the system's to set"
         # With a valid CSRF token of its own, a commune officer is still not staff.
         denied = await commune.submit("/requests", f"/contracts/{cid}/status", {"to": "terminated", "reason": "x"})

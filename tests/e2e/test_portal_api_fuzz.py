@@ -25,10 +25,22 @@ async def test_schemathesis_finds_no_server_error(system: System) -> None:
     tokens = add_users(system)
     for user in ("xa-thuonglam", "sonoivu", "chuyengia0"):
         proc = await asyncio.create_subprocess_exec(
-            str(ST), "run", f"{base}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "15",
-            "--header", f"Authorization: Bearer {tokens[user]}", "--workers", "1", "--no-color",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            cwd=system.var)  # its report folder goes with the test's files, not into the checkout
+            str(ST),
+            "run",
+            f"{base}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "15",
+            "--header",
+            f"Authorization: Bearer {tokens[user]}",
+            "--workers",
+            "1",
+            "--no-color",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=system.var,
+        )  # its report folder goes with the test's files, not into the checkout
         out = (await asyncio.wait_for(proc.communicate(), 280))[0].decode(errors="replace")
         assert proc.returncode == 0, f"{user}:\n{out[-5000:]}"
         assert re.search(r"Test cases:\s+\d{3,} generated", out), "hundreds of cases were sent"

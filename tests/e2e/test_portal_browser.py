@@ -22,8 +22,14 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.exists()
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # `make test` prints the folder
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -41,8 +47,10 @@ CSP_REFUSALS: list[str] = []
 
 async def signed_in(browser: Browser, base: str, username: str) -> Page:
     page = await (await browser.new_context(base_url=base, locale="vi-VN")).new_page()
-    page.on("console", lambda msg: CSP_REFUSALS.append(f"{page.url}: {msg.text}")
-            if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: CSP_REFUSALS.append(f"{page.url}: {msg.text}") if "Content Security Policy" in msg.text else None,
+    )
     await page.goto("/login")
     await page.get_by_label("Tên đăng nhập").fill(username)
     await page.get_by_label("Mật khẩu").fill(PASSWORD)

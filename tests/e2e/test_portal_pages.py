@@ -36,11 +36,24 @@ ENGLISH = re.compile(
     r"experts with the skills|no expert|String should|Input should|Field required|unable to parse|"
     r"valid number|greater than|less than|unknown|Display name|Notifications|Sign out|expertshare|matcher|operator|"
     r"reference)\b"
-    r"|từ xa hoặc xa hơn|\d h\b")
+    r"|từ xa hoặc xa hơn|\d h\b"
+)
 PAGES = {
     "xa-thuonglam": ["/requests", "/requests/new", "/requests/{rid}", "/requests/{lost}", "/inbox", "/account"],
-    "sonoivu": ["/proposals", "/proposals?request_id={waiting}", "/assign", "/assign?request_id={lost}", "/sheets",
-                "/contracts", "/contracts/c0", "/coverage", "/shortage", "/audit", "/inbox", "/account"],
+    "sonoivu": [
+        "/proposals",
+        "/proposals?request_id={waiting}",
+        "/assign",
+        "/assign?request_id={lost}",
+        "/sheets",
+        "/contracts",
+        "/contracts/c0",
+        "/coverage",
+        "/shortage",
+        "/audit",
+        "/inbox",
+        "/account",
+    ],
     "chuyengia0": ["/tasks", "/availability", "/inbox", "/account"],
     "quantri": ["/users", "/account"],
 }
@@ -66,9 +79,19 @@ async def until(check, what: str, timeout: float = 40.0):  # type: ignore[no-unt
 
 
 async def _submit(commune: Browser, title: str, skill: str, hours: str) -> httpx.Response:
-    return await commune.submit("/requests/new", "/requests", {
-        "title": title, "skill": skill, "level": "2", "mode": "remote", "hours": hours, "priority": "4",
-        "deadline": DEADLINE})
+    return await commune.submit(
+        "/requests/new",
+        "/requests",
+        {
+            "title": title,
+            "skill": skill,
+            "level": "2",
+            "mode": "remote",
+            "hours": hours,
+            "priority": "4",
+            "deadline": DEADLINE,
+        },
+    )
 
 
 async def test_every_role_reads_names_vietnamese_and_buttons(system: System) -> None:
@@ -87,8 +110,9 @@ async def test_every_role_reads_names_vietnamese_and_buttons(system: System) -> 
         assert sent.status_code == 200, "a decimal comma is a number: " + visible(sent.text)[-400:]
         assert "Đã gửi yêu cầu" in sent.text, "a confirmation after sending"
         rid = str(sent.url.path).rsplit("/", 1)[1]
-        lost = str((await _submit(commune, "Phân tích số liệu dân cư", "data_analysis", "3.5")).url.path
-                   ).rsplit("/", 1)[1]
+        lost = str((await _submit(commune, "Phân tích số liệu dân cư", "data_analysis", "3.5")).url.path).rsplit(
+            "/", 1
+        )[1]
         assert (await commune.http.get(f"/requests/{lost}")).status_code == 200
 
         async def proposal() -> str | None:
@@ -164,19 +188,25 @@ async def test_every_role_reads_names_vietnamese_and_buttons(system: System) -> 
 async def _refusals(commune: Browser, staff: Browser, expert: Browser, aid: str) -> dict[str, str]:
     """Each form refused once: the messages are named fields in Vietnamese."""
     out = {}
-    bad = await commune.submit("/requests/new", "/requests", {"title": "", "skill": "", "hours": "abc",
-                                                              "priority": "9", "deadline": "x", "mode": "remote"})
+    bad = await commune.submit(
+        "/requests/new",
+        "/requests",
+        {"title": "", "skill": "", "hours": "abc", "priority": "9", "deadline": "x", "mode": "remote"},
+    )
     assert bad.status_code == 422 and 'id="err-hours">Số giờ: cần là một số' in bad.text
     out["bad request form"] = bad.text
-    too_many = await commune.submit("/requests/new", "/requests", {"title": "x", "skill": "office_it", "hours": "20000",
-                                                                   "priority": "3", "deadline": DEADLINE,
-                                                                   "mode": "remote"})
+    too_many = await commune.submit(
+        "/requests/new",
+        "/requests",
+        {"title": "x", "skill": "office_it", "hours": "20000", "priority": "3", "deadline": DEADLINE, "mode": "remote"},
+    )
     assert 'id="err-hours">Số giờ: không được lớn hơn' in too_many.text
     out["too many hours"] = too_many.text
     hours = await expert.submit("/tasks", f"/tasks/{aid}/hours", {"hours": "nhiều"})
     out["bad hours"] = hours.text
-    availability = await expert.submit("/availability", "/availability", {"capacity_hours": "-5",
-                                                                          "max_travel_minutes": "6,5"})
+    availability = await expert.submit(
+        "/availability", "/availability", {"capacity_hours": "-5", "max_travel_minutes": "6,5"}
+    )
     assert availability.status_code == 422
     out["bad availability"] = availability.text
     picker = (await staff.http.get("/assign")).text

@@ -40,10 +40,28 @@ AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 SIZES = {"phone": (360, 740), "desktop": (1280, 900)}
 DEADLINE = str(local_today() + dt.timedelta(days=10))
 PAGES = {
-    "xa-thuonglam": ["/requests", "/requests/new", "/requests/{rid}", "/requests/{lost}", "/inbox", "/account",
-                     "/khong-co"],
-    "sonoivu": ["/proposals", "/proposals?request_id={waiting}", "/assign", "/sheets", "/contracts",
-                "/contracts/{contract}", "/coverage", "/shortage", "/audit", "/inbox", "/account"],
+    "xa-thuonglam": [
+        "/requests",
+        "/requests/new",
+        "/requests/{rid}",
+        "/requests/{lost}",
+        "/inbox",
+        "/account",
+        "/khong-co",
+    ],
+    "sonoivu": [
+        "/proposals",
+        "/proposals?request_id={waiting}",
+        "/assign",
+        "/sheets",
+        "/contracts",
+        "/contracts/{contract}",
+        "/coverage",
+        "/shortage",
+        "/audit",
+        "/inbox",
+        "/account",
+    ],
     "chuyengia-demo": ["/tasks", "/availability", "/inbox", "/account"],
     "quantri": ["/users", "/account"],
 }
@@ -52,8 +70,11 @@ PAGES = {
 def axe_source() -> str:
     if not AXE.exists() and shutil.which("npm"):
         AXE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(AXE_DIR),
-                        "axe-core@4"], check=True, timeout=300)
+        subprocess.run(
+            ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(AXE_DIR), "axe-core@4"],
+            check=True,
+            timeout=300,
+        )
     assert AXE.exists(), f"axe-core is needed at {AXE}: `make axe` (npm install axe-core)"
     return AXE.read_text()
 
@@ -66,17 +87,28 @@ async def _data(system: System, base: str) -> dict[str, str]:
             await b.sign_in(name)
 
         async def submit(title: str, skill: str) -> str:
-            sent = await commune.submit("/requests/new", "/requests", {
-                "title": title, "skill": skill, "level": "2", "mode": "remote", "hours": "2,5", "priority": "4",
-                "deadline": DEADLINE})
+            sent = await commune.submit(
+                "/requests/new",
+                "/requests",
+                {
+                    "title": title,
+                    "skill": skill,
+                    "level": "2",
+                    "mode": "remote",
+                    "hours": "2,5",
+                    "priority": "4",
+                    "deadline": DEADLINE,
+                },
+            )
             return sent.url.path.rsplit("/", 1)[1]
 
         async def waiting() -> str | None:
             found = re.search(r'name="approve_one" value="([^"]+)"', (await staff.http.get("/proposals")).text)
             return found.group(1) if found else None
 
-        rid = await submit("Cài chữ ký số cho bộ phận một cửa của xã, kèm hướng dẫn cán bộ sử dụng",
-                           "digital_signature")
+        rid = await submit(
+            "Cài chữ ký số cho bộ phận một cửa của xã, kèm hướng dẫn cán bộ sử dụng", "digital_signature"
+        )
         aid = await until(lambda: _proposal_of(staff, rid), "the request's proposal", timeout=90)
         await staff.submit("/proposals", "/proposals/decide", {"approve_one": aid})
         owner = next(a for a in (await system.status())["contracts"]["assignments"] if a["id"] == aid)
@@ -104,14 +136,26 @@ def _expert_user(system: System, expert_id: str) -> str:
     engine = make_engine(f"sqlite:///{system.var / 'portal.db'}")
     with Session(engine) as session:
         if session.get(users.User, "chuyengia-demo") is None:
-            users.create_user(session, username="chuyengia-demo", password=portal.PASSWORD, role="expert",
-                              expert_id=expert_id, display_name="Chuyên gia của yêu cầu")
+            users.create_user(
+                session,
+                username="chuyengia-demo",
+                password=portal.PASSWORD,
+                role="expert",
+                expert_id=expert_id,
+                display_name="Chuyên gia của yêu cầu",
+            )
     engine.dispose()
     return "chuyengia-demo"
 
 
-async def _hiring_result(page: Page, axe: str, wide: dict, faults: dict, foreign: dict,  # type: ignore[type-arg]
-                         measured: dict) -> None:  # type: ignore[type-arg]
+async def _hiring_result(
+    page: Page,
+    axe: str,
+    wide: dict,
+    faults: dict,
+    foreign: dict,  # type: ignore[type-arg]
+    measured: dict,
+) -> None:  # type: ignore[type-arg]
     """The shortage page with a hiring plan for 50 million dong, on the phone."""
     await page.set_viewport_size({"width": SIZES["phone"][0], "height": SIZES["phone"][1]})
     await page.goto("/shortage")
@@ -121,8 +165,11 @@ async def _hiring_result(page: Page, axe: str, wide: dict, faults: dict, foreign
     content = await page.content()
     assert 'id="plan-summary"' in content, "the plan is shown"
     width = await page.evaluate("document.documentElement.scrollWidth")
-    measured["sonoivu /shortage/hiring (phone)"] = (width, await page.evaluate(
-        "document.documentElement.scrollHeight"), len(content.encode()))
+    measured["sonoivu /shortage/hiring (phone)"] = (
+        width,
+        await page.evaluate("document.documentElement.scrollHeight"),
+        len(content.encode()),
+    )
     if width > SIZES["phone"][0]:
         wide["sonoivu /shortage/hiring"] = width
     if english := english_in(content):
@@ -141,8 +188,10 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
     await load(Client(system.nc, 30), demo(), lambda *_: None)  # Tuyên Quang: 20 communes, 60 requests
     await system.until(lambda st: len(st["contracts"]["assignments"]) >= 20, what="the demo's proposals")
     # The portal's test communes (w2269, w2266) and an expert of theirs, beside the demo's.
-    await system.ok(s.REFERENCE_REGISTER, m.RegisterReference(units=flow.UNITS, experts=[flow.expert(900)],
-                                                              contracts=[flow.contract(900)]))
+    await system.ok(
+        s.REFERENCE_REGISTER,
+        m.RegisterReference(units=flow.UNITS, experts=[flow.expert(900)], contracts=[flow.contract(900)]),
+    )
     await system.until(lambda st: st["matcher"]["counts"]["contracts"] >= 31, what="the matcher's copies")
     base = await portal.start_portal(system)
     portal.add_users(system)
@@ -155,8 +204,9 @@ async def test_every_page_on_a_phone_and_a_desktop(system: System, chromium: Bro
             for size, (w, h) in SIZES.items():
                 await page.set_viewport_size({"width": w, "height": h})
                 answer = await page.goto(path.format(**ids))
-                assert answer is not None and answer.status == (404 if path == "/khong-co" else 200), \
+                assert answer is not None and answer.status == (404 if path == "/khong-co" else 200), (
                     f"{user} {path}: {answer and answer.status}"
+                )
                 body = await answer.body()
                 packed = answer.headers.get("content-encoding") == "gzip" or len(body) < 1000  # tiny: as is
                 if len(body) >= 100_000 or not packed:

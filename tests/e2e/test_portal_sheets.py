@@ -30,8 +30,10 @@ CONTRACTS = (
 async def _upload(staff: Browser, experts: str, contracts: str):  # type: ignore[no-untyped-def]
     page = await staff.http.get("/sheets")
     assert page.status_code == 200
-    files = {"experts": ("experts.csv", experts.encode(), "text/csv"),
-             "contracts": ("contracts.csv", contracts.encode(), "text/csv")}
+    files = {
+        "experts": ("experts.csv", experts.encode(), "text/csv"),
+        "contracts": ("contracts.csv", contracts.encode(), "text/csv"),
+    }
     return await staff.http.post("/sheets", data={"csrf": csrf_of(page.text)}, files=files)
 
 
@@ -52,8 +54,11 @@ async def test_staff_upload_sheets_all_or_nothing(system: System) -> None:
         no_token = await staff.http.post("/sheets", files={"experts": ("experts.csv", EXPERTS.encode())})
         assert no_token.status_code == 403
 
-        bad = await _upload(staff, EXPERTS.replace(",yes,yes,120", ",maybe,yes,120"),
-                            CONTRACTS.replace(",40,5.000.000", ",bốn mươi,5.000.000"))
+        bad = await _upload(
+            staff,
+            EXPERTS.replace(",yes,yes,120", ",maybe,yes,120"),
+            CONTRACTS.replace(",40,5.000.000", ",bốn mươi,5.000.000"),
+        )
         assert bad.status_code == 422
         assert "experts.csv dòng 2, cột remote: ghi yes hoặc no, không phải &#39;maybe&#39;" in bad.text
         assert "contracts.csv dòng 2, cột hours_cap" in bad.text
@@ -74,10 +79,14 @@ async def test_staff_upload_sheets_all_or_nothing(system: System) -> None:
         # A new commune, an expert living there and a contract covering it, in one upload.
         page = await staff.http.get("/sheets")
         units = "id,name,province,network,lat,lon\nw9901,Xã Mới,Tuyên Quang,weak,22.1,105.2\n"
-        files = {"units": ("units.csv", units.encode(), "text/csv"),
-                 "experts": ("experts.csv", EXPERTS.replace("e7,", "e8,").replace("w2269", "w9901").encode()),
-                 "contracts": ("contracts.csv", CONTRACTS.replace("c7,e7", "c8,e8").replace("w2269; w2266",
-                                                                                          "w9901").encode())}
+        files = {
+            "units": ("units.csv", units.encode(), "text/csv"),
+            "experts": ("experts.csv", EXPERTS.replace("e7,", "e8,").replace("w2269", "w9901").encode()),
+            "contracts": (
+                "contracts.csv",
+                CONTRACTS.replace("c7,e7", "c8,e8").replace("w2269; w2266", "w9901").encode(),
+            ),
+        }
         bad_unit = {**files, "units": ("units.csv", units.replace("weak", "patchy").encode(), "text/csv")}
         refused = await staff.http.post("/sheets", data={"csrf": csrf_of(page.text)}, files=bad_unit)
         assert refused.status_code == 422 and "units.csv dòng 2, cột network" in refused.text

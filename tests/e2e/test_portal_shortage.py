@@ -54,8 +54,9 @@ async def test_staff_see_the_shortage_and_plan_the_next_hires(system: System) ->
         assert (t.uncovered_requests, t.uncovered_weight, t.weight) == (2, 16 + 4, 8 + 16 + 4)
         text = visible(page.text)
         assert "Chưa đáp ứng: 2 yêu cầu, 6 giờ, trọng số 20 trên 28." in text, text[:1500]
-        by_skill = re.findall(r'data-label="Trọng số chưa đáp ứng">(\d+)<', page.text.split('id="by-skill"')[1]
-                              .split("</table>")[0])
+        by_skill = re.findall(
+            r'data-label="Trọng số chưa đáp ứng">(\d+)<', page.text.split('id="by-skill"')[1].split("</table>")[0]
+        )
         assert sum(map(int, by_skill)) == t.uncovered_weight and len(by_skill) == len(report.by_skill)
         assert 'aria-labelledby="by-skill-t"' in page.text and 'aria-labelledby="by-month-t"' in page.text
         assert 'aria-labelledby="map-t"' in page.text and page.text.count("<circle") == 2 + 4, "2 communes + legend"
@@ -91,8 +92,9 @@ async def test_staff_see_the_shortage_and_plan_the_next_hires(system: System) ->
 
         planned = await staff.submit("/shortage", "/shortage/hiring", {"budget": "50.000.000 đ"})
         assert planned.status_code == 200, visible(planned.text)[-800:]
-        plan = m.HiringPlanView.model_validate(await system.ok(
-            s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=50_000_000), timeout=120))
+        plan = m.HiringPlanView.model_validate(
+            await system.ok(s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=50_000_000), timeout=120)
+        )
         assert plan.covered_weight_before == 8 and plan.covered_weight_after == 28 and plan.hires
         summary = visible(planned.text.split('id="plan-summary"')[1].split("</p>")[0])
         assert "8 → 28 (+20)" in summary and "50.000.000 ₫" in summary

@@ -36,8 +36,9 @@ SKIP = {
     "expertshare decline ": "only the task's expert answers it: needs `expertshare login` as e3, with a task of e3's",
     "expertshare log-hours ": "only the task's expert logs hours: needs `expertshare login` as e3 and an accepted task",
     "expertshare notifications retry 12 15": "needs sends that failed, with those ids",
-    "expertshare notifications prefs unit:w2512 --channel webhook":
-        "the webhook's host must resolve to a public address; a test machine may have no DNS",
+    "expertshare notifications prefs unit:w2512 --channel webhook": (
+        "the webhook's host must resolve to a public address; a test machine may have no DNS"
+    ),
 }
 
 
@@ -63,9 +64,14 @@ async def test_every_readme_example_runs_against_the_demo(system: System, tmp_pa
     sc = demo()
     await load(Client(system.nc, 30), sc, lambda *_: None)
     await system.until(lambda st: len(st["contracts"]["assignments"]) >= 20, what="the demo's proposals")
-    env = {**system.env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           "EXPERTSHARE_PORTAL_PASSWORD": "mật khẩu dài 123", "SECRET": "a webhook secret",
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "COLUMNS": "100"}
+    env = {
+        **system.env(),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "EXPERTSHARE_PORTAL_PASSWORD": "mật khẩu dài 123",
+        "SECRET": "a webhook secret",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "COLUMNS": "100",
+    }
     used: set[str] = set()
     ran, skipped = [], []
     for command in commands(README.read_text(encoding="utf-8")):
@@ -76,8 +82,8 @@ async def test_every_readme_example_runs_against_the_demo(system: System, tmp_pa
         if PLACEHOLDER in command:
             command = command.replace(PLACEHOLDER, await _fresh_proposal(system, used))
         proc = await asyncio.create_subprocess_exec(
-            "bash", "-c", command, cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            "bash", "-c", command, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
         out, err = await asyncio.wait_for(proc.communicate(), 120)
         assert proc.returncode == 0, f"{command}\nexit {proc.returncode}\n{out.decode()[-2000:]}{err.decode()[-2000:]}"
         ran.append(command)
@@ -87,8 +93,11 @@ async def test_every_readme_example_runs_against_the_demo(system: System, tmp_pa
 
 async def _fresh_proposal(system: System, used: set[str]) -> str:
     """A proposal waiting for staff that no earlier command took."""
-    aid: str = await system.until(lambda st: next((a["id"] for a in st["contracts"]["assignments"]
-                                                   if a["status"] == "proposed" and a["id"] not in used), None),
-                                  what="a proposal waiting for staff")
+    aid: str = await system.until(
+        lambda st: next(
+            (a["id"] for a in st["contracts"]["assignments"] if a["status"] == "proposed" and a["id"] not in used), None
+        ),
+        what="a proposal waiting for staff",
+    )
     used.add(aid)
     return aid

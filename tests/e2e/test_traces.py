@@ -61,8 +61,11 @@ async def reached(trace_dir: Path, trace_id: str, timeout: float = 30.0) -> dict
     deadline = time.monotonic() + timeout
     while True:
         seen = services_in(spans(trace_dir), trace_id)
-        if (set(SERVICES) <= set(seen) and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("contracts", ()))
-                and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("notifier", ()))):
+        if (
+            set(SERVICES) <= set(seen)
+            and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("contracts", ()))
+            and any(s.ASSIGNMENT_PROPOSED in n for n in seen.get("notifier", ()))
+        ):
             return seen
         assert time.monotonic() < deadline, f"the trace reached only {seen}"
         await asyncio.sleep(0.2)
@@ -78,7 +81,8 @@ def services_in(found: list[dict[str, Any]], trace_id: str) -> dict[str, set[str
 
 
 async def test_one_trace_follows_a_request_from_the_cli_through_every_service(
-        traced: System, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    traced: System, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await flow.load_reference(traced, n_experts=2)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -99,21 +103,37 @@ async def test_one_trace_follows_a_request_from_the_cli_through_every_service(
 
 
 async def test_one_trace_follows_a_request_from_the_portals_form_through_every_service(
-        traced: System, tmp_path: Path) -> None:
+    traced: System, tmp_path: Path
+) -> None:
     await flow.load_reference(traced, n_experts=2)
     base = await start_portal(traced)
     add_users(traced)
     commune = Browser(base)
     try:
         assert (await commune.sign_in("xa-thuonglam")).status_code == 200
-        made = await commune.submit("/requests/new", "/requests", {
-            "title": "Cài chữ ký số cho bộ phận một cửa", "skill": "digital_signature", "level": "2",
-            "mode": "remote", "hours": "4", "priority": "4", "deadline": flow.request("x")["deadline"]})
+        made = await commune.submit(
+            "/requests/new",
+            "/requests",
+            {
+                "title": "Cài chữ ký số cho bộ phận một cửa",
+                "skill": "digital_signature",
+                "level": "2",
+                "mode": "remote",
+                "hours": "4",
+                "priority": "4",
+                "deadline": flow.request("x")["deadline"],
+            },
+        )
         assert made.status_code == 200, made.text[:300]
     finally:
         await commune.close()
-    posted = [x for x in spans(tmp_path / "traces") if x["resource"]["attributes"]["service.name"] == "portal"
-              and x["name"] == "POST /requests" and x["kind"] == "SpanKind.SERVER"]
+    posted = [
+        x
+        for x in spans(tmp_path / "traces")
+        if x["resource"]["attributes"]["service.name"] == "portal"
+        and x["name"] == "POST /requests"
+        and x["kind"] == "SpanKind.SERVER"
+    ]
     assert len(posted) == 1, [x["name"] for x in spans(tmp_path / "traces")][:30]
     seen = await reached(tmp_path / "traces", posted[0]["context"]["trace_id"])
     assert any(s.REQUEST_SUBMIT in n and "process" in n for n in seen["matcher"]), seen["matcher"]
@@ -134,8 +154,9 @@ class Receiver(ThreadingHTTPServer):
                 request = ExportTraceServiceRequest.FromString(body)
                 for rs in request.resource_spans:
                     service = next(a.value.string_value for a in rs.resource.attributes if a.key == "service.name")
-                    receiver.received += [(service, x.trace_id.hex(), x.name)
-                                          for ss in rs.scope_spans for x in ss.spans]
+                    receiver.received += [
+                        (service, x.trace_id.hex(), x.name) for ss in rs.scope_spans for x in ss.spans
+                    ]
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.end_headers()
@@ -146,8 +167,9 @@ class Receiver(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
 
 
-async def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     receiver = Receiver()
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     server = start_nats(tmp_path / "nats", free_port())
@@ -160,7 +182,8 @@ async def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(tmp_path: Pa
             provider.add_span_processor(SimpleSpanProcessor(exporter))
             monkeypatch.setattr(cli_client, "_TRACER", provider.get_tracer("expertshare.cli"))
             await cli_client.Client(system.nc, 30).ok(
-                s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer"))
+                s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer")
+            )
             (root,) = exporter.get_finished_spans()
             trace_id = f"{root.context.trace_id:032x}"
             deadline = time.monotonic() + 30

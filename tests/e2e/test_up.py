@@ -39,9 +39,15 @@ class Up:
         Up.started.append(self)
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "up", *args], cwd=ROOT, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-            env={**os.environ, "EXPERTSHARE_VAR": str(var), "MATCHER_TIME_LIMIT_S": "5", **env})
+            [sys.executable, "-m", "cli.main", "up", *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "EXPERTSHARE_VAR": str(var), "MATCHER_TIME_LIMIT_S": "5", **env},
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -95,8 +101,14 @@ def status(var: Path, attempts: int = 1) -> dict:
     """`expertshare status --json`, asked again (every 0.5 s) while a service is still starting."""
     own = {"EXPERTSHARE_SECRETS_DIR": ""} if (var / "secrets").exists() else {}  # as on a machine: var/secrets
     for _ in range(attempts):
-        out = subprocess.run([sys.executable, "-m", "cli.main", "status", "--json"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60, env={**os.environ, "EXPERTSHARE_VAR": str(var), **own})
+        out = subprocess.run(
+            [sys.executable, "-m", "cli.main", "status", "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "EXPERTSHARE_VAR": str(var), **own},
+        )
         if out.returncode == 0:
             return json.loads(out.stdout)
         time.sleep(0.5)
@@ -214,8 +226,11 @@ def test_up_starts_its_nats_server_again_when_it_dies(tmp_path: Path) -> None:
     [first] = nats_children(up.proc.pid)
     os.kill(first, signal.SIGKILL)
     line = up.wait_for(r"nats-server exited", timeout=30)
-    assert re.search(rf"nats-server exited with status -9; started it again on {re.escape(url)} "
-                     rf"\(store {re.escape(str(var / 'nats'))}, pid (\d+)\)", line), line
+    assert re.search(
+        rf"nats-server exited with status -9; started it again on {re.escape(url)} "
+        rf"\(store {re.escape(str(var / 'nats'))}, pid (\d+)\)",
+        line,
+    ), line
     assert len([x for x in up.lines if "nats-server exited" in x]) == 1
     assert not [x for x in up.lines if "Traceback" in x], "a traceback for every reconnect attempt"
     [second] = nats_children(up.proc.pid)

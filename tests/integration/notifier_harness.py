@@ -37,9 +37,7 @@ class Notifier:
             secret_key="the test installation's key",
             webhook_allow_private=True,  # the test's HTTP sinks are on loopback
         )
-        self.settings = NotifierSettings(
-            nats_url=nats_url, database_url=db_url, **{**base, **settings}
-        )
+        self.settings = NotifierSettings(nats_url=nats_url, database_url=db_url, **{**base, **settings})
         self.svc: NotifierService = build(self.settings)
         self.url = nats_url
         self.nc: Any = None
@@ -65,9 +63,7 @@ class Notifier:
     async def publish(self, subject: str, evt: m.Message, *, dedup_header: bool = True) -> None:
         headers = {"Nats-Msg-Id": evt.event_id} if dedup_header else None
         stream = subject.split(".")[0].upper()
-        await self.nc.jetstream().publish(
-            subject, evt.model_dump_json().encode(), stream=stream, headers=headers
-        )
+        await self.nc.jetstream().publish(subject, evt.model_dump_json().encode(), stream=stream, headers=headers)
 
     async def call(self, subject: str, msg: BaseModel, *, as_: Any = None) -> m.Reply:
         if isinstance(msg, m.Message) and msg.proof is None:  # signed (tests.people)
@@ -85,6 +81,7 @@ class Notifier:
 
     async def known(self, *parties: str) -> None:
         """Wait until the notifier's directory has these parties (preferences need them)."""
+
         def all_there() -> bool:
             with Session(self.svc.engine) as session:
                 return all(session.get(Party, p) is not None for p in parties)
@@ -95,9 +92,16 @@ class Notifier:
         """Register these experts and units as the contracts service would, and wait for them."""
         for party in parties:
             kind, pid = party.split(":", 1)
-            await self.publish(*((s.EXPERT_REGISTERED, expert(pid)) if kind == "expert" else (
-                s.UNIT_REGISTERED, m.UnitRegistered(unit=dict(id=pid, name=pid, province="Tuyên Quang",
-                                                                network="ok")))))
+            await self.publish(
+                *(
+                    (s.EXPERT_REGISTERED, expert(pid))
+                    if kind == "expert"
+                    else (
+                        s.UNIT_REGISTERED,
+                        m.UnitRegistered(unit=dict(id=pid, name=pid, province="Tuyên Quang", network="ok")),
+                    )
+                )
+            )
         await self.known(*parties)
 
     def deliveries(self, **where: Any) -> list[Delivery]:
@@ -120,9 +124,7 @@ class Notifier:
         return out
 
 
-async def eventually(
-    check: Callable[[], Any], within: float = 15.0, what: str = "condition"
-) -> Any:
+async def eventually(check: Callable[[], Any], within: float = 15.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         result = check()

@@ -39,9 +39,11 @@ def waiting_for_a_lock(engine: Engine) -> bool:
     if engine.dialect.name != "postgresql":
         return True
     with engine.connect() as c:
-        n = c.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )).scalar_one()
+        n = c.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
     return bool(n)
 
 

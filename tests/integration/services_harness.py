@@ -97,7 +97,10 @@ class Stack(StatusClient):
         self.contracts = build_contracts(ContractsSettings(nats_url=nats_url, database_url=contracts_db))
         self.matcher = build_matcher(
             MatcherSettings(
-                nats_url=nats_url, database_url=f"sqlite:///{tmp / 'matcher.db'}", time_limit_s=2, debounce_s=0.05,
+                nats_url=nats_url,
+                database_url=f"sqlite:///{tmp / 'matcher.db'}",
+                time_limit_s=2,
+                debounce_s=0.05,
                 solve_in_process=False,
             )
         )

@@ -23,9 +23,7 @@ class _Mailbox:
         self.messages: list[EmailMessage] = []
         self.refuse: set[str] = set()
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:  # noqa: N802
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
         if address in self.refuse:
             return "550 5.1.1 no such mailbox"
         envelope.rcpt_tos.append(address)
@@ -82,9 +80,7 @@ class HttpSink:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                sink.received.append(
-                    Received(self.path, dict(self.headers.items()), body, time.monotonic())
-                )
+                sink.received.append(Received(self.path, dict(self.headers.items()), body, time.monotonic()))
                 how = sink.behaviour.get(self.path, 200)
                 if isinstance(how, tuple):
                     time.sleep(how[1])

@@ -17,20 +17,28 @@ from tests.integration.services_harness import Stack, contract, expert
 
 async def cli(stack: Stack, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args,
+        sys.executable,
+        "-m",
+        "cli.main",
+        *args,
         env={**os.environ, "NATS_URL": stack.url, "COLUMNS": "80", "TERM": "dumb", **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode(), err.decode()
 
 
 async def test_status_fits_80_columns_a_unit_sees_its_contracts_in_natural_order(stack: Stack) -> None:
     # c2 covers u2 only; the others have no scope (they serve every unit).
-    await stack.register([expert(i) for i in range(12)],
-                         [contract(i, scope_units=["u2"]) if i == 2 else contract(i) for i in range(12)])
+    await stack.register(
+        [expert(i) for i in range(12)], [contract(i, scope_units=["u2"]) if i == 2 else contract(i) for i in range(12)]
+    )
     await stack.submit("r1", skills={"digital_signature": 5})  # nobody has level 5: unmatched, with a reason
-    await stack.until(lambda st: any(r["id"] == "r1" and r["status"] == "unmatched" for r in st["matcher"]["requests"]),
-                      what="r1 unmatched")
+    await stack.until(
+        lambda st: any(r["id"] == "r1" and r["status"] == "unmatched" for r in st["matcher"]["requests"]),
+        what="r1 unmatched",
+    )
     reason = next(r["reason"] for r in (await stack.status())["matcher"]["requests"] if r["id"] == "r1")
     assert len(reason) > 40, reason
 
@@ -58,10 +66,23 @@ async def test_one_exit_status_per_kind_of_outcome(stack: Stack, tmp_path: Path)
     await stack.submit("r1")
     await stack.proposal("r1")
     deadline = "2099-01-01"
-    submit = ["request", "submit", "--id", "r9", "--title", "x", "--skill", "digital_signature=2",
-              "--deadline", deadline]
-    no_one = {"EXPERTSHARE_SECRETS_DIR": str(tmp_path / "none"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
-              "EXPERTSHARE_CREDENTIAL": ""}
+    submit = [
+        "request",
+        "submit",
+        "--id",
+        "r9",
+        "--title",
+        "x",
+        "--skill",
+        "digital_signature=2",
+        "--deadline",
+        deadline,
+    ]
+    no_one = {
+        "EXPERTSHARE_SECRETS_DIR": str(tmp_path / "none"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "EXPERTSHARE_CREDENTIAL": "",
+    }
     (tmp_path / "none").mkdir()
     expected = [
         (0, ["status"], None),
@@ -69,14 +90,20 @@ async def test_one_exit_status_per_kind_of_outcome(stack: Stack, tmp_path: Path)
         (1, [*submit, "--unit", "w9999", "--hours", "2"], None),
         (1, ["approve", "a-nothere"], None),
         (1, ["assign", "r1", "--expert", "e1", "--contract", "c0"], None),
-        (1, ["portal", "user-add", "xa9", "--role", "commune", "--unit", "w9999", "--password", "long enough"],
-         {"PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}"}),
+        (
+            1,
+            ["portal", "user-add", "xa9", "--role", "commune", "--unit", "w9999", "--password", "long enough"],
+            {"PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}"},
+        ),
         (1, ["status"], {"NATS_URL": f"nats://127.0.0.1:{free_port()}"}),
         # usage errors, found before anything is sent: 2
         (2, [*submit, "--unit", "u1", "--hours", "-3"], None),
         (2, ["status", "--limit", "0"], None),
-        (2, ["portal", "user-add", "xa9", "--role", "commune", "--password", "long enough"],
-         {"PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}"}),
+        (
+            2,
+            ["portal", "user-add", "xa9", "--role", "commune", "--password", "long enough"],
+            {"PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}"},
+        ),
         (2, ["whoami"], no_one),
         (2, ["approve", "a-nothere"], no_one),
     ]

@@ -72,7 +72,9 @@ def test_status_is_set_by_the_lifecycle_not_by_registering_again(db_url: str) ->
     with transaction(engine) as s:
         people.call(
             lifecycle.change_status,
-            s, m.ChangeContractStatus(contract_id="c1", to="suspended", by="staff", reason="audit"), today=TODAY
+            s,
+            m.ChangeContractStatus(contract_id="c1", to="suspended", by="staff", reason="audit"),
+            today=TODAY,
         )
     err = refused(engine, contracts=[contract()], contract_status={"c1": "active"})
     assert "c1 is suspended" in err.message

@@ -91,14 +91,18 @@ def test_a_database_holding_a_double_booked_slot_is_not_upgraded_behind_staffs_b
     migrate.upgrade(engine, "0004")
     with engine.begin() as c:
         for aid in ("a1", "a2"):
-            c.execute(text(
-                "INSERT INTO assignment (id, request_id, slot, unit_id, title, expert_id, contract_id, mode, hours, "
-                "deadline, travel_minutes, minutes, cost_vnd, explanation, plan_input_sha256, status, origin, "
-                "reserved_minutes, reserved_vnd, logged_minutes, consumed_vnd, extra_minutes_pending, decided_by, "
-                "note, created_at, updated_at) VALUES (:id, 'r130', 0, 'u1', '', 'e1', 'c1', 'remote', 1, "
-                "'2026-12-31', 0, 60, 0, '{}', '', 'approved', 'solver', 60, 0, 0, 0, 0, '', '', "
-                "'2026-06-01 00:00:00+00:00', '2026-06-01 00:00:00+00:00')"
-            ), {"id": aid})
+            c.execute(
+                text(
+                    "INSERT INTO assignment (id, request_id, slot, unit_id, title, expert_id, contract_id, mode, "
+                    "hours, deadline, travel_minutes, minutes, cost_vnd, explanation, plan_input_sha256, status, "
+                    "origin, reserved_minutes, reserved_vnd, logged_minutes, consumed_vnd, extra_minutes_pending, "
+                    "decided_by, "
+                    "note, created_at, updated_at) VALUES (:id, 'r130', 0, 'u1', '', 'e1', 'c1', 'remote', 1, "
+                    "'2026-12-31', 0, 60, 0, '{}', '', 'approved', 'solver', 60, 0, 0, 0, 0, '', '', "
+                    "'2026-06-01 00:00:00+00:00', '2026-06-01 00:00:00+00:00')"
+                ),
+                {"id": aid},
+            )
     with pytest.raises(RuntimeError, match=r"r130/0 \(2 assignments\)"):
         create_schema(engine)
     assert migrate.current(engine) == "0004"

@@ -24,8 +24,10 @@ async def test_the_live_report_adds_up_and_measures_the_wait_for_approval(stack:
     await stack.until(lambda st: request_status(st, "r2") == "unmatched", what="r2 unmatched")
     await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=approved["id"], by="staff"))
     await stack.ok(s.REQUEST_CANCEL, m.CancelRequest(request_id="r3", by="staff"))
-    await stack.until(lambda st: request_status(st, "r1") == "approved" and request_status(st, "r3") == "cancelled",
-                      what="r1 approved, r3 cancelled")
+    await stack.until(
+        lambda st: request_status(st, "r1") == "approved" and request_status(st, "r3") == "cancelled",
+        what="r1 approved, r3 cancelled",
+    )
 
     report = m.GapsReport.model_validate(await stack.ok(s.GAPS_GET, m.GetGaps()))
     assert report.requests == 4 and report.cancelled == 1
@@ -61,11 +63,14 @@ async def test_the_live_report_adds_up_and_measures_the_wait_for_approval(stack:
 async def test_a_bad_period_is_refused_with_the_field_named(stack: Stack) -> None:
     today = local_today()
     for subject in (s.GAPS_GET, s.CONTRACTS_GAPS_GET):
-        backwards = await stack.call(subject, m.GetGaps.model_construct(
-            from_date=today, to_date=today - dt.timedelta(days=1), with_values=False))
+        backwards = await stack.call(
+            subject, m.GetGaps.model_construct(from_date=today, to_date=today - dt.timedelta(days=1), with_values=False)
+        )
         assert not backwards.ok and "before from_date" in (backwards.error or "")
-        too_long = await stack.call(subject, m.GetGaps.model_construct(
-            from_date=today - dt.timedelta(days=400), to_date=today, with_values=False))
+        too_long = await stack.call(
+            subject,
+            m.GetGaps.model_construct(from_date=today - dt.timedelta(days=400), to_date=today, with_values=False),
+        )
         assert not too_long.ok and "at most 366 days" in (too_long.error or "")
         # Only the first day, the last defaulting to today: the same limit, said the same way.
         from_only = await stack.call(subject, m.GetGaps(from_date=today - dt.timedelta(days=500)))

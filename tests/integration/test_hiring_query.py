@@ -9,8 +9,7 @@ from shared import subjects as s
 from tests import people
 from tests.integration.services_harness import Stack, contract, expert, request_status
 
-SECURITY = {"id": "sec", "skills": {"info_security": 3}, "home_unit": "u1", "hours_cap": 10,
-            "hourly_rate_vnd": 100_000}
+SECURITY = {"id": "sec", "skills": {"info_security": 3}, "home_unit": "u1", "hours_cap": 10, "hourly_rate_vnd": 100_000}
 
 
 async def test_staff_get_a_hiring_plan_on_what_is_open_now(stack: Stack) -> None:
@@ -18,8 +17,9 @@ async def test_staff_get_a_hiring_plan_on_what_is_open_now(stack: Stack) -> None
     await stack.submit("r2", skills={"info_security": 3}, priority=5, title="An toàn thông tin")  # nobody can
     await stack.until(lambda st: request_status(st, "r2") == "unmatched", what="r2 unmatched")
 
-    reply = await stack.call(s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=5_000_000, candidates=[SECURITY]),
-                             timeout=60, as_=people.staff())
+    reply = await stack.call(
+        s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=5_000_000, candidates=[SECURITY]), timeout=60, as_=people.staff()
+    )
     assert reply.ok, reply.error
     plan = m.HiringPlanView.model_validate(reply.data)
     assert plan.menu == "file" and plan.candidates == 1 and plan.requests == 1
@@ -29,8 +29,9 @@ async def test_staff_get_a_hiring_plan_on_what_is_open_now(stack: Stack) -> None
     assert plan.simple_rule is not None and plan.simple_rule.covered_weight_after == 16
     assert plan.experts[0].id == "hire-sec" and plan.contracts[0].id == "hire-sec-c"
 
-    poor = m.HiringPlanView.model_validate(await stack.ok(
-        s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=999_999, candidates=[SECURITY]), timeout=60))
+    poor = m.HiringPlanView.model_validate(
+        await stack.ok(s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=999_999, candidates=[SECURITY]), timeout=60)
+    )
     assert poor.hires == [] and poor.gain == 0, "never over budget"
 
 

@@ -36,7 +36,6 @@ from tests.integration.services_harness import UNITS, contract, expert, request
 TTL = 2.0
 
 
-
 async def until(check: Callable[[], Any], what: str, within: float = 10.0) -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -48,8 +47,10 @@ async def until(check: Callable[[], Any], what: str, within: float = 10.0) -> An
 
 
 def copies(url: str, bucket: str = "test-leaders") -> tuple[Leadership, Leadership]:
-    return (Leadership(url, PLAN, identity="admin", bucket=bucket, ttl_s=TTL, holder="a"),
-            Leadership(url, PLAN, identity="admin", bucket=bucket, ttl_s=TTL, holder="b"))
+    return (
+        Leadership(url, PLAN, identity="admin", bucket=bucket, ttl_s=TTL, holder="a"),
+        Leadership(url, PLAN, identity="admin", bucket=bucket, ttl_s=TTL, holder="b"),
+    )
 
 
 def crash(leader: Leadership) -> None:
@@ -122,8 +123,9 @@ def submit(engine: Any, rid: str) -> None:
 
 
 def replan_with(engine: Any, fence: Callable[[Session], bool]) -> int:
-    return planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(),
-                          fence=fence)
+    return planner.replan(
+        engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(), fence=fence
+    )
 
 
 def rows(engine: Any, model: Any) -> list[Any]:
@@ -154,8 +156,7 @@ async def test_a_plan_made_by_a_deposed_leader_is_refused_at_apply(
     monkeypatch.setattr(planner, "plan_for", held_plan_for)
     term_a = a.term
     result: list[int] = []
-    worker = threading.Thread(target=lambda: result.append(replan_with(engine, a.fence(PLAN, term_a))),
-                              name="a-plans")
+    worker = threading.Thread(target=lambda: result.append(replan_with(engine, a.fence(PLAN, term_a))), name="a-plans")
     worker.start()
     try:
         await until(solved.is_set, "a's plan solved", within=30)
@@ -180,8 +181,15 @@ def test_the_database_refuses_a_write_of_an_older_generation(db_url: str) -> Non
     """A writer that still believes it leads (a paused process) is refused once a newer term wrote."""
     engine = make_engine(db_url)
     create_schema(engine)
-    steps = [((7, 5), True), ((7, 5), True), ((7, 9), True), ((7, 8), False), ((6, 99), False), ((8, 1), True),
-             ((7, 99), False)]
+    steps = [
+        ((7, 5), True),
+        ((7, 5), True),
+        ((7, 9), True),
+        ((7, 8), False),
+        ((6, 99), False),
+        ((8, 1), True),
+        ((7, 99), False),
+    ]
     for (epoch, generation), allowed in steps:
         with transaction(engine) as s:
             assert advance_fence(s, PLAN, epoch, generation) is allowed, (epoch, generation)
@@ -211,11 +219,13 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
     monkeypatch.setattr(matcher_app, "place_open", placing)
     copies_: list[Replanner] = []
     for name in ("a", "b"):
-        st = MatcherSettings(nats_url=nats_fresh.url, database_url=matcher_db, time_limit_s=1, debounce_s=0.05,
-                             change_poll_s=0.1)
+        st = MatcherSettings(
+            nats_url=nats_fresh.url, database_url=matcher_db, time_limit_s=1, debounce_s=0.05, change_poll_s=0.1
+        )
         svc = Service(st, events=matcher_app.EVENTS, create_schema=create_schema)
-        copies_.append(Replanner(svc, st, Leadership(nats_fresh.url, PLAN, identity="admin", bucket="two", ttl_s=TTL,
-                                                     holder=name)))
+        copies_.append(
+            Replanner(svc, st, Leadership(nats_fresh.url, PLAN, identity="admin", bucket="two", ttl_s=TTL, holder=name))
+        )
     for r in copies_:
         r.start()
     engine = make_engine(matcher_db)
@@ -231,8 +241,7 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
         leader._task.cancel()
         submit(leader.svc.engine, "r2")
         died = time.monotonic()
-        await until(lambda: any(p.request_id == "r2" for p in rows(engine, Proposal)), "r2 proposed",
-                    within=TTL + 10)
+        await until(lambda: any(p.request_id == "r2" for p in rows(engine, Proposal)), "r2 proposed", within=TTL + 10)
         assert follower.leadership.leading and time.monotonic() - died <= TTL + 5
         assert planned_by[-1] == id(follower.svc.engine)
         live = [p for p in rows(engine, Proposal) if p.status == "pending"]

@@ -58,8 +58,10 @@ def setup(db_url: str, n: int, hours: float, **contract_over: object):  # type: 
     create_schema(engine)
     with transaction(engine) as s:
         people.call(
-            reference.register_reference, s,
-            m.RegisterReference(units=[UNIT], experts=[EXPERT], contracts=[contract(**contract_over)]), today=TODAY
+            reference.register_reference,
+            s,
+            m.RegisterReference(units=[UNIT], experts=[EXPERT], contracts=[contract(**contract_over)]),
+            today=TODAY,
         )
         for i in range(n):
             req = Request(
@@ -75,8 +77,7 @@ def setup(db_url: str, n: int, hours: float, **contract_over: object):  # type: 
             h.record_proposal(
                 issuers=[],
                 session=s,
-                evt=
-                m.AssignmentProposed(
+                evt=m.AssignmentProposed(
                     assignment_id=f"a{i}",
                     request=req,
                     expert_id="e1",

@@ -26,8 +26,13 @@ from tests.integration.test_staff_cli import cli
 
 
 def unit(i: int) -> dict[str, Any]:
-    return {"id": f"w{i}", "name": f"Xã {i}", "province": "Tuyên Quang", "network": "ok",
-            "location": {"lat": 22.0 + i / 1000, "lon": 105.0}}
+    return {
+        "id": f"w{i}",
+        "name": f"Xã {i}",
+        "province": "Tuyên Quang",
+        "network": "ok",
+        "location": {"lat": 22.0 + i / 1000, "lon": 105.0},
+    }
 
 
 def subjects_published(engine: Any) -> list[str]:
@@ -37,12 +42,18 @@ def subjects_published(engine: Any) -> list[str]:
 
 async def test_a_registration_is_one_event_per_chunk_and_the_matcher_copies_every_item(stack: Stack) -> None:
     units = [*UNITS, *(unit(i) for i in range(248))]  # 250: two chunks of at most 200
-    await stack.ok(s.REFERENCE_REGISTER, m.RegisterReference(
-        units=units, experts=[expert(i) for i in range(3)], contracts=[contract(i) for i in range(3)]))
+    await stack.ok(
+        s.REFERENCE_REGISTER,
+        m.RegisterReference(
+            units=units, experts=[expert(i) for i in range(3)], contracts=[contract(i) for i in range(3)]
+        ),
+    )
     # Units (2 chunks), experts, then contracts with their balances: 4 events, not 250 + 3 + 3 + 3.
     assert subjects_published(stack.contracts.engine) == [s.REFERENCE_REGISTERED] * 4
-    await stack.until(lambda st: st["matcher"]["counts"] == {"units": 250, "experts": 3, "contracts": 3,
-                                                              "requests": 0}, what="every copy")
+    await stack.until(
+        lambda st: st["matcher"]["counts"] == {"units": 250, "experts": 3, "contracts": 3, "requests": 0},
+        what="every copy",
+    )
     with Session(stack.matcher.engine) as session:  # each contract's first balance came with it
         assert {c.id: c.balance_revision for c in session.exec(select(ContractCopy))} == {"c0": 1, "c1": 1, "c2": 1}
 
@@ -50,13 +61,24 @@ async def test_a_registration_is_one_event_per_chunk_and_the_matcher_copies_ever
 async def test_a_bulk_submission_answers_each_request_on_its_own(stack: Stack) -> None:
     await stack.register([expert(0)], [contract(0)])
     past = str(local_today() - dt.timedelta(days=1))
-    batch = m.SubmitRequests(requests=[request("r1"), request("r2", unit="nowhere"), request("r3", deadline=past),
-                                       request("r1", title="another request under r1's id"), request("r4")])
+    batch = m.SubmitRequests(
+        requests=[
+            request("r1"),
+            request("r2", unit="nowhere"),
+            request("r3", deadline=past),
+            request("r1", title="another request under r1's id"),
+            request("r4"),
+        ]
+    )
     data = await stack.ok(s.REQUESTS_SUBMIT, batch)
     assert (data["taken"], data["refused"]) == (2, 3)
     assert [(r["id"], r["ok"], r.get("field")) for r in data["results"]] == [
-        ("r1", True, None), ("r2", False, "requests[1].unit"), ("r3", False, "requests[2].deadline"),
-        ("r1", False, "requests[3].id"), ("r4", True, None)]
+        ("r1", True, None),
+        ("r2", False, "requests[1].unit"),
+        ("r3", False, "requests[2].deadline"),
+        ("r1", False, "requests[3].id"),
+        ("r4", True, None),
+    ]
     assert await stack.ok(s.REQUESTS_SUBMIT, batch) == data  # the same command: its first answers
     again = await stack.ok(s.REQUESTS_SUBMIT, m.SubmitRequests(requests=[request("r1"), request("r4")]))
     assert [(r["id"], r["ok"]) for r in again["results"]] == [("r1", True), ("r4", True)]
@@ -64,8 +86,12 @@ async def test_a_bulk_submission_answers_each_request_on_its_own(stack: Stack) -
         assert sorted(session.exec(select(RequestRow.id))) == ["r1", "r4"]
     published = subjects_published(stack.matcher.engine)  # one event for the two it took, none again
     assert (published.count(s.REQUESTS_SUBMITTED), published.count(s.REQUEST_SUBMITTED)) == (1, 0)
-    await stack.until(lambda st: {"r1", "r4"} <= {a["request_id"] for a in st["contracts"]["assignments"]}
-                      or _copied(stack, {"r1", "r4"}), what="contracts' copies of r1 and r4")
+    await stack.until(
+        lambda st: (
+            {"r1", "r4"} <= {a["request_id"] for a in st["contracts"]["assignments"]} or _copied(stack, {"r1", "r4"})
+        ),
+        what="contracts' copies of r1 and r4",
+    )
 
 
 def _copied(stack: Stack, ids: set[str]) -> bool:
@@ -78,16 +104,22 @@ async def test_a_commune_submits_many_only_for_its_own_unit(stack: Stack) -> Non
     batch = m.SubmitRequests(requests=[request("r1", unit="u1"), request("r2", unit="u2")])
     reply = await stack.call(s.REQUESTS_SUBMIT, batch, as_=people.commune("u1"))
     assert not reply.ok and reply.field_errors[0].field == "requests[1].unit"
-    assert (await stack.ok(s.REQUESTS_SUBMIT, m.SubmitRequests(requests=[request("r1", unit="u1")]),
-                           as_=people.commune("u1")))["taken"] == 1
+    assert (
+        await stack.ok(
+            s.REQUESTS_SUBMIT, m.SubmitRequests(requests=[request("r1", unit="u1")]), as_=people.commune("u1")
+        )
+    )["taken"] == 1
 
 
 async def test_loading_a_scenario_twice_changes_nothing_the_second_time(stack: Stack, tmp_path: Path) -> None:
     today = local_today()
-    scenario = {"horizon": {"start": str(today), "end": str(today + dt.timedelta(days=14))},
-                "units": [*UNITS, *(unit(i) for i in range(8))], "experts": [expert(i) for i in range(4)],
-                "contracts": [contract(i) for i in range(4)],
-                "requests": [request(f"r{i}", unit=f"w{i % 8}") for i in range(300)]}
+    scenario = {
+        "horizon": {"start": str(today), "end": str(today + dt.timedelta(days=14))},
+        "units": [*UNITS, *(unit(i) for i in range(8))],
+        "experts": [expert(i) for i in range(4)],
+        "contracts": [contract(i) for i in range(4)],
+        "requests": [request(f"r{i}", unit=f"w{i % 8}") for i in range(300)],
+    }
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(scenario), encoding="utf-8")
     code, out, err = await cli(stack, "load", str(path))
@@ -95,8 +127,10 @@ async def test_loading_a_scenario_twice_changes_nothing_the_second_time(stack: S
     assert "loaded 10 units, 4 experts, 4 contracts, 300 requests" in out
 
     def published() -> tuple[int, int]:  # (the re-plans between the loads publish proposals: not counted)
-        return (subjects_published(stack.contracts.engine).count(s.REFERENCE_REGISTERED),
-                subjects_published(stack.matcher.engine).count(s.REQUESTS_SUBMITTED))
+        return (
+            subjects_published(stack.contracts.engine).count(s.REFERENCE_REGISTERED),
+            subjects_published(stack.matcher.engine).count(s.REQUESTS_SUBMITTED),
+        )
 
     assert published() == (3, 2)  # units, experts, contracts: a chunk each; requests: 250 an event
 
@@ -108,13 +142,13 @@ async def test_loading_a_scenario_twice_changes_nothing_the_second_time(stack: S
         assert session.exec(select(func.count()).select_from(RequestRow)).one() == 300
 
 
-async def test_the_notifier_tells_each_commune_of_a_bulk_submission(nats_fresh: EmbeddedNats,
-                                                                         db_url: str) -> None:
+async def test_the_notifier_tells_each_commune_of_a_bulk_submission(nats_fresh: EmbeddedNats, db_url: str) -> None:
     """A chunk of a registration names the communes; a bulk submission's one event tells each
     request's commune of its request, as the single events did."""
     units = [unit(1), unit(2)]
-    batch = m.RequestsSubmitted(submitted=[m.RequestSubmitted(request=request(f"r{i}", unit=f"w{1 + i % 2}"), by="load")
-                                           for i in range(3)])
+    batch = m.RequestsSubmitted(
+        submitted=[m.RequestSubmitted(request=request(f"r{i}", unit=f"w{1 + i % 2}"), by="load") for i in range(3)]
+    )
     async with Notifier(nats_fresh.url, db_url) as n:
         await n.publish(s.REFERENCE_REGISTERED, m.ReferenceRegistered(units=units))
         await n.known("unit:w1", "unit:w2")

@@ -20,8 +20,13 @@ from shared import subjects as s
 from shared.db import OutboxRow
 from tests.integration.services_harness import Stack, contract, expert, request_status
 
-U9 = {"id": "u9", "name": "Xã Hồng Quang", "province": "Tuyên Quang", "network": "ok",
-      "location": {"lat": 22.40, "lon": 105.30}}
+U9 = {
+    "id": "u9",
+    "name": "Xã Hồng Quang",
+    "province": "Tuyên Quang",
+    "network": "ok",
+    "location": {"lat": 22.40, "lon": 105.30},
+}
 
 
 async def publish(stack: Stack, subject: str, event: m.Message) -> None:
@@ -49,9 +54,18 @@ async def test_reference_events_in_any_order_are_all_kept_and_planning_goes_on(s
 
     # The balance and the contract come before the expert and the unit they refer to.
     c9 = contract(9, expert="e9", scope_units=["u9"])
-    await publish(stack, s.BALANCE_CHANGED, m.BalanceChanged(
-        contract_id="c9", expert_id="e9", hours_used=6.0, budget_used_vnd=600_000, active_assignments=1,
-        expert_committed_hours=6.0))
+    await publish(
+        stack,
+        s.BALANCE_CHANGED,
+        m.BalanceChanged(
+            contract_id="c9",
+            expert_id="e9",
+            hours_used=6.0,
+            budget_used_vnd=600_000,
+            active_assignments=1,
+            expert_committed_hours=6.0,
+        ),
+    )
     await publish(stack, s.CONTRACT_REGISTERED, m.ContractRegistered(contract=c9))
     # The contract's arrival is a change: the matcher plans again, without the contract it cannot use yet.
     await eventually(lambda: len(matcher_rows(stack, PlanRun)) > plans, "a plan made while c9's expert is unknown")
@@ -61,15 +75,17 @@ async def test_reference_events_in_any_order_are_all_kept_and_planning_goes_on(s
     await publish(stack, s.UNIT_REGISTERED, m.UnitRegistered(unit=U9))
     copy = await eventually(
         lambda: next((c for c in matcher_rows(stack, ContractCopy) if c.id == "c9" and c.hours_used), None),
-        "c9's balance applied once c9 arrived")
+        "c9's balance applied once c9 arrived",
+    )
     assert (copy.hours_used, copy.budget_used_vnd, copy.active_assignments) == (6.0, 600_000, 1)
 
     # The request names u9: wait until the matcher has it (its events come on their own consumer).
     await eventually(lambda: any(u.id == "u9" for u in matcher_rows(stack, UnitCopy)), "u9 known to the matcher")
     await stack.submit("r2", unit="u9", skills={"e_records": 2})  # only e9, under c9, can
     # (the contracts service never heard of c9: these events were the test's, so read the matcher)
-    proposal = await stack.until(lambda st: next(
-        (p for p in st["matcher"]["proposals"] if p["request_id"] == "r2"), None), what="r2 proposed")
+    proposal = await stack.until(
+        lambda st: next((p for p in st["matcher"]["proposals"] if p["request_id"] == "r2"), None), what="r2 proposed"
+    )
     assert (proposal["expert_id"], proposal["contract_id"]) == ("e9", "c9")
     assert [d for d in await dead_letters(stack) if d["service"] == "matcher"] == []
 
@@ -82,8 +98,11 @@ async def test_a_request_nobody_can_take_is_announced_once(stack: Stack) -> None
         await stack.proposal(f"r{i}")
     runs = len(matcher_rows(stack, PlanRun))
     assert runs >= 3, "the matcher planned again for each request"
-    told = [row for row in matcher_rows(stack, OutboxRow)
-            if row.subject == s.REQUEST_UNMATCHED and json.loads(row.payload)["request_id"] == "r1"]
+    told = [
+        row
+        for row in matcher_rows(stack, OutboxRow)
+        if row.subject == s.REQUEST_UNMATCHED and json.loads(row.payload)["request_id"] == "r1"
+    ]
     assert len(told) == 1, f"r1 announced unmatched {len(told)} times over {runs} plans"
 
 
@@ -98,8 +117,15 @@ async def dead_letters(stack: Stack) -> list[dict[str, Any]]:
 
 
 def balance(revision: int | None, hours_used: float) -> m.BalanceChanged:
-    return m.BalanceChanged(contract_id="c0", expert_id="e0", hours_used=hours_used, budget_used_vnd=0,
-                            active_assignments=0, expert_committed_hours=hours_used, revision=revision)
+    return m.BalanceChanged(
+        contract_id="c0",
+        expert_id="e0",
+        hours_used=hours_used,
+        budget_used_vnd=0,
+        active_assignments=0,
+        expert_committed_hours=hours_used,
+        revision=revision,
+    )
 
 
 async def balances_applied_up_to(stack: Stack, seq: int) -> None:
@@ -175,12 +201,16 @@ async def test_an_experts_total_follows_the_experts_revision_across_its_contract
     total hours travel in both. The newer total stays, whichever contract's balance arrives last."""
     await stack.register([expert(0)], [contract(0), contract(9, expert="e0")])
     first = {"c0": 1, "c9": 1}
-    await eventually(lambda: {c.id: c.balance_revision for c in matcher_rows(stack, ContractCopy)} == first,
-                     "both contracts and their first balances")
+    await eventually(
+        lambda: {c.id: c.balance_revision for c in matcher_rows(stack, ContractCopy)} == first,
+        "both contracts and their first balances",
+    )
     newer = balance(revision=2, hours_used=2.0).model_copy(
-        update={"contract_id": "c9", "expert_committed_hours": 10.0, "expert_revision": 50})
+        update={"contract_id": "c9", "expert_committed_hours": 10.0, "expert_revision": 50}
+    )
     older = balance(revision=2, hours_used=1.0).model_copy(
-        update={"expert_committed_hours": 4.0, "expert_revision": 49})
+        update={"expert_committed_hours": 4.0, "expert_revision": 49}
+    )
     for evt in (newer, older):
         ack = await stack.nc.jetstream().publish(s.BALANCE_CHANGED, evt.model_dump_json().encode(), stream="CONTRACTS")
         await balances_applied_up_to(stack, ack.seq)

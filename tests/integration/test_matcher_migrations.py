@@ -13,10 +13,14 @@ from shared.db import make_engine
 def _proposals(engine, rows: list[tuple[str, str, str]]) -> None:  # type: ignore[no-untyped-def]
     with engine.begin() as c:
         for i, (pid, rid, status) in enumerate(rows):
-            c.execute(text(
-                "INSERT INTO proposal (id, request_id, slot, expert_id, contract_id, mode, travel_minutes, minutes,"
-                " cost_vnd, status, created_at) VALUES (:id, :rid, 0, 'e1', 'c1', 'remote', 0, 240, 400000,"
-                " :status, :at)"), dict(id=pid, rid=rid, status=status, at=f"2026-11-30 10:00:0{i}+00:00"))
+            c.execute(
+                text(
+                    "INSERT INTO proposal (id, request_id, slot, expert_id, contract_id, mode, travel_minutes, minutes,"
+                    " cost_vnd, status, created_at) VALUES (:id, :rid, 0, 'e1', 'c1', 'remote', 0, 240, 400000,"
+                    " :status, :at)"
+                ),
+                dict(id=pid, rid=rid, status=status, at=f"2026-11-30 10:00:0{i}+00:00"),
+            )
 
 
 def _statuses(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -27,12 +31,27 @@ def _statuses(engine) -> dict[str, str]:  # type: ignore[no-untyped-def]
 def test_two_live_proposals_of_one_slot_become_one(db_url: str) -> None:
     engine = make_engine(db_url)
     migrate.upgrade(engine, "0001")
-    _proposals(engine, [("a1", "r1", "pending"), ("a2", "r1", "approved"), ("a3", "r1", "pending"),
-                        ("b1", "r2", "pending"), ("b2", "r2", "pending"), ("c1", "r3", "declined")])
+    _proposals(
+        engine,
+        [
+            ("a1", "r1", "pending"),
+            ("a2", "r1", "approved"),
+            ("a3", "r1", "pending"),
+            ("b1", "r2", "pending"),
+            ("b2", "r2", "pending"),
+            ("c1", "r3", "declined"),
+        ],
+    )
     migrate.upgrade(engine)
     assert migrate.current(engine) == migrate.MIGRATIONS.head()
-    assert _statuses(engine) == {"a1": "withdrawn", "a2": "approved", "a3": "withdrawn",
-                                 "b1": "withdrawn", "b2": "pending", "c1": "declined"}
+    assert _statuses(engine) == {
+        "a1": "withdrawn",
+        "a2": "approved",
+        "a3": "withdrawn",
+        "b1": "withdrawn",
+        "b2": "pending",
+        "c1": "declined",
+    }
     engine.dispose()
 
 

@@ -60,13 +60,21 @@ def one(engine, rid: str, status: str = "pending") -> Proposal:  # type: ignore[
 
 
 def decision(p: Proposal) -> dict[str, Any]:
-    return dict(assignment_id=p.id, request_id=p.request_id, unit_id="u1", expert_id=p.expert_id,
-                contract_id=p.contract_id)
+    return dict(
+        assignment_id=p.id, request_id=p.request_id, unit_id="u1", expert_id=p.expert_id, contract_id=p.contract_id
+    )
 
 
 def approved(p: Proposal) -> m.AssignmentApproved:
-    return m.AssignmentApproved(**decision(p), by="staff", mode=p.mode, hours=p.minutes / 60,
-                                deadline=local_today(), reserved_minutes=p.minutes, reserved_vnd=p.cost_vnd)
+    return m.AssignmentApproved(
+        **decision(p),
+        by="staff",
+        mode=p.mode,
+        hours=p.minutes / 60,
+        deadline=local_today(),
+        reserved_minutes=p.minutes,
+        reserved_vnd=p.cost_vnd,
+    )
 
 
 def handle(engine, fn, evt) -> None:  # type: ignore[no-untyped-def]
@@ -96,9 +104,19 @@ def test_an_approval_landing_during_a_replan_is_not_overwritten(db_url: str, mon
     # The contract of p1 is suspended (the matcher lets its pending proposals go) while contracts
     # has just approved p1: the approval lands after the re-plan's snapshot, before its writes.
     c = contract(int(p1.contract_id[1:]))
-    handle(engine, h.copy_contract_status, m.ContractStatusChanged(
-        contract_id=c["id"], expert_id=c["expert"], status="suspended", previous="active", by="staff",
-        revision=2, contract=c))
+    handle(
+        engine,
+        h.copy_contract_status,
+        m.ContractStatusChanged(
+            contract_id=c["id"],
+            expert_id=c["expert"],
+            status="suspended",
+            previous="active",
+            by="staff",
+            revision=2,
+            contract=c,
+        ),
+    )
     solve = planner.plan_for
 
     def approval_lands_during_the_solve(snap: planner.Snapshot, **kw: Any) -> Any:
@@ -126,17 +144,30 @@ def test_events_out_of_order_leave_the_status_contracts_has(db_url: str) -> None
     handle(engine, h.on_accepted, m.AssignmentAccepted(**decision(p1)))
     handle(engine, h.on_approved, approved(p1))
     assert status_of(engine, p1.id) == "accepted"
-    done = m.RequestCompleted(request_id="r1", unit_id="u1", by="commune",
-                              assignments=[m.AssignmentDecision(**decision(p1))], completed=[p1.id])
+    done = m.RequestCompleted(
+        request_id="r1",
+        unit_id="u1",
+        by="commune",
+        assignments=[m.AssignmentDecision(**decision(p1))],
+        completed=[p1.id],
+    )
     handle(engine, h.on_completed, done)
     handle(engine, h.on_approved, approved(p1))
     handle(engine, h.on_accepted, m.AssignmentAccepted(**decision(p1)))
     assert status_of(engine, p1.id) == "completed"
     # r2: completed while its acceptance has not arrived here yet: completed, as contracts says.
     handle(engine, h.on_approved, approved(p2))
-    handle(engine, h.on_completed, m.RequestCompleted(
-        request_id="r2", unit_id="u1", by="commune", assignments=[m.AssignmentDecision(**decision(p2))],
-        completed=[p2.id]))
+    handle(
+        engine,
+        h.on_completed,
+        m.RequestCompleted(
+            request_id="r2",
+            unit_id="u1",
+            by="commune",
+            assignments=[m.AssignmentDecision(**decision(p2))],
+            completed=[p2.id],
+        ),
+    )
     handle(engine, h.on_accepted, m.AssignmentAccepted(**decision(p2)))
     assert status_of(engine, p2.id) == "completed"
 
@@ -166,9 +197,21 @@ def test_overcommitted_pins_keep_approved_work_and_the_rest_is_planned(db_url: s
     p1, p2 = one(engine, "r1"), one(engine, "r2")
     assert (p1.expert_id, p2.expert_id) == ("e0", "e1")
     handle(engine, h.on_approved, approved(p1))
-    handle(engine, h.copy_balance, m.BalanceChanged(
-        contract_id="c0", expert_id="e0", hours_used=4, budget_used_vnd=p1.cost_vnd, active_assignments=1,
-        expert_committed_hours=4, revision=1, expert_revision=2, counted=[p1.id]))
+    handle(
+        engine,
+        h.copy_balance,
+        m.BalanceChanged(
+            contract_id="c0",
+            expert_id="e0",
+            hours_used=4,
+            budget_used_vnd=p1.cost_vnd,
+            active_assignments=1,
+            expert_committed_hours=4,
+            revision=1,
+            expert_revision=2,
+            counted=[p1.id],
+        ),
+    )
     # e0's availability drops below the 4 h already approved (from before that was refused).
     handle(engine, h.copy_expert, m.ExpertRegistered(expert={**e0, "capacity_hours": 2}))
     submit(engine, "r3", skills={"office_it": 2})
@@ -195,9 +238,19 @@ def test_a_pending_proposal_a_balance_made_impossible_is_withdrawn_alone(db_url:
     p1, p2 = one(engine, "r1"), one(engine, "r2")
     assert (p1.contract_id, p2.contract_id) == ("c1", "c2")
     # Hours logged elsewhere leave c1 38 of 40 h used: p1 (4 h) could not be approved any more.
-    handle(engine, h.copy_balance, m.BalanceChanged(
-        contract_id="c1", expert_id="e1", hours_used=38, budget_used_vnd=0, active_assignments=1,
-        expert_committed_hours=38, revision=1))
+    handle(
+        engine,
+        h.copy_balance,
+        m.BalanceChanged(
+            contract_id="c1",
+            expert_id="e1",
+            hours_used=38,
+            budget_used_vnd=0,
+            active_assignments=1,
+            expert_committed_hours=38,
+            revision=1,
+        ),
+    )
     replan(engine)
     assert status_of(engine, p1.id) == "withdrawn" and p1.id in withdrawals(engine)
     assert one(engine, "r2").id == p2.id  # the other request's proposal stays
@@ -208,9 +261,19 @@ def test_the_database_holds_one_live_proposal_per_slot(db_url: str) -> None:
     submit(engine, "r1")
     replan(engine)
     p1 = one(engine, "r1")
+
     def twin(aid: str, status: str) -> Proposal:
-        return Proposal(id=aid, request_id="r1", slot=0, expert_id="e1", contract_id="c1", mode="remote",
-                        minutes=240, cost_vnd=0, status=status)
+        return Proposal(
+            id=aid,
+            request_id="r1",
+            slot=0,
+            expert_id="e1",
+            contract_id="c1",
+            mode="remote",
+            minutes=240,
+            cost_vnd=0,
+            status=status,
+        )
 
     with pytest.raises(Exception, match="(?i)unique"), transaction(engine) as ses:
         ses.add(twin("a-twin", "pending"))
@@ -225,14 +288,27 @@ def test_a_balance_waits_for_its_expert_so_a_newer_total_is_never_lost(db_url: s
     engine = matcher(db_url, [expert(0)], [contract(0)])
     with transaction(engine) as ses:
         ses.delete(ses.get(ExpertCopy, "e0"))
-    newer = m.BalanceChanged(contract_id="c0", expert_id="e0", hours_used=10, budget_used_vnd=0,
-                             active_assignments=0, expert_committed_hours=10, revision=1, expert_revision=50)
+    newer = m.BalanceChanged(
+        contract_id="c0",
+        expert_id="e0",
+        hours_used=10,
+        budget_used_vnd=0,
+        active_assignments=0,
+        expert_committed_hours=10,
+        revision=1,
+        expert_revision=50,
+    )
     with pytest.raises(NotYet, match="balance for expert 'e0', not registered here yet"):
         handle(engine, h.copy_balance, newer)
     handle(engine, h.copy_expert, m.ExpertRegistered(expert=expert(0)))
     handle(engine, h.copy_balance, newer)  # delivered again
-    handle(engine, h.copy_balance, newer.model_copy(update={
-        "contract_id": "c0", "revision": 2, "expert_committed_hours": 4.0, "expert_revision": 49}))
+    handle(
+        engine,
+        h.copy_balance,
+        newer.model_copy(
+            update={"contract_id": "c0", "revision": 2, "expert_committed_hours": 4.0, "expert_revision": 49}
+        ),
+    )
     with Session(engine) as ses:
         e0 = ses.get(ExpertCopy, "e0")
         assert e0 is not None and (e0.committed_hours, e0.booking_revision) == (10.0, 50)

@@ -86,12 +86,8 @@ async def test_webhook_posts_the_body_signed_with_the_endpoint_secret(http: Http
     assert got.headers[DELIVERY_HEADER] == "n:7:webhook"
 
 
-@pytest.mark.parametrize(
-    ("status", "permanent"), [(500, False), (503, False), (429, False), (400, True), (401, True)]
-)
-async def test_webhook_error_answers_are_classed(
-    http: HttpSink, status: int, permanent: bool
-) -> None:
+@pytest.mark.parametrize(("status", "permanent"), [(500, False), (503, False), (429, False), (400, True), (401, True)])
+async def test_webhook_error_answers_are_classed(http: HttpSink, status: int, permanent: bool) -> None:
     http.behaviour["/x"] = status
     with pytest.raises(ChannelError, match=f"HTTP {status}") as err:
         await WebhookChannel(timeout=5, allow_private=True).send(outgoing(webhook_url=http.url("/x")))

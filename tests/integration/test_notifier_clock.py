@@ -49,9 +49,7 @@ async def test_a_digest_party_gets_one_message_per_period(
         await asyncio.sleep((began + dt.timedelta(seconds=period + 0.2) - utcnow()).total_seconds())
         for i in range(3):
             await n.publish(s.ASSIGNMENT_APPROVED, approved(f"a-{i}", "e1", unit="w1"))
-        inbox = await eventually(
-            lambda: _at_least(n.inbox("unit:w1"), 3), what="three in the inbox"
-        )
+        inbox = await eventually(lambda: _at_least(n.inbox("unit:w1"), 3), what="three in the inbox")
         assert smtp.messages == [] and n.deliveries() == [], "nothing sent one by one"
 
         await eventually(lambda: smtp.messages, within=period + 5, what="the digest")
@@ -114,9 +112,7 @@ async def test_staff_are_warned_once_about_each_contract_ending_within_14_days(
                 contract=renewed,
             ),
         )
-        warned = await eventually(
-            lambda: _at_least(n.inbox(STAFF), 2), what="a warning for the new end"
-        )
+        warned = await eventually(lambda: _at_least(n.inbox(STAFF), 2), what="a warning for the new end")
         assert warned[0]["subject"] == "Hợp đồng c1 hết hạn sau 12 ngày"
 
 
@@ -124,9 +120,7 @@ async def test_the_daily_digest_goes_at_seven_in_vietnam_dated_that_morning(
     utc_hour: dt.datetime, nats_fresh: EmbeddedNats, db_url: str, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The default period: a day from 00:00 UTC, which is 07:00 in Vietnam."""
-    async with Notifier(
-        nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=smtp.port, watch_interval_s=0.1
-    ) as n:
+    async with Notifier(nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=smtp.port, watch_interval_s=0.1) as n:
         await n.meet("unit:w1")
         await n.ok(
             s.PREFERENCES_SET,
@@ -154,8 +148,13 @@ DAY_S = 24 * 3600.0
 def clock_settings(db_url: str) -> Any:
     from services.notifier.settings import NotifierSettings
 
-    return NotifierSettings(database_url=db_url, secret_key="the test installation's key",
-                            remind_after_s=DAY_S, escalate_after_s=2 * DAY_S, decline_after_s=3 * DAY_S)
+    return NotifierSettings(
+        database_url=db_url,
+        secret_key="the test installation's key",
+        remind_after_s=DAY_S,
+        escalate_after_s=2 * DAY_S,
+        decline_after_s=3 * DAY_S,
+    )
 
 
 def due_work(db_url: str, now: dt.datetime) -> None:
@@ -168,13 +167,28 @@ def due_work(db_url: str, now: dt.datetime) -> None:
     today = clock.local_day(now)
     with transaction(engine) as session:
         for aid in ("a-1", "a-2"):
-            session.add(AnswerWatch(assignment_id=aid, expert_id="e1", unit_id="w1", request_id=f"r-{aid}",
-                                    title="Chữ ký số", correlation_id=f"c-{aid}",
-                                    approved_at=now - dt.timedelta(hours=30)))
+            session.add(
+                AnswerWatch(
+                    assignment_id=aid,
+                    expert_id="e1",
+                    unit_id="w1",
+                    request_id=f"r-{aid}",
+                    title="Chữ ký số",
+                    correlation_id=f"c-{aid}",
+                    approved_at=now - dt.timedelta(hours=30),
+                )
+            )
         session.add(ContractWatch(contract_id="c1", expert_id="e1", end=today + dt.timedelta(days=5)))
         session.add(Preference(party="unit:w1", channels="email", email="ubnd@w1.gov.vn", digest=True))
-        note = Notification(party="unit:w1", kind="assignment_approved", language="vi", subject="Đã duyệt",
-                            body="r1", source_event_id="ev-1", created_at=now - dt.timedelta(days=2))
+        note = Notification(
+            party="unit:w1",
+            kind="assignment_approved",
+            language="vi",
+            subject="Đã duyệt",
+            body="r1",
+            source_event_id="ev-1",
+            created_at=now - dt.timedelta(days=2),
+        )
         session.add(note)
         session.flush()
         session.add(DigestItem(notification_id=note.id, party="unit:w1"))
@@ -252,8 +266,9 @@ async def test_two_clocks_ticking_at_once_do_each_thing_once_without_error(
             ticking = asyncio.create_task(first.tick(now))
             await eventually(holding.is_set, what=f"the first clock inside its {held}")
             other = asyncio.create_task(second.tick(now))
-            await eventually(lambda: other.done() or waiting_for_a_lock(engines[1]),
-                             what="the second clock done or stuck")
+            await eventually(
+                lambda: other.done() or waiting_for_a_lock(engines[1]), what="the second clock done or stuck"
+            )
             release.set()
             await asyncio.gather(ticking, other)
         failures = [e["event"] for e in logs if e["log_level"] in ("error", "critical")]

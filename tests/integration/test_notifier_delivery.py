@@ -49,17 +49,13 @@ async def test_each_channel_hears_once_per_event_in_the_party_language(
         await n.publish(s.ASSIGNMENT_APPROVED, evt, dedup_header=False)  # JetStream keeps this copy
         await eventually(lambda: smtp.messages and http.to("/e1"), what="email and webhook")
         await eventually(lambda: len(n.deliveries(status="sent")) == 2, what="both recorded sent")
-        await eventually(
-            lambda: n.stream("NOTIFIER", s.NOTIFICATION_DELIVERED), what="delivered events"
-        )
+        await eventually(lambda: n.stream("NOTIFIER", s.NOTIFICATION_DELIVERED), what="delivered events")
         time_to_repeat = time.monotonic() + 1.0
         await eventually(lambda: time.monotonic() > time_to_repeat)
         assert len(smtp.messages) == 1 and len(http.to("/e1")) == 1
         [mail], [hook] = smtp.messages, http.to("/e1")
         assert mail["Subject"] == "New task a-1 at w1" and mail["To"] == "e1@xa.gov.vn"
-        assert (
-            "Accept: expertshare accept a-1 --expert e1" in mail.get_body(("plain",)).get_content()
-        )  # type: ignore[union-attr]
+        assert "Accept: expertshare accept a-1 --expert e1" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert verify(SECRET, hook.body, hook.headers[SIGNATURE_HEADER])
         body = hook.json()
         assert body["kind"] == "task_new" and body["event"]["event_id"] == evt.event_id
@@ -67,9 +63,7 @@ async def test_each_channel_hears_once_per_event_in_the_party_language(
         assert hook.headers[DELIVERY_HEADER] == body["delivery"]
         assert [x["kind"] for x in await n.inbox("expert:e1")] == ["task_new"]
         assert [x["kind"] for x in await n.inbox("unit:w1")] == ["request_approved"]  # inbox only
-        channels = sorted(
-            e["channel"] for e in await n.stream("NOTIFIER", s.NOTIFICATION_DELIVERED)
-        )
+        channels = sorted(e["channel"] for e in await n.stream("NOTIFIER", s.NOTIFICATION_DELIVERED))
         assert channels == ["email", "inbox", "inbox", "webhook"]
 
 
@@ -93,29 +87,14 @@ async def test_slow_server_holds_up_nobody_and_a_failure_is_dead_lettered_then_r
         assert failed[0].attempts == 3 and "did not answer within 1 s" in failed[0].last_error
         listed = (await n.ok(s.DELIVERIES_GET, m.GetDeliveries(status="failed")))["deliveries"]
         assert [d["party"] for d in listed] == ["expert:e1"]
-        [event] = await eventually(
-            lambda: n.stream("NOTIFIER", s.NOTIFICATION_FAILED), what="failed event"
-        )
-        assert (
-            event["party"] == "expert:e1"
-            and event["channel"] == "webhook"
-            and event["attempts"] == 3
-        )
-        [letter] = await eventually(
-            lambda: n.stream("DEADLETTER", s.deadletter("notifier")), what="dead letter"
-        )
-        assert (
-            letter["reason"].startswith("failed after 3 attempts: webhook")
-            and "within 1 s" in letter["reason"]
-        )
+        [event] = await eventually(lambda: n.stream("NOTIFIER", s.NOTIFICATION_FAILED), what="failed event")
+        assert event["party"] == "expert:e1" and event["channel"] == "webhook" and event["attempts"] == 3
+        [letter] = await eventually(lambda: n.stream("DEADLETTER", s.deadletter("notifier")), what="dead letter")
+        assert letter["reason"].startswith("failed after 3 attempts: webhook") and "within 1 s" in letter["reason"]
 
         http.behaviour["/slow"] = 200  # the gateway is fixed: staff send it again
-        assert (await n.ok(s.DELIVERIES_RETRY, m.RetryDeliveries(all=True)))["retried"] == [
-            listed[0]["id"]
-        ]
-        await eventually(
-            lambda: n.deliveries(status="sent", party="expert:e1"), what="sent on retry"
-        )
+        assert (await n.ok(s.DELIVERIES_RETRY, m.RetryDeliveries(all=True)))["retried"] == [listed[0]["id"]]
+        await eventually(lambda: n.deliveries(status="sent", party="expert:e1"), what="sent on retry")
         assert len(http.to("/slow")) == 4
         assert (await n.ok(s.DELIVERIES_GET, m.GetDeliveries(status="failed")))["deliveries"] == []
 
@@ -124,24 +103,17 @@ async def test_sends_wait_out_an_smtp_outage_without_holding_the_event(
     nats_fresh: EmbeddedNats, db_url: str, http: HttpSink
 ) -> None:
     port = free_port()
-    async with Notifier(
-        nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=port, max_attempts=50
-    ) as n:
+    async with Notifier(nats_fresh.url, db_url, smtp_host="127.0.0.1", smtp_port=port, max_attempts=50) as n:
         await n.meet("expert:e1")
         await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1", channels=["email"]))
         await n.publish(s.ASSIGNMENT_APPROVED, approved("a-1", "e1"))
         # the inbox is written and the event acknowledged while the mail server is down
         await eventually(lambda: n.inbox("expert:e1"), what="inbox")
         await eventually(lambda: any(d.attempts >= 2 for d in n.deliveries()), what="retries")
-        assert (
-            n.deliveries()[0].status == "pending"
-            and "Connect call failed" in n.deliveries()[0].last_error
-        )
+        assert n.deliveries()[0].status == "pending" and "Connect call failed" in n.deliveries()[0].last_error
         sink = SmtpSink(port).start()
         try:
-            await eventually(
-                lambda: n.deliveries(status="sent"), within=20, what="sent after the outage"
-            )
+            await eventually(lambda: n.deliveries(status="sent"), within=20, what="sent after the outage")
             assert len(sink.messages) == 1
         finally:
             sink.stop()
@@ -160,33 +132,23 @@ async def test_a_send_claimed_by_a_dead_worker_is_sent_once_after_its_lease(
         [taken] = queue.claim(n.svc.engine, 10, 1.5, sealer)  # claimed, then the claimant dies mid-send
         assert queue.claim(n.svc.engine, 10, 1.5, sealer) == [], "a leased send is not taken twice"
         n.svc.worker.start()  # a new worker
-        await eventually(
-            lambda: n.deliveries(status="sent"), within=10, what="sent after the lease"
-        )
+        await eventually(lambda: n.deliveries(status="sent"), within=10, what="sent after the lease")
         [got] = http.to("/e1")
         assert got.headers[DELIVERY_HEADER] == taken.out.key
 
 
-async def test_preferences_are_refused_with_the_field_at_fault(
-    nats_fresh: EmbeddedNats, db_url: str
-) -> None:
+async def test_preferences_are_refused_with_the_field_at_fault(nats_fresh: EmbeddedNats, db_url: str) -> None:
     async with Notifier(nats_fresh.url, db_url) as n:
         await n.meet("expert:e1", "unit:w1")
-        reply = await n.call(
-            s.PREFERENCES_SET, m.SetPreferences(party="expert:e1", channels=["email"])
-        )
+        reply = await n.call(s.PREFERENCES_SET, m.SetPreferences(party="expert:e1", channels=["email"]))
         assert not reply.ok and reply.field_errors[0].field == "email"
         reply = await n.call(
             s.PREFERENCES_SET,
-            m.SetPreferences(
-                party="unit:w1", channels=["webhook"], webhook_url="http://127.0.0.1:9/x"
-            ),
+            m.SetPreferences(party="unit:w1", channels=["webhook"], webhook_url="http://127.0.0.1:9/x"),
         )  # type: ignore[arg-type]
         assert not reply.ok and reply.field_errors[0].field == "webhook_secret"
         bad = b'{"party": "unit:w1", "email": "not-an-address"}'
-        answer = m.Reply.model_validate_json(
-            (await n.nc.request(s.PREFERENCES_SET, bad, timeout=5)).data
-        )
+        answer = m.Reply.model_validate_json((await n.nc.request(s.PREFERENCES_SET, bad, timeout=5)).data)
         assert not answer.ok and answer.field_errors[0].field == "email"
         data = await n.ok(
             s.PREFERENCES_SET,
@@ -199,9 +161,7 @@ async def test_preferences_are_refused_with_the_field_at_fault(
                 webhook_secret=SECRET,
             ),
         )  # type: ignore[arg-type]
-        assert (
-            data["channels"] == ["inbox", "webhook"] and data["language"] == "en" and data["digest"]
-        )
+        assert data["channels"] == ["inbox", "webhook"] and data["language"] == "en" and data["digest"]
         assert "webhook_secret" not in data and data["webhook_secret_set"] is True
         again = await n.ok(s.PREFERENCES_GET, m.GetPreferences(party="unit:w1"))
         assert again == data

@@ -23,9 +23,10 @@ STAFF = "staff:home-affairs"
 async def system(tmp_path: Path, db_url: str) -> AsyncIterator[tuple[Stack, Notifier]]:
     server = start_nats(tmp_path / "nats", free_port())
     try:
-        async with Stack(server.url, db_url, tmp_path) as stack, Notifier(
-            server.url, f"sqlite:///{tmp_path / 'notifier.db'}"
-        ) as notifier:
+        async with (
+            Stack(server.url, db_url, tmp_path) as stack,
+            Notifier(server.url, f"sqlite:///{tmp_path / 'notifier.db'}") as notifier,
+        ):
             yield stack, notifier
     finally:
         server.stop()
@@ -52,9 +53,19 @@ async def test_staff_hear_of_hours_logged_beyond_the_reservation(system: tuple[S
     [note] = await flagged(n, 1)
     text = note["subject"] + "\n" + note["body"]
     assert note["language"] == "vi"
-    for words in ("Expert 0", "e0", "r1", "«Chữ ký số r1»", "Xã Thượng Lâm", "5.5 giờ", "đặt trước 4 giờ",
-                  "1.5 giờ vượt", "c0", f"expertshare hours approve {aid} --by",
-                  f"expertshare hours refuse {aid} --by"):
+    for words in (
+        "Expert 0",
+        "e0",
+        "r1",
+        "«Chữ ký số r1»",
+        "Xã Thượng Lâm",
+        "5.5 giờ",
+        "đặt trước 4 giờ",
+        "1.5 giờ vượt",
+        "c0",
+        f"expertshare hours approve {aid} --by",
+        f"expertshare hours refuse {aid} --by",
+    ):
         assert words in text, f"{words!r} not in {text!r}"
 
     # Staff who read English get the next one in English, with what is now waiting in all.
@@ -63,7 +74,12 @@ async def test_staff_hear_of_hours_logged_beyond_the_reservation(system: tuple[S
     [newest, _] = await flagged(n, 2)
     text = newest["subject"] + "\n" + newest["body"]
     assert newest["language"] == "en"
-    for words in ("Expert 0 logged hours beyond the reservation", "logged 6.5 h on request r1",
-                  "against 4 h reserved", "2.5 h beyond it", f"Approve: expertshare hours approve {aid} --by",
-                  f"Refuse: expertshare hours refuse {aid} --by <name> --comment"):
+    for words in (
+        "Expert 0 logged hours beyond the reservation",
+        "logged 6.5 h on request r1",
+        "against 4 h reserved",
+        "2.5 h beyond it",
+        f"Approve: expertshare hours approve {aid} --by",
+        f"Refuse: expertshare hours refuse {aid} --by <name> --comment",
+    ):
         assert words in text, f"{words!r} not in {text!r}"

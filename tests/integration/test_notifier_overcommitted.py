@@ -12,8 +12,10 @@ STAFF = "staff:home-affairs"
 
 
 async def test_staff_are_told_what_no_longer_fits(nats_fresh: EmbeddedNats, db_url: str) -> None:
-    note = ("expert e0: approved work is 2 h over the availability of 2 h; it is kept, nothing new is "
-            "planned for this expert")
+    note = (
+        "expert e0: approved work is 2 h over the availability of 2 h; it is kept, nothing new is "
+        "planned for this expert"
+    )
     async with Notifier(nats_fresh.url, db_url) as n:
         await n.publish(s.PLAN_OVERCOMMITTED, m.PlanOvercommitted(notes=[note], plan_input_sha256="ab" * 32))
         [told] = await eventually(lambda: n.inbox(STAFF), what="the staff's notice")
@@ -23,15 +25,37 @@ async def test_staff_are_told_what_no_longer_fits(nats_fresh: EmbeddedNats, db_u
 
 
 async def test_the_commune_and_the_trainee_hear_of_a_trainee_beside_the_expert(
-        nats_fresh: EmbeddedNats, db_url: str) -> None:
-    request = {"id": "r1", "unit": "u1", "title": "Chữ ký số", "skills": {"digital_signature": 2}, "mode": "remote",
-               "hours": 4, "priority": 3, "deadline": "2026-12-20", "trainee": True}
-    proposed = dict(request=request, expert_id="e0", expert_name="Chuyên gia", contract_id="c0", mode="remote",
-                    travel_minutes=0, minutes=240, cost_vnd=400_000)
+    nats_fresh: EmbeddedNats, db_url: str
+) -> None:
+    request = {
+        "id": "r1",
+        "unit": "u1",
+        "title": "Chữ ký số",
+        "skills": {"digital_signature": 2},
+        "mode": "remote",
+        "hours": 4,
+        "priority": 3,
+        "deadline": "2026-12-20",
+        "trainee": True,
+    }
+    proposed = dict(
+        request=request,
+        expert_id="e0",
+        expert_name="Chuyên gia",
+        contract_id="c0",
+        mode="remote",
+        travel_minutes=0,
+        minutes=240,
+        cost_vnd=400_000,
+    )
     async with Notifier(nats_fresh.url, db_url) as n:
         await n.meet("unit:u1", "expert:e5")
-        await n.publish(s.ASSIGNMENT_PROPOSED, m.AssignmentProposed(
-            assignment_id="a1", trainee_id="e5", trainee_name="Hoàng Thị Mai", trainee_minutes=240, **proposed))
+        await n.publish(
+            s.ASSIGNMENT_PROPOSED,
+            m.AssignmentProposed(
+                assignment_id="a1", trainee_id="e5", trainee_name="Hoàng Thị Mai", trainee_minutes=240, **proposed
+            ),
+        )
         await n.publish(s.ASSIGNMENT_PROPOSED, m.AssignmentProposed(assignment_id="a2", **proposed))
         for party in ("unit:u1", "expert:e5"):
             [told] = await eventually(lambda p=party: _trainee_notes(n, p), what=f"{party}'s notice")  # type: ignore[misc]

@@ -41,8 +41,9 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     approved = await stack.proposal("r1", status="approved")
     assert approved["id"] == done["assignment_id"] and approved["origin"] == "manual"
     await stack.until(  # the solver's one replaced (the withdrawal has a consumer of its own)
-        lambda st: any(a["id"] == proposed["id"] and a["status"] == "withdrawn"
-                       for a in st["contracts"]["assignments"]),
+        lambda st: any(
+            a["id"] == proposed["id"] and a["status"] == "withdrawn" for a in st["contracts"]["assignments"]
+        ),
         what="the solver's proposal withdrawn",
     )
     await stack.until(
@@ -171,8 +172,10 @@ async def test_a_manual_assignment_is_judged_at_its_real_cost_and_refused_in_pla
 
 
 async def test_a_cap_refusal_names_the_limit_with_its_figures(stack: Stack) -> None:
-    await stack.register([expert(0), expert(1)], [
-        contract(0), contract(1, hourly_rate_vnd=300_000, budget_cap_vnd=500_000, max_concurrent=1)])
+    await stack.register(
+        [expert(0), expert(1)],
+        [contract(0), contract(1, hourly_rate_vnd=300_000, budget_cap_vnd=500_000, max_concurrent=1)],
+    )
     await stack.submit("r1", hours=2)
     await stack.proposal("r1", contract="c0")
     over = await stack.call(s.ASSIGNMENT_ASSIGN, assign(force=True, reason="urgent"))

@@ -57,9 +57,26 @@ def test_a_new_request_takes_the_best_option_that_fits_and_its_input_is_kept(db_
     assert run.status == "placed" and run.id == p.plan_id
     sc = Scenario.model_validate(json.loads(run.scenario))
     assert [r.id for r in sc.requests] == ["r1"] and {e.id for e in sc.experts} == {"e0", "e1"}
-    assert validate(sc, Plan(status="feasible", assignments=[
-        {"request": "r1", "expert": "e0", "contract": "c0", "mode": "remote", "travel_minutes": 0,
-         "minutes": 240, "cost_vnd": 400_000}])) == []
+    assert (
+        validate(
+            sc,
+            Plan(
+                status="feasible",
+                assignments=[
+                    {
+                        "request": "r1",
+                        "expert": "e0",
+                        "contract": "c0",
+                        "mode": "remote",
+                        "travel_minutes": 0,
+                        "minutes": 240,
+                        "cost_vnd": 400_000,
+                    }
+                ],
+            ),
+        )
+        == []
+    )
     assert place(engine) == (0, 0)  # nothing waits any more
 
 
@@ -93,9 +110,18 @@ def test_a_declined_request_is_placed_again_at_once_without_that_expert(db_url: 
     submit(engine, "r1")
     place(engine)
     p = one(engine, "r1")
-    handle(engine, h.on_declined, m.AssignmentDeclined(assignment_id=p.id, request_id="r1", unit_id="u1",
-                                                       expert_id=p.expert_id, contract_id=p.contract_id,
-                                                       reason="away"))
+    handle(
+        engine,
+        h.on_declined,
+        m.AssignmentDeclined(
+            assignment_id=p.id,
+            request_id="r1",
+            unit_id="u1",
+            expert_id=p.expert_id,
+            contract_id=p.contract_id,
+            reason="away",
+        ),
+    )
     assert request_row(engine, "r1").status == "open"
     assert place(engine) == (1, 0)
     assert one(engine, "r1").expert_id == "e1"
@@ -211,12 +237,12 @@ def test_a_plan_is_written_a_chunk_of_requests_at_a_time_with_the_lock_free_in_b
         with transaction(engine) as ses:
             if ses.get_bind().dialect.name == "sqlite":
                 ses.connection().exec_driver_sql("PRAGMA busy_timeout = 0")
-            people.call(h.submit_request, ses, m.SubmitRequest(request=request(f"n{len(between)}")),
-                        today=local_today())
+            people.call(
+                h.submit_request, ses, m.SubmitRequest(request=request(f"n{len(between)}")), today=local_today()
+            )
 
     monkeypatch.setattr(planner, "pause", meanwhile)
-    planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(),
-                   reserved=reserved)
+    planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(), reserved=reserved)
     assert len(between) >= 2  # r2 (waits for room), r1 (moves and frees e0), then r2 again
     assert "r2" in between[0]  # its proposal is this write's to make: the placement leaves it
     assert reserved == set()
@@ -231,35 +257,62 @@ def test_a_placed_request_asking_for_a_trainee_carries_one_on_the_proposal(db_ur
     from services.matcher.gaps import gaps
 
     community = dict(kind="community", skills={"digital_signature": 1}, capacity_hours=10, home_unit="u1")
-    engine = matcher(db_url, [expert(0), expert(5, **community), expert(6, **{**community, "home_unit": "u2"})],
-                     [contract(0)])
+    engine = matcher(
+        db_url, [expert(0), expert(5, **community), expert(6, **{**community, "home_unit": "u2"})], [contract(0)]
+    )
     for rid in ("r1", "r2", "r3"):
         submit(engine, rid, trainee=True)
     submit(engine, "r4")
     assert place(engine) == (4, 0)
     got = {p.request_id: p for p in proposals(engine)}
     assert {rid: (p.expert_id, p.trainee_id, p.trainee_minutes) for rid, p in got.items()} == {
-        "r1": ("e0", "e5", 240), "r2": ("e0", "e5", 240), "r3": ("e0", None, 0), "r4": ("e0", None, 0)}
+        "r1": ("e0", "e5", 240),
+        "r2": ("e0", "e5", 240),
+        "r3": ("e0", None, 0),
+        "r4": ("e0", None, 0),
+    }
     assert got["r1"].cost_vnd == got["r4"].cost_vnd  # no contract pays the trainee
     events = {e["request"]["id"]: e for e in outbox(engine, s.ASSIGNMENT_PROPOSED)}
     assert (events["r1"]["trainee_id"], events["r1"]["trainee_name"], events["r1"]["trainee_minutes"]) == (
-        "e5", "Expert 5", 240)
+        "e5",
+        "Expert 5",
+        240,
+    )
     assert events["r4"]["trainee_id"] is None
     with Session(engine) as ses:
         run = ses.get(PlanRun, got["r2"].plan_id)
         assert run is not None
     sc = Scenario.model_validate(json.loads(run.scenario))
-    made = Plan(status="feasible", assignments=[{
-        "request": "r2", "expert": "e0", "contract": "c0", "mode": "remote", "travel_minutes": 0, "minutes": 240,
-        "cost_vnd": 400_000, "trainee": "e5", "trainee_minutes": 240}])
+    made = Plan(
+        status="feasible",
+        assignments=[
+            {
+                "request": "r2",
+                "expert": "e0",
+                "contract": "c0",
+                "mode": "remote",
+                "travel_minutes": 0,
+                "minutes": 240,
+                "cost_vnd": 400_000,
+                "trainee": "e5",
+                "trainee_minutes": 240,
+            }
+        ],
+    )
     assert validate(sc, made) == []
     [e5] = [e for e in sc.experts if e.id == "e5"]
     assert round((e5.capacity_hours - e5.committed_hours) * 60) == 360  # the time r1's trainee left it
     with Session(engine) as ses:
         report = gaps(ses, m.GetGaps(with_values=False), today=local_today(), offset_hours=7).data
     [learnt] = report["learnt"]
-    assert (learnt["skill"], learnt["level"], learnt["unit"], learnt["trainees"], learnt["assignments"],
-            learnt["hours"]) == ("digital_signature", 2, "u1", 1, 2, 8.0)
+    assert (
+        learnt["skill"],
+        learnt["level"],
+        learnt["unit"],
+        learnt["trainees"],
+        learnt["assignments"],
+        learnt["hours"],
+    ) == ("digital_signature", 2, "u1", 1, 2, 8.0)
     # Time spent stays taken once the work is done (as the ledger keeps an expert's); a proposal
     # let go gives it back.
     with transaction(engine) as ses:

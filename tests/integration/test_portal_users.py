@@ -34,8 +34,9 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def test_first_admin_from_the_cli_then_users_on_the_page(nats_url: str, db_url: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_first_admin_from_the_cli_then_users_on_the_page(
+    nats_url: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTAL_DATABASE_URL", db_url)
     monkeypatch.setenv("EXPERTSHARE_PORTAL_PASSWORD", "mật khẩu quản trị")
     made = CliRunner().invoke(cli, ["portal", "user-add", "quantri", "--role", "admin", "--name", "Quản trị"])
@@ -47,10 +48,15 @@ def test_first_admin_from_the_cli_then_users_on_the_page(nats_url: str, db_url: 
     with TestClient(create_app(settings)) as http:
         assert http.get("/users", follow_redirects=False).headers["location"] == "/login"
         page = http.get("/login")
-        assert http.post("/login", data={"csrf": "forged", "username": "quantri",
-                                         "password": "mật khẩu quản trị"}).status_code == 403
-        signed = http.post("/login", data={"csrf": _csrf(page.text), "username": "quantri",
-                                           "password": "mật khẩu quản trị"})
+        assert (
+            http.post(
+                "/login", data={"csrf": "forged", "username": "quantri", "password": "mật khẩu quản trị"}
+            ).status_code
+            == 403
+        )
+        signed = http.post(
+            "/login", data={"csrf": _csrf(page.text), "username": "quantri", "password": "mật khẩu quản trị"}
+        )
         assert signed.status_code == 200 and str(signed.url).endswith("/users")
         form = {"csrf": _csrf(signed.text), "username": "xa2", "password": "short", "role": "staff"}
         bad = http.post("/users", data=form)
@@ -58,10 +64,12 @@ def test_first_admin_from_the_cli_then_users_on_the_page(nats_url: str, db_url: 
         assert http.post("/users", data={**form, "csrf": "x", "password": "long enough"}).status_code == 403
         good = http.post("/users", data={**form, "password": "long enough", "display_name": "Xã Thượng Lâm"})
         assert good.status_code == 200 and "Xã Thượng Lâm" in good.text
-        unchecked = http.post("/users", data={**form, "username": "xa3", "password": "long enough",
-                                              "role": "commune", "unit_id": "w2269"})
-        assert unchecked.status_code == 422 and "dịch vụ hợp đồng không trả lời" in unchecked.text, \
+        unchecked = http.post(
+            "/users", data={**form, "username": "xa3", "password": "long enough", "role": "commune", "unit_id": "w2269"}
+        )
+        assert unchecked.status_code == 422 and "dịch vụ hợp đồng không trả lời" in unchecked.text, (
             "no contracts service here: the unit cannot be checked, the user is not made"
+        )
     engine = make_engine(db_url)
     with Session(engine) as session:
         user = session.get(User, "xa2")
@@ -71,12 +79,16 @@ def test_first_admin_from_the_cli_then_users_on_the_page(nats_url: str, db_url: 
 
 
 def _sign_in(http: TestClient, username: str, password: str):  # type: ignore[no-untyped-def]
-    return http.post("/login", data={"csrf": _csrf(http.get("/login").text), "username": username,
-                                     "password": password}, follow_redirects=False)
+    return http.post(
+        "/login",
+        data={"csrf": _csrf(http.get("/login").text), "username": username, "password": password},
+        follow_redirects=False,
+    )
 
 
 def test_failed_sign_ins_are_throttled_per_name_and_users_manage_their_account(
-        nats_url: str, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    nats_url: str, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTAL_DATABASE_URL", db_url)
     monkeypatch.setenv("EXPERTSHARE_PORTAL_PASSWORD", "mật khẩu cũ 123")
     assert CliRunner().invoke(cli, ["portal", "user-add", "sonoivu", "--role", "staff"]).exit_code == 0
@@ -84,8 +96,10 @@ def test_failed_sign_ins_are_throttled_per_name_and_users_manage_their_account(
     with Session(engine) as session:  # an expert's user is checked with the running system: made here directly
         users.create_user(session, username="chuyengia", password="mật khẩu cũ 123", role="expert", expert_id="e1")
     engine.dispose()
-    tokens = [CliRunner().invoke(cli, ["portal", "token", "sonoivu", "--label", label]).output.strip()
-              for label in ("script", "sheet")]
+    tokens = [
+        CliRunner().invoke(cli, ["portal", "token", "sonoivu", "--label", label]).output.strip()
+        for label in ("script", "sheet")
+    ]
     settings = PortalSettings(nats_url=nats_url, database_url=db_url, secret_key="k" * 32)
     with TestClient(create_app(settings)) as http:
         for _ in range(users.MAX_FAILURES):
@@ -136,8 +150,14 @@ def test_failed_sign_ins_are_throttled_per_name_and_users_manage_their_account(
 
 async def _cli(nats: str, *args: str, env: dict[str, str]) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, env={**os.environ, **env, "NATS_URL": nats},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "cli.main",
+        *args,
+        env={**os.environ, **env, "NATS_URL": nats},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode or 0, out.decode()
 
@@ -154,8 +174,11 @@ async def test_accounts_only_for_units_and_experts_that_exist(stack: Stack, db_u
     dead = f"nats://127.0.0.1:{free_port()}"
     code, out = await _cli(dead, "portal", "user-add", "xa1", "--role", "commune", "--unit", "u1", env=env)
     assert code == 1 and "cannot check 'u1'" in out and "no user was made" in out, out
-    for args in (["xa1", "--role", "commune", "--unit", "u1"], ["cg1", "--role", "expert", "--expert", "e1"],
-                 ["quantri", "--role", "admin"]):
+    for args in (
+        ["xa1", "--role", "commune", "--unit", "u1"],
+        ["cg1", "--role", "expert", "--expert", "e1"],
+        ["quantri", "--role", "admin"],
+    ):
         code, out = await _cli(stack.url, "portal", "user-add", *args, env=env)
         assert code == 0 and "created" in out, out
     code, out = await _cli(stack.url, "portal", "user-list", env=env)
@@ -171,8 +194,13 @@ async def test_accounts_only_for_units_and_experts_that_exist(stack: Stack, db_u
         with TestClient(create_app(settings)) as http:
             admin = _sign_in(http, "quantri", "mật khẩu dài 123")
             page = http.get(admin.headers["location"])
-            form = {"csrf": _csrf(page.text), "username": "xa2", "password": "long enough", "role": "commune",
-                    "unit_id": "w9999"}
+            form = {
+                "csrf": _csrf(page.text),
+                "username": "xa2",
+                "password": "long enough",
+                "role": "commune",
+                "unit_id": "w9999",
+            }
             bad = http.post("/users", data=form)
             assert bad.status_code == 422 and 'id="err-unit"' in bad.text
             assert "Không có đơn vị mã w9999 trong hệ thống" in bad.text and 'value="xa2"' in bad.text
@@ -185,9 +213,19 @@ async def test_accounts_only_for_units_and_experts_that_exist(stack: Stack, db_u
 
             assert _sign_in(http, "xa-cu", "mật khẩu dài 123").status_code == 303
             new = http.get("/requests/new")
-            sent = http.post("/requests", data={
-                "csrf": _csrf(new.text), "title": "Cài chữ ký số", "skill": "digital_signature", "level": "2",
-                "mode": "remote", "hours": "2", "priority": "3", "deadline": str(local_today() + dt.timedelta(days=9))})
+            sent = http.post(
+                "/requests",
+                data={
+                    "csrf": _csrf(new.text),
+                    "title": "Cài chữ ký số",
+                    "skill": "digital_signature",
+                    "level": "2",
+                    "mode": "remote",
+                    "hours": "2",
+                    "priority": "3",
+                    "deadline": str(local_today() + dt.timedelta(days=9)),
+                },
+            )
             assert sent.status_code == 422 and "đơn vị w9999, nhưng đơn vị này không có trong hệ thống" in sent.text
 
     await asyncio.to_thread(on_the_portal)  # the services answer on this loop meanwhile
@@ -196,8 +234,10 @@ async def test_accounts_only_for_units_and_experts_that_exist(stack: Stack, db_u
 async def test_the_admin_lists_disables_enables_and_resets_users(stack: Stack, db_url: str) -> None:
     await stack.register([expert(1)], [contract(1)])
     env = {"PORTAL_DATABASE_URL": db_url, "EXPERTSHARE_PORTAL_PASSWORD": "mật khẩu dài 123"}
-    for args in (["xa1", "--role", "commune", "--unit", "u1", "--name", "Cán bộ Thượng Lâm"],
-                 ["quantri", "--role", "admin"]):
+    for args in (
+        ["xa1", "--role", "commune", "--unit", "u1", "--name", "Cán bộ Thượng Lâm"],
+        ["quantri", "--role", "admin"],
+    ):
         assert (await _cli(stack.url, "portal", "user-add", *args, env=env))[0] == 0
     settings = PortalSettings(nats_url=stack.url, database_url=db_url, secret_key="k" * 32)
 

@@ -26,19 +26,48 @@ from tests.integration.race import Hold, race
 from tests.integration.test_ledger import EXPERT, TODAY, UNIT, contract, setup
 
 
-def propose(engine, aid: str, rid: str, *, slot: int = 0, hours: float = 3, expert: str = "e1",  # type: ignore[no-untyped-def]
-            contract_id: str = "c1") -> None:
+def propose(
+    engine,
+    aid: str,
+    rid: str,
+    *,
+    slot: int = 0,
+    hours: float = 3,
+    expert: str = "e1",  # type: ignore[no-untyped-def]
+    contract_id: str = "c1",
+) -> None:
     req = request(rid, hours)
     with transaction(engine) as s:
-        h.record_proposal(issuers=[], session=s, evt=m.AssignmentProposed(
-            assignment_id=aid, request=req, slot=slot, expert_id=expert, expert_name=expert, contract_id=contract_id,
-            mode="remote", travel_minutes=0, minutes=round(hours * 60), cost_vnd=0))
+        h.record_proposal(
+            issuers=[],
+            session=s,
+            evt=m.AssignmentProposed(
+                assignment_id=aid,
+                request=req,
+                slot=slot,
+                expert_id=expert,
+                expert_name=expert,
+                contract_id=contract_id,
+                mode="remote",
+                travel_minutes=0,
+                minutes=round(hours * 60),
+                cost_vnd=0,
+            ),
+        )
 
 
 def request(rid: str, hours: float = 3) -> Request:
     """A request of two slots."""
-    return Request(id=rid, unit="u1", title="help", mode="remote", hours=hours, priority=3,
-                   deadline=dt.date(2027, 1, 1), slots=[{"skills": {"office_it": 1}, "hours": hours}] * 2)
+    return Request(
+        id=rid,
+        unit="u1",
+        title="help",
+        mode="remote",
+        hours=hours,
+        priority=3,
+        deadline=dt.date(2027, 1, 1),
+        slots=[{"skills": {"office_it": 1}, "hours": hours}] * 2,
+    )
 
 
 def do(engine, fn, cmd):  # type: ignore[no-untyped-def]
@@ -71,7 +100,8 @@ def assert_ledger_equals_its_lines(engine) -> None:  # type: ignore[no-untyped-d
             assert a.logged_minutes == sum(x.minutes for x in mine if x.kind == "consume"), a.id
         e = s.get(ExpertRow, "e1")
         assert e.booked_minutes == sum(x.minutes for x in all_lines if x.kind == "reserve") - sum(
-            x.minutes for x in all_lines if x.kind == "release")
+            x.minutes for x in all_lines if x.kind == "release"
+        )
 
 
 def test_two_approvals_of_one_proposal_at_once_reserve_once(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,9 +190,15 @@ def test_writers_lock_in_one_order_and_never_deadlock_on_the_audit_head(
     work under c1 and c2 must not hold the head while it waits for c2 (the deadlock of issue 12)."""
     engine = setup(db_url, n=0, hours=3, hours_cap=100)
     with transaction(engine) as s:
-        people.call(reference.register_reference, s, m.RegisterReference(
-            experts=[{**EXPERT, "id": "e2", "name": "Expert 2"}],
-            contracts=[contract(id="c2", expert="e2", hours_cap=100)]), today=TODAY)
+        people.call(
+            reference.register_reference,
+            s,
+            m.RegisterReference(
+                experts=[{**EXPERT, "id": "e2", "name": "Expert 2"}],
+                contracts=[contract(id="c2", expert="e2", hours_cap=100)],
+            ),
+            today=TODAY,
+        )
     propose(engine, "a1", "r1", slot=0)
     propose(engine, "a2", "r1", slot=1, expert="e2", contract_id="c2")
     propose(engine, "b", "r2", expert="e2", contract_id="c2")
@@ -170,8 +206,12 @@ def test_writers_lock_in_one_order_and_never_deadlock_on_the_audit_head(
         approve(engine, aid)
         do(engine, h.accept, m.AcceptAssignment(assignment_id=aid, expert_id=eid))
     hold = Hold(monkeypatch, asg, "record")  # the approval of b, its ledger rows moved, before its trail entry
-    out = race(engine, hold, lambda: approve(engine, "b"),
-               lambda: do(engine, work.complete_request, m.CompleteRequest(request_id="r1", by="commune")))
+    out = race(
+        engine,
+        hold,
+        lambda: approve(engine, "b"),
+        lambda: do(engine, work.complete_request, m.CompleteRequest(request_id="r1", by="commune")),
+    )
     assert isinstance(out["first"], m.Reply) and out["first"].ok, out
     assert isinstance(out["second"], m.Reply) and out["second"].ok, out
     with Session(engine) as s:
@@ -214,15 +254,20 @@ def test_a_refused_command_repeated_with_its_id_gets_the_same_answer(db_url: str
     cmd = m.ApproveAssignment(assignment_id="a0", by="staff")
 
     def once() -> m.Reply | None:
-        return run_once(engine, cmd.event_id, "approve", lambda s: people.call(h.approve, s, cmd),
-                        remember_refusal=True)
+        return run_once(
+            engine, cmd.event_id, "approve", lambda s: people.call(h.approve, s, cmd), remember_refusal=True
+        )
 
     with pytest.raises(Rejected) as first:
         once()
     assert "hours cap 10 h" in first.value.message
     with transaction(engine) as s:  # room is made; the same command again is not a new decision
-        people.call(reference.register_reference, s, m.RegisterReference(units=[UNIT], experts=[EXPERT],
-                                                            contracts=[contract(hours_cap=20)]), today=TODAY)
+        people.call(
+            reference.register_reference,
+            s,
+            m.RegisterReference(units=[UNIT], experts=[EXPERT], contracts=[contract(hours_cap=20)]),
+            today=TODAY,
+        )
     again = once()
     assert again is not None and not again.ok and again.error == first.value.message
     assert again.field_errors[0].field == "assignment_id"
@@ -239,7 +284,8 @@ def test_availability_below_approved_hours_is_refused_with_the_numbers(db_url: s
     assert err.value.field == "experts[0].capacity_hours"
     assert "availability 5 h is below the 8 h already approved" in err.value.message
     with transaction(engine) as s:  # down to the approved hours is fine
-        people.call(reference.register_reference, s, m.RegisterReference(experts=[{**EXPERT, "capacity_hours": 8}]),
-                    today=TODAY)
+        people.call(
+            reference.register_reference, s, m.RegisterReference(experts=[{**EXPERT, "capacity_hours": 8}]), today=TODAY
+        )
     with Session(engine) as s:
         assert s.get(ExpertRow, "e1").capacity_minutes == 480

@@ -19,7 +19,7 @@ from services.matcher.db import metadata
 from shared.db import make_engine
 from tests.integration.test_schema_services import matcher_before_0002
 
-ENV = '''
+ENV = """
 from sqlalchemy import Column, String
 
 from services.matcher.db import metadata
@@ -28,7 +28,7 @@ from shared.migrate import run_migrations
 md = metadata()
 md.tables["request"].append_column(Column("note", String(40)))
 run_migrations(md)
-'''
+"""
 
 
 def newer() -> MetaData:
@@ -52,9 +52,13 @@ def test_a_new_column_comes_with_its_migration_and_old_rows_are_kept(db_url: str
     before = matcher_before_0002()  # the version before migrations
     before[0].metadata.create_all(engine, tables=before)
     with engine.begin() as c:
-        c.execute(text("INSERT INTO request (id, unit_id, record, status, reason_code, reason, submitted_by, "
-                       "correlation_id, submitted_at) VALUES ('r1', 'w1', '{}', 'open', '', '', 'u', 'c', "
-                       "CURRENT_TIMESTAMP)"))
+        c.execute(
+            text(
+                "INSERT INTO request (id, unit_id, record, status, reason_code, reason, submitted_by, "
+                "correlation_id, submitted_at) VALUES ('r1', 'w1', '{}', 'open', '', '', 'u', 'c', "
+                "CURRENT_TIMESTAMP)"
+            )
+        )
     migrations.upgrade(engine)
     migrations.upgrade(engine)  # a second start changes nothing
     assert migrations.current(engine) == following and migrations.diff(engine, newer()) == []

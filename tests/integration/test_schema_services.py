@@ -50,8 +50,9 @@ def matcher_before_0002() -> list[Any]:
     one-live-proposal-per-slot index, no plan_run.overcommitted, no planner's fence (0003), no
     proposal trainee (0004)."""
     md = MetaData()
-    tables = [t.to_metadata(md) for t in (*SHARED_TABLES, *matcher_db.TABLES)
-              if t.name not in ("leader_fence", "change_mark")]
+    tables = [
+        t.to_metadata(md) for t in (*SHARED_TABLES, *matcher_db.TABLES) if t.name not in ("leader_fence", "change_mark")
+    ]
     for t in tables:
         for index in [i for i in t.indexes if i.name == "uq_proposal_live_slot"]:
             t.indexes.discard(index)
@@ -78,16 +79,24 @@ def portal_before_0002() -> list[Any]:
 SCHEMAS = {
     "contracts": Schema(contracts_migrate, contracts_db.create_schema, contracts_db.metadata, []),
     "matcher": Schema(
-        matcher_migrate, matcher_db.create_schema, matcher_db.metadata, matcher_before_0002(),
+        matcher_migrate,
+        matcher_db.create_schema,
+        matcher_db.metadata,
+        matcher_before_0002(),
         lambda: matcher_db.RequestRow(id="r1", unit_id="w2269", record={"title": "Máy in"}, status="open"),
     ),
     "notifier": Schema(
-        notifier_migrate, notifier_db.create_schema, notifier_db.metadata,
+        notifier_migrate,
+        notifier_db.create_schema,
+        notifier_db.metadata,
         [*SHARED_TABLES, *notifier_db.TABLES],
         lambda: notifier_db.Party(id="expert:e1", name="Nguyễn Văn An", language="vi"),
     ),
     "portal": Schema(
-        portal_migrate, portal_users.create_schema, portal_users.metadata, portal_before_0002(),
+        portal_migrate,
+        portal_users.create_schema,
+        portal_users.metadata,
+        portal_before_0002(),
         lambda: portal_users.User(username="admin", display_name="Admin", role="admin", password_hash="h"),
     ),
 }
@@ -195,12 +204,19 @@ def test_a_database_older_than_the_baseline_is_refused_unchanged(db_url: str) ->
     older = [t for t in SCHEMAS["matcher"].previous_tables if t.name not in ("request", "plan_run")]
     SQLModel.metadata.create_all(engine, tables=older)
     with engine.begin() as c:  # `request` before it had a correlation id
-        c.execute(text("CREATE TABLE request (id VARCHAR(64) PRIMARY KEY, unit_id VARCHAR(64) NOT NULL, "
-                       "record JSON NOT NULL, status VARCHAR(20) NOT NULL, reason_code VARCHAR NOT NULL, "
-                       "reason VARCHAR NOT NULL, submitted_by VARCHAR NOT NULL, submitted_at TIMESTAMP NOT NULL)"))
+        c.execute(
+            text(
+                "CREATE TABLE request (id VARCHAR(64) PRIMARY KEY, unit_id VARCHAR(64) NOT NULL, "
+                "record JSON NOT NULL, status VARCHAR(20) NOT NULL, reason_code VARCHAR NOT NULL, "
+                "reason VARCHAR NOT NULL, submitted_by VARCHAR NOT NULL, submitted_at TIMESTAMP NOT NULL)"
+            )
+        )
         c.execute(text("INSERT INTO request VALUES ('r1', 'w1', '{}', 'open', '', '', 'u', CURRENT_TIMESTAMP)"))
-    with pytest.raises(RuntimeError, match=r"matcher database: .* older than the baseline 0001, it lacks "
-                                           r"table plan_run, request\.correlation_id\."):
+    with pytest.raises(
+        RuntimeError,
+        match=r"matcher database: .* older than the baseline 0001, it lacks "
+        r"table plan_run, request\.correlation_id\.",
+    ):
         matcher_db.create_schema(engine)
     assert matcher_migrate.current(engine) is None
     with engine.begin() as c:

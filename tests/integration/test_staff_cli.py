@@ -87,8 +87,10 @@ async def test_sheets_import_all_or_nothing_and_export_the_same_format(stack: St
 async def test_reports_batch_approval_lifecycle_and_audit_verify(stack: Stack, tmp_path: Path) -> None:
     code, _, err = await cli(stack, "sheets", "import", str(sheets(tmp_path / "in")))
     assert code == 0, err
-    await stack.until(lambda st: st["matcher"]["counts"]["contracts"] >= 2 and st["matcher"]["counts"]["units"] >= 2,
-                      what="matcher copies")
+    await stack.until(
+        lambda st: st["matcher"]["counts"]["contracts"] >= 2 and st["matcher"]["counts"]["units"] >= 2,
+        what="matcher copies",
+    )
     await stack.submit("r1", unit="w1")
     p = await stack.proposal("r1")
     code, out, err = await cli(stack, "approve", p["id"], "a-unknown", "--comment", "ok")

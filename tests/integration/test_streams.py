@@ -73,4 +73,3 @@ async def test_a_stream_made_before_the_limits_is_bounded_and_denies_delete_and_
     config = (await js.stream_info("MATCHER")).config
     assert config.deny_delete and config.deny_purge and config.max_bytes == stream_config("matcher").max_bytes
     await nc.close()
-

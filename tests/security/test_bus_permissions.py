@@ -109,8 +109,9 @@ async def test_an_anonymous_client_is_refused(server: EmbeddedNats) -> None:
 async def test_a_seed_the_server_does_not_know_is_refused(server: EmbeddedNats, tmp_path: Path) -> None:
     stranger = write_private(tmp_path / "stranger.nk", new_seed())
     with pytest.raises(nats.errors.Error) as refused:
-        await nats.connect(server.url, nkeys_seed=str(stranger), allow_reconnect=False, max_reconnect_attempts=0,
-                           connect_timeout=3)
+        await nats.connect(
+            server.url, nkeys_seed=str(stranger), allow_reconnect=False, max_reconnect_attempts=0, connect_timeout=3
+        )
     assert isinstance(refused.value, nats.errors.AuthorizationError) or "authorization" in str(refused.value).lower()
 
 
@@ -124,8 +125,9 @@ FORGED = [
 
 
 @pytest.mark.parametrize(("identity", "subject"), FORGED, ids=[f"{i}-{x}" for i, x in FORGED])
-async def test_nobody_publishes_another_owners_event(server: EmbeddedNats, admin: Any, identity: str,
-                                                     subject: str) -> None:
+async def test_nobody_publishes_another_owners_event(
+    server: EmbeddedNats, admin: Any, identity: str, subject: str
+) -> None:
     """A forged `matcher.assignment.proposed` (manual, charged to another expert's contract) or a
     `contracts.balance.changed` with revision 999999999 never reaches the stream or a consumer."""
     forger = await As.open(server.url, identity)
@@ -134,6 +136,7 @@ async def test_nobody_publishes_another_owners_event(server: EmbeddedNats, admin
     before = (await js.stream_info(stream)).state.messages
     forged = json.dumps({"contract_id": "c1", "revision": 999_999_999, "manual": True}).encode()
     try:
+
         async def forge() -> None:
             await forger.nc.publish(subject, forged)
             await forger.nc.flush()  # had the server taken it, the admin would have it before its own flush
@@ -150,8 +153,9 @@ async def test_each_service_publishes_its_own_events_and_its_dead_letters(server
         owner = await As.open(server.url, identity)
         try:
             js = owner.nc.jetstream()
-            ack = await js.publish(s.events_of(identity)[0], Message().model_dump_json().encode(),
-                                   stream=identity.upper())
+            ack = await js.publish(
+                s.events_of(identity)[0], Message().model_dump_json().encode(), stream=identity.upper()
+            )
             assert ack.stream == identity.upper()
             assert (await js.publish(s.deadletter(identity), b"{}", stream=DEADLETTER)).stream == DEADLETTER
             other = s.deadletter("contracts" if identity != "contracts" else "matcher")
@@ -183,8 +187,9 @@ COMMANDS_OF_OTHERS = [
 ]
 
 
-@pytest.mark.parametrize(("identity", "subject", "owner"), COMMANDS_OF_OTHERS,
-                         ids=[f"{i}-{x}" for i, x, _ in COMMANDS_OF_OTHERS])
+@pytest.mark.parametrize(
+    ("identity", "subject", "owner"), COMMANDS_OF_OTHERS, ids=[f"{i}-{x}" for i, x, _ in COMMANDS_OF_OTHERS]
+)
 async def test_nobody_answers_another_services_commands_nor_joins_its_queue_group(
     server: EmbeddedNats, admin: Any, identity: str, subject: str, owner: str
 ) -> None:
@@ -251,8 +256,9 @@ async def test_no_service_deletes_purges_or_creates_streams_or_consumers(
     dead_before = (await js.stream_info(DEADLETTER)).state.messages
     try:
         for subject in JS_ATTACKS:  # refused, so never answered: published with a reply inbox, not waited for
-            await attacker.nc.publish(subject, b'{"name": "EVIL", "subjects": ["evil.>"]}',
-                                      reply=attacker.nc.new_inbox())
+            await attacker.nc.publish(
+                subject, b'{"name": "EVIL", "subjects": ["evil.>"]}', reply=attacker.nc.new_inbox()
+            )
             await attacker.refused(subject)
     finally:
         await attacker.nc.close()
@@ -309,8 +315,11 @@ def test_every_command_a_service_names_is_one_it_may_send(service: str) -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "s":
                 subject = getattr(s, node.attr, None)
-                if (isinstance(subject, str) and subject.split(".")[0] not in (service, s.DEADLETTER_PREFIX)
-                        and not identities.is_event(subject)):
+                if (
+                    isinstance(subject, str)
+                    and subject.split(".")[0] not in (service, s.DEADLETTER_PREFIX)
+                    and not identities.is_event(subject)
+                ):
                     named.add(subject)
     missing = named - set(identities.SENDS[service]) - NAMED_NOT_SENT.get(service, set())
     assert not missing, f"{service} names {sorted(missing)} but identities.SENDS does not let it send them"

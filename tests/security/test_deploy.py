@@ -110,8 +110,11 @@ def _render(node: Node, secrets: Path) -> Path:
 
 def _start(node: Node, secrets: Path) -> Node:
     conf = _render(node, secrets)
-    node.process = subprocess.Popen([nats_server_binary(), "-c", str(conf), "--name", node.name, "-l", str(node.log)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    node.process = subprocess.Popen(
+        [nats_server_binary(), "-c", str(conf), "--name", node.name, "-l", str(node.log)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for_port(node.port, alive=lambda: node.process is not None and node.process.poll() is None)
     except Exception:
@@ -158,8 +161,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         for node in nodes:
             others = {n.name for n in nodes} - {node.name}
             _wait_until(lambda n=node, o=others: n.peers() == o, f"{node.name} routed to {sorted(others)}")
-            _wait_until(lambda n=node: n.monitor("jsz").get("meta_cluster", {}).get("leader"),
-                        f"{node.name} knows JetStream's meta leader")
+            _wait_until(
+                lambda n=node: n.monitor("jsz").get("meta_cluster", {}).get("leader"),
+                f"{node.name} knows JetStream's meta leader",
+            )
         yield Cluster(nodes, secrets, seed)
     finally:
         for node in nodes:
@@ -203,8 +208,9 @@ def test_a_tls_client_without_the_installations_ca_fails_verification(cluster: C
 async def test_a_tls_client_with_the_ca_and_its_nkey_connects_and_jetstream_replicates(
     cluster: Cluster, client_env: None
 ) -> None:
-    nc = await nats.connect(cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False,
-                            **tls.client_tls_options())
+    nc = await nats.connect(
+        cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False, **tls.client_tls_options()
+    )
     try:
         assert nc.connected_url is not None and nc.connected_url.scheme == "tls"
         js = nc.jetstream()
@@ -223,13 +229,15 @@ async def test_a_broker_with_the_ca_and_its_nkey_connects(cluster: Cluster, clie
     """The services' FastStream broker takes TLS in its own shape (`broker_tls_options`)."""
     from faststream.nats import NatsBroker
 
-    listener = await nats.connect(cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False,
-                                  **tls.client_tls_options())
+    listener = await nats.connect(
+        cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False, **tls.client_tls_options()
+    )
     sub = await listener.subscribe("deploytest.broker")
     await listener.flush()
     # nkeys_seed as shared.nats.make_broker passes it; FastStream merges it with the TLS `security`.
-    broker = NatsBroker(cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False,
-                        **tls.broker_tls_options())
+    broker = NatsBroker(
+        cluster.servers, nkeys_seed=str(cluster.seed), allow_reconnect=False, **tls.broker_tls_options()
+    )
     try:
         await broker.connect()
         await broker.publish(b"over tls", "deploytest.broker")
@@ -246,8 +254,13 @@ async def test_a_tls_client_without_an_nkey_is_refused(cluster: Cluster, client_
         errors.append(err)
 
     with pytest.raises((nats.errors.NoServersError, nats.errors.Error)):
-        await nats.connect(f"tls://127.0.0.1:{cluster.nodes[0].port}", allow_reconnect=False,
-                           connect_timeout=3, error_cb=error_cb, **tls.client_tls_options())
+        await nats.connect(
+            f"tls://127.0.0.1:{cluster.nodes[0].port}",
+            allow_reconnect=False,
+            connect_timeout=3,
+            error_cb=error_cb,
+            **tls.client_tls_options(),
+        )
     assert any("Authorization Violation" in str(e) for e in errors), errors
 
 
@@ -268,8 +281,10 @@ def _intruder(cluster: Cluster, root: Path, *, password: str | None = None, own_
         shutil.rmtree(tls.tls_dir(secrets))
         tls.ensure(secrets, HOSTS)
     if password is not None:
-        write_private(secrets / "nats" / "routes.conf",
-                      f'authorization {{ user: "{ROUTE_USER}", password: "{password}" }}\n'.encode())
+        write_private(
+            secrets / "nats" / "routes.conf",
+            f'authorization {{ user: "{ROUTE_USER}", password: "{password}" }}\n'.encode(),
+        )
     routes.ensure(secrets, [f"127.0.0.1:{cluster.nodes[0].route_port}"])
     node = _nodes(root, 1, prefix="intruder")[0]
     return _start(node, secrets)
@@ -329,8 +344,12 @@ def test_a_bad_host_is_named_and_nothing_is_made(tmp_path: Path) -> None:
 
 
 def test_client_tls_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("EXPERTSHARE_NATS_CA", "EXPERTSHARE_NATS_CERT", "EXPERTSHARE_NATS_KEY",
-                 "EXPERTSHARE_NATS_TLS_HOSTNAME"):
+    for name in (
+        "EXPERTSHARE_NATS_CA",
+        "EXPERTSHARE_NATS_CERT",
+        "EXPERTSHARE_NATS_KEY",
+        "EXPERTSHARE_NATS_TLS_HOSTNAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     assert tls.client_tls_options() == {} and tls.broker_tls_options() == {}
     monkeypatch.setenv("EXPERTSHARE_NATS_CA", str(tmp_path / "missing.crt"))
@@ -378,7 +397,8 @@ def test_the_scram_verifier_is_postgresqls_rfc_7677() -> None:
     client_key = bytes(a ^ b for a, b in zip(proof, hmac.new(stored, auth, hashlib.sha256).digest(), strict=True))
     assert hashlib.sha256(client_key).digest() == stored
     assert base64.b64encode(hmac.new(server, auth, hashlib.sha256).digest()).decode() == (
-        "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+        "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+    )
 
 
 def test_postgres_secrets_are_private_and_the_init_script_holds_no_password(tmp_path: Path) -> None:
@@ -415,8 +435,13 @@ def pg_roles() -> Iterator[tuple[str, dict[str, str]]]:
     verifiers = {name: postgres.scram_verifier(uuid.uuid4().hex) for name in SERVICES}
     script = postgres.init_sql(SERVICES, verifiers, prefix=prefix)
     try:
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", _libpq(PG)], input=script.encode(),
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", _libpq(PG)],
+            input=script.encode(),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         yield prefix, verifiers
     finally:
         with psycopg.connect(_libpq(PG), autocommit=True) as admin:
@@ -431,7 +456,9 @@ def test_each_service_role_reaches_only_its_own_database(pg_roles: tuple[str, di
     with psycopg.connect(_libpq(PG), autocommit=True) as admin:
         rows = admin.execute(
             "SELECT rolname, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolpassword "
-            "FROM pg_authid WHERE rolname LIKE %s", (prefix + "%",)).fetchall()
+            "FROM pg_authid WHERE rolname LIKE %s",
+            (prefix + "%",),
+        ).fetchall()
     assert {r[0] for r in rows} == {prefix + name for name in SERVICES}
     for name, *powers, stored in rows:
         assert not any(powers), f"{name} has powers it must not: {powers}"
@@ -459,10 +486,11 @@ def test_no_service_role_may_create_in_anothers_schema(pg_roles: tuple[str, dict
         admin.execute(f'GRANT CONNECT ON DATABASE "{contracts}" TO "{matcher}"')
         owner = admin.execute("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'public'").fetchone()
     assert owner == (contracts,), "the service owns its schema (its migrations run as itself)"
-    with psycopg.connect(_libpq(PG, user=matcher, dbname=contracts), autocommit=True) as intruder, \
-            pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with (
+        psycopg.connect(_libpq(PG, user=matcher, dbname=contracts), autocommit=True) as intruder,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
         intruder.execute("CREATE TABLE public.planted (id integer)")
-
 
 
 def test_one_secrets_init_makes_every_file_compose_mounts(tmp_path: Path) -> None:

@@ -36,11 +36,11 @@ SECRET = "the-gateway-secret-never-kept"
 WIDE = "ệ"  # three bytes in UTF-8: the worst a Vietnamese text does to a byte count
 
 
-
 # ------------------------------------------------------------------ 1. every field has a limit
 def _bounded(annotation: Any, metadata: list[Any], where: str, seen: set[type], problems: list[str]) -> None:
     maxed = any(isinstance(x, annotated_types.MaxLen) for x in metadata) or any(
-        getattr(x, "max_length", None) is not None or getattr(x, "pattern", None) for x in metadata)
+        getattr(x, "max_length", None) is not None or getattr(x, "pattern", None) for x in metadata
+    )
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         inner, *extra = typing.get_args(annotation)
@@ -84,9 +84,18 @@ def test_the_700_kb_language_and_the_widest_fields_are_refused_by_name() -> None
         m.SubmitRequest(request=request("r1", language="x" * 700_000))
     assert [e["loc"] for e in err.value.errors()] == [("request", "language")]
     with pytest.raises(ValidationError):
-        m.AssignmentProposed(assignment_id="a", request=request("r1"), expert_id="e1", expert_name="E",
-                             contract_id="c1", mode="remote", travel_minutes=0, minutes=60, cost_vnd=0,
-                             explanation={"why": "x" * (L.EXPLANATION_BYTES + 1)})
+        m.AssignmentProposed(
+            assignment_id="a",
+            request=request("r1"),
+            expert_id="e1",
+            expert_name="E",
+            contract_id="c1",
+            mode="remote",
+            travel_minutes=0,
+            minutes=60,
+            cost_vnd=0,
+            explanation={"why": "x" * (L.EXPLANATION_BYTES + 1)},
+        )
     with pytest.raises(ValidationError, match="finite"):
         m.LogHours(assignment_id="a", expert_id="e1", hours=float("nan"))
 
@@ -109,7 +118,8 @@ async def test_deep_nan_infinity_bad_utf8_and_lone_surrogates_are_field_errors(s
     cmd = _submit().replace('"hours":4.0', '"hours":NaN').encode()
     nan = await _raw(stack, s.REQUEST_SUBMIT, cmd)
     assert not nan.ok and [(f.field, f.message) for f in nan.field_errors] == [
-        ("request.hours", "NaN is not a JSON number")]
+        ("request.hours", "NaN is not a JSON number")
+    ]
     cmd = _submit().replace('"priority":4', '"priority":-Infinity').encode()
     inf = await _raw(stack, s.REQUEST_SUBMIT, cmd)
     assert not inf.ok and inf.field_errors[0].field == "request.priority"
@@ -117,7 +127,8 @@ async def test_deep_nan_infinity_bad_utf8_and_lone_surrogates_are_field_errors(s
     surrogate = _submit(title="Chữ ký số").replace("Ch\\u1eef k\\u00fd s\\u1ed1", "\\ud800")
     lone = await _raw(stack, s.REQUEST_SUBMIT, surrogate.encode())
     assert not lone.ok and [(f.field, f.message) for f in lone.field_errors] == [
-        ("request.title", "a lone UTF-16 surrogate is not text")]
+        ("request.title", "a lone UTF-16 surrogate is not text")
+    ]
     pair = _submit(title="Chữ ký số 😀")  # a surrogate pair, as ensure_ascii writes it
     assert (await _raw(stack, s.REQUEST_SUBMIT, pair.encode())).field_errors[0].field != "request.title"
 
@@ -146,8 +157,16 @@ async def test_a_dead_lettered_preference_keeps_no_secret_and_replies_echo_no_in
     nats_fresh: EmbeddedNats, db_url: str
 ) -> None:
     async with Notifier(nats_fresh.url, db_url) as n:
-        bad = json.dumps({"party": "unit:w1", "channels": ["pigeon"], "webhook_url": "https://sms.example.vn/h",
-                          "webhook_secret": SECRET, "email": "not-an-address-PRIVATE", "proof": {"signature": SECRET}})
+        bad = json.dumps(
+            {
+                "party": "unit:w1",
+                "channels": ["pigeon"],
+                "webhook_url": "https://sms.example.vn/h",
+                "webhook_secret": SECRET,
+                "email": "not-an-address-PRIVATE",
+                "proof": {"signature": SECRET},
+            }
+        )
         raw = (await n.nc.request(s.PREFERENCES_SET, bad.encode(), timeout=10)).data
         reply = m.Reply.model_validate_json(raw)
         assert not reply.ok and {f.field for f in reply.field_errors} >= {"channels.0", "email"}
@@ -168,8 +187,15 @@ async def test_a_dead_lettered_preference_keeps_no_secret_and_replies_echo_no_in
 # ------------------------------------------------------------------ 4. receivers check events
 def forged_proposal(stack_request: dict[str, Any]) -> m.AssignmentProposed:
     return m.AssignmentProposed(
-        assignment_id="a-forged", request=stack_request, expert_id="e10", expert_name="Expert 10",
-        contract_id="c1", mode="remote", travel_minutes=0, minutes=360, cost_vnd=900_000,
+        assignment_id="a-forged",
+        request=stack_request,
+        expert_id="e10",
+        expert_name="Expert 10",
+        contract_id="c1",
+        mode="remote",
+        travel_minutes=0,
+        minutes=360,
+        cost_vnd=900_000,
         manual=m.ManualOverride(by="Giám đốc Sở Nội vụ", forced=True, reason="trust me"),
     )
 
@@ -177,7 +203,8 @@ def forged_proposal(stack_request: dict[str, Any]) -> m.AssignmentProposed:
 async def test_a_proposal_charging_another_experts_contract_is_refused(stack: Stack) -> None:
     await stack.register([expert(1), expert(10)], [contract(1), contract(10)])
     await stack.nc.jetstream().publish(
-        s.ASSIGNMENT_PROPOSED, forged_proposal(request("r-x")).model_dump_json().encode(), stream="MATCHER")
+        s.ASSIGNMENT_PROPOSED, forged_proposal(request("r-x")).model_dump_json().encode(), stream="MATCHER"
+    )
     [letter] = await eventually(lambda: _letters(stack, "not expert 'e10'"), what="the forged proposal refused")
     assert letter["service"] == "contracts"
     assert letter["reason"] == "refused: contract 'c1' is not expert 'e10''s"
@@ -202,9 +229,16 @@ async def test_a_balance_revision_out_of_sequence_is_never_adopted(stack: Stack)
     await eventually(lambda: _c0(stack).balance_revision == 1, what="c0's first balance")
     await stack.submit("r1")
     p = await stack.proposal("r1")
-    forged = m.BalanceChanged(contract_id="c0", expert_id="e0", hours_used=40, budget_used_vnd=0,
-                              active_assignments=5, expert_committed_hours=100, revision=999_999_999,
-                              expert_revision=999_999_999)
+    forged = m.BalanceChanged(
+        contract_id="c0",
+        expert_id="e0",
+        hours_used=40,
+        budget_used_vnd=0,
+        active_assignments=5,
+        expert_committed_hours=100,
+        revision=999_999_999,
+        expert_revision=999_999_999,
+    )
     await stack.nc.jetstream().publish(s.BALANCE_CHANGED, forged.model_dump_json().encode(), stream="CONTRACTS")
     [letter] = await eventually(lambda: _letters(stack, "999999999"), within=60, what="the forged balance parked")
     assert letter["service"] == "matcher" and "waiting for revision 2" in letter["reason"]
@@ -235,8 +269,12 @@ async def _size(nc: Any, subject: str, msg: m.Message) -> tuple[int, m.Reply]:
 
 def worst_request(rid: str) -> dict[str, Any]:
     """Every field of a request at its limit, in the widest characters."""
-    return request(rid, title=WIDE * L.TITLE, language="x" * L.LANGUAGE,
-                   slots=[{"skills": {"digital_signature": 2}, "hours": 1}] * L.SLOTS)
+    return request(
+        rid,
+        title=WIDE * L.TITLE,
+        language="x" * L.LANGUAGE,
+        slots=[{"skills": {"digital_signature": 2}, "hours": 1}] * L.SLOTS,
+    )
 
 
 async def test_the_worst_requests_and_notes_leave_the_inbox_under_the_max_payload(
@@ -245,16 +283,25 @@ async def test_the_worst_requests_and_notes_leave_the_inbox_under_the_max_payloa
     async with Notifier(nats_fresh.url, db_url) as n:
         notes = m.PlanOvercommitted(notes=["x" * L.TEXT] * L.NOTES)  # 400 KB: as much as a message carries
         await n.publish(s.PLAN_OVERCOMMITTED, notes)
-        unmatched = m.RequestUnmatched(request_id="r1", unit_id="w1", title=WIDE * L.TITLE, reason_code="language",
-                                       reason=WIDE * L.TEXT)
+        unmatched = m.RequestUnmatched(
+            request_id="r1", unit_id="w1", title=WIDE * L.TITLE, reason_code="language", reason=WIDE * L.TEXT
+        )
         await n.publish(s.REQUEST_UNMATCHED, unmatched)
         told = await eventually(lambda: len(_notes(n)) == 3 and _notes(n), what="the staff and unit told")
         assert all(len(x.body) <= L.BODY and len(x.subject) <= L.TITLE for x in told)
         # The staff inbox full of the largest notifications there can be.
         with transaction(n.svc.engine) as session:
             for i in range(500):
-                session.add(Notification(party="staff:home-affairs", kind="plan_overcommitted", language="vi",
-                                         subject=WIDE * L.TITLE, body=WIDE * L.BODY, source_event_id=f"x{i}"))
+                session.add(
+                    Notification(
+                        party="staff:home-affairs",
+                        kind="plan_overcommitted",
+                        language="vi",
+                        subject=WIDE * L.TITLE,
+                        body=WIDE * L.BODY,
+                        source_event_id=f"x{i}",
+                    )
+                )
         size, reply = await _size(n.nc, s.INBOX_GET, m.GetInbox(party="staff:home-affairs", limit=500))
         assert size < L.MAX_PAYLOAD and reply.ok and reply.data and reply.data["truncated"] is True
         newest = max(x.id for x in _notes(n) if x.party == "staff:home-affairs")
@@ -262,9 +309,21 @@ async def test_the_worst_requests_and_notes_leave_the_inbox_under_the_max_payloa
 
         with transaction(n.svc.engine) as session:
             for i in range(1000):
-                session.add(Delivery(key=f"k{i}", party="unit:w1", channel="webhook", kind="x", source_event_id="x",
-                                     subject=WIDE * L.TITLE, text="", html="", payload="", status="failed",
-                                     last_error=WIDE * L.REASON))
+                session.add(
+                    Delivery(
+                        key=f"k{i}",
+                        party="unit:w1",
+                        channel="webhook",
+                        kind="x",
+                        source_event_id="x",
+                        subject=WIDE * L.TITLE,
+                        text="",
+                        html="",
+                        payload="",
+                        status="failed",
+                        last_error=WIDE * L.REASON,
+                    )
+                )
         size, reply = await _size(n.nc, s.DELIVERIES_GET, m.GetDeliveries(limit=1000))
         assert size < L.MAX_PAYLOAD and reply.data and reply.data["truncated"] is True
 
@@ -305,8 +364,13 @@ async def test_the_plan_input_status_and_audit_replies_stay_under_the_max_payloa
     with transaction(stack.contracts.engine) as session:
         wide = people.actor("staff", "staff:x", person=WIDE * 100)
         for i in range(300):
-            audit.record(session, actor=wide, action="propose", subject=f"assignment:a{i}",
-                         detail={"request": worst_request(f"r{i}"), "explanation": {"why": WIDE * 6000}})
+            audit.record(
+                session,
+                actor=wide,
+                action="propose",
+                subject=f"assignment:a{i}",
+                detail={"request": worst_request(f"r{i}"), "explanation": {"why": WIDE * 6000}},
+            )
     size, reply = await _size(stack.nc, s.AUDIT_GET, m.GetAudit(limit=100_000))
     assert size < L.MAX_PAYLOAD and reply.data and reply.data["truncated"] is True
 
@@ -322,4 +386,3 @@ def test_fit_cuts_the_longest_list_and_says_so() -> None:
     fitted, cut = L.fit(data, 100_000)
     assert cut and L.json_size(fitted) <= 100_000 and fitted["counts"] == {"all": 2000}
     assert L.fit({"a": 1}, 100) == ({"a": 1}, False)
-

@@ -46,22 +46,33 @@ NOT_PUBLIC = [
 
 
 def out(url: str) -> Outgoing:
-    return Outgoing(key="n:1:webhook", kind="task_new", subject="s", text="t", html="h", payload=b"{}",
-                    webhook_url=url, webhook_secret=SECRET)
+    return Outgoing(
+        key="n:1:webhook",
+        kind="task_new",
+        subject="s",
+        text="t",
+        html="h",
+        payload=b"{}",
+        webhook_url=url,
+        webhook_secret=SECRET,
+    )
 
 
 async def test_a_webhook_to_a_non_public_address_is_refused_when_set(nats_fresh: EmbeddedNats, db_url: str) -> None:
     async with Notifier(nats_fresh.url, db_url, webhook_allow_private=False) as n:
         await n.meet("unit:w1")
         for url, what in NOT_PUBLIC:
-            reply = await n.call(s.PREFERENCES_SET, m.SetPreferences(
-                party="unit:w1", channels=["webhook"], webhook_url=url, webhook_secret=SECRET))  # type: ignore[arg-type]
+            reply = await n.call(
+                s.PREFERENCES_SET,
+                m.SetPreferences(party="unit:w1", channels=["webhook"], webhook_url=url, webhook_secret=SECRET),
+            )  # type: ignore[arg-type]
             assert not reply.ok and [f.field for f in reply.field_errors] == ["webhook_url"], url
             assert f"a {what} address" in reply.field_errors[0].message, (url, reply.field_errors)
         with Session(n.svc.engine) as session:
             assert session.get(Preference, "unit:w1") is None
-        reply = await n.call(s.PREFERENCES_SET, m.SetPreferences(
-            party="unit:w1", webhook_url="http://no-such-host.invalid/x"))  # type: ignore[arg-type]
+        reply = await n.call(
+            s.PREFERENCES_SET, m.SetPreferences(party="unit:w1", webhook_url="http://no-such-host.invalid/x")
+        )  # type: ignore[arg-type]
         assert not reply.ok and "does not resolve" in reply.field_errors[0].message
         raw = b'{"party": "unit:w1", "webhook_url": "ftp://files.example.vn/x"}'
         reply = m.Reply.model_validate_json((await n.nc.request(s.PREFERENCES_SET, raw, timeout=5)).data)
@@ -81,8 +92,12 @@ async def test_a_stored_url_gone_private_is_refused_at_send_and_nothing_reaches_
     """Set when it was public (or before this rule): the send checks again and never connects."""
     async with Notifier(nats_fresh.url, db_url, max_attempts=1) as n:  # the harness allows loopback...
         await n.meet("expert:e1")
-        await n.ok(s.PREFERENCES_SET, m.SetPreferences(party="expert:e1", channels=["webhook"],
-                                                       webhook_url=http.url("/probe"), webhook_secret=SECRET))  # type: ignore[arg-type]
+        await n.ok(
+            s.PREFERENCES_SET,
+            m.SetPreferences(
+                party="expert:e1", channels=["webhook"], webhook_url=http.url("/probe"), webhook_secret=SECRET
+            ),
+        )  # type: ignore[arg-type]
     async with Notifier(nats_fresh.url, db_url, max_attempts=1, webhook_allow_private=False) as n:  # ...this not
         await n.publish(s.ASSIGNMENT_APPROVED, approved("a-1", "e1"))
         [failed] = await eventually(lambda: n.deliveries(status="failed"), what="the send refused")
@@ -96,8 +111,9 @@ def _resolving(monkeypatch: pytest.MonkeyPatch, answers: list[str]) -> list[str]
 
     async def getaddrinfo(_self: Any, host: str, port: int, **_kw: Any) -> list[tuple[Any, ...]]:
         asked.append(host)
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-                for a in answers]
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers
+        ]
 
     import asyncio
 
@@ -144,7 +160,8 @@ async def test_preferences_only_for_parties_that_exist(nats_fresh: EmbeddedNats,
         for party in ("expert:e404", "unit:nowhere", "staff:anyone"):
             reply = await n.call(s.PREFERENCES_SET, m.SetPreferences(party=party, language="en"))
             assert not reply.ok and [(f.field, f.message) for f in reply.field_errors] == [
-                ("party", f"unknown party {party}")]
+                ("party", f"unknown party {party}")
+            ]
         for party in ("expert:e1", "unit:w1", "staff:home-affairs", "staff:finance", "staff:planning"):
             await n.ok(s.PREFERENCES_SET, m.SetPreferences(party=party, language="en"))
         with Session(n.svc.engine) as session:

@@ -28,7 +28,6 @@ from tests.integration.services_harness import Stack, contract, expert, request
 STAFF = people.as_person("staff", "staff:lan", name="Nguyễn Thị Lan")
 
 
-
 async def proposed(stack: Stack, rid: str = "r1") -> dict[str, Any]:
     await stack.register([expert(0), expert(1)], [contract(0), contract(1)])
     await stack.submit(rid)
@@ -50,7 +49,12 @@ async def test_the_actor_is_who_signed_never_the_name_in_the_message(stack: Stac
     await stack.ok(s.ASSIGNMENT_APPROVE, forged, as_=STAFF)
     entry = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{p['id']}")))["entries"][-1]
     assert (entry["action"], entry["actor"], entry["actor_role"], entry["actor_party"], entry["channel"]) == (
-        "approve", "lan", "staff", "staff:lan", "cli")
+        "approve",
+        "lan",
+        "staff",
+        "staff:lan",
+        "cli",
+    )
     assert (await stack.assignment(p["id"]))["decided_by"] == "Nguyễn Thị Lan"
 
 
@@ -124,7 +128,8 @@ async def test_expired_foreign_and_altered_commands_are_refused(stack: Stack) ->
     await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="x"), as_=STAFF)
     await stack.ok(s.ASSIGNMENT_ACCEPT, m.AcceptAssignment(assignment_id=p["id"], expert_id=p["expert_id"]))
     hours = people.expert(p["expert_id"]).sign(
-        s.HOURS_LOG, m.LogHours(assignment_id=p["id"], expert_id=p["expert_id"], hours=1))
+        s.HOURS_LOG, m.LogHours(assignment_id=p["id"], expert_id=p["expert_id"], hours=1)
+    )
     more = hours.model_copy(update={"hours": 9.0})  # the amount changed after signing
     assert refused(await stack.call(s.HOURS_LOG, more), "signature does not match")
     assert (await stack.assignment(p["id"]))["logged_minutes"] == 0
@@ -163,28 +168,49 @@ async def test_a_forged_manual_proposal_is_never_approved_on_its_own(stack: Stac
     await stack.register([expert(0), expert(1)], [contract(0), contract(1)])
     req = m.Request.model_validate(request("r7"))
     forged = m.AssignmentProposed(
-        assignment_id="a-forged", request=req, expert_id="e1", expert_name="Expert 1", contract_id="c1",
-        mode="remote", travel_minutes=0, minutes=240, cost_vnd=800_000,
-        manual=m.ManualOverride(by="Giám đốc Sở Nội vụ"))
+        assignment_id="a-forged",
+        request=req,
+        expert_id="e1",
+        expert_name="Expert 1",
+        contract_id="c1",
+        mode="remote",
+        travel_minutes=0,
+        minutes=240,
+        cost_vnd=800_000,
+        manual=m.ManualOverride(by="Giám đốc Sở Nội vụ"),
+    )
     # A real staff signature, but of another assignment: it must not carry this one.
-    signed = STAFF.sign(s.ASSIGNMENT_ASSIGN, m.AssignManually(request_id="r7", expert_id="e0", contract_id="c0",
-                                                               by="x"))
+    signed = STAFF.sign(
+        s.ASSIGNMENT_ASSIGN, m.AssignManually(request_id="r7", expert_id="e0", contract_id="c0", by="x")
+    )
     assert signed.proof is not None and signed.proof.credential is not None
-    evidence = m.SignedCommand(credential=signed.proof.credential, signature=signed.proof.signature,
-                               document=credentials.document(s.ASSIGNMENT_ASSIGN, signed))
-    borrowed = forged.model_copy(update={
-        "assignment_id": "a-borrowed", "event_id": "e-borrowed",
-        "manual": m.ManualOverride(by="x", command=evidence)})
+    evidence = m.SignedCommand(
+        credential=signed.proof.credential,
+        signature=signed.proof.signature,
+        document=credentials.document(s.ASSIGNMENT_ASSIGN, signed),
+    )
+    borrowed = forged.model_copy(
+        update={
+            "assignment_id": "a-borrowed",
+            "event_id": "e-borrowed",
+            "manual": m.ManualOverride(by="x", command=evidence),
+        }
+    )
     # Only the matcher may publish it (tests/security/test_bus_permissions.py): the forger here is a
     # compromised matcher, signed in as itself.
     nc = await connect(stack.url, "matcher")
     for evt in (forged, borrowed):
-        await nc.jetstream().publish(s.ASSIGNMENT_PROPOSED, evt.model_dump_json().encode(), stream="MATCHER",
-                                     headers={"Nats-Msg-Id": evt.event_id})
+        await nc.jetstream().publish(
+            s.ASSIGNMENT_PROPOSED,
+            evt.model_dump_json().encode(),
+            stream="MATCHER",
+            headers={"Nats-Msg-Id": evt.event_id},
+        )
     await nc.drain()
     for aid in ("a-forged", "a-borrowed"):
-        found = await stack.until(lambda st, aid=aid: next(
-            (a for a in st["contracts"]["assignments"] if a["id"] == aid), None), what=aid)
+        found = await stack.until(
+            lambda st, aid=aid: next((a for a in st["contracts"]["assignments"] if a["id"] == aid), None), what=aid
+        )
         assert found["status"] == "proposed"  # waits for staff like any proposal
     trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject="assignment:a-borrowed")))["entries"]
     assert trail[-1]["actor"] == "matcher" and "another request" in trail[-1]["detail"]["not_approved_at_once"]
@@ -193,6 +219,7 @@ async def test_a_forged_manual_proposal_is_never_approved_on_its_own(stack: Stac
 async def test_only_the_notifier_declines_an_unanswered_task(stack: Stack) -> None:
     p = await proposed(stack)
     await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="x"), as_=STAFF)
+
     def cmd() -> m.DeclineAssignment:
         return m.DeclineAssignment(assignment_id=p["id"], expert_id=p["expert_id"], unanswered_only=True, reason="x")
 
@@ -207,8 +234,12 @@ async def test_only_the_notifier_declines_an_unanswered_task(stack: Stack) -> No
 def _reseal(engine: Any, where: str) -> None:
     """What an upgrade leaves (or an attacker makes): the actor's columns emptied, hashes redone."""
     with engine.begin() as c:
-        c.execute(text(f"UPDATE audit_entry SET actor_role = NULL, actor_party = NULL, channel = NULL, "
-                       f"proof = NULL WHERE {where}"))
+        c.execute(
+            text(
+                f"UPDATE audit_entry SET actor_role = NULL, actor_party = NULL, channel = NULL, "
+                f"proof = NULL WHERE {where}"
+            )
+        )
     with Session(engine) as session:
         _rechain(session, list(session.exec(select(audit.AuditEntry).order_by(audit.AuditEntry.seq))))
         session.commit()
@@ -272,9 +303,15 @@ def test_login_issues_a_credential_for_the_clis_key_only_with_the_password(tmp_p
     cred = ask("correct horse").data["credential"]  # type: ignore[index]
     claims = credentials.check_credential(cred, credentials.issuer_keys(), utcnow())
     assert (claims.person, claims.role, claims.party, claims.channel, claims.key) == (
-        "chuyengia3", "expert", "expert:e3", "cli", keys.public_key(seed))
+        "chuyengia3",
+        "expert",
+        "expert:e3",
+        "cli",
+        keys.public_key(seed),
+    )
     assert claims.exp - claims.iat == credentials.CLI_HOURS * 3600
-    signed = credentials.sign(s.ASSIGNMENT_ACCEPT, m.AcceptAssignment(assignment_id="a1", expert_id="e3"), seed,
-                              credential=cred)
+    signed = credentials.sign(
+        s.ASSIGNMENT_ACCEPT, m.AcceptAssignment(assignment_id="a1", expert_id="e3"), seed, credential=cred
+    )
     actor = credentials.verify(s.ASSIGNMENT_ACCEPT, signed, credentials.issuer_keys(), {}, utcnow())
     assert (actor.person, actor.party) == ("chuyengia3", "expert:e3")

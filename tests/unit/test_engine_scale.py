@@ -48,8 +48,10 @@ def tricky(seed: int, n_req: int = 60, n_exp: int = 15) -> Scenario:
 
 
 def key(o: object) -> tuple[object, ...]:
-    return tuple(getattr(o, f) for f in ("request", "slot", "expert", "contract", "mode", "travel", "minutes",
-                                         "cost", "local_rank"))
+    return tuple(
+        getattr(o, f)
+        for f in ("request", "slot", "expert", "contract", "mode", "travel", "minutes", "cost", "local_rank")
+    )
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,8 +94,10 @@ def test_pins_on_the_large_problem_path(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(engine, "FULL_MODEL_OPTIONS", 0)
     sc = tricky(5, 90, 12)
     first = engine.solve(sc, time_limit_s=2)
-    pins = [{"request": a.request, "expert": a.expert, "contract": a.contract, "slot": a.slot}
-            for a in first.assignments[::3]]
+    pins = [
+        {"request": a.request, "expert": a.expert, "contract": a.contract, "slot": a.slot}
+        for a in first.assignments[::3]
+    ]
     pinned = Scenario.model_validate({**sc.model_dump(mode="json", by_alias=True), "pinned": pins})
     plan = engine.solve(pinned, time_limit_s=2)
     assert validate(pinned, plan) == []
@@ -147,16 +151,23 @@ def test_a_request_blocked_by_a_limit_says_which() -> None:
     # left over was stopped by that capacity (or by the contract, checked after it).
     used = sum(a.minutes for a in plan.assignments if a.expert == e) / 60
     experts = [x.model_copy(update={"capacity_hours": used}) for x in sc.experts if x.id == e]
-    only = Scenario.model_validate({**sc.model_dump(mode="json", by_alias=True),
-                                    "experts": [x.model_dump(mode="json") for x in experts],
-                                    "contracts": [c.model_dump(mode="json") for c in sc.contracts if c.expert == e],
-                                    "pinned": [], "excluded": []})
+    only = Scenario.model_validate(
+        {
+            **sc.model_dump(mode="json", by_alias=True),
+            "experts": [x.model_dump(mode="json") for x in experts],
+            "contracts": [c.model_dump(mode="json") for c in sc.contracts if c.expert == e],
+            "pinned": [],
+            "excluded": [],
+        }
+    )
     again = engine.solve(only, time_limit_s=2)
     assert validate(only, again) == []
     eligible = {o.request for o in all_options(only)}
     blocked = [u for u in again.unassigned if u.request in eligible]
-    assert blocked and all(u.code in ("expert_capacity", "contract_hours", "contract_budget", "contract_concurrency",
-                                      "outcompeted") for u in blocked)
+    assert blocked and all(
+        u.code in ("expert_capacity", "contract_hours", "contract_budget", "contract_concurrency", "outcompeted")
+        for u in blocked
+    )
     assert any(u.code == "expert_capacity" for u in blocked)
     assert all(u.code not in ("expert_capacity", "outcompeted") for u in again.unassigned if u.request not in eligible)
 

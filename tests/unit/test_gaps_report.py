@@ -19,8 +19,17 @@ EXAMPLE = Path(__file__).parents[1] / "data" / "example-small.json"
 
 
 def adds_up(rows: list[m.GapRow], total: m.GapRow) -> None:
-    for field in ("requests", "hours", "weight", "covered_requests", "covered_hours", "covered_weight",
-                  "uncovered_requests", "uncovered_hours", "uncovered_weight"):
+    for field in (
+        "requests",
+        "hours",
+        "weight",
+        "covered_requests",
+        "covered_hours",
+        "covered_weight",
+        "uncovered_requests",
+        "uncovered_hours",
+        "uncovered_weight",
+    ):
         assert sum(getattr(r, field) for r in rows) == pytest.approx(getattr(total, field)), field
     for r in [*rows, total]:
         assert r.covered_requests + r.uncovered_requests == r.requests
@@ -30,8 +39,11 @@ def adds_up(rows: list[m.GapRow], total: m.GapRow) -> None:
 
 @pytest.mark.parametrize("source", ["example", "generated"])
 def test_every_request_is_counted_once_and_covered_plus_uncovered_is_demand(source: str) -> None:
-    sc = (Scenario.model_validate_json(EXAMPLE.read_text(encoding="utf-8")) if source == "example"
-          else generate(120, 25, seed=4, provinces=[8]))
+    sc = (
+        Scenario.model_validate_json(EXAMPLE.read_text(encoding="utf-8"))
+        if source == "example"
+        else generate(120, 25, seed=4, provinces=[8])
+    )
     plan = solve(sc, time_limit_s=5)
     report = from_plan(sc, plan, hour_values(sc))
     total = report.total

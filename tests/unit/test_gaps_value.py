@@ -33,29 +33,58 @@ def unit(uid: str) -> dict[str, Any]:
 
 
 def expert(eid: str, home: str, skills: dict[str, int], hours: float) -> dict[str, Any]:
-    return {"id": eid, "name": eid, "home_unit": home, "kind": "contract", "skills": skills, "remote": True,
-            "onsite": True, "max_travel_minutes": 0, "capacity_hours": hours}
+    return {
+        "id": eid,
+        "name": eid,
+        "home_unit": home,
+        "kind": "contract",
+        "skills": skills,
+        "remote": True,
+        "onsite": True,
+        "max_travel_minutes": 0,
+        "capacity_hours": hours,
+    }
 
 
 def contract(cid: str, eid: str, hours: float = 1000) -> dict[str, Any]:
-    return {"id": cid, "expert": eid, "kind": "project", "hourly_rate_vnd": 100_000, "hours_cap": hours,
-            "max_concurrent": 100, "start": str(DAY), "end": str(DAY + dt.timedelta(days=60))}
+    return {
+        "id": cid,
+        "expert": eid,
+        "kind": "project",
+        "hourly_rate_vnd": 100_000,
+        "hours_cap": hours,
+        "max_concurrent": 100,
+        "start": str(DAY),
+        "end": str(DAY + dt.timedelta(days=60)),
+    }
 
 
 def request(rid: str, at: str, skills: dict[str, int], hours: float, priority: int) -> dict[str, Any]:
-    return {"id": rid, "unit": at, "title": rid, "skills": skills, "mode": "onsite", "hours": hours,
-            "priority": priority, "deadline": str(DAY + dt.timedelta(days=10))}
+    return {
+        "id": rid,
+        "unit": at,
+        "title": rid,
+        "skills": skills,
+        "mode": "onsite",
+        "hours": hours,
+        "priority": priority,
+        "deadline": str(DAY + dt.timedelta(days=10)),
+    }
 
 
 Rows = list[dict[str, Any]]
 
 
 def scenario(experts: Rows, contracts: Rows, requests: Rows) -> Scenario:
-    return Scenario.model_validate({
-        "horizon": {"start": str(DAY), "end": str(DAY + dt.timedelta(days=30))},
-        "units": [unit("w1"), unit("w2")],
-        "experts": experts, "contracts": contracts, "requests": requests,
-    })
+    return Scenario.model_validate(
+        {
+            "horizon": {"start": str(DAY), "end": str(DAY + dt.timedelta(days=30))},
+            "units": [unit("w1"), unit("w2")],
+            "experts": experts,
+            "contracts": contracts,
+            "requests": requests,
+        }
+    )
 
 
 def with_new_expert(sc: Scenario, at: str, skills: dict[str, int], hours: float) -> Scenario:
@@ -75,8 +104,11 @@ def with_more_hours(sc: Scenario, eid: str, hours: float) -> Scenario:
 
 def test_nobody_can_serve_it_one_hour_is_worth_its_share_of_the_weight() -> None:
     # Information security level 3 in w1, 4 hours, priority 3 (weight 4): nobody has the skill.
-    sc = scenario([expert("e1", "w1", {"office_it": 2}, 40)], [contract("c1", "e1")],
-                  [request("r1", "w1", {"info_security": 3}, 4, 3)])
+    sc = scenario(
+        [expert("e1", "w1", {"office_it": 2}, 40)],
+        [contract("c1", "e1")],
+        [request("r1", "w1", {"info_security": 3}, 4, 3)],
+    )
     v = hour_values(sc)
     assert v.slot_hour[("r1", 0)] == pytest.approx(weight(3) / 4, abs=1e-3)
     gained = lp_value(with_new_expert(sc, "w1", {"info_security": 3}, 4)) - lp_value(sc)
@@ -84,8 +116,11 @@ def test_nobody_can_serve_it_one_hour_is_worth_its_share_of_the_weight() -> None
 
 
 def test_enough_hours_cover_the_request_in_the_engine() -> None:
-    sc = scenario([expert("e1", "w1", {"office_it": 2}, 40)], [contract("c1", "e1")],
-                  [request("r1", "w1", {"info_security": 3}, 4, 3)])
+    sc = scenario(
+        [expert("e1", "w1", {"office_it": 2}, 40)],
+        [contract("c1", "e1")],
+        [request("r1", "w1", {"info_security": 3}, 4, 3)],
+    )
     rate = hour_values(sc).slot_hour[("r1", 0)]
     before = solve(sc, time_limit_s=5).objective.covered_weight
     after = solve(with_new_expert(sc, "w1", {"info_security": 3}, 4), time_limit_s=5).objective.covered_weight
@@ -97,8 +132,11 @@ def test_enough_hours_cover_the_request_in_the_engine() -> None:
 def test_a_busy_experts_hour_is_worth_what_it_would_cover_next() -> None:
     # e1 (6 h) can do both; r1 (priority 5, 4 h) is worth 16/4 = 4 an hour, r2 (priority 2, 4 h)
     # 2/4 = 0.5 an hour. e1 takes r1 whole and half of r2 in the LP: its next hour goes to r2.
-    sc = scenario([expert("e1", "w1", {"office_it": 2}, 6)], [contract("c1", "e1")],
-                  [request("r1", "w1", {"office_it": 1}, 4, 5), request("r2", "w1", {"office_it": 1}, 4, 2)])
+    sc = scenario(
+        [expert("e1", "w1", {"office_it": 2}, 6)],
+        [contract("c1", "e1")],
+        [request("r1", "w1", {"office_it": 1}, 4, 5), request("r2", "w1", {"office_it": 1}, 4, 2)],
+    )
     v = hour_values(sc)
     assert v.expert_hour["e1"] == pytest.approx(weight(2) / 4, abs=1e-3)
     gained = lp_value(with_more_hours(sc, "e1", 1)) - lp_value(sc)
@@ -113,8 +151,11 @@ def test_a_busy_experts_hour_is_worth_what_it_would_cover_next() -> None:
 
 
 def test_covered_demand_with_room_to_spare_is_worth_nothing_more() -> None:
-    sc = scenario([expert("e1", "w1", {"office_it": 2}, 40)], [contract("c1", "e1")],
-                  [request("r1", "w1", {"office_it": 1}, 4, 3)])
+    sc = scenario(
+        [expert("e1", "w1", {"office_it": 2}, 40)],
+        [contract("c1", "e1")],
+        [request("r1", "w1", {"office_it": 1}, 4, 3)],
+    )
     v = hour_values(sc)
     assert v.slot_hour[("r1", 0)] == 0.0
     assert v.expert_hour["e1"] == 0.0

@@ -116,12 +116,18 @@ def test_the_default_menu_follows_the_scenario() -> None:
 
 
 def test_cli_json_is_ready_to_merge(tmp_path: Path) -> None:
-    out = runner.invoke(app, ["plan-hiring", str(EXAMPLE), "--budget", "12000000", "--candidates", str(MENU),
-                              "--json"])
+    out = runner.invoke(app, ["plan-hiring", str(EXAMPLE), "--budget", "12000000", "--candidates", str(MENU), "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert {"experts", "contracts", "covered_weight_before", "covered_weight_after", "cost_vnd", "hires",
-            "simple_rule"} <= set(data)
+    assert {
+        "experts",
+        "contracts",
+        "covered_weight_before",
+        "covered_weight_after",
+        "cost_vnd",
+        "hires",
+        "simple_rule",
+    } <= set(data)
     sc = example()
     plan = HiringPlan.model_validate(data)
     assert fresh(merged(sc, plan)) == data["covered_weight_after"]
@@ -130,8 +136,11 @@ def test_cli_json_is_ready_to_merge(tmp_path: Path) -> None:
         c = files[h.candidate]
         assert (e["id"], k["id"], k["expert"]) == ("hire-" + c.id, "hire-" + c.id + "-c", e["id"])
         assert e["onsite"] == (c.home_unit is not None) and e["remote"] == c.remote and e["skills"] == c.skills
-        assert (k["hours_cap"], k["hourly_rate_vnd"], k["budget_cap_vnd"]) == (c.hours_cap, c.hourly_rate_vnd,
-                                                                              c.budget_cap_vnd)
+        assert (k["hours_cap"], k["hourly_rate_vnd"], k["budget_cap_vnd"]) == (
+            c.hours_cap,
+            c.hourly_rate_vnd,
+            c.budget_cap_vnd,
+        )
     text = runner.invoke(app, ["plan-hiring", str(EXAMPLE), "--budget", "12000000", "--candidates", str(MENU)])
     assert text.exit_code == 0, text.output
     assert "checked: a fresh solve" in text.stdout and "simple rule" in text.stdout
@@ -145,20 +154,23 @@ def bad_file(tmp_path: Path, change: Any) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("change", "named"), [
-    (lambda d: d["candidates"][1].update(hours_capp=3), "candidates.1.hours_capp"),
-    (lambda d: d["candidates"][2]["skills"].update(cooking=2), "candidates.2.skills"),
-    (lambda d: d["candidates"][0].update(home_unit="w999999"), "candidates.0.home_unit"),
-    (lambda d: d["candidates"][3].update(id="x" * 51), "candidates.3.id"),
-    (lambda d: d["candidates"][3].update(name="n" * 201), "candidates.3.name"),
-    (lambda d: d["candidates"][4].update(hourly_rate_vnd=-1), "candidates.4.hourly_rate_vnd"),
-    (lambda d: d["candidates"][4].update(hours_cap=0.01), "candidates.4.hours_cap"),
-    (lambda d: d["candidates"][5].update(id="sec-w2269"), "candidates.5.id: duplicate"),
-    (lambda d: d["candidates"][5].update(skills={}), "candidates.5.skills"),
-    (lambda d: d["candidates"][1].update(remote=False), "remote cannot be false"),
-    (lambda d: d.update(candidates=d["candidates"] * 200), "candidates: List should have at most 1000"),
-    (lambda d: d.pop("candidates"), "candidates: Field required"),
-])
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d["candidates"][1].update(hours_capp=3), "candidates.1.hours_capp"),
+        (lambda d: d["candidates"][2]["skills"].update(cooking=2), "candidates.2.skills"),
+        (lambda d: d["candidates"][0].update(home_unit="w999999"), "candidates.0.home_unit"),
+        (lambda d: d["candidates"][3].update(id="x" * 51), "candidates.3.id"),
+        (lambda d: d["candidates"][3].update(name="n" * 201), "candidates.3.name"),
+        (lambda d: d["candidates"][4].update(hourly_rate_vnd=-1), "candidates.4.hourly_rate_vnd"),
+        (lambda d: d["candidates"][4].update(hours_cap=0.01), "candidates.4.hours_cap"),
+        (lambda d: d["candidates"][5].update(id="sec-w2269"), "candidates.5.id: duplicate"),
+        (lambda d: d["candidates"][5].update(skills={}), "candidates.5.skills"),
+        (lambda d: d["candidates"][1].update(remote=False), "remote cannot be false"),
+        (lambda d: d.update(candidates=d["candidates"] * 200), "candidates: List should have at most 1000"),
+        (lambda d: d.pop("candidates"), "candidates: Field required"),
+    ],
+)
 def test_bad_candidate_files_are_refused_naming_the_field(tmp_path: Path, change: Any, named: str) -> None:
     path = bad_file(tmp_path, change)
     out = runner.invoke(app, ["plan-hiring", str(EXAMPLE), "--budget", "1000000", "--candidates", str(path)])
@@ -182,8 +194,10 @@ def test_unreadable_candidate_files_are_refused(tmp_path: Path) -> None:
 def test_pinned_assignments_are_kept_and_the_figures_still_hold() -> None:
     sc = example()
     first = solve(sc, time_limit_s=5)
-    pins = [{"request": a.request, "expert": a.expert, "contract": a.contract, "slot": a.slot}
-            for a in first.assignments[:4]]
+    pins = [
+        {"request": a.request, "expert": a.expert, "contract": a.contract, "slot": a.slot}
+        for a in first.assignments[:4]
+    ]
     data = sc.model_dump(mode="json", by_alias=True)
     data["pinned"] = pins
     pinned = Scenario.model_validate(data)

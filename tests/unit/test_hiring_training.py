@@ -78,8 +78,9 @@ def test_brute_force_over_every_one_level_training_finds_nothing_better() -> Non
 
 
 def test_cli_plan_training() -> None:
-    out = runner.invoke(app, ["plan-training", str(EXAMPLE), "--budget", "6000000", "--cost-per-level", "1000000",
-                              "--json"])
+    out = runner.invoke(
+        app, ["plan-training", str(EXAMPLE), "--budget", "6000000", "--cost-per-level", "1000000", "--json"]
+    )
     assert out.exit_code == 0, out.output
     plan = TrainingPlan.model_validate_json(out.stdout)
     assert plan.cost_vnd <= 6_000_000 and plan.covered_weight_after == fresh(replaced(example(), plan))

@@ -22,8 +22,11 @@ class FakeSystem:
 
     def __init__(self, sc: Scenario, copied: dict[str, int] | None = None) -> None:
         self.sc = sc
-        self.copied = copied if copied is not None else {
-            "units": len(sc.units), "experts": len(sc.experts), "contracts": len(sc.contracts)}
+        self.copied = (
+            copied
+            if copied is not None
+            else {"units": len(sc.units), "experts": len(sc.experts), "contracts": len(sc.contracts)}
+        )
         self.sent: list[tuple[str, m.Message]] = []
         self.release = asyncio.Event()
         self.in_flight = self.most_in_flight = 0
@@ -41,8 +44,18 @@ class FakeSystem:
                 self.full.set()
             await self.release.wait()
             self.in_flight -= 1
-            return {"results": [{"id": r.id, "ok": r.unit != "nowhere", "status": "open", "error": "unknown unit",
-                                 "field": "requests[0].unit"} for r in message.requests]}
+            return {
+                "results": [
+                    {
+                        "id": r.id,
+                        "ok": r.unit != "nowhere",
+                        "status": "open",
+                        "error": "unknown unit",
+                        "field": "requests[0].unit",
+                    }
+                    for r in message.requests
+                ]
+            }
         return {}
 
 

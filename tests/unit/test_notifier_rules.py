@@ -41,8 +41,6 @@ def test_digest_periods_start_at_seven_in_the_morning_vietnam_time() -> None:
 
 
 def test_answer_limits_must_come_in_order() -> None:
-    with pytest.raises(
-        ValidationError, match="remind_after_s <= escalate_after_s <= decline_after_s"
-    ):
+    with pytest.raises(ValidationError, match="remind_after_s <= escalate_after_s <= decline_after_s"):
         NotifierSettings(remind_after_s=100, escalate_after_s=50, decline_after_s=200)
     assert NotifierSettings().remind_after_s == 24 * 3600

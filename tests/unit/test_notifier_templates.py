@@ -32,10 +32,7 @@ def test_every_field_is_rendered(kind: str, language: str) -> None:
 
 @pytest.mark.parametrize("kind", sorted(TEMPLATES))
 def test_both_languages_use_the_same_fields(kind: str) -> None:
-    per_language = [
-        {f for _, f, _, _ in string.Formatter().parse(s + b) if f}
-        for s, b in TEMPLATES[kind].values()
-    ]
+    per_language = [{f for _, f, _, _ in string.Formatter().parse(s + b) if f} for s, b in TEMPLATES[kind].values()]
     assert per_language[0] == per_language[1]
 
 
@@ -82,11 +79,7 @@ def test_vietnamese_formats() -> None:
 
 
 def test_durations_and_new_task_fields_read_naturally() -> None:
-    assert (
-        duration(86400, "vi") == "24 giờ"
-        and duration(90, "en") == "1.5 min"
-        and duration(2, "vi") == "2 giây"
-    )
+    assert duration(86400, "vi") == "24 giờ" and duration(90, "en") == "1.5 min" and duration(2, "vi") == "2 giây"
     subject, body = render(
         "task_reminder",
         "en",

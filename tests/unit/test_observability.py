@@ -16,8 +16,9 @@ from shared.metrics import MetricsServer, metrics_url_file, reason_kind
 from shared.tracing import _Traces, published_under, trace_headers
 
 
-def test_healthz_is_503_until_ready_and_metrics_serve_the_registry(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_healthz_is_503_until_ready_and_metrics_serve_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EXPERTSHARE_VAR", str(tmp_path))
     registry = CollectorRegistry()
     Counter("expertshare_things", "things", registry=registry).inc(3)

@@ -33,7 +33,8 @@ PROMTOOL = shutil.which("promtool") or shutil.which("promtool", path=str(Path(sy
 
 def test_metric_names_are_read_from_promql() -> None:
     assert metric_names('sum by (service, reason) (increase(expertshare_dead_letters_total{x="a b"}[15m])) > 0') == {
-        "expertshare_dead_letters_total"}
+        "expertshare_dead_letters_total"
+    }
     assert metric_names("histogram_quantile(0.95, sum by (le) (rate(a_bucket[5m]))) / b") == {"a_bucket", "b"}
     assert metric_names('expertshare_ready == 0 or up{job="expertshare"} == 0') == {"expertshare_ready", "up"}
 
@@ -50,9 +51,15 @@ def test_the_dashboard_parses_and_reads_only_metrics_that_exist() -> None:
     foreign = {n for n in names if not n.startswith(OURS)}
     assert foreign <= NATS_EXPORTER, f"not exported by anything deployed: {sorted(foreign - NATS_EXPORTER)}"
     # what the issue asks the dashboard to show
-    for needed in ("expertshare_requests", "expertshare_plan_covered_weight", "expertshare_proposals_waiting",
-                   "expertshare_notifications_sent_total", "jetstream_consumer_num_pending",
-                   "jetstream_consumer_num_redelivered", "expertshare_dead_letters_total"):
+    for needed in (
+        "expertshare_requests",
+        "expertshare_plan_covered_weight",
+        "expertshare_proposals_waiting",
+        "expertshare_notifications_sent_total",
+        "jetstream_consumer_num_pending",
+        "jetstream_consumer_num_redelivered",
+        "expertshare_dead_letters_total",
+    ):
         assert needed in names, f"the dashboard does not show {needed}"
     assert any(DEADLETTER in e for e in dashboard_exprs())
 
@@ -88,8 +95,9 @@ def test_promtool_accepts_the_rules_and_the_config_and_the_alerts_fire(tmp_path:
     assert subprocess.run([PROMTOOL, "check", "rules", str(ALERTS)], capture_output=True, text=True).returncode == 0
     shutil.copy(PROMETHEUS, tmp_path / "prometheus.yml")
     shutil.copy(ALERTS, tmp_path / "alerts.yml")
-    checked = subprocess.run([PROMTOOL, "check", "config", str(tmp_path / "prometheus.yml")],
-                             capture_output=True, text=True)
+    checked = subprocess.run(
+        [PROMTOOL, "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     # When each fires, by its expression, `for` and labels (promtool compares the annotations
     # too, whose wording is for people: left out of the copy the test runs).
@@ -98,29 +106,62 @@ def test_promtool_accepts_the_rules_and_the_config_and_the_alerts_fire(tmp_path:
         for rule in group["rules"]:
             rule.pop("annotations")
     (tmp_path / "bare.yml").write_text(yaml.safe_dump(rules))
-    (tmp_path / "alerts_test.yml").write_text(yaml.safe_dump({
-        "rule_files": ["bare.yml"],
-        "evaluation_interval": "1m",
-        "tests": [{
-            "interval": "1m",
-            "input_series": [
-                {"series": "expertshare_proposal_oldest_waiting_seconds", "values": "86000+60x60"},
-                {"series": 'expertshare_dead_letters_total{service="matcher",reason="invalid"}', "values": "0 0 1 1"},
-                {"series": 'expertshare_ready{service="notifier",instance="notifier:9464",job="expertshare"}',
-                 "values": "1 0 0 0 0"},
-            ],
-            "alert_rule_test": [
-                {"eval_time": "5m", "alertname": "ProposalsWaitingTooLong", "exp_alerts": []},
-                {"eval_time": "30m", "alertname": "ProposalsWaitingTooLong", "exp_alerts": [
-                    {"exp_labels": {"severity": "warning"}}]},
-                {"eval_time": "3m", "alertname": "DeadLettersArriving", "exp_alerts": [
-                    {"exp_labels": {"severity": "warning", "service": "matcher", "reason": "invalid"}}]},
-                {"eval_time": "4m", "alertname": "ServiceNotReady", "exp_alerts": [
-                    {"exp_labels": {"severity": "critical", "service": "notifier", "instance": "notifier:9464",
-                                    "job": "expertshare"}}]},
-            ],
-        }],
-    }))
-    tested = subprocess.run([PROMTOOL, "test", "rules", "alerts_test.yml"], cwd=tmp_path, capture_output=True,
-                            text=True)
+    (tmp_path / "alerts_test.yml").write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": ["bare.yml"],
+                "evaluation_interval": "1m",
+                "tests": [
+                    {
+                        "interval": "1m",
+                        "input_series": [
+                            {"series": "expertshare_proposal_oldest_waiting_seconds", "values": "86000+60x60"},
+                            {
+                                "series": 'expertshare_dead_letters_total{service="matcher",reason="invalid"}',
+                                "values": "0 0 1 1",
+                            },
+                            {
+                                "series": (
+                                    'expertshare_ready{service="notifier",instance="notifier:9464",job="expertshare"}'
+                                ),
+                                "values": "1 0 0 0 0",
+                            },
+                        ],
+                        "alert_rule_test": [
+                            {"eval_time": "5m", "alertname": "ProposalsWaitingTooLong", "exp_alerts": []},
+                            {
+                                "eval_time": "30m",
+                                "alertname": "ProposalsWaitingTooLong",
+                                "exp_alerts": [{"exp_labels": {"severity": "warning"}}],
+                            },
+                            {
+                                "eval_time": "3m",
+                                "alertname": "DeadLettersArriving",
+                                "exp_alerts": [
+                                    {"exp_labels": {"severity": "warning", "service": "matcher", "reason": "invalid"}}
+                                ],
+                            },
+                            {
+                                "eval_time": "4m",
+                                "alertname": "ServiceNotReady",
+                                "exp_alerts": [
+                                    {
+                                        "exp_labels": {
+                                            "severity": "critical",
+                                            "service": "notifier",
+                                            "instance": "notifier:9464",
+                                            "job": "expertshare",
+                                        }
+                                    }
+                                ],
+                            },
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    tested = subprocess.run(
+        [PROMTOOL, "test", "rules", "alerts_test.yml"], cwd=tmp_path, capture_output=True, text=True
+    )
     assert tested.returncode == 0, tested.stdout + tested.stderr

@@ -12,8 +12,11 @@ from services.portal.settings import PortalSettings
 
 
 def _client(tmp_path: Path) -> TestClient:
-    app = create_app(PortalSettings(nats_url="nats://127.0.0.1:1", database_url=f"sqlite:///{tmp_path / 'p.db'}",
-                                    secret_key="k" * 32))
+    app = create_app(
+        PortalSettings(
+            nats_url="nats://127.0.0.1:1", database_url=f"sqlite:///{tmp_path / 'p.db'}", secret_key="k" * 32
+        )
+    )
 
     @app.get("/hong")
     async def broken() -> None:

@@ -25,29 +25,46 @@ def test_a_budget_is_whole_dong_typed_the_vietnamese_way() -> None:
 
 def test_a_period_is_refused_in_vietnamese_naming_the_day() -> None:
     assert shortage.period({}) == (None, None, {})
-    assert shortage.period({"from": "2026-09-01", "to": "2026-11-30"})[:2] == (dt.date(2026, 9, 1),
-                                                                              dt.date(2026, 11, 30))
+    assert shortage.period({"from": "2026-09-01", "to": "2026-11-30"})[:2] == (
+        dt.date(2026, 9, 1),
+        dt.date(2026, 11, 30),
+    )
     assert str(shortage.period({"from": "2026-13-45"})[2]["from"]) == "Từ ngày: cần là một ngày (năm-tháng-ngày)"
     assert str(shortage.period({"from": "2026-11-30", "to": "2026-09-01"})[2]["to"]) == "Đến ngày: trước ngày bắt đầu"
     assert "tối đa 366 ngày" in str(shortage.period({"from": "2024-01-01", "to": "2026-01-01"})[2]["from"])
 
 
 def _report() -> m.GapsReport:
-    rows = [m.GapRow(key="u1", label="Xã Một", requests=3, uncovered_requests=2, uncovered_weight=20, weight=24),
-            m.GapRow(key="u2", label="Xã Hai", requests=1, uncovered_requests=1, uncovered_weight=4, weight=4)]
+    rows = [
+        m.GapRow(key="u1", label="Xã Một", requests=3, uncovered_requests=2, uncovered_weight=20, weight=24),
+        m.GapRow(key="u2", label="Xã Hai", requests=1, uncovered_requests=1, uncovered_weight=4, weight=4),
+    ]
     return m.GapsReport(
-        requests=4, total=m.GapRow(key="all", requests=4, uncovered_requests=3, uncovered_weight=24, weight=28),
-        by_unit=rows, by_skill=[m.GapRow(key="info_security=3", label="=HYPERLINK(1)", requests=4,
-                                         uncovered_requests=3, uncovered_weight=24, weight=28)],
+        requests=4,
+        total=m.GapRow(key="all", requests=4, uncovered_requests=3, uncovered_weight=24, weight=28),
+        by_unit=rows,
+        by_skill=[
+            m.GapRow(
+                key="info_security=3",
+                label="=HYPERLINK(1)",
+                requests=4,
+                uncovered_requests=3,
+                uncovered_weight=24,
+                weight=28,
+            )
+        ],
         bottlenecks=[m.HourValue(skill="info_security", level=3, unit="u1", value_per_hour=4, hours=4, requests=1)],
-        values="lp_duals")
+        values="lp_duals",
+    )
 
 
 def test_the_map_takes_the_report_s_provinces_and_lists_communes_without_coordinates() -> None:
-    units = {"u1": {"name": "Xã Một", "province": "P", "location": {"lat": 22.4, "lon": 105.2}},
-             "u2": {"name": "Xã Hai", "province": "P"},
-             "u3": {"name": "Xã Ba", "province": "P", "location": {"lat": 22.5, "lon": 105.3}},
-             "u9": {"name": "Xã Khác", "province": "Q", "location": {"lat": 10.0, "lon": 106.0}}}
+    units = {
+        "u1": {"name": "Xã Một", "province": "P", "location": {"lat": 22.4, "lon": 105.2}},
+        "u2": {"name": "Xã Hai", "province": "P"},
+        "u3": {"name": "Xã Ba", "province": "P", "location": {"lat": 22.5, "lon": 105.3}},
+        "u9": {"name": "Xã Khác", "province": "Q", "location": {"lat": 10.0, "lon": 106.0}},
+    }
     on_map, missing = shortage.places(_report(), units)
     assert {p["id"]: p["weight"] for p in on_map} == {"u1": 20, "u3": 0}, "u9: another province"
     assert [(p["name"], p["weight"]) for p in missing] == [("Xã Hai", 4)]
@@ -67,11 +84,21 @@ def test_the_map_s_classes_cover_every_weight_once() -> None:
 
 
 def test_a_chart_labels_its_axes_and_writes_each_value() -> None:
-    svg = drawings.bars([("An toàn thông tin 3", 18), ("Hạ tầng mạng 1", 2.5)], x_title="Trọng số",
-                        y_title="Kỹ năng", title="Theo kỹ năng", ident="k")
+    svg = drawings.bars(
+        [("An toàn thông tin 3", 18), ("Hạ tầng mạng 1", 2.5)],
+        x_title="Trọng số",
+        y_title="Kỹ năng",
+        title="Theo kỹ năng",
+        ident="k",
+    )
     assert ">Trọng số</text>" in svg and ">Kỹ năng</text>" in svg and ">18</text>" in svg and ">2,5</text>" in svg
-    assert re.findall(r'<text x="[\d.]+" y="\d+" text-anchor="(?:start|middle)">([\d,.]+)</text>', svg) == \
-        ["0", "5", "10", "15", "20"]
+    assert re.findall(r'<text x="[\d.]+" y="\d+" text-anchor="(?:start|middle)">([\d,.]+)</text>', svg) == [
+        "0",
+        "5",
+        "10",
+        "15",
+        "20",
+    ]
     assert drawings.bars([], x_title="", y_title="", title="", ident="k") == ""
 
 
@@ -84,10 +111,24 @@ def test_the_csv_sections_add_up_and_run_nothing() -> None:
     assert next(r for r in rows if r["section"] == "bottleneck")["value_per_hour"] == "4.0"
 
     plan = m.HiringPlanView(
-        budget_vnd=10_000_000, cost_vnd=4_000_000, covered_weight_before=4, covered_weight_after=20, gain=16,
-        hires=[m.HireView(candidate="a", expert="hire-a", contract="hire-a-c", where="u1", skills={"x": 3},
-                          cost_vnd=4_000_000, covers=m.HireCovers(requests=["r1", "r2"], weight=16))],
-        simple_rule=m.RuleView(rule="r", hires=["a"], cost_vnd=4_000_000, covered_weight_after=20))
+        budget_vnd=10_000_000,
+        cost_vnd=4_000_000,
+        covered_weight_before=4,
+        covered_weight_after=20,
+        gain=16,
+        hires=[
+            m.HireView(
+                candidate="a",
+                expert="hire-a",
+                contract="hire-a-c",
+                where="u1",
+                skills={"x": 3},
+                cost_vnd=4_000_000,
+                covers=m.HireCovers(requests=["r1", "r2"], weight=16),
+            )
+        ],
+        simple_rule=m.RuleView(rule="r", hires=["a"], cost_vnd=4_000_000, covered_weight_after=20),
+    )
     lines = list(csv.DictReader(io.StringIO(shortage.plan_csv(plan, {"u1": {"name": "Xã Một"}}))))
     assert [r["section"] for r in lines] == ["hire", "plan", "simple_rule"]
     assert lines[0]["where_name"] == "Xã Một" and lines[0]["request_ids"] == "r1;r2" and lines[0]["skills"] == "x=3"

@@ -36,13 +36,21 @@ def test_every_skill_and_word_exists_in_both_languages() -> None:
 
 
 def test_a_bad_field_is_named() -> None:
-    form = {"title": "", "skill": "digital_signature", "level": "2", "mode": "remote", "hours": "x",
-            "priority": "9", "deadline": "2026-13-01"}
+    form = {
+        "title": "",
+        "skill": "digital_signature",
+        "level": "2",
+        "mode": "remote",
+        "hours": "x",
+        "priority": "9",
+        "deadline": "2026-13-01",
+    }
     req, errors = request_from_form("w2269", form)
     assert req is None
     assert {"title", "hours", "priority", "deadline"} <= set(errors)
-    req, errors = request_from_form("w2269", {**form, "title": "Cài", "hours": "4", "priority": "3",
-                                             "deadline": "2026-12-01"})
+    req, errors = request_from_form(
+        "w2269", {**form, "title": "Cài", "hours": "4", "priority": "3", "deadline": "2026-12-01"}
+    )
     assert errors == {} and req is not None and req.skills == {"digital_signature": 2}
 
 
@@ -55,8 +63,12 @@ def test_users_hashed_with_argon2_and_bound_to_their_role(tmp_path: Path) -> Non
         assert authenticate(session, "xa1", "mật khẩu dài") is not None
         assert authenticate(session, "xa1", "wrong password") is None
         assert authenticate(session, "nobody", "mật khẩu dài") is None
-        for fields, field in ((dict(role="commune"), "unit"), (dict(role="expert"), "expert"),
-                              (dict(role="mayor"), "role"), (dict(role="staff", password="short"), "password")):
+        for fields, field in (
+            (dict(role="commune"), "unit"),
+            (dict(role="expert"), "expert"),
+            (dict(role="mayor"), "role"),
+            (dict(role="staff", password="short"), "password"),
+        ):
             with pytest.raises(UserError) as err:
                 create_user(session, **{"username": "u2", "password": "long enough", **fields})
             assert err.value.field == field
@@ -79,13 +91,22 @@ def test_compose_runs_the_portal_from_the_one_image() -> None:
 
 def test_contract_use_over_time_from_the_trail() -> None:
     entries = [
-        {"at": "2026-11-01T01:00:00+00:00", "action": "approve", "detail": {"contract_line": {
-            "contract": "c1", "left_minutes_after": 2100}}},
-        {"at": "2026-11-02T01:00:00+00:00", "action": "approve", "detail": {"contract_line": {
-            "contract": "c2", "left_minutes_after": 10}}},
+        {
+            "at": "2026-11-01T01:00:00+00:00",
+            "action": "approve",
+            "detail": {"contract_line": {"contract": "c1", "left_minutes_after": 2100}},
+        },
+        {
+            "at": "2026-11-02T01:00:00+00:00",
+            "action": "approve",
+            "detail": {"contract_line": {"contract": "c2", "left_minutes_after": 10}},
+        },
         {"at": "2026-11-03T01:00:00+00:00", "action": "accept", "detail": {}},
-        {"at": "2026-11-04T01:00:00+00:00", "action": "decline", "detail": {"contract_line": {
-            "contract": "c1", "left_minutes_after": 2400}}},
+        {
+            "at": "2026-11-04T01:00:00+00:00",
+            "action": "decline",
+            "detail": {"contract_line": {"contract": "c1", "left_minutes_after": 2400}},
+        },
     ]
     points = chart.use_over_time(entries, "c1", cap_minutes=2400)
     assert [(p["action"], p["used_minutes"]) for p in points] == [("approve", 300), ("decline", 0)]

@@ -39,7 +39,8 @@ def test_compose_parses_and_runs_every_service_from_one_image() -> None:
         assert env["NATS_URL"].split(",") == [f"tls://{n}:4222" for n in NODES], "TLS to every NATS node"
         assert env["EXPERTSHARE_STREAM_REPLICAS"] == "3", "a stream must outlive the loss of a node"
         assert env[f"{name.upper()}_DATABASE_URL"] == f"postgresql+psycopg://{name}@postgres:5432/{name}", (
-            "its own role and database, no password in the URL")
+            "its own role and database, no password in the URL"
+        )
     assert {*NODES, "postgres"} <= set(services)
     for node in NODES:
         assert services[node]["command"] == ["-c", "/etc/nats/nats.conf", "--name", node]
@@ -55,13 +56,17 @@ def test_compose_gives_each_service_its_own_secrets_only() -> None:
         seeds = {t: s for t, s in mounted.items() if declared[s]["file"].endswith(".nk")}
         own_seed = f"{SECRETS}/nats/{name}.nk"
         assert env["EXPERTSHARE_NATS_SEED"] == own_seed and declared[mounted[own_seed]]["file"] == (
-            f"./deploy/secrets/nats/{name}.nk")
+            f"./deploy/secrets/nats/{name}.nk"
+        )
         issuer = {f"{SECRETS}/issuer.nk"} if name == "portal" else set()
         assert set(seeds) == {own_seed} | issuer, f"{name} gets another's seed: {sorted(seeds)}"
         assert env["PGPASSFILE"] == f"{SECRETS}/postgres/{name}.pgpass"
         assert declared[mounted[env["PGPASSFILE"]]]["file"] == f"./deploy/secrets/postgres/{name}.pgpass"
-        assert not [f for f in (declared[s]["file"] for s in mounted.values())
-                    if "/postgres/" in f and not f.endswith(f"/{name}.pgpass")], f"{name} gets another's password"
+        assert not [
+            f
+            for f in (declared[s]["file"] for s in mounted.values())
+            if "/postgres/" in f and not f.endswith(f"/{name}.pgpass")
+        ], f"{name} gets another's password"
         assert not [f for f in (declared[s]["file"] for s in mounted.values()) if "/tls/" in f and "ca.crt" not in f]
         assert declared[mounted[env["EXPERTSHARE_NATS_CA"]]]["file"] == "./deploy/secrets/tls/ca.crt"
         assert "nats_auth" not in mounted.values() and "nats_routes" not in mounted.values()
@@ -70,8 +75,9 @@ def test_compose_gives_each_service_its_own_secrets_only() -> None:
     setup = services["setup"]
     assert set(_secrets(setup)) == {f"{SECRETS}/nats/admin.nk", f"{SECRETS}/tls/ca.crt"}, "the admin's seed only"
     assert setup["environment"]["EXPERTSHARE_NATS_SEED"] == f"{SECRETS}/nats/admin.nk"
-    assert all(services[name]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
-               for name in DEPLOYED)
+    assert all(
+        services[name]["depends_on"]["setup"]["condition"] == "service_completed_successfully" for name in DEPLOYED
+    )
     for node in NODES:
         files = {declared[s]["file"].rsplit("/", 1)[1] for s in _secrets(services[node]).values()}
         assert files == {"ca.crt", "server.crt", "server.key", "auth.conf", "routes.conf", "cluster-routes.conf"}
@@ -112,15 +118,16 @@ def test_nats_config_enables_jetstream_cluster_with_tls_and_authorization() -> N
 def test_asyncapi_document_is_current(service: str) -> None:
     committed = DOCS / f"{service}.json"
     assert committed.exists(), f"run `make docs` to write {committed}"
-    assert json.loads(committed.read_text()) == json.loads(document(service)), (
-        f"{committed} is stale: run `make docs`"
-    )
+    assert json.loads(committed.read_text()) == json.loads(document(service)), f"{committed} is stale: run `make docs`"
 
 
 def _addresses(doc: dict, action: str) -> set[str]:
     channels = doc["channels"]
-    return {channels[op["channel"]["$ref"].rsplit("/", 1)[1]]["address"]
-            for op in doc["operations"].values() if op["action"] == action}
+    return {
+        channels[op["channel"]["$ref"].rsplit("/", 1)[1]]["address"]
+        for op in doc["operations"].values()
+        if op["action"] == action
+    }
 
 
 @pytest.mark.parametrize("service", SERVICES)

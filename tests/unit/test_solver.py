@@ -150,8 +150,13 @@ def test_pins_that_no_longer_fit_make_the_plan_infeasible_with_the_reason() -> N
     a = plan.assignments[0]
     pins = [{"request": a.request, "expert": a.expert, "contract": a.contract, "slot": a.slot}]
     experts = [e.model_copy(update={"capacity_hours": 0.5}) if e.id == a.expert else e for e in sc.experts]
-    bad = Scenario.model_validate({**sc.model_dump(mode="json", by_alias=True), "pinned": pins,
-                                   "experts": [e.model_dump(mode="json") for e in experts]})
+    bad = Scenario.model_validate(
+        {
+            **sc.model_dump(mode="json", by_alias=True),
+            "pinned": pins,
+            "experts": [e.model_dump(mode="json") for e in experts],
+        }
+    )
     out = solve(bad, time_limit_s=2)
     assert out.status == "infeasible" and a.expert in out.reason
     kept = Scenario.model_validate({**sc.model_dump(mode="json", by_alias=True), "pinned": pins})

@@ -17,21 +17,62 @@ def scenario(**change: Any) -> Scenario:
     community member c1 (level 1) and c3 (already level 3); in u2 the community member c2."""
 
     def person(eid: str, unit: str, level: int, capacity: float = 20, kind: str = "community") -> dict[str, Any]:
-        return {"id": eid, "name": eid, "home_unit": unit, "kind": kind,
-                "skills": {"office_it": level} if level else {}, "remote": True, "onsite": True,
-                "max_travel_minutes": 60, "capacity_hours": capacity}
+        return {
+            "id": eid,
+            "name": eid,
+            "home_unit": unit,
+            "kind": kind,
+            "skills": {"office_it": level} if level else {},
+            "remote": True,
+            "onsite": True,
+            "max_travel_minutes": 60,
+            "capacity_hours": capacity,
+        }
 
     data: dict[str, Any] = {
         "horizon": {"start": "2026-12-01", "end": "2026-12-31"},
         "units": [{"id": u, "name": u, "province": "TQ", "network": "good"} for u in ("u1", "u2")],
-        "experts": [person("x1", "u2", 4, 40, "shared"), person("c1", "u1", 1), person("c2", "u2", 0),
-                    person("c3", "u1", 3)],
-        "contracts": [{"id": "k1", "expert": "x1", "kind": "sharing", "hourly_rate_vnd": 100_000,
-                       "hours_cap": 40, "max_concurrent": 5, "start": "2026-12-01", "end": "2026-12-31"}],
-        "requests": [{"id": "r1", "unit": "u1", "title": "t", "skills": {"office_it": 3}, "mode": "remote",
-                      "hours": 2, "priority": 3, "deadline": "2026-12-20", "trainee": True},
-                     {"id": "r2", "unit": "u1", "title": "t", "skills": {"office_it": 3}, "mode": "remote",
-                      "hours": 2, "priority": 3, "deadline": "2026-12-20"}],
+        "experts": [
+            person("x1", "u2", 4, 40, "shared"),
+            person("c1", "u1", 1),
+            person("c2", "u2", 0),
+            person("c3", "u1", 3),
+        ],
+        "contracts": [
+            {
+                "id": "k1",
+                "expert": "x1",
+                "kind": "sharing",
+                "hourly_rate_vnd": 100_000,
+                "hours_cap": 40,
+                "max_concurrent": 5,
+                "start": "2026-12-01",
+                "end": "2026-12-31",
+            }
+        ],
+        "requests": [
+            {
+                "id": "r1",
+                "unit": "u1",
+                "title": "t",
+                "skills": {"office_it": 3},
+                "mode": "remote",
+                "hours": 2,
+                "priority": 3,
+                "deadline": "2026-12-20",
+                "trainee": True,
+            },
+            {
+                "id": "r2",
+                "unit": "u1",
+                "title": "t",
+                "skills": {"office_it": 3},
+                "mode": "remote",
+                "hours": 2,
+                "priority": 3,
+                "deadline": "2026-12-20",
+            },
+        ],
     }
     for key, value in change.items():
         data[key] = value(data[key]) if callable(value) else value
@@ -120,7 +161,13 @@ def test_the_shortage_report_counts_the_trainee_hours_by_skill_and_commune() -> 
     report = from_plan(sc, plan, None)
     [row] = report.learnt
     assert (row.skill, row.level, row.unit, row.trainees, row.assignments, row.hours) == (
-        "office_it", 3, "u1", 1, 2, 3.5)
+        "office_it",
+        3,
+        "u1",
+        1,
+        2,
+        3.5,
+    )
     assert row.skill_label == "Tin học văn phòng, mức 3"
     lines: list[str] = []
     print_report(report, "vi", "t", out=lines.append)
@@ -128,8 +175,10 @@ def test_the_shortage_report_counts_the_trainee_hours_by_skill_and_commune() -> 
     text = io.StringIO()
     write_csv(report, text)
     assert any(line.startswith("learnt,office_it=3@u1,") for line in text.getvalue().splitlines())
-    assert from_plan(sc, checked(scenario(requests=lambda rs: [{**r, "trainee": False} for r in third(rs)])),
-                     None).learnt == []
+    assert (
+        from_plan(sc, checked(scenario(requests=lambda rs: [{**r, "trainee": False} for r in third(rs)])), None).learnt
+        == []
+    )
 
 
 def test_the_submit_command_asks_for_a_trainee_with_its_flag(monkeypatch: Any) -> None:
@@ -140,8 +189,22 @@ def test_the_submit_command_asks_for_a_trainee_with_its_flag(monkeypatch: Any) -
     sent: list[Any] = []
     monkeypatch.setattr(main, "command", lambda subject, message, done: sent.append(message))
     monkeypatch.setattr(main, "me", lambda given: "officer")  # no credential needed: nothing is sent
-    args = ["request", "submit", "--id", "r9", "--unit", "u1", "--title", "x", "--skill", "office_it=2",
-            "--hours", "2", "--deadline", "2099-01-01"]
+    args = [
+        "request",
+        "submit",
+        "--id",
+        "r9",
+        "--unit",
+        "u1",
+        "--title",
+        "x",
+        "--skill",
+        "office_it=2",
+        "--hours",
+        "2",
+        "--deadline",
+        "2099-01-01",
+    ]
     for extra in ([], ["--trainee"]):
         result = CliRunner().invoke(main.app, [*args, *extra])
         assert result.exit_code == 0, result.output

@@ -43,9 +43,16 @@ def build_joint_problem(sc: Scenario) -> Problem:
     return build_problem(sc, build(sc), pins, None)
 
 
-def decide(sc: Scenario, before: Plan, p: Problem, needs: dict[int, list[joint.Requirement]], costs: list[int],
-           budget_vnd: int, time_limit_s: float | None,
-           groups: list[list[int]] | None = None) -> tuple[joint.Outcome, dict[str, Any]]:
+def decide(
+    sc: Scenario,
+    before: Plan,
+    p: Problem,
+    needs: dict[int, list[joint.Requirement]],
+    costs: list[int],
+    budget_vnd: int,
+    time_limit_s: float | None,
+    groups: list[list[int]] | None = None,
+) -> tuple[joint.Outcome, dict[str, Any]]:
     """The joint model on `p` (the scenario extended with what may be bought), starting from the
     plan before; with the solver's figures for the report."""
     needing = np.zeros(p.n, dtype=bool)
@@ -53,12 +60,19 @@ def decide(sc: Scenario, before: Plan, p: Problem, needs: dict[int, list[joint.R
     pos = {r.id: k for k, r in enumerate(sc.requests)}
     uncovered = np.zeros(len(sc.requests), dtype=bool)
     uncovered[[pos[u.request] for u in before.unassigned]] = True
-    limit = time_limit_s if time_limit_s is not None else \
-        max(MIN_JOINT_S, JOINT_FACTOR * time_for(len(sc.requests), p.n))
+    limit = (
+        time_limit_s if time_limit_s is not None else max(MIN_JOINT_S, JOINT_FACTOR * time_for(len(sc.requests), p.n))
+    )
     # Pinned slots are not in the problem: positions() leaves them out.
     start = joint.positions(p, [(a.request, a.slot, a.expert, a.contract) for a in before.assignments])
     model = joint.Joint(p, np.zeros(0, dtype=np.int64), needs, costs, budget_vnd, groups or [])
     outcome = joint.run(model, start, needing, uncovered, limit)
-    return outcome, {"options": p.n, "model_options": int(model.columns.size), "time_limit_s": round(limit, 1),
-                     "joint_status": "optimal" if outcome.optimal else "feasible", "joint_bound": outcome.bound,
-                     "joint_seconds": round(outcome.seconds, 3), "joint_rounds": outcome.rounds}
+    return outcome, {
+        "options": p.n,
+        "model_options": int(model.columns.size),
+        "time_limit_s": round(limit, 1),
+        "joint_status": "optimal" if outcome.optimal else "feasible",
+        "joint_bound": outcome.bound,
+        "joint_seconds": round(outcome.seconds, 3),
+        "joint_rounds": outcome.rounds,
+    }

@@ -63,9 +63,17 @@ def covers(plan: Plan, contract: str, weights: dict[str, int]) -> Covers:
     return Covers(requests=reqs, weight=sum(weights[r] for r in reqs))
 
 
-def plan_hiring(sc: Scenario, budget_vnd: int, menu: list[Candidate] | None = None, *,
-                time_limit_s: float | None = None, workers: int = 2, seed: int = 0, compare: bool = True,
-                menu_size: int = DEFAULT_MENU) -> HiringPlan:
+def plan_hiring(
+    sc: Scenario,
+    budget_vnd: int,
+    menu: list[Candidate] | None = None,
+    *,
+    time_limit_s: float | None = None,
+    workers: int = 2,
+    seed: int = 0,
+    compare: bool = True,
+    menu_size: int = DEFAULT_MENU,
+) -> HiringPlan:
     """`menu`: None for the default menu of at most `menu_size` candidates. `time_limit_s`: for the
     joint model (None: `common.JOINT_FACTOR` x the engine's own time for the extended problem);
     the engine's solves get `check_time`."""
@@ -76,30 +84,52 @@ def plan_hiring(sc: Scenario, budget_vnd: int, menu: list[Candidate] | None = No
     p = build_joint_problem(merge(sc, menu))
     first, n = len(sc.contracts), len(sc.experts)
     # A candidate's option needs the candidate hired (decision k is menu[k]).
-    needs: dict[int, list[joint.Requirement]] = {o: [(int(p.c[o]) - first,)]
-                                                 for o in np.flatnonzero(p.c >= first).tolist()}
+    needs: dict[int, list[joint.Requirement]] = {
+        o: [(int(p.c[o]) - first,)] for o in np.flatnonzero(p.c >= first).tolist()
+    }
     outcome, info = decide(sc, before, p, needs, [c.cost_vnd for c in menu], budget_vnd, time_limit_s)
     chosen = [menu[k] for k in sorted(outcome.decisions)]
     merged = merge(sc, chosen)
     after = solve(merged, time_limit_s=check_time(merged), workers=workers, seed=seed)
     weights = {r.id: weight(r.priority) for r in sc.requests}
-    hires = [Hire(candidate=c.id, name=e.name, expert=e.id, contract=contract_id(c), where=c.where, skills=c.skills,
-                  cost_vnd=c.cost_vnd, covers=covers(after, contract_id(c), weights))
-             for c, e in zip(chosen, merged.experts[n:], strict=True)]
+    hires = [
+        Hire(
+            candidate=c.id,
+            name=e.name,
+            expert=e.id,
+            contract=contract_id(c),
+            where=c.where,
+            skills=c.skills,
+            cost_vnd=c.cost_vnd,
+            covers=covers(after, contract_id(c), weights),
+        )
+        for c, e in zip(chosen, merged.experts[n:], strict=True)
+    ]
     info.update(status_before=before.status, status_after=after.status, seconds=round(time.monotonic() - began, 3))
     rule = simple_rule(sc, menu, before, budget_vnd, workers, seed) if compare else None
     info.update(rule_seconds=round(time.monotonic() - began - info["seconds"], 3))
     after_w, before_w = after.objective.covered_weight, before.objective.covered_weight
     return HiringPlan(
-        budget_vnd=budget_vnd, menu=source, candidates=len(menu), hires=hires,
-        cost_vnd=sum(c.cost_vnd for c in chosen), covered_weight_before=before_w, covered_weight_after=after_w,
-        joint_covered_weight=outcome.covered, verified=outcome.covered == after_w, gain=after_w - before_w,
+        budget_vnd=budget_vnd,
+        menu=source,
+        candidates=len(menu),
+        hires=hires,
+        cost_vnd=sum(c.cost_vnd for c in chosen),
+        covered_weight_before=before_w,
+        covered_weight_after=after_w,
+        joint_covered_weight=outcome.covered,
+        verified=outcome.covered == after_w,
+        gain=after_w - before_w,
         experts=[e.model_dump(mode="json") for e in merged.experts[n:]],
-        contracts=[k.model_dump(mode="json") for k in merged.contracts[first:]], simple_rule=rule, solver=info)
+        contracts=[k.model_dump(mode="json") for k in merged.contracts[first:]],
+        simple_rule=rule,
+        solver=info,
+    )
 
 
-def simple_rule(sc: Scenario, menu: list[Candidate], before: Plan, budget_vnd: int, workers: int,
-                seed: int) -> RuleResult:
+def simple_rule(
+    sc: Scenario, menu: list[Candidate], before: Plan, budget_vnd: int, workers: int, seed: int
+) -> RuleResult:
     """The rule of thumb: while money is left, take the skill with the most uncovered weight and
     hire, from the menu, for the commune where most of that skill's uncovered weight is (a
     candidate based there with the skill; else a remote-only one with it; else any with it, the
@@ -123,9 +153,11 @@ def simple_rule(sc: Scenario, menu: list[Candidate], before: Plan, budget_vnd: i
         s = max(left_w, key=lambda k: (left_w[k], k))
         place = max(where[s], key=lambda u: (where[s][u], u))
         fits = [c for c in pool if s in c.skills and c.cost_vnd <= money]
-        pick = (min([c for c in fits if c.home_unit == place], key=lambda c: c.cost_vnd, default=None)
-                or min([c for c in fits if c.home_unit is None], key=lambda c: c.cost_vnd, default=None)
-                or min(fits, key=lambda c: c.cost_vnd, default=None))
+        pick = (
+            min([c for c in fits if c.home_unit == place], key=lambda c: c.cost_vnd, default=None)
+            or min([c for c in fits if c.home_unit is None], key=lambda c: c.cost_vnd, default=None)
+            or min(fits, key=lambda c: c.cost_vnd, default=None)
+        )
         if pick is None:
             del left_w[s]  # nobody affordable has it: the next skill
             continue
@@ -140,5 +172,9 @@ def simple_rule(sc: Scenario, menu: list[Candidate], before: Plan, budget_vnd: i
         if left_w[s] < 1e-6:
             del left_w[s]
     plan = solve(merge(sc, taken), time_limit_s=check_time(sc), workers=workers, seed=seed) if taken else before
-    return RuleResult(rule="most uncovered skill, where most of it is", hires=[c.id for c in taken],
-                      cost_vnd=budget_vnd - money, covered_weight_after=plan.objective.covered_weight)
+    return RuleResult(
+        rule="most uncovered skill, where most of it is",
+        hires=[c.id for c in taken],
+        cost_vnd=budget_vnd - money,
+        covered_weight_after=plan.objective.covered_weight,
+    )

@@ -91,22 +91,27 @@ def solve_joint(j: Joint, start: list[int], time_limit_s: float, start_decisions
     solver.Maximize(coverage - thrift * solver.Sum([c * v for c, v in zip(j.costs, d, strict=True)]))
     picked = set(start)
     covered = {int(p.r[o]) for o in start}
-    solver.SetHint([*x.values(), *y.values(), *d],
-                   [float(o in picked) for o in x] + [float(r in covered) for r in y]
-                   + [float(k in set(start_decisions or ())) for k in range(len(d))])
+    solver.SetHint(
+        [*x.values(), *y.values(), *d],
+        [float(o in picked) for o in x]
+        + [float(r in covered) for r in y]
+        + [float(k in set(start_decisions or ())) for k in range(len(d))],
+    )
     solver.SetTimeLimit(int(max(0.1, time_limit_s - (time.monotonic() - began)) * 1000))
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
     status = solver.Solve(params)
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-        return Outcome(list(start), list(start_decisions or []), p.covered(list(start)), math.inf, False,
-                       time.monotonic() - began)
+        return Outcome(
+            list(start), list(start_decisions or []), p.covered(list(start)), math.inf, False, time.monotonic() - began
+        )
     chosen = [o for o, v in x.items() if v.solution_value() > 0.5]
     bought = [k for k, v in enumerate(d) if v.solution_value() > 0.5]
     # The money term is worth less than one unit of weight in all: coverage is at most this.
     bound = math.floor(solver.Objective().BestBound() + thrift * j.budget + 1e-6) + p.pinned_weight
-    return Outcome(chosen, bought, p.covered(chosen), bound, status == pywraplp.Solver.OPTIMAL,
-                   time.monotonic() - began)
+    return Outcome(
+        chosen, bought, p.covered(chosen), bound, status == pywraplp.Solver.OPTIMAL, time.monotonic() - began
+    )
 
 
 #: Up to this many options the joint model gets them all (SCIP proves a province's optimum in a second).
@@ -136,8 +141,15 @@ def run(j: Joint, start: list[int], needing: np.ndarray, uncovered: np.ndarray, 
         seed = best.options if best is not None else start
         j.columns = restrict(p, seed, needing, uncovered, k)
         found = solve_joint(j, seed, left, best.decisions if best is not None else None)
-        rounds.append({"per_slot": k, "options": int(j.columns.size), "covered": found.covered,
-                       "optimal": found.optimal, "seconds": round(found.seconds, 2)})
+        rounds.append(
+            {
+                "per_slot": k,
+                "options": int(j.columns.size),
+                "covered": found.covered,
+                "optimal": found.optimal,
+                "seconds": round(found.seconds, 2),
+            }
+        )
         if best is None or found.covered >= best.covered:
             best = found
         if j.columns.size == p.n:
@@ -165,8 +177,12 @@ def positions(p: Problem, keys: list[tuple[str, int, str, str]]) -> list[int]:
     req = {r.id: k for k, r in enumerate(sc.requests)}
     exp = {e.id: k for k, e in enumerate(sc.experts)}
     con = {c.id: k for k, c in enumerate(sc.contracts)}
-    where = {(int(r), int(k), int(e), int(c)): i for i, (r, k, e, c) in
-             enumerate(zip(p.r.tolist(), p.slot_index[p.s].tolist(), p.e.tolist(), p.c.tolist(), strict=True))}
+    where = {
+        (int(r), int(k), int(e), int(c)): i
+        for i, (r, k, e, c) in enumerate(
+            zip(p.r.tolist(), p.slot_index[p.s].tolist(), p.e.tolist(), p.c.tolist(), strict=True)
+        )
+    }
     out = []
     for r, k, e, c in keys:
         i = where.get((req[r], k, exp[e], con[c]))

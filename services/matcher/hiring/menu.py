@@ -47,6 +47,7 @@ DEFAULT_HOURS = 40
 #: Skills one default candidate brings: the skill it is drawn for and the ones most asked with it.
 MENU_SKILLS = 3
 
+
 class Menu(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,20 +99,39 @@ def records(c: Candidate, sc: Scenario, remote_home: str) -> tuple[Expert, Contr
     """The candidate as an expert and a project contract over the scenario's horizon. A remote-only
     candidate needs a home in the format: `remote_home` (it never travels, so only the locality
     term of the plan's second phase reads it)."""
-    e = Expert(id=expert_id(c), name=c.name or f"Candidate {c.id}", home_unit=c.home_unit or remote_home,
-               kind="contract", skills=c.skills, languages=c.languages, remote=c.remote,
-               onsite=c.home_unit is not None, max_travel_minutes=c.max_travel_minutes, capacity_hours=c.hours_cap)
-    k = Contract(id=contract_id(c), expert=e.id, kind="project", hourly_rate_vnd=c.hourly_rate_vnd,
-                 hours_cap=c.hours_cap, budget_cap_vnd=c.budget_cap_vnd, max_concurrent=c.max_concurrent,
-                 start=sc.horizon.start, end=sc.horizon.end, scope_units=c.scope_units)
+    e = Expert(
+        id=expert_id(c),
+        name=c.name or f"Candidate {c.id}",
+        home_unit=c.home_unit or remote_home,
+        kind="contract",
+        skills=c.skills,
+        languages=c.languages,
+        remote=c.remote,
+        onsite=c.home_unit is not None,
+        max_travel_minutes=c.max_travel_minutes,
+        capacity_hours=c.hours_cap,
+    )
+    k = Contract(
+        id=contract_id(c),
+        expert=e.id,
+        kind="project",
+        hourly_rate_vnd=c.hourly_rate_vnd,
+        hours_cap=c.hours_cap,
+        budget_cap_vnd=c.budget_cap_vnd,
+        max_concurrent=c.max_concurrent,
+        start=sc.horizon.start,
+        end=sc.horizon.end,
+        scope_units=c.scope_units,
+    )
     return e, k
 
 
 def merge(sc: Scenario, chosen: list[Candidate]) -> Scenario:
     """The scenario with the candidates appended (existing experts and contracts keep their positions)."""
     pairs = [records(c, sc, sc.units[0].id) for c in chosen]
-    return sc.model_copy(update={"experts": [*sc.experts, *(e for e, _ in pairs)],
-                                 "contracts": [*sc.contracts, *(k for _, k in pairs)]})
+    return sc.model_copy(
+        update={"experts": [*sc.experts, *(e for e, _ in pairs)], "contracts": [*sc.contracts, *(k for _, k in pairs)]}
+    )
 
 
 def default_menu(sc: Scenario, before: Plan, limit: int = DEFAULT_MENU) -> list[Candidate]:
@@ -157,7 +177,16 @@ def default_menu(sc: Scenario, before: Plan, limit: int = DEFAULT_MENU) -> list[
     for (_, s, unit), cid in zip(ranked[:limit], ids, strict=False):
         extra = sorted(together[s], key=lambda o: (-together[s][o], o))[: MENU_SKILLS - 1]
         skills = {x: level[x] for x in [s, *extra]}
-        out.append(Candidate(id=cid, name=f"{s} {'remote' if unit is None else 'at ' + unit}"[: L.NAME],
-                             skills=skills, home_unit=unit, hours_cap=hours, hourly_rate_vnd=rate,
-                             budget_cap_vnd=cap, max_concurrent=conc))
+        out.append(
+            Candidate(
+                id=cid,
+                name=f"{s} {'remote' if unit is None else 'at ' + unit}"[: L.NAME],
+                skills=skills,
+                home_unit=unit,
+                hours_cap=hours,
+                hourly_rate_vnd=rate,
+                budget_cap_vnd=cap,
+                max_concurrent=conc,
+            )
+        )
     return out

@@ -65,9 +65,16 @@ def trained(sc: Scenario, levels: dict[tuple[int, str], int]) -> Scenario:
     return sc.model_copy(update={"experts": experts})
 
 
-def plan_training(sc: Scenario, budget_vnd: int, *, cost_per_level_vnd: int = DEFAULT_COST_PER_LEVEL_VND,
-                  max_level: int = DEFAULT_MAX_LEVEL, time_limit_s: float | None = None, workers: int = 2,
-                  seed: int = 0) -> TrainingPlan:
+def plan_training(
+    sc: Scenario,
+    budget_vnd: int,
+    *,
+    cost_per_level_vnd: int = DEFAULT_COST_PER_LEVEL_VND,
+    max_level: int = DEFAULT_MAX_LEVEL,
+    time_limit_s: float | None = None,
+    workers: int = 2,
+    seed: int = 0,
+) -> TrainingPlan:
     began = time.monotonic()
     before = solve(sc, time_limit_s=check_time(sc), workers=workers, seed=seed)
     members = [i for i, e in enumerate(sc.experts) if e.kind == "community"]
@@ -94,9 +101,15 @@ def plan_training(sc: Scenario, budget_vnd: int, *, cost_per_level_vnd: int = DE
     for o in np.flatnonzero(is_member[p.e]).tolist():
         e = sc.experts[int(p.e[o])]
         slot = sc.requests[int(p.r[o])].effective_slots()[int(p.slot_index[p.s[o]])]
-        reqs = [tuple(index[(int(p.e[o]), s, lvl)] for lvl in range(lvl_needed, max_level + 1)
-                      if (int(p.e[o]), s, lvl) in index)
-                for s, lvl_needed in slot.skills.items() if e.skills.get(s, 0) < lvl_needed]
+        reqs = [
+            tuple(
+                index[(int(p.e[o]), s, lvl)]
+                for lvl in range(lvl_needed, max_level + 1)
+                if (int(p.e[o]), s, lvl) in index
+            )
+            for s, lvl_needed in slot.skills.items()
+            if e.skills.get(s, 0) < lvl_needed
+        ]
         if reqs:
             needs[o] = reqs
     outcome, info = decide(sc, before, p, needs, costs, budget_vnd, time_limit_s, groups)
@@ -106,13 +119,26 @@ def plan_training(sc: Scenario, budget_vnd: int, *, cost_per_level_vnd: int = DE
     after_w, before_w = after.objective.covered_weight, before.objective.covered_weight
     touched = sorted({i for i, _, _ in chosen})
     return TrainingPlan(
-        budget_vnd=budget_vnd, cost_per_level_vnd=cost_per_level_vnd, max_level=max_level, members=len(members),
+        budget_vnd=budget_vnd,
+        cost_per_level_vnd=cost_per_level_vnd,
+        max_level=max_level,
+        members=len(members),
         trainings=[_training(sc, after_sc, after, i, s, lvl, cost_per_level_vnd) for i, s, lvl in chosen],
-        cost_vnd=sum(costs[k] for k in outcome.decisions), covered_weight_before=before_w,
-        covered_weight_after=after_w, joint_covered_weight=outcome.covered, verified=outcome.covered == after_w,
-        gain=after_w - before_w, experts=[after_sc.experts[i].model_dump(mode="json") for i in touched],
-        solver={**info, "decisions": len(decisions), "status_before": before.status, "status_after": after.status,
-                "seconds": round(time.monotonic() - began, 3)})
+        cost_vnd=sum(costs[k] for k in outcome.decisions),
+        covered_weight_before=before_w,
+        covered_weight_after=after_w,
+        joint_covered_weight=outcome.covered,
+        verified=outcome.covered == after_w,
+        gain=after_w - before_w,
+        experts=[after_sc.experts[i].model_dump(mode="json") for i in touched],
+        solver={
+            **info,
+            "decisions": len(decisions),
+            "status_before": before.status,
+            "status_after": after.status,
+            "seconds": round(time.monotonic() - began, 3),
+        },
+    )
 
 
 def _training(sc: Scenario, after_sc: Scenario, after: Any, i: int, s: str, lvl: int, per_level: int) -> Training:
@@ -120,8 +146,16 @@ def _training(sc: Scenario, after_sc: Scenario, after: Any, i: int, s: str, lvl:
     old = e.skills.get(s, 0)
     slots = {(r.id, k): sl for r in sc.requests for k, sl in enumerate(r.effective_slots())}
     weights = {r.id: weight(r.priority) for r in sc.requests}
-    reqs = sorted({a.request for a in after.assignments
-                   if a.expert == e.id and slots[(a.request, a.slot)].skills.get(s, 0) > old})
-    return Training(expert=e.id, name=e.name, home_unit=e.home_unit, skill=s, from_level=old, to_level=lvl,
-                    cost_vnd=(lvl - old) * per_level,
-                    covers=Covers(requests=reqs, weight=sum(weights[r] for r in reqs)))
+    reqs = sorted(
+        {a.request for a in after.assignments if a.expert == e.id and slots[(a.request, a.slot)].skills.get(s, 0) > old}
+    )
+    return Training(
+        expert=e.id,
+        name=e.name,
+        home_unit=e.home_unit,
+        skill=s,
+        from_level=old,
+        to_level=lvl,
+        cost_vnd=(lvl - old) * per_level,
+        covers=Covers(requests=reqs, weight=sum(weights[r] for r in reqs)),
+    )

@@ -102,8 +102,18 @@ def pin_options(sc: Scenario) -> tuple[list[Option], str]:
     pins: list[Option] = []
     for p in sc.pinned:
         r = requests[p.request]
-        found = list(options_for_slot(sc, travel, r, p.slot, r.effective_slots()[p.slot], [experts[p.expert]],
-                                      {p.expert: [contracts[p.contract]]}, set()))
+        found = list(
+            options_for_slot(
+                sc,
+                travel,
+                r,
+                p.slot,
+                r.effective_slots()[p.slot],
+                [experts[p.expert]],
+                {p.expert: [contracts[p.contract]]},
+                set(),
+            )
+        )
         if not found:
             return [], f"pin {p.request}/{p.expert}/{p.contract} breaks a rule (skills, mode, travel or contract)"
         pins.append(found[0])
@@ -114,8 +124,15 @@ def pin_options(sc: Scenario) -> tuple[list[Option], str]:
     return pins, (f"pinned assignments no longer fit: {over}" if over else "")
 
 
-def solve(sc: Scenario, *, time_limit_s: float | None = 10.0, workers: int = 2, seed: int = 0,
-          weights: dict[int, int] | None = None, hint: Sequence[HintLike] | None = None) -> Plan:
+def solve(
+    sc: Scenario,
+    *,
+    time_limit_s: float | None = 10.0,
+    workers: int = 2,
+    seed: int = 0,
+    weights: dict[int, int] | None = None,
+    hint: Sequence[HintLike] | None = None,
+) -> Plan:
     """The best plan found within `time_limit_s`, with a proven bound on its coverage; None: the
     time the problem's size calls for (`time_for`, once its options are counted).
 
@@ -142,8 +159,7 @@ def solve(sc: Scenario, *, time_limit_s: float | None = 10.0, workers: int = 2, 
     info.update(baseline_done_s=round(time.monotonic() - began, 3))
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     stop = began + time_limit_s - reserve - MIN_SEARCH_S
-    best, proven, columns, reduced = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop,
-                                                 info)
+    best, proven, columns, reduced = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop, info)
     left = time_limit_s - (time.monotonic() - began) - reserve
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)
@@ -151,8 +167,9 @@ def solve(sc: Scenario, *, time_limit_s: float | None = 10.0, workers: int = 2, 
         solved = cpsat.run(cpsat.Model(p, np.arange(p.n), keep), best, left, 0.85, workers, seed)
     else:
         columns = np.union1d(columns, np.asarray(keep, dtype=np.int64))
-        best, columns, side_bound = _restricted(p, columns, reduced, best, began, began + time_limit_s - reserve,
-                                                time_limit_s, info, keep, workers)
+        best, columns, side_bound = _restricted(
+            p, columns, reduced, best, began, began + time_limit_s - reserve, time_limit_s, info, keep, workers
+        )
         if side_bound is not None:
             proven = side_bound if proven is None else min(proven, side_bound)
         info.update(coverage_done_s=round(time.monotonic() - began, 3))
@@ -169,16 +186,21 @@ def solve(sc: Scenario, *, time_limit_s: float | None = 10.0, workers: int = 2, 
     return build_plan(p, chosen, status="optimal" if covered == upper else "feasible", bound=upper, info=info)
 
 
-def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, stop: float,
-                info: dict[str, object]) -> tuple[list[int], int | None, np.ndarray, np.ndarray | None]:
+def _relaxation(
+    p: Problem, best: list[int], began: float, lp_deadline: float, stop: float, info: dict[str, object]
+) -> tuple[list[int], int | None, np.ndarray, np.ndarray | None]:
     """LP relaxation, the bounds, the rounded plan and the restricted set of options; each step
     only while there is time (a short limit still gets the greedy plan at once)."""
     columns = np.asarray(best, dtype=np.int64)
     if time.monotonic() >= lp_deadline:
         return best, None, columns, None
     rx = relax.relax(p, best, lp_deadline)
-    info.update(lp_rounds=rx.rounds, lp_converged=rx.converged, lp_value=round(rx.lp_value, 3),
-                lp_done_s=round(time.monotonic() - began, 3))
+    info.update(
+        lp_rounds=rx.rounds,
+        lp_converged=rx.converged,
+        lp_value=round(rx.lp_value, 3),
+        lp_done_s=round(time.monotonic() - began, 3),
+    )
     proven = math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None
     if not rx.rounds or time.monotonic() >= stop:
         return best, proven, columns, None
@@ -194,9 +216,18 @@ def _relaxation(p: Problem, best: list[int], began: float, lp_deadline: float, s
     return best, proven, columns, rx.price - rx.slot_value[p.s]
 
 
-def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, best: list[int], began: float,
-                end: float, time_limit_s: float, info: dict[str, object], keep: list[int],
-                workers: int) -> tuple[list[int], np.ndarray, int | None]:
+def _restricted(
+    p: Problem,
+    columns: np.ndarray,
+    reduced: np.ndarray | None,
+    best: list[int],
+    began: float,
+    end: float,
+    time_limit_s: float,
+    info: dict[str, object],
+    keep: list[int],
+    workers: int,
+) -> tuple[list[int], np.ndarray, int | None]:
     """Coverage on a large problem: SCIP on the restricted set, the plan completed and improved by
     local moves; then, while SCIP proves each set's optimum within the time, again on wider sets
     (the WIDEN options per slot lowest by reduced cost), each run starting from the last plan.
@@ -250,8 +281,11 @@ def _restricted(p: Problem, columns: np.ndarray, reduced: np.ndarray | None, bes
             best = found
             columns = np.union1d(columns, found)
     side_bound = None
-    if info.get("side_options") == p.n and math.isfinite(side_report.get("bound", math.inf)) \
-            and side_report["bound"] < 1e15:
+    if (
+        info.get("side_options") == p.n
+        and math.isfinite(side_report.get("bound", math.inf))
+        and side_report["bound"] < 1e15
+    ):
         side_bound = math.floor(side_report["bound"] + 1e-6) + p.pinned_weight
         info.update(side_bound=side_bound)
     return best, columns, side_bound

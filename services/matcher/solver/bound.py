@@ -105,8 +105,7 @@ def _knapsack(profit: np.ndarray, grains: np.ndarray, cap: int, count: int, trac
     return value, take
 
 
-def evaluate(p: Problem, u: np.ndarray, picked: list[np.ndarray] | None = None,
-             ks: Knapsacks | None = None) -> float:
+def evaluate(p: Problem, u: np.ndarray, picked: list[np.ndarray] | None = None, ks: Knapsacks | None = None) -> float:
     """bound(u): valid for any u. The options the experts' knapsacks chose go into `picked`."""
     ks = ks or knapsacks(p)
     u = np.maximum(u, 0.0)
@@ -152,4 +151,3 @@ def _one_per_slot(p: Problem, os: np.ndarray, grains: np.ndarray, profit: np.nda
     first[1:] = slots[1:] != slots[:-1]
     pick = order[first]
     return os[pick], grains[pick], profit[pick]
-

@@ -58,7 +58,8 @@ class Index:
             self.held.setdefault(int(p.r[o]), []).append(_args(p, o))
         for o in pins:
             self.held.setdefault(self.req_pos[o.request], []).append(
-                (exp_pos[o.expert], con_pos[o.contract], o.minutes, o.cost))
+                (exp_pos[o.expert], con_pos[o.contract], o.minutes, o.cost)
+            )
         excluded: dict[str, list[int]] = {}
         for x in sc.excluded:
             excluded.setdefault(x.request, []).append(exp_pos[x.expert])
@@ -84,11 +85,20 @@ class Index:
         for i in np.lexsort((cs, es, scores))[: limit * 3].tolist():
             args = (int(es[i]), int(cs[i]), int(mins[i]), int(cost[i]))
             fits = room.fits(*args)
-            out.append(Candidate(
-                expert=sc.experts[args[0]].id, contract=sc.contracts[args[1]].id, slot=int(slot[i]),
-                mode="onsite" if on[i] else "remote", travel_minutes=int(trav[i]), minutes=args[2],
-                cost_vnd=args[3], score=int(scores[i]), fits_now=fits,
-                displaces=[] if fits else self._displaced(args, others, room.copy())))
+            out.append(
+                Candidate(
+                    expert=sc.experts[args[0]].id,
+                    contract=sc.contracts[args[1]].id,
+                    slot=int(slot[i]),
+                    mode="onsite" if on[i] else "remote",
+                    travel_minutes=int(trav[i]),
+                    minutes=args[2],
+                    cost_vnd=args[3],
+                    score=int(scores[i]),
+                    fits_now=fits,
+                    displaces=[] if fits else self._displaced(args, others, room.copy()),
+                )
+            )
         out.sort(key=lambda c: (len(c.displaces), c.score, c.expert))
         return out[:limit]
 
@@ -96,8 +106,10 @@ class Index:
         """Free the expert and contract by dropping their least urgent assignments until it fits."""
         p = self.p
         e, c = args[0], args[1]
-        sharing = sorted((o for o in plan if int(p.e[o]) == e or int(p.c[o]) == c),
-                         key=lambda o: (int(p.weight[p.r[o]]), p.sc.requests[int(p.r[o])].id))
+        sharing = sorted(
+            (o for o in plan if int(p.e[o]) == e or int(p.c[o]) == c),
+            key=lambda o: (int(p.weight[p.r[o]]), p.sc.requests[int(p.r[o])].id),
+        )
         freed: list[str] = []
         for o in sharing:
             if room.fits(*args):

@@ -34,5 +34,11 @@ def explanation(o: Option, alternatives: int) -> dict[str, Any]:
     where = {0: "same commune", 1: "within an hour", 2: "remote or farther"}[o.local_rank]
     cost = f"{o.cost:,} ₫".replace(",", ".")
     summary = f"{o.mode}, {o.minutes / 60:g} h incl. travel, {cost}; {where}; {alternatives} eligible option(s)"
-    return {"summary": summary, "mode": o.mode, "cost_vnd": o.cost, "travel_minutes": o.travel,
-            "local_rank": o.local_rank, "alternatives": alternatives}
+    return {
+        "summary": summary,
+        "mode": o.mode,
+        "cost_vnd": o.cost,
+        "travel_minutes": o.travel,
+        "local_rank": o.local_rank,
+        "alternatives": alternatives,
+    }

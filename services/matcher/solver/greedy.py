@@ -30,8 +30,9 @@ class Room:
         return twin
 
     def fits(self, e: int, c: int, m: int, cost: int) -> bool:
-        return (self.e[e] >= m and self.c_min[c] >= m and self.c_n[c] >= 1
-                and (not self.budget[c] or self.c_vnd[c] >= cost))
+        return (
+            self.e[e] >= m and self.c_min[c] >= m and self.c_n[c] >= 1 and (not self.budget[c] or self.c_vnd[c] >= cost)
+        )
 
     def take(self, e: int, c: int, m: int, cost: int, sign: int = 1) -> None:
         self.e[e] -= sign * m
@@ -50,9 +51,17 @@ class Ranking:
         self.p = p
 
     def of_slot(self, sid: int) -> list[tuple[int, int, int, int, int]]:
-        p, rows = self.p, self.order[self.starts[sid]:self.starts[sid + 1]]
-        return list(zip(rows.tolist(), p.e[rows].tolist(), p.c[rows].tolist(), p.minutes[rows].tolist(),
-                        p.cost[rows].tolist(), strict=True))
+        p, rows = self.p, self.order[self.starts[sid] : self.starts[sid + 1]]
+        return list(
+            zip(
+                rows.tolist(),
+                p.e[rows].tolist(),
+                p.c[rows].tolist(),
+                p.minutes[rows].tolist(),
+                p.cost[rows].tolist(),
+                strict=True,
+            )
+        )
 
 
 def slots_by_request(p: Problem) -> dict[int, list[int]]:

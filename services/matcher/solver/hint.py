@@ -79,8 +79,10 @@ def seat(p: Problem, hint: Sequence[HintLike]) -> Seated:
     """The usable part of the hint, as a feasible partial plan of whole requests."""
     wanted, unusable = find(p, hint)
     reqs = p.sc.requests
-    order = sorted(wanted.values(), key=lambda o: (-int(p.weight[p.r[o]]), reqs[int(p.r[o])].deadline,
-                                                   reqs[int(p.r[o])].id, int(p.s[o])))
+    order = sorted(
+        wanted.values(),
+        key=lambda o: (-int(p.weight[p.r[o]]), reqs[int(p.r[o])].deadline, reqs[int(p.r[o])].id, int(p.s[o])),
+    )
     room = Room(p)
     taken: list[int] = []
     pairs: set[tuple[int, int]] = set()

@@ -50,8 +50,12 @@ class Limits:
         self.contract_slots[o.contract] -= sign
 
     def negative(self) -> str | None:
-        for kind, table in (("expert", self.expert_minutes), ("contract hours", self.contract_minutes),
-                            ("contract budget", self.contract_budget), ("contract concurrency", self.contract_slots)):
+        for kind, table in (
+            ("expert", self.expert_minutes),
+            ("contract hours", self.contract_minutes),
+            ("contract budget", self.contract_budget),
+            ("contract concurrency", self.contract_slots),
+        ):
             for key, left in table.items():
                 if left is not None and left < 0:
                     return f"{kind} {key} is over its limit by {-left}"

@@ -19,8 +19,14 @@ from ortools.linear_solver import pywraplp
 from services.matcher.solver.problem import Problem
 
 
-def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_s: float,
-                  prefer: list[int] | None = None, report: dict[str, float] | None = None) -> list[int] | None:
+def best_coverage(
+    p: Problem,
+    columns: np.ndarray,
+    start: list[int],
+    time_limit_s: float,
+    prefer: list[int] | None = None,
+    report: dict[str, float] | None = None,
+) -> list[int] | None:
     """The best plan SCIP finds on `columns` within the time limit (None if none is found).
     `prefer`: options (the hint) worth less than one unit of weight all together: among plans of
     equal coverage SCIP takes the one that keeps most of them. `report` gets SCIP's own bound on
@@ -53,8 +59,7 @@ def best_coverage(p: Problem, columns: np.ndarray, start: list[int], time_limit_
     solver.Maximize(coverage + solver.Sum(liked) * (1.0 / (len(liked) + 1)) if liked else coverage)
     picked = set(start)
     covered = {int(p.r[o]) for o in start}
-    solver.SetHint([*x.values(), *y.values()],
-                   [float(o in picked) for o in x] + [float(r in covered) for r in y])
+    solver.SetHint([*x.values(), *y.values()], [float(o in picked) for o in x] + [float(r in covered) for r in y])
     left = time_limit_s - (time.monotonic() - began)  # building the model took some of it
     if left <= 0.05:
         return None

@@ -38,8 +38,9 @@ def improve(p: Problem, chosen: list[int], deadline: float) -> list[int]:
 
 
 class _State:
-    def __init__(self, p: Problem, at: np.ndarray, by_slot: np.ndarray, starts: np.ndarray,
-                 one_slot: np.ndarray) -> None:
+    def __init__(
+        self, p: Problem, at: np.ndarray, by_slot: np.ndarray, starts: np.ndarray, one_slot: np.ndarray
+    ) -> None:
         self.p, self.at, self.by_slot, self.starts = p, at.copy(), by_slot, starts
         self.room = Room(p)
         self.tasks: dict[int, set[int]] = {}
@@ -60,8 +61,12 @@ class _State:
         """Per assigned slot, an option with another expert that fits the room as it is now."""
         p, r = self.p, self.room
         e_room, c_min, c_vnd, c_n = (np.array(a) for a in (r.e, r.c_min, r.c_vnd, r.c_n))
-        fits = ((e_room[p.e] >= p.minutes) & (c_min[p.c] >= p.minutes) & (c_n[p.c] >= 1)
-                & (~p.has_budget[p.c] | (c_vnd[p.c] >= p.cost)))
+        fits = (
+            (e_room[p.e] >= p.minutes)
+            & (c_min[p.c] >= p.minutes)
+            & (c_n[p.c] >= 1)
+            & (~p.has_budget[p.c] | (c_vnd[p.c] >= p.cost))
+        )
         taken = self.at[p.s]
         ok = np.flatnonzero(fits & (taken >= 0) & (p.e != p.e[np.maximum(taken, 0)]))
         return dict(zip(p.s[ok].tolist(), ok.tolist(), strict=True))
@@ -91,7 +96,7 @@ class _State:
 
     def _place(self, q: int) -> bool:
         p, room = self.p, self.room
-        options = self.by_slot[self.starts[q]:self.starts[q + 1]].tolist()
+        options = self.by_slot[self.starts[q] : self.starts[q + 1]].tolist()
         for o in options:
             if room.fits(*self.args(o)):
                 self.put(o)

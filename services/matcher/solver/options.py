@@ -82,9 +82,16 @@ def choose_mode(r: Request, e: Expert, network: str, travel: int | None) -> tupl
     return ("onsite", travel) if onsite_ok and travel is not None else None
 
 
-def options_for_slot(sc: Scenario, travel: Travel, r: Request, k: int, slot: Slot,
-                     experts: list[Expert], contracts: dict[str, list[Contract]],
-                     excluded: set[tuple[str, str]]) -> Iterator[Option]:
+def options_for_slot(
+    sc: Scenario,
+    travel: Travel,
+    r: Request,
+    k: int,
+    slot: Slot,
+    experts: list[Expert],
+    contracts: dict[str, list[Contract]],
+    excluded: set[tuple[str, str]],
+) -> Iterator[Option]:
     unit = travel.units[r.unit]
     for e in experts:
         if (r.id, e.id) in excluded or not has_skills(e, slot.skills):
@@ -100,8 +107,17 @@ def options_for_slot(sc: Scenario, travel: Travel, r: Request, k: int, slot: Slo
         rank = 0 if e.home_unit == r.unit else (1 if t is not None and t <= 60 else 2)
         for c in contracts.get(e.id, []):
             if contract_fits(c, r, r.unit, sc.horizon.start):
-                yield Option(r.id, k, e.id, c.id, mode, one_way if mode == "onsite" else 0, work,
-                             cost_of(work, c.hourly_rate_vnd), rank)
+                yield Option(
+                    r.id,
+                    k,
+                    e.id,
+                    c.id,
+                    mode,
+                    one_way if mode == "onsite" else 0,
+                    work,
+                    cost_of(work, c.hourly_rate_vnd),
+                    rank,
+                )
 
 
 def all_options(sc: Scenario) -> list[Option]:

@@ -22,17 +22,23 @@ class Assignment(Frozen):
     minutes: int
     cost_vnd: int
     explanation: dict[str, Any] = Field(default_factory=dict)
-    trainee: str | None = Field(default=None, description="a community member of the request's commune "
-                                "learning beside the expert (`trainee.py`)")
-    trainee_minutes: int = Field(default=0, description="the trainee's time: the slot's hours, no travel; "
-                                 "against their capacity, never a contract's money")
+    trainee: str | None = Field(
+        default=None,
+        description="a community member of the request's commune learning beside the expert (`trainee.py`)",
+    )
+    trainee_minutes: int = Field(
+        default=0,
+        description="the trainee's time: the slot's hours, no travel; against their capacity, never a contract's money",
+    )
 
 
 class Unassigned(Frozen):
     request: str
-    code: str = Field(description="no_skill, language, mode_unavailable, out_of_travel_range, "
-                                  "contract_scope_or_dates, excluded, expert_capacity, contract_hours, "
-                                  "contract_budget, contract_concurrency, outcompeted")
+    code: str = Field(
+        description="no_skill, language, mode_unavailable, out_of_travel_range, "
+        "contract_scope_or_dates, excluded, expert_capacity, contract_hours, "
+        "contract_budget, contract_concurrency, outcompeted"
+    )
     message: str
 
 

@@ -59,8 +59,12 @@ class Problem:
         room = np.split(self.room, self.limit_splits)
         money = np.where(self.has_budget[self.c], self.cost, 0)
         assert room[0].size == ne and room[1].size == nc
-        return [(self.e, self.minutes, room[0]), (self.c, self.minutes, room[1]),
-                (self.c, money, room[2]), (self.c, np.ones_like(self.minutes), room[3])]
+        return [
+            (self.e, self.minutes, room[0]),
+            (self.c, self.minutes, room[1]),
+            (self.c, money, room[2]),
+            (self.c, np.ones_like(self.minutes), room[3]),
+        ]
 
     def option(self, i: int) -> Option:
         return self.table.option(int(self.idx[i]))
@@ -83,12 +87,15 @@ def fits_alone(table: OptionTable, room: np.ndarray, has_budget: np.ndarray, n_e
     nc = has_budget.size
     e_room, c_min, c_vnd, c_n = np.split(room, [n_experts, n_experts + nc, n_experts + 2 * nc])
     c = table.contract
-    return ((table.minutes <= e_room[table.expert]) & (table.minutes <= c_min[c]) & (c_n[c] >= 1)
-            & (~has_budget[c] | (table.cost <= c_vnd[c])))
+    return (
+        (table.minutes <= e_room[table.expert])
+        & (table.minutes <= c_min[c])
+        & (c_n[c] >= 1)
+        & (~has_budget[c] | (table.cost <= c_vnd[c]))
+    )
 
 
-def build_problem(sc: Scenario, table: OptionTable, pins: list[Option],
-                  weights: dict[int, int] | None) -> Problem:
+def build_problem(sc: Scenario, table: OptionTable, pins: list[Option], weights: dict[int, int] | None) -> Problem:
     req_pos = {r.id: k for k, r in enumerate(sc.requests)}
     exp_pos = {e.id: k for k, e in enumerate(sc.experts)}
     pinned_slots = {(req_pos[p.request], p.slot) for p in pins}
@@ -104,12 +111,14 @@ def build_problem(sc: Scenario, table: OptionTable, pins: list[Option],
     for p in pins:
         lim.take(p)
     cs = sc.contracts
-    room = np.concatenate([
-        [max(0, lim.expert_minutes[e.id]) for e in sc.experts],
-        [max(0, lim.contract_minutes[c.id]) for c in cs],
-        [max(0, lim.contract_budget[c.id] or 0) for c in cs],
-        [max(0, lim.contract_slots[c.id]) for c in cs],
-    ]).astype(np.int64)
+    room = np.concatenate(
+        [
+            [max(0, lim.expert_minutes[e.id]) for e in sc.experts],
+            [max(0, lim.contract_minutes[c.id]) for c in cs],
+            [max(0, lim.contract_budget[c.id] or 0) for c in cs],
+            [max(0, lim.contract_slots[c.id]) for c in cs],
+        ]
+    ).astype(np.int64)
     has_budget = np.array([c.budget_cap_vnd is not None for c in cs], dtype=bool)
     keep = fits_alone(table, room, has_budget, len(sc.experts))
     if pins:
@@ -129,7 +138,22 @@ def build_problem(sc: Scenario, table: OptionTable, pins: list[Option],
     w = np.array([weight(r.priority, weights) for r in sc.requests], dtype=np.int64)
     all_pinned = np.ones(len(sc.requests), dtype=bool)
     all_pinned[slot_request_a] = False
-    return Problem(sc, table, pins, idx, table.request[idx].astype(np.int64), s,
-                   table.expert[idx].astype(np.int64), table.contract[idx].astype(np.int64),
-                   table.minutes[idx], table.cost[idx], slot_request_a, np.array(slot_index, dtype=np.int64),
-                   w, free, int(w[all_pinned].sum()), room, has_budget)
+    return Problem(
+        sc,
+        table,
+        pins,
+        idx,
+        table.request[idx].astype(np.int64),
+        s,
+        table.expert[idx].astype(np.int64),
+        table.contract[idx].astype(np.int64),
+        table.minutes[idx],
+        table.cost[idx],
+        slot_request_a,
+        np.array(slot_index, dtype=np.int64),
+        w,
+        free,
+        int(w[all_pinned].sum()),
+        room,
+        has_budget,
+    )

@@ -188,8 +188,12 @@ class Master:
         rows: list[list[pywraplp.Constraint | None]] = []
         for f, (_, _, room) in enumerate(self.families):
             ub = e_room if f == 0 else room.astype(float)
-            rows.append([self.solver.Constraint(-inf, float(ub[k])) if used[f][k] and not (f == 1 and has[k]) else None
-                         for k in range(room.size)])
+            rows.append(
+                [
+                    self.solver.Constraint(-inf, float(ub[k])) if used[f][k] and not (f == 1 and has[k]) else None
+                    for k in range(room.size)
+                ]
+            )
         rows[1] = [rows[0][alias[k]] if has[k] else ct for k, ct in enumerate(rows[1])]
         # The shared constraint's dual goes to the row whose room it is, so that duals x room
         # (the Lagrangian bound) stays what it would be with both rows.

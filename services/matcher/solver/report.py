@@ -23,13 +23,26 @@ def build_plan(p: Problem, chosen: list[int], *, status: str, bound: int, info: 
     per_slot = dict(zip(keys.tolist(), counts.tolist(), strict=True))
     req_pos = {r.id: k for k, r in enumerate(sc.requests)}
     assignments = [
-        Assignment(request=o.request, slot=o.slot, expert=o.expert, contract=o.contract, mode=o.mode,  # type: ignore[arg-type]
-                   travel_minutes=o.travel, minutes=o.minutes, cost_vnd=o.cost,
-                   explanation=explanation(o, per_slot.get(req_pos[o.request] * 64 + o.slot, 0)))
+        Assignment(
+            request=o.request,
+            slot=o.slot,
+            expert=o.expert,
+            contract=o.contract,
+            mode=o.mode,  # type: ignore[arg-type]
+            travel_minutes=o.travel,
+            minutes=o.minutes,
+            cost_vnd=o.cost,
+            explanation=explanation(o, per_slot.get(req_pos[o.request] * 64 + o.slot, 0)),
+        )
         for o in sorted(options, key=lambda o: (o.request, o.slot))
     ]
-    plan = Plan(status=status, assignments=assignments, unassigned=_gaps(p, options),  # type: ignore[arg-type]
-                objective=_objective(p, options, bound), solver=info)
+    plan = Plan(
+        status=status,
+        assignments=assignments,
+        unassigned=_gaps(p, options),  # type: ignore[arg-type]
+        objective=_objective(p, options, bound),
+        solver=info,
+    )
     return name_trainees(sc, plan)  # after the plan, from the time it leaves free: never costs coverage
 
 
@@ -46,12 +59,15 @@ def _gaps(p: Problem, options: list[Option]) -> list[Unassigned]:
     e, c, m, cost = t.expert[rows], t.contract[rows], t.minutes[rows], t.cost[rows]
     e_left = np.array([limits.expert_minutes[x.id] for x in sc.experts], dtype=np.int64)
     c_left = np.array([limits.contract_minutes[x.id] for x in sc.contracts], dtype=np.int64)
-    budget = np.array([limits.contract_budget[x.id] if limits.contract_budget[x.id] is not None else -1
-                       for x in sc.contracts], dtype=np.int64)
+    budget = np.array(
+        [limits.contract_budget[x.id] if limits.contract_budget[x.id] is not None else -1 for x in sc.contracts],
+        dtype=np.int64,
+    )
     slots = np.array([limits.contract_slots[x.id] for x in sc.contracts], dtype=np.int64)
     # 0: fits; else the first limit it would break, in the order of BLOCKERS.
-    code = np.select([m > e_left[e], m > c_left[c], (budget[c] >= 0) & (cost > budget[c]), slots[c] < 1],
-                     [1, 2, 3, 4], 0)
+    code = np.select(
+        [m > e_left[e], m > c_left[c], (budget[c] >= 0) & (cost > budget[c]), slots[c] < 1], [1, 2, 3, 4], 0
+    )
     per_request = np.zeros((len(sc.requests), len(BLOCKERS) + 1), dtype=np.int64)
     np.add.at(per_request, (t.request[rows], code), 1)
     out = []
@@ -75,7 +91,12 @@ def _objective(p: Problem, options: list[Option], bound: int) -> Objective:
     util = max((100 * used[e.id] / max(1, round(e.capacity_hours * 60)) for e in sc.experts), default=0.0)
     filled = Counter(o.request for o in options)
     covered = [k for k, r in enumerate(sc.requests) if filled[r.id] == len(r.effective_slots())]
-    return Objective(covered_weight=int(p.weight[covered].sum()) if covered else 0, upper_bound=bound,
-                     cost_vnd=sum(o.cost for o in options), travel_minutes=sum(o.travel for o in options),
-                     max_utilization_pct=round(util, 1), units_covered=len({sc.requests[k].unit for k in covered}),
-                     units_requesting=len({r.unit for r in sc.requests}))
+    return Objective(
+        covered_weight=int(p.weight[covered].sum()) if covered else 0,
+        upper_bound=bound,
+        cost_vnd=sum(o.cost for o in options),
+        travel_minutes=sum(o.travel for o in options),
+        max_utilization_pct=round(util, 1),
+        units_covered=len({sc.requests[k].unit for k in covered}),
+        units_requesting=len({r.unit for r in sc.requests}),
+    )

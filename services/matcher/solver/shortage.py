@@ -102,16 +102,25 @@ class _Sum:
         self.w[i] += weight(d.request.priority)
 
     def row(self) -> m.GapRow:
-        return m.GapRow(key=self.key, label=self.label, requests=sum(self.n), hours=round(sum(self.h), 2),
-                        weight=sum(self.w), covered_requests=self.n[0], covered_hours=round(self.h[0], 2),
-                        covered_weight=self.w[0], uncovered_requests=self.n[1], uncovered_hours=round(self.h[1], 2),
-                        uncovered_weight=self.w[1])
+        return m.GapRow(
+            key=self.key,
+            label=self.label,
+            requests=sum(self.n),
+            hours=round(sum(self.h), 2),
+            weight=sum(self.w),
+            covered_requests=self.n[0],
+            covered_hours=round(self.h[0], 2),
+            covered_weight=self.w[0],
+            uncovered_requests=self.n[1],
+            uncovered_hours=round(self.h[1], 2),
+            uncovered_weight=self.w[1],
+        )
 
 
 def _rows(sums: dict[str, _Sum], *, by_key: bool = False) -> tuple[list[m.GapRow], bool]:
     rows = [s.row() for s in sums.values()]
     rows.sort(key=(lambda x: x.key) if by_key else (lambda x: (-x.uncovered_weight, -x.weight, x.key)))
-    return rows[:L.GAP_ROWS], len(rows) > L.GAP_ROWS
+    return rows[: L.GAP_ROWS], len(rows) > L.GAP_ROWS
 
 
 def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, object]:
@@ -145,20 +154,38 @@ def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, ob
                 row[0].add(c.trainee)
                 row[1] += 1
                 row[2] += c.trainee_hours
-    out: dict[str, object] = {"total": total.row(), "cancelled": cancelled,
-                              "requests": sum(total.n) + cancelled, "truncated": False}
+    out: dict[str, object] = {
+        "total": total.row(),
+        "cancelled": cancelled,
+        "requests": sum(total.n) + cancelled,
+        "truncated": False,
+    }
     for kind, sums in by.items():
         rows, cut = _rows(sums, by_key=kind == "month")
         out[f"by_{kind}"] = rows
         out["truncated"] = bool(out["truncated"]) or cut
-    out["covered_by"] = [m.CoverRow(by=axis, key=key, assignments=int(n), hours=round(h, 2))  # type: ignore[arg-type]
-                         for (axis, key), (n, h) in sorted(covered_by.items())]
-    rows_learnt = sorted((m.LearntRow(
-        skill=skill, level=level, skill_label=skill_label(skill, level), unit=unit,
-        unit_name=places.get(unit, Place("", "")).name, province=places.get(unit, Place("", "")).province,
-        trainees=len(who), assignments=n, hours=round(h, 2))
-        for (skill, level, unit), (who, n, h) in learnt.items()), key=lambda x: (-x.hours, x.skill, x.unit))
-    out["learnt"] = rows_learnt[:L.GAP_ROWS]
+    out["covered_by"] = [
+        m.CoverRow(by=axis, key=key, assignments=int(n), hours=round(h, 2))  # type: ignore[arg-type]
+        for (axis, key), (n, h) in sorted(covered_by.items())
+    ]
+    rows_learnt = sorted(
+        (
+            m.LearntRow(
+                skill=skill,
+                level=level,
+                skill_label=skill_label(skill, level),
+                unit=unit,
+                unit_name=places.get(unit, Place("", "")).name,
+                province=places.get(unit, Place("", "")).province,
+                trainees=len(who),
+                assignments=n,
+                hours=round(h, 2),
+            )
+            for (skill, level, unit), (who, n, h) in learnt.items()
+        ),
+        key=lambda x: (-x.hours, x.skill, x.unit),
+    )
+    out["learnt"] = rows_learnt[: L.GAP_ROWS]
     out["truncated"] = bool(out["truncated"]) or len(rows_learnt) > L.GAP_ROWS
     return out
 
@@ -174,8 +201,9 @@ def bottlenecks(sc: Scenario, values: HourValues) -> tuple[list[m.HourValue], bo
             continue
         r = requests[rid]
         slot = r.effective_slots()[k]
-        skill, level = main_skill(Request.model_validate(
-            {**r.model_dump(mode="json"), "skills": dict(slot.skills), "slots": None}))
+        skill, level = main_skill(
+            Request.model_validate({**r.model_dump(mode="json"), "skills": dict(slot.skills), "slots": None})
+        )
         u = units.get(r.unit)
         # As `options.choose_mode` decides: remote when asked for, or either over a network not weak.
         remote = r.mode == "remote" or (r.mode == "either" and u is not None and u.network != "weak")
@@ -184,14 +212,22 @@ def bottlenecks(sc: Scenario, values: HourValues) -> tuple[list[m.HourValue], bo
     for (skill, level, unit), found in groups.items():
         u = units.get(unit)
         best = max(v for v, _, _, _ in found)
-        rows.append(m.HourValue(
-            skill=skill, level=level, skill_label=skill_label(skill, level), unit=unit,
-            unit_name=u.name if u else "", province=u.province if u else "",
-            value_per_hour=round(best, 4), hours=round(sum(h for _, h, _, _ in found), 2),
-            requests=len({rid for _, _, rid, _ in found}),
-            remote_ok=all(remote for v, _, _, remote in found if v >= best - 1e-9)))
+        rows.append(
+            m.HourValue(
+                skill=skill,
+                level=level,
+                skill_label=skill_label(skill, level),
+                unit=unit,
+                unit_name=u.name if u else "",
+                province=u.province if u else "",
+                value_per_hour=round(best, 4),
+                hours=round(sum(h for _, h, _, _ in found), 2),
+                requests=len({rid for _, _, rid, _ in found}),
+                remote_ok=all(remote for v, _, _, remote in found if v >= best - 1e-9),
+            )
+        )
     rows.sort(key=lambda x: (-x.value_per_hour, -x.hours, x.skill, x.unit))
-    return rows[:L.GAP_ROWS], len(rows) > L.GAP_ROWS
+    return rows[: L.GAP_ROWS], len(rows) > L.GAP_ROWS
 
 
 def from_plan(sc: Scenario, plan: Plan, values: HourValues | None) -> m.GapsReport:
@@ -205,8 +241,11 @@ def from_plan(sc: Scenario, plan: Plan, values: HourValues | None) -> m.GapsRepo
     for a in plan.assignments:
         e, c = experts[a.expert], contracts[a.contract]
         slot = requests[a.request].effective_slots()[a.slot]
-        by_request[a.request].append(Cover(a.mode, e.kind, c.kind, a.minutes / 60, a.trainee or "",
-                                           a.trainee_minutes / 60, skill_of(slot.skills)))
+        by_request[a.request].append(
+            Cover(
+                a.mode, e.kind, c.kind, a.minutes / 60, a.trainee or "", a.trainee_minutes / 60, skill_of(slot.skills)
+            )
+        )
         e_use[a.expert][0] += 1
         e_use[a.expert][1] += a.minutes / 60
         c_use[a.contract][0] += 1
@@ -224,17 +263,42 @@ def from_plan(sc: Scenario, plan: Plan, values: HourValues | None) -> m.GapsRepo
     fields = measure(demands, places)
     hour = values.expert_hour if values else {}
     c_hour = values.contract_hour if values else {}
-    fields["experts"] = sorted((m.UseRow(
-        id=e.id, name=e.name, kind=e.kind, assignments=int(e_use[e.id][0]), hours=round(e_use[e.id][1], 2),
-        used_hours=round(e.committed_hours + e_use[e.id][1], 2), cap_hours=e.capacity_hours,
-        used_pct=_pct(e.committed_hours + e_use[e.id][1], e.capacity_hours), hour_value=_round(hour.get(e.id)))
-        for e in sc.experts), key=_busiest)[:L.GAP_ROWS]
-    fields["contracts"] = sorted((m.UseRow(
-        id=c.id, name=experts[c.expert].name, kind=c.kind, assignments=int(c_use[c.id][0]),
-        hours=round(c_use[c.id][1], 2), used_hours=round(c.hours_used + c_use[c.id][1], 2), cap_hours=c.hours_cap,
-        used_pct=_pct(c.hours_used + c_use[c.id][1], c.hours_cap),
-        budget_used_vnd=c.budget_used_vnd + int(c_use[c.id][2]), budget_cap_vnd=c.budget_cap_vnd,
-        hour_value=_round(c_hour.get(c.id))) for c in sc.contracts), key=_busiest)[:L.GAP_ROWS]
+    fields["experts"] = sorted(
+        (
+            m.UseRow(
+                id=e.id,
+                name=e.name,
+                kind=e.kind,
+                assignments=int(e_use[e.id][0]),
+                hours=round(e_use[e.id][1], 2),
+                used_hours=round(e.committed_hours + e_use[e.id][1], 2),
+                cap_hours=e.capacity_hours,
+                used_pct=_pct(e.committed_hours + e_use[e.id][1], e.capacity_hours),
+                hour_value=_round(hour.get(e.id)),
+            )
+            for e in sc.experts
+        ),
+        key=_busiest,
+    )[: L.GAP_ROWS]
+    fields["contracts"] = sorted(
+        (
+            m.UseRow(
+                id=c.id,
+                name=experts[c.expert].name,
+                kind=c.kind,
+                assignments=int(c_use[c.id][0]),
+                hours=round(c_use[c.id][1], 2),
+                used_hours=round(c.hours_used + c_use[c.id][1], 2),
+                cap_hours=c.hours_cap,
+                used_pct=_pct(c.hours_used + c_use[c.id][1], c.hours_cap),
+                budget_used_vnd=c.budget_used_vnd + int(c_use[c.id][2]),
+                budget_cap_vnd=c.budget_cap_vnd,
+                hour_value=_round(c_hour.get(c.id)),
+            )
+            for c in sc.contracts
+        ),
+        key=_busiest,
+    )[: L.GAP_ROWS]
     if values is not None and values.status == "solved":
         fields["bottlenecks"], cut = bottlenecks(sc, values)
         fields["truncated"] = bool(fields["truncated"]) or cut

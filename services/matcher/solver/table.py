@@ -43,9 +43,17 @@ class OptionTable:
 
     def option(self, i: int) -> Option:
         sc = self.sc
-        return Option(sc.requests[self.request[i]].id, int(self.slot[i]), sc.experts[self.expert[i]].id,
-                      sc.contracts[self.contract[i]].id, "onsite" if self.onsite[i] else "remote",
-                      int(self.travel[i]), int(self.minutes[i]), int(self.cost[i]), int(self.local_rank[i]))
+        return Option(
+            sc.requests[self.request[i]].id,
+            int(self.slot[i]),
+            sc.experts[self.expert[i]].id,
+            sc.contracts[self.contract[i]].id,
+            "onsite" if self.onsite[i] else "remote",
+            int(self.travel[i]),
+            int(self.minutes[i]),
+            int(self.cost[i]),
+            int(self.local_rank[i]),
+        )
 
     def options(self, idx: np.ndarray | list[int] | None = None) -> list[Option]:
         rows = range(len(self)) if idx is None else idx
@@ -94,8 +102,10 @@ class ExpertArrays:
     def estimate(self, unit: int) -> np.ndarray:
         """Travel minutes from every expert's home to `unit`: an estimate (exact where given)."""
         la, lo = self.lat[self.home], self.lon[self.home]
-        h = (np.sin((la - self.lat[unit]) / 2) ** 2
-             + np.cos(self.lat[unit]) * np.cos(la) * np.sin((lo - self.lon[unit]) / 2) ** 2)
+        h = (
+            np.sin((la - self.lat[unit]) / 2) ** 2
+            + np.cos(self.lat[unit]) * np.cos(la) * np.sin((lo - self.lon[unit]) / 2) ** 2
+        )
         km = 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
         with np.errstate(invalid="ignore"):
             est = np.where(np.isnan(km), FAR, np.ceil(km * WINDING / KMH * 60)).astype(np.int64)
@@ -155,8 +165,9 @@ def speaks(ex: ExpertArrays, r: Request) -> np.ndarray:
     return ex.languages.get(r.language, np.zeros(n, dtype=bool)) if r.language else np.ones(n, dtype=bool)
 
 
-def _slot_rows(sc: Scenario, travel: Travel, ex: ExpertArrays, r: Request, ri: int,
-               excluded: dict[str, list[int]]) -> list[tuple[np.ndarray, ...]]:
+def _slot_rows(
+    sc: Scenario, travel: Travel, ex: ExpertArrays, r: Request, ri: int, excluded: dict[str, list[int]]
+) -> list[tuple[np.ndarray, ...]]:
     base = speaks(ex, r).copy()
     if r.id in excluded:
         base[excluded[r.id]] = False
@@ -171,8 +182,19 @@ def _slot_rows(sc: Scenario, travel: Travel, ex: ExpertArrays, r: Request, ri: i
         on = ~at.remote[es]
         trav = np.where(on, at.travel[es], 0)
         mins = minutes(slot.hours) + 2 * trav
-        rows.append((np.full(cs.size, ri), np.full(cs.size, k), es, cs, on, trav, mins,
-                     -(-mins * ex.c_rate[cs] // 60), at.rank[es]))
+        rows.append(
+            (
+                np.full(cs.size, ri),
+                np.full(cs.size, k),
+                es,
+                cs,
+                on,
+                trav,
+                mins,
+                -(-mins * ex.c_rate[cs] // 60),
+                at.rank[es],
+            )
+        )
     return rows
 
 
@@ -206,7 +228,7 @@ def build(sc: Scenario) -> OptionTable:
     for ri, r in enumerate(sc.requests):
         parts.extend(_slot_rows(sc, travel, ex, r, ri, excluded))
     dtypes = (np.int32, np.int16, np.int32, np.int32, bool, np.int32, np.int64, np.int64, np.int8)
-    cols = [np.concatenate([p[j] for p in parts]).astype(t) if parts else np.zeros(0, dtype=t)
-            for j, t in enumerate(dtypes)]
+    cols = [
+        np.concatenate([p[j] for p in parts]).astype(t) if parts else np.zeros(0, dtype=t) for j, t in enumerate(dtypes)
+    ]
     return OptionTable(sc, *cols, experts=ex, roads=travel)
-

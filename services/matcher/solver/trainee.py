@@ -39,15 +39,21 @@ def may_train(e: Expert, r: Request, skills: Mapping[str, int]) -> bool:
     return e.kind == KIND and e.home_unit == r.unit and learns(e, skills)
 
 
-def pick(r: Request, skills: Mapping[str, int], need: int, candidates: Iterable[Expert],
-         free: Mapping[str, int], busy: set[str]) -> Expert | None:
+def pick(
+    r: Request,
+    skills: Mapping[str, int],
+    need: int,
+    candidates: Iterable[Expert],
+    free: Mapping[str, int],
+    busy: set[str],
+) -> Expert | None:
     """The best trainee for a slot among `candidates` (`free`: minutes each has left), or None."""
-    fit = [e for e in candidates
-           if e.id not in busy and may_train(e, r, skills) and free.get(e.id, 0) >= need]
+    fit = [e for e in candidates if e.id not in busy and may_train(e, r, skills) and free.get(e.id, 0) >= need]
     if not fit:
         return None
-    return min(fit, key=lambda e: (-sum(min(e.skills.get(k, 0), v) for k, v in skills.items()),
-                                   -free.get(e.id, 0), e.id))
+    return min(
+        fit, key=lambda e: (-sum(min(e.skills.get(k, 0), v) for k, v in skills.items()), -free.get(e.id, 0), e.id)
+    )
 
 
 def name(sc: Scenario, plan: Plan) -> Plan:
@@ -71,8 +77,14 @@ def name(sc: Scenario, plan: Plan) -> Plan:
     for a in plan.assignments:
         staff.setdefault(a.request, set()).add(a.expert)
     named: dict[int, Assignment] = {}
-    order = sorted(range(len(plan.assignments)), key=lambda i: (
-        -requests[plan.assignments[i].request].priority, plan.assignments[i].request, plan.assignments[i].slot))
+    order = sorted(
+        range(len(plan.assignments)),
+        key=lambda i: (
+            -requests[plan.assignments[i].request].priority,
+            plan.assignments[i].request,
+            plan.assignments[i].slot,
+        ),
+    )
     for i in order:
         a = plan.assignments[i]
         r = requests[a.request]

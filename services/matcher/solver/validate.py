@@ -86,8 +86,9 @@ def validate(sc: Scenario, plan: Plan) -> list[str]:
         minutes = round(need.hours * 60) + 2 * travel
         cost = -(-minutes * c.hourly_rate_vnd // 60)
         if (a.travel_minutes, a.minutes, a.cost_vnd) != (travel, minutes, cost):
-            errs.append(f"{where}: figures {a.travel_minutes}/{a.minutes}/{a.cost_vnd} "
-                        f"should be {travel}/{minutes}/{cost}")
+            errs.append(
+                f"{where}: figures {a.travel_minutes}/{a.minutes}/{a.cost_vnd} should be {travel}/{minutes}/{cost}"
+            )
         e_min[e.id] += minutes
         c_min[c.id] += minutes
         c_vnd[c.id] += cost
@@ -108,11 +109,14 @@ def validate(sc: Scenario, plan: Plan) -> list[str]:
         if c_min[cid] > left:
             errs.append(f"contract {cid}: hours: {hm(left)} left, this assignment needs {hm(c_min[cid])}")
         if c.budget_cap_vnd is not None and c_vnd[cid] > c.budget_cap_vnd - c.budget_used_vnd:
-            errs.append(f"contract {cid}: budget: {dong(c.budget_cap_vnd - c.budget_used_vnd)} left, "
-                        f"this assignment needs {dong(c_vnd[cid])}")
+            errs.append(
+                f"contract {cid}: budget: {dong(c.budget_cap_vnd - c.budget_used_vnd)} left, "
+                f"this assignment needs {dong(c_vnd[cid])}"
+            )
         if c_n[cid] + c.active_assignments > c.max_concurrent:
-            errs.append(f"contract {cid}: at most {c.max_concurrent} task(s) at once, "
-                        f"{c.active_assignments} already running")
+            errs.append(
+                f"contract {cid}: at most {c.max_concurrent} task(s) at once, {c.active_assignments} already running"
+            )
     return errs
 
 

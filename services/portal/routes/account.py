@@ -25,6 +25,7 @@ async def password(request: Request) -> Response:
     check_csrf(request, form)
     if form.get("new", "") != form.get("repeat", ""):
         return _page(request, user, errors={"repeat": vocabulary.message("passwords_differ")})
+
     def change() -> None:
         with db(request) as session:
             change_password(session, user.username, form.get("current", ""), form.get("new", ""))
@@ -52,7 +53,16 @@ async def revoke(request: Request) -> Response:
 
 def _page(request: Request, user: User, *, errors: dict[str, str] | None = None, saved: bool = False) -> Response:
     with db(request) as session:
-        tokens = [{"id": t.token_sha256[:12], "label": t.label, "created_at": t.created_at}
-                  for t in tokens_of(session, user.username)]
-    return render(request, "account.html", user, status_code=422 if errors else 200, tokens=tokens,
-                  errors=errors or {}, saved=saved)
+        tokens = [
+            {"id": t.token_sha256[:12], "label": t.label, "created_at": t.created_at}
+            for t in tokens_of(session, user.username)
+        ]
+    return render(
+        request,
+        "account.html",
+        user,
+        status_code=422 if errors else 200,
+        tokens=tokens,
+        errors=errors or {},
+        saved=saved,
+    )

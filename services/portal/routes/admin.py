@@ -46,9 +46,15 @@ async def add_user(request: Request) -> Response:
 
         def create() -> None:
             with db(request) as session:
-                users.create_user(session, username=form.get("username", ""), password=form.get("password", ""),
-                                  role=role, display_name=form.get("display_name", ""), unit_id=unit_id,
-                                  expert_id=expert_id)
+                users.create_user(
+                    session,
+                    username=form.get("username", ""),
+                    password=form.get("password", ""),
+                    role=role,
+                    display_name=form.get("display_name", ""),
+                    unit_id=unit_id,
+                    expert_id=expert_id,
+                )
 
         await request.app.state.password_work.run(create)  # argon2: off the event loop
     except UserError as err:
@@ -117,19 +123,39 @@ def _say(request: Request, user: User, err: UserError) -> str:
     return _words(request, user)(err.code).format(**err.params) if err.code in i18n.WORDS else err.message
 
 
-async def _page(request: Request, user: User, *, page: int = 1, status_code: int = 200,
-                errors: dict[str, str] | None = None, form: dict[str, str] | None = None,
-                target: str = "") -> Response:
+async def _page(
+    request: Request,
+    user: User,
+    *,
+    page: int = 1,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    target: str = "",
+) -> Response:
     page = max(1, min(page, 10_000))
     with db(request) as session:
         everyone = users.all_users(session)
     pages = max(1, -(-len(everyone) // PAGE))
     page = min(page, pages)
-    rows = everyone[(page - 1) * PAGE:page * PAGE]
+    rows = everyone[(page - 1) * PAGE : page * PAGE]
     done: dict[str, Any] = {}
     if request.query_params.get("done") in ACTS:
         who = request.query_params.get("who", "")[:64]
         done = {"what": request.query_params["done"], "who": who} if any(u.username == who for u in everyone) else {}
-    return render(request, "users.html", user, status_code=422 if errors else status_code, users=rows,
-                  roles=ROLES, errors=errors or {}, form=form or {}, names=await _names(request, rows),
-                  page=page, pages=pages, total=len(everyone), done=done, target=target)
+    return render(
+        request,
+        "users.html",
+        user,
+        status_code=422 if errors else status_code,
+        users=rows,
+        roles=ROLES,
+        errors=errors or {},
+        form=form or {},
+        names=await _names(request, rows),
+        page=page,
+        pages=pages,
+        total=len(everyone),
+        done=done,
+        target=target,
+    )

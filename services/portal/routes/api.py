@@ -34,8 +34,9 @@ class Completion(BaseModel):
 
 
 class Decision(BaseModel):
-    assignment_ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]] = \
-        Field(min_length=1, max_length=500)
+    assignment_ids: list[Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]] = Field(
+        min_length=1, max_length=500
+    )
     decision: Literal["approve", "reject"]
     comment: Text = ""
 
@@ -51,8 +52,15 @@ class Hours(BaseModel):
 
 def _refused(errors: dict[str, str]) -> JSONResponse:
     """Each refused field with its message in English and in Vietnamese (`message_vi`)."""
-    return JSONResponse({"detail": [{"field": k, "message": getattr(v, "en", v), "message_vi": i18n.Words("vi").say(v)}
-                                    for k, v in errors.items()]}, status_code=422)
+    return JSONResponse(
+        {
+            "detail": [
+                {"field": k, "message": getattr(v, "en", v), "message_vi": i18n.Words("vi").say(v)}
+                for k, v in errors.items()
+            ]
+        },
+        status_code=422,
+    )
 
 
 @router.get("/me")

@@ -24,8 +24,7 @@ async def my_requests(request: Request) -> Response:
 @router.get("/requests/new", response_class=HTMLResponse)
 async def new_request(request: Request) -> Response:
     user = page_user(request, "commune")
-    return render(request, "request_form.html", user, form={"priority": "3", "mode": "either", "level": "2"},
-                  errors={})
+    return render(request, "request_form.html", user, form={"priority": "3", "mode": "either", "level": "2"}, errors={})
 
 
 @router.post("/requests", response_class=HTMLResponse)
@@ -58,13 +57,28 @@ async def request_page(request: Request, rid: str) -> Response:
 DONE = {"submit": "done_submit", "complete": "done_complete"}
 
 
-async def _page(request: Request, user: object, found: dict, status_code: int = 200,  # type: ignore[type-arg]
-                errors: dict | None = None, done: str | None = None) -> Response:  # type: ignore[type-arg]
+async def _page(
+    request: Request,
+    user: object,
+    found: dict,
+    status_code: int = 200,  # type: ignore[type-arg]
+    errors: dict | None = None,
+    done: str | None = None,
+) -> Response:  # type: ignore[type-arg]
     bus = request.app.state.bus
     events = await views.history(bus, found)
-    return render(request, "request.html", user, status_code=status_code, r=found, events=events,  # type: ignore[arg-type]
-                  errors=errors or {}, visits=await directory.visits(bus, found), done=done,
-                  experts=(await directory.names(bus))["experts"])
+    return render(
+        request,
+        "request.html",
+        user,
+        status_code=status_code,
+        r=found,
+        events=events,  # type: ignore[arg-type]
+        errors=errors or {},
+        visits=await directory.visits(bus, found),
+        done=done,
+        experts=(await directory.names(bus))["experts"],
+    )
 
 
 @router.post("/requests/{rid}/complete", response_class=HTMLResponse)
@@ -72,8 +86,9 @@ async def complete(request: Request, rid: str) -> Response:
     user, found = await _own(request, rid)
     form = await request.form()
     check_csrf(request, form)
-    errors = await actions.complete(request.app.state.bus, user, rid, str(form.get("rating", "")),
-                                    str(form.get("comment", "")))
+    errors = await actions.complete(
+        request.app.state.bus, user, rid, str(form.get("rating", "")), str(form.get("comment", ""))
+    )
     if errors:
         return await _page(request, user, found, status_code=422, errors=errors)
     return see_other(f"/requests/{rid}?done=complete")

@@ -28,8 +28,11 @@ async def openapi(request: Request) -> Response:
     if request.headers.get("authorization"):
         api_user(request)
     elif signed_in(request) is None:
-        raise HTTPException(status_code=401, detail="sign in, or send an API token: Authorization: Bearer <token>",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status_code=401,
+            detail="sign in, or send an API token: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return JSONResponse(request.app.openapi())
 
 
@@ -51,5 +54,6 @@ def _with_csp(page: HTMLResponse) -> HTMLResponse:
     page.headers["Content-Security-Policy"] = (
         f"default-src 'self'; script-src 'self' {CDN} {hashes}; style-src 'self' 'unsafe-inline' {CDN} "
         "https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; "
-        "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+        "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
     return page

@@ -16,9 +16,17 @@ async def _page(request: Request, user: object, status_code: int = 200, **contex
     bus = request.app.state.bus
     tasks = await views.expert_tasks(bus, user.expert_id)  # type: ignore[attr-defined]
     done = DONE.get(request.query_params.get("done", "")) if status_code == 200 else None
-    return render(request, "tasks.html", user, status_code=status_code, tasks=tasks,  # type: ignore[arg-type]
-                  errors=context.get("errors", {}), failed=context.get("failed"), done=done,
-                  units=(await directory.names(bus))["units"])
+    return render(
+        request,
+        "tasks.html",
+        user,
+        status_code=status_code,
+        tasks=tasks,  # type: ignore[arg-type]
+        errors=context.get("errors", {}),
+        failed=context.get("failed"),
+        done=done,
+        units=(await directory.names(bus))["units"],
+    )
 
 
 #: The confirmation after each action (`?done=`), as the words' keys.
@@ -73,5 +81,6 @@ async def set_availability(request: Request) -> Response:
     if errors:
         shown = {**form, "remote": form.get("remote") == "on", "onsite": form.get("onsite") == "on"}
         return render(request, "availability.html", user, status_code=422, form=shown, errors=errors, saved=False)
-    return render(request, "availability.html", user, form=await _record(request, user.expert_id or ""),
-                  errors={}, saved=True)
+    return render(
+        request, "availability.html", user, form=await _record(request, user.expert_id or ""), errors={}, saved=True
+    )

@@ -32,7 +32,7 @@ async def inbox(request: Request) -> Response:
     every = box["notifications"]
     pages = max(1, -(-len(every) // PAGE))
     page = views.page_number(request.query_params.get("page"), pages)
-    shown = every[(page - 1) * PAGE: page * PAGE]
+    shown = every[(page - 1) * PAGE : page * PAGE]
     await _link(bus, user, shown)
     return render(request, "inbox.html", user, party=party, box=box, notes=shown, page=page, pages=pages)
 
@@ -50,8 +50,9 @@ async def _link(bus: Bus, user: User, notes: list[dict[str, Any]]) -> None:
     requests = await views.unit_requests(bus, user.unit_id if user.role == "commune" else None)
     waiting = []
     if user.role == "staff":
-        waiting = (await bus.contracts_status(statuses=["proposed"], limit=views.LIST_LIMIT,
-                                              with_contracts=False))["assignments"]
+        waiting = (await bus.contracts_status(statuses=["proposed"], limit=views.LIST_LIMIT, with_contracts=False))[
+            "assignments"
+        ]
     for n in notes:
         n["proposal"] = views.mentioned(waiting, n)
         n["request"] = views.mentioned(requests, n)

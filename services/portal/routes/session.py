@@ -37,8 +37,15 @@ async def login(request: Request) -> Response:
 
     user, until = await request.app.state.password_work.run(attempt)
     if user is None:
-        return render(request, "login.html", None, status_code=429 if until else 401, error=True,
-                      until=until, username=username[:64])
+        return render(
+            request,
+            "login.html",
+            None,
+            status_code=429 if until else 401,
+            error=True,
+            until=until,
+            username=username[:64],
+        )
     begin_session(request, user)
     return see_other(HOME[user.role])
 

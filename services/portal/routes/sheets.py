@@ -56,8 +56,12 @@ async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:  
             continue
         content = await upload.read(MAX_BYTES + 1)
         if len(content) > MAX_BYTES:
-            errors.append(vocabulary.Said(f"{upload.filename}: lớn hơn {MAX_BYTES:,} byte".replace(",", "."),
-                                          f"{upload.filename}: larger than {MAX_BYTES:,} bytes"))
+            errors.append(
+                vocabulary.Said(
+                    f"{upload.filename}: lớn hơn {MAX_BYTES:,} byte".replace(",", "."),
+                    f"{upload.filename}: larger than {MAX_BYTES:,} bytes",
+                )
+            )
         files[kind] = (upload.filename, content)
     if not files and not errors:
         errors.append(vocabulary.message("no_file"))

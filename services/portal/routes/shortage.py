@@ -31,8 +31,9 @@ async def hiring(request: Request) -> Response:
     """The hiring plan for the budget of the form (a signed query: the matcher checks the role)."""
     user = page_user(request, "staff")
     form, budget, plan, error = await _hiring_form(request, user)
-    return await _page(request, user, form, plan=plan, errors={"budget": error} if error else {},
-                       status_code=422 if error else 200)
+    return await _page(
+        request, user, form, plan=plan, errors={"budget": error} if error else {}, status_code=422 if error else 200
+    )
 
 
 async def _hiring_form(request: Request, user: Any) -> tuple[dict[str, str], int | None, Any, Any]:
@@ -68,18 +69,29 @@ async def hiring_csv(request: Request) -> Response:
 
 def _csv(text: str, name: str) -> Response:
     # A byte-order mark: Excel then reads the Vietnamese as UTF-8.
-    return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        "\ufeff" + text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _csv_refused(request: Request, errors: dict[str, Said]) -> Response:
     t = Words(page_language(request, page_user(request, "staff")))
-    return Response("\n".join(t.say(e) for e in errors.values()) + "\n", status_code=422,
-                    media_type="text/plain; charset=utf-8")
+    return Response(
+        "\n".join(t.say(e) for e in errors.values()) + "\n", status_code=422, media_type="text/plain; charset=utf-8"
+    )
 
 
-async def _page(request: Request, user: User, form: dict[str, str], *, plan: Any = None,
-                errors: dict[str, Said] | None = None, status_code: int = 200) -> Response:
+async def _page(
+    request: Request,
+    user: User,
+    form: dict[str, str],
+    *,
+    plan: Any = None,
+    errors: dict[str, Said] | None = None,
+    status_code: int = 200,
+) -> Response:
     bus = request.app.state.bus
     errors = dict(errors or {})
     start, end, bad = shortage.period(form)
@@ -90,20 +102,38 @@ async def _page(request: Request, user: User, form: dict[str, str], *, plan: Any
     on_map, missing = shortage.places(r, units)
     for p in on_map:
         p["text"] = f"{t('uncovered_weight')} {p['weight']}, {p['requests']} {t('requests_word')}"
-    skills = [(t.skill(row.key.split("=")[0]) + f" {row.key.split('=')[-1]}", row.uncovered_weight)
-              for row in r.by_skill if row.uncovered_weight][: shortage.CHART_ROWS]
+    skills = [
+        (t.skill(row.key.split("=")[0]) + f" {row.key.split('=')[-1]}", row.uncovered_weight)
+        for row in r.by_skill
+        if row.uncovered_weight
+    ][: shortage.CHART_ROWS]
     months = [(_month(row.key), row.uncovered_weight) for row in r.by_month]
     return render(
-        request, "shortage.html", user, status_code=422 if errors and status_code == 200 else status_code,
-        r=r, form=form, errors=errors, plan=plan, units=units, missing=missing, shown=shortage.SHOWN,
-        start=r.from_date, end=r.to_date, open_too=bool(r.to_date and r.to_date >= local_today()),
-        skill_chart=drawings.bars(skills, x_title=t("uncovered_weight"), y_title=t("skill_level"),
-                                  title=t("chart_by_skill"), ident="by-skill"),
-        month_chart=drawings.bars(months, x_title=t("uncovered_weight"), y_title=t("month"),
-                                  title=t("chart_by_month"), ident="by-month"),
+        request,
+        "shortage.html",
+        user,
+        status_code=422 if errors and status_code == 200 else status_code,
+        r=r,
+        form=form,
+        errors=errors,
+        plan=plan,
+        units=units,
+        missing=missing,
+        shown=shortage.SHOWN,
+        start=r.from_date,
+        end=r.to_date,
+        open_too=bool(r.to_date and r.to_date >= local_today()),
+        skill_chart=drawings.bars(
+            skills, x_title=t("uncovered_weight"), y_title=t("skill_level"), title=t("chart_by_skill"), ident="by-skill"
+        ),
+        month_chart=drawings.bars(
+            months, x_title=t("uncovered_weight"), y_title=t("month"), title=t("chart_by_month"), ident="by-month"
+        ),
         map_svg=drawings.commune_map(on_map, title=t("map_title"), legend_words=(t("map_legend"), t("map_none"))),
         rule_gain=(plan.covered_weight_after - plan.simple_rule.covered_weight_after)
-        if plan is not None and plan.simple_rule is not None else None)
+        if plan is not None and plan.simple_rule is not None
+        else None,
+    )
 
 
 def _month(key: str) -> str:

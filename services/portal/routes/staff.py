@@ -39,16 +39,34 @@ async def decide(request: Request) -> Response:
     return await _board(request, user, outcome=outcome, status_code=422 if outcome["errors"] else 200)
 
 
-async def _board(request: Request, user: User, *, rid: str | None = None, page_raw: str | None = None,
-                 outcome: dict | None = None, status_code: int = 200) -> Response:  # type: ignore[type-arg]
+async def _board(
+    request: Request,
+    user: User,
+    *,
+    rid: str | None = None,
+    page_raw: str | None = None,
+    outcome: dict | None = None,
+    status_code: int = 200,
+) -> Response:  # type: ignore[type-arg]
     bus = request.app.state.bus
     first, total = await views.proposals(bus, 1, request_id=rid)
     pages = max(1, -(-total // views.PROPOSALS_PAGE))
     page = views.page_number(page_raw, pages)
     rows = first if page == 1 else (await views.proposals(bus, page, request_id=rid))[0]
-    return render(request, "proposals.html", user, status_code=status_code, proposals=rows, outcome=outcome,
-                  others=await views.alternatives(bus, rid) if rid else None, names=await directory.names(bus),
-                  page=page, pages=pages, total=total, rid=rid or "")
+    return render(
+        request,
+        "proposals.html",
+        user,
+        status_code=status_code,
+        proposals=rows,
+        outcome=outcome,
+        others=await views.alternatives(bus, rid) if rid else None,
+        names=await directory.names(bus),
+        page=page,
+        pages=pages,
+        total=total,
+        rid=rid or "",
+    )
 
 
 #: Contracts per page of the list: a country's thousands would make a page of megabytes.
@@ -73,8 +91,18 @@ async def contracts(request: Request) -> Response:
     rows.sort(key=lambda c: (not c["extra_waiting"], _natural(c["id"])))
     pages = max(1, -(-len(rows) // PAGE))
     page = views.page_number(request.query_params.get("page"), pages)
-    return render(request, "contracts.html", user, contracts=rows[(page - 1) * PAGE: page * PAGE], page=page,
-                  pages=pages, total=len(rows), status=status, q=q, experts=experts)
+    return render(
+        request,
+        "contracts.html",
+        user,
+        contracts=rows[(page - 1) * PAGE : page * PAGE],
+        page=page,
+        pages=pages,
+        total=len(rows),
+        status=status,
+        q=q,
+        experts=experts,
+    )
 
 
 def _natural(text: str) -> tuple:  # type: ignore[type-arg]
@@ -88,8 +116,14 @@ async def audit(request: Request) -> Response:
     entries = await views.audit_log(request.app.state.bus)
     pages = max(1, -(-len(entries) // AUDIT_PAGE))
     page = views.page_number(request.query_params.get("page"), pages)
-    return render(request, "audit.html", user, entries=entries[(page - 1) * AUDIT_PAGE: page * AUDIT_PAGE],
-                  page=page, pages=pages)
+    return render(
+        request,
+        "audit.html",
+        user,
+        entries=entries[(page - 1) * AUDIT_PAGE : page * AUDIT_PAGE],
+        page=page,
+        pages=pages,
+    )
 
 
 AUDIT_PAGE = 30
@@ -116,8 +150,14 @@ async def assign(request: Request) -> Response:
     return await _assign_page(request, user, form=form if errors else {}, errors=errors, done=not errors)
 
 
-async def _assign_page(request: Request, user: User, *, form: dict[str, str], errors: dict,  # type: ignore[type-arg]
-                       done: bool = False) -> Response:
+async def _assign_page(
+    request: Request,
+    user: User,
+    *,
+    form: dict[str, str],
+    errors: dict,  # type: ignore[type-arg]
+    done: bool = False,
+) -> Response:
     """Pickers, not typed ids: the requests waiting, the experts and the active contracts with
     their expert's name (the request in the link from the board chosen already). `?q=` narrows
     the experts and contracts to a name or id; each list shows at most PICK of them."""
@@ -131,16 +171,32 @@ async def _assign_page(request: Request, user: User, *, form: dict[str, str], er
 
     def wanted(expert_id: str) -> bool:
         e = names["experts"].get(expert_id, {})
-        return not q or q in expert_id.lower() or q in str(e.get("name", "")).lower() \
-            or expert_id == form.get("expert_id")
+        return (
+            not q or q in expert_id.lower() or q in str(e.get("name", "")).lower() or expert_id == form.get("expert_id")
+        )
 
-    experts = sorted((e for e in names["experts"].values() if wanted(e["id"])),
-                     key=lambda e: (e["name"], _natural(e["id"])))
-    contracts = sorted((c for c in await views.contracts(bus) if c["status"] == "active" and wanted(c["expert_id"])),
-                       key=lambda c: _natural(c["id"]))
-    return render(request, "assign.html", user, status_code=422 if errors else 200, form=form, errors=errors,
-                  done=done, waiting=waiting[:PICK], names=names, experts=experts[:PICK], contracts=contracts[:PICK],
-                  q=q, cut=max(len(experts), len(contracts), len(waiting)) > PICK)
+    experts = sorted(
+        (e for e in names["experts"].values() if wanted(e["id"])), key=lambda e: (e["name"], _natural(e["id"]))
+    )
+    contracts = sorted(
+        (c for c in await views.contracts(bus) if c["status"] == "active" and wanted(c["expert_id"])),
+        key=lambda c: _natural(c["id"]),
+    )
+    return render(
+        request,
+        "assign.html",
+        user,
+        status_code=422 if errors else 200,
+        form=form,
+        errors=errors,
+        done=done,
+        waiting=waiting[:PICK],
+        names=names,
+        experts=experts[:PICK],
+        contracts=contracts[:PICK],
+        q=q,
+        cut=max(len(experts), len(contracts), len(waiting)) > PICK,
+    )
 
 
 #: The most options a picker holds: a country's thousands of experts would make a page of megabytes.
@@ -159,10 +215,12 @@ async def contract_status(request: Request, cid: str) -> Response:
     user = page_user(request, "staff")
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
-    errors = await actions.change_contract_status(request.app.state.bus, user, cid, form.get("to", ""),
-                                                  form.get("reason", ""))
-    return await _contract_page(request, user, cid, errors=errors, form=form if errors else {},
-                                saved="status" if not errors else None)
+    errors = await actions.change_contract_status(
+        request.app.state.bus, user, cid, form.get("to", ""), form.get("reason", "")
+    )
+    return await _contract_page(
+        request, user, cid, errors=errors, form=form if errors else {}, saved="status" if not errors else None
+    )
 
 
 @router.post("/contracts/{cid}/extra", response_class=HTMLResponse)
@@ -170,14 +228,23 @@ async def extra_hours(request: Request, cid: str) -> Response:
     user = page_user(request, "staff")
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
-    errors = await actions.decide_extra_hours(request.app.state.bus, user, form.get("assignment_id", ""),
-                                              form.get("decision", ""), form.get("comment", ""))
-    return await _contract_page(request, user, cid, errors=errors, form=form if errors else {},
-                                saved="extra" if not errors else None)
+    errors = await actions.decide_extra_hours(
+        request.app.state.bus, user, form.get("assignment_id", ""), form.get("decision", ""), form.get("comment", "")
+    )
+    return await _contract_page(
+        request, user, cid, errors=errors, form=form if errors else {}, saved="extra" if not errors else None
+    )
 
 
-async def _contract_page(request: Request, user: User, cid: str, *, errors: dict[str, str] | None = None,
-                         form: dict[str, str] | None = None, saved: str | None = None) -> Response:
+async def _contract_page(
+    request: Request,
+    user: User,
+    cid: str,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    saved: str | None = None,
+) -> Response:
     bus = request.app.state.bus
     found = next(iter(await views.contracts(bus, cid)), None)
     if found is None:
@@ -186,6 +253,17 @@ async def _contract_page(request: Request, user: User, cid: str, *, errors: dict
     points = chart.use_over_time(await bus.audit(None, limit=5000), cid, cap)
     names = await directory.names(bus)
     expert = names["experts"].get(found["expert_id"], {})
-    return render(request, "contract.html", user, status_code=422 if errors else 200, c=found, points=points,
-                  chart=chart.svg(points, cap, page_language(request, user)), errors=errors or {}, form=form or {},
-                  saved=saved, expert=expert, units=names["units"])
+    return render(
+        request,
+        "contract.html",
+        user,
+        status_code=422 if errors else 200,
+        c=found,
+        points=points,
+        chart=chart.svg(points, cap, page_language(request, user)),
+        errors=errors or {},
+        form=form or {},
+        saved=saved,
+        expert=expert,
+        units=names["units"],
+    )

@@ -47,9 +47,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("assignment", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_assignment_contract_id"), ["contract_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_assignment_contract_id"), ["contract_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignment_expert_id"), ["expert_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignment_request_id"), ["request_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignment_status"), ["status"], unique=False)
@@ -125,12 +123,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("ledger_line", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_ledger_line_assignment_id"), ["assignment_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_ledger_line_contract_id"), ["contract_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_ledger_line_assignment_id"), ["assignment_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ledger_line_contract_id"), ["contract_id"], unique=False)
 
     op.create_table(
         "outbox",

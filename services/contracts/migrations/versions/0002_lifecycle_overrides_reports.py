@@ -74,19 +74,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_request_copy_unit_id", "request_copy", ["unit_id"])
     with op.batch_alter_table("assignment") as b:
-        b.add_column(
-            sa.Column("origin", sa.String(length=10), nullable=False, server_default="solver")
-        )
-        b.add_column(
-            sa.Column("extra_minutes_pending", sa.Integer(), nullable=False, server_default="0")
-        )
+        b.add_column(sa.Column("origin", sa.String(length=10), nullable=False, server_default="solver"))
+        b.add_column(sa.Column("extra_minutes_pending", sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("contract") as b:
-        b.add_column(
-            sa.Column("kind", sa.String(length=10), nullable=False, server_default="project")
-        )
-        b.add_column(
-            sa.Column("status_reason", sa.String(length=2000), nullable=False, server_default="")
-        )
+        b.add_column(sa.Column("kind", sa.String(length=10), nullable=False, server_default="project"))
+        b.add_column(sa.Column("status_reason", sa.String(length=2000), nullable=False, server_default=""))
         b.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
         b.add_column(sa.Column("starts_on", sa.Date(), nullable=True))
         b.add_column(sa.Column("ends_on", sa.Date(), nullable=True))

@@ -23,16 +23,30 @@ HELD = sa.text("status IN ('approved', 'accepted')")
 
 
 def upgrade() -> None:
-    twice = op.get_bind().execute(sa.text(
-        "SELECT request_id, slot, COUNT(*) FROM assignment WHERE status IN ('approved', 'accepted') "
-        "GROUP BY request_id, slot HAVING COUNT(*) > 1 ORDER BY request_id, slot"
-    )).all()
+    twice = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT request_id, slot, COUNT(*) FROM assignment WHERE status IN ('approved', 'accepted') "
+                "GROUP BY request_id, slot HAVING COUNT(*) > 1 ORDER BY request_id, slot"
+            )
+        )
+        .all()
+    )
     if twice:
         slots = ", ".join(f"{r}/{s} ({n} assignments)" for r, s, n in twice[:50])
-        raise RuntimeError(f"request slots with more than one approved or accepted assignment: {slots}; "
-                           "cancel all but one of each before upgrading")
-    op.create_index("uq_assignment_held_slot", "assignment", ["request_id", "slot"], unique=True,
-                    sqlite_where=HELD, postgresql_where=HELD)
+        raise RuntimeError(
+            f"request slots with more than one approved or accepted assignment: {slots}; "
+            "cancel all but one of each before upgrading"
+        )
+    op.create_index(
+        "uq_assignment_held_slot",
+        "assignment",
+        ["request_id", "slot"],
+        unique=True,
+        sqlite_where=HELD,
+        postgresql_where=HELD,
+    )
 
 
 def downgrade() -> None:

@@ -45,7 +45,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("disabled", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("portal_user", schema=None) as batch_op:
         batch_op.drop_column("disabled")

@@ -54,8 +54,11 @@ $(AXE):
 	mkdir -p var/cache/axe
 	npm install --silent --no-audit --no-fund --prefix var/cache/axe axe-core@4
 
+## Lint: ruff (rules and format), mypy over the code that ships, and the import contracts.
 lint: $(STAMP)
 	$(BIN)/ruff check shared services cli scenarios tests bench
+	$(BIN)/ruff format --check shared services cli scenarios tests bench
+	$(BIN)/mypy shared services cli scenarios
 	$(BIN)/lint-imports
 
 ## Solver benchmark: figures go into docs/performance.md.

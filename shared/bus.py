@@ -30,7 +30,7 @@ from faststream.nats import NatsBroker, PullSub
 from pydantic import ValidationError
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from shared import subjects
 from shared.db import (
@@ -194,7 +194,7 @@ def event_subscriber(
     config = consumer_config(
         settings.service, name, subject, max_deliver=settings.max_deliver, ack_wait_s=settings.ack_wait_s
     )
-    return broker.subscriber(  # type: ignore[no-any-return]
+    return broker.subscriber(
         subject,
         stream=stream_for(owner),
         durable=config.durable_name,
@@ -212,7 +212,7 @@ def command_subscriber(
     """A request-reply handler; instances of a service share the work through a queue group, and
     each handles up to `command_workers` at once (each is one transaction of its own, exactly
     once per message id: their order between two senders was never promised)."""
-    return broker.subscriber(  # type: ignore[no-any-return]
+    return broker.subscriber(
         subject, queue=settings.service, description=description, max_workers=settings.command_workers
     )
 
@@ -432,8 +432,4 @@ class OutboxRelay:
 
 
 def _mark_published(session: Session, ids: list[int | None]) -> None:
-    session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
-        .values(published_at=utcnow())
-    )
+    session.execute(update(OutboxRow).where(col(OutboxRow.id).in_(ids)).values(published_at=utcnow()))

@@ -25,7 +25,7 @@ import structlog
 from pydantic import BaseModel
 from sqlalchemy import Column, DateTime, Engine, MetaData, Text, event
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from shared.clock import utcnow
 from shared.tracing import remember_trace
@@ -179,7 +179,7 @@ def pending_outbox(session: Session, limit: int = 200, *, claim: bool = False) -
     stmt = (
         select(OutboxRow)
         .where(OutboxRow.published_at == None)  # noqa: E711
-        .order_by(OutboxRow.id)  # type: ignore[arg-type]
+        .order_by(col(OutboxRow.id))
         .limit(limit)
     )
     if claim:

@@ -35,7 +35,7 @@ import nats.errors
 import structlog
 from nats.js.errors import KeyWrongLastSequenceError
 from sqlalchemy import BigInteger, Column, update
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.nats import connect, connection_callbacks
 from shared.streams import LEADER_TTL_S, LEADERS, leaders_bucket
@@ -71,7 +71,7 @@ def _insert_absent(session: Session, model: type[SQLModel], **values: Any) -> No
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())  # type: ignore[attr-defined]
+    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
 
 
 def advance_fence(session: Session, name: str, epoch: int, generation: int) -> bool:
@@ -79,33 +79,25 @@ def advance_fence(session: Session, name: str, epoch: int, generation: int) -> b
     generation has written already. The row stays locked until this transaction ends, so two
     writers of different generations are ordered by the database."""
     _insert_absent(session, Fence, name=name, epoch=0, generation=0)
-    newer_epoch = Fence.epoch < epoch  # type: ignore[operator]
-    same_epoch = (Fence.epoch == epoch) & (Fence.generation <= generation)  # type: ignore[operator]
+    newer_epoch = col(Fence.epoch) < epoch
+    same_epoch = (col(Fence.epoch) == epoch) & (col(Fence.generation) <= generation)
     stmt = (
         update(Fence)
-        .where(Fence.name == name, newer_epoch | same_epoch)
-        .values(  # type: ignore[arg-type]
-            epoch=epoch, generation=generation
-        )
+        .where(col(Fence.name) == name, newer_epoch | same_epoch)
+        .values(epoch=epoch, generation=generation)
     )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return bool(session.exec(stmt).rowcount)
 
 
 def note_change(session: Session, name: str) -> None:
     """Tell the leader, through the database, that something it acts on changed (in this transaction:
     it sees the change committed, never before). Raised last, so its row lock is held the shortest."""
     _insert_absent(session, ChangeMark, name=name, changes=0)
-    session.execute(
-        update(ChangeMark)
-        .where(ChangeMark.name == name)
-        .values(  # type: ignore[arg-type]
-            changes=ChangeMark.changes + 1
-        )
-    )
+    session.execute(update(ChangeMark).where(col(ChangeMark.name) == name).values(changes=ChangeMark.changes + 1))
 
 
 def changes_seen(session: Session, name: str) -> int:
-    return session.exec(select(ChangeMark.changes).where(ChangeMark.name == name)).first() or 0
+    return session.exec(select(ChangeMark.changes).where(col(ChangeMark.name) == name)).first() or 0
 
 
 def holder_id() -> str:

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict
 
 _configured = False
 
@@ -23,7 +24,7 @@ def wants_json(fmt: str | None = None) -> bool:
     return fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
 
 
-def _drop_empty_extra(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_empty_extra(_logger: Any, _name: str, event: EventDict) -> EventDict:
     # FastStream passes `extra=None` with every line it logs.
     if event.get("extra") is None:
         event.pop("extra", None)
@@ -71,4 +72,4 @@ def library_logger(name: str = "faststream") -> Any:
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return structlog.get_logger(name)

@@ -109,7 +109,7 @@ class MetricsServer:
                     "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")]
                 )
                 return [f"{self.service} {'ready' if ok else 'starting'}\n".encode()]
-            return metrics(environ, start_response)  # type: ignore[no-any-return]
+            return metrics(environ, start_response)
 
         return app
 
@@ -141,12 +141,12 @@ def outbox_gauges(service: str, session: Any) -> Iterator[Metric]:
     (a backlog that grows, or an oldest row that keeps ageing, is a relay that cannot publish)."""
     from prometheus_client.core import GaugeMetricFamily
     from sqlalchemy import func
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from shared.db import OutboxRow
 
     count, oldest = session.exec(
-        select(func.count(), func.min(OutboxRow.created_at)).where(OutboxRow.published_at.is_(None))  # type: ignore[union-attr]
+        select(func.count(), func.min(OutboxRow.created_at)).where(col(OutboxRow.published_at).is_(None))
     ).one()
     backlog = GaugeMetricFamily(f"{PREFIX}_outbox_backlog", "Outbox rows not yet published", labels=["service"])
     backlog.add_metric([service], count)

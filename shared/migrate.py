@@ -31,7 +31,7 @@ from alembic import command, context
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -123,7 +123,9 @@ class Migrations:
                 cfg.set_section_option("post_write_hooks", "ruff.options", "-m ruff format REVISION_SCRIPT_FILENAME")
                 script = command.revision(cfg, message, autogenerate=True, rev_id=rev_id)
             engine.dispose()
-        return Path(script.path)  # type: ignore[union-attr]
+        if not isinstance(script, Script):
+            raise RuntimeError(f"alembic wrote no single revision: {script!r}")
+        return Path(script.path)
 
     def current(self, engine: Engine) -> str | None:
         with engine.connect() as conn:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.aio.client
 import nats.errors
 from faststream.nats import NatsBroker
 from nats.js.client import JetStreamContext
@@ -217,7 +218,7 @@ async def connect(url: str, identity: str, **kwargs: Any) -> nats.aio.client.Cli
     return await nats.connect(url.split(","), **nats_auth(identity), **kwargs)
 
 
-def make_broker(url: str, *, name: str, identity: str | None = None, **kwargs: object) -> NatsBroker:
+def make_broker(url: str, *, name: str, identity: str | None = None, **kwargs: Any) -> NatsBroker:
     """A broker signed in as `identity` (default: `name`, the service) that keeps reconnecting
     through a NATS restart (nats-py stops after 60 tries)."""
     from shared.logging import library_logger
@@ -237,7 +238,7 @@ def make_broker(url: str, *, name: str, identity: str | None = None, **kwargs: o
         nkeys_seed=str(seed_file(identity or name)),
         inbox_prefix=inbox_prefix(identity or name),
         **broker_tls_options(),  # a broker takes TLS as `security`, not as nats-py's `tls`
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 

@@ -324,10 +324,10 @@ def scenario_reference_errors(s: Scenario) -> list[str]:
             errs.append(f"pinned[{i}].slot: request {p.request!r} has no slot {p.slot}")
         if p.expert not in experts:
             errs.append(f"pinned[{i}].expert: unknown expert {p.expert!r}")
-        c = contracts.get(p.contract)
-        if c is None:
+        held = contracts.get(p.contract)
+        if held is None:
             errs.append(f"pinned[{i}].contract: unknown contract {p.contract!r}")
-        elif c.expert != p.expert:
+        elif held.expert != p.expert:
             errs.append(f"pinned[{i}].contract: contract {p.contract!r} is not {p.expert!r}'s")
     for i, x in enumerate(s.excluded):
         if x.request not in requests:

@@ -181,7 +181,8 @@ class Service:
         check runs in the use case's transaction, and the use case acts as the verified actor."""
 
         async def handle(cmd: model) -> Reply:  # type: ignore[valid-type]
-            _bind(cmd)
+            message: Message = cmd  # the model FastStream parsed, seen by mypy as the base class
+            _bind(message)
             try:
                 actor = self.keyring.verify(subject, cmd)
                 permit.check_role(actor)
@@ -192,7 +193,7 @@ class Service:
                 partial(
                     run_once,
                     self.engine,
-                    cmd.event_id,
+                    message.event_id,
                     subject,
                     partial(_act, permit, use_case, cmd, actor),
                     remember_refusal=True,
@@ -217,8 +218,9 @@ class Service:
         description: str,
     ) -> None:
         async def handle(evt: model) -> None:  # type: ignore[valid-type]
-            _bind(evt)
-            await in_thread(run_once, self.engine, f"{name}:{evt.event_id}", subject, partial(_call, use_case, evt))
+            message: Message = evt  # the model FastStream parsed, seen by mypy as the base class
+            _bind(message)
+            await in_thread(run_once, self.engine, f"{name}:{message.event_id}", subject, partial(_call, use_case, evt))
             self.relay.notify()
             log.info("event_handled", consumer=name)
             if self.after_event is not None:

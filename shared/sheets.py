@@ -16,8 +16,9 @@ import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import BaseModel, ValidationError
 
@@ -138,7 +139,7 @@ class Sheets:
     units: list[Unit] = field(default_factory=list)
     experts: list[Expert] = field(default_factory=list)
     contracts: list[Contract] = field(default_factory=list)
-    contract_status: dict[str, str] = field(default_factory=dict)
+    contract_status: dict[str, m.ContractStatus] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -176,7 +177,7 @@ def read_uploaded(files: dict[str, tuple[str, bytes]]) -> Sheets:
 def message(read: Sheets, by: str) -> m.RegisterReference:
     cmd = m.RegisterReference(
         by=by, units=read.units, experts=read.experts, contracts=read.contracts, contract_status=read.contract_status
-    )  # type: ignore[arg-type]
+    )
     # The same sheets give the same message id: importing them twice changes nothing twice.
     digest = hashlib.sha256(
         cmd.model_dump_json(exclude={"event_id", "occurred_at", "correlation_id"}).encode()
@@ -184,7 +185,7 @@ def message(read: Sheets, by: str) -> m.RegisterReference:
     return cmd.model_copy(update={"event_id": f"sheets-{digest}"})
 
 
-def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader) -> None:  # type: ignore[type-arg]
+def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader[str]) -> None:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = sorted(REQUIRED[kind] - set(header))
     if missing:
@@ -192,7 +193,7 @@ def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader) -> None:  # type
         return
     for i, raw in enumerate(reader):
         row = {(k or "").strip(): restore((v or "").strip()).strip() for k, v in raw.items() if k}
-        record, bad = _record(kind, row, lambda col, i=i: out.where(kind, i, col))
+        record, bad = _record(kind, row, partial(out.where, kind, i))
         out.errors.extend(bad)
         if record is None:
             continue
@@ -201,8 +202,12 @@ def _read_sheet(out: Sheets, kind: str, reader: csv.DictReader) -> None:  # type
             out.errors.append(f"{out.where(kind, i, 'status')}: write one of {', '.join(STATUSES)}, not {status!r}")
             continue
         getattr(out, kind).append(record)
-        if status:
+        if _is_status(status):
             out.contract_status[row["id"]] = status
+
+
+def _is_status(text: str) -> TypeGuard[m.ContractStatus]:
+    return text in STATUSES
 
 
 def _record(kind: str, row: dict[str, str], where: Callable[[str], str]) -> tuple[Any, list[str]]:

@@ -197,7 +197,7 @@ def catalogue() -> list[Consumer]:
 
     out = []
     for service, names in CONSUMERS.items():
-        st = ServiceSettings(_env_prefix=f"{service.upper()}_", service=service)  # type: ignore[call-arg]
+        st = ServiceSettings(_env_prefix=f"{service.upper()}_", service=service)
         for name, subject in names.items():
             out.append(
                 Consumer(
@@ -253,6 +253,7 @@ async def _declare(js: JetStreamContext, config: StreamConfig) -> None:
     except BadRequestError as err:
         if err.err_code != _STREAM_IN_USE:
             raise
+    assert config.name is not None, "every stream this project declares has a name"
     current = (await js.stream_info(config.name)).config
     # Subjects only grow: an older instance may still publish on the ones it knows.
     subjects = sorted(set(current.subjects or []) | set(config.subjects or []))

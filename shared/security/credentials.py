@@ -212,16 +212,19 @@ def issue(
         raise ValueError("a credential is for a person's USER key")
     keys.verify(key, b"", "")  # raises for a key that is not one
     start = int((now or _now()).timestamp())
-    cred = Credential(
-        person=person,
-        name=name,
-        role=role,
-        party=party,
-        key=key,  # type: ignore[arg-type]
-        channel=channel,
-        iat=start,
-        exp=start + int(hours * 3600),
-        jti=uuid.uuid4().hex,
+    # Validated, not constructed: the role and the channel are words from the users' table and callers.
+    cred = Credential.model_validate(
+        {
+            "person": person,
+            "name": name,
+            "role": role,
+            "party": party,
+            "key": key,
+            "channel": channel,
+            "iat": start,
+            "exp": start + int(hours * 3600),
+            "jti": uuid.uuid4().hex,
+        }
     )
     body = _b64(_canonical(cred.model_dump()))
     return f"{body}.{keys.sign(seed, body.encode())}"

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from cli.client import dumps
 from cli.solve_commands import _scenario
+from shared.scenario import Scenario
+
+if TYPE_CHECKING:
+    from services.matcher.hiring.menu import Candidate
 
 MAX_MENU_BYTES = 5_000_000
 
@@ -27,10 +32,10 @@ def _dong(v: int) -> str:
     return f"{v:,} ₫".replace(",", ".")
 
 
-def _menu(path: Path, sc):  # type: ignore[no-untyped-def]
+def _menu(path: Path, sc: Scenario) -> list[Candidate]:
     from services.matcher.hiring.menu import MenuError, parse_menu
 
-    def bad(msg: str) -> None:
+    def bad(msg: str) -> NoReturn:
         typer.echo(f"error: {path}: {msg}", err=True)
         raise typer.Exit(2)
 

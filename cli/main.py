@@ -137,10 +137,10 @@ def load(scenario: Path) -> None:
         with Progress(transient=True) as progress:
             task = progress.add_task("loading", total=total_steps(sc))
 
-            def advance(n: int, stage: str | None = None) -> None:
-                progress.update(task, advance=n, **({"description": stage} if stage else {}))
+            def step(advance: int, stage: str | None = None) -> None:
+                progress.update(task, advance=advance, description=stage or None)
 
-            return await send(client, sc, advance)
+            return await send(client, sc, step)
 
     result = call(work)
     typer.echo(

@@ -6,12 +6,15 @@ with the running system's contracts service first (an account bound to nothing i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-def _session():  # type: ignore[no-untyped-def]
+
+def _session() -> Session:
     from sqlmodel import Session
 
     from services.portal import users

@@ -10,6 +10,7 @@ import importlib
 import inspect
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.security import identities
@@ -39,7 +40,11 @@ def render(text: str) -> str:
         pattern = re.compile(rf"(<!-- generated:{name} -->\n).*?(<!-- /generated:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{PAGE}: no <!-- generated:{name} --> block")
-        text = pattern.sub(lambda m, make=make: m.group(1) + make() + m.group(2), text)
+
+        def fill(found: re.Match[str], make: Callable[[], str] = make) -> str:
+            return found.group(1) + make() + found.group(2)
+
+        text = pattern.sub(fill, text)
     return text
 
 

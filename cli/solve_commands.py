@@ -14,9 +14,10 @@ import typer
 
 from cli.client import ClientError, dumps
 from cli.load import read_scenario
+from shared.scenario import Scenario
 
 
-def _scenario(path: Path):  # type: ignore[no-untyped-def]
+def _scenario(path: Path) -> Scenario:
     try:
         return read_scenario(path)
     except ClientError as err:

@@ -173,7 +173,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             by=identity.option(identity.by, by),
             comment=comment,
         )
-        return call(lambda c: c.ok(s.EXTRA_HOURS_DECIDE, cmd))  # type: ignore[no-any-return]
+        return call(lambda c: c.ok(s.EXTRA_HOURS_DECIDE, cmd))
 
     @hours_app.command("approve")
     def hours_approve(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:

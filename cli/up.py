@@ -178,7 +178,7 @@ async def run(demo: bool, nats_port: int) -> int:
 
         sup.watch("nats-server", lambda: running.process.poll(), restart_nats)
     tail = None
-    ready = asyncio.ensure_future(asyncio.sleep(0))
+    ready: asyncio.Future[bool | None] = asyncio.ensure_future(asyncio.sleep(0))
     try:
         await setup(url)
         say("streams, consumers and the leaders bucket are set up (as the admin)")

@@ -43,7 +43,7 @@ class Unavailable(RuntimeError):
     """A service did not answer: the page says so instead of failing."""
 
 
-def claims_of(user: User) -> dict[str, str]:
+def claims_of(user: User) -> credentials.Claims:
     """Who a portal user is in a credential: person, display name, role and party."""
     party = {"commune": f"unit:{user.unit_id}", "expert": f"expert:{user.expert_id}"}.get(
         user.role, f"staff:{user.username}"
@@ -56,7 +56,7 @@ class _Key:
     seed: bytes
     credential: str
     exp: dt.datetime
-    claims: tuple[str, ...]
+    claims: credentials.Claims
 
 
 class Signer:
@@ -68,18 +68,18 @@ class Signer:
     def sign(self, user: User, subject: str, message: Message) -> Message:
         claims = claims_of(user)
         key = self._keys.get(user.username)
-        if key is None or key.exp - RENEW_BEFORE <= utcnow() or key.claims != tuple(claims.values()):
+        if key is None or key.exp - RENEW_BEFORE <= utcnow() or key.claims != claims:
             key = self._mint(claims)
             self._keys[user.username] = key
         return credentials.sign(subject, message, key.seed, credential=key.credential)
 
-    def _mint(self, claims: dict[str, str]) -> _Key:
+    def _mint(self, claims: credentials.Claims) -> _Key:
         seed = keys.new_seed(keys.USER)
         cred = credentials.issue(
             credentials.issuer_seed(), key=keys.public_key(seed), channel="portal", hours=SESSION_HOURS, **claims
         )
         exp = dt.datetime.fromtimestamp(credentials.read(cred).exp, dt.UTC)
-        return _Key(seed, cred, exp, tuple(claims.values()))
+        return _Key(seed, cred, exp, claims)
 
 
 class Bus:

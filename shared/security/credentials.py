@@ -42,7 +42,7 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -67,6 +67,15 @@ class Refused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Claims(TypedDict):
+    """Who a credential is for, as `issue` takes it: person, display name, role and party."""
+
+    person: str
+    name: str
+    role: str
+    party: str
 
 
 class Credential(BaseModel):

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Engine, MetaData, Text, event
+from sqlalchemy import Column, DateTime, Engine, MetaData, Table, Text, event, inspect
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -133,7 +133,15 @@ class ProcessedMessage(SQLModel, table=True):
     processed_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-SHARED_TABLES = [OutboxRow.__table__, ProcessedMessage.__table__]  # type: ignore[attr-defined]
+def table_of(model: type[SQLModel]) -> Table:
+    """The table SQLModel's metaclass made for `model` (its `__table__`, which mypy does not see)."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+SHARED_TABLES = [table_of(OutboxRow), table_of(ProcessedMessage)]
 
 
 def service_metadata(tables: Sequence[Any]) -> MetaData:

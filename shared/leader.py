@@ -37,6 +37,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from sqlalchemy import BigInteger, Column, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from shared.db import table_of
 from shared.nats import connect, connection_callbacks
 from shared.streams import LEADER_TTL_S, LEADERS, leaders_bucket
 
@@ -64,7 +65,7 @@ class ChangeMark(SQLModel, table=True):
     changes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 
 
-TABLES = [Fence.__table__, ChangeMark.__table__]  # type: ignore[attr-defined]
+TABLES = [table_of(Fence), table_of(ChangeMark)]
 
 
 def _insert_absent(session: Session, model: type[SQLModel], **values: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Engine, Index, MetaData, text
 from sqlmodel import Field, SQLModel
 
-from shared.db import service_metadata, utcnow
+from shared.db import service_metadata, table_of, utcnow
 
 
 class UnitRow(SQLModel, table=True):
@@ -159,7 +159,7 @@ def _tables() -> list[object]:
     from services.contracts.audit import AuditEntry, AuditHead
 
     models = (UnitRow, TravelRow, ExpertRow, ContractRow, AssignmentRow, LedgerLine, RequestCopy, AuditEntry, AuditHead)
-    return [m.__table__ for m in models]  # type: ignore[attr-defined]
+    return [table_of(m) for m in models]
 
 
 def metadata() -> MetaData:

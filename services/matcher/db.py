@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from services.matcher.migrate import upgrade
 from shared import assignment as sm
-from shared.db import service_metadata, utcnow
+from shared.db import service_metadata, table_of, utcnow
 from shared.leader import TABLES as LEADER_TABLES
 
 
@@ -132,8 +132,7 @@ class PlanRun(SQLModel, table=True):
 
 
 TABLES = [
-    m.__table__  # type: ignore[attr-defined]
-    for m in (UnitCopy, TravelCopy, ExpertCopy, ContractCopy, RequestRow, Proposal, Exclusion, PlanRun)
+    table_of(m) for m in (UnitCopy, TravelCopy, ExpertCopy, ContractCopy, RequestRow, Proposal, Exclusion, PlanRun)
 ] + LEADER_TABLES  # the plan's fence and the change counter copies raise for the leader
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -76,7 +77,7 @@ def _literal(host: str) -> IP | None:
         return None
 
 
-def _addresses(infos: list[tuple]) -> list[IP]:  # type: ignore[type-arg]
+def _addresses(infos: list[tuple[Any, ...]]) -> list[IP]:
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
 
 

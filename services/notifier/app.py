@@ -78,7 +78,12 @@ def build(settings: NotifierSettings | None = None, channels: Mapping[str, Chann
         backoff=queue.Backoff(st.retry_base_s, st.retry_max_s, st.max_attempts),
         on_recorded=svc.relay.notify,
     )
-    svc.clock = Clock(svc.engine, svc.broker, st, on_written=lambda: (svc.relay.notify(), svc.worker.notify()))
+
+    def written() -> None:
+        svc.relay.notify()
+        svc.worker.notify()
+
+    svc.clock = Clock(svc.engine, svc.broker, st, on_written=written)
     svc.background(svc.worker.start)
     svc.background(svc.clock.start)
 

@@ -13,7 +13,7 @@ from sqlalchemy import Column, Date, DateTime, Engine, MetaData, Text, UniqueCon
 from sqlmodel import Field, SQLModel
 
 from services.notifier.migrate import upgrade
-from shared.db import service_metadata, tz_column, utcnow
+from shared.db import service_metadata, table_of, tz_column, utcnow
 
 
 def _created() -> dt.datetime:
@@ -144,7 +144,7 @@ class AnswerWatch(SQLModel, table=True):
 
 
 TABLES = [
-    t.__table__  # type: ignore[attr-defined]
+    table_of(t)
     for t in (
         Party,
         Preference,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.notifier.db import Delivery, Digest, DigestItem, Notification, Preference
 from services.notifier.inbox import webhook_body
@@ -31,7 +31,7 @@ def waiting_parties(session: Session, *, now: dt.datetime, period_s: float, offs
     _, boundary = period_of(now, period_s=period_s, offset_s=offset_s)
     held = session.exec(
         select(DigestItem.party)
-        .join(Notification, Notification.id == DigestItem.notification_id)  # type: ignore[arg-type]
+        .join(Notification, col(Notification.id) == DigestItem.notification_id)
         .where(DigestItem.digest_id == None, Notification.created_at < boundary)  # noqa: E711
         .distinct()
     )
@@ -46,14 +46,14 @@ def make_digest(
     period, boundary = period_of(now, period_s=period_s, offset_s=offset_s)
     items = session.exec(
         select(DigestItem, Notification)
-        .join(Notification, Notification.id == DigestItem.notification_id)  # type: ignore[arg-type]
+        .join(Notification, col(Notification.id) == DigestItem.notification_id)
         .where(
             DigestItem.party == party,
             DigestItem.digest_id == None,  # noqa: E711
             Notification.created_at < boundary,
         )
-        .order_by(Notification.id)  # type: ignore[arg-type]
-        .with_for_update(of=DigestItem, skip_locked=True)  # type: ignore[arg-type]
+        .order_by(col(Notification.id))
+        .with_for_update(of=DigestItem, skip_locked=True)
     ).all()
     if not items:
         return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from services.notifier.db import Delivery, DigestItem, Notification, Preference
 from services.notifier.preferences import channels_of, language_of
@@ -44,6 +44,7 @@ def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: An
     )
     session.add(note)
     session.flush()
+    assert note.id is not None, "flushed: the database has given the notification its id"
     add_event(
         session,
         s.NOTIFICATION_DELIVERED,
@@ -128,12 +129,12 @@ def enqueue(session: Session, note: Notification, channel: str, *, event: m.Mess
 def inbox(session: Session, q: m.GetInbox) -> m.Reply:
     stmt = select(Notification).where(Notification.party == q.party)
     if q.unread_only:
-        stmt = stmt.where(Notification.read.is_(False))  # type: ignore[attr-defined]
-    rows = session.exec(stmt.order_by(Notification.id.desc()).limit(q.limit)).all()  # type: ignore[union-attr]
+        stmt = stmt.where(col(Notification.read).is_(False))
+    rows = session.exec(stmt.order_by(col(Notification.id).desc()).limit(q.limit)).all()
     unread = session.exec(
         select(func.count())
         .select_from(Notification)
-        .where(Notification.party == q.party, Notification.read.is_(False))  # type: ignore[attr-defined]
+        .where(Notification.party == q.party, col(Notification.read).is_(False))
     ).one()
     return m.Reply.success(
         unread=unread,
@@ -157,7 +158,7 @@ def mark_read(session: Session, cmd: m.MarkRead) -> m.Reply:
     ids = [int(i) for i in cmd.notification_ids if i.isdigit()]
     stmt = select(Notification).where(Notification.party == cmd.party)
     if ids:
-        stmt = stmt.where(Notification.id.in_(ids))  # type: ignore[union-attr]
+        stmt = stmt.where(col(Notification.id).in_(ids))
     changed = 0
     for n in session.exec(stmt):
         if not n.read:

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.notifier.channels import Outgoing
 from services.notifier.db import Delivery, Preference
@@ -49,26 +49,26 @@ def claim(engine: Engine, limit: int, lease_s: float, sealer: Sealer) -> list[Cl
         due = session.exec(
             select(Delivery)
             .where(
-                Delivery.status == "pending",
-                Delivery.next_attempt_at <= now,
-                or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),  # type: ignore[union-attr]
+                col(Delivery.status) == "pending",
+                col(Delivery.next_attempt_at) <= now,
+                or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now),
             )
-            .order_by(Delivery.next_attempt_at)
-            .limit(limit)  # type: ignore[arg-type]
+            .order_by(col(Delivery.next_attempt_at))
+            .limit(limit)
         ).all()
         claimed = []
         for d in due:
-            taken = session.execute(
+            taken = session.exec(
                 update(Delivery)
                 .where(
-                    Delivery.id == d.id,
-                    Delivery.status == "pending",  # type: ignore[arg-type]
-                    or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),  # type: ignore[union-attr]
+                    col(Delivery.id) == d.id,
+                    col(Delivery.status) == "pending",
+                    or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now),
                 )
                 .values(lease_until=now + dt.timedelta(seconds=lease_s))
                 .execution_options(synchronize_session=False)
             )
-            if taken.rowcount == 1:  # type: ignore[attr-defined]
+            if taken.rowcount == 1:
                 claimed.append(Claimed(d.id or 0, d.channel, _outgoing(session, d, sealer)))
         return claimed
 
@@ -169,7 +169,7 @@ def list_deliveries(session: Session, q: m.GetDeliveries) -> m.Reply:
         stmt = stmt.where(Delivery.status == q.status)
     if q.party:
         stmt = stmt.where(Delivery.party == q.party)
-    rows = session.exec(stmt.order_by(Delivery.id.desc()).limit(q.limit)).all()  # type: ignore[union-attr]
+    rows = session.exec(stmt.order_by(col(Delivery.id).desc()).limit(q.limit)).all()
     return m.Reply.success(
         deliveries=[
             dict(
@@ -195,13 +195,13 @@ def retry(session: Session, cmd: m.RetryDeliveries) -> m.Reply:
     stmt = select(Delivery).where(Delivery.status == "failed")
     if not cmd.all:
         ids = [int(i) for i in cmd.delivery_ids]
-        rows = {d.id: d for d in session.exec(select(Delivery).where(Delivery.id.in_(ids)))}  # type: ignore[union-attr]
+        rows = {d.id: d for d in session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))}
         for i in ids:
             if i not in rows:
                 raise Rejected(f"unknown delivery {i}", "delivery_ids")
             if rows[i].status != "failed":
                 raise Rejected(f"delivery {i} is {rows[i].status}, not failed", "delivery_ids")
-        stmt = stmt.where(Delivery.id.in_(ids))  # type: ignore[union-attr]
+        stmt = stmt.where(col(Delivery.id).in_(ids))
     again = []
     for d in session.exec(stmt):
         d.status, d.attempts, d.next_attempt_at, d.lease_until, d.finished_at = (

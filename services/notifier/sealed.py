@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.notifier.db import Preference
 
@@ -55,7 +55,7 @@ def webhook_secret(pref: Preference | None, sealer: Sealer) -> str | None:
 def seal_plaintext(engine: Engine, sealer: Sealer) -> int:
     """Seal the secrets an earlier version kept in clear; how many there were."""
     with Session(engine) as session:
-        found = list(session.exec(select(Preference).where(Preference.webhook_secret.is_not(None))))  # type: ignore[union-attr]
+        found = list(session.exec(select(Preference).where(col(Preference.webhook_secret).is_not(None))))
         for pref in found:
             pref.webhook_secret_sealed = sealer.seal(pref.webhook_secret or "")
             pref.webhook_secret = None

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.notifier.db import AnswerWatch, ContractWatch, Party
 from services.notifier.inbox import notify
@@ -71,7 +71,7 @@ def claim(session: Session, stmt: Any) -> Any:
 
 def open_answers(session: Session) -> list[str]:
     """The tasks still waiting for their expert: each is advanced in a transaction of its own."""
-    return list(session.exec(select(AnswerWatch.assignment_id).where(AnswerWatch.stage.in_(OPEN))))  # type: ignore[attr-defined]
+    return list(session.exec(select(AnswerWatch.assignment_id).where(col(AnswerWatch.stage).in_(OPEN))))
 
 
 def advance_answer(
@@ -80,8 +80,8 @@ def advance_answer(
     """Remind and escalate one task if due (claimed: one copy does it); the task if it is to be
     declined for its expert now."""
     w = claim(
-        session, select(AnswerWatch).where(AnswerWatch.assignment_id == assignment_id, AnswerWatch.stage.in_(OPEN))
-    )  # type: ignore[attr-defined]
+        session, select(AnswerWatch).where(AnswerWatch.assignment_id == assignment_id, col(AnswerWatch.stage).in_(OPEN))
+    )
     if w is None:
         return None  # answered meanwhile, or another copy is on it
     waited = now - aware(w.approved_at or now)
@@ -161,11 +161,11 @@ def expiring(session: Session, *, today: dt.date, days: int) -> list[str]:
     """Contracts ending within `days` days whose staff have not been warned of that end."""
     rows = session.exec(
         select(ContractWatch).where(
-            ContractWatch.status.in_(("active", "suspended")),  # type: ignore[attr-defined]
+            col(ContractWatch.status).in_(("active", "suspended")),
             ContractWatch.end >= today,
             ContractWatch.end <= today + dt.timedelta(days=days),
         )
-    )  # type: ignore[operator]
+    )
     return [c.contract_id for c in rows if c.warned_end != c.end]
 
 

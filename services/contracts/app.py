@@ -143,7 +143,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
         ),
     ):
         svc.command(subject, model, use_case, description=description, permit=PERMITS[subject])
-    for subject, model, fn, description in (
+    for subject, query, fn, description in (
         (
             s.CONTRACTS_STATUS_GET,
             m.GetStatus,
@@ -173,8 +173,8 @@ def build(settings: ContractsSettings | None = None) -> Service:
             "Units, experts and contracts as registered (for export).",
         ),
     ):
-        svc.query(subject, model, fn, description=description)
-    for subject, model, use_case, name, description in (
+        svc.query(subject, query, fn, description=description)
+    for subject, event, on_event, name, description in (
         (
             s.ASSIGNMENT_PROPOSED,
             m.AssignmentProposed,
@@ -211,7 +211,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
             "A cancelled request releases what it reserved.",
         ),
     ):
-        svc.event(subject, model, use_case, name=name, description=description)
+        svc.event(subject, event, on_event, name=name, description=description)
     svc.background(lambda: asyncio.create_task(_expiry_sweeps(svc, st), name="expiry"))
     return svc
 

@@ -23,11 +23,11 @@ from, any staff override, and the ledger movement under the contract.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.contracts import audit, ledger
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, RequestCopy
@@ -58,7 +58,7 @@ def lock_in_order(
     for model, ids in ((AssignmentRow, assignments), (ContractRow, contracts), (ExpertRow, experts)):
         wanted = sorted(set(ids))
         if wanted:
-            stmt = select(model).where(model.id.in_(wanted)).order_by(model.id).with_for_update()  # type: ignore[attr-defined]
+            stmt = select(model).where(col(model.id).in_(wanted)).order_by(col(model.id)).with_for_update()
             list(session.exec(stmt.execution_options(populate_existing=True)))
 
 
@@ -125,12 +125,12 @@ def move(session: Session, a: AssignmentRow, status: str, by: str, note: str = "
     session.flush()
     sources = [str(x) for x in sm.sources(status)]
     now = utcnow()
-    done = session.execute(
+    done = session.exec(
         update(AssignmentRow)
-        .where(AssignmentRow.id == a.id, AssignmentRow.status.in_(sources))  # type: ignore[attr-defined]
+        .where(col(AssignmentRow.id) == a.id, col(AssignmentRow.status).in_(sources))
         .values(status=status, decided_by=by, note=note, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ).rowcount
     if not done:
         session.refresh(a)
         raise Rejected(f"assignment {a.id} is {a.status}; it cannot become {status}", "assignment_id")
@@ -209,9 +209,18 @@ def record(
     )
 
 
-def decision(a: AssignmentRow) -> dict[str, str]:
+class Decision(TypedDict):
+    assignment_id: str
+    request_id: str
+    unit_id: str
+    expert_id: str
+    contract_id: str
+    title: str
+
+
+def decision(a: AssignmentRow) -> Decision:
     """The fields every assignment event carries."""
-    return dict(
+    return Decision(
         assignment_id=a.id,
         request_id=a.request_id,
         unit_id=a.unit_id,

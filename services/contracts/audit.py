@@ -32,7 +32,7 @@ import json
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared import subjects as s
 from shared.db import utcnow
@@ -259,7 +259,7 @@ def verify(session: Session, issuers: list[IssuerKey]) -> tuple[list[str], dict[
     head = session.get(AuditHead, 1)
     prev, expected_seq = GENESIS, 1
     signing = False
-    for e in session.exec(select(AuditEntry).order_by(AuditEntry.seq)):
+    for e in session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))):
         if e.seq != expected_seq:
             problems.append(f"entries {expected_seq}..{e.seq - 1} are missing (deleted)")
         if e.prev_hash != prev:
@@ -286,7 +286,7 @@ def verify(session: Session, issuers: list[IssuerKey]) -> tuple[list[str], dict[
 
 
 def rows(session: Session, *, subject: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    stmt = select(AuditEntry).order_by(AuditEntry.seq.desc())  # type: ignore[attr-defined]
+    stmt = select(AuditEntry).order_by(col(AuditEntry.seq).desc())
     if subject:
         stmt = stmt.where(AuditEntry.subject == subject)
     return [e.model_dump(mode="json") for e in session.exec(stmt.limit(limit))][::-1]

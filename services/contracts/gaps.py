@@ -15,7 +15,7 @@ import statistics
 from collections import defaultdict
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, LedgerLine, RequestCopy
 from shared import limits as L
@@ -33,8 +33,8 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
         start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
-    in_period = (RequestCopy.submitted_at >= since) & (RequestCopy.submitted_at < until)
-    where = or_(in_period, RequestCopy.status == "open") if end >= today else in_period
+    in_period = (col(RequestCopy.submitted_at) >= since) & (col(RequestCopy.submitted_at) < until)
+    where = or_(in_period, col(RequestCopy.status) == "open") if end >= today else in_period
     submitted = {r.id: _utc(r.submitted_at) for r in session.exec(select(RequestCopy).where(where))}
     approval = _approval_times(session, submitted)
     report = m.GapsReport(
@@ -49,11 +49,9 @@ def _approval_times(session: Session, submitted: dict[str, dt.datetime]) -> m.Ap
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
         rows = session.exec(
             select(AssignmentRow.request_id, LedgerLine.at)
-            .join(LedgerLine, LedgerLine.assignment_id == AssignmentRow.id)
-            .where(  # type: ignore[arg-type]
-                AssignmentRow.request_id.in_(chunk), LedgerLine.kind == "reserve"
-            )
-        )  # type: ignore[attr-defined]
+            .join(LedgerLine, col(LedgerLine.assignment_id) == AssignmentRow.id)
+            .where(col(AssignmentRow.request_id).in_(chunk), LedgerLine.kind == "reserve")
+        )
         for rid, at in rows:
             at = _utc(at)
             if rid not in first or at < first[rid]:

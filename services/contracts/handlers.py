@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.contracts import assignments as asg
 from services.contracts import audit, ledger
@@ -204,10 +204,19 @@ def withdraw_proposal(session: Session, evt: m.AssignmentWithdrawn) -> None:
 
 
 # ------------------------------------------------------------------ staff decisions
+def _named(cmd: m.ApproveAssignment | m.RejectAssignment | m.DecideAssignments, assignment_id: str | None) -> str:
+    """The assignment a decision is about: the caller's (one of a batch's), else the command's own."""
+    if assignment_id:
+        return assignment_id
+    if isinstance(cmd, m.DecideAssignments):
+        raise TypeError("a batch decision is taken one named assignment at a time")
+    return cmd.assignment_id
+
+
 def approve(
     session: Session, cmd: m.ApproveAssignment | m.DecideAssignments, actor: Actor, assignment_id: str | None = None
 ) -> m.Reply:
-    a = asg.take(session, assignment_id or cmd.assignment_id, whole_request=True)  # type: ignore[arg-type]
+    a = asg.take(session, _named(cmd, assignment_id), whole_request=True)
     asg.require(a, "proposed")
     asg.slot_free(session, a)
     moved = ledger.reserve(session, a, actor.label)
@@ -218,7 +227,7 @@ def approve(
 def reject(
     session: Session, cmd: m.RejectAssignment | m.DecideAssignments, actor: Actor, assignment_id: str | None = None
 ) -> m.Reply:
-    a = asg.take(session, assignment_id or cmd.assignment_id, ledger_rows=False)  # type: ignore[arg-type]
+    a = asg.take(session, _named(cmd, assignment_id), ledger_rows=False)
     asg.require(a, "proposed")
     reason = cmd.reason if isinstance(cmd, m.RejectAssignment) else cmd.comment
     asg.move(session, a, "rejected", actor.label, reason)
@@ -305,9 +314,9 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
         if value is not None:
             query = query.where(column == value)
     if q.request_ids is not None:
-        query = query.where(AssignmentRow.request_id.in_(q.request_ids))  # type: ignore[attr-defined]
+        query = query.where(col(AssignmentRow.request_id).in_(q.request_ids))
     if q.statuses:
-        query = query.where(AssignmentRow.status.in_(q.statuses))  # type: ignore[attr-defined]
+        query = query.where(col(AssignmentRow.status).in_(q.statuses))
     if q.extra_pending:
         query = query.where(AssignmentRow.extra_minutes_pending > 0)
     rows = in_order(session, query, (AssignmentRow.created_at, AssignmentRow.id), q.limit, q.oldest_first)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, LedgerLine
 from shared.bus import Rejected
@@ -44,17 +44,17 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
         raise Rejected(f"unknown contract {a.contract_id!r}", "contract_id")
     m, v = a.minutes, cost_of(a.minutes, contract.hourly_rate_vnd)
     c = ContractRow
-    won = session.execute(
+    won = session.exec(
         update(c)
         .where(
-            c.id == a.contract_id,
-            c.status == "active",
-            c.used_minutes_before + c.reserved_minutes + c.consumed_minutes + m <= c.cap_minutes,
+            col(c.id) == a.contract_id,
+            col(c.status) == "active",
+            col(c.used_minutes_before) + c.reserved_minutes + c.consumed_minutes + m <= c.cap_minutes,
             or_(
-                c.budget_cap_vnd == None,  # noqa: E711
-                c.budget_used_before_vnd + c.reserved_vnd + c.consumed_vnd + v <= c.budget_cap_vnd,
+                col(c.budget_cap_vnd) == None,  # noqa: E711
+                col(c.budget_used_before_vnd) + c.reserved_vnd + c.consumed_vnd + v <= c.budget_cap_vnd,
             ),
-            c.active_before + c.active_count + 1 <= c.max_concurrent,
+            col(c.active_before) + c.active_count + 1 <= c.max_concurrent,
         )
         .values(
             reserved_minutes=c.reserved_minutes + m,
@@ -66,9 +66,9 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
         session.refresh(contract)
         raise Rejected(_why_no_room(contract, m, v), "assignment_id")
     e = ExpertRow
-    fits = session.execute(
+    fits = session.exec(
         update(e)
-        .where(and_(e.id == a.expert_id, e.committed_minutes + e.booked_minutes + m <= e.capacity_minutes))
+        .where(and_(col(e.id) == a.expert_id, col(e.committed_minutes) + e.booked_minutes + m <= e.capacity_minutes))
         .values(booked_minutes=e.booked_minutes + m)
     ).rowcount
     if not fits:
@@ -112,7 +112,7 @@ def consume(session: Session, a: AssignmentRow, minutes: int, by: str) -> Moveme
     c = ContractRow
     session.execute(
         update(c)
-        .where(c.id == a.contract_id)
+        .where(col(c.id) == a.contract_id)
         .values(
             reserved_minutes=c.reserved_minutes - minutes,
             consumed_minutes=c.consumed_minutes + minutes,
@@ -135,14 +135,14 @@ def release(session: Session, a: AssignmentRow, by: str) -> Movement:
     c, e = ContractRow, ExpertRow
     session.execute(
         update(c)
-        .where(c.id == a.contract_id)
+        .where(col(c.id) == a.contract_id)
         .values(
             reserved_minutes=c.reserved_minutes - m,
             reserved_vnd=c.reserved_vnd - v,
             active_count=c.active_count - 1,
         )
     )
-    session.execute(update(e).where(e.id == a.expert_id).values(booked_minutes=e.booked_minutes - m))
+    session.execute(update(e).where(col(e.id) == a.expert_id).values(booked_minutes=e.booked_minutes - m))
     session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="release", minutes=m, vnd=v, by=by))
     a.reserved_minutes -= m
     a.reserved_vnd -= v
@@ -157,14 +157,14 @@ def consume_extra(session: Session, a: AssignmentRow, minutes: int, by: str) -> 
         raise Rejected(f"unknown contract {a.contract_id!r}", "assignment_id")
     v = max(0, cost_of(a.logged_minutes + minutes, contract.hourly_rate_vnd) - a.consumed_vnd)
     c = ContractRow
-    won = session.execute(
+    won = session.exec(
         update(c)
         .where(
-            c.id == a.contract_id,
-            c.used_minutes_before + c.reserved_minutes + c.consumed_minutes + minutes <= c.cap_minutes,
+            col(c.id) == a.contract_id,
+            col(c.used_minutes_before) + c.reserved_minutes + c.consumed_minutes + minutes <= c.cap_minutes,
             or_(
-                c.budget_cap_vnd == None,  # noqa: E711
-                c.budget_used_before_vnd + c.reserved_vnd + c.consumed_vnd + v <= c.budget_cap_vnd,
+                col(c.budget_cap_vnd) == None,  # noqa: E711
+                col(c.budget_used_before_vnd) + c.reserved_vnd + c.consumed_vnd + v <= c.budget_cap_vnd,
             ),
         )
         .values(consumed_minutes=c.consumed_minutes + minutes, consumed_vnd=c.consumed_vnd + v)
@@ -175,7 +175,7 @@ def consume_extra(session: Session, a: AssignmentRow, minutes: int, by: str) -> 
         raise Rejected(why.replace("this assignment needs", "the extra hours need"), "assignment_id")
     e = ExpertRow
     # The time was worked already: the expert's load grows even past the planning capacity.
-    session.execute(update(e).where(e.id == a.expert_id).values(booked_minutes=e.booked_minutes + minutes))
+    session.execute(update(e).where(col(e.id) == a.expert_id).values(booked_minutes=e.booked_minutes + minutes))
     for kind in ("reserve", "consume"):
         session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind=kind, minutes=minutes, vnd=v, by=by))
     a.reserved_minutes += minutes

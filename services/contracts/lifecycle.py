@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.contracts import assignments as asg
 from services.contracts import audit, ledger
@@ -94,23 +94,23 @@ def next_balance(session: Session, cause: m.Message, contract: ContractRow | Non
     revision), not published: `publish_balance` publishes it alone, a registration in its chunk."""
     assert contract is not None
     row = ContractRow
-    session.execute(
-        update(row).where(row.id == contract.id).values(balance_revision=row.balance_revision + 1)  # type: ignore[arg-type]
-    )
+    session.execute(update(row).where(col(row.id) == contract.id).values(balance_revision=row.balance_revision + 1))
     session.refresh(contract)
     settle(session, contract, cause)
     # The expert's total spans its contracts: its own revision, bumped under the expert's row lock.
     session.execute(
         update(ExpertRow)
-        .where(ExpertRow.id == contract.expert_id)  # type: ignore[arg-type]
+        .where(col(ExpertRow.id) == contract.expert_id)
         .values(booking_revision=ExpertRow.booking_revision + 1)
     )
     expert = session.get(ExpertRow, contract.expert_id)
     if expert is not None:
         session.refresh(expert)
     counted = session.exec(
-        select(AssignmentRow.id).where(AssignmentRow.contract_id == contract.id, AssignmentRow.status.in_(asg.LIVE))
-    )  # type: ignore[attr-defined]
+        select(AssignmentRow.id).where(
+            AssignmentRow.contract_id == contract.id, col(AssignmentRow.status).in_(asg.LIVE)
+        )
+    )
     return _balance(cause, contract, expert, sorted(counted))
 
 
@@ -122,12 +122,12 @@ def next_balances(session: Session, cause: m.Message, contracts: list[ContractRo
     live: dict[str, list[str]] = {i: [] for i in ids}
     for aid, cid in session.exec(
         select(AssignmentRow.id, AssignmentRow.contract_id).where(
-            AssignmentRow.contract_id.in_(ids), AssignmentRow.status.in_(asg.LIVE)
+            col(AssignmentRow.contract_id).in_(ids), col(AssignmentRow.status).in_(asg.LIVE)
         )
-    ):  # type: ignore[attr-defined]
+    ):
         live[cid].append(aid)
     wanted = sorted({c.expert_id for c in contracts})
-    experts = {e.id: e for e in session.exec(select(ExpertRow).where(ExpertRow.id.in_(wanted)))}  # type: ignore[attr-defined]
+    experts = {e.id: e for e in session.exec(select(ExpertRow).where(col(ExpertRow.id).in_(wanted)))}
     out = []
     for contract in contracts:
         contract.balance_revision += 1
@@ -163,8 +163,8 @@ def _balance(cause: m.Message, contract: ContractRow, expert: ExpertRow | None, 
 def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *, today: dt.date) -> m.Reply:
     # The lock order of `assignments`: the contract's live assignments before the contract itself.
     live = select(AssignmentRow.id).where(
-        AssignmentRow.contract_id == cmd.contract_id, AssignmentRow.status.in_(asg.LIVE)
-    )  # type: ignore[attr-defined]
+        AssignmentRow.contract_id == cmd.contract_id, col(AssignmentRow.status).in_(asg.LIVE)
+    )
     asg.lock_in_order(session, assignments=session.exec(live), contracts=[cmd.contract_id])
     c = session.get(ContractRow, cmd.contract_id, with_for_update=True)
     if c is None:
@@ -175,7 +175,7 @@ def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *
         raise Rejected(f"contract {c.id} is {c.status}; it cannot become {cmd.to}", "to")
     if cmd.to != "active" and not cmd.reason.strip():
         raise Rejected(f"a reason is required to make contract {c.id} {cmd.to}", "reason")
-    target = cmd.to
+    target: m.ContractStatus = cmd.to
     if target == "active" and c.ends_on < today:
         raise Rejected(f"contract {c.id} ended on {c.ends_on}; extend it before activating", "to")
     if target == "active" and not has_room(c):
@@ -190,8 +190,8 @@ def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *
 def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractStatus, actor: Actor) -> int:
     """Terminated: work not yet done under it is cancelled and its reservation released."""
     rows = session.exec(
-        select(AssignmentRow).where(AssignmentRow.contract_id == c.id, AssignmentRow.status.in_(asg.LIVE))
-    )  # type: ignore[attr-defined]
+        select(AssignmentRow).where(AssignmentRow.contract_id == c.id, col(AssignmentRow.status).in_(asg.LIVE))
+    )
     n = 0
     for a in rows:
         before = a.status
@@ -221,7 +221,7 @@ def expire_due(session: Session, cmd: m.ExpireContracts, actor: Actor, *, today:
     due = list(
         session.exec(
             select(ContractRow)
-            .where(ContractRow.ends_on < day, ContractRow.status.not_in(TERMINAL))  # type: ignore[attr-defined]
+            .where(ContractRow.ends_on < day, col(ContractRow.status).not_in(TERMINAL))
             .order_by(ContractRow.id)
             .with_for_update()
         )

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.contracts.db import AssignmentRow, ContractRow
 from shared.assignment import Status
@@ -39,8 +39,8 @@ def gauges(session: Session) -> Iterator[Metric]:
     budget = session.exec(
         select(func.count()).where(
             active,
-            c.budget_cap_vnd > 0,  # type: ignore[operator]
-            used_vnd >= NEAR_CAP * c.budget_cap_vnd,
+            col(c.budget_cap_vnd) > 0,
+            used_vnd >= NEAR_CAP * col(c.budget_cap_vnd),
         )
     ).one()
     near = GaugeMetricFamily(

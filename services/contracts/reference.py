@@ -10,9 +10,10 @@ unit's staff member (a shared or community expert) for no fee or an internal all
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.contracts import assignments as asg
 from services.contracts import audit, lifecycle
@@ -49,7 +50,7 @@ def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor,
     for e in cmd.experts:
         experts[e.id] = _upsert_expert(session, e, experts.get(e.id))
     session.flush()
-    known = set(session.exec(select(ContractRow.id).where(ContractRow.id.in_([c.id for c in cmd.contracts]))))  # type: ignore[attr-defined]
+    known = set(session.exec(select(ContractRow.id).where(col(ContractRow.id).in_([c.id for c in cmd.contracts]))))
     rows = [_upsert_contract(session, cmd, actor, i, today, known) for i in range(len(cmd.contracts))]
     registered = [
         cmd.caused(m.ContractRegistered, contract=c, status=row.status, revision=row.revision)
@@ -149,7 +150,7 @@ def _check_availability(session: Session, i: int, e: m.Expert) -> None:
         )
 
 
-def _check_kind(session: Session, i: int, c: m.Contract, new_experts: dict[str, str]) -> None:
+def _check_kind(session: Session, i: int, c: m.Contract, new_experts: Mapping[str, str]) -> None:
     if c.kind == "project" and c.hourly_rate_vnd <= 0:
         raise Rejected(
             "a project contract pays by the hour: the rate must be above 0 (a sharing agreement may have none)",

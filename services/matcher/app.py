@@ -307,7 +307,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
 
     svc.after_event = svc.after_command = after_change
 
-    def submit(session, cmd: m.SubmitRequest, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
+    def submit(session: Session, cmd: m.SubmitRequest, actor: Actor) -> m.Reply:
         return h.submit_request(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(
@@ -318,7 +318,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         description="A commune submits a support request.",
     )
 
-    def submit_many(session, cmd: m.SubmitRequests, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
+    def submit_many(session: Session, cmd: m.SubmitRequests, actor: Actor) -> m.Reply:
         return h.submit_requests(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(
@@ -336,7 +336,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         description="A commune cancels a request: what it reserved is released.",
     )
 
-    def assign(session, cmd: m.AssignManually, actor: Actor) -> m.Reply:  # type: ignore[no-untyped-def]
+    def assign(session: Session, cmd: m.AssignManually, actor: Actor) -> m.Reply:
         return assign_manually(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(
@@ -354,7 +354,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         description="The scenario a plan was made from, by the digest the audit trail keeps.",
     )
 
-    def alternatives(session, q: m.GetCandidates) -> m.Reply:  # type: ignore[no-untyped-def]
+    def alternatives(session: Session, q: m.GetCandidates) -> m.Reply:
         return candidates(session, q, today=local_today(st.timezone_offset_hours))
 
     svc.query(
@@ -364,7 +364,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         description="The best few experts for one open request, with what each would displace.",
     )
 
-    def shortage(session, q: m.GetGaps) -> m.Reply:  # type: ignore[no-untyped-def]
+    def shortage(session: Session, q: m.GetGaps) -> m.Reply:
         return gaps(session, q, today=local_today(st.timezone_offset_hours), offset_hours=st.timezone_offset_hours)
 
     svc.query(
@@ -375,7 +375,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         "month, how it was covered, each expert's and contract's use, what one more hour would bring.",
     )
 
-    def hiring(session, q: m.GetHiringPlan) -> m.Reply:  # type: ignore[no-untyped-def]
+    def hiring(session: Session, q: m.GetHiringPlan) -> m.Reply:
         return hiring_plan(
             session,
             q,

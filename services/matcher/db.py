@@ -16,7 +16,7 @@ from shared.db import service_metadata, table_of, utcnow
 from shared.leader import TABLES as LEADER_TABLES
 
 
-def _json() -> Column:  # type: ignore[type-arg]
+def _json() -> Column:
     return Column(JSON, nullable=False)
 
 

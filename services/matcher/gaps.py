@@ -15,7 +15,7 @@ import datetime as dt
 from collections import defaultdict
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.matcher.db import ContractCopy, ExpertCopy, Proposal, RequestRow, UnitCopy
 from services.matcher.planner import snapshot
@@ -48,12 +48,8 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
         start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
-    in_period = (RequestRow.submitted_at >= since) & (RequestRow.submitted_at < until)
-    query = select(RequestRow).where(
-        or_(in_period, RequestRow.status.notin_(DONE))
-        if end >= today  # type: ignore[attr-defined]
-        else in_period
-    )
+    in_period = (col(RequestRow.submitted_at) >= since) & (col(RequestRow.submitted_at) < until)
+    query = select(RequestRow).where(or_(in_period, col(RequestRow.status).notin_(DONE)) if end >= today else in_period)
     rows = list(session.exec(query))
     ids = [r.id for r in rows]
     experts = {e.id: e for e in session.exec(select(ExpertCopy))}
@@ -64,10 +60,10 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
         for p in session.exec(
             select(Proposal).where(
-                Proposal.request_id.in_(chunk),  # type: ignore[attr-defined]
-                Proposal.status.in_(COVERING),
+                col(Proposal.request_id).in_(chunk),
+                col(Proposal.status).in_(COVERING),
             )
-        ):  # type: ignore[attr-defined]
+        ):
             e, c = experts.get(p.expert_id), contracts.get(p.contract_id)
             covers[p.request_id].append(
                 Cover(
@@ -104,7 +100,7 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
         "not asked" if values is None else ("lp_duals" if values[1].status == "solved" else values[1].status)
     )
     fields["truncated"] = bool(fields["truncated"]) or len(experts) > L.GAP_ROWS or len(contracts) > L.GAP_ROWS
-    report = m.GapsReport(source="live", from_date=start, to_date=end, **fields)  # type: ignore[arg-type]
+    report = m.GapsReport.model_validate({"source": "live", "from_date": start, "to_date": end, **fields})
     return m.Reply.success(**report.model_dump(mode="json"))
 
 

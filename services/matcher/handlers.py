@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, insert, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.matcher.db import (
     HELD,
@@ -31,7 +31,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import NotYet, Rejected
 from shared.clock import utcnow
-from shared.db import add_event, in_order
+from shared.db import add_event, in_order, table_of
 from shared.limits import NOTES, PLAN_INPUT_CHUNK
 from shared.scenario import Expert, TravelTime, Unit
 from shared.security.credentials import Actor
@@ -74,8 +74,10 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
     never holds back the others. Two reads for the whole batch (its units, its ids already
     used), one insert for its requests and one event for all it took (`RequestsSubmitted`)."""
     batch = cmd.requests
-    units = set(session.exec(select(UnitCopy.id).where(UnitCopy.id.in_({r.unit for r in batch}))))  # type: ignore[attr-defined]
-    existing = {row.id: row for row in session.exec(select(RequestRow).where(RequestRow.id.in_([r.id for r in batch])))}  # type: ignore[attr-defined]
+    units = set(session.exec(select(UnitCopy.id).where(col(UnitCopy.id).in_({r.unit for r in batch}))))
+    existing = {
+        row.id: row for row in session.exec(select(RequestRow).where(col(RequestRow.id).in_([r.id for r in batch])))
+    }
     results: list[dict[str, object]] = []
     rows: list[dict[str, object]] = []
     events: list[m.RequestSubmitted] = []
@@ -108,7 +110,7 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
         events.append(cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
         results.append({"id": r.id, "ok": True, "status": "open"})
     if rows:
-        session.execute(insert(RequestRow.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(insert(table_of(RequestRow)), rows)
         add_event(session, s.REQUESTS_SUBMITTED, cmd.caused(m.RequestsSubmitted, submitted=events))
     taken = sum(1 for x in results if x["ok"])
     return m.Reply.success(taken=taken, refused=len(results) - taken, results=results)
@@ -298,7 +300,7 @@ def _apply_balance(
 # Lock order for every writer here: the request row first, then its proposals (conditional
 # UPDATEs), so a re-plan's `write` and these handlers queue instead of deadlocking.
 def _proposals(session: Session, request_id: str, *states: str) -> list[Proposal]:
-    stmt = select(Proposal).where(Proposal.request_id == request_id, Proposal.status.in_(states))  # type: ignore[attr-defined]
+    stmt = select(Proposal).where(Proposal.request_id == request_id, col(Proposal.status).in_(states))
     return list(session.exec(stmt))
 
 
@@ -312,11 +314,11 @@ def move(session: Session, assignment_id: str, target: str, sources: tuple[str, 
     proposals are not brought up to date (a plan's write, which reads none of them afterwards)."""
     stmt = (
         update(Proposal)
-        .where(Proposal.id == assignment_id, Proposal.status.in_(sources))  # type: ignore[attr-defined]
+        .where(col(Proposal.id) == assignment_id, col(Proposal.status).in_(sources))
         .values(status=target)
         .execution_options(synchronize_session="fetch" if sync else False)
     )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return bool(session.exec(stmt).rowcount)
 
 
 def withdraw(session: Session, p: Proposal, cause: m.Message, reason: str, *, sync: bool = True) -> bool:
@@ -358,7 +360,7 @@ def _slot_live(session: Session, request_id: str, slot: int) -> list[Proposal]:
     stmt = select(Proposal).where(
         Proposal.request_id == request_id,
         Proposal.slot == slot,
-        Proposal.status.in_(LIVE),  # type: ignore[attr-defined]
+        col(Proposal.status).in_(LIVE),
     )
     return list(session.exec(stmt))
 
@@ -438,9 +440,9 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
     if q.unit_id is not None:
         query = query.where(RequestRow.unit_id == q.unit_id)
     if q.request_ids is not None:
-        query = query.where(RequestRow.id.in_(q.request_ids))  # type: ignore[attr-defined]
+        query = query.where(col(RequestRow.id).in_(q.request_ids))
     if q.statuses:
-        query = query.where(RequestRow.status.in_(q.statuses))  # type: ignore[attr-defined]
+        query = query.where(col(RequestRow.status).in_(q.statuses))
     rows = in_order(session, query, (RequestRow.submitted_at, RequestRow.id), q.limit, q.oldest_first)
     requests = [
         dict(
@@ -458,9 +460,9 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
         for r in rows
     ]
     narrowed = q.unit_id is not None or q.request_ids is not None or q.statuses or q.limit
-    proposals_query = select(Proposal).order_by(Proposal.created_at, Proposal.id)
+    proposals_query = select(Proposal).order_by(col(Proposal.created_at), col(Proposal.id))
     if narrowed:
-        proposals_query = proposals_query.where(Proposal.request_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+        proposals_query = proposals_query.where(col(Proposal.request_id).in_([r.id for r in rows]))
     proposals = [p.model_dump(mode="json") for p in session.exec(proposals_query)]
     total = session.exec(select(func.count()).select_from(RequestRow)).one()
     counts = {

@@ -20,6 +20,7 @@ from services.matcher.hiring.menu import MenuError, parse_menu
 from services.matcher.planner import snapshot
 from shared import messages as m
 from shared.bus import Rejected
+from shared.scenario import Contract, Expert
 
 log = structlog.get_logger("matcher.hiring")
 _ONE_AT_A_TIME = threading.Lock()
@@ -68,8 +69,8 @@ def hiring_plan(
         verified=plan.verified,
         gain=plan.gain,
         simple_rule=m.RuleView.model_validate(plan.simple_rule.model_dump()) if plan.simple_rule else None,
-        experts=plan.experts,
-        contracts=plan.contracts,
+        experts=[Expert.model_validate(e) for e in plan.experts],
+        contracts=[Contract.model_validate(c) for c in plan.contracts],
         seconds=float(plan.solver.get("seconds", 0)),
     )
     return m.Reply.success(**view.model_dump(mode="json"))

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.matcher.db import PlanRun, Proposal, RequestRow
 from shared.metrics import PREFIX, age_seconds
@@ -52,13 +52,14 @@ def gauges(session: Session) -> Iterator[Metric]:
 def _last_plan(session: Session) -> Iterator[Metric]:
     # The last re-plan by the engine: a placement's or a manual assignment's run is no plan of the whole.
     # Its columns only: the row also holds the whole scenario it planned from (megabytes on a country).
-    plan = session.exec(
+    last = session.exec(
         select(PlanRun.status, PlanRun.objective, PlanRun.seconds, PlanRun.created_at)
-        .where(PlanRun.status.not_in(NOT_PLANS))  # type: ignore[attr-defined]
-        .order_by(PlanRun.id.desc())
+        .where(col(PlanRun.status).not_in(NOT_PLANS))
+        .order_by(col(PlanRun.id).desc())
         .limit(1)
-    ).first()  # type: ignore[union-attr]
-    objective = (plan.objective if plan else None) or {}
+    ).first()
+    status, objective, seconds, created_at = last if last else ("", {}, 0.0, None)
+    objective = objective or {}
     covered, bound = objective.get("covered_weight", 0), objective.get("upper_bound", 0)
     yield GaugeMetricFamily(f"{PREFIX}_plan_covered_weight", "Weighted demand the last plan covers", value=covered)
     yield GaugeMetricFamily(
@@ -69,16 +70,14 @@ def _last_plan(session: Session) -> Iterator[Metric]:
         "Covered weight over the proven bound (1 = optimal)",
         value=covered / bound if bound else 1.0,
     )
-    yield GaugeMetricFamily(
-        f"{PREFIX}_plan_seconds", "How long the last plan took to solve", value=plan.seconds if plan else 0
-    )
+    yield GaugeMetricFamily(f"{PREFIX}_plan_seconds", "How long the last plan took to solve", value=seconds)
     yield GaugeMetricFamily(
         f"{PREFIX}_plan_age_seconds",
         "Time since the last plan was made",
-        value=age_seconds(plan.created_at) if plan else 0,
+        value=age_seconds(created_at) if created_at else 0,
     )
     yield GaugeMetricFamily(
         f"{PREFIX}_plan_optimal",
         "1 when the last plan is proven optimal",
-        value=1 if plan and plan.status == "optimal" else 0,
+        value=1 if status == "optimal" else 0,
     )

@@ -17,12 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.matcher import planner
 from services.matcher.db import HELD, ContractCopy, PlanRun, Proposal, RequestRow
 from services.matcher.handlers import OPEN
-from services.matcher.solver.options import Travel, choose_mode, cost_of
+from services.matcher.solver.options import Travel, WorkMode, choose_mode, cost_of
 from services.matcher.solver.plan import Assignment, Plan
 from services.matcher.solver.validate import dong, hm, validate
 from shared import messages as m
@@ -90,8 +90,8 @@ def _check_contract(session: Session, cmd: m.AssignManually) -> None:
 
 def _live_for_slot(session: Session, request_id: str, slot: int) -> Proposal | None:
     stmt = select(Proposal).where(
-        Proposal.request_id == request_id, Proposal.slot == slot, Proposal.status.in_(("pending", *HELD))
-    )  # type: ignore[attr-defined]
+        Proposal.request_id == request_id, Proposal.slot == slot, col(Proposal.status).in_(("pending", *HELD))
+    )
     return session.exec(stmt).first()
 
 
@@ -111,7 +111,8 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
         # staff can force (the weak network, the on-site request), at the task's own cost. Judged
         # on site, a trip beyond the expert's range would be charged both ways, and the refusal
         # would name the budget (issue 15: a 600.000 ₫ task "broke" a cap with 5.000.000 ₫ left).
-        chosen = ("remote", 0) if e.remote or not e.onsite else ("onsite", t or 0)
+        fallback: tuple[WorkMode, int] = ("remote", 0) if e.remote or not e.onsite else ("onsite", t or 0)
+        chosen = fallback
     mode, one_way = chosen
     work = minutes(req.effective_slots()[cmd.slot].hours) + 2 * one_way
     a = Assignment(
@@ -119,7 +120,7 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
         slot=cmd.slot,
         expert=e.id,
         contract=c.id,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         travel_minutes=one_way,
         minutes=work,
         cost_vnd=cost_of(work, c.hourly_rate_vnd),
@@ -130,9 +131,9 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
             slot=p.slot,
             expert=p.expert_id,
             contract=p.contract_id,
-            mode=p.mode,
+            mode="remote" if p.mode == "remote" else "onsite",
             travel_minutes=p.travel_minutes,
-            minutes=p.minutes,  # type: ignore[arg-type]
+            minutes=p.minutes,
             cost_vnd=p.cost_vnd,
         )
         for p in held

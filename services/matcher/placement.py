@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import structlog
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from services.matcher import proposals
 from services.matcher.db import (
@@ -81,7 +81,7 @@ def manual_requests(session: Session) -> set[str]:
     """Requests staff assigned by hand: left to staff, since a forced assignment may break a rule
     the engine would then refuse to keep (its usage is in the ledger's balances already)."""
     runs = select(PlanRun.id).where(PlanRun.status == "manual")
-    stmt = select(Proposal.request_id).where(Proposal.status.in_(LIVE), Proposal.plan_id.in_(runs))  # type: ignore[attr-defined, union-attr]
+    stmt = select(Proposal.request_id).where(col(Proposal.status).in_(LIVE), col(Proposal.plan_id).in_(runs))
     return set(session.exec(stmt))
 
 
@@ -182,11 +182,13 @@ def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
     """The ledger's balances (as far as they have arrived), less every live proposal they do not
     count yet (pending ones, and approvals whose balance is still on its way). Summed in numpy."""
     experts, contracts = ref.sc.experts, ref.sc.contracts
-    committed = dict(session.connection().exec_driver_sql("SELECT id, committed_hours FROM expert_copy").fetchall())
+    committed: dict[str, float | None] = dict(
+        session.connection().exec_driver_sql("SELECT id, committed_hours FROM expert_copy").fetchall()
+    )
     e_room = np.array(
         [
             minutes(x.capacity_hours)
-            - minutes(committed[x.id] if committed.get(x.id) is not None else x.committed_hours)
+            - minutes(held if (held := committed.get(x.id)) is not None else x.committed_hours)
             for x in experts
         ],
         dtype=np.int64,
@@ -198,15 +200,15 @@ def current_room(session: Session, ref: Reference, live: list[Live]) -> Room:
         .fetchall()
     }
     c_min, c_vnd, c_n, counted = [], [], [], set()
-    for k, c in enumerate(contracts):
-        hours, money, active, cnt = balance.get(c.id, (None, None, None, None))
+    for k, con in enumerate(contracts):
+        hours, money, active, cnt = balance.get(con.id, (None, None, None, None))
         if cnt:
             counted.update(cnt.split(","))
-        c_min.append(minutes(c.hours_cap) - minutes(hours if hours is not None else c.hours_used))
-        used_vnd = money if money is not None else c.budget_used_vnd
-        c_vnd.append((c.budget_cap_vnd - used_vnd) if c.budget_cap_vnd is not None else 0)
+        c_min.append(minutes(con.hours_cap) - minutes(hours if hours is not None else con.hours_used))
+        used_vnd = money if money is not None else con.budget_used_vnd
+        c_vnd.append((con.budget_cap_vnd - used_vnd) if con.budget_cap_vnd is not None else 0)
         c_n.append(
-            (c.max_concurrent - (active if active is not None else c.active_assignments)) if ref.active[k] else 0
+            (con.max_concurrent - (active if active is not None else con.active_assignments)) if ref.active[k] else 0
         )
     uncounted = [p for p in live if p[0] not in counted]
     e = np.fromiter((ref.e_pos.get(p[3], -1) for p in uncounted), dtype=np.int64, count=len(uncounted))
@@ -377,7 +379,7 @@ def assignments(d: Decision) -> list[Assignment]:
             slot=o.slot,
             expert=o.expert,
             contract=o.contract,
-            mode=o.mode,  # type: ignore[arg-type]
+            mode=o.mode,
             travel_minutes=o.travel,
             minutes=o.minutes,
             cost_vnd=o.cost,
@@ -427,9 +429,9 @@ def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) ->
     locked = {
         r.id: r
         for r in session.exec(
-            select(RequestRow).where(RequestRow.id.in_(ids)).order_by(RequestRow.id).with_for_update()
+            select(RequestRow).where(col(RequestRow.id).in_(ids)).order_by(RequestRow.id).with_for_update()
         )
-    }  # type: ignore[attr-defined]
+    }
     return [locked[r.id] for r in rows[:batch] if r.id in locked and locked[r.id].status == "open"]
 
 
@@ -456,7 +458,7 @@ def place_open(
             learning.setdefault(p[1], set()).add(p[7])
     ids = [r.id for r in rows]
     banned: dict[str, set[str]] = {}
-    for x in session.exec(select(Exclusion).where(Exclusion.request_id.in_(ids))):  # type: ignore[attr-defined]
+    for x in session.exec(select(Exclusion).where(col(Exclusion.request_id).in_(ids))):
         banned.setdefault(x.request_id, set()).add(x.expert_id)
     proposed = unmatched = 0
     for row in rows:

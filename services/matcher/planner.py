@@ -13,10 +13,12 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
-from sqlmodel import Session, select
+from pydantic import TypeAdapter
+from sqlmodel import Session, col, select
 
 from services.matcher import proposals
 from services.matcher.db import (
@@ -48,9 +50,13 @@ from shared import subjects as s
 from shared.clock import utcnow
 from shared.db import add_event, reader, retrying, transaction
 from shared.limits import TEXT, clip
-from shared.scenario import Contract, Expert, Pin, Request, Scenario
+from shared.scenario import Contract, Expert, Horizon, Pin, Request, Scenario, TravelTime, Unit
+from shared.scenario import Exclusion as Excluded
 
 log = structlog.get_logger("planner")
+# The copies' units and travel times are stored records: validated into the scenario's models.
+_UNITS = TypeAdapter(list[Unit])
+_TRAVEL = TypeAdapter(list[TravelTime])
 
 
 @dataclass
@@ -144,9 +150,9 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     requests: list[Request] = []
     for rid, status, code, record in session.execute(
         select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.record).where(
-            RequestRow.status.in_(OPEN)
+            col(RequestRow.status).in_(OPEN)
         )
-    ):  # type: ignore[attr-defined]
+    ):
         if rid not in manual:
             rows[rid] = status
             if code:
@@ -156,7 +162,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     # A pending proposal under a contract that stopped being active is let go (withdrawn).
     proposals = [
         p
-        for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE)))  # type: ignore[attr-defined]
+        for p in session.exec(select(Proposal).where(col(Proposal.status).in_(LIVE)))
         if p.request_id in rows and (p.status in HELD or p.contract_id in active)
     ]
     held_c, held_e = _held_usage(proposals, _counted(session))
@@ -174,24 +180,24 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     owner = {c.id: c.expert for c in contracts}
     expert_ids = {e.id for e in experts}
     scenario = Scenario(
-        horizon={"start": today, "end": max([today, *(r.deadline for r in requests)])},
-        units=units,
-        travel_minutes=travel,
+        horizon=Horizon(start=today, end=max([today, *(r.deadline for r in requests)])),
+        units=_UNITS.validate_python(units),
+        travel_minutes=_TRAVEL.validate_python(travel),
         experts=experts,
         contracts=contracts,
         requests=sorted(requests, key=lambda r: r.id),
         pinned=[
-            {"request": p.request_id, "expert": p.expert_id, "contract": p.contract_id, "slot": p.slot}
+            Pin(request=p.request_id, expert=p.expert_id, contract=p.contract_id, slot=p.slot)
             for p in proposals
             if owner.get(p.contract_id) == p.expert_id
         ],
         excluded=[
-            {"request": x.request_id, "expert": x.expert_id}
+            Excluded(request=x.request_id, expert=x.expert_id)
             for x in session.exec(select(Exclusion))
             if x.request_id in rows and x.expert_id in expert_ids
         ],
     )
-    live = [p for p in session.exec(select(Proposal).where(Proposal.status.in_(LIVE))) if p.request_id in rows]  # type: ignore[attr-defined]
+    live = [p for p in session.exec(select(Proposal).where(col(Proposal.status).in_(LIVE))) if p.request_id in rows]
     pins = {(p.request_id, p.slot): p for p in live if p.status == "pending"}
     pins.update({(p.request_id, p.slot): p for p in proposals})
     seen: dict[str, set[tuple[str, str]]] = {rid: set() for rid in rows}
@@ -271,21 +277,22 @@ def fit_pins(snap: Snapshot) -> None:
     other pins and every other request are planned as usual."""
     sc = snap.scenario
     limits = Limits.of(sc)
-    held, pending = [], []
+    held: list[Pin] = []
+    pending: list[Pin] = []
     for pin in sc.pinned:
         p = snap.pins[(pin.request, pin.slot)]
         (held if p.id in snap.held else pending).append(pin)
     for pin in held:
         p = snap.pins[(pin.request, pin.slot)]
-        limits.take(_Use(p.expert_id, p.contract_id, p.minutes, p.cost_vnd))  # type: ignore[arg-type]
+        limits.take(_Use(p.expert_id, p.contract_id, p.minutes, p.cost_vnd))
     experts, contracts = _relaxed(sc, limits, snap.overcommitted)
     kept = list(held)
     for pin in pending:
         p = snap.pins[(pin.request, pin.slot)]
         use = _Use(p.expert_id, p.contract_id, p.minutes, p.cost_vnd)
-        blocker = limits.blocker(use)  # type: ignore[arg-type]
+        blocker = limits.blocker(use)
         if blocker is None:
-            limits.take(use)  # type: ignore[arg-type]
+            limits.take(use)
             kept.append(pin)
         else:
             snap.overcommitted.append(
@@ -429,7 +436,7 @@ def _write_chunk(
     by_id = {r.id: r for r in snap.scenario.requests}
     names = {e.id: e.name for e in snap.scenario.experts}
     todo = [rid for rid in ids if rid in ch.fresh and rid not in stale]
-    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.id.in_(todo)))}  # type: ignore[attr-defined]
+    rows = {r.id: r for r in session.exec(select(RequestRow).where(col(RequestRow.id).in_(todo)))}
     new, waiting = 0, []
     for rid in todo:
         row = rows.get(rid)
@@ -513,13 +520,14 @@ def write(
             began = time.monotonic()
             if run is None:
                 row = _run(session, snap, plan, ch, seconds, cause, text, sha)
-                run = (row.id, row.input_sha256)  # type: ignore[assignment]
+                assert row.id is not None, "flushed: the plan's record has its id"
+                run = (row.id, row.input_sha256)
             ref = (
                 references(session)
                 if references is not None
                 else Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
             )
-            made, waiting = _write_chunk(session, snap, plan, ch, ids, run, ref, cause)  # type: ignore[arg-type]
+            made, waiting = _write_chunk(session, snap, plan, ch, ids, run, ref, cause)
             return made, waiting, time.monotonic() - began
 
     try:
@@ -527,7 +535,7 @@ def write(
         retried = False
         while chunks:
             ids = chunks.pop(0)
-            done = retrying(lambda ids=ids: once(ids))  # type: ignore[misc]
+            done = retrying(partial(once, ids))
             if done is None:
                 if run is None:
                     return None
@@ -633,9 +641,9 @@ def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:
     """Lock these requests of the snapshot and name those that changed since it was taken."""
     ids = sorted(ids)
     status = dict(
-        session.execute(  # type: ignore[arg-type]
+        session.execute(
             select(RequestRow.id, RequestRow.status)
-            .where(RequestRow.id.in_(ids))  # type: ignore[attr-defined]
+            .where(col(RequestRow.id).in_(ids))
             .order_by(RequestRow.id)
             .with_for_update()
         ).all()
@@ -643,9 +651,9 @@ def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:
     now: dict[str, set[tuple[str, str]]] = {rid: set() for rid in ids}
     for pid, rid, st in session.execute(
         select(Proposal.id, Proposal.request_id, Proposal.status).where(
-            Proposal.request_id.in_(ids), Proposal.status.in_(LIVE)
+            col(Proposal.request_id).in_(ids), col(Proposal.status).in_(LIVE)
         )
-    ):  # type: ignore[attr-defined]
+    ):
         now[rid].add((pid, st))
     seen = snap.seen
     return {rid for rid in ids if status.get(rid) not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
@@ -657,11 +665,8 @@ def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> Non
     if not run.overcommitted:
         return
     before = session.exec(
-        select(PlanRun.overcommitted)
-        .where(PlanRun.id < run.id)  # type: ignore[operator]
-        .order_by(PlanRun.id.desc())
-        .limit(1)
-    ).first()  # type: ignore[union-attr]
+        select(PlanRun.overcommitted).where(col(PlanRun.id) < run.id).order_by(col(PlanRun.id).desc()).limit(1)
+    ).first()
     if set(run.overcommitted) <= set(before or []):
         return
     add_event(
@@ -686,18 +691,20 @@ def _mark_requests(
     ids = sorted(ids)
     live: dict[str, list[str]] = {rid: [] for rid in ids}
     for rid, status in session.execute(
-        select(Proposal.request_id, Proposal.status).where(Proposal.request_id.in_(ids), Proposal.status.in_(LIVE))
-    ):  # type: ignore[attr-defined]
+        select(Proposal.request_id, Proposal.status).where(
+            col(Proposal.request_id).in_(ids), col(Proposal.status).in_(LIVE)
+        )
+    ):
         live[rid].append(status)
     slots = {r.id: len(r.effective_slots()) for r in snap.scenario.requests}
     told = {
         rid: (st, code, reason)
         for rid, st, code, reason in session.execute(
             select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.reason).where(
-                RequestRow.id.in_(ids)
+                col(RequestRow.id).in_(ids)
             )
         )
-    }  # type: ignore[attr-defined]
+    }
     todo: list[tuple[str, str, Any]] = []  # (request, what, with): decided first, written after one read
     for rid in ids:
         before = told.get(rid)
@@ -713,7 +720,9 @@ def _mark_requests(
             continue  # still uncovered: its reason stands (told once) until the next decision
         if status != before[0] or (status != "unmatched" and before[1]):
             todo.append((rid, "status", status))
-    rows = {r.id: r for r in session.exec(select(RequestRow).where(RequestRow.id.in_([rid for rid, _, _ in todo])))}  # type: ignore[attr-defined]
+    rows = {
+        r.id: r for r in session.exec(select(RequestRow).where(col(RequestRow.id).in_([rid for rid, _, _ in todo])))
+    }
     for rid, what, arg in todo:
         row = rows[rid]
         if what == "unmatched":

@@ -98,7 +98,7 @@ class SolverProcess:
                 timer.cancel()
         if not ok:
             raise RuntimeError(f"the solver failed: {result}")
-        return result  # type: ignore[no-any-return]
+        return result
 
     def _stop(self, proc: subprocess.Popen[bytes]) -> None:
         proc.kill()

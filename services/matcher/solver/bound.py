@@ -144,7 +144,9 @@ def _undominated(os: np.ndarray, grains: np.ndarray, profit: np.ndarray, count: 
     return os[keep], grains[keep], profit[keep]
 
 
-def _one_per_slot(p: Problem, os: np.ndarray, grains: np.ndarray, profit: np.ndarray) -> tuple[np.ndarray, ...]:
+def _one_per_slot(
+    p: Problem, os: np.ndarray, grains: np.ndarray, profit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     order = np.lexsort((grains, p.s[os]))
     slots = p.s[os][order]
     first = np.ones(order.size, dtype=bool)

@@ -56,9 +56,9 @@ class Index:
         self.held: dict[int, list[tuple[int, int, int, int]]] = {}
         for o in self.plan:
             self.held.setdefault(int(p.r[o]), []).append(_args(p, o))
-        for o in pins:
-            self.held.setdefault(self.req_pos[o.request], []).append(
-                (exp_pos[o.expert], con_pos[o.contract], o.minutes, o.cost)
+        for pin in pins:
+            self.held.setdefault(self.req_pos[pin.request], []).append(
+                (exp_pos[pin.expert], con_pos[pin.contract], pin.minutes, pin.cost)
             )
         excluded: dict[str, list[int]] = {}
         for x in sc.excluded:

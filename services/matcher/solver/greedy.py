@@ -77,8 +77,8 @@ def fill(p: Problem, requests: list[int], ranking: Ranking, room: Room, chosen: 
     pinned_experts: dict[int, set[int]] = {}
     exp_pos = {e.id: k for k, e in enumerate(p.sc.experts)}
     req_pos = {r.id: k for k, r in enumerate(p.sc.requests)}
-    for o in p.pins:
-        pinned_experts.setdefault(req_pos[o.request], set()).add(exp_pos[o.expert])
+    for pin in p.pins:
+        pinned_experts.setdefault(req_pos[pin.request], set()).add(exp_pos[pin.expert])
     done = set(p.s[np.asarray(chosen, dtype=np.int64)].tolist()) if chosen else set()
     slots = slots_by_request(p)
     for r in requests:

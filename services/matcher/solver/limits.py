@@ -4,11 +4,24 @@ priority weights. Shared by the greedy heuristic, the model and the explanations
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from services.matcher.solver.options import Option
 from shared.scenario import Scenario, minutes
 
 DEFAULT_WEIGHTS = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
+
+
+class Draw(Protocol):
+    """What a piece of work takes from the limits: an `Option`, or a pin's use of them."""
+
+    @property
+    def expert(self) -> str: ...
+    @property
+    def contract(self) -> str: ...
+    @property
+    def minutes(self) -> int: ...
+    @property
+    def cost(self) -> int: ...
 
 
 @dataclass
@@ -29,7 +42,7 @@ class Limits:
             lim.contract_slots[c.id] = c.max_concurrent - c.active_assignments
         return lim
 
-    def blocker(self, o: Option) -> str | None:
+    def blocker(self, o: Draw) -> str | None:
         """The first limit this option would break, or None when it fits."""
         if o.minutes > self.expert_minutes[o.expert]:
             return "expert_capacity"
@@ -42,11 +55,12 @@ class Limits:
             return "contract_concurrency"
         return None
 
-    def take(self, o: Option, sign: int = 1) -> None:
+    def take(self, o: Draw, sign: int = 1) -> None:
         self.expert_minutes[o.expert] -= sign * o.minutes
         self.contract_minutes[o.contract] -= sign * o.minutes
-        if self.contract_budget[o.contract] is not None:
-            self.contract_budget[o.contract] -= sign * o.cost  # type: ignore[operator]
+        budget = self.contract_budget[o.contract]
+        if budget is not None:
+            self.contract_budget[o.contract] = budget - sign * o.cost
         self.contract_slots[o.contract] -= sign
 
     def negative(self) -> str | None:

@@ -104,7 +104,7 @@ class Model:
                 if sum(a for _, a in terms) > room[k]:
                     self.m.add(sum(a * self.x[j] for j, a in terms) <= int(room[k]))
 
-    def coverage(self) -> cp_model.LinearExpr:
+    def coverage(self) -> cp_model.LinearExprT:
         return sum(int(self.p.weight[r]) * y for r, y in self.y.items())
 
     def hint(self, chosen: list[int]) -> None:

@@ -13,9 +13,12 @@ import datetime as dt
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 from shared.scenario import Contract, Expert, Request, Scenario, Slot, Unit, minutes
 
+#: How an option is worked (a request may ask for "either"; an option is one or the other).
+WorkMode = Literal["onsite", "remote"]
 WINDING = 1.6
 KMH = 30.0
 
@@ -26,7 +29,7 @@ class Option:
     slot: int
     expert: str
     contract: str
-    mode: str
+    mode: WorkMode
     travel: int
     minutes: int
     cost: int
@@ -72,7 +75,7 @@ def contract_fits(c: Contract, r: Request, unit: str, start: dt.date) -> bool:
     return active and (c.scope_units is None or unit in c.scope_units)
 
 
-def choose_mode(r: Request, e: Expert, network: str, travel: int | None) -> tuple[str, int] | None:
+def choose_mode(r: Request, e: Expert, network: str, travel: int | None) -> tuple[WorkMode, int] | None:
     """The mode a pair would work in, with its one-way travel, or None when it cannot."""
     onsite_ok = e.onsite and travel is not None and travel <= e.max_travel_minutes
     if r.mode == "remote":

@@ -100,6 +100,7 @@ def build_problem(sc: Scenario, table: OptionTable, pins: list[Option], weights:
     exp_pos = {e.id: k for k, e in enumerate(sc.experts)}
     pinned_slots = {(req_pos[p.request], p.slot) for p in pins}
     pinned_pairs = {(req_pos[p.request], exp_pos[p.expert]) for p in pins}
+    slot_request: list[int]
     slot_request, slot_index, slot_of = [], [], {}
     for ri, r in enumerate(sc.requests):
         for k in range(len(r.effective_slots())):

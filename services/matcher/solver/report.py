@@ -4,6 +4,7 @@ uncovered request with its reason, and the objective's figures."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 import numpy as np
 
@@ -16,7 +17,14 @@ from services.matcher.solver.table import why_no_option
 from services.matcher.solver.trainee import name as name_trainees
 
 
-def build_plan(p: Problem, chosen: list[int], *, status: str, bound: int, info: dict[str, object]) -> Plan:
+def build_plan(
+    p: Problem,
+    chosen: list[int],
+    *,
+    status: Literal["optimal", "feasible", "infeasible"],
+    bound: int,
+    info: dict[str, object],
+) -> Plan:
     sc, table = p.sc, p.table
     options = [*p.pins, *(p.option(i) for i in chosen)]
     keys, counts = np.unique(table.request.astype(np.int64) * 64 + table.slot, return_counts=True)
@@ -28,7 +36,7 @@ def build_plan(p: Problem, chosen: list[int], *, status: str, bound: int, info: 
             slot=o.slot,
             expert=o.expert,
             contract=o.contract,
-            mode=o.mode,  # type: ignore[arg-type]
+            mode=o.mode,
             travel_minutes=o.travel,
             minutes=o.minutes,
             cost_vnd=o.cost,
@@ -39,7 +47,7 @@ def build_plan(p: Problem, chosen: list[int], *, status: str, bound: int, info: 
     plan = Plan(
         status=status,
         assignments=assignments,
-        unassigned=_gaps(p, options),  # type: ignore[arg-type]
+        unassigned=_gaps(p, options),
         objective=_objective(p, options, bound),
         solver=info,
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from services.matcher.solver.limits import weight
 from services.matcher.solver.plan import Plan
@@ -123,12 +123,15 @@ def _rows(sums: dict[str, _Sum], *, by_key: bool = False) -> tuple[list[m.GapRow
     return rows[: L.GAP_ROWS], len(rows) > L.GAP_ROWS
 
 
+_Axis = Literal["mode", "expert_kind", "contract_kind"]  # how `CoverRow` groups the covered work
+
+
 def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, object]:
     """The breakdowns of a `GapsReport` (as its fields): every demand counted once in each."""
     total = _Sum("all")
     cancelled = 0
     by: dict[str, dict[str, _Sum]] = {k: {} for k in ("skill", "unit", "province", "month")}
-    covered_by: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    covered_by: dict[tuple[_Axis, str], list[float]] = defaultdict(lambda: [0, 0.0])
     learnt: dict[tuple[str, int, str], list[Any]] = defaultdict(lambda: [set(), 0, 0.0])
     for d in demands:
         if d.status == "cancelled":
@@ -146,7 +149,12 @@ def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, ob
         for kind, (key, label) in keys.items():
             by[kind].setdefault(key, _Sum(key, label)).add(d)
         for c in d.covers:
-            for axis, key in (("mode", c.mode), ("expert_kind", c.expert_kind), ("contract_kind", c.contract_kind)):
+            axes: tuple[tuple[_Axis, str], ...] = (
+                ("mode", c.mode),
+                ("expert_kind", c.expert_kind),
+                ("contract_kind", c.contract_kind),
+            )
+            for axis, key in axes:
                 covered_by[(axis, key)][0] += 1
                 covered_by[(axis, key)][1] += c.hours
             if c.trainee:
@@ -165,7 +173,7 @@ def measure(demands: Iterable[Demand], places: dict[str, Place]) -> dict[str, ob
         out[f"by_{kind}"] = rows
         out["truncated"] = bool(out["truncated"]) or cut
     out["covered_by"] = [
-        m.CoverRow(by=axis, key=key, assignments=int(n), hours=round(h, 2))  # type: ignore[arg-type]
+        m.CoverRow(by=axis, key=key, assignments=int(n), hours=round(h, 2))
         for (axis, key), (n, h) in sorted(covered_by.items())
     ]
     rows_learnt = sorted(
@@ -305,7 +313,9 @@ def from_plan(sc: Scenario, plan: Plan, values: HourValues | None) -> m.GapsRepo
         fields["values"] = "lp_duals"
     else:
         fields["values"] = values.status if values else "not asked"
-    return m.GapsReport(source="scenario", from_date=sc.horizon.start, to_date=sc.horizon.end, **fields)  # type: ignore[arg-type]
+    return m.GapsReport.model_validate(
+        {"source": "scenario", "from_date": sc.horizon.start, "to_date": sc.horizon.end, **fields}
+    )
 
 
 def _pct(used: float, cap: float | None) -> float | None:

@@ -173,7 +173,7 @@ def _slot_rows(
         base[excluded[r.id]] = False
     at = reach(sc, travel, ex, r, base)
     able = at.remote | at.onsite
-    rows = []
+    rows: list[tuple[np.ndarray, ...]] = []
     for k, slot in enumerate(r.effective_slots()):
         cs = np.flatnonzero(at.contracts & (able & skilled(ex, slot.skills))[ex.c_expert])
         if cs.size == 0:
@@ -231,4 +231,5 @@ def build(sc: Scenario) -> OptionTable:
     cols = [
         np.concatenate([p[j] for p in parts]).astype(t) if parts else np.zeros(0, dtype=t) for j, t in enumerate(dtypes)
     ]
-    return OptionTable(sc, *cols, experts=ex, roads=travel)
+    request, slot, expert, contract, onsite, trav, mins, cost, rank = cols
+    return OptionTable(sc, request, slot, expert, contract, onsite, trav, mins, cost, rank, experts=ex, roads=travel)

@@ -88,7 +88,10 @@ async def decide(bus: Bus, user: User, ids: list[str], decision: str, comment: s
     if not ids:
         return {"decided": 0, "refused": 0, "results": [], "errors": {"ids": vocabulary.message("choose_proposal")}}
     try:
-        cmd = m.DecideAssignments(assignment_ids=ids, decision=decision, by=user.display_name, comment=comment)
+        # The form's words, validated (a wrong decision is a field error, not a crash).
+        cmd = m.DecideAssignments.model_validate(
+            {"assignment_ids": ids, "decision": decision, "by": user.display_name, "comment": comment}
+        )
     except ValidationError as err:
         return {"decided": 0, "refused": len(ids), "results": [], "errors": _validation_errors(err)}
     reply = await bus.command(user, s.ASSIGNMENTS_DECIDE, cmd)
@@ -119,8 +122,13 @@ async def decline(bus: Bus, user: User, assignment_id: str, reason: str) -> Erro
 
 async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: str = "") -> Errors:
     try:
-        cmd = m.LogHours(
-            assignment_id=assignment_id, expert_id=user.expert_id or "", hours=decimal(hours), note=note[:2000]
+        cmd = m.LogHours.model_validate(
+            {
+                "assignment_id": assignment_id,
+                "expert_id": user.expert_id or "",
+                "hours": decimal(hours),
+                "note": note[:2000],
+            }
         )
     except ValidationError as err:
         return _validation_errors(err)
@@ -129,8 +137,8 @@ async def log_hours(bus: Bus, user: User, assignment_id: str, hours: str, note: 
 
 async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: str) -> Errors:
     try:
-        cmd = m.CompleteRequest(
-            request_id=request_id, by=user.display_name, rating=rating or None, comment=comment[:2000]
+        cmd = m.CompleteRequest.model_validate(
+            {"request_id": request_id, "by": user.display_name, "rating": rating or None, "comment": comment[:2000]}
         )
     except ValidationError as err:
         return _validation_errors(err)
@@ -139,7 +147,7 @@ async def complete(bus: Bus, user: User, request_id: str, rating: str, comment: 
 
 async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
     """A staff override: the matcher checks it by the solver's rules; forcing needs a reason."""
-    missing = {
+    missing: Errors = {
         f: vocabulary.message(key)
         for f, key in (
             ("request_id", "choose_request"),
@@ -175,11 +183,8 @@ async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str
     if to in ("suspended", "terminated") and not reason.strip():
         return {"reason": vocabulary.message("status_reason")}
     try:
-        cmd = m.ChangeContractStatus(
-            contract_id=contract_id,
-            to=to,
-            by=user.display_name,  # type: ignore[arg-type]
-            reason=reason.strip()[:2000],
+        cmd = m.ChangeContractStatus.model_validate(
+            {"contract_id": contract_id, "to": to, "by": user.display_name, "reason": reason.strip()[:2000]}
         )
     except ValidationError as err:
         return _validation_errors(err)

@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException
@@ -76,8 +77,8 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
         await app.state.bus.serve_logins(app.state.engine)  # `expertshare login` (services.portal.bus)
         health = Reply.success(service=st.service).model_dump_json().encode()
 
-        async def answer(msg: object) -> None:
-            await msg.respond(health)  # type: ignore[attr-defined]
+        async def answer(msg: Msg) -> None:
+            await msg.respond(health)
 
         await app.state.bus.nc.subscribe(subjects.health(st.service), queue=st.service, cb=answer)
         app.state.started = True

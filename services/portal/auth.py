@@ -49,7 +49,7 @@ def check_csrf(request: Request, form: Any) -> None:
 
 
 def lifetime(request: Request) -> sessions.Lifetime:
-    return request.app.state.session_lifetime  # type: ignore[no-any-return]
+    return request.app.state.session_lifetime
 
 
 def signed_in(request: Request) -> User | None:

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import Column, DateTime, delete, or_
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from shared.clock import utcnow
 
@@ -58,8 +58,8 @@ def start(db: Session, username: str, lifetime: Lifetime) -> str:
     db.execute(
         delete(SessionRow).where(
             or_(
-                SessionRow.seen_at <= now - lifetime.idle,  # type: ignore[arg-type]
-                SessionRow.created_at <= now - lifetime.absolute,
+                col(SessionRow.seen_at) <= now - lifetime.idle,
+                col(SessionRow.created_at) <= now - lifetime.absolute,
             )
         )
     )
@@ -87,7 +87,7 @@ def username_of(db: Session, sid: str, lifetime: Lifetime) -> str | None:
 
 
 def end(db: Session, sid: str) -> None:
-    db.execute(delete(SessionRow).where(SessionRow.id_sha256 == _digest(sid)))  # type: ignore[arg-type]
+    db.execute(delete(SessionRow).where(col(SessionRow.id_sha256) == _digest(sid)))
     db.commit()
 
 

@@ -27,14 +27,14 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, DateTime, Engine, MetaData, false
+from sqlalchemy import Column, ColumnElement, DateTime, Engine, MetaData, false
 from sqlalchemy.engine import make_url
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.portal import sessions
 from services.portal.migrate import upgrade
 from shared.clock import utcnow
-from shared.db import make_engine
+from shared.db import make_engine, table_of
 
 Role = Literal["commune", "staff", "expert", "admin"]
 ROLES: tuple[str, ...] = ("commune", "staff", "expert", "admin")
@@ -159,16 +159,16 @@ def locked_until(
 ) -> dt.datetime | None:
     """When a name (or anyone from `address`) throttled by failed sign-ins may try again (None: now)."""
     now = now or utcnow()
-    untils = [_until(session, SignInFailure.username == username, MAX_FAILURES, now)]
+    untils = [_until(session, col(SignInFailure.username) == username, MAX_FAILURES, now)]
     if address:
-        untils.append(_until(session, SignInFailure.address == address, per_address, now))
+        untils.append(_until(session, col(SignInFailure.address) == address, per_address, now))
     return max((u for u in untils if u is not None), default=None)
 
 
-def _until(session: Session, which: object, limit: int, now: dt.datetime) -> dt.datetime | None:
+def _until(session: Session, which: ColumnElement[bool], limit: int, now: dt.datetime) -> dt.datetime | None:
     recent = sorted(
-        _aware(f.at) for f in session.exec(select(SignInFailure).where(which, SignInFailure.at > now - WINDOW))
-    )  # type: ignore[arg-type]
+        _aware(f.at) for f in session.exec(select(SignInFailure).where(which, col(SignInFailure.at) > now - WINDOW))
+    )
     return recent[-limit] + WINDOW if len(recent) >= limit else None
 
 
@@ -249,7 +249,7 @@ def set_disabled(session: Session, username: str, disabled: bool) -> int:
 
 
 def tokens_of(session: Session, username: str) -> list[ApiToken]:
-    return list(session.exec(select(ApiToken).where(ApiToken.username == username).order_by(ApiToken.created_at)))
+    return list(session.exec(select(ApiToken).where(ApiToken.username == username).order_by(col(ApiToken.created_at))))
 
 
 def revoke_tokens(session: Session, username: str, prefix: str = "") -> int:
@@ -293,12 +293,7 @@ def all_users(session: Session) -> list[User]:
     return list(session.exec(select(User).order_by(User.role, User.username)))
 
 
-TABLES = [
-    User.__table__,
-    ApiToken.__table__,
-    SignInFailure.__table__,  # type: ignore[attr-defined]
-    sessions.SessionRow.__table__,
-]  # type: ignore[attr-defined]
+TABLES = [table_of(User), table_of(ApiToken), table_of(SignInFailure), table_of(sessions.SessionRow)]
 
 
 def metadata() -> MetaData:

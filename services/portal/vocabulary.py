@@ -260,7 +260,7 @@ def validation(field: str, error: dict[str, Any]) -> Said:
     return Said(f"{field_label(field)}: {vi}", f"{field_label(field, 'en')}: {en}")
 
 
-class _Ctx(dict):  # type: ignore[type-arg]
+class _Ctx(dict[str, str]):
     def __init__(self, ctx: dict[str, Any], lang: str) -> None:
         super().__init__({k: number(v, lang) for k, v in ctx.items()})
 

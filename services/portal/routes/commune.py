@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, directory, views
 from services.portal.auth import check_csrf, page_user
+from services.portal.users import User
 from services.portal.web import render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -38,7 +39,7 @@ async def submit(request: Request) -> Response:
     return see_other(f"/requests/{rid}?done=submit")
 
 
-async def _own(request: Request, rid: str) -> tuple[object, dict]:
+async def _own(request: Request, rid: str) -> tuple[User, dict]:
     user = page_user(request, "commune")
     rows = await views.unit_requests(request.app.state.bus, user.unit_id, rid)
     found = next(iter(rows), None)
@@ -59,12 +60,12 @@ DONE = {"submit": "done_submit", "complete": "done_complete"}
 
 async def _page(
     request: Request,
-    user: object,
+    user: User,
     found: dict,
-    status_code: int = 200,  # type: ignore[type-arg]
+    status_code: int = 200,
     errors: dict | None = None,
     done: str | None = None,
-) -> Response:  # type: ignore[type-arg]
+) -> Response:
     bus = request.app.state.bus
     events = await views.history(bus, found)
     return render(
@@ -73,7 +74,7 @@ async def _page(
         user,
         status_code=status_code,
         r=found,
-        events=events,  # type: ignore[arg-type]
+        events=events,
         errors=errors or {},
         visits=await directory.visits(bus, found),
         done=done,

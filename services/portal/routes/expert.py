@@ -7,21 +7,22 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, directory, views
 from services.portal.auth import check_csrf, page_user
+from services.portal.users import User
 from services.portal.web import render, see_other
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _page(request: Request, user: object, status_code: int = 200, **context: object) -> Response:
+async def _page(request: Request, user: User, status_code: int = 200, **context: object) -> Response:
     bus = request.app.state.bus
-    tasks = await views.expert_tasks(bus, user.expert_id)  # type: ignore[attr-defined]
+    tasks = await views.expert_tasks(bus, user.expert_id or "")
     done = DONE.get(request.query_params.get("done", "")) if status_code == 200 else None
     return render(
         request,
         "tasks.html",
         user,
         status_code=status_code,
-        tasks=tasks,  # type: ignore[arg-type]
+        tasks=tasks,
         errors=context.get("errors", {}),
         failed=context.get("failed"),
         done=done,
@@ -57,7 +58,7 @@ async def act(request: Request, aid: str, what: str) -> Response:
     return see_other(f"/tasks?done={what}#task-{aid}")
 
 
-async def _record(request: Request, expert_id: str) -> dict:  # type: ignore[type-arg]
+async def _record(request: Request, expert_id: str) -> dict:
     record = await views.expert_record(request.app.state.bus, expert_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"expert {expert_id} is not registered")

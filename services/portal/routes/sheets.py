@@ -49,7 +49,7 @@ async def sheets_upload(request: Request) -> Response:
 
 async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:  # Said or str
     files: dict[str, tuple[str, bytes]] = {}
-    errors = []
+    errors: list[str] = []
     for kind in KINDS:
         upload = form.get(kind)
         if not isinstance(upload, UploadFile) or not upload.filename:

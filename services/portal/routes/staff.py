@@ -47,7 +47,7 @@ async def _board(
     page_raw: str | None = None,
     outcome: dict | None = None,
     status_code: int = 200,
-) -> Response:  # type: ignore[type-arg]
+) -> Response:
     bus = request.app.state.bus
     first, total = await views.proposals(bus, 1, request_id=rid)
     pages = max(1, -(-total // views.PROPOSALS_PAGE))
@@ -83,7 +83,7 @@ async def contracts(request: Request) -> Response:
     bus = request.app.state.bus
     experts = (await directory.names(bus))["experts"]
 
-    def matches(c: dict) -> bool:  # type: ignore[type-arg]
+    def matches(c: dict) -> bool:
         name = str(experts.get(c["expert_id"], {}).get("name", "")).lower()
         return not q or q in c["id"].lower() or q in c["expert_id"].lower() or q in name
 
@@ -105,7 +105,7 @@ async def contracts(request: Request) -> Response:
     )
 
 
-def _natural(text: str) -> tuple:  # type: ignore[type-arg]
+def _natural(text: str) -> tuple:
     """c2 before c10: the digits compared as numbers."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
@@ -155,7 +155,7 @@ async def _assign_page(
     user: User,
     *,
     form: dict[str, str],
-    errors: dict,  # type: ignore[type-arg]
+    errors: dict,
     done: bool = False,
 ) -> Response:
     """Pickers, not typed ids: the requests waiting, the experts and the active contracts with

@@ -63,9 +63,7 @@ class Client:
     async def call(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> Reply[Any]:
         """The whole reply (a refusal too), `message` signed as the current identity."""
         try:
-            return await rpc.request(
-                self.nc, subject, self._signed(subject, message), timeout=timeout or self.timeout
-            )
+            return await rpc.request(self.nc, subject, self._signed(subject, message), timeout=timeout or self.timeout)
         except rpc.Unavailable as err:
             raise ClientError(_unavailable(err)) from None
 

@@ -184,6 +184,11 @@ class Violation:
     trainee: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
+    @classmethod
+    def on_contract(cls, rule: Rule, contract: str, expert: str, **detail: object) -> Violation:
+        """A broken limit of a contract (of `expert`)."""
+        return cls(rule, expert=expert, contract=contract, detail=detail)
+
     @property
     def spec(self) -> RuleSpec:
         return RULES[self.rule]

@@ -173,16 +173,15 @@ def _limits(
     """The broken limits with the figures staff need: what is left now (approved work counted),
     what this assignment needs; never the validator's plan-wide sums."""
     out = []
-    of_c = {"expert": e.id, "contract": c.id}
     if Rule.CONTRACT_HOURS in broken:
         left = minutes(c.hours_cap) - minutes(c.hours_used) - sum(k.minutes for k in on_contract)
-        out.append(Violation(Rule.CONTRACT_HOURS, **of_c, detail={"left_min": left, "needs_min": a.minutes}))
+        out.append(Violation.on_contract(Rule.CONTRACT_HOURS, c.id, e.id, left_min=left, needs_min=a.minutes))
     if Rule.CONTRACT_BUDGET in broken and c.budget_cap_vnd is not None:
         left = c.budget_cap_vnd - c.budget_used_vnd - sum(k.cost_vnd for k in on_contract)
-        out.append(Violation(Rule.CONTRACT_BUDGET, **of_c, detail={"left_vnd": left, "needs_vnd": a.cost_vnd}))
+        out.append(Violation.on_contract(Rule.CONTRACT_BUDGET, c.id, e.id, left_vnd=left, needs_vnd=a.cost_vnd))
     if Rule.CONTRACT_CONCURRENCY in broken:
-        tasks = {"max": c.max_concurrent, "running": c.active_assignments + len(on_contract)}
-        out.append(Violation(Rule.CONTRACT_CONCURRENCY, **of_c, detail=tasks))
+        running = c.active_assignments + len(on_contract)
+        out.append(Violation.on_contract(Rule.CONTRACT_CONCURRENCY, c.id, e.id, max=c.max_concurrent, running=running))
     if Rule.EXPERT_CAPACITY in broken:
         left = minutes(e.capacity_hours) - minutes(e.committed_hours) - sum(k.minutes for k in of_expert)
         out.append(Violation(Rule.EXPERT_CAPACITY, expert=e.id, detail={"left_min": left, "needs_min": a.minutes}))

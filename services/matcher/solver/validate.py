@@ -158,16 +158,15 @@ def _limits(exp: dict[str, Expert], con: dict[str, Contract], tally: _Tally) -> 
             out.append(Violation(Rule.EXPERT_CAPACITY, expert=eid, detail={"left_min": left, "needs_min": used}))
     for cid, used in tally.c_min.items():
         c = con[cid]
-        on = {"expert": c.expert, "contract": cid}
         left = round(c.hours_cap * 60) - round(c.hours_used * 60)
         if used > left:
-            out.append(Violation(Rule.CONTRACT_HOURS, **on, detail={"left_min": left, "needs_min": used}))
+            out.append(Violation.on_contract(Rule.CONTRACT_HOURS, cid, c.expert, left_min=left, needs_min=used))
         if c.budget_cap_vnd is not None and tally.c_vnd[cid] > c.budget_cap_vnd - c.budget_used_vnd:
             money = {"left_vnd": c.budget_cap_vnd - c.budget_used_vnd, "needs_vnd": tally.c_vnd[cid]}
-            out.append(Violation(Rule.CONTRACT_BUDGET, **on, detail=money))
+            out.append(Violation.on_contract(Rule.CONTRACT_BUDGET, cid, c.expert, **money))
         if tally.c_n[cid] + c.active_assignments > c.max_concurrent:
             tasks = {"max": c.max_concurrent, "running": c.active_assignments}
-            out.append(Violation(Rule.CONTRACT_CONCURRENCY, **on, detail=tasks))
+            out.append(Violation.on_contract(Rule.CONTRACT_CONCURRENCY, cid, c.expert, **tasks))
     return out
 
 

@@ -53,6 +53,10 @@ class Rule(StrEnum):
     TRAINEE_ALREADY_WORKS = "trainee_already_works"
     TRAINEE_EXCLUDED = "trainee_excluded"
     TRAINEE_MINUTES = "trainee_minutes"
+    # The planner's notes on approved and pending work that no longer fits (`PlanOvercommitted.notes`)
+    HELD_OVER_CAPACITY = "held_over_capacity"
+    HELD_OVER_LIMITS = "held_over_limits"
+    PENDING_UNFIT = "pending_unfit"
 
 
 class Scope(StrEnum):
@@ -165,6 +169,30 @@ RULES: dict[Rule, RuleSpec] = {
     Rule.TRAINEE_EXCLUDED: RuleSpec(_T, False, "đã từ chối hoặc bị từ chối cho yêu cầu này", "excluded pair"),
     Rule.TRAINEE_MINUTES: RuleSpec(
         _T, False, "{minutes} phút, phải là {want} phút", "{minutes} minutes, should be {want}"
+    ),
+    Rule.HELD_OVER_CAPACITY: RuleSpec(
+        _E,
+        False,
+        "chuyên gia {expert}: công việc đã duyệt vượt {over:g} giờ so với thời gian có thể nhận {capacity:g} giờ; "
+        "vẫn giữ, không giao thêm cho chuyên gia này",
+        "expert {expert}: approved work is {over:g} h over the availability of {capacity:g} h; it is kept, "
+        "nothing new is planned for this expert",
+        validator=False,
+    ),
+    Rule.HELD_OVER_LIMITS: RuleSpec(
+        _C,
+        False,
+        "hợp đồng {contract}: công việc đã duyệt vượt giới hạn ({limits}); vẫn giữ, không giao thêm theo hợp đồng này",
+        "contract {contract}: approved work is over its limits ({limits}); it is kept, nothing new is planned "
+        "under this contract",
+        validator=False,
+    ),
+    Rule.PENDING_UNFIT: RuleSpec(
+        _P,
+        False,
+        "đề xuất {proposal} ({request}/{slot} -> {expert}) không còn phù hợp: {limit}",
+        "proposal {proposal} ({request}/{slot} -> {expert}) no longer fits: {limit}",
+        validator=False,
     ),
 }
 

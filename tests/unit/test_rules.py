@@ -303,3 +303,20 @@ def test_what_staff_may_force_is_the_rules_flag_not_its_wording(monkeypatch: pyt
 def test_an_override_written_before_the_codes_still_parses() -> None:
     old = m.ManualOverride.model_validate({"by": "staff", "forced": True, "reason": "r", "violations": ["lacks x 2"]})
     assert old.rules == [] and old.violations == ["lacks x 2"]
+
+
+def test_the_planners_notes_are_rendered_from_the_catalogue_in_their_former_words() -> None:
+    assert not any(RULES[r].validator for r in (Rule.HELD_OVER_CAPACITY, Rule.HELD_OVER_LIMITS, Rule.PENDING_UNFIT))
+    held = Violation(Rule.HELD_OVER_CAPACITY, expert="e1", detail={"over": 2.5, "capacity": 20.0})
+    assert str(held) == (
+        "expert e1: approved work is 2.5 h over the availability of 20 h; it is kept, nothing new is planned for "
+        "this expert"
+    )
+    limits = Violation.on_contract(Rule.HELD_OVER_LIMITS, "c1", "e1", limits="budget_cap_vnd, hours_cap")
+    assert str(limits) == (
+        "contract c1: approved work is over its limits (budget_cap_vnd, hours_cap); it is kept, nothing new is "
+        "planned under this contract"
+    )
+    unfit = Violation(Rule.PENDING_UNFIT, "r1", 0, "e1", "c1", detail={"proposal": "a-1", "limit": Rule.CONTRACT_HOURS})
+    assert str(unfit) == "proposal a-1 (r1/0 -> e1) no longer fits: contract_hours"
+    assert render(unfit, "vi") == "đề xuất a-1 (r1/0 -> e1) không còn phù hợp: contract_hours"

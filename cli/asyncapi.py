@@ -14,6 +14,9 @@ from typing import Any
 
 from faststream.specification import AsyncAPI
 
+from shared.endpoints import Endpoint
+from shared.messages import Reply
+
 SERVICES = ("matcher", "contracts", "notifier")
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "asyncapi"
 
@@ -45,7 +48,31 @@ def document(service: str) -> str:
         version="1",
         description=(module.__doc__ or "").strip().splitlines()[0],
     ).to_specification()
-    return json.dumps(json.loads(spec.to_json()), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    doc = json.loads(spec.to_json())
+    for endpoint in svc.endpoints:
+        with_reply(doc, endpoint)
+    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def with_reply(doc: dict[str, Any], endpoint: Endpoint[Any, Any]) -> None:
+    """Describe what `endpoint` answers (FastStream documents only what a subscriber receives):
+    the `Reply` envelope with its data as the endpoint's reply model, on the request's operation."""
+    model = Reply[endpoint.reply]  # type: ignore[name-defined]
+    name = f"Reply_{endpoint.reply.__name__}"
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for key, sub in schema.pop("$defs", {}).items():
+        schemas.setdefault(key, sub)
+    schema["title"] = name
+    schemas[name] = schema
+    messages = doc["components"].setdefault("messages", {})
+    messages[name] = {"title": name, "payload": {"$ref": f"#/components/schemas/{name}"}}
+    for key, operation in doc.get("operations", {}).items():
+        if key.split(":")[0] == endpoint.subject:
+            operation["reply"] = {
+                "address": {"description": "the request's NATS reply subject", "location": "$message.header#/reply"},
+                "messages": [{"$ref": f"#/components/messages/{name}"}],
+            }
 
 
 def main() -> int:

@@ -11,22 +11,22 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
-from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
-from opentelemetry import trace
 from pydantic import BaseModel
 
 from cli import identity
+from shared import rpc
+from shared.endpoints import Endpoint
 from shared.messages import Message, Reply
 from shared.nats import NatsServerError
 from shared.nats import connect as nats_connect
 from shared.settings import var_dir
-from shared.tracing import configure_tracing, trace_headers
+from shared.tracing import configure_tracing
 
-_TRACER = trace.get_tracer("expertshare.cli")
+R = TypeVar("R", bound=BaseModel)
 _tracing: list[Any] = []  # the process's tracer provider, made once (shared.tracing)
 
 
@@ -51,41 +51,45 @@ class Client:
         self.nc = nc
         self.timeout = timeout
 
-    async def call(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> Reply:
+    def _signed(self, subject: str, message: BaseModel) -> BaseModel:
         if isinstance(message, Message) and message.proof is None:
             try:
                 who = identity.current()
             except identity.IdentityError as err:
                 raise ClientError(str(err)) from None
-            message = who.sign(subject, message) if who is not None else message
-        payload = message.model_dump_json(by_alias=True).encode()
-        service = subject.split(".")[0]
+            return who.sign(subject, message) if who is not None else message
+        return message
+
+    async def call(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> Reply[Any]:
+        """The whole reply (a refusal too), `message` signed as the current identity."""
         try:
-            # One trace from here through every service (when tracing is on: shared.tracing).
-            with _TRACER.start_as_current_span(f"{subject} request", kind=trace.SpanKind.CLIENT):
-                msg = await self.nc.request(
-                    subject, payload, timeout=timeout or self.timeout, headers=trace_headers() or None
-                )
-        except NoRespondersError:
-            raise ClientError(f"the {service} service is not running (no responder on {subject})") from None
-        except NatsTimeout:
-            raise ClientError(f"the {service} service did not answer on {subject} in time") from None
+            return await rpc.request(self.nc, subject, self._signed(subject, message), timeout=timeout or self.timeout)
+        except rpc.Unavailable as err:
+            raise ClientError(_unavailable(err)) from None
+
+    async def ask(self, endpoint: Endpoint[Any, R], message: BaseModel, *, timeout: float | None = None) -> R:
+        """The endpoint's reply model; a refusal becomes a ClientError naming what is wrong."""
         try:
-            return Reply.model_validate_json(msg.data)
-        except ValueError:
-            raise ClientError(f"unexpected answer on {subject}: {msg.data[:200]!r}") from None
+            return rpc.read(endpoint, await self.call(endpoint.subject, message, timeout=timeout))
+        except rpc.Refused as err:
+            raise ClientError(str(err)) from None
+        except rpc.Unavailable as err:
+            raise ClientError(_unavailable(err)) from None
 
     async def ok(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> dict[str, Any]:
         """Call and return the data; a refusal becomes a ClientError naming what is wrong."""
         reply = await self.call(subject, message, timeout=timeout)
         if not reply.ok:
-            fields = reply.field_errors
-            if len(fields) == 1 and fields[0].message == reply.error:
-                raise ClientError(f"{fields[0].field}: {fields[0].message}")
-            details = "; ".join(f"{f.field}: {f.message}" for f in fields)
-            said = reply.error or ""
-            raise ClientError(said if not details or details in said else f"{said} ({details})")
+            raise ClientError(rpc.explain(reply))
         return reply.data or {}
+
+
+def _unavailable(err: rpc.Unavailable) -> str:
+    if err.why == "is not running":
+        return f"the {err.service} service is not running (no responder on {err.subject})"
+    if err.why == "did not answer in time":
+        return f"the {err.service} service did not answer on {err.subject} in time"
+    return f"the {err.service} service {err.why} (on {err.subject})"
 
 
 @asynccontextmanager

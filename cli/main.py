@@ -15,10 +15,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.progress import Progress
 
 from cli import (
@@ -37,6 +37,7 @@ from cli import (
 from cli.client import Client, ClientError, connect, dumps, run
 from shared import messages as m
 from shared import subjects as s
+from shared.endpoints import Endpoint
 
 app = typer.Typer(
     help="expertshare: IT experts for communes, under the limits of their contracts.",
@@ -71,6 +72,7 @@ def build(model: type[m.Message], **fields: Any) -> m.Message:
         raise  # unreachable: fail raises
 
 
+R = TypeVar("R", bound=BaseModel)
 BY_HELP = "A comment naming you; who acts is the signed-in person (expertshare whoami)."
 EXPERT_HELP = "Your expert id; taken from your credential (expertshare whoami) when left out."
 
@@ -84,8 +86,19 @@ def my_expert_id(given: str | None) -> str:
     return identity.option(identity.expert_id, given)
 
 
-def command(subject: str, message: m.Message, done: Callable[[dict[str, Any]], str]) -> None:
-    data = call(lambda c: c.ok(subject, message))
+def ask(endpoint: Endpoint[Any, R], message: m.Message) -> R:
+    """The endpoint's reply model; a refusal or an absent service ends the command with its reason."""
+    reply: R = call(lambda c: c.ask(endpoint, message))
+    return reply
+
+
+def command(target: Endpoint[Any, R] | str, message: m.Message, done: Callable[[Any], str]) -> None:
+    """Send a command and print what `done` makes of its reply (the endpoint's reply model; a
+    subject given as text, until every reply is typed (issue 18): the reply's data as a dict)."""
+    if isinstance(target, Endpoint):
+        typer.echo(done(ask(target, message)))
+        return
+    data = call(lambda c: c.ok(target, message))
     typer.echo(done(data))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator, model_validator
 
@@ -77,22 +77,41 @@ class FieldError(BaseModel):
     message: str
 
 
-class Reply(BaseModel):
-    """The answer to every command and query: ok with data, or an error that names the field."""
+V = TypeVar("V")
+
+
+class Reply(BaseModel, Generic[V]):
+    """The answer to every command and query: ok with data, or an error that names the field.
+
+    `data` is the reply's typed read model, declared with the subject (`shared.endpoints`):
+    `Reply[RequestView]`. A reply stored by a service (a command's answer, replayed on a repeated
+    message id) is read back unparametrised, its data as it was written; the caller reads it as
+    the endpoint's reply model."""
 
     model_config = ConfigDict(frozen=True)
     ok: bool
     error: str | None = None
     field_errors: list[FieldError] = Field(default_factory=list)
-    data: dict[str, Any] | None = None
+    data: V | None = None
 
     @classmethod
-    def success(cls, **data: Any) -> Reply:
-        return cls(ok=True, data=data)
+    def of(cls, data: BaseModel) -> Reply[Any]:
+        """Success, carrying a reply model."""
+        return Reply(ok=True, data=data)
 
     @classmethod
-    def failure(cls, error: str, *field_errors: FieldError) -> Reply:
-        return cls(ok=False, error=error, field_errors=list(field_errors))
+    def success(cls, **data: Any) -> Reply[Any]:
+        return Reply(ok=True, data=data)
+
+    @classmethod
+    def failure(cls, error: str, *field_errors: FieldError) -> Reply[Any]:
+        return Reply(ok=False, error=error, field_errors=list(field_errors))
+
+
+class Done(BaseModel):
+    """The reply of a command that answers nothing but that it was done."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 # ---------------------------------------------------------------- matcher: commands
@@ -499,6 +518,11 @@ class ManualOverride(BaseModel):
     forced: bool = False
     reason: Text = ""
     violations: list[Text] = Field(default_factory=list, max_length=50, description="rules a forced override breaks")
+    rules: list[Word] = Field(
+        default_factory=list,
+        max_length=50,
+        description="their codes (shared.rules.Rule), in the same order; empty in events written before them",
+    )
     command: SignedCommand | None = Field(
         default=None, description="staff's signed assign command: contracts approves at once only on it"
     )

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from shared import subjects
+from shared import endpoints, subjects
 from shared.bus import (
     DeadLetterMiddleware,
     OutboxRelay,
@@ -37,6 +37,7 @@ from shared.bus import (
 )
 from shared.clock import utcnow
 from shared.db import make_engine, reader
+from shared.endpoints import Endpoint
 from shared.logging import configure, library_logger
 from shared.messages import FieldError, Message, Reply
 from shared.metrics import ConsumerBacklog, DomainCollector, Gauges, MetricsServer, dead_letter_counter, outbox_gauges
@@ -159,9 +160,9 @@ class Service:
         declare_publishers(self.broker, self.name, events)
         # Subscribers start one by one: healthy only once all of them (and the background tasks) are.
         self.started = False
+        self.endpoints: list[Endpoint[Any, Any]] = []  # what it answers, for the AsyncAPI document
         self.query(
-            subjects.health(self.name),
-            Message,
+            endpoints.health(self.name),
             lambda _s, _m: self._health(),
             description=f"Is the {self.name} service up? (ok once every subscriber is)",
         )
@@ -169,9 +170,8 @@ class Service:
     # ---------------------------------------------------------------- registration
     def command(
         self,
-        subject: str,
-        model: type[Message],
-        use_case: Callable[[Session, Any, Actor], Reply],
+        endpoint: Endpoint[Any, Any],
+        use_case: Callable[[Session, Any, Actor], Reply[Any]],
         *,
         description: str,
         permit: Permit,
@@ -179,6 +179,8 @@ class Service:
         """A command is the act of someone: its proof is verified and the sender's role checked
         here, before anything is done (refused with the reason, nothing remembered); the ownership
         check runs in the use case's transaction, and the use case acts as the verified actor."""
+        subject, model = endpoint.subject, endpoint.request
+        self.endpoints.append(endpoint)
 
         async def handle(cmd: model) -> Reply:  # type: ignore[valid-type]
             message: Message = cmd  # the model FastStream parsed, seen by mypy as the base class
@@ -247,15 +249,16 @@ class Service:
 
     def query(
         self,
-        subject: str,
-        model: type[Message],
-        fn: Callable[[Session, Any], Reply],
+        endpoint: Endpoint[Any, Any],
+        fn: Callable[[Session, Any], Reply[Any]],
         *,
         description: str,
         permit: Permit | None = None,
     ) -> None:
         """A read. With `permit`, a signed one (an expensive query, for some roles only): the proof
         is verified and the role checked as for a command, before anything is read."""
+        subject, model = endpoint.subject, endpoint.request
+        self.endpoints.append(endpoint)
 
         async def handle(q: model) -> Reply:  # type: ignore[valid-type]
             if permit is not None:
@@ -283,8 +286,10 @@ class Service:
         connection = getattr(self.broker, "_connection", None)
         return connection.jetstream() if connection is not None and connection.is_connected else None
 
-    def _health(self) -> Reply:
-        return Reply.success(service=self.name) if self.started else Reply.failure(f"{self.name} is starting")
+    def _health(self) -> Reply[Any]:
+        if not self.started:
+            return Reply.failure(f"{self.name} is starting")
+        return Reply.of(endpoints.Health(service=self.name))
 
     def _read(self, fn: Callable[[Session, Any], Reply], q: Message) -> Reply:
         with Session(self.reader) as session:

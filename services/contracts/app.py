@@ -19,6 +19,7 @@ from services.contracts import gaps, lifecycle, metrics, reference, reports, wor
 from services.contracts import handlers as h
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected, in_thread, run_once
@@ -84,96 +85,83 @@ def build(settings: ContractsSettings | None = None) -> Service:
     st = settings or ContractsSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
     svc.gauges(metrics.gauges)
-    for subject, model, use_case, description in (
+    for endpoint, use_case, description in (
         (
-            s.REFERENCE_REGISTER,
-            m.RegisterReference,
+            E.REFERENCE_REGISTER,
             dated(reference.register_reference, st),
             "Add or replace units, travel times, experts and contracts (all or nothing).",
         ),
         (
-            s.CONTRACT_STATUS_CHANGE,
-            m.ChangeContractStatus,
+            E.CONTRACT_STATUS_CHANGE,
             dated(lifecycle.change_status, st),
             "Staff activate, suspend, resume or terminate a contract.",
         ),
         (
-            s.CONTRACTS_EXPIRE,
-            m.ExpireContracts,
+            E.CONTRACTS_EXPIRE,
             dated(lifecycle.expire_due, st),
             "Expire every contract past its last day (also run periodically).",
         ),
         (
-            s.ASSIGNMENT_APPROVE,
-            m.ApproveAssignment,
+            E.ASSIGNMENT_APPROVE,
             h.approve,
             "Staff approve a proposal: the hours and budget are reserved.",
         ),
         (
-            s.ASSIGNMENT_REJECT,
-            m.RejectAssignment,
+            E.ASSIGNMENT_REJECT,
             h.reject,
             "Staff reject a proposal: the request goes back to matching.",
         ),
         (
-            s.ASSIGNMENTS_DECIDE,
-            m.DecideAssignments,
+            E.ASSIGNMENTS_DECIDE,
             h.decide_batch,
             "Staff approve or reject a batch of proposals, each on its own.",
         ),
-        (s.ASSIGNMENT_ACCEPT, m.AcceptAssignment, h.accept, "The expert accepts an approved task."),
-        (s.ASSIGNMENT_DECLINE, m.DeclineAssignment, h.decline, "The expert declines: the reservation is released."),
+        (E.ASSIGNMENT_ACCEPT, h.accept, "The expert accepts an approved task."),
+        (E.ASSIGNMENT_DECLINE, h.decline, "The expert declines: the reservation is released."),
         (
-            s.HOURS_LOG,
-            m.LogHours,
+            E.HOURS_LOG,
             work.log_hours,
             "The expert logs hours worked: reserved time is consumed, any excess flagged for staff.",
         ),
         (
-            s.EXTRA_HOURS_DECIDE,
-            m.DecideExtraHours,
+            E.EXTRA_HOURS_DECIDE,
             work.decide_extra,
             "Staff approve or refuse hours logged beyond the reservation.",
         ),
         (
-            s.REQUEST_COMPLETE,
-            m.CompleteRequest,
+            E.REQUEST_COMPLETE,
             work.complete_request,
             "The commune confirms completion: what was not used is released.",
         ),
     ):
-        svc.command(subject, model, use_case, description=description, permit=PERMITS[subject])
-    for subject, query, fn, description in (
+        svc.command(endpoint, use_case, description=description, permit=PERMITS[endpoint.subject])
+    for query, fn, description in (
         (
-            s.CONTRACTS_STATUS_GET,
-            m.GetStatus,
+            E.CONTRACTS_STATUS,
             h.status,
             "Assignments and contract balances.",
         ),
-        (s.AUDIT_GET, m.GetAudit, h.audit_trail, "The audit trail: every decision, who, when, before and after."),
+        (E.AUDIT, h.audit_trail, "The audit trail: every decision, who, when, before and after."),
         (
-            s.AUDIT_VERIFY_GET,
-            m.GetStatus,
+            E.AUDIT_VERIFY,
             lambda session, q: h.audit_verify(session, q, issuers=svc.keyring.keys()[0]),
             "Recompute the audit trail's hash chain and check every signature: is it intact and proven?",
         ),
-        (s.REPORT_GET, m.GetReport, dated(reports.report, st), "A report per contract, unit or expert."),
+        (E.REPORT, dated(reports.report, st), "A report per contract, unit or expert."),
         (
-            s.CONTRACTS_GAPS_GET,
-            m.GetGaps,
+            E.CONTRACTS_GAPS,
             lambda session, q: gaps.gaps(
                 session, q, today=local_today(st.timezone_offset_hours), offset_hours=st.timezone_offset_hours
             ),
             "The ledger's part of the shortage report: time from request to approval, each contract's use.",
         ),
         (
-            s.REFERENCE_GET,
-            m.GetReference,
+            E.REFERENCE,
             reference.reference,
             "Units, experts and contracts as registered (for export).",
         ),
     ):
-        svc.query(subject, query, fn, description=description)
+        svc.query(query, fn, description=description)
     for subject, event, on_event, name, description in (
         (
             s.ASSIGNMENT_PROPOSED,

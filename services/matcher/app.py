@@ -30,6 +30,7 @@ from services.matcher.planner import Solver, replan
 from services.matcher.settings import MatcherSettings
 from services.matcher.solver import solve
 from services.matcher.solving import SolverProcess
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread
@@ -311,8 +312,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         return h.submit_request(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(
-        s.REQUEST_SUBMIT,
-        m.SubmitRequest,
+        E.REQUEST_SUBMIT,
         changing(submit),
         permit=PERMITS[s.REQUEST_SUBMIT],
         description="A commune submits a support request.",
@@ -322,15 +322,13 @@ def build(settings: MatcherSettings | None = None) -> Service:
         return h.submit_requests(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(
-        s.REQUESTS_SUBMIT,
-        m.SubmitRequests,
+        E.REQUESTS_SUBMIT,
         changing(submit_many),
         permit=PERMITS[s.REQUESTS_SUBMIT],
         description="Many requests at once (a load, a spreadsheet): each is answered on its own.",
     )
     svc.command(
-        s.REQUEST_CANCEL,
-        m.CancelRequest,
+        E.REQUEST_CANCEL,
         changing(h.cancel_request),
         permit=PERMITS[s.REQUEST_CANCEL],
         description="A commune cancels a request: what it reserved is released.",
@@ -340,16 +338,14 @@ def build(settings: MatcherSettings | None = None) -> Service:
         return assign_manually(session, cmd, actor, today=local_today(st.timezone_offset_hours))
 
     svc.command(
-        s.ASSIGNMENT_ASSIGN,
-        m.AssignManually,
+        E.ASSIGNMENT_ASSIGN,
         changing(assign),
         permit=PERMITS[s.ASSIGNMENT_ASSIGN],
         description="Staff assign an expert by hand, checked by the solver's rules.",
     )
-    svc.query(s.MATCHER_STATUS_GET, m.GetStatus, h.status, description="Requests and proposals with their status.")
+    svc.query(E.MATCHER_STATUS, h.status, description="Requests and proposals with their status.")
     svc.query(
-        s.PLAN_INPUT_GET,
-        m.GetPlanInput,
+        E.PLAN_INPUT,
         h.plan_input,
         description="The scenario a plan was made from, by the digest the audit trail keeps.",
     )
@@ -358,8 +354,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         return candidates(session, q, today=local_today(st.timezone_offset_hours))
 
     svc.query(
-        s.CANDIDATES_GET,
-        m.GetCandidates,
+        E.CANDIDATES,
         alternatives,
         description="The best few experts for one open request, with what each would displace.",
     )
@@ -368,8 +363,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         return gaps(session, q, today=local_today(st.timezone_offset_hours), offset_hours=st.timezone_offset_hours)
 
     svc.query(
-        s.GAPS_GET,
-        m.GetGaps,
+        E.GAPS,
         shortage,
         description="The shortage of a period: demand and uncovered demand by skill, unit, province and "
         "month, how it was covered, each expert's and contract's use, what one more hour would bring.",
@@ -386,8 +380,7 @@ def build(settings: MatcherSettings | None = None) -> Service:
         )
 
     svc.query(
-        s.HIRING_PLAN_GET,
-        m.GetHiringPlan,
+        E.HIRING_PLAN,
         hiring,
         permit=PERMITS[s.HIRING_PLAN_GET],
         description="Which contracts to sign for a budget, on what is open now: the hires covering the most "

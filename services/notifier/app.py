@@ -23,6 +23,7 @@ from services.notifier.db import create_schema
 from services.notifier.sealed import Sealer, seal_plaintext
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import DeliveryWorker
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
@@ -228,17 +229,15 @@ PERMITS: dict[str, Permit] = {
 
 
 def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
-    svc.query(s.INBOX_GET, m.GetInbox, inbox.inbox, description="A party's notifications, newest first.")
+    svc.query(E.INBOX, inbox.inbox, description="A party's notifications, newest first.")
     svc.command(
-        s.INBOX_MARK_READ,
-        m.MarkRead,
+        E.INBOX_MARK_READ,
         lambda session, cmd, _actor: inbox.mark_read(session, cmd),
         description="Mark a party's notifications read.",
         permit=PERMITS[s.INBOX_MARK_READ],
     )
     svc.command(
-        s.PREFERENCES_SET,
-        m.SetPreferences,
+        E.PREFERENCES_SET,
         lambda session, cmd, _actor: preferences.set_preferences(
             session, cmd, sealer=sealer, staff=st.staff() | {h.STAFF}, allow_private=st.webhook_allow_private
         ),
@@ -246,20 +245,17 @@ def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
         permit=PERMITS[s.PREFERENCES_SET],
     )
     svc.query(
-        s.PREFERENCES_GET,
-        m.GetPreferences,
+        E.PREFERENCES,
         preferences.get_preferences,
         description="A party's notification preferences (never the webhook secret).",
     )
     svc.query(
-        s.DELIVERIES_GET,
-        m.GetDeliveries,
+        E.DELIVERIES,
         queue.list_deliveries,
         description="Email and webhook sends, e.g. the failed ones.",
     )
     svc.command(
-        s.DELIVERIES_RETRY,
-        m.RetryDeliveries,
+        E.DELIVERIES_RETRY,
         lambda session, cmd, _actor: queue.retry(session, cmd),
         description="Send failed deliveries again (named ones, or all).",
         permit=PERMITS[s.DELIVERIES_RETRY],

@@ -137,7 +137,7 @@ class Clock:
                 service="notifier",
             )
             msg = await self.broker.request(cmd, s.ASSIGNMENT_DECLINE, timeout=10.0)
-            reply = m.Reply.model_validate_json(msg.body)
+            reply: m.Reply[Any] = m.Reply.model_validate_json(msg.body)
         except Exception as err:  # noqa: BLE001 - contracts down or slow: the same command next tick
             log.warning(
                 "auto_decline_unanswered",

@@ -18,23 +18,23 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel
 
 from services.portal import users
 from services.portal.users import User
+from shared import rpc
 from shared import subjects as s
 from shared.clock import utcnow
+from shared.endpoints import Endpoint
 from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
 from shared.nats import connect, connection_callbacks
 from shared.security import credentials, keys
-from shared.tracing import trace_headers
 
 log = structlog.get_logger("portal.bus")
+R = TypeVar("R", bound=BaseModel)
 SESSION_HOURS = 12  # a portal user's signing key; minted again before it runs out
 RENEW_BEFORE = dt.timedelta(minutes=10)
 
@@ -100,21 +100,17 @@ class Bus:
         if self.nc is not None:
             await self.nc.drain()
 
-    async def call(self, subject: str, message: BaseModel, timeout: float | None = None) -> Reply:
-        service = subject.split(".")[0]
+    async def call(self, subject: str, message: BaseModel, timeout: float | None = None) -> Reply[Any]:
+        """The whole reply (a refusal too). The page's trace goes on in the service (the FastAPI
+        instrumentation made its span)."""
         try:
-            # The page's trace goes on in the service (the FastAPI instrumentation made its span).
-            msg = await self.nc.request(
-                subject,
-                message.model_dump_json().encode(),
-                timeout=timeout or self.timeout,
-                headers=trace_headers() or None,
-            )
-        except NoRespondersError:
-            raise Unavailable(f"the {service} service is not running") from None
-        except NatsTimeout:
-            raise Unavailable(f"the {service} service did not answer in time") from None
-        return Reply.model_validate_json(msg.data)
+            return await rpc.request(self.nc, subject, message, timeout=timeout or self.timeout)
+        except rpc.Unavailable as err:
+            raise Unavailable(str(err)) from None
+
+    async def ask(self, endpoint: Endpoint[Any, R], message: BaseModel, timeout: float | None = None) -> R:
+        """A query's reply model; a refusal raises `rpc.Refused` (the page shows its fields)."""
+        return rpc.read(endpoint, await self.call(endpoint.subject, message, timeout))
 
     async def command(self, user: User, subject: str, message: Message, timeout: float | None = None) -> Reply:
         """A signed-in user's command (or signed query), signed as that user."""

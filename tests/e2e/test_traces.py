@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from cli import client as cli_client
 from shared import messages as m
+from shared import rpc
 from shared import subjects as s
 from shared.nats import free_port, start_nats
 from shared.tracing import TRACE_DIR_ENV
@@ -87,7 +88,7 @@ async def test_one_trace_follows_a_request_from_the_cli_through_every_service(
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(cli_client, "_TRACER", provider.get_tracer("expertshare.cli"))
+    monkeypatch.setattr(rpc, "_TRACER", provider.get_tracer("expertshare.cli"))
 
     cli = cli_client.Client(traced.nc, 30)
     await cli.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer"))
@@ -180,7 +181,7 @@ async def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(
             provider = TracerProvider()
             exporter = InMemorySpanExporter()
             provider.add_span_processor(SimpleSpanProcessor(exporter))
-            monkeypatch.setattr(cli_client, "_TRACER", provider.get_tracer("expertshare.cli"))
+            monkeypatch.setattr(rpc, "_TRACER", provider.get_tracer("expertshare.cli"))
             await cli_client.Client(system.nc, 30).ok(
                 s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer")
             )

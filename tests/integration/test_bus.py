@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import OutboxRow, ProcessedMessage, add_event, create_tables, transaction
+from shared.endpoints import Endpoint, Untyped
 from shared.messages import Message, Reply, RequestCancelled
 from shared.nats import connect, free_port, start_nats
 from shared.security.credentials import Actor
@@ -33,7 +34,9 @@ class Probe:
         self.handled: list[str] = []
         self.fail_times = 0
         self.svc.event(s.REQUEST_CANCELLED, RequestCancelled, self.on_cancelled, name="cancelled", description="test")
-        self.svc.command("probe.thing.do", Message, self.do, description="test", permit=Permit.of("admin"))
+        self.svc.command(
+            Endpoint("probe.thing.do", Message, Untyped), self.do, description="test", permit=Permit.of("admin")
+        )
 
     def on_cancelled(self, session: Session, evt: RequestCancelled) -> None:
         if evt.reason == "refuse":

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, directory, views
-from services.portal.auth import check_csrf, page_user
+from services.portal.auth import check_csrf
+from services.portal.deps import ExpertUser
 from services.portal.users import User
 from services.portal.web import render, see_other
 
@@ -35,13 +38,12 @@ DONE = {"accept": "done_accept", "decline": "done_decline", "hours": "done_hours
 
 
 @router.get("/tasks", response_class=HTMLResponse)
-async def tasks(request: Request) -> Response:
-    return await _page(request, page_user(request, "expert"))
+async def tasks(request: Request, user: ExpertUser) -> Response:
+    return await _page(request, user)
 
 
 @router.post("/tasks/{aid}/{what}", response_class=HTMLResponse)
-async def act(request: Request, aid: str, what: str) -> Response:
-    user = page_user(request, "expert")
+async def act(request: Request, user: ExpertUser, aid: str, what: str) -> Response:
     form = await request.form()
     check_csrf(request, form)
     bus = request.app.state.bus
@@ -58,7 +60,7 @@ async def act(request: Request, aid: str, what: str) -> Response:
     return see_other(f"/tasks?done={what}#task-{aid}")
 
 
-async def _record(request: Request, expert_id: str) -> dict:
+async def _record(request: Request, expert_id: str) -> dict[str, Any]:
     record = await views.expert_record(request.app.state.bus, expert_id)
     if record is None:
         raise HTTPException(status_code=404, detail=f"expert {expert_id} is not registered")
@@ -66,15 +68,13 @@ async def _record(request: Request, expert_id: str) -> dict:
 
 
 @router.get("/availability", response_class=HTMLResponse)
-async def availability(request: Request) -> Response:
-    user = page_user(request, "expert")
+async def availability(request: Request, user: ExpertUser) -> Response:
     record = await _record(request, user.expert_id or "")
     return render(request, "availability.html", user, form=record, errors={}, saved=False)
 
 
 @router.post("/availability", response_class=HTMLResponse)
-async def set_availability(request: Request) -> Response:
-    user = page_user(request, "expert")
+async def set_availability(request: Request, user: ExpertUser) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     record = await _record(request, user.expert_id or "")

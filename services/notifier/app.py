@@ -23,6 +23,7 @@ from services.notifier.db import create_schema
 from services.notifier.sealed import Sealer, seal_plaintext
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import DeliveryWorker
+from shared import catalogue
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
@@ -31,10 +32,7 @@ from shared.service import Permit, Service
 
 log = structlog.get_logger("notifier")
 
-EVENTS: dict[str, type[m.Message]] = {
-    s.NOTIFICATION_DELIVERED: m.NotificationDelivered,
-    s.NOTIFICATION_FAILED: m.NotificationFailed,
-}
+EVENTS = catalogue.events("notifier")
 
 
 class NotifierService(Service):

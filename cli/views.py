@@ -14,6 +14,7 @@ from rich.table import Table
 
 from shared import clock
 from shared.csvcells import neutral
+from shared.statuses import AssignmentStatus as Status
 
 console = Console()
 
@@ -35,7 +36,7 @@ def status_json(data: dict[str, Any]) -> dict[str, Any]:
     matcher, contracts = data["matcher"], data["contracts"]
     return {
         "requests": matcher["requests"],
-        "proposals": [p for p in matcher["proposals"] if p["status"] == "pending"],
+        "proposals": [p for p in matcher["proposals"] if Status(p["status"]) == Status.PROPOSED],
         "assignments": contracts["assignments"],
         "contracts": contracts["contracts"],
         "counts": {**contracts["counts"], **matcher["counts"]},

@@ -313,7 +313,7 @@ def check_slots(system: Copies, st: dict[str, Any]) -> None:
         "matcher",
         """
         SELECT request_id, slot, count(*) AS n FROM proposal
-        WHERE status IN ('pending', 'approved', 'accepted') GROUP BY request_id, slot HAVING count(*) > 1""",
+        WHERE status IN ('proposed', 'approved', 'accepted') GROUP BY request_id, slot HAVING count(*) > 1""",
     )
     assert live == [], f"slots with two live proposals in the matcher: {live}"
     per_request = collections.Counter(p["request_id"] for p in st["matcher"]["proposals"])

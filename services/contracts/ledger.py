@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, LedgerLine
 from shared.bus import Rejected
+from shared.statuses import ContractStatus as C
 
 
 def cost_of(minutes: int, hourly_rate_vnd: int) -> int:
@@ -48,7 +49,7 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
         update(c)
         .where(
             c.id == a.contract_id,
-            c.status == "active",
+            c.status == C.ACTIVE,
             c.used_minutes_before + c.reserved_minutes + c.consumed_minutes + m <= c.cap_minutes,
             or_(
                 c.budget_cap_vnd == None,  # noqa: E711
@@ -84,7 +85,7 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
 
 
 def _why_no_room(c: ContractRow, m: int, v: int, *, check_status: bool = True) -> str:
-    if check_status and c.status not in ("active", "exhausted"):
+    if check_status and c.status not in (C.ACTIVE, C.EXHAUSTED):
         return f"contract {c.id} is {c.status}{': ' + c.status_reason if c.status_reason else ''}"
     left = c.cap_minutes - c.used_minutes
     if m > left:

@@ -20,6 +20,7 @@ from services.notifier.db import AnswerWatch, ContractWatch, Party
 from services.notifier.inbox import notify
 from services.notifier.templates import duration
 from shared import messages as m
+from shared.statuses import ContractStatus
 
 OPEN = ("waiting", "reminded", "escalated", "declining")
 
@@ -157,11 +158,15 @@ def close(session: Session, d: m.AssignmentDecision) -> None:
     session.add(w)
 
 
+#: Contracts whose end staff are warned of: those still meant to work until it.
+WATCHED = (ContractStatus.ACTIVE, ContractStatus.SUSPENDED)
+
+
 def expiring(session: Session, *, today: dt.date, days: int) -> list[str]:
     """Contracts ending within `days` days whose staff have not been warned of that end."""
     rows = session.exec(
         select(ContractWatch).where(
-            ContractWatch.status.in_(("active", "suspended")),  # type: ignore[attr-defined]
+            ContractWatch.status.in_(WATCHED),  # type: ignore[attr-defined]
             ContractWatch.end >= today,
             ContractWatch.end <= today + dt.timedelta(days=days),
         )
@@ -172,7 +177,7 @@ def expiring(session: Session, *, today: dt.date, days: int) -> list[str]:
 def warn_expiring(session: Session, contract_id: str, *, today: dt.date, days: int, staff: str) -> bool:
     """Tell staff once per end date that this contract ends within `days` days (claimed: one copy)."""
     c = claim(session, select(ContractWatch).where(ContractWatch.contract_id == contract_id))
-    if c is None or c.warned_end == c.end or c.status not in ("active", "suspended"):
+    if c is None or c.warned_end == c.end or c.status not in WATCHED:
         return False
     if not today <= c.end <= today + dt.timedelta(days=days):
         return False

@@ -28,6 +28,7 @@ from cli.views import dong, hours
 from shared import messages as m
 from shared import subjects as s
 from shared.csvcells import neutral
+from shared.statuses import AssignmentStatus as A
 
 BY_HELP = "A comment naming you; who acts is the signed-in person (expertshare whoami)."
 
@@ -57,11 +58,11 @@ async def _outcome(client: Client, request_id: str, assignment_id: str, wait_s: 
         rows = (await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus(request_ids=[request_id], with_contracts=False)))[
             "assignments"
         ]
-        found = next((a for a in rows if a["id"] == assignment_id and a["status"] != "proposed"), None)
+        found = next((a for a in rows if a["id"] == assignment_id and a["status"] != A.PROPOSED), None)
         if found:
             return found
         await asyncio.sleep(0.2)
-    return {"id": assignment_id, "status": "proposed", "note": "not yet decided by the contracts service"}
+    return {"id": assignment_id, "status": A.PROPOSED, "note": "not yet decided by the contracts service"}
 
 
 def table(rows: list[dict[str, Any]], title: str) -> None:
@@ -122,9 +123,9 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             f"{done['assignment_id']}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
             f"under {contract}, "
             f"{done['mode']}, {hours(done['minutes'])}: {outcome['status']}"
-            + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else "")
+            + (f" ({outcome['note']})" if outcome["status"] != A.APPROVED and outcome.get("note") else "")
         )
-        if outcome["status"] != "approved":
+        if outcome["status"] != A.APPROVED:
             raise typer.Exit(1)
 
     def move(contract_id: str, to: str, by: str | None, reason: str) -> None:

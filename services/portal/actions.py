@@ -18,6 +18,7 @@ from services.portal.users import User
 from shared import messages as m
 from shared import subjects as s
 from shared.scenario import Expert, Request
+from shared.statuses import ContractStatus
 
 Errors = dict[str, str]  # a `vocabulary.Said` (both languages) or a service's sentence
 
@@ -172,7 +173,7 @@ async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
 async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str, reason: str) -> Errors:
     """Staff suspend, resume or end a contract; suspending or ending it needs a reason (the audit
     trail keeps it, and the open assignments it cancels are told why)."""
-    if to in ("suspended", "terminated") and not reason.strip():
+    if to in (ContractStatus.SUSPENDED, ContractStatus.TERMINATED) and not reason.strip():
         return {"reason": vocabulary.message("status_reason")}
     try:
         cmd = m.ChangeContractStatus(

@@ -14,6 +14,7 @@ from typing import Any
 from services.portal.bus import Bus, Unavailable
 from shared import messages as m
 from shared import subjects as s
+from shared.statuses import COVERING, AssignmentStatus
 
 #: How long the names of units and experts are kept (a page asks for them often; they rarely change).
 NAMES_TTL_S = 30.0
@@ -49,10 +50,10 @@ async def visits(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
     experts, units = known["experts"], known["units"]
     out = []
     for a in r["assignments"]:
-        if a["status"] not in ("proposed", "approved", "accepted", "completed"):
+        if a["status"] not in COVERING:
             continue
         e = experts.get(a["expert_id"], {})
-        approved = a["status"] != "proposed"
+        approved = a["status"] != AssignmentStatus.PROPOSED
         out.append(
             {
                 "name": e.get("name") or a["expert_id"],

@@ -12,6 +12,7 @@ from services.portal import actions, chart, directory, views
 from services.portal.auth import check_csrf, page_user
 from services.portal.users import User
 from services.portal.web import page_language, render
+from shared.statuses import ContractStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -179,7 +180,7 @@ async def _assign_page(
         (e for e in names["experts"].values() if wanted(e["id"])), key=lambda e: (e["name"], _natural(e["id"]))
     )
     contracts = sorted(
-        (c for c in await views.contracts(bus) if c["status"] == "active" and wanted(c["expert_id"])),
+        (c for c in await views.contracts(bus) if c["status"] == ContractStatus.ACTIVE and wanted(c["expert_id"])),
         key=lambda c: _natural(c["id"]),
     )
     return render(

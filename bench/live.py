@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import assignment
+from shared import assignment, parties
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -50,7 +50,7 @@ REJECTED = "contracts.assignment.rejected"
 COMPLETED = "contracts.request.completed"
 # Who the notifier tells of a proposal (services/notifier/handlers.py `assignment_proposed`):
 # staff (proposal_waiting) and the request's commune (request_matched), one inbox note each.
-STAFF_PARTY = "staff:home-affairs"
+STAFF_PARTY = parties.STAFF
 # A request counts as covered live when each of its slots has a proposal in one of these at the end.
 COVERING = frozenset(assignment.COVERING)
 

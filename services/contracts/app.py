@@ -24,6 +24,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected, in_thread, run_once
 from shared.clock import local_today
+from shared.parties import system_party
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
 
@@ -41,7 +42,7 @@ def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Callable[.
 def _declined_by(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> None:
     """The expert declines their own task; only the notifier declines for one who never answered."""
     if cmd.unanswered_only or actor.role == "system":
-        if (actor.party, cmd.unanswered_only) != ("system:notifier", True):
+        if (actor.party, cmd.unanswered_only) != (system_party("notifier"), True):
             raise Rejected("only the notifier declines a task nobody answered, and only that", "unanswered_only")
         return
     asg.the_expert(session, cmd, actor)

@@ -35,12 +35,13 @@ from shared import assignment as sm
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import utcnow
+from shared.parties import system_party
 from shared.security.credentials import Actor, system
 from shared.statuses import FINISHED, HELD
 from shared.statuses import AssignmentStatus as A
 from shared.statuses import RequestStatus as R
 
-LEDGER = Actor(person="ledger", role="system", party="system:contracts", channel="system")
+LEDGER = Actor(person="ledger", role="system", party=system_party("contracts"), channel="system")
 CONTRACTS = system("contracts")
 
 

@@ -23,7 +23,7 @@ from services.notifier.db import create_schema
 from services.notifier.sealed import Sealer, seal_plaintext
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import DeliveryWorker
-from shared import catalogue
+from shared import catalogue, parties
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
@@ -233,7 +233,7 @@ def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
         s.PREFERENCES_SET,
         m.SetPreferences,
         lambda session, cmd, _actor: preferences.set_preferences(
-            session, cmd, sealer=sealer, staff=st.staff() | {h.STAFF}, allow_private=st.webhook_allow_private
+            session, cmd, sealer=sealer, staff=st.staff() | {parties.STAFF}, allow_private=st.webhook_allow_private
         ),
         description="Set a party's channels, language, addresses and digest choice (the secret sealed).",
         permit=PERMITS[s.PREFERENCES_SET],

@@ -17,6 +17,7 @@ from services.portal.i18n import Words
 from services.portal.users import User
 from shared import messages as m
 from shared import subjects as s
+from shared.parties import STAFF, expert_party, unit_party
 from shared.scenario import Expert, Request
 from shared.statuses import ContractStatus
 
@@ -207,10 +208,10 @@ async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision:
 def party_of(user: User) -> str | None:
     """Whose inbox a user reads: the unit's, the expert's, or the home-affairs staff's."""
     if user.role == "commune":
-        return f"unit:{user.unit_id}"
+        return unit_party(user.unit_id)
     if user.role == "expert":
-        return f"expert:{user.expert_id}"
-    return "staff:home-affairs" if user.role == "staff" else None
+        return expert_party(user.expert_id)
+    return STAFF if user.role == "staff" else None
 
 
 async def mark_read(bus: Bus, user: User) -> Errors:

@@ -14,6 +14,7 @@ from typing import Any
 from services.portal.bus import Bus, Unavailable
 from shared import messages as m
 from shared import subjects as s
+from shared.parties import expert_party
 from shared.statuses import COVERING, AssignmentStatus
 
 #: How long the names of units and experts are kept (a page asks for them often; they rarely change).
@@ -38,7 +39,7 @@ async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
 async def contact(bus: Bus, expert_id: str) -> str | None:
     """How to reach an expert: the e-mail address their notifications go to, if they gave one."""
     try:
-        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=f"expert:{expert_id}"))
+        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=expert_party(expert_id)))
     except Unavailable:  # the notifier down: the page still shows who is coming
         return None
     return ((reply.data or {}).get("email") or None) if reply.ok else None

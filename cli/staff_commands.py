@@ -24,10 +24,11 @@ from rich.table import Table
 
 from cli import identity
 from cli.client import Client, dumps
-from cli.views import dong, hours
+from cli.views import hours
 from shared import messages as m
 from shared import subjects as s
 from shared.csvcells import neutral
+from shared.formatting import money
 from shared.statuses import AssignmentStatus as A
 
 BY_HELP = "A comment naming you; who acts is the signed-in person (expertshare whoami)."
@@ -43,7 +44,7 @@ def print_decisions(data: dict[str, Any]) -> None:
         elif data["decision"] == "approve":
             typer.echo(
                 f"{r['assignment_id']} approved: {hours(r['reserved_minutes'])} and "
-                f"{r['reserved_vnd']:,} ₫ reserved".replace(",", ".")
+                f"{money(r['reserved_vnd'], '-')} reserved"
             )
         else:
             typer.echo(f"{r['assignment_id']} rejected")
@@ -180,7 +181,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     def hours_approve(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """Charge the extra hours to the contract (its caps must still hold)."""
         d = extra(assignment, True, by, comment)
-        typer.echo(f"{assignment}: {hours(d['approved_minutes'])} extra approved, {dong(d['cost_vnd'])}")
+        typer.echo(f"{assignment}: {hours(d['approved_minutes'])} extra approved, {money(d['cost_vnd'], '-')}")
 
     @hours_app.command("refuse")
     def hours_refuse(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:

@@ -23,11 +23,13 @@ from services.matcher import planner
 from services.matcher.db import ContractCopy, PlanRun, Proposal, RequestRow
 from services.matcher.solver.options import Travel, choose_mode, cost_of
 from services.matcher.solver.plan import Assignment, Plan
-from services.matcher.solver.validate import dong, hm, validate
+from services.matcher.solver.validate import validate
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
+from shared.formatting import hm_left as hm
+from shared.formatting import money_left as dong
 from shared.scenario import Contract, Expert, Pin, Request, Scenario, minutes
 from shared.security.credentials import Actor
 from shared.statuses import HELD, LIVE, MATCHING, ContractStatus

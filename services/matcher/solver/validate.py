@@ -10,6 +10,8 @@ import math
 from collections import defaultdict
 
 from services.matcher.solver.plan import Plan
+from shared.formatting import hm_left as hm
+from shared.formatting import money_left as dong
 from shared.scenario import Scenario
 
 
@@ -160,13 +162,3 @@ def _trainees(sc: Scenario, plan: Plan, e_min: dict[str, int]) -> list[str]:
         seen.add((a.request, a.trainee))
         e_min[a.trainee] += a.trainee_minutes
     return errs
-
-
-def hm(minutes: int) -> str:
-    """Minutes as people read them: 7 h 40, 2 h, 0 h 30."""
-    h, m = divmod(max(0, minutes), 60)
-    return f"{h} h {m:02d}" if m else f"{h} h"
-
-
-def dong(vnd: int) -> str:
-    return f"{max(0, vnd):,} ₫".replace(",", ".")

@@ -176,7 +176,7 @@ def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *
         raise Rejected(f"contract {c.id} is {c.status}; it cannot become {cmd.to}", "to")
     if cmd.to != C.ACTIVE and not cmd.reason.strip():
         raise Rejected(f"a reason is required to make contract {c.id} {cmd.to}", "reason")
-    target = cmd.to
+    target = C(cmd.to)
     if target == C.ACTIVE and c.ends_on < today:
         raise Rejected(f"contract {c.id} ended on {c.ends_on}; extend it before activating", "to")
     if target == C.ACTIVE and not has_room(c):

@@ -647,7 +647,9 @@ def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:
     ):  # type: ignore[attr-defined]
         now[rid].add((pid, st))
     seen = snap.seen
-    return {rid for rid in ids if status.get(rid) not in MATCHING or frozenset(now[rid]) != seen.get(rid, frozenset())}
+    return {
+        rid for rid in ids if status.get(rid, "") not in MATCHING or frozenset(now[rid]) != seen.get(rid, frozenset())
+    }
 
 
 def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> None:

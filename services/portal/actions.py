@@ -208,9 +208,9 @@ async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision:
 def party_of(user: User) -> str | None:
     """Whose inbox a user reads: the unit's, the expert's, or the home-affairs staff's."""
     if user.role == "commune":
-        return unit_party(user.unit_id)
+        return unit_party(str(user.unit_id))
     if user.role == "expert":
-        return expert_party(user.expert_id)
+        return expert_party(str(user.expert_id))
     return STAFF if user.role == "staff" else None
 
 

@@ -15,6 +15,7 @@ from shared.csvcells import neutral
 from shared.formatting import hm as hours
 from shared.formatting import money, stamp
 from shared.statuses import AssignmentStatus as Status
+from shared.statuses import RequestStatus
 
 console = Console()
 
@@ -61,7 +62,7 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
             r["mode"],
             r["deadline"],
             r["status"],
-            r["reason"] if r["status"] == "unmatched" else "",
+            r["reason"] if r["status"] == RequestStatus.UNMATCHED else "",
         ]
         for r in view["requests"]
     ]
@@ -80,7 +81,7 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
         console.print("(a reason cut short with … is whole with --verbose or --json)")
     t = _table("Assignments", ("id", "request", "expert", "contract", "mode", "hours", "cost", "status"))
     for a in view["assignments"]:
-        if a["status"] in ("withdrawn",):
+        if a["status"] == Status.WITHDRAWN:
             continue
         t.add_row(
             a["id"],

@@ -20,7 +20,7 @@ import typer
 
 from shared.clock import utcnow
 from shared.messages import Message
-from shared.parties import EXPERT, id_of
+from shared.parties import EXPERT, id_of, staff_party
 from shared.security import credentials, keys
 from shared.security.credentials import Credential, Refused
 from shared.security.secrets import secrets_dir, write_private
@@ -78,7 +78,7 @@ def issue_operator(directory: Path | None = None, *, hours: float = OPERATOR_HOU
         person="operator",
         name="Operator",
         role="admin",
-        party="staff:operator",
+        party=staff_party("operator"),
         key=keys.public_key(seed),
         channel="cli",
         hours=hours,

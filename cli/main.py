@@ -38,6 +38,7 @@ from cli.client import Client, ClientError, connect, dumps, run
 from shared import messages as m
 from shared import subjects as s
 from shared.endpoints import Endpoint
+from shared.parties import STAFF
 
 app = typer.Typer(
     help="expertshare: IT experts for communes, under the limits of their contracts.",
@@ -308,7 +309,7 @@ def log_hours(
 
 @app.command()
 def inbox(
-    party: str = typer.Argument(..., help="expert:<id>, unit:<id> or staff:home-affairs"),
+    party: str = typer.Argument(..., help=f"expert:<id>, unit:<id> or {STAFF}"),
     unread: bool = typer.Option(False, help="Only unread notifications."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:

@@ -24,10 +24,12 @@ from rich.table import Table
 
 from cli import identity
 from cli.client import Client, dumps
-from cli.views import dong, hours
+from cli.views import hours
 from shared import messages as m
 from shared import subjects as s
 from shared.csvcells import neutral
+from shared.formatting import money
+from shared.statuses import AssignmentStatus as A
 
 BY_HELP = "A comment naming you; who acts is the signed-in person (expertshare whoami)."
 
@@ -42,7 +44,7 @@ def print_decisions(data: dict[str, Any]) -> None:
         elif data["decision"] == "approve":
             typer.echo(
                 f"{r['assignment_id']} approved: {hours(r['reserved_minutes'])} and "
-                f"{r['reserved_vnd']:,} ₫ reserved".replace(",", ".")
+                f"{money(r['reserved_vnd'], '-')} reserved"
             )
         else:
             typer.echo(f"{r['assignment_id']} rejected")
@@ -57,11 +59,11 @@ async def _outcome(client: Client, request_id: str, assignment_id: str, wait_s: 
         rows = (await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus(request_ids=[request_id], with_contracts=False)))[
             "assignments"
         ]
-        found = next((a for a in rows if a["id"] == assignment_id and a["status"] != "proposed"), None)
+        found = next((a for a in rows if a["id"] == assignment_id and a["status"] != A.PROPOSED), None)
         if found:
             return found
         await asyncio.sleep(0.2)
-    return {"id": assignment_id, "status": "proposed", "note": "not yet decided by the contracts service"}
+    return {"id": assignment_id, "status": A.PROPOSED, "note": "not yet decided by the contracts service"}
 
 
 def table(rows: list[dict[str, Any]], title: str) -> None:
@@ -122,9 +124,9 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             f"{done['assignment_id']}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
             f"under {contract}, "
             f"{done['mode']}, {hours(done['minutes'])}: {outcome['status']}"
-            + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else "")
+            + (f" ({outcome['note']})" if outcome["status"] != A.APPROVED and outcome.get("note") else "")
         )
-        if outcome["status"] != "approved":
+        if outcome["status"] != A.APPROVED:
             raise typer.Exit(1)
 
     def move(contract_id: str, to: str, by: str | None, reason: str) -> None:
@@ -179,7 +181,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     def hours_approve(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """Charge the extra hours to the contract (its caps must still hold)."""
         d = extra(assignment, True, by, comment)
-        typer.echo(f"{assignment}: {hours(d['approved_minutes'])} extra approved, {dong(d['cost_vnd'])}")
+        typer.echo(f"{assignment}: {hours(d['approved_minutes'])} extra approved, {money(d['cost_vnd'], '-')}")
 
     @hours_app.command("refuse")
     def hours_refuse(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:

@@ -32,6 +32,7 @@ import nats
 from cli import identity, views
 from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
+from shared import catalogue
 from shared import subjects as s
 from shared.messages import GetStatus, Message
 from shared.metrics import metrics_url_file
@@ -136,7 +137,7 @@ async def tail_events(url: str) -> nats.aio.client.Client:
             say(line)
 
     for owner in owners():
-        for subject in s.events_of(owner):
+        for subject in catalogue.events_of(owner):
             await nc.subscribe(subject, cb=show)
     return nc
 

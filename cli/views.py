@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -12,30 +11,20 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from shared import clock
 from shared.csvcells import neutral
+from shared.formatting import hm as hours
+from shared.formatting import money, stamp
+from shared.statuses import AssignmentStatus as Status
+from shared.statuses import RequestStatus
 
 console = Console()
-
-
-def hours(minutes: int) -> str:
-    """460 -> '7 h 40', 480 -> '8 h': whole minutes, never '7.66667 h'."""
-    h, m = divmod(int(minutes), 60)
-    return f"{h} h {m:02d}" if m else f"{h} h"
-
-
-def dong(vnd: int | None) -> str:
-    """1500000 -> '1.500.000 ₫' (Vietnamese grouping)."""
-    if vnd is None:
-        return "-"
-    return f"{vnd:,} ₫".replace(",", ".")
 
 
 def status_json(data: dict[str, Any]) -> dict[str, Any]:
     matcher, contracts = data["matcher"], data["contracts"]
     return {
         "requests": matcher["requests"],
-        "proposals": [p for p in matcher["proposals"] if p["status"] == "pending"],
+        "proposals": [p for p in matcher["proposals"] if Status(p["status"]) == Status.PROPOSED],
         "assignments": contracts["assignments"],
         "contracts": contracts["contracts"],
         "counts": {**contracts["counts"], **matcher["counts"]},
@@ -46,17 +35,6 @@ def status_json(data: dict[str, Any]) -> dict[str, Any]:
 def natural(text: str) -> tuple[Any, ...]:
     """A sort key that reads the numbers in ids as numbers: c0, c1, c2, ..., c10 (not c0, c1, c10)."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
-
-
-def local_time(iso: str) -> str:
-    """An instant as Vietnam's wall clock with its zone shown, as the portal shows it:
-    '2026-12-01T09:40:00+00:00' -> '2026-12-01 16:40 (UTC+7)'."""
-    try:
-        at = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return iso[:16]
-    at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-    return f"{at.astimezone(clock.zone()):%Y-%m-%d %H:%M} (UTC+{clock.VIETNAM_UTC_OFFSET_HOURS})"
 
 
 def _table(title: str, columns: tuple[str, ...]) -> Table:
@@ -84,7 +62,7 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
             r["mode"],
             r["deadline"],
             r["status"],
-            r["reason"] if r["status"] == "unmatched" else "",
+            r["reason"] if r["status"] == RequestStatus.UNMATCHED else "",
         ]
         for r in view["requests"]
     ]
@@ -103,7 +81,7 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
         console.print("(a reason cut short with … is whole with --verbose or --json)")
     t = _table("Assignments", ("id", "request", "expert", "contract", "mode", "hours", "cost", "status"))
     for a in view["assignments"]:
-        if a["status"] in ("withdrawn",):
+        if a["status"] == Status.WITHDRAWN:
             continue
         t.add_row(
             a["id"],
@@ -112,7 +90,7 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
             a["contract_id"],
             a["mode"],
             hours(a["minutes"]),
-            dong(a["cost_vnd"]),
+            money(a["cost_vnd"], "-"),
             a["status"],
         )
     console.print(t)
@@ -128,7 +106,7 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
             f"{c['hours_used']:g}",
             f"{c['hours_reserved']:g}",
             f"{c['hours_left']:g}",
-            dong(c["budget_left_vnd"]),
+            money(c["budget_left_vnd"], "-"),
             f"{c['active_assignments']}/{c['max_concurrent']}",
         )
     console.print(t)
@@ -143,7 +121,7 @@ def print_inbox(party: str, data: dict[str, Any]) -> None:
     console.print(f"[bold]{party}[/bold]: {len(items)} notifications, {data.get('unread', 0)} unread")
     for n in items:
         mark = " " if n.get("read") else "*"
-        console.print(f"{mark} {local_time(n['created_at'])}  [bold]{n['subject']}[/bold]")
+        console.print(f"{mark} {stamp(n['created_at'])}  [bold]{n['subject']}[/bold]")
         for line in n["body"].splitlines():
             console.print(f"    {line}")
 
@@ -155,7 +133,7 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
         r = e["request"]
         return (
             f"proposed  {e['assignment_id']}: {e['expert_name']} -> {r['unit']} «{r['title']}» "
-            f"{e['mode']} {e['minutes'] / 60:.1f} h {dong(e['cost_vnd'])} (priority {r['priority']})"
+            f"{e['mode']} {e['minutes'] / 60:.1f} h {money(e['cost_vnd'], '-')} (priority {r['priority']})"
         )
     if kind == "request.unmatched":
         return f"unmatched {e['request_id']}: {e['reason']}"
@@ -168,7 +146,7 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
     ):
         return f"{kind.split('.')[1]:9} {e['assignment_id']}: {e['expert_id']} for {e['request_id']}"
     if kind == "hours.logged":
-        return f"logged    {e['assignment_id']}: {hours(e['minutes'])} ({dong(e['cost_vnd'])})"
+        return f"logged    {e['assignment_id']}: {hours(e['minutes'])} ({money(e['cost_vnd'], '-')})"
     if kind == "request.completed":
         return f"completed {e['request_id']}"
     return None
@@ -216,6 +194,6 @@ def print_audit(entries: list[dict[str, Any]]) -> None:
             e["action"],
             e["subject"],
             change,
-            f"{line['contract']}: {hours(line['minutes'])}, {dong(line['vnd'])}" if line else "",
+            f"{line['contract']}: {hours(line['minutes'])}, {money(line['vnd'], '-')}" if line else "",
         )
     console.print(t)

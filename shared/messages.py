@@ -17,6 +17,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, f
 from shared import limits as L
 from shared.clock import utcnow
 from shared.scenario import Candidate, Contract, Expert, Id, Request, Skills, TravelTime, Unit
+from shared.statuses import ContractStatus, DeliveryStatus
 
 Party = Annotated[
     str,
@@ -591,9 +592,6 @@ class GetAudit(Message):
     limit: int = Field(default=1000, ge=1, le=100_000)
 
 
-ContractStatus = Literal["draft", "active", "suspended", "exhausted", "expired", "terminated"]
-
-
 class ChangeContractStatus(Message):
     """Staff move a contract through its lifecycle; exhausted and expired are the system's."""
 
@@ -655,7 +653,7 @@ class ExpertRegistered(Message):
 
 class ContractRegistered(Message):
     contract: Contract
-    status: ContractStatus = "active"
+    status: ContractStatus = ContractStatus.ACTIVE
     revision: int = Field(default=0, description="a consumer ignores a revision older than its copy")
 
 
@@ -849,7 +847,7 @@ class GetPreferences(Message):
 
 
 class GetDeliveries(Message):
-    status: Literal["pending", "sent", "failed"] | None = None
+    status: DeliveryStatus | None = None
     party: Party | None = None
     limit: int = Field(default=100, ge=1, le=1000)
 

@@ -19,34 +19,19 @@ from services.contracts import gaps, lifecycle, metrics, reference, reports, wor
 from services.contracts import handlers as h
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
+from shared import catalogue
 from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected, in_thread, run_once
 from shared.clock import local_today
+from shared.parties import system_party
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
 
 log = structlog.get_logger("contracts")
 
-EVENTS: dict[str, type[m.Message]] = {
-    s.REFERENCE_REGISTERED: m.ReferenceRegistered,
-    s.UNIT_REGISTERED: m.UnitRegistered,
-    s.TRAVEL_REGISTERED: m.TravelRegistered,
-    s.EXPERT_REGISTERED: m.ExpertRegistered,
-    s.CONTRACT_REGISTERED: m.ContractRegistered,
-    s.CONTRACT_STATUS_CHANGED: m.ContractStatusChanged,
-    s.BALANCE_CHANGED: m.BalanceChanged,
-    s.ASSIGNMENT_APPROVED: m.AssignmentApproved,
-    s.ASSIGNMENT_REJECTED: m.AssignmentRejected,
-    s.ASSIGNMENT_ACCEPTED: m.AssignmentAccepted,
-    s.ASSIGNMENT_DECLINED: m.AssignmentDeclined,
-    s.ASSIGNMENT_CANCELLED: m.AssignmentCancelled,
-    s.HOURS_LOGGED: m.HoursLogged,
-    s.HOURS_FLAGGED: m.HoursFlagged,
-    s.HOURS_REFUSED: m.HoursRefused,
-    s.REQUEST_COMPLETED: m.RequestCompleted,
-}
+EVENTS = catalogue.events("contracts")
 
 
 def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Callable[..., m.Reply]:
@@ -58,7 +43,7 @@ def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Callable[.
 def _declined_by(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> None:
     """The expert declines their own task; only the notifier declines for one who never answered."""
     if cmd.unanswered_only or actor.role == "system":
-        if (actor.party, cmd.unanswered_only) != ("system:notifier", True):
+        if (actor.party, cmd.unanswered_only) != (system_party("notifier"), True):
             raise Rejected("only the notifier declines a task nobody answered, and only that", "unanswered_only")
         return
     asg.the_expert(session, cmd, actor)

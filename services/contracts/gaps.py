@@ -22,6 +22,7 @@ from shared import limits as L
 from shared import messages as m
 from shared.bus import Rejected
 from shared.clock import zone
+from shared.statuses import RequestStatus as R
 
 
 def _utc(at: dt.datetime) -> dt.datetime:
@@ -34,7 +35,7 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
     in_period = (RequestCopy.submitted_at >= since) & (RequestCopy.submitted_at < until)
-    where = or_(in_period, RequestCopy.status == "open") if end >= today else in_period
+    where = or_(in_period, RequestCopy.status == R.OPEN) if end >= today else in_period
     submitted = {r.id: _utc(r.submitted_at) for r in session.exec(select(RequestCopy).where(where))}
     approval = _approval_times(session, submitted)
     report = m.GapsReport(

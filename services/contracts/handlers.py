@@ -27,6 +27,8 @@ from shared.bus import Rejected
 from shared.db import ProcessedMessage, add_event, already_processed, in_order
 from shared.security import credentials
 from shared.security.credentials import Actor, IssuerKey, Refused
+from shared.statuses import HELD
+from shared.statuses import AssignmentStatus as A
 
 MATCHER = credentials.system("matcher")
 
@@ -76,7 +78,7 @@ def record_proposal(session: Session, evt: m.AssignmentProposed, *, issuers: lis
         action="propose",
         subject=f"assignment:{a.id}",
         after={
-            "status": "proposed",
+            "status": A.PROPOSED,
             "expert": evt.expert_id,
             "contract": evt.contract_id,
             "minutes": evt.minutes,
@@ -149,8 +151,8 @@ def _approve_override(
             asg.slot_free(session, a)
             moved = ledger.reserve(session, a, staff.label)
     except Rejected as err:
-        asg.move(session, a, "rejected", "ledger", err.message)
-        asg.record(session, evt, a, "refuse", "proposed", asg.LEDGER, err.message)
+        asg.move(session, a, A.REJECTED, "ledger", err.message)
+        asg.record(session, evt, a, "refuse", A.PROPOSED, asg.LEDGER, err.message)
         add_event(
             session,
             s.ASSIGNMENT_REJECTED,
@@ -174,8 +176,8 @@ def _approved(
     **extra: Any,
 ) -> None:
     session.add(a)
-    asg.move(session, a, "approved", by.label, comment)
-    asg.record(session, cause, a, action, "proposed", by, comment, moved, **extra)
+    asg.move(session, a, A.APPROVED, by.label, comment)
+    asg.record(session, cause, a, action, A.PROPOSED, by, comment, moved, **extra)
     add_event(
         session,
         s.ASSIGNMENT_APPROVED,
@@ -200,7 +202,7 @@ def withdraw_proposal(session: Session, evt: m.AssignmentWithdrawn) -> None:
     if a is None:
         return
     with contextlib.suppress(Rejected):  # decided meanwhile: that decision stands, the matcher follows it
-        asg.move(session, a, "withdrawn", "matcher", evt.reason)
+        asg.move(session, a, A.WITHDRAWN, "matcher", evt.reason)
 
 
 # ------------------------------------------------------------------ staff decisions
@@ -208,7 +210,7 @@ def approve(
     session: Session, cmd: m.ApproveAssignment | m.DecideAssignments, actor: Actor, assignment_id: str | None = None
 ) -> m.Reply:
     a = asg.take(session, assignment_id or cmd.assignment_id, whole_request=True)  # type: ignore[arg-type]
-    asg.require(a, "proposed")
+    asg.require(a, A.PROPOSED)
     asg.slot_free(session, a)
     moved = ledger.reserve(session, a, actor.label)
     _approved(session, cmd, a, actor, cmd.comment, moved)
@@ -219,10 +221,10 @@ def reject(
     session: Session, cmd: m.RejectAssignment | m.DecideAssignments, actor: Actor, assignment_id: str | None = None
 ) -> m.Reply:
     a = asg.take(session, assignment_id or cmd.assignment_id, ledger_rows=False)  # type: ignore[arg-type]
-    asg.require(a, "proposed")
+    asg.require(a, A.PROPOSED)
     reason = cmd.reason if isinstance(cmd, m.RejectAssignment) else cmd.comment
-    asg.move(session, a, "rejected", actor.label, reason)
-    asg.record(session, cmd, a, "reject", "proposed", actor, reason)
+    asg.move(session, a, A.REJECTED, actor.label, reason)
+    asg.record(session, cmd, a, "reject", A.PROPOSED, actor, reason)
     add_event(
         session,
         s.ASSIGNMENT_REJECTED,
@@ -250,9 +252,9 @@ def decide_batch(session: Session, cmd: m.DecideAssignments, actor: Actor) -> m.
 # ------------------------------------------------------------------ the expert's answer
 def accept(session: Session, cmd: m.AcceptAssignment, actor: Actor) -> m.Reply:
     a = asg.take(session, cmd.assignment_id, ledger_rows=False)
-    asg.require(a, "approved")
-    asg.move(session, a, "accepted", actor.label)
-    asg.record(session, cmd, a, "accept", "approved", actor)
+    asg.require(a, A.APPROVED)
+    asg.move(session, a, A.ACCEPTED, actor.label)
+    asg.record(session, cmd, a, "accept", A.APPROVED, actor)
     add_event(session, s.ASSIGNMENT_ACCEPTED, cmd.caused(m.AssignmentAccepted, **asg.decision(a)))
     return m.Reply.success(assignment_id=a.id, status=a.status)
 
@@ -261,14 +263,14 @@ def decline(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> m.Reply
     a = asg.take(session, cmd.assignment_id)
     # The notifier declines for an expert who never answered: only while the task is unanswered,
     # so an acceptance that raced it wins; the trail names the system as the one who declined.
-    asg.require(a, *(("approved",) if cmd.unanswered_only else asg.LIVE))
+    asg.require(a, *((A.APPROVED,) if cmd.unanswered_only else HELD))
     if a.logged_minutes or a.extra_minutes_pending:
         raise Rejected(f"assignment {a.id} already has hours logged; ask staff to close it", "assignment_id")
     by = "system (no answer)" if cmd.unanswered_only else actor.label
     before = a.status
     moved = ledger.release(session, a, by)
     session.add(a)
-    asg.move(session, a, "declined", by, cmd.reason)
+    asg.move(session, a, A.DECLINED, by, cmd.reason)
     asg.record(session, cmd, a, "decline", before, actor, cmd.reason, moved)
     add_event(
         session,

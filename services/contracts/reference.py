@@ -24,6 +24,7 @@ from shared.db import add_event
 from shared.limits import REFERENCE_CHUNK, TRAVEL_CHUNK
 from shared.scenario import minutes
 from shared.security.credentials import Actor
+from shared.statuses import ContractStatus as C
 
 LENT_KINDS = ("shared", "community")
 
@@ -182,13 +183,13 @@ def _upsert_contract(
     wanted = cmd.contract_status.get(c.id)
     row = session.get(ContractRow, c.id) if c.id in known else None  # locked and read: no query
     if row is None:
-        if wanted not in (None, "draft", "active"):
+        if wanted not in (None, C.DRAFT, C.ACTIVE):
             raise Rejected(f"a new contract starts as draft or active, not {wanted}", f"contracts[{i}].status")
         row = ContractRow(
             id=c.id,
             expert_id=c.expert,
             record={},
-            status=wanted or "active",
+            status=wanted or C.ACTIVE,
             starts_on=c.start,
             ends_on=c.end,
             cap_minutes=0,
@@ -217,10 +218,10 @@ def _dates_moved(session: Session, cmd: m.RegisterReference, actor: Actor, row: 
     """A contract registered past its last day is expired; an expired one extended is active again."""
     if row.ends_on < today and row.status not in lifecycle.TERMINAL:
         session.flush()
-        lifecycle.set_status(session, row, "expired", by=actor, reason=f"its last day was {row.ends_on}", cause=cmd)
-    elif row.ends_on >= today and row.status == "expired":
+        lifecycle.set_status(session, row, C.EXPIRED, by=actor, reason=f"its last day was {row.ends_on}", cause=cmd)
+    elif row.ends_on >= today and row.status == C.EXPIRED:
         session.flush()
-        lifecycle.set_status(session, row, "active", by=actor, reason=f"extended to {row.ends_on}", cause=cmd)
+        lifecycle.set_status(session, row, C.ACTIVE, by=actor, reason=f"extended to {row.ends_on}", cause=cmd)
 
 
 # What an expert may change of their own record (the portal's availability page); the rest is staff's.

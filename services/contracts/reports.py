@@ -13,9 +13,10 @@ from sqlmodel import Session, select
 
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, RequestCopy, UnitRow
 from shared import messages as m
+from shared.statuses import GRANTED
+from shared.statuses import AssignmentStatus as A
 
-HELD = ("approved", "accepted", "completed")
-STATES = ("proposed", "approved", "accepted", "completed", "rejected", "declined", "cancelled")
+STATES = (A.PROPOSED, A.APPROVED, A.ACCEPTED, A.COMPLETED, A.REJECTED, A.DECLINED, A.CANCELLED)
 
 
 def report(session: Session, q: m.GetReport, *, today: dt.date) -> m.Reply:
@@ -59,7 +60,7 @@ def units(session: Session, today: dt.date) -> list[dict[str, Any]]:
     money: dict[str, Counter[str]] = defaultdict(Counter)
     for a in session.exec(select(AssignmentRow)):
         asked[a.unit_id].add(a.request_id)
-        if a.status in HELD:
+        if a.status in GRANTED:
             covered[a.unit_id].add(a.request_id)
         minutes[a.unit_id] += a.logged_minutes
         money[a.unit_id][kinds.get(a.contract_id, "project")] += a.consumed_vnd

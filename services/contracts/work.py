@@ -19,6 +19,9 @@ from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
 from shared.security.credentials import Actor, system
+from shared.statuses import HELD
+from shared.statuses import AssignmentStatus as A
+from shared.statuses import RequestStatus as R
 
 MATCHER = system("matcher")  # a request cancelled is the matcher's decision (it checked who asked)
 
@@ -26,7 +29,7 @@ MATCHER = system("matcher")  # a request cancelled is the matcher's decision (it
 def log_hours(session: Session, cmd: m.LogHours, actor: Actor) -> m.Reply:
     # Locked and read afresh: two logs at once each see what the other consumed (no lost update).
     a = asg.take(session, cmd.assignment_id)
-    asg.require(a, "accepted")
+    asg.require(a, A.ACCEPTED)
     worked = round(cmd.hours * 60)
     within = min(worked, a.reserved_minutes - a.logged_minutes)
     extra = worked - within
@@ -117,25 +120,25 @@ def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> 
     rows = asg.lock_request(session, cmd.request_id)
     if not rows:
         raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
-    if not any(a.status == "accepted" for a in rows):
+    if not any(a.status == A.ACCEPTED for a in rows):
         raise Rejected(f"request {cmd.request_id} has no accepted assignment to confirm", "request_id")
     released_m = released_v = 0
     done, completed, touched = [], [], set()
     for a in rows:
-        if a.status == "proposed":  # nothing more will be approved for a completed request
-            asg.move(session, a, "withdrawn", actor.label, "request completed")
-        elif a.status in asg.LIVE:
+        if a.status == A.PROPOSED:  # nothing more will be approved for a completed request
+            asg.move(session, a, A.WITHDRAWN, actor.label, "request completed")
+        elif a.status in HELD:
             before = a.status
             moved = ledger.release(session, a, actor.label)
             released_m, released_v = released_m + moved.minutes, released_v + moved.vnd
             session.add(a)
-            asg.move(session, a, "completed" if before == "accepted" else "cancelled", actor.label, cmd.comment)
+            asg.move(session, a, A.COMPLETED if before == A.ACCEPTED else A.CANCELLED, actor.label, cmd.comment)
             asg.record(session, cmd, a, "complete", before, actor, cmd.comment, moved)
             done.append(m.AssignmentDecision(**asg.decision(a)))
-            if a.status == "completed":
+            if a.status == A.COMPLETED:
                 completed.append(a.id)
             touched.add(a.contract_id)
-    _copy_status(session, cmd.request_id, "completed")
+    _copy_status(session, cmd.request_id, R.COMPLETED)
     add_event(
         session,
         s.REQUEST_COMPLETED,
@@ -178,15 +181,15 @@ def the_commune(session: Session, cmd: m.CompleteRequest, actor: Actor) -> None:
 def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
     """The commune cancelled: free everything its request reserved."""
     rows = asg.lock_request(session, evt.request_id)
-    _copy_status(session, evt.request_id, "cancelled")
+    _copy_status(session, evt.request_id, R.CANCELLED)
     for a in rows:
-        if a.status == "proposed":
-            asg.move(session, a, "withdrawn", evt.by, "request cancelled")  # as the matcher verified
-        elif a.status in asg.LIVE:
+        if a.status == A.PROPOSED:
+            asg.move(session, a, A.WITHDRAWN, evt.by, "request cancelled")  # as the matcher verified
+        elif a.status in HELD:
             before = a.status
             moved = ledger.release(session, a, evt.by)
             session.add(a)
-            asg.move(session, a, "cancelled", evt.by, evt.reason)
+            asg.move(session, a, A.CANCELLED, evt.by, evt.reason)
             asg.record(session, evt, a, "cancel", before, MATCHER, f"cancelled by {evt.by}: {evt.reason}", moved)
             add_event(
                 session,

@@ -31,6 +31,7 @@ from shared.clock import utcnow
 from shared.endpoints import Endpoint
 from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
 from shared.nats import connect, connection_callbacks
+from shared.parties import expert_party, staff_party, unit_party
 from shared.security import credentials, keys
 
 log = structlog.get_logger("portal.bus")
@@ -45,8 +46,8 @@ class Unavailable(RuntimeError):
 
 def claims_of(user: User) -> dict[str, str]:
     """Who a portal user is in a credential: person, display name, role and party."""
-    party = {"commune": f"unit:{user.unit_id}", "expert": f"expert:{user.expert_id}"}.get(
-        user.role, f"staff:{user.username}"
+    party = {"commune": unit_party(str(user.unit_id)), "expert": expert_party(str(user.expert_id))}.get(
+        user.role, staff_party(user.username)
     )
     return {"person": user.username, "name": user.display_name, "role": user.role, "party": party}
 

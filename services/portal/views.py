@@ -13,10 +13,13 @@ from pydantic import ValidationError
 from services.portal.bus import Bus
 from shared import messages as m
 from shared import subjects as s
+from shared.statuses import GRANTED, MATCHING
+from shared.statuses import AssignmentStatus as A
+from shared.statuses import RequestStatus as R
 
-STEPS = ("submitted", "proposed", "approved", "accepted", "completed")
+STEPS = ("submitted", A.PROPOSED, A.APPROVED, A.ACCEPTED, A.COMPLETED)
 # How far along an assignment status puts a request (rejected/declined go back to matching).
-_REACHED = {"proposed": 1, "approved": 2, "accepted": 3, "completed": 4}
+_REACHED = {A.PROPOSED: 1, A.APPROVED: 2, A.ACCEPTED: 3, A.COMPLETED: 4}
 
 
 #: The most requests or tasks a list shows (the newest); a whole country's would not fit a page.
@@ -48,7 +51,7 @@ async def unit_requests(bus: Bus, unit_id: str | None, request_id: str | None = 
 def shown_status(r: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     """The status a page shows: completed once the timeline is (the matcher hears of a completion
     a moment after the contracts service), so a page never says "accepted" beside a ticked "completed"."""
-    return "completed" if steps and steps[-1]["done"] else str(r["status"])
+    return R.COMPLETED if steps and steps[-1]["done"] else str(r["status"])
 
 
 def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,7 +62,7 @@ def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[
         step = _REACHED.get(a["status"], 0)
         if step >= reached:
             reached, when = step, a.get("updated_at")
-    if r["status"] == "completed":
+    if r["status"] == R.COMPLETED:
         reached = 4
     return [
         {"step": name, "done": i <= reached, "at": when if i == reached and i > 0 else None}
@@ -94,7 +97,7 @@ async def proposals(
     """One page of the proposals waiting for staff (oldest first, at most LIST_LIMIT looked at),
     each with the solver's explanation from the audit trail; and how many wait in all."""
     contracts = await bus.contracts_status(
-        statuses=["proposed"], limit=LIST_LIMIT, oldest_first=True, with_contracts=False
+        statuses=[A.PROPOSED], limit=LIST_LIMIT, oldest_first=True, with_contracts=False
     )
     every = [a for a in contracts["assignments"] if request_id is None or a["request_id"] == request_id]
     waiting = every[(page - 1) * per_page : page * per_page]
@@ -123,7 +126,7 @@ def page_number(raw: str | None, pages: int) -> int:
 
 async def open_requests(bus: Bus) -> list[dict[str, Any]]:
     """The requests staff may assign by hand (waiting or unmatched), newest first, at most LIST_LIMIT."""
-    status = await bus.matcher_status(statuses=["open", "unmatched", "proposed"], limit=LIST_LIMIT)
+    status = await bus.matcher_status(statuses=list(MATCHING), limit=LIST_LIMIT)
     return status["requests"][::-1]
 
 
@@ -143,7 +146,7 @@ async def contracts(bus: Bus, contract_id: str | None = None) -> list[dict[str, 
 
 async def expert_tasks(bus: Bus, expert_id: str) -> list[dict[str, Any]]:
     """An expert's assignments once staff approved them (a proposal is not a task yet)."""
-    shown = ["approved", "accepted", "completed", "declined", "cancelled"]
+    shown = [*GRANTED, A.DECLINED, A.CANCELLED]
     status = await bus.contracts_status(expert_id=expert_id, statuses=shown, limit=LIST_LIMIT, with_contracts=False)
     return status["assignments"][::-1]
 

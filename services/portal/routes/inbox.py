@@ -18,6 +18,7 @@ from services.portal.bus import Bus
 from services.portal.deps import PartyUser
 from services.portal.users import User
 from services.portal.web import render, see_other
+from shared.statuses import AssignmentStatus
 
 router = APIRouter(include_in_schema=False)
 #: Notifications per page: a phone shows a screenful or two, each with its buttons.
@@ -50,7 +51,8 @@ async def _link(bus: Bus, user: User, notes: list[dict[str, Any]]) -> None:
     requests = await views.unit_requests(bus, user.unit_id if user.role == "commune" else None)
     waiting = []
     if user.role == "staff":
-        waiting = (await bus.contracts_status(statuses=["proposed"], limit=views.LIST_LIMIT, with_contracts=False))[
+        proposed = [AssignmentStatus.PROPOSED]
+        waiting = (await bus.contracts_status(statuses=proposed, limit=views.LIST_LIMIT, with_contracts=False))[
             "assignments"
         ]
     for n in notes:

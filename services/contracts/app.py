@@ -21,6 +21,7 @@ from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
 from shared import endpoints as E
 from shared import messages as m
+from shared import rpc
 from shared import subjects as s
 from shared.bus import Rejected, in_thread, run_once
 from shared.clock import local_today
@@ -204,7 +205,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
     return svc
 
 
-def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply:
+def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply[m.ContractsExpired]:
     assert cmd.today is not None
     return lifecycle.expire_due(session, cmd, asg.CONTRACTS, today=cmd.today)
 
@@ -221,8 +222,9 @@ async def _expiry_sweeps(svc: Service, st: ContractsSettings) -> None:
                 run_once, svc.engine, f"expire:{cmd.today}", s.CONTRACTS_EXPIRE, partial(_expire, cmd)
             )
             svc.relay.notify()
-            if reply and reply.data and reply.data["expired"]:
-                log.info("contracts_expired", contracts=reply.data["expired"])
+            expired = rpc.read(E.CONTRACTS_EXPIRE, reply).expired if reply else []
+            if expired:
+                log.info("contracts_expired", contracts=expired)
         except Exception:  # noqa: BLE001 - a failed sweep is logged and tried again next time
             log.exception("expiry_sweep_failed")
         await asyncio.sleep(st.expiry_check_s)

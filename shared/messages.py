@@ -829,7 +829,7 @@ class AssignmentView(BaseModel):
     minutes: int
     cost_vnd: int = Field(description="the matcher's estimate; the ledger prices from the contract")
     plan_input_sha256: Annotated[str, Field(max_length=64)] = ""
-    status: Word = Field(description="proposed, approved, accepted, completed, rejected, declined, cancelled, withdrawn")
+    status: Word = Field(description="proposed, approved, accepted, completed, rejected, declined, cancelled...")
     origin: Word = Field(default="solver", description="solver, or manual (a staff override)")
     reserved_minutes: int = 0
     reserved_vnd: int = 0
@@ -1011,7 +1011,7 @@ class AuditEntry(BaseModel):
     actor_role: Word | None = Field(default=None, description="none: written before signing")
     actor_party: Annotated[str, Field(max_length=80)] | None = None
     channel: Word | None = None
-    proof: dict[str, Any] | None = Field(default=None, description="a person's command: credential, signature, document")
+    proof: dict[str, Any] | None = Field(default=None, description="a signed command: credential, signature, document")
     prev_hash: Annotated[str, Field(max_length=64)]
     hash: Annotated[str, Field(max_length=64)]
 

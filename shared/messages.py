@@ -1004,14 +1004,18 @@ class AuditEntry(BaseModel):
     actor: Who
     action: Word
     subject: Annotated[str, Field(max_length=L.SHORT)] = Field(description="assignment:a-1, contract:c1 ...")
-    before: dict[str, Any] = Field(default_factory=dict)
-    after: dict[str, Any] = Field(default_factory=dict)
-    detail: dict[str, Any] = Field(default_factory=dict, description="the explanation, the contract line ...")
+    before: dict[Word, Any] = Field(default_factory=dict, max_length=L.EXPLANATION_KEYS)
+    after: dict[Word, Any] = Field(default_factory=dict, max_length=L.EXPLANATION_KEYS)
+    detail: dict[Word, Any] = Field(
+        default_factory=dict, max_length=L.EXPLANATION_KEYS, description="the explanation, the contract line ..."
+    )
     correlation_id: Annotated[str, Field(max_length=64)] = ""
     actor_role: Word | None = Field(default=None, description="none: written before signing")
     actor_party: Annotated[str, Field(max_length=80)] | None = None
     channel: Word | None = None
-    proof: dict[str, Any] | None = Field(default=None, description="a signed command: credential, signature, document")
+    proof: dict[Word, Any] | None = Field(
+        default=None, max_length=10, description="a signed command: credential, signature, document"
+    )
     prev_hash: Annotated[str, Field(max_length=64)]
     hash: Annotated[str, Field(max_length=64)]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import structlog
 from sqlmodel import Session
@@ -25,6 +26,7 @@ from shared import rpc
 from shared import subjects as s
 from shared.bus import Rejected, in_thread, run_once
 from shared.clock import local_today
+from shared.endpoints import Endpoint
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
 
@@ -86,6 +88,8 @@ def build(settings: ContractsSettings | None = None) -> Service:
     st = settings or ContractsSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
     svc.gauges(metrics.gauges)
+    endpoint: Endpoint[Any, Any]  # each loop below registers several kinds of handler
+    use_case: Callable[..., Any]
     for endpoint, use_case, description in (
         (
             E.REFERENCE_REGISTER,

@@ -98,7 +98,12 @@ def test_every_command_reply_travels_as_its_model(db_url: str) -> None:
         assert (expired.expired, expired.today) == (["c1"], dt.date(2028, 1, 1))
         registered = _travels(
             E.REFERENCE_REGISTER,
-            people.call(reference.register_reference, s, m.RegisterReference(units=[UNIT]), today=TODAY),
+            people.call(
+                reference.register_reference,
+                s,
+                m.RegisterReference(units=[m.Unit.model_validate(UNIT)]),
+                today=TODAY,
+            ),
         )
         assert (registered.units, registered.experts) == (1, 0)
 

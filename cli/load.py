@@ -26,7 +26,6 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from cli.client import Client, ClientError
-from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.limits import SUBMIT_BATCH
@@ -98,7 +97,7 @@ async def load(client: Client, sc: Scenario, progress: Progress) -> dict[str, An
     fingerprint = digest(sc)
     progress(0, "registering units, experts and contracts")
     for cmd in reference_commands(sc, fingerprint):
-        await client.ask(E.REFERENCE_REGISTER, cmd, timeout=CALL_TIMEOUT_S)
+        await client.ok(s.REFERENCE_REGISTER, cmd, timeout=CALL_TIMEOUT_S)
         progress(_size(cmd))
     await wait_for_matcher(client, sc, progress)
     progress(0, "submitting requests")

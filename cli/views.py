@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from shared import messages as m
 from shared.csvcells import neutral
 from shared.formatting import hm as hours
 from shared.formatting import money, stamp
@@ -22,13 +23,14 @@ console = Console()
 
 def status_json(data: dict[str, Any]) -> dict[str, Any]:
     matcher, contracts = data["matcher"], data["contracts"]
+    assert isinstance(contracts, m.ContractsStatus)
     return {
         "requests": matcher["requests"],
         "proposals": [p for p in matcher["proposals"] if Status(p["status"]) == Status.PROPOSED],
-        "assignments": contracts["assignments"],
-        "contracts": contracts["contracts"],
-        "counts": {**contracts["counts"], **matcher["counts"]},
-        "truncated": bool(matcher.get("truncated") or contracts.get("truncated")),
+        "assignments": [a.model_dump(mode="json") for a in contracts.assignments],
+        "contracts": [c.model_dump(mode="json") for c in contracts.contracts],
+        "counts": {**contracts.counts.model_dump(), **matcher["counts"]},
+        "truncated": bool(matcher.get("truncated") or contracts.truncated),
     }
 
 
@@ -79,35 +81,29 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
             console.print(f"{rid}: {why}", soft_wrap=True, markup=False)
     elif reasons:
         console.print("(a reason cut short with … is whole with --verbose or --json)")
+    contracts: m.ContractsStatus = data["contracts"]
     t = _table("Assignments", ("id", "request", "expert", "contract", "mode", "hours", "cost", "status"))
-    for a in view["assignments"]:
-        if a["status"] == Status.WITHDRAWN:
+    for a in contracts.assignments:
+        if a.status == Status.WITHDRAWN:
             continue
         t.add_row(
-            a["id"],
-            a["request_id"],
-            a["expert_id"],
-            a["contract_id"],
-            a["mode"],
-            hours(a["minutes"]),
-            money(a["cost_vnd"], "-"),
-            a["status"],
+            a.id, a.request_id, a.expert_id, a.contract_id, a.mode, hours(a.minutes), money(a.cost_vnd, "-"), a.status
         )
     console.print(t)
     t = _table(
         "Contract balances", ("contract", "status", "expert", "cap h", "used", "resv", "left", "budget left", "active")
     )
-    for c in sorted(view["contracts"], key=lambda c: natural(c["id"])):
+    for c in sorted(contracts.contracts, key=lambda c: natural(c.id)):
         t.add_row(
-            c["id"],
-            c.get("status", ""),
-            c["expert_id"],
-            f"{c['hours_cap']:g}",
-            f"{c['hours_used']:g}",
-            f"{c['hours_reserved']:g}",
-            f"{c['hours_left']:g}",
-            money(c["budget_left_vnd"], "-"),
-            f"{c['active_assignments']}/{c['max_concurrent']}",
+            c.id,
+            c.status,
+            c.expert_id,
+            f"{c.hours_cap:g}",
+            f"{c.hours_used:g}",
+            f"{c.hours_reserved:g}",
+            f"{c.hours_left:g}",
+            money(c.budget_left_vnd, "-"),
+            f"{c.active_assignments}/{c.max_concurrent}",
         )
     console.print(t)
     if view["truncated"]:
@@ -167,32 +163,33 @@ AUDIT_COLUMNS = (
 )
 
 
-def write_audit_csv(path: Path, entries: list[dict[str, Any]]) -> None:
+def write_audit_csv(path: Path, entries: list[m.AuditEntry]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(AUDIT_COLUMNS)
         for e in entries:
+            row = e.model_dump(mode="json", include=set(AUDIT_COLUMNS))
             w.writerow(
                 [
-                    neutral(json.dumps(e[c], ensure_ascii=False) if isinstance(e[c], dict) else e[c])
+                    neutral(json.dumps(row[c], ensure_ascii=False) if isinstance(row[c], dict) else row[c])
                     for c in AUDIT_COLUMNS
                 ]
             )
 
 
-def print_audit(entries: list[dict[str, Any]]) -> None:
+def print_audit(entries: list[m.AuditEntry]) -> None:
     t = Table(title="Audit trail")
     for col in ("#", "when (UTC)", "who", "what", "on", "change", "contract line"):
         t.add_column(col)
     for e in entries:
-        line = e["detail"].get("contract_line")
-        change = f"{e['before'].get('status', '')} -> {e['after'].get('status', '')}" if e["before"] else ""
+        line = e.detail.get("contract_line")
+        change = f"{e.before.get('status', '')} -> {e.after.get('status', '')}" if e.before else ""
         t.add_row(
-            str(e["seq"]),
-            e["at"][:19],
-            e["actor"],
-            e["action"],
-            e["subject"],
+            str(e.seq),
+            f"{e.at:%Y-%m-%dT%H:%M:%S}",
+            e.actor,
+            e.action,
+            e.subject,
             change,
             f"{line['contract']}: {hours(line['minutes'])}, {money(line['vnd'], '-')}" if line else "",
         )

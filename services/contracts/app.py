@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import structlog
 from sqlmodel import Session
@@ -19,12 +20,13 @@ from services.contracts import gaps, lifecycle, metrics, reference, reports, wor
 from services.contracts import handlers as h
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
-from shared import catalogue
+from shared import catalogue, rpc
 from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected, in_thread, run_once
 from shared.clock import local_today
+from shared.endpoints import Endpoint
 from shared.parties import system_party
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
@@ -70,6 +72,8 @@ def build(settings: ContractsSettings | None = None) -> Service:
     st = settings or ContractsSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
     svc.gauges(metrics.gauges)
+    endpoint: Endpoint[Any, Any]  # each loop below registers several kinds of handler
+    use_case: Callable[..., Any]
     for endpoint, use_case, description in (
         (
             E.REFERENCE_REGISTER,
@@ -189,7 +193,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
     return svc
 
 
-def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply:
+def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply[m.ContractsExpired]:
     assert cmd.today is not None
     return lifecycle.expire_due(session, cmd, asg.CONTRACTS, today=cmd.today)
 
@@ -206,8 +210,9 @@ async def _expiry_sweeps(svc: Service, st: ContractsSettings) -> None:
                 run_once, svc.engine, f"expire:{cmd.today}", s.CONTRACTS_EXPIRE, partial(_expire, cmd)
             )
             svc.relay.notify()
-            if reply and reply.data and reply.data["expired"]:
-                log.info("contracts_expired", contracts=reply.data["expired"])
+            expired = rpc.read(E.CONTRACTS_EXPIRE, reply).expired if reply else []
+            if expired:
+                log.info("contracts_expired", contracts=expired)
         except Exception:  # noqa: BLE001 - a failed sweep is logged and tried again next time
             log.exception("expiry_sweep_failed")
         await asyncio.sleep(st.expiry_check_s)

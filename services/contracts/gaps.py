@@ -29,7 +29,7 @@ def _utc(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
-def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply:
+def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply[m.GapsReport]:
     try:
         start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
@@ -41,7 +41,7 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     report = m.GapsReport(
         source="live", from_date=start, to_date=end, approval=approval, contracts=_contracts(session, since, until)
     )
-    return m.Reply.success(**report.model_dump(mode="json", include={"from_date", "to_date", "approval", "contracts"}))
+    return m.Reply.of(report)
 
 
 def _approval_times(session: Session, submitted: dict[str, dt.datetime]) -> m.ApprovalTimes:

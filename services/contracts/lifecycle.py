@@ -163,7 +163,9 @@ def _balance(cause: m.Message, contract: ContractRow, expert: ExpertRow | None, 
     )
 
 
-def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *, today: dt.date) -> m.Reply:
+def change_status(
+    session: Session, cmd: m.ChangeContractStatus, actor: Actor, *, today: dt.date
+) -> m.Reply[m.ContractMoved]:
     # The lock order of `assignments`: the contract's live assignments before the contract itself.
     live = select(AssignmentRow.id).where(AssignmentRow.contract_id == cmd.contract_id, AssignmentRow.status.in_(HELD))  # type: ignore[attr-defined]
     asg.lock_in_order(session, assignments=session.exec(live), contracts=[cmd.contract_id])
@@ -185,7 +187,14 @@ def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *
     set_status(session, c, target, by=actor, reason=cmd.reason, cause=cmd)
     if cancelled:
         publish_balance(session, cmd, c)
-    return m.Reply.success(contract_id=c.id, status=c.status, revision=c.revision, cancelled_assignments=cancelled)
+    return m.Reply.of(
+        m.ContractMoved(
+            contract_id=c.id,
+            status=c.status,  # type: ignore[arg-type]
+            revision=c.revision,
+            cancelled_assignments=cancelled,
+        )
+    )
 
 
 def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractStatus, actor: Actor) -> int:
@@ -214,7 +223,9 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
     return n
 
 
-def expire_due(session: Session, cmd: m.ExpireContracts, actor: Actor, *, today: dt.date) -> m.Reply:
+def expire_due(
+    session: Session, cmd: m.ExpireContracts, actor: Actor, *, today: dt.date
+) -> m.Reply[m.ContractsExpired]:
     day = cmd.today or today
     # Locked in id order, all before the first audit entry (the lock order of `assignments`).
     due = list(
@@ -229,4 +240,4 @@ def expire_due(session: Session, cmd: m.ExpireContracts, actor: Actor, *, today:
     for c in due:
         set_status(session, c, C.EXPIRED, by=actor, reason=f"its last day was {c.ends_on}", cause=cmd)
         expired.append(c.id)
-    return m.Reply.success(expired=expired, today=str(day))
+    return m.Reply.of(m.ContractsExpired(expired=expired, today=day))

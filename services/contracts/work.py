@@ -26,63 +26,73 @@ from shared.statuses import RequestStatus as R
 MATCHER = system("matcher")  # a request cancelled is the matcher's decision (it checked who asked)
 
 
-def log_hours(session: Session, cmd: m.LogHours, actor: Actor) -> m.Reply:
+def log_hours(session: Session, cmd: m.LogHours, actor: Actor) -> m.Reply[m.HoursTaken]:
     # Locked and read afresh: two logs at once each see what the other consumed (no lost update).
     a = asg.take(session, cmd.assignment_id)
     asg.require(a, A.ACCEPTED)
     worked = round(cmd.hours * 60)
     within = min(worked, a.reserved_minutes - a.logged_minutes)
     extra = worked - within
-    cost = 0
-    if within:
-        moved = ledger.consume(session, a, within, actor.label)
-        cost = moved.vnd
-        asg.record(session, cmd, a, "log_hours", a.status, actor, cmd.note, moved)
-        add_event(
-            session,
-            s.HOURS_LOGGED,
-            cmd.caused(
-                m.HoursLogged,
-                **asg.decision(a),
-                minutes=within,
-                cost_vnd=moved.vnd,
-                total_minutes=a.logged_minutes,
-                reserved_minutes=a.reserved_minutes,
-            ),
-        )
+    cost = _consume(session, cmd, a, within, actor) if within else 0
     if extra:
-        a.extra_minutes_pending += extra
-        asg.record(
-            session,
-            cmd,
-            a,
-            "flag_hours",
-            a.status,
-            actor,
-            cmd.note,
-            extra_minutes=extra,
-            extra_minutes_pending=a.extra_minutes_pending,
-        )
-        add_event(
-            session,
-            s.HOURS_FLAGGED,
-            cmd.caused(
-                m.HoursFlagged,
-                **asg.decision(a),
-                minutes=a.extra_minutes_pending,
-                reserved_minutes=a.reserved_minutes,
-                logged_minutes=a.logged_minutes,
-            ),
-        )
+        _flag(session, cmd, a, extra, actor)
     session.add(a)
     if within:
         publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
-    return m.Reply.success(
-        assignment_id=a.id, logged_minutes=a.logged_minutes, cost_vnd=cost, flagged_minutes=a.extra_minutes_pending
+    return m.Reply.of(
+        m.HoursTaken(
+            assignment_id=a.id, logged_minutes=a.logged_minutes, cost_vnd=cost, flagged_minutes=a.extra_minutes_pending
+        )
     )
 
 
-def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.Reply:
+def _consume(session: Session, cmd: m.LogHours, a: AssignmentRow, within: int, actor: Actor) -> int:
+    """Minutes within the reservation: consumed at once, at the contract's price (returned)."""
+    moved = ledger.consume(session, a, within, actor.label)
+    asg.record(session, cmd, a, "log_hours", a.status, actor, cmd.note, moved)
+    add_event(
+        session,
+        s.HOURS_LOGGED,
+        cmd.caused(
+            m.HoursLogged,
+            **asg.decision(a),
+            minutes=within,
+            cost_vnd=moved.vnd,
+            total_minutes=a.logged_minutes,
+            reserved_minutes=a.reserved_minutes,
+        ),
+    )
+    return moved.vnd
+
+
+def _flag(session: Session, cmd: m.LogHours, a: AssignmentRow, extra: int, actor: Actor) -> None:
+    """Minutes beyond the reservation: held for staff, nothing charged yet."""
+    a.extra_minutes_pending += extra
+    asg.record(
+        session,
+        cmd,
+        a,
+        "flag_hours",
+        a.status,
+        actor,
+        cmd.note,
+        extra_minutes=extra,
+        extra_minutes_pending=a.extra_minutes_pending,
+    )
+    add_event(
+        session,
+        s.HOURS_FLAGGED,
+        cmd.caused(
+            m.HoursFlagged,
+            **asg.decision(a),
+            minutes=a.extra_minutes_pending,
+            reserved_minutes=a.reserved_minutes,
+            logged_minutes=a.logged_minutes,
+        ),
+    )
+
+
+def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.Reply[m.ExtraHoursDecided]:
     a = asg.take(session, cmd.assignment_id)
     extra = a.extra_minutes_pending
     if not extra:
@@ -96,7 +106,7 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.R
             s.HOURS_REFUSED,
             cmd.caused(m.HoursRefused, **asg.decision(a), minutes=extra, by=actor.label, reason=cmd.comment),
         )
-        return m.Reply.success(assignment_id=a.id, approved_minutes=0, refused_minutes=extra)
+        return m.Reply.of(m.ExtraHoursDecided(assignment_id=a.id, approved_minutes=0, refused_minutes=extra))
     moved = ledger.consume_extra(session, a, extra, actor.label)
     session.add(a)
     asg.record(session, cmd, a, "approve_hours", a.status, actor, cmd.comment, moved)
@@ -113,10 +123,10 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.R
         ),
     )
     publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
-    return m.Reply.success(assignment_id=a.id, approved_minutes=extra, cost_vnd=moved.vnd)
+    return m.Reply.of(m.ExtraHoursDecided(assignment_id=a.id, approved_minutes=extra, cost_vnd=moved.vnd))
 
 
-def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> m.Reply:
+def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> m.Reply[m.RequestDone]:
     rows = asg.lock_request(session, cmd.request_id)
     if not rows:
         raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
@@ -156,7 +166,7 @@ def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> 
     )
     for cid in sorted(touched):
         publish_balance(session, cmd, session.get(ContractRow, cid))
-    return m.Reply.success(request_id=cmd.request_id, completed=len(done), released_minutes=released_m)
+    return m.Reply.of(m.RequestDone(request_id=cmd.request_id, completed=len(done), released_minutes=released_m))
 
 
 def the_commune(session: Session, cmd: m.CompleteRequest, actor: Actor) -> None:

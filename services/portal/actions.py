@@ -15,7 +15,9 @@ from services.portal import vocabulary
 from services.portal.bus import Bus, errors_by_field
 from services.portal.i18n import Words
 from services.portal.users import User
+from shared import endpoints as E
 from shared import messages as m
+from shared import rpc
 from shared import subjects as s
 from shared.parties import STAFF, expert_party, unit_party
 from shared.scenario import Expert, Request
@@ -93,10 +95,10 @@ async def decide(bus: Bus, user: User, ids: list[str], decision: str, comment: s
         cmd = m.DecideAssignments(assignment_ids=ids, decision=decision, by=user.display_name, comment=comment)
     except ValidationError as err:
         return {"decided": 0, "refused": len(ids), "results": [], "errors": _validation_errors(err)}
-    reply = await bus.command(user, s.ASSIGNMENTS_DECIDE, cmd)
+    reply = await bus.command(user, E.ASSIGNMENTS_DECIDE.subject, cmd)
     if not reply.ok:
         return {"decided": 0, "refused": len(ids), "results": [], "errors": errors_by_field(reply)}
-    return {**(reply.data or {}), "errors": {}}
+    return {**rpc.read(E.ASSIGNMENTS_DECIDE, reply).model_dump(mode="json"), "errors": {}}
 
 
 async def accept(bus: Bus, user: User, assignment_id: str) -> Errors:

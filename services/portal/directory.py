@@ -28,9 +28,10 @@ async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
     if kept and time.monotonic() - kept[0] < NAMES_TTL_S:
         return kept[1]
     ref = await bus.reference()
+    # As records (the pages' templates look a name up with `.get`, a unit beside an expert's home).
     found = {
-        "units": {u["id"]: u for u in ref.get("units", [])},
-        "experts": {e["id"]: e for e in ref.get("experts", [])},
+        "units": {u.id: u.model_dump(mode="json") for u in ref.units},
+        "experts": {e.id: e.model_dump(mode="json") for e in ref.experts},
     }
     bus.names_kept = (time.monotonic(), found)
     return found

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.portal.bus import Bus
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.statuses import GRANTED, MATCHING
@@ -36,16 +37,21 @@ async def unit_requests(bus: Bus, unit_id: str | None, request_id: str | None = 
     else:
         matcher = await bus.matcher_status(unit_id=unit_id, limit=LIST_LIMIT)
     ids = [r["id"] for r in matcher["requests"]]
-    contracts = await bus.contracts_status(request_ids=ids, with_contracts=False) if ids else {"assignments": []}
+    found = (await bus.contracts_status(request_ids=ids, with_contracts=False)).assignments if ids else []
     by_request: dict[str, list[dict[str, Any]]] = {}
-    for a in contracts["assignments"]:
-        by_request.setdefault(a["request_id"], []).append(a)
+    for a in found:
+        by_request.setdefault(a.request_id, []).append(shown(a))
     out = []
     for r in matcher["requests"]:
         assignments = by_request.get(r["id"], [])
         steps = timeline(r, assignments)
         out.append({**r, "assignments": assignments, "timeline": steps, "shown_status": shown_status(r, steps)})
     return out[::-1]
+
+
+def shown(a: m.AssignmentView) -> dict[str, Any]:
+    """An assignment as a page shows it (its JSON: dates as the templates' filters read them)."""
+    return a.model_dump(mode="json")
 
 
 def shown_status(r: dict[str, Any], steps: list[dict[str, Any]]) -> str:
@@ -77,11 +83,11 @@ async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
         for e in await bus.audit(f"assignment:{a['id']}", limit=100):
             events.append(
                 {
-                    "at": e["at"],
-                    "action": e["action"],
+                    "at": e.at.isoformat(),
+                    "action": e.action,
                     "expert": a["expert_id"],
-                    "actor": e.get("actor", ""),
-                    "note": (e.get("detail") or {}).get("note", ""),
+                    "actor": e.actor,
+                    "note": e.detail.get("note", ""),
                 }
             )
     return sorted(events, key=lambda e: e["at"])
@@ -99,12 +105,12 @@ async def proposals(
     contracts = await bus.contracts_status(
         statuses=[A.PROPOSED], limit=LIST_LIMIT, oldest_first=True, with_contracts=False
     )
-    every = [a for a in contracts["assignments"] if request_id is None or a["request_id"] == request_id]
-    waiting = every[(page - 1) * per_page : page * per_page]
-    for a in waiting:
-        entries = await bus.audit(f"assignment:{a['id']}", limit=20)
-        propose = next((e for e in entries if e["action"] == "propose"), None)
-        a["explanation"] = (propose or {}).get("detail", {}).get("explanation") or {}
+    every = [a for a in contracts.assignments if request_id is None or a.request_id == request_id]
+    waiting = []
+    for a in every[(page - 1) * per_page : page * per_page]:
+        entries = await bus.audit(f"assignment:{a.id}", limit=20)
+        propose = next((e for e in entries if e.action == "propose"), None)
+        waiting.append({**shown(a), "explanation": (propose.detail.get("explanation") if propose else None) or {}})
     return waiting, len(every)
 
 
@@ -138,25 +144,25 @@ async def contracts(bus: Bus, contract_id: str | None = None) -> list[dict[str, 
     except ValidationError:
         return []  # not an id at all: no such contract
     waiting: dict[str, list[dict[str, Any]]] = {}
-    for a in status["assignments"]:
-        if a.get("extra_minutes_pending"):
-            waiting.setdefault(a["contract_id"], []).append(a)
-    return [{**c, "extra_waiting": waiting.get(c["id"], [])} for c in status["contracts"]]
+    for a in status.assignments:
+        if a.extra_minutes_pending:
+            waiting.setdefault(a.contract_id, []).append(shown(a))
+    return [{**c.model_dump(mode="json"), "extra_waiting": waiting.get(c.id, [])} for c in status.contracts]
 
 
 async def expert_tasks(bus: Bus, expert_id: str) -> list[dict[str, Any]]:
     """An expert's assignments once staff approved them (a proposal is not a task yet)."""
-    shown = [*GRANTED, A.DECLINED, A.CANCELLED]
-    status = await bus.contracts_status(expert_id=expert_id, statuses=shown, limit=LIST_LIMIT, with_contracts=False)
-    return status["assignments"][::-1]
+    kept = [*GRANTED, A.DECLINED, A.CANCELLED]
+    status = await bus.contracts_status(expert_id=expert_id, statuses=kept, limit=LIST_LIMIT, with_contracts=False)
+    return [shown(a) for a in status.assignments][::-1]
 
 
 async def audit_log(bus: Bus, limit: int = 200) -> list[dict[str, Any]]:
-    return (await bus.audit(None, limit=limit))[::-1]
+    return [e.model_dump(mode="json") for e in await bus.audit(None, limit=limit)][::-1]
 
 
 async def unit_coverage(bus: Bus) -> list[dict[str, Any]]:
-    return (await bus.data(s.REPORT_GET, m.GetReport(kind="units")))["rows"]
+    return [r.model_dump(mode="json") for r in (await bus.read(E.REPORT, m.GetReport(kind="units"))).rows]
 
 
 async def inbox(bus: Bus, party: str) -> dict[str, Any]:
@@ -177,4 +183,5 @@ def mentioned(items: list[dict[str, Any]], n: dict[str, Any], key: str = "id") -
 
 async def expert_record(bus: Bus, expert_id: str) -> dict[str, Any] | None:
     """The expert as registered with the contracts service (capacity, travel, remote, on site)."""
-    return next((e for e in (await bus.reference())["experts"] if e["id"] == expert_id), None)
+    found = next((e for e in (await bus.reference()).experts if e.id == expert_id), None)
+    return found.model_dump(mode="json") if found else None

@@ -51,10 +51,10 @@ async def _link(bus: Bus, user: User, notes: list[dict[str, Any]]) -> None:
     requests = await views.unit_requests(bus, user.unit_id if user.role == "commune" else None)
     waiting = []
     if user.role == "staff":
-        proposed = [AssignmentStatus.PROPOSED]
-        waiting = (await bus.contracts_status(statuses=proposed, limit=views.LIST_LIMIT, with_contracts=False))[
-            "assignments"
-        ]
+        status = await bus.contracts_status(
+            statuses=[AssignmentStatus.PROPOSED], limit=views.LIST_LIMIT, with_contracts=False
+        )
+        waiting = [views.shown(a) for a in status.assignments]
     for n in notes:
         n["proposal"] = views.mentioned(waiting, n)
         n["request"] = views.mentioned(requests, n)

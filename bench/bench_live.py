@@ -49,6 +49,7 @@ if __package__ in (None, ""):  # run as a file: the repository's root is where `
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import live  # noqa: E402
+from shared.parties import unit_party  # noqa: E402
 
 SIZES = {"small": (40, 15), "province": (200, 60), "medium": (2000, 400), "country": (10_000, 2000)}
 HEADER = (
@@ -73,7 +74,7 @@ class Tally:
     def on_proposed(self, evt: dict[str, Any], now: float) -> None:
         rid = evt["request"]["id"]
         if now >= self.measuring_since:
-            self.proposals[evt["event_id"]] = (now, f"unit:{evt['request']['unit']}")
+            self.proposals[evt["event_id"]] = (now, unit_party(evt["request"]["unit"]))
         self._decide(rid, now, "proposed")
 
     def on_unmatched(self, evt: dict[str, Any], now: float) -> None:

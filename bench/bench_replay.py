@@ -54,6 +54,7 @@ if __package__ in (None, ""):  # run as a file: the repository's root is where `
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import live  # noqa: E402
+from shared.parties import expert_party, staff_party, unit_party  # noqa: E402
 
 SIZES = {"small": (40, 15), "province": (200, 60), "medium": (2000, 400)}
 DAY_S = {"small": 30.0, "province": 120.0, "medium": 600.0}
@@ -123,7 +124,7 @@ class Day:
         cmd = m.ApproveAssignment(assignment_id=evt["assignment_id"], by="bench staff")
         self.later(
             self.args.approve_after,
-            lambda: self.send("approve", s.ASSIGNMENT_APPROVE, cmd, self.who("staff", "staff:bench")),
+            lambda: self.send("approve", s.ASSIGNMENT_APPROVE, cmd, self.who("staff", staff_party("bench"))),
         )
 
     def on_approved(self, evt: dict[str, Any], _now: float) -> None:
@@ -132,7 +133,7 @@ class Day:
 
         aid, rid, eid = evt["assignment_id"], evt["request_id"], evt["expert_id"]
         self.hours[aid] = float(evt["hours"])
-        expert = self.who("expert", f"expert:{eid}")
+        expert = self.who("expert", expert_party(eid))
         if declines(self.args.seed, rid, eid, self.args.decline_share):
             self.declined.add((rid, eid))
             cmd: Any = m.DeclineAssignment(assignment_id=aid, expert_id=eid, reason="bench: not available")
@@ -149,9 +150,9 @@ class Day:
 
         async def work() -> None:
             log = m.LogHours(assignment_id=aid, expert_id=eid, hours=self.hours.get(aid, 1.0), note="bench")
-            await self.send("log hours", s.HOURS_LOG, log, self.who("expert", f"expert:{eid}"))
+            await self.send("log hours", s.HOURS_LOG, log, self.who("expert", expert_party(eid)))
             done = m.CompleteRequest(request_id=rid, by="bench commune", rating=5)
-            await self.send("complete", s.REQUEST_COMPLETE, done, self.who("commune", f"unit:{unit}"))
+            await self.send("complete", s.REQUEST_COMPLETE, done, self.who("commune", unit_party(unit)))
 
         self.later(self.args.work_after, work)
 
@@ -181,7 +182,7 @@ async def arrive(day: Day, requests: list[Any], day_s: float, rng: random.Random
     sends = []
     for at, r in zip(times, requests, strict=True):
         await asyncio.sleep(max(0.0, start + at - time.monotonic()))
-        signer = day.who("commune", f"unit:{r.unit}")
+        signer = day.who("commune", unit_party(r.unit))
         sends.append(asyncio.create_task(day.send("submit", s.REQUEST_SUBMIT, m.SubmitRequest(request=r), signer)))
         day.last_activity = time.monotonic()
     await asyncio.gather(*sends)

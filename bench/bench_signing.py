@@ -14,6 +14,7 @@ import time
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import utcnow
+from shared.parties import staff_party
 from shared.security import credentials, keys
 
 
@@ -32,7 +33,13 @@ def main() -> None:
     issuer, person = keys.new_seed(keys.ACCOUNT), keys.new_seed(keys.USER)
     issuers = [credentials.IssuerKey(keys.public_key(issuer))]
     cred = credentials.issue(
-        issuer, person="lan", role="staff", party="staff:lan", key=keys.public_key(person), channel="cli", hours=12
+        issuer,
+        person="lan",
+        role="staff",
+        party=staff_party("lan"),
+        key=keys.public_key(person),
+        channel="cli",
+        hours=12,
     )
     batch = m.DecideAssignments(assignment_ids=[f"a-{i:06x}" for i in range(500)], decision="approve", by="lan")
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, n={n}")

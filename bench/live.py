@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared import assignment, parties
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 READY = "running; Ctrl-C stops everything"
@@ -48,9 +50,9 @@ REJECTED = "contracts.assignment.rejected"
 COMPLETED = "contracts.request.completed"
 # Who the notifier tells of a proposal (services/notifier/handlers.py `assignment_proposed`):
 # staff (proposal_waiting) and the request's commune (request_matched), one inbox note each.
-STAFF_PARTY = "staff:home-affairs"
+STAFF_PARTY = parties.STAFF
 # A request counts as covered live when each of its slots has a proposal in one of these at the end.
-COVERING = frozenset({"pending", "approved", "accepted", "completed"})
+COVERING = frozenset(assignment.COVERING)
 
 
 class BenchError(RuntimeError):
@@ -86,7 +88,7 @@ def live_weight(
     requests: Mapping[str, tuple[int, int]], proposals: Iterable[Mapping[str, Any]], weights: Mapping[int, int]
 ) -> int:
     """The live covered weight: the sum of `weights[priority]` over the requests each of whose
-    slots has, at the end, a proposal whose status is pending, approved, accepted or completed.
+    slots has, at the end, a proposal whose status is proposed, approved, accepted or completed.
 
     `requests`: request id -> (priority, number of slots); `proposals`: the matcher's proposals
     (`request_id`, `slot`, `status`), every status. A request with some slots covered counts for

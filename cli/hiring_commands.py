@@ -14,6 +14,7 @@ import typer
 
 from cli.client import dumps
 from cli.solve_commands import _scenario
+from shared.formatting import money
 from shared.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -26,10 +27,6 @@ most 50), skills ({"digital_signature": 3}), home_unit (a commune; null or left 
 hours_cap, hourly_rate_vnd; optional: name, budget_cap_vnd, languages (["vi"]), remote (true),
 max_travel_minutes (120), max_concurrent (5), scope_units. Without it: a default menu from the
 scenario (docs/matching.md, "Hiring and training plans")."""
-
-
-def _dong(v: int) -> str:
-    return f"{v:,} ₫".replace(",", ".")
 
 
 def _menu(path: Path, sc: Scenario) -> list[Candidate]:
@@ -96,7 +93,7 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(
             f"covered weight {plan.covered_weight_before} -> {plan.covered_weight_after} "
-            f"(+{plan.gain}) for {_dong(plan.cost_vnd)} of {_dong(plan.budget_vnd)}: "
+            f"(+{plan.gain}) for {money(plan.cost_vnd)} of {money(plan.budget_vnd)}: "
             f"{len(plan.hires)} hire(s) from a menu of {plan.candidates} ({plan.menu})"
         )
         typer.echo(_check_line(plan.covered_weight_after, plan.joint_covered_weight))
@@ -105,13 +102,13 @@ def register(app: typer.Typer) -> None:
             skills = ", ".join(f"{s} {lvl}" for s, lvl in h.skills.items())
             where = f"{h.where} {names[h.where]}" if h.where in names else h.where
             typer.echo(
-                f"  {h.candidate} as {h.expert}/{h.contract} ({skills}; {where}), {_dong(h.cost_vnd)}: "
+                f"  {h.candidate} as {h.expert}/{h.contract} ({skills}; {where}), {money(h.cost_vnd)}: "
                 f"{len(h.covers.requests)} request(s), weight {h.covers.weight}"
             )
         if plan.simple_rule is not None:
             r = plan.simple_rule
             typer.echo(
-                f"simple rule ({r.rule}): {len(r.hires)} hire(s) for {_dong(r.cost_vnd)}, covered weight "
+                f"simple rule ({r.rule}): {len(r.hires)} hire(s) for {money(r.cost_vnd)}, covered weight "
                 f"{r.covered_weight_after} (+{r.covered_weight_after - plan.covered_weight_before}); "
                 f"the plan covers {plan.covered_weight_after - r.covered_weight_after} more"
             )
@@ -142,13 +139,13 @@ def register(app: typer.Typer) -> None:
             return
         typer.echo(
             f"covered weight {plan.covered_weight_before} -> {plan.covered_weight_after} "
-            f"(+{plan.gain}) for {_dong(plan.cost_vnd)} of {_dong(plan.budget_vnd)}: "
+            f"(+{plan.gain}) for {money(plan.cost_vnd)} of {money(plan.budget_vnd)}: "
             f"{len(plan.trainings)} training(s) among {plan.members} community member(s)"
         )
         typer.echo(_check_line(plan.covered_weight_after, plan.joint_covered_weight))
         for t in plan.trainings:
             typer.echo(
                 f"  {t.expert} ({t.name}, {t.home_unit}): {t.skill} {t.from_level} -> {t.to_level}, "
-                f"{_dong(t.cost_vnd)}: {len(t.covers.requests)} request(s), weight {t.covers.weight}"
+                f"{money(t.cost_vnd)}: {len(t.covers.requests)} request(s), weight {t.covers.weight}"
             )
         typer.echo("the trained members' records, to replace theirs in the scenario: --json")

@@ -20,6 +20,7 @@ import typer
 
 from shared.clock import utcnow
 from shared.messages import Message
+from shared.parties import EXPERT, id_of, staff_party
 from shared.security import credentials, keys
 from shared.security.credentials import Credential, Refused
 from shared.security.secrets import secrets_dir, write_private
@@ -77,7 +78,7 @@ def issue_operator(directory: Path | None = None, *, hours: float = OPERATOR_HOU
         person="operator",
         name="Operator",
         role="admin",
-        party="staff:operator",
+        party=staff_party("operator"),
         key=keys.public_key(seed),
         channel="cli",
         hours=hours,
@@ -133,7 +134,7 @@ def by(given: str | None) -> str:
 def expert_id(given: str | None) -> str:
     """`--expert`: the signed-in expert's own id."""
     who = required()
-    mine = who.claims.party.removeprefix("expert:") if who.claims.party.startswith("expert:") else None
+    mine = id_of(who.claims.party, EXPERT)
     if mine is None:
         if given:
             raise IdentityError(

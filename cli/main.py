@@ -35,9 +35,11 @@ from cli import (
     views,
 )
 from cli.client import Client, ClientError, connect, dumps, run
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.endpoints import Endpoint
+from shared.parties import STAFF
 
 app = typer.Typer(
     help="expertshare: IT experts for communes, under the limits of their contracts.",
@@ -197,7 +199,7 @@ def status(
         q = m.GetStatus(limit=limit, unit_id=unit)
         return {
             "matcher": await client.ok(s.MATCHER_STATUS_GET, q),
-            "contracts": await client.ok(s.CONTRACTS_STATUS_GET, q),
+            "contracts": await client.ask(E.CONTRACTS_STATUS, m.GetContractsStatus(limit=limit, unit_id=unit)),
         }
 
     data = call(work)
@@ -261,7 +263,7 @@ def complete(
 ) -> None:
     """Commune: confirm that the help was given."""
     cmd = build(m.CompleteRequest, request_id=request_id, by=me(by), rating=rating, comment=comment)
-    command(s.REQUEST_COMPLETE, cmd, lambda d: f"request {d['request_id']} completed")
+    command(E.REQUEST_COMPLETE, cmd, lambda d: f"request {d.request_id} completed")
 
 
 # ------------------------------------------------------------------ home-affairs staff
@@ -269,14 +271,14 @@ def complete(
 def approve(assignment: list[str], by: str | None = typer.Option(None, help=BY_HELP), comment: str = "") -> None:
     """Approve one or more proposed assignments (a batch, each on its own): hours and budget are reserved."""
     cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="approve", by=me(by), comment=comment)
-    staff_commands.print_decisions(call(lambda c: c.ok(s.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
+    staff_commands.print_decisions(call(lambda c: c.ask(E.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
 
 
 @app.command()
 def reject(assignment: list[str], by: str | None = typer.Option(None, help=BY_HELP), reason: str = "") -> None:
     """Reject proposed assignments: the requests go back to matching without those experts."""
     cmd = build(m.DecideAssignments, assignment_ids=assignment, decision="reject", by=me(by), comment=reason)
-    staff_commands.print_decisions(call(lambda c: c.ok(s.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
+    staff_commands.print_decisions(call(lambda c: c.ask(E.ASSIGNMENTS_DECIDE, cmd, timeout=60)))
 
 
 # ------------------------------------------------------------------ experts
@@ -284,14 +286,14 @@ def reject(assignment: list[str], by: str | None = typer.Option(None, help=BY_HE
 def accept(assignment: str, expert: str | None = typer.Option(None, help=EXPERT_HELP)) -> None:
     """Expert: accept an approved task."""
     cmd = build(m.AcceptAssignment, assignment_id=assignment, expert_id=my_expert_id(expert))
-    command(s.ASSIGNMENT_ACCEPT, cmd, lambda d: f"{d['assignment_id']} accepted")
+    command(E.ASSIGNMENT_ACCEPT, cmd, lambda d: f"{d.assignment_id} accepted")
 
 
 @app.command()
 def decline(assignment: str, expert: str | None = typer.Option(None, help=EXPERT_HELP), reason: str = "") -> None:
     """Expert: decline a task; the request is matched again without you."""
     cmd = build(m.DeclineAssignment, assignment_id=assignment, expert_id=my_expert_id(expert), reason=reason)
-    command(s.ASSIGNMENT_DECLINE, cmd, lambda d: f"{d['assignment_id']} declined")
+    command(E.ASSIGNMENT_DECLINE, cmd, lambda d: f"{d.assignment_id} declined")
 
 
 @app.command("log-hours")
@@ -303,12 +305,12 @@ def log_hours(
 ) -> None:
     """Expert: log hours worked on a task."""
     cmd = build(m.LogHours, assignment_id=assignment, expert_id=my_expert_id(expert), hours=hours, note=note)
-    command(s.HOURS_LOG, cmd, lambda d: f"{d['assignment_id']}: {views.hours(d['logged_minutes'])} logged in all")
+    command(E.HOURS_LOG, cmd, lambda d: f"{d.assignment_id}: {views.hours(d.logged_minutes)} logged in all")
 
 
 @app.command()
 def inbox(
-    party: str = typer.Argument(..., help="expert:<id>, unit:<id> or staff:home-affairs"),
+    party: str = typer.Argument(..., help=f"expert:<id>, unit:<id> or {STAFF}"),
     unread: bool = typer.Option(False, help="Only unread notifications."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -336,12 +338,12 @@ def audit(
     if ctx.invoked_subcommand:
         return
     q = build(m.GetAudit, subject=subject)
-    entries = call(lambda c: c.ok(s.AUDIT_GET, q, timeout=60))["entries"]
+    entries = call(lambda c: c.ask(E.AUDIT, q, timeout=60)).entries
     if csv is not None:
         views.write_audit_csv(csv, entries)
         typer.echo(f"wrote {len(entries)} entries to {csv}")
     elif as_json:
-        typer.echo(dumps(entries))
+        typer.echo(dumps([e.model_dump(mode="json") for e in entries]))
     else:
         views.print_audit(entries)
 
@@ -350,15 +352,15 @@ def audit(
 def audit_verify() -> None:
     """Recompute the hash chain and check every signature: any edited or deleted entry, and any
     decision not proven to be its person's, is reported (exit status 1)."""
-    data = call(lambda c: c.ok(s.AUDIT_VERIFY_GET, m.GetStatus(), timeout=120))
+    data = call(lambda c: c.ask(E.AUDIT_VERIFY, m.VerifyAudit(), timeout=120))
     counts = (
-        f"{data.get('signed', 0)} signed by their person, {data.get('system', 0)} by the system, "
-        f"{data.get('unsigned_before_signing', 0)} unsigned (before signing)"
+        f"{data.signed} signed by their person, {data.system} by the system, "
+        f"{data.unsigned_before_signing} unsigned (before signing)"
     )
-    if data["intact"]:
-        typer.echo(f"audit trail intact: {data['entries']} entries; {counts}")
+    if data.intact:
+        typer.echo(f"audit trail intact: {data.entries} entries; {counts}")
         return
-    for problem in data["problems"]:
+    for problem in data.problems:
         typer.echo(f"TAMPERED: {problem}", err=True)
     raise typer.Exit(1)
 

@@ -18,6 +18,7 @@ from rich.table import Table
 from cli.client import dumps
 from shared import messages as m
 from shared import subjects as s
+from shared.statuses import DeliveryStatus
 
 console = Console()
 
@@ -63,7 +64,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         """List email and webhook deliveries, newest first."""
         if ctx.invoked_subcommand:
             return
-        q = build(m.GetDeliveries, status="failed" if failed else None, party=party)
+        q = build(m.GetDeliveries, status=DeliveryStatus.FAILED if failed else None, party=party)
         rows = call(lambda c: c.ok(s.DELIVERIES_GET, q))["deliveries"]
         if as_json:
             typer.echo(dumps(rows))

@@ -6,7 +6,7 @@ with the running system's contracts service first (an account bound to nothing i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -175,16 +175,16 @@ def _check_binding(role: str, unit: str | None, expert: str | None) -> None:
     has no such unit or expert, or cannot be asked: a user is never bound to an unchecked id)."""
     from cli.client import ClientError, connect, run
     from services.portal.users import UserError, binding_ids, check_binding
+    from shared import endpoints as E
     from shared import messages as m
-    from shared import subjects as s
 
     ids = binding_ids(role, unit, expert)
     if not ids:
         return
 
-    async def ask() -> dict[str, Any]:
+    async def ask() -> m.ReferenceData:
         async with connect() as client:
-            return await client.ok(s.REFERENCE_GET, m.GetReference(ids=ids))
+            return await client.ask(E.REFERENCE, m.GetReference(ids=ids))
 
     try:
         reference = run(ask())

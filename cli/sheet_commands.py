@@ -15,9 +15,10 @@ import typer
 
 from cli import identity
 from cli.client import Client, ClientError
+from shared import endpoints as E
 from shared import messages as m
+from shared import rpc
 from shared import sheets as fmt
-from shared import subjects as s
 from shared.sheets import message
 
 
@@ -30,16 +31,16 @@ def _paths(directory: Path | None, units: Path | None, experts: Path | None, con
     return {k: p for k, p in given.items() if p is not None}
 
 
-async def send(client: Client, read: fmt.Sheets, cmd: m.RegisterReference) -> dict[str, Any]:
+async def send(client: Client, read: fmt.Sheets, cmd: m.RegisterReference) -> m.Registered:
     size = len(cmd.model_dump_json(by_alias=True).encode())
     if size > client.nc.max_payload:
         raise ClientError(
             f"the sheets make {size:,} bytes, more than the {client.nc.max_payload:,} one "
             "message may carry; import them in parts (units, then experts, then contracts)"
         )
-    reply = await client.call(s.REFERENCE_REGISTER, cmd, timeout=120)
+    reply = await client.call(E.REFERENCE_REGISTER.subject, cmd, timeout=120)
     if reply.ok:
-        return reply.data or {}
+        return rpc.read(E.REFERENCE_REGISTER, reply)
     where = [fmt.field_to_cell(read, f.field) for f in reply.field_errors]
     raise ClientError(
         "nothing was imported: "
@@ -80,11 +81,16 @@ def register(app: typer.Typer, *, call: Callable[..., Any]) -> None:
             typer.echo(f"nothing was imported: {len(read.errors)} error(s)", err=True)
             raise typer.Exit(2)
         done = call(lambda c: send(c, read, message(read, identity.option(identity.by, by))))
-        typer.echo(f"imported {done['units']} units, {done['experts']} experts, {done['contracts']} contracts")
+        typer.echo(f"imported {done.units} units, {done.experts} experts, {done.contracts} contracts")
 
     @sheets_app.command("export")
     def export(directory: Path) -> None:
         """Write units.csv, experts.csv and contracts.csv (with each contract's status)."""
-        data = call(lambda c: c.ok(s.REFERENCE_GET, m.GetReference(), timeout=60))
-        counts = fmt.write(directory, {k: data[k] for k in ("units", "experts", "contracts")})
+        data: m.ReferenceData = call(lambda c: c.ask(E.REFERENCE, m.GetReference(), timeout=60))
+        records = {
+            "units": [u.model_dump(mode="json", by_alias=True) for u in data.units],
+            "experts": [e.model_dump(mode="json") for e in data.experts],
+            "contracts": [c.model_dump(mode="json") for c in data.contracts],
+        }
+        counts = fmt.write(directory, records)
         typer.echo(", ".join(f"{n} {k}" for k, n in counts.items()) + f" written to {directory}")

@@ -24,29 +24,32 @@ from rich.table import Table
 
 from cli import identity
 from cli.client import Client, dumps
-from cli.views import dong, hours
+from cli.views import hours
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.csvcells import neutral
+from shared.formatting import money
+from shared.statuses import AssignmentStatus as A
 
 BY_HELP = "A comment naming you; who acts is the signed-in person (expertshare whoami)."
 
 console = Console()
 
 
-def print_decisions(data: dict[str, Any]) -> None:
+def print_decisions(data: m.BatchDecided) -> None:
     """One line per assignment of a batch decision; refusals on stderr."""
-    for r in data["results"]:
-        if not r["ok"]:
-            typer.echo(f"{r['assignment_id']} refused: {r['error']}", err=True)
-        elif data["decision"] == "approve":
+    for r in data.results:
+        if not r.ok:
+            typer.echo(f"{r.assignment_id} refused: {r.error}", err=True)
+        elif data.decision == "approve":
             typer.echo(
-                f"{r['assignment_id']} approved: {hours(r['reserved_minutes'])} and "
-                f"{r['reserved_vnd']:,} ₫ reserved".replace(",", ".")
+                f"{r.assignment_id} approved: {hours(r.reserved_minutes or 0)} and "
+                f"{money(r.reserved_vnd, '-')} reserved"
             )
         else:
-            typer.echo(f"{r['assignment_id']} rejected")
-    if data["refused"]:
+            typer.echo(f"{r.assignment_id} rejected")
+    if data.refused:
         raise typer.Exit(1)
 
 
@@ -54,14 +57,13 @@ async def _outcome(client: Client, request_id: str, assignment_id: str, wait_s: 
     """The contracts service approves a manual assignment as it arrives, or the ledger refuses it."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        rows = (await client.ok(s.CONTRACTS_STATUS_GET, m.GetStatus(request_ids=[request_id], with_contracts=False)))[
-            "assignments"
-        ]
-        found = next((a for a in rows if a["id"] == assignment_id and a["status"] != "proposed"), None)
+        q = m.GetContractsStatus(request_ids=[request_id], with_contracts=False)
+        rows = (await client.ask(E.CONTRACTS_STATUS, q)).assignments
+        found = next((a for a in rows if a.id == assignment_id and a.status != A.PROPOSED), None)
         if found:
-            return found
+            return {"id": found.id, "status": found.status, "note": found.note}
         await asyncio.sleep(0.2)
-    return {"id": assignment_id, "status": "proposed", "note": "not yet decided by the contracts service"}
+    return {"id": assignment_id, "status": A.PROPOSED, "note": "not yet decided by the contracts service"}
 
 
 def table(rows: list[dict[str, Any]], title: str) -> None:
@@ -122,18 +124,18 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             f"{done['assignment_id']}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
             f"under {contract}, "
             f"{done['mode']}, {hours(done['minutes'])}: {outcome['status']}"
-            + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else "")
+            + (f" ({outcome['note']})" if outcome["status"] != A.APPROVED and outcome.get("note") else "")
         )
-        if outcome["status"] != "approved":
+        if outcome["status"] != A.APPROVED:
             raise typer.Exit(1)
 
     def move(contract_id: str, to: str, by: str | None, reason: str) -> None:
         cmd = build(
             m.ChangeContractStatus, contract_id=contract_id, to=to, by=identity.option(identity.by, by), reason=reason
         )
-        d = call(lambda c: c.ok(s.CONTRACT_STATUS_CHANGE, cmd))
-        extra = f"; {d['cancelled_assignments']} open assignment(s) cancelled" if d["cancelled_assignments"] else ""
-        typer.echo(f"contract {d['contract_id']} is {d['status']}{extra}")
+        d = call(lambda c: c.ask(E.CONTRACT_STATUS_CHANGE, cmd))
+        extra = f"; {d.cancelled_assignments} open assignment(s) cancelled" if d.cancelled_assignments else ""
+        typer.echo(f"contract {d.contract_id} is {d.status}{extra}")
 
     @contract_app.command("activate")
     def activate(contract_id: str, by: str | None = typer.Option(None, help=BY_HELP)) -> None:
@@ -162,10 +164,10 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     @contract_app.command("expire")
     def expire(today: str | None = typer.Option(None, help="YYYY-MM-DD; the service's date if unset.")) -> None:
         """Expire every contract past its last day now (the service also does it by itself)."""
-        d = call(lambda c: c.ok(s.CONTRACTS_EXPIRE, build(m.ExpireContracts, today=today)))
-        typer.echo(f"expired: {', '.join(d['expired']) or 'none'} (today {d['today']})")
+        d = call(lambda c: c.ask(E.CONTRACTS_EXPIRE, build(m.ExpireContracts, today=today)))
+        typer.echo(f"expired: {', '.join(d.expired) or 'none'} (today {d.today})")
 
-    def extra(assignment: str, approve: bool, by: str | None, comment: str) -> dict[str, Any]:
+    def extra(assignment: str, approve: bool, by: str | None, comment: str) -> m.ExtraHoursDecided:
         cmd = build(
             m.DecideExtraHours,
             assignment_id=assignment,
@@ -173,19 +175,20 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             by=identity.option(identity.by, by),
             comment=comment,
         )
-        return call(lambda c: c.ok(s.EXTRA_HOURS_DECIDE, cmd))
+        decided: m.ExtraHoursDecided = call(lambda c: c.ask(E.EXTRA_HOURS_DECIDE, cmd))
+        return decided
 
     @hours_app.command("approve")
     def hours_approve(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """Charge the extra hours to the contract (its caps must still hold)."""
         d = extra(assignment, True, by, comment)
-        typer.echo(f"{assignment}: {hours(d['approved_minutes'])} extra approved, {dong(d['cost_vnd'])}")
+        typer.echo(f"{assignment}: {hours(d.approved_minutes)} extra approved, {money(d.cost_vnd, '-')}")
 
     @hours_app.command("refuse")
     def hours_refuse(assignment: str, comment: str = "", by: str | None = typer.Option(None, help=BY_HELP)) -> None:
         """Refuse the extra hours: they are not charged."""
         d = extra(assignment, False, by, comment)
-        typer.echo(f"{assignment}: {hours(d['refused_minutes'])} extra refused")
+        typer.echo(f"{assignment}: {hours(d.refused_minutes)} extra refused")
 
     @app.command()
     def report(
@@ -195,10 +198,11 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     ) -> None:
         """The province's reports: per contract, per unit or per expert."""
         q = build(m.GetReport, kind=kind)
-        data = call(lambda c: c.ok(s.REPORT_GET, q, timeout=60))
+        data: m.Report = call(lambda c: c.ask(E.REPORT, q, timeout=60))
+        rows = [r.model_dump(mode="json") for r in data.rows]
         if as_csv:
-            typer.echo(csv_text(data["rows"]), nl=False)
+            typer.echo(csv_text(rows), nl=False)
         elif as_json:
-            typer.echo(dumps(data["rows"]))
+            typer.echo(dumps(rows))
         else:
-            table(data["rows"], f"{kind} ({data['today']})")
+            table(rows, f"{kind} ({data.today})")

@@ -32,8 +32,10 @@ import nats
 from cli import identity, views
 from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
+from shared import catalogue
+from shared import endpoints as E
 from shared import subjects as s
-from shared.messages import GetStatus, Message
+from shared.messages import GetContractsStatus, GetStatus, Message
 from shared.metrics import metrics_url_file
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
 from shared.nats import connect as nats_connect
@@ -100,12 +102,12 @@ async def load_demo_if_empty(url: str) -> None:
     from scenarios.generate import demo
 
     async with connect(url) as client:
-        counts = (await client.ok(s.CONTRACTS_STATUS_GET, GetStatus(limit=1, with_contracts=False)))["counts"]
-        if counts["units"]:
+        counts = (await client.ask(E.CONTRACTS_STATUS, GetContractsStatus(limit=1, with_contracts=False))).counts
+        if counts.units:
             requests = (await client.ok(s.MATCHER_STATUS_GET, GetStatus(limit=1)))["counts"]["requests"]
             say(
-                f"existing data: {counts['units']} units, {counts['experts']} experts, "
-                f"{counts['contracts']} contracts, {requests} requests; no demo loaded"
+                f"existing data: {counts.units} units, {counts.experts} experts, "
+                f"{counts.contracts} contracts, {requests} requests; no demo loaded"
             )
             return
         sc = demo()
@@ -136,7 +138,7 @@ async def tail_events(url: str) -> nats.aio.client.Client:
             say(line)
 
     for owner in owners():
-        for subject in s.events_of(owner):
+        for subject in catalogue.events_of(owner):
             await nc.subscribe(subject, cb=show)
     return nc
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -12,51 +11,32 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from shared import clock
+from shared import messages as m
 from shared.csvcells import neutral
+from shared.formatting import hm as hours
+from shared.formatting import money, stamp
+from shared.statuses import AssignmentStatus as Status
+from shared.statuses import RequestStatus
 
 console = Console()
 
 
-def hours(minutes: int) -> str:
-    """460 -> '7 h 40', 480 -> '8 h': whole minutes, never '7.66667 h'."""
-    h, m = divmod(int(minutes), 60)
-    return f"{h} h {m:02d}" if m else f"{h} h"
-
-
-def dong(vnd: int | None) -> str:
-    """1500000 -> '1.500.000 ₫' (Vietnamese grouping)."""
-    if vnd is None:
-        return "-"
-    return f"{vnd:,} ₫".replace(",", ".")
-
-
 def status_json(data: dict[str, Any]) -> dict[str, Any]:
     matcher, contracts = data["matcher"], data["contracts"]
+    assert isinstance(contracts, m.ContractsStatus)
     return {
         "requests": matcher["requests"],
-        "proposals": [p for p in matcher["proposals"] if p["status"] == "pending"],
-        "assignments": contracts["assignments"],
-        "contracts": contracts["contracts"],
-        "counts": {**contracts["counts"], **matcher["counts"]},
-        "truncated": bool(matcher.get("truncated") or contracts.get("truncated")),
+        "proposals": [p for p in matcher["proposals"] if Status(p["status"]) == Status.PROPOSED],
+        "assignments": [a.model_dump(mode="json") for a in contracts.assignments],
+        "contracts": [c.model_dump(mode="json") for c in contracts.contracts],
+        "counts": {**contracts.counts.model_dump(), **matcher["counts"]},
+        "truncated": bool(matcher.get("truncated") or contracts.truncated),
     }
 
 
 def natural(text: str) -> tuple[Any, ...]:
     """A sort key that reads the numbers in ids as numbers: c0, c1, c2, ..., c10 (not c0, c1, c10)."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
-
-
-def local_time(iso: str) -> str:
-    """An instant as Vietnam's wall clock with its zone shown, as the portal shows it:
-    '2026-12-01T09:40:00+00:00' -> '2026-12-01 16:40 (UTC+7)'."""
-    try:
-        at = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return iso[:16]
-    at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-    return f"{at.astimezone(clock.zone()):%Y-%m-%d %H:%M} (UTC+{clock.VIETNAM_UTC_OFFSET_HOURS})"
 
 
 def _table(title: str, columns: tuple[str, ...]) -> Table:
@@ -84,7 +64,7 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
             r["mode"],
             r["deadline"],
             r["status"],
-            r["reason"] if r["status"] == "unmatched" else "",
+            r["reason"] if r["status"] == RequestStatus.UNMATCHED else "",
         ]
         for r in view["requests"]
     ]
@@ -101,35 +81,29 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
             console.print(f"{rid}: {why}", soft_wrap=True, markup=False)
     elif reasons:
         console.print("(a reason cut short with … is whole with --verbose or --json)")
+    contracts: m.ContractsStatus = data["contracts"]
     t = _table("Assignments", ("id", "request", "expert", "contract", "mode", "hours", "cost", "status"))
-    for a in view["assignments"]:
-        if a["status"] in ("withdrawn",):
+    for a in contracts.assignments:
+        if a.status == Status.WITHDRAWN:
             continue
         t.add_row(
-            a["id"],
-            a["request_id"],
-            a["expert_id"],
-            a["contract_id"],
-            a["mode"],
-            hours(a["minutes"]),
-            dong(a["cost_vnd"]),
-            a["status"],
+            a.id, a.request_id, a.expert_id, a.contract_id, a.mode, hours(a.minutes), money(a.cost_vnd, "-"), a.status
         )
     console.print(t)
     t = _table(
         "Contract balances", ("contract", "status", "expert", "cap h", "used", "resv", "left", "budget left", "active")
     )
-    for c in sorted(view["contracts"], key=lambda c: natural(c["id"])):
+    for c in sorted(contracts.contracts, key=lambda c: natural(c.id)):
         t.add_row(
-            c["id"],
-            c.get("status", ""),
-            c["expert_id"],
-            f"{c['hours_cap']:g}",
-            f"{c['hours_used']:g}",
-            f"{c['hours_reserved']:g}",
-            f"{c['hours_left']:g}",
-            dong(c["budget_left_vnd"]),
-            f"{c['active_assignments']}/{c['max_concurrent']}",
+            c.id,
+            c.status,
+            c.expert_id,
+            f"{c.hours_cap:g}",
+            f"{c.hours_used:g}",
+            f"{c.hours_reserved:g}",
+            f"{c.hours_left:g}",
+            money(c.budget_left_vnd, "-"),
+            f"{c.active_assignments}/{c.max_concurrent}",
         )
     console.print(t)
     if view["truncated"]:
@@ -143,7 +117,7 @@ def print_inbox(party: str, data: dict[str, Any]) -> None:
     console.print(f"[bold]{party}[/bold]: {len(items)} notifications, {data.get('unread', 0)} unread")
     for n in items:
         mark = " " if n.get("read") else "*"
-        console.print(f"{mark} {local_time(n['created_at'])}  [bold]{n['subject']}[/bold]")
+        console.print(f"{mark} {stamp(n['created_at'])}  [bold]{n['subject']}[/bold]")
         for line in n["body"].splitlines():
             console.print(f"    {line}")
 
@@ -155,7 +129,7 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
         r = e["request"]
         return (
             f"proposed  {e['assignment_id']}: {e['expert_name']} -> {r['unit']} «{r['title']}» "
-            f"{e['mode']} {e['minutes'] / 60:.1f} h {dong(e['cost_vnd'])} (priority {r['priority']})"
+            f"{e['mode']} {e['minutes'] / 60:.1f} h {money(e['cost_vnd'], '-')} (priority {r['priority']})"
         )
     if kind == "request.unmatched":
         return f"unmatched {e['request_id']}: {e['reason']}"
@@ -168,7 +142,7 @@ def event_line(subject: str, e: dict[str, Any]) -> str | None:
     ):
         return f"{kind.split('.')[1]:9} {e['assignment_id']}: {e['expert_id']} for {e['request_id']}"
     if kind == "hours.logged":
-        return f"logged    {e['assignment_id']}: {hours(e['minutes'])} ({dong(e['cost_vnd'])})"
+        return f"logged    {e['assignment_id']}: {hours(e['minutes'])} ({money(e['cost_vnd'], '-')})"
     if kind == "request.completed":
         return f"completed {e['request_id']}"
     return None
@@ -189,33 +163,34 @@ AUDIT_COLUMNS = (
 )
 
 
-def write_audit_csv(path: Path, entries: list[dict[str, Any]]) -> None:
+def write_audit_csv(path: Path, entries: list[m.AuditEntry]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(AUDIT_COLUMNS)
         for e in entries:
+            row = e.model_dump(mode="json", include=set(AUDIT_COLUMNS))
             w.writerow(
                 [
-                    neutral(json.dumps(e[c], ensure_ascii=False) if isinstance(e[c], dict) else e[c])
+                    neutral(json.dumps(row[c], ensure_ascii=False) if isinstance(row[c], dict) else row[c])
                     for c in AUDIT_COLUMNS
                 ]
             )
 
 
-def print_audit(entries: list[dict[str, Any]]) -> None:
+def print_audit(entries: list[m.AuditEntry]) -> None:
     t = Table(title="Audit trail")
     for col in ("#", "when (UTC)", "who", "what", "on", "change", "contract line"):
         t.add_column(col)
     for e in entries:
-        line = e["detail"].get("contract_line")
-        change = f"{e['before'].get('status', '')} -> {e['after'].get('status', '')}" if e["before"] else ""
+        line = e.detail.get("contract_line")
+        change = f"{e.before.get('status', '')} -> {e.after.get('status', '')}" if e.before else ""
         t.add_row(
-            str(e["seq"]),
-            e["at"][:19],
-            e["actor"],
-            e["action"],
-            e["subject"],
+            str(e.seq),
+            f"{e.at:%Y-%m-%dT%H:%M:%S}",
+            e.actor,
+            e.action,
+            e.subject,
             change,
-            f"{line['contract']}: {hours(line['minutes'])}, {dong(line['vnd'])}" if line else "",
+            f"{line['contract']}: {hours(line['minutes'])}, {money(line['vnd'], '-')}" if line else "",
         )
     console.print(t)

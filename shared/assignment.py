@@ -4,8 +4,8 @@ The contracts service is the authority on an assignment's status and moves it on
 `MOVES` (target -> the statuses it may be reached from), each move a conditional UPDATE
 (`... WHERE id = :id AND status IN MOVES[target]`) whose row count says whether it happened.
 
-The matcher keeps a copy and calls "proposed" `pending` (the word its tables, the portal and the
-CLI show); `to_matcher` / `from_matcher` map the two words explicitly. Its copy only moves
+The matcher keeps a copy in the same words (its tables said `pending` for proposed before its
+migration 0005; `Status("pending")` still reads that word as proposed). Its copy only moves
 forward: an event from contracts is applied when the status it announces can follow the copy's
 status by one or more moves (`overwrites`), so a late or repeated event changes nothing. The
 matcher's own withdrawal of a proposal is a wish contracts may not have seen yet: a decision
@@ -21,6 +21,8 @@ from functools import cache
 
 
 class Status(StrEnum):
+    """An assignment's (a proposal's) status, in both services and on the wire."""
+
     PROPOSED = "proposed"
     APPROVED = "approved"
     ACCEPTED = "accepted"
@@ -29,6 +31,11 @@ class Status(StrEnum):
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Status | None:
+        # The matcher's word for proposed before its migration 0005, in a row or a message it wrote.
+        return cls.PROPOSED if value == "pending" else None
 
 
 S = Status
@@ -46,19 +53,12 @@ MOVES: dict[Status, tuple[Status, ...]] = {
 LIVE: tuple[Status, ...] = (S.PROPOSED, S.APPROVED, S.ACCEPTED)
 #: Approved work: holds hours and budget in the ledger.
 HELD: tuple[Status, ...] = (S.APPROVED, S.ACCEPTED)
+#: A slot's work proposed, under way or done: what covers a request's need, and what keeps a
+#: trainee's time taken.
+COVERING: tuple[Status, ...] = (*LIVE, S.COMPLETED)
+#: Work staff granted, under way or done: what a unit received.
+GRANTED: tuple[Status, ...] = (*HELD, S.COMPLETED)
 TERMINAL: tuple[Status, ...] = (S.REJECTED, S.DECLINED, S.WITHDRAWN, S.CANCELLED, S.COMPLETED)
-
-#: The matcher's word for a status, where it differs.
-MATCHER_WORDS = {S.PROPOSED: "pending"}
-
-
-def to_matcher(status: str) -> str:
-    return MATCHER_WORDS.get(Status(status), str(status))
-
-
-def from_matcher(word: str) -> Status:
-    back = {v: k for k, v in MATCHER_WORDS.items()}
-    return back.get(word) or Status(word)
 
 
 def sources(target: str) -> tuple[Status, ...]:
@@ -86,7 +86,3 @@ def overwrites(target: str) -> tuple[Status, ...]:
     before = precedes(Status(target))
     extra = (S.WITHDRAWN,) if S.PROPOSED in before and target != S.WITHDRAWN else ()
     return tuple(sorted(before, key=list(Status).index)) + extra
-
-
-def matcher_words(statuses: tuple[Status, ...] | list[Status]) -> tuple[str, ...]:
-    return tuple(to_matcher(s) for s in statuses)

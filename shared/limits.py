@@ -45,6 +45,7 @@ SCOPE_UNITS = 20_000  # units one contract covers (Vietnam has about 10,000 comm
 IDS = 1000  # ids named in one command or query
 NOTES = 200  # notes of one plan
 GAP_DAYS = 366  # the longest period one shortage report covers (`GetGaps`)
+REPLY_ROWS = 20_000  # rows of one list of a query's reply (more never fit one message)
 GAP_ROWS = 2000  # rows of one breakdown of a shortage report (the most uncovered first)
 HIRING_CANDIDATES = 1000  # the menu of one hiring plan (`GetHiringPlan`)
 HIRING_BUDGET_VND = 1_000_000_000_000  # one hiring plan's budget: a thousand billion dong at most

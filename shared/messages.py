@@ -17,6 +17,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, f
 from shared import limits as L
 from shared.clock import utcnow
 from shared.scenario import Candidate, Contract, Expert, Id, Request, Skills, TravelTime, Unit
+from shared.statuses import ContractStatus, DeliveryStatus
 
 Party = Annotated[
     str,
@@ -591,9 +592,6 @@ class GetAudit(Message):
     limit: int = Field(default=1000, ge=1, le=100_000)
 
 
-ContractStatus = Literal["draft", "active", "suspended", "exhausted", "expired", "terminated"]
-
-
 class ChangeContractStatus(Message):
     """Staff move a contract through its lifecycle; exhausted and expired are the system's."""
 
@@ -655,7 +653,7 @@ class ExpertRegistered(Message):
 
 class ContractRegistered(Message):
     contract: Contract
-    status: ContractStatus = "active"
+    status: ContractStatus = ContractStatus.ACTIVE
     revision: int = Field(default=0, description="a consumer ignores a revision older than its copy")
 
 
@@ -789,6 +787,348 @@ class RequestCompleted(Message):
     completed: list[Ref] | None = Field(default=None, max_length=1000)
 
 
+# ---------------------------------------------------------------- contracts: replies
+class GetContractsStatus(Message):
+    """`contracts.status.get`: assignments with their status, oldest first, and the contracts'
+    balances. Every filter given narrows the list; `limit` keeps the newest that many (the reply
+    says `truncated`). The counts are always whole. A national system holds more than one NATS
+    message can carry: the portal asks for what its page shows. (The fields of the `GetStatus`
+    it was sent as before: an old caller's message still parses.)"""
+
+    unit_id: Id | None = Field(
+        default=None,
+        description="one unit's assignments, and the balances of the contracts that can serve it "
+        "(in scope, or unscoped)",
+    )
+    request_ids: list[Id] | None = Field(default=None, max_length=1000)
+    expert_id: Id | None = None
+    contract_id: Id | None = None
+    statuses: list[Annotated[str, Field(max_length=20)]] | None = Field(default=None, max_length=20)
+    extra_pending: bool = Field(default=False, description="only assignments with extra hours waiting")
+    limit: int | None = Field(default=None, ge=1, le=10_000)
+    oldest_first: bool = Field(default=False, description="with `limit`: the oldest that many instead")
+    with_contracts: bool = Field(default=True, description="include every balance")
+
+
+class VerifyAudit(Message):
+    """`contracts.audit_verify.get`: recompute the audit trail's hash chain and check every proof."""
+
+
+class AssignmentView(BaseModel):
+    """An assignment as the contracts service holds it (its explanation is in the audit trail)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    id: Ref
+    request_id: Ref
+    slot: int = 0
+    unit_id: Ref
+    title: Title = ""
+    expert_id: Ref
+    contract_id: Ref
+    mode: Word
+    hours: float
+    deadline: dt.date
+    travel_minutes: int
+    minutes: int
+    cost_vnd: int = Field(description="the matcher's estimate; the ledger prices from the contract")
+    plan_input_sha256: Annotated[str, Field(max_length=64)] = ""
+    status: Word = Field(description="proposed, approved, accepted, completed, rejected, declined, cancelled...")
+    origin: Word = Field(default="solver", description="solver, or manual (a staff override)")
+    reserved_minutes: int = 0
+    reserved_vnd: int = 0
+    logged_minutes: int = 0
+    consumed_vnd: int = 0
+    extra_minutes_pending: int = Field(default=0, description="minutes logged beyond the reservation, for staff")
+    decided_by: Text = ""
+    note: Annotated[str, Field(max_length=L.BODY)] = Field(default="", description="the last move's comment or reason")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ContractBalance(BaseModel):
+    """A contract's status and what it has left: hours and dong used (before this system and
+    consumed since), reserved by approved work, and left under its caps."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Ref
+    expert_id: Ref
+    kind: Word
+    status: ContractStatus
+    hourly_rate_vnd: int
+    hours_cap: float
+    hours_used: float
+    hours_reserved: float
+    hours_left: float
+    budget_cap_vnd: int | None = None
+    budget_used_vnd: int
+    budget_reserved_vnd: int
+    budget_left_vnd: int | None = Field(default=None, description="none without a budget cap")
+    active_assignments: int
+    max_concurrent: int
+    start: dt.date
+    end: dt.date
+
+
+class ContractCounts(BaseModel):
+    """How many of each the contracts service holds (whole, whatever the filters)."""
+
+    model_config = ConfigDict(frozen=True)
+    units: int = 0
+    experts: int = 0
+    contracts: int = 0
+    assignments: int = 0
+
+
+class ContractsStatus(BaseModel):
+    """The reply to `GetContractsStatus`: the assignments asked for, the balances, the counts."""
+
+    model_config = ConfigDict(frozen=True)
+    assignments: list[AssignmentView] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    contracts: list[ContractBalance] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    counts: ContractCounts = Field(default_factory=ContractCounts)
+    truncated: bool = False
+
+
+class Registered(BaseModel):
+    """The reply to `RegisterReference`: how many of each were registered."""
+
+    model_config = ConfigDict(frozen=True)
+    units: int
+    experts: int
+    contracts: int
+    travel_minutes: int
+
+
+class ContractMoved(BaseModel):
+    """The reply to `ChangeContractStatus`: the status the contract has now (an activated one
+    with nothing left is exhausted) and the open assignments a termination cancelled."""
+
+    model_config = ConfigDict(frozen=True)
+    contract_id: Ref
+    status: ContractStatus
+    revision: int
+    cancelled_assignments: int = 0
+
+
+class ContractsExpired(BaseModel):
+    """The reply to `ExpireContracts`: the contracts expired now, and the day it was done for."""
+
+    model_config = ConfigDict(frozen=True)
+    expired: list[Ref] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    today: dt.date
+
+
+class AssignmentMoved(BaseModel):
+    """An assignment's new status (rejected, accepted)."""
+
+    model_config = ConfigDict(frozen=True)
+    assignment_id: Ref
+    status: Word
+
+
+class AssignmentReserved(BaseModel):
+    """The reply to `ApproveAssignment`: approved, and what the ledger reserved for it."""
+
+    model_config = ConfigDict(frozen=True)
+    assignment_id: Ref
+    status: Word
+    reserved_minutes: int
+    reserved_vnd: int
+
+
+class AssignmentReleased(BaseModel):
+    """The reply to `DeclineAssignment`: declined, and the minutes its reservation gave back."""
+
+    model_config = ConfigDict(frozen=True)
+    assignment_id: Ref
+    status: Word
+    released_minutes: int
+
+
+class DecisionResult(BaseModel):
+    """One proposal of a batch decision: decided (its status, and for an approval what was
+    reserved), or refused with the reason."""
+
+    model_config = ConfigDict(frozen=True)
+    assignment_id: Ref
+    ok: bool
+    status: Word | None = None
+    reserved_minutes: int | None = Field(default=None, description="an approval's")
+    reserved_vnd: int | None = Field(default=None, description="an approval's")
+    error: Text | None = Field(default=None, description="why it was refused")
+
+
+class BatchDecided(BaseModel):
+    """The reply to `DecideAssignments`: each proposal decided on its own, in the order sent."""
+
+    model_config = ConfigDict(frozen=True)
+    decision: Literal["approve", "reject"]
+    decided: int
+    refused: int
+    results: list[DecisionResult] = Field(default_factory=list, max_length=500)
+
+
+class HoursTaken(BaseModel):
+    """The reply to `LogHours`: the minutes logged in all, what the ones within the reservation
+    cost, and the minutes beyond it waiting for staff."""
+
+    model_config = ConfigDict(frozen=True)
+    assignment_id: Ref
+    logged_minutes: int
+    cost_vnd: int
+    flagged_minutes: int
+
+
+class ExtraHoursDecided(BaseModel):
+    """The reply to `DecideExtraHours`: the extra minutes charged (and their cost) or refused."""
+
+    model_config = ConfigDict(frozen=True)
+    assignment_id: Ref
+    approved_minutes: int
+    refused_minutes: int = 0
+    cost_vnd: int = 0
+
+
+class RequestDone(BaseModel):
+    """The reply to `CompleteRequest`: its assignments closed, the minutes released."""
+
+    model_config = ConfigDict(frozen=True)
+    request_id: Ref
+    completed: int = Field(description="assignments closed (completed, or cancelled if not accepted)")
+    released_minutes: int
+
+
+class AuditEntry(BaseModel):
+    """One decision of the audit trail: who, when, what, the state before and after, and the seal."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    seq: int
+    at: dt.datetime
+    actor: Who
+    action: Word
+    subject: Annotated[str, Field(max_length=L.SHORT)] = Field(description="assignment:a-1, contract:c1 ...")
+    before: dict[Word, Any] = Field(default_factory=dict, max_length=L.EXPLANATION_KEYS)
+    after: dict[Word, Any] = Field(default_factory=dict, max_length=L.EXPLANATION_KEYS)
+    detail: dict[Word, Any] = Field(
+        default_factory=dict, max_length=L.EXPLANATION_KEYS, description="the explanation, the contract line ..."
+    )
+    correlation_id: Annotated[str, Field(max_length=64)] = ""
+    actor_role: Word | None = Field(default=None, description="none: written before signing")
+    actor_party: Annotated[str, Field(max_length=80)] | None = None
+    channel: Word | None = None
+    proof: dict[Word, Any] | None = Field(
+        default=None, max_length=10, description="a signed command: credential, signature, document"
+    )
+    prev_hash: Annotated[str, Field(max_length=64)]
+    hash: Annotated[str, Field(max_length=64)]
+
+
+class AuditTrail(BaseModel):
+    """The reply to `GetAudit`: the newest entries asked for, oldest first."""
+
+    model_config = ConfigDict(frozen=True)
+    entries: list[AuditEntry] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    truncated: bool = False
+
+
+class AuditVerified(BaseModel):
+    """The reply to `VerifyAudit`: intact or not, every problem as a sentence, and the entries
+    counted by how they are proven."""
+
+    model_config = ConfigDict(frozen=True)
+    intact: bool
+    problems: list[Text] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    entries: int = Field(description="entries written (the head's count)")
+    signed: int = Field(default=0, description="decisions proven to be their person's")
+    system: int = Field(default=0, description="the services' own entries")
+    unsigned_before_signing: int = 0
+    truncated: bool = False
+
+
+class ContractReport(BaseModel):
+    """A row of the contracts report: what a contract has left and for how long."""
+
+    model_config = ConfigDict(frozen=True)
+    contract: Ref
+    kind: Word
+    expert: Ref
+    status: ContractStatus
+    start: dt.date
+    end: dt.date
+    days_to_expiry: int
+    hourly_rate_vnd: int
+    hours_cap: float
+    hours_used: float
+    hours_reserved: float
+    hours_left: float
+    budget_cap_vnd: int | None
+    budget_used_vnd: int
+    budget_reserved_vnd: int
+    budget_left_vnd: int | None
+    active_assignments: int
+    max_concurrent: int
+
+
+class UnitReport(BaseModel):
+    """A row of the units report: what a unit asked for and received."""
+
+    model_config = ConfigDict(frozen=True)
+    unit: Ref
+    name: Annotated[str, Field(max_length=L.NAME)]
+    requests: int
+    covered: int = Field(description="requests with approved, accepted or completed work")
+    hours_received: float
+    cost_vnd: int = Field(description="consumed under project contracts")
+    allowance_vnd: int = Field(description="consumed under sharing agreements")
+
+
+class ExpertReport(BaseModel):
+    """A row of the experts report: how loaded an expert is, and their assignments by status."""
+
+    model_config = ConfigDict(frozen=True)
+    expert: Ref
+    name: Annotated[str, Field(max_length=L.NAME)]
+    kind: Word
+    home_unit: Ref
+    capacity_hours: float
+    load_hours: float
+    hours_logged: float
+    load_pct: float | None
+    assignments_proposed: int
+    assignments_approved: int
+    assignments_accepted: int
+    assignments_completed: int
+    assignments_rejected: int
+    assignments_declined: int
+    assignments_cancelled: int
+
+
+class Report(BaseModel):
+    """The reply to `GetReport`: one row per contract, unit or expert (`kind`)."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["contracts", "units", "experts"]
+    today: dt.date
+    rows: list[ContractReport | UnitReport | ExpertReport] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    truncated: bool = False
+
+
+class RegisteredContract(Contract):
+    """A contract as registered, with the status it has now."""
+
+    status: ContractStatus
+
+
+class ReferenceData(BaseModel):
+    """The reply to `GetReference`: units, experts and contracts in the registration format."""
+
+    model_config = ConfigDict(frozen=True)
+    units: list[Unit] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    experts: list[Expert] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    contracts: list[RegisteredContract] = Field(default_factory=list, max_length=L.REPLY_ROWS)
+    truncated: bool = False
+
+
 # ---------------------------------------------------------------- notifier
 class GetInbox(Message):
     party: Party
@@ -849,7 +1189,7 @@ class GetPreferences(Message):
 
 
 class GetDeliveries(Message):
-    status: Literal["pending", "sent", "failed"] | None = None
+    status: DeliveryStatus | None = None
     party: Party | None = None
     limit: int = Field(default=100, ge=1, le=1000)
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
+from shared.formatting import hm_left, money_left
+
 Lang = Literal["vi", "en"]
 
 
@@ -264,15 +266,14 @@ def _fields(v: Violation, lang: Lang) -> dict[str, Any]:
 
 
 def hm(minutes: int, lang: Lang = "en") -> str:
-    """Minutes as people read them: 7 h 40, 2 h, 0 h 30 (7 giờ 40 in Vietnamese)."""
-    h, m = divmod(max(0, minutes), 60)
-    unit = "h" if lang == "en" else "giờ"
-    return f"{h} {unit} {m:02d}" if m else f"{h} {unit}"
+    """What is left of a cap or a person's time, as people read it (`shared.formatting.hm_left`):
+    7 h 40, 2 h, 0 h 30 (7 giờ 40 in Vietnamese)."""
+    text = hm_left(minutes)
+    return text if lang == "en" else text.replace(" h", " giờ")
 
 
-def dong(vnd: int) -> str:
-    """Money as Vietnam writes it: 1.500.000 ₫ (never below zero: what is left)."""
-    return f"{max(0, vnd):,} ₫".replace(",", ".")
+#: What is left of a budget (`shared.formatting.money_left`): 1.500.000 ₫, never below zero.
+dong = money_left
 
 
 class Reason(StrEnum):

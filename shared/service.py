@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from shared import endpoints, subjects
+from shared import catalogue, endpoints
 from shared.bus import (
     DeadLetterMiddleware,
     OutboxRelay,
@@ -337,7 +337,7 @@ class Service:
     async def _check_setup(self) -> None:
         nc = await connect(self.settings.nats_url, self.identity, connect_timeout=5, max_reconnect_attempts=5)
         try:
-            own = [stream_name(self.name)] if subjects.events_of(self.name) else []
+            own = [stream_name(self.name)] if catalogue.events_of(self.name) else []
             await check(
                 nc.jetstream(),
                 streams=sorted({*own, DEADLETTER, *(c.stream for c in self.consumers)}),

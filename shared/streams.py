@@ -2,12 +2,12 @@
 dead-letter stream, the leaders bucket, and every service's durable consumers.
 
 All of it is made by one administrative step (`setup`, run with the `admin` identity by
-`expertshare up`, the tests' fixtures and a deployment's setup job), from `shared.subjects` and the
-consumer catalogue below alone: every run gives the same configuration, so the first creates it and
-every later one finds it as it wants it (FastStream would declare a stream from whatever subjects
-the declaring service happens to use, and two services would then disagree about it). Services
-cannot create, change, delete or purge anything: at start they only `check` that what they use is
-there.
+`expertshare up`, the tests' fixtures and a deployment's setup job), from the events declared in
+`shared.catalogue` and the consumer catalogue below alone: every run gives the same
+configuration, so the first creates it and every later one finds it as it wants it (FastStream
+would declare a stream from whatever subjects the declaring service happens to use, and two
+services would then disagree about it). Services cannot create, change, delete or purge
+anything: at start they only `check` that what they use is there.
 
 Every stream is bounded (`max_bytes` as well as `max_age`: a flood of small bad messages cannot
 fill the disk) and refuses deleting or purging messages (`deny_delete`, `deny_purge`), even to
@@ -37,6 +37,7 @@ from nats.js.errors import BadRequestError, BucketNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from shared import subjects as s
+from shared.catalogue import events_of, owners
 
 log = structlog.get_logger("streams")
 
@@ -113,11 +114,6 @@ class Consumer:
         return str(self.config.durable_name)
 
 
-def owners() -> list[str]:
-    """Every service that publishes events, from the subject catalogue."""
-    return sorted({subj.split(".")[0] for subj in s.all_subjects() if s.events_of(subj.split(".")[0])})
-
-
 def stream_name(owner: str) -> str:
     return owner.upper()
 
@@ -134,7 +130,7 @@ def _bytes(env: str, default: int) -> int:
 def stream_config(owner: str, replicas: int | None = None) -> StreamConfig:
     return StreamConfig(
         name=stream_name(owner),
-        subjects=sorted(s.events_of(owner)),
+        subjects=events_of(owner),
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,

@@ -1,6 +1,6 @@
 """Every NATS subject of the system, owner first.
 
-Three kinds, told apart by the name's last word:
+Three kinds; which subjects are events is declared in `shared.catalogue`, never read from a name:
 - events (past tense: `matcher.assignment.proposed`) are published from an owner's outbox into the
   owner's JetStream stream and consumed by durable pull consumers;
 - commands (imperative: `contracts.assignment.approve`) are core-NATS request-reply to one handler
@@ -91,14 +91,5 @@ def deadletter(service: str) -> str:
     return f"{DEADLETTER_PREFIX}.{service}"
 
 
-# Past participles: most end in -ed, a few are irregular (withdrawn).
-_EVENT_ENDINGS = ("ed", "withdrawn")
-
-
 def all_subjects() -> list[str]:
     return sorted(v for k, v in globals().items() if k.isupper() and isinstance(v, str) and "." in v)
-
-
-def events_of(owner: str) -> list[str]:
-    """The event subjects an owner publishes (the subjects of its stream)."""
-    return [s for s in all_subjects() if s.split(".")[0] == owner and s.endswith(_EVENT_ENDINGS)]

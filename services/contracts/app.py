@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import structlog
 from sqlmodel import Session
@@ -19,34 +20,20 @@ from services.contracts import gaps, lifecycle, metrics, reference, reports, wor
 from services.contracts import handlers as h
 from services.contracts.db import create_schema
 from services.contracts.settings import ContractsSettings
+from shared import catalogue, rpc
 from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected, in_thread, run_once
 from shared.clock import local_today
+from shared.endpoints import Endpoint
+from shared.parties import system_party
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
 
 log = structlog.get_logger("contracts")
 
-EVENTS: dict[str, type[m.Message]] = {
-    s.REFERENCE_REGISTERED: m.ReferenceRegistered,
-    s.UNIT_REGISTERED: m.UnitRegistered,
-    s.TRAVEL_REGISTERED: m.TravelRegistered,
-    s.EXPERT_REGISTERED: m.ExpertRegistered,
-    s.CONTRACT_REGISTERED: m.ContractRegistered,
-    s.CONTRACT_STATUS_CHANGED: m.ContractStatusChanged,
-    s.BALANCE_CHANGED: m.BalanceChanged,
-    s.ASSIGNMENT_APPROVED: m.AssignmentApproved,
-    s.ASSIGNMENT_REJECTED: m.AssignmentRejected,
-    s.ASSIGNMENT_ACCEPTED: m.AssignmentAccepted,
-    s.ASSIGNMENT_DECLINED: m.AssignmentDeclined,
-    s.ASSIGNMENT_CANCELLED: m.AssignmentCancelled,
-    s.HOURS_LOGGED: m.HoursLogged,
-    s.HOURS_FLAGGED: m.HoursFlagged,
-    s.HOURS_REFUSED: m.HoursRefused,
-    s.REQUEST_COMPLETED: m.RequestCompleted,
-}
+EVENTS = catalogue.events("contracts")
 
 
 def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Callable[..., m.Reply]:
@@ -58,7 +45,7 @@ def dated(use_case: Callable[..., m.Reply], st: ContractsSettings) -> Callable[.
 def _declined_by(session: Session, cmd: m.DeclineAssignment, actor: Actor) -> None:
     """The expert declines their own task; only the notifier declines for one who never answered."""
     if cmd.unanswered_only or actor.role == "system":
-        if (actor.party, cmd.unanswered_only) != ("system:notifier", True):
+        if (actor.party, cmd.unanswered_only) != (system_party("notifier"), True):
             raise Rejected("only the notifier declines a task nobody answered, and only that", "unanswered_only")
         return
     asg.the_expert(session, cmd, actor)
@@ -85,6 +72,8 @@ def build(settings: ContractsSettings | None = None) -> Service:
     st = settings or ContractsSettings()
     svc = Service(st, events=EVENTS, create_schema=create_schema)
     svc.gauges(metrics.gauges)
+    endpoint: Endpoint[Any, Any]  # each loop below registers several kinds of handler
+    use_case: Callable[..., Any]
     for endpoint, use_case, description in (
         (
             E.REFERENCE_REGISTER,
@@ -204,7 +193,7 @@ def build(settings: ContractsSettings | None = None) -> Service:
     return svc
 
 
-def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply:
+def _expire(cmd: m.ExpireContracts, session: Session) -> m.Reply[m.ContractsExpired]:
     assert cmd.today is not None
     return lifecycle.expire_due(session, cmd, asg.CONTRACTS, today=cmd.today)
 
@@ -221,8 +210,9 @@ async def _expiry_sweeps(svc: Service, st: ContractsSettings) -> None:
                 run_once, svc.engine, f"expire:{cmd.today}", s.CONTRACTS_EXPIRE, partial(_expire, cmd)
             )
             svc.relay.notify()
-            if reply and reply.data and reply.data["expired"]:
-                log.info("contracts_expired", contracts=reply.data["expired"])
+            expired = rpc.read(E.CONTRACTS_EXPIRE, reply).expired if reply else []
+            if expired:
+                log.info("contracts_expired", contracts=expired)
         except Exception:  # noqa: BLE001 - a failed sweep is logged and tried again next time
             log.exception("expiry_sweep_failed")
         await asyncio.sleep(st.expiry_check_s)

@@ -35,13 +35,14 @@ from shared import assignment as sm
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import utcnow
+from shared.parties import system_party
 from shared.security.credentials import Actor, system
+from shared.statuses import FINISHED, HELD
+from shared.statuses import AssignmentStatus as A
+from shared.statuses import RequestStatus as R
 
-LEDGER = Actor(person="ledger", role="system", party="system:contracts", channel="system")
+LEDGER = Actor(person="ledger", role="system", party=system_party("contracts"), channel="system")
 CONTRACTS = system("contracts")
-
-LIVE = tuple(str(x) for x in sm.HELD)  # approved or accepted: what the ledger holds
-CLOSED = ("completed", "cancelled")
 
 
 def get(session: Session, assignment_id: str, field: str = "assignment_id") -> AssignmentRow:
@@ -103,16 +104,16 @@ def slot_free(session: Session, a: AssignmentRow) -> None:
         session.exec(select(AssignmentRow).where(AssignmentRow.request_id == a.request_id, AssignmentRow.id != a.id))
     )
     for o in others:
-        if o.slot == a.slot and o.status in LIVE:
+        if o.slot == a.slot and o.status in HELD:
             raise Rejected(
                 f"slot {a.slot} of request {a.request_id} is already taken: assignment {o.id} "
                 f"({o.expert_id}) is {o.status}",
                 "assignment_id",
             )
     copy = session.get(RequestCopy, a.request_id)
-    status = copy.status if copy is not None and copy.status in CLOSED else None
-    if status is None and any(o.status == "completed" for o in others):
-        status = "completed"
+    status = copy.status if copy is not None and copy.status in FINISHED else None
+    if status is None and any(o.status == A.COMPLETED for o in others):
+        status = R.COMPLETED
     if status is not None:
         raise Rejected(
             f"request {a.request_id} is already {status}; nothing more can be approved for it", "assignment_id"

@@ -38,6 +38,7 @@ from shared import subjects as s
 from shared.db import utcnow
 from shared.security import credentials
 from shared.security.credentials import Actor, IssuerKey, Refused
+from shared.statuses import ContractStatus as C
 
 GENESIS = "0" * 64
 
@@ -198,14 +199,14 @@ SIGNED_BY: dict[str, dict[str, Any]] = {
         s.CONTRACT_STATUS_CHANGE: lambda doc, e: (
             f"contract:{doc.get('contract_id')}" == e.subject
             and e.after.get("status")
-            in ((doc.get("to"), "exhausted") if doc.get("to") == "active" else (doc.get("to"),))
+            in ((doc.get("to"), C.EXHAUSTED) if doc.get("to") == C.ACTIVE else (doc.get("to"),))
         ),
-        s.CONTRACTS_EXPIRE: lambda doc, e: e.after.get("status") == "expired",
+        s.CONTRACTS_EXPIRE: lambda doc, e: e.after.get("status") == C.EXPIRED,
         s.REFERENCE_REGISTER: lambda doc, e: e.subject in {f"contract:{c.get('id')}" for c in doc.get("contracts", [])},
     },
     "cancel": {
         s.CONTRACT_STATUS_CHANGE: lambda doc, e: (
-            doc.get("to") == "terminated"
+            doc.get("to") == C.TERMINATED
             and doc.get("contract_id") == (e.detail.get("contract_line") or {}).get("contract")
         )
     },

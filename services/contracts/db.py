@@ -14,6 +14,10 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Engine, Index, MetaDa
 from sqlmodel import Field, SQLModel
 
 from shared.db import service_metadata, table_of, utcnow
+from shared.statuses import HELD, sql_words
+from shared.statuses import AssignmentStatus as A
+from shared.statuses import ContractStatus as C
+from shared.statuses import RequestStatus as R
 
 
 class UnitRow(SQLModel, table=True):
@@ -52,7 +56,7 @@ class ContractRow(SQLModel, table=True):
     record: dict = Field(sa_column=Column(JSON, nullable=False))
     kind: str = Field(default="project", max_length=10, description="project or sharing")
     # draft, active, suspended, exhausted, expired, terminated (see `lifecycle`)
-    status: str = Field(default="active", index=True, max_length=20)
+    status: str = Field(default=C.ACTIVE, index=True, max_length=20)
     status_reason: str = Field(default="", max_length=2000)
     # Bumped on every change the matcher must know of, so it can ignore a stale event.
     revision: int = 0
@@ -83,7 +87,7 @@ class ContractRow(SQLModel, table=True):
         return self.budget_used_before_vnd + self.reserved_vnd + self.consumed_vnd
 
 
-_HELD_SQL = text("status IN ('approved', 'accepted')")
+_HELD_SQL = text(f"status IN ({sql_words(HELD)})")  # approved, accepted (as its migrations made it)
 
 
 class AssignmentRow(SQLModel, table=True):
@@ -114,7 +118,7 @@ class AssignmentRow(SQLModel, table=True):
     cost_vnd: int = Field(sa_type=BigInteger, description="the matcher's estimate; the ledger prices from the contract")
     explanation: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     plan_input_sha256: str = ""
-    status: str = Field(default="proposed", index=True, max_length=20)
+    status: str = Field(default=A.PROPOSED, index=True, max_length=20)
     origin: str = Field(default="solver", max_length=10, description="solver, or manual (a staff override)")
     reserved_minutes: int = 0
     reserved_vnd: int = dong()
@@ -151,7 +155,7 @@ class RequestCopy(SQLModel, table=True):
     title: str = ""
     priority: int = 3
     hours: float = 0
-    status: str = Field(default="open", max_length=20, description="open, cancelled or completed")
+    status: str = Field(default=R.OPEN, max_length=20, description="open, cancelled or completed")
     submitted_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

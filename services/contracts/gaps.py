@@ -22,25 +22,26 @@ from shared import limits as L
 from shared import messages as m
 from shared.bus import Rejected
 from shared.clock import zone
+from shared.statuses import RequestStatus as R
 
 
 def _utc(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
-def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply:
+def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply[m.GapsReport]:
     try:
         start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
     in_period = (col(RequestCopy.submitted_at) >= since) & (col(RequestCopy.submitted_at) < until)
-    where = or_(in_period, col(RequestCopy.status) == "open") if end >= today else in_period
+    where = or_(in_period, col(RequestCopy.status) == R.OPEN) if end >= today else in_period
     submitted = {r.id: _utc(r.submitted_at) for r in session.exec(select(RequestCopy).where(where))}
     approval = _approval_times(session, submitted)
     report = m.GapsReport(
         source="live", from_date=start, to_date=end, approval=approval, contracts=_contracts(session, since, until)
     )
-    return m.Reply.success(**report.model_dump(mode="json", include={"from_date", "to_date", "approval", "contracts"}))
+    return m.Reply.of(report)
 
 
 def _approval_times(session: Session, submitted: dict[str, dt.datetime]) -> m.ApprovalTimes:

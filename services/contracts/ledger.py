@@ -17,19 +17,13 @@ from sqlmodel import Session, col
 
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, LedgerLine
 from shared.bus import Rejected
+from shared.formatting import decimal_hours, money
+from shared.statuses import ContractStatus as C
 
 
 def cost_of(minutes: int, hourly_rate_vnd: int) -> int:
     """Minutes at an hourly rate, rounded up to a whole dong (integer arithmetic only)."""
     return -(-minutes * hourly_rate_vnd // 60)
-
-
-def _hours(minutes: int) -> str:
-    return f"{minutes / 60:g} h"
-
-
-def _dong(vnd: int) -> str:
-    return f"{vnd:,} ₫".replace(",", ".")
 
 
 @dataclass(frozen=True)
@@ -48,7 +42,7 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
         update(c)
         .where(
             col(c.id) == a.contract_id,
-            col(c.status) == "active",
+            col(c.status) == C.ACTIVE,
             col(c.used_minutes_before) + c.reserved_minutes + c.consumed_minutes + m <= c.cap_minutes,
             or_(
                 col(c.budget_cap_vnd) == None,  # noqa: E711
@@ -75,7 +69,8 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
         expert = session.get(ExpertRow, a.expert_id)
         left = expert.capacity_minutes - expert.committed_minutes - expert.booked_minutes if expert else 0
         raise Rejected(
-            f"expert {a.expert_id} capacity: {_hours(left)} left in the horizon, this assignment needs {_hours(m)}",
+            f"expert {a.expert_id} capacity: {decimal_hours(left)} left in the horizon, "
+            f"this assignment needs {decimal_hours(m)}",
             "assignment_id",
         )
     session.add(LedgerLine(contract_id=a.contract_id, assignment_id=a.id, kind="reserve", minutes=m, vnd=v, by=by))
@@ -84,18 +79,18 @@ def reserve(session: Session, a: AssignmentRow, by: str) -> Movement:
 
 
 def _why_no_room(c: ContractRow, m: int, v: int, *, check_status: bool = True) -> str:
-    if check_status and c.status not in ("active", "exhausted"):
+    if check_status and c.status not in (C.ACTIVE, C.EXHAUSTED):
         return f"contract {c.id} is {c.status}{': ' + c.status_reason if c.status_reason else ''}"
     left = c.cap_minutes - c.used_minutes
     if m > left:
         return (
-            f"contract {c.id} hours cap {_hours(c.cap_minutes)}: {_hours(c.used_minutes)} used or "
-            f"reserved, {_hours(left)} left; this assignment needs {_hours(m)}"
+            f"contract {c.id} hours cap {decimal_hours(c.cap_minutes)}: {decimal_hours(c.used_minutes)} used or "
+            f"reserved, {decimal_hours(left)} left; this assignment needs {decimal_hours(m)}"
         )
     if c.budget_cap_vnd is not None and v > c.budget_cap_vnd - c.used_vnd:
         return (
-            f"contract {c.id} budget cap {_dong(c.budget_cap_vnd)}: {_dong(c.used_vnd)} used or "
-            f"reserved, {_dong(c.budget_cap_vnd - c.used_vnd)} left; this assignment needs {_dong(v)}"
+            f"contract {c.id} budget cap {money(c.budget_cap_vnd)}: {money(c.used_vnd)} used or "
+            f"reserved, {money(c.budget_cap_vnd - c.used_vnd)} left; this assignment needs {money(v)}"
         )
     return (
         f"contract {c.id} allows {c.max_concurrent} concurrent assignments and has "

@@ -27,13 +27,16 @@ from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
 from shared.security.credentials import Actor
+from shared.statuses import HELD
+from shared.statuses import AssignmentStatus as A
+from shared.statuses import ContractStatus as C
 
-TERMINAL = ("expired", "terminated")
+TERMINAL = (C.EXPIRED, C.TERMINATED)
 # Staff moves: the target and the statuses it may be reached from.
 STAFF_MOVES = {
-    "active": ("draft", "suspended"),
-    "suspended": ("active", "exhausted"),
-    "terminated": ("draft", "active", "suspended", "exhausted"),
+    C.ACTIVE: (C.DRAFT, C.SUSPENDED),
+    C.SUSPENDED: (C.ACTIVE, C.EXHAUSTED),
+    C.TERMINATED: (C.DRAFT, C.ACTIVE, C.SUSPENDED, C.EXHAUSTED),
 }
 
 
@@ -76,10 +79,10 @@ def set_status(session: Session, c: ContractRow, new: str, *, by: Actor, reason:
 
 def settle(session: Session, c: ContractRow, cause: m.Message) -> None:
     """Exhausted when nothing is left to give; active again when a release frees room."""
-    if c.status == "active" and not has_room(c):
-        set_status(session, c, "exhausted", by=asg.LEDGER, reason="no hours or budget left", cause=cause)
-    elif c.status == "exhausted" and has_room(c):
-        set_status(session, c, "active", by=asg.LEDGER, reason="room freed", cause=cause)
+    if c.status == C.ACTIVE and not has_room(c):
+        set_status(session, c, C.EXHAUSTED, by=asg.LEDGER, reason="no hours or budget left", cause=cause)
+    elif c.status == C.EXHAUSTED and has_room(c):
+        set_status(session, c, C.ACTIVE, by=asg.LEDGER, reason="room freed", cause=cause)
 
 
 def publish_balance(session: Session, cause: m.Message, contract: ContractRow | None) -> None:
@@ -107,9 +110,7 @@ def next_balance(session: Session, cause: m.Message, contract: ContractRow | Non
     if expert is not None:
         session.refresh(expert)
     counted = session.exec(
-        select(AssignmentRow.id).where(
-            AssignmentRow.contract_id == contract.id, col(AssignmentRow.status).in_(asg.LIVE)
-        )
+        select(AssignmentRow.id).where(AssignmentRow.contract_id == contract.id, col(AssignmentRow.status).in_(HELD))
     )
     return _balance(cause, contract, expert, sorted(counted))
 
@@ -122,7 +123,7 @@ def next_balances(session: Session, cause: m.Message, contracts: list[ContractRo
     live: dict[str, list[str]] = {i: [] for i in ids}
     for aid, cid in session.exec(
         select(AssignmentRow.id, AssignmentRow.contract_id).where(
-            col(AssignmentRow.contract_id).in_(ids), col(AssignmentRow.status).in_(asg.LIVE)
+            col(AssignmentRow.contract_id).in_(ids), col(AssignmentRow.status).in_(HELD)
         )
     ):
         live[cid].append(aid)
@@ -160,10 +161,12 @@ def _balance(cause: m.Message, contract: ContractRow, expert: ExpertRow | None, 
     )
 
 
-def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *, today: dt.date) -> m.Reply:
+def change_status(
+    session: Session, cmd: m.ChangeContractStatus, actor: Actor, *, today: dt.date
+) -> m.Reply[m.ContractMoved]:
     # The lock order of `assignments`: the contract's live assignments before the contract itself.
     live = select(AssignmentRow.id).where(
-        AssignmentRow.contract_id == cmd.contract_id, col(AssignmentRow.status).in_(asg.LIVE)
+        AssignmentRow.contract_id == cmd.contract_id, col(AssignmentRow.status).in_(HELD)
     )
     asg.lock_in_order(session, assignments=session.exec(live), contracts=[cmd.contract_id])
     c = session.get(ContractRow, cmd.contract_id, with_for_update=True)
@@ -171,26 +174,33 @@ def change_status(session: Session, cmd: m.ChangeContractStatus, actor: Actor, *
         raise Rejected(f"unknown contract {cmd.contract_id!r}", "contract_id")
     if c.status == cmd.to:
         raise Rejected(f"contract {c.id} is already {c.status}", "to")
-    if c.status not in STAFF_MOVES[cmd.to]:
+    if c.status not in STAFF_MOVES[C(cmd.to)]:
         raise Rejected(f"contract {c.id} is {c.status}; it cannot become {cmd.to}", "to")
-    if cmd.to != "active" and not cmd.reason.strip():
+    if cmd.to != C.ACTIVE and not cmd.reason.strip():
         raise Rejected(f"a reason is required to make contract {c.id} {cmd.to}", "reason")
-    target: m.ContractStatus = cmd.to
-    if target == "active" and c.ends_on < today:
+    target = C(cmd.to)
+    if target == C.ACTIVE and c.ends_on < today:
         raise Rejected(f"contract {c.id} ended on {c.ends_on}; extend it before activating", "to")
-    if target == "active" and not has_room(c):
-        target = "exhausted"
-    cancelled = _cancel_open_work(session, c, cmd, actor) if target == "terminated" else 0
+    if target == C.ACTIVE and not has_room(c):
+        target = C.EXHAUSTED
+    cancelled = _cancel_open_work(session, c, cmd, actor) if target == C.TERMINATED else 0
     set_status(session, c, target, by=actor, reason=cmd.reason, cause=cmd)
     if cancelled:
         publish_balance(session, cmd, c)
-    return m.Reply.success(contract_id=c.id, status=c.status, revision=c.revision, cancelled_assignments=cancelled)
+    return m.Reply.of(
+        m.ContractMoved(
+            contract_id=c.id,
+            status=C(c.status),
+            revision=c.revision,
+            cancelled_assignments=cancelled,
+        )
+    )
 
 
 def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractStatus, actor: Actor) -> int:
     """Terminated: work not yet done under it is cancelled and its reservation released."""
     rows = session.exec(
-        select(AssignmentRow).where(AssignmentRow.contract_id == c.id, col(AssignmentRow.status).in_(asg.LIVE))
+        select(AssignmentRow).where(AssignmentRow.contract_id == c.id, col(AssignmentRow.status).in_(HELD))
     )
     n = 0
     for a in rows:
@@ -198,7 +208,7 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
         moved = ledger.release(session, a, actor.label)
         why = f"contract {c.id} terminated: {cmd.reason}"
         session.add(a)
-        asg.move(session, a, "cancelled", actor.label, why)
+        asg.move(session, a, A.CANCELLED, actor.label, why)
         asg.record(session, cmd, a, "cancel", before, actor, why, moved)
         add_event(
             session,
@@ -215,7 +225,9 @@ def _cancel_open_work(session: Session, c: ContractRow, cmd: m.ChangeContractSta
     return n
 
 
-def expire_due(session: Session, cmd: m.ExpireContracts, actor: Actor, *, today: dt.date) -> m.Reply:
+def expire_due(
+    session: Session, cmd: m.ExpireContracts, actor: Actor, *, today: dt.date
+) -> m.Reply[m.ContractsExpired]:
     day = cmd.today or today
     # Locked in id order, all before the first audit entry (the lock order of `assignments`).
     due = list(
@@ -228,6 +240,6 @@ def expire_due(session: Session, cmd: m.ExpireContracts, actor: Actor, *, today:
     )
     expired = []
     for c in due:
-        set_status(session, c, "expired", by=actor, reason=f"its last day was {c.ends_on}", cause=cmd)
+        set_status(session, c, C.EXPIRED, by=actor, reason=f"its last day was {c.ends_on}", cause=cmd)
         expired.append(c.id)
-    return m.Reply.success(expired=expired, today=str(day))
+    return m.Reply.of(m.ContractsExpired(expired=expired, today=day))

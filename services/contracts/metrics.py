@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from services.contracts.db import AssignmentRow, ContractRow
 from shared.assignment import Status
 from shared.metrics import PREFIX
+from shared.statuses import ContractStatus as C
 
 NEAR_CAP = 0.9
 
@@ -26,13 +27,13 @@ def gauges(session: Session) -> Iterator[Metric]:
     yield assignments
     by_status = dict(session.exec(select(ContractRow.status, func.count()).group_by(ContractRow.status)).all())
     contracts = GaugeMetricFamily(f"{PREFIX}_contracts", "Contracts by status", labels=["status"])
-    for status in sorted({"active", *by_status}):
+    for status in sorted({C.ACTIVE, *by_status}):
         contracts.add_metric([status], by_status.get(status, 0))
     yield contracts
     c = ContractRow
     used_minutes = c.used_minutes_before + c.reserved_minutes + c.consumed_minutes
     used_vnd = c.budget_used_before_vnd + c.reserved_vnd + c.consumed_vnd
-    active = c.status == "active"
+    active = c.status == C.ACTIVE
     hours = session.exec(
         select(func.count()).where(active, c.cap_minutes > 0, used_minutes >= NEAR_CAP * c.cap_minutes)
     ).one()

@@ -22,14 +22,17 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
-from shared.limits import REFERENCE_CHUNK, TRAVEL_CHUNK
+from shared.limits import REFERENCE_CHUNK, REPLY_ROWS, TRAVEL_CHUNK
 from shared.scenario import minutes
 from shared.security.credentials import Actor
+from shared.statuses import ContractStatus as C
 
 LENT_KINDS = ("shared", "community")
 
 
-def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor, *, today: dt.date) -> m.Reply:
+def register_reference(
+    session: Session, cmd: m.RegisterReference, actor: Actor, *, today: dt.date
+) -> m.Reply[m.Registered]:
     # The lock order of `assignments`: contracts, then experts (the contracts' too: their booking
     # revisions move), before the audit head.
     asg.lock_in_order(
@@ -73,11 +76,13 @@ def register_reference(session: Session, cmd: m.RegisterReference, actor: Actor,
         },
         correlation_id=cmd.correlation_id,
     )
-    return m.Reply.success(
-        units=len(cmd.units),
-        experts=len(cmd.experts),
-        contracts=len(cmd.contracts),
-        travel_minutes=len(cmd.travel_minutes),
+    return m.Reply.of(
+        m.Registered(
+            units=len(cmd.units),
+            experts=len(cmd.experts),
+            contracts=len(cmd.contracts),
+            travel_minutes=len(cmd.travel_minutes),
+        )
     )
 
 
@@ -183,13 +188,13 @@ def _upsert_contract(
     wanted = cmd.contract_status.get(c.id)
     row = session.get(ContractRow, c.id) if c.id in known else None  # locked and read: no query
     if row is None:
-        if wanted not in (None, "draft", "active"):
+        if wanted not in (None, C.DRAFT, C.ACTIVE):
             raise Rejected(f"a new contract starts as draft or active, not {wanted}", f"contracts[{i}].status")
         row = ContractRow(
             id=c.id,
             expert_id=c.expert,
             record={},
-            status=wanted or "active",
+            status=wanted or C.ACTIVE,
             starts_on=c.start,
             ends_on=c.end,
             cap_minutes=0,
@@ -218,10 +223,10 @@ def _dates_moved(session: Session, cmd: m.RegisterReference, actor: Actor, row: 
     """A contract registered past its last day is expired; an expired one extended is active again."""
     if row.ends_on < today and row.status not in lifecycle.TERMINAL:
         session.flush()
-        lifecycle.set_status(session, row, "expired", by=actor, reason=f"its last day was {row.ends_on}", cause=cmd)
-    elif row.ends_on >= today and row.status == "expired":
+        lifecycle.set_status(session, row, C.EXPIRED, by=actor, reason=f"its last day was {row.ends_on}", cause=cmd)
+    elif row.ends_on >= today and row.status == C.EXPIRED:
         session.flush()
-        lifecycle.set_status(session, row, "active", by=actor, reason=f"extended to {row.ends_on}", cause=cmd)
+        lifecycle.set_status(session, row, C.ACTIVE, by=actor, reason=f"extended to {row.ends_on}", cause=cmd)
 
 
 # What an expert may change of their own record (the portal's availability page); the rest is staff's.
@@ -243,14 +248,20 @@ def own_availability(session: Session, cmd: m.RegisterReference, actor: Actor) -
         raise Rejected(f"an expert may change only {', '.join(AVAILABILITY)} of their record", "experts")
 
 
-def reference(session: Session, q: m.GetReference) -> m.Reply:
+def reference(session: Session, q: m.GetReference) -> m.Reply[m.ReferenceData]:
     """Everything registered, in the registration format, with each contract's status."""
 
-    def rows(table: Any) -> Any:
+    def rows(table: Any) -> list[Any]:
         stmt = select(table).order_by(table.id)
-        return session.exec(stmt if q.ids is None else stmt.where(table.id.in_(q.ids)))
+        return list(session.exec(stmt if q.ids is None else stmt.where(table.id.in_(q.ids))))
 
-    contracts = [{**c.record, "status": c.status} for c in rows(ContractRow)]
-    return m.Reply.success(
-        units=[u.record for u in rows(UnitRow)], experts=[e.record for e in rows(ExpertRow)], contracts=contracts
+    units, experts, contracts = rows(UnitRow), rows(ExpertRow), rows(ContractRow)
+    n = REPLY_ROWS
+    return m.Reply.of(
+        m.ReferenceData(
+            units=[m.Unit.model_validate(u.record) for u in units[:n]],
+            experts=[m.Expert.model_validate(e.record) for e in experts[:n]],
+            contracts=[m.RegisteredContract.model_validate({**c.record, "status": c.status}) for c in contracts[:n]],
+            truncated=max(len(units), len(experts), len(contracts)) > n,
+        )
     )

@@ -12,15 +12,25 @@ from typing import Any
 from sqlmodel import Session, select
 
 from services.contracts.db import AssignmentRow, ContractRow, ExpertRow, RequestCopy, UnitRow
+from shared import limits as L
 from shared import messages as m
+from shared.statuses import GRANTED
+from shared.statuses import AssignmentStatus as A
 
-HELD = ("approved", "accepted", "completed")
-STATES = ("proposed", "approved", "accepted", "completed", "rejected", "declined", "cancelled")
+STATES = (A.PROPOSED, A.APPROVED, A.ACCEPTED, A.COMPLETED, A.REJECTED, A.DECLINED, A.CANCELLED)
 
 
-def report(session: Session, q: m.GetReport, *, today: dt.date) -> m.Reply:
+def report(session: Session, q: m.GetReport, *, today: dt.date) -> m.Reply[m.Report]:
     build = {"contracts": contracts, "units": units, "experts": experts}[q.kind]
-    return m.Reply.success(kind=q.kind, today=str(q.today or today), rows=build(session, q.today or today))
+    rows = build(session, q.today or today)
+    return m.Reply.of(
+        m.Report(
+            kind=q.kind,
+            today=q.today or today,
+            rows=rows[: L.REPLY_ROWS],  # type: ignore[arg-type]
+            truncated=len(rows) > L.REPLY_ROWS,
+        )
+    )
 
 
 def contracts(session: Session, today: dt.date) -> list[dict[str, Any]]:
@@ -59,7 +69,7 @@ def units(session: Session, today: dt.date) -> list[dict[str, Any]]:
     money: dict[str, Counter[str]] = defaultdict(Counter)
     for a in session.exec(select(AssignmentRow)):
         asked[a.unit_id].add(a.request_id)
-        if a.status in HELD:
+        if a.status in GRANTED:
             covered[a.unit_id].add(a.request_id)
         minutes[a.unit_id] += a.logged_minutes
         money[a.unit_id][kinds.get(a.contract_id, "project")] += a.consumed_vnd

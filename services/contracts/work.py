@@ -19,67 +19,80 @@ from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
 from shared.security.credentials import Actor, system
+from shared.statuses import HELD
+from shared.statuses import AssignmentStatus as A
+from shared.statuses import RequestStatus as R
 
 MATCHER = system("matcher")  # a request cancelled is the matcher's decision (it checked who asked)
 
 
-def log_hours(session: Session, cmd: m.LogHours, actor: Actor) -> m.Reply:
+def log_hours(session: Session, cmd: m.LogHours, actor: Actor) -> m.Reply[m.HoursTaken]:
     # Locked and read afresh: two logs at once each see what the other consumed (no lost update).
     a = asg.take(session, cmd.assignment_id)
-    asg.require(a, "accepted")
+    asg.require(a, A.ACCEPTED)
     worked = round(cmd.hours * 60)
     within = min(worked, a.reserved_minutes - a.logged_minutes)
     extra = worked - within
-    cost = 0
-    if within:
-        moved = ledger.consume(session, a, within, actor.label)
-        cost = moved.vnd
-        asg.record(session, cmd, a, "log_hours", a.status, actor, cmd.note, moved)
-        add_event(
-            session,
-            s.HOURS_LOGGED,
-            cmd.caused(
-                m.HoursLogged,
-                **asg.decision(a),
-                minutes=within,
-                cost_vnd=moved.vnd,
-                total_minutes=a.logged_minutes,
-                reserved_minutes=a.reserved_minutes,
-            ),
-        )
+    cost = _consume(session, cmd, a, within, actor) if within else 0
     if extra:
-        a.extra_minutes_pending += extra
-        asg.record(
-            session,
-            cmd,
-            a,
-            "flag_hours",
-            a.status,
-            actor,
-            cmd.note,
-            extra_minutes=extra,
-            extra_minutes_pending=a.extra_minutes_pending,
-        )
-        add_event(
-            session,
-            s.HOURS_FLAGGED,
-            cmd.caused(
-                m.HoursFlagged,
-                **asg.decision(a),
-                minutes=a.extra_minutes_pending,
-                reserved_minutes=a.reserved_minutes,
-                logged_minutes=a.logged_minutes,
-            ),
-        )
+        _flag(session, cmd, a, extra, actor)
     session.add(a)
     if within:
         publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
-    return m.Reply.success(
-        assignment_id=a.id, logged_minutes=a.logged_minutes, cost_vnd=cost, flagged_minutes=a.extra_minutes_pending
+    return m.Reply.of(
+        m.HoursTaken(
+            assignment_id=a.id, logged_minutes=a.logged_minutes, cost_vnd=cost, flagged_minutes=a.extra_minutes_pending
+        )
     )
 
 
-def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.Reply:
+def _consume(session: Session, cmd: m.LogHours, a: AssignmentRow, within: int, actor: Actor) -> int:
+    """Minutes within the reservation: consumed at once, at the contract's price (returned)."""
+    moved = ledger.consume(session, a, within, actor.label)
+    asg.record(session, cmd, a, "log_hours", a.status, actor, cmd.note, moved)
+    add_event(
+        session,
+        s.HOURS_LOGGED,
+        cmd.caused(
+            m.HoursLogged,
+            **asg.decision(a),
+            minutes=within,
+            cost_vnd=moved.vnd,
+            total_minutes=a.logged_minutes,
+            reserved_minutes=a.reserved_minutes,
+        ),
+    )
+    return moved.vnd
+
+
+def _flag(session: Session, cmd: m.LogHours, a: AssignmentRow, extra: int, actor: Actor) -> None:
+    """Minutes beyond the reservation: held for staff, nothing charged yet."""
+    a.extra_minutes_pending += extra
+    asg.record(
+        session,
+        cmd,
+        a,
+        "flag_hours",
+        a.status,
+        actor,
+        cmd.note,
+        extra_minutes=extra,
+        extra_minutes_pending=a.extra_minutes_pending,
+    )
+    add_event(
+        session,
+        s.HOURS_FLAGGED,
+        cmd.caused(
+            m.HoursFlagged,
+            **asg.decision(a),
+            minutes=a.extra_minutes_pending,
+            reserved_minutes=a.reserved_minutes,
+            logged_minutes=a.logged_minutes,
+        ),
+    )
+
+
+def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.Reply[m.ExtraHoursDecided]:
     a = asg.take(session, cmd.assignment_id)
     extra = a.extra_minutes_pending
     if not extra:
@@ -93,7 +106,7 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.R
             s.HOURS_REFUSED,
             cmd.caused(m.HoursRefused, **asg.decision(a), minutes=extra, by=actor.label, reason=cmd.comment),
         )
-        return m.Reply.success(assignment_id=a.id, approved_minutes=0, refused_minutes=extra)
+        return m.Reply.of(m.ExtraHoursDecided(assignment_id=a.id, approved_minutes=0, refused_minutes=extra))
     moved = ledger.consume_extra(session, a, extra, actor.label)
     session.add(a)
     asg.record(session, cmd, a, "approve_hours", a.status, actor, cmd.comment, moved)
@@ -110,32 +123,32 @@ def decide_extra(session: Session, cmd: m.DecideExtraHours, actor: Actor) -> m.R
         ),
     )
     publish_balance(session, cmd, session.get(ContractRow, a.contract_id))
-    return m.Reply.success(assignment_id=a.id, approved_minutes=extra, cost_vnd=moved.vnd)
+    return m.Reply.of(m.ExtraHoursDecided(assignment_id=a.id, approved_minutes=extra, cost_vnd=moved.vnd))
 
 
-def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> m.Reply:
+def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> m.Reply[m.RequestDone]:
     rows = asg.lock_request(session, cmd.request_id)
     if not rows:
         raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
-    if not any(a.status == "accepted" for a in rows):
+    if not any(a.status == A.ACCEPTED for a in rows):
         raise Rejected(f"request {cmd.request_id} has no accepted assignment to confirm", "request_id")
     released_m = released_v = 0
     done, completed, touched = [], [], set()
     for a in rows:
-        if a.status == "proposed":  # nothing more will be approved for a completed request
-            asg.move(session, a, "withdrawn", actor.label, "request completed")
-        elif a.status in asg.LIVE:
+        if a.status == A.PROPOSED:  # nothing more will be approved for a completed request
+            asg.move(session, a, A.WITHDRAWN, actor.label, "request completed")
+        elif a.status in HELD:
             before = a.status
             moved = ledger.release(session, a, actor.label)
             released_m, released_v = released_m + moved.minutes, released_v + moved.vnd
             session.add(a)
-            asg.move(session, a, "completed" if before == "accepted" else "cancelled", actor.label, cmd.comment)
+            asg.move(session, a, A.COMPLETED if before == A.ACCEPTED else A.CANCELLED, actor.label, cmd.comment)
             asg.record(session, cmd, a, "complete", before, actor, cmd.comment, moved)
             done.append(m.AssignmentDecision(**asg.decision(a)))
-            if a.status == "completed":
+            if a.status == A.COMPLETED:
                 completed.append(a.id)
             touched.add(a.contract_id)
-    _copy_status(session, cmd.request_id, "completed")
+    _copy_status(session, cmd.request_id, R.COMPLETED)
     add_event(
         session,
         s.REQUEST_COMPLETED,
@@ -153,7 +166,7 @@ def complete_request(session: Session, cmd: m.CompleteRequest, actor: Actor) -> 
     )
     for cid in sorted(touched):
         publish_balance(session, cmd, session.get(ContractRow, cid))
-    return m.Reply.success(request_id=cmd.request_id, completed=len(done), released_minutes=released_m)
+    return m.Reply.of(m.RequestDone(request_id=cmd.request_id, completed=len(done), released_minutes=released_m))
 
 
 def the_commune(session: Session, cmd: m.CompleteRequest, actor: Actor) -> None:
@@ -178,15 +191,15 @@ def the_commune(session: Session, cmd: m.CompleteRequest, actor: Actor) -> None:
 def cancel_request(session: Session, evt: m.RequestCancelled) -> None:
     """The commune cancelled: free everything its request reserved."""
     rows = asg.lock_request(session, evt.request_id)
-    _copy_status(session, evt.request_id, "cancelled")
+    _copy_status(session, evt.request_id, R.CANCELLED)
     for a in rows:
-        if a.status == "proposed":
-            asg.move(session, a, "withdrawn", evt.by, "request cancelled")  # as the matcher verified
-        elif a.status in asg.LIVE:
+        if a.status == A.PROPOSED:
+            asg.move(session, a, A.WITHDRAWN, evt.by, "request cancelled")  # as the matcher verified
+        elif a.status in HELD:
             before = a.status
             moved = ledger.release(session, a, evt.by)
             session.add(a)
-            asg.move(session, a, "cancelled", evt.by, evt.reason)
+            asg.move(session, a, A.CANCELLED, evt.by, evt.reason)
             asg.record(session, evt, a, "cancel", before, MATCHER, f"cancelled by {evt.by}: {evt.reason}", moved)
             add_event(
                 session,

@@ -30,6 +30,7 @@ from services.matcher.planner import Solver, replan
 from services.matcher.settings import MatcherSettings
 from services.matcher.solver import solve
 from services.matcher.solving import SolverProcess
+from shared import catalogue
 from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
@@ -43,15 +44,7 @@ from shared.tracing import current_context, under
 
 log = structlog.get_logger("matcher")
 
-EVENTS: dict[str, type[m.Message]] = {
-    s.REQUEST_SUBMITTED: m.RequestSubmitted,
-    s.REQUEST_CANCELLED: m.RequestCancelled,
-    s.REQUESTS_SUBMITTED: m.RequestsSubmitted,
-    s.REQUEST_UNMATCHED: m.RequestUnmatched,
-    s.ASSIGNMENT_PROPOSED: m.AssignmentProposed,
-    s.ASSIGNMENT_WITHDRAWN: m.AssignmentWithdrawn,
-    s.PLAN_OVERCOMMITTED: m.PlanOvercommitted,
-}
+EVENTS = catalogue.events("matcher")
 
 
 PLAN = "plan"  # the leader key, and the name of the plan's fence and change counter

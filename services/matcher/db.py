@@ -11,9 +11,9 @@ from sqlalchemy import JSON, Column, DateTime, Engine, Index, MetaData, Text, te
 from sqlmodel import Field, SQLModel
 
 from services.matcher.migrate import upgrade
-from shared import assignment as sm
 from shared.db import service_metadata, table_of, utcnow
 from shared.leader import TABLES as LEADER_TABLES
+from shared.statuses import LIVE, AssignmentStatus, RequestStatus, sql_words
 
 
 def _json() -> Column:
@@ -60,7 +60,7 @@ class RequestRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     unit_id: str = Field(index=True, max_length=64)
     record: dict = Field(sa_column=_json())
-    status: str = Field(default="open", index=True, max_length=20)
+    status: str = Field(default=RequestStatus.OPEN, index=True, max_length=20)
     reason_code: str = ""
     reason: str = ""
     submitted_by: str = ""
@@ -70,9 +70,7 @@ class RequestRow(SQLModel, table=True):
     submitted_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
-LIVE = sm.matcher_words(sm.LIVE)  # pending, approved, accepted
-HELD = sm.matcher_words(sm.HELD)
-_LIVE_SQL = text("status IN ('pending', 'approved', 'accepted')")
+_LIVE_SQL = text(f"status IN ({sql_words(LIVE)})")  # proposed, approved, accepted (migration 0005)
 
 
 class Proposal(SQLModel, table=True):
@@ -101,8 +99,8 @@ class Proposal(SQLModel, table=True):
     # their capacity, never against the contract.
     trainee_id: str | None = Field(default=None, max_length=64)
     trainee_minutes: int = 0
-    # pending (waiting for staff), approved, accepted, rejected, declined, withdrawn, cancelled, completed
-    status: str = Field(default="pending", index=True, max_length=20)
+    # proposed (waiting for staff), approved, accepted, rejected, declined, withdrawn, cancelled, completed
+    status: str = Field(default=AssignmentStatus.PROPOSED, index=True, max_length=20)
     plan_id: int | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 

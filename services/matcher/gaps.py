@@ -26,11 +26,11 @@ from shared import messages as m
 from shared.bus import Rejected
 from shared.clock import local_day, zone
 from shared.scenario import Scenario
+from shared.statuses import COVERING, FINISHED, RequestStatus
 
-COVERED = ("proposed", "approved", "accepted", "completed")
-UNCOVERED = ("open", "unmatched")
-DONE = ("completed", "cancelled")
-COVERING = ("pending", "approved", "accepted", "completed")
+R = RequestStatus
+#: A request whose need is met (proposed, under way or done); its proposals that meet it: `COVERING`.
+COVERED = (R.PROPOSED, R.APPROVED, R.ACCEPTED, R.COMPLETED)
 
 
 def _utc(at: dt.datetime) -> dt.datetime:
@@ -40,7 +40,7 @@ def _utc(at: dt.datetime) -> dt.datetime:
 def _status(status: str) -> str:
     if status in COVERED:
         return "covered"
-    return "cancelled" if status == "cancelled" else "uncovered"
+    return "cancelled" if status == R.CANCELLED else "uncovered"
 
 
 def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply:
@@ -49,7 +49,9 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     except ValueError as err:
         raise Rejected(str(err), "from_date") from None
     in_period = (col(RequestRow.submitted_at) >= since) & (col(RequestRow.submitted_at) < until)
-    query = select(RequestRow).where(or_(in_period, col(RequestRow.status).notin_(DONE)) if end >= today else in_period)
+    query = select(RequestRow).where(
+        or_(in_period, col(RequestRow.status).notin_(FINISHED)) if end >= today else in_period
+    )
     rows = list(session.exec(query))
     ids = [r.id for r in rows]
     experts = {e.id: e for e in session.exec(select(ExpertCopy))}

@@ -15,8 +15,6 @@ from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from services.matcher.db import (
-    HELD,
-    LIVE,
     ContractCopy,
     Exclusion,
     ExpertCopy,
@@ -35,8 +33,8 @@ from shared.db import add_event, in_order, table_of
 from shared.limits import NOTES, PLAN_INPUT_CHUNK
 from shared.scenario import Expert, TravelTime, Unit
 from shared.security.credentials import Actor
+from shared.statuses import FINISHED, HELD, LIVE, RequestStatus
 
-OPEN = ("open", "unmatched", "proposed")
 log = structlog.get_logger("matcher")
 
 
@@ -99,7 +97,7 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
                 id=r.id,
                 unit_id=r.unit,
                 record=record,
-                status="open",
+                status=RequestStatus.OPEN,
                 reason_code="",
                 reason="",
                 submitted_by=actor.label,
@@ -120,11 +118,11 @@ def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Re
     row = lock_request(session, cmd.request_id)
     if row is None:
         raise Rejected(f"unknown request {cmd.request_id!r}", "request_id")
-    if row.status in ("completed", "cancelled"):
+    if row.status in FINISHED:
         raise Rejected(f"request {row.id} is already {row.status}", "request_id")
-    row.status = "cancelled"
+    row.status = RequestStatus.CANCELLED
     for p in _proposals(session, row.id, *LIVE):
-        move(session, p.id, "cancelled", LIVE)
+        move(session, p.id, sm.S.CANCELLED, LIVE)
     session.add(row)
     add_event(
         session,
@@ -308,7 +306,9 @@ def lock_request(session: Session, request_id: str) -> RequestRow | None:
     return session.get(RequestRow, request_id, with_for_update=True)
 
 
-def move(session: Session, assignment_id: str, target: str, sources: tuple[str, ...], *, sync: bool = True) -> bool:
+def move(
+    session: Session, assignment_id: str, target: sm.Status, sources: tuple[sm.Status, ...], *, sync: bool = True
+) -> bool:
     """One conditional move of a proposal; False when it was not in one of `sources` (someone
     else moved it first, or the move would go backwards). `sync=False`: the session's copies of
     proposals are not brought up to date (a plan's write, which reads none of them afterwards)."""
@@ -324,7 +324,7 @@ def move(session: Session, assignment_id: str, target: str, sources: tuple[str, 
 def withdraw(session: Session, p: Proposal, cause: m.Message, reason: str, *, sync: bool = True) -> bool:
     """Withdraw a proposal only while it is still pending: an approval (or any decision) that
     landed since it was read is never overwritten. Contracts is told only when it happened."""
-    if not move(session, p.id, "withdrawn", sm.matcher_words(sm.sources(sm.S.WITHDRAWN)), sync=sync):
+    if not move(session, p.id, sm.S.WITHDRAWN, sm.sources(sm.S.WITHDRAWN), sync=sync):
         return False
     add_event(
         session,
@@ -342,10 +342,10 @@ def follow(session: Session, evt: m.AssignmentDecision, target: sm.Status) -> bo
     proposal of that slot is withdrawn (a slot holds one live proposal)."""
     lock_request(session, evt.request_id)
     p = session.get(Proposal, evt.assignment_id)
-    if p is None or p.status not in sm.matcher_words(sm.overwrites(target)):
+    if p is None or p.status not in sm.overwrites(target):
         log.info("assignment_event_ignored", assignment_id=evt.assignment_id, status=p and p.status, news=target)
         return False
-    if target in sm.HELD:
+    if target in HELD:
         for other in _slot_live(session, p.request_id, p.slot):
             if other.id == p.id:
                 continue
@@ -353,7 +353,7 @@ def follow(session: Session, evt: m.AssignmentDecision, target: sm.Status) -> bo
                 log.error("slot_held_twice", assignment_id=p.id, other=other.id, request_id=p.request_id)
                 return False
             withdraw(session, other, evt, f"contracts approved {p.id} for this slot")
-    return move(session, p.id, sm.to_matcher(target), sm.matcher_words(sm.overwrites(target)))
+    return move(session, p.id, target, sm.overwrites(target))
 
 
 def _slot_live(session: Session, request_id: str, slot: int) -> list[Proposal]:
@@ -370,7 +370,7 @@ def refresh_request(session: Session, request_id: str) -> None:
     from services.matcher.proposals import request_status
 
     row = session.get(RequestRow, request_id)
-    if row is None or row.status in ("completed", "cancelled"):
+    if row is None or row.status in FINISHED:
         return
     slots = len(m.Request.model_validate(row.record).effective_slots())
     row.status = request_status(slots, [p.status for p in _proposals(session, request_id, *LIVE)])
@@ -418,19 +418,19 @@ def on_completed(session: Session, evt: m.RequestCompleted) -> None:
     row = lock_request(session, evt.request_id)
     if row is None:
         raise Rejected(f"completion of unknown request {evt.request_id!r}", "request_id")
-    row.status = "completed"
+    row.status = RequestStatus.COMPLETED
     session.add(row)
     done = {a.assignment_id for a in evt.assignments}
     if evt.completed is not None:
         completed = set(evt.completed)
     else:  # an event of an earlier version: the accepted ones were completed
-        completed = {p.id for p in _proposals(session, evt.request_id, "accepted") if p.id in done}
+        completed = {p.id for p in _proposals(session, evt.request_id, sm.S.ACCEPTED) if p.id in done}
     for aid in sorted(done):
         target = sm.S.COMPLETED if aid in completed else sm.S.CANCELLED
-        move(session, aid, sm.to_matcher(target), sm.matcher_words(sm.overwrites(target)))
+        move(session, aid, target, sm.overwrites(target))
     for p in _proposals(session, evt.request_id, *LIVE):
         if p.id not in done:
-            move(session, p.id, "cancelled", LIVE)
+            move(session, p.id, sm.S.CANCELLED, LIVE)
 
 
 # ------------------------------------------------------------------ queries

@@ -15,9 +15,11 @@ from sqlmodel import Session, col, select
 
 from services.matcher.db import PlanRun, Proposal, RequestRow
 from shared.metrics import PREFIX, age_seconds
+from shared.statuses import AssignmentStatus
+from shared.statuses import RequestStatus as R
 
 #: The statuses a request is counted by: every one is reported, at 0 when none has it.
-REQUEST_STATUSES = ("open", "unmatched", "proposed", "cancelled", "completed")
+REQUEST_STATUSES = (R.OPEN, R.UNMATCHED, R.PROPOSED, R.CANCELLED, R.COMPLETED)
 
 NOT_PLANS = ("placed", "manual")
 
@@ -38,7 +40,7 @@ def gauges(session: Session) -> Iterator[Metric]:
         requests.add_metric([status], by_status.get(status, 0))
     yield requests
     waiting, oldest = session.exec(
-        select(func.count(), func.min(Proposal.created_at)).where(Proposal.status == "pending")
+        select(func.count(), func.min(Proposal.created_at)).where(Proposal.status == AssignmentStatus.PROPOSED)
     ).one()
     yield GaugeMetricFamily(f"{PREFIX}_proposals_waiting", "Proposals waiting for staff's decision", value=waiting)
     yield GaugeMetricFamily(

@@ -20,8 +20,7 @@ import uuid
 from sqlmodel import Session, col, select
 
 from services.matcher import planner
-from services.matcher.db import HELD, ContractCopy, PlanRun, Proposal, RequestRow
-from services.matcher.handlers import OPEN
+from services.matcher.db import ContractCopy, PlanRun, Proposal, RequestRow
 from services.matcher.solver.options import Travel, cost_of, forced_mode
 from services.matcher.solver.plan import Assignment, Plan
 from services.matcher.solver.validate import validate
@@ -32,13 +31,14 @@ from shared.db import add_event
 from shared.rules import LIMITS, Rule, Scope, Violation, render
 from shared.scenario import Contract, Expert, Pin, Request, Scenario, minutes
 from shared.security.credentials import Actor
+from shared.statuses import HELD, LIVE, MATCHING, ContractStatus
 
 
 def assign_manually(session: Session, cmd: m.AssignManually, actor: Actor, *, today: dt.date) -> m.Reply:
     row = session.get(RequestRow, cmd.request_id, with_for_update=True)
     if row is None:
         raise Rejected(f"unknown request {cmd.request_id!r}", "request_id")
-    if row.status not in OPEN:
+    if row.status not in MATCHING:
         raise Rejected(f"request {row.id} is {row.status}; only an open request can be assigned", "request_id")
     req = Request.model_validate(row.record)
     if cmd.slot >= len(req.effective_slots()):
@@ -92,14 +92,14 @@ def _check_contract(session: Session, cmd: m.AssignManually) -> None:
         raise Rejected(
             f"contract {contract.id} is {contract.record.get('expert')}'s, not {cmd.expert_id}'s", "contract_id"
         )
-    status = contract.record.get("status", "active")
-    if status != "active":
+    status = contract.record.get("status", ContractStatus.ACTIVE)
+    if status != ContractStatus.ACTIVE:
         raise Rejected(f"contract {contract.id} is {status}; it takes no new work", "contract_id")
 
 
 def _live_for_slot(session: Session, request_id: str, slot: int) -> Proposal | None:
     stmt = select(Proposal).where(
-        Proposal.request_id == request_id, Proposal.slot == slot, col(Proposal.status).in_(("pending", *HELD))
+        Proposal.request_id == request_id, Proposal.slot == slot, col(Proposal.status).in_(LIVE)
     )
     return session.exec(stmt).first()
 

@@ -34,7 +34,6 @@ from sqlmodel import Session, col, select
 
 from services.matcher import proposals
 from services.matcher.db import (
-    LIVE,
     ContractCopy,
     Exclusion,
     ExpertCopy,
@@ -54,6 +53,7 @@ from services.matcher.solver.validate import validate
 from shared import messages as m
 from shared.rules import Reason, reason_text
 from shared.scenario import Contract, Expert, Request, Scenario, minutes
+from shared.statuses import COVERING, LIVE, ContractStatus, RequestStatus, sql_words
 
 log = structlog.get_logger("placement")
 
@@ -108,7 +108,7 @@ class Reference:
             [Expert.model_validate(e.record) for e in session.exec(select(ExpertCopy).order_by(ExpertCopy.id))],
             [Contract.model_validate(c.record) for c in rows],
         )
-        status = {c.id: c.record.get("status", "active") for c in rows}
+        status = {c.id: c.record.get("status", ContractStatus.ACTIVE) for c in rows}
         sc = Scenario.model_validate(
             {
                 "horizon": {"start": today, "end": today},
@@ -124,7 +124,7 @@ class Reference:
             sc=sc,
             travel=roads,
             ex=ExpertArrays(sc, roads),
-            active=np.array([status[c.id] == "active" for c in contracts], dtype=bool),
+            active=np.array([status[c.id] == ContractStatus.ACTIVE for c in contracts], dtype=bool),
             e_pos={e.id: k for k, e in enumerate(experts)},
             c_pos={c.id: k for k, c in enumerate(contracts)},
             key=key,
@@ -156,7 +156,7 @@ Live = tuple[str, str, int, str, str, int, int, str | None, int]
 _LIVE_SQL = (
     "SELECT id, request_id, slot, expert_id, contract_id, minutes, cost_vnd, trainee_id, trainee_minutes "
     "FROM proposal "
-    f"WHERE status IN ({', '.join(repr(s) for s in LIVE)})"
+    f"WHERE status IN ({sql_words(LIVE)})"
 )  # our own constants, not input
 
 
@@ -166,10 +166,10 @@ def live_proposals(session: Session) -> list[Live]:
 
 #: Proposals whose trainee's time is spent or promised: as the ledger keeps an expert's approved
 #: and completed work booked, the trainee's time stays taken once the work is done.
-TRAINEE_TIME = ("pending", "approved", "accepted", "completed")
+TRAINEE_TIME = COVERING
 _TRAINEE_SQL = (
     "SELECT trainee_id, SUM(trainee_minutes) FROM proposal WHERE trainee_minutes > 0 AND status IN "
-    f"({', '.join(repr(s) for s in TRAINEE_TIME)}) GROUP BY trainee_id"
+    f"({sql_words(TRAINEE_TIME)}) GROUP BY trainee_id"
 )  # our own constants
 
 
@@ -418,7 +418,9 @@ def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) ->
     # Columns, not rows: a burst (a load) leaves thousands open, and a row object costs 0.2 ms.
     rows = list(
         session.execute(
-            select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(RequestRow.status == "open")
+            select(RequestRow.id, RequestRow.record, RequestRow.submitted_at).where(
+                RequestRow.status == RequestStatus.OPEN
+            )
         )
     )
     manual = manual_requests(session) if rows else set()
@@ -433,7 +435,7 @@ def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) ->
             select(RequestRow).where(col(RequestRow.id).in_(ids)).order_by(RequestRow.id).with_for_update()
         )
     }
-    return [locked[r.id] for r in rows[:batch] if r.id in locked and locked[r.id].status == "open"]
+    return [locked[r.id] for r in rows[:batch] if r.id in locked and locked[r.id].status == RequestStatus.OPEN]
 
 
 def place_open(
@@ -508,7 +510,7 @@ def place_open(
                 cause=cause,
                 trainee_name=names.get(a.trainee or "", ""),
             )
-        row.status = "proposed"  # every empty slot was filled: all or nothing
+        row.status = RequestStatus.PROPOSED  # every empty slot was filled: all or nothing
         row.reason_code, row.reason = "", ""
         session.add(row)
         proposed += 1

@@ -22,8 +22,6 @@ from sqlmodel import Session, col, select
 
 from services.matcher import proposals
 from services.matcher.db import (
-    HELD,
-    LIVE,
     ContractCopy,
     Exclusion,
     ExpertCopy,
@@ -33,7 +31,7 @@ from services.matcher.db import (
     TravelCopy,
     UnitCopy,
 )
-from services.matcher.handlers import OPEN, withdraw
+from services.matcher.handlers import withdraw
 from services.matcher.placement import (
     Reference,
     Room,
@@ -53,6 +51,7 @@ from shared.limits import TEXT, clip
 from shared.rules import Rule, Violation, render
 from shared.scenario import Contract, Expert, Horizon, Pin, Request, Scenario, TravelTime, Unit
 from shared.scenario import Exclusion as Excluded
+from shared.statuses import FINISHED, HELD, LIVE, MATCHING, AssignmentStatus, ContractStatus, RequestStatus
 
 log = structlog.get_logger("planner")
 # The copies' units and travel times are stored records: validated into the scenario's models.
@@ -103,7 +102,7 @@ def _contract(row: ContractCopy, held: list[Proposal]) -> Contract:
 
 
 def _active(row: ContractCopy) -> bool:
-    return row.record.get("status", "active") == "active"
+    return row.record.get("status", ContractStatus.ACTIVE) == ContractStatus.ACTIVE
 
 
 def _frozen(row: ContractCopy, held: list[Proposal]) -> Contract:
@@ -151,7 +150,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     requests: list[Request] = []
     for rid, status, code, record in session.execute(
         select(RequestRow.id, RequestRow.status, RequestRow.reason_code, RequestRow.record).where(
-            col(RequestRow.status).in_(OPEN)
+            col(RequestRow.status).in_(MATCHING)
         )
     ):
         if rid not in manual:
@@ -199,7 +198,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         ],
     )
     live = [p for p in session.exec(select(Proposal).where(col(Proposal.status).in_(LIVE))) if p.request_id in rows]
-    pins = {(p.request_id, p.slot): p for p in live if p.status == "pending"}
+    pins = {(p.request_id, p.slot): p for p in live if p.status == AssignmentStatus.PROPOSED}
     pins.update({(p.request_id, p.slot): p for p in proposals})
     seen: dict[str, set[tuple[str, str]]] = {rid: set() for rid in rows}
     for p in live:
@@ -373,7 +372,7 @@ def changes(snap: Snapshot, plan: Plan) -> Changes:
     kept = {(p.request, p.slot) for p in snap.scenario.pinned} | (set(hinted) - set(moved) if moving else set(hinted))
     withdraw: dict[str, list[Proposal]] = {}
     for key, pin in snap.pins.items():
-        if key not in kept and pin.status == "pending":
+        if key not in kept and pin.status == AssignmentStatus.PROPOSED:
             withdraw.setdefault(pin.request_id, []).append(pin)
     fresh: dict[str, list[Assignment]] = {}
     for a in plan.assignments:
@@ -385,10 +384,10 @@ def changes(snap: Snapshot, plan: Plan) -> Changes:
     for rid, status in snap.requests.items():
         code, told = unassigned.get(rid), snap.reasons.get(rid, "")
         if code is not None:
-            if (status, told) != ("unmatched", code):
+            if (status, told) != (RequestStatus.UNMATCHED, code):
                 touched.add(rid)
         elif proposals.request_status(slots[rid], [st for _, st in snap.seen.get(rid, ())]) != status or (
-            told and status != "unmatched"
+            told and status != RequestStatus.UNMATCHED
         ):
             touched.add(rid)
     weight = {r.id: r.priority for r in snap.scenario.requests}
@@ -437,7 +436,7 @@ def _write_chunk(
     new, waiting = 0, []
     for rid in todo:
         row = rows.get(rid)
-        if row is None or row.status not in OPEN:
+        if row is None or row.status not in MATCHING:
             continue
         chosen = [a for a in ch.fresh[rid] if (a.request, a.slot) not in taken]
         if not _fits(ref, room, chosen):
@@ -653,7 +652,9 @@ def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:
     ):
         now[rid].add((pid, st))
     seen = snap.seen
-    return {rid for rid in ids if status.get(rid) not in OPEN or frozenset(now[rid]) != seen.get(rid, frozenset())}
+    return {
+        rid for rid in ids if status.get(rid, "") not in MATCHING or frozenset(now[rid]) != seen.get(rid, frozenset())
+    }
 
 
 def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> None:
@@ -705,17 +706,17 @@ def _mark_requests(
     todo: list[tuple[str, str, Any]] = []  # (request, what, with): decided first, written after one read
     for rid in ids:
         before = told.get(rid)
-        if before is None or before[0] in ("completed", "cancelled"):
+        if before is None or before[0] in FINISHED:
             continue
         status = proposals.request_status(slots[rid], live[rid]) if rid in slots else before[0]
         u = unassigned.get(rid)
-        if rid not in stale and u is not None and status == "open":
-            if before[:2] != ("unmatched", u.code):
+        if rid not in stale and u is not None and status == RequestStatus.OPEN:
+            if before[:2] != (RequestStatus.UNMATCHED, u.code):
                 todo.append((rid, "unmatched", (u, before)))
             continue
-        if status == "open" and before[0] == "unmatched":
+        if status == RequestStatus.OPEN and before[0] == RequestStatus.UNMATCHED:
             continue  # still uncovered: its reason stands (told once) until the next decision
-        if status != before[0] or (status != "unmatched" and before[1]):
+        if status != before[0] or (status != RequestStatus.UNMATCHED and before[1]):
             todo.append((rid, "status", status))
     rows = {
         r.id: r for r in session.exec(select(RequestRow).where(col(RequestRow.id).in_([rid for rid, _, _ in todo])))
@@ -727,7 +728,7 @@ def _mark_requests(
             proposals.unmatched(session, row, u.code, u.message, cause, before=before)
             continue
         row.status = arg
-        if arg != "open":
+        if arg != RequestStatus.OPEN:
             row.reason_code, row.reason = "", ""
         session.add(row)
 

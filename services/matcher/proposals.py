@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from services.matcher.db import HELD, Proposal, RequestRow
+from services.matcher.db import Proposal, RequestRow
 from services.matcher.solver import Assignment
 from shared import messages as m
 from shared import subjects as s
 from shared.db import add_event
 from shared.limits import TEXT, clip
 from shared.scenario import Request
+from shared.statuses import HELD, AssignmentStatus, RequestStatus
 
 
 def on_behalf(row: RequestRow, cause: m.Message) -> m.Message:
@@ -104,9 +105,9 @@ def unmatched(
     (`before`: what the request said before this decision, if the caller changed it meanwhile)."""
     text = clip(text, TEXT)
     told = before if before is not None else (row.status, row.reason_code, row.reason)
-    row.status, row.reason_code, row.reason = "unmatched", code, text
+    row.status, row.reason_code, row.reason = RequestStatus.UNMATCHED, code, text
     session.add(row)
-    if told != ("unmatched", code, text):
+    if told != (RequestStatus.UNMATCHED, code, text):
         add_event(
             session,
             s.REQUEST_UNMATCHED,
@@ -121,13 +122,13 @@ def unmatched(
         )
 
 
-def request_status(slots: int, live: list[str]) -> str:
+def request_status(slots: int, live: list[str]) -> RequestStatus:
     """A request's status from its live proposals' statuses: open while a slot is empty, then
     proposed, approved (every one held by the ledger) or accepted (every expert said yes)."""
     if len(live) < slots:
-        return "open"
-    if set(live) == {"accepted"}:
-        return "accepted"
+        return RequestStatus.OPEN
+    if set(live) == {AssignmentStatus.ACCEPTED}:
+        return RequestStatus.ACCEPTED
     if set(live) <= set(HELD):
-        return "approved"
-    return "proposed"
+        return RequestStatus.APPROVED
+    return RequestStatus.PROPOSED

@@ -23,6 +23,7 @@ from services.notifier.db import create_schema
 from services.notifier.sealed import Sealer, seal_plaintext
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import DeliveryWorker
+from shared import catalogue, parties
 from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
@@ -32,10 +33,7 @@ from shared.service import Permit, Service
 
 log = structlog.get_logger("notifier")
 
-EVENTS: dict[str, type[m.Message]] = {
-    s.NOTIFICATION_DELIVERED: m.NotificationDelivered,
-    s.NOTIFICATION_FAILED: m.NotificationFailed,
-}
+EVENTS = catalogue.events("notifier")
 
 
 class NotifierService(Service):
@@ -239,7 +237,7 @@ def _commands(svc: Service, sealer: Sealer, st: NotifierSettings) -> None:
     svc.command(
         E.PREFERENCES_SET,
         lambda session, cmd, _actor: preferences.set_preferences(
-            session, cmd, sealer=sealer, staff=st.staff() | {h.STAFF}, allow_private=st.webhook_allow_private
+            session, cmd, sealer=sealer, staff=st.staff() | {parties.STAFF}, allow_private=st.webhook_allow_private
         ),
         description="Set a party's channels, language, addresses and digest choice (the secret sealed).",
         permit=PERMITS[s.PREFERENCES_SET],

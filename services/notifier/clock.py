@@ -22,13 +22,13 @@ from sqlmodel import Session
 
 from services.notifier import watch
 from services.notifier.digest import make_digest, waiting_parties
-from services.notifier.handlers import STAFF
 from services.notifier.settings import NotifierSettings
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import in_thread
 from shared.clock import local_day
 from shared.db import transaction, utcnow
+from shared.parties import STAFF
 from shared.security import credentials
 
 log = structlog.get_logger("notifier.clock")

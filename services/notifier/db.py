@@ -14,6 +14,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notifier.migrate import upgrade
 from shared.db import service_metadata, table_of, tz_column, utcnow
+from shared.statuses import ContractStatus, DeliveryStatus
 
 
 def _created() -> dt.datetime:
@@ -76,7 +77,7 @@ class Delivery(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     html: str = Field(sa_column=Column(Text, nullable=False))
     payload: str = Field(sa_column=Column(Text, nullable=False), description="the webhook's JSON body")
-    status: str = Field(default="pending", index=True, max_length=10, description="pending, sent, failed")
+    status: str = Field(default=DeliveryStatus.PENDING, index=True, max_length=10, description="pending, sent, failed")
     attempts: int = 0
     next_attempt_at: dt.datetime = _created()
     lease_until: dt.datetime | None = tz_column(nullable=True)
@@ -118,7 +119,7 @@ class ContractWatch(SQLModel, table=True):
     contract_id: str = Field(primary_key=True, max_length=64)
     expert_id: str = Field(max_length=64)
     end: dt.date = Field(sa_column=Column(Date, nullable=False))
-    status: str = Field(default="active", max_length=12)
+    status: str = Field(default=ContractStatus.ACTIVE, max_length=12)
     revision: int = Field(default=0, description="the contracts service's; older ones are ignored")
     warned_end: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 

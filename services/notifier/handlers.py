@@ -16,20 +16,19 @@ from services.notifier.templates import dong
 from services.notifier.watch import close
 from services.notifier.watch import name as _name
 from shared import messages as m
+from shared.parties import STAFF, expert_party, unit_party
 from shared.scenario import Contract
-
-STAFF = "staff:home-affairs"
 
 
 # ------------------------------------------------------------------ the directory
 def remember_unit(session: Session, evt: m.UnitRegistered) -> None:
-    session.merge(Party(id=f"unit:{evt.unit.id}", name=evt.unit.name, language="vi"))
+    session.merge(Party(id=unit_party(evt.unit.id), name=evt.unit.name, language="vi"))
 
 
 def remember_expert(session: Session, evt: m.ExpertRegistered) -> None:
     langs = evt.expert.languages
     language = "en" if "en" in langs and "vi" not in langs else "vi"
-    session.merge(Party(id=f"expert:{evt.expert.id}", name=evt.expert.name, language=language))
+    session.merge(Party(id=expert_party(evt.expert.id), name=evt.expert.name, language=language))
 
 
 def reference_registered(session: Session, evt: m.ReferenceRegistered, *, ratio: float = 0.10) -> None:
@@ -54,8 +53,8 @@ def _about(session: Session, evt: Any) -> dict[str, Any]:
         assignment_id=evt.assignment_id,
         request_id=getattr(evt, "request_id", None) or evt.request.id,
         title=evt.title if hasattr(evt, "title") else evt.request.title,
-        unit_name=_name(session, f"unit:{unit}"),
-        expert_name=_name(session, f"expert:{expert}"),
+        unit_name=_name(session, unit_party(unit)),
+        expert_name=_name(session, expert_party(expert)),
         expert_id=expert,
     )
 
@@ -65,13 +64,13 @@ def request_submitted(session: Session, evt: m.RequestSubmitted) -> None:
     notify(
         session,
         evt,
-        f"unit:{r.unit}",
+        unit_party(r.unit),
         "request_received",
         request_id=r.id,
         title=r.title,
         hours=float(r.hours),
         deadline=r.deadline,
-        unit_name=_name(session, f"unit:{r.unit}"),
+        unit_name=_name(session, unit_party(r.unit)),
     )
 
 
@@ -93,14 +92,14 @@ def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:
         deadline=evt.request.deadline,
     )
     notify(session, evt, STAFF, "proposal_waiting", **fields)
-    notify(session, evt, f"unit:{evt.request.unit}", "request_matched", **fields)
+    notify(session, evt, unit_party(evt.request.unit), "request_matched", **fields)
     if evt.trainee_id:  # a community member of the commune learning beside the expert
         learner = dict(
             fields,
             hours=evt.trainee_minutes / 60,
-            trainee_name=evt.trainee_name or _name(session, f"expert:{evt.trainee_id}"),
+            trainee_name=evt.trainee_name or _name(session, expert_party(evt.trainee_id)),
         )
-        for party in (f"unit:{evt.request.unit}", f"expert:{evt.trainee_id}"):
+        for party in (unit_party(evt.request.unit), expert_party(evt.trainee_id)):
             notify(session, evt, party, "trainee_proposed", **learner)
 
 
@@ -112,18 +111,18 @@ def request_unmatched(session: Session, evt: m.RequestUnmatched) -> None:
     fields = dict(
         request_id=evt.request_id,
         title=evt.title or evt.request_id,
-        unit_name=_name(session, f"unit:{evt.unit_id}"),
+        unit_name=_name(session, unit_party(evt.unit_id)),
         reason=evt.reason,
     )
-    notify(session, evt, f"unit:{evt.unit_id}", "request_unmatched", **fields)
+    notify(session, evt, unit_party(evt.unit_id), "request_unmatched", **fields)
     notify(session, evt, STAFF, "request_unmatched", **fields)
 
 
 # ------------------------------------------------------------------ decisions
 def approved(session: Session, evt: m.AssignmentApproved) -> None:
     fields = dict(_about(session, evt), mode=evt.mode, hours=evt.hours, deadline=evt.deadline)
-    notify(session, evt, f"expert:{evt.expert_id}", "task_new", **fields)
-    notify(session, evt, f"unit:{evt.unit_id}", "request_approved", **fields)
+    notify(session, evt, expert_party(evt.expert_id), "task_new", **fields)
+    notify(session, evt, unit_party(evt.unit_id), "request_approved", **fields)
     if session.get(AnswerWatch, evt.assignment_id) is None:
         session.add(
             AnswerWatch(
@@ -143,7 +142,7 @@ def approved(session: Session, evt: m.AssignmentApproved) -> None:
 
 def accepted(session: Session, evt: m.AssignmentAccepted) -> None:
     close(session, evt)
-    for party in (f"unit:{evt.unit_id}", STAFF):
+    for party in (unit_party(evt.unit_id), STAFF):
         notify(session, evt, party, "task_accepted", **_about(session, evt))
 
 
@@ -151,7 +150,7 @@ def declined(session: Session, evt: m.AssignmentDeclined) -> None:
     watched = session.get(AnswerWatch, evt.assignment_id)
     if watched is None or watched.stage != "declining":  # else the clock closes it and tells the expert
         close(session, evt)
-    for party in (f"unit:{evt.unit_id}", STAFF):
+    for party in (unit_party(evt.unit_id), STAFF):
         notify(session, evt, party, "task_declined", **_about(session, evt), reason=evt.reason or "-")
 
 
@@ -160,7 +159,7 @@ def cancelled(session: Session, evt: m.AssignmentCancelled) -> None:
     notify(
         session,
         evt,
-        f"expert:{evt.expert_id}",
+        expert_party(evt.expert_id),
         "task_cancelled",
         **_about(session, evt),
         reason=evt.reason or "-",
@@ -171,7 +170,7 @@ def hours_logged(session: Session, evt: m.HoursLogged) -> None:
     notify(
         session,
         evt,
-        f"unit:{evt.unit_id}",
+        unit_party(evt.unit_id),
         "hours_logged",
         **_about(session, evt),
         hours=evt.minutes / 60,
@@ -195,10 +194,10 @@ def hours_flagged(session: Session, evt: m.HoursFlagged) -> None:
 
 
 def completed(session: Session, evt: m.RequestCompleted) -> None:
-    unit_name = _name(session, f"unit:{evt.unit_id}")
+    unit_name = _name(session, unit_party(evt.unit_id))
     title = evt.assignments[0].title if evt.assignments else evt.request_id
     fields = dict(request_id=evt.request_id, title=title, unit_name=unit_name)
-    parties = [f"unit:{evt.unit_id}", STAFF, *(f"expert:{a.expert_id}" for a in evt.assignments)]
+    parties = [unit_party(evt.unit_id), STAFF, *(expert_party(a.expert_id) for a in evt.assignments)]
     for party in dict.fromkeys(parties):
         notify(session, evt, party, "request_completed", **fields)
     for a in evt.assignments:
@@ -239,7 +238,7 @@ def balance_changed(session: Session, evt: m.BalanceChanged, *, ratio: float = 0
             STAFF,
             "balance_low",
             contract_id=evt.contract_id,
-            expert_name=_name(session, f"expert:{evt.expert_id}"),
+            expert_name=_name(session, expert_party(evt.expert_id)),
             hours_left=float(hours_left),
             hours_cap=float(evt.hours_cap or 0),
             budget_left=dong(budget_left),

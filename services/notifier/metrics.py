@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from services.notifier.db import Delivery, Notification
 from shared.metrics import PREFIX
+from shared.statuses import DeliveryStatus as D
 
 
 def gauges(session: Session) -> Iterator[Metric]:
@@ -20,7 +21,7 @@ def gauges(session: Session) -> Iterator[Metric]:
     ).all()
     counts = {(channel, status): n for channel, status, n in rows}
     channels = sorted({"inbox", "email", "webhook", *(channel for channel, _ in counts)})
-    counts[("inbox", "sent")] = session.exec(select(func.count()).select_from(Notification)).one()
+    counts[("inbox", D.SENT)] = session.exec(select(func.count()).select_from(Notification)).one()
     sent = CounterMetricFamily(f"{PREFIX}_notifications_sent", "Notifications sent, by channel", labels=["channel"])
     failed = CounterMetricFamily(
         f"{PREFIX}_notifications_failed", "Notifications given up on, by channel", labels=["channel"]
@@ -29,9 +30,9 @@ def gauges(session: Session) -> Iterator[Metric]:
         f"{PREFIX}_notifications_pending", "Sends waiting or being retried, by channel", labels=["channel"]
     )
     for channel in channels:
-        sent.add_metric([channel], counts.get((channel, "sent"), 0))
-        failed.add_metric([channel], counts.get((channel, "failed"), 0))
-        pending.add_metric([channel], counts.get((channel, "pending"), 0))
+        sent.add_metric([channel], counts.get((channel, D.SENT), 0))
+        failed.add_metric([channel], counts.get((channel, D.FAILED), 0))
+        pending.add_metric([channel], counts.get((channel, D.PENDING), 0))
     yield sent
     yield failed
     yield pending

@@ -21,6 +21,7 @@ from services.notifier.sealed import Sealer
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import utcnow
+from shared.parties import STAFF_KIND, kind_of
 
 LANGUAGE_DEFAULT = "vi"
 
@@ -40,7 +41,7 @@ def channels_of(pref: Preference | None) -> list[str]:
 def set_preferences(
     session: Session, cmd: m.SetPreferences, *, sealer: Sealer, staff: frozenset[str], allow_private: bool
 ) -> m.Reply:
-    known = cmd.party in staff if cmd.party.startswith("staff:") else session.get(Party, cmd.party) is not None
+    known = cmd.party in staff if kind_of(cmd.party) == STAFF_KIND else session.get(Party, cmd.party) is not None
     if not known:
         raise Rejected(f"unknown party {cmd.party}", "party")
     pref = session.get(Preference, cmd.party) or Preference(party=cmd.party)

@@ -21,6 +21,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event, transaction, utcnow
+from shared.statuses import DeliveryStatus as D
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def claim(engine: Engine, limit: int, lease_s: float, sealer: Sealer) -> list[Cl
         due = session.exec(
             select(Delivery)
             .where(
-                col(Delivery.status) == "pending",
+                col(Delivery.status) == D.PENDING,
                 col(Delivery.next_attempt_at) <= now,
                 or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now),
             )
@@ -62,7 +63,7 @@ def claim(engine: Engine, limit: int, lease_s: float, sealer: Sealer) -> list[Cl
                 update(Delivery)
                 .where(
                     col(Delivery.id) == d.id,
-                    col(Delivery.status) == "pending",
+                    col(Delivery.status) == D.PENDING,
                     or_(col(Delivery.lease_until).is_(None), col(Delivery.lease_until) < now),
                 )
                 .values(lease_until=now + dt.timedelta(seconds=lease_s))
@@ -92,9 +93,9 @@ def _outgoing(session: Session, d: Delivery, sealer: Sealer) -> Outgoing:
 def record_sent(engine: Engine, delivery_id: int) -> None:
     with transaction(engine) as session:
         d = session.get(Delivery, delivery_id)
-        if d is None or d.status != "pending":
+        if d is None or d.status != D.PENDING:
             return
-        d.status, d.attempts, d.lease_until, d.finished_at = "sent", d.attempts + 1, None, utcnow()
+        d.status, d.attempts, d.lease_until, d.finished_at = D.SENT, d.attempts + 1, None, utcnow()
         session.add(d)
         add_event(
             session,
@@ -121,12 +122,12 @@ def record_failure(
     """Schedule the next try, or give up: status failed and a dead-letter event with the reason."""
     with transaction(engine) as session:
         d = session.get(Delivery, delivery_id)
-        if d is None or d.status != "pending":
+        if d is None or d.status != D.PENDING:
             return "gone"
         d.attempts += 1
         d.last_error, d.lease_until = reason[:2000], None
         if permanent or d.attempts >= backoff.max_attempts:
-            d.status, d.finished_at = "failed", utcnow()
+            d.status, d.finished_at = D.FAILED, utcnow()
             failed = m.NotificationFailed(
                 delivery_id=str(d.id),
                 notification_id=str(d.notification_id) if d.notification_id else None,
@@ -192,20 +193,20 @@ def list_deliveries(session: Session, q: m.GetDeliveries) -> m.Reply:
 def retry(session: Session, cmd: m.RetryDeliveries) -> m.Reply:
     if not cmd.delivery_ids and not cmd.all:
         raise Rejected("name the deliveries to retry, or ask for all failed ones", "delivery_ids")
-    stmt = select(Delivery).where(Delivery.status == "failed")
+    stmt = select(Delivery).where(Delivery.status == D.FAILED)
     if not cmd.all:
         ids = [int(i) for i in cmd.delivery_ids]
         rows = {d.id: d for d in session.exec(select(Delivery).where(col(Delivery.id).in_(ids)))}
         for i in ids:
             if i not in rows:
                 raise Rejected(f"unknown delivery {i}", "delivery_ids")
-            if rows[i].status != "failed":
+            if rows[i].status != D.FAILED:
                 raise Rejected(f"delivery {i} is {rows[i].status}, not failed", "delivery_ids")
         stmt = stmt.where(col(Delivery.id).in_(ids))
     again = []
     for d in session.exec(stmt):
         d.status, d.attempts, d.next_attempt_at, d.lease_until, d.finished_at = (
-            "pending",
+            D.PENDING,
             0,
             utcnow(),
             None,

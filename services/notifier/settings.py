@@ -3,6 +3,7 @@
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.parties import staff_party
 from shared.settings import ServiceSettings, installation_secret
 
 DAY = 24 * 3600.0
@@ -62,7 +63,7 @@ class NotifierSettings(ServiceSettings):
 
     def staff(self) -> frozenset[str]:
         names = (n.strip() for n in self.staff_parties.split(","))
-        return frozenset(f"staff:{n.removeprefix('staff:')}" for n in names if n)
+        return frozenset(staff_party(n) for n in names if n)
 
     def secret(self) -> str:
         """`secret_key`, else a key of this installation made once in var/notifier.key."""

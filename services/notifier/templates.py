@@ -11,6 +11,8 @@ import datetime as dt
 import html
 from typing import Any
 
+from shared.formatting import day, duration, money
+
 LANGUAGES = ("vi", "en")
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
@@ -268,16 +270,8 @@ MODES = {
 
 
 def dong(vnd: int | None, language: str = "vi") -> str:
-    if vnd is None:
-        return "không giới hạn" if language == "vi" else "unlimited"
-    return f"{vnd:,} ₫".replace(",", ".")
-
-
-def duration(seconds: float, language: str = "vi") -> str:
-    """12 giờ / 12 h, 5 phút / 5 min, 3 giây / 3 s: limits are read by people, not machines."""
-    units = (("giờ", "h", 3600), ("phút", "min", 60), ("giây", "s", 1))
-    vi, en, size = next(u for u in units if seconds >= u[2] or u[2] == 1)
-    return f"{round(seconds / size, 1):g} {vi if language == 'vi' else en}"
+    """Money in a message; no figure is no cap."""
+    return money(vnd, missing="không giới hạn" if language == "vi" else "unlimited")
 
 
 def html_body(subject: str, body: str) -> str:
@@ -294,7 +288,7 @@ def _value(key: str, value: Any, language: str) -> Any:
     if isinstance(value, dt.timedelta):
         return duration(value.total_seconds(), language)
     if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
+        return day(value)
     if key == "mode":
         return MODES[language].get(value, value)
     if isinstance(value, float):

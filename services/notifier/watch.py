@@ -20,6 +20,8 @@ from services.notifier.db import AnswerWatch, ContractWatch, Party
 from services.notifier.inbox import notify
 from services.notifier.templates import duration
 from shared import messages as m
+from shared.parties import expert_party, id_of, unit_party
+from shared.statuses import ContractStatus
 
 OPEN = ("waiting", "reminded", "escalated", "declining")
 
@@ -42,7 +44,7 @@ def aware(t: dt.datetime) -> dt.datetime:
 
 def name(session: Session, party: str) -> str:
     row = session.get(Party, party)
-    return row.name if row else party.split(":", 1)[1]
+    return row.name if row else str(id_of(party))
 
 
 def task_fields(session: Session, w: AnswerWatch) -> dict[str, Any]:
@@ -54,8 +56,8 @@ def task_fields(session: Session, w: AnswerWatch) -> dict[str, Any]:
         hours=w.hours,
         deadline=w.deadline,
         expert_id=w.expert_id,
-        unit_name=name(session, f"unit:{w.unit_id}"),
-        expert_name=name(session, f"expert:{w.expert_id}"),
+        unit_name=name(session, unit_party(w.unit_id)),
+        expert_name=name(session, expert_party(w.expert_id)),
     )
 
 
@@ -90,7 +92,7 @@ def advance_answer(
         notify(
             session,
             _because(w, "remind"),
-            f"expert:{w.expert_id}",
+            expert_party(w.expert_id),
             "task_reminder",
             **fields,
             waited=limits.remind,
@@ -135,7 +137,7 @@ def closed_by_system(session: Session, assignment_id: str, *, declined: bool, li
         notify(
             session,
             _because(w, "expired"),
-            f"expert:{w.expert_id}",
+            expert_party(w.expert_id),
             "task_expired",
             **task_fields(session, w),
             waited=limits.decline,
@@ -157,11 +159,15 @@ def close(session: Session, d: m.AssignmentDecision) -> None:
     session.add(w)
 
 
+#: Contracts whose end staff are warned of: those still meant to work until it.
+WATCHED = (ContractStatus.ACTIVE, ContractStatus.SUSPENDED)
+
+
 def expiring(session: Session, *, today: dt.date, days: int) -> list[str]:
     """Contracts ending within `days` days whose staff have not been warned of that end."""
     rows = session.exec(
         select(ContractWatch).where(
-            col(ContractWatch.status).in_(("active", "suspended")),
+            col(ContractWatch.status).in_(WATCHED),
             ContractWatch.end >= today,
             ContractWatch.end <= today + dt.timedelta(days=days),
         )
@@ -172,7 +178,7 @@ def expiring(session: Session, *, today: dt.date, days: int) -> list[str]:
 def warn_expiring(session: Session, contract_id: str, *, today: dt.date, days: int, staff: str) -> bool:
     """Tell staff once per end date that this contract ends within `days` days (claimed: one copy)."""
     c = claim(session, select(ContractWatch).where(ContractWatch.contract_id == contract_id))
-    if c is None or c.warned_end == c.end or c.status not in ("active", "suspended"):
+    if c is None or c.warned_end == c.end or c.status not in WATCHED:
         return False
     if not today <= c.end <= today + dt.timedelta(days=days):
         return False
@@ -184,7 +190,7 @@ def warn_expiring(session: Session, contract_id: str, *, today: dt.date, days: i
         "contract_expiring",
         contract_id=c.contract_id,
         end=c.end,
-        expert_name=name(session, f"expert:{c.expert_id}"),
+        expert_name=name(session, expert_party(c.expert_id)),
         days=(c.end - today).days,
     )
     c.warned_end = c.end

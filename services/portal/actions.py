@@ -15,9 +15,13 @@ from services.portal import vocabulary
 from services.portal.bus import Bus, errors_by_field
 from services.portal.i18n import Words
 from services.portal.users import User
+from shared import endpoints as E
 from shared import messages as m
+from shared import rpc
 from shared import subjects as s
+from shared.parties import STAFF, expert_party, unit_party
 from shared.scenario import Expert, Request
+from shared.statuses import ContractStatus
 
 Errors = dict[str, str]  # a `vocabulary.Said` (both languages) or a service's sentence
 
@@ -94,10 +98,10 @@ async def decide(bus: Bus, user: User, ids: list[str], decision: str, comment: s
         )
     except ValidationError as err:
         return {"decided": 0, "refused": len(ids), "results": [], "errors": _validation_errors(err)}
-    reply = await bus.command(user, s.ASSIGNMENTS_DECIDE, cmd)
+    reply = await bus.command(user, E.ASSIGNMENTS_DECIDE.subject, cmd)
     if not reply.ok:
         return {"decided": 0, "refused": len(ids), "results": [], "errors": errors_by_field(reply)}
-    return {**(reply.data or {}), "errors": {}}
+    return {**rpc.read(E.ASSIGNMENTS_DECIDE, reply).model_dump(mode="json"), "errors": {}}
 
 
 async def accept(bus: Bus, user: User, assignment_id: str) -> Errors:
@@ -180,7 +184,7 @@ async def assign(bus: Bus, user: User, form: dict[str, Any]) -> Errors:
 async def change_contract_status(bus: Bus, user: User, contract_id: str, to: str, reason: str) -> Errors:
     """Staff suspend, resume or end a contract; suspending or ending it needs a reason (the audit
     trail keeps it, and the open assignments it cancels are told why)."""
-    if to in ("suspended", "terminated") and not reason.strip():
+    if to in (ContractStatus.SUSPENDED, ContractStatus.TERMINATED) and not reason.strip():
         return {"reason": vocabulary.message("status_reason")}
     try:
         cmd = m.ChangeContractStatus.model_validate(
@@ -211,10 +215,10 @@ async def decide_extra_hours(bus: Bus, user: User, assignment_id: str, decision:
 def party_of(user: User) -> str | None:
     """Whose inbox a user reads: the unit's, the expert's, or the home-affairs staff's."""
     if user.role == "commune":
-        return f"unit:{user.unit_id}"
+        return unit_party(str(user.unit_id))
     if user.role == "expert":
-        return f"expert:{user.expert_id}"
-    return "staff:home-affairs" if user.role == "staff" else None
+        return expert_party(str(user.expert_id))
+    return STAFF if user.role == "staff" else None
 
 
 async def mark_read(bus: Bus, user: User) -> Errors:

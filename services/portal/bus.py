@@ -25,12 +25,15 @@ from pydantic import BaseModel
 
 from services.portal import users
 from services.portal.users import User
+from shared import endpoints as E
+from shared import messages as m
 from shared import rpc
 from shared import subjects as s
 from shared.clock import utcnow
 from shared.endpoints import Endpoint
-from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
+from shared.messages import FieldError, GetStatus, IssueCredential, Message, Reply
 from shared.nats import connect, connection_callbacks
+from shared.parties import expert_party, staff_party, unit_party
 from shared.security import credentials, keys
 
 log = structlog.get_logger("portal.bus")
@@ -45,8 +48,8 @@ class Unavailable(RuntimeError):
 
 def claims_of(user: User) -> credentials.Claims:
     """Who a portal user is in a credential: person, display name, role and party."""
-    party = {"commune": f"unit:{user.unit_id}", "expert": f"expert:{user.expert_id}"}.get(
-        user.role, f"staff:{user.username}"
+    party = {"commune": unit_party(str(user.unit_id)), "expert": expert_party(str(user.expert_id))}.get(
+        user.role, staff_party(user.username)
     )
     return {"person": user.username, "name": user.display_name, "role": user.role, "party": party}
 
@@ -141,16 +144,21 @@ class Bus:
     async def matcher_status(self, **filters: Any) -> dict[str, Any]:
         return await self.data(s.MATCHER_STATUS_GET, GetStatus(**filters))
 
-    async def contracts_status(self, **filters: Any) -> dict[str, Any]:
-        return await self.data(s.CONTRACTS_STATUS_GET, GetStatus(**filters))
+    async def read(self, endpoint: Endpoint[Any, R], message: BaseModel) -> R:
+        """A query's reply model; a refusal or an unexpected answer is `Unavailable` (the page says so)."""
+        try:
+            return await self.ask(endpoint, message)
+        except (rpc.Refused, rpc.Unavailable) as err:
+            raise Unavailable(str(err)) from None
 
-    async def audit(self, subject: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        return (await self.data(s.AUDIT_GET, GetAudit(subject=subject, limit=limit)))["entries"]
+    async def contracts_status(self, **filters: Any) -> m.ContractsStatus:
+        return await self.read(E.CONTRACTS_STATUS, m.GetContractsStatus(**filters))
 
-    async def reference(self) -> dict[str, Any]:
-        from shared.messages import GetReference
+    async def audit(self, subject: str | None = None, limit: int = 200) -> list[m.AuditEntry]:
+        return (await self.read(E.AUDIT, m.GetAudit(subject=subject, limit=limit))).entries
 
-        return await self.data(s.REFERENCE_GET, GetReference())
+    async def reference(self, ids: list[str] | None = None) -> m.ReferenceData:
+        return await self.read(E.REFERENCE, m.GetReference(ids=ids))
 
 
 def _issue(engine: Any, data: bytes) -> Reply:

@@ -16,6 +16,7 @@ from typing import Any
 
 from services.portal import vocabulary
 from shared import clock
+from shared import messages as m
 
 WIDTH, HEIGHT = 600, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 24, 44
@@ -23,15 +24,14 @@ TICKS = 4  # the hours axis: 0, a quarter of the cap, ..., the cap
 WORDS = {"vi": ("Giờ đã dùng/giữ", "Ngày", "Hạn mức"), "en": ("Hours used/reserved", "Date", "Cap")}
 
 
-def use_over_time(entries: list[dict[str, Any]], contract_id: str, cap_minutes: int) -> list[dict[str, Any]]:
+def use_over_time(entries: list[m.AuditEntry], contract_id: str, cap_minutes: int) -> list[dict[str, Any]]:
     """[{at, used_minutes, action}] in order, for each movement under the contract."""
     points = []
     for e in entries:
-        line = (e.get("detail") or {}).get("contract_line") or {}
+        line = e.detail.get("contract_line") or {}
         if line.get("contract") == contract_id and line.get("left_minutes_after") is not None:
-            points.append(
-                {"at": e["at"], "used_minutes": cap_minutes - int(line["left_minutes_after"]), "action": e["action"]}
-            )
+            used = cap_minutes - int(line["left_minutes_after"])
+            points.append({"at": e.at.isoformat(), "used_minutes": used, "action": e.action})
     return points
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from services.portal.bus import Bus, Unavailable
 from shared import messages as m
 from shared import subjects as s
+from shared.parties import expert_party
+from shared.statuses import COVERING, AssignmentStatus
 
 #: How long the names of units and experts are kept (a page asks for them often; they rarely change).
 NAMES_TTL_S = 30.0
@@ -26,9 +28,10 @@ async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
     if kept and time.monotonic() - kept[0] < NAMES_TTL_S:
         return kept[1]
     ref = await bus.reference()
+    # As records (the pages' templates look a name up with `.get`, a unit beside an expert's home).
     found = {
-        "units": {u["id"]: u for u in ref.get("units", [])},
-        "experts": {e["id"]: e for e in ref.get("experts", [])},
+        "units": {u.id: u.model_dump(mode="json") for u in ref.units},
+        "experts": {e.id: e.model_dump(mode="json") for e in ref.experts},
     }
     bus.names_kept = (time.monotonic(), found)
     return found
@@ -37,7 +40,7 @@ async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
 async def contact(bus: Bus, expert_id: str) -> str | None:
     """How to reach an expert: the e-mail address their notifications go to, if they gave one."""
     try:
-        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=f"expert:{expert_id}"))
+        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=expert_party(expert_id)))
     except Unavailable:  # the notifier down: the page still shows who is coming
         return None
     return ((reply.data or {}).get("email") or None) if reply.ok else None
@@ -49,10 +52,10 @@ async def visits(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
     experts, units = known["experts"], known["units"]
     out = []
     for a in r["assignments"]:
-        if a["status"] not in ("proposed", "approved", "accepted", "completed"):
+        if a["status"] not in COVERING:
             continue
         e = experts.get(a["expert_id"], {})
-        approved = a["status"] != "proposed"
+        approved = a["status"] != AssignmentStatus.PROPOSED
         out.append(
             {
                 "name": e.get("name") or a["expert_id"],

@@ -9,7 +9,8 @@ import datetime as dt
 from typing import Any
 
 from services.portal import vocabulary
-from shared import clock
+from shared.formatting import day, local_time
+from shared.formatting import money as money  # the pages' filter (`web.py`)
 from shared.scenario import SKILLS
 
 LANGUAGES = ("vi", "en")
@@ -394,12 +395,6 @@ def _pick(pair: tuple[str, str], lang: str) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
-def money(vnd: Any) -> str:
-    if vnd is None:
-        return "—"
-    return f"{int(vnd):,}".replace(",", ".") + " ₫"
-
-
 def number(x: Any) -> str:
     """Hours and the like: a decimal comma, no trailing zeros (2,5)."""
     if x is None:
@@ -414,9 +409,8 @@ def date(value: Any) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        local = value.astimezone(clock.zone())  # Vietnam time
-        return local.strftime("%H:%M %d/%m/%Y")
-    return value.strftime("%d/%m/%Y")
+        return local_time(value)  # Vietnam time
+    return day(value)
 
 
 class Words:

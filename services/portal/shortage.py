@@ -20,6 +20,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
 from shared.csvcells import neutral
+from shared.formatting import money
 
 #: A plan solves for seconds (the joint model, then the engine twice): the portal waits this long.
 HIRING_TIMEOUT_S = 90.0
@@ -104,8 +105,8 @@ def budget(raw: str) -> tuple[int | None, Said | None]:
     if value <= 0:
         return None, Said("Kinh phí: cần lớn hơn 0 đồng", "Budget: more than 0 dong is needed")
     if value > L.HIRING_BUDGET_VND:
-        top = f"{L.HIRING_BUDGET_VND:,}".replace(",", ".")
-        return None, Said(f"Kinh phí: tối đa {top} ₫", f"Budget: at most {top} ₫")
+        top = money(L.HIRING_BUDGET_VND)
+        return None, Said(f"Kinh phí: tối đa {top}", f"Budget: at most {top}")
     return value, None
 
 

@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import os
 import secrets
-from typing import Any, Literal
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,6 +33,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from services.portal import sessions
 from services.portal.migrate import upgrade
+from shared import messages as m
 from shared.clock import utcnow
 from shared.db import make_engine, table_of
 
@@ -92,18 +93,18 @@ def binding_ids(role: str, unit_id: str | None, expert_id: str | None) -> list[s
     return [bound[:64]] if bound else []
 
 
-def check_binding(role: str, unit_id: str | None, expert_id: str | None, reference: dict[str, Any]) -> None:
+def check_binding(role: str, unit_id: str | None, expert_id: str | None, reference: m.ReferenceData) -> None:
     """Refuse a user bound to a unit or an expert the contracts service does not have (`reference`:
     its `GetReference` reply for `binding_ids`): such an account could do nothing, and a commune
     officer's requests would all be refused."""
-    if role == "commune" and unit_id and unit_id not in {u.get("id") for u in reference.get("units", [])}:
+    if role == "commune" and unit_id and unit_id not in {u.id for u in reference.units}:
         raise UserError(
             "unit",
             f"no unit {unit_id!r} is registered (the unit ids are in the reference data: expertshare sheet export)",
             "user_unknown_unit",
             unit=unit_id,
         )
-    if role == "expert" and expert_id and expert_id not in {e.get("id") for e in reference.get("experts", [])}:
+    if role == "expert" and expert_id and expert_id not in {e.id for e in reference.experts}:
         raise UserError(
             "expert",
             f"no expert {expert_id!r} is registered (the expert ids are in the reference "

@@ -11,12 +11,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.portal.bus import Bus
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
+from shared.statuses import GRANTED, MATCHING
+from shared.statuses import AssignmentStatus as A
+from shared.statuses import RequestStatus as R
 
-STEPS = ("submitted", "proposed", "approved", "accepted", "completed")
+STEPS = ("submitted", A.PROPOSED, A.APPROVED, A.ACCEPTED, A.COMPLETED)
 # How far along an assignment status puts a request (rejected/declined go back to matching).
-_REACHED = {"proposed": 1, "approved": 2, "accepted": 3, "completed": 4}
+_REACHED = {A.PROPOSED: 1, A.APPROVED: 2, A.ACCEPTED: 3, A.COMPLETED: 4}
 
 
 #: The most requests or tasks a list shows (the newest); a whole country's would not fit a page.
@@ -33,10 +37,10 @@ async def unit_requests(bus: Bus, unit_id: str | None, request_id: str | None = 
     else:
         matcher = await bus.matcher_status(unit_id=unit_id, limit=LIST_LIMIT)
     ids = [r["id"] for r in matcher["requests"]]
-    contracts = await bus.contracts_status(request_ids=ids, with_contracts=False) if ids else {"assignments": []}
+    found = (await bus.contracts_status(request_ids=ids, with_contracts=False)).assignments if ids else []
     by_request: dict[str, list[dict[str, Any]]] = {}
-    for a in contracts["assignments"]:
-        by_request.setdefault(a["request_id"], []).append(a)
+    for a in found:
+        by_request.setdefault(a.request_id, []).append(shown(a))
     out = []
     for r in matcher["requests"]:
         assignments = by_request.get(r["id"], [])
@@ -45,10 +49,15 @@ async def unit_requests(bus: Bus, unit_id: str | None, request_id: str | None = 
     return out[::-1]
 
 
+def shown(a: m.AssignmentView) -> dict[str, Any]:
+    """An assignment as a page shows it (its JSON: dates as the templates' filters read them)."""
+    return a.model_dump(mode="json")
+
+
 def shown_status(r: dict[str, Any], steps: list[dict[str, Any]]) -> str:
     """The status a page shows: completed once the timeline is (the matcher hears of a completion
     a moment after the contracts service), so a page never says "accepted" beside a ticked "completed"."""
-    return "completed" if steps and steps[-1]["done"] else str(r["status"])
+    return R.COMPLETED if steps and steps[-1]["done"] else str(r["status"])
 
 
 def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -59,7 +68,7 @@ def timeline(r: dict[str, Any], assignments: list[dict[str, Any]]) -> list[dict[
         step = _REACHED.get(a["status"], 0)
         if step >= reached:
             reached, when = step, a.get("updated_at")
-    if r["status"] == "completed":
+    if r["status"] == R.COMPLETED:
         reached = 4
     return [
         {"step": name, "done": i <= reached, "at": when if i == reached and i > 0 else None}
@@ -74,11 +83,11 @@ async def history(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:
         for e in await bus.audit(f"assignment:{a['id']}", limit=100):
             events.append(
                 {
-                    "at": e["at"],
-                    "action": e["action"],
+                    "at": e.at.isoformat(),
+                    "action": e.action,
                     "expert": a["expert_id"],
-                    "actor": e.get("actor", ""),
-                    "note": (e.get("detail") or {}).get("note", ""),
+                    "actor": e.actor,
+                    "note": e.detail.get("note", ""),
                 }
             )
     return sorted(events, key=lambda e: e["at"])
@@ -94,14 +103,14 @@ async def proposals(
     """One page of the proposals waiting for staff (oldest first, at most LIST_LIMIT looked at),
     each with the solver's explanation from the audit trail; and how many wait in all."""
     contracts = await bus.contracts_status(
-        statuses=["proposed"], limit=LIST_LIMIT, oldest_first=True, with_contracts=False
+        statuses=[A.PROPOSED], limit=LIST_LIMIT, oldest_first=True, with_contracts=False
     )
-    every = [a for a in contracts["assignments"] if request_id is None or a["request_id"] == request_id]
-    waiting = every[(page - 1) * per_page : page * per_page]
-    for a in waiting:
-        entries = await bus.audit(f"assignment:{a['id']}", limit=20)
-        propose = next((e for e in entries if e["action"] == "propose"), None)
-        a["explanation"] = (propose or {}).get("detail", {}).get("explanation") or {}
+    every = [a for a in contracts.assignments if request_id is None or a.request_id == request_id]
+    waiting = []
+    for a in every[(page - 1) * per_page : page * per_page]:
+        entries = await bus.audit(f"assignment:{a.id}", limit=20)
+        propose = next((e for e in entries if e.action == "propose"), None)
+        waiting.append({**shown(a), "explanation": (propose.detail.get("explanation") if propose else None) or {}})
     return waiting, len(every)
 
 
@@ -123,7 +132,7 @@ def page_number(raw: str | None, pages: int) -> int:
 
 async def open_requests(bus: Bus) -> list[dict[str, Any]]:
     """The requests staff may assign by hand (waiting or unmatched), newest first, at most LIST_LIMIT."""
-    status = await bus.matcher_status(statuses=["open", "unmatched", "proposed"], limit=LIST_LIMIT)
+    status = await bus.matcher_status(statuses=list(MATCHING), limit=LIST_LIMIT)
     return status["requests"][::-1]
 
 
@@ -135,25 +144,25 @@ async def contracts(bus: Bus, contract_id: str | None = None) -> list[dict[str, 
     except ValidationError:
         return []  # not an id at all: no such contract
     waiting: dict[str, list[dict[str, Any]]] = {}
-    for a in status["assignments"]:
-        if a.get("extra_minutes_pending"):
-            waiting.setdefault(a["contract_id"], []).append(a)
-    return [{**c, "extra_waiting": waiting.get(c["id"], [])} for c in status["contracts"]]
+    for a in status.assignments:
+        if a.extra_minutes_pending:
+            waiting.setdefault(a.contract_id, []).append(shown(a))
+    return [{**c.model_dump(mode="json"), "extra_waiting": waiting.get(c.id, [])} for c in status.contracts]
 
 
 async def expert_tasks(bus: Bus, expert_id: str) -> list[dict[str, Any]]:
     """An expert's assignments once staff approved them (a proposal is not a task yet)."""
-    shown = ["approved", "accepted", "completed", "declined", "cancelled"]
-    status = await bus.contracts_status(expert_id=expert_id, statuses=shown, limit=LIST_LIMIT, with_contracts=False)
-    return status["assignments"][::-1]
+    kept = [*GRANTED, A.DECLINED, A.CANCELLED]
+    status = await bus.contracts_status(expert_id=expert_id, statuses=kept, limit=LIST_LIMIT, with_contracts=False)
+    return [shown(a) for a in status.assignments][::-1]
 
 
 async def audit_log(bus: Bus, limit: int = 200) -> list[dict[str, Any]]:
-    return (await bus.audit(None, limit=limit))[::-1]
+    return [e.model_dump(mode="json") for e in await bus.audit(None, limit=limit)][::-1]
 
 
 async def unit_coverage(bus: Bus) -> list[dict[str, Any]]:
-    return (await bus.data(s.REPORT_GET, m.GetReport(kind="units")))["rows"]
+    return [r.model_dump(mode="json") for r in (await bus.read(E.REPORT, m.GetReport(kind="units"))).rows]
 
 
 async def inbox(bus: Bus, party: str) -> dict[str, Any]:
@@ -174,4 +183,5 @@ def mentioned(items: list[dict[str, Any]], n: dict[str, Any], key: str = "id") -
 
 async def expert_record(bus: Bus, expert_id: str) -> dict[str, Any] | None:
     """The expert as registered with the contracts service (capacity, travel, remote, on site)."""
-    return next((e for e in (await bus.reference())["experts"] if e["id"] == expert_id), None)
+    found = next((e for e in (await bus.reference()).experts if e.id == expert_id), None)
+    return found.model_dump(mode="json") if found else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shared.formatting import hours
 from shared.rules import REASONS as RULE_REASONS
 from shared.rules import Reason, reason_text
 
@@ -27,21 +28,6 @@ class Said(str):
         said = super().__new__(cls, vi)
         said.en = en
         return said
-
-
-def hours(value: Any, lang: str = "vi") -> str:
-    """Hours as people write them: `2,5 giờ`, `7 giờ 40 phút`, `8 giờ`, `40 phút`."""
-    if value is None:
-        return "—"
-    total = round(float(value) * 60)
-    whole, rest = divmod(abs(total), 60)
-    sign = "-" if total < 0 else ""
-    unit_h, unit_m, comma = ("h", "min", ".") if lang == "en" else ("giờ", "phút", ",")
-    if rest == 0:
-        return f"{sign}{whole} {unit_h}"
-    if rest == 30:
-        return f"{sign}{whole}{comma}5 {unit_h}"
-    return f"{sign}{whole} {unit_h} {rest} {unit_m}" if whole else f"{sign}{rest} {unit_m}"
 
 
 def number(value: Any, lang: str = "vi") -> str:
@@ -387,7 +373,7 @@ def _num(text: str) -> int | float | str:
 def explanation(x: dict[str, Any], minutes: int | None, lang: str = "vi") -> str:
     """The solver's reason for a proposal, from its terms (never its English summary):
     `Tại chỗ, 4 giờ kể cả đi lại, 800.000 ₫; cùng xã; 3 phương án phù hợp`."""
-    from services.portal.i18n import money  # the one money format
+    from shared.formatting import money  # the one money format
 
     en = lang == "en"
     mode = {"onsite": ("Tại chỗ", "On site"), "remote": ("Từ xa", "Remote")}.get(x.get("mode", ""), ("", ""))

@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.clock import utcnow
 from shared.messages import Message, Proof
+from shared.parties import id_of, system_party
 from shared.security import keys
 from shared.security.secrets import read_private, secrets_dir, seed_file, write_private
 
@@ -112,8 +113,7 @@ class Actor:
 
     def party_id(self, kind: str) -> str | None:
         """`e1` for an actor of party `expert:e1` and kind `expert`, else None."""
-        prefix, _, rest = self.party.partition(":")
-        return rest if prefix == kind else None
+        return id_of(self.party, kind)
 
     def is_staff(self) -> bool:
         return self.role in STAFF
@@ -121,7 +121,7 @@ class Actor:
 
 def system(service: str) -> Actor:
     """A service deciding on its own (an expiry sweep, the ledger refusing): no person behind it."""
-    return Actor(person=service, role="system", party=f"system:{service}", channel="system")
+    return Actor(person=service, role="system", party=system_party(service), channel="system")
 
 
 # ------------------------------------------------------------------ the issuer

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import subjects as s
+from shared.catalogue import events_of, is_event
 from shared.nats import inbox_prefix
 from shared.security.keys import USER, new_seed, public_key
 from shared.security.secrets import private_dir, read_private, write_private
@@ -75,10 +76,6 @@ SENDS: dict[str, tuple[str, ...]] = {
 LEADER_KEYS: dict[str, tuple[str, ...]] = {"matcher": ("plan",)}
 
 
-def is_event(subject: str) -> bool:
-    return subject in s.events_of(subject.split(".")[0])
-
-
 def answers(service: str) -> list[str]:
     """The commands and queries a service answers: its own subjects that are not events, and its health."""
     own = [x for x in s.all_subjects() if x.split(".")[0] == service and not is_event(x)]
@@ -116,7 +113,7 @@ def _consumer_api(service: str) -> dict[str, str]:
 
 def _stream_info(service: str) -> dict[str, str]:
     read = {stream_name(subject.split(".")[0]) for subject in CONSUMERS.get(service, {}).values()}
-    wrote = {stream_name(service)} if s.events_of(service) else set()
+    wrote = {stream_name(service)} if events_of(service) else set()
     out = {
         f"$JS.API.STREAM.INFO.{name}": "check at start that the stream exists"
         for name in sorted(read | wrote | {DEADLETTER})
@@ -142,7 +139,7 @@ def permissions(identity: str) -> Permissions:
     if identity not in SERVICES:
         raise ValueError(f"unknown NATS identity: {identity!r} (known: {', '.join(IDENTITIES)})")
     pub: dict[str, str] = {
-        **dict.fromkeys(s.events_of(identity), "its own event"),
+        **dict.fromkeys(events_of(identity), "its own event"),
         s.deadletter(identity): "its dead letters",
         **dict.fromkeys(SENDS[identity], "a command or query it sends"),
         **_consumer_api(identity),

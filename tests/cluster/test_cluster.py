@@ -31,7 +31,6 @@ import pytest
 
 from shared import messages as m
 from shared import subjects as s
-from shared.assignment import to_matcher
 from shared.clock import local_today
 from shared.streams import owners
 from tests import people
@@ -233,7 +232,7 @@ async def quiet(system: Copies) -> dict[str, Any]:
     """The state once both services agree on every assignment (each copy has caught up)."""
 
     def agreed(st: dict[str, Any]) -> dict[str, Any] | None:
-        ours = {a["id"]: to_matcher(a["status"]) for a in st["contracts"]["assignments"]}
+        ours = {a["id"]: a["status"] for a in st["contracts"]["assignments"]}
         theirs = {p["id"]: p["status"] for p in st["matcher"]["proposals"]}
         return st if all(theirs.get(aid) == status for aid, status in ours.items()) else None
 
@@ -243,7 +242,7 @@ async def quiet(system: Copies) -> dict[str, Any]:
         st = await system.status()
         ours = {a["id"]: a["status"] for a in st["contracts"]["assignments"]}
         theirs = {p["id"]: p["status"] for p in st["matcher"]["proposals"]}
-        diff = {aid: (status, theirs.get(aid)) for aid, status in ours.items() if to_matcher(status) != theirs.get(aid)}
+        diff = {aid: (status, theirs.get(aid)) for aid, status in ours.items() if status != theirs.get(aid)}
         raise AssertionError(f"contracts and matcher disagree on {len(diff)} assignments: {diff}") from None
 
 
@@ -313,7 +312,7 @@ def check_slots(system: Copies, st: dict[str, Any]) -> None:
         "matcher",
         """
         SELECT request_id, slot, count(*) AS n FROM proposal
-        WHERE status IN ('pending', 'approved', 'accepted') GROUP BY request_id, slot HAVING count(*) > 1""",
+        WHERE status IN ('proposed', 'approved', 'accepted') GROUP BY request_id, slot HAVING count(*) > 1""",
     )
     assert live == [], f"slots with two live proposals in the matcher: {live}"
     per_request = collections.Counter(p["request_id"] for p in st["matcher"]["proposals"])

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def proposals_per_slot(st: dict) -> dict[tuple[str, int], int]:
     out: dict[tuple[str, int], int] = {}
     for p in st["matcher"]["proposals"]:
-        if p["status"] in ("pending", "approved", "accepted"):
+        if p["status"] in ("proposed", "approved", "accepted"):
             key = (p["request_id"], p["slot"])
             out[key] = out.get(key, 0) + 1
     return out

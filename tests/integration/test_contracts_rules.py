@@ -11,7 +11,9 @@ from sqlmodel import Session
 from services.contracts import handlers as h
 from services.contracts import lifecycle, reference, reports, work
 from services.contracts.db import ContractRow
+from shared import endpoints as E
 from shared import messages as m
+from shared import rpc
 from shared.bus import Rejected
 from shared.db import transaction
 from tests import people
@@ -62,7 +64,7 @@ def test_nothing_of_a_refused_registration_is_kept(db_url: str) -> None:
     assert err.field == "contracts[1].status"
     with Session(engine) as s:
         assert s.get(ContractRow, "c2") is None
-        assert h.status(s, m.GetStatus()).data["counts"]["units"] == 1
+        assert rpc.read(E.CONTRACTS_STATUS, h.status(s, m.GetContractsStatus())).counts.units == 1
 
 
 def test_status_is_set_by_the_lifecycle_not_by_registering_again(db_url: str) -> None:
@@ -118,7 +120,8 @@ def test_a_contract_with_nothing_left_is_exhausted_until_room_is_freed(db_url: s
         people.call(h.decline, s, m.DeclineAssignment(assignment_id="a0", expert_id="e1", reason="sick"))
     with Session(engine) as s:
         assert s.get(ContractRow, "c1").status == "active"
-        statuses = [e["after"]["status"] for e in h.audit_trail(s, m.GetAudit(subject="contract:c1")).data["entries"]]
+        trail = rpc.read(E.AUDIT, h.audit_trail(s, m.GetAudit(subject="contract:c1")))
+        statuses = [e.after["status"] for e in trail.entries]
     assert statuses == ["exhausted", "active"]
 
 
@@ -146,7 +149,8 @@ def test_reports_per_contract_unit_and_expert(db_url: str) -> None:
     with Session(engine) as s:
 
         def rows(kind: str) -> list[dict]:
-            return reports.report(s, m.GetReport(kind=kind), today=TODAY).data["rows"]  # type: ignore[index, arg-type]
+            rows = rpc.read(E.REPORT, reports.report(s, m.GetReport(kind=kind), today=TODAY)).rows
+            return [r.model_dump(mode="json") for r in rows]
 
         (c,) = rows("contracts")
         assert (c["hours_cap"], c["hours_used"], c["hours_reserved"], c["hours_left"]) == (10, 1.5, 0.5, 8)

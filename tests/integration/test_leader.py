@@ -168,7 +168,7 @@ async def test_a_plan_made_by_a_deposed_leader_is_refused_at_apply(
         await in_thread(worker.join, 30)
         assert result == [0], "a's plan was written"
         assert rows(engine, PlanRun) == b_runs, "only b's plan is recorded"
-        [p] = [p for p in rows(engine, Proposal) if p.status == "pending"]
+        [p] = [p for p in rows(engine, Proposal) if p.status == "proposed"]
         assert p.plan_id == b_runs[0].id
     finally:
         go.set()
@@ -244,7 +244,7 @@ async def test_of_two_matcher_copies_only_the_leader_plans_and_the_other_takes_o
         await until(lambda: any(p.request_id == "r2" for p in rows(engine, Proposal)), "r2 proposed", within=TTL + 10)
         assert follower.leadership.leading and time.monotonic() - died <= TTL + 5
         assert planned_by[-1] == id(follower.svc.engine)
-        live = [p for p in rows(engine, Proposal) if p.status == "pending"]
+        live = [p for p in rows(engine, Proposal) if p.status == "proposed"]
         assert sorted(p.request_id for p in live) == ["r1", "r2"], "one live proposal per request"
     finally:
         for r in copies_:

@@ -193,7 +193,7 @@ async def test_a_balance_that_counts_an_approval_not_heard_of_yet_is_not_counted
     await stack.submit("r2")  # a re-plan, with r1's proposal still pending here
     st = await stack.until(lambda st: st if request_status(st, "r2") == "unmatched" else None, what="r2 planned")
     live = [(x["id"], x["status"]) for x in st["matcher"]["proposals"] if x["request_id"] == "r1"]
-    assert live == [(p["id"], "pending")], "r1 keeps its proposal: the contract's one task is r1's"
+    assert live == [(p["id"], "proposed")], "r1 keeps its proposal: the contract's one task is r1's"
 
 
 async def test_an_experts_total_follows_the_experts_revision_across_its_contracts(stack: Stack) -> None:

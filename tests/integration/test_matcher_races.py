@@ -53,7 +53,7 @@ def proposals(engine, rid: str | None = None) -> list[Proposal]:  # type: ignore
         return [p for p in ses.exec(stmt) if rid in (None, p.request_id)]
 
 
-def one(engine, rid: str, status: str = "pending") -> Proposal:  # type: ignore[no-untyped-def]
+def one(engine, rid: str, status: str = "proposed") -> Proposal:  # type: ignore[no-untyped-def]
     found = [p for p in proposals(engine, rid) if p.status == status]
     assert len(found) == 1, [(p.id, p.status) for p in proposals(engine, rid)]
     return found[0]
@@ -120,7 +120,7 @@ def test_an_approval_landing_during_a_replan_is_not_overwritten(db_url: str, mon
     solve = planner.plan_for
 
     def approval_lands_during_the_solve(snap: planner.Snapshot, **kw: Any) -> Any:
-        assert [p.status for p in snap.pins.values()] == ["pending"]
+        assert [p.status for p in snap.pins.values()] == ["proposed"]
         handle(engine, h.on_approved, approved(p1))
         return solve(snap, **kw)
 
@@ -276,7 +276,7 @@ def test_the_database_holds_one_live_proposal_per_slot(db_url: str) -> None:
         )
 
     with pytest.raises(Exception, match="(?i)unique"), transaction(engine) as ses:
-        ses.add(twin("a-twin", "pending"))
+        ses.add(twin("a-twin", "proposed"))
     handle(engine, h.on_approved, approved(p1))
     with transaction(engine) as ses:  # a withdrawn or finished one does not count
         ses.add(twin("a-gone", "withdrawn"))

@@ -56,7 +56,7 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     await stack.proposal("r2")
     st = await stack.status()
     r1 = [(p["id"], p["status"]) for p in st["matcher"]["proposals"] if p["request_id"] == "r1"]
-    assert (done["assignment_id"], "approved") in r1 and not [x for x in r1 if x[1] == "pending"]
+    assert (done["assignment_id"], "approved") in r1 and not [x for x in r1 if x[1] == "proposed"]
 
     trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{done['assignment_id']}")))["entries"]
     assert [e["action"] for e in trail] == ["propose", "assign"]

@@ -146,7 +146,7 @@ def test_a_plan_solved_before_a_placement_never_gives_the_same_hours_twice(
 
     monkeypatch.setattr(planner, "plan_for", placement_during_the_solve)
     assert planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message()) == 0
-    live = [p for p in proposals(engine) if p.status == "pending"]
+    live = [p for p in proposals(engine) if p.status == "proposed"]
     assert [(p.request_id, p.expert_id) for p in live] == [("r2", "e0")]
     assert sum(p.minutes for p in live) <= 240
     assert place(engine) == (0, 0)  # r1 was told why (at its placement) and keeps that reason

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared import subjects as s
+from shared.catalogue import events_of
 from shared.nats import EmbeddedNats, connect, free_port, make_broker, start_nats
 from shared.streams import DEADLETTER, owners, setup, stream_config
 
@@ -29,7 +30,7 @@ async def test_every_service_declares_the_same_streams_without_conflict(nats_ser
     js = nc.jetstream()
     for owner in owners():
         config = (await js.stream_info(owner.upper())).config
-        assert sorted(config.subjects or []) == sorted(s.events_of(owner))
+        assert sorted(config.subjects or []) == sorted(events_of(owner))
         assert config.duplicate_window == 300.0, "resends from the outbox are dropped within 5 min"
     assert (await js.stream_info(DEADLETTER)).config.subjects == s.DEADLETTER_STREAM_SUBJECTS
     await nc.close()
@@ -41,7 +42,7 @@ async def test_a_stream_declared_by_older_code_is_widened_not_refused(fresh_nats
     older = stream_config("matcher")
     await js.add_stream(replace(older, subjects=older.subjects[:2]))
     await setup(fresh_nats.url)
-    assert sorted((await js.stream_info("MATCHER")).config.subjects or []) == sorted(s.events_of("matcher"))
+    assert sorted((await js.stream_info("MATCHER")).config.subjects or []) == sorted(events_of("matcher"))
     await nc.close()
 
 

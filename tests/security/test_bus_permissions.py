@@ -22,6 +22,7 @@ import nats.js.errors
 import pytest
 
 from shared import subjects as s
+from shared.catalogue import events_of
 from shared.messages import Message
 from shared.nats import EmbeddedNats, connect, free_port, start_nats
 from shared.security import identities
@@ -154,7 +155,7 @@ async def test_each_service_publishes_its_own_events_and_its_dead_letters(server
         try:
             js = owner.nc.jetstream()
             ack = await js.publish(
-                s.events_of(identity)[0], Message().model_dump_json().encode(), stream=identity.upper()
+                events_of(identity)[0], Message().model_dump_json().encode(), stream=identity.upper()
             )
             assert ack.stream == identity.upper()
             assert (await js.publish(s.deadletter(identity), b"{}", stream=DEADLETTER)).stream == DEADLETTER
@@ -262,7 +263,7 @@ async def test_no_service_deletes_purges_or_creates_streams_or_consumers(
             await attacker.refused(subject)
     finally:
         await attacker.nc.close()
-    assert (await js.stream_info("MATCHER")).config.subjects == sorted(s.events_of("matcher"))
+    assert (await js.stream_info("MATCHER")).config.subjects == sorted(events_of("matcher"))
     assert (await js.consumer_info("CONTRACTS", "matcher-balances")).name == "matcher-balances"
     assert (await js.stream_info(DEADLETTER)).state.messages >= dead_before
     with pytest.raises(nats.js.errors.NotFoundError):

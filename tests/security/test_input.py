@@ -251,7 +251,7 @@ async def test_a_balance_revision_out_of_sequence_is_never_adopted(stack: Stack)
     await stack.proposal("r2")
     assert _c0(stack).hours_used == 0
     with Session(stack.matcher.engine) as session:
-        assert session.get(Proposal, p["id"]).status == "pending"  # type: ignore[union-attr]
+        assert session.get(Proposal, p["id"]).status == "proposed"  # type: ignore[union-attr]
         assert session.exec(select(Proposal).where(Proposal.status == "withdrawn")).all() == []
     # The true next balance (an approval) is still adopted.
     await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="staff"))

@@ -34,6 +34,7 @@ from cli.views import write_audit_csv
 from services.portal import users
 from services.portal.app import create_app
 from services.portal.settings import PortalSettings
+from shared import messages as m
 from shared import sheets
 from shared.db import make_engine
 from tests.e2e.portal import csrf_of
@@ -508,7 +509,7 @@ def test_exported_csv_cells_are_not_formulas_and_the_sheets_import_reads_them_ba
         "prev_hash": "",
         "hash": "h",
     }
-    write_audit_csv(audit, [entry])
+    write_audit_csv(audit, [m.AuditEntry.model_validate(entry)])
     with audit.open(newline="", encoding="utf-8") as f:
         row = next(csv.DictReader(f))
     assert (row["actor"], row["action"], row["subject"], row["correlation_id"]) == (

@@ -15,9 +15,16 @@ def test_no_move_leads_back_and_nothing_leaves_a_terminal_status() -> None:
         assert not set(sources) & set(sm.TERMINAL), f"{target} leaves a terminal status"
 
 
-def test_the_matcher_keeps_its_word_for_proposed() -> None:
-    assert sm.to_matcher("proposed") == "pending" and sm.from_matcher("pending") == S.PROPOSED
-    assert sm.to_matcher("approved") == "approved" and sm.matcher_words(sm.LIVE) == ("pending", "approved", "accepted")
+def test_one_word_for_proposed_and_the_old_matcher_word_still_reads() -> None:
+    assert S("pending") is S.PROPOSED, "the matcher's rows and messages from before its migration 0005"
+    assert S("proposed") is S.PROPOSED and S("approved") is S.APPROVED
+
+
+def test_each_named_set_of_statuses_means_one_set() -> None:
+    assert sm.LIVE == (S.PROPOSED, S.APPROVED, S.ACCEPTED)  # holds a slot
+    assert sm.HELD == (S.APPROVED, S.ACCEPTED)  # holds ledger hours
+    assert (*sm.LIVE, S.COMPLETED) == sm.COVERING and (*sm.HELD, S.COMPLETED) == sm.GRANTED
+    assert not set(sm.LIVE) & set(sm.TERMINAL)
 
 
 def test_contracts_news_moves_the_matchers_copy_forward_only() -> None:

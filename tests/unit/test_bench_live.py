@@ -46,7 +46,7 @@ def test_live_weight_counts_requests_whose_every_slot_is_live_or_done() -> None:
         "never": (5, 1),  # no proposal at all
     }
     proposals = [
-        _p("pending", "pending"),
+        _p("pending", "proposed"),
         _p("approved", "approved"),
         _p("accepted", "accepted"),
         _p("completed", "completed"),
@@ -56,7 +56,7 @@ def test_live_weight_counts_requests_whose_every_slot_is_live_or_done() -> None:
         _p("half", "accepted", 0),
         _p("half", "withdrawn", 1),
         _p("both", "approved", 0),
-        _p("both", "pending", 1),
+        _p("both", "proposed", 1),
         _p("not-of-the-day", "approved"),  # ignored
         {"request_id": "never", "status": "cancelled"},  # no slot given: slot 0, and covers nothing
     ]

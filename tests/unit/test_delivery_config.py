@@ -12,7 +12,7 @@ from faststream.nats.subscriber.usecases.core_subscriber import CoreSubscriber
 from faststream.nats.subscriber.usecases.stream_pull_subscriber import PullStreamSubscriber
 
 from cli.asyncapi import SERVICES, built
-from shared import subjects as s
+from shared.catalogue import events_of
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -31,7 +31,7 @@ def test_events_are_pulled_in_batches_acked_after_the_handler_and_redelivered_a_
         assert sub.config.max_deliver == svc.settings.max_deliver >= 2, f"{subject}: max_deliver"
         assert sub.config.durable_name and sub.config.durable_name.startswith(f"{service}-"), subject
         assert sub.stream.name == subject.split(".")[0].upper(), f"{subject}: read from the owner's stream"
-        assert subject in s.events_of(subject.split(".")[0]), f"{subject} is not an event of its owner"
+        assert subject in events_of(subject.split(".")[0]), f"{subject} is not an event of its owner"
         durables.add(sub.config.durable_name)
     assert len(durables) == len(events), "two consumers share a durable name"
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from services.portal import chart, i18n
 from services.portal.actions import request_from_form
 from services.portal.users import UserError, authenticate, create_schema, create_user, issue_token, user_for_token
+from shared import messages as m
 from shared.db import make_engine
 from shared.scenario import SKILLS
 
@@ -108,7 +109,11 @@ def test_contract_use_over_time_from_the_trail() -> None:
             "detail": {"contract_line": {"contract": "c1", "left_minutes_after": 2400}},
         },
     ]
-    points = chart.use_over_time(entries, "c1", cap_minutes=2400)
+    trail = [
+        m.AuditEntry(seq=i, actor="staff", subject="assignment:a1", prev_hash="", hash="", **e)
+        for i, e in enumerate(entries, 1)
+    ]
+    points = chart.use_over_time(trail, "c1", cap_minutes=2400)
     assert [(p["action"], p["used_minutes"]) for p in points] == [("approve", 300), ("decline", 0)]
     drawn = chart.svg(points, 2400)
     assert drawn.startswith("<svg") and "polyline" in drawn and len(drawn) < 2000

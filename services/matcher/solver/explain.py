@@ -12,6 +12,7 @@ from typing import Any
 
 from services.matcher.solver.options import Option
 from shared import rules
+from shared.formatting import decimal_hours, money
 from shared.rules import Reason
 
 #: The limits an option can hit once others are planned, in the order they are checked.
@@ -29,8 +30,8 @@ def unmatched(reason: Reason | str, language: str | None) -> str:
 
 def explanation(o: Option, alternatives: int) -> dict[str, Any]:
     where = {0: "same commune", 1: "within an hour", 2: "remote or farther"}[o.local_rank]
-    cost = f"{o.cost:,} ₫".replace(",", ".")
-    summary = f"{o.mode}, {o.minutes / 60:g} h incl. travel, {cost}; {where}; {alternatives} eligible option(s)"
+    cost = money(o.cost)
+    summary = f"{o.mode}, {decimal_hours(o.minutes)} incl. travel, {cost}; {where}; {alternatives} eligible option(s)"
     return {
         "summary": summary,
         "mode": o.mode,

@@ -21,8 +21,6 @@ from services.portal.bus import Unavailable
 from services.portal.deps import AdminUser
 from services.portal.users import ROLES, User, UserError
 from services.portal.web import render, see_other
-from shared import messages as m
-from shared import subjects as s
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger("portal.admin")
@@ -93,7 +91,7 @@ async def _check_binding(request: Request, role: str, unit_id: str | None, exper
     if not ids:
         return
     try:
-        reference = await request.app.state.bus.data(s.REFERENCE_GET, m.GetReference(ids=ids))
+        reference = await request.app.state.bus.reference(ids)
     except Unavailable as err:
         field = "unit" if role == "commune" else "expert"
         raise UserError(field, f"cannot check it: {err}", "user_cannot_check") from None
@@ -107,10 +105,10 @@ async def _names(request: Request, rows: list[User]) -> dict[str, str]:
     if not ids:
         return {}
     try:
-        ref = await request.app.state.bus.data(s.REFERENCE_GET, m.GetReference(ids=ids))
+        ref = await request.app.state.bus.reference(ids)
     except Unavailable:
         return {}
-    return {x["id"]: x.get("name", "") for x in [*ref.get("units", []), *ref.get("experts", [])]}
+    return {x.id: x.name for x in [*ref.units, *ref.experts]}
 
 
 def _words(request: Request, user: User) -> i18n.Words:

@@ -18,6 +18,7 @@ from services.portal.bus import Bus
 from services.portal.deps import PartyUser
 from services.portal.users import User
 from services.portal.web import render, see_other
+from shared.statuses import AssignmentStatus
 
 router = APIRouter(include_in_schema=False)
 #: Notifications per page: a phone shows a screenful or two, each with its buttons.
@@ -50,9 +51,10 @@ async def _link(bus: Bus, user: User, notes: list[dict[str, Any]]) -> None:
     requests = await views.unit_requests(bus, user.unit_id if user.role == "commune" else None)
     waiting = []
     if user.role == "staff":
-        waiting = (await bus.contracts_status(statuses=["proposed"], limit=views.LIST_LIMIT, with_contracts=False))[
-            "assignments"
-        ]
+        status = await bus.contracts_status(
+            statuses=[AssignmentStatus.PROPOSED], limit=views.LIST_LIMIT, with_contracts=False
+        )
+        waiting = [views.shown(a) for a in status.assignments]
     for n in notes:
         n["proposal"] = views.mentioned(waiting, n)
         n["request"] = views.mentioned(requests, n)

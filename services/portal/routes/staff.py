@@ -14,6 +14,7 @@ from services.portal.auth import check_csrf
 from services.portal.deps import StaffUser
 from services.portal.users import User
 from services.portal.web import page_language, render
+from shared.statuses import ContractStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -188,7 +189,7 @@ async def _pickers(request: Request, form: dict[str, str]) -> dict[str, Any]:
         (e for e in names["experts"].values() if wanted(e["id"])), key=lambda e: (e["name"], _natural(e["id"]))
     )
     contracts = sorted(
-        (c for c in await views.contracts(bus) if c["status"] == "active" and wanted(c["expert_id"])),
+        (c for c in await views.contracts(bus) if c["status"] == ContractStatus.ACTIVE and wanted(c["expert_id"])),
         key=lambda c: _natural(c["id"]),
     )
     return {

@@ -25,6 +25,7 @@ from rich.table import Table
 from cli import identity
 from cli.client import Client, dumps
 from cli.views import dong, hours
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.csvcells import neutral
@@ -111,17 +112,17 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             reason=reason,
         )
 
-        async def work(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
-            done = await client.ok(s.ASSIGNMENT_ASSIGN, cmd)
-            return done, await _outcome(client, cmd.request_id, done["assignment_id"])
+        async def work(client: Client) -> tuple[m.ManualAssignment, dict[str, Any]]:
+            done = await client.ask(E.ASSIGNMENT_ASSIGN, cmd)
+            return done, await _outcome(client, cmd.request_id, done.assignment_id)
 
         done, outcome = call(work)
-        if done["violations"]:
-            typer.echo(f"forced past: {'; '.join(done['violations'])}")
+        if done.violations:
+            typer.echo(f"forced past: {'; '.join(done.violations)}")
         typer.echo(
-            f"{done['assignment_id']}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
+            f"{done.assignment_id}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
             f"under {contract}, "
-            f"{done['mode']}, {hours(done['minutes'])}: {outcome['status']}"
+            f"{done.mode}, {hours(done.minutes)}: {outcome['status']}"
             + (f" ({outcome['note']})" if outcome["status"] != "approved" and outcome.get("note") else "")
         )
         if outcome["status"] != "approved":

@@ -32,8 +32,9 @@ import nats
 from cli import identity, views
 from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
+from shared import endpoints as E
 from shared import subjects as s
-from shared.messages import GetStatus, Message
+from shared.messages import GetRequests, GetStatus, Message
 from shared.metrics import metrics_url_file
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
 from shared.nats import connect as nats_connect
@@ -102,7 +103,7 @@ async def load_demo_if_empty(url: str) -> None:
     async with connect(url) as client:
         counts = (await client.ok(s.CONTRACTS_STATUS_GET, GetStatus(limit=1, with_contracts=False)))["counts"]
         if counts["units"]:
-            requests = (await client.ok(s.MATCHER_STATUS_GET, GetStatus(limit=1)))["counts"]["requests"]
+            requests = (await client.ask(E.MATCHER_STATUS, GetRequests(limit=1))).counts.requests
             say(
                 f"existing data: {counts['units']} units, {counts['experts']} experts, "
                 f"{counts['contracts']} contracts, {requests} requests; no demo loaded"

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared import clock
+from shared import messages as m
 from shared.csvcells import neutral
 
 console = Console()
@@ -32,14 +33,17 @@ def dong(vnd: int | None) -> str:
 
 
 def status_json(data: dict[str, Any]) -> dict[str, Any]:
-    matcher, contracts = data["matcher"], data["contracts"]
+    """`expertshare status --json`: the matcher's requests and pending proposals (a
+    `MatcherStatus`), the contracts service's assignments and balances, the counts of both."""
+    matcher: m.MatcherStatus = data["matcher"]
+    contracts = data["contracts"]
     return {
-        "requests": matcher["requests"],
-        "proposals": [p for p in matcher["proposals"] if p["status"] == "pending"],
+        "requests": [r.model_dump(mode="json") for r in matcher.requests],
+        "proposals": [p.model_dump(mode="json") for p in matcher.proposals if p.status == "pending"],
         "assignments": contracts["assignments"],
         "contracts": contracts["contracts"],
-        "counts": {**contracts["counts"], **matcher["counts"]},
-        "truncated": bool(matcher.get("truncated") or contracts.get("truncated")),
+        "counts": {**contracts["counts"], **matcher.counts.model_dump()},
+        "truncated": bool(matcher.truncated or contracts.get("truncated")),
     }
 
 
@@ -138,13 +142,13 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
         )
 
 
-def print_inbox(party: str, data: dict[str, Any]) -> None:
-    items = data.get("notifications", [])
-    console.print(f"[bold]{party}[/bold]: {len(items)} notifications, {data.get('unread', 0)} unread")
+def print_inbox(party: str, data: m.InboxView) -> None:
+    items = data.notifications
+    console.print(f"[bold]{party}[/bold]: {len(items)} notifications, {data.unread} unread")
     for n in items:
-        mark = " " if n.get("read") else "*"
-        console.print(f"{mark} {local_time(n['created_at'])}  [bold]{n['subject']}[/bold]")
-        for line in n["body"].splitlines():
+        mark = " " if n.read else "*"
+        console.print(f"{mark} {local_time(n.created_at)}  [bold]{n.subject}[/bold]")
+        for line in n.body.splitlines():
             console.print(f"    {line}")
 
 

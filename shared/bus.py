@@ -27,7 +27,7 @@ import structlog
 from faststream import AckPolicy, BaseMiddleware
 from faststream.exceptions import NackMessage
 from faststream.nats import NatsBroker, PullSub
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -163,7 +163,8 @@ def fit_reply(result: Any) -> Any:
     """A reply cut to what one NATS message carries (see `shared.limits.fit`)."""
     if not isinstance(result, Reply) or not result.data:
         return result
-    data, cut = fit(result.data, REPLY_BUDGET)
+    dumped = result.data.model_dump(mode="json") if isinstance(result.data, BaseModel) else result.data
+    data, cut = fit(dumped, REPLY_BUDGET)
     return result.model_copy(update={"data": {**data, "truncated": True}}) if cut else result
 
 

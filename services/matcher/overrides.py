@@ -239,15 +239,17 @@ def _propose(
             },
         ),
     )
-    return m.Reply.success(
-        assignment_id=p.id,
-        request_id=req.id,
-        slot=a.slot,
-        expert_id=a.expert,
-        contract_id=a.contract,
-        mode=a.mode,
-        minutes=a.minutes,
-        cost_vnd=a.cost_vnd,
-        forced=cmd.force,
-        violations=violations,
+    return m.Reply.of(
+        m.ManualAssignment(
+            assignment_id=p.id,
+            request_id=req.id,
+            slot=a.slot,
+            expert_id=a.expert,
+            contract_id=a.contract,
+            mode=a.mode,
+            minutes=a.minutes,
+            cost_vnd=a.cost_vnd,
+            forced=cmd.force,
+            violations=violations,
+        )
     )

@@ -25,11 +25,22 @@ from pydantic import BaseModel
 
 from services.portal import users
 from services.portal.users import User
+from shared import endpoints as E
 from shared import rpc
 from shared import subjects as s
 from shared.clock import utcnow
 from shared.endpoints import Endpoint
-from shared.messages import FieldError, GetAudit, GetStatus, IssueCredential, Message, Reply
+from shared.messages import (
+    FieldError,
+    GetAudit,
+    GetRequests,
+    GetStatus,
+    IssueCredential,
+    IssuedCredential,
+    MatcherStatus,
+    Message,
+    Reply,
+)
 from shared.nats import connect, connection_callbacks
 from shared.security import credentials, keys
 
@@ -138,8 +149,12 @@ class Bus:
             raise Unavailable(reply.error or f"{subject} refused")
         return reply.data or {}
 
-    async def matcher_status(self, **filters: Any) -> dict[str, Any]:
-        return await self.data(s.MATCHER_STATUS_GET, GetStatus(**filters))
+    async def matcher_status(self, **filters: Any) -> MatcherStatus:
+        """The matcher's requests and proposals (`GetRequests`); a refusal: the page cannot show them."""
+        try:
+            return await self.ask(E.MATCHER_STATUS, GetRequests(**filters))
+        except rpc.Refused as err:
+            raise Unavailable(err.reply.error or f"{E.MATCHER_STATUS.subject} refused") from None
 
     async def contracts_status(self, **filters: Any) -> dict[str, Any]:
         return await self.data(s.CONTRACTS_STATUS_GET, GetStatus(**filters))
@@ -178,7 +193,7 @@ def _issue(engine: Any, data: bytes) -> Reply:
     except (ValueError, keys.KeyError_):
         return Reply.failure("key: not a public USER nkey")
     log.info("credential_issued", user=user.username, channel="cli")
-    return Reply.success(credential=cred)
+    return Reply.of(IssuedCredential(credential=cred))
 
 
 def errors_by_field(reply: Reply) -> dict[str, str]:

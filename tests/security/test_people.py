@@ -17,7 +17,9 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from services.contracts import audit
+from shared import endpoints as E
 from shared import messages as m
+from shared import rpc
 from shared import subjects as s
 from shared.clock import utcnow
 from shared.nats import connect
@@ -300,7 +302,7 @@ def test_login_issues_a_credential_for_the_clis_key_only_with_the_password(tmp_p
     assert not wrong.ok and wrong.error == "wrong user name or password" and "guess" not in wrong.model_dump_json()
     with Session(engine) as session:
         assert len(list(session.exec(select(users.SignInFailure)))) == 1
-    cred = ask("correct horse").data["credential"]  # type: ignore[index]
+    cred = rpc.read(E.CREDENTIAL_ISSUE, ask("correct horse")).credential
     claims = credentials.check_credential(cred, credentials.issuer_keys(), utcnow())
     assert (claims.person, claims.role, claims.party, claims.channel, claims.key) == (
         "chuyengia3",

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from cli import asyncapi
-from shared import endpoints
+from shared import endpoints, messages
 from shared.messages import FieldError, Reply
 
 
@@ -45,3 +45,58 @@ def test_a_reply_model_travels_as_the_data_of_a_reply_and_is_read_back_as_itself
     refusal = Reply.failure("not signed", FieldError(field="proof", message="not signed")).model_dump_json()
     with pytest.raises(rpc.Refused, match="^proof: not signed$"):
         rpc.read(endpoints.health("matcher"), Reply.model_validate_json(refusal))
+
+
+TYPED = (  # issue 18: the matcher's, the notifier's and the portal's replies (the contracts' are typed apart)
+    "matcher",
+    "notifier",
+    "portal",
+)
+
+
+def test_no_reply_of_the_matcher_the_notifier_or_the_portal_is_untyped() -> None:
+    mine = [e for e in endpoints.all_endpoints() if e.owner in TYPED]
+    assert {e.owner for e in mine} == set(TYPED)
+    assert [e.subject for e in mine if e.reply is endpoints.Untyped] == []
+    assert endpoints.MATCHER_STATUS.request is not messages.GetStatus, "the matcher's status has its own question"
+
+
+def test_a_bulk_submissions_answers_keep_the_keys_they_had() -> None:
+    """A taken request is answered with its status, a refused one with its error and field: no
+    key set to null where the untyped reply had none (stored replies are sent again as written)."""
+    view = messages.SubmitResults(
+        taken=1,
+        refused=1,
+        results=[
+            messages.SubmitResult(id="r1", ok=True, status="open"),
+            messages.SubmitResult(id="r2", ok=False, error="unknown unit 'x'", field="requests[1].unit"),
+        ],
+    )
+    wire = json.loads(Reply.of(view).model_dump_json())["data"]
+    assert wire["results"] == [
+        {"id": "r1", "ok": True, "status": "open"},
+        {"id": "r2", "ok": False, "error": "unknown unit 'x'", "field": "requests[1].unit"},
+    ]
+    assert messages.SubmitResults.model_validate(wire) == view
+
+
+def test_a_reply_cut_to_fit_a_message_says_so_and_reads_back_as_its_model() -> None:
+    from shared import rpc
+    from shared.bus import fit_reply
+
+    rows = [
+        messages.NotificationView(
+            id=str(i),
+            kind="k",
+            subject="s",
+            body="x" * 8000,
+            language="vi",
+            created_at="2026-12-01",
+            source_event_id="e",
+        )
+        for i in range(200)
+    ]
+    cut = fit_reply(Reply.of(messages.InboxView(unread=200, notifications=rows)))
+    box = rpc.read(endpoints.INBOX, Reply.model_validate_json(cut.model_dump_json()))
+    assert box.truncated and 0 < len(box.notifications) < 200 and box.unread == 200
+    assert fit_reply(Reply.of(messages.MarkedRead(marked=1))).data == messages.MarkedRead(marked=1), "uncut: as it was"

@@ -57,7 +57,7 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     r1 = [(p["id"], p["status"]) for p in st["matcher"]["proposals"] if p["request_id"] == "r1"]
     assert (done.assignment_id, "approved") in r1 and not [x for x in r1 if x[1] == "pending"]
 
-    trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{done['assignment_id']}")))["entries"]
+    trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{done.assignment_id}")))["entries"]
     assert [e["action"] for e in trail] == ["propose", "assign"]
     entry = trail[-1]
     # The staff member who signed the assign command (carried on the proposal), not a name in it.

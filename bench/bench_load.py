@@ -80,7 +80,10 @@ async def sample_status(stop_at: asyncio.Event, samples: list[tuple[str, float |
     from shared import messages as m
 
     began = time.monotonic()
-    asked = ((E.MATCHER_STATUS, m.GetRequests(limit=200)), (E.CONTRACTS_STATUS, m.GetStatus(limit=200)))
+    asked: list[tuple[E.Endpoint[Any, Any], m.Message]] = [
+        (E.MATCHER_STATUS, m.GetRequests(limit=200)),
+        (E.CONTRACTS_STATUS, m.GetStatus(limit=200)),
+    ]
     async with connect(timeout=QUERY_TIMEOUT_S) as client:
         while not stop_at.is_set():
             for endpoint, q in asked:

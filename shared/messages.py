@@ -1064,7 +1064,7 @@ class PreferencesView(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     party: Party
-    channels: list[ChannelName] = Field(default_factory=lambda: ["inbox"], max_length=3)
+    channels: list[Word] = Field(max_length=3, description="the inbox first, then email and webhook when chosen")
     language: Annotated[str, Field(max_length=L.LANGUAGE)]
     email: Annotated[str, Field(max_length=254)] | None = None
     webhook_url: Annotated[str, Field(max_length=L.URL)] | None = None
@@ -1081,7 +1081,7 @@ class DeliveryView(BaseModel):
     channel: Word
     kind: Word
     subject: Title
-    status: Literal["pending", "sent", "failed"]
+    status: Word = Field(description="pending, sent or failed")
     attempts: int = 0
     last_error: Annotated[str, Field(max_length=L.REASON)] = ""
     created_at: Annotated[str, Field(max_length=40, description="ISO 8601")]

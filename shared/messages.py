@@ -530,6 +530,11 @@ class ManualOverride(BaseModel):
     forced: bool = False
     reason: Text = ""
     violations: list[Text] = Field(default_factory=list, max_length=50, description="rules a forced override breaks")
+    rules: list[Word] = Field(
+        default_factory=list,
+        max_length=50,
+        description="their codes (shared.rules.Rule), in the same order; empty in events written before them",
+    )
     command: SignedCommand | None = Field(
         default=None, description="staff's signed assign command: contracts approves at once only on it"
     )

@@ -22,18 +22,16 @@ from sqlmodel import Session, select
 from services.matcher import planner
 from services.matcher.db import HELD, ContractCopy, PlanRun, Proposal, RequestRow
 from services.matcher.handlers import OPEN
-from services.matcher.solver.options import Travel, choose_mode, cost_of
+from services.matcher.solver.options import Travel, cost_of, forced_mode
 from services.matcher.solver.plan import Assignment, Plan
-from services.matcher.solver.validate import dong, hm, validate
+from services.matcher.solver.validate import validate
 from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
+from shared.rules import LIMITS, Rule, Scope, Violation, render
 from shared.scenario import Contract, Expert, Pin, Request, Scenario, minutes
 from shared.security.credentials import Actor
-
-# Validator sentences about contract terms and capacity: never overridden.
-HARD = ("contract ", "expert ", "no such slot", "unknown request")
 
 
 def assign_manually(session: Session, cmd: m.AssignManually, actor: Actor, *, today: dt.date) -> m.Reply:
@@ -54,20 +52,31 @@ def assign_manually(session: Session, cmd: m.AssignManually, actor: Actor, *, to
     snap = planner.snapshot(session, today, keep=req.id)
     held = [p for key, p in snap.pins.items() if p.status in HELD and key != (req.id, cmd.slot)]
     assignment, violations = check(snap.scenario, req, cmd, held)
-    hard = [v for v in violations if v.startswith(HARD)]
-    if hard or (violations and not cmd.force):
-        hint = "" if hard else " (force it with a reason to override)"
-        raise Rejected(
-            f"{cmd.expert_id} for request {req.id}{_slot(req, cmd.slot)} breaks the rules: "
-            f"{'; '.join(violations)}{hint}",
-            "contract_id" if hard else "expert_id",
-        )
+    _refuse_unless_forced(req, cmd, violations)
     why = f"replaced by {actor.label}'s manual assignment"
     if replaced is not None and not planner._withdraw(session, replaced, cmd, why):
         # Decided while this was checked (the withdrawal is conditional): the decision stands.
         session.refresh(replaced)
         raise Rejected(f"slot {cmd.slot} of {req.id} already has {replaced.expert_id} ({replaced.status})", "slot")
     return _propose(session, snap.scenario, req, assignment, cmd, actor, violations)
+
+
+def _refuse_unless_forced(req: Request, cmd: m.AssignManually, violations: list[Violation]) -> None:
+    """A rule staff may not force (`shared.rules.RULES[...].forceable`) refuses the assignment;
+    the others refuse it unless it is forced."""
+    hard = any(not v.forceable for v in violations)
+    if hard or (violations and not cmd.force):
+        hint = "" if hard else " (force it with a reason to override)"
+        raise Rejected(
+            f"{cmd.expert_id} for request {req.id}{_slot(req, cmd.slot)} breaks the rules: "
+            f"{'; '.join(_said(violations))}{hint}",
+            "contract_id" if hard else "expert_id",
+        )
+
+
+def _said(violations: list[Violation]) -> list[str]:
+    """The violations as staff read them: about this assignment, so without naming it again."""
+    return [render(v, where=False) for v in violations]
 
 
 def _slot(req: Request, slot: int) -> str:
@@ -95,28 +104,36 @@ def _live_for_slot(session: Session, request_id: str, slot: int) -> Proposal | N
     return session.exec(stmt).first()
 
 
-def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal]) -> tuple[Assignment, list[str]]:
-    """The manual assignment with its figures, and every rule it breaks (validator sentences),
-    judged together with the approved work (`held`) that already uses the same capacity."""
+def check(
+    sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal]
+) -> tuple[Assignment, list[Violation]]:
+    """The manual assignment with its figures, and every rule it breaks, judged together with the
+    approved work (`held`) that already uses the same capacity."""
     experts = {e.id: e for e in sc.experts}
     contracts = {c.id: c for c in sc.contracts}
     e, c = experts.get(cmd.expert_id), contracts.get(cmd.contract_id)
     if e is None or c is None:
         raise Rejected(f"unknown expert {cmd.expert_id!r} or contract {cmd.contract_id!r}", "expert_id")
+    a = _assignment(sc, req, cmd.slot, e, c)
+    kept = [_held(p) for p in held]
+    pins = [Pin(request=p.request_id, slot=p.slot, expert=p.expert_id, contract=p.contract_id) for p in held]
+    checked = sc.model_copy(update={"pinned": pins})
+    found = validate(checked, Plan(status="feasible", assignments=[*kept, a]))
+    rules = [v for v in found if _about(v, a) and v.rule not in LIMITS]
+    broken = {v.rule for v in found if _about(v, a) and v.rule in LIMITS}
+    mine = [k for k in kept if k.contract == c.id], [k for k in kept if k.expert == e.id]
+    return a, rules + _limits(c, e, a, *mine, broken)
+
+
+def _assignment(sc: Scenario, req: Request, slot: int, e: Expert, c: Contract) -> Assignment:
+    """The manual assignment with its figures, in the mode staff would force it in."""
     travel = Travel(sc)
     t = travel.minutes(e.home_unit, req.unit)
-    chosen = choose_mode(req, e, travel.units[req.unit].network, t)
-    if chosen is None:
-        # No mode works. Judged as remote work whenever the expert works remotely: that is what
-        # staff can force (the weak network, the on-site request), at the task's own cost. Judged
-        # on site, a trip beyond the expert's range would be charged both ways, and the refusal
-        # would name the budget (issue 15: a 600.000 ₫ task "broke" a cap with 5.000.000 ₫ left).
-        chosen = ("remote", 0) if e.remote or not e.onsite else ("onsite", t or 0)
-    mode, one_way = chosen
-    work = minutes(req.effective_slots()[cmd.slot].hours) + 2 * one_way
-    a = Assignment(
+    mode, one_way = forced_mode(req, e, travel.units[req.unit].network, t)
+    work = minutes(req.effective_slots()[slot].hours) + 2 * one_way
+    return Assignment(
         request=req.id,
-        slot=cmd.slot,
+        slot=slot,
         expert=e.id,
         contract=c.id,
         mode=mode,  # type: ignore[arg-type]
@@ -124,60 +141,50 @@ def check(sc: Scenario, req: Request, cmd: m.AssignManually, held: list[Proposal
         minutes=work,
         cost_vnd=cost_of(work, c.hourly_rate_vnd),
     )
-    kept = [
-        Assignment(
-            request=p.request_id,
-            slot=p.slot,
-            expert=p.expert_id,
-            contract=p.contract_id,
-            mode=p.mode,
-            travel_minutes=p.travel_minutes,
-            minutes=p.minutes,  # type: ignore[arg-type]
-            cost_vnd=p.cost_vnd,
-        )
-        for p in held
-    ]
-    pins = [Pin(request=p.request_id, slot=p.slot, expert=p.expert_id, contract=p.contract_id) for p in held]
-    checked = sc.model_copy(update={"pinned": pins})
-    mine = (f"{req.id}/{cmd.slot} -> {e.id}:", f"contract {c.id}:", f"expert {e.id}:")
-    errors = validate(checked, Plan(status="feasible", assignments=[*kept, a]))
-    limits = (
-        f"contract {c.id}: hours:",
-        f"contract {c.id}: budget:",
-        f"contract {c.id}: at most",
-        f"expert {e.id}: time:",
+
+
+def _held(p: Proposal) -> Assignment:
+    return Assignment(
+        request=p.request_id,
+        slot=p.slot,
+        expert=p.expert_id,
+        contract=p.contract_id,
+        mode=p.mode,  # type: ignore[arg-type]
+        travel_minutes=p.travel_minutes,
+        minutes=p.minutes,
+        cost_vnd=p.cost_vnd,
     )
-    rules = [
-        err.split(": ", 1)[1] if err.startswith(req.id) else err
-        for err in errors
-        if err.startswith(mine) and not err.startswith(limits)
-    ]
-    broken = {err.split(":", 2)[1].strip() for err in errors if err.startswith(limits)}
-    return a, rules + _limits(
-        c, e, a, [k for k in kept if k.contract == c.id], [k for k in kept if k.expert == e.id], broken
-    )
+
+
+def _about(v: Violation, a: Assignment) -> bool:
+    """Whether a violation is the manual assignment's own: about it, its contract or its expert
+    (never one about the approved work it is judged with)."""
+    scope = v.spec.scope
+    if scope is Scope.ASSIGNMENT:
+        return (v.request, v.slot, v.expert, v.trainee) == (a.request, a.slot, a.expert, None)
+    if scope is Scope.CONTRACT:
+        return v.contract == a.contract
+    return scope is Scope.EXPERT and v.expert == a.expert
 
 
 def _limits(
-    c: Contract, e: Expert, a: Assignment, on_contract: list[Assignment], of_expert: list[Assignment], broken: set[str]
-) -> list[str]:
-    """The broken limits in plain words: what is left now (approved work counted), what this
-    assignment needs; never the validator's plan-wide sums."""
+    c: Contract, e: Expert, a: Assignment, on_contract: list[Assignment], of_expert: list[Assignment], broken: set[Rule]
+) -> list[Violation]:
+    """The broken limits with the figures staff need: what is left now (approved work counted),
+    what this assignment needs; never the validator's plan-wide sums."""
     out = []
-    if "hours" in broken:
+    if Rule.CONTRACT_HOURS in broken:
         left = minutes(c.hours_cap) - minutes(c.hours_used) - sum(k.minutes for k in on_contract)
-        out.append(f"contract {c.id}: hours: {hm(left)} left, this assignment needs {hm(a.minutes)}")
-    if "budget" in broken and c.budget_cap_vnd is not None:
+        out.append(Violation.on_contract(Rule.CONTRACT_HOURS, c.id, e.id, left_min=left, needs_min=a.minutes))
+    if Rule.CONTRACT_BUDGET in broken and c.budget_cap_vnd is not None:
         left = c.budget_cap_vnd - c.budget_used_vnd - sum(k.cost_vnd for k in on_contract)
-        out.append(f"contract {c.id}: budget: {dong(left)} left, this assignment needs {dong(a.cost_vnd)}")
-    if any(b.startswith("at most") for b in broken):
-        out.append(
-            f"contract {c.id}: at most {c.max_concurrent} task(s) at once, "
-            f"{c.active_assignments + len(on_contract)} already running"
-        )
-    if "time" in broken:
+        out.append(Violation.on_contract(Rule.CONTRACT_BUDGET, c.id, e.id, left_vnd=left, needs_vnd=a.cost_vnd))
+    if Rule.CONTRACT_CONCURRENCY in broken:
+        running = c.active_assignments + len(on_contract)
+        out.append(Violation.on_contract(Rule.CONTRACT_CONCURRENCY, c.id, e.id, max=c.max_concurrent, running=running))
+    if Rule.EXPERT_CAPACITY in broken:
         left = minutes(e.capacity_hours) - minutes(e.committed_hours) - sum(k.minutes for k in of_expert)
-        out.append(f"expert {e.id}: time: {hm(left)} left in the horizon, this assignment needs {hm(a.minutes)}")
+        out.append(Violation(Rule.EXPERT_CAPACITY, expert=e.id, detail={"left_min": left, "needs_min": a.minutes}))
     return out
 
 
@@ -188,12 +195,44 @@ def _propose(
     a: Assignment,
     cmd: m.AssignManually,
     actor: Actor,
-    violations: list[str],
+    violations: list[Violation],
 ) -> m.Reply:
+    """The manual assignment as a proposal of its own plan run, announced to contracts."""
     text, sha = planner.digest(sc)
-    run = PlanRun(input_sha256=sha, scenario=text, status="manual", proposed=1)
+    p = _record(session, req, a, text, sha)
+    said = _said(violations)
+    # The staff's signed command rides along: contracts approves at once only on its proof.
+    signed = m.SignedCommand(**actor.evidence) if actor.evidence else None
+    manual = m.ManualOverride(
+        by=actor.label,
+        forced=cmd.force,
+        reason=cmd.reason,
+        violations=said,
+        rules=[str(v.rule) for v in violations],
+        command=signed,
+    )
+    _announce(session, sc, req, p, cmd, sha, manual)
+    return m.Reply.of(
+        m.ManualAssignment(
+            assignment_id=p.id,
+            request_id=req.id,
+            slot=a.slot,
+            expert_id=a.expert,
+            contract_id=a.contract,
+            mode=a.mode,
+            minutes=a.minutes,
+            cost_vnd=a.cost_vnd,
+            forced=cmd.force,
+            violations=said,
+        )
+    )
+
+
+def _record(session: Session, req: Request, a: Assignment, scenario: str, sha: str) -> Proposal:
+    """The plan run that marks the proposal as staff's (`placement.manual_requests`), and the proposal."""
+    run = PlanRun(input_sha256=sha, scenario=scenario, status="manual", proposed=1)
     session.add(run)
-    session.flush()  # its id marks the proposal as staff's (see `placement.manual_requests`)
+    session.flush()  # its id marks the proposal as staff's
     p = Proposal(
         plan_id=run.id,
         id=f"a-{uuid.uuid4().hex[:10]}",
@@ -207,12 +246,20 @@ def _propose(
         cost_vnd=a.cost_vnd,
     )
     session.add(p)
-    # The staff's signed command rides along: contracts approves at once only on its proof.
-    signed = m.SignedCommand(**actor.evidence) if actor.evidence else None
-    manual = m.ManualOverride(
-        by=actor.label, forced=cmd.force, reason=cmd.reason, violations=violations, command=signed
-    )
-    name = next((e.name for e in sc.experts if e.id == a.expert), a.expert)
+    return p
+
+
+def _announce(
+    session: Session,
+    sc: Scenario,
+    req: Request,
+    p: Proposal,
+    cmd: m.AssignManually,
+    sha: str,
+    manual: m.ManualOverride,
+) -> None:
+    """`AssignmentProposed`, marked manual, with the rules it was forced past in its explanation."""
+    name = next((e.name for e in sc.experts if e.id == p.expert_id), p.expert_id)
     add_event(
         session,
         s.ASSIGNMENT_PROPOSED,
@@ -220,36 +267,23 @@ def _propose(
             m.AssignmentProposed,
             assignment_id=p.id,
             request=req,
-            slot=a.slot,
-            expert_id=a.expert,
+            slot=p.slot,
+            expert_id=p.expert_id,
             expert_name=name,
-            contract_id=a.contract,
-            mode=a.mode,
-            travel_minutes=a.travel_minutes,
-            minutes=a.minutes,
-            cost_vnd=a.cost_vnd,
+            contract_id=p.contract_id,
+            mode=p.mode,
+            travel_minutes=p.travel_minutes,
+            minutes=p.minutes,
+            cost_vnd=p.cost_vnd,
             plan_input_sha256=sha,
             manual=manual,
             explanation={
                 "manual": True,
-                "by": actor.label,
+                "by": manual.by,
                 "forced": cmd.force,
                 "reason": cmd.reason,
-                "violations": violations,
+                "violations": manual.violations,
+                "rules": manual.rules,
             },
         ),
-    )
-    return m.Reply.of(
-        m.ManualAssignment(
-            assignment_id=p.id,
-            request_id=req.id,
-            slot=a.slot,
-            expert_id=a.expert,
-            contract_id=a.contract,
-            mode=a.mode,
-            minutes=a.minutes,
-            cost_vnd=a.cost_vnd,
-            forced=cmd.force,
-            violations=violations,
-        )
     )

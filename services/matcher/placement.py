@@ -46,12 +46,13 @@ from services.matcher.db import (
 )
 from services.matcher.solver import Assignment, Plan, trainee
 from services.matcher.solver.candidates import score
-from services.matcher.solver.explain import BLOCKERS, MESSAGES, explanation
+from services.matcher.solver.explain import BLOCKERS, explanation
 from services.matcher.solver.greedy import Room as GreedyRoom
 from services.matcher.solver.options import Option, Travel
 from services.matcher.solver.table import ExpertArrays, _slot_rows, why_no_option
 from services.matcher.solver.validate import validate
 from shared import messages as m
+from shared.rules import Reason, reason_text
 from shared.scenario import Contract, Expert, Request, Scenario, minutes
 
 log = structlog.get_logger("placement")
@@ -246,7 +247,7 @@ def decide(ref: Reference, room: Room, r: Request, *, filled: dict[int, str], ba
     all or nothing. `filled`: the slots that hold a live proposal, with their expert; `banned`: the
     experts who declined or were rejected for this request. Takes the chosen options' room."""
     if r.unit not in ref.ex.unit_pos:
-        return Decision(r, [], [], "contract_scope_or_dates")
+        return Decision(r, [], [], Reason.CONTRACT_SCOPE_OR_DATES)
     taken = set(filled.values())
     excluded = {r.id: [ref.e_pos[x] for x in banned | taken if x in ref.e_pos]}
     rows = _slot_rows(ref.sc, ref.travel, ref.ex, r, 0, excluded)
@@ -282,7 +283,7 @@ def _best(
         es, cs, on, trav, mins, cost, rank = (a[keep] for a in (es, cs, on, trav, mins, cost, rank))
     if row is None or es.size == 0:
         code = why_no_option(SimpleNamespace(sc=ref.sc, experts=ref.ex, roads=ref.travel), r)  # type: ignore[arg-type]
-        return None, [], "contract_scope_or_dates" if row is not None else code, 0
+        return None, [], Reason.CONTRACT_SCOPE_OR_DATES if row is not None else code, 0
     blocked: Counter[str] = Counter()
     seen: list[Option] = []
     found: Option | None = None
@@ -314,7 +315,7 @@ def _best(
             break
     if found is not None:
         return found, seen, "", int(es.size)
-    return None, seen, blocked.most_common(1)[0][0] if blocked else "excluded", int(es.size)
+    return None, seen, blocked.most_common(1)[0][0] if blocked else Reason.EXCLUDED, int(es.size)
 
 
 def audit_input(ref: Reference, room: Room, d: Decision, today: dt.date, made: Sequence[Assignment] = ()) -> Scenario:
@@ -464,7 +465,7 @@ def place_open(
         r = Request.model_validate(row.record)
         d = decide(ref, room, r, filled=mine.get(r.id, {}), banned=banned.get(r.id, set()))
         if not d.chosen:
-            proposals.unmatched(session, row, d.code, MESSAGES[d.code].format(language=r.language), cause)
+            proposals.unmatched(session, row, d.code, reason_text(d.code, "en", r.language), cause)
             unmatched += 1
             continue
         made = with_trainees(
@@ -473,7 +474,7 @@ def place_open(
         sc = audit_input(ref, room, d, today, made)
         errors = validate(sc, Plan(status="feasible", assignments=made))
         if errors:  # never expected: the validator is written apart from the rules used here
-            log.error("placement_invalid", request_id=r.id, errors=errors[:5])
+            log.error("placement_invalid", request_id=r.id, errors=[str(v) for v in errors[:5]])
             for o in d.chosen:
                 room.take(ref.e_pos[o.expert], ref.c_pos[o.contract], o.minutes, o.cost, sign=-1)
             for a in made:

@@ -48,6 +48,7 @@ from shared import subjects as s
 from shared.clock import utcnow
 from shared.db import add_event, reader, retrying, transaction
 from shared.limits import TEXT, clip
+from shared.rules import Rule, Violation, render
 from shared.scenario import Contract, Expert, Pin, Request, Scenario
 
 log = structlog.get_logger("planner")
@@ -288,9 +289,9 @@ def fit_pins(snap: Snapshot) -> None:
             limits.take(use)  # type: ignore[arg-type]
             kept.append(pin)
         else:
-            snap.overcommitted.append(
-                f"proposal {p.id} ({p.request_id}/{p.slot} -> {p.expert_id}) no longer fits: {blocker}"
-            )
+            why = {"proposal": p.id, "limit": blocker}
+            unfit = Violation(Rule.PENDING_UNFIT, p.request_id, p.slot, p.expert_id, p.contract_id, detail=why)
+            snap.overcommitted.append(render(unfit))
     if snap.overcommitted:
         log.warning("pins_overcommitted", notes=snap.overcommitted)
     snap.scenario = sc.model_copy(update={"experts": experts, "contracts": contracts, "pinned": kept})
@@ -302,10 +303,8 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
     for e in sc.experts:
         over = -limits.expert_minutes[e.id]
         if over > 0:
-            notes.append(
-                f"expert {e.id}: approved work is {over / 60:g} h over the availability of "
-                f"{e.capacity_hours:g} h; it is kept, nothing new is planned for this expert"
-            )
+            figures = {"over": over / 60, "capacity": e.capacity_hours}
+            notes.append(render(Violation(Rule.HELD_OVER_CAPACITY, expert=e.id, detail=figures)))
             e = e.model_copy(update={"capacity_hours": e.capacity_hours + over / 60})
             limits.expert_minutes[e.id] = 0
         experts.append(e)
@@ -323,10 +322,8 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
             update["max_concurrent"] = c.max_concurrent - limits.contract_slots[c.id]
             limits.contract_slots[c.id] = 0
         if update:
-            notes.append(
-                f"contract {c.id}: approved work is over its limits ({', '.join(sorted(update))}); "
-                "it is kept, nothing new is planned under this contract"
-            )
+            over_limits = ", ".join(sorted(update))
+            notes.append(render(Violation.on_contract(Rule.HELD_OVER_LIMITS, c.id, c.expert, limits=over_limits)))
             c = c.model_copy(update=update)
         contracts.append(c)
     return experts, contracts

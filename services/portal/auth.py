@@ -3,7 +3,8 @@
 Pages: the session (a cookie signed with the portal's secret) holds a session id, the language
 and a CSRF token that every form posts back; the id names a user only while its row is on the
 server (`services.portal.sessions`). API: `Authorization: Bearer <token>`. A disabled user is
-refused either way.
+refused either way. The routes take their user from `services.portal.deps`, which asks this
+module.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import HTTPException, Request
 from sqlmodel import Session
 
 from services.portal import sessions
-from services.portal.users import User, user_for_token
+from services.portal.users import User
 
 
 class LoginRequired(Exception):
@@ -94,32 +95,3 @@ def client_address(request: Request) -> str:
         if forwarded:
             return forwarded[-1][:64]
     return peer[:64]
-
-
-def page_user(request: Request, *roles: str) -> User:
-    user = signed_in(request)
-    if user is None:
-        raise LoginRequired()
-    if roles and user.role not in roles:
-        raise Forbidden()
-    return user
-
-
-def api_user(request: Request, *roles: str) -> User:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(
-            status_code=401,
-            detail="an API token is needed: Authorization: Bearer <token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    with db(request) as session:
-        user = user_for_token(session, token.strip())
-    if user is None:
-        raise HTTPException(
-            status_code=401, detail="unknown API token, or its user is disabled", headers={"WWW-Authenticate": "Bearer"}
-        )
-    if roles and user.role not in roles:
-        raise HTTPException(status_code=403, detail=f"the {user.role} role may not do this")
-    return user

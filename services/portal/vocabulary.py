@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shared.rules import REASONS as RULE_REASONS
+from shared.rules import Reason, reason_text
+
 Pair = tuple[str, str]
 
 
@@ -52,49 +55,14 @@ def number(value: Any, lang: str = "vi") -> str:
     return text.replace(".", ",") if lang != "en" else text
 
 
-#: The matcher's unmatched reasons (services.matcher.solver.explain.MESSAGES), by code.
-REASONS: dict[str, Pair] = {
-    "no_skill": (
-        "không chuyên gia nào có kỹ năng ở mức yêu cầu",
-        "no expert has the required skills at the required level",
-    ),
-    "language": (
-        "không chuyên gia nào có kỹ năng này nói được ngôn ngữ yêu cầu",
-        "no expert with the skills speaks the language asked for",
-    ),
-    "mode_unavailable": (
-        "không chuyên gia nào có kỹ năng này làm được theo hình thức yêu cầu",
-        "no expert with the skills can work in the requested mode",
-    ),
-    "out_of_travel_range": (
-        "các chuyên gia có kỹ năng này ở quá xa và không thể hỗ trợ từ xa cho yêu cầu này",
-        "experts with the skills are out of travel range and cannot work remotely here",
-    ),
-    "contract_scope_or_dates": (
-        "chưa có hợp đồng còn hiệu lực của chuyên gia phù hợp cho đơn vị này trước hạn chót",
-        "no active contract of a suitable expert covers this unit before the deadline",
-    ),
-    "excluded": (
-        "mọi chuyên gia phù hợp đều đã từ chối hoặc bị từ chối cho yêu cầu này",
-        "every suitable expert has declined or been rejected for this request",
-    ),
-    "expert_capacity": ("các chuyên gia phù hợp đã kín lịch", "all eligible experts are at capacity"),
-    "contract_hours": ("các hợp đồng phù hợp đã hết giờ", "the hours of every eligible contract are used up"),
-    "contract_budget": ("các hợp đồng phù hợp đã hết kinh phí", "the budget of every eligible contract is used up"),
-    "contract_concurrency": (
-        "các hợp đồng phù hợp đã đủ số việc cùng lúc",
-        "every eligible contract has its maximum of concurrent assignments",
-    ),
-    "outcompeted": (
-        "các yêu cầu khẩn hơn đã nhận các chuyên gia phù hợp",
-        "more urgent requests took the eligible experts",
-    ),
-}
+#: The matcher's unmatched reasons, by code, from the rules' catalogue (`shared.rules.REASONS`).
+REASONS: dict[str, Pair] = {str(code): (reason_text(code, "vi"), reason_text(code, "en")) for code in Reason}
 
-#: The sentences the matcher writes for those codes, as the notifier puts them into a message body.
+#: The sentences the matcher writes for those codes, as the notifier puts them into a message body
+#: (the language a request asks for is named in them).
 _REASON_TEXT = [
-    (re.compile(re.escape(en) if code != "language" else r"no expert with the skills speaks [\w-]+"), code)
-    for code, (_vi, en) in REASONS.items()
+    (re.compile(re.escape(spec.en).replace(re.escape("{language}"), r"[\w-]+")), str(code))
+    for code, spec in RULE_REASONS.items()
 ]
 
 

@@ -67,6 +67,7 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
         "forced": True,
         "reason": "only one who knows this commune",
         "violations": ["lacks digital_signature 2"],
+        "rules": ["skill"],  # their codes (issue 18), beside the sentences
     }
     assert entry["detail"]["contract_line"]["contract"] == "c1" and entry["detail"]["plan_input_sha256"]
 

@@ -11,23 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from services.matcher.solver.options import Option
+from shared import rules
+from shared.rules import Reason
 
 #: The limits an option can hit once others are planned, in the order they are checked.
-BLOCKERS = ("expert_capacity", "contract_hours", "contract_budget", "contract_concurrency")
+BLOCKERS = rules.BLOCKERS
 
-MESSAGES = {
-    "no_skill": "no expert has the required skills at the required level",
-    "language": "no expert with the skills speaks {language}",
-    "mode_unavailable": "no expert with the skills can work in the requested mode",
-    "out_of_travel_range": "experts with the skills are out of travel range and cannot work remotely here",
-    "contract_scope_or_dates": "no active contract of a suitable expert covers this unit before the deadline",
-    "excluded": "every suitable expert has declined or been rejected for this request",
-    "expert_capacity": "all eligible experts are at capacity",
-    "contract_hours": "the hours of every eligible contract are used up",
-    "contract_budget": "the budget of every eligible contract is used up",
-    "contract_concurrency": "every eligible contract has its maximum of concurrent assignments",
-    "outcompeted": "more urgent requests took the eligible experts",
-}
+#: The English sentence of each unmatched reason (`{language}`: the language the request asks for),
+#: from the rules' catalogue (`shared.rules.REASONS`).
+MESSAGES: dict[str, str] = {str(code): spec.en for code, spec in rules.REASONS.items()}
+
+
+def unmatched(reason: Reason | str, language: str | None) -> str:
+    """The sentence a request's unmatched reason is written with (`RequestUnmatched.reason`)."""
+    return rules.reason_text(reason, "en", language)
 
 
 def explanation(o: Option, alternatives: int) -> dict[str, Any]:

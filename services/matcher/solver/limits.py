@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.matcher.solver.options import Option
+from shared.rules import Rule
 from shared.scenario import Scenario, minutes
 
 DEFAULT_WEIGHTS = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
@@ -29,17 +30,17 @@ class Limits:
             lim.contract_slots[c.id] = c.max_concurrent - c.active_assignments
         return lim
 
-    def blocker(self, o: Option) -> str | None:
+    def blocker(self, o: Option) -> Rule | None:
         """The first limit this option would break, or None when it fits."""
         if o.minutes > self.expert_minutes[o.expert]:
-            return "expert_capacity"
+            return Rule.EXPERT_CAPACITY
         if o.minutes > self.contract_minutes[o.contract]:
-            return "contract_hours"
+            return Rule.CONTRACT_HOURS
         budget = self.contract_budget[o.contract]
         if budget is not None and o.cost > budget:
-            return "contract_budget"
+            return Rule.CONTRACT_BUDGET
         if self.contract_slots[o.contract] < 1:
-            return "contract_concurrency"
+            return Rule.CONTRACT_CONCURRENCY
         return None
 
     def take(self, o: Option, sign: int = 1) -> None:

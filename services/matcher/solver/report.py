@@ -7,13 +7,14 @@ from collections import Counter
 
 import numpy as np
 
-from services.matcher.solver.explain import BLOCKERS, MESSAGES, explanation
+from services.matcher.solver.explain import BLOCKERS, explanation, unmatched
 from services.matcher.solver.limits import Limits
 from services.matcher.solver.options import Option
 from services.matcher.solver.plan import Assignment, Objective, Plan, Unassigned
 from services.matcher.solver.problem import Problem
 from services.matcher.solver.table import why_no_option
 from services.matcher.solver.trainee import name as name_trainees
+from shared.rules import Reason
 
 
 def build_plan(p: Problem, chosen: list[int], *, status: str, bound: int, info: dict[str, object]) -> Plan:
@@ -76,10 +77,10 @@ def _gaps(p: Problem, options: list[Option]) -> list[Unassigned]:
         if not counts.any():
             reason = why_no_option(t, r)
         elif counts[0]:
-            reason = "outcompeted"
+            reason = Reason.OUTCOMPETED
         else:
             reason = BLOCKERS[int(np.argmax(counts[1:]))]
-        out.append(Unassigned(request=r.id, code=reason, message=MESSAGES[reason].format(language=r.language)))
+        out.append(Unassigned(request=r.id, code=str(reason), message=unmatched(reason, r.language)))
     return out
 
 

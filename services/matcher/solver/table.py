@@ -3,9 +3,9 @@ vectorised masks over all experts and contracts: a whole country (10 000 request
 in a few seconds, where testing pair by pair in Python would take minutes.
 
 The rules are those of `options.py` (skills, language, exclusions, mode, travel range, contract
-dates and scope, minutes and cost); travel is first estimated in numpy to discard the clearly
-unreachable, then computed exactly by `Travel.minutes` for the rest, so that every figure equals
-what `options_for_slot` and the validator compute.
+owner, dates and scope, minutes and cost), named by the same codes (`CHECKS`); travel is first
+estimated in numpy to discard the clearly unreachable, then computed exactly by `Travel.minutes`
+for the rest, so that every figure equals what `options_for_slot` and the validator compute.
 """
 
 from __future__ import annotations
@@ -15,10 +15,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.matcher.solver.options import KMH, WINDING, Option, Travel
+from shared.rules import Reason, Rule
 from shared.scenario import SKILLS, Request, Scenario, minutes
 
 SKILL_INDEX = {s: i for i, s in enumerate(SKILLS)}
 FAR = 1_000_000  # minutes: "no travel estimate", never within anyone's range
+
+#: The rules the table checks, each as a mask: over experts (`expert_masks`, `reach`'s remote and
+#: on-site candidates for the mode and travel rules, `skilled`) or over contracts (`contract_masks`;
+#: a contract's owner is the expert its row is built for).
+CHECKS = frozenset(
+    {
+        Rule.EXCLUDED,
+        Rule.SKILL,
+        Rule.LANGUAGE,
+        Rule.MODE_REMOTE,
+        Rule.MODE_ONSITE,
+        Rule.TRAVEL,
+        Rule.CONTRACT_OWNER,
+        Rule.CONTRACT_DATES,
+        Rule.CONTRACT_SCOPE,
+    }
+)
 
 
 @dataclass
@@ -145,12 +163,26 @@ def reach(sc: Scenario, travel: Travel, ex: ExpertArrays, r: Request, base: np.n
                 onsite_ok[e] = False
             else:
                 est[e] = t
-    c_ok = (ex.c_start <= r.deadline.toordinal()) & (ex.c_end >= sc.horizon.start.toordinal())
+    c_ok = np.logical_and.reduce(list(contract_masks(sc, ex, r).values()))
+    rank = np.where(ex.home == unit, 0, np.where(est <= 60, 1, 2)).astype(np.int8)
+    return Reach(remote & base, onsite_ok & base, est, c_ok, rank)
+
+
+def contract_masks(sc: Scenario, ex: ExpertArrays, r: Request) -> dict[Rule, np.ndarray]:
+    """The contracts that may pay for work on `r`, rule by rule (True: kept)."""
+    unit = ex.unit_pos[r.unit]
     scope = ex.c_open.copy()
     if unit in ex.c_scoped:
         scope[ex.c_scoped[unit]] = True
-    rank = np.where(ex.home == unit, 0, np.where(est <= 60, 1, 2)).astype(np.int8)
-    return Reach(remote & base, onsite_ok & base, est, c_ok & scope, rank)
+    dates = (ex.c_start <= r.deadline.toordinal()) & (ex.c_end >= sc.horizon.start.toordinal())
+    return {Rule.CONTRACT_DATES: dates, Rule.CONTRACT_SCOPE: scope}
+
+
+def expert_masks(ex: ExpertArrays, r: Request, excluded: list[int]) -> dict[Rule, np.ndarray]:
+    """The experts a request may have before its mode and travel, rule by rule (True: kept)."""
+    kept = np.ones(ex.levels.shape[0], dtype=bool)
+    kept[excluded] = False
+    return {Rule.LANGUAGE: speaks(ex, r), Rule.EXCLUDED: kept}
 
 
 def skilled(ex: ExpertArrays, skills: dict[str, int]) -> np.ndarray:
@@ -168,9 +200,7 @@ def speaks(ex: ExpertArrays, r: Request) -> np.ndarray:
 def _slot_rows(
     sc: Scenario, travel: Travel, ex: ExpertArrays, r: Request, ri: int, excluded: dict[str, list[int]]
 ) -> list[tuple[np.ndarray, ...]]:
-    base = speaks(ex, r).copy()
-    if r.id in excluded:
-        base[excluded[r.id]] = False
+    base = np.logical_and.reduce(list(expert_masks(ex, r, excluded.get(r.id, [])).values()))
     at = reach(sc, travel, ex, r, base)
     able = at.remote | at.onsite
     rows = []
@@ -198,23 +228,24 @@ def _slot_rows(
     return rows
 
 
-def why_no_option(t: OptionTable, r: Request) -> str:
+def why_no_option(t: OptionTable, r: Request) -> Reason:
     """The first reason, in the order a person would check, that a request has no option."""
     sc, ex = t.sc, t.experts
     assert ex is not None, "tables come from build()"
     slot = max(r.effective_slots(), key=lambda s: len(s.skills))
     able = skilled(ex, slot.skills)
     if not able.any():
-        return "no_skill"
+        return Reason.NO_SKILL
     able &= speaks(ex, r)
     if not able.any():
-        return "language"
+        return Reason.LANGUAGE
     at = reach(sc, t.roads or Travel(sc), ex, r, able)
     if not (at.remote | at.onsite).any():
-        return "out_of_travel_range" if r.mode != "remote" and (able & ex.onsite).any() else "mode_unavailable"
+        far = r.mode != "remote" and (able & ex.onsite).any()
+        return Reason.OUT_OF_TRAVEL_RANGE if far else Reason.MODE_UNAVAILABLE
     if not (at.contracts & (at.remote | at.onsite)[ex.c_expert]).any():
-        return "contract_scope_or_dates"
-    return "excluded"
+        return Reason.CONTRACT_SCOPE_OR_DATES
+    return Reason.EXCLUDED
 
 
 def build(sc: Scenario) -> OptionTable:

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import vocabulary
-from services.portal.auth import begin_session, check_csrf, db, page_user
+from services.portal.auth import begin_session, check_csrf, db
+from services.portal.deps import AnyUser
 from services.portal.users import User, UserError, change_password, revoke_tokens, tokens_of
 from services.portal.web import render
 
@@ -14,13 +15,12 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/account", response_class=HTMLResponse)
-async def account(request: Request) -> Response:
-    return _page(request, page_user(request))
+async def account(request: Request, user: AnyUser) -> Response:
+    return _page(request, user)
 
 
 @router.post("/account/password", response_class=HTMLResponse)
-async def password(request: Request) -> Response:
-    user = page_user(request)
+async def password(request: Request, user: AnyUser) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     if form.get("new", "") != form.get("repeat", ""):
@@ -39,8 +39,7 @@ async def password(request: Request) -> Response:
 
 
 @router.post("/account/tokens/revoke", response_class=HTMLResponse)
-async def revoke(request: Request) -> Response:
-    user = page_user(request)
+async def revoke(request: Request, user: AnyUser) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     try:

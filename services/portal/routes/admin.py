@@ -16,8 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import i18n, users
-from services.portal.auth import check_csrf, db, lang, page_user
+from services.portal.auth import check_csrf, db, lang
 from services.portal.bus import Unavailable
+from services.portal.deps import AdminUser
 from services.portal.users import ROLES, User, UserError
 from services.portal.web import render, see_other
 from shared import messages as m
@@ -30,14 +31,13 @@ ACTS = ("disable", "enable", "reset")
 
 
 @router.get("/users", response_class=HTMLResponse)
-async def users_page(request: Request) -> Response:
+async def users_page(request: Request, user: AdminUser) -> Response:
     given = request.query_params.get("page", "1")[:6]
-    return await _page(request, page_user(request, "admin"), page=int(given) if given.isdigit() else 1)
+    return await _page(request, user, page=int(given) if given.isdigit() else 1)
 
 
 @router.post("/users", response_class=HTMLResponse)
-async def add_user(request: Request) -> Response:
-    user = page_user(request, "admin")
+async def add_user(request: Request, user: AdminUser) -> Response:
     form = {k: str(v)[:200] for k, v in (await request.form()).items()}
     check_csrf(request, form)
     role, unit_id, expert_id = form.get("role", ""), form.get("unit_id") or None, form.get("expert_id") or None
@@ -64,8 +64,7 @@ async def add_user(request: Request) -> Response:
 
 
 @router.post("/users/{username}/{what}", response_class=HTMLResponse)
-async def act(request: Request, username: str, what: str) -> Response:
-    user = page_user(request, "admin")
+async def act(request: Request, user: AdminUser, username: str, what: str) -> Response:
     form = await request.form()
     check_csrf(request, form)
     if what not in ACTS:

@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.portal import actions, i18n, views
-from services.portal.auth import api_user
+from services.portal.deps import (
+    ApiCommuneUser,
+    ApiExpertUser,
+    ApiPartyUser,
+    ApiRequestsUser,
+    ApiStaffUser,
+    ApiUser,
+)
 from services.portal.i18n import SKILLS
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -64,27 +71,23 @@ def _refused(errors: dict[str, str]) -> JSONResponse:
 
 
 @router.get("/me")
-async def me(request: Request) -> dict[str, Any]:
-    user = api_user(request)
+async def me(request: Request, user: ApiUser) -> dict[str, Any]:
     return {"username": user.username, "role": user.role, "unit_id": user.unit_id, "expert_id": user.expert_id}
 
 
 @router.get("/requests")
-async def list_requests(request: Request) -> list[dict[str, Any]]:
-    user = api_user(request, "commune", "staff")
+async def list_requests(request: Request, user: ApiRequestsUser) -> list[dict[str, Any]]:
     return await views.unit_requests(request.app.state.bus, user.unit_id if user.role == "commune" else None)
 
 
 @router.post("/requests", status_code=201, response_model=None)
-async def submit(request: Request, body: NewRequest) -> dict[str, Any] | JSONResponse:
-    user = api_user(request, "commune")
+async def submit(request: Request, user: ApiCommuneUser, body: NewRequest) -> dict[str, Any] | JSONResponse:
     rid, errors = await actions.submit_request(request.app.state.bus, user, body.model_dump())
     return _refused(errors) if errors else {"request_id": rid}
 
 
 @router.get("/requests/{rid}")
-async def get_request(request: Request, rid: AnId) -> dict[str, Any]:
-    user = api_user(request, "commune", "staff")
+async def get_request(request: Request, user: ApiRequestsUser, rid: AnId) -> dict[str, Any]:
     rows = await views.unit_requests(request.app.state.bus, user.unit_id if user.role == "commune" else None, rid)
     found = next(iter(rows), None)
     if found is None:
@@ -93,55 +96,49 @@ async def get_request(request: Request, rid: AnId) -> dict[str, Any]:
 
 
 @router.post("/requests/{rid}/complete", response_model=None)
-async def complete(request: Request, rid: AnId, body: Completion) -> dict[str, Any] | JSONResponse:
-    user = api_user(request, "commune")
-    await get_request(request, rid)
+async def complete(
+    request: Request, user: ApiCommuneUser, rid: AnId, body: Completion
+) -> dict[str, Any] | JSONResponse:
+    await get_request(request, user, rid)
     errors = await actions.complete(request.app.state.bus, user, rid, str(body.rating or ""), body.comment)
     return _refused(errors) if errors else {"request_id": rid, "status": "completed"}
 
 
 @router.get("/proposals")
-async def proposals(request: Request) -> list[dict[str, Any]]:
-    api_user(request, "staff")
+async def proposals(request: Request, _user: ApiStaffUser) -> list[dict[str, Any]]:
     return (await views.proposals(request.app.state.bus, 1, per_page=50))[0]
 
 
 @router.post("/proposals/decide", response_model=None)
-async def decide(request: Request, body: Decision) -> dict[str, Any] | JSONResponse:
-    user = api_user(request, "staff")
+async def decide(request: Request, user: ApiStaffUser, body: Decision) -> dict[str, Any] | JSONResponse:
     outcome = await actions.decide(request.app.state.bus, user, body.assignment_ids, body.decision, body.comment)
     return _refused(outcome["errors"]) if outcome["errors"] else outcome
 
 
 @router.get("/contracts")
-async def contracts(request: Request) -> list[dict[str, Any]]:
-    api_user(request, "staff")
+async def contracts(request: Request, _user: ApiStaffUser) -> list[dict[str, Any]]:
     return await views.contracts(request.app.state.bus)
 
 
 @router.get("/tasks")
-async def tasks(request: Request) -> list[dict[str, Any]]:
-    user = api_user(request, "expert")
+async def tasks(request: Request, user: ApiExpertUser) -> list[dict[str, Any]]:
     return await views.expert_tasks(request.app.state.bus, user.expert_id or "")
 
 
 @router.post("/tasks/{aid}/accept", response_model=None)
-async def accept(request: Request, aid: AnId) -> dict[str, Any] | JSONResponse:
-    user = api_user(request, "expert")
+async def accept(request: Request, user: ApiExpertUser, aid: AnId) -> dict[str, Any] | JSONResponse:
     errors = await actions.accept(request.app.state.bus, user, aid)
     return _refused(errors) if errors else {"assignment_id": aid, "status": "accepted"}
 
 
 @router.post("/tasks/{aid}/decline", response_model=None)
-async def decline(request: Request, aid: AnId, body: Decline) -> dict[str, Any] | JSONResponse:
-    user = api_user(request, "expert")
+async def decline(request: Request, user: ApiExpertUser, aid: AnId, body: Decline) -> dict[str, Any] | JSONResponse:
     errors = await actions.decline(request.app.state.bus, user, aid, body.reason)
     return _refused(errors) if errors else {"assignment_id": aid, "status": "declined"}
 
 
 @router.post("/tasks/{aid}/hours", response_model=None)
-async def hours(request: Request, aid: AnId, body: Hours) -> dict[str, Any] | JSONResponse:
-    user = api_user(request, "expert")
+async def hours(request: Request, user: ApiExpertUser, aid: AnId, body: Hours) -> dict[str, Any] | JSONResponse:
     errors = await actions.log_hours(request.app.state.bus, user, aid, str(body.hours), body.note)
     return _refused(errors) if errors else {"assignment_id": aid, "logged_hours": body.hours}
 
@@ -156,9 +153,8 @@ class Assignment(BaseModel):
 
 
 @router.post("/assignments", status_code=201, response_model=None)
-async def assign(request: Request, body: Assignment) -> dict[str, Any] | JSONResponse:
+async def assign(request: Request, user: ApiStaffUser, body: Assignment) -> dict[str, Any] | JSONResponse:
     """Staff assign by hand (an override, checked by the solver's rules; forcing needs a reason)."""
-    user = api_user(request, "staff")
     form = {**body.model_dump(), "force": "on" if body.force else ""}
     errors = await actions.assign(request.app.state.bus, user, form)
     return _refused(errors) if errors else {"request_id": body.request_id, "status": "assigned"}
@@ -170,9 +166,10 @@ class ContractStatusChange(BaseModel):
 
 
 @router.post("/contracts/{cid}/status", response_model=None)
-async def contract_status(request: Request, cid: AnId, body: ContractStatusChange) -> dict[str, Any] | JSONResponse:
+async def contract_status(
+    request: Request, user: ApiStaffUser, cid: AnId, body: ContractStatusChange
+) -> dict[str, Any] | JSONResponse:
     """Staff suspend, resume or end a contract (suspending or ending needs a reason)."""
-    user = api_user(request, "staff")
     errors = await actions.change_contract_status(request.app.state.bus, user, cid, body.to, body.reason)
     return _refused(errors) if errors else {"contract_id": cid, "status": body.to}
 
@@ -183,21 +180,20 @@ class ExtraHours(BaseModel):
 
 
 @router.post("/assignments/{aid}/extra-hours", response_model=None)
-async def extra_hours(request: Request, aid: AnId, body: ExtraHours) -> dict[str, Any] | JSONResponse:
+async def extra_hours(
+    request: Request, user: ApiStaffUser, aid: AnId, body: ExtraHours
+) -> dict[str, Any] | JSONResponse:
     """Staff charge (approve) or refuse the hours an expert logged beyond the reservation."""
-    user = api_user(request, "staff")
     errors = await actions.decide_extra_hours(request.app.state.bus, user, aid, body.decision, body.comment)
     return _refused(errors) if errors else {"assignment_id": aid, "decision": body.decision}
 
 
 @router.get("/coverage")
-async def coverage(request: Request) -> list[dict[str, Any]]:
-    api_user(request, "staff")
+async def coverage(request: Request, _user: ApiStaffUser) -> list[dict[str, Any]]:
     return await views.unit_coverage(request.app.state.bus)
 
 
 @router.get("/inbox")
-async def inbox(request: Request) -> dict[str, Any]:
+async def inbox(request: Request, user: ApiPartyUser) -> dict[str, Any]:
     """The caller's party's notifications: its unit's, its own (expert) or the staff's."""
-    user = api_user(request, "commune", "expert", "staff")
     return await views.inbox(request.app.state.bus, actions.party_of(user) or "")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, directory, views
-from services.portal.auth import check_csrf, page_user
+from services.portal.auth import check_csrf
+from services.portal.deps import CommuneUser
+from services.portal.users import User
 from services.portal.web import render, see_other
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/requests", response_class=HTMLResponse)
-async def my_requests(request: Request) -> Response:
-    user = page_user(request, "commune")
+async def my_requests(request: Request, user: CommuneUser) -> Response:
     bus = request.app.state.bus
     rows = await views.unit_requests(bus, user.unit_id)
     unit = (await directory.names(bus))["units"].get(user.unit_id or "", {})
@@ -22,14 +25,12 @@ async def my_requests(request: Request) -> Response:
 
 
 @router.get("/requests/new", response_class=HTMLResponse)
-async def new_request(request: Request) -> Response:
-    user = page_user(request, "commune")
+async def new_request(request: Request, user: CommuneUser) -> Response:
     return render(request, "request_form.html", user, form={"priority": "3", "mode": "either", "level": "2"}, errors={})
 
 
 @router.post("/requests", response_class=HTMLResponse)
-async def submit(request: Request) -> Response:
-    user = page_user(request, "commune")
+async def submit(request: Request, user: CommuneUser) -> Response:
     form = dict(await request.form())
     check_csrf(request, form)
     rid, errors = await actions.submit_request(request.app.state.bus, user, form)
@@ -38,18 +39,18 @@ async def submit(request: Request) -> Response:
     return see_other(f"/requests/{rid}?done=submit")
 
 
-async def _own(request: Request, rid: str) -> tuple[object, dict]:
-    user = page_user(request, "commune")
+async def _own(request: Request, user: User, rid: str) -> dict[str, Any]:
+    """The unit's own request `rid` (404 for another unit's)."""
     rows = await views.unit_requests(request.app.state.bus, user.unit_id, rid)
     found = next(iter(rows), None)
     if found is None:  # another unit's request is as unknown as a missing one
         raise HTTPException(status_code=404, detail="no such request")
-    return user, found
+    return found
 
 
 @router.get("/requests/{rid}", response_class=HTMLResponse)
-async def request_page(request: Request, rid: str) -> Response:
-    user, found = await _own(request, rid)
+async def request_page(request: Request, user: CommuneUser, rid: str) -> Response:
+    found = await _own(request, user, rid)
     return await _page(request, user, found, done=DONE.get(request.query_params.get("done", "")))
 
 
@@ -59,12 +60,12 @@ DONE = {"submit": "done_submit", "complete": "done_complete"}
 
 async def _page(
     request: Request,
-    user: object,
-    found: dict,
-    status_code: int = 200,  # type: ignore[type-arg]
-    errors: dict | None = None,
+    user: User,
+    found: dict[str, Any],
+    status_code: int = 200,
+    errors: dict[str, Any] | None = None,
     done: str | None = None,
-) -> Response:  # type: ignore[type-arg]
+) -> Response:
     bus = request.app.state.bus
     events = await views.history(bus, found)
     return render(
@@ -73,7 +74,7 @@ async def _page(
         user,
         status_code=status_code,
         r=found,
-        events=events,  # type: ignore[arg-type]
+        events=events,
         errors=errors or {},
         visits=await directory.visits(bus, found),
         done=done,
@@ -82,8 +83,8 @@ async def _page(
 
 
 @router.post("/requests/{rid}/complete", response_class=HTMLResponse)
-async def complete(request: Request, rid: str) -> Response:
-    user, found = await _own(request, rid)
+async def complete(request: Request, user: CommuneUser, rid: str) -> Response:
+    found = await _own(request, user, rid)
     form = await request.form()
     check_csrf(request, form)
     errors = await actions.complete(

@@ -13,38 +13,28 @@ import base64
 import hashlib
 import re
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.portal.auth import api_user, page_user, signed_in
+from services.portal.deps import AnyUser, DocsReader
 
 router = APIRouter(include_in_schema=False)
 CDN = "https://cdn.jsdelivr.net"
 
 
 @router.get("/openapi.json")
-async def openapi(request: Request) -> Response:
-    if request.headers.get("authorization"):
-        api_user(request)
-    elif signed_in(request) is None:
-        raise HTTPException(
-            status_code=401,
-            detail="sign in, or send an API token: Authorization: Bearer <token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+async def openapi(request: Request, _reader: DocsReader) -> Response:
     return JSONResponse(request.app.openapi())
 
 
 @router.get("/docs")
-async def swagger(request: Request) -> Response:
-    page_user(request)
+async def swagger(request: Request, _user: AnyUser) -> Response:
     return _with_csp(get_swagger_ui_html(openapi_url="/openapi.json", title=f"{request.app.title} · API"))
 
 
 @router.get("/redoc")
-async def redoc(request: Request) -> Response:
-    page_user(request)
+async def redoc(request: Request, _user: AnyUser) -> Response:
     return _with_csp(get_redoc_html(openapi_url="/openapi.json", title=f"{request.app.title} · API"))
 
 

@@ -13,8 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, views
-from services.portal.auth import check_csrf, page_user
+from services.portal.auth import check_csrf
 from services.portal.bus import Bus
+from services.portal.deps import PartyUser
 from services.portal.users import User
 from services.portal.web import render, see_other
 
@@ -24,8 +25,7 @@ PAGE = 20
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-async def inbox(request: Request) -> Response:
-    user = page_user(request, "commune", "expert", "staff")
+async def inbox(request: Request, user: PartyUser) -> Response:
     bus = request.app.state.bus
     party = actions.party_of(user) or ""
     box = await views.inbox(bus, party)
@@ -70,8 +70,7 @@ def _named(n: dict[str, Any], item: dict[str, Any] | None, *keys: str) -> None:
 
 
 @router.post("/inbox/read")
-async def mark_read(request: Request) -> Response:
-    user = page_user(request, "commune", "expert", "staff")
+async def mark_read(request: Request, user: PartyUser) -> Response:
     check_csrf(request, await request.form())
     await actions.mark_read(request.app.state.bus, user)
     return see_other("/inbox")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.portal.auth import begin_session, check_csrf, client_address, db, end_session, page_user
+from services.portal.auth import begin_session, check_csrf, client_address, db, end_session
+from services.portal.deps import AnyUser
 from services.portal.i18n import LANGUAGES
 from services.portal.users import User, sign_in
 from services.portal.web import render, see_other
@@ -15,8 +16,8 @@ HOME = {"commune": "/requests", "staff": "/proposals", "expert": "/tasks", "admi
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
-    return see_other(HOME[page_user(request).role])
+async def home(user: AnyUser) -> Response:
+    return see_other(HOME[user.role])
 
 
 @router.get("/login", response_class=HTMLResponse)

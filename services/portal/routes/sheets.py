@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from services.portal import vocabulary
-from services.portal.auth import check_csrf, page_user
+from services.portal.auth import check_csrf
+from services.portal.deps import StaffUser
 from services.portal.users import User
 from services.portal.web import render
 from shared import sheets
@@ -27,14 +28,12 @@ MAX_BYTES = 2_000_000  # a sheet of 5000 rows is well under this; more is not a 
 
 
 @router.get("/sheets", response_class=HTMLResponse)
-async def sheets_form(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def sheets_form(request: Request, user: StaffUser) -> Response:
     return render(request, "sheets.html", user, errors=[], imported=None)
 
 
 @router.post("/sheets", response_class=HTMLResponse)
-async def sheets_upload(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def sheets_upload(request: Request, user: StaffUser) -> Response:
     form = await request.form(max_part_size=MAX_BYTES)
     check_csrf(request, form)
     files, errors = await _files(form)
@@ -49,7 +48,7 @@ async def sheets_upload(request: Request) -> Response:
 
 async def _files(form: Any) -> tuple[dict[str, tuple[str, bytes]], list[str]]:  # Said or str
     files: dict[str, tuple[str, bytes]] = {}
-    errors = []
+    errors: list[str] = []
     for kind in KINDS:
         upload = form.get(kind)
         if not isinstance(upload, UploadFile) or not upload.filename:

@@ -10,26 +10,26 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import directory, drawings, shortage
-from services.portal.auth import check_csrf, page_user
+from services.portal.auth import check_csrf
+from services.portal.deps import StaffUser
 from services.portal.i18n import Words
 from services.portal.users import User
 from services.portal.vocabulary import Said
 from services.portal.web import page_language, render
+from shared import messages as m
 from shared.clock import local_today
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/shortage", response_class=HTMLResponse)
-async def page(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def page(request: Request, user: StaffUser) -> Response:
     return await _page(request, user, dict(request.query_params))
 
 
 @router.post("/shortage/hiring", response_class=HTMLResponse)
-async def hiring(request: Request) -> Response:
+async def hiring(request: Request, user: StaffUser) -> Response:
     """The hiring plan for the budget of the form (a signed query: the matcher checks the role)."""
-    user = page_user(request, "staff")
     form, budget, plan, error = await _hiring_form(request, user)
     return await _page(
         request, user, form, plan=plan, errors={"budget": error} if error else {}, status_code=422 if error else 200
@@ -48,21 +48,19 @@ async def _hiring_form(request: Request, user: Any) -> tuple[dict[str, str], int
 
 
 @router.get("/shortage/gaps.csv")
-async def gaps_csv(request: Request) -> Response:
-    page_user(request, "staff")
+async def gaps_csv(request: Request, user: StaffUser) -> Response:
     start, end, errors = shortage.period(request.query_params)
     if errors:
-        return _csv_refused(request, errors)
+        return _csv_refused(request, user, errors)
     r = await shortage.report(request.app.state.bus, start, end)
     return _csv(shortage.gaps_csv(r), f"thieu-hut-{r.from_date}-{r.to_date}.csv")
 
 
 @router.post("/shortage/hiring.csv")
-async def hiring_csv(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def hiring_csv(request: Request, user: StaffUser) -> Response:
     _form, budget, plan, error = await _hiring_form(request, user)
     if error or plan is None:
-        return _csv_refused(request, {"budget": error or Said("", "")})
+        return _csv_refused(request, user, {"budget": error or Said("", "")})
     units = (await directory.names(request.app.state.bus))["units"]
     return _csv(shortage.plan_csv(plan, units), f"ke-hoach-tuyen-{budget}.csv")
 
@@ -76,8 +74,8 @@ def _csv(text: str, name: str) -> Response:
     )
 
 
-def _csv_refused(request: Request, errors: dict[str, Said]) -> Response:
-    t = Words(page_language(request, page_user(request, "staff")))
+def _csv_refused(request: Request, user: User, errors: dict[str, Said]) -> Response:
+    t = Words(page_language(request, user))
     return Response(
         "\n".join(t.say(e) for e in errors.values()) + "\n", status_code=422, media_type="text/plain; charset=utf-8"
     )
@@ -88,7 +86,7 @@ async def _page(
     user: User,
     form: dict[str, str],
     *,
-    plan: Any = None,
+    plan: m.HiringPlanView | None = None,
     errors: dict[str, Said] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -98,16 +96,7 @@ async def _page(
     errors.update(bad)
     r = await shortage.report(bus, start, end)
     units = (await directory.names(bus))["units"]
-    t = Words(page_language(request, user))
     on_map, missing = shortage.places(r, units)
-    for p in on_map:
-        p["text"] = f"{t('uncovered_weight')} {p['weight']}, {p['requests']} {t('requests_word')}"
-    skills = [
-        (t.skill(row.key.split("=")[0]) + f" {row.key.split('=')[-1]}", row.uncovered_weight)
-        for row in r.by_skill
-        if row.uncovered_weight
-    ][: shortage.CHART_ROWS]
-    months = [(_month(row.key), row.uncovered_weight) for row in r.by_month]
     return render(
         request,
         "shortage.html",
@@ -123,17 +112,38 @@ async def _page(
         start=r.from_date,
         end=r.to_date,
         open_too=bool(r.to_date and r.to_date >= local_today()),
-        skill_chart=drawings.bars(
+        rule_gain=_rule_gain(plan),
+        **_drawings(r, on_map, Words(page_language(request, user))),
+    )
+
+
+def _drawings(r: m.GapsReport, on_map: list[dict[str, Any]], t: Words) -> dict[str, str]:
+    """The page's pictures: uncovered weight by skill and by month as bars, the communes on a map
+    (each place's hover text in the reader's language)."""
+    for p in on_map:
+        p["text"] = f"{t('uncovered_weight')} {p['weight']}, {p['requests']} {t('requests_word')}"
+    skills = [
+        (t.skill(row.key.split("=")[0]) + f" {row.key.split('=')[-1]}", row.uncovered_weight)
+        for row in r.by_skill
+        if row.uncovered_weight
+    ][: shortage.CHART_ROWS]
+    months = [(_month(row.key), row.uncovered_weight) for row in r.by_month]
+    return {
+        "skill_chart": drawings.bars(
             skills, x_title=t("uncovered_weight"), y_title=t("skill_level"), title=t("chart_by_skill"), ident="by-skill"
         ),
-        month_chart=drawings.bars(
+        "month_chart": drawings.bars(
             months, x_title=t("uncovered_weight"), y_title=t("month"), title=t("chart_by_month"), ident="by-month"
         ),
-        map_svg=drawings.commune_map(on_map, title=t("map_title"), legend_words=(t("map_legend"), t("map_none"))),
-        rule_gain=(plan.covered_weight_after - plan.simple_rule.covered_weight_after)
-        if plan is not None and plan.simple_rule is not None
-        else None,
-    )
+        "map_svg": drawings.commune_map(on_map, title=t("map_title"), legend_words=(t("map_legend"), t("map_none"))),
+    }
+
+
+def _rule_gain(plan: m.HiringPlanView | None) -> int | None:
+    """What the optimised hiring plan covers beyond the simple rule's (None without both)."""
+    if plan is None or plan.simple_rule is None:
+        return None
+    return plan.covered_weight_after - plan.simple_rule.covered_weight_after
 
 
 def _month(key: str) -> str:

@@ -4,12 +4,14 @@ lifecycle and the extra hours waiting), coverage, manual assignment, audit log."
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.portal import actions, chart, directory, views
-from services.portal.auth import check_csrf, page_user
+from services.portal.auth import check_csrf
+from services.portal.deps import StaffUser
 from services.portal.users import User
 from services.portal.web import page_language, render
 
@@ -17,18 +19,16 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/proposals", response_class=HTMLResponse)
-async def board(request: Request) -> Response:
+async def board(request: Request, user: StaffUser) -> Response:
     """The board, a page at a time; `?request_id=` narrows it to one request and adds the solver's
     alternatives."""
-    user = page_user(request, "staff")
     rid = request.query_params.get("request_id") or None
     return await _board(request, user, rid=rid, page_raw=request.query_params.get("page"))
 
 
 @router.post("/proposals/decide", response_class=HTMLResponse)
-async def decide(request: Request) -> Response:
+async def decide(request: Request, user: StaffUser) -> Response:
     """Approve or reject the ticked proposals, or the one whose own button was pressed."""
-    user = page_user(request, "staff")
     form = await request.form()
     check_csrf(request, form)
     one = str(form.get("approve_one") or form.get("reject_one") or "")
@@ -45,9 +45,9 @@ async def _board(
     *,
     rid: str | None = None,
     page_raw: str | None = None,
-    outcome: dict | None = None,
+    outcome: dict[str, Any] | None = None,
     status_code: int = 200,
-) -> Response:  # type: ignore[type-arg]
+) -> Response:
     bus = request.app.state.bus
     first, total = await views.proposals(bus, 1, request_id=rid)
     pages = max(1, -(-total // views.PROPOSALS_PAGE))
@@ -74,16 +74,15 @@ PAGE = 100
 
 
 @router.get("/contracts", response_class=HTMLResponse)
-async def contracts(request: Request) -> Response:
+async def contracts(request: Request, user: StaffUser) -> Response:
     """The contracts, a page at a time; `status` and `q` (a contract or expert id, or part of one)
     narrow the list, and those with extra hours waiting come first."""
-    user = page_user(request, "staff")
     status = request.query_params.get("status", "")
     q = request.query_params.get("q", "").strip().lower()
     bus = request.app.state.bus
     experts = (await directory.names(bus))["experts"]
 
-    def matches(c: dict) -> bool:  # type: ignore[type-arg]
+    def matches(c: dict[str, Any]) -> bool:
         name = str(experts.get(c["expert_id"], {}).get("name", "")).lower()
         return not q or q in c["id"].lower() or q in c["expert_id"].lower() or q in name
 
@@ -105,14 +104,13 @@ async def contracts(request: Request) -> Response:
     )
 
 
-def _natural(text: str) -> tuple:  # type: ignore[type-arg]
+def _natural(text: str) -> tuple[int | str, ...]:
     """c2 before c10: the digits compared as numbers."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
 @router.get("/audit", response_class=HTMLResponse)
-async def audit(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def audit(request: Request, user: StaffUser) -> Response:
     entries = await views.audit_log(request.app.state.bus)
     pages = max(1, -(-len(entries) // AUDIT_PAGE))
     page = views.page_number(request.query_params.get("page"), pages)
@@ -130,20 +128,17 @@ AUDIT_PAGE = 30
 
 
 @router.get("/coverage", response_class=HTMLResponse)
-async def coverage(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def coverage(request: Request, user: StaffUser) -> Response:
     return render(request, "coverage.html", user, rows=await views.unit_coverage(request.app.state.bus))
 
 
 @router.get("/assign", response_class=HTMLResponse)
-async def assign_form(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def assign_form(request: Request, user: StaffUser) -> Response:
     return await _assign_page(request, user, form=dict(request.query_params), errors={})
 
 
 @router.post("/assign", response_class=HTMLResponse)
-async def assign(request: Request) -> Response:
-    user = page_user(request, "staff")
+async def assign(request: Request, user: StaffUser) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     errors = await actions.assign(request.app.state.bus, user, form)
@@ -155,9 +150,23 @@ async def _assign_page(
     user: User,
     *,
     form: dict[str, str],
-    errors: dict,  # type: ignore[type-arg]
+    errors: dict[str, Any],
     done: bool = False,
 ) -> Response:
+    """The manual assignment's form, with its pickers."""
+    return render(
+        request,
+        "assign.html",
+        user,
+        status_code=422 if errors else 200,
+        form=form,
+        errors=errors,
+        done=done,
+        **await _pickers(request, form),
+    )
+
+
+async def _pickers(request: Request, form: dict[str, str]) -> dict[str, Any]:
     """Pickers, not typed ids: the requests waiting, the experts and the active contracts with
     their expert's name (the request in the link from the board chosen already). `?q=` narrows
     the experts and contracts to a name or id; each list shows at most PICK of them."""
@@ -182,21 +191,14 @@ async def _assign_page(
         (c for c in await views.contracts(bus) if c["status"] == "active" and wanted(c["expert_id"])),
         key=lambda c: _natural(c["id"]),
     )
-    return render(
-        request,
-        "assign.html",
-        user,
-        status_code=422 if errors else 200,
-        form=form,
-        errors=errors,
-        done=done,
-        waiting=waiting[:PICK],
-        names=names,
-        experts=experts[:PICK],
-        contracts=contracts[:PICK],
-        q=q,
-        cut=max(len(experts), len(contracts), len(waiting)) > PICK,
-    )
+    return {
+        "waiting": waiting[:PICK],
+        "names": names,
+        "experts": experts[:PICK],
+        "contracts": contracts[:PICK],
+        "q": q,
+        "cut": max(len(experts), len(contracts), len(waiting)) > PICK,
+    }
 
 
 #: The most options a picker holds: a country's thousands of experts would make a page of megabytes.
@@ -204,15 +206,14 @@ PICK = 200
 
 
 @router.get("/contracts/{cid}", response_class=HTMLResponse)
-async def contract(request: Request, cid: str) -> Response:
+async def contract(request: Request, user: StaffUser, cid: str) -> Response:
     """One contract: its balance, a chart of its use over time (from the audit trail), the extra
     hours waiting for a decision, and its lifecycle (suspend, resume, end)."""
-    return await _contract_page(request, page_user(request, "staff"), cid)
+    return await _contract_page(request, user, cid)
 
 
 @router.post("/contracts/{cid}/status", response_class=HTMLResponse)
-async def contract_status(request: Request, cid: str) -> Response:
-    user = page_user(request, "staff")
+async def contract_status(request: Request, user: StaffUser, cid: str) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     errors = await actions.change_contract_status(
@@ -224,8 +225,7 @@ async def contract_status(request: Request, cid: str) -> Response:
 
 
 @router.post("/contracts/{cid}/extra", response_class=HTMLResponse)
-async def extra_hours(request: Request, cid: str) -> Response:
-    user = page_user(request, "staff")
+async def extra_hours(request: Request, user: StaffUser, cid: str) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     check_csrf(request, form)
     errors = await actions.decide_extra_hours(

@@ -76,17 +76,22 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 async def sample_status(stop_at: asyncio.Event, samples: list[tuple[str, float | None]], slow: list[str]) -> None:
     """Every second, what `expertshare status` sends, to each service; its latency, None on timeout."""
     from cli.client import ClientError, connect
+    from shared import endpoints as E
     from shared import messages as m
-    from shared import subjects as s
 
     began = time.monotonic()
+    asked: list[tuple[E.Endpoint[Any, Any], m.Message]] = [
+        (E.MATCHER_STATUS, m.GetRequests(limit=200)),
+        (E.CONTRACTS_STATUS, m.GetContractsStatus(limit=200)),
+    ]
     async with connect(timeout=QUERY_TIMEOUT_S) as client:
         while not stop_at.is_set():
-            for subject in (s.MATCHER_STATUS_GET, s.CONTRACTS_STATUS_GET):
+            for endpoint, q in asked:
+                subject = endpoint.subject
                 began = time.perf_counter()
                 at = time.monotonic()
                 try:
-                    await client.ok(subject, m.GetStatus(limit=200))
+                    await client.ask(endpoint, q)
                     samples.append((subject, time.monotonic() - at))
                 except ClientError:
                     samples.append((subject, None))
@@ -99,11 +104,11 @@ async def sample_status(stop_at: asyncio.Event, samples: list[tuple[str, float |
 
 async def matcher_counts() -> dict[str, int]:
     from cli.client import connect
+    from shared import endpoints as E
     from shared import messages as m
-    from shared import subjects as s
 
     async with connect(timeout=QUERY_TIMEOUT_S) as client:
-        return dict((await client.ok(s.MATCHER_STATUS_GET, m.GetStatus(limit=1)))["counts"])
+        return (await client.ask(E.MATCHER_STATUS, m.GetRequests(limit=1))).counts.model_dump()
 
 
 async def drained(timeout_s: float = 600.0) -> tuple[float, dict[str, int]]:

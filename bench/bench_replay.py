@@ -188,19 +188,21 @@ async def arrive(day: Day, requests: list[Any], day_s: float, rng: random.Random
     await asyncio.gather(*sends)
 
 
-async def final_state(client: Any, ids: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def final_state(client: Any, ids: list[str]) -> tuple[list[Any], list[Any]]:
+    """The matcher's requests and proposals at the end (`RequestView`s, `ProposalView`s)."""
+    from shared import endpoints as E
     from shared import messages as m
-    from shared import subjects as s
 
-    requests: list[dict[str, Any]] = []
-    proposals: list[dict[str, Any]] = []
+    requests: list[m.RequestView] = []
+    proposals: list[m.ProposalView] = []
     for i in range(0, len(ids), 1000):
-        q = m.GetStatus(request_ids=ids[i : i + 1000], limit=1000)
-        data, err, _ = await live.call(client, s.MATCHER_STATUS_GET, q, timeout=60)
+        q = m.GetRequests(request_ids=ids[i : i + 1000], limit=1000)
+        data, err, _ = await live.call(client, E.MATCHER_STATUS.subject, q, timeout=60)
         if data is None:
             raise live.BenchError(f"matcher.status.get failed at the end: {err}")
-        requests += data["requests"]
-        proposals += data["proposals"]
+        status = E.MATCHER_STATUS.reply.model_validate(data)
+        requests += status.requests
+        proposals += status.proposals
     return requests, proposals
 
 
@@ -261,7 +263,7 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
             out["listener_lost"] = listener.lost_since(0)
         finally:
             await listener.stop()
-    statuses = Counter(r["status"] for r in requests)
+    statuses = Counter(r.status for r in requests)
     refused = Counter[str]()
     for what, n in day.refusals.items():
         refused[what.split(":", 1)[0]] += n
@@ -272,7 +274,7 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
         final_statuses=dict(statuses),
         declined_pairs=sorted(day.declined),
         freed=dict(day.freed),
-        proposals=proposals,
+        proposals=[p.model_dump(mode="json") for p in proposals],
         machine_after=live.machine(),
     )
     return out

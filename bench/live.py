@@ -351,13 +351,15 @@ class Listener:
 async def open_requests(client: Any, total: int) -> tuple[int, int]:
     """(requests the matcher holds, those of them still open): a narrow query (the open ones, at
     most one returned) whose counts are whole."""
+    from shared import endpoints as E
     from shared import messages as m
-    from shared import subjects as s
 
-    data, err, _ = await call(client, s.MATCHER_STATUS_GET, m.GetStatus(statuses=["open"], limit=1), timeout=30)
+    q = m.GetRequests(statuses=["open"], limit=1)
+    data, err, _ = await call(client, E.MATCHER_STATUS.subject, q, timeout=30)
     if data is None:
         raise BenchError(f"matcher.status.get failed: {err}")
-    return int(data["counts"]["requests"]), len(data["requests"])
+    status = E.MATCHER_STATUS.reply.model_validate(data)
+    return status.counts.requests, len(status.requests)
 
 
 async def wait_decided(client: Any, total: int, within_s: float, every_s: float = 1.0) -> tuple[bool, float, str]:

@@ -76,13 +76,6 @@ class Client:
         except rpc.Unavailable as err:
             raise ClientError(_unavailable(err)) from None
 
-    async def ok(self, subject: str, message: BaseModel, *, timeout: float | None = None) -> dict[str, Any]:
-        """Call and return the data; a refusal becomes a ClientError naming what is wrong."""
-        reply = await self.call(subject, message, timeout=timeout)
-        if not reply.ok:
-            raise ClientError(rpc.explain(reply))
-        return reply.data or {}
-
 
 def _unavailable(err: rpc.Unavailable) -> str:
     if err.why == "is not running":

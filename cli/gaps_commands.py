@@ -19,8 +19,8 @@ import typer
 from pydantic import ValidationError
 
 from cli.client import Client, dumps
+from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
 from shared.clock import local_today
 
 WORDS: dict[str, dict[str, str]] = {
@@ -117,11 +117,9 @@ def say(key: str, lang: str, **values: Any) -> str:
     return WORDS[key][lang].format(**values)
 
 
-def merged(matcher: dict[str, Any], contracts: dict[str, Any]) -> m.GapsReport:
+def merged(report: m.GapsReport, ledger: m.GapsReport) -> m.GapsReport:
     """The matcher's report with the ledger's part: approval times, and each contract's use in the
     period with the matcher's value of one more hour of it."""
-    ledger = m.GapsReport.model_validate(contracts)
-    report = m.GapsReport.model_validate(matcher)
     value = {c.id: c.hour_value for c in report.contracts}
     rows = [c.model_copy(update={"hour_value": value.get(c.id)}) for c in ledger.contracts]
     rows.sort(key=lambda x: (-(x.hour_value or 0), -(x.used_pct or 0), x.id))
@@ -358,7 +356,7 @@ def register(app: typer.Typer, *, call: Callable[..., Any]) -> None:
 
             async def work(client: Client) -> m.GapsReport:
                 return merged(
-                    await client.ok(s.GAPS_GET, q, timeout=120), await client.ok(s.CONTRACTS_GAPS_GET, q, timeout=60)
+                    await client.ask(E.GAPS, q, timeout=120), await client.ask(E.CONTRACTS_GAPS, q, timeout=60)
                 )
 
             report = call(work)

@@ -17,8 +17,8 @@ import typer
 
 from cli import identity
 from cli.client import Client
+from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
 from shared.security import credentials, keys
 
 
@@ -35,14 +35,14 @@ def register(app: typer.Typer, *, call: Any) -> None:
         password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt("password", hide_input=True)
         seed = keys.new_seed(keys.USER)
 
-        async def ask(client: Client) -> dict[str, Any]:
+        async def ask(client: Client) -> m.IssuedCredential:
             cmd = m.IssueCredential(
                 username=user, password=password, key=keys.public_key(seed), hours=credentials.CLI_HOURS
             )
-            return await client.ok(s.CREDENTIAL_ISSUE, cmd)
+            return await client.ask(E.CREDENTIAL_ISSUE, cmd)
 
         data = call(ask)
-        path = identity.save(identity.login_path(), data["credential"], seed)
+        path = identity.save(identity.login_path(), data.credential, seed)
         typer.echo(f"signed in as {describe(identity.load(path))}")
 
     @app.command()

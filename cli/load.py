@@ -26,8 +26,8 @@ from typing import Any, Protocol, TypeVar
 from pydantic import ValidationError
 
 from cli.client import Client, ClientError
+from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
 from shared.limits import SUBMIT_BATCH
 from shared.scenario import Scenario
 
@@ -97,7 +97,7 @@ async def load(client: Client, sc: Scenario, progress: Progress) -> dict[str, An
     fingerprint = digest(sc)
     progress(0, "registering units, experts and contracts")
     for cmd in reference_commands(sc, fingerprint):
-        await client.ok(s.REFERENCE_REGISTER, cmd, timeout=CALL_TIMEOUT_S)
+        await client.ask(E.REFERENCE_REGISTER, cmd, timeout=CALL_TIMEOUT_S)
         progress(_size(cmd))
     await wait_for_matcher(client, sc, progress)
     progress(0, "submitting requests")
@@ -106,12 +106,11 @@ async def load(client: Client, sc: Scenario, progress: Progress) -> dict[str, An
 
     async def submit(cmd: m.SubmitRequests, first: int) -> None:
         async with window:
-            data = await client.ok(s.REQUESTS_SUBMIT, cmd, timeout=CALL_TIMEOUT_S)
-        results = data.get("results", [])
+            results = (await client.ask(E.REQUESTS_SUBMIT, cmd, timeout=CALL_TIMEOUT_S)).results
         refused.extend(
-            f"requests[{first + i}] ({r['id']}): {r.get('field', 'request')}: {r['error']}"
+            f"requests[{first + i}] ({r.id}): {r.field or 'request'}: {r.error}"
             for i, r in enumerate(results)
-            if not r["ok"]
+            if not r.ok
         )
         progress(len(results))
 
@@ -159,7 +158,7 @@ async def wait_for_matcher(
     if progress is not None:
         progress(0, "waiting for the matcher's copies")
     while True:
-        counts = (await client.ok(s.MATCHER_STATUS_GET, m.GetStatus(limit=1)))["counts"]
+        counts = (await client.ask(E.MATCHER_STATUS, m.GetRequests(limit=1))).counts.model_dump()
         copied = sum(min(counts.get(k, 0), n) for k, n in wanted.items())
         if progress is not None and copied > shown:
             progress(copied - shown)

@@ -37,7 +37,6 @@ from cli import (
 from cli.client import Client, ClientError, connect, dumps, run
 from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
 from shared.endpoints import Endpoint
 from shared.parties import STAFF
 
@@ -94,14 +93,9 @@ def ask(endpoint: Endpoint[Any, R], message: m.Message) -> R:
     return reply
 
 
-def command(target: Endpoint[Any, R] | str, message: m.Message, done: Callable[[Any], str]) -> None:
-    """Send a command and print what `done` makes of its reply (the endpoint's reply model; a
-    subject given as text, until every reply is typed (issue 18): the reply's data as a dict)."""
-    if isinstance(target, Endpoint):
-        typer.echo(done(ask(target, message)))
-        return
-    data = call(lambda c: c.ok(target, message))
-    typer.echo(done(data))
+def command(endpoint: Endpoint[Any, R], message: m.Message, done: Callable[[R], str]) -> None:
+    """Send a command and print what `done` makes of its reply model."""
+    typer.echo(done(ask(endpoint, message)))
 
 
 # ------------------------------------------------------------------ running the system
@@ -196,9 +190,8 @@ def status(
         raise typer.Exit(0 if found["healthy"] else 1)
 
     async def work(client: Client) -> dict[str, Any]:
-        q = m.GetStatus(limit=limit, unit_id=unit)
         return {
-            "matcher": await client.ok(s.MATCHER_STATUS_GET, q),
+            "matcher": await client.ask(E.MATCHER_STATUS, m.GetRequests(limit=limit, unit_id=unit)),
             "contracts": await client.ask(E.CONTRACTS_STATUS, m.GetContractsStatus(limit=limit, unit_id=unit)),
         }
 
@@ -247,14 +240,14 @@ def request_submit(
         trainee=trainee,
     )
     cmd = build(m.SubmitRequest, request=req, by=me(by))
-    command(s.REQUEST_SUBMIT, cmd, lambda d: f"request {d['request_id']} submitted ({d['status']})")
+    command(E.REQUEST_SUBMIT, cmd, lambda d: f"request {d.request_id} submitted ({d.status})")
 
 
 @request_app.command("cancel")
 def request_cancel(request_id: str, by: str | None = typer.Option(None, help=BY_HELP), reason: str = "") -> None:
     """Cancel a request: whatever it reserved is released."""
     cmd = build(m.CancelRequest, request_id=request_id, by=me(by), reason=reason)
-    command(s.REQUEST_CANCEL, cmd, lambda d: f"request {d['request_id']} cancelled")
+    command(E.REQUEST_CANCEL, cmd, lambda d: f"request {d.request_id} cancelled")
 
 
 @app.command()
@@ -316,9 +309,9 @@ def inbox(
 ) -> None:
     """A party's notifications."""
     q = build(m.GetInbox, party=party, unread_only=unread)
-    data = call(lambda c: c.ok(s.INBOX_GET, q))
+    data = ask(E.INBOX, q)
     if as_json:
-        typer.echo(dumps(data))
+        typer.echo(dumps(data.model_dump(mode="json")))
     else:
         views.print_inbox(party, data)
 
@@ -370,22 +363,24 @@ def audit_input(sha256: str, out: Annotated[Path | None, typer.Option(help="Writ
     """The scenario the solver planned from, by the digest an audit entry carries (checked)."""
     import hashlib
 
-    def piece(offset: int) -> dict[str, Any]:
-        return call(lambda c: c.ok(s.PLAN_INPUT_GET, build(m.GetPlanInput, sha256=sha256, offset=offset), timeout=60))
+    def piece(offset: int) -> m.PlanInputView:
+        q = build(m.GetPlanInput, sha256=sha256, offset=offset)
+        view: m.PlanInputView = call(lambda c: c.ask(E.PLAN_INPUT, q, timeout=60))
+        return view
 
     data = piece(0)
-    parts = [data["scenario"]]
-    while data.get("next_offset"):  # larger than one message: read on
-        data = piece(data["next_offset"])
-        parts.append(data["scenario"])
-    data["scenario"] = "".join(parts)
-    if hashlib.sha256(data["scenario"].encode()).hexdigest() != sha256:
+    parts = [data.scenario]
+    while data.next_offset:  # larger than one message: read on
+        data = piece(data.next_offset)
+        parts.append(data.scenario)
+    scenario = "".join(parts)
+    if hashlib.sha256(scenario.encode()).hexdigest() != sha256:
         fail(f"the stored input does not match its digest {sha256}: it was altered")
     if out is None:
-        typer.echo(data["scenario"])
+        typer.echo(scenario)
     else:
-        out.write_text(data["scenario"], encoding="utf-8")
-        typer.echo(f"wrote the {data['status']} plan's input ({data['created_at'][:19]}) to {out}; digest checked")
+        out.write_text(scenario, encoding="utf-8")
+        typer.echo(f"wrote the {data.status} plan's input ({data.created_at[:19]}) to {out}; digest checked")
 
 
 solve_commands.register(app)

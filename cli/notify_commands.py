@@ -16,37 +16,37 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.client import dumps
+from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
 from shared.statuses import DeliveryStatus
 
 console = Console()
 
 
-def print_deliveries(rows: list[dict[str, Any]]) -> None:
+def print_deliveries(rows: list[m.DeliveryView]) -> None:
     t = Table(title=f"Deliveries ({len(rows)})")
     for col in ("id", "party", "channel", "kind", "status", "tries", "why", "subject"):
         t.add_column(col)
     for d in rows:
         t.add_row(
-            d["id"],
-            d["party"],
-            d["channel"],
-            d["kind"],
-            d["status"],
-            str(d["attempts"]),
-            d["last_error"][:80],
-            d["subject"][:60],
+            d.id,
+            d.party,
+            d.channel,
+            d.kind,
+            d.status,
+            str(d.attempts),
+            d.last_error[:80],
+            d.subject[:60],
         )
     console.print(t)
 
 
-def describe(p: dict[str, Any]) -> str:
-    secret = "set" if p["webhook_secret_set"] else "none"
+def describe(p: m.PreferencesView) -> str:
+    secret = "set" if p.webhook_secret_set else "none"
     return (
-        f"{p['party']}: channels {', '.join(p['channels'])}; language {p['language']}; "
-        f"email {p['email'] or '-'}; webhook {p['webhook_url'] or '-'} (secret {secret}); "
-        f"{'daily digest' if p['digest'] else 'one message per event'}"
+        f"{p.party}: channels {', '.join(p.channels)}; language {p.language}; "
+        f"email {p.email or '-'}; webhook {p.webhook_url or '-'} (secret {secret}); "
+        f"{'daily digest' if p.digest else 'one message per event'}"
     )
 
 
@@ -65,9 +65,9 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         if ctx.invoked_subcommand:
             return
         q = build(m.GetDeliveries, status=DeliveryStatus.FAILED if failed else None, party=party)
-        rows = call(lambda c: c.ok(s.DELIVERIES_GET, q))["deliveries"]
+        rows: list[m.DeliveryView] = call(lambda c: c.ask(E.DELIVERIES, q)).deliveries
         if as_json:
-            typer.echo(dumps(rows))
+            typer.echo(dumps([d.model_dump(mode="json") for d in rows]))
         else:
             print_deliveries(rows)
 
@@ -78,8 +78,8 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     ) -> None:
         """Send failed deliveries again, with fresh tries."""
         cmd = build(m.RetryDeliveries, delivery_ids=ids or [], all=all_)
-        data = call(lambda c: c.ok(s.DELIVERIES_RETRY, cmd))
-        typer.echo(f"{len(data['retried'])} deliveries queued again: {', '.join(data['retried']) or '-'}")
+        data: m.RetriedDeliveries = call(lambda c: c.ask(E.DELIVERIES_RETRY, cmd))
+        typer.echo(f"{len(data.retried)} deliveries queued again: {', '.join(data.retried) or '-'}")
 
     @notes.command("read")
     def read(
@@ -88,8 +88,8 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
     ) -> None:
         """Mark a party's inbox notifications read (`expertshare inbox` shows them starred)."""
         cmd = build(m.MarkRead, party=party, notification_ids=ids or [])
-        data = call(lambda c: c.ok(s.INBOX_MARK_READ, cmd))
-        typer.echo(f"{data['marked']} notifications marked read")
+        data: m.MarkedRead = call(lambda c: c.ask(E.INBOX_MARK_READ, cmd))
+        typer.echo(f"{data.marked} notifications marked read")
 
     @notes.command("prefs")
     def prefs(
@@ -116,8 +116,8 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
         )
         if all(v is None for v in changes.values()):
             q = build(m.GetPreferences, party=party)
-            data = call(lambda c: c.ok(s.PREFERENCES_GET, q))
+            data: m.PreferencesView = call(lambda c: c.ask(E.PREFERENCES, q))
         else:
             cmd = build(m.SetPreferences, party=party, **changes)
-            data = call(lambda c: c.ok(s.PREFERENCES_SET, cmd))
-        typer.echo(dumps(data) if as_json else describe(data))
+            data = call(lambda c: c.ask(E.PREFERENCES_SET, cmd))
+        typer.echo(dumps(data.model_dump(mode="json")) if as_json else describe(data))

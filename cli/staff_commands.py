@@ -27,7 +27,6 @@ from cli.client import Client, dumps
 from cli.views import hours
 from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
 from shared.csvcells import neutral
 from shared.formatting import money
 from shared.statuses import AssignmentStatus as A
@@ -113,17 +112,17 @@ def register(app: typer.Typer, *, call: Callable[..., Any], build: Callable[...,
             reason=reason,
         )
 
-        async def work(client: Client) -> tuple[dict[str, Any], dict[str, Any]]:
-            done = await client.ok(s.ASSIGNMENT_ASSIGN, cmd)
-            return done, await _outcome(client, cmd.request_id, done["assignment_id"])
+        async def work(client: Client) -> tuple[m.ManualAssignment, dict[str, Any]]:
+            done = await client.ask(E.ASSIGNMENT_ASSIGN, cmd)
+            return done, await _outcome(client, cmd.request_id, done.assignment_id)
 
         done, outcome = call(work)
-        if done["violations"]:
-            typer.echo(f"forced past: {'; '.join(done['violations'])}")
+        if done.violations:
+            typer.echo(f"forced past: {'; '.join(done.violations)}")
         typer.echo(
-            f"{done['assignment_id']}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
+            f"{done.assignment_id}: {expert} for request {request}{f' (expert {slot + 1})' if slot else ''} "
             f"under {contract}, "
-            f"{done['mode']}, {hours(done['minutes'])}: {outcome['status']}"
+            f"{done.mode}, {hours(done.minutes)}: {outcome['status']}"
             + (f" ({outcome['note']})" if outcome["status"] != A.APPROVED and outcome.get("note") else "")
         )
         if outcome["status"] != A.APPROVED:

@@ -34,8 +34,7 @@ from cli.client import ClientError, connect
 from cli.supervisor import SERVICES, Supervisor, child_env, identity_env
 from shared import catalogue
 from shared import endpoints as E
-from shared import subjects as s
-from shared.messages import GetContractsStatus, GetStatus, Message
+from shared.messages import GetContractsStatus, GetRequests, Message
 from shared.metrics import metrics_url_file
 from shared.nats import EmbeddedNats, NatsServerError, free_port, port_is_free, start_nats
 from shared.nats import connect as nats_connect
@@ -88,7 +87,7 @@ async def wait_healthy(url: str, within_s: float = 60.0) -> None:
             deadline = asyncio.get_running_loop().time() + within_s
             while True:
                 try:
-                    await client.ok(s.health(name), Message(), timeout=2)
+                    await client.ask(E.health(name), Message(), timeout=2)
                     break
                 except ClientError:
                     if asyncio.get_running_loop().time() > deadline:
@@ -104,7 +103,7 @@ async def load_demo_if_empty(url: str) -> None:
     async with connect(url) as client:
         counts = (await client.ask(E.CONTRACTS_STATUS, GetContractsStatus(limit=1, with_contracts=False))).counts
         if counts.units:
-            requests = (await client.ok(s.MATCHER_STATUS_GET, GetStatus(limit=1)))["counts"]["requests"]
+            requests = (await client.ask(E.MATCHER_STATUS, GetRequests(limit=1))).counts.requests
             say(
                 f"existing data: {counts.units} units, {counts.experts} experts, "
                 f"{counts.contracts} contracts, {requests} requests; no demo loaded"

@@ -22,15 +22,17 @@ console = Console()
 
 
 def status_json(data: dict[str, Any]) -> dict[str, Any]:
-    matcher, contracts = data["matcher"], data["contracts"]
-    assert isinstance(contracts, m.ContractsStatus)
+    """`expertshare status --json`: the matcher's requests and waiting proposals (a
+    `MatcherStatus`), the contracts service's assignments and balances, the counts of both."""
+    matcher: m.MatcherStatus = data["matcher"]
+    contracts: m.ContractsStatus = data["contracts"]
     return {
-        "requests": matcher["requests"],
-        "proposals": [p for p in matcher["proposals"] if Status(p["status"]) == Status.PROPOSED],
+        "requests": [r.model_dump(mode="json") for r in matcher.requests],
+        "proposals": [p.model_dump(mode="json") for p in matcher.proposals if Status(p.status) == Status.PROPOSED],
         "assignments": [a.model_dump(mode="json") for a in contracts.assignments],
         "contracts": [c.model_dump(mode="json") for c in contracts.contracts],
-        "counts": {**contracts.counts.model_dump(), **matcher["counts"]},
-        "truncated": bool(matcher.get("truncated") or contracts.truncated),
+        "counts": {**contracts.counts.model_dump(), **matcher.counts.model_dump()},
+        "truncated": bool(matcher.truncated or contracts.truncated),
     }
 
 
@@ -112,13 +114,13 @@ def print_status(data: dict[str, Any], *, verbose: bool = False) -> None:
         )
 
 
-def print_inbox(party: str, data: dict[str, Any]) -> None:
-    items = data.get("notifications", [])
-    console.print(f"[bold]{party}[/bold]: {len(items)} notifications, {data.get('unread', 0)} unread")
+def print_inbox(party: str, data: m.InboxView) -> None:
+    items = data.notifications
+    console.print(f"[bold]{party}[/bold]: {len(items)} notifications, {data.unread} unread")
     for n in items:
-        mark = " " if n.get("read") else "*"
-        console.print(f"{mark} {stamp(n['created_at'])}  [bold]{n['subject']}[/bold]")
-        for line in n["body"].splitlines():
+        mark = " " if n.read else "*"
+        console.print(f"{mark} {stamp(n.created_at)}  [bold]{n.subject}[/bold]")
+        for line in n.body.splitlines():
             console.print(f"    {line}")
 
 

@@ -101,10 +101,6 @@ class Reply(BaseModel, Generic[V]):
         return Reply(ok=True, data=data)
 
     @classmethod
-    def success(cls, **data: Any) -> Reply[Any]:
-        return Reply(ok=True, data=data)
-
-    @classmethod
     def failure(cls, error: str, *field_errors: FieldError) -> Reply[Any]:
         return Reply(ok=False, error=error, field_errors=list(field_errors))
 
@@ -136,25 +132,16 @@ class CancelRequest(Message):
     reason: Text = ""
 
 
-class GetStatus(Message):
-    """Requests (matcher) or assignments (contracts) with their status, oldest first. Every filter
-    given narrows the list; `limit` keeps the newest that many (the reply says `truncated`). The
-    counts are always whole. A national system holds more than one NATS message can carry: the
-    portal asks for what its page shows."""
+class GetRequests(Message):
+    """Requests with their status and their proposals (`matcher.status.get`), oldest first. Every
+    filter given narrows the list; `limit` keeps the newest that many (the reply says
+    `truncated`). The counts are always whole. The portal asks for what its page shows."""
 
-    unit_id: Id | None = Field(
-        default=None,
-        description="one unit's; the contracts service also narrows "
-        "the balances to the contracts that can serve it (in scope, or unscoped)",
-    )
+    unit_id: Id | None = Field(default=None, description="one unit's")
     request_ids: list[Id] | None = Field(default=None, max_length=1000)
-    expert_id: Id | None = Field(default=None, description="contracts service only")
-    contract_id: Id | None = Field(default=None, description="contracts service only")
     statuses: list[Annotated[str, Field(max_length=20)]] | None = Field(default=None, max_length=20)
-    extra_pending: bool = Field(default=False, description="only assignments with extra hours waiting")
     limit: int | None = Field(default=None, ge=1, le=10_000)
     oldest_first: bool = Field(default=False, description="with `limit`: the oldest that many instead")
-    with_contracts: bool = Field(default=True, description="contracts service: include every balance")
 
 
 class GetPlanInput(Message):
@@ -527,6 +514,165 @@ class ManualOverride(BaseModel):
     command: SignedCommand | None = Field(
         default=None, description="staff's signed assign command: contracts approves at once only on it"
     )
+
+
+# ---------------------------------------------------------------- matcher: replies
+#: The most rows of a list a reply may be built with before `shared.bus.fit_reply` cuts it to
+#: one NATS message (an unlimited status query of a national system): bounded, never reached.
+REPLY_ROWS = 1_000_000
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class RequestState(BaseModel):
+    """The reply to `SubmitRequest` and `CancelRequest`: the request and its status now."""
+
+    model_config = ConfigDict(frozen=True)
+    request_id: Ref
+    status: Word
+
+
+class SubmitResult(BaseModel):
+    """One request of a bulk submission, in the order sent: taken (`ok`, its `status`) or refused
+    (`error`, and the `field` of the command it names). Absent fields are left out of the JSON."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Ref
+    ok: bool
+    status: Word | None = Field(default=None, exclude_if=_absent, description="a taken request's status")
+    error: Text | None = Field(default=None, exclude_if=_absent, description="why it was refused")
+    field: Annotated[str, Field(max_length=L.SHORT)] | None = Field(
+        default=None, exclude_if=_absent, description="the refused field, e.g. requests[3].deadline"
+    )
+
+
+class SubmitResults(BaseModel):
+    """The reply to `SubmitRequests`: how many were taken and refused, and each one's answer."""
+
+    model_config = ConfigDict(frozen=True)
+    taken: int
+    refused: int
+    results: list[SubmitResult] = Field(default_factory=list, max_length=L.SUBMIT_BATCH)
+
+
+class ManualAssignment(BaseModel):
+    """The reply to `AssignManually`: the proposal made (contracts approves it at once) and the
+    rules a forced assignment broke."""
+
+    model_config = ConfigDict(frozen=True)
+    assignment_id: Ref
+    request_id: Ref
+    slot: int
+    expert_id: Ref
+    contract_id: Ref
+    mode: Word
+    minutes: int
+    cost_vnd: int
+    forced: bool = False
+    violations: list[Text] = Field(default_factory=list, max_length=50, description="rules it was forced past")
+
+
+class RequestView(BaseModel):
+    """A request as the matcher holds it, with its status (and, unmatched, why)."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Ref
+    unit: Ref
+    title: Title
+    priority: int
+    hours: float
+    mode: Word
+    deadline: dt.date
+    status: Word
+    reason_code: Word = ""
+    reason: Text = ""
+
+
+class ProposalView(BaseModel):
+    """One of the matcher's proposals (an assignment as the matcher sees it), with its status:
+    pending, approved, accepted, rejected, declined, withdrawn, cancelled, completed."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Ref
+    request_id: Ref
+    slot: int = 0
+    expert_id: Ref
+    contract_id: Ref
+    mode: Word
+    travel_minutes: int = 0
+    minutes: int
+    cost_vnd: int
+    trainee_id: Ref | None = None
+    trainee_minutes: int = 0
+    status: Word
+    plan_id: int | None = Field(default=None, description="the plan that made it")
+    created_at: dt.datetime
+
+
+class MatcherCounts(BaseModel):
+    """What the matcher holds in all (its copies of the reference data, and the requests)."""
+
+    model_config = ConfigDict(frozen=True)
+    units: int = 0
+    experts: int = 0
+    contracts: int = 0
+    requests: int = 0
+
+
+class MatcherStatus(BaseModel):
+    """The reply to `GetRequests` (`matcher.status.get`): the requests asked for, oldest first,
+    their proposals (every proposal when nothing narrows the question), and the whole counts."""
+
+    model_config = ConfigDict(frozen=True)
+    requests: list[RequestView] = Field(default_factory=list, max_length=REPLY_ROWS)
+    proposals: list[ProposalView] = Field(default_factory=list, max_length=REPLY_ROWS)
+    counts: MatcherCounts = Field(default_factory=MatcherCounts)
+    truncated: bool = Field(default=False, description="`limit` or the message's size cut the lists")
+
+
+class PlanInputView(BaseModel):
+    """The reply to `GetPlanInput`: a piece of the scenario text from `offset`; `next_offset`
+    says where the next piece starts (None: this is the last)."""
+
+    model_config = ConfigDict(frozen=True)
+    sha256: Annotated[str, Field(max_length=64)]
+    scenario: Annotated[str, Field(max_length=L.PLAN_INPUT_CHUNK)] = ""
+    offset: int = 0
+    total_chars: int = 0
+    next_offset: int | None = None
+    status: Word = Field(default="", description="the plan's solve status, or manual")
+    created_at: Annotated[str, Field(max_length=40, description="when the plan was made (ISO 8601)")] = ""
+    overcommitted: list[Text] = Field(default_factory=list, max_length=L.NOTES)
+    truncated: bool = False
+
+
+class CandidateView(BaseModel):
+    """One expert who could take a request, under which contract, and what it would displace."""
+
+    model_config = ConfigDict(frozen=True)
+    expert: Ref
+    expert_name: Annotated[str, Field(max_length=L.NAME)] = ""
+    contract: Ref
+    slot: int = 0
+    mode: Word
+    travel_minutes: int = 0
+    hours: float
+    cost_vnd: int
+    score: int = Field(description="lower is better: the model's secondary terms for this option")
+    fits_now: bool
+    displaces: list[Ref] = Field(
+        default_factory=list, max_length=L.IDS, description="requests that would lose their expert, least urgent first"
+    )
+
+
+class CandidatesView(BaseModel):
+    """The reply to `GetCandidates`: the best few experts for the request, the best first."""
+
+    model_config = ConfigDict(frozen=True)
+    request_id: Ref
+    candidates: list[CandidateView] = Field(default_factory=list, max_length=20)
 
 
 # ---------------------------------------------------------------- contracts: commands
@@ -1201,6 +1347,83 @@ class RetryDeliveries(Message):
     all: bool = False
 
 
+# ---------------------------------------------------------------- notifier: replies
+class NotificationView(BaseModel):
+    """One notification of a party's inbox."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Annotated[str, Field(max_length=20)]
+    kind: Word
+    subject: Title
+    body: Annotated[str, Field(max_length=L.BODY)]
+    language: Annotated[str, Field(max_length=L.LANGUAGE)]
+    read: bool = False
+    created_at: Annotated[str, Field(max_length=40, description="ISO 8601")]
+    source_event_id: Ref
+
+
+class InboxView(BaseModel):
+    """The reply to `GetInbox`: the newest notifications first, and how many are unread in all."""
+
+    model_config = ConfigDict(frozen=True)
+    unread: int = 0
+    notifications: list[NotificationView] = Field(default_factory=list, max_length=500)
+    truncated: bool = False
+
+
+class MarkedRead(BaseModel):
+    """The reply to `MarkRead`: how many notifications were unread and are read now."""
+
+    model_config = ConfigDict(frozen=True)
+    marked: int
+
+
+class PreferencesView(BaseModel):
+    """The reply to `GetPreferences` and `SetPreferences`: a party's choices as they stand (the
+    webhook's secret never leaves the notifier: only whether there is one)."""
+
+    model_config = ConfigDict(frozen=True)
+    party: Party
+    channels: list[Word] = Field(max_length=3, description="the inbox first, then email and webhook when chosen")
+    language: Annotated[str, Field(max_length=L.LANGUAGE)]
+    email: Annotated[str, Field(max_length=254)] | None = None
+    webhook_url: Annotated[str, Field(max_length=L.URL)] | None = None
+    webhook_secret_set: bool = False
+    digest: bool = False
+
+
+class DeliveryView(BaseModel):
+    """One send on an external channel (email, webhook) and how it went."""
+
+    model_config = ConfigDict(frozen=True)
+    id: Annotated[str, Field(max_length=20)]
+    party: Annotated[str, Field(max_length=80)]
+    channel: Word
+    kind: Word
+    subject: Title
+    status: Word = Field(description="pending, sent or failed")
+    attempts: int = 0
+    last_error: Annotated[str, Field(max_length=L.REASON)] = ""
+    created_at: Annotated[str, Field(max_length=40, description="ISO 8601")]
+    finished_at: Annotated[str, Field(max_length=40)] | None = None
+
+
+class DeliveriesView(BaseModel):
+    """The reply to `GetDeliveries`: the newest first."""
+
+    model_config = ConfigDict(frozen=True)
+    deliveries: list[DeliveryView] = Field(default_factory=list, max_length=1000)
+    truncated: bool = False
+
+
+class RetriedDeliveries(BaseModel):
+    """The reply to `RetryDeliveries`: the deliveries queued again."""
+
+    model_config = ConfigDict(frozen=True)
+    retried: list[Annotated[str, Field(max_length=20)]] = Field(default_factory=list, max_length=REPLY_ROWS)
+    truncated: bool = False
+
+
 # ---------------------------------------------------------------- portal
 class IssueCredential(Message):
     """`expertshare login`: a portal user's name and password, for a short-lived credential for
@@ -1210,6 +1433,14 @@ class IssueCredential(Message):
     password: str = Field(min_length=1, max_length=1024, repr=False)
     key: str = Field(min_length=56, max_length=56, description="the new public USER nkey")
     hours: float = Field(default=12, gt=0, le=12)
+
+
+# ---------------------------------------------------------------- portal: replies
+class IssuedCredential(BaseModel):
+    """The reply to `IssueCredential`: the credential for the key sent, signed by the issuer."""
+
+    model_config = ConfigDict(frozen=True)
+    credential: str = Field(max_length=4096)
 
 
 class DeadLetter(BaseModel):

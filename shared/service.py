@@ -39,7 +39,7 @@ from shared.clock import utcnow
 from shared.db import make_engine, reader
 from shared.endpoints import Endpoint
 from shared.logging import configure, library_logger
-from shared.messages import FieldError, Message, Reply
+from shared.messages import Done, FieldError, Message, Reply
 from shared.metrics import ConsumerBacklog, DomainCollector, Gauges, MetricsServer, dead_letter_counter, outbox_gauges
 from shared.nats import NatsServerError, connect, make_broker, require_seed
 from shared.security import credentials
@@ -205,7 +205,7 @@ class Service:
             log.info("command_handled", ok=reply.ok if reply else None)
             if self.after_command is not None and (reply is None or reply.ok):
                 await self.after_command(subject, cmd)
-            return reply or Reply.success()
+            return reply or Reply.of(Done())
 
         handle.__name__ = f"{subject.replace('.', '_')}"
         command_subscriber(self.broker, self.settings, subject, description=description)(handle)

@@ -6,14 +6,26 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.client import Client as NatsClient
 from pydantic import BaseModel
 
-from shared import subjects as s
-from shared.messages import GetStatus, Message, Reply
+from shared import endpoints as E
+from shared import rpc
+from shared.endpoints import Endpoint
+from shared.messages import GetContractsStatus, GetRequests, Message, Reply
 from tests import people
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def typed(endpoint: Endpoint[Any, R], reply: Reply[Any]) -> R:
+    """`reply`'s data as the endpoint's reply model, which must give back the JSON the service
+    sent, key for key (the typed reply keeps the shape the untyped one had)."""
+    view = rpc.read(endpoint, reply)
+    assert view.model_dump(mode="json") == reply.data, f"{endpoint.subject}: the reply model changes its JSON"
+    return view
 
 
 class StatusClient:
@@ -42,10 +54,20 @@ class StatusClient:
         assert reply.ok, reply.error
         return reply.data or {}
 
+    async def ask(
+        self, endpoint: Endpoint[Any, R], message: BaseModel, timeout: float | None = None, *, as_: Any = None
+    ) -> R:
+        """The endpoint's reply model (a refusal fails the test), checked to be exactly what the
+        service sent: the model read back gives the same JSON (`typed`)."""
+        reply = await self.call(endpoint.subject, message, timeout, as_=as_)
+        assert reply.ok, reply.error
+        return typed(endpoint, reply)
+
     async def status(self) -> dict[str, Any]:
+        """Both services' status as JSON (the matcher's read as its `MatcherStatus`)."""
         return {
-            "matcher": await self.ok(s.MATCHER_STATUS_GET, GetStatus()),
-            "contracts": await self.ok(s.CONTRACTS_STATUS_GET, GetStatus()),
+            "matcher": (await self.ask(E.MATCHER_STATUS, GetRequests())).model_dump(mode="json"),
+            "contracts": (await self.ask(E.CONTRACTS_STATUS, GetContractsStatus())).model_dump(mode="json"),
         }
 
     async def until(self, predicate: Any, timeout: float | None = None, what: str = "condition") -> Any:

@@ -20,7 +20,7 @@ from shared.bus import Rejected
 from shared.scenario import Scenario
 
 
-def candidates(session: Session, q: m.GetCandidates, *, today: dt.date) -> m.Reply:
+def candidates(session: Session, q: m.GetCandidates, *, today: dt.date) -> m.Reply[m.CandidatesView]:
     row = session.get(RequestRow, q.request_id)
     if row is None:
         raise Rejected(f"no request {q.request_id}", "request_id")
@@ -32,24 +32,26 @@ def candidates(session: Session, q: m.GetCandidates, *, today: dt.date) -> m.Rep
     # Its own pending or approved proposal is pinned in a re-plan; the index gives back what the
     # request itself holds, or the only option left for it would be the expert already proposed.
     found = index_of(snap.scenario).best(q.request_id, limit=q.limit)
-    return m.Reply.success(
-        request_id=q.request_id,
-        candidates=[
-            {
-                "expert": c.expert,
-                "expert_name": names.get(c.expert, c.expert),
-                "contract": c.contract,
-                "slot": c.slot,
-                "mode": c.mode,
-                "travel_minutes": c.travel_minutes,
-                "hours": round(c.minutes / 60, 2),
-                "cost_vnd": c.cost_vnd,
-                "score": c.score,
-                "fits_now": c.fits_now,
-                "displaces": c.displaces,
-            }
-            for c in found
-        ],
+    return m.Reply.of(
+        m.CandidatesView(
+            request_id=q.request_id,
+            candidates=[
+                m.CandidateView(
+                    expert=c.expert,
+                    expert_name=names.get(c.expert, c.expert),
+                    contract=c.contract,
+                    slot=c.slot,
+                    mode=c.mode,
+                    travel_minutes=c.travel_minutes,
+                    hours=round(c.minutes / 60, 2),
+                    cost_vnd=c.cost_vnd,
+                    score=c.score,
+                    fits_now=c.fits_now,
+                    displaces=c.displaces,
+                )
+                for c in found
+            ],
+        )
     )
 
 

@@ -43,7 +43,7 @@ def _status(status: str) -> str:
     return "cancelled" if status == R.CANCELLED else "uncovered"
 
 
-def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply:
+def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -> m.Reply[m.GapsReport]:
     try:
         start, end, since, until = q.window(today, zone(offset_hours))
     except ValueError as err:
@@ -103,7 +103,7 @@ def gaps(session: Session, q: m.GetGaps, *, today: dt.date, offset_hours: int) -
     )
     fields["truncated"] = bool(fields["truncated"]) or len(experts) > L.GAP_ROWS or len(contracts) > L.GAP_ROWS
     report = m.GapsReport.model_validate({"source": "live", "from_date": start, "to_date": end, **fields})
-    return m.Reply.success(**report.model_dump(mode="json"))
+    return m.Reply.of(report)
 
 
 def _slot_skill(r: m.Request, slot: int) -> tuple[str, int]:

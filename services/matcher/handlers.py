@@ -39,18 +39,18 @@ log = structlog.get_logger("matcher")
 
 
 # ------------------------------------------------------------------ commands
-def submit_request(session: Session, cmd: m.SubmitRequest, actor: Actor, *, today: dt.date) -> m.Reply:
+def submit_request(session: Session, cmd: m.SubmitRequest, actor: Actor, *, today: dt.date) -> m.Reply[m.RequestState]:
     r = cmd.request
     record = r.model_dump(mode="json")
     existing = session.get(RequestRow, r.id)
     check_request(r, record, unit_known=session.get(UnitCopy, r.unit) is not None, existing=existing, today=today)
     if existing is not None:
-        return m.Reply.success(request_id=r.id, status=existing.status)
+        return m.Reply.of(m.RequestState(request_id=r.id, status=existing.status))
     session.add(
         RequestRow(id=r.id, unit_id=r.unit, record=record, submitted_by=actor.label, correlation_id=cmd.correlation_id)
     )
     add_event(session, s.REQUEST_SUBMITTED, cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
-    return m.Reply.success(request_id=r.id, status="open")
+    return m.Reply.of(m.RequestState(request_id=r.id, status="open"))
 
 
 def check_request(
@@ -66,7 +66,9 @@ def check_request(
         raise Rejected(f"request id {r.id!r} is already used by another request", "request.id")
 
 
-def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, today: dt.date) -> m.Reply:
+def submit_requests(
+    session: Session, cmd: m.SubmitRequests, actor: Actor, *, today: dt.date
+) -> m.Reply[m.SubmitResults]:
     """Many requests in one short transaction, each taken or refused as `submit_request` would
     alone (`check_request`) and answered in its place: one bad row of a load or a spreadsheet
     never holds back the others. Two reads for the whole batch (its units, its ids already
@@ -76,7 +78,7 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
     existing = {
         row.id: row for row in session.exec(select(RequestRow).where(col(RequestRow.id).in_([r.id for r in batch])))
     }
-    results: list[dict[str, object]] = []
+    results: list[m.SubmitResult] = []
     rows: list[dict[str, object]] = []
     events: list[m.RequestSubmitted] = []
     now = utcnow()
@@ -86,10 +88,10 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
             check_request(r, record, unit_known=r.unit in units, existing=existing.get(r.id), today=today)
         except Rejected as err:
             field = f"requests[{i}].{(err.field or '').removeprefix('request.')}".rstrip(".")
-            results.append({"id": r.id, "ok": False, "error": err.message, "field": field})
+            results.append(m.SubmitResult(id=r.id, ok=False, error=err.message, field=field))
             continue
         if r.id in existing:
-            results.append({"id": r.id, "ok": True, "status": existing[r.id].status})
+            results.append(m.SubmitResult(id=r.id, ok=True, status=existing[r.id].status))
             continue
         existing[r.id] = RequestRow(id=r.id, unit_id=r.unit, record=record)  # a repeat later in the batch
         rows.append(
@@ -106,15 +108,15 @@ def submit_requests(session: Session, cmd: m.SubmitRequests, actor: Actor, *, to
             )
         )
         events.append(cmd.caused(m.RequestSubmitted, request=r, by=actor.label))
-        results.append({"id": r.id, "ok": True, "status": "open"})
+        results.append(m.SubmitResult(id=r.id, ok=True, status="open"))
     if rows:
         session.execute(insert(table_of(RequestRow)), rows)
         add_event(session, s.REQUESTS_SUBMITTED, cmd.caused(m.RequestsSubmitted, submitted=events))
-    taken = sum(1 for x in results if x["ok"])
-    return m.Reply.success(taken=taken, refused=len(results) - taken, results=results)
+    taken = sum(1 for x in results if x.ok)
+    return m.Reply.of(m.SubmitResults(taken=taken, refused=len(results) - taken, results=results))
 
 
-def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Reply:
+def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Reply[m.RequestState]:
     row = lock_request(session, cmd.request_id)
     if row is None:
         raise Rejected(f"unknown request {cmd.request_id!r}", "request_id")
@@ -129,7 +131,7 @@ def cancel_request(session: Session, cmd: m.CancelRequest, actor: Actor) -> m.Re
         s.REQUEST_CANCELLED,
         cmd.caused(m.RequestCancelled, request_id=row.id, unit_id=row.unit_id, by=actor.label, reason=cmd.reason),
     )
-    return m.Reply.success(request_id=row.id, status=row.status)
+    return m.Reply.of(m.RequestState(request_id=row.id, status=row.status))
 
 
 def the_unit(session: Session, cmd: m.SubmitRequest | m.CancelRequest, actor: Actor) -> None:
@@ -434,7 +436,7 @@ def on_completed(session: Session, evt: m.RequestCompleted) -> None:
 
 
 # ------------------------------------------------------------------ queries
-def status(session: Session, q: m.GetStatus) -> m.Reply:
+def status(session: Session, q: m.GetRequests) -> m.Reply[m.MatcherStatus]:
     """Requests (narrowed by unit, request, status; the newest `limit`) and their proposals."""
     query = select(RequestRow)
     if q.unit_id is not None:
@@ -444,39 +446,46 @@ def status(session: Session, q: m.GetStatus) -> m.Reply:
     if q.statuses:
         query = query.where(col(RequestRow.status).in_(q.statuses))
     rows = in_order(session, query, (RequestRow.submitted_at, RequestRow.id), q.limit, q.oldest_first)
-    requests = [
-        dict(
-            id=r.id,
-            unit=r.unit_id,
-            title=r.record.get("title"),
-            priority=r.record.get("priority"),
-            hours=r.record.get("hours"),
-            mode=r.record.get("mode"),
-            deadline=r.record.get("deadline"),
-            status=r.status,
-            reason_code=r.reason_code,
-            reason=r.reason,
-        )
-        for r in rows
-    ]
     narrowed = q.unit_id is not None or q.request_ids is not None or q.statuses or q.limit
     proposals_query = select(Proposal).order_by(col(Proposal.created_at), col(Proposal.id))
     if narrowed:
         proposals_query = proposals_query.where(col(Proposal.request_id).in_([r.id for r in rows]))
-    proposals = [p.model_dump(mode="json") for p in session.exec(proposals_query)]
-    total = session.exec(select(func.count()).select_from(RequestRow)).one()
-    counts = {
-        "units": session.exec(select(func.count()).select_from(UnitCopy)).one(),
-        "experts": session.exec(select(func.count()).select_from(ExpertCopy)).one(),
-        "contracts": session.exec(select(func.count()).select_from(ContractCopy)).one(),
-        "requests": total,
-    }
-    return m.Reply.success(
-        requests=requests, proposals=proposals, counts=counts, truncated=q.limit is not None and len(rows) == q.limit
+    return m.Reply.of(
+        m.MatcherStatus(
+            requests=[request_view(r) for r in rows],
+            proposals=[m.ProposalView.model_validate(p.model_dump()) for p in session.exec(proposals_query)],
+            counts=counts(session),
+            truncated=q.limit is not None and len(rows) == q.limit,
+        )
     )
 
 
-def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:
+def request_view(r: RequestRow) -> m.RequestView:
+    return m.RequestView(
+        id=r.id,
+        unit=r.unit_id,
+        title=r.record["title"],
+        priority=r.record["priority"],
+        hours=r.record["hours"],
+        mode=r.record["mode"],
+        deadline=r.record["deadline"],
+        status=r.status,
+        reason_code=r.reason_code,
+        reason=r.reason,
+    )
+
+
+def counts(session: Session) -> m.MatcherCounts:
+    """What the matcher holds in all, whatever the question narrowed."""
+    return m.MatcherCounts(
+        units=session.exec(select(func.count()).select_from(UnitCopy)).one(),
+        experts=session.exec(select(func.count()).select_from(ExpertCopy)).one(),
+        contracts=session.exec(select(func.count()).select_from(ContractCopy)).one(),
+        requests=session.exec(select(func.count()).select_from(RequestRow)).one(),
+    )
+
+
+def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply[m.PlanInputView]:
     """What the solver planned from: the audit trail names it by digest, this returns it in
     pieces one NATS message carries (`next_offset` says where the next starts, None at the end)."""
     run = session.exec(select(PlanRun).where(PlanRun.input_sha256 == q.sha256).limit(1)).first()
@@ -484,14 +493,16 @@ def plan_input(session: Session, q: m.GetPlanInput) -> m.Reply:
         raise Rejected(f"no plan was made from an input with digest {q.sha256}", "sha256")
     end = min(len(run.scenario), q.offset + PLAN_INPUT_CHUNK)
     notes = run.overcommitted or []
-    return m.Reply.success(
-        sha256=run.input_sha256,
-        scenario=run.scenario[q.offset : end],
-        offset=q.offset,
-        total_chars=len(run.scenario),
-        next_offset=end if end < len(run.scenario) else None,
-        status=run.status,
-        created_at=run.created_at.isoformat(),
-        overcommitted=notes[:NOTES],
-        truncated=len(notes) > NOTES,
+    return m.Reply.of(
+        m.PlanInputView(
+            sha256=run.input_sha256,
+            scenario=run.scenario[q.offset : end],
+            offset=q.offset,
+            total_chars=len(run.scenario),
+            next_offset=end if end < len(run.scenario) else None,
+            status=run.status,
+            created_at=run.created_at.isoformat(),
+            overcommitted=notes[:NOTES],
+            truncated=len(notes) > NOTES,
+        )
     )

@@ -28,7 +28,7 @@ _ONE_AT_A_TIME = threading.Lock()
 
 def hiring_plan(
     session: Session, q: m.GetHiringPlan, *, today: dt.date, time_limit_s: float, workers: int, seed: int
-) -> m.Reply:
+) -> m.Reply[m.HiringPlanView]:
     sc = snapshot(session, today).scenario
     session.close()  # what follows is a solve: no read held across it
     menu = None
@@ -39,7 +39,7 @@ def hiring_plan(
             raise Rejected(f"candidates: {err}", "candidates") from None
     if not sc.requests or not sc.units:
         view = m.HiringPlanView(budget_vnd=q.budget_vnd, menu="file" if menu is not None else "default")
-        return m.Reply.success(**view.model_dump(mode="json"))
+        return m.Reply.of(view)
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         raise Rejected("another hiring plan is being computed: try again in a minute")
     try:
@@ -73,4 +73,4 @@ def hiring_plan(
         contracts=[Contract.model_validate(c) for c in plan.contracts],
         seconds=float(plan.solver.get("seconds", 0)),
     )
-    return m.Reply.success(**view.model_dump(mode="json"))
+    return m.Reply.of(view)

@@ -212,17 +212,19 @@ def _propose(
         command=signed,
     )
     _announce(session, sc, req, p, cmd, sha, manual)
-    return m.Reply.success(
-        assignment_id=p.id,
-        request_id=req.id,
-        slot=a.slot,
-        expert_id=a.expert,
-        contract_id=a.contract,
-        mode=a.mode,
-        minutes=a.minutes,
-        cost_vnd=a.cost_vnd,
-        forced=cmd.force,
-        violations=said,
+    return m.Reply.of(
+        m.ManualAssignment(
+            assignment_id=p.id,
+            request_id=req.id,
+            slot=a.slot,
+            expert_id=a.expert,
+            contract_id=a.contract,
+            mode=a.mode,
+            minutes=a.minutes,
+            cost_vnd=a.cost_vnd,
+            forced=cmd.force,
+            violations=said,
+        )
     )
 
 

@@ -126,7 +126,7 @@ def enqueue(session: Session, note: Notification, channel: str, *, event: m.Mess
 
 
 # ------------------------------------------------------------------ reading the inbox
-def inbox(session: Session, q: m.GetInbox) -> m.Reply:
+def inbox(session: Session, q: m.GetInbox) -> m.Reply[m.InboxView]:
     stmt = select(Notification).where(Notification.party == q.party)
     if q.unread_only:
         stmt = stmt.where(col(Notification.read).is_(False))
@@ -136,25 +136,27 @@ def inbox(session: Session, q: m.GetInbox) -> m.Reply:
         .select_from(Notification)
         .where(Notification.party == q.party, col(Notification.read).is_(False))
     ).one()
-    return m.Reply.success(
-        unread=unread,
-        notifications=[
-            dict(
-                id=str(n.id),
-                kind=n.kind,
-                subject=n.subject,
-                body=n.body,
-                language=n.language,
-                read=n.read,
-                created_at=n.created_at.isoformat(),
-                source_event_id=n.source_event_id,
-            )
-            for n in rows
-        ],
+    return m.Reply.of(
+        m.InboxView(
+            unread=unread,
+            notifications=[
+                m.NotificationView(
+                    id=str(n.id),
+                    kind=n.kind,
+                    subject=n.subject,
+                    body=n.body,
+                    language=n.language,
+                    read=n.read,
+                    created_at=n.created_at.isoformat(),
+                    source_event_id=n.source_event_id,
+                )
+                for n in rows
+            ],
+        )
     )
 
 
-def mark_read(session: Session, cmd: m.MarkRead) -> m.Reply:
+def mark_read(session: Session, cmd: m.MarkRead) -> m.Reply[m.MarkedRead]:
     ids = [int(i) for i in cmd.notification_ids if i.isdigit()]
     stmt = select(Notification).where(Notification.party == cmd.party)
     if ids:
@@ -165,4 +167,4 @@ def mark_read(session: Session, cmd: m.MarkRead) -> m.Reply:
             n.read = True
             session.add(n)
             changed += 1
-    return m.Reply.success(marked=changed)
+    return m.Reply.of(m.MarkedRead(marked=changed))

@@ -40,7 +40,7 @@ def channels_of(pref: Preference | None) -> list[str]:
 
 def set_preferences(
     session: Session, cmd: m.SetPreferences, *, sealer: Sealer, staff: frozenset[str], allow_private: bool
-) -> m.Reply:
+) -> m.Reply[m.PreferencesView]:
     known = cmd.party in staff if kind_of(cmd.party) == STAFF_KIND else session.get(Party, cmd.party) is not None
     if not known:
         raise Rejected(f"unknown party {cmd.party}", "party")
@@ -70,11 +70,11 @@ def set_preferences(
         raise Rejected("the webhook channel needs a webhook url and a secret", field)
     pref.updated_at = utcnow()
     session.add(pref)
-    return m.Reply.success(**describe(session, cmd.party, pref))
+    return m.Reply.of(describe(session, cmd.party, pref))
 
 
-def describe(session: Session, party: str, pref: Preference | None) -> dict[str, object]:
-    return dict(
+def describe(session: Session, party: str, pref: Preference | None) -> m.PreferencesView:
+    return m.PreferencesView(
         party=party,
         channels=["inbox", *channels_of(pref)],
         language=language_of(session, party),
@@ -85,5 +85,5 @@ def describe(session: Session, party: str, pref: Preference | None) -> dict[str,
     )
 
 
-def get_preferences(session: Session, q: m.GetPreferences) -> m.Reply:
-    return m.Reply.success(**describe(session, q.party, session.get(Preference, q.party)))
+def get_preferences(session: Session, q: m.GetPreferences) -> m.Reply[m.PreferencesView]:
+    return m.Reply.of(describe(session, q.party, session.get(Preference, q.party)))

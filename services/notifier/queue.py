@@ -164,33 +164,35 @@ class DeliveryDeadLetter(m.DeadLetter):
 
 
 # ------------------------------------------------------------------ staff: what did not arrive
-def list_deliveries(session: Session, q: m.GetDeliveries) -> m.Reply:
+def list_deliveries(session: Session, q: m.GetDeliveries) -> m.Reply[m.DeliveriesView]:
     stmt = select(Delivery)
     if q.status:
         stmt = stmt.where(Delivery.status == q.status)
     if q.party:
         stmt = stmt.where(Delivery.party == q.party)
     rows = session.exec(stmt.order_by(col(Delivery.id).desc()).limit(q.limit)).all()
-    return m.Reply.success(
-        deliveries=[
-            dict(
-                id=str(d.id),
-                party=d.party,
-                channel=d.channel,
-                kind=d.kind,
-                subject=d.subject,
-                status=d.status,
-                attempts=d.attempts,
-                last_error=d.last_error,
-                created_at=d.created_at.isoformat(),
-                finished_at=d.finished_at.isoformat() if d.finished_at else None,
-            )
-            for d in rows
-        ]
+    return m.Reply.of(
+        m.DeliveriesView(
+            deliveries=[
+                m.DeliveryView(
+                    id=str(d.id),
+                    party=d.party,
+                    channel=d.channel,
+                    kind=d.kind,
+                    subject=d.subject,
+                    status=d.status,
+                    attempts=d.attempts,
+                    last_error=d.last_error,
+                    created_at=d.created_at.isoformat(),
+                    finished_at=d.finished_at.isoformat() if d.finished_at else None,
+                )
+                for d in rows
+            ]
+        )
     )
 
 
-def retry(session: Session, cmd: m.RetryDeliveries) -> m.Reply:
+def retry(session: Session, cmd: m.RetryDeliveries) -> m.Reply[m.RetriedDeliveries]:
     if not cmd.delivery_ids and not cmd.all:
         raise Rejected("name the deliveries to retry, or ask for all failed ones", "delivery_ids")
     stmt = select(Delivery).where(Delivery.status == D.FAILED)
@@ -203,7 +205,7 @@ def retry(session: Session, cmd: m.RetryDeliveries) -> m.Reply:
             if rows[i].status != D.FAILED:
                 raise Rejected(f"delivery {i} is {rows[i].status}, not failed", "delivery_ids")
         stmt = stmt.where(col(Delivery.id).in_(ids))
-    again = []
+    again: list[str] = []
     for d in session.exec(stmt):
         d.status, d.attempts, d.next_attempt_at, d.lease_until, d.finished_at = (
             D.PENDING,
@@ -214,4 +216,4 @@ def retry(session: Session, cmd: m.RetryDeliveries) -> m.Reply:
         )
         session.add(d)
         again.append(str(d.id))
-    return m.Reply.success(retried=again)
+    return m.Reply.of(m.RetriedDeliveries(retried=again))

@@ -51,7 +51,7 @@ from services.portal.routes import (
 from services.portal.security import SecurityHeaders, StrictJson, validation_failed
 from services.portal.settings import PortalSettings
 from services.portal.web import render, render_crash, see_other
-from shared import subjects
+from shared import endpoints, subjects
 from shared.messages import Reply
 from shared.metrics import MetricsServer
 from shared.tracing import configure_tracing
@@ -75,7 +75,7 @@ def create_app(settings: PortalSettings | None = None) -> FastAPI:
         users.create_schema(app.state.engine)
         await app.state.bus.connect()
         await app.state.bus.serve_logins(app.state.engine)  # `expertshare login` (services.portal.bus)
-        health = Reply.success(service=st.service).model_dump_json().encode()
+        health = Reply.of(endpoints.Health(service=st.service)).model_dump_json().encode()
 
         async def answer(msg: Msg) -> None:
             await msg.respond(health)

@@ -31,7 +31,15 @@ from shared import rpc
 from shared import subjects as s
 from shared.clock import utcnow
 from shared.endpoints import Endpoint
-from shared.messages import FieldError, GetStatus, IssueCredential, Message, Reply
+from shared.messages import (
+    FieldError,
+    GetRequests,
+    IssueCredential,
+    IssuedCredential,
+    MatcherStatus,
+    Message,
+    Reply,
+)
 from shared.nats import connect, connection_callbacks
 from shared.parties import expert_party, staff_party, unit_party
 from shared.security import credentials, keys
@@ -135,14 +143,12 @@ class Bus:
 
         await self.nc.subscribe(s.CREDENTIAL_ISSUE, queue="portal", cb=answer)
 
-    async def data(self, subject: str, message: BaseModel) -> dict[str, Any]:
-        reply = await self.call(subject, message)
-        if not reply.ok:
-            raise Unavailable(reply.error or f"{subject} refused")
-        return reply.data or {}
-
-    async def matcher_status(self, **filters: Any) -> dict[str, Any]:
-        return await self.data(s.MATCHER_STATUS_GET, GetStatus(**filters))
+    async def matcher_status(self, **filters: Any) -> MatcherStatus:
+        """The matcher's requests and proposals (`GetRequests`); a refusal: the page cannot show them."""
+        try:
+            return await self.ask(E.MATCHER_STATUS, GetRequests(**filters))
+        except rpc.Refused as err:
+            raise Unavailable(err.reply.error or f"{E.MATCHER_STATUS.subject} refused") from None
 
     async def read(self, endpoint: Endpoint[Any, R], message: BaseModel) -> R:
         """A query's reply model; a refusal or an unexpected answer is `Unavailable` (the page says so)."""
@@ -186,7 +192,7 @@ def _issue(engine: Any, data: bytes) -> Reply:
     except (ValueError, keys.KeyError_):
         return Reply.failure("key: not a public USER nkey")
     log.info("credential_issued", user=user.username, channel="cli")
-    return Reply.success(credential=cred)
+    return Reply.of(IssuedCredential(credential=cred))
 
 
 def errors_by_field(reply: Reply) -> dict[str, str]:

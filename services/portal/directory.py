@@ -12,8 +12,9 @@ import time
 from typing import Any
 
 from services.portal.bus import Bus, Unavailable
+from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
+from shared import rpc
 from shared.parties import expert_party
 from shared.statuses import COVERING, AssignmentStatus
 
@@ -40,10 +41,12 @@ async def names(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
 async def contact(bus: Bus, expert_id: str) -> str | None:
     """How to reach an expert: the e-mail address their notifications go to, if they gave one."""
     try:
-        reply = await bus.call(s.PREFERENCES_GET, m.GetPreferences(party=expert_party(expert_id)))
+        prefs = await bus.ask(E.PREFERENCES, m.GetPreferences(party=expert_party(expert_id)))
     except Unavailable:  # the notifier down: the page still shows who is coming
         return None
-    return ((reply.data or {}).get("email") or None) if reply.ok else None
+    except rpc.Refused:
+        return None
+    return prefs.email or None
 
 
 async def visits(bus: Bus, r: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,9 +15,10 @@ from typing import Any
 from services.portal.bus import Bus, Unavailable
 from services.portal.users import User
 from services.portal.vocabulary import Said
+from shared import endpoints as E
 from shared import limits as L
 from shared import messages as m
-from shared import subjects as s
+from shared import rpc
 from shared.clock import local_today
 from shared.csvcells import neutral
 from shared.formatting import money
@@ -57,11 +58,11 @@ def period(params: Any) -> tuple[dt.date | None, dt.date | None, dict[str, Said]
 async def report(bus: Bus, start: dt.date | None, end: dt.date | None) -> m.GapsReport:
     q = m.GetGaps(from_date=start, to_date=end)
     parts = []
-    for subject in (s.GAPS_GET, s.CONTRACTS_GAPS_GET):
-        reply = await bus.call(subject, q, timeout=GAPS_TIMEOUT_S)
+    for endpoint in (E.GAPS, E.CONTRACTS_GAPS):
+        reply = await bus.call(endpoint.subject, q, timeout=GAPS_TIMEOUT_S)
         if not reply.ok:
-            raise Unavailable(reply.error or f"{subject} refused")
-        parts.append(m.GapsReport.model_validate(reply.data))
+            raise Unavailable(reply.error or f"{endpoint.subject} refused")
+        parts.append(rpc.read(endpoint, reply))
     return parts[0].model_copy(update={"approval": parts[1].approval})
 
 
@@ -111,7 +112,8 @@ def budget(raw: str) -> tuple[int | None, Said | None]:
 
 
 async def hiring(bus: Bus, user: User, budget_vnd: int) -> tuple[m.HiringPlanView | None, Said | None]:
-    reply = await bus.command(user, s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=budget_vnd), timeout=HIRING_TIMEOUT_S)
+    q = m.GetHiringPlan(budget_vnd=budget_vnd)
+    reply = await bus.command(user, E.HIRING_PLAN.subject, q, timeout=HIRING_TIMEOUT_S)
     if not reply.ok:
         if "another hiring plan" in (reply.error or ""):
             return None, Said(
@@ -119,7 +121,7 @@ async def hiring(bus: Bus, user: User, budget_vnd: int) -> tuple[m.HiringPlanVie
                 "Another hiring plan is being computed: try again in a minute.",
             )
         raise Unavailable(reply.error or "the hiring plan was refused")
-    return m.HiringPlanView.model_validate(reply.data), None
+    return rpc.read(E.HIRING_PLAN, reply), None
 
 
 GAP_COLUMNS = (

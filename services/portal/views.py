@@ -6,14 +6,15 @@ A commune officer sees its own unit's requests only; an expert its own tasks onl
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from services.portal.bus import Bus
+from services.portal.bus import Bus, Unavailable
 from shared import endpoints as E
 from shared import messages as m
-from shared import subjects as s
+from shared import rpc
+from shared.endpoints import Endpoint
 from shared.statuses import GRANTED, MATCHING
 from shared.statuses import AssignmentStatus as A
 from shared.statuses import RequestStatus as R
@@ -36,14 +37,15 @@ async def unit_requests(bus: Bus, unit_id: str | None, request_id: str | None = 
             return []  # not an id at all: as unknown as a missing one
     else:
         matcher = await bus.matcher_status(unit_id=unit_id, limit=LIST_LIMIT)
-    ids = [r["id"] for r in matcher["requests"]]
+    ids = [r.id for r in matcher.requests]
     found = (await bus.contracts_status(request_ids=ids, with_contracts=False)).assignments if ids else []
     by_request: dict[str, list[dict[str, Any]]] = {}
     for a in found:
         by_request.setdefault(a.request_id, []).append(shown(a))
     out = []
-    for r in matcher["requests"]:
-        assignments = by_request.get(r["id"], [])
+    for request in matcher.requests:
+        r = request.model_dump(mode="json")
+        assignments = by_request.get(request.id, [])
         steps = timeline(r, assignments)
         out.append({**r, "assignments": assignments, "timeline": steps, "shown_status": shown_status(r, steps)})
     return out[::-1]
@@ -116,10 +118,11 @@ async def proposals(
 
 async def alternatives(bus: Bus, request_id: str) -> dict[str, Any]:
     """The matcher's best few experts for one request, or why it has none (no longer open, say)."""
-    reply = await bus.call(s.CANDIDATES_GET, m.GetCandidates(request_id=request_id, limit=5))
-    if not reply.ok:
-        return {"request_id": request_id, "candidates": [], "error": reply.error}
-    return {**(reply.data or {}), "error": None}
+    try:
+        found = await bus.ask(E.CANDIDATES, m.GetCandidates(request_id=request_id, limit=5))
+    except rpc.Refused as err:
+        return {"request_id": request_id, "candidates": [], "error": err.reply.error}
+    return {**found.model_dump(mode="json"), "error": None}
 
 
 def page_number(raw: str | None, pages: int) -> int:
@@ -133,7 +136,7 @@ def page_number(raw: str | None, pages: int) -> int:
 async def open_requests(bus: Bus) -> list[dict[str, Any]]:
     """The requests staff may assign by hand (waiting or unmatched), newest first, at most LIST_LIMIT."""
     status = await bus.matcher_status(statuses=list(MATCHING), limit=LIST_LIMIT)
-    return status["requests"][::-1]
+    return [r.model_dump(mode="json") for r in status.requests][::-1]
 
 
 async def contracts(bus: Bus, contract_id: str | None = None) -> list[dict[str, Any]]:
@@ -166,10 +169,27 @@ async def unit_coverage(bus: Bus) -> list[dict[str, Any]]:
 
 
 async def inbox(bus: Bus, party: str) -> dict[str, Any]:
-    box = await bus.data(s.INBOX_GET, m.GetInbox(party=party, limit=100))
-    for n in box["notifications"]:  # a person reads buttons and links, never a shell command
-        n["body"] = "\n".join(line for line in n["body"].splitlines() if not _COMMAND.search(line))
-    return box
+    """A party's inbox as the page and the API show it (`InboxView`'s JSON), the shell commands
+    a notification suggests left out: a person reads buttons and links, never a shell command."""
+    box = await answer(bus, E.INBOX, m.GetInbox(party=party, limit=100))
+    return {
+        **box.model_dump(mode="json"),
+        "notifications": [
+            {**n.model_dump(mode="json"), "body": "\n".join(x for x in n.body.splitlines() if not _COMMAND.search(x))}
+            for n in box.notifications
+        ],
+    }
+
+
+V = TypeVar("V", bound=BaseModel)
+
+
+async def answer(bus: Bus, endpoint: Endpoint[Any, V], message: m.Message) -> V:
+    """A query's reply model; a refusal is the service not answering the page (`Unavailable`)."""
+    try:
+        return await bus.ask(endpoint, message)
+    except rpc.Refused as err:
+        raise Unavailable(err.reply.error or f"{endpoint.subject} refused") from None
 
 
 _COMMAND = re.compile(r"\bexpertshare\s+[a-z-]+\b")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
@@ -124,4 +125,5 @@ def balance(st: dict[str, Any], contract_id: str) -> dict[str, Any]:
 
 
 async def inbox(system: System, party: str) -> list[dict[str, Any]]:
-    return (await system.ok(s.INBOX_GET, m.GetInbox(party=party, limit=500)))["notifications"]
+    box = await system.ask(E.INBOX, m.GetInbox(party=party, limit=500))
+    return [n.model_dump(mode="json") for n in box.notifications]

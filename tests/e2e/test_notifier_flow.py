@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.nats import EmbeddedNats
@@ -169,9 +170,9 @@ async def test_the_cli_sets_preferences_lists_a_failed_webhook_and_sends_it_agai
         listed = await asyncio.to_thread(cli, system, "notifications", "--failed", "--json")
         assert json.loads(listed.stdout) == []
 
-        unread = (await system.ok(s.INBOX_GET, m.GetInbox(party="expert:e0")))["unread"]
+        unread = (await system.ask(E.INBOX, m.GetInbox(party="expert:e0"))).unread
         marked = await asyncio.to_thread(cli, system, "notifications", "read", "expert:e0")
         assert marked.returncode == 0 and f"{unread} notifications marked read" in marked.stdout
-        assert unread >= 1 and (await system.ok(s.INBOX_GET, m.GetInbox(party="expert:e0")))["unread"] == 0
+        assert unread >= 1 and (await system.ask(E.INBOX, m.GetInbox(party="expert:e0"))).unread == 0
     finally:
         hook.stop()

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlmodel import Session, select
@@ -16,12 +16,17 @@ from sqlmodel import Session, select
 from services.notifier.app import NotifierService, build
 from services.notifier.db import Delivery, Party
 from services.notifier.settings import NotifierSettings
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
+from shared.endpoints import Endpoint
 from shared.nats import connect
 from shared.streams import setup
 from tests import people
+from tests.status_client import typed
+
+R = TypeVar("R", bound=BaseModel)
 
 
 class Notifier:
@@ -76,8 +81,15 @@ class Notifier:
         assert reply.ok, reply.error
         return reply.data or {}
 
+    async def ask(self, endpoint: Endpoint[Any, R], msg: BaseModel) -> R:
+        """The endpoint's reply model, checked to give back the JSON the notifier sent."""
+        reply = await self.call(endpoint.subject, msg)
+        assert reply.ok, reply.error
+        return typed(endpoint, reply)
+
     async def inbox(self, party: str) -> list[dict[str, Any]]:
-        return (await self.ok(s.INBOX_GET, m.GetInbox(party=party, limit=500)))["notifications"]
+        box = await self.ask(E.INBOX, m.GetInbox(party=party, limit=500))
+        return [n.model_dump(mode="json") for n in box.notifications]
 
     async def known(self, *parties: str) -> None:
         """Wait until the notifier's directory has these parties (preferences need them)."""

@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import OutboxRow, ProcessedMessage, add_event, create_tables, transaction
-from shared.endpoints import Endpoint, Untyped
-from shared.messages import Message, Reply, RequestCancelled
+from shared.endpoints import Endpoint
+from shared.messages import Done, Message, Reply, RequestCancelled
 from shared.nats import connect, free_port, start_nats
 from shared.security.credentials import Actor
 from shared.service import Permit, Service
@@ -35,7 +35,7 @@ class Probe:
         self.fail_times = 0
         self.svc.event(s.REQUEST_CANCELLED, RequestCancelled, self.on_cancelled, name="cancelled", description="test")
         self.svc.command(
-            Endpoint("probe.thing.do", Message, Untyped), self.do, description="test", permit=Permit.of("admin")
+            Endpoint("probe.thing.do", Message, Done), self.do, description="test", permit=Permit.of("admin")
         )
 
     def on_cancelled(self, session: Session, evt: RequestCancelled) -> None:

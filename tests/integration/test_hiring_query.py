@@ -4,6 +4,7 @@ the plan's figures those of the engine (the request nobody could serve is covere
 
 from __future__ import annotations
 
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from tests import people
@@ -17,11 +18,9 @@ async def test_staff_get_a_hiring_plan_on_what_is_open_now(stack: Stack) -> None
     await stack.submit("r2", skills={"info_security": 3}, priority=5, title="An toàn thông tin")  # nobody can
     await stack.until(lambda st: request_status(st, "r2") == "unmatched", what="r2 unmatched")
 
-    reply = await stack.call(
-        s.HIRING_PLAN_GET, m.GetHiringPlan(budget_vnd=5_000_000, candidates=[SECURITY]), timeout=60, as_=people.staff()
+    plan = await stack.ask(
+        E.HIRING_PLAN, m.GetHiringPlan(budget_vnd=5_000_000, candidates=[SECURITY]), timeout=60, as_=people.staff()
     )
-    assert reply.ok, reply.error
-    plan = m.HiringPlanView.model_validate(reply.data)
     assert plan.menu == "file" and plan.candidates == 1 and plan.requests == 1
     assert [h.candidate for h in plan.hires] == ["sec"] and plan.cost_vnd == 1_000_000 <= plan.budget_vnd
     assert plan.covered_weight_before == 0 and plan.covered_weight_after == 16 == plan.gain
@@ -47,5 +46,5 @@ async def test_the_hiring_plan_is_for_staff_and_refuses_bad_input(stack: Stack) 
     bad_menu = m.GetHiringPlan(budget_vnd=1, candidates=[{**SECURITY, "home_unit": "x"}])
     bad = await stack.call(s.HIRING_PLAN_GET, bad_menu)
     assert not bad.ok and bad.field_errors[0].field == "candidates" and "unknown unit 'x'" in (bad.error or "")
-    empty = m.HiringPlanView.model_validate(await stack.ok(s.HIRING_PLAN_GET, q))
+    empty = await stack.ask(E.HIRING_PLAN, q)
     assert empty.requests == 0 and empty.hires == [] and empty.covered_weight_after == 0

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from services.contracts.db import RequestCopy
 from services.matcher.db import ContractCopy, RequestRow
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
@@ -70,18 +71,18 @@ async def test_a_bulk_submission_answers_each_request_on_its_own(stack: Stack) -
             request("r4"),
         ]
     )
-    data = await stack.ok(s.REQUESTS_SUBMIT, batch)
-    assert (data["taken"], data["refused"]) == (2, 3)
-    assert [(r["id"], r["ok"], r.get("field")) for r in data["results"]] == [
+    data = await stack.ask(E.REQUESTS_SUBMIT, batch)
+    assert (data.taken, data.refused) == (2, 3)
+    assert [(r.id, r.ok, r.field) for r in data.results] == [
         ("r1", True, None),
         ("r2", False, "requests[1].unit"),
         ("r3", False, "requests[2].deadline"),
         ("r1", False, "requests[3].id"),
         ("r4", True, None),
     ]
-    assert await stack.ok(s.REQUESTS_SUBMIT, batch) == data  # the same command: its first answers
-    again = await stack.ok(s.REQUESTS_SUBMIT, m.SubmitRequests(requests=[request("r1"), request("r4")]))
-    assert [(r["id"], r["ok"]) for r in again["results"]] == [("r1", True), ("r4", True)]
+    assert await stack.ask(E.REQUESTS_SUBMIT, batch) == data  # the same command: its first answers
+    again = await stack.ask(E.REQUESTS_SUBMIT, m.SubmitRequests(requests=[request("r1"), request("r4")]))
+    assert [(r.id, r.ok) for r in again.results] == [("r1", True), ("r4", True)]
     with Session(stack.matcher.engine) as session:
         assert sorted(session.exec(select(RequestRow.id))) == ["r1", "r4"]
     published = subjects_published(stack.matcher.engine)  # one event for the two it took, none again

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from services.notifier import queue
 from services.notifier.channels import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 from services.notifier.db import Preference
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.nats import EmbeddedNats, free_port
@@ -40,8 +41,8 @@ async def test_each_channel_hears_once_per_event_in_the_party_language(
         await n.ok(s.PREFERENCES_SET, prefs("expert:e1", http, "/e1"))
 
         async def speaks_english() -> bool:
-            got = await n.ok(s.PREFERENCES_GET, m.GetPreferences(party="expert:e1"))
-            return got["language"] == "en"
+            got = await n.ask(E.PREFERENCES, m.GetPreferences(party="expert:e1"))
+            return got.language == "en"
 
         await eventually(speaks_english, what="the directory knows e1 reads English")
         evt = approved("a-1", "e1")
@@ -85,18 +86,18 @@ async def test_slow_server_holds_up_nobody_and_a_failure_is_dead_lettered_then_r
         failed = await eventually(lambda: n.deliveries(status="failed"), within=20, what="given up")
         assert len(http.to("/slow")) == 3, "max_attempts tries, no more"
         assert failed[0].attempts == 3 and "did not answer within 1 s" in failed[0].last_error
-        listed = (await n.ok(s.DELIVERIES_GET, m.GetDeliveries(status="failed")))["deliveries"]
-        assert [d["party"] for d in listed] == ["expert:e1"]
+        listed = (await n.ask(E.DELIVERIES, m.GetDeliveries(status="failed"))).deliveries
+        assert [d.party for d in listed] == ["expert:e1"]
         [event] = await eventually(lambda: n.stream("NOTIFIER", s.NOTIFICATION_FAILED), what="failed event")
         assert event["party"] == "expert:e1" and event["channel"] == "webhook" and event["attempts"] == 3
         [letter] = await eventually(lambda: n.stream("DEADLETTER", s.deadletter("notifier")), what="dead letter")
         assert letter["reason"].startswith("failed after 3 attempts: webhook") and "within 1 s" in letter["reason"]
 
         http.behaviour["/slow"] = 200  # the gateway is fixed: staff send it again
-        assert (await n.ok(s.DELIVERIES_RETRY, m.RetryDeliveries(all=True)))["retried"] == [listed[0]["id"]]
+        assert (await n.ask(E.DELIVERIES_RETRY, m.RetryDeliveries(all=True))).retried == [listed[0].id]
         await eventually(lambda: n.deliveries(status="sent", party="expert:e1"), what="sent on retry")
         assert len(http.to("/slow")) == 4
-        assert (await n.ok(s.DELIVERIES_GET, m.GetDeliveries(status="failed")))["deliveries"] == []
+        assert (await n.ask(E.DELIVERIES, m.GetDeliveries(status="failed"))).deliveries == []
 
 
 async def test_sends_wait_out_an_smtp_outage_without_holding_the_event(
@@ -150,8 +151,8 @@ async def test_preferences_are_refused_with_the_field_at_fault(nats_fresh: Embed
         bad = b'{"party": "unit:w1", "email": "not-an-address"}'
         answer = m.Reply.model_validate_json((await n.nc.request(s.PREFERENCES_SET, bad, timeout=5)).data)
         assert not answer.ok and answer.field_errors[0].field == "email"
-        data = await n.ok(
-            s.PREFERENCES_SET,
+        data = await n.ask(
+            E.PREFERENCES_SET,
             m.SetPreferences(
                 party="unit:w1",
                 language="en",
@@ -161,9 +162,9 @@ async def test_preferences_are_refused_with_the_field_at_fault(nats_fresh: Embed
                 webhook_secret=SECRET,
             ),
         )  # type: ignore[arg-type]
-        assert data["channels"] == ["inbox", "webhook"] and data["language"] == "en" and data["digest"]
-        assert "webhook_secret" not in data and data["webhook_secret_set"] is True
-        again = await n.ok(s.PREFERENCES_GET, m.GetPreferences(party="unit:w1"))
+        assert data.channels == ["inbox", "webhook"] and data.language == "en" and data.digest
+        assert "webhook_secret" not in data.model_dump() and data.webhook_secret_set is True
+        again = await n.ask(E.PREFERENCES, m.GetPreferences(party="unit:w1"))
         assert again == data
         reply = await n.call(s.DELIVERIES_RETRY, m.RetryDeliveries())
         assert not reply.ok and reply.field_errors[0].field == "delivery_ids"

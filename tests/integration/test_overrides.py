@@ -7,6 +7,7 @@ and the audit trail names who overrode which rule and why.
 
 from __future__ import annotations
 
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from tests.integration.services_harness import Stack, contract, expert
@@ -36,10 +37,10 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     foreign = await stack.call(s.ASSIGNMENT_ASSIGN, assign(contract_id="c0"))
     assert not foreign.ok and "is e0's, not e1's" in foreign.error
 
-    done = await stack.ok(s.ASSIGNMENT_ASSIGN, assign(force=True, reason="only one who knows this commune"))
-    assert done["violations"] == ["lacks digital_signature 2"] and done["forced"]
+    done = await stack.ask(E.ASSIGNMENT_ASSIGN, assign(force=True, reason="only one who knows this commune"))
+    assert done.violations == ["lacks digital_signature 2"] and done.forced
     approved = await stack.proposal("r1", status="approved")
-    assert approved["id"] == done["assignment_id"] and approved["origin"] == "manual"
+    assert approved["id"] == done.assignment_id and approved["origin"] == "manual"
     await stack.until(  # the solver's one replaced (the withdrawal has a consumer of its own)
         lambda st: any(
             a["id"] == proposed["id"] and a["status"] == "withdrawn" for a in st["contracts"]["assignments"]
@@ -47,18 +48,16 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
         what="the solver's proposal withdrawn",
     )
     await stack.until(
-        lambda st: any(
-            p["id"] == done["assignment_id"] and p["status"] == "approved" for p in st["matcher"]["proposals"]
-        ),
+        lambda st: any(p["id"] == done.assignment_id and p["status"] == "approved" for p in st["matcher"]["proposals"]),
         what="the matcher pins it",
     )
     await stack.submit("r2")  # a re-plan leaves staff's assignment alone, forced past a rule as it is
     await stack.proposal("r2")
     st = await stack.status()
     r1 = [(p["id"], p["status"]) for p in st["matcher"]["proposals"] if p["request_id"] == "r1"]
-    assert (done["assignment_id"], "approved") in r1 and not [x for x in r1 if x[1] == "proposed"]
+    assert (done.assignment_id, "approved") in r1 and not [x for x in r1 if x[1] == "proposed"]
 
-    trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{done['assignment_id']}")))["entries"]
+    trail = (await stack.ok(s.AUDIT_GET, m.GetAudit(subject=f"assignment:{done.assignment_id}")))["entries"]
     assert [e["action"] for e in trail] == ["propose", "assign"]
     entry = trail[-1]
     # The staff member who signed the assign command (carried on the proposal), not a name in it.
@@ -168,8 +167,8 @@ async def test_a_manual_assignment_is_judged_at_its_real_cost_and_refused_in_pla
     assert not soft.ok and "budget" not in soft.error, soft.error
     assert "cannot be remote" in soft.error and soft.field_errors[0].field == "expert_id"
     assert "r1/0" not in soft.error and "e1 for request r1 breaks" in soft.error, soft.error
-    done = await stack.ok(s.ASSIGNMENT_ASSIGN, assign(force=True, reason="by phone with the commune"))
-    assert done["cost_vnd"] == 600_000 and done["mode"] == "remote"
+    done = await stack.ask(E.ASSIGNMENT_ASSIGN, assign(force=True, reason="by phone with the commune"))
+    assert done.cost_vnd == 600_000 and done.mode == "remote"
 
 
 async def test_a_cap_refusal_names_the_limit_with_its_figures(stack: Stack) -> None:

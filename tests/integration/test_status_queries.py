@@ -4,6 +4,7 @@ unit, some requests, an expert, a contract, some statuses or the newest few; the
 
 from __future__ import annotations
 
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from tests.integration.services_harness import Stack, contract, expert
@@ -15,24 +16,24 @@ async def test_status_is_narrowed_by_every_filter_and_counts_stay_whole(stack: S
         await stack.submit(rid, unit=unit)
         await stack.proposal(rid)
 
-    async def matcher(**q: object) -> dict:  # type: ignore[type-arg]
-        return await stack.ok(s.MATCHER_STATUS_GET, m.GetStatus(**q))  # type: ignore[arg-type]
+    async def matcher(**q: object) -> m.MatcherStatus:
+        return await stack.ask(E.MATCHER_STATUS, m.GetRequests(**q))  # type: ignore[arg-type]
 
     async def contracts(**q: object) -> dict:  # type: ignore[type-arg]
-        return await stack.ok(s.CONTRACTS_STATUS_GET, m.GetStatus(**q))  # type: ignore[arg-type]
+        return await stack.ok(s.CONTRACTS_STATUS_GET, m.GetContractsStatus(**q))  # type: ignore[arg-type]
 
     whole = await matcher()
-    assert [r["id"] for r in whole["requests"]] == ["r1", "r2", "r3"] and not whole["truncated"]
+    assert [r.id for r in whole.requests] == ["r1", "r2", "r3"] and not whole.truncated
     u1 = await matcher(unit_id="u1")
-    assert [r["id"] for r in u1["requests"]] == ["r1", "r3"]
-    assert {p["request_id"] for p in u1["proposals"]} == {"r1", "r3"}, "proposals follow the requests shown"
+    assert [r.id for r in u1.requests] == ["r1", "r3"]
+    assert {p.request_id for p in u1.proposals} == {"r1", "r3"}, "proposals follow the requests shown"
     newest = await matcher(limit=2)
-    assert [r["id"] for r in newest["requests"]] == ["r2", "r3"] and newest["truncated"]
-    assert newest["counts"]["requests"] == 3, "the counts are whole"
+    assert [r.id for r in newest.requests] == ["r2", "r3"] and newest.truncated
+    assert newest.counts.requests == 3, "the counts are whole"
     oldest = await matcher(limit=1, oldest_first=True)
-    assert [r["id"] for r in oldest["requests"]] == ["r1"]
-    assert [r["id"] for r in (await matcher(request_ids=["r2", "r-none"]))["requests"]] == ["r2"]
-    assert (await matcher(statuses=["completed"]))["requests"] == []
+    assert [r.id for r in oldest.requests] == ["r1"]
+    assert [r.id for r in (await matcher(request_ids=["r2", "r-none"])).requests] == ["r2"]
+    assert (await matcher(statuses=["completed"])).requests == []
 
     every = await contracts()
     assert len(every["assignments"]) == 3 and len(every["contracts"]) == 2
@@ -51,5 +52,5 @@ async def test_status_is_narrowed_by_every_filter_and_counts_stay_whole(stack: S
     last = await contracts(limit=1)
     assert last["truncated"] and [a["id"] for a in last["assignments"]] == [every["assignments"][-1]["id"]]
 
-    refused = await stack.call(s.MATCHER_STATUS_GET, m.GetStatus.model_construct(limit=0))
+    refused = await stack.call(s.MATCHER_STATUS_GET, m.GetRequests.model_construct(limit=0))
     assert not refused.ok and "limit" in refused.error, "a bad query is refused with its field named"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
@@ -22,6 +23,6 @@ async def test_a_deadline_is_past_only_once_vietnam_s_day_is_over(utc_hour: dt.d
     # At 23:30 UTC the machine's calendar still says `yesterday`; the commune's day does not.
     assert (utc_hour.date() == yesterday) == (utc_hour.hour >= 17)
 
-    due_today = await stack.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=request("r-today", deadline=str(today))))
-    assert due_today["status"] == "open"
+    due_today = await stack.ask(E.REQUEST_SUBMIT, m.SubmitRequest(request=request("r-today", deadline=str(today))))
+    assert due_today.status == "open"
     await stack.proposal("r-today")

@@ -22,8 +22,10 @@ from services.contracts import audit
 from services.contracts.db import AssignmentRow, ContractRow
 from services.matcher.db import ContractCopy, PlanRun, Proposal, RequestRow
 from services.notifier.db import Delivery, Notification
+from shared import endpoints as E
 from shared import limits as L
 from shared import messages as m
+from shared import rpc
 from shared import scenario as sc
 from shared import subjects as s
 from shared.db import transaction
@@ -303,9 +305,10 @@ async def test_the_worst_requests_and_notes_leave_the_inbox_under_the_max_payloa
                     )
                 )
         size, reply = await _size(n.nc, s.INBOX_GET, m.GetInbox(party="staff:home-affairs", limit=500))
-        assert size < L.MAX_PAYLOAD and reply.ok and reply.data and reply.data["truncated"] is True
+        box = rpc.read(E.INBOX, reply)
+        assert size < L.MAX_PAYLOAD and box.truncated is True
         newest = max(x.id for x in _notes(n) if x.party == "staff:home-affairs")
-        assert reply.data["notifications"][0]["id"] == str(newest), "the newest are the ones kept"
+        assert box.notifications[0].id == str(newest), "the newest are the ones kept"
 
         with transaction(n.svc.engine) as session:
             for i in range(1000):
@@ -325,7 +328,7 @@ async def test_the_worst_requests_and_notes_leave_the_inbox_under_the_max_payloa
                     )
                 )
         size, reply = await _size(n.nc, s.DELIVERIES_GET, m.GetDeliveries(limit=1000))
-        assert size < L.MAX_PAYLOAD and reply.data and reply.data["truncated"] is True
+        assert size < L.MAX_PAYLOAD and rpc.read(E.DELIVERIES, reply).truncated is True
 
 
 def _notes(n: Notifier) -> list[Notification]:
@@ -348,18 +351,20 @@ async def test_the_plan_input_status_and_audit_replies_stay_under_the_max_payloa
     parts, offset = [], 0
     while offset is not None:
         size, reply = await _size(stack.nc, s.PLAN_INPUT_GET, m.GetPlanInput(sha256="f" * 64, offset=offset))
-        assert size < L.MAX_PAYLOAD and reply.data
-        parts.append(reply.data["scenario"])
-        offset = reply.data["next_offset"]
+        piece = rpc.read(E.PLAN_INPUT, reply)
+        assert size < L.MAX_PAYLOAD
+        parts.append(piece.scenario)
+        offset = piece.next_offset
     assert "".join(parts) == text and len(parts) > 1
 
     with transaction(stack.matcher.engine) as session:
         for i in range(5000):
             r = worst_request(f"r-many-{i}")
             session.add(RequestRow(id=r["id"], unit_id="u1", record=r))
-    size, reply = await _size(stack.nc, s.MATCHER_STATUS_GET, m.GetStatus())
-    assert size < L.MAX_PAYLOAD and reply.data and reply.data["truncated"] is True
-    assert reply.data["counts"]["requests"] == 5001, "the counts stay whole"
+    size, reply = await _size(stack.nc, s.MATCHER_STATUS_GET, m.GetRequests())
+    status = rpc.read(E.MATCHER_STATUS, reply)
+    assert size < L.MAX_PAYLOAD and status.truncated is True
+    assert status.counts.requests == 5001, "the counts stay whole"
 
     with transaction(stack.contracts.engine) as session:
         wide = people.actor("staff", "staff:x", person=WIDE * 100)

@@ -17,7 +17,9 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from services.contracts import audit
+from shared import endpoints as E
 from shared import messages as m
+from shared import rpc
 from shared import subjects as s
 from shared.clock import utcnow
 from shared.nats import connect
@@ -138,7 +140,7 @@ async def test_expired_foreign_and_altered_commands_are_refused(stack: Stack) ->
 async def test_audit_verify_catches_an_actor_rewritten_with_the_hashes_recomputed(stack: Stack) -> None:
     p = await proposed(stack)
     await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="x"), as_=STAFF)
-    verified = await stack.ok(s.AUDIT_VERIFY_GET, m.GetStatus())
+    verified = await stack.ok(s.AUDIT_VERIFY_GET, m.VerifyAudit())
     assert verified["intact"] and verified["signed"] >= 2 and verified["unsigned_before_signing"] == 0
 
     # Someone with the database names another person and seals the whole chain again.
@@ -150,7 +152,7 @@ async def test_audit_verify_catches_an_actor_rewritten_with_the_hashes_recompute
         _rechain(session, entries)
         seq = next(e.seq for e in entries if e.action == "approve")
         session.commit()
-    verified = await stack.ok(s.AUDIT_VERIFY_GET, m.GetStatus())
+    verified = await stack.ok(s.AUDIT_VERIFY_GET, m.VerifyAudit())
     assert not verified["intact"]
     assert verified["problems"] == [f"entry {seq} names giamdoc (staff) but was signed by lan (staff)"]
 
@@ -160,7 +162,7 @@ async def test_an_approval_without_its_proof_is_reported(stack: Stack) -> None:
     await stack.ok(s.ASSIGNMENT_APPROVE, m.ApproveAssignment(assignment_id=p["id"], by="x"), as_=STAFF)
     with stack.contracts.engine.begin() as c:  # the proof removed, the actor made "the system"
         c.execute(text("UPDATE audit_entry SET proof = NULL, actor_role = 'system' WHERE action = 'approve'"))
-    problems = (await stack.ok(s.AUDIT_VERIFY_GET, m.GetStatus()))["problems"]
+    problems = (await stack.ok(s.AUDIT_VERIFY_GET, m.VerifyAudit()))["problems"]
     assert any("says the system decided approve, which only a person does" in p for p in problems)
 
 
@@ -300,7 +302,7 @@ def test_login_issues_a_credential_for_the_clis_key_only_with_the_password(tmp_p
     assert not wrong.ok and wrong.error == "wrong user name or password" and "guess" not in wrong.model_dump_json()
     with Session(engine) as session:
         assert len(list(session.exec(select(users.SignInFailure)))) == 1
-    cred = ask("correct horse").data["credential"]  # type: ignore[index]
+    cred = rpc.read(E.CREDENTIAL_ISSUE, ask("correct horse")).credential
     claims = credentials.check_credential(cred, credentials.issuer_keys(), utcnow())
     assert (claims.person, claims.role, claims.party, claims.channel, claims.key) == (
         "chuyengia3",

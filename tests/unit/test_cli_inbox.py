@@ -8,6 +8,7 @@ import io
 from rich.console import Console
 
 from cli import views
+from shared import messages as m
 
 
 def test_inbox_times_are_vietnam_time_with_the_zone(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -15,12 +16,21 @@ def test_inbox_times_are_vietnam_time_with_the_zone(monkeypatch) -> None:  # typ
     monkeypatch.setattr(views, "console", Console(file=out, width=80))
     views.print_inbox(
         "unit:w1",
-        {
-            "unread": 1,
-            "notifications": [
-                {"created_at": "2026-12-01T20:30:00+00:00", "subject": "Đã có chuyên gia", "body": "e1", "read": False}
+        m.InboxView(
+            unread=1,
+            notifications=[
+                m.NotificationView(
+                    id="1",
+                    kind="assignment_accepted",
+                    created_at="2026-12-01T20:30:00+00:00",
+                    subject="Đã có chuyên gia",
+                    body="e1",
+                    language="vi",
+                    read=False,
+                    source_event_id="x1",
+                )
             ],
-        },
+        ),
     )
     line = next(x for x in out.getvalue().splitlines() if "Đã có chuyên gia" in x)
     assert "2026-12-02 03:30 (UTC+7)" in line and "20:30" not in line

@@ -13,6 +13,7 @@ from cli.client import ClientError
 from scenarios.generate import generate
 from shared import messages as m
 from shared import subjects as s
+from shared.endpoints import Endpoint
 from shared.scenario import Scenario
 
 
@@ -32,6 +33,10 @@ class FakeSystem:
         self.in_flight = self.most_in_flight = 0
         self.full, self.full_at = asyncio.Event(), loader.WINDOW
 
+    async def ask(self, endpoint: Endpoint[Any, Any], message: Any, *, timeout: float | None = None) -> Any:
+        """A typed reply, as `Client.ask` gives it: the data `ok` answers, read as the endpoint's model."""
+        return endpoint.reply.model_validate(await self.ok(endpoint.subject, message, timeout=timeout))
+
     async def ok(self, subject: str, message: Any, *, timeout: float | None = None) -> dict[str, Any]:
         self.sent.append((subject, message))
         if subject == s.MATCHER_STATUS_GET:
@@ -44,19 +49,25 @@ class FakeSystem:
                 self.full.set()
             await self.release.wait()
             self.in_flight -= 1
+            taken = sum(1 for r in message.requests if r.unit != "nowhere")
             return {
+                "taken": taken,
+                "refused": len(message.requests) - taken,
                 "results": [
-                    {
-                        "id": r.id,
-                        "ok": r.unit != "nowhere",
-                        "status": "open",
-                        "error": "unknown unit",
-                        "field": "requests[0].unit",
-                    }
+                    {"id": r.id, "ok": True, "status": "open"}
+                    if r.unit != "nowhere"
+                    else {"id": r.id, "ok": False, "error": "unknown unit", "field": "requests[0].unit"}
                     for r in message.requests
-                ]
+                ],
             }
-        return {}
+        if subject == s.REFERENCE_REGISTER:
+            return {
+                "units": len(message.units),
+                "experts": len(message.experts),
+                "contracts": len(message.contracts),
+                "travel_minutes": len(message.travel_minutes),
+            }
+        raise AssertionError(f"the loader asked {subject}, which this fake does not answer")
 
 
 def scenario(n_requests: int = 600, n_experts: int = 30) -> Scenario:

@@ -49,7 +49,7 @@ class Probe:
     def do(self, session: Session, cmd: Message, _actor: Actor) -> Reply:
         event = cmd.caused(RequestCancelled, request_id="from-outbox", unit_id="u", by="t")
         add_event(session, s.REQUEST_CANCELLED, event)
-        return Reply.success(n=len(self.handled))
+        return Reply(ok=True, data={"n": len(self.handled)})
 
     async def __aenter__(self) -> Probe:
         await setup(self.svc.settings.nats_url, consumers=self.svc.consumers)
@@ -291,13 +291,13 @@ def test_two_copies_handling_one_id_at_once_give_one_answer(db_url: str) -> None
         session.add(OutboxRow(event_id="from-the-slow-copy", subject="x", payload="{}"))
         working.set()
         assert finish.wait(10)
-        return Reply.success(copy="slow")
+        return Reply(ok=True, data={"copy": "slow"})
 
     answers: list[Reply | None] = []
     first = threading.Thread(target=lambda: answers.append(run_once(engine, "cmd-1", "subject", slow)))
     first.start()
     assert working.wait(10)
-    fast = run_once(engine, "cmd-1", "subject", lambda _s: Reply.success(copy="fast"))
+    fast = run_once(engine, "cmd-1", "subject", lambda _s: Reply(ok=True, data={"copy": "fast"}))
     finish.set()
     first.join(10)
     assert fast is not None and answers == [fast] and fast.data == {"copy": "fast"}

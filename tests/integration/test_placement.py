@@ -304,14 +304,15 @@ def test_a_placed_request_asking_for_a_trainee_carries_one_on_the_proposal(db_ur
     assert round((e5.capacity_hours - e5.committed_hours) * 60) == 360  # the time r1's trainee left it
     with Session(engine) as ses:
         report = gaps(ses, m.GetGaps(with_values=False), today=local_today(), offset_hours=7).data
-    [learnt] = report["learnt"]
+    assert isinstance(report, m.GapsReport)
+    [learnt] = report.learnt
     assert (
-        learnt["skill"],
-        learnt["level"],
-        learnt["unit"],
-        learnt["trainees"],
-        learnt["assignments"],
-        learnt["hours"],
+        learnt.skill,
+        learnt.level,
+        learnt.unit,
+        learnt.trainees,
+        learnt.assignments,
+        learnt.hours,
     ) == ("digital_signature", 2, "u1", 1, 2, 8.0)
     # Time spent stays taken once the work is done (as the ledger keeps an expert's); a proposal
     # let go gives it back.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,7 +44,7 @@ from shared.db import (
     utcnow,
 )
 from shared.limits import REPLY_BUDGET, fit
-from shared.messages import DeadLetter, FieldError, Reply
+from shared.messages import BrokenRule, DeadLetter, FieldError, Reply
 from shared.metrics import reason_kind
 from shared.nats import inbox_prefix
 from shared.settings import ServiceSettings
@@ -59,13 +59,14 @@ T = TypeVar("T")
 class Rejected(Exception):
     """A well-formed message that a rule refuses; `field` names the culprit when there is one."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, *, broken: Sequence[BrokenRule] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.broken = list(broken)  # the rules broken, as data (`shared.rules`), when it is about rules
 
-    def reply(self) -> Reply:
-        errs = [FieldError(field=self.field, message=self.message)] if self.field else []
+    def reply(self) -> Reply[Any]:
+        errs = [FieldError(field=self.field, message=self.message, broken=self.broken)] if self.field else []
         return Reply.failure(self.message, *errs)
 
 

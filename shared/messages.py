@@ -72,10 +72,30 @@ M = TypeVar("M", bound=Message)
 
 
 # ---------------------------------------------------------------- replies to commands/queries
+class BrokenRule(BaseModel):
+    """A rule of `shared.rules` a command would break, as data: its code, what it concerns and
+    the figures its wording needs (`shared.rules.Violation` on the wire). A reader words it from
+    the catalogue in its own language, never from the service's sentence."""
+
+    model_config = ConfigDict(frozen=True)
+    rule: Annotated[str, Field(max_length=L.SHORT)]
+    request: Ref | None = None
+    slot: int | None = None
+    expert: Ref | None = None
+    contract: Ref | None = None
+    trainee: Ref | None = None
+    detail: dict[Annotated[str, Field(max_length=L.SHORT)], str | int | float | None] = Field(
+        default_factory=dict, max_length=20
+    )
+
+
 class FieldError(BaseModel):
     model_config = ConfigDict(frozen=True)
     field: str
     message: str
+    broken: list[BrokenRule] = Field(
+        default_factory=list, max_length=50, description="the rules broken, when the refusal is about rules"
+    )
 
 
 V = TypeVar("V")

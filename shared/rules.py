@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from shared.formatting import hm_left, money_left
+from shared.messages import BrokenRule
 
 Lang = Literal["vi", "en"]
 
@@ -229,6 +230,26 @@ class Violation:
 
     def __str__(self) -> str:
         return render(self)
+
+
+def broken(v: Violation) -> BrokenRule:
+    """The violation as data on the wire (a refusal's `FieldError.broken`)."""
+    return BrokenRule(
+        rule=str(v.rule),
+        request=v.request,
+        slot=v.slot,
+        expert=v.expert,
+        contract=v.contract,
+        trainee=v.trainee,
+        detail=dict(v.detail),
+    )
+
+
+def violation(b: BrokenRule) -> Violation | None:
+    """A broken rule read back (None: a code this catalogue does not know, from a newer service)."""
+    if b.rule not in Rule._value2member_map_:
+        return None
+    return Violation(Rule(b.rule), b.request, b.slot, b.expert, b.contract, b.trainee, dict(b.detail))
 
 
 def render(v: Violation, lang: Lang = "en", *, where: bool = True) -> str:

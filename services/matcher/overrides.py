@@ -28,7 +28,7 @@ from shared import messages as m
 from shared import subjects as s
 from shared.bus import Rejected
 from shared.db import add_event
-from shared.rules import LIMITS, Rule, Scope, Violation, render
+from shared.rules import LIMITS, Rule, Scope, Violation, broken, render
 from shared.scenario import Contract, Expert, Pin, Request, Scenario, minutes
 from shared.security.credentials import Actor
 from shared.statuses import HELD, LIVE, MATCHING, ContractStatus
@@ -71,6 +71,7 @@ def _refuse_unless_forced(req: Request, cmd: m.AssignManually, violations: list[
             f"{cmd.expert_id} for request {req.id}{_slot(req, cmd.slot)} breaks the rules: "
             f"{'; '.join(_said(violations))}{hint}",
             "contract_id" if hard else "expert_id",
+            broken=[broken(v) for v in violations],
         )
 
 

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import structlog
 from pydantic import BaseModel
 
-from services.portal import users
+from services.portal import users, vocabulary
 from services.portal.users import User
 from shared import endpoints as E
 from shared import messages as m
@@ -199,7 +199,7 @@ def errors_by_field(reply: Reply) -> dict[str, str]:
     """A refusal as {field: message}, the field's last dotted part (`request.hours` -> `hours`)."""
     out: dict[str, str] = {}
     for fe in reply.field_errors:
-        out[fe.field.split(".")[-1] if fe.field else "_"] = fe.message
+        out[fe.field.split(".")[-1] if fe.field else "_"] = vocabulary.broken_rules(fe.broken) or fe.message
     if not out and reply.error:
         out["_"] = reply.error
     return out

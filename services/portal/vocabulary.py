@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 from shared.formatting import hours
+from shared.messages import BrokenRule
 from shared.rules import REASONS as RULE_REASONS
-from shared.rules import Reason, reason_text
+from shared.rules import Reason, reason_text, render, violation
 
 Pair = tuple[str, str]
 
@@ -335,6 +336,24 @@ PYDANTIC: list[tuple[re.Pattern[str], Pair]] = [
 ]
 #: Where in a sheet (shared.sheets): `units.csv row 3, column name: <why>`.
 _CELL = re.compile(r"^(\S+\.csv) row (\d+), column ([\w.]+): (.*)$", re.S)
+
+
+def broken_rules(found: list[BrokenRule]) -> Said | None:
+    """A refusal for broken rules (a manual assignment's), worded from the rules' catalogue in both
+    languages: each rule with its figures, and whether staff may force it (None: no rule this
+    catalogue knows, the service's own sentence is shown)."""
+    said = [v for v in map(violation, found) if v is not None]
+    if not said:
+        return None
+    forceable = all(v.forceable for v in said)
+    vi = "; ".join(render(v, "vi", where=False) for v in said)
+    en = "; ".join(render(v, "en", where=False) for v in said)
+    return Said(
+        f"Phân công này vi phạm quy tắc: {vi}; "
+        + ("chọn «Bỏ qua quy tắc» và ghi lý do nếu vẫn muốn giao" if forceable else "quy tắc này không thể bỏ qua"),
+        f"The assignment breaks the rules: {en}; "
+        + ("force it with a reason if it must" if forceable else "this rule cannot be forced"),
+    )
 
 
 def service(text: str) -> Said:

@@ -30,10 +30,19 @@ async def test_manual_assignment_passes_the_solvers_rules_or_is_forced_with_a_re
     refused = await stack.call(s.ASSIGNMENT_ASSIGN, assign())
     assert not refused.ok and "lacks digital_signature 2" in refused.error
     assert refused.field_errors[0].field == "expert_id" and "force it with a reason" in refused.error
+    # The rules it breaks travel as data: a reader words them from the catalogue, not from the sentence.
+    [skill] = refused.field_errors[0].broken
+    assert (skill.rule, skill.request, skill.expert, skill.detail) == (
+        "skill",
+        "r1",
+        "e1",
+        {"skill": "digital_signature", "level": 2},
+    )
     no_reason = await stack.call(s.ASSIGNMENT_ASSIGN, assign(force=True))
     assert not no_reason.ok and no_reason.field_errors[0].field == "reason"
     scope = await stack.call(s.ASSIGNMENT_ASSIGN, assign(expert_id="e2", contract_id="c2", force=True, reason="x"))
     assert not scope.ok and "does not cover u1" in scope.error and scope.field_errors[0].field == "contract_id"
+    assert [b.rule for b in scope.field_errors[0].broken] == ["contract_scope"]
     foreign = await stack.call(s.ASSIGNMENT_ASSIGN, assign(contract_id="c0"))
     assert not foreign.ok and "is e0's, not e1's" in foreign.error
 

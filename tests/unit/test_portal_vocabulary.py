@@ -177,3 +177,27 @@ def test_the_matchers_notes_on_overcommitted_work_read_in_vietnamese() -> None:
         "không giao thêm cho chuyên gia này\nhợp đồng c3: công việc đã duyệt vượt giới hạn (hạn mức "
         "kinh phí, hạn mức giờ); vẫn giữ, không giao thêm theo hợp đồng này"
     )
+
+
+def test_a_refusal_for_broken_rules_is_worded_from_the_catalogue_not_from_its_sentence() -> None:
+    """A manual assignment refused for its rules carries them as data (`FieldError.broken`): the
+    page words each from `shared.rules`, in the reader's language, whatever the service wrote."""
+    from services.portal.bus import errors_by_field
+    from shared.messages import BrokenRule, FieldError, Reply
+
+    skill = BrokenRule(
+        rule="skill", request="r1", slot=0, expert="e1", detail={"skill": "digital_signature", "level": 2}
+    )
+    reply = Reply.failure("any words at all", FieldError(field="expert_id", message="any words", broken=[skill]))
+    said = errors_by_field(reply)["expert_id"]
+    assert str(said) == (
+        "Phân công này vi phạm quy tắc: thiếu kỹ năng digital_signature mức 2; "
+        "chọn «Bỏ qua quy tắc» và ghi lý do nếu vẫn muốn giao"
+    )
+    assert said.en == "The assignment breaks the rules: lacks digital_signature 2; force it with a reason if it must"
+    scope = BrokenRule(rule="contract_scope", request="r1", slot=0, expert="e2", contract="c2", detail={"unit": "u1"})
+    hard = errors_by_field(Reply.failure("x", FieldError(field="contract_id", message="x", broken=[skill, scope])))
+    assert str(hard["contract_id"]).endswith("hợp đồng c2 không áp dụng cho u1; quy tắc này không thể bỏ qua")
+    newer = BrokenRule(rule="a_rule_from_a_newer_service")
+    unknown = errors_by_field(Reply.failure("x", FieldError(field="f", message="its own words", broken=[newer])))
+    assert unknown == {"f": "its own words"}, "a code this catalogue does not know: the service's sentence"

@@ -164,7 +164,7 @@ class Replanner:
         """One placement transaction: (more requests may be waiting, seconds it held the lock)."""
         fence = self.leadership.fence(PLAN, term)
         with Session(reader(self.svc.engine)) as session:  # outside the write transaction: no lock held
-            ref = self.reference(session)
+            self.reference(session)  # built here when a copy changed, so the lock is not held for it
         held = [0.0]
 
         def once() -> tuple[int, int] | None:
@@ -172,6 +172,9 @@ class Replanner:
                 if not fence(session):  # the first statement: the lock is ours from here
                     return None
                 began = time.monotonic()
+                # Read again under the lock: a copy that changed since (a contract expired, an expert
+                # registered) is planned with, never the copies as they were a moment before.
+                ref = self.reference(session)
                 try:
                     return place_open(session, ref, today=ref.key[1], cause=self.cause, skip=frozenset(self.reserved))
                 finally:

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pytest import MonkeyPatch
+from sqlmodel import Session
+
+from services.matcher.app import Replanner
+from services.matcher.db import ContractCopy
+from services.matcher.placement import Reference, reference_key
 from shared import messages as m
 from shared import subjects as s
 from shared.clock import local_today
+from shared.db import reader
 from tests import people
 from tests.integration.services_harness import Stack, contract, expert, request_status
 
@@ -134,3 +141,33 @@ async def test_the_service_expires_contracts_by_itself(utc_hour, tmp_path, db_ur
             assert [(e["actor"], e["after"]["status"]) for e in trail] == [("contracts", "expired")]
     finally:
         server.stop()
+
+
+async def test_a_placement_reads_the_copies_again_under_its_lock(stack: Stack, monkeypatch: MonkeyPatch) -> None:
+    """The placement reads the copies (units, experts, contracts) before it takes the write lock,
+    so that a copy that changed is built again without holding it. A contract that expired in
+    between (its status event committed after that read, before the placement's transaction) is
+    never given work: the copies are read again under the lock. Held deterministically: the read
+    outside the lock is answered with the copies as they were before the expiry."""
+    await stack.register([expert(0)], [contract(0, end=str(local_today() + dt.timedelta(days=3)))])
+    with Session(reader(stack.matcher.engine)) as session:
+        before = Reference.read(session, local_today(), reference_key(session, local_today()))
+    assert before.active.tolist() == [True]
+    await stack.ok(s.CONTRACTS_EXPIRE, m.ExpireContracts(today=local_today() + dt.timedelta(days=4)))
+    await stack.until(lambda _st: _copy_status(stack, "c0") == "expired", what="the matcher's copy of c0 expired")
+    real = Replanner.reference
+
+    def as_read_before_the_expiry(self: Replanner, session: Session) -> Reference:
+        return before if session.get_bind() is not self.svc.engine else real(self, session)
+
+    monkeypatch.setattr(Replanner, "reference", as_read_before_the_expiry)
+    await stack.submit("r1")
+    await stack.until(lambda st: request_status(st, "r1") == "unmatched", what="r1 unmatched")
+    st = await stack.status()
+    assert not [p for p in st["matcher"]["proposals"] if p["request_id"] == "r1"], "no work under an expired contract"
+
+
+def _copy_status(stack: Stack, contract_id: str) -> str | None:
+    with Session(reader(stack.matcher.engine)) as session:
+        row = session.get(ContractCopy, contract_id)
+        return None if row is None else row.record.get("status")

@@ -438,6 +438,29 @@ def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) ->
     return [locked[r.id] for r in rows[:batch] if r.id in locked and locked[r.id].status == RequestStatus.OPEN]
 
 
+@dataclass
+class _Round:
+    """What one placement transaction decides with: the room left under every limit, and per
+    request its slots already held, its trainees and the experts it may not have."""
+
+    room: Room
+    mine: dict[str, dict[int, str]]  # request -> slot -> expert, of its live proposals
+    learning: dict[str, set[str]]  # request -> trainees of its live proposals
+    banned: dict[str, set[str]]  # request -> experts who declined or were rejected
+
+
+def _round(session: Session, ref: Reference, ids: list[str]) -> _Round:
+    live = live_proposals(session)
+    done = _Round(current_room(session, ref, live), {}, {}, {})
+    for p in live:
+        done.mine.setdefault(p[1], {})[p[2]] = p[3]
+        if p[7]:
+            done.learning.setdefault(p[1], set()).add(p[7])
+    for x in session.exec(select(Exclusion).where(col(Exclusion.request_id).in_(ids))):
+        done.banned.setdefault(x.request_id, set()).add(x.expert_id)
+    return done
+
+
 def place_open(
     session: Session,
     ref: Reference,
@@ -451,71 +474,87 @@ def place_open(
     rows = waiting(session, batch, skip)
     if not rows:
         return 0, 0
-    live = live_proposals(session)
-    room = current_room(session, ref, live)
-    mine: dict[str, dict[int, str]] = {}
-    learning: dict[str, set[str]] = {}
-    for p in live:
-        mine.setdefault(p[1], {})[p[2]] = p[3]
-        if p[7]:
-            learning.setdefault(p[1], set()).add(p[7])
-    ids = [r.id for r in rows]
-    banned: dict[str, set[str]] = {}
-    for x in session.exec(select(Exclusion).where(col(Exclusion.request_id).in_(ids))):
-        banned.setdefault(x.request_id, set()).add(x.expert_id)
+    at = _round(session, ref, [r.id for r in rows])
     proposed = unmatched = 0
     for row in rows:
-        started = time.monotonic()
-        r = Request.model_validate(row.record)
-        d = decide(ref, room, r, filled=mine.get(r.id, {}), banned=banned.get(r.id, set()))
-        if not d.chosen:
-            proposals.unmatched(session, row, d.code, reason_text(d.code, "en", r.language), cause)
-            unmatched += 1
-            continue
-        made = with_trainees(
-            ref, room, r, assignments(d), {*mine.get(r.id, {}).values(), *learning.get(r.id, ()), *banned.get(r.id, ())}
-        )
-        sc = audit_input(ref, room, d, today, made)
-        errors = validate(sc, Plan(status="feasible", assignments=made))
-        if errors:  # never expected: the validator is written apart from the rules used here
-            log.error("placement_invalid", request_id=r.id, errors=[str(v) for v in errors[:5]])
-            for o in d.chosen:
-                room.take(ref.e_pos[o.expert], ref.c_pos[o.contract], o.minutes, o.cost, sign=-1)
-            for a in made:
-                if a.trainee:
-                    room.e[ref.e_pos[a.trainee]] += a.trainee_minutes
-            continue
-        body = sc.model_dump_json(by_alias=True)
-        sha = hashlib.sha256(body.encode()).hexdigest()
-        run = PlanRun(
-            input_sha256=sha,
-            scenario=body,
-            status="placed",
-            proposed=len(made),
-            seconds=round(time.monotonic() - started, 4),
-            objective={"covered_weight": 0, "request": r.id},
-        )
-        session.add(run)
-        session.flush()
-        names = {e.id: e.name for e in sc.experts}
-        for a in made:
-            proposals.propose(
-                session,
-                row,
-                r,
-                a,
-                expert_name=names.get(a.expert, a.expert),
-                plan_id=run.id,
-                plan_sha=sha,
-                cause=cause,
-                trainee_name=names.get(a.trainee or "", ""),
-            )
-        row.status = RequestStatus.PROPOSED  # every empty slot was filled: all or nothing
-        row.reason_code, row.reason = "", ""
-        session.add(row)
-        proposed += 1
+        outcome = _place_one(session, ref, at, row, today=today, cause=cause)
+        proposed += outcome == "proposed"
+        unmatched += outcome == "unmatched"
     log.info("placed", proposed=proposed, unmatched=unmatched, requests=len(rows))
     return proposed, unmatched
+
+
+def _place_one(
+    session: Session, ref: Reference, at: _Round, row: RequestRow, *, today: dt.date, cause: m.Message
+) -> str:
+    """Decide one request: proposed, unmatched (with the reason), or left waiting when the
+    validator refuses the choice (never expected: it is written apart from the rules used here)."""
+    started = time.monotonic()
+    r = Request.model_validate(row.record)
+    d = decide(ref, at.room, r, filled=at.mine.get(r.id, {}), banned=at.banned.get(r.id, set()))
+    if not d.chosen:
+        proposals.unmatched(session, row, d.code, reason_text(d.code, "en", r.language), cause)
+        return "unmatched"
+    busy = {*at.mine.get(r.id, {}).values(), *at.learning.get(r.id, ()), *at.banned.get(r.id, ())}
+    made = with_trainees(ref, at.room, r, assignments(d), busy)
+    sc = audit_input(ref, at.room, d, today, made)
+    errors = validate(sc, Plan(status="feasible", assignments=made))
+    if errors:
+        log.error("placement_invalid", request_id=r.id, errors=[str(v) for v in errors[:5]])
+        _give_back(ref, at.room, d, made)
+        return "invalid"
+    _propose(session, row, r, sc, made, started, cause)
+    return "proposed"
+
+
+def _give_back(ref: Reference, room: Room, d: Decision, made: list[Assignment]) -> None:
+    """The room a choice took, given back (the validator refused it)."""
+    for o in d.chosen:
+        room.take(ref.e_pos[o.expert], ref.c_pos[o.contract], o.minutes, o.cost, sign=-1)
+    for a in made:
+        if a.trainee:
+            room.e[ref.e_pos[a.trainee]] += a.trainee_minutes
+
+
+def _propose(
+    session: Session,
+    row: RequestRow,
+    r: Request,
+    sc: Scenario,
+    made: list[Assignment],
+    started: float,
+    cause: m.Message,
+) -> None:
+    """The placement's record for the audit trail (its input kept), its proposals, and the request
+    proposed: every empty slot was filled, all or nothing."""
+    body = sc.model_dump_json(by_alias=True)
+    sha = hashlib.sha256(body.encode()).hexdigest()
+    run = PlanRun(
+        input_sha256=sha,
+        scenario=body,
+        status="placed",
+        proposed=len(made),
+        seconds=round(time.monotonic() - started, 4),
+        objective={"covered_weight": 0, "request": r.id},
+    )
+    session.add(run)
+    session.flush()
+    names = {e.id: e.name for e in sc.experts}
+    for a in made:
+        proposals.propose(
+            session,
+            row,
+            r,
+            a,
+            expert_name=names.get(a.expert, a.expert),
+            plan_id=run.id,
+            plan_sha=sha,
+            cause=cause,
+            trainee_name=names.get(a.trainee or "", ""),
+        )
+    row.status = RequestStatus.PROPOSED
+    row.reason_code, row.reason = "", ""
+    session.add(row)
 
 
 def reference_key(session: Session, today: dt.date) -> tuple[int, dt.date]:

@@ -142,9 +142,32 @@ def _expert(row: ExpertCopy, held_minutes: int, learning_minutes: int = 0) -> Ex
 
 def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snapshot:
     """What the engine plans from; `keep` keeps one request even if staff assigned it by hand."""
-    manual = manual_requests(session) - {keep}
-    # Columns, not row objects, and each request parsed once (a request never changes once
-    # submitted): a country's snapshot reads 10,000 of them.
+    rows, reasons, requests = _open_requests(session, manual_requests(session) - {keep})
+    active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
+    live = [p for p in session.exec(select(Proposal).where(col(Proposal.status).in_(LIVE))) if p.request_id in rows]
+    # A pending proposal under a contract that stopped being active is let go (withdrawn).
+    kept = [p for p in live if p.status in HELD or p.contract_id in active]
+    counted = _counted(session)
+    scenario = _scenario(session, today, requests, kept, counted, set(rows))
+    pins = {(p.request_id, p.slot): p for p in live if p.status == AssignmentStatus.PROPOSED}
+    pins.update({(p.request_id, p.slot): p for p in kept})
+    seen: dict[str, set[tuple[str, str]]] = {rid: set() for rid in rows}
+    for p in live:
+        seen[p.request_id].add((p.id, p.status))
+    return Snapshot(
+        scenario=scenario,
+        requests=rows,
+        reasons=reasons,
+        pins=pins,
+        held={p.id for p in kept if p.status in HELD or p.id in counted},
+        seen={rid: frozenset(v) for rid, v in seen.items()},
+    )
+
+
+def _open_requests(session: Session, manual: set[str]) -> tuple[dict[str, str], dict[str, str], list[Request]]:
+    """The requests still needing an expert, but those staff assigned by hand: (id -> status,
+    id -> reason code told, the requests). Columns, not row objects, and each request parsed once
+    (a request never changes once submitted): a country's snapshot reads 10,000 of them."""
     rows: dict[str, str] = {}
     reasons: dict[str, str] = {}
     requests: list[Request] = []
@@ -158,14 +181,15 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
             if code:
                 reasons[rid] = code
             requests.append(_parsed(rid, record))
-    active = {c.id for c in session.exec(select(ContractCopy)) if _active(c)}
-    # A pending proposal under a contract that stopped being active is let go (withdrawn).
-    proposals = [
-        p
-        for p in session.exec(select(Proposal).where(col(Proposal.status).in_(LIVE)))
-        if p.request_id in rows and (p.status in HELD or p.contract_id in active)
-    ]
-    held_c, held_e = _held_usage(proposals, _counted(session))
+    return rows, reasons, requests
+
+
+def _scenario(
+    session: Session, today: dt.date, requests: list[Request], kept: list[Proposal], counted: set[str], open_: set[str]
+) -> Scenario:
+    """The copies with the ledger's balances, the approved work taken out of them (it is pinned),
+    the kept proposals as pins, and the declined or rejected pairs as exclusions."""
+    held_c, held_e = _held_usage(kept, counted)
     learning = trainee_time(session)
     units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
     travel, experts, contracts = whole(
@@ -179,7 +203,7 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
     )
     owner = {c.id: c.expert for c in contracts}
     expert_ids = {e.id for e in experts}
-    scenario = Scenario(
+    return Scenario(
         horizon=Horizon(start=today, end=max([today, *(r.deadline for r in requests)])),
         units=_UNITS.validate_python(units),
         travel_minutes=_TRAVEL.validate_python(travel),
@@ -188,30 +212,14 @@ def snapshot(session: Session, today: dt.date, keep: str | None = None) -> Snaps
         requests=sorted(requests, key=lambda r: r.id),
         pinned=[
             Pin(request=p.request_id, expert=p.expert_id, contract=p.contract_id, slot=p.slot)
-            for p in proposals
+            for p in kept
             if owner.get(p.contract_id) == p.expert_id
         ],
         excluded=[
             Excluded(request=x.request_id, expert=x.expert_id)
             for x in session.exec(select(Exclusion))
-            if x.request_id in rows and x.expert_id in expert_ids
+            if x.request_id in open_ and x.expert_id in expert_ids
         ],
-    )
-    live = [p for p in session.exec(select(Proposal).where(col(Proposal.status).in_(LIVE))) if p.request_id in rows]
-    pins = {(p.request_id, p.slot): p for p in live if p.status == AssignmentStatus.PROPOSED}
-    pins.update({(p.request_id, p.slot): p for p in proposals})
-    seen: dict[str, set[tuple[str, str]]] = {rid: set() for rid in rows}
-    for p in live:
-        seen[p.request_id].add((p.id, p.status))
-    counted = _counted(session)
-    held = {p.id for p in proposals if p.status in HELD or p.id in counted}
-    return Snapshot(
-        scenario=scenario,
-        requests=rows,
-        reasons=reasons,
-        pins=pins,
-        held=held,
-        seen={rid: frozenset(v) for rid, v in seen.items()},
     )
 
 
@@ -414,10 +422,16 @@ def _write_chunk(
     stale = _stale(session, snap, ids)
     if stale:
         log.info("plan_stale_for_requests", requests=len(stale))
+    _withdraw_moved(session, snap, ch, [rid for rid in ids if rid not in stale], cause)
+    new, waiting = _propose_fresh(session, snap, ch, [rid for rid in ids if rid not in stale], run, ref, cause)
+    _mark_requests(session, snap, plan, cause, stale, ids)
+    return new, waiting
+
+
+def _withdraw_moved(session: Session, snap: Snapshot, ch: Changes, ids: list[str], cause: m.Message) -> None:
+    """The pending proposals the plan lets go of or moves, withdrawn."""
     with session.no_autoflush:  # many UPDATEs: their events are flushed once, after them
         for rid in ids:
-            if rid in stale:
-                continue
             gone = {
                 p.id
                 for p in ch.withdraw.pop(rid, [])
@@ -426,12 +440,25 @@ def _write_chunk(
             if gone:  # what a later chunk of this write expects to find
                 snap.seen[rid] = frozenset(x for x in snap.seen.get(rid, frozenset()) if x[0] not in gone)
     session.flush()
+
+
+def _propose_fresh(
+    session: Session,
+    snap: Snapshot,
+    ch: Changes,
+    ids: list[str],
+    run: tuple[int, str],
+    ref: Reference,
+    cause: m.Message,
+) -> tuple[int, list[str]]:
+    """The plan's new assignments of these requests proposed where they fit the room left now, a
+    request whole or not at all: (proposals made, requests that did not fit yet)."""
     live = live_proposals(session)
     room = current_room(session, ref, live)
     taken = {(p[1], p[2]) for p in live}
     by_id = {r.id: r for r in snap.scenario.requests}
     names = {e.id: e.name for e in snap.scenario.experts}
-    todo = [rid for rid in ids if rid in ch.fresh and rid not in stale]
+    todo = [rid for rid in ids if rid in ch.fresh]
     rows = {r.id: r for r in session.exec(select(RequestRow).where(col(RequestRow.id).in_(todo)))}
     new, waiting = 0, []
     for rid in todo:
@@ -443,9 +470,8 @@ def _write_chunk(
             if chosen:
                 waiting.append(rid)
             continue
-        chosen = _trainees_fit(ref, room, chosen)
         del ch.fresh[rid]
-        for a in chosen:
+        for a in _trainees_fit(ref, room, chosen):
             proposals.propose(
                 session,
                 row,
@@ -459,7 +485,6 @@ def _write_chunk(
             )
             new += 1
     session.flush()
-    _mark_requests(session, snap, plan, cause, stale, ids)
     return new, waiting
 
 
@@ -502,38 +527,44 @@ def write(
     greedily in between. A request whose new proposals need room that a later chunk frees is
     tried once more at the end; if it still does not fit, it is left to the placement."""
     ch = changes(snap, plan)
-    text, sha = digest(snap.scenario)  # a country's input is megabytes: serialised before the lock is taken
     reserved = reserved if reserved is not None else set()
     reserved.update(ch.requests)
-    run: tuple[int, str] | None = None  # the plan's record: (id, input digest)
-    new = 0
-
-    def once(ids: list[str]) -> tuple[int, list[str], float] | None:
-        nonlocal run
-        with transaction(engine) as session:
-            if fence is not None and not fence(session):  # the first statement: the lock is ours from here
-                return None
-            began = time.monotonic()
-            if run is None:
-                row = _run(session, snap, plan, ch, seconds, cause, text, sha)
-                assert row.id is not None, "flushed: the plan's record has its id"
-                run = (row.id, row.input_sha256)
-            ref = (
-                references(session)
-                if references is not None
-                else Reference.read(session, snap.scenario.horizon.start, (0, snap.scenario.horizon.start))
-            )
-            made, waiting = _write_chunk(session, snap, plan, ch, ids, run, ref, cause)
-            return made, waiting, time.monotonic() - began
-
+    w = _Write(engine, snap, plan, ch, seconds=seconds, cause=cause, fence=fence, references=references)
     try:
-        chunks = _chunks(ch.requests) or [[]]
-        retried = False
+        return w.all(reserved)
+    finally:
+        reserved.difference_update(ch.requests)
+
+
+@dataclass
+class _Write:
+    """One plan's write, a chunk of requests per transaction (`write`)."""
+
+    engine: Any
+    snap: Snapshot
+    plan: Plan
+    ch: Changes
+    seconds: float
+    cause: m.Message
+    fence: Callable[[Session], bool] | None
+    references: References | None
+    run: tuple[int, str] | None = None  # the plan's record, once written: (id, input digest)
+    text: str = ""
+    sha: str = ""
+
+    def __post_init__(self) -> None:
+        self.text, self.sha = digest(self.snap.scenario)  # megabytes for a country: before the lock
+
+    def all(self, reserved: set[str]) -> int | None:
+        """Every chunk, paced; the requests one finishes are no longer `reserved`. A request that
+        did not fit yet is tried once more after the last chunk."""
+        new, retried = 0, False
+        chunks = _chunks(self.ch.requests) or [[]]
         while chunks:
             ids = chunks.pop(0)
-            done = retrying(partial(once, ids))
+            done = retrying(partial(self.chunk, ids))
             if done is None:
-                if run is None:
+                if self.run is None:
                     return None
                 log.warning("plan_write_stopped_deposed", written=new)
                 break
@@ -541,16 +572,32 @@ def write(
             new += made
             finished = set(ids) - set(waiting)
             reserved.difference_update(finished)
-            ch.requests = [rid for rid in ch.requests if rid not in finished]
+            self.ch.requests = [rid for rid in self.ch.requests if rid not in finished]
             if not chunks and not retried:
-                chunks, retried = _chunks([rid for rid in ch.requests if rid in ch.fresh]), True
+                chunks, retried = _chunks([rid for rid in self.ch.requests if rid in self.ch.fresh]), True
             if chunks:
                 pause(min(WRITE_PAUSE_MAX_S, max(WRITE_PAUSE * held, len(ids) / WRITE_RATE)))
-        if run is not None:
-            _record(engine, run[0], new)
-    finally:
-        reserved.difference_update(ch.requests)
-    return new
+        if self.run is not None:
+            _record(self.engine, self.run[0], new)
+        return new
+
+    def chunk(self, ids: list[str]) -> tuple[int, list[str], float] | None:
+        """One transaction: (proposals made, requests not fitting yet, seconds the lock was held),
+        or None when this copy no longer leads (the fence, its first statement)."""
+        with transaction(self.engine) as session:
+            if self.fence is not None and not self.fence(session):
+                return None
+            began = time.monotonic()
+            if self.run is None:
+                row = _run(session, self.snap, self.plan, self.ch, self.seconds, self.cause, self.text, self.sha)
+                assert row.id is not None, "flushed: the plan's record has its id"
+                self.run = (row.id, row.input_sha256)
+            start = self.snap.scenario.horizon.start
+            ref = (
+                self.references(session) if self.references is not None else Reference.read(session, start, (0, start))
+            )
+            made, waiting = _write_chunk(session, self.snap, self.plan, self.ch, ids, self.run, ref, self.cause)
+            return made, waiting, time.monotonic() - began
 
 
 def pause(seconds: float) -> None:

@@ -44,8 +44,7 @@ from shared.db import (
     utcnow,
 )
 from shared.limits import REPLY_BUDGET, fit
-from shared.messages import BrokenRule, DeadLetter, FieldError, Reply
-from shared.metrics import reason_kind
+from shared.messages import BrokenRule, DeadKind, DeadLetter, FieldError, Reply
 from shared.nats import inbox_prefix
 from shared.settings import ServiceSettings
 from shared.streams import DEADLETTER, consumer_config, deadletter_stream, stream_for
@@ -110,21 +109,21 @@ class DeadLetterMiddleware(BaseMiddleware):
             reply = Reply.failure(
                 f"invalid message: {err.field}: {err.message}", FieldError(field=err.field, message=err.message)
             )
-            await self._dead_letter(msg, reply.error or "malformed message")
+            await self._dead_letter(msg, "invalid", reply.error or "malformed message")
             return reply if msg.reply_to else None
         except ValidationError as err:
             reply = validation_reply(err)
-            await self._dead_letter(msg, reply.error or "invalid message")
+            await self._dead_letter(msg, "invalid", reply.error or "invalid message")
             return reply if msg.reply_to else None
         except Rejected as err:
             if msg.reply_to:
                 return err.reply()
-            await self._dead_letter(msg, f"refused: {err.message}")
+            await self._dead_letter(msg, "refused", f"refused: {err.message}")
             return None
         except NotYet as err:
             deliveries = _deliveries(raw)
             if msg.reply_to or deliveries >= self.max_deliver:
-                await self._dead_letter(msg, f"still unknown after {deliveries} deliveries: {err}")
+                await self._dead_letter(msg, "unknown", f"still unknown after {deliveries} deliveries: {err}")
                 return Reply.failure(str(err)) if msg.reply_to else None
             log.info("waiting_for_earlier_event", reason=str(err), deliveries=deliveries)
             raise NackMessage(delay=_backoff(deliveries)) from err
@@ -133,17 +132,18 @@ class DeadLetterMiddleware(BaseMiddleware):
             reason = f"{type(err).__name__}: {err}"
             log.warning("handler_failed", reason=reason, deliveries=deliveries)
             if msg.reply_to or deliveries >= self.max_deliver:
-                await self._dead_letter(msg, f"failed after {deliveries} deliveries: {reason}")
+                await self._dead_letter(msg, "failed", f"failed after {deliveries} deliveries: {reason}")
                 return Reply.failure(f"internal error: {reason}") if msg.reply_to else None
             raise NackMessage(delay=_backoff(deliveries)) from err
         finally:
             structlog.contextvars.unbind_contextvars("subject", "event_id", "correlation_id")
 
-    async def _dead_letter(self, msg: Any, reason: str) -> None:
+    async def _dead_letter(self, msg: Any, kind: DeadKind, reason: str) -> None:
         raw = msg.raw_message
         letter = DeadLetter(
             service=self.service,
             subject=raw.subject,
+            kind=kind,
             reason=reason[:2000],
             payload=redacted_text(raw.data, 100_000),
             headers={k: REDACTED if SECRET_KEYS.match(k) else str(v) for k, v in (raw.headers or {}).items()},
@@ -151,7 +151,7 @@ class DeadLetterMiddleware(BaseMiddleware):
         )
         log.warning("dead_lettered", reason=letter.reason)
         if self.counter is not None:
-            self.counter.labels(self.service, reason_kind(letter.reason)).inc()
+            self.counter.labels(self.service, letter.kind).inc()
         broker = self.context.get("broker")
         await broker.publish(
             letter.model_dump(mode="json"),

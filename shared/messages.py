@@ -1463,12 +1463,20 @@ class IssuedCredential(BaseModel):
     credential: str = Field(max_length=4096)
 
 
+DeadKind = Literal["invalid", "refused", "unknown", "failed"]
+
+
 class DeadLetter(BaseModel):
     """A message a service could not process, kept with the reason (never retried forever)."""
 
     model_config = ConfigDict(frozen=True)
     service: str
     subject: str
+    kind: DeadKind = Field(
+        default="invalid",
+        description="invalid (malformed or failing its schema), refused (a rule), unknown (what it refers "
+        "to never came), failed (the handler raised until max_deliver): the metrics' label",
+    )
     reason: str
     payload: str
     headers: dict[str, str] = Field(default_factory=dict)

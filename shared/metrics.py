@@ -42,16 +42,6 @@ def dead_letter_counter(registry: CollectorRegistry) -> Counter:
     )
 
 
-def reason_kind(reason: str) -> str:
-    """A dead letter's reason as a label of few values (the sentence itself is in the letter):
-    invalid (malformed or failing its schema), refused (a rule), unknown (what it refers to never
-    came), failed (the handler raised until `max_deliver`)."""
-    for kind, start in (("refused", "refused"), ("unknown", "still unknown"), ("failed", "failed after")):
-        if reason.startswith(start):
-            return kind
-    return "invalid"
-
-
 Gauges = Callable[[Any], Iterable[Metric]]
 
 

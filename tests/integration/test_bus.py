@@ -119,6 +119,11 @@ async def test_always_failing_message_is_dead_lettered_not_retried_forever(fresh
         reasons = sorted(d["reason"] for d in letters)
         assert reasons[0].startswith("failed after 3 deliveries: RuntimeError: database briefly unavailable")
         assert reasons[1] == "refused: this one is refused"
+        # The metrics' label is the kind the middleware knew, never read back from the reason's words.
+        assert sorted(d["kind"] for d in letters) == ["failed", "refused"]
+        count = probe.svc.registry.get_sample_value
+        for kind in ("failed", "refused"):
+            assert count("expertshare_dead_letters_total", {"service": "probe", "reason": kind}) == 1.0
         assert probe.fail_times == 100 - 3 and probe.handled == []
 
 

@@ -58,14 +58,21 @@ T = TypeVar("T")
 class Rejected(Exception):
     """A well-formed message that a rule refuses; `field` names the culprit when there is one."""
 
-    def __init__(self, message: str, field: str | None = None, *, broken: Sequence[BrokenRule] = ()) -> None:
+    def __init__(
+        self, message: str, field: str | None = None, *, code: str | None = None, broken: Sequence[BrokenRule] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code  # a `messages.Refusal`, when a reader may act on the kind of refusal
         self.broken = list(broken)  # the rules broken, as data (`shared.rules`), when it is about rules
 
     def reply(self) -> Reply[Any]:
-        errs = [FieldError(field=self.field, message=self.message, broken=self.broken)] if self.field else []
+        errs = (
+            [FieldError(field=self.field, message=self.message, code=self.code, broken=self.broken)]
+            if self.field
+            else []
+        )
         return Reply.failure(self.message, *errs)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from enum import StrEnum
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator, model_validator
@@ -89,10 +90,22 @@ class BrokenRule(BaseModel):
     )
 
 
+class Refusal(StrEnum):
+    """What kind of refusal a `FieldError` is, where a reader acts on it (a page words it, or
+    shows it in another place), so that nothing depends on the wording of `message`."""
+
+    UNKNOWN_UNIT = "unknown_unit"  # the unit named is not registered
+    NOT_YOURS = "not_yours"  # the sender acts for another party than the one it names
+    BROKEN_RULES = "broken_rules"  # a manual assignment breaks rules (`broken` lists them)
+
+
 class FieldError(BaseModel):
     model_config = ConfigDict(frozen=True)
     field: str
     message: str
+    code: Annotated[str, Field(max_length=L.SHORT)] | None = Field(
+        default=None, description="a `Refusal` code, when a reader may act on the kind of refusal"
+    )
     broken: list[BrokenRule] = Field(
         default_factory=list, max_length=50, description="the rules broken, when the refusal is about rules"
     )

@@ -154,7 +154,9 @@ def the_expert(session: Session, cmd: m.AcceptAssignment | m.DeclineAssignment |
     `expert_id` the command names must be theirs (never someone else's, whoever sends it)."""
     mine = actor.party_id("expert")
     if mine is None or cmd.expert_id != mine:
-        raise Rejected(f"you act as {actor.party}; only expert {cmd.expert_id} may do this", "expert_id")
+        raise Rejected(
+            f"you act as {actor.party}; only expert {cmd.expert_id} may do this", "expert_id", code=m.Refusal.NOT_YOURS
+        )
     own(get(session, cmd.assignment_id), mine)
 
 

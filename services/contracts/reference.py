@@ -240,7 +240,11 @@ def own_availability(session: Session, cmd: m.RegisterReference, actor: Actor) -
     mine = actor.party_id("expert")
     others = cmd.units or cmd.travel_minutes or cmd.contracts or cmd.contract_status
     if mine is None or others or [e.id for e in cmd.experts] != [mine]:
-        raise Rejected(f"you act as {actor.party}; an expert may change only their own availability", "experts")
+        raise Rejected(
+            f"you act as {actor.party}; an expert may change only their own availability",
+            "experts",
+            code=m.Refusal.NOT_YOURS,
+        )
     row = session.get(ExpertRow, mine)
     new = cmd.experts[0].model_dump(mode="json")
     changed = {k for k in {*new, *(row.record if row else {})} if (row.record if row else {}).get(k) != new.get(k)}

@@ -184,7 +184,9 @@ def the_commune(session: Session, cmd: m.CompleteRequest, actor: Actor) -> None:
         raise Rejected(f"unknown request {cmd.request_id!r} (no assignment yet)", "request_id")
     if actor.party_id("unit") != unit:
         raise Rejected(
-            f"you act as {actor.party}; only the commune of unit {unit} confirms request {cmd.request_id}", "request_id"
+            f"you act as {actor.party}; only the commune of unit {unit} confirms request {cmd.request_id}",
+            "request_id",
+            code=m.Refusal.NOT_YOURS,
         )
 
 

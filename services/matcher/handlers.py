@@ -59,7 +59,7 @@ def check_request(
     """A request is taken for a unit the matcher knows, with a deadline not past, under an id not
     used by another request (the same request again is answered as it stands)."""
     if not unit_known:
-        raise Rejected(f"unknown unit {r.unit!r}", "request.unit")
+        raise Rejected(f"unknown unit {r.unit!r}", "request.unit", code=m.Refusal.UNKNOWN_UNIT)
     if r.deadline < today:
         raise Rejected(f"deadline {r.deadline} is already past (today is {today})", "request.deadline")
     if existing is not None and existing.record != record:
@@ -148,6 +148,7 @@ def the_unit(session: Session, cmd: m.SubmitRequest | m.CancelRequest, actor: Ac
         raise Rejected(
             f"you act as {actor.party}; a commune acts only for its own unit's requests",
             "request.unit" if isinstance(cmd, m.SubmitRequest) else "request_id",
+            code=m.Refusal.NOT_YOURS,
         )
 
 
@@ -160,7 +161,9 @@ def the_units(session: Session, cmd: m.SubmitRequests, actor: Actor) -> None:
     for i, r in enumerate(cmd.requests):
         if mine != r.unit:
             raise Rejected(
-                f"you act as {actor.party}; a commune acts only for its own unit's requests", f"requests[{i}].unit"
+                f"you act as {actor.party}; a commune acts only for its own unit's requests",
+                f"requests[{i}].unit",
+                code=m.Refusal.NOT_YOURS,
             )
 
 

@@ -71,6 +71,7 @@ def _refuse_unless_forced(req: Request, cmd: m.AssignManually, violations: list[
             f"{cmd.expert_id} for request {req.id}{_slot(req, cmd.slot)} breaks the rules: "
             f"{'; '.join(_said(violations))}{hint}",
             "contract_id" if hard else "expert_id",
+            code=m.Refusal.BROKEN_RULES,
             broken=[broken(v) for v in violations],
         )
 

@@ -214,7 +214,7 @@ def build(settings: NotifierSettings | None = None, channels: Mapping[str, Chann
 def _own_party(_session: Session, cmd: m.MarkRead | m.SetPreferences, actor: Actor) -> None:
     """Ownership: a party's inbox and preferences are its own (staff and admins may act for any)."""
     if not actor.is_staff() and cmd.party != actor.party:
-        raise Rejected(f"you act as {actor.party}; not {cmd.party}'s", "party")
+        raise Rejected(f"you act as {actor.party}; not {cmd.party}'s", "party", code=m.Refusal.NOT_YOURS)
 
 
 STAFF = ("staff", "admin")

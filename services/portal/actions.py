@@ -71,12 +71,13 @@ async def submit_request(bus: Bus, user: User, form: dict[str, Any]) -> tuple[st
     if "unit" in errors:  # no field of the form: said at its top, or the form would come back silently
         said = errors.pop("unit")
         unit = user.unit_id or ""
+        unknown = any(fe.code == m.Refusal.UNKNOWN_UNIT for fe in reply.field_errors)
         errors["_"] = (
             vocabulary.Said(
                 Words("vi")("unit_unknown_submit").format(unit=unit),
                 Words("en")("unit_unknown_submit").format(unit=unit),
             )
-            if said.startswith("unknown unit")
+            if unknown
             else said
         )
     return None, errors

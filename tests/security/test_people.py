@@ -103,10 +103,14 @@ async def test_only_the_requests_commune_completes_it(stack: Stack) -> None:
 async def test_a_commune_submits_and_cancels_for_its_own_unit_only(stack: Stack) -> None:
     await stack.register([expert(0)], [contract(0)])
     other = m.SubmitRequest(request=request("r9", unit="u2"))
-    assert refused(await stack.call(s.REQUEST_SUBMIT, other, as_=people.commune("u1")), "own unit")
+    theirs = await stack.call(s.REQUEST_SUBMIT, other, as_=people.commune("u1"))
+    assert refused(theirs, "own unit") and theirs.field_errors[0].code == m.Refusal.NOT_YOURS
     await stack.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=request("r1")), as_=people.commune("u1"))
     cancel = m.CancelRequest(request_id="r1", by="x")
     assert refused(await stack.call(s.REQUEST_CANCEL, cancel, as_=people.commune("u2")), "own unit")
+    # A unit nobody registered is refused as such, by a code a page acts on (not by its words).
+    nowhere = await stack.call(s.REQUEST_SUBMIT, m.SubmitRequest(request=request("r8", unit="u404")), as_=STAFF)
+    assert [(fe.field, fe.code) for fe in nowhere.field_errors] == [("request.unit", m.Refusal.UNKNOWN_UNIT)]
 
 
 async def test_expired_foreign_and_altered_commands_are_refused(stack: Stack) -> None:

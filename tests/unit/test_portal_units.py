@@ -118,3 +118,30 @@ def test_contract_use_over_time_from_the_trail() -> None:
     drawn = chart.svg(points, 2400)
     assert drawn.startswith("<svg") and "polyline" in drawn and len(drawn) < 2000
     assert chart.svg([], 2400) == ""
+
+
+async def test_a_commune_whose_unit_is_unknown_is_told_so_by_the_refusals_code_not_its_words() -> None:
+    """The submission form has no unit field: a refusal about the unit is said at the top of the
+    form. Whether it says "your unit is not in the system" is read from the refusal's code."""
+    from services.portal.actions import submit_request
+    from services.portal.users import User
+    from shared.messages import FieldError, Refusal, Reply
+
+    class Answering:
+        def __init__(self, reply: Reply) -> None:  # type: ignore[type-arg]
+            self.reply = reply
+
+        async def command(self, *_: object) -> Reply:  # type: ignore[type-arg]
+            return self.reply
+
+    officer = User(username="xa", display_name="Cán bộ xã", role="commune", unit_id="w404", password_hash="-")
+    form = {"title": "Cài", "skill": "digital_signature", "level": "2", "mode": "remote", "hours": "4"}
+    form |= {"priority": "3", "deadline": "2026-12-31"}
+
+    def refused(code: str | None, words: str) -> Reply:  # type: ignore[type-arg]
+        return Reply.failure(words, FieldError(field="request.unit", message=words, code=code))
+
+    _, unknown = await submit_request(Answering(refused(Refusal.UNKNOWN_UNIT, "any words")), officer, form)  # type: ignore[arg-type]
+    assert set(unknown) == {"_"} and "w404" in unknown["_"] and "không có trong hệ thống" in unknown["_"]
+    _, other = await submit_request(Answering(refused(Refusal.NOT_YOURS, "unknown unit, say")), officer, form)  # type: ignore[arg-type]
+    assert other == {"_": "unknown unit, say"}, "another refusal of the unit is shown as the service said it"

@@ -455,8 +455,16 @@ class PlanOvercommitted(Message):
     """A plan found approved work over an expert's availability or a contract's limits (kept, with
     nothing new planned there) or pending proposals that no longer fit (let go): staff should look."""
 
-    notes: list[Text] = Field(min_length=1, max_length=200)
+    notes: list[Text] = Field(min_length=1, max_length=200, description="every note, in English")
     plan_input_sha256: str = Field(default="", max_length=64)
+    broken: list[BrokenRule] = Field(
+        default_factory=list,
+        max_length=200,
+        description="the notes about rules, as data: a reader words them from `shared.rules` in its language",
+    )
+    remarks: list[Text] = Field(
+        default_factory=list, max_length=20, description="the notes about no rule (the engine's own words)"
+    )
 
 
 class RequestUnmatched(Message):

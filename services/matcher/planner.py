@@ -48,7 +48,7 @@ from shared import subjects as s
 from shared.clock import utcnow
 from shared.db import add_event, reader, retrying, transaction
 from shared.limits import TEXT, clip
-from shared.rules import Rule, Violation, render
+from shared.rules import Rule, Violation, broken, render
 from shared.scenario import Contract, Expert, Horizon, Pin, Request, Scenario, TravelTime, Unit
 from shared.scenario import Exclusion as Excluded
 from shared.statuses import FINISHED, HELD, LIVE, MATCHING, AssignmentStatus, ContractStatus, RequestStatus
@@ -72,6 +72,8 @@ class Snapshot:
     held: set[str] = field(default_factory=set)
     # What no longer fits, for staff: over-committed approved work, pending proposals let go.
     overcommitted: list[str] = field(default_factory=list)
+    broken: list[Violation] = field(default_factory=list)  # the notes about rules, as data
+    remarks: list[str] = field(default_factory=list)  # the notes about no rule (the engine's words)
     # The pending proposals that still fit, given to the engine to continue from (`plan_for`).
     hints: list[Pin] = field(default_factory=list)
 
@@ -261,7 +263,8 @@ def plan_for(snap: Snapshot, *, time_limit_s: float | None, workers: int, seed: 
         # A pin breaks a rule other than a limit (a skill or contract changed): let go of the
         # proposals staff have not decided on, keep the approved ones, and plan again.
         log.warning("pins_infeasible", reason=plan.reason)
-        snap.overcommitted.append(clip(f"pending proposals let go: {plan.reason}", TEXT))
+        snap.remarks.append(clip(f"pending proposals let go: {plan.reason}", TEXT))
+        snap.overcommitted.append(snap.remarks[-1])
         snap.hints = []
         plan = solver(snap.scenario, time_limit_s=time_limit_s, workers=workers, seed=seed)
     return plan
@@ -293,7 +296,7 @@ def fit_pins(snap: Snapshot) -> None:
     for pin in held:
         p = snap.pins[(pin.request, pin.slot)]
         limits.take(_Use(p.expert_id, p.contract_id, p.minutes, p.cost_vnd))
-    experts, contracts = _relaxed(sc, limits, snap.overcommitted)
+    experts, contracts = _relaxed(sc, limits, snap.broken)
     kept = list(held)
     for pin in pending:
         p = snap.pins[(pin.request, pin.slot)]
@@ -305,20 +308,21 @@ def fit_pins(snap: Snapshot) -> None:
         else:
             why = {"proposal": p.id, "limit": blocker}
             unfit = Violation(Rule.PENDING_UNFIT, p.request_id, p.slot, p.expert_id, p.contract_id, detail=why)
-            snap.overcommitted.append(render(unfit))
+            snap.broken.append(unfit)
+    snap.overcommitted += [render(v) for v in snap.broken]
     if snap.overcommitted:
         log.warning("pins_overcommitted", notes=snap.overcommitted)
     snap.scenario = sc.model_copy(update={"experts": experts, "contracts": contracts, "pinned": kept})
 
 
-def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Expert], list[Contract]]:
+def _relaxed(sc: Scenario, limits: Limits, notes: list[Violation]) -> tuple[list[Expert], list[Contract]]:
     """The experts and contracts, those over-committed by approved work given exactly that room."""
     experts = []
     for e in sc.experts:
         over = -limits.expert_minutes[e.id]
         if over > 0:
             figures = {"over": over / 60, "capacity": e.capacity_hours}
-            notes.append(render(Violation(Rule.HELD_OVER_CAPACITY, expert=e.id, detail=figures)))
+            notes.append(Violation(Rule.HELD_OVER_CAPACITY, expert=e.id, detail=figures))
             e = e.model_copy(update={"capacity_hours": e.capacity_hours + over / 60})
             limits.expert_minutes[e.id] = 0
         experts.append(e)
@@ -337,7 +341,7 @@ def _relaxed(sc: Scenario, limits: Limits, notes: list[str]) -> tuple[list[Exper
             limits.contract_slots[c.id] = 0
         if update:
             over_limits = ", ".join(sorted(update))
-            notes.append(render(Violation.on_contract(Rule.HELD_OVER_LIMITS, c.id, c.expert, limits=over_limits)))
+            notes.append(Violation.on_contract(Rule.HELD_OVER_LIMITS, c.id, c.expert, limits=over_limits))
             c = c.model_copy(update=update)
         contracts.append(c)
     return experts, contracts
@@ -502,7 +506,7 @@ def _run(
     )
     session.add(run)
     session.flush()
-    _tell_overcommitted(session, run, cause)
+    _tell_overcommitted(session, run, cause, snap)
     return run
 
 
@@ -704,7 +708,7 @@ def _stale(session: Session, snap: Snapshot, ids: list[str]) -> set[str]:
     }
 
 
-def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> None:
+def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message, snap: Snapshot) -> None:
     """Staff hear of what no longer fits when a plan finds something the plan before did not: every
     re-plan meets the same over-committed expert until staff change something, told once."""
     if not run.overcommitted:
@@ -718,7 +722,11 @@ def _tell_overcommitted(session: Session, run: PlanRun, cause: m.Message) -> Non
         session,
         s.PLAN_OVERCOMMITTED,
         cause.caused(
-            m.PlanOvercommitted, notes=[n[:2000] for n in run.overcommitted[:200]], plan_input_sha256=run.input_sha256
+            m.PlanOvercommitted,
+            notes=[n[:2000] for n in run.overcommitted[:200]],
+            plan_input_sha256=run.input_sha256,
+            broken=[broken(v) for v in snap.broken[:200]],
+            remarks=snap.remarks[:20],
         ),
     )
 

@@ -11,12 +11,13 @@ from typing import Any
 from sqlmodel import Session
 
 from services.notifier.db import AnswerWatch, ContractWatch, LowBalanceAlert, Party
-from services.notifier.inbox import notify
+from services.notifier.inbox import InLanguage, notify
 from services.notifier.templates import dong
 from services.notifier.watch import close
 from services.notifier.watch import name as _name
 from shared import messages as m
 from shared.parties import STAFF, expert_party, unit_party
+from shared.rules import render, violation
 from shared.scenario import Contract
 
 
@@ -104,7 +105,21 @@ def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:
 
 
 def plan_overcommitted(session: Session, evt: m.PlanOvercommitted) -> None:
-    notify(session, evt, STAFF, "plan_overcommitted", notes="\n".join(f"• {n}" for n in evt.notes))
+    """Staff told what no longer fits: the notes about rules worded from the rules' catalogue in
+    staff's language; an event of an earlier version (its notes only, in English) as it came."""
+    if not (evt.broken or evt.remarks):
+        notify(session, evt, STAFF, "plan_overcommitted", notes=_bullets(evt.notes))
+        return
+    found = [v for v in map(violation, evt.broken) if v is not None]
+    notes = InLanguage(
+        vi=_bullets([render(v, "vi") for v in found] + evt.remarks),
+        en=_bullets([render(v, "en") for v in found] + evt.remarks),
+    )
+    notify(session, evt, STAFF, "plan_overcommitted", notes=notes)
+
+
+def _bullets(lines: list[str]) -> str:
+    return "\n".join(f"• {n}" for n in lines)
 
 
 def request_unmatched(session: Session, evt: m.RequestUnmatched) -> None:

@@ -9,6 +9,7 @@ repeated event finds its row by (event id, party, kind) and adds nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -22,6 +23,17 @@ from shared.db import add_event
 from shared.limits import BODY, TITLE, clip
 
 
+@dataclass(frozen=True)
+class InLanguage:
+    """A field of a message worded apart in each language (the party's is put in the message)."""
+
+    vi: str
+    en: str
+
+    def said(self, language: str) -> str:
+        return self.en if language == "en" else self.vi
+
+
 def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: Any) -> Notification | None:
     dup = select(Notification.id).where(
         Notification.source_event_id == evt.event_id,
@@ -31,7 +43,8 @@ def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: An
     if session.exec(dup).first() is not None:
         return None
     language = language_of(session, party)
-    subject, body = render(kind, language, **fields)
+    said = {k: v.said(language) if isinstance(v, InLanguage) else v for k, v in fields.items()}
+    subject, body = render(kind, language, **said)
     # Clipped here, where input becomes words: no event can grow an inbox past what a reply carries.
     subject, body = clip(subject, TITLE), clip(body, BODY)
     note = Notification(

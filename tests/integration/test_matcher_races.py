@@ -224,6 +224,9 @@ def test_overcommitted_pins_keep_approved_work_and_the_rest_is_planned(db_url: s
         assert any("expert e0" in note and "over the availability" in note for note in run.overcommitted or [])
     [told] = outbox(engine, s.PLAN_OVERCOMMITTED)  # staff hear of it
     assert told["notes"] == run.overcommitted
+    # ... and the notes about rules travel as data too, for staff to read in their language.
+    assert [(b["rule"], b["expert"]) for b in told["broken"]] == [("held_over_capacity", "e0")]
+    assert told["broken"][0]["detail"] == {"over": 2.0, "capacity": 2.0} and told["remarks"] == []
     submit(engine, "r4", skills={"office_it": 2})
     replan(engine)  # the same over-commitment, met again: not told again
     assert one(engine, "r4").expert_id == "e1" and len(outbox(engine, s.PLAN_OVERCOMMITTED)) == 1

@@ -24,6 +24,22 @@ async def test_staff_are_told_what_no_longer_fits(nats_fresh: EmbeddedNats, db_u
         assert f"• {note}" in told["body"]
 
 
+async def test_the_notes_about_rules_are_worded_from_the_catalogue_in_staffs_language(
+    nats_fresh: EmbeddedNats, db_url: str
+) -> None:
+    """A plan's notes about rules come as data (`broken`): staff read them in Vietnamese, worded
+    from `shared.rules`, whatever the English of `notes` says; a remark about no rule as it came."""
+    over = m.BrokenRule(rule="held_over_capacity", expert="e0", detail={"over": 2.0, "capacity": 2.0})
+    let_go = "pending proposals let go: the engine found no plan"
+    evt = m.PlanOvercommitted(notes=["(the English, not read)", let_go], broken=[over], remarks=[let_go])
+    async with Notifier(nats_fresh.url, db_url) as n:
+        await n.publish(s.PLAN_OVERCOMMITTED, evt)
+        [told] = await eventually(lambda: n.inbox(STAFF), what="the staff's notice")
+        body = str(told["body"])
+        assert "• chuyên gia e0: công việc đã duyệt vượt 2 giờ so với thời gian có thể nhận 2 giờ" in body, body
+        assert f"• {let_go}" in body and "(the English, not read)" not in body
+
+
 async def test_the_commune_and_the_trainee_hear_of_a_trainee_beside_the_expert(
     nats_fresh: EmbeddedNats, db_url: str
 ) -> None:

@@ -85,9 +85,9 @@ class BrokenRule(BaseModel):
     expert: Ref | None = None
     contract: Ref | None = None
     trainee: Ref | None = None
-    detail: dict[Annotated[str, Field(max_length=L.SHORT)], str | int | float | None] = Field(
-        default_factory=dict, max_length=20
-    )
+    detail: dict[
+        Annotated[str, Field(max_length=L.SHORT)], Annotated[str, Field(max_length=L.NAME)] | int | float | None
+    ] = Field(default_factory=dict, max_length=20)
 
 
 class Refusal(StrEnum):

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from cli import client as cli_client
+from shared import endpoints as E
 from shared import messages as m
 from shared import rpc
 from shared import subjects as s
@@ -91,7 +92,7 @@ async def test_one_trace_follows_a_request_from_the_cli_through_every_service(
     monkeypatch.setattr(rpc, "_TRACER", provider.get_tracer("expertshare.cli"))
 
     cli = cli_client.Client(traced.nc, 30)
-    await cli.ok(s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer"))
+    await cli.ask(E.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer"))
     (root,) = exporter.get_finished_spans()
     trace_id = f"0x{root.context.trace_id:032x}"
     await flow.proposal_for(traced, "r1")
@@ -182,8 +183,8 @@ async def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(
             exporter = InMemorySpanExporter()
             provider.add_span_processor(SimpleSpanProcessor(exporter))
             monkeypatch.setattr(rpc, "_TRACER", provider.get_tracer("expertshare.cli"))
-            await cli_client.Client(system.nc, 30).ok(
-                s.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer")
+            await cli_client.Client(system.nc, 30).ask(
+                E.REQUEST_SUBMIT, m.SubmitRequest(request=flow.request("r1"), by="commune officer")
             )
             (root,) = exporter.get_finished_spans()
             trace_id = f"{root.context.trace_id:032x}"

@@ -256,6 +256,9 @@ async def test_staff_assign_by_hand_see_coverage_and_everyone_reads_their_inbox(
         assert no_reason.status_code == 422 and 'id="err-reason"' in no_reason.text
         unforced = await staff.submit("/assign", "/assign", {"request_id": rid, "expert_id": "e1", "contract_id": "c1"})
         assert unforced.status_code == 422, "a broken skill rule needs force"
+        # Worded from the rules' catalogue in Vietnamese, with the rule's figures (not the English).
+        assert "Phân công này vi phạm quy tắc: thiếu kỹ năng" in unforced.text, unforced.text[-3000:]
+        assert "chọn «Bỏ qua quy tắc» và ghi lý do nếu vẫn muốn giao" in unforced.text
         forced = await staff.submit(
             "/assign",
             "/assign",

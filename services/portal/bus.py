@@ -145,16 +145,15 @@ class Bus:
 
     async def matcher_status(self, **filters: Any) -> MatcherStatus:
         """The matcher's requests and proposals (`GetRequests`); a refusal: the page cannot show them."""
-        try:
-            return await self.ask(E.MATCHER_STATUS, GetRequests(**filters))
-        except rpc.Refused as err:
-            raise Unavailable(err.reply.error or f"{E.MATCHER_STATUS.subject} refused") from None
+        return await self.read(E.MATCHER_STATUS, GetRequests(**filters))
 
     async def read(self, endpoint: Endpoint[Any, R], message: BaseModel) -> R:
         """A query's reply model; a refusal or an unexpected answer is `Unavailable` (the page says so)."""
         try:
             return await self.ask(endpoint, message)
-        except (rpc.Refused, rpc.Unavailable) as err:
+        except rpc.Refused as err:
+            raise Unavailable(err.reply.error or f"{endpoint.subject} refused") from None
+        except rpc.Unavailable as err:
             raise Unavailable(str(err)) from None
 
     async def contracts_status(self, **filters: Any) -> m.ContractsStatus:

@@ -6,15 +6,14 @@ A commune officer sees its own unit's requests only; an expert its own tasks onl
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from services.portal.bus import Bus, Unavailable
+from services.portal.bus import Bus
 from shared import endpoints as E
 from shared import messages as m
 from shared import rpc
-from shared.endpoints import Endpoint
 from shared.statuses import GRANTED, MATCHING
 from shared.statuses import AssignmentStatus as A
 from shared.statuses import RequestStatus as R
@@ -171,7 +170,7 @@ async def unit_coverage(bus: Bus) -> list[dict[str, Any]]:
 async def inbox(bus: Bus, party: str) -> dict[str, Any]:
     """A party's inbox as the page and the API show it (`InboxView`'s JSON), the shell commands
     a notification suggests left out: a person reads buttons and links, never a shell command."""
-    box = await answer(bus, E.INBOX, m.GetInbox(party=party, limit=100))
+    box = await bus.read(E.INBOX, m.GetInbox(party=party, limit=100))
     return {
         **box.model_dump(mode="json"),
         "notifications": [
@@ -179,17 +178,6 @@ async def inbox(bus: Bus, party: str) -> dict[str, Any]:
             for n in box.notifications
         ],
     }
-
-
-V = TypeVar("V", bound=BaseModel)
-
-
-async def answer(bus: Bus, endpoint: Endpoint[Any, V], message: m.Message) -> V:
-    """A query's reply model; a refusal is the service not answering the page (`Unavailable`)."""
-    try:
-        return await bus.ask(endpoint, message)
-    except rpc.Refused as err:
-        raise Unavailable(err.reply.error or f"{endpoint.subject} refused") from None
 
 
 _COMMAND = re.compile(r"\bexpertshare\s+[a-z-]+\b")

@@ -56,25 +56,33 @@ async def test_a_correlation_id_follows_a_request_through_every_service(system: 
     def reached(entries: dict[str, list[dict[str, Any]]], corr: str) -> set[str]:
         return {name for name, lines in entries.items() if any(e.get("correlation_id") == corr for e in lines)}
 
-    ids = ("corr-submit-r1", "corr-reject-r1", "corr-approve-r1")
-    for _ in range(150):  # until the last consumers have logged what they handled
-        entries = log_entries(system)
-        if all(reached(entries, corr) == set(SERVICES) for corr in ids):
-            break
-        await asyncio.sleep(0.2)
-    for corr in ids:
-        assert reached(entries, corr) == set(SERVICES), f"{corr} seen only in {sorted(reached(entries, corr))}"
-
-    def handled(service: str, subject: str) -> set[str]:
+    def handled(entries: dict[str, list[dict[str, Any]]], service: str, subject: str) -> set[str]:
         return {
             e["correlation_id"] for e in entries[service] if e["event"] == "event_handled" and e["subject"] == subject
         }
 
+    def told(entries: dict[str, list[dict[str, Any]]]) -> bool:
+        """Every service has logged each id, and the consumers asserted on below have logged theirs
+        (another line of the same id, a balance's, may come first in a service's log)."""
+        return (
+            all(reached(entries, corr) == set(SERVICES) for corr in ids)
+            and {"corr-submit-r1", "corr-reject-r1"} <= handled(entries, "contracts", s.ASSIGNMENT_PROPOSED)
+            and all("corr-approve-r1" in handled(entries, x, s.ASSIGNMENT_APPROVED) for x in ("matcher", "notifier"))
+        )
+
+    ids = ("corr-submit-r1", "corr-reject-r1", "corr-approve-r1")
+    for _ in range(150):  # until the last consumers have logged what they handled
+        entries = log_entries(system)
+        if told(entries):
+            break
+        await asyncio.sleep(0.2)
+    for corr in ids:
+        assert reached(entries, corr) == set(SERVICES), f"{corr} seen only in {sorted(reached(entries, corr))}"
     # A plan answers many changes at once: each proposal carries the id of what last acted on
     # its request, the submission for the first, the rejection for the one that replaced it.
-    assert {"corr-submit-r1", "corr-reject-r1"} <= handled("contracts", s.ASSIGNMENT_PROPOSED)
-    assert "corr-approve-r1" in handled("matcher", s.ASSIGNMENT_APPROVED)
-    assert "corr-approve-r1" in handled("notifier", s.ASSIGNMENT_APPROVED)
+    assert {"corr-submit-r1", "corr-reject-r1"} <= handled(entries, "contracts", s.ASSIGNMENT_PROPOSED)
+    assert "corr-approve-r1" in handled(entries, "matcher", s.ASSIGNMENT_APPROVED)
+    assert "corr-approve-r1" in handled(entries, "notifier", s.ASSIGNMENT_APPROVED)
     # every line written while handling a message names the request it belongs to
     for name, lines in entries.items():
         orphans = [e for e in lines if e.get("subject") and not e.get("correlation_id")]

@@ -19,15 +19,13 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from services.matcher import planner
+from services.matcher import planner, proposals
 from services.matcher.db import ContractCopy, PlanRun, Proposal, RequestRow
 from services.matcher.solver.options import Travel, cost_of, forced_mode
 from services.matcher.solver.plan import Assignment, Plan
 from services.matcher.solver.validate import validate
 from shared import messages as m
-from shared import subjects as s
 from shared.bus import Rejected
-from shared.db import add_event
 from shared.rules import LIMITS, Rule, Scope, Violation, broken, render
 from shared.scenario import Contract, Expert, Pin, Request, Scenario, minutes
 from shared.security.credentials import Actor
@@ -262,30 +260,20 @@ def _announce(
 ) -> None:
     """`AssignmentProposed`, marked manual, with the rules it was forced past in its explanation."""
     name = next((e.name for e in sc.experts if e.id == p.expert_id), p.expert_id)
-    add_event(
+    proposals.announce(
         session,
-        s.ASSIGNMENT_PROPOSED,
-        cmd.caused(
-            m.AssignmentProposed,
-            assignment_id=p.id,
-            request=req,
-            slot=p.slot,
-            expert_id=p.expert_id,
-            expert_name=name,
-            contract_id=p.contract_id,
-            mode=p.mode,
-            travel_minutes=p.travel_minutes,
-            minutes=p.minutes,
-            cost_vnd=p.cost_vnd,
-            plan_input_sha256=sha,
-            manual=manual,
-            explanation={
-                "manual": True,
-                "by": manual.by,
-                "forced": cmd.force,
-                "reason": cmd.reason,
-                "violations": manual.violations,
-                "rules": manual.rules,
-            },
-        ),
+        p,
+        req,
+        cmd,
+        expert_name=name,
+        plan_sha=sha,
+        manual=manual,
+        explanation={
+            "manual": True,
+            "by": manual.by,
+            "forced": cmd.force,
+            "reason": cmd.reason,
+            "violations": manual.violations,
+            "rules": manual.rules,
+        },
     )

@@ -68,29 +68,55 @@ def propose(
     session.add(p)
     if flush:
         session.flush()  # the partial unique index sees it before the next slot is checked
+    announce(
+        session,
+        p,
+        request,
+        on_behalf(row, cause),
+        expert_name=expert_name,
+        plan_sha=plan_sha,
+        explanation=explanation_of(a),
+        trainee_name=trainee_name or (a.trainee or ""),
+    )
+    return p
+
+
+def announce(
+    session: Session,
+    p: Proposal,
+    request: m.Request,
+    cause: m.Message,
+    *,
+    expert_name: str,
+    plan_sha: str,
+    explanation: dict[str, Any],
+    trainee_name: str = "",
+    manual: m.ManualOverride | None = None,
+) -> None:
+    """`AssignmentProposed` for a proposal just written (by a plan, a placement or staff's hand)."""
     add_event(
         session,
         s.ASSIGNMENT_PROPOSED,
-        on_behalf(row, cause).caused(
+        cause.caused(
             m.AssignmentProposed,
             assignment_id=p.id,
             request=request,
-            slot=a.slot,
-            expert_id=a.expert,
+            slot=p.slot,
+            expert_id=p.expert_id,
             expert_name=expert_name,
-            contract_id=a.contract,
-            mode=a.mode,
-            travel_minutes=a.travel_minutes,
-            minutes=a.minutes,
-            cost_vnd=a.cost_vnd,
-            explanation=explanation_of(a),
+            contract_id=p.contract_id,
+            mode=p.mode,
+            travel_minutes=p.travel_minutes,
+            minutes=p.minutes,
+            cost_vnd=p.cost_vnd,
+            explanation=explanation,
             plan_input_sha256=plan_sha,
-            trainee_id=a.trainee,
-            trainee_name=trainee_name or (a.trainee or ""),
-            trainee_minutes=a.trainee_minutes,
+            manual=manual,
+            trainee_id=p.trainee_id,
+            trainee_name=trainee_name,
+            trainee_minutes=p.trainee_minutes,
         ),
     )
-    return p
 
 
 def unmatched(

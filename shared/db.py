@@ -1,8 +1,9 @@
 """Database helpers every service uses: engines, one transaction per message, outbox, dedup.
 
-- `make_engine` gives SQLite (the embedded default: WAL, a busy timeout so concurrent writers
-  queue instead of failing) or PostgreSQL from one URL; `reader(engine)` is the same database for
-  queries, which on SQLite read their snapshot without taking (or waiting for) the write lock.
+- `make_engine` gives SQLite (the embedded default: WAL; a process's writers queue first come
+  first served, `shared.write_gate`, and a busy timeout covers other processes) or PostgreSQL
+  from one URL; `reader(engine)` is the same database for queries, which on SQLite read their
+  snapshot without taking (or waiting for) the write lock.
 - `OutboxRow` holds events written in the same transaction as the change that caused them; the
   relay in `shared.bus` publishes them afterwards, so a crash between commit and publish loses
   nothing (the row is published on restart, deduplicated by the server on its event id).
@@ -29,6 +30,7 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from shared.clock import utcnow
 from shared.tracing import remember_trace
+from shared.write_gate import GatedConnection
 
 
 def tz_column(nullable: bool = False) -> Any:
@@ -39,7 +41,11 @@ def make_engine(url: str) -> Engine:
     # hide_parameters: a database error's text (logged, dead-lettered, answered) never carries the
     # values of the statement, which may be a message's secret or its whole input.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30, "factory": GatedConnection},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -57,7 +63,11 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # A reader (`reader(engine)`) begins a plain read transaction: in WAL it reads its own
             # snapshot while a writer commits, and never queues behind one for the write lock.
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            # A writer queues behind this process's other writers first (`shared.write_gate`).
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.connection.dbapi_connection.begin_write()
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True)

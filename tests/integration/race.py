@@ -2,7 +2,8 @@
 until it is done or waits for the first's lock, then the first is released.
 
 On PostgreSQL "waits for a lock" is read from `pg_stat_activity`; SQLite lets one writer in at a
-time (BEGIN IMMEDIATE), so there the second simply queues and the outcome cannot depend on timing.
+time, and a process's writers queue at the database file's gate (`shared.write_gate`), where the
+second is seen waiting.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from shared.bus import Rejected
+from shared.write_gate import gate_for
 
 
 class Hold:
@@ -36,8 +38,9 @@ class Hold:
 
 
 def waiting_for_a_lock(engine: Engine) -> bool:
-    if engine.dialect.name != "postgresql":
-        return True
+    if engine.dialect.name == "sqlite":
+        gate = gate_for(engine.url.database or "")
+        return gate is not None and gate.waiting > 0
     with engine.connect() as c:
         n = c.execute(
             text(

@@ -142,8 +142,6 @@ class Starting(threading.Thread):
     def __init__(self, schema: Schema, engine: Engine) -> None:
         super().__init__(daemon=True)
         self.schema, self.engine, self.error = schema, engine, None  # type: ignore[var-annotated]
-        self.began = threading.Event()
-        event.listen(engine, "before_cursor_execute", lambda *_a: self.began.set())
 
     def run(self) -> None:
         try:
@@ -152,12 +150,10 @@ class Starting(threading.Thread):
             self.error = e
 
 
-def _waits_for_a_lock(engine: Engine, second: Starting) -> bool:
+def _waits_for_a_lock(engine: Engine) -> bool:
     """Whether the second copy is blocked on a lock: on PostgreSQL, a backend of this database
-    waiting on one (the advisory lock now, a table's catalog row before); on SQLite, the copy has
-    asked for the write lock (`BEGIN IMMEDIATE` waits in the driver, invisible from outside)."""
-    if engine.dialect.name != "postgresql":
-        return second.began.is_set()
+    waiting on one (the advisory lock now, a table's catalog row before); on SQLite, a writer of
+    this process queued at the file's gate for the write lock."""
     return waiting_for_a_lock(engine)
 
 
@@ -170,7 +166,7 @@ def test_two_copies_starting_at_once_on_a_new_database_both_succeed(service: str
     assert hold.reached.wait(30), first.error
     second.start()
     watcher = make_engine(db_url)
-    wait_until(lambda: _waits_for_a_lock(watcher, second) or not second.is_alive(), "the second copy to wait")
+    wait_until(lambda: _waits_for_a_lock(watcher) or not second.is_alive(), "the second copy to wait")
     hold.release.set()
     first.join(60)
     second.join(60)

@@ -58,8 +58,17 @@ class Demand:
     def scarcity(self, room: Room, es: np.ndarray, cs: np.ndarray) -> np.ndarray:
         """Per option (expert, contract): the expert's pressure over the minutes it can still
         give under that contract (at least one hour, so a nearly full expert is not infinite)."""
-        left = np.minimum(np.asarray(room.e)[es], np.asarray(room.c_min)[cs])
-        return self.pressure[es] / np.maximum(left, 60)
+        return self.pressure[es] / np.maximum(left(self.ref, room, es, cs), 60)
+
+
+def left(ref: Reference, room: Room, es: np.ndarray, cs: np.ndarray) -> np.ndarray:
+    """Per option: the minutes the expert can still work under the contract: its own time, the
+    contract's hours, and what the contract's budget can still pay at its rate."""
+    out = np.minimum(np.asarray(room.e)[es], np.asarray(room.c_min)[cs])
+    rate = ref.ex.c_rate[cs]
+    paid = np.asarray(room.budget, dtype=bool)[cs] & (rate > 0)
+    budget = np.asarray(room.c_vnd, dtype=np.int64)[cs] * 60 // np.maximum(rate, 1)
+    return np.where(paid, np.minimum(out, budget), out)
 
 
 def spread(ref: Reference, r: Request) -> list[tuple[np.ndarray, float]]:

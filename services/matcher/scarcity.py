@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 WINDOW_DAYS = 28
 SAMPLE = 2_000
 #: The price's weight against the options' score (`candidates.score`: a thousand dong 1, a
-#: minute of travel 2, a step away from local 50): at W_SCARCE, an expert whose left room equals
-#: the weighted hours it is expected to be asked for costs 100 per hour of work.
+#: minute of travel 2, a step away from local 50): an option costs W_SCARCE per hour of work times
+#: its expert's pressure (weighted hours) over the hours the expert has left; so 300, an hour at
+#: the dearest rate (300 000 ₫), when the demand seen for the expert equals its room. Chosen
+#: offline (`bench/sim_day.py`, 200 x 60, seeds 1 to 16): 98.0% of hindsight at 100, 98.3% at
+#: 300, 98.4% at 1,000, 95.5% without a price (docs/performance.md).
 W_SCARCE = 300.0
 
 

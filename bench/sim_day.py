@@ -15,6 +15,7 @@ requests completed whole by their first task.
 
     .venv/bin/python -m bench.sim_day --seeds 1-8
     .venv/bin/python -m bench.sim_day --seeds 1-8 --replan 1.5
+    .venv/bin/python -m bench.sim_day --seeds 1-16 --history 200   # a day seen before this one
 """
 
 from __future__ import annotations
@@ -238,6 +239,9 @@ def run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     sc = generate(n_req, n_exp, seed=seed)
     args.seed = seed
     sim = Sim(sc, args, reference(sc, args.w_scarce > 0), initial_room(sc), random.Random(seed * 17 + 3))
+    if sim.ref.demand is not None:
+        for r in history(sc, getattr(args, "history", 0)):
+            sim.ref.demand.see(r)
     sim.day_s = args.day or DAY_S[args.size]
     rng = random.Random(seed * 31 + 7)
     times = sorted(rng.uniform(0, sim.day_s) for _ in sc.requests)
@@ -253,6 +257,17 @@ def run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     live_w = sim.weight()
     best, bound, status, _s = hindsight(hindsight_scenario(sc, sorted(sim.declined), sim.freed), args.hindsight_limit)
     return {"seed": seed, "live": live_w, "hindsight": best, "status": status, "share": live_w / max(1, best)}
+
+
+def history(sc: Scenario, n: int) -> list[Request]:
+    """`n` requests of earlier days, drawn as the day's are (the same units, the generator's own
+    draw, another seed): what a province's matcher has seen before the day starts."""
+    from scenarios.generate import SHAPES, _request
+
+    rng = random.Random(99_991)
+    units = [u.id for u in sc.units]
+    drawn = (_request(rng, i, rng.choice(units), sc.horizon.start, 14, SHAPES["default"]) for i in range(n))
+    return [Request.model_validate(r | {"id": f"h{i}"}) for i, r in enumerate(drawn)]
 
 
 def seeds(text: str) -> list[int]:
@@ -274,6 +289,7 @@ def main() -> int:
     ap.add_argument("--replan", type=float, default=0.0, help="s between re-plans (0: none)")
     ap.add_argument("--replan-limit", type=float, default=0.5)
     ap.add_argument("--hindsight-limit", type=float, default=20.0)
+    ap.add_argument("--history", type=int, default=0, help="requests of earlier days the price has seen")
     ap.add_argument("--w-scarce", type=float, default=scarcity.W_SCARCE, help="the scarcity price's weight (0: none)")
     args = ap.parse_args()
     scarcity.W_SCARCE = args.w_scarce

@@ -43,6 +43,7 @@ from services.matcher.db import (
     TravelCopy,
     UnitCopy,
 )
+from services.matcher.scarcity import SAMPLE, WINDOW_DAYS, Demand, price
 from services.matcher.solver import Assignment, Plan, trainee
 from services.matcher.solver.candidates import score
 from services.matcher.solver.explain import BLOCKERS, explanation
@@ -97,6 +98,7 @@ class Reference:
     e_pos: dict[str, int]
     c_pos: dict[str, int]
     key: tuple[int, dt.date]
+    demand: Demand | None = None  # the requests seen, as the sample of what comes (`scarcity`)
 
     @classmethod
     def read(cls, session: Session, today: dt.date, key: tuple[int, dt.date]) -> Reference:
@@ -119,16 +121,39 @@ class Reference:
             }
         )
         sc = sc.model_copy(update={"experts": experts, "contracts": contracts})
+        active = np.array([status[c.id] == ContractStatus.ACTIVE for c in contracts], dtype=bool)
+        return cls.of(sc, active, key, recent_requests(session, today))
+
+    @classmethod
+    def of(cls, sc: Scenario, active: np.ndarray, key: tuple[int, dt.date], seen: Sequence[Request] = ()) -> Reference:
+        """From the copies as one scenario (its requests ignored), and the requests seen lately."""
         roads = Travel(sc)
-        return cls(
+        ref = cls(
             sc=sc,
             travel=roads,
             ex=ExpertArrays(sc, roads),
-            active=np.array([status[c.id] == ContractStatus.ACTIVE for c in contracts], dtype=bool),
-            e_pos={e.id: k for k, e in enumerate(experts)},
-            c_pos={c.id: k for k, c in enumerate(contracts)},
+            active=active,
+            e_pos={e.id: k for k, e in enumerate(sc.experts)},
+            c_pos={c.id: k for k, c in enumerate(sc.contracts)},
             key=key,
         )
+        ref.demand = Demand(ref)
+        for r in seen:
+            ref.demand.see(r)
+        return ref
+
+
+def recent_requests(session: Session, today: dt.date) -> list[Request]:
+    """The sample of what comes (`scarcity`): the latest `SAMPLE` requests submitted in the last
+    `WINDOW_DAYS`."""
+    since = dt.datetime.combine(today - dt.timedelta(days=WINDOW_DAYS), dt.time(), tzinfo=dt.UTC)
+    stmt = (
+        select(RequestRow.record)
+        .where(col(RequestRow.submitted_at) >= since)
+        .order_by(col(RequestRow.submitted_at).desc())
+        .limit(SAMPLE)
+    )
+    return [Request.model_validate(record) for record in session.exec(stmt)]
 
 
 class Room(GreedyRoom):
@@ -289,7 +314,8 @@ def _best(
     blocked: Counter[str] = Counter()
     seen: list[Option] = []
     found: Option | None = None
-    for i in np.lexsort((cs, es, score(cost, trav, rank))).tolist():
+    ranked = score(cost, trav, rank) + price(ref.demand, room, es, cs, mins)
+    for i in np.lexsort((cs, es, ranked)).tolist():
         e, c = int(es[i]), int(cs[i])
         o = Option(
             r.id,
@@ -474,6 +500,9 @@ def place_open(
     rows = waiting(session, batch, skip)
     if not rows:
         return 0, 0
+    if ref.demand is not None:
+        for row in rows:
+            ref.demand.see(Request.model_validate(row.record))
     at = _round(session, ref, [r.id for r in rows])
     proposed = unmatched = 0
     for row in rows:

@@ -127,6 +127,40 @@ def test_a_declined_request_is_placed_again_at_once_without_that_expert(db_url: 
     assert one(engine, "r1").expert_id == "e1"
 
 
+def test_a_placement_keeps_a_flexible_expert_for_what_only_it_can_do(db_url: str) -> None:
+    # e0 is the cheaper, and the only one with information security; e1 does digital signatures
+    # only. The day so far asked e0 for security work: the next signature goes to e1, and the
+    # security request after it still finds e0 free (cheapest first, e0 took the signature and
+    # the second security request found nobody).
+    engine = matcher(
+        db_url,
+        [expert(0, capacity_hours=8, skills={"digital_signature": 3, "info_security": 4}), expert(1)],
+        [contract(0), contract(1)],
+    )
+    submit(engine, "r0", skills={"info_security": 3}, priority=5)
+    assert place(engine) == (1, 0)
+    submit(engine, "r1")
+    assert place(engine) == (1, 0)
+    assert one(engine, "r1").expert_id == "e1"
+    submit(engine, "r2", skills={"info_security": 3}, priority=5)
+    assert place(engine) == (1, 0)
+    assert one(engine, "r2").expert_id == "e0"
+
+
+def test_the_sample_of_demand_is_read_again_with_the_copies(db_url: str) -> None:
+    # A copy changed (the reference is read again): the requests seen before weigh as they did.
+    engine = matcher(
+        db_url,
+        [expert(0, capacity_hours=8, skills={"digital_signature": 3, "info_security": 4}), expert(1)],
+        [contract(0), contract(1)],
+    )
+    submit(engine, "r0", skills={"info_security": 3}, priority=5)
+    with transaction(engine) as ses:
+        ref = Reference.read(ses, local_today(), reference_key(ses, local_today()))
+    assert ref.demand is not None and ref.demand.seen == {"r0"}
+    assert ref.demand.pressure[ref.e_pos["e0"]] == 16 * 4 and ref.demand.pressure[ref.e_pos["e1"]] == 0
+
+
 def test_a_plan_solved_before_a_placement_never_gives_the_same_hours_twice(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,11 +193,12 @@ def replan(engine) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_replan_moves_a_pending_proposal_when_it_covers_more(db_url: str) -> None:
-    """r1 (priority 1) was placed first on e0, the cheaper; the urgent r2 that only e0 can do
-    arrived to find e0 full. The re-plan moves r1 to e1 and gives e0 to r2: 16 more covered for
+    """r1 (priority 1) was placed first on e0, the cheaper of two experts as scarce (the same
+    room, and nothing seen yet that only e0 can do); the urgent r2 that only e0 can do arrived
+    to find e0 full. The re-plan moves r1 to e1 and gives e0 to r2: 16 more covered for
     one move."""
     e0 = expert(0, capacity_hours=4, skills={"digital_signature": 3, "info_security": 3})
-    engine = matcher(db_url, [e0, expert(1)], [contract(0), contract(1)])
+    engine = matcher(db_url, [e0, expert(1, capacity_hours=4)], [contract(0), contract(1)])
     submit(engine, "r1", priority=1)
     place(engine)
     first = one(engine, "r1")
@@ -179,7 +214,7 @@ def test_a_replan_moves_a_pending_proposal_when_it_covers_more(db_url: str) -> N
 def test_a_replan_leaves_pending_proposals_alone_when_moving_them_covers_nothing_more(db_url: str) -> None:
     """e0 (cheaper) was busy when r1 was placed on e1; freed since, it would be the better choice,
     but a move that covers nothing more is not worth a withdrawn proposal."""
-    engine = matcher(db_url, [expert(0, capacity_hours=4), expert(1)], [contract(0), contract(1)])
+    engine = matcher(db_url, [expert(0, capacity_hours=4), expert(1, capacity_hours=4)], [contract(0), contract(1)])
     submit(engine, "r0", priority=5)
     submit(engine, "r1", priority=3)
     place(engine)
@@ -200,7 +235,7 @@ def test_a_proposal_staff_may_be_reading_moves_only_for_enough_gain(
     monkeypatch.setattr(planner, "FRESH_S", 0.0)
     monkeypatch.setattr(planner, "MOVE_GAIN", 17)
     e0 = expert(0, capacity_hours=4, skills={"digital_signature": 3, "info_security": 3})
-    engine = matcher(db_url, [e0, expert(1)], [contract(0), contract(1)])
+    engine = matcher(db_url, [e0, expert(1, capacity_hours=4)], [contract(0), contract(1)])
     submit(engine, "r1", priority=1)
     place(engine)
     first = one(engine, "r1")
@@ -224,7 +259,7 @@ def test_a_plan_is_written_a_chunk_of_requests_at_a_time_with_the_lock_free_in_b
     written when the room is there."""
     monkeypatch.setattr(planner, "WRITE_CHUNK", 1)
     e0 = expert(0, capacity_hours=4, skills={"digital_signature": 3, "info_security": 3})
-    engine = matcher(db_url, [e0, expert(1)], [contract(0), contract(1)])
+    engine = matcher(db_url, [e0, expert(1, capacity_hours=4)], [contract(0), contract(1)])
     submit(engine, "r1", priority=1)
     place(engine)
     submit(engine, "r2", priority=5, skills={"info_security": 2})

@@ -11,7 +11,8 @@ So every write transaction of this process on one database file first takes that
 `WriteGate`: a waiter is woken the moment the writer before it commits or rolls back, and one
 that has waited more than `STARVING_S` is handed the gate before any writer that came later.
 `BEGIN IMMEDIATE` then finds the lock free unless another process holds it (a second copy of a
-service on the same file, a migration), for which SQLite's busy timeout still applies. Readers (`shared.db.reader`) take no gate: in WAL they read their snapshot.
+service on the same file, a migration), for which SQLite's busy timeout still applies. Readers
+(`shared.db.reader`) take no gate: in WAL they read their snapshot.
 
 The gate is taken where the write transaction begins and given back by the DB-API connection's
 own `commit`, `rollback` or `close` (`GatedConnection`, SQLite's connection factory), so every way

@@ -70,8 +70,8 @@ SIDE_SET_OPTIONS = 16_000
 FIRST_SHARE = 0.6
 #: Share of the coverage time given to column generation over expert schedules and its dive
 #: (`schedules.py`), before SCIP on restricted sets; and the share of that for the generation.
-SCHEDULES_SHARE = 0.5
-SCHEDULES_CG_SHARE = 0.6
+SCHEDULES_SHARE = 0.6
+SCHEDULES_CG_SHARE = 0.65
 #: Share of the time limit kept for phase 2 (the secondary terms and a hint's moved penalty).
 PHASE2_SHARE = 0.1
 #: Below this many seconds left, no search starts: the plan so far is returned.
@@ -227,7 +227,7 @@ def _schedules(p: Problem, start: list[int], slot_value: np.ndarray, until: floa
     the dive's plan completed greedily."""
     now = time.monotonic()
     out = schedules.search(p, [start], slot_value, now + SCHEDULES_CG_SHARE * (until - now), until)
-    out.chosen = greedy.complete(p, schedules.whole_requests(p, out.chosen))
+    out.chosen = greedy.complete(p, schedules.whole_requests(p, out.chosen)) if out.chosen else []
     return out
 
 
@@ -273,8 +273,10 @@ def _restricted(
     tasks are long and each expert holds two or three, and its plan is SCIP's start. With a second
     worker SCIP also runs in a thread for the whole time (SCIP is single-threaded and lets go of
     the GIL while it solves; column generation is Python and numpy, and beside it in a thread it
-    made half the rounds): on every option up to SIDE_MAX_OPTIONS, beyond on a set SIDE_PER_SLOT
-    options per slot wider than the first.
+    made half the rounds): on every option up to SIDE_MAX_OPTIONS; beyond, where column
+    generation does not run, on a set SIDE_PER_SLOT options per slot wider than the first (where
+    it does, that SCIP run never gave the best plan: long and used shapes, seeds 1 to 3, and it
+    took CPU from column generation).
     The better plan wins; the bounds of both are proven. Phase 2 keeps PHASE2_SHARE of the limit,
     so that a hint's moved penalty gets its time."""
 
@@ -290,15 +292,21 @@ def _restricted(
     side_report: dict[str, float] = {}
     bounds: list[int] = []
     side: Future[list[int] | None] | None = None
+    use_schedules = slot_value is not None and p.n <= SCHEDULES_MAX_OPTIONS
     side_set = everything if p.n <= SIDE_MAX_OPTIONS else None
-    if side_set is None and reduced is not None and columns.size + SIDE_PER_SLOT * p.n_slots <= SIDE_SET_OPTIONS:
+    if (
+        side_set is None
+        and not use_schedules
+        and reduced is not None
+        and columns.size + SIDE_PER_SLOT * p.n_slots <= SIDE_SET_OPTIONS
+    ):
         side_set = np.union1d(columns, relax.best_per_slot(p, reduced, everything, SIDE_PER_SLOT))
     pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and side_set is not None else None
     if pool is not None and side_set is not None:
         side = pool.submit(mip.best_coverage, p, side_set, best, stop - time.monotonic(), keep, side_report)
         info.update(side_options=int(side_set.size))
     try:
-        if slot_value is not None and p.n <= SCHEDULES_MAX_OPTIONS:
+        if use_schedules and slot_value is not None:
             now = time.monotonic()
             out = _schedules(p, best, slot_value, now + SCHEDULES_SHARE * (stop - now))
             best, columns, b = _take_schedules(p, out, best, columns, began, info)

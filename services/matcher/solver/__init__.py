@@ -165,7 +165,8 @@ def solve(
     info.update(baseline_done_s=round(time.monotonic() - began, 3))
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     stop = began + time_limit_s - reserve - MIN_SEARCH_S
-    best, proven, columns, reduced, slot_value = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop, info)
+    lp_deadline = min(stop, began + LP_SHARE * time_limit_s)
+    best, proven, columns, reduced, slot_value = _relaxation(p, best, began, lp_deadline, stop, info)
     left = time_limit_s - (time.monotonic() - began) - reserve
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)

@@ -215,7 +215,8 @@ class Search:
             self.master.add(plan_schedules(p, chosen))
         self.banned = np.zeros(p.n_slots, dtype=bool)
         self.fixed = np.zeros(len(p.sc.experts), dtype=bool)
-        self.best, self.center = math.inf, None
+        self.best = math.inf
+        self.center: np.ndarray | None = None  # the prices of the best bound so far
         self.rounds = 0
         if u0 is not None:
             self._price_at(np.maximum(u0, 0.0), None)
@@ -242,7 +243,7 @@ class Search:
             if time.monotonic() > deadline:
                 return lp, False
             smooth = self.center is not None and not self.banned.any()
-            point = SMOOTH * self.center + (1 - SMOOTH) * u if smooth and self.center is not None else u
+            point = u if self.center is None or not smooth else SMOOTH * self.center + (1 - SMOOTH) * u
             _, added = self._price_at(point, mu)
             if added == 0 and smooth:
                 _, added = self._price_at(u, mu)  # the smoothed point mispriced

@@ -103,6 +103,7 @@ def test_the_engine_through_schedules_keeps_every_rule_and_never_covers_less(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine, "FULL_MODEL_OPTIONS", 0)  # the path of large problems
+    monkeypatch.setattr(engine, "SCHEDULES_MAX_TASKS", 100.0)  # whatever the shape
     sc = two_slot_scenario(seed)
     p = build_problem(sc, build(sc), [], None)
     start = greedy.baseline(p)
@@ -115,3 +116,13 @@ def test_the_engine_through_schedules_keeps_every_rule_and_never_covers_less(
     assert validate(sc, plan) == []
     assert "schedules_rounds" in plan.solver
     assert 0 < plan.objective.covered_weight <= plan.objective.upper_bound
+
+
+def test_schedules_run_where_experts_hold_few_tasks_and_not_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "FULL_MODEL_OPTIONS", 0)
+    few = generate(300, 60, seed=1, provinces=[8], start=DAY, shape="mixed")
+    many = generate(300, 60, seed=1, provinces=[8], start=DAY)
+    held = [schedules.tasks_per_expert(build_problem(sc, build(sc), [], None)) for sc in (few, many)]
+    assert held[0] <= engine.SCHEDULES_MAX_TASKS < held[1]
+    assert engine.solve(few, time_limit_s=2).solver["schedules_run"] is True
+    assert engine.solve(many, time_limit_s=2).solver["schedules_run"] is False

@@ -62,6 +62,10 @@ SIDE_MAX_OPTIONS = 25_000
 #: generator's shapes at 2 000 x 400 (10 000 to 47 000 options) are measured; a country's
 #: million is not (its experts' knapsacks would take seconds a round).
 SCHEDULES_MAX_OPTIONS = 60_000
+#: ... and only where experts hold few tasks each (`schedules.tasks_per_expert`): there SCIP on
+#: restricted sets misses what whole schedules find (long shape: 98.0-98.5% of the bound before),
+#: and elsewhere it did better in the time (default medium, load 8.5: 99.62% without, 99.24% with).
+SCHEDULES_MAX_TASKS = 2.25
 #: Beyond SIDE_MAX_OPTIONS, the second thread runs SCIP on the first set with this many more
 #: options per slot, if that makes at most SIDE_SET_OPTIONS (a country's would not finish its root).
 SIDE_PER_SLOT = 3
@@ -269,9 +273,10 @@ def _restricted(
 
     On the generator's shapes the LP's support and the knapsacks' choices leave out options an
     uncovered request would need; the narrow set first (SCIP proves it fastest, which matters on a
-    busy machine), then wider. First, up to SCHEDULES_MAX_OPTIONS, column generation over expert
-    schedules (`schedules.py`) for SCHEDULES_SHARE of the time: it finds what those sets miss when
-    tasks are long and each expert holds two or three, and its plan is SCIP's start. With a second
+    busy machine), then wider. First, up to SCHEDULES_MAX_OPTIONS and where experts hold few tasks
+    each (SCHEDULES_MAX_TASKS), column generation over expert schedules (`schedules.py`) for
+    SCHEDULES_SHARE of the time: it finds what those sets miss when tasks are long and each expert
+    holds two or three, and its plan is SCIP's start. With a second
     worker SCIP also runs in a thread for the whole time (SCIP is single-threaded and lets go of
     the GIL while it solves; column generation is Python and numpy, and beside it in a thread it
     made half the rounds): on every option up to SIDE_MAX_OPTIONS; beyond, where column
@@ -293,7 +298,12 @@ def _restricted(
     side_report: dict[str, float] = {}
     bounds: list[int] = []
     side: Future[list[int] | None] | None = None
-    use_schedules = slot_value is not None and p.n <= SCHEDULES_MAX_OPTIONS
+    use_schedules = (
+        slot_value is not None
+        and p.n <= SCHEDULES_MAX_OPTIONS
+        and schedules.tasks_per_expert(p) <= SCHEDULES_MAX_TASKS
+    )
+    info.update(schedules_run=use_schedules)
     side_set = everything if p.n <= SIDE_MAX_OPTIONS else None
     if (
         side_set is None

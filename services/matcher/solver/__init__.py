@@ -299,9 +299,7 @@ def _restricted(
     bounds: list[int] = []
     side: Future[list[int] | None] | None = None
     use_schedules = (
-        slot_value is not None
-        and p.n <= SCHEDULES_MAX_OPTIONS
-        and schedules.tasks_per_expert(p) <= SCHEDULES_MAX_TASKS
+        slot_value is not None and p.n <= SCHEDULES_MAX_OPTIONS and schedules.tasks_per_expert(p) <= SCHEDULES_MAX_TASKS
     )
     info.update(schedules_run=use_schedules)
     side_set = everything if p.n <= SIDE_MAX_OPTIONS else None

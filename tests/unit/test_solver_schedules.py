@@ -108,7 +108,7 @@ def test_the_engine_through_schedules_keeps_every_rule_and_never_covers_less(
     p = build_problem(sc, build(sc), [], None)
     start = greedy.baseline(p)
     rx = relax.relax(p, start, time.monotonic() + 30)
-    out = engine._schedules(p, start, rx.slot_value, time.monotonic() + 3)
+    out = engine._schedules(p, start, rx, time.monotonic() + 3)
     taken, _, bound = engine._take_schedules(p, out, start, np.asarray(start), time.monotonic(), {})
     assert keeps_every_limit(p, taken) and p.covered(taken) >= p.covered(start)
     assert bound is not None and bound >= p.covered(taken)

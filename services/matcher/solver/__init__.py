@@ -170,7 +170,7 @@ def solve(
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     stop = began + time_limit_s - reserve - MIN_SEARCH_S
     lp_deadline = min(stop, began + LP_SHARE * time_limit_s)
-    best, proven, columns, reduced, slot_value = _relaxation(p, best, began, lp_deadline, stop, info)
+    best, proven, columns, reduced, rx = _relaxation(p, best, began, lp_deadline, stop, info)
     left = time_limit_s - (time.monotonic() - began) - reserve
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)
@@ -180,7 +180,7 @@ def solve(
         columns = np.union1d(columns, np.asarray(keep, dtype=np.int64))
         end = began + time_limit_s - reserve
         best, columns, bounds = _restricted(
-            p, columns, reduced, slot_value, best, began, end, time_limit_s, info, keep, workers
+            p, columns, reduced, rx, best, began, end, time_limit_s, info, keep, workers
         )
         proven = min([*bounds, *([] if proven is None else [proven])], default=None)
         info.update(coverage_done_s=round(time.monotonic() - began, 3))
@@ -199,9 +199,10 @@ def solve(
 
 def _relaxation(
     p: Problem, best: list[int], began: float, lp_deadline: float, stop: float, info: dict[str, object]
-) -> tuple[list[int], int | None, np.ndarray, np.ndarray | None, np.ndarray | None]:
+) -> tuple[list[int], int | None, np.ndarray, np.ndarray | None, relax.Relaxation | None]:
     """LP relaxation, the bounds, the rounded plan and the restricted set of options; each step
-    only while there is time (a short limit still gets the greedy plan at once)."""
+    only while there is time (a short limit still gets the greedy plan at once). The relaxation
+    itself when it had time for the rest (its slot values and solution start the schedules)."""
     columns = np.asarray(best, dtype=np.int64)
     if time.monotonic() >= lp_deadline:
         return best, None, columns, None, None
@@ -224,14 +225,15 @@ def _relaxation(
     if picked:
         columns = np.union1d(columns, np.concatenate(picked))
     info.update(model_options=int(columns.size))
-    return best, proven, columns, rx.price - rx.slot_value[p.s], rx.slot_value
+    return best, proven, columns, rx.price - rx.slot_value[p.s], rx
 
 
-def _schedules(p: Problem, start: list[int], slot_value: np.ndarray, until: float) -> schedules.Outcome:
+def _schedules(p: Problem, start: list[int], rx: relax.Relaxation, until: float) -> schedules.Outcome:
     """Column generation over expert schedules, then its dive (`schedules.py`), until `until`;
     the dive's plan completed greedily."""
     now = time.monotonic()
-    out = schedules.search(p, [start], slot_value, now + SCHEDULES_CG_SHARE * (until - now), until)
+    cg_until = now + SCHEDULES_CG_SHARE * (until - now)
+    out = schedules.search(p, [start], rx.slot_value, (rx.columns, rx.x), cg_until, until)
     out.chosen = greedy.complete(p, schedules.whole_requests(p, out.chosen)) if out.chosen else []
     return out
 
@@ -258,7 +260,7 @@ def _restricted(
     p: Problem,
     columns: np.ndarray,
     reduced: np.ndarray | None,
-    slot_value: np.ndarray | None,
+    rx: relax.Relaxation | None,
     best: list[int],
     began: float,
     end: float,
@@ -299,7 +301,7 @@ def _restricted(
     bounds: list[int] = []
     side: Future[list[int] | None] | None = None
     use_schedules = (
-        slot_value is not None and p.n <= SCHEDULES_MAX_OPTIONS and schedules.tasks_per_expert(p) <= SCHEDULES_MAX_TASKS
+        rx is not None and p.n <= SCHEDULES_MAX_OPTIONS and schedules.tasks_per_expert(p) <= SCHEDULES_MAX_TASKS
     )
     info.update(schedules_run=use_schedules)
     side_set = everything if p.n <= SIDE_MAX_OPTIONS else None
@@ -315,9 +317,9 @@ def _restricted(
         side = pool.submit(mip.best_coverage, p, side_set, best, stop - time.monotonic(), keep, side_report)
         info.update(side_options=int(side_set.size))
     try:
-        if use_schedules and slot_value is not None:
+        if use_schedules and rx is not None:
             now = time.monotonic()
-            out = _schedules(p, best, slot_value, now + SCHEDULES_SHARE * (stop - now))
+            out = _schedules(p, best, rx, now + SCHEDULES_SHARE * (stop - now))
             best, columns, b = _take_schedules(p, out, best, columns, began, info)
             bounds += [] if b is None else [b]
         best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)

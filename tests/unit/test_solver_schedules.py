@@ -51,7 +51,7 @@ def optimum(p: Problem) -> int:
 
 def converged_search(p: Problem) -> schedules.Search:
     rx = relax.relax(p, greedy.baseline(p), time.monotonic() + 30)
-    s = schedules.Search(p, [greedy.baseline(p)], rx.slot_value)
+    s = schedules.Search(p, [greedy.baseline(p)], rx.slot_value, (rx.columns, rx.x))
     _, converged = s.generate(time.monotonic() + 60)
     assert converged
     return s

@@ -251,8 +251,8 @@ def _take_schedules(
     p: Problem, out: schedules.Outcome, best: list[int], columns: np.ndarray, began: float, info: dict[str, object]
 ) -> tuple[list[int], np.ndarray, int | None]:
     info.update(
-        schedules_lp=round(out.lp, 3),
-        schedules_bound=round(out.bound, 3),
+        schedules_lp=round(out.lp, 3) if math.isfinite(out.lp) else None,
+        schedules_bound=round(out.bound, 3) if math.isfinite(out.bound) else None,
         schedules_rounds=out.rounds,
         schedules_converged=out.converged,
         schedules_dives=out.dives,

@@ -182,8 +182,11 @@ class Master:
             added += 1
         return added
 
-    def solve(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
-        """(value with pins, u per slot, mu per expert, lambda per schedule), None if not optimal."""
+    def solve(self, deadline: float = math.inf) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
+        """(value with pins, u per slot, mu per expert, lambda per schedule), None if not optimal
+        by the deadline (a dive's LP took 1.6 s on a loaded machine)."""
+        if math.isfinite(deadline):
+            self.solver.SetTimeLimit(max(1, int(1000 * (deadline - time.monotonic()))))
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
         u = -np.array([ct.dual_value() for ct in self.slot_rows])
@@ -267,7 +270,7 @@ class Search:
         """Rounds until no schedule improves the LP (converged) or the deadline; (LP, converged)."""
         lp = -math.inf
         for _ in range(max_rounds):
-            solved = self.master.solve()
+            solved = self.master.solve(deadline)
             if solved is None:
                 return lp, False
             lp, u, mu, _ = solved
@@ -292,7 +295,7 @@ class Search:
         # rounds of columns: 15 steps in 2.4 s with it, 5 in 12.6 s without).
         self.master.solver.SetSolverSpecificParametersAsString("use_preprocessing: true")
         while time.monotonic() < deadline:
-            solved = self.master.solve()
+            solved = self.master.solve(deadline)
             if solved is None:
                 break
             lam = solved[3]

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-from services.matcher.solver import bound, greedy, mip, moves, relax
+from services.matcher.solver import bound, greedy, mip, moves, relax, schedules
 from services.matcher.solver import hint as hints
 from services.matcher.solver import model as cpsat
 from services.matcher.solver.hint import Hint, HintLike
@@ -58,14 +58,33 @@ WIDEN = (1, 2, 3, 4, 6, 8, 12, 16)
 #: the whole model: the scoped shape's bound 5 340 -> 5 332). On more options its root does not
 #: finish in time (and wider restricted sets there found nothing in the time either).
 SIDE_MAX_OPTIONS = 25_000
-#: Beyond, the second thread runs SCIP on the first set with this many more options per slot
-#: (0: none), if that makes at most SIDE_SET_OPTIONS (a country's would not finish its root).
-#: On the used shape, idle machine: 6 529 -> 6 543, 6 864 -> 6 880, 6 587 -> 6 592 (seeds 1 to
-#: 3); long: -8, +16, 0. On a machine loaded 8 to 9 it took CPU from the first and lost.
+#: Up to this many options column generation over expert schedules runs (`schedules.py`): the
+#: generator's shapes at 2 000 x 400 (10 000 to 47 000 options) are measured; a country's
+#: million is not (its experts' knapsacks would take seconds a round).
+SCHEDULES_MAX_OPTIONS = 60_000
+#: ... and only where experts hold few tasks each (`schedules.tasks_per_expert`; the generator's
+#: long and mixed shapes hold 1.8 to 2.1): there SCIP on restricted sets misses what whole
+#: schedules find (long: 98.0-98.5% of the bound before, 99.2-99.96% with them). On the used,
+#: onsite and scoped shapes (2.5 to 2.9) the difference with and without went either way with the
+#: machine's load (used seeds 1 to 3: 98.97, 99.06, 98.99 / 99.39, 99.28, 99.44% at load 5 to 6,
+#: 99.15, 99.25, 98.99 / 98.68, 98.84, 98.99% at load 6 to 7.5; 2026-12-01 16:24 and 16:29 UTC),
+#: and on the default shape (3.1 to 3.4) SCIP's sets did better (99.72, 99.62 / 99.32, 99.37%),
+#: so there the engine is as it was.
+SCHEDULES_MAX_TASKS = 2.25
+#: Beyond SIDE_MAX_OPTIONS, the second thread runs SCIP on the first set with this many more
+#: options per slot, if that makes at most SIDE_SET_OPTIONS (a country's would not finish its root).
 SIDE_PER_SLOT = 3
 SIDE_SET_OPTIONS = 16_000
 #: Share of the coverage time the first SCIP run may use.
 FIRST_SHARE = 0.6
+#: Share of the coverage time given to column generation over expert schedules and its dive
+#: (`schedules.py`), before SCIP on restricted sets; and the share of that for the generation.
+#: They end sooner when the generation converges and the dive is done (mixed: about 3 to 5 s of
+#: the 10), and SCIP after them added little on long (0 to 6 weight), so they get most of it:
+#: long 1 at load 5 to 6, 0.6 / 0.65: 10 rounds, not converged, 99.61%; 0.75 / 0.7: 18 rounds,
+#: converged, 99.96% (2026-12-01 16:44 UTC).
+SCHEDULES_SHARE = 0.75
+SCHEDULES_CG_SHARE = 0.7
 #: Share of the time limit kept for phase 2 (the secondary terms and a hint's moved penalty).
 PHASE2_SHARE = 0.1
 #: Below this many seconds left, no search starts: the plan so far is returned.
@@ -159,7 +178,8 @@ def solve(
     info.update(baseline_done_s=round(time.monotonic() - began, 3))
     reserve = REPORT_RESERVE_S + REPORT_S_PER_OPTION * p.n
     stop = began + time_limit_s - reserve - MIN_SEARCH_S
-    best, proven, columns, reduced = _relaxation(p, best, began, min(stop, began + LP_SHARE * time_limit_s), stop, info)
+    lp_deadline = min(stop, began + LP_SHARE * time_limit_s)
+    best, proven, columns, reduced, rx = _relaxation(p, best, began, lp_deadline, stop, info)
     left = time_limit_s - (time.monotonic() - began) - reserve
     if left < MIN_SEARCH_S:
         solved = cpsat.Solved(best, p.covered(best), -1, False)
@@ -167,11 +187,11 @@ def solve(
         solved = cpsat.run(cpsat.Model(p, np.arange(p.n), keep), best, left, 0.85, workers, seed)
     else:
         columns = np.union1d(columns, np.asarray(keep, dtype=np.int64))
-        best, columns, side_bound = _restricted(
-            p, columns, reduced, best, began, began + time_limit_s - reserve, time_limit_s, info, keep, workers
+        end = began + time_limit_s - reserve
+        best, columns, bounds = _restricted(
+            p, columns, reduced, rx, best, began, end, time_limit_s, info, keep, workers
         )
-        if side_bound is not None:
-            proven = side_bound if proven is None else min(proven, side_bound)
+        proven = min([*bounds, *([] if proven is None else [proven])], default=None)
         info.update(coverage_done_s=round(time.monotonic() - began, 3))
         left = time_limit_s - (time.monotonic() - began) - reserve
         # Phase 2 keeps the coverage, so only the covered requests' options matter to it.
@@ -188,12 +208,13 @@ def solve(
 
 def _relaxation(
     p: Problem, best: list[int], began: float, lp_deadline: float, stop: float, info: dict[str, object]
-) -> tuple[list[int], int | None, np.ndarray, np.ndarray | None]:
+) -> tuple[list[int], int | None, np.ndarray, np.ndarray | None, relax.Relaxation | None]:
     """LP relaxation, the bounds, the rounded plan and the restricted set of options; each step
-    only while there is time (a short limit still gets the greedy plan at once)."""
+    only while there is time (a short limit still gets the greedy plan at once). The relaxation
+    itself when it had time for the rest (its slot values and solution start the schedules)."""
     columns = np.asarray(best, dtype=np.int64)
     if time.monotonic() >= lp_deadline:
-        return best, None, columns, None
+        return best, None, columns, None, None
     rx = relax.relax(p, best, lp_deadline)
     info.update(
         lp_rounds=rx.rounds,
@@ -203,7 +224,7 @@ def _relaxation(
     )
     proven = math.floor(rx.bound + 1e-6) if math.isfinite(rx.bound) else None
     if not rx.rounds or time.monotonic() >= stop:
-        return best, proven, columns, None
+        return best, proven, columns, None, None
     picked: list[np.ndarray] = []
     proven = math.floor(min(rx.bound, bound.evaluate(p, rx.slot_value, picked)) + 1e-6)
     rounded = greedy.rounded(p, rx.price, rx.columns, rx.x)
@@ -213,13 +234,42 @@ def _relaxation(
     if picked:
         columns = np.union1d(columns, np.concatenate(picked))
     info.update(model_options=int(columns.size))
-    return best, proven, columns, rx.price - rx.slot_value[p.s]
+    return best, proven, columns, rx.price - rx.slot_value[p.s], rx
+
+
+def _schedules(p: Problem, start: list[int], rx: relax.Relaxation, until: float) -> schedules.Outcome:
+    """Column generation over expert schedules, then its dive (`schedules.py`), until `until`;
+    the dive's plan completed greedily."""
+    now = time.monotonic()
+    cg_until = now + SCHEDULES_CG_SHARE * (until - now)
+    out = schedules.search(p, [start], rx.slot_value, (rx.columns, rx.x), cg_until, until)
+    out.chosen = greedy.complete(p, schedules.whole_requests(p, out.chosen)) if out.chosen else []
+    return out
+
+
+def _take_schedules(
+    p: Problem, out: schedules.Outcome, best: list[int], columns: np.ndarray, began: float, info: dict[str, object]
+) -> tuple[list[int], np.ndarray, int | None]:
+    info.update(
+        schedules_lp=round(out.lp, 3) if math.isfinite(out.lp) else None,
+        schedules_bound=round(out.bound, 3) if math.isfinite(out.bound) else None,
+        schedules_rounds=out.rounds,
+        schedules_converged=out.converged,
+        schedules_dives=out.dives,
+        schedules=p.covered(out.chosen),
+        schedules_done_s=round(time.monotonic() - began, 3),
+    )
+    if p.covered(out.chosen) > p.covered(best):
+        best = out.chosen
+        columns = np.union1d(columns, np.asarray(best, dtype=np.int64))
+    return best, columns, math.floor(out.bound + 1e-6) if math.isfinite(out.bound) else None
 
 
 def _restricted(
     p: Problem,
     columns: np.ndarray,
     reduced: np.ndarray | None,
+    rx: relax.Relaxation | None,
     best: list[int],
     began: float,
     end: float,
@@ -227,18 +277,25 @@ def _restricted(
     info: dict[str, object],
     keep: list[int],
     workers: int,
-) -> tuple[list[int], np.ndarray, int | None]:
+) -> tuple[list[int], np.ndarray, list[int]]:
     """Coverage on a large problem: SCIP on the restricted set, the plan completed and improved by
     local moves; then, while SCIP proves each set's optimum within the time, again on wider sets
     (the WIDEN options per slot lowest by reduced cost), each run starting from the last plan.
 
     On the generator's shapes the LP's support and the knapsacks' choices leave out options an
     uncovered request would need; the narrow set first (SCIP proves it fastest, which matters on a
-    busy machine), then wider. With a second worker and SIDE_MAX_OPTIONS at most, SCIP also runs
-    on every option in a thread for the whole time (SCIP is single-threaded and lets go of the
-    GIL while it solves); beyond, on a set SIDE_PER_SLOT options per slot wider than the first.
-    The better plan wins. Phase 2 keeps PHASE2_SHARE of the limit, so that a hint's moved penalty
-    gets its time."""
+    busy machine), then wider. First, up to SCHEDULES_MAX_OPTIONS and where experts hold few tasks
+    each (SCHEDULES_MAX_TASKS), column generation over expert schedules (`schedules.py`) for
+    SCHEDULES_SHARE of the time: it finds what those sets miss when tasks are long and each expert
+    holds two or three, and its plan is SCIP's start. Otherwise, with a second worker, SCIP also
+    runs in a thread for the whole time (SCIP is single-threaded and lets go of the GIL while it
+    solves): on every option up to SIDE_MAX_OPTIONS, beyond on a set SIDE_PER_SLOT options per
+    slot wider than the first. Not beside the schedules: column generation is Python and numpy,
+    and beside that thread it made a third to half the rounds (mixed 2 and 3, load 3.5 to 5: 8
+    and 6 rounds, not converged, 98.92 and 98.95% of the bound; without it 17 and 14, converged,
+    99.98 and 100%), and the thread's plan was never the best there.
+    The better plan wins; the bounds of both are proven. Phase 2 keeps PHASE2_SHARE of the limit,
+    so that a hint's moved penalty gets its time."""
 
     def improved(found: list[int] | None, start: list[int]) -> list[int]:
         """SCIP's plan (or `start`, when it found nothing better) completed, then improved by moves."""
@@ -249,16 +306,31 @@ def _restricted(
     stop = end - max(MIN_SEARCH_S, PHASE2_SHARE * time_limit_s)
     everything = np.arange(p.n)
     info.update(model_options=int(columns.size))
-    side: Future[list[int] | None] | None = None
     side_report: dict[str, float] = {}
-    side_set = everything if p.n <= SIDE_MAX_OPTIONS else None
-    if side_set is None and reduced is not None and columns.size + SIDE_PER_SLOT * p.n_slots <= SIDE_SET_OPTIONS:
+    bounds: list[int] = []
+    side: Future[list[int] | None] | None = None
+    use_schedules = (
+        rx is not None and p.n <= SCHEDULES_MAX_OPTIONS and schedules.tasks_per_expert(p) <= SCHEDULES_MAX_TASKS
+    )
+    info.update(schedules_run=use_schedules)
+    side_set = everything if p.n <= SIDE_MAX_OPTIONS and not use_schedules else None
+    if (
+        side_set is None
+        and not use_schedules
+        and reduced is not None
+        and columns.size + SIDE_PER_SLOT * p.n_slots <= SIDE_SET_OPTIONS
+    ):
         side_set = np.union1d(columns, relax.best_per_slot(p, reduced, everything, SIDE_PER_SLOT))
     pool = ThreadPoolExecutor(max_workers=1) if workers >= 2 and side_set is not None else None
     if pool is not None and side_set is not None:
         side = pool.submit(mip.best_coverage, p, side_set, best, stop - time.monotonic(), keep, side_report)
         info.update(side_options=int(side_set.size))
     try:
+        if use_schedules and rx is not None:
+            now = time.monotonic()
+            out = _schedules(p, best, rx, now + SCHEDULES_SHARE * (stop - now))
+            best, columns, b = _take_schedules(p, out, best, columns, began, info)
+            bounds += [] if b is None else [b]
         best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)
         info.update(mip=p.covered(best), mip_done_s=round(time.monotonic() - began, 3))
         for k in WIDEN:
@@ -280,15 +352,14 @@ def _restricted(
         if p.covered(found) > p.covered(best):
             best = found
             columns = np.union1d(columns, found)
-    side_bound = None
     if (
         info.get("side_options") == p.n
         and math.isfinite(side_report.get("bound", math.inf))
         and side_report["bound"] < 1e15
     ):
-        side_bound = math.floor(side_report["bound"] + 1e-6) + p.pinned_weight
-        info.update(side_bound=side_bound)
-    return best, columns, side_bound
+        bounds.append(math.floor(side_report["bound"] + 1e-6) + p.pinned_weight)
+        info.update(side_bound=bounds[-1])
+    return best, columns, bounds
 
 
 def _upper_bound(p: Problem, solved: cpsat.Solved, proven: int | None, covered: int) -> int:

@@ -77,11 +77,19 @@ def knapsacks(p: Problem) -> Knapsacks:
 def _knapsack(profit: np.ndarray, grains: np.ndarray, cap: int, count: int, trace: bool) -> tuple[float, np.ndarray]:
     """Best value of a knapsack with a capacity (in grains) and a limit on the number of items;
     with `trace`, also which items."""
+    value, takes = choices(profit, grains, cap, count, trace, every_count=False)
+    return value, takes[0] if takes else np.zeros(profit.size, dtype=bool)
+
+
+def choices(
+    profit: np.ndarray, grains: np.ndarray, cap: int, count: int, trace: bool, every_count: bool = True
+) -> tuple[float, list[np.ndarray]]:
+    """The knapsack's best value and, with `trace`, its best set of items; with `every_count`,
+    also the best set of each smaller number of items (other good schedules, from the same table)."""
     n = profit.size
-    take = np.zeros(n, dtype=bool)
     count = min(count, n)
     if n == 0 or count <= 0 or cap < 0:
-        return 0.0, take
+        return 0.0, []
     trace = trace and n * (count + 1) * (cap + 1) <= MAX_TRACE_CELLS  # the choice is a hint only
     best = np.full((count + 1, cap + 1), -np.inf)
     best[0, :] = 0.0
@@ -96,13 +104,22 @@ def _knapsack(profit: np.ndarray, grains: np.ndarray, cap: int, count: int, trac
         np.maximum(best[1:, w:], cand, out=best[1:, w:])
     k, c = np.unravel_index(int(np.argmax(best)), best.shape)
     value = float(best[k, c])
-    if keep is not None:
-        for i in range(n - 1, -1, -1):
-            if k > 0 and keep[i, k, c]:
-                take[i] = True
-                c -= int(grains[i])
-                k -= 1
-    return value, take
+    if keep is None:
+        return value, []
+    starts = [(int(k), int(c))]
+    if every_count:
+        starts += [(j, int(np.argmax(best[j]))) for j in range(1, count + 1) if j != k and np.isfinite(best[j]).any()]
+    return value, [_trace(keep, grains, j, cj) for j, cj in starts]
+
+
+def _trace(keep: np.ndarray, grains: np.ndarray, k: int, c: int) -> np.ndarray:
+    take = np.zeros(keep.shape[0], dtype=bool)
+    for i in range(keep.shape[0] - 1, -1, -1):
+        if k > 0 and keep[i, k, c]:
+            take[i] = True
+            c -= int(grains[i])
+            k -= 1
+    return take
 
 
 def evaluate(p: Problem, u: np.ndarray, picked: list[np.ndarray] | None = None, ks: Knapsacks | None = None) -> float:

@@ -45,9 +45,9 @@ class _Waiter:
 class WriteGate:
     """A lock with a queue, in two modes as Go's `sync.Mutex`: a writer that has waited less than
     `STARVING_S` competes for the lock with the writer that just let go of it, which keeps the
-    database busy when the machine is (handing over to a thread that is not running would leave
-    the lock idle until it is: half the commits a second under a CPU hog); one that has waited
-    longer is handed the lock before anyone else (no writer passed for ever)."""
+    database working when the machine is busy (a lock handed to a thread that is not running
+    stays idle until it runs: half the commits a second beside CPU hogs); one that has waited
+    longer is handed the lock before anyone else, so no writer is passed for ever."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()

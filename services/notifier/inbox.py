@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from services.notifier.db import Delivery, DigestItem, Notification, Preference
-from services.notifier.preferences import channels_of, language_of
+from services.notifier.preferences import channels_of, language_for
 from services.notifier.templates import html_body, render
 from shared import messages as m
 from shared import subjects as s
@@ -42,7 +42,8 @@ def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: An
     )
     if session.exec(dup).first() is not None:
         return None
-    language = language_of(session, party)
+    pref = session.get(Preference, party)  # read once: the language and the channels
+    language = language_for(session, party, pref)
     said = {k: v.said(language) if isinstance(v, InLanguage) else v for k, v in fields.items()}
     subject, body = render(kind, language, **said)
     # Clipped here, where input becomes words: no event can grow an inbox past what a reply carries.
@@ -70,7 +71,6 @@ def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: An
             source_event_id=evt.event_id,
         ),
     )
-    pref = session.get(Preference, party)
     if pref and pref.digest and channels_of(pref):
         session.add(DigestItem(notification_id=note.id, party=party))
     else:

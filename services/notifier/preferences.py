@@ -27,7 +27,11 @@ LANGUAGE_DEFAULT = "vi"
 
 
 def language_of(session: Session, party: str) -> str:
-    pref = session.get(Preference, party)
+    return language_for(session, party, session.get(Preference, party))
+
+
+def language_for(session: Session, party: str, pref: Preference | None) -> str:
+    """The party's language, its preference (already read) first, else its directory entry's."""
     if pref and pref.language:
         return pref.language
     row = session.get(Party, party)

@@ -163,24 +163,33 @@ class Replanner:
     def _place(self, term: int) -> tuple[bool, float]:
         """One placement transaction: (more requests may be waiting, seconds it held the lock)."""
         fence = self.leadership.fence(PLAN, term)
+        asked = time.monotonic()
         with Session(reader(self.svc.engine)) as session:  # outside the write transaction: no lock held
             self.reference(session)  # built here when a copy changed, so the lock is not held for it
-        held = [0.0]
+        held, began = [0.0], [asked]
 
         def once() -> tuple[int, int] | None:
             with transaction(self.svc.engine) as session:
                 if not fence(session):  # the first statement: the lock is ours from here
                     return None
-                began = time.monotonic()
+                began[0] = time.monotonic()
                 # Read again under the lock: a copy that changed since (a contract expired, an expert
                 # registered) is planned with, never the copies as they were a moment before.
                 ref = self.reference(session)
                 try:
                     return place_open(session, ref, today=ref.key[1], cause=self.cause, skip=frozenset(self.reserved))
                 finally:
-                    held[0] = time.monotonic() - began
+                    held[0] = time.monotonic() - began[0]
 
         decided = retrying(once)
+        if decided is not None and sum(decided) > 0:  # where a round's time went: the copies, the lock, the commit
+            done = time.monotonic()
+            log.info(
+                "placement_round",
+                before_lock_s=round(began[0] - asked, 3),
+                placing_s=round(held[0], 3),
+                commit_s=round(done - began[0] - held[0], 3),
+            )
         return decided is not None and sum(decided) >= BATCH, held[0]
 
     async def _place_loop(self) -> None:

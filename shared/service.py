@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from shared import catalogue, endpoints
+from shared import catalogue, endpoints, heap
 from shared.bus import (
     DeadLetterMiddleware,
     OutboxRelay,
@@ -126,6 +126,7 @@ class Service:
         # and the gauges the service reads from its database at each scrape (`gauges`).
         self.registry = CollectorRegistry()
         self.dead_letters = dead_letter_counter(self.registry)
+        heap.watch(self.registry)
         self._gauges: list[Gauges] = [partial(outbox_gauges, self.name)]
         self.registry.register(DomainCollector(lambda: Session(self.reader), self._gauges))
         self.metrics = MetricsServer(self.name, self.registry, self.ready)
@@ -381,6 +382,7 @@ class Service:
                     self.backlog.run(self._jetstream, self.consumers), name="consumer-backlog"
                 )
             self.started = True
+            heap.settle()  # what lives from here on is out of the garbage collector's walks
             log.info("service_started", nats=self.settings.nats_url)
 
         return app

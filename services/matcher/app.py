@@ -25,12 +25,12 @@ from services.matcher.db import create_schema
 from services.matcher.gaps import gaps
 from services.matcher.hiring_plan import hiring_plan
 from services.matcher.overrides import assign_manually
-from services.matcher.placement import BATCH, REFERENCE, Reference, place_open, reference_key
+from services.matcher.placement import REFERENCE, Reference, place_open, reference_key
 from services.matcher.planner import Solver, replan
 from services.matcher.settings import MatcherSettings
 from services.matcher.solver import solve
 from services.matcher.solving import SolverProcess
-from shared import catalogue
+from shared import catalogue, heap
 from shared import endpoints as E
 from shared import messages as m
 from shared import subjects as s
@@ -78,8 +78,9 @@ class Replanner:
     update per message, the last statement of its transaction, and a one-row read per poll.
 
     - **Placement** (`_place_loop`): woken by every change, decides the waiting requests in short
-      transactions of `placement.BATCH`, the most urgent first. A request is decided in the time
-      of one such transaction, whether or not a re-plan is solving.
+      transactions (`placement.BATCH`, `placement.ROUND_S`), the most urgent first, new requests
+      before those open again. A request is decided in the time of one or two such transactions,
+      whether or not a re-plan is solving.
     - **Re-plan** (`_plan_loop`): after `debounce_s` to batch what else arrives, one re-solve at a
       time, sized to the problem (`solver.time_for`) unless `time_limit_s` is set; changes that
       arrive meanwhile are batched into the next. Its writes are checked against the room left
@@ -152,13 +153,14 @@ class Replanner:
         return local_today(self.settings.timezone_offset_hours)
 
     def reference(self, session: Session) -> Reference:
-        """The copies as the placement reads them, built again only when one changed."""
+        """The copies as the placement reads them, built again only when one changed (and kept
+        out of the garbage collector's walks: `shared.heap`)."""
         today = self._today()
         key = reference_key(session, today)
-        ref = self._ref
-        if ref is None or ref.key != key:
-            ref = self._ref = Reference.read(session, today, key)
-        return ref
+        if self._ref is None or self._ref.key != key:
+            self._ref = None  # the one it replaces is garbage before the new one is kept
+            self._ref = heap.keep(lambda: Reference.read(session, today, key))
+        return self._ref
 
     def _place(self, term: int) -> tuple[bool, float]:
         """One placement transaction: (more requests may be waiting, seconds it held the lock)."""
@@ -190,7 +192,9 @@ class Replanner:
                 placing_s=round(held[0], 3),
                 commit_s=round(done - began[0] - held[0], 3),
             )
-        return decided is not None and sum(decided) >= BATCH, held[0]
+        # Another round while this one decided something: what it left (its batch or its time
+        # ran out) or what arrived meanwhile. A round that finds nothing ends the burst.
+        return decided is not None and sum(decided) > 0, held[0]
 
     async def _place_loop(self) -> None:
         """Rounds of placement. After each, a pause of PLACE_PAUSE times its length: requests

@@ -204,21 +204,35 @@ async def test_an_outbox_row_sent_twice_after_a_crash_is_stored_once(fresh_nats,
 
 
 class FakeBroker:
-    """Records what a relay publishes; `hold` keeps the first publish waiting until released, and a
-    publish of an event id in `refuse` fails (as a message the server will not take)."""
+    """Records what a relay publishes, in the order it sends them (what the server receives);
+    `hold` keeps the first publish waiting until released, `together` keeps each publish waiting
+    until that many are in flight at once, and a publish of an event id in `refuse` fails (as a
+    message the server will not take)."""
 
-    def __init__(self, *, hold: bool = False, refuse: frozenset[str] = frozenset()) -> None:
+    def __init__(self, *, hold: bool = False, refuse: frozenset[str] = frozenset(), together: int = 0) -> None:
         self.published: list[str] = []
         self.hold, self.refuse = hold, refuse
         self.inside, self.release = asyncio.Event(), asyncio.Event()
+        self.together, self.in_flight, self.most = together, 0, 0
+        self.all_in = asyncio.Event()
 
     async def publish(self, _payload: object, _subject: str, *, headers: dict[str, str], **_kw: object) -> None:
-        if self.hold and not self.inside.is_set():
-            self.inside.set()
-            await self.release.wait()
-        if headers["Nats-Msg-Id"] in self.refuse:
+        eid = headers["Nats-Msg-Id"]
+        if eid in self.refuse:
             raise RuntimeError("maximum payload exceeded")
-        self.published.append(headers["Nats-Msg-Id"])
+        self.published.append(eid)
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            if self.hold and not self.inside.is_set():
+                self.inside.set()
+                await self.release.wait()
+            if self.together:
+                if self.in_flight >= self.together:
+                    self.all_in.set()
+                await asyncio.wait_for(self.all_in.wait(), 2.0)  # one at a time: never all in
+        finally:
+            self.in_flight -= 1
 
 
 def outbox_of(db_url: str, n: int) -> tuple[object, list[str]]:
@@ -274,6 +288,22 @@ async def test_a_row_that_fails_to_publish_holds_back_none_of_the_others(db_url:
         assert pending == [ids[1]], "the failed row is kept for the next round, the others marked"
         relay.broker.refuse = frozenset()
         assert await relay.flush() == 1 and relay.broker.published[-1] == ids[1]
+    finally:
+        engine.dispose()
+
+
+async def test_a_relay_sends_a_round_without_waiting_for_each_acknowledgement(db_url: str) -> None:
+    """A placement writes a hundred events in one commit: published one acknowledgement after
+    another they took a round trip each before the last party heard (issue 14)."""
+    from shared.bus import OutboxRelay
+
+    engine, ids = outbox_of(db_url, 10)
+    relay = OutboxRelay(engine, FakeBroker(together=10))  # type: ignore[arg-type]
+    try:
+        assert await relay.flush() == 10
+        assert relay.broker.most == 10, "every publish of the round in flight at once"
+        assert relay.broker.published == ids, "sent oldest first"
+        assert await relay.flush() == 0, "every row marked published"
     finally:
         engine.dispose()
 

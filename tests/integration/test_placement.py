@@ -105,6 +105,50 @@ def test_the_most_urgent_waiting_request_is_placed_first(db_url: str) -> None:
     assert [p.request_id for p in proposals(engine)] == ["r2"]
 
 
+def decline(engine, rid: str) -> None:  # type: ignore[no-untyped-def]
+    p = one(engine, rid)
+    handle(
+        engine,
+        h.on_declined,
+        m.AssignmentDeclined(
+            assignment_id=p.id,
+            request_id=rid,
+            unit_id="u1",
+            expert_id=p.expert_id,
+            contract_id=p.contract_id,
+            reason="away",
+        ),
+    )
+
+
+def test_a_new_request_is_decided_before_those_open_again(db_url: str) -> None:
+    """A re-plan (or a burst of declines) leaves hundreds open again at once; a request submitted
+    then waited behind all of them (rounds of 100 took 1 to 4.7 s on a country). Now only behind
+    the round in progress: among equally urgent requests the never-decided go first."""
+    engine = matcher(db_url, [expert(0), expert(1)], [contract(0), contract(1)])
+    submit(engine, "r1")
+    place(engine)
+    decline(engine, "r1")  # open again, and older than r2
+    submit(engine, "r2")
+    with transaction(engine) as ses:
+        ref = Reference.read(ses, local_today(), reference_key(ses, local_today()))
+        assert place_open(ses, ref, today=local_today(), cause=m.Message(), batch=1) == (1, 0)
+    assert [p.request_id for p in proposals(engine) if p.status == "proposed"] == ["r2"]
+    assert request_row(engine, "r1").status == "open"
+    assert place(engine) == (1, 0)  # then the one open again
+
+
+def test_a_round_decides_for_its_time_and_leaves_the_rest_to_the_next(db_url: str) -> None:
+    engine = matcher(db_url, [expert(0), expert(1)], [contract(0), contract(1)])
+    for rid in ("r1", "r2", "r3"):
+        submit(engine, rid)
+    with transaction(engine) as ses:
+        ref = Reference.read(ses, local_today(), reference_key(ses, local_today()))
+        assert place_open(ses, ref, today=local_today(), cause=m.Message(), budget_s=0.0) == (1, 0)
+    assert [request_row(engine, r).status for r in ("r1", "r2", "r3")] == ["proposed", "open", "open"]
+    assert place(engine) == (2, 0), "the rest in the next round"
+
+
 def test_a_declined_request_is_placed_again_at_once_without_that_expert(db_url: str) -> None:
     engine = matcher(db_url, [expert(0), expert(1)], [contract(0), contract(1)])
     submit(engine, "r1")

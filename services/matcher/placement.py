@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import structlog
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from services.matcher import proposals
@@ -447,28 +448,36 @@ def waiting(session: Session, batch: int, skip: frozenset[str] = frozenset()) ->
     the oldest; locked in id order, as every writer here does. A re-plan can leave hundreds open
     again at once: a new request waits for none of them (it waited seconds behind them before).
     `skip`: those a plan's write in progress is about to decide (`planner.write`)."""
-    decided_before = select(Proposal.id).where(Proposal.request_id == RequestRow.id).exists().label("decided_before")
-    # Columns, not rows: a burst (a load) leaves thousands open, and a row object costs 0.2 ms.
-    rows = list(
-        session.execute(
-            select(RequestRow.id, RequestRow.record, RequestRow.submitted_at, decided_before).where(
-                RequestRow.status == RequestStatus.OPEN
-            )
-        )
+    decided_before = select(Proposal.id).where(Proposal.request_id == RequestRow.id).exists()
+    manual = select(Proposal.request_id).where(
+        col(Proposal.status).in_(LIVE),
+        col(Proposal.plan_id).in_(select(PlanRun.id).where(PlanRun.status == "manual")),
     )
-    manual = manual_requests(session) if rows else set()
-    rows = [r for r in rows if r.id not in manual and r.id not in skip]
-    rows.sort(key=lambda r: (-int(r.record.get("priority", 1)), bool(r.decided_before), r.submitted_at, r.id))
-    ids = sorted(r.id for r in rows[:batch])
-    if not ids:
+    # Chosen and ordered by the database: a burst (a load) leaves thousands open, and reading
+    # them all each round cost 65 to 165 ms of a round's 250 (5,000 open).
+    stmt = (
+        select(RequestRow.id)
+        .where(RequestRow.status == RequestStatus.OPEN, col(RequestRow.id).not_in(manual))
+        .order_by(
+            func.coalesce(col(RequestRow.record)["priority"].as_integer(), 1).desc(),
+            decided_before,
+            col(RequestRow.submitted_at),
+            col(RequestRow.id),
+        )
+        .limit(batch)
+    )
+    if skip:
+        stmt = stmt.where(col(RequestRow.id).not_in(sorted(skip)))
+    order = list(session.exec(stmt))
+    if not order:
         return []
     locked = {
         r.id: r
         for r in session.exec(
-            select(RequestRow).where(col(RequestRow.id).in_(ids)).order_by(RequestRow.id).with_for_update()
+            select(RequestRow).where(col(RequestRow.id).in_(sorted(order))).order_by(RequestRow.id).with_for_update()
         )
     }
-    return [locked[r.id] for r in rows[:batch] if r.id in locked and locked[r.id].status == RequestStatus.OPEN]
+    return [locked[rid] for rid in order if rid in locked and locked[rid].status == RequestStatus.OPEN]
 
 
 @dataclass

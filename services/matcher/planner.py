@@ -362,6 +362,11 @@ WRITE_CHUNK = 25
 WRITE_PAUSE = 1.0
 WRITE_RATE = 20.0
 WRITE_PAUSE_MAX_S = 5.0
+#: The chunks ahead whose requests the placement leaves to the write (`write`): at WRITE_RATE, a
+#: request waits for the plan's choice about 2.5 s at most. Reserving every request of the plan
+#: until its chunk held a country's backlog: 700 open requests waited minutes for a write of
+#: thousands at 20 a second, undecided.
+RESERVE_CHUNKS = 2
 
 
 @dataclass
@@ -526,18 +531,16 @@ def write(
     proposals written, or None when this copy was deposed before the first chunk (the later
     chunks of a deposed leader are dropped; what was written stands, each request whole).
 
-    `reserved` (the leader's, shared with its placement): the requests this write looks at, left
-    to it until their chunk is written, so that a request whose proposal moves is not placed
-    greedily in between. A request whose new proposals need room that a later chunk frees is
-    tried once more at the end; if it still does not fit, it is left to the placement."""
+    `reserved` (the leader's, shared with its placement): the requests of the next
+    `RESERVE_CHUNKS` chunks, left to the write until their chunk is written, so that a request
+    whose proposal is about to move is not placed greedily in between. A request further on that
+    is open is decided by the placement meanwhile (a new request waits for no plan); its chunk
+    then finds it moved since the snapshot and leaves it (`_stale`). A request whose new
+    proposals need room that a later chunk frees is tried once more at the end; if it still does
+    not fit, it is left to the placement."""
     ch = changes(snap, plan)
-    reserved = reserved if reserved is not None else set()
-    reserved.update(ch.requests)
     w = _Write(engine, snap, plan, ch, seconds=seconds, cause=cause, fence=fence, references=references)
-    try:
-        return w.all(reserved)
-    finally:
-        reserved.difference_update(ch.requests)
+    return w.all(reserved if reserved is not None else set())
 
 
 @dataclass
@@ -560,27 +563,34 @@ class _Write:
         self.text, self.sha = digest(self.snap.scenario)  # megabytes for a country: before the lock
 
     def all(self, reserved: set[str]) -> int | None:
-        """Every chunk, paced; the requests one finishes are no longer `reserved`. A request that
-        did not fit yet is tried once more after the last chunk."""
+        """Every chunk, paced; the next `RESERVE_CHUNKS` chunks' requests `reserved`. A request
+        that did not fit yet is tried once more after the last chunk."""
         new, retried = 0, False
         chunks = _chunks(self.ch.requests) or [[]]
-        while chunks:
-            ids = chunks.pop(0)
-            done = retrying(partial(self.chunk, ids))
-            if done is None:
-                if self.run is None:
-                    return None
-                log.warning("plan_write_stopped_deposed", written=new)
-                break
-            made, waiting, held = done
-            new += made
-            finished = set(ids) - set(waiting)
-            reserved.difference_update(finished)
-            self.ch.requests = [rid for rid in self.ch.requests if rid not in finished]
-            if not chunks and not retried:
-                chunks, retried = _chunks([rid for rid in self.ch.requests if rid in self.ch.fresh]), True
-            if chunks:
-                pause(min(WRITE_PAUSE_MAX_S, max(WRITE_PAUSE * held, len(ids) / WRITE_RATE)))
+        held_back: set[str] = set()
+        try:
+            while chunks:
+                reserved.difference_update(held_back)
+                held_back = {rid for ids in chunks[: 1 + RESERVE_CHUNKS] for rid in ids}  # this one and the next
+                reserved.update(held_back)
+                ids = chunks.pop(0)
+                done = retrying(partial(self.chunk, ids))
+                if done is None:
+                    if self.run is None:
+                        return None
+                    log.warning("plan_write_stopped_deposed", written=new)
+                    break
+                made, waiting, held = done
+                new += made
+                finished = set(ids) - set(waiting)
+                self.ch.requests = [rid for rid in self.ch.requests if rid not in finished]
+                if not chunks and not retried:
+                    chunks, retried = _chunks([rid for rid in self.ch.requests if rid in self.ch.fresh]), True
+                if chunks:
+                    reserved.difference_update(finished)
+                    pause(min(WRITE_PAUSE_MAX_S, max(WRITE_PAUSE * held, len(ids) / WRITE_RATE)))
+        finally:
+            reserved.difference_update(held_back)
         if self.run is not None:
             _record(self.engine, self.run[0], new)
         return new

@@ -329,6 +329,25 @@ def test_a_plan_is_written_a_chunk_of_requests_at_a_time_with_the_lock_free_in_b
     assert {request_row(engine, f"n{k}").status for k in range(1, len(between) + 1)} == {"open"}
 
 
+def test_a_plans_write_holds_back_only_the_requests_it_reaches_next(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A country's re-plan writes thousands of requests at 20 a second; each was left to the write
+    until its chunk, so 700 open requests waited minutes undecided. Now the placement leaves only
+    the next RESERVE_CHUNKS chunks' requests to it, and decides the others meanwhile."""
+    monkeypatch.setattr(planner, "WRITE_CHUNK", 1)
+    monkeypatch.setattr(planner, "RESERVE_CHUNKS", 1, raising=False)
+    engine = matcher(db_url, [expert(0), expert(1)], [contract(0), contract(1)])
+    for rid in ("r1", "r2", "r3", "r4"):
+        submit(engine, rid)  # open: the plan proposes for each, a chunk each
+    reserved: set[str] = set()
+    between: list[set[str]] = []
+    monkeypatch.setattr(planner, "pause", lambda _s: between.append(set(reserved)))
+    planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(), reserved=reserved)
+    assert len(between) == 3 and all(len(held) == 1 for held in between), between
+    assert reserved == set()
+
+
 def test_a_placed_request_asking_for_a_trainee_carries_one_on_the_proposal(db_url: str) -> None:
     """e5 is a community member of r1's commune u1 (digital signatures at level 1, 10 h of time),
     e6 one of u2: r1 and r2 get e5 beside the expert (8 h of its 10), r3 finds no time left, r4

@@ -28,9 +28,16 @@ from tests.integration.test_matcher_races import handle, matcher, one, outbox, p
 
 
 def place(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
-    with transaction(engine) as ses:
-        ref = Reference.read(ses, local_today(), reference_key(ses, local_today()))
-        return place_open(ses, ref, today=local_today(), cause=m.Message())
+    """Rounds of placement until one decides nothing (a round is bounded in time): (proposed,
+    unmatched) in all."""
+    proposed = unmatched = 0
+    while True:
+        with transaction(engine) as ses:
+            ref = Reference.read(ses, local_today(), reference_key(ses, local_today()))
+            p, u = place_open(ses, ref, today=local_today(), cause=m.Message())
+        if not p + u:
+            return proposed, unmatched
+        proposed, unmatched = proposed + p, unmatched + u
 
 
 def request_row(engine, rid: str) -> RequestRow:  # type: ignore[no-untyped-def]
@@ -346,6 +353,40 @@ def test_a_plans_write_holds_back_only_the_requests_it_reaches_next(
     planner.replan(engine, today=local_today(), time_limit_s=2, workers=1, seed=0, cause=m.Message(), reserved=reserved)
     assert len(between) == 3 and all(len(held) == 1 for held in between), between
     assert reserved == set()
+
+
+def test_a_replan_splits_its_pins_without_comparing_them_pairwise(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Splitting the pins into approved work and hints compared pydantic models pairwise: on a
+    country's 5,000 pending proposals, 25 s of the matcher's interpreter per re-plan, while
+    submissions and placements waited. Now one pass: no pin is compared with another."""
+    from services.matcher.solver import Plan as EnginePlan
+    from shared.scenario import Pin
+
+    engine = matcher(db_url, [expert(0, capacity_hours=200), expert(1, capacity_hours=200)], [contract(0), contract(1)])
+    for k in range(12):
+        submit(engine, f"r{k}")
+    place(engine)
+    compared = [0]
+    real_eq = Pin.__eq__
+
+    def counting(self: Pin, other: object) -> bool:
+        compared[0] += 1
+        return real_eq(self, other)
+
+    monkeypatch.setattr(Pin, "__eq__", counting)
+    with Session(engine) as ses:
+        snap = planner.snapshot(ses, local_today())
+    n = len(snap.scenario.pinned)
+    assert n >= 10  # every contract's concurrent slots taken
+    seen: list[int] = []
+
+    def solver(sc: Scenario, **kw: Any) -> EnginePlan:
+        seen.append(len(kw.get("hint") or []))
+        return EnginePlan(status="feasible", assignments=[])
+
+    planner.plan_for(snap, time_limit_s=1, workers=1, seed=0, solver=solver)
+    assert seen == [n] and snap.scenario.pinned == [], "every pending proposal a hint, none pinned"
+    assert compared[0] == 0
 
 
 def test_a_placed_request_asking_for_a_trainee_carries_one_on_the_proposal(db_url: str) -> None:

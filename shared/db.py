@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Engine, MetaData, Table, Text, event, inspect
+from sqlalchemy import Column, DateTime, Engine, Index, MetaData, Table, Text, event, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -122,8 +122,15 @@ def retrying(fn: Callable[[], T], attempts: int = RETRIES) -> T:
     raise AssertionError("unreachable")
 
 
+#: The rows a relay still has to publish: without it, each relay's read of the oldest unpublished
+#: rows walked the whole table (4 ms at 31,000 rows, a notifier's after one country's load, and
+#: growing with every event ever written; the notifier's relay spent 17% of its process there).
+PENDING_ONLY = text("published_at IS NULL")
+
+
 class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "id", sqlite_where=PENDING_ONLY, postgresql_where=PENDING_ONLY),)
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(index=True, unique=True, max_length=64)

@@ -168,3 +168,19 @@ def main(migrations: Migrations, db_url: Callable[[], str], argv: list[str]) -> 
     engine = make_engine(db_url())
     migrations.upgrade(engine)
     print(f"{migrations.service} schema at revision {migrations.current(engine)}")
+
+
+def create_pending_outbox_index() -> None:
+    """In a migration of each service with an outbox: the index of the rows still to publish
+    (`shared.db.OutboxRow`)."""
+    from alembic import op
+
+    from shared.db import PENDING_ONLY
+
+    op.create_index("ix_outbox_pending", "outbox", ["id"], sqlite_where=PENDING_ONLY, postgresql_where=PENDING_ONLY)
+
+
+def drop_pending_outbox_index() -> None:
+    from alembic import op
+
+    op.drop_index("ix_outbox_pending", table_name="outbox")

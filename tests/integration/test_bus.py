@@ -308,6 +308,27 @@ async def test_a_relay_sends_a_round_without_waiting_for_each_acknowledgement(db
         engine.dispose()
 
 
+def test_a_relay_reads_its_pending_rows_through_their_index(db_url: str) -> None:
+    """The read of the rows still to publish walked the whole outbox (every event ever written):
+    4 ms a read at 31,000 rows. It goes through the partial index of unpublished rows now."""
+    from sqlalchemy.dialects import sqlite
+
+    from shared.db import pending_outbox
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the plan is SQLite's to show here; PostgreSQL has the same partial index")
+    engine, _ids = outbox_of(db_url, 3)
+    try:
+        with Session(engine) as session:
+            stmt = select(OutboxRow).where(OutboxRow.published_at == None).order_by(OutboxRow.id).limit(200)  # noqa: E711
+            sql = str(stmt.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(r) for r in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "ix_outbox_pending" in plan, plan
+            assert len(pending_outbox(session)) == 3
+    finally:
+        engine.dispose()
+
+
 def test_two_copies_handling_one_id_at_once_give_one_answer(db_url: str) -> None:
     """A client's retry reaches the other copy while the first still works on the message: the
     copy that records the id second is rolled back and answers what the first did."""

@@ -39,7 +39,7 @@ def test_a_database_from_before_migrations_is_adopted_and_upgraded(db_url: str) 
             {"r": json.dumps(record)},
         )
     create_schema(engine)
-    assert migrate.current(engine) == "0006" and _diff(engine) == []
+    assert migrate.current(engine) == "0007" and _diff(engine) == []
     with Session(engine) as s:
         c = s.get(ContractRow, "c1")
         assert (c.kind, c.starts_on, c.ends_on, c.reserved_minutes) == (

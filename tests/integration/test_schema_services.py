@@ -45,6 +45,16 @@ class Schema:
     row: Callable[[], SQLModel] | None = None  # a row of the previous version's data
 
 
+def without_pending_index(tables: list[Any]) -> list[Any]:
+    """Tables as a version before the outbox's index of rows still to publish made them."""
+    md = MetaData()
+    copies = [t.to_metadata(md) for t in tables]
+    for t in copies:
+        for index in [i for i in t.indexes if i.name == "ix_outbox_pending"]:
+            t.indexes.discard(index)
+    return copies
+
+
 def matcher_before_0002() -> list[Any]:
     """The matcher's tables as the version before migrations made them (its baseline, 0001): no
     one-live-proposal-per-slot index, no plan_run.overcommitted, no planner's fence (0003), no
@@ -54,7 +64,7 @@ def matcher_before_0002() -> list[Any]:
         t.to_metadata(md) for t in (*SHARED_TABLES, *matcher_db.TABLES) if t.name not in ("leader_fence", "change_mark")
     ]
     for t in tables:
-        for index in [i for i in t.indexes if i.name == "uq_proposal_live_slot"]:
+        for index in [i for i in t.indexes if i.name in ("uq_proposal_live_slot", "ix_outbox_pending")]:
             t.indexes.discard(index)
         for name in ("overcommitted", "trainee_id", "trainee_minutes"):
             if name in t.c:
@@ -89,7 +99,7 @@ SCHEMAS = {
         notifier_migrate,
         notifier_db.create_schema,
         notifier_db.metadata,
-        [*SHARED_TABLES, *notifier_db.TABLES],
+        without_pending_index([*SHARED_TABLES, *notifier_db.TABLES]),
         lambda: notifier_db.Party(id="expert:e1", name="Nguyễn Văn An", language="vi"),
     ),
     "portal": Schema(

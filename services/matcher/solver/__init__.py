@@ -71,15 +71,19 @@ SCHEDULES_MAX_OPTIONS = 60_000
 #: and on the default shape (3.1 to 3.4) SCIP's sets did better (99.72, 99.62 / 99.32, 99.37%),
 #: so there the engine is as it was.
 SCHEDULES_MAX_TASKS = 2.25
-#: ... and, beyond SIDE_MAX_OPTIONS (where no SCIP on every option runs beside), where experts hold
-#: up to this many: the used shape (2.6 to 2.9, 42 000 to 44 000 options), whose generation needs
-#: 22 to 27 rounds, converged since the box and the whole-coverage stop (`schedules.py`), so it
-#: gets more of the time (SCHEDULES_BUSY_SHARES: the share of the coverage time, and of that for
-#: the generation). Used seeds 1 to 3 at load 1.7 to 1.8 (2026-12-01 19:24 UTC): 99.95, 99.68,
-#: 99.95% of the bound (the old path at 19:06, load 3.6 to 4: 99.38, 99.51, 99.47%); used 2's
-#: schedules (27 rounds and 11 dive steps) ended at 6.6 s. The default shape (3.1 to 3.4) stays out.
+#: ... and, beyond SIDE_MAX_OPTIONS (no SCIP on every option beside), up to this many: the used
+#: shape (2.6 to 2.9, 42 000 to 44 000 options), whose generation needs 20 to 27 rounds since the
+#: box and the whole-coverage stop (`schedules.py`), so it gets more of the time (the share of the
+#: coverage time, and of that for the generation). Used 1 to 3 at load 1.7 to 1.8 (2026-12-01
+#: 19:24 UTC): 99.95, 99.68, 99.95% of the bound (the old path at 19:06, load 3.6 to 4: 99.38,
+#: 99.51, 99.47%); used 2's schedules ended at 6.6 s. The default shape (3.1 to 3.4) stays out,
+#: and so does a busy machine: the coverage must have at least SCHEDULES_BUSY_LP_TIMES times the
+#: relaxation's time. At 5 s instead of 10 (11 to 12 times, 19:35 UTC, load 2.3) used 2 did worse
+#: with them (98.79% against 99.25%), used 1 better (99.15 against 98.97%); used 1 at load 5.6
+#: (1.88 s to the LP's end) missed with them (98.31%: 21 rounds, no dive step).
 SCHEDULES_BUSY_MAX_TASKS = 3.0
 SCHEDULES_BUSY_SHARES = (0.85, 0.8)
+SCHEDULES_BUSY_LP_TIMES = 15.0
 #: Beyond SIDE_MAX_OPTIONS, the second thread runs SCIP on the first set with this many more
 #: options per slot, if that makes at most SIDE_SET_OPTIONS (a country's would not finish its root).
 SIDE_PER_SLOT = 3
@@ -258,13 +262,13 @@ def _schedules(
     return out
 
 
-def _schedule_shares(p: Problem, rx: relax.Relaxation | None) -> tuple[float, float] | None:
+def _schedule_shares(p: Problem, rx: relax.Relaxation | None, lp_times: float) -> tuple[float, float] | None:
     """Whether the coverage starts with the schedules: (share of the coverage time, share of that
-    for the generation), or None."""
+    for the generation), or None. `lp_times`: the coverage time over the LP's."""
     tasks = schedules.tasks_per_expert(p) if rx is not None and p.n <= SCHEDULES_MAX_OPTIONS else math.inf
     if tasks <= SCHEDULES_MAX_TASKS:
         return SCHEDULES_SHARE, SCHEDULES_CG_SHARE
-    if p.n > SIDE_MAX_OPTIONS and tasks <= SCHEDULES_BUSY_MAX_TASKS:
+    if p.n > SIDE_MAX_OPTIONS and tasks <= SCHEDULES_BUSY_MAX_TASKS and lp_times >= SCHEDULES_BUSY_LP_TIMES:
         return SCHEDULES_BUSY_SHARES
     return None
 
@@ -316,8 +320,8 @@ def _restricted(
     slot wider than the first. Not beside the schedules: column generation is Python and numpy,
     and beside that thread it made a third to half the rounds (mixed 2 and 3, load 3.5 to 5: 8
     and 6 rounds, not converged, 98.92 and 98.95% of the bound; without it 17 and 14, converged,
-    99.98 and 100%), and the thread's plan was never the best there; on used 2 and 3 beside its
-    narrower set (load 2.8 to 3.2) neither found more than the rounded plan (98.45, 98.42%).
+    99.98 and 100%), and the thread's plan was never the best there (nor on used 2 and 3 beside
+    its narrower set, load 2.8 to 3.2: no more than the rounded plan, 98.45 and 98.42%).
     The better plan wins; the bounds of both are proven. Phase 2 keeps PHASE2_SHARE of the limit,
     so that a hint's moved penalty gets its time."""
 
@@ -333,9 +337,10 @@ def _restricted(
     side_report: dict[str, float] = {}
     bounds: list[int] = []
     side: Future[list[int] | None] | None = None
-    shares = _schedule_shares(p, rx)
+    lp_times = (stop - time.monotonic()) / max(rx.seconds if rx else 0.0, 1e-3)
+    shares = _schedule_shares(p, rx, lp_times)
     use_schedules = shares is not None
-    info.update(schedules_run=use_schedules)
+    info.update(schedules_run=use_schedules, lp_times=round(lp_times, 1))
     side_set = everything if p.n <= SIDE_MAX_OPTIONS and not use_schedules else None
     if (
         side_set is None

@@ -48,7 +48,7 @@ __all__ = ["Master", "Outcome", "Pricer", "Schedule", "Search", "search", "tasks
 SMOOTH = 0.2
 #: Where the Lagrangian is tried when the generation ends unconverged: shares of the best point
 #: so far against the master's last prices (the rest), in order.
-POLISH = (0.5, 0.0, 0.8)
+POLISH = (0.5,)
 #: Box-step stabilisation: while generating, each slot's value is kept at most this share of its
 #: request's weight above the best prices so far (`Master.box`), re-centred when they improve.
 #: The first masters' prices are far off (used 1, round 1: the Lagrangian there 14 247 against

@@ -78,12 +78,13 @@ SCHEDULES_MAX_TASKS = 2.25
 #: 19:24 UTC): 99.95, 99.68, 99.95% of the bound (the old path at 19:06, load 3.6 to 4: 99.38,
 #: 99.51, 99.47%); used 2's schedules ended at 6.6 s. The default shape (3.1 to 3.4) stays out,
 #: and so does a busy machine: the coverage must have at least SCHEDULES_BUSY_LP_TIMES times the
-#: relaxation's time. At 5 s instead of 10 (11 to 12 times, 19:35 UTC, load 2.3) used 2 did worse
-#: with them (98.79% against 99.25%), used 1 better (99.15 against 98.97%); used 1 at load 5.6
-#: (1.88 s to the LP's end) missed with them (98.31%: 21 rounds, no dive step).
+#: relaxation's time (used at 10 s, load 1.7 to 5.4: 15 to 28). At 5 s instead of 10 (9.5 to 12
+#: times, 19:35 UTC, load 1.6 to 2.3) used 2 did worse with them (98.79% against 99.25%), used 1
+#: better (99.15 and 99.38 against 98.97%); used 1 at load 5.6 (1.88 s to the LP's end) missed
+#: with them (98.31%: 21 rounds, no dive step; before the dive could start from the last LP).
 SCHEDULES_BUSY_MAX_TASKS = 3.0
 SCHEDULES_BUSY_SHARES = (0.85, 0.8)
-SCHEDULES_BUSY_LP_TIMES = 15.0
+SCHEDULES_BUSY_LP_TIMES = 12.0
 #: Beyond SIDE_MAX_OPTIONS, the second thread runs SCIP on the first set with this many more
 #: options per slot, if that makes at most SIDE_SET_OPTIONS (a country's would not finish its root).
 SIDE_PER_SLOT = 3

@@ -52,10 +52,11 @@ POLISH = (0.5,)
 #: Box-step stabilisation: while generating, each slot's value is kept at most this share of its
 #: request's weight above the best prices so far (`Master.box`), re-centred when they improve.
 #: The first masters' prices are far off (used 1, round 1: the Lagrangian there 14 247 against
-#: 6 584.6 at the LP over options' prices). Used 2, CPU seconds at load 2 to 4 (2026-12-01 19:1x):
-#: the bound below the old 6 914.97 after 3.7 s instead of 4.4 s, 6 900.79 after 4.6 s instead
-#: of 5.0 s; used 1 6 568.6 after 2.4 to 2.7 s instead of 6 570.9 after 2.8 to 3.1 s. A box of
-#: 0.05 was slower on used 1, and one that stays where it began stalled the bound.
+#: 6 584.6 at the LP over options' prices). CPU seconds of the generation, load 2 to 7 (2026-12-01
+#: 19:09 to 19:22 UTC): used 2's bound below the old 6 914.97 by 3.7 s instead of 4.4 to 4.7 s,
+#: 6 900.79 at 4.6 s instead of 6 900.76 at 5.0 s; used 1's 6 568.6 at 2.4 to 2.7 s against
+#: 6 570.9 at 2.8 to 3.1 s. A box of 0.05 was slower on used 1, and one that stays where it
+#: began stalled the bound.
 BOX = 0.1
 #: The generation stops once the bound rounded down is within this share of the LP: the last
 #: rounds gain under a unit of the bound each and a dive in time is worth more (used 1 at load

@@ -43,6 +43,7 @@ PHASES = (
     "lp_value",
     "rounded",
     "model_options",
+    "lp_times",
     "schedules_rounds",
     "schedules_converged",
     "schedules_bound",

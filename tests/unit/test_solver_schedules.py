@@ -1,7 +1,8 @@
 """Column generation over expert schedules (`solver/schedules.py`): its bound is never below the
 optimum (SCIP on every option), every schedule and the dive's plan keep every limit, the dive is
 deterministic, a plan taken from it fills whole requests only and never covers less than the plan
-it started from, and the engine's plans through it stay valid (requests of several slots too)."""
+it started from, and the engine's plans through it stay valid (requests of several slots too);
+the boxed generation stops at a true bound, and the used shape takes it only with time for it."""
 
 from __future__ import annotations
 
@@ -126,3 +127,31 @@ def test_schedules_run_where_experts_hold_few_tasks_and_not_elsewhere(monkeypatc
     assert held[0] <= engine.SCHEDULES_MAX_TASKS < held[1]
     assert engine.solve(few, time_limit_s=2).solver["schedules_run"] is True
     assert engine.solve(many, time_limit_s=2).solver["schedules_run"] is False
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_on_the_used_shape_the_boxed_generation_stops_at_a_true_bound(seed: int) -> None:
+    """The box (`schedules.BOX`) bounds the prices while the generation heads in; once it stops,
+    the box is gone, the LP is a true master's (at most the relaxation's, so at most the bound)
+    and the bound, never below the optimum, is within STOP_GAP of it, rounded down."""
+    sc = generate(120, 25, seed=seed, provinces=[8], start=DAY, shape="used")
+    p = build_problem(sc, build(sc), [], None)
+    rx = relax.relax(p, greedy.baseline(p), time.monotonic() + 30)
+    s = schedules.Search(p, [greedy.baseline(p)], rx.slot_value, (rx.columns, rx.x))
+    lp, converged = s.generate(time.monotonic() + 60)
+    best = optimum(p)
+    assert converged and not s.boxed
+    assert s.best + 1e-6 >= max(lp, best)
+    assert math.floor(s.best + 1e-6) <= lp + max(1e-6, schedules.STOP_GAP * lp)
+
+
+def test_the_used_shape_takes_the_schedules_only_with_time_for_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    sc = generate(300, 60, seed=1, provinces=[8], start=DAY, shape="used")
+    p = build_problem(sc, build(sc), [], None)
+    rx = relax.relax(p, greedy.baseline(p), time.monotonic() + 30)
+    held = schedules.tasks_per_expert(p)
+    assert engine.SCHEDULES_MAX_TASKS < held <= engine.SCHEDULES_BUSY_MAX_TASKS
+    assert engine._schedule_shares(p, rx, 100.0) is None  # under SIDE_MAX_OPTIONS: SCIP on every option
+    monkeypatch.setattr(engine, "SIDE_MAX_OPTIONS", 0)
+    assert engine._schedule_shares(p, rx, 100.0) == engine.SCHEDULES_BUSY_SHARES
+    assert engine._schedule_shares(p, rx, engine.SCHEDULES_BUSY_LP_TIMES - 1) is None  # a busy machine

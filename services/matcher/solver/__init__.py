@@ -71,6 +71,20 @@ SCHEDULES_MAX_OPTIONS = 60_000
 #: and on the default shape (3.1 to 3.4) SCIP's sets did better (99.72, 99.62 / 99.32, 99.37%),
 #: so there the engine is as it was.
 SCHEDULES_MAX_TASKS = 2.25
+#: ... and, beyond SIDE_MAX_OPTIONS (no SCIP on every option beside), up to this many: the used
+#: shape (2.6 to 2.9, 42 000 to 44 000 options), whose generation needs 20 to 27 rounds since the
+#: box and the whole-coverage stop (`schedules.py`), so it gets more of the time (the share of the
+#: coverage time, and of that for the generation). Used 1 to 3 at load 1.7 to 1.8 (2026-12-01
+#: 19:24 UTC): 99.95, 99.68, 99.95% of the bound (the old path at 19:06, load 3.6 to 4: 99.38,
+#: 99.51, 99.47%); used 2's schedules ended at 6.6 s. The default shape (3.1 to 3.4) stays out,
+#: and so does a busy machine: the coverage must have at least SCHEDULES_BUSY_LP_TIMES times the
+#: relaxation's time (used at 10 s, load 1.7 to 5.4: 15 to 28). At 5 s instead of 10 (9.5 to 12
+#: times, 19:35 UTC, load 1.6 to 2.3) used 2 did worse with them (98.79% against 99.25%), used 1
+#: better (99.15 and 99.38 against 98.97%); used 1 at load 5.6 (1.88 s to the LP's end) missed
+#: with them (98.31%: 21 rounds, no dive step; before the dive could start from the last LP).
+SCHEDULES_BUSY_MAX_TASKS = 3.0
+SCHEDULES_BUSY_SHARES = (0.85, 0.8)
+SCHEDULES_BUSY_LP_TIMES = 12.0
 #: Beyond SIDE_MAX_OPTIONS, the second thread runs SCIP on the first set with this many more
 #: options per slot, if that makes at most SIDE_SET_OPTIONS (a country's would not finish its root).
 SIDE_PER_SLOT = 3
@@ -237,14 +251,27 @@ def _relaxation(
     return best, proven, columns, rx.price - rx.slot_value[p.s], rx
 
 
-def _schedules(p: Problem, start: list[int], rx: relax.Relaxation, until: float) -> schedules.Outcome:
+def _schedules(
+    p: Problem, start: list[int], rx: relax.Relaxation, until: float, cg_share: float = SCHEDULES_CG_SHARE
+) -> schedules.Outcome:
     """Column generation over expert schedules, then its dive (`schedules.py`), until `until`;
     the dive's plan completed greedily."""
     now = time.monotonic()
-    cg_until = now + SCHEDULES_CG_SHARE * (until - now)
+    cg_until = now + cg_share * (until - now)
     out = schedules.search(p, [start], rx.slot_value, (rx.columns, rx.x), cg_until, until)
     out.chosen = greedy.complete(p, schedules.whole_requests(p, out.chosen)) if out.chosen else []
     return out
+
+
+def _schedule_shares(p: Problem, rx: relax.Relaxation | None, lp_times: float) -> tuple[float, float] | None:
+    """Whether the coverage starts with the schedules: (share of the coverage time, share of that
+    for the generation), or None. `lp_times`: the coverage time over the LP's."""
+    tasks = schedules.tasks_per_expert(p) if rx is not None and p.n <= SCHEDULES_MAX_OPTIONS else math.inf
+    if tasks <= SCHEDULES_MAX_TASKS:
+        return SCHEDULES_SHARE, SCHEDULES_CG_SHARE
+    if p.n > SIDE_MAX_OPTIONS and tasks <= SCHEDULES_BUSY_MAX_TASKS and lp_times >= SCHEDULES_BUSY_LP_TIMES:
+        return SCHEDULES_BUSY_SHARES
+    return None
 
 
 def _take_schedules(
@@ -285,7 +312,8 @@ def _restricted(
     On the generator's shapes the LP's support and the knapsacks' choices leave out options an
     uncovered request would need; the narrow set first (SCIP proves it fastest, which matters on a
     busy machine), then wider. First, up to SCHEDULES_MAX_OPTIONS and where experts hold few tasks
-    each (SCHEDULES_MAX_TASKS), column generation over expert schedules (`schedules.py`) for
+    each (SCHEDULES_MAX_TASKS; beyond SIDE_MAX_OPTIONS, SCHEDULES_BUSY_MAX_TASKS: `_schedule_shares`),
+    column generation over expert schedules (`schedules.py`) for
     SCHEDULES_SHARE of the time: it finds what those sets miss when tasks are long and each expert
     holds two or three, and its plan is SCIP's start. Otherwise, with a second worker, SCIP also
     runs in a thread for the whole time (SCIP is single-threaded and lets go of the GIL while it
@@ -293,7 +321,8 @@ def _restricted(
     slot wider than the first. Not beside the schedules: column generation is Python and numpy,
     and beside that thread it made a third to half the rounds (mixed 2 and 3, load 3.5 to 5: 8
     and 6 rounds, not converged, 98.92 and 98.95% of the bound; without it 17 and 14, converged,
-    99.98 and 100%), and the thread's plan was never the best there.
+    99.98 and 100%), and the thread's plan was never the best there (nor on used 2 and 3 beside
+    its narrower set, load 2.8 to 3.2: no more than the rounded plan, 98.45 and 98.42%).
     The better plan wins; the bounds of both are proven. Phase 2 keeps PHASE2_SHARE of the limit,
     so that a hint's moved penalty gets its time."""
 
@@ -309,10 +338,10 @@ def _restricted(
     side_report: dict[str, float] = {}
     bounds: list[int] = []
     side: Future[list[int] | None] | None = None
-    use_schedules = (
-        rx is not None and p.n <= SCHEDULES_MAX_OPTIONS and schedules.tasks_per_expert(p) <= SCHEDULES_MAX_TASKS
-    )
-    info.update(schedules_run=use_schedules)
+    lp_times = (stop - time.monotonic()) / max(rx.seconds if rx else 0.0, 1e-3)
+    shares = _schedule_shares(p, rx, lp_times)
+    use_schedules = shares is not None
+    info.update(schedules_run=use_schedules, lp_times=round(lp_times, 1))
     side_set = everything if p.n <= SIDE_MAX_OPTIONS and not use_schedules else None
     if (
         side_set is None
@@ -326,9 +355,9 @@ def _restricted(
         side = pool.submit(mip.best_coverage, p, side_set, best, stop - time.monotonic(), keep, side_report)
         info.update(side_options=int(side_set.size))
     try:
-        if use_schedules and rx is not None:
+        if shares is not None and rx is not None:
             now = time.monotonic()
-            out = _schedules(p, best, rx, now + SCHEDULES_SHARE * (stop - now))
+            out = _schedules(p, best, rx, now + shares[0] * (stop - now), shares[1])
             best, columns, b = _take_schedules(p, out, best, columns, began, info)
             bounds += [] if b is None else [b]
         best = improved(mip.best_coverage(p, columns, best, FIRST_SHARE * (stop - time.monotonic()), keep), best)

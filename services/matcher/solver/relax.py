@@ -42,6 +42,7 @@ class Relaxation:
     slot_value: np.ndarray  # per slot, what filling it is worth at the LP optimum (minus its dual)
     rounds: int
     converged: bool
+    seconds: float = 0.0  # the wall time it took (a gauge of the machine's load)
 
 
 def prices(p: Problem, duals: np.ndarray) -> np.ndarray:
@@ -260,4 +261,4 @@ def relax(p: Problem, start: list[int], deadline: float, max_rounds: int = 30) -
         if time.monotonic() > deadline:
             break
         master.add(best_per_slot(p, -gain, fresh, PER_SLOT))
-    return Relaxation(best, lp, price, used, x, -slot_duals, rounds, converged)
+    return Relaxation(best, lp, price, used, x, -slot_duals, rounds, converged, time.monotonic() - began)

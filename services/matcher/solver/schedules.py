@@ -15,6 +15,10 @@ u is the knapsack of `bound.py`, so the pricing step is that bound's computation
 bound: on the generator's long shape (tasks of 6 to 16 hours, two or three per expert) 5 654.8
 where the LP over options and its knapsack bound gave 5 668, and SCIP's cuts after 240 s 5 658.5.
 
+The master's first prices are poor, so the point priced is smoothed towards the best so far, and
+the prices are boxed near it while the generation heads in (`BOX`, `Master.box`). Coverage is
+whole, so the generation stops once the bound rounded down reaches the LP.
+
 The LP's schedules are nearly whole (an expert's schedule is a whole knapsack), so a *dive* turns
 it into a plan: fix the schedules the LP takes whole, and a tenth of the fractional ones, the
 largest first, never two sharing an expert or a slot; price again for the rest; repeat. When time
@@ -32,28 +36,39 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from ortools.linear_solver import pywraplp
 
 from services.matcher.solver import bound
+from services.matcher.solver.master import EPS, Master, Schedule
 from services.matcher.solver.problem import Problem
+
+__all__ = ["Master", "Outcome", "Pricer", "Schedule", "Search", "search", "tasks_per_expert", "whole_requests"]
 
 #: Weight of the best dual point so far in the point priced (Wentges smoothing): the master's
 #: first duals are poor, and pricing at them alone took 19 rounds on long 1 instead of about 10.
 SMOOTH = 0.2
+#: Where the Lagrangian is tried when the generation ends unconverged: shares of the best point
+#: so far against the master's last prices (the rest), in order.
+POLISH = (0.5,)
+#: Box-step stabilisation: while generating, each slot's value is kept at most this share of its
+#: request's weight above the best prices so far (`Master.box`), re-centred when they improve.
+#: The first masters' prices are far off (used 1, round 1: the Lagrangian there 14 247 against
+#: 6 584.6 at the LP over options' prices). CPU seconds of the generation, load 2 to 7 (2026-12-01
+#: 19:09 to 19:22 UTC): used 2's bound below the old 6 914.97 by 3.7 s instead of 4.4 to 4.7 s,
+#: 6 900.79 at 4.6 s instead of 6 900.76 at 5.0 s; used 1's 6 568.6 at 2.4 to 2.7 s against
+#: 6 570.9 at 2.8 to 3.1 s. A box of 0.05 was slower on used 1, and one that stays where it
+#: began stalled the bound.
+BOX = 0.1
+#: The generation stops once the bound rounded down is within this share of the LP: the last
+#: rounds gain under a unit of the bound each and a dive in time is worth more (used 1 at load
+#: 5.6: 21 rounds, bound 6 565.5, no time left for the dive).
+STOP_GAP = 1e-4
 #: Pricing rounds between two fixings of the dive.
 DIVE_ROUNDS = 2
 #: Share of the fractional schedules fixed per step of the dive (the largest first, at least one).
 DIVE_FIX = 0.1
-EPS = 1e-6
 #: Price also each expert's best schedule of every smaller number of tasks (the same table):
 #: more columns per round, fewer rounds of the master LP.
 EVERY_COUNT = False
-
-
-@dataclass
-class Schedule:
-    expert: int
-    options: tuple[int, ...]  # positions in the problem, sorted
 
 
 @dataclass
@@ -141,63 +156,6 @@ class Pricer:
         return tuple(sorted(kept))
 
 
-class Master:
-    """The restricted master LP (GLOP), kept alive: schedules are only appended."""
-
-    def __init__(self, p: Problem) -> None:
-        self.p = p
-        self.solver = pywraplp.Solver.CreateSolver("GLOP")
-        # Presolve again after every round costs most of a round (used shape: 0.35 s of 0.44 s
-        # of CPU); without it GLOP starts from the last basis, and the LP takes a third of that.
-        self.solver.SetSolverSpecificParametersAsString("use_preprocessing: false")
-        s = self.solver
-        self.y = [s.NumVar(0.0, float(free), "") for free in p.free_request.tolist()]
-        self.slot_rows = []
-        for r in p.slot_request.tolist():
-            ct = s.Constraint(0.0, 0.0)
-            ct.SetCoefficient(self.y[r], -1.0)
-            self.slot_rows.append(ct)
-        self.expert_rows = [s.Constraint(-s.infinity(), 1.0) for _ in p.sc.experts]
-        objective = s.Objective()
-        for y, w in zip(self.y, p.weight.tolist(), strict=True):
-            objective.SetCoefficient(y, float(w))
-        objective.SetMaximization()
-        self.schedules: list[Schedule] = []
-        self.lam: list[pywraplp.Variable] = []
-        self.known: set[tuple[int, tuple[int, ...]]] = set()
-
-    def add(self, schedules: list[Schedule]) -> int:
-        added = 0
-        for sch in schedules:
-            key = (sch.expert, sch.options)
-            if key in self.known or not sch.options:
-                continue
-            self.known.add(key)
-            v = self.solver.NumVar(0.0, self.solver.infinity(), "")
-            self.expert_rows[sch.expert].SetCoefficient(v, 1.0)
-            for o in sch.options:
-                self.slot_rows[int(self.p.s[o])].SetCoefficient(v, 1.0)
-            self.schedules.append(sch)
-            self.lam.append(v)
-            added += 1
-        return added
-
-    def solve(self, deadline: float = math.inf) -> tuple[float, np.ndarray, np.ndarray, np.ndarray] | None:
-        """(value with pins, u per slot, mu per expert, lambda per schedule), None if not optimal
-        by the deadline (a dive's LP took 1.6 s on a loaded machine)."""
-        if math.isfinite(deadline):
-            self.solver.SetTimeLimit(max(1, int(1000 * (deadline - time.monotonic()))))
-        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
-            return None
-        u = -np.array([ct.dual_value() for ct in self.slot_rows])
-        mu = np.array([ct.dual_value() for ct in self.expert_rows])
-        lam = np.array([v.solution_value() for v in self.lam])
-        return self.solver.Objective().Value() + self.p.pinned_weight, u, mu, lam
-
-    def fix(self, k: int) -> None:
-        self.lam[k].SetLb(1.0)
-
-
 def plan_schedules(p: Problem, chosen: list[int]) -> list[Schedule]:
     by_expert: dict[int, list[int]] = {}
     for o in chosen:
@@ -253,28 +211,46 @@ class Search:
         self.best = math.inf
         self.center: np.ndarray | None = None  # the prices of the best bound so far
         self.rounds = 0
+        self.last_u: np.ndarray | None = None  # the master's last slot values
+        self.last_lam = np.zeros(0)  # and its schedules' values
+        self.boxed = False
+        self.w = np.where(p.free_request, p.weight, 0)[p.slot_request]
+        if u0 is not None:
+            self.master.box(np.maximum(u0, 0.0) + BOX * self.w)
+            self.boxed = True
         if u0 is not None:
             self._price_at(np.maximum(u0, 0.0), None)
 
-    def _price_at(self, u: np.ndarray, mu: np.ndarray | None) -> tuple[float, int]:
+    def _price_at(self, u: np.ndarray, mu: np.ndarray | None, add: bool = True) -> tuple[float, int]:
         experts = np.flatnonzero(~self.fixed).tolist()
         values, found = self.pricer.price(u, experts, self.banned)
         value = self.pricer.lagrangian(np.where(self.banned, 0.0, u), values)
         if not self.banned.any() and value < self.best:
             self.best, self.center = value, u
+            if self.boxed:
+                self.master.box(np.maximum(u, 0.0) + BOX * self.w)
+        if not add:
+            return value, 0
         if mu is not None:
             found = [s for s in found if _reduced(self.p, s, u, mu) > EPS]
         return value, self.master.add(found)
 
     def generate(self, deadline: float, max_rounds: int = 60) -> tuple[float, bool]:
-        """Rounds until no schedule improves the LP (converged) or the deadline; (LP, converged)."""
+        """Rounds until the deadline or convergence; (LP, converged). Converged: no schedule
+        improves the LP, or the bound rounded down is at most the LP, give or take STOP_GAP
+        (coverage is whole, so more rounds could lower the proven bound by a unit at most: used 2
+        stopped after 27 rounds instead of 38 of the last hundredths). While the box holds and no
+        schedule prices in, the box goes."""
         lp = -math.inf
         for _ in range(max_rounds):
             solved = self.master.solve(deadline)
             if solved is None:
                 return lp, False
-            lp, u, mu, _ = solved
+            lp, u, mu, lam = solved
             self.rounds += 1
+            self.last_u = u
+            if not self.banned.any():
+                self.last_lam = lam
             if time.monotonic() > deadline:
                 return lp, False
             smooth = self.center is not None and not self.banned.any()
@@ -282,15 +258,43 @@ class Search:
             _, added = self._price_at(point, mu)
             if added == 0 and smooth:
                 _, added = self._price_at(u, mu)  # the smoothed point mispriced
+            if math.floor(self.best + EPS) <= lp + max(EPS, STOP_GAP * lp):
+                added = 0
+            elif added == 0 and self.boxed:
+                self.unbox()
+                continue
             if added == 0:
+                self.unbox()
                 return lp, True
         return lp, False
+
+    def unbox(self) -> None:
+        if self.boxed:
+            self.master.box(None)
+            self.boxed = False
+
+    def polish(self, deadline: float) -> None:
+        """The Lagrangian at points between the best prices so far and the master's last ones,
+        while time is left: a bound for a generation that did not converge. Its master is often
+        near its optimum when the smoothed points still price high (used 2, round 18: 6 914.97
+        at the best point, 6 906.0 half-way to the master's prices)."""
+        if self.center is None or self.last_u is None or self.banned.any():
+            return
+        u = np.maximum(self.last_u, 0.0)
+        for share in POLISH:
+            if time.monotonic() >= deadline:
+                return
+            self._price_at(share * self.center + (1 - share) * u, None, add=False)
 
     def dive(self, deadline: float) -> tuple[list[int], int]:
         """Fix schedules until the LP is whole or time is up; then the fixed schedules and, when
         time ran out first, the LP's others in order of their value (each where it still fits)."""
         dives = 0
+        self.unbox()
+        # The generation's last LP, should the first of the dive not be solved in time (used 1
+        # at load 5.6: no step, and the plan was the rounded one).
         lam = np.zeros(len(self.master.lam))
+        lam[: self.last_lam.size] = self.last_lam
         # Fixing schedules changes bounds, not columns: there GLOP's presolve pays (used 2, 14
         # rounds of columns: 15 steps in 2.4 s with it, 5 in 12.6 s without).
         self.master.solver.SetSolverSpecificParametersAsString("use_preprocessing: true")
@@ -382,6 +386,8 @@ def search(
     """Column generation until `cg_deadline` (or until it converges), then the dive until `deadline`."""
     s = Search(p, starts, u0, lp)
     value, converged = s.generate(cg_deadline)
+    if not converged:
+        s.polish(deadline)
     out = Outcome(s.best, value, converged, s.rounds)
     if time.monotonic() < deadline:
         out.chosen, out.dives = s.dive(deadline)

@@ -312,7 +312,10 @@ class OutboxRelay:
     it locks are outbox rows only, which nothing but relays ever updates: no handler waits on it
     (a lease would need a column in every service's schema for the same effect). On SQLite (one
     process per file) nothing is claimed: holding its single write lock over network calls would
-    stall every handler, so rows are read, published, then marked.
+    stall every handler, so rows are read, published, then marked; and marked apart from the
+    publishing (`_marker`): what was published while a mark waited for the lock is marked with the
+    next one, and the next rows are published meanwhile (one mark per flush was a write transaction
+    for every event a notifier handled, waiting behind them for SQLite's one lock).
 
     Up to `in_flight` rows are published at once (sent in order, acknowledged together). A row
     that fails to publish is left pending and the others still go (and are marked); after
@@ -339,6 +342,8 @@ class OutboxRelay:
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._unmarked: set[int] = set()  # published, not marked yet (SQLite: one relay a file)
+        self._marker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._stopping = False
@@ -351,6 +356,8 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        with contextlib.suppress(Exception):  # what was published is marked before the service ends
+            await self.marked()
 
     def notify(self) -> None:
         self.wake.set()
@@ -378,8 +385,10 @@ class OutboxRelay:
     async def flush(self) -> int:
         """Publish a batch of pending rows; the number published. Raises only if none could be."""
         if not self.claims:
-            rows = await in_thread(self._pending)
-            return await self._publish_all(rows, lambda sent: in_thread(self._mark, sent))
+            if len(self._unmarked) >= self.batch_size and self._marker is not None:
+                await asyncio.shield(self._marker)  # marking lags a whole batch: let it catch up
+            rows = await in_thread(self._pending, frozenset(self._unmarked))
+            return await self._publish_all(rows, self._mark_later)
         session = Session(self.engine, expire_on_commit=False)
         try:
             rows = await in_thread(partial(pending_outbox, session, self.batch_size, claim=True))
@@ -435,11 +444,34 @@ class OutboxRelay:
             timeout=5.0,
         )
 
-    def _pending(self) -> list[OutboxRow]:
+    def _pending(self, unmarked: frozenset[int] = frozenset()) -> list[OutboxRow]:
         with Session(reader(self.engine)) as s:  # a read: it never waits for a writer's lock
-            return pending_outbox(s, self.batch_size)
+            return pending_outbox(s, self.batch_size, skip=unmarked)
 
-    def _mark(self, ids: list[int | None]) -> None:
+    async def marked(self) -> None:
+        """Until what was published is marked (or its mark failed)."""
+        while self._marker is not None and not self._marker.done():
+            await asyncio.shield(self._marker)
+
+    async def _mark_later(self, sent: list[int | None]) -> None:
+        self._unmarked.update(i for i in sent if i is not None)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark_all(), name="outbox-marker")
+
+    async def _mark_all(self) -> None:
+        """Mark what was published, in as few transactions as the lock allows; a mark that fails
+        leaves the rows to be published again (the server drops the repeat by its id)."""
+        while self._unmarked:
+            ids = sorted(self._unmarked)
+            try:
+                await in_thread(self._mark, ids)
+            except Exception as err:  # noqa: BLE001 - the database away: publish them again
+                log.warning("outbox_mark_failed", rows=len(ids), error=f"{type(err).__name__}: {err}")
+                self._unmarked.difference_update(ids)
+                return
+            self._unmarked.difference_update(ids)
+
+    def _mark(self, ids: Sequence[int | None]) -> None:
         with transaction(self.engine) as s:
             _mark_published(s, ids)
 
@@ -449,5 +481,5 @@ class OutboxRelay:
         session.commit()
 
 
-def _mark_published(session: Session, ids: list[int | None]) -> None:
+def _mark_published(session: Session, ids: Sequence[int | None]) -> None:
     session.execute(update(OutboxRow).where(col(OutboxRow.id).in_(ids)).values(published_at=utcnow()))

@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -198,15 +198,20 @@ def mark_processed(session: Session, message_id: str, subject: str, reply: str =
     session.add(ProcessedMessage(message_id=message_id, subject=subject, reply=reply))
 
 
-def pending_outbox(session: Session, limit: int = 200, *, claim: bool = False) -> list[OutboxRow]:
+def pending_outbox(
+    session: Session, limit: int = 200, *, claim: bool = False, skip: Collection[int] = ()
+) -> list[OutboxRow]:
     """The oldest rows not published yet. `claim` (PostgreSQL) locks them for this transaction and
-    skips rows another relay holds (`FOR UPDATE SKIP LOCKED`): copies publish disjoint rows."""
+    skips rows another relay holds (`FOR UPDATE SKIP LOCKED`): copies publish disjoint rows.
+    `skip`: rows this relay published and has not marked yet."""
     stmt = (
         select(OutboxRow)
         .where(OutboxRow.published_at == None)  # noqa: E711
         .order_by(col(OutboxRow.id))
         .limit(limit)
     )
+    if skip:
+        stmt = stmt.where(col(OutboxRow.id).not_in(sorted(skip)))
     if claim:
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.exec(stmt))

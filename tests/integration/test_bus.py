@@ -190,6 +190,7 @@ async def test_an_outbox_row_sent_twice_after_a_crash_is_stored_once(fresh_nats,
         with transaction(probe.svc.engine) as session:
             add_event(session, s.REQUEST_CANCELLED, once)
         assert await probe.svc.relay.flush() == 1
+        await probe.svc.relay.marked()
         # The process died after publishing and before marking the row: the next start sends it again.
         with transaction(probe.svc.engine) as session:
             session.execute(update(OutboxRow).values(published_at=None))
@@ -282,6 +283,7 @@ async def test_a_row_that_fails_to_publish_holds_back_none_of_the_others(db_url:
     relay = OutboxRelay(engine, FakeBroker(refuse=frozenset({ids[1]})))  # type: ignore[arg-type]
     try:
         assert await relay.flush() == 4
+        await relay.marked()
         assert relay.broker.published == [ids[0], *ids[2:]]
         with Session(engine) as session:
             pending = [r.event_id for r in session.exec(select(OutboxRow)) if r.published_at is None]
@@ -303,8 +305,50 @@ async def test_a_relay_sends_a_round_without_waiting_for_each_acknowledgement(db
         assert await relay.flush() == 10
         assert relay.broker.most == 10, "every publish of the round in flight at once"
         assert relay.broker.published == ids, "sent oldest first"
-        assert await relay.flush() == 0, "every row marked published"
+        assert await relay.flush() == 0, "none published twice while its mark is on its way"
+        await relay.marked()
+        with Session(engine) as session:
+            assert all(r.published_at for r in session.exec(select(OutboxRow))), "every row marked published"
     finally:
+        engine.dispose()
+
+
+async def test_a_relay_publishes_on_while_its_mark_waits_for_the_lock(db_url: str) -> None:
+    """A mark is a write transaction: on SQLite it waits behind every handler for the one lock.
+    The relay waited with it before publishing what came next (a notifier marked once per event
+    it handled); now the next rows go out meanwhile, none twice, and are marked with the next mark."""
+    import threading
+
+    from shared.bus import OutboxRelay
+
+    engine, ids = outbox_of(db_url, 3)
+    relay = OutboxRelay(engine, FakeBroker())  # type: ignore[arg-type]
+    if relay.claims:
+        pytest.skip("PostgreSQL's relays mark in the transaction that claims the rows")
+    held, real_mark = threading.Event(), relay._mark
+    marks: list[list[int | None]] = []
+
+    def slow_mark(rows: list[int | None]) -> None:
+        held.wait(5)
+        marks.append(list(rows))
+        real_mark(rows)
+
+    relay._mark = slow_mark  # type: ignore[method-assign]
+    try:
+        assert await asyncio.wait_for(relay.flush(), 2) == 3, "published without waiting for the mark"
+        more = [evt(f"m{i}") for i in range(2)]
+        for e in more:
+            with transaction(engine) as session:
+                add_event(session, s.REQUEST_CANCELLED, e)
+        assert await asyncio.wait_for(relay.flush(), 2) == 2, "the next rows, not the three unmarked again"
+        assert relay.broker.published == [*ids, *(e.event_id for e in more)]
+        held.set()
+        await relay.marked()
+        assert sum(len(m) for m in marks) == 5
+        with Session(engine) as session:
+            assert all(r.published_at for r in session.exec(select(OutboxRow)))
+    finally:
+        held.set()
         engine.dispose()
 
 

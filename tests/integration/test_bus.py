@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import nats
@@ -101,6 +102,50 @@ async def test_duplicate_event_changes_nothing_twice(fresh_nats, db_url: str) ->
         await eventually(lambda: "r2" in probe.handled)
         await asyncio.sleep(0.3)
         assert probe.handled == ["r1", "r2"]
+
+
+class HoldingProbe(Probe):
+    """A probe whose handling of request "h" holds its transaction (and SQLite's lock) until let go."""
+
+    def __init__(self, url: str, db_url: str) -> None:
+        self.held, self.inside = threading.Event(), threading.Event()
+        super().__init__(url, db_url)
+
+    def on_cancelled(self, session: Session, evt: RequestCancelled) -> None:
+        if evt.request_id == "h":
+            self.inside.set()
+            self.held.wait(10)
+        super().on_cancelled(session, evt)
+
+
+async def test_a_fetched_batch_takes_sqlites_lock_one_message_at_a_time(fresh_nats, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """FastStream hands a consumer's fetched batch to its handler all at once: on SQLite the whole
+    batch queued at the one write lock, and another consumer's message (a proposal to notify)
+    waited behind all of it. Now a consumer's messages take their turns one at a time."""
+    from shared.write_gate import gate_for
+
+    if not db_url.startswith("sqlite"):
+        pytest.skip("on PostgreSQL a batch still goes at once: its transactions run together")
+    probe = HoldingProbe(fresh_nats.url, db_url)
+    await setup(fresh_nats.url, consumers=probe.svc.consumers)
+    for rid in ("h", "a", "b", "c", "d"):  # in the stream before the consumer's first fetch: one batch
+        await publish(fresh_nats.url, evt(rid))
+    try:
+        async with probe:
+            await eventually(probe.inside.is_set)
+            gate = gate_for(probe.svc.engine.url.database or "")
+            assert gate is not None
+
+            def queued() -> int:
+                turns = getattr(probe.svc, "turns", {})
+                return gate.waiting + (turns["cancelled"].queued if "cancelled" in turns else 0)
+
+            await eventually(lambda: queued() == 4)
+            assert gate.waiting == 0, "the batch's other messages wait for their turn, not at the lock"
+            probe.held.set()
+            await eventually(lambda: sorted(probe.handled) == ["a", "b", "c", "d", "h"])
+    finally:
+        probe.held.set()
 
 
 async def test_failing_handler_is_retried_then_succeeds(fresh_nats, db_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -317,7 +362,6 @@ async def test_a_relay_publishes_on_while_its_mark_waits_for_the_lock(db_url: st
     """A mark is a write transaction: on SQLite it waits behind every handler for the one lock.
     The relay waited with it before publishing what came next (a notifier marked once per event
     it handled); now the next rows go out meanwhile, none twice, and are marked with the next mark."""
-    import threading
 
     from shared.bus import OutboxRelay
 
@@ -378,7 +422,6 @@ def test_two_copies_handling_one_id_at_once_give_one_answer(db_url: str) -> None
     copy that records the id second is rolled back and answers what the first did."""
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite lets one writer in at a time: the second copy finds the id recorded")
-    import threading
 
     from shared.bus import run_once
     from shared.db import make_engine

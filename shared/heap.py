@@ -90,18 +90,9 @@ def watch(registry: CollectorRegistry) -> None:
         gc.callbacks.append(_watch)
 
 
-_settled = False
-
-
 def settle() -> None:
     """What is alive now lives on: out of the collector's sight (after one last collection); and
-    the young collected less often (`YOUNG`). Once per process: a service is one process in
-    production; a test process starts hundreds, and a full collection each time cost the suite
-    minutes."""
-    global _settled
-    if _settled:
-        return
-    _settled = True
+    the young collected less often (`YOUNG`)."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()

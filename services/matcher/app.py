@@ -157,10 +157,11 @@ class Replanner:
         out of the garbage collector's walks: `shared.heap`)."""
         today = self._today()
         key = reference_key(session, today)
-        if self._ref is None or self._ref.key != key:
-            self._ref = None  # the one it replaces is garbage before the new one is kept
-            self._ref = heap.keep(lambda: Reference.read(session, today, key))
-        return self._ref
+        ref = self._ref
+        if ref is None or ref.key != key:
+            self._ref = ref = None  # the one it replaces is garbage before the new one is kept
+            ref = self._ref = heap.keep(lambda: Reference.read(session, today, key))
+        return ref  # this thread's: the placement and a plan's write may both be here
 
     def _place(self, term: int) -> tuple[bool, float]:
         """One placement transaction: (more requests may be waiting, seconds it held the lock)."""

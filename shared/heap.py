@@ -11,12 +11,17 @@ of every submission and decision in the process, whenever the young objects' cou
 - `watch(registry)`: each collection's pause in a histogram
   (`expertshare_gc_pause_seconds{generation}`), and a log line (`gc_pause`) for one over
   `SLOW_S`: how often it happens and what it costs, seen from outside.
-- `settle()`: once a service has started, what is alive then is moved out of the collector's
-  sight (`gc.freeze`): a full collection walks only what came since; and the collector looks
-  at young objects after `YOUNG` of them, not 700, so full collections come far less often.
+- `settle()`: once a service has started in its own process, what is alive then is moved out of
+  the collector's sight (`gc.freeze`): a full collection walks only what came since; and the
+  collector looks at young objects after `YOUNG` of them, not 700, so full collections come far
+  less often. The collector is the process's: only a process's owner settles it
+  (`shared.service.run`), never a service that shares its process with others (a test process
+  builds hundreds: a full collection at each start, of a heap that grew with every one of them,
+  paused it 0.8 s at a time, longer than a publish waits for its acknowledgement).
 - `keep(build)`: a long-lived structure built, then frozen with the rest. Before the build, what
   was frozen goes back into the collector's sight (`gc.unfreeze`), so the structure it replaces
-  (and any cycle in it) is collected like any garbage: nothing frozen leaks.
+  (and any cycle in it) is collected like any garbage: nothing frozen leaks. In a process not
+  settled, only the build: nothing was frozen, and nothing is.
 """
 
 from __future__ import annotations
@@ -87,6 +92,7 @@ class _Shown(Collector):
 
 
 _watch = _Watch()
+_settled = False
 
 
 def watch(registry: CollectorRegistry) -> None:
@@ -98,7 +104,9 @@ def watch(registry: CollectorRegistry) -> None:
 
 def settle() -> None:
     """What is alive now lives on: out of the collector's sight (after one last collection); and
-    the young collected less often (`YOUNG`)."""
+    the young collected less often (`YOUNG`). The process's owner calls it, once it has started."""
+    global _settled
+    _settled = True
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
@@ -107,7 +115,9 @@ def settle() -> None:
 
 def keep(build: Callable[[], T]) -> T:
     """`build()` a structure that lives long (it replaces the one before it), and keep it, with
-    everything else alive, out of the collector's sight."""
+    everything else alive, out of the collector's sight (in a settled process)."""
+    if not _settled:
+        return build()
     gc.unfreeze()
     try:
         return build()

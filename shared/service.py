@@ -162,6 +162,7 @@ class Service:
         declare_publishers(self.broker, self.name, events)
         # Subscribers start one by one: healthy only once all of them (and the background tasks) are.
         self.started = False
+        self.owns_process = False  # set by `run`: the process's garbage collector is this service's to tune
         self.endpoints: list[Endpoint[Any, Any]] = []  # what it answers, for the AsyncAPI document
         self.query(
             endpoints.health(self.name),
@@ -388,7 +389,8 @@ class Service:
                     self.backlog.run(self._jetstream, self.consumers), name="consumer-backlog"
                 )
             self.started = True
-            heap.settle()  # what lives from here on is out of the garbage collector's walks
+            if self.owns_process:
+                heap.settle()  # what lives from here on is out of the garbage collector's walks
             log.info("service_started", nats=self.settings.nats_url)
 
         return app
@@ -435,4 +437,5 @@ def _act(
 
 def run(service: Service) -> None:
     configure(service.name)
+    service.owns_process = True
     anyio.run(service.app().run)

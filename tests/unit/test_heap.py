@@ -13,8 +13,9 @@ from shared import heap
 
 
 @pytest.fixture(autouse=True)
-def unfrozen() -> Iterator[None]:
+def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     thresholds = gc.get_threshold()
+    monkeypatch.setattr(heap, "_settled", False)
     yield
     gc.unfreeze()
     gc.set_threshold(*thresholds)
@@ -37,12 +38,14 @@ def test_every_collection_is_timed_by_generation() -> None:
 
 
 def test_what_is_kept_is_out_of_the_collectors_walks() -> None:
+    heap.settle()
     kept = heap.keep(lambda: [Node() for _ in range(1000)])
     assert gc.get_freeze_count() >= 1000
     assert not any(o is kept[0] for o in gc.get_objects())  # the frozen are in no generation
 
 
 def test_the_structure_replaced_is_collected_not_leaked() -> None:
+    heap.settle()
     first = heap.keep(Node)
     gone = weakref.ref(first)
     del first
@@ -57,3 +60,12 @@ def test_a_settled_service_collects_its_young_less_often() -> None:
     heap.settle()
     assert gc.get_threshold() == (heap.YOUNG, 10, 10)
     assert gc.get_freeze_count() > 0
+
+
+def test_a_process_not_settled_is_left_to_its_collector() -> None:
+    """A service sharing its process (a test's, with hundreds of others) does not take charge of
+    the collector: its long-lived copies are built, and nothing is frozen or collected for them."""
+    gc.unfreeze()
+    kept = heap.keep(lambda: [Node() for _ in range(1000)])
+    assert gc.get_freeze_count() == 0
+    assert any(o is kept[0] for o in gc.get_objects())

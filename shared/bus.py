@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from functools import partial
 from typing import Any, TypeVar
 
@@ -53,6 +55,10 @@ from shared.wire import REDACTED, SECRET_KEYS, Malformed, check_payload, redacte
 
 log = structlog.get_logger("bus")
 T = TypeVar("T")
+
+#: Seconds from the stream storing the message being handled to its handling starting here (the
+#: server's delivery, the pull, the parse); None for a message no stream stored (a command).
+DELIVERY_LAG: ContextVar[float | None] = ContextVar("delivery_lag", default=None)
 
 
 class Rejected(Exception):
@@ -109,6 +115,7 @@ class DeadLetterMiddleware(BaseMiddleware):
     async def consume_scope(self, call_next: Callable[..., Any], msg: Any) -> Any:
         raw = msg.raw_message
         structlog.contextvars.bind_contextvars(subject=raw.subject)
+        DELIVERY_LAG.set(_since_stored(raw))
         try:
             check_payload(raw.data)
             return fit_reply(await call_next(msg))
@@ -178,6 +185,14 @@ def fit_reply(result: Any) -> Any:
 
 def _backoff(deliveries: int) -> float:
     return min(30.0, 0.5 * 2**deliveries)
+
+
+def _since_stored(raw: Any) -> float | None:
+    try:
+        stored: dt.datetime = raw.metadata.timestamp
+    except Exception:  # noqa: BLE001 - core NATS messages have no JetStream metadata
+        return None
+    return max(0.0, (dt.datetime.now(dt.UTC) - stored).total_seconds())
 
 
 def _deliveries(raw: Any) -> int:

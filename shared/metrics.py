@@ -22,7 +22,7 @@ from typing import Any
 from wsgiref.simple_server import make_server
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -146,6 +146,37 @@ def outbox_gauges(service: str, session: Any) -> Iterator[Metric]:
     age.add_metric([service], age_seconds(oldest))
     yield backlog
     yield age
+
+
+class EventTiming:
+    """Where an event's time went, per consumer (`expertshare_event_seconds{consumer, stage}`):
+    `delivered`, from the stream storing it to its handling starting here (the server, the pull,
+    the parse); `turn`, waiting for the consumer's turn at the database (`shared.service.Turns`);
+    `handled`, its transaction (the database's own lock included). One over `SLOW_S` in all is
+    logged (`event_slow`) with the three, so a late notification can be traced to its stage."""
+
+    SLOW_S = 0.1
+    BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.seconds = Histogram(
+            f"{PREFIX}_event_seconds",
+            "An event's time in this service by stage: delivered (stream to handler), turn, handled",
+            ["consumer", "stage"],
+            buckets=self.BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, consumer: str, delivered: float | None, turn: float, handled: float) -> None:
+        stages = (
+            {"turn": turn, "handled": handled}
+            if delivered is None
+            else {"delivered": delivered, "turn": turn, "handled": handled}
+        )
+        for stage, seconds in stages.items():
+            self.seconds.labels(consumer, stage).observe(seconds)
+        if sum(stages.values()) > self.SLOW_S:
+            log.info("event_slow", consumer=consumer, **{k: round(v, 3) for k, v in stages.items()})
 
 
 class ConsumerBacklog:

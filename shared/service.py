@@ -9,6 +9,7 @@ typed message in, one use case in a worker thread, exactly once per message id, 
 # chosen at run time, which FastStream must see as a class, not a string.
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from sqlmodel import Session
 
 from shared import catalogue, endpoints, heap
 from shared.bus import (
+    DELIVERY_LAG,
     DeadLetterMiddleware,
     OutboxRelay,
     command_subscriber,
@@ -40,7 +42,15 @@ from shared.db import make_engine, reader
 from shared.endpoints import Endpoint
 from shared.logging import configure, library_logger
 from shared.messages import Done, FieldError, Message, Reply
-from shared.metrics import ConsumerBacklog, DomainCollector, Gauges, MetricsServer, dead_letter_counter, outbox_gauges
+from shared.metrics import (
+    ConsumerBacklog,
+    DomainCollector,
+    EventTiming,
+    Gauges,
+    MetricsServer,
+    dead_letter_counter,
+    outbox_gauges,
+)
 from shared.nats import NatsServerError, connect, make_broker, require_seed
 from shared.security import credentials
 from shared.security.credentials import Actor, Refused
@@ -127,6 +137,7 @@ class Service:
         # and the gauges the service reads from its database at each scrape (`gauges`).
         self.registry = CollectorRegistry()
         self.dead_letters = dead_letter_counter(self.registry)
+        self.event_timing = EventTiming(self.registry)
         heap.watch(self.registry)
         self._gauges: list[Gauges] = [partial(outbox_gauges, self.name)]
         self.registry.register(DomainCollector(lambda: Session(self.reader), self._gauges))
@@ -227,10 +238,13 @@ class Service:
         async def handle(evt: model) -> None:  # type: ignore[valid-type]
             message: Message = evt  # the model FastStream parsed, seen by mypy as the base class
             _bind(message)
+            arrived = time.perf_counter()
             async with turn:
+                began = time.perf_counter()
                 await in_thread(
                     run_once, self.engine, f"{name}:{message.event_id}", subject, partial(_call, use_case, evt)
                 )
+            self.event_timing.observe(name, DELIVERY_LAG.get(), began - arrived, time.perf_counter() - began)
             self.relay.notify()
             log.info("event_handled", consumer=name)
             if self.after_event is not None:

@@ -448,3 +448,35 @@ def test_two_copies_handling_one_id_at_once_give_one_answer(db_url: str) -> None
         assert len(session.exec(select(ProcessedMessage)).all()) == 1
         assert session.exec(select(OutboxRow)).all() == [], "the slow copy's changes were rolled back"
     engine.dispose()
+
+
+async def test_an_events_time_is_shown_by_stage_from_the_stream_storing_it(fresh_nats, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """`expertshare_event_seconds{consumer, stage}`: how long an event waited to be delivered
+    (from the stream storing it), for its turn, and in its transaction: a late notification is
+    traced to its stage. Two events wait 0.4 s in the stream before the consumer starts; the first
+    holds its transaction 0.3 s."""
+    probe = HoldingProbe(fresh_nats.url, db_url)
+    await setup(fresh_nats.url, consumers=probe.svc.consumers)
+    for rid in ("h", "a"):
+        await publish(fresh_nats.url, evt(rid))
+    await asyncio.sleep(0.4)
+    try:
+        async with probe:
+            await eventually(probe.inside.is_set)
+            await asyncio.sleep(0.3)
+            probe.held.set()
+            await eventually(lambda: sorted(probe.handled) == ["a", "h"])
+    finally:
+        probe.held.set()
+
+    def sample(stage: str, what: str) -> float:
+        value = probe.svc.registry.get_sample_value(
+            f"expertshare_event_seconds_{what}", {"consumer": "cancelled", "stage": stage}
+        )
+        return value or 0.0
+
+    assert sample("delivered", "count") == 2
+    assert sample("delivered", "sum") >= 0.8, "each waited 0.4 s in the stream"
+    assert sample("handled", "count") == 2
+    held = sample("handled", "sum") + sample("turn", "sum")
+    assert held >= 0.6 if db_url.startswith("sqlite") else held >= 0.3, "a waited for h's turn on SQLite"

@@ -152,8 +152,10 @@ class EventTiming:
     """Where an event's time went, per consumer (`expertshare_event_seconds{consumer, stage}`):
     `delivered`, from the stream storing it to its handling starting here (the server, the pull,
     the parse); `turn`, waiting for the consumer's turn at the database (`shared.service.Turns`);
-    `handled`, its transaction (the database's own lock included). One over `SLOW_S` in all is
-    logged (`event_slow`) with the three, so a late notification can be traced to its stage."""
+    `handled`, its transaction (the database's own lock included). One whose turn and transaction
+    took over `SLOW_S` is logged (`event_slow`) with the three. A late delivery alone is not: after
+    a burst (a country's load) every event of a backlog waits in the stream, and the histogram
+    shows that without a line per event."""
 
     SLOW_S = 0.1
     BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -175,7 +177,7 @@ class EventTiming:
         )
         for stage, seconds in stages.items():
             self.seconds.labels(consumer, stage).observe(seconds)
-        if sum(stages.values()) > self.SLOW_S:
+        if turn + handled > self.SLOW_S:
             log.info("event_slow", consumer=consumer, **{k: round(v, 3) for k, v in stages.items()})
 
 

@@ -411,8 +411,8 @@ class Service:
 
 
 class Turns:
-    """How many of one consumer's messages may be in a transaction at once. FastStream hands a
-    fetched batch (up to `batch_size`) to the handler all at once; on SQLite, with one writer at a
+    """How many of one consumer's messages may be in a transaction at once. Where an operator sets
+    `batch_size` over 1, FastStream hands a fetched batch to the handler all at once; on SQLite, with one writer at a
     time, the whole batch then queued at the write lock, and a message of another consumer came
     after all of it (a proposal's notification behind a batch of "request received" ones: from the
     matcher's publish to the notifier's handling, up to 377 ms on a quiet machine). So on

@@ -1,8 +1,8 @@
 """Delivery semantics shared by every service: how messages are consumed, refused and published.
 
-- Events are consumed by durable pull consumers in batches, acknowledged only after the handler's
-  transaction commits (`NACK_ON_ERROR`), retried with a growing delay on an unexpected error, and
-  dead-lettered once `max_deliver` is reached: never retried forever.
+- Events are consumed by durable pull consumers one at a time (`batch_size`), acknowledged only
+  after the handler's transaction commits (`NACK_ON_ERROR`), retried with a growing delay on an
+  unexpected error, and dead-lettered once `max_deliver` is reached: never retried forever.
 - A message that is malformed, invalid or refused by a rule goes at once to `deadletter.<service>`
   with the reason; a command's caller also gets a `Reply` naming what is wrong. Its shape is checked
   before any model sees it (`shared.wire`: UTF-8, nesting depth, NaN, lone surrogates), the

@@ -459,11 +459,11 @@ async def test_an_events_time_is_shown_by_stage_from_the_stream_storing_it(fresh
     await setup(fresh_nats.url, consumers=probe.svc.consumers)
     for rid in ("h", "a"):
         await publish(fresh_nats.url, evt(rid))
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.4)  # the time measured: the events wait in the stream
     try:
         async with probe:
             await eventually(probe.inside.is_set)
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # the time measured: h holds its transaction
             probe.held.set()
             await eventually(lambda: sorted(probe.handled) == ["a", "h"])
     finally:
@@ -511,7 +511,7 @@ async def test_an_event_arriving_while_its_consumer_pulls_is_handled_at_once(tmp
                 )
                 began.clear()
                 await asyncio.wait_for(began.wait(), 2)  # the consumer's next pull has begun
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # the event comes while the pull waits
                 await publish(fresh.url, evt(rid))
                 await eventually(lambda rid=rid: rid in probe.handled)  # type: ignore[misc]
             registry = probe.svc.registry

@@ -1,5 +1,6 @@
 """How every service's subscribers and broker are built, read from the code of each service:
-events through durable pull consumers fetching in batches, acknowledged only after the handler
+events through durable pull consumers fetching one message at a time (a batched pull held a
+message that came while it waited: `shared.settings`), acknowledged only after the handler
 (NACK_ON_ERROR, never FastStream's drop-on-error default), redelivered at most `max_deliver`
 times; commands in a queue group; a broker that never stops reconnecting (nats-py stops after 60
 tries by default)."""
@@ -16,7 +17,7 @@ from shared.catalogue import events_of
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_events_are_pulled_in_batches_acked_after_the_handler_and_redelivered_a_bounded_number_of_times(
+def test_events_are_pulled_one_at_a_time_acked_after_the_handler_and_redelivered_a_bounded_number_of_times(
     service: str,
 ) -> None:
     svc = built(service)
@@ -26,7 +27,7 @@ def test_events_are_pulled_in_batches_acked_after_the_handler_and_redelivered_a_
     for sub in events:
         subject = str(sub._resolved_subject_string)
         assert isinstance(sub, PullStreamSubscriber), f"{subject}: not a pull consumer"
-        assert sub.pull_sub.batch_size > 1, f"{subject}: fetches one message at a time"
+        assert sub.pull_sub.batch_size == svc.settings.batch_size == 1, f"{subject}: fetches in batches"
         assert sub.ack_policy == AckPolicy.NACK_ON_ERROR, f"{subject}: {sub.ack_policy}"
         assert sub.config.max_deliver == svc.settings.max_deliver >= 2, f"{subject}: max_deliver"
         assert sub.config.durable_name and sub.config.durable_name.startswith(f"{service}-"), subject

@@ -28,8 +28,9 @@ def collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, int, int]]
 
 
 async def test_services_in_a_shared_process_neither_freeze_nor_retune_the_collector(
-    stack: Stack, collector: tuple[int, int, int]
+    collector: tuple[int, int, int], stack: Stack
 ) -> None:
+    # `collector` first: the thresholds are read before any service starts
     # started, and the matcher's copies built (a placement reads them through `heap.keep`)
     await stack.register([expert(0)], [contract(0)])
     await stack.submit("r1")

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Engine, Index, MetaData, Table, Text, event, inspect, text
+from sqlalchemy import Column, DateTime, Engine, Index, MetaData, Table, Text, event, insert, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -180,14 +180,31 @@ def add_event(session: Session, subject: str, message: BaseModel) -> None:
     """Queue an event for publication when this transaction commits."""
     data = message.model_dump(mode="json")
     remember_trace(data["event_id"])
-    session.add(
-        OutboxRow(
+    # One statement now, not an object for the unit of work: a handler that tells many parties
+    # writes many of these, and the ORM's bookkeeping cost more than the insert itself.
+    session.execute(
+        insert(table_of(OutboxRow)).values(
             event_id=data["event_id"],
             subject=subject,
             correlation_id=data.get("correlation_id", ""),
             payload=json.dumps(data, ensure_ascii=False),
+            created_at=utcnow(),
         )
     )
+
+
+def insert_absent(session: Session, table: Table, values: dict[str, Any], returning: Any = None) -> Any:
+    """Insert a row unless one with the same unique key is there (`ON CONFLICT DO NOTHING`, on
+    PostgreSQL waiting for a concurrent insert of that key to commit or roll back). With
+    `returning` (a column), the new row's value of it, or None when nothing was inserted."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(values).on_conflict_do_nothing()
+    if returning is None:
+        session.execute(stmt)
+        return None
+    return session.execute(stmt.returning(returning)).scalar_one_or_none()
 
 
 def already_processed(session: Session, message_id: str) -> ProcessedMessage | None:
@@ -195,7 +212,11 @@ def already_processed(session: Session, message_id: str) -> ProcessedMessage | N
 
 
 def mark_processed(session: Session, message_id: str, subject: str, reply: str = "") -> None:
-    session.add(ProcessedMessage(message_id=message_id, subject=subject, reply=reply))
+    session.execute(
+        insert(table_of(ProcessedMessage)).values(
+            message_id=message_id, subject=subject, reply=reply, processed_at=utcnow()
+        )
+    )
 
 
 def pending_outbox(

@@ -37,7 +37,7 @@ from nats.js.errors import KeyWrongLastSequenceError
 from sqlalchemy import BigInteger, Column, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from shared.db import table_of
+from shared.db import insert_absent, table_of
 from shared.nats import connect, connection_callbacks
 from shared.streams import LEADER_TTL_S, LEADERS, leaders_bucket
 
@@ -68,18 +68,11 @@ class ChangeMark(SQLModel, table=True):
 TABLES = [table_of(Fence), table_of(ChangeMark)]
 
 
-def _insert_absent(session: Session, model: type[SQLModel], **values: Any) -> None:
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(model).values(**values).on_conflict_do_nothing())
-
-
 def advance_fence(session: Session, name: str, epoch: int, generation: int) -> bool:
     """In the writer's transaction: raise the fence to (epoch, generation), or False when a newer
     generation has written already. The row stays locked until this transaction ends, so two
     writers of different generations are ordered by the database."""
-    _insert_absent(session, Fence, name=name, epoch=0, generation=0)
+    insert_absent(session, table_of(Fence), dict(name=name, epoch=0, generation=0))
     newer_epoch = col(Fence.epoch) < epoch
     same_epoch = (col(Fence.epoch) == epoch) & (col(Fence.generation) <= generation)
     stmt = (
@@ -93,7 +86,7 @@ def advance_fence(session: Session, name: str, epoch: int, generation: int) -> b
 def note_change(session: Session, name: str) -> None:
     """Tell the leader, through the database, that something it acts on changed (in this transaction:
     it sees the change committed, never before). Raised last, so its row lock is held the shortest."""
-    _insert_absent(session, ChangeMark, name=name, changes=0)
+    insert_absent(session, table_of(ChangeMark), dict(name=name, changes=0))
     session.execute(update(ChangeMark).where(col(ChangeMark.name) == name).values(changes=ChangeMark.changes + 1))
 
 

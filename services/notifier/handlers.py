@@ -11,10 +11,11 @@ from typing import Any
 from sqlmodel import Session
 
 from services.notifier.db import AnswerWatch, ContractWatch, LowBalanceAlert, Party
-from services.notifier.inbox import InLanguage, notify
+from services.notifier.directory import Directory
+from services.notifier.directory import name as _name
+from services.notifier.inbox import InLanguage, Note, notify, tell
 from services.notifier.templates import dong
 from services.notifier.watch import close
-from services.notifier.watch import name as _name
 from shared import messages as m
 from shared.parties import STAFF, expert_party, unit_party
 from shared.rules import render, violation
@@ -46,7 +47,7 @@ def reference_registered(session: Session, evt: m.ReferenceRegistered, *, ratio:
 
 
 # ------------------------------------------------------------------ requests and proposals
-def _about(session: Session, evt: Any) -> dict[str, Any]:
+def _about(known: Directory, evt: Any) -> dict[str, Any]:
     """The fields every assignment template may use."""
     unit = getattr(evt, "unit_id", None) or evt.request.unit
     expert = evt.expert_id
@@ -54,10 +55,18 @@ def _about(session: Session, evt: Any) -> dict[str, Any]:
         assignment_id=evt.assignment_id,
         request_id=getattr(evt, "request_id", None) or evt.request.id,
         title=evt.title if hasattr(evt, "title") else evt.request.title,
-        unit_name=_name(session, unit_party(unit)),
-        expert_name=_name(session, expert_party(expert)),
+        unit_name=known.name(unit_party(unit)),
+        expert_name=known.name(expert_party(expert)),
         expert_id=expert,
     )
+
+
+def _tell_about(session: Session, evt: Any, kinds: list[tuple[str, str]], **extra: Any) -> None:
+    """Tell each (party, kind) of an assignment event, the parties and the names read at once."""
+    unit = getattr(evt, "unit_id", None) or evt.request.unit
+    known = Directory.read(session, [*(p for p, _ in kinds), unit_party(unit), expert_party(evt.expert_id)])
+    fields = dict(_about(known, evt), **extra)
+    tell(session, evt, [Note(party, kind, fields) for party, kind in kinds], known)
 
 
 def request_submitted(session: Session, evt: m.RequestSubmitted) -> None:
@@ -82,26 +91,26 @@ def requests_submitted(session: Session, evt: m.RequestsSubmitted) -> None:
 
 
 def assignment_proposed(session: Session, evt: m.AssignmentProposed) -> None:
-    about = _about(session, evt)
+    """Staff: a proposal waits; the commune: an expert was found; with a trainee, the commune and
+    the trainee hear of the learning too. One read of the directory for all of them: a re-plan
+    sends hundreds of these at once, and a new request's proposal waits behind them."""
+    unit = unit_party(evt.request.unit)
+    trainee = expert_party(evt.trainee_id) if evt.trainee_id else None
+    known = Directory.read(session, [STAFF, unit, expert_party(evt.expert_id), *([trainee] if trainee else [])])
     why = evt.explanation.get("summary") or evt.explanation.get("why") or ""
     fields = dict(
-        about,
+        _about(known, evt),
         mode=evt.mode,
         hours=evt.minutes / 60,
         cost=dong(evt.cost_vnd),
         why=why or "-",
         deadline=evt.request.deadline,
     )
-    notify(session, evt, STAFF, "proposal_waiting", **fields)
-    notify(session, evt, unit_party(evt.request.unit), "request_matched", **fields)
-    if evt.trainee_id:  # a community member of the commune learning beside the expert
-        learner = dict(
-            fields,
-            hours=evt.trainee_minutes / 60,
-            trainee_name=evt.trainee_name or _name(session, expert_party(evt.trainee_id)),
-        )
-        for party in (unit_party(evt.request.unit), expert_party(evt.trainee_id)):
-            notify(session, evt, party, "trainee_proposed", **learner)
+    notes = [Note(STAFF, "proposal_waiting", fields), Note(unit, "request_matched", fields)]
+    if trainee:  # a community member of the commune learning beside the expert
+        learner = dict(fields, hours=evt.trainee_minutes / 60, trainee_name=evt.trainee_name or known.name(trainee))
+        notes += [Note(unit, "trainee_proposed", learner), Note(trainee, "trainee_proposed", learner)]
+    tell(session, evt, notes, known)
 
 
 def plan_overcommitted(session: Session, evt: m.PlanOvercommitted) -> None:
@@ -135,9 +144,14 @@ def request_unmatched(session: Session, evt: m.RequestUnmatched) -> None:
 
 # ------------------------------------------------------------------ decisions
 def approved(session: Session, evt: m.AssignmentApproved) -> None:
-    fields = dict(_about(session, evt), mode=evt.mode, hours=evt.hours, deadline=evt.deadline)
-    notify(session, evt, expert_party(evt.expert_id), "task_new", **fields)
-    notify(session, evt, unit_party(evt.unit_id), "request_approved", **fields)
+    _tell_about(
+        session,
+        evt,
+        [(expert_party(evt.expert_id), "task_new"), (unit_party(evt.unit_id), "request_approved")],
+        mode=evt.mode,
+        hours=evt.hours,
+        deadline=evt.deadline,
+    )
     if session.get(AnswerWatch, evt.assignment_id) is None:
         session.add(
             AnswerWatch(
@@ -157,37 +171,31 @@ def approved(session: Session, evt: m.AssignmentApproved) -> None:
 
 def accepted(session: Session, evt: m.AssignmentAccepted) -> None:
     close(session, evt)
-    for party in (unit_party(evt.unit_id), STAFF):
-        notify(session, evt, party, "task_accepted", **_about(session, evt))
+    _tell_about(session, evt, [(unit_party(evt.unit_id), "task_accepted"), (STAFF, "task_accepted")])
 
 
 def declined(session: Session, evt: m.AssignmentDeclined) -> None:
     watched = session.get(AnswerWatch, evt.assignment_id)
     if watched is None or watched.stage != "declining":  # else the clock closes it and tells the expert
         close(session, evt)
-    for party in (unit_party(evt.unit_id), STAFF):
-        notify(session, evt, party, "task_declined", **_about(session, evt), reason=evt.reason or "-")
-
-
-def cancelled(session: Session, evt: m.AssignmentCancelled) -> None:
-    close(session, evt)
-    notify(
+    _tell_about(
         session,
         evt,
-        expert_party(evt.expert_id),
-        "task_cancelled",
-        **_about(session, evt),
+        [(unit_party(evt.unit_id), "task_declined"), (STAFF, "task_declined")],
         reason=evt.reason or "-",
     )
 
 
+def cancelled(session: Session, evt: m.AssignmentCancelled) -> None:
+    close(session, evt)
+    _tell_about(session, evt, [(expert_party(evt.expert_id), "task_cancelled")], reason=evt.reason or "-")
+
+
 def hours_logged(session: Session, evt: m.HoursLogged) -> None:
-    notify(
+    _tell_about(
         session,
         evt,
-        unit_party(evt.unit_id),
-        "hours_logged",
-        **_about(session, evt),
+        [(unit_party(evt.unit_id), "hours_logged")],
         hours=evt.minutes / 60,
         total_hours=evt.total_minutes / 60,
     )
@@ -195,12 +203,10 @@ def hours_logged(session: Session, evt: m.HoursLogged) -> None:
 
 def hours_flagged(session: Session, evt: m.HoursFlagged) -> None:
     """Hours past the reservation are charged only once staff approve them: staff must hear of it."""
-    notify(
+    _tell_about(
         session,
         evt,
-        STAFF,
-        "hours_flagged",
-        **_about(session, evt),
+        [(STAFF, "hours_flagged")],
         contract_id=evt.contract_id,
         logged_hours=(evt.logged_minutes + evt.minutes) / 60,
         reserved_hours=evt.reserved_minutes / 60,

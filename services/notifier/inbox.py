@@ -1,6 +1,6 @@
-"""The inbox, and the one door every notification goes through (`notify`).
+"""The inbox, and the one door every notification goes through (`tell`; `notify` for one party).
 
-`notify` runs inside the consuming handler's transaction: it writes the inbox row, and for each
+`tell` runs inside the consuming handler's transaction: it writes the inbox row, and for each
 external channel the party chose either queues a send (`Delivery`, worked later by the delivery
 worker, never in this transaction) or holds the notification for the party's daily digest. A
 repeated event finds its row by (event id, party, kind) and adds nothing.
@@ -9,18 +9,22 @@ repeated event finds its row by (event id, party, kind) and adds nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from services.notifier.db import Delivery, DigestItem, Notification, Preference
-from services.notifier.preferences import channels_of, language_for
+from services.notifier.db import Delivery, DigestItem, Notification
+from services.notifier.directory import Directory
+from services.notifier.preferences import channels_of
 from services.notifier.templates import html_body, render
 from shared import messages as m
 from shared import subjects as s
-from shared.db import add_event
+from shared.db import add_event, insert_absent, table_of, utcnow
 from shared.limits import BODY, TITLE, clip
+
+NOTIFICATION = table_of(Notification)
 
 
 @dataclass(frozen=True)
@@ -34,37 +38,56 @@ class InLanguage:
         return self.en if language == "en" else self.vi
 
 
-def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: Any) -> Notification | None:
-    dup = select(Notification.id).where(
-        Notification.source_event_id == evt.event_id,
-        Notification.party == party,
-        Notification.kind == kind,
-    )
-    if session.exec(dup).first() is not None:
-        return None
-    pref = session.get(Preference, party)  # read once: the language and the channels
-    language = language_for(session, party, pref)
-    said = {k: v.said(language) if isinstance(v, InLanguage) else v for k, v in fields.items()}
+@dataclass(frozen=True)
+class Note:
+    """One party to tell of an event, in which words (the template `kind`) and with what fields."""
+
+    party: str
+    kind: str
+    fields: Mapping[str, Any]
+
+
+def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: Any) -> int | None:
+    """Tell one party; the notification's id, or None if this event told it this already."""
+    return tell(session, evt, [Note(party, kind, fields)])[0]
+
+
+def tell(
+    session: Session, evt: m.Message, notes: Sequence[Note], directory: Directory | None = None
+) -> list[int | None]:
+    """Tell each note's party of `evt`, once: a party already told this of this event (a repeated
+    event, a repeated check of the clock's) is skipped by the database's unique key. The parties'
+    languages and preferences are read at once (`directory`, when the handler has read it for the
+    names already)."""
+    known = directory or Directory.read(session, (n.party for n in notes))
+    return [_write(session, evt, n, known) for n in notes]
+
+
+def _write(session: Session, evt: m.Message, to: Note, known: Directory) -> int | None:
+    party, kind = to.party, to.kind
+    pref, language = known.preference(party), known.language(party)
+    said = {k: v.said(language) if isinstance(v, InLanguage) else v for k, v in to.fields.items()}
     subject, body = render(kind, language, **said)
     # Clipped here, where input becomes words: no event can grow an inbox past what a reply carries.
-    subject, body = clip(subject, TITLE), clip(body, BODY)
-    note = Notification(
+    row = dict(
         party=party,
         kind=kind,
         language=language,
-        subject=subject,
-        body=body,
+        subject=clip(subject, TITLE),
+        body=clip(body, BODY),
         source_event_id=evt.event_id,
+        read=False,
+        created_at=utcnow(),
     )
-    session.add(note)
-    session.flush()
-    assert note.id is not None, "flushed: the database has given the notification its id"
+    note_id: int | None = insert_absent(session, NOTIFICATION, row, returning=NOTIFICATION.c.id)
+    if note_id is None:
+        return None  # told already
     add_event(
         session,
         s.NOTIFICATION_DELIVERED,
         evt.caused(
             m.NotificationDelivered,
-            notification_id=str(note.id),
+            notification_id=str(note_id),
             party=party,
             channel="inbox",
             kind=kind,
@@ -72,11 +95,11 @@ def notify(session: Session, evt: m.Message, party: str, kind: str, **fields: An
         ),
     )
     if pref and pref.digest and channels_of(pref):
-        session.add(DigestItem(notification_id=note.id, party=party))
+        session.add(DigestItem(notification_id=note_id, party=party))
     else:
         for channel in channels_of(pref):
-            enqueue(session, note, channel, event=evt)
-    return note
+            enqueue(session, Notification.model_validate(dict(row, id=note_id)), channel, event=evt)
+    return note_id
 
 
 def webhook_body(

@@ -17,25 +17,16 @@ from sqlmodel import Session
 
 from services.notifier.addresses import Refused, check_url
 from services.notifier.db import Party, Preference
+from services.notifier.directory import Directory
 from services.notifier.sealed import Sealer
 from shared import messages as m
 from shared.bus import Rejected
 from shared.db import utcnow
 from shared.parties import STAFF_KIND, kind_of
 
-LANGUAGE_DEFAULT = "vi"
-
 
 def language_of(session: Session, party: str) -> str:
-    return language_for(session, party, session.get(Preference, party))
-
-
-def language_for(session: Session, party: str, pref: Preference | None) -> str:
-    """The party's language, its preference (already read) first, else its directory entry's."""
-    if pref and pref.language:
-        return pref.language
-    row = session.get(Party, party)
-    return row.language if row else LANGUAGE_DEFAULT
+    return Directory.read(session, [party]).language(party)
 
 
 def channels_of(pref: Preference | None) -> list[str]:

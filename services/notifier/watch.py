@@ -16,11 +16,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from services.notifier.db import AnswerWatch, ContractWatch, Party
+from services.notifier.db import AnswerWatch, ContractWatch
+from services.notifier.directory import name
 from services.notifier.inbox import notify
 from services.notifier.templates import duration
 from shared import messages as m
-from shared.parties import expert_party, id_of, unit_party
+from shared.parties import expert_party, unit_party
 from shared.statuses import ContractStatus
 
 OPEN = ("waiting", "reminded", "escalated", "declining")
@@ -40,11 +41,6 @@ def stable_id(*parts: str) -> str:
 def aware(t: dt.datetime) -> dt.datetime:
     # SQLite hands back naive datetimes; every time this service stores is UTC.
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-
-
-def name(session: Session, party: str) -> str:
-    row = session.get(Party, party)
-    return row.name if row else str(id_of(party))
 
 
 def task_fields(session: Session, w: AnswerWatch) -> dict[str, Any]:

@@ -29,8 +29,10 @@ Prints one markdown row like the issue's table, and the details under it.
 
 Sizes: small 40 x 15, province 200 x 60, medium 2000 x 400, country 10000 x 2000 (3,321 communes).
 Options: --rate (new requests per second), --count, --deadline (s; "no decision after"),
---seed, --load-timeout, --decide-timeout (s waited for the backlog's decisions), --keep (keep the
-data directory and its logs), --json FILE (the figures as JSON too).
+--seed, --load-timeout, --decide-timeout (s waited for the backlog's decisions), --during-replan S
+(start the new requests once a re-plan's write is seen: a backlog request proposed again after the
+consumers settled; waited for up to S s), --keep (keep the data directory and its logs), --json FILE
+(the figures as JSON too).
 """
 
 from __future__ import annotations
@@ -70,9 +72,14 @@ class Tally:
     measuring_since: float = float("inf")
     proposals: dict[str, tuple[float, str]] = field(default_factory=dict)  # event id -> (arrived, unit party)
     delivered: dict[str, dict[str, float]] = field(default_factory=dict)  # source event id -> party -> arrived
+    backlog: set[str] = field(default_factory=set)  # the loaded requests' ids
+    moves_since: float = float("inf")  # from when a backlog request's proposal counts as a re-plan's move
+    moved_at: float | None = None  # when the first such proposal arrived
 
     def on_proposed(self, evt: dict[str, Any], now: float) -> None:
         rid = evt["request"]["id"]
+        if now >= self.moves_since and rid in self.backlog and self.moved_at is None:
+            self.moved_at = now
         if now >= self.measuring_since:
             self.proposals[evt["event_id"]] = (now, unit_party(evt["request"]["unit"]))
         self._decide(rid, now, "proposed")
@@ -202,6 +209,16 @@ async def measure(system: live.System, args: argparse.Namespace) -> dict[str, An
                 file=sys.stderr,
                 flush=True,
             )
+            if args.during_replan:
+                tally.backlog, tally.moves_since = {r.id for r in sc.requests}, time.monotonic()
+                seen_move = await wait_for(lambda: tally.moved_at is not None, time.monotonic() + args.during_replan)
+                out.update(replan_waited_s=round(time.monotonic() - tally.moves_since, 1), replan_seen=seen_move)
+                print(
+                    f"# a re-plan's write {'seen' if seen_move else 'NOT seen'} after "
+                    f"{time.monotonic() - tally.moves_since:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
             fresh = new_requests(sc, args.count, args.seed)
             await submit_at_rate(client, fresh, args.rate, tally)
             last_sent = max(tally.sent.values())
@@ -258,6 +275,14 @@ def details(r: dict[str, Any]) -> str:
         f"refused {r['refused']} {r['refused_examples']}",
         f"- proposals received while measuring: {len(r['notified_s']) + r['proposals_not_told']}, "
         f"of which every party not told within the grace: {r['proposals_not_told']}",
+        *(
+            [
+                f"- a re-plan's write (a backlog request proposed again) seen before measuring: {r['replan_seen']}, "
+                f"after {r['replan_waited_s']} s"
+            ]
+            if "replan_seen" in r
+            else []
+        ),
         f"- machine before: {r['machine_before']}; after: {r['machine_after']}",
         f"- the event listener's connection: lost {r['listener_lost_before']} times before measuring, while "
         f"measuring {r['listener_lost_measuring'] or 'never'} (events missed then would count as no decision)",
@@ -272,6 +297,14 @@ def main() -> int:
     ap.add_argument("--deadline", type=float, default=150.0, help="s: a request not decided by then counts")
     ap.add_argument("--notify-grace", type=float, default=30.0, help="s waited for notifications after that")
     ap.add_argument("--decide-timeout", type=float, default=600.0)
+    ap.add_argument(
+        "--during-replan",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="start the new requests once a re-plan's write is seen (a backlog request proposed again after the "
+        "consumers settled), waiting up to S s for it: the measuring then overlaps the write",
+    )
     args = ap.parse_args()
     if args.rate <= 0 or args.count < 1:
         ap.error("--rate must be above 0 and --count at least 1")

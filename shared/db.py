@@ -24,7 +24,21 @@ from typing import Any, TypeVar
 
 import structlog
 from pydantic import BaseModel
-from sqlalchemy import Column, DateTime, Engine, Index, MetaData, Table, Text, event, insert, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    bindparam,
+    event,
+    insert,
+    inspect,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
@@ -176,20 +190,31 @@ def create_tables(engine: Engine, tables: Sequence[Any]) -> None:
     SQLModel.metadata.create_all(engine, tables=[*SHARED_TABLES, *tables])
 
 
+# The statements of every transaction, built once: building one costs SQLAlchemy more than running
+# it (a prebuilt select of three parties by id 0.10 ms against 0.29 ms, measured), and a burst of
+# events runs them hundreds of times a second.
+OUTBOX_INSERT = insert(table_of(OutboxRow))
+PROCESSED_INSERT = insert(table_of(ProcessedMessage))
+PROCESSED_GET = (
+    table_of(ProcessedMessage).select().where(table_of(ProcessedMessage).c.message_id == bindparam("message_id"))
+)
+_ABSENT: dict[tuple[str, str, str], Any] = {}
+
+
 def add_event(session: Session, subject: str, message: BaseModel) -> None:
-    """Queue an event for publication when this transaction commits."""
+    """Queue an event for publication when this transaction commits: one statement, not an object
+    for the unit of work (a handler that tells many parties writes many of these)."""
     data = message.model_dump(mode="json")
     remember_trace(data["event_id"])
-    # One statement now, not an object for the unit of work: a handler that tells many parties
-    # writes many of these, and the ORM's bookkeeping cost more than the insert itself.
     session.execute(
-        insert(table_of(OutboxRow)).values(
+        OUTBOX_INSERT,
+        dict(
             event_id=data["event_id"],
             subject=subject,
             correlation_id=data.get("correlation_id", ""),
             payload=json.dumps(data, ensure_ascii=False),
             created_at=utcnow(),
-        )
+        ),
     )
 
 
@@ -197,26 +222,25 @@ def insert_absent(session: Session, table: Table, values: dict[str, Any], return
     """Insert a row unless one with the same unique key is there (`ON CONFLICT DO NOTHING`, on
     PostgreSQL waiting for a concurrent insert of that key to commit or roll back). With
     `returning` (a column), the new row's value of it, or None when nothing was inserted."""
-    from sqlalchemy.dialects import postgresql, sqlite
+    dialect = session.get_bind().dialect.name
+    key = (dialect, table.name, "" if returning is None else returning.name)
+    stmt = _ABSENT.get(key)
+    if stmt is None:
+        from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(values).on_conflict_do_nothing()
-    if returning is None:
-        session.execute(stmt)
-        return None
-    return session.execute(stmt.returning(returning)).scalar_one_or_none()
+        stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
+        stmt = _ABSENT[key] = stmt if returning is None else stmt.returning(returning)
+    result = session.execute(stmt, values)
+    return None if returning is None else result.scalar_one_or_none()
 
 
-def already_processed(session: Session, message_id: str) -> ProcessedMessage | None:
-    return session.get(ProcessedMessage, message_id)
+def already_processed(session: Session, message_id: str) -> Row[Any] | None:
+    """The record of a message handled already (its `reply`), or None."""
+    return session.execute(PROCESSED_GET, dict(message_id=message_id)).first()
 
 
 def mark_processed(session: Session, message_id: str, subject: str, reply: str = "") -> None:
-    session.execute(
-        insert(table_of(ProcessedMessage)).values(
-            message_id=message_id, subject=subject, reply=reply, processed_at=utcnow()
-        )
-    )
+    session.execute(PROCESSED_INSERT, dict(message_id=message_id, subject=subject, reply=reply, processed_at=utcnow()))
 
 
 def pending_outbox(

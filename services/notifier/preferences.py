@@ -13,6 +13,9 @@ would be a row nobody ever reads, and a way to fill the table.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
 from sqlmodel import Session
 
 from services.notifier.addresses import Refused, check_url
@@ -29,7 +32,7 @@ def language_of(session: Session, party: str) -> str:
     return Directory.read(session, [party]).language(party)
 
 
-def channels_of(pref: Preference | None) -> list[str]:
+def channels_of(pref: Preference | Row[Any] | None) -> list[str]:
     return [c for c in (pref.channels.split(",") if pref else []) if c]
 
 

@@ -456,6 +456,13 @@ async def test_an_events_time_is_shown_by_stage_from_the_stream_storing_it(fresh
     traced to its stage. Two events wait 0.4 s in the stream before the consumer starts; the first
     holds its transaction 0.3 s."""
     probe = HoldingProbe(fresh_nats.url, db_url)
+
+    def sample(stage: str, what: str) -> float:
+        value = probe.svc.registry.get_sample_value(
+            f"expertshare_event_seconds_{what}", {"consumer": "cancelled", "stage": stage}
+        )
+        return value or 0.0
+
     await setup(fresh_nats.url, consumers=probe.svc.consumers)
     for rid in ("h", "a"):
         await publish(fresh_nats.url, evt(rid))
@@ -466,14 +473,9 @@ async def test_an_events_time_is_shown_by_stage_from_the_stream_storing_it(fresh
             await asyncio.sleep(0.3)  # the time measured: h holds its transaction
             probe.held.set()
             await eventually(lambda: sorted(probe.handled) == ["a", "h"])
+            await eventually(lambda: sample("handled", "count") == 2)  # observed once committed
     finally:
         probe.held.set()
-
-    def sample(stage: str, what: str) -> float:
-        value = probe.svc.registry.get_sample_value(
-            f"expertshare_event_seconds_{what}", {"consumer": "cancelled", "stage": stage}
-        )
-        return value or 0.0
 
     assert sample("delivered", "count") == 2
     assert sample("delivered", "sum") >= 0.8, "each waited 0.4 s in the stream"
@@ -516,9 +518,10 @@ async def test_an_event_arriving_while_its_consumer_pulls_is_handled_at_once(tmp
                 await eventually(lambda rid=rid: rid in probe.handled)  # type: ignore[misc]
             registry = probe.svc.registry
             labels = {"consumer": "cancelled", "stage": "delivered"}
+            # Observed once the transaction has committed: just after the use case ran.
+            await eventually(lambda: registry.get_sample_value("expertshare_event_seconds_count", labels) == 2)
             count = registry.get_sample_value("expertshare_event_seconds_count", labels)
             prompt = registry.get_sample_value("expertshare_event_seconds_bucket", {**labels, "le": "0.25"})
-            assert count == 2
             assert prompt == count, f"{count - (prompt or 0):.0f} of 2 events waited over 0.25 s to be delivered"
     finally:
         fresh.stop()

@@ -36,9 +36,11 @@ class DeliveryWorker:
         lease_s: float = 120.0,
         on_recorded: Callable[[], None] = lambda: None,
         seed: int | None = None,
+        settle_s: float = 0.05,
     ) -> None:
         self.engine, self.channels, self.backoff, self.sealer = engine, channels, backoff, sealer
         self.concurrency, self.poll_s, self.lease_s = concurrency, poll_s, lease_s
+        self.settle_s = settle_s  # from a wake to the look: what is queued meanwhile goes with it
         self.on_recorded = on_recorded  # wakes the outbox relay: delivered/failed events are waiting
         self.rng = random.Random(seed)
         self.wake = asyncio.Event()
@@ -78,6 +80,8 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_s):
                     await self.wake.wait()
+            # Woken after every event handled: in a burst, one look for all of them, not one each.
+            await asyncio.sleep(self.settle_s)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)

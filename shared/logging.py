@@ -11,12 +11,23 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 from structlog.typing import EventDict
 
 _configured = False
+
+
+class _Stderr:
+    """Standard error as it is when a line is written, not when the logger was made: a logger is
+    made once, and a test runner swaps `sys.stderr` for each command it runs."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def wants_json(fmt: str | None = None) -> bool:
@@ -52,7 +63,7 @@ def configure(service: str, *, level: str | None = None, json: bool | None = Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level_name)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _Stderr())),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()

@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from shared import clock
+from shared.logging import configure
 from shared.nats import EmbeddedNats, free_port, start_nats
 from shared.security.secrets import secrets_dir
 from tests import people
@@ -47,6 +48,10 @@ def _hour(text: str) -> tuple[int, int]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Log lines go to stderr, as in every service: unconfigured, structlog prints to stdout, where
+    # a collection's `gc_pause` line (the process-wide watch a service started in a test sets)
+    # landed in the CSV a CLI test was reading.
+    configure("tests")
     people.setup()  # the session's secrets: a test issuer and the services' keys (tests.people)
     at = os.environ.get("EXPERTSHARE_TEST_UTC", "")
     if at:

@@ -256,7 +256,15 @@ def run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         sim.handle(kind, data)
     live_w = sim.weight()
     best, bound, status, _s = hindsight(hindsight_scenario(sc, sorted(sim.declined), sim.freed), args.hindsight_limit)
-    return {"seed": seed, "live": live_w, "hindsight": best, "status": status, "share": live_w / max(1, best)}
+    spent = sum(p.cost for p in sim.props if p.status in (*LIVE, "completed"))
+    return {
+        "seed": seed,
+        "live": live_w,
+        "hindsight": best,
+        "status": status,
+        "share": live_w / max(1, best),
+        "spent": spent,
+    }
 
 
 def history(sc: Scenario, n: int) -> list[Request]:
@@ -295,8 +303,12 @@ def main() -> int:
     scarcity.W_SCARCE = args.w_scarce
     out = [run(s, args) for s in seeds(args.seeds)]
     for o in out:
-        print(f"seed {o['seed']}: live {o['live']} hindsight {o['hindsight']} ({o['status']}) {100 * o['share']:.1f}%")
-    print(f"mean {100 * sum(o['share'] for o in out) / len(out):.2f}%")
+        print(
+            f"seed {o['seed']}: live {o['live']} hindsight {o['hindsight']} ({o['status']}) {100 * o['share']:.1f}%, "
+            f"spent {o['spent']:,} VND ({o['spent'] / max(1, o['live']):,.0f} a unit of weight covered)"
+        )
+    mean_spent = sum(o["spent"] / max(1, o["live"]) for o in out) / len(out)
+    print(f"mean {100 * sum(o['share'] for o in out) / len(out):.2f}%, {mean_spent:,.0f} VND a unit of weight covered")
     return 0
 
 

@@ -43,9 +43,7 @@ class Directory:
         )
 
     def name(self, party: str) -> str:
-        """The party's name, else its id (a party the directory has not heard of yet)."""
-        row = self._parties.get(party)
-        return row.name if row else str(id_of(party))
+        return _named(party, self._parties.get(party))
 
     def preference(self, party: str) -> Row[Any] | None:
         return self._preferences.get(party)
@@ -61,5 +59,9 @@ class Directory:
 
 def name(session: Session, party: str) -> str:
     """One party's name (for a notice about, not to, it)."""
-    row = session.get(Party, party)
+    return _named(party, session.get(Party, party))
+
+
+def _named(party: str, row: Party | Row[Any] | None) -> str:
+    """The party's name, else its id (a party the directory has not heard of yet)."""
     return row.name if row else str(id_of(party))

@@ -47,10 +47,14 @@ def reference_registered(session: Session, evt: m.ReferenceRegistered, *, ratio:
 
 
 # ------------------------------------------------------------------ requests and proposals
+def _unit(evt: Any) -> str:
+    """The commune of an assignment event (a proposal carries its whole request)."""
+    return str(getattr(evt, "unit_id", None) or evt.request.unit)
+
+
 def _about(known: Directory, evt: Any) -> dict[str, Any]:
     """The fields every assignment template may use."""
-    unit = getattr(evt, "unit_id", None) or evt.request.unit
-    expert = evt.expert_id
+    unit, expert = _unit(evt), evt.expert_id
     return dict(
         assignment_id=evt.assignment_id,
         request_id=getattr(evt, "request_id", None) or evt.request.id,
@@ -63,8 +67,7 @@ def _about(known: Directory, evt: Any) -> dict[str, Any]:
 
 def _tell_about(session: Session, evt: Any, kinds: list[tuple[str, str]], **extra: Any) -> None:
     """Tell each (party, kind) of an assignment event, the parties and the names read at once."""
-    unit = getattr(evt, "unit_id", None) or evt.request.unit
-    known = Directory.read(session, [*(p for p, _ in kinds), unit_party(unit), expert_party(evt.expert_id)])
+    known = Directory.read(session, [*(p for p, _ in kinds), unit_party(_unit(evt)), expert_party(evt.expert_id)])
     fields = dict(_about(known, evt), **extra)
     tell(session, evt, [Note(party, kind, fields) for party, kind in kinds], known)
 

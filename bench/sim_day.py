@@ -13,9 +13,21 @@ proposals it moves are withdrawn and proposed again, uncovered requests it cover
 where they fit the room left). What it leaves out: the re-plan's solving time, the broker, and
 requests completed whole by their first task.
 
+`--foresight` measures what knowing the day would be worth, which no live matcher can have:
+`price`, the price of scarcity sees the day's own requests before the first arrival (the demand
+exactly, not a sample of it); `plan`, every `--lookahead` arrivals the rest of the day (the
+requests still to come) is solved on the room left (`--lookahead-limit` s), and each arrival takes
+its planned option where it still fits, stays uncovered where the plan leaves it out, and is
+placed as live otherwise; `sample`, the rest of the day replaced by as many requests drawn from
+other days (`history`), their plan reserving room: an arrival takes the room no drawn request
+holds, else the room of one drawn request no more urgent that its experts could serve, else is
+placed as live: what a lookahead can do without foresight.
+
     .venv/bin/python -m bench.sim_day --seeds 1-8
     .venv/bin/python -m bench.sim_day --seeds 1-8 --replan 1.5
     .venv/bin/python -m bench.sim_day --seeds 1-16 --history 200   # a day seen before this one
+    .venv/bin/python -m bench.sim_day --seeds 1-16 --foresight price
+    .venv/bin/python -m bench.sim_day --size medium --foresight plan --lookahead 100 --lookahead-limit 5
 """
 
 from __future__ import annotations
@@ -42,6 +54,9 @@ from services.matcher.solver.limits import DEFAULT_WEIGHTS  # noqa: E402
 from shared.scenario import Pin, Request, Scenario, minutes  # noqa: E402
 
 LIVE = ("pending", "approved", "accepted")
+#: A drawn request's hold on the room (`--foresight sample`): its weight, and per slot planned
+#: (expert, contract, minutes, cost) as positions.
+Held = tuple[int, list[tuple[int, int, int, int]]]
 
 
 @dataclass
@@ -72,6 +87,13 @@ class Sim:
     freed: dict[str, int] = field(default_factory=dict)
     declined: set[tuple[str, str]] = field(default_factory=set)
     unmatched_at_arrival: set[str] = field(default_factory=set)
+    to_come: list[Request] = field(default_factory=list)  # the day's arrivals in order (`--foresight`)
+    arrived: int = 0
+    planned: dict[str, list[Any]] = field(default_factory=dict)  # request -> its options in the lookahead plan
+    looked_at: set[str] = field(default_factory=set)  # the requests the lookahead plan was solved for
+    held: list[tuple[int, list[tuple[int, int, int, int]]]] = field(
+        default_factory=list
+    )  # `sample`: [weight, draws] per drawn request planned
 
     def at(self, delay: float, kind: str, data: Any) -> None:
         self.seq += 1
@@ -90,7 +112,17 @@ class Sim:
         if self.ref.demand is not None:
             self.ref.demand.see(r)
         filled = {p.slot: p.expert for p in self.live(r.id)}
-        d = pl.decide(self.ref, self.room, r, filled=filled, banned=self.banned.get(r.id, set()))
+        if r.id in self.looked_at and not filled:
+            planned = [a for a in self.planned.get(r.id, []) if a.expert not in self.banned.get(r.id, set())]
+            if not planned and r.id not in self.planned:
+                return False  # the plan of the rest of the day leaves it out: kept for later work
+            if planned and all(self.room.fits(*self._draw(a)) for a in planned):
+                for a in planned:
+                    self.propose(Prop(r.id, a.slot, a.expert, a.contract, a.minutes, a.cost_vnd))
+                return True
+        d = self._within_held(r, filled) if self.held else None
+        if d is None or not d.chosen:
+            d = pl.decide(self.ref, self.room, r, filled=filled, banned=self.banned.get(r.id, set()))
         for o in d.chosen:
             self.propose(Prop(r.id, o.slot, o.expert, o.contract, o.minutes, o.cost), taken=True)
         return bool(d.chosen)
@@ -101,8 +133,75 @@ class Sim:
         self.props.append(p)
         self.at(self.later(self.args.approve_after), "approve", p)
 
+    def _within_held(self, r: Request, filled: dict[int, str]) -> pl.Decision:
+        """`sample`: decide in the room the drawn requests' plan leaves, else in the room of the
+        least urgent drawn request (no more urgent than `r`) one of whose experts could serve it."""
+        banned = self.banned.get(r.id, set())
+        self._hold(+1)
+        d = pl.decide(self.ref, self.room, r, filled=filled, banned=banned)
+        if not d.chosen:
+            mine = {int(e) for es, _hours in scarcity.spread(self.ref, r) for e in es}
+            w = DEFAULT_WEIGHTS[r.priority]
+            near = [h for h in self.held if h[0] <= w and any(x[0] in mine for x in h[1])]
+            for h in sorted(near, key=lambda h: h[0])[:5]:
+                self.held.remove(h)
+                self._hold(-1, [h])
+                d = pl.decide(self.ref, self.room, r, filled=filled, banned=banned)
+                if d.chosen:
+                    break
+                self.held.append(h)
+                self._hold(+1, [h])
+        self._hold(-1)
+        return d
+
+    def _hold(self, sign: int, held: list[Held] | None = None) -> None:
+        """Take (+1) or give back (-1) the room the drawn requests' plan holds."""
+        for _w, draws in self.held if held is None else held:
+            for e, c, m, v in draws:
+                self.room.take(e, c, m, v, sign=sign)
+
+    def _draw(self, a: Any) -> tuple[int, int, int, int]:
+        return self.ref.e_pos[a.expert], self.ref.c_pos[a.contract], a.minutes, a.cost_vnd
+
+    def look_ahead(self) -> None:
+        """Solve the rest of the day (or, `sample`, as many requests of other days) on the room left."""
+        rest = self.to_come[self.arrived :]
+        if self.args.foresight == "sample":
+            drawn = random.Random(self.arrived).sample(history(self.sc, 20 * len(self.sc.requests)), len(rest))
+            rest = [r.model_copy(update={"id": f"f{k}"}) for k, r in enumerate(drawn)]
+        plan = solve(self._room_left(rest), time_limit_s=self.args.lookahead_limit, workers=2, seed=0)
+        self.planned = {}
+        for a in plan.assignments:
+            self.planned.setdefault(a.request, []).append(a)
+        self.looked_at = {r.id for r in rest} if self.args.foresight == "plan" else set()
+        if self.args.foresight == "sample":
+            priority = {r.id: r.priority for r in rest}
+            self.held = [
+                (DEFAULT_WEIGHTS[priority[rid]], [self._draw(a) for a in made]) for rid, made in self.planned.items()
+            ]
+
+    def _room_left(self, requests: list[Request]) -> Scenario:
+        """The day's experts and contracts with only the room left (concurrent slots not limiting:
+        the day's tasks complete and free theirs), and `requests`."""
+        data = self.sc.model_dump(mode="json", by_alias=True)
+        for e, d in zip(self.sc.experts, data["experts"], strict=True):
+            d["committed_hours"] = d["capacity_hours"] - max(0, self.room.e[self.ref.e_pos[e.id]]) / 60
+        for c, d in zip(self.sc.contracts, data["contracts"], strict=True):
+            k = self.ref.c_pos[c.id]
+            d["hours_used"] = d["hours_cap"] - max(0, self.room.c_min[k]) / 60
+            if d.get("budget_cap_vnd") is not None:
+                d["budget_used_vnd"] = d["budget_cap_vnd"] - max(0, self.room.c_vnd[k])
+            d["max_concurrent"] += len(self.sc.requests)
+        data["requests"] = [r.model_dump(mode="json", by_alias=True) for r in requests]
+        ids = {r.id for r in requests}
+        data["excluded"] = [{"request": r, "expert": e} for r, e in self.declined if r in ids]
+        return Scenario.model_validate(data)
+
     def handle(self, kind: str, data: Any) -> None:
         if kind == "arrive":
+            if self.args.foresight in ("plan", "sample") and self.arrived % self.args.lookahead == 0:
+                self.look_ahead()
+            self.arrived += 1
             self.requests[data.id] = data
             if not self.place(data):
                 self.unmatched_at_arrival.add(data.id)
@@ -240,11 +339,13 @@ def run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
     args.seed = seed
     sim = Sim(sc, args, reference(sc, args.w_scarce > 0), initial_room(sc), random.Random(seed * 17 + 3))
     if sim.ref.demand is not None:
-        for r in history(sc, getattr(args, "history", 0)):
+        seen = sc.requests if getattr(args, "foresight", "") == "price" else history(sc, getattr(args, "history", 0))
+        for r in seen:
             sim.ref.demand.see(r)
     sim.day_s = args.day or DAY_S[args.size]
     rng = random.Random(seed * 31 + 7)
     times = sorted(rng.uniform(0, sim.day_s) for _ in sc.requests)
+    sim.to_come = list(sc.requests)  # generated in the order the times are handed out
     for t, r in zip(times, sc.requests, strict=True):
         sim.now = t
         sim.at(0.0, "arrive", r)
@@ -299,6 +400,11 @@ def main() -> int:
     ap.add_argument("--hindsight-limit", type=float, default=20.0)
     ap.add_argument("--history", type=int, default=0, help="requests of earlier days the price has seen")
     ap.add_argument("--w-scarce", type=float, default=scarcity.W_SCARCE, help="the scarcity price's weight (0: none)")
+    ap.add_argument(
+        "--foresight", choices=("", "price", "plan", "sample"), default="", help="what knowing the day is worth"
+    )
+    ap.add_argument("--lookahead", type=int, default=20, help="arrivals between two plans of the rest of the day")
+    ap.add_argument("--lookahead-limit", type=float, default=2.0, help="s to solve the rest of the day")
     args = ap.parse_args()
     scarcity.W_SCARCE = args.w_scarce
     out = [run(s, args) for s in seeds(args.seeds)]

@@ -13,6 +13,12 @@ issuer, each after a delay drawn uniformly between half and one and a half times
 - an accepted task's expert logs its hours after `--work-after` s, and its commune confirms the
   completion at once.
 
+With `--history N`, the matcher has seen N requests of earlier days before the day starts, as a
+province's matcher has after weeks in service (its price of scarcity takes the requests of the last
+four weeks as the sample of what comes, `services/matcher/scarcity.py`): drawn as the day's are
+(`history`), submitted by staff in bulk and withdrawn at once, so that the day's room is whole and
+only the sample differs. Nobody acts on their proposals.
+
 The run ends when the last request has arrived and nothing is left to do (no open request, no
 person's action waiting, nothing new for `--quiet` s), or after `--settle` s more.
 
@@ -33,6 +39,7 @@ is printed with its proven bound.
     .venv/bin/python -m bench.bench_replay --size province              # 200 requests x 60 experts
     .venv/bin/python -m bench.bench_replay --size small --day 30
     .venv/bin/python -m bench.bench_replay --size medium --day 600 --hindsight-limit 60
+    .venv/bin/python -m bench.bench_replay --size province --history 2000   # a matcher in service
 
 Sizes as bench_live's: small 40 x 15, province 200 x 60, medium 2000 x 400.
 """
@@ -85,6 +92,7 @@ class Day:
     refusals: Counter[str] = field(default_factory=Counter)
     freed: Counter[str] = field(default_factory=Counter)  # contract -> tasks completed under it
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    past: set[str] = field(default_factory=set)  # the requests of earlier days (`--history`)
 
     def who(self, role: str, party: str) -> Any:
         if party not in self.people:
@@ -120,6 +128,8 @@ class Day:
         from shared import messages as m
         from shared import subjects as s
 
+        if evt["request"]["id"] in self.past:
+            return  # an earlier day's, withdrawn: nobody acts on it
         self.counts["proposed (event)"] += 1
         cmd = m.ApproveAssignment(assignment_id=evt["assignment_id"], by="bench staff")
         self.later(
@@ -165,11 +175,41 @@ class Day:
                 self.freed[a["contract_id"]] += 1
 
     def on_other(self, kind: str) -> Any:
-        def count(_evt: dict[str, Any], _now: float) -> None:
+        def count(evt: dict[str, Any], _now: float) -> None:
+            if evt.get("request_id") in self.past:
+                return
             self.counts[f"{kind} (event)"] += 1
             self.last_activity = time.monotonic()
 
         return count
+
+
+async def before_the_day(day: Day, past: list[Any], parallel: int = 16) -> float:
+    """The requests of earlier days, submitted by staff in bulk, then each withdrawn: seconds taken."""
+    from shared import limits as L
+    from shared import messages as m
+    from shared import subjects as s
+
+    started = time.monotonic()
+    staff = day.who("staff", staff_party("bench"))
+    day.past = {r.id for r in past}
+    for i in range(0, len(past), L.SUBMIT_BATCH):
+        bulk = m.SubmitRequests(requests=past[i : i + L.SUBMIT_BATCH], by="bench: earlier days")
+        data, err, _s = await live.call(day.client, s.REQUESTS_SUBMIT, bulk, staff, timeout=60)
+        if data is None or data.get("refused"):
+            raise live.BenchError(f"the earlier days' requests were refused: {err or data}")
+    gate = asyncio.Semaphore(parallel)
+
+    async def withdraw(rid: str) -> None:
+        async with gate:
+            cmd = m.CancelRequest(request_id=rid, by="bench: earlier days", reason="an earlier day's request")
+            await day.send("withdraw earlier days", s.REQUEST_CANCEL, cmd, staff)
+
+    await asyncio.gather(*(withdraw(r.id) for r in past))
+    refused = sum(n for what, n in day.refusals.items() if what.startswith("withdraw"))
+    if refused:
+        raise live.BenchError(f"{refused} of the earlier days' requests were not withdrawn: {day.refusals}")
+    return time.monotonic() - started
 
 
 async def arrive(day: Day, requests: list[Any], day_s: float, rng: random.Random) -> None:
@@ -244,6 +284,10 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
             }
         )
         try:
+            if args.history:
+                took = await before_the_day(day, history(sc, args.history))
+                out["history"] = {"requests": args.history, "s": round(took, 1)}
+                print(f"# {args.history} requests of earlier days seen and withdrawn in {took:.1f} s", file=sys.stderr)
             began = time.monotonic()
             await arrive(day, list(sc.requests), day_s, rng)
             settle_until = time.monotonic() + args.settle
@@ -280,6 +324,18 @@ async def replay(system: live.System, sc: Any, args: argparse.Namespace) -> dict
     return out
 
 
+def history(sc: Any, n: int) -> list[Any]:
+    """`n` requests of earlier days, drawn as the day's are (the same units, the generator's own
+    draw, another seed), ids `h0`, `h1`...: what a province's matcher has seen before the day."""
+    from scenarios.generate import SHAPES, _request
+    from shared.scenario import Request
+
+    rng = random.Random(99_991)
+    units = [u.id for u in sc.units]
+    drawn = (_request(rng, i, rng.choice(units), sc.horizon.start, 14, SHAPES["default"]) for i in range(n))
+    return [Request.model_validate(r | {"id": f"h{i}"}) for i, r in enumerate(drawn)]
+
+
 def hindsight_scenario(sc: Any, declined: list[tuple[str, str]], freed: dict[str, int]) -> Any:
     """The day in one scenario: every request, the balances at its start, the declined pairs
     excluded, and each contract's concurrent slots raised by the tasks completed under it live
@@ -311,6 +367,7 @@ def main() -> int:
     ap.add_argument("--quiet", type=float, default=10.0, help="s with nothing new before the day is over")
     ap.add_argument("--settle", type=float, default=300.0, help="s at most after the last arrival")
     ap.add_argument("--hindsight-limit", type=float, default=60.0)
+    ap.add_argument("--history", type=int, default=0, help="requests of earlier days the matcher has seen")
     args = ap.parse_args()
     if not 0 <= args.decline_share <= 1:
         ap.error("--decline-share is a share, 0 to 1")
@@ -355,6 +412,9 @@ def main() -> int:
         f"- settled: {result['settled']} after {result['replay_s']} s; final request statuses "
         f"{result['final_statuses']}"
     )
+    if "history" in result:
+        h = result["history"]
+        print(f"- earlier days: {h['requests']} requests seen and withdrawn before the day, in {h['s']} s")
     print(f"- actions and events: {result['counts']}")
     print(f"- refused, by command: {result['refused']}; the most frequent reasons: {result['refusals']}")
     print(

@@ -45,7 +45,7 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
-from bench.bench_replay import DAY_S, SIZES, declines, hindsight, hindsight_scenario  # noqa: E402
+from bench.bench_replay import DAY_S, SIZES, declines, hindsight, hindsight_scenario, history  # noqa: E402
 from services.matcher import placement as pl  # noqa: E402
 from services.matcher import scarcity  # noqa: E402
 from services.matcher.solver import solve  # noqa: E402
@@ -91,9 +91,8 @@ class Sim:
     arrived: int = 0
     planned: dict[str, list[Any]] = field(default_factory=dict)  # request -> its options in the lookahead plan
     looked_at: set[str] = field(default_factory=set)  # the requests the lookahead plan was solved for
-    held: list[tuple[int, list[tuple[int, int, int, int]]]] = field(
-        default_factory=list
-    )  # `sample`: [weight, draws] per drawn request planned
+    held: list[Held] = field(default_factory=list)  # `sample`: per drawn request planned, its weight and draws
+    pool: list[Request] = field(default_factory=list)  # `sample`: the requests of other days drawn from
 
     def at(self, delay: float, kind: str, data: Any) -> None:
         self.seq += 1
@@ -167,7 +166,8 @@ class Sim:
         """Solve the rest of the day (or, `sample`, as many requests of other days) on the room left."""
         rest = self.to_come[self.arrived :]
         if self.args.foresight == "sample":
-            drawn = random.Random(self.arrived).sample(history(self.sc, 20 * len(self.sc.requests)), len(rest))
+            self.pool = self.pool or history(self.sc, 20 * len(self.sc.requests))
+            drawn = random.Random(self.arrived).sample(self.pool, len(rest))
             rest = [r.model_copy(update={"id": f"f{k}"}) for k, r in enumerate(drawn)]
         plan = solve(self._room_left(rest), time_limit_s=self.args.lookahead_limit, workers=2, seed=0)
         self.planned = {}
@@ -366,17 +366,6 @@ def run(seed: int, args: argparse.Namespace) -> dict[str, Any]:
         "share": live_w / max(1, best),
         "spent": spent,
     }
-
-
-def history(sc: Scenario, n: int) -> list[Request]:
-    """`n` requests of earlier days, drawn as the day's are (the same units, the generator's own
-    draw, another seed): what a province's matcher has seen before the day starts."""
-    from scenarios.generate import SHAPES, _request
-
-    rng = random.Random(99_991)
-    units = [u.id for u in sc.units]
-    drawn = (_request(rng, i, rng.choice(units), sc.horizon.start, 14, SHAPES["default"]) for i in range(n))
-    return [Request.model_validate(r | {"id": f"h{i}"}) for i, r in enumerate(drawn)]
 
 
 def seeds(text: str) -> list[int]:

@@ -98,3 +98,17 @@ def test_live_tally_takes_the_first_decision_and_waits_for_every_party() -> None
     t.on_delivered({"source_event_id": "p1", "party": "unit:w1"}, 12.0)  # a redelivery: the first counts
     told, missing = t.notified_s()
     assert told == [pytest.approx(0.05)] and missing == 0 and t.all_told()
+
+
+def test_nobody_acts_on_an_earlier_days_request() -> None:
+    import argparse
+    import random
+
+    from bench.bench_replay import Day
+
+    day = Day(argparse.Namespace(approve_after=2.0), client=None, rng=random.Random(1), past={"h0"})
+    day.on_proposed({"assignment_id": "a1", "request": {"id": "h0"}}, 0.0)
+    day.on_other("unmatched")({"request_id": "h0"}, 0.0)
+    assert day.waiting == 0 and not day.tasks and not day.counts
+    day.on_other("unmatched")({"request_id": "r1"}, 0.0)
+    assert day.counts == {"unmatched (event)": 1}

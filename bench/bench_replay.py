@@ -185,7 +185,8 @@ class Day:
 
 
 async def before_the_day(day: Day, past: list[Any], parallel: int = 16) -> float:
-    """The requests of earlier days, submitted by staff in bulk, then each withdrawn: seconds taken."""
+    """The requests of earlier days, submitted by staff in bulk, decided by the matcher, then each
+    withdrawn: seconds taken."""
     from shared import limits as L
     from shared import messages as m
     from shared import subjects as s
@@ -198,6 +199,11 @@ async def before_the_day(day: Day, past: list[Any], parallel: int = 16) -> float
         data, err, _s = await live.call(day.client, s.REQUESTS_SUBMIT, bulk, staff, timeout=60)
         if data is None or data.get("refused"):
             raise live.BenchError(f"the earlier days' requests were refused: {err or data}")
+    # Seen: decided (proposed or unmatched), each through the placement and its price's sample; a
+    # request withdrawn while still open would be in the sample only once the matcher reads it again.
+    decided, waited, seen = await live.wait_decided(day.client, len(past), within_s=600)
+    if not decided:
+        raise live.BenchError(f"the earlier days' requests were not decided in {waited:.0f} s: {seen}")
     gate = asyncio.Semaphore(parallel)
 
     async def withdraw(rid: str) -> None:

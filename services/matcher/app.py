@@ -160,7 +160,8 @@ class Replanner:
         ref = self._ref
         if ref is None or ref.key != key:
             self._ref = ref = None  # the one it replaces is garbage before the new one is kept
-            ref = self._ref = heap.keep(lambda: Reference.read(session, today, key))
+            weight = self.settings.scarcity_weight
+            ref = self._ref = heap.keep(lambda: Reference.read(session, today, key, weight))
         return ref  # this thread's: the placement and a plan's write may both be here
 
     def _place(self, term: int) -> tuple[bool, float]:

@@ -105,7 +105,9 @@ class Reference:
     demand: Demand | None = None  # the requests seen, as the sample of what comes (`scarcity`)
 
     @classmethod
-    def read(cls, session: Session, today: dt.date, key: tuple[int, dt.date]) -> Reference:
+    def read(
+        cls, session: Session, today: dt.date, key: tuple[int, dt.date], scarcity_weight: float | None = None
+    ) -> Reference:
         units = [u.record for u in session.exec(select(UnitCopy).order_by(UnitCopy.id))]
         rows = list(session.exec(select(ContractCopy).order_by(ContractCopy.id)))
         travel, experts, contracts = whole(
@@ -126,11 +128,19 @@ class Reference:
         )
         sc = sc.model_copy(update={"experts": experts, "contracts": contracts})
         active = np.array([status[c.id] == ContractStatus.ACTIVE for c in contracts], dtype=bool)
-        return cls.of(sc, active, key, recent_requests(session, today))
+        return cls.of(sc, active, key, recent_requests(session, today), scarcity_weight)
 
     @classmethod
-    def of(cls, sc: Scenario, active: np.ndarray, key: tuple[int, dt.date], seen: Sequence[Request] = ()) -> Reference:
-        """From the copies as one scenario (its requests ignored), and the requests seen lately."""
+    def of(
+        cls,
+        sc: Scenario,
+        active: np.ndarray,
+        key: tuple[int, dt.date],
+        seen: Sequence[Request] = (),
+        scarcity_weight: float | None = None,
+    ) -> Reference:
+        """From the copies as one scenario (its requests ignored), and the requests seen lately;
+        `scarcity_weight`: the price's weight (None: `scarcity.W_SCARCE`)."""
         roads = Travel(sc)
         ref = cls(
             sc=sc,
@@ -141,7 +151,7 @@ class Reference:
             c_pos={c.id: k for k, c in enumerate(sc.contracts)},
             key=key,
         )
-        ref.demand = Demand(ref)
+        ref.demand = Demand(ref, scarcity_weight)
         for r in seen:
             ref.demand.see(r)
         return ref

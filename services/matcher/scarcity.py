@@ -39,14 +39,17 @@ SAMPLE = 2_000
 #: the dearest rate (300 000 ₫), when the demand seen for the expert equals its room. Chosen
 #: offline (`bench/sim_day.py`, 200 x 60, seeds 1 to 16): 98.0% of hindsight at 100, 98.3% at
 #: 300, 98.4% at 1,000, 95.5% without a price (docs/performance.md).
+#: The installation may set another (`MATCHER_SCARCITY_WEIGHT`): a dearer price covers a little
+#: more work for more money (docs/performance.md), a trade-off for the staff who answer for both.
 W_SCARCE = 300.0
 
 
 class Demand:
     """The demand seen, spread over the experts eligible for it (positions of `ref.sc.experts`)."""
 
-    def __init__(self, ref: Reference) -> None:
+    def __init__(self, ref: Reference, weight: float | None = None) -> None:
         self.ref = ref
+        self.weight = W_SCARCE if weight is None else weight  # the price's weight (`W_SCARCE`)
         self.pressure = np.zeros(len(ref.sc.experts), dtype=np.float64)
         self.seen: set[str] = set()
 
@@ -91,4 +94,4 @@ def price(demand: Demand | None, room: Room, es: np.ndarray, cs: np.ndarray, min
     """The scarcity price of each option, in the units of `candidates.score`."""
     if demand is None:
         return np.zeros(es.size, dtype=np.int64)
-    return np.rint(W_SCARCE * demand.scarcity(room, es, cs) * mins).astype(np.int64)
+    return np.rint(demand.weight * demand.scarcity(room, es, cs) * mins).astype(np.int64)

@@ -19,6 +19,12 @@ class MatcherSettings(ServiceSettings):
     debounce_s: float = Field(default=0.3, ge=0, description="batch changes before a re-solve")
     timezone_offset_hours: int = Field(default=7, description="Vietnam: the day a deadline falls")
     change_poll_s: float = Field(default=0.2, gt=0, description="the leader's look for other copies' changes")
+    scarcity_weight: float | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="the placement's price of scarcity against cost; unset: `scarcity.W_SCARCE` (300); 0: no price",
+    )
     hiring_time_limit_s: float = Field(
         default=6.0,
         gt=0,

@@ -58,7 +58,7 @@ def request(rid: str, skills: dict[str, int], priority: int = 3, hours: float = 
     )
 
 
-def reference(seen: list[Request]) -> Reference:
+def reference(seen: list[Request], weight: float | None = None) -> Reference:
     sc = Scenario.model_validate(
         {
             "horizon": {"start": str(TODAY), "end": str(TODAY)},
@@ -71,7 +71,7 @@ def reference(seen: list[Request]) -> Reference:
             "contracts": [contract(0), contract(1), contract(2)],
         }
     )
-    return Reference.of(sc, np.ones(3, dtype=bool), (0, TODAY), seen)
+    return Reference.of(sc, np.ones(3, dtype=bool), (0, TODAY), seen, weight)
 
 
 def room(e: list[int]) -> Room:
@@ -116,3 +116,16 @@ def test_a_contract_whose_budget_pays_little_leaves_little_room() -> None:
     r = Room([2400] * 3, [2400] * 3, [0, 200_000, 0], [5] * 3, [False, True, False])
     ref.ex.c_rate[:] = 100_000  # 200 000 ₫ left on c1: two hours
     assert scarcity.left(ref, r, es, cs).tolist() == [120, 2400]
+
+
+def test_the_installation_sets_the_prices_weight_and_none_means_the_codes() -> None:
+    from services.matcher.settings import MatcherSettings
+
+    seen = [request("r1", {"digital_signature": 2})]
+    es, cs, mins = np.array([0, 1]), np.array([0, 1]), np.array([240, 240])
+    left = room([600, 2400, 2400])
+    at = {w: scarcity.price(reference(seen, w).demand, left, es, cs, mins) for w in (None, 600.0, 0.0)}
+    assert scarcity.W_SCARCE == 300.0 and at[None].tolist() == (at[600.0] // 2).tolist() and at[None][0] > 0
+    assert at[0.0].tolist() == [0, 0]
+    assert MatcherSettings().scarcity_weight is None
+    assert MatcherSettings(scarcity_weight=3000).scarcity_weight == 3000.0

@@ -10,8 +10,8 @@ issuer, each after a delay drawn uniformly between half and one and a half times
   approval the system refuses, a proposal withdrawn or a cap reached meanwhile, is counted);
 - the expert of an approved assignment declines it with probability `--decline-share` (decided
   per request and expert from the seed, so a replay repeats), else accepts, after `--answer-after` s;
-- an accepted task's expert logs its hours after `--work-after` s, and its commune confirms the
-  completion at once.
+- an accepted task's expert logs the time reserved for it (the work and, on site, the travel
+  there and back) after `--work-after` s, and its commune confirms the completion at once.
 
 With `--history N`, the matcher has seen N requests of earlier days before the day starts, as a
 province's matcher has after weeks in service (its price of scarcity takes the requests of the last
@@ -142,7 +142,10 @@ class Day:
         from shared import subjects as s
 
         aid, rid, eid = evt["assignment_id"], evt["request_id"], evt["expert_id"]
-        self.hours[aid] = float(evt["hours"])
+        # The time reserved (the work and, on site, the travel there and back), as the hindsight
+        # plan charges it: logging the work alone gave the travel back to the contract at
+        # completion, room the hindsight never had.
+        self.hours[aid] = int(evt["reserved_minutes"]) / 60
         expert = self.who("expert", expert_party(eid))
         if declines(self.args.seed, rid, eid, self.args.decline_share):
             self.declined.add((rid, eid))

@@ -112,3 +112,21 @@ def test_nobody_acts_on_an_earlier_days_request() -> None:
     assert day.waiting == 0 and not day.tasks and not day.counts
     day.on_other("unmatched")({"request_id": "r1"}, 0.0)
     assert day.counts == {"unmatched (event)": 1}
+
+
+def test_an_expert_logs_the_time_reserved_travel_included_as_the_hindsight_charges_it() -> None:
+    import argparse
+    import asyncio
+    import random
+
+    from bench.bench_replay import Day
+
+    async def approved() -> Day:
+        day = Day(argparse.Namespace(seed=1, decline_share=0.0, answer_after=60.0), client=None, rng=random.Random(1))
+        evt = {"assignment_id": "a1", "request_id": "r1", "expert_id": "e1", "hours": 2.0, "reserved_minutes": 210}
+        day.on_approved(evt, 0.0)
+        for task in list(day.tasks):
+            task.cancel()
+        return day
+
+    assert asyncio.run(approved()).hours == {"a1": 3.5}  # 2 h of work and 45 min each way

@@ -40,10 +40,11 @@ def test_seeds_are_read_as_a_range_or_a_list() -> None:
 
 
 def test_a_history_is_drawn_over_the_days_units_apart_from_its_requests() -> None:
+    from bench.bench_replay import history
     from scenarios.generate import generate
 
     sc = generate(40, 15, seed=1)
-    past = sim_day.history(sc, 5)
+    past = history(sc, 5)
     assert [r.id for r in past] == ["h0", "h1", "h2", "h3", "h4"]
     assert {r.unit for r in past} <= {u.id for u in sc.units}
 
